@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Each creates .venv and installs only when pyproject.toml changed (stamp files).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench run exchange clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/polymm-tui --demo
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check polymm tests bench
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check polymm tests bench
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/book_bench.py
+
+run: $(VENV)/.installed
+	$(BIN)/polymm run --demo
+
+exchange: $(VENV)/.installed
+	$(BIN)/polymm exchange
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,123 @@
+"""Settings from the environment and ``.env`` (pydantic-settings), and per-market parameters.
+
+Every setting is an environment variable ``POLYMM_<NAME>`` (see ``.env.example``). A bad value
+stops start-up with ``ConfigError`` naming the variable and the allowed values. Secrets are
+``SecretStr``: they never appear in a repr, a log line or on screen.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .domain.params import ConfigError, MarketParams, describe_validation_error
+
+__all__ = ["ConfigError", "MarketParams", "Settings", "load_settings"]
+
+ENV_PREFIX = "POLYMM_"
+
+
+class Settings(BaseSettings):
+    """Process settings. ``mode``: ``paper`` (default, simulated fills on live data), ``live`` (real
+    orders; also needs ``--live`` and a confirmation) or ``demo`` (the embedded stand-in)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    mode: Literal["paper", "live", "demo"] = "paper"
+    clob_url: str = "https://clob.polymarket.com"
+    ws_url: str = "wss://ws-subscriptions-clob.polymarket.com"
+    gamma_url: str = "https://gamma-api.polymarket.com"
+    data_url: str = "https://data-api.polymarket.com"
+    chain_id: Literal[137, 80002] = 137
+
+    private_key: SecretStr | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    api_passphrase: SecretStr | None = None
+    funder: str | None = None
+    signature_type: Literal[0, 1, 2, 3] = 0
+
+    markets: str = ""  # comma-separated condition ids to trade; empty = top markets by volume
+    max_markets: int = Field(6, ge=1, le=200)
+    default_spread: Decimal = Field(Decimal("0.04"), gt=0, lt=1)
+    default_size: Decimal = Field(Decimal("10"), gt=0)
+    default_layers: int = Field(1, ge=1, le=5)
+    default_requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
+    default_position_limit: Decimal = Field(Decimal("100"), gt=0)
+
+    max_total_position: Decimal = Field(Decimal("1000"), gt=0)
+    max_order_size: Decimal = Field(Decimal("500"), gt=0)
+    feed_stale_s: float = Field(10.0, gt=0, le=600)
+    quote_interval_s: float = Field(1.0, gt=0, le=60)
+    demo_seed: int = 7
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("clob_url", "gamma_url", "data_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("ws_url")
+    @classmethod
+    def _ws(cls, v: str) -> str:
+        if not v.startswith(("ws://", "wss://")):
+            raise ValueError("must start with ws:// or wss://")
+        return v.rstrip("/")
+
+    @field_validator("private_key")
+    @classmethod
+    def _key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        raw = v.get_secret_value().removeprefix("0x")
+        if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
+            raise ValueError("must be 64 hex characters (optionally 0x-prefixed)")
+        return v
+
+    @field_validator("funder")
+    @classmethod
+    def _funder(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        if not (v.startswith("0x") and len(v) == 42):
+            raise ValueError("must be a 0x-prefixed 20-byte address")
+        return v
+
+    @model_validator(mode="after")
+    def _creds_together(self) -> Settings:
+        parts = [self.api_key, self.api_secret, self.api_passphrase]
+        if any(parts) and not all(parts):
+            raise ValueError("POLYMM_API_KEY, POLYMM_API_SECRET and POLYMM_API_PASSPHRASE go together")
+        return self
+
+    @property
+    def market_ids(self) -> list[str]:
+        return [m.strip() for m in self.markets.split(",") if m.strip()]
+
+    @property
+    def has_live_credentials(self) -> bool:
+        return self.private_key is not None
+
+    def default_params(self) -> MarketParams:
+        return MarketParams(
+            spread=self.default_spread,
+            size=self.default_size,
+            layers=self.default_layers,
+            requote_threshold=self.default_requote_threshold,
+            position_limit=self.default_position_limit,
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings (env, ``.env``, then ``overrides``); raise ConfigError with a clear message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as e:
+        raise ConfigError(describe_validation_error(e, ENV_PREFIX)) from None

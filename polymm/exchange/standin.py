@@ -1,0 +1,355 @@
+"""Running the stand-in exchange: in-process, in a background thread, or as a blocking server.
+
+* ``StandIn`` is the exchange itself without sockets: markets, matching engine, market-channel hub
+  and the synthetic flow tasks. Tests can drive it synchronously (``step_flow``).
+* ``ExchangeServer`` binds it to a host/port (port 0 = any free port, read back from the socket)
+  and knows the URLs of every Polymarket host it imitates. ``run_exchange`` is its context manager.
+* ``EmbeddedExchange`` runs the same on its own event loop in a daemon thread, so the demo's UI loop
+  never shares time with matching and fan-out.
+* ``serve`` is the blocking CLI entry (``polymm exchange``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from polymm.domain.market import Market
+
+from . import wire
+from .market_channel import MarketChannel
+from .matching import MatchingEngine
+from .server import build_app
+from .synthetic import MarketProfile, SyntheticFlow, market_profiles
+
+T = TypeVar("T")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+DEFAULT_SEED = 7
+DEFAULT_MARKETS = 6
+#: Synthetic steps per second per market for the demo: lively books without a wall of trades.
+DEFAULT_FLOW_RATE = 6.0
+
+
+class StandIn:
+    """The in-memory exchange: markets, matching engine, WS hub and synthetic flow (no sockets)."""
+
+    def __init__(
+        self,
+        seed: int = DEFAULT_SEED,
+        market_count: int = DEFAULT_MARKETS,
+        *,
+        flow_rate: float = DEFAULT_FLOW_RATE,
+        flow: bool = True,
+        clock: Callable[[], int] = wire.now_ms,
+    ) -> None:
+        if flow_rate <= 0:
+            raise ValueError(f"flow_rate must be > 0 steps/s per market, got {flow_rate}")
+        if market_count < 1:
+            raise ValueError(f"market_count must be >= 1, got {market_count}")
+        self.seed = seed
+        self.flow_rate = flow_rate
+        self.flow_enabled = flow
+        self.profiles: list[MarketProfile] = market_profiles(seed, market_count)
+        self.markets: list[Market] = [p.market for p in self.profiles]
+        self.engine = MatchingEngine(self.markets, clock=clock, id_salt=f"standin:{seed}")
+        self.flows = [SyntheticFlow(self.engine, p, seed, i) for i, p in enumerate(self.profiles)]
+        for f in self.flows:
+            f.seed_book()
+        self.channel = MarketChannel(self.engine)
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Start the synthetic flow tasks (when enabled) on the running loop."""
+        if self.flow_enabled and not self._tasks:
+            self._tasks = [
+                asyncio.create_task(f.run(self.flow_rate, self._gate), name=f"synthetic-flow-{i}")
+                for i, f in enumerate(self.flows)
+            ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.channel.close_all()
+
+    def pause_flow(self) -> None:
+        self._gate.clear()
+
+    def resume_flow(self) -> None:
+        self._gate.set()
+
+    @property
+    def flow_paused(self) -> bool:
+        return not self._gate.is_set()
+
+    def step_flow(self, steps: int = 1) -> None:
+        """Advance every market's synthetic flow ``steps`` times, synchronously, in market order."""
+        for _ in range(steps):
+            for f in self.flows:
+                f.step()
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeUrls:
+    """Where each imitated Polymarket host lives (no trailing slashes, like the real base URLs)."""
+
+    port: int
+    clob_url: str
+    ws_base: str
+    ws_url: str
+    user_ws_url: str
+    gamma_url: str
+    data_url: str
+
+    @classmethod
+    def for_address(cls, host: str, port: int) -> ExchangeUrls:
+        h = f"[{host}]" if ":" in host else host
+        http, ws = f"http://{h}:{port}", f"ws://{h}:{port}"
+        return cls(
+            port=port,
+            clob_url=http,
+            ws_base=ws,
+            ws_url=f"{ws}/ws/market",
+            user_ws_url=f"{ws}/ws/user",
+            gamma_url=f"{http}/gamma-api",
+            data_url=f"{http}/data-api",
+        )
+
+
+class ExchangeServer:
+    """A ``StandIn`` served over HTTP + WebSocket on ``host:port``."""
+
+    def __init__(self, standin: StandIn, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        self.standin = standin
+        self.host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self._urls: ExchangeUrls | None = None
+
+    async def start(self) -> ExchangeUrls:
+        runner = web.AppRunner(build_app(self.standin), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self._port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        port = runner.addresses[0][1]
+        self._urls = ExchangeUrls.for_address(self.host, port)
+        await self.standin.start()
+        return self._urls
+
+    async def stop(self) -> None:
+        await self.standin.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def urls(self) -> ExchangeUrls:
+        if self._urls is None:
+            raise RuntimeError("exchange server not started")
+        return self._urls
+
+    # Convenience pass-throughs so callers hold one object.
+    port = property(lambda self: self.urls.port)
+    clob_url = property(lambda self: self.urls.clob_url)
+    ws_base = property(lambda self: self.urls.ws_base)
+    ws_url = property(lambda self: self.urls.ws_url)
+    user_ws_url = property(lambda self: self.urls.user_ws_url)
+    gamma_url = property(lambda self: self.urls.gamma_url)
+    data_url = property(lambda self: self.urls.data_url)
+
+    @property
+    def markets(self) -> list[Market]:
+        return self.standin.markets
+
+    @property
+    def engine(self) -> MatchingEngine:
+        return self.standin.engine
+
+    def pause_flow(self) -> None:
+        self.standin.pause_flow()
+
+    def resume_flow(self) -> None:
+        self.standin.resume_flow()
+
+    def step_flow(self, steps: int = 1) -> None:
+        self.standin.step_flow(steps)
+
+
+@contextlib.asynccontextmanager
+async def run_exchange(
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    seed: int = DEFAULT_SEED,
+    market_count: int = DEFAULT_MARKETS,
+    flow_rate: float = DEFAULT_FLOW_RATE,
+    flow: bool = True,
+    clock: Callable[[], int] = wire.now_ms,
+) -> AsyncIterator[ExchangeServer]:
+    """Serve a fresh stand-in on the running loop for the duration of the block."""
+    server = ExchangeServer(
+        StandIn(seed, market_count, flow_rate=flow_rate, flow=flow, clock=clock), host, port
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+class EmbeddedExchange:
+    """A stand-in exchange on its own event loop in a daemon thread (used by ``polymm-tui --demo``).
+
+    ``start()`` blocks until the server listens and returns its URLs; ``stop()`` shuts it down and
+    joins the thread. Touch the engine only through ``call`` (it runs on the exchange's loop).
+    """
+
+    def __init__(
+        self,
+        seed: int = DEFAULT_SEED,
+        market_count: int = DEFAULT_MARKETS,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        flow_rate: float = DEFAULT_FLOW_RATE,
+        flow: bool = True,
+    ) -> None:
+        self._args = {
+            "host": host,
+            "port": port,
+            "seed": seed,
+            "market_count": market_count,
+            "flow_rate": flow_rate,
+            "flow": flow,
+        }
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._server: ExchangeServer | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.urls: ExchangeUrls | None = None
+
+    def start(self, timeout: float = 10.0) -> ExchangeUrls:
+        if self._thread is not None:
+            raise RuntimeError("embedded exchange already started")
+        self._thread = threading.Thread(target=self._main, name="polymm-exchange", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"stand-in exchange did not start within {timeout} s")
+        if self._error is not None:
+            self._thread.join(timeout)
+            raise RuntimeError(f"stand-in exchange failed to start: {self._error}") from self._error
+        assert self.urls is not None
+        return self.urls
+
+    def stop(self, timeout: float = 10.0) -> None:
+        loop, stopping, thread = self._loop, self._stopping, self._thread
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # loop already gone
+                loop.call_soon_threadsafe(stopping.set)
+        if thread is not None:
+            thread.join(timeout)
+        self._thread = None
+
+    def __enter__(self) -> EmbeddedExchange:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def markets(self) -> list[Market]:
+        if self._server is None:
+            raise RuntimeError("embedded exchange not started")
+        return self._server.markets
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0, **kwargs: Any) -> T:
+        """Run ``fn(*args, **kwargs)`` on the exchange's loop and return its result (thread-safe)."""
+        if self._loop is None:
+            raise RuntimeError("embedded exchange not started")
+
+        async def invoke() -> T:
+            return fn(*args, **kwargs)
+
+        future: Future[T] = asyncio.run_coroutine_threadsafe(invoke(), self._loop)
+        return future.result(timeout)
+
+    @property
+    def engine(self) -> MatchingEngine:
+        """The engine (read it, or mutate it via ``call``: it belongs to the exchange thread)."""
+        if self._server is None:
+            raise RuntimeError("embedded exchange not started")
+        return self._server.engine
+
+    def pause_flow(self) -> None:
+        self.call(lambda: self._server.pause_flow())  # type: ignore[union-attr]
+
+    def resume_flow(self) -> None:
+        self.call(lambda: self._server.resume_flow())  # type: ignore[union-attr]
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        async with run_exchange(**self._args) as server:
+            self._server = server
+            self.urls = server.urls
+            self._ready.set()
+            await self._stopping.wait()
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    seed: int = DEFAULT_SEED,
+    market_count: int = DEFAULT_MARKETS,
+    flow_rate: float = DEFAULT_FLOW_RATE,
+    flow: bool = True,
+    out: Callable[[str], None] | None = None,
+) -> None:
+    """Run the stand-in until Ctrl-C, printing where each Polymarket host lives."""
+    out = out or functools.partial(print, flush=True)
+
+    async def main() -> None:
+        async with run_exchange(host, port, seed, market_count, flow_rate, flow) as ex:
+            u = ex.urls
+            out(
+                f"polymm stand-in exchange: seed {seed}, {market_count} markets, "
+                f"synthetic flow {f'{flow_rate:g} steps/s per market' if flow else 'off'}"
+            )
+            out(f"  CLOB REST   {u.clob_url}")
+            out(f"  market WS   {u.ws_url}")
+            out(f"  user WS     {u.user_ws_url}")
+            out(f"  Gamma API   {u.gamma_url}")
+            out(f"  Data API    {u.data_url}")
+            out("Ctrl-C to stop.")
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,182 @@
+"""The reactive StateStore: versioned, immutable slices that the engine writes and the UI reads.
+
+Plain Python, no textual import (the TUI, headless mode, metrics and tests all read the same store).
+
+* Writers replace a whole slice (an immutable value) under a key; each write bumps the store's
+  version and records it on the slice.
+* Readers ask ``changed_since(v)`` and get only the slices written after ``v``: the TUI polls at a
+  fixed cadence and pushes only what changed into its widgets.
+* Subscribers are called at most once per event-loop turn however many writes happened (coalesced),
+  never once per WebSocket message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .domain.order_book import BookView
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    ts: float
+    level: str  # "info" | "warning" | "error"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    status: str  # STOPPED | STARTING | RUNNING | DEGRADED | ERROR
+    reason: str = ""
+    frames: int = 0
+    errors: int = 0
+    reconnects: int = 0
+    last_frame_age_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskState:
+    halted: bool
+    reason: str = ""
+    since: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class VenueState:
+    mode: str  # DEMO | PAPER | LIVE
+    host: str
+    execution: str  # "paper" | "live"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """One of our open orders, in YES terms (a NO order is shown as its YES equivalent)."""
+
+    order_id: str
+    side: str  # BUY | SELL
+    price: int  # pips
+    size: Decimal
+    filled: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketState:
+    """Per-market slice: what we quote and why, our position and P&L."""
+
+    condition_id: str
+    question: str
+    status: str  # quoting | paused | halted | untrusted | waiting
+    reason: str
+    orders: tuple[OrderView, ...]
+    position: Decimal
+    avg_price: Decimal | None
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fills: int
+    spread: Decimal
+    size: Decimal
+    position_limit: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioState:
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    fills: int
+
+    @property
+    def total_pnl(self) -> Decimal:
+        return self.realized_pnl + self.unrealized_pnl - self.fees
+
+
+@dataclass(slots=True)
+class _Slice:
+    version: int
+    value: Any
+
+
+@dataclass
+class StateStore:
+    """See the module docstring. Owned by one event loop; not thread-safe by design."""
+
+    version: int = 0
+    _slices: dict[str, _Slice] = field(default_factory=dict)
+    _subscribers: list[Callable[[int], None]] = field(default_factory=list)
+    _notify_pending: bool = False
+    _events: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=500))
+
+    # ------------------------------------------------------------ writing
+    def set(self, key: str, value: Any) -> None:
+        """Replace slice ``key`` with an immutable ``value``."""
+        self.version += 1
+        s = self._slices.get(key)
+        if s is None:
+            self._slices[key] = _Slice(self.version, value)
+        else:
+            s.version = self.version
+            s.value = value
+        self._schedule_notify()
+
+    def delete(self, key: str) -> None:
+        """Drop a slice (its market was removed); readers see it gone from ``keys()``."""
+        if self._slices.pop(key, None) is not None:
+            self.version += 1
+            self._schedule_notify()
+
+    def log(self, text: str, level: str = "info") -> None:
+        """Append to the bounded event log (a ring buffer) and publish it as slice ``events``."""
+        self._events.append(LogEntry(time.time(), level, text))
+        self.set("events", tuple(self._events))
+
+    # ------------------------------------------------------------ reading
+    def get(self, key: str, default: Any = None) -> Any:
+        s = self._slices.get(key)
+        return default if s is None else s.value
+
+    def slice_version(self, key: str) -> int:
+        s = self._slices.get(key)
+        return 0 if s is None else s.version
+
+    def changed_since(self, version: int) -> tuple[int, dict[str, Any]]:
+        """(current version, {key: value} for every slice written after ``version``)."""
+        if version >= self.version:
+            return self.version, {}
+        return self.version, {k: s.value for k, s in self._slices.items() if s.version > version}
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return [k for k in self._slices if k.startswith(prefix)]
+
+    def book(self, condition_id: str) -> BookView | None:
+        return self.get(f"book/{condition_id}")
+
+    def market(self, condition_id: str) -> MarketState | None:
+        return self.get(f"market/{condition_id}")
+
+    # ------------------------------------------------------------ subscribing
+    def subscribe(self, callback: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``callback(version)`` after writes, at most once per event-loop turn."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback) if callback in self._subscribers else None
+
+    def _schedule_notify(self) -> None:
+        if self._notify_pending or not self._subscribers:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._notify()  # no loop (plain tests, scripts): notify at once
+            return
+        self._notify_pending = True
+        loop.call_soon(self._notify)
+
+    def _notify(self) -> None:
+        self._notify_pending = False
+        for cb in list(self._subscribers):
+            cb(self.version)

@@ -1,0 +1,125 @@
+"""Paper execution: our quotes rest only in memory and fill against the real trade prints.
+
+Fill rule (first cut, documented in docs/architecture.md): a trade printed *through* our price
+(a taker sell below our bid, a taker buy above our ask) would have reached us first, so it fills us
+up to its size. A trade *at* our price first eats the queue that was ahead of us when we joined
+the level (the level's displayed size then, shrunk when the level shrinks), and only the rest
+fills us. Prints are mapped into YES terms, as our orders are.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from ..domain.market import Market, Side
+from ..domain.order_book import OrderBook
+from ..domain.portfolio import Fill
+from ..domain.prices import MAX_PIPS
+from ..state import OrderView
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class PaperOrder:
+    order_id: str
+    condition_id: str
+    side: Side
+    price: int
+    size: Decimal
+    filled: Decimal = ZERO
+    queue_ahead: float = 0.0
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.size - self.filled
+
+    def view(self) -> OrderView:
+        return OrderView(self.order_id, self.side.value, self.price, self.size, self.filled)
+
+
+class PaperExecution:
+    """The execution interface (place / cancel / cancel_all / open_orders) with simulated fills."""
+
+    name = "paper"
+
+    def __init__(self, on_fill: Callable[[Fill], None] = lambda f: None, clock: Callable[[], float] | None = None):
+        import time
+
+        self.on_fill = on_fill
+        self._clock = clock or time.time
+        self._orders: dict[str, PaperOrder] = {}
+        self._ids = itertools.count(1)
+        self._trades = itertools.count(1)
+
+    # ------------------------------------------------------------ the execution interface
+    async def place(self, market: Market, book: OrderBook | None, side: Side, price: int, size: Decimal) -> str:
+        oid = f"paper-{next(self._ids)}"
+        ahead = 0.0
+        if book is not None:
+            ahead = book.bids[price] if side is Side.BUY else book.asks[price]
+        self._orders[oid] = PaperOrder(oid, market.condition_id, side, price, size, ZERO, ahead)
+        return oid
+
+    async def cancel(self, order_ids: list[str]) -> list[str]:
+        return [oid for oid in order_ids if self._orders.pop(oid, None) is not None]
+
+    async def cancel_all(self) -> int:
+        n = len(self._orders)
+        self._orders.clear()
+        return n
+
+    async def cancel_market(self, condition_id: str) -> int:
+        ids = [o.order_id for o in self._orders.values() if o.condition_id == condition_id]
+        return len(await self.cancel(ids))
+
+    def open_orders(self, condition_id: str | None = None) -> list[PaperOrder]:
+        return [o for o in self._orders.values() if condition_id is None or o.condition_id == condition_id]
+
+    # ------------------------------------------------------------ market data in
+    def on_book(self, book: OrderBook) -> None:
+        """Shrink our queue estimate when the level we sit on shrinks (orders ahead cancelled)."""
+        for o in self.open_orders(book.condition_id):
+            level = book.bids[o.price] if o.side is Side.BUY else book.asks[o.price]
+            if level < o.queue_ahead:
+                self._orders[o.order_id] = replace(o, queue_ahead=level)
+
+    def on_trade(self, book: OrderBook, asset_id: str, price: int, size: float, taker_is_buy: bool) -> list[Fill]:
+        """Match one trade print against our resting orders of that market."""
+        if asset_id == book.no_token:  # a NO print at q is a YES print at 1 - q, taker side flipped
+            price, taker_is_buy = MAX_PIPS - price, not taker_is_buy
+        left = Decimal(str(size))
+        fills: list[Fill] = []
+        # best price first: a taker sell reaches the highest bids first, a taker buy the lowest asks
+        resting = [o for o in self.open_orders(book.condition_id) if (o.side is Side.SELL) == taker_is_buy]
+        resting.sort(key=lambda o: o.price, reverse=not taker_is_buy)
+        for o in resting:
+            if left <= 0:
+                break
+            through = price > o.price if taker_is_buy else price < o.price
+            at = price == o.price
+            if not (through or at):
+                continue
+            avail = left
+            if at and not through:
+                eaten = min(Decimal(str(o.queue_ahead)), avail)
+                o = replace(o, queue_ahead=o.queue_ahead - float(eaten))
+                self._orders[o.order_id] = o
+                avail -= eaten
+                left -= eaten  # the queue ahead took this part of the print: no other order gets it
+            qty = min(avail, o.remaining)
+            if qty <= 0:
+                continue
+            left -= qty
+            fill = Fill(book.condition_id, o.order_id, o.side, o.price, qty, ZERO, self._clock(),
+                        f"paper-trade-{next(self._trades)}")
+            if o.filled + qty >= o.size:
+                self._orders.pop(o.order_id, None)
+            else:
+                self._orders[o.order_id] = replace(o, filled=o.filled + qty)
+            fills.append(fill)
+            self.on_fill(fill)
+        return fills

@@ -1,0 +1,147 @@
+"""Public REST clients: CLOB market data and Gamma discovery (async httpx, no auth).
+
+Gamma quirks handled here (PROTOCOL.md §7): ``outcomes``, ``outcomePrices`` and ``clobTokenIds``
+are JSON-encoded strings in live responses but plain arrays in some captures; numbers sometimes
+arrive as strings. A Gamma market that cannot be used (missing tokens, bad tick) is skipped and
+counted, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+import msgspec
+import orjson
+
+from ..domain.market import Market
+from ..domain.messages import BookSnapshot
+from ..domain.prices import PriceError, Tick
+
+log = logging.getLogger(__name__)
+
+
+class VenueError(RuntimeError):
+    """A non-200 answer from the venue, with its status and ``{"error": ...}`` text."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status = status
+        self.message = message
+
+
+def _json_list(value: Any) -> list:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            out = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return []
+        return out if isinstance(out, list) else []
+    return []
+
+
+def _dec(value: Any, default: Decimal = Decimal(0)) -> Decimal:
+    if value is None or value == "":
+        return default
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return default
+
+
+def market_from_gamma(m: dict) -> Market:
+    """Build a ``Market`` from one Gamma ``/markets`` object; raises ValueError naming the field."""
+    # protocol-V2 markets carry ``positionIds`` (a plain array) instead of ``clobTokenIds``
+    tokens = _json_list(m.get("clobTokenIds")) or _json_list(m.get("positionIds"))
+    if len(tokens) != 2:
+        raise ValueError(f"clobTokenIds: expected 2 token ids, got {len(tokens)}")
+    outcomes = _json_list(m.get("outcomes")) or ["Yes", "No"]
+    cond = m.get("conditionId") or ""
+    if not (isinstance(cond, str) and cond.startswith("0x")):
+        raise ValueError("conditionId: missing or not 0x-hex")
+    tick_raw = m.get("orderPriceMinTickSize")
+    try:
+        tick = Tick.parse(str(tick_raw)) if tick_raw not in (None, "") else Tick.parse("0.01")
+    except PriceError as e:
+        raise ValueError(f"orderPriceMinTickSize: {e}") from None
+    return Market(
+        condition_id=cond,
+        yes_token=str(tokens[0]),
+        no_token=str(tokens[1]),
+        question=str(m.get("question") or m.get("slug") or cond),
+        tick=tick,
+        min_order_size=_dec(m.get("orderMinSize"), Decimal(5)),
+        neg_risk=bool(m.get("negRisk", False)),
+        slug=str(m.get("slug") or ""),
+        reward_min_size=_dec(m.get("rewardsMinSize")),
+        reward_max_spread=_dec(m.get("rewardsMaxSpread")),
+        end_date=str(m.get("endDate") or ""),
+        outcomes=(str(outcomes[0]), str(outcomes[1])) if len(outcomes) == 2 else ("Yes", "No"),
+    )
+
+
+def book_from_rest(raw: bytes | str) -> BookSnapshot:
+    """A REST ``/book`` answer as a ``BookSnapshot`` (REST books carry no ``event_type``)."""
+    doc = orjson.loads(raw)
+    if not isinstance(doc, dict):
+        raise ValueError("book: expected a JSON object")
+    doc["event_type"] = "book"
+    try:
+        return msgspec.convert(doc, BookSnapshot, strict=False)
+    except msgspec.ValidationError as e:
+        raise ValueError(f"book: {e}") from None
+
+
+class PublicClient:
+    """CLOB public REST and Gamma, over one pooled ``httpx.AsyncClient``."""
+
+    def __init__(self, clob_url: str, gamma_url: str, timeout: float = 5.0) -> None:
+        self.clob_url = clob_url.rstrip("/")
+        self.gamma_url = gamma_url.rstrip("/")
+        self._http = httpx.AsyncClient(timeout=timeout)
+        self.skipped_markets = 0
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _get(self, url: str, **params: Any) -> bytes:
+        r = await self._http.get(url, params=params or None)
+        if r.status_code != 200:
+            raise VenueError(r.status_code, _error_text(r))
+        return r.content
+
+    async def get_book(self, token_id: str) -> BookSnapshot:
+        """GET /book as a ``BookSnapshot`` (the REST shape has no ``event_type``)."""
+        return book_from_rest(await self._get(f"{self.clob_url}/book", token_id=token_id))
+
+    async def list_markets(self, limit: int = 100, **filters: Any) -> list[Market]:
+        """Active, order-book-enabled Gamma markets by 24 h volume; unusable ones are skipped."""
+        params = {"limit": limit, "closed": "false", "order": "volume24hr", "ascending": "false", **filters}
+        docs = orjson.loads(await self._get(f"{self.gamma_url}/markets", **params))
+        out: list[Market] = []
+        for m in docs if isinstance(docs, list) else []:
+            if not isinstance(m, dict):
+                self.skipped_markets += 1
+                continue
+            if m.get("active") is False or m.get("enableOrderBook") is False or m.get("acceptingOrders") is False:
+                continue
+            try:
+                out.append(market_from_gamma(m))
+            except ValueError as e:
+                self.skipped_markets += 1
+                log.warning("skipping Gamma market %s: %s", m.get("id"), e)
+        return out
+
+
+def _error_text(r: httpx.Response) -> str:
+    try:
+        doc = r.json()
+        if isinstance(doc, dict) and "error" in doc:
+            return str(doc["error"])
+    except ValueError:
+        pass
+    return r.text[:200]

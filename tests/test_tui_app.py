@@ -1,0 +1,133 @@
+"""The dashboard driven the way a person uses it (Textual Pilot), with the engine running against
+the stand-in exchange over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from polymm.config import load_settings
+from polymm.exchange import run_exchange
+from polymm.tui.app import PolymmApp
+from polymm.tui.widgets import ConfirmScreen, MarketsTable, OrderBookLadder, StatusBar
+
+pytestmark = pytest.mark.asyncio
+
+SIZE = (160, 48)
+
+
+async def _until(pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def _settings(ex):
+    return load_settings(
+        _env_file=None, mode="demo", clob_url=ex.clob_url, ws_url=ex.ws_base, gamma_url=ex.gamma_url,
+        data_url=ex.data_url, quote_interval_s=0.2,
+    )
+
+
+def _status_text(app: PolymmApp) -> str:
+    return str(app.query_one(StatusBar).render())
+
+
+def _our_venue_orders(ex) -> list:
+    """Orders resting at the stand-in that are not the synthetic traders'."""
+    return [o for o in ex.engine.open_orders() if not str(o.owner).startswith("synthetic")]
+
+
+async def test_kill_switch_cancels_everything_and_rearm_resumes_quoting() -> None:
+    async with run_exchange(port=0, seed=5, flow_rate=30) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 4)
+            await _until(pilot, lambda: app.query_one(MarketsTable).row_count == len(ex.markets))
+            assert "ARMED" in _status_text(app)
+
+            await pilot.press("ctrl+k")
+            await pilot.pause(0.1)
+            engine = app.engine
+            assert engine.halted and engine.halt_reason == "operator kill switch"
+            assert engine.execution.open_orders() == []
+            assert _our_venue_orders(ex) == []
+            assert "HALTED" in _status_text(app)
+            assert app.has_class("-halted")
+            # latched: no order comes back while halted, however the books move
+            await pilot.pause(1.0)
+            assert engine.execution.open_orders() == []
+
+            await pilot.press("ctrl+r")
+            await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await _until(pilot, lambda: not engine.halted)
+            await _until(pilot, lambda: len(engine.execution.open_orders()) >= 4)
+            await _until(pilot, lambda: "ARMED" in _status_text(app))
+
+
+async def test_rearm_can_be_declined_and_the_kill_button_works() -> None:
+    async with run_exchange(port=0, seed=6, flow_rate=30) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 2)
+            await pilot.click("#kill-button")
+            await _until(pilot, lambda: app.engine.halted)
+            assert app.engine.execution.open_orders() == []
+            await pilot.press("ctrl+r")
+            await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("n")
+            await pilot.pause(0.5)
+            assert app.engine.halted
+            assert app.engine.execution.open_orders() == []
+
+
+async def test_ladder_shows_the_selected_book_and_our_quotes() -> None:
+    async with run_exchange(port=0, seed=8, flow_rate=20) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 2)
+            ladder = app.query_one(OrderBookLadder)
+            await _until(pilot, lambda: app.query_one(MarketsTable).selected is not None)
+            cid = app.query_one(MarketsTable).selected
+
+            def quotes_marked() -> bool:
+                st = app.store.market(cid)
+                if st is None or not st.orders:
+                    return False
+                cells = [str(ladder.get_cell(r, c)) for r in ladder._rows for c in ("ours_bid", "ours_ask")]
+                return any("▶" in c for c in cells) and any("◀" in c for c in cells)
+
+            await _until(pilot, quotes_marked)
+            prices = [str(ladder.get_cell(f"bid-{i}", "price")) for i in range(3)]
+            assert all(prices), prices  # the best bids are drawn
+            # moving the cursor selects another market and the ladder follows it
+            table = app.query_one(MarketsTable)
+            first = table.selected
+            await pilot.press("down")
+            second = table.selected
+            assert second is not None and second != first
+            question = app.engine.markets[second].question
+            await _until(pilot, lambda: question[:20] in str(app.query_one("#ladder-title").render()))
+
+
+async def test_a_crashing_worker_engages_the_kill_switch_and_the_app_survives(monkeypatch) -> None:
+    async with run_exchange(port=0, seed=9, flow_rate=10) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+
+        async def boom(self, interval: float = 0.5) -> None:
+            await asyncio.sleep(0.3)
+            raise RuntimeError("risk check exploded")
+
+        monkeypatch.setattr("polymm.engine.engine.Engine.run_risk", boom)
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None and app.engine.halted)
+            assert "risk loop crashed" in app.engine.halt_reason
+            assert app.engine.execution.open_orders() == []
+            await _until(pilot, lambda: "HALTED" in _status_text(app))
+            assert app.is_running
