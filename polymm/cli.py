@@ -83,9 +83,14 @@ def _check_live(settings: Settings, confirm: bool = True) -> None:
     raise ConfigError("--live: live order execution is not available in this build yet; use paper or --demo")
 
 
-def _load(args: argparse.Namespace) -> Settings:
-    settings = load_settings(**_overrides(args))
-    _check_live(settings)
+def _load(args: argparse.Namespace, prog: str) -> Settings | None:
+    """Settings for this run, or None after telling the user exactly what is wrong."""
+    try:
+        settings = load_settings(**_overrides(args))
+        _check_live(settings)
+    except ConfigError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return None
     return settings
 
 
@@ -94,10 +99,8 @@ def tui_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="polymm-tui", description="polymm: Polymarket market maker dashboard")
     _common(p)
     args = p.parse_args(argv)
-    try:
-        settings = _load(args)
-    except ConfigError as e:
-        print(f"polymm-tui: {e}", file=sys.stderr)
+    settings = _load(args, "polymm-tui")
+    if settings is None:
         return 2
     from .tui.app import PolymmApp
 
@@ -162,10 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = _load(args)
-    except ConfigError as e:
-        print(f"polymm: {e}", file=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the engine's log
+    settings = _load(args, "polymm")
+    if settings is None:
         return 2
     with _venue(settings) as (settings, mode):
         asyncio.run(_run_headless(settings, mode))

@@ -249,7 +249,7 @@ class OrderBook:
 
     def _scan_down(self, arr: list[float], p: int) -> int:
         step = self._stride
-        p -= 2 * step
+        p -= step
         while p > 0 and not arr[p]:
             p -= step
         return p if p > 0 else NO_BID

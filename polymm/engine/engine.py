@@ -60,6 +60,7 @@ class Engine:
         self._force: set[str] = set(self.markets)
         self._targets: dict[str, Targets] = {}
         self._untrusted: dict[str, str] = {}
+        self._quoting: set[str] = set()  # markets whose last step quoted
         self._stopping = False
         for m in markets:
             self.params[m.condition_id] = self._default_params(m)
@@ -220,13 +221,15 @@ class Engine:
         if self.halted or cid in self.paused or not ok:
             if self.execution.open_orders(cid):
                 await self.execution.cancel_market(cid)
-            if not ok and self._untrusted.get(cid) != why:
+            if not ok and cid in self._quoting:  # say so only when there was something to pull
                 self.store.log(f"{market.short_question}: quotes pulled, {why}", "warning")
+            self._quoting.discard(cid)
             self._untrusted[cid] = why if not ok else ""
             self._force.add(cid)
             self._publish_market(cid)
             return
         self._untrusted.pop(cid, None)
+        self._quoting.add(cid)
         params = self.params[cid]
         pos = self.portfolio.position(cid).qty
         view = book.view(1)

@@ -93,6 +93,8 @@ class PaperExecution:
             price, taker_is_buy = MAX_PIPS - price, not taker_is_buy
         left = Decimal(str(size))
         fills: list[Fill] = []
+        if not left.is_finite():  # a "nan"/"inf" size from the wire: comparing a NaN Decimal raises
+            return fills
         # best price first: a taker sell reaches the highest bids first, a taker buy the lowest asks
         resting = [o for o in self.open_orders(book.condition_id) if (o.side is Side.SELL) == taker_is_buy]
         resting.sort(key=lambda o: o.price, reverse=not taker_is_buy)
