@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     demo_seed: int = 7
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    @field_validator("chain_id", "signature_type", mode="before")
+    @classmethod
+    def _int_literal(cls, v: object) -> object:
+        # environment values are strings, and an int Literal does not accept "137" on its own
+        return int(v) if isinstance(v, str) and v.strip().isdigit() else v
+
     @field_validator("clob_url", "gamma_url", "data_url")
     @classmethod
     def _http(cls, v: str) -> str:

@@ -108,6 +108,7 @@ class StateStore:
 
     version: int = 0
     _slices: dict[str, _Slice] = field(default_factory=dict)
+    _deleted: dict[str, int] = field(default_factory=dict)  # key -> version it was deleted at
     _subscribers: list[Callable[[int], None]] = field(default_factory=list)
     _notify_pending: bool = False
     _events: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=500))
@@ -117,6 +118,7 @@ class StateStore:
         """Replace slice ``key`` with an immutable ``value``."""
         self.version += 1
         s = self._slices.get(key)
+        self._deleted.pop(key, None)
         if s is None:
             self._slices[key] = _Slice(self.version, value)
         else:
@@ -125,9 +127,10 @@ class StateStore:
         self._schedule_notify()
 
     def delete(self, key: str) -> None:
-        """Drop a slice (its market was removed); readers see it gone from ``keys()``."""
+        """Drop a slice (its market was removed); ``changed_since`` reports it once as ``None``."""
         if self._slices.pop(key, None) is not None:
             self.version += 1
+            self._deleted[key] = self.version
             self._schedule_notify()
 
     def log(self, text: str, level: str = "info") -> None:
@@ -148,7 +151,11 @@ class StateStore:
         """(current version, {key: value} for every slice written after ``version``)."""
         if version >= self.version:
             return self.version, {}
-        return self.version, {k: s.value for k, s in self._slices.items() if s.version > version}
+        out = {k: s.value for k, s in self._slices.items() if s.version > version}
+        for k, v in self._deleted.items():
+            if v > version and k not in out:
+                out[k] = None
+        return self.version, out
 
     def keys(self, prefix: str = "") -> list[str]:
         return [k for k in self._slices if k.startswith(prefix)]

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from polymm.domain.book_set import BookSet
 from polymm.domain.market import Market
-from polymm.domain.messages import BookSnapshot, LastTrade, LevelChange, PriceChange, TickSizeChange, parse_frame
+from polymm.domain.messages import (
+    BookSnapshot,
+    LastTrade,
+    LevelChange,
+    PriceChange,
+    TickSizeChange,
+    parse_frame,
+)
 from polymm.domain.order_book import Level, OrderBook
 from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick, pips_to_str, price_to_pips
 
@@ -45,8 +52,13 @@ def _fixture_market() -> Market:
     assert isinstance(doc, dict)
     yes, no = doc["tokens"]
     assert yes["outcome"] == "Yes" and no["outcome"] == "No"
-    return Market(doc["condition_id"], yes["token_id"], no["token_id"], doc["question"],
-                  Tick.parse(doc["minimum_tick_size"]))
+    return Market(
+        doc["condition_id"],
+        yes["token_id"],
+        no["token_id"],
+        doc["question"],
+        Tick.parse(doc["minimum_tick_size"]),
+    )
 
 
 def _events(raw: bytes | str) -> list:
@@ -56,7 +68,9 @@ def _events(raw: bytes | str) -> list:
 
 
 def _pc(*changes: dict, ts: str = "1") -> bytes:
-    return orjson.dumps({"event_type": "price_change", "market": COND, "timestamp": ts, "price_changes": list(changes)})
+    return orjson.dumps(
+        {"event_type": "price_change", "market": COND, "timestamp": ts, "price_changes": list(changes)}
+    )
 
 
 def _ch(asset: str, price: str, size: str, side: str) -> dict:
@@ -79,8 +93,13 @@ def _book_msg(asset: str, bids: list[tuple[str, str]], asks: list[tuple[str, str
 
 def _simple_book(tick: str = "0.01") -> OrderBook:
     book = OrderBook(_market(tick))
-    for ev in _events(_book_msg(YES, [("0.45", "30"), ("0.47", "20"), ("0.48", "10")],
-                                [("0.55", "40"), ("0.53", "25"), ("0.52", "5")])):
+    for ev in _events(
+        _book_msg(
+            YES,
+            [("0.45", "30"), ("0.47", "20"), ("0.48", "10")],
+            [("0.55", "40"), ("0.53", "25"), ("0.52", "5")],
+        )
+    ):
         book.apply(ev)
     return book
 
@@ -285,7 +304,9 @@ def test_tick_size_change_fixture_new_epoch_levels_kept() -> None:
     ev = _events(_ws("tick_size_change.json"))[0]
     assert isinstance(ev, TickSizeChange)
     book = OrderBook(_market("0.01", cond=ev.market, yes=ev.asset_id, no="no"))
-    book.apply(_events(_book_msg(ev.asset_id, [("0.95", "10"), ("0.96", "5")], [("0.97", "7"), ("0.99", "1")]))[0])
+    book.apply(
+        _events(_book_msg(ev.asset_id, [("0.95", "10"), ("0.96", "5")], [("0.97", "7"), ("0.99", "1")]))[0]
+    )
     before = book.levels_for(ev.asset_id)
     epoch, version = book.epoch, book.version
     assert book.apply(ev) is True
@@ -352,10 +373,22 @@ def test_levels_for_orders_worst_to_best_for_both_tokens() -> None:
 
 def test_bookset_routes_by_token_and_reports_changed_markets() -> None:
     bs = BookSet([_market(), _market(cond=OTHER_COND, yes="3", no="4")])
-    frame = orjson.dumps([
-        {"event_type": "book", "market": COND, "asset_id": YES, "bids": [{"price": "0.4", "size": "1"}], "asks": []},
-        {"event_type": "price_change", "market": OTHER_COND, "price_changes": [_ch("4", "0.3", "2", "BUY")]},
-    ])
+    frame = orjson.dumps(
+        [
+            {
+                "event_type": "book",
+                "market": COND,
+                "asset_id": YES,
+                "bids": [{"price": "0.4", "size": "1"}],
+                "asks": [],
+            },
+            {
+                "event_type": "price_change",
+                "market": OTHER_COND,
+                "price_changes": [_ch("4", "0.3", "2", "BUY")],
+            },
+        ]
+    )
     assert bs.apply(_events(frame)) == {COND, OTHER_COND}
     assert bs.get(OTHER_COND).ask() == 7000  # type: ignore[union-attr]
     assert bs.by_token(NO) is bs.get(COND)
@@ -380,12 +413,19 @@ def test_bookset_counts_bad_values_and_keeps_the_good_ones() -> None:
     assert book is not None and book.levels_for(YES) == ([Level(4000, 5.0)], [Level(6000, 5.0)])
     assert bs.errors.counts["bad_price"] == 4
     # bad prices in other event types are counted too, never raised
-    bad = orjson.dumps([
-        {"event_type": "last_trade_price", "market": COND, "asset_id": YES, "price": "2", "side": "BUY"},
-        {"event_type": "tick_size_change", "market": COND, "asset_id": YES, "old_tick_size": "0.01",
-         "new_tick_size": "0.02"},
-        {"event_type": "book", "market": COND, "asset_id": YES, "bids": [{"price": "x", "size": "1"}]},
-    ])
+    bad = orjson.dumps(
+        [
+            {"event_type": "last_trade_price", "market": COND, "asset_id": YES, "price": "2", "side": "BUY"},
+            {
+                "event_type": "tick_size_change",
+                "market": COND,
+                "asset_id": YES,
+                "old_tick_size": "0.01",
+                "new_tick_size": "0.02",
+            },
+            {"event_type": "book", "market": COND, "asset_id": YES, "bids": [{"price": "x", "size": "1"}]},
+        ]
+    )
     assert bs.apply(_events(bad)) == set()
     assert bs.errors.counts["bad_price"] == 7
     assert book.levels_for(YES) == ([Level(4000, 5.0)], [Level(6000, 5.0)])
@@ -422,8 +462,10 @@ class RefBook:
         return old != (size if size > 0 else 0.0)
 
     def yes_levels(self) -> tuple[list[Level], list[Level]]:
-        return ([Level(p, self.bids[p]) for p in sorted(self.bids)],
-                [Level(p, self.asks[p]) for p in sorted(self.asks, reverse=True)])
+        return (
+            [Level(p, self.bids[p]) for p in sorted(self.bids)],
+            [Level(p, self.asks[p]) for p in sorted(self.asks, reverse=True)],
+        )
 
 
 def _fmt(p: int, style: int) -> str:
@@ -452,7 +494,9 @@ def _entries(is_bid: bool, p: int, size: float, style: int, zero_style: int) -> 
 SIZES = st.one_of(st.just(0.0), st.integers(1, 10**7).map(lambda c: c / 100))
 LEVEL_OP = st.tuples(st.booleans(), st.integers(0, 12), SIZES)  # is_bid, ticks away from fair, size
 OP = st.one_of(
-    st.tuples(st.just("levels"), st.lists(LEVEL_OP, min_size=1, max_size=3), st.integers(0, 2), st.integers(0, 2)),
+    st.tuples(
+        st.just("levels"), st.lists(LEVEL_OP, min_size=1, max_size=3), st.integers(0, 2), st.integers(0, 2)
+    ),
     st.tuples(st.just("shift"), st.integers(-6, 6)),
 )
 
@@ -543,14 +587,21 @@ def test_property_no_entries_alone_equal_yes_entries_alone(scenario: tuple[Tick,
     only_yes, only_no = BookSet([_market(tick)]), BookSet([_market(tick)])
     by, bn = only_yes.get(COND), only_no.get(COND)
     assert by is not None and bn is not None
-    for ref, pairs, changed in _run(tick, fair, ops):
+    ref = None
+    for ref, pairs, changed in _run(tick, fair, ops):  # noqa: B007 - the last state is checked below
         if not pairs:
             continue
         assert only_yes.apply(_events(_pc(*(y for y, _ in pairs)))) == ({COND} if changed else set())
         assert only_no.apply(_events(_pc(*(n for _, n in pairs)))) == ({COND} if changed else set())
         assert by.bids == bn.bids and by.asks == bn.asks
-        assert (by.best_bid, by.best_ask, by.n_bids, by.n_asks) == (bn.best_bid, bn.best_ask, bn.n_bids, bn.n_asks)
+        assert (by.best_bid, by.best_ask, by.n_bids, by.n_asks) == (
+            bn.best_bid,
+            bn.best_ask,
+            bn.n_bids,
+            bn.n_asks,
+        )
         assert by.version == bn.version
+    assert ref is not None
     _assert_matches(by, ref, tick)  # the last reference state
     _assert_matches(bn, ref, tick)
 
@@ -558,13 +609,20 @@ def test_property_no_entries_alone_equal_yes_entries_alone(scenario: tuple[Tick,
 def _snapshot_msg(ref: RefBook, token: str, tick: Tick) -> dict:
     bids, asks = ref.yes_levels()
     if token == NO:
-        bids, asks = ([Level(MAX_PIPS - lv.price, lv.size) for lv in asks],
-                      [Level(MAX_PIPS - lv.price, lv.size) for lv in bids])
+        bids, asks = (
+            [Level(MAX_PIPS - lv.price, lv.size) for lv in asks],
+            [Level(MAX_PIPS - lv.price, lv.size) for lv in bids],
+        )
     return {
-        "event_type": "book", "market": COND, "asset_id": token, "timestamp": "5", "hash": "snap",
+        "event_type": "book",
+        "market": COND,
+        "asset_id": token,
+        "timestamp": "5",
+        "hash": "snap",
         "bids": [{"price": pips_to_str(lv.price), "size": repr(lv.size)} for lv in bids],
         "asks": [{"price": pips_to_str(lv.price), "size": repr(lv.size)} for lv in asks],
-        "tick_size": tick.text, "last_trade_price": "",
+        "tick_size": tick.text,
+        "last_trade_price": "",
     }
 
 
@@ -585,8 +643,12 @@ def test_property_snapshot_then_deltas_in_any_interleaving(
     bs.apply(_events(_pc(*(_ch(YES, pips_to_str(p), str(s), "BUY" if b else "SELL") for b, p, s in junk))))
     first = True
     for (ref, pairs, _), (snap_now, token, same_frame) in zip(_run(tick, fair, ops), plan, strict=False):
-        delta = {"event_type": "price_change", "market": COND, "timestamp": "6",
-                 "price_changes": [e for pair in pairs for e in pair]}
+        delta = {
+            "event_type": "price_change",
+            "market": COND,
+            "timestamp": "6",
+            "price_changes": [e for pair in pairs for e in pair],
+        }
         if first or snap_now:
             # a snapshot of the state *after* this step, sent alone or in one array with the deltas
             snap = _snapshot_msg(ref, token, tick)

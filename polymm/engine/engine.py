@@ -19,7 +19,7 @@ from ..config import ConfigError, MarketParams, Settings
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
 from ..domain.portfolio import Fill, Portfolio
-from ..domain.prices import pips_to_decimal, pips_to_str, price_to_pips
+from ..domain.prices import PriceError, pips_to_decimal, pips_to_str, price_to_pips
 from ..domain.quoting import Targets, fixed_quotes, to_pips
 from ..state import MarketState, PortfolioState, RiskState, StateStore, VenueState
 from ..venue.paper import PaperExecution
@@ -278,7 +278,11 @@ class Engine:
         book = self.feed.books.by_token(ev.asset_id)
         if book is None:
             return
-        self.execution.on_trade(book, ev.asset_id, price_to_pips(ev.price), ev.size, ev.side == "BUY")
+        try:
+            price = price_to_pips(ev.price)
+        except PriceError:
+            return  # already counted by the feed as a bad price; never raise into the frame handler
+        self.execution.on_trade(book, ev.asset_id, price, ev.size, ev.side == "BUY")
 
     def _on_fill(self, fill: Fill) -> None:
         if not self.portfolio.apply(fill):

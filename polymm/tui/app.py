@@ -110,6 +110,8 @@ class PolymmApp(App[None]):
 
     # ------------------------------------------------------------ store → widgets
     def refresh_from_store(self) -> None:
+        if not self.screen.is_attached or not self.screen.query(StatusBar):
+            return  # a modal is up or the app is shutting down: nothing of ours to draw into
         version, changed = self.store.changed_since(self._seen_version)
         if not changed:
             self.query_one(StatusBar).show(self.store.get("venue"), self.store.get("feed"), self.store.get("risk"))
