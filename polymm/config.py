@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     max_total_position: Decimal = Field(Decimal("1000"), gt=0)
     max_order_size: Decimal = Field(Decimal("500"), gt=0)
     feed_stale_s: float = Field(10.0, gt=0, le=600)
+    max_errors_10s: int = Field(20, ge=1, le=10_000)
+    heartbeat_timeout_s: float = Field(15.0, gt=0, le=600)
     quote_interval_s: float = Field(1.0, gt=0, le=60)
     demo_seed: int = 7
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -55,6 +55,19 @@ class VenueState:
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutionState:
+    """Health of the order path: heartbeat age, venue errors in the last 10 s, rejects, retries."""
+
+    name: str
+    open_orders: int
+    pending_fills: int
+    heartbeat_age_s: float | None
+    errors_10s: int
+    rejects: int
+    retries: int
+
+
+@dataclass(frozen=True, slots=True)
 class OrderView:
     """One of our open orders, in YES terms (a NO order is shown as its YES equivalent)."""
 

@@ -28,7 +28,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from polymm.domain.market import Side
-from polymm.domain.prices import price_to_pips
+from polymm.domain.prices import pips_to_str, price_to_pips
 from polymm.exchange import (
     EmbeddedExchange,
     ExchangeServer,
@@ -140,7 +140,7 @@ async def test_rest_book_for_every_market_matches_protocol(ex: ExchangeServer, h
             assert abs(int(book["timestamp"]) - time.time() * 1000) < 60_000
             assert book["min_order_size"] == "5"
             assert book["tick_size"] == market.tick.text
-            assert book["neg_risk"] is False
+            assert book["neg_risk"] is market.neg_risk
             assert isinstance(book["last_trade_price"], str)
             bids = assert_levels(book["bids"], market.tick.pips)
             asks = assert_levels(book["asks"], market.tick.pips)
@@ -238,7 +238,7 @@ async def test_gamma_markets(ex: ExchangeServer, http: httpx.AsyncClient):
         assert row["active"] is True and row["closed"] is False and row["archived"] is False
         assert row["acceptingOrders"] is True and row["enableOrderBook"] is True
         assert row["orderPriceMinTickSize"] == float(m.tick.decimal)
-        assert row["orderMinSize"] == 5 and row["negRisk"] is False
+        assert row["orderMinSize"] == 5 and row["negRisk"] is m.neg_risk
         assert isinstance(row["liquidity"], str) and isinstance(row["liquidityNum"], float)
         assert isinstance(row["volume"], str) and isinstance(row["volumeNum"], float)
         for key in ("volume24hr", "rewardsMinSize", "rewardsMaxSpread", "spread", "bestBid", "bestAsk"):
@@ -721,3 +721,462 @@ def test_serve_prints_urls_and_stops_on_ctrl_c():
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+# ------------------------------------------------------------------------------------------- more public REST
+
+
+@pytest.mark.asyncio
+async def test_batch_price_routes(quiet: ExchangeServer, http: httpx.AsyncClient):
+    url = quiet.clob_url
+    m, fine = quiet.markets[0], next(x for x in quiet.markets if x.tick.text == "0.001")
+    tokens = [m.yes_token, m.no_token, fine.yes_token]
+    body = [{"token_id": t} for t in [*tokens, "1" * 77]]  # an unknown token is left out
+    books = {t: quiet.engine.book(t) for t in tokens}
+
+    def mid(t: str) -> Decimal:
+        return Decimal(books[t].best_bid + books[t].best_ask) / 20_000
+
+    mids = (await http.post(f"{url}/midpoints", json=body)).json()
+    assert set(mids) == set(tokens) and all(Decimal(mids[t]) == mid(t) for t in tokens)
+    query = {"token_ids": ",".join(tokens)}
+    assert (await http.get(f"{url}/midpoints", params=query)).json() == mids
+    for t in tokens:
+        single = (await http.get(f"{url}/midpoint", params={"token_id": t})).json()
+        assert Decimal(single["mid"]) == Decimal(mids[t])
+
+    sides = [{"token_id": m.yes_token, "side": "BUY"}, {"token_id": m.yes_token, "side": "sell"}]
+    prices = (await http.post(f"{url}/prices", json=sides)).json()
+    b = books[m.yes_token]
+    assert prices == {m.yes_token: {"BUY": pips_to_str(b.best_bid), "SELL": pips_to_str(b.best_ask)}}
+
+    spreads = (await http.post(f"{url}/spreads", json=body)).json()
+    assert {t: price_to_pips(s) for t, s in spreads.items()} == {
+        t: books[t].best_ask - books[t].best_bid for t in tokens
+    }
+    last = (await http.post(f"{url}/last-trades-prices", json=body)).json()
+    assert [x["token_id"] for x in last] == tokens
+    assert price_to_pips(last[0]["price"]) + price_to_pips(last[1]["price"]) == 10_000
+    assert all(set(x) == {"token_id", "price", "side"} for x in last)
+
+    for path, bad in (
+        ("/midpoints", [{"token_id": "abc"}]),
+        ("/prices", [{"token_id": m.yes_token, "side": "HOLD"}]),
+        ("/prices", [{"token_id": m.yes_token}]),
+        ("/spreads", {"token_id": m.yes_token}),
+        ("/last-trades-prices", [{"token_id": m.yes_token}] * 501),
+        ("/midpoints", ["x"]),
+    ):
+        r = await http.post(url + path, json=bad)
+        assert r.status_code == 400 and isinstance(r.json()["error"], str), (path, r.text)
+    r = await http.post(f"{url}/midpoints", content=b"{nope")
+    assert r.status_code == 400
+
+
+@pytest.mark.asyncio
+async def test_clob_market_routes_and_cursors(quiet: ExchangeServer, http: httpx.AsyncClient):
+    url = quiet.clob_url
+    page = (await http.get(f"{url}/markets")).json()
+    assert (page["limit"], page["count"], page["next_cursor"]) == (100, len(quiet.markets), "LTE=")
+    assert [d["condition_id"] for d in page["data"]] == [m.condition_id for m in quiet.markets]
+    assert (await http.get(f"{url}/markets", params={"next_cursor": "MA=="})).json() == page
+    second = (await http.get(f"{url}/markets", params={"next_cursor": "MQ=="})).json()  # base64("1")
+    assert second["data"] == page["data"][1:]
+    end = (await http.get(f"{url}/markets", params={"next_cursor": "LTE="})).json()
+    assert (end["data"], end["count"], end["next_cursor"]) == ([], 0, "LTE=")
+    for bad in ("%%%", "bm9wZQ==", "LTI="):  # not base64, "nope", "-2"
+        r = await http.get(f"{url}/markets", params={"next_cursor": bad})
+        assert r.status_code == 400 and "next_cursor" in r.json()["error"]
+
+    sampling = (await http.get(f"{url}/sampling-markets")).json()["data"]
+    assert 0 < len(sampling) < len(page["data"])  # reward-eligible ones only
+    assert all(d["rewards"]["rates"] and d["rewards"]["min_size"] > 0 for d in sampling)
+    simple = (await http.get(f"{url}/simplified-markets")).json()["data"]
+    assert set(simple[0]) == {"condition_id", "rewards", "tokens", "active", "closed", "archived", "accepting_orders"}
+    assert len((await http.get(f"{url}/sampling-simplified-markets")).json()["data"]) == len(sampling)
+
+    m = quiet.markets[1]
+    one = (await http.get(f"{url}/markets/{m.condition_id}")).json()
+    assert one["condition_id"] == m.condition_id and one["minimum_tick_size"] == 0.001
+    assert [t["token_id"] for t in one["tokens"]] == [m.yes_token, m.no_token]
+    assert abs(sum(t["price"] for t in one["tokens"]) - 1) < 1e-9
+    info = (await http.get(f"{url}/clob-markets/{m.condition_id}")).json()
+    assert info["c"] == m.condition_id and info["t"] == [{"t": m.yes_token, "o": "Yes"}, {"t": m.no_token, "o": "No"}]
+    assert (info["mts"], info["nr"], info["mos"], info["ao"]) == (0.001, False, 5, True)
+    assert set(info["fd"]) == {"r", "e", "to"}
+    assert (await http.get(f"{url}/markets-by-token/{m.no_token}")).json() == {"condition_id": m.condition_id}
+    fee = (await http.get(f"{url}/fee-rate", params={"token_id": m.yes_token})).json()
+    assert set(fee) == {"base_fee"} and isinstance(fee["base_fee"], int)
+    rewards = (await http.get(f"{url}/rewards/markets/current")).json()
+    assert {d["condition_id"] for d in rewards["data"]} == {d["condition_id"] for d in sampling}
+    assert set(rewards["data"][0]) == {
+        "condition_id", "rewards_max_spread", "rewards_min_size", "rewards_config", "tokens"
+    }  # fmt: skip
+    for path, status in (
+        ("/markets/0x" + "00" * 32, 404),
+        ("/markets/banana", 400),
+        ("/clob-markets/0x12", 400),
+        ("/markets-by-token/" + "1" * 77, 404),
+        ("/markets-by-token/abc", 400),
+        ("/fee-rate?token_id=x", 400),
+    ):
+        r = await http.get(url + path)
+        assert r.status_code == status and "error" in r.json(), path
+
+
+@pytest.mark.asyncio
+async def test_prices_history(quiet: ExchangeServer, http: httpx.AsyncClient):
+    url = f"{quiet.clob_url}/prices-history"
+    m = quiet.markets[0]
+    full = (await http.get(url, params={"market": m.yes_token, "interval": "max"})).json()["history"]
+    assert len(full) >= 7 * 24  # a week of hourly back-fill
+    ts = [p["t"] for p in full]
+    assert ts == sorted(ts) and all(isinstance(p["p"], float) and 0 < p["p"] < 1 for p in full)
+    # A trade lands in the series (YES price; the NO series mirrors it).
+    best_ask = quiet.engine.book(m.yes_token).best_ask
+    quiet.engine.place("hist", m.yes_token, Side.BUY, best_ask, Decimal(10), order_type=OrderType.FAK)
+    day = (await http.get(url, params={"market": m.yes_token, "interval": "1d"})).json()["history"]
+    assert 23 <= len(day) <= 26 and day[-1]["p"] == best_ask / 10_000
+    no = (await http.get(url, params={"market": m.no_token, "interval": "1d"})).json()["history"]
+    assert [round(p["p"] + q["p"], 9) for p, q in zip(day, no, strict=True)] == [1.0] * len(day)
+    start, end = ts[10], ts[20]
+    window = (await http.get(url, params={"market": m.yes_token, "startTs": start, "endTs": end})).json()["history"]
+    assert [p["t"] for p in window] == ts[10:21]
+    coarse = (await http.get(url, params={"market": m.yes_token, "interval": "1w", "fidelity": 360})).json()
+    assert 27 <= len(coarse["history"]) <= 30  # one point per 6 h bucket
+    for params, status in (
+        ({}, 400),
+        ({"market": "abc"}, 400),
+        ({"market": "1" * 77}, 404),
+        ({"market": m.yes_token, "interval": "2d"}, 400),
+        ({"market": m.yes_token, "fidelity": "0"}, 400),
+        ({"market": m.yes_token, "startTs": "soon"}, 400),
+        ({"market": m.yes_token, "startTs": end, "endTs": start}, 400),
+        ({"market": m.yes_token, "interval": "1d", "startTs": start}, 400),
+    ):
+        r = await http.get(url, params=params)
+        assert r.status_code == status and "error" in r.json(), params
+
+
+# ------------------------------------------------------------------------------------------- Gamma filters, events
+
+
+@pytest.mark.asyncio
+async def test_gamma_filters_and_ordering(quiet: ExchangeServer, http: httpx.AsyncClient):
+    url = f"{quiet.gamma_url}/markets"
+    rows = (await http.get(url)).json()
+    assert len(rows) == len(quiet.markets)
+
+    async def ids(**params: Any) -> list[str]:
+        r = await http.get(url, params=params)
+        assert r.status_code == 200, r.text
+        return [row["id"] for row in r.json()]
+
+    a, b = rows[0], rows[3]
+    both = sorted([a["id"], b["id"]])
+    assert sorted(await ids(**{"id[]": [a["id"], b["id"]]})) == both
+    assert sorted(await ids(id=f"{a['id']},{b['id']}")) == both
+    assert sorted(await ids(**{"slug[]": [a["slug"], b["slug"]]})) == both
+    tokens = [json.loads(a["clobTokenIds"])[1], json.loads(b["clobTokenIds"])[0]]
+    assert sorted(await ids(**{"clob_token_ids[]": tokens})) == both
+    assert sorted(await ids(**{"condition_ids[]": [a["conditionId"], b["conditionId"]]})) == both
+    assert await ids(question_ids=a["questionID"]) == [a["id"]]
+    assert len(await ids(active="true")) == len(rows) and await ids(active="false") == []
+
+    tag = quiet.standin.catalog.profiles[0].tag
+    tagged = [p.gamma_id for p in quiet.standin.catalog.profiles if p.tag.id == tag.id]
+    assert sorted(await ids(tag_id=tag.id)) == sorted(tagged)
+
+    liq = sorted(r["liquidityNum"] for r in rows)
+    mid_liq = liq[len(liq) // 2]
+    assert sorted(await ids(liquidity_num_min=mid_liq)) == sorted(r["id"] for r in rows if r["liquidityNum"] >= mid_liq)
+    assert sorted(await ids(liquidity_num_max=mid_liq)) == sorted(r["id"] for r in rows if r["liquidityNum"] <= mid_liq)
+    vol = sorted(r["volumeNum"] for r in rows)[3]
+    assert sorted(await ids(volume_num_min=vol)) == sorted(r["id"] for r in rows if r["volumeNum"] >= vol)
+    assert sorted(await ids(volume_num_max=vol)) == sorted(r["id"] for r in rows if r["volumeNum"] <= vol)
+    ends = sorted(r["endDate"] for r in rows)
+    cut = ends[len(ends) // 2]
+    assert sorted(await ids(end_date_max=cut)) == sorted(r["id"] for r in rows if r["endDate"] <= cut)
+    assert sorted(await ids(end_date_min=cut[:10])) == sorted(r["id"] for r in rows if r["endDate"] >= cut[:10])
+    assert sorted(await ids(rewards_min_size=100)) == sorted(r["id"] for r in rows if r["rewardsMinSize"] >= 100)
+    assert await ids(rewards_min_size=100_000) == []
+
+    ordered = (await http.get(url, params={"order": "negRisk,volume24hr", "ascending": "false"})).json()
+    keys = [(r["negRisk"], r["volume24hr"]) for r in ordered]
+    assert keys == sorted(keys, reverse=True) and ordered[0]["negRisk"] is True
+    asc = (await http.get(url, params={"order": "liquidity", "ascending": "true"})).json()
+    assert [r["liquidityNum"] for r in asc] == sorted(r["liquidityNum"] for r in rows)
+
+    for bad in (
+        {"tag_id": "crypto"},
+        {"liquidity_num_min": "lots"},
+        {"volume_num_max": "nan"},
+        {"end_date_min": "next tuesday"},
+        {"offset": "-1"},
+        {"ascending": "up"},
+        {"order": "volume24hr,nope"},
+        {"rewards_min_size": "x"},
+    ):
+        r = await http.get(url, params=bad)
+        assert r.status_code == 400 and "error" in r.json(), bad
+    r = await http.get(f"{quiet.gamma_url}/markets/{a['id']}")
+    assert r.json()["conditionId"] == a["conditionId"]
+    assert (await http.get(f"{quiet.gamma_url}/markets/999")).status_code == 404
+    assert (await http.get(f"{quiet.gamma_url}/markets/abc")).status_code == 400
+
+
+@pytest.mark.asyncio
+async def test_gamma_events_and_neg_risk_group(quiet: ExchangeServer, http: httpx.AsyncClient):
+    events = (await http.get(f"{quiet.gamma_url}/events")).json()
+    nested = [mk["conditionId"] for e in events for mk in e["markets"]]
+    assert sorted(nested) == sorted(m.condition_id for m in quiet.markets)  # every market in one event
+    (group,) = [e for e in events if e["negRisk"]]
+    assert len(group["markets"]) >= 3
+    nr_id = group["negRiskMarketID"]
+    assert re.match(r"^0x[0-9a-f]{64}$", nr_id)
+    for i, mk in enumerate(group["markets"]):
+        assert mk["negRisk"] is True and mk["negRiskMarketID"] == nr_id
+        assert mk["questionID"][:-2] == nr_id[:-2] and int(mk["questionID"][-2:], 16) == i
+        assert mk["events"] == [{k: group[k] for k in ("id", "ticker", "slug", "title")}]
+    fair_sum = sum(float(json.loads(mk["outcomePrices"])[0]) for mk in group["markets"])
+    assert 0.75 < fair_sum < 1.2  # mutually exclusive outcomes: YES prices add up to about 1
+    one = (await http.get(f"{quiet.gamma_url}/events/{group['id']}")).json()
+    assert one == group
+    assert (await http.get(f"{quiet.gamma_url}/events/slug/{group['slug']}")).json() == group
+    assert (await http.get(f"{quiet.gamma_url}/events/1")).status_code == 404
+    assert (await http.get(f"{quiet.gamma_url}/events/x1")).status_code == 400
+    assert [e["id"] for e in (await http.get(f"{quiet.gamma_url}/events", params={"featured": "true"})).json()] == [
+        group["id"]
+    ]
+    tag = group["tags"][0]
+    by_tag = (await http.get(f"{quiet.gamma_url}/events", params={"tag_id": tag["id"]})).json()
+    assert group["id"] in [e["id"] for e in by_tag] and all(e["tags"][0]["id"] == tag["id"] for e in by_tag)
+    excluded = (await http.get(f"{quiet.gamma_url}/events", params={"exclude_tag_id": tag["id"]})).json()
+    assert group["id"] not in [e["id"] for e in excluded] and len(excluded) + len(by_tag) == len(events)
+    by_slug = (await http.get(f"{quiet.gamma_url}/events", params={"tag_slug": tag["slug"]})).json()
+    assert [e["id"] for e in by_slug] == [e["id"] for e in by_tag]
+    assert (await http.get(f"{quiet.gamma_url}/events", params={"closed": "true"})).json() == []
+    params = {"order": "volume", "ascending": "false", "limit": 3}
+    ordered = (await http.get(f"{quiet.gamma_url}/events", params=params)).json()
+    assert [e["volume"] for e in ordered] == sorted((e["volume"] for e in events), reverse=True)[:3]
+    # The CLOB agrees: neg-risk books and /neg-risk.
+    cond = group["markets"][0]["conditionId"]
+    token = json.loads(group["markets"][0]["clobTokenIds"])[0]
+    assert (await http.get(f"{quiet.clob_url}/neg-risk", params={"token_id": token})).json() == {"neg_risk": True}
+    clob = (await http.get(f"{quiet.clob_url}/markets/{cond}")).json()
+    assert clob["neg_risk"] is True and clob["neg_risk_market_id"] == nr_id
+    assert (await http.get(f"{quiet.clob_url}/clob-markets/{cond}")).json()["nr"] is True
+
+
+def test_neg_risk_group_is_deterministic_and_optional():
+    a, b = StandIn(seed=9, flow=False), StandIn(seed=9, flow=False)
+    assert a.markets == b.markets and [e.id for e in a.catalog.events] == [e.id for e in b.catalog.events]
+    assert sum(m.neg_risk for m in a.markets) == 3
+    bigger = StandIn(seed=9, flow=False, neg_risk_markets=4)
+    assert sum(m.neg_risk for m in bigger.markets) == 4
+    assert not any(m.neg_risk for m in StandIn(seed=9, market_count=2, flow=False, neg_risk_markets=0).markets)
+    assert {m.tick.text for m in a.markets} >= {"0.01", "0.001", "0.005"}
+
+
+# ------------------------------------------------------------------------------------------- market WS extras
+
+
+@pytest.mark.asyncio
+async def test_ws_duplicate_assets_are_ignored(quiet: ExchangeServer):
+    m = quiet.markets[0]
+    async with websockets.connect(quiet.ws_url) as ws:
+        dump = await subscribe(ws, [m.yes_token, m.yes_token, m.no_token, 42, m.yes_token])
+        assert [b["asset_id"] for b in dump] == [m.yes_token, m.no_token]
+        quiet.engine.place("t", m.yes_token, Side.BUY, quiet.engine.book(m.yes_token).bids[0][0], 5)
+        frame = await recv_json(ws)
+        assert [e["asset_id"] for e in frame["price_changes"]] == [m.yes_token, m.no_token]  # once each
+        # A live subscribe of already-subscribed assets adds nothing (empty dump).
+        await ws.send(orjson.dumps({"operation": "subscribe", "assets_ids": [m.yes_token, m.yes_token]}).decode())
+        assert await recv_json(ws) == []
+    assert quiet.standin.channel.ignored["duplicate or non-string assets"] == 4
+
+
+@pytest.mark.asyncio
+async def test_ws_custom_feature_best_bid_ask(quiet: ExchangeServer):
+    m = quiet.markets[0]
+    async with websockets.connect(quiet.ws_url) as custom, websockets.connect(quiet.ws_url) as plain:
+        await subscribe(custom, [m.yes_token, m.no_token], custom_feature_enabled=True)
+        await subscribe(plain, [m.yes_token])
+        snap = quiet.engine.book(m.yes_token)
+        better = snap.best_bid + m.tick.pips
+        assert better < snap.best_ask
+        placed = quiet.engine.place("t", m.yes_token, Side.BUY, better, 5)
+        frames = [await recv_json(custom) for _ in range(3)]
+        assert [f["event_type"] for f in frames] == ["price_change", "best_bid_ask", "best_bid_ask"]
+        yes, no = frames[1], frames[2]
+        assert (yes["asset_id"], yes["best_bid"], yes["best_ask"]) == (
+            m.yes_token,
+            pips_to_str(better),
+            pips_to_str(snap.best_ask),
+        )
+        assert yes["spread"] == pips_to_str(snap.best_ask - better)
+        assert (no["asset_id"], no["best_ask"]) == (m.no_token, pips_to_str(10_000 - better))
+        # A change deeper in the book moves no best price: no best_bid_ask.
+        quiet.engine.place("t", m.yes_token, Side.BUY, snap.bids[0][0], 5)
+        assert (await recv_json(custom))["event_type"] == "price_change"
+        await custom.send("PING")
+        assert await asyncio.wait_for(custom.recv(), 5) == "PONG"
+        # Without custom features there is never a best_bid_ask.
+        assert [(await recv_json(plain))["event_type"] for _ in range(2)] == ["price_change", "price_change"]
+        # custom_feature_enabled can be switched off by a later operation frame.
+        off = {"operation": "subscribe", "assets_ids": [], "custom_feature_enabled": False}
+        await custom.send(orjson.dumps(off).decode())
+        assert await recv_json(custom) == []
+        quiet.engine.cancel(placed.order_id)  # the best bid moves back
+        assert (await recv_json(custom))["event_type"] == "price_change"
+        await custom.send("PING")
+        assert await asyncio.wait_for(custom.recv(), 5) == "PONG"
+
+
+# ------------------------------------------------------------------------------------------- Data API
+
+
+@pytest.mark.asyncio
+async def test_data_api_positions_and_trades(quiet: ExchangeServer, http: httpx.AsyncClient):
+    from polymm.exchange.data_api import PositionRecord
+
+    user = "0x" + "ab" * 20
+    m, other = quiet.markets[0], quiet.markets[1]
+    # Without a positions hook the Data API reads the accounts' share balances.
+    quiet.standin.accounts.set_shares(user, other.yes_token, 12)
+    (held,) = (await http.get(f"{quiet.data_url}/positions", params={"user": user})).json()
+    assert (held["asset"], held["size"], held["proxyWallet"]) == (other.yes_token, 12.0, user)
+    holdings = {
+        user: [
+            PositionRecord(m.yes_token, Decimal(100), Decimal("0.40")),
+            PositionRecord(m.no_token, Decimal(20), Decimal("0.5")),
+            PositionRecord(other.no_token, Decimal("0.5"), Decimal("0.3")),
+        ]
+    }
+    quiet.standin.positions_for = lambda address: holdings.get(address.lower(), [])  # the accounts' hook
+    url = f"{quiet.data_url}/positions"
+    rows = (await http.get(url, params={"user": user})).json()
+    protocol = {
+        "proxyWallet", "asset", "conditionId", "size", "avgPrice", "initialValue", "currentValue", "cashPnl",
+        "percentPnl", "totalBought", "realizedPnl", "curPrice", "redeemable", "mergeable", "title", "slug",
+        "outcome", "outcomeIndex", "oppositeOutcome", "oppositeAsset", "endDate", "negativeRisk",
+    }  # fmt: skip
+    assert [r["asset"] for r in rows] == [m.yes_token, m.no_token]  # size >= 1 by default, biggest first
+    yes = rows[0]
+    assert protocol <= set(yes)
+    snap = quiet.engine.book(m.yes_token)
+    mid = (snap.best_bid + snap.best_ask) / 20_000
+    assert yes["curPrice"] == pytest.approx(mid) and yes["initialValue"] == 40.0
+    assert yes["currentValue"] == pytest.approx(100 * mid) and yes["cashPnl"] == pytest.approx(100 * mid - 40)
+    assert yes["percentPnl"] == pytest.approx((100 * mid - 40) / 40 * 100, abs=1e-3)
+    assert (yes["outcome"], yes["outcomeIndex"], yes["oppositeAsset"]) == ("Yes", 0, m.no_token)
+    assert yes["mergeable"] is True and yes["redeemable"] is False and yes["negativeRisk"] is False
+    small = (await http.get(url, params={"user": user, "sizeThreshold": "0"})).json()
+    assert len(small) == 3 and small[-1]["mergeable"] is False
+    params = {"user": user, "market": m.condition_id, "sortBy": "CASHPNL", "sortDirection": "ASC"}
+    only = (await http.get(url, params=params)).json()
+    assert [r["cashPnl"] for r in only] == sorted(r["cashPnl"] for r in rows)
+    assert (await http.get(url, params={"user": "0x" + "cd" * 20})).json() == []
+    wrong = (("sizeThreshold", "x"), ("sortBy", "LUCK"), ("limit", "-1"))
+    bads = [{}, {"user": "bob"}] + [{"user": user, k: v} for k, v in wrong]
+    for bad in bads:
+        r = await http.get(url, params=bad)
+        assert r.status_code == 400 and "error" in r.json(), bad
+
+    # Trades: taker side by default, makers too with takerOnly=false, newest first.
+    best_ask = snap.best_ask
+    quiet.engine.place("0x" + "ef" * 20, m.yes_token, Side.BUY, best_ask, Decimal(7), order_type=OrderType.FAK)
+    quiet.engine.place("someone", m.yes_token, Side.SELL, snap.best_bid, Decimal(6), order_type=OrderType.FAK)
+    trades = (await http.get(f"{quiet.data_url}/trades")).json()
+    assert [(t["side"], t["size"]) for t in trades] == [("SELL", 6.0), ("BUY", 7.0)]
+    assert trades[1]["proxyWallet"] == "0x" + "ef" * 20 and trades[1]["price"] == best_ask / 10_000
+    mine = (await http.get(f"{quiet.data_url}/trades", params={"user": "0x" + "EF" * 20})).json()
+    assert [t["size"] for t in mine] == [7.0]
+    both = (await http.get(f"{quiet.data_url}/trades", params={"takerOnly": "false", "limit": 100})).json()
+    assert len(both) > 2 and {t["side"] for t in both} == {"BUY", "SELL"}
+    assert (await http.get(f"{quiet.data_url}/trades", params={"market": other.condition_id})).json() == []
+    assert (await http.get(f"{quiet.data_url}/trades", params={"side": "HOLD"})).status_code == 400
+    # A user's orders carry their API key as owner: the trade shows the key's wallet.
+    key = quiet.standin.open_account("0x" + "12" * 20)
+    ask = quiet.engine.book(m.yes_token).best_ask
+    quiet.engine.place(key.key, m.yes_token, Side.BUY, ask, Decimal(5), order_type=OrderType.FAK)
+    latest = (await http.get(f"{quiet.data_url}/trades", params={"limit": 1})).json()
+    assert latest[0]["proxyWallet"] == "0x" + "12" * 20
+
+
+# ------------------------------------------------------------------------------------------- synthetic traders
+
+
+def test_synthetic_actions_and_fair_values_are_deterministic():
+    def run(seed: int, poke: bool = False) -> tuple[list[str], list[float], list[Any]]:
+        s = StandIn(seed=seed, flow=False, clock=fixed_clock)
+        actions = []
+        for i in range(300):
+            if poke and i % 10 == 0:  # an outside trader: the books differ, the fair-value path must not
+                m = s.markets[0]
+                ask = s.engine.book(m.yes_token).best_ask
+                s.engine.place("outsider", m.yes_token, Side.BUY, ask, Decimal(5), order_type=OrderType.FAK)
+            for f in s.flows:
+                actions.append(f.step())
+        return actions, [f.fair_value() for f in s.flows], _state(s)
+
+    a, b, c = run(5), run(5), run(6)
+    assert a == b
+    assert a[0] != c[0] and a[1] != c[1]
+    poked = run(5, poke=True)
+    assert poked[1] == a[1]  # fair values depend on the seed only
+    assert poked[2] != a[2]
+    s = StandIn(seed=5, flow=False, clock=fixed_clock)
+    m = s.markets[0]
+    assert s.fair_value(m.condition_id) == s.fair_value(m.yes_token) == pytest.approx(1 - s.fair_value(m.no_token))
+    with pytest.raises(KeyError):
+        s.fair_value("123")
+    s.step_flow(3)
+    assert [step for step, _, _ in s.flows[0].fair_log] == [1, 2, 3]
+    assert s.flows[0].fair_log[-1][1:] == (fixed_clock(), s.fair_value(m.yes_token))
+
+
+def test_informed_trader_predicts_the_next_fair_value_move():
+    s = StandIn(seed=21, flow=False, clock=fixed_clock)
+    horizon = 30
+    flows_, moves = [], []
+    for flow in s.flows:
+        positions, fairs = [], []
+        for _ in range(1500):
+            flow.step()
+            positions.append(flow.informed_position)
+            fairs.append(flow.fair_value())
+        for t in range(1, len(fairs) - horizon):
+            traded = float(positions[t] - positions[t - 1])
+            if traded:
+                flows_.append(traded)
+                moves.append(fairs[t + horizon] - fairs[t])
+    assert len(flows_) > 100
+    assert statistics.correlation(flows_, moves) > 0.3
+    # It made money against the book: bought below, sold above where fair value went.
+    hits = sum(1 for x, y in zip(flows_, moves, strict=True) if (x > 0) == (y > 0))
+    assert hits / len(flows_) > 0.75
+
+
+def test_competing_maker_improves_the_best_quote():
+    s = StandIn(seed=4, flow=False, clock=fixed_clock)
+    improved = 0
+    for _ in range(600):
+        for flow in s.flows:
+            bid, ask = flow.book.bids.best(), flow.book.asks.best()
+            if flow.step() != "mm-improve":
+                continue
+            improved += 1
+            new_bid, new_ask = flow.book.bids.best(), flow.book.asks.best()
+            if new_bid != bid:
+                assert new_bid == bid + flow.tick and new_ask == ask
+                level = flow.book.bids.levels[new_bid]
+            else:
+                assert new_ask == ask - flow.tick
+                level = flow.book.asks.levels[new_ask]
+            assert [o.owner for o in level.orders.values()] == [flow.competitor]
+            assert new_bid < new_ask
+    assert improved >= 20
+    # It keeps quotes of its own in the books (some may just have been filled).
+    owners = {o.owner for o in s.engine.open_orders()}
+    assert sum(f.competitor in owners for f in s.flows) >= len(s.flows) * 2 // 3

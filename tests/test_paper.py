@@ -13,12 +13,17 @@ from polymm.domain.order_book import OrderBook
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import Tick
 from polymm.state import OrderView
-from polymm.venue.paper import PaperExecution, PaperOrder
+from polymm.venue.execution import OpenOrder, OrderRequest
+from polymm.venue.paper import PaperExecution
 
 D = Decimal
 COND = "0x" + "aa" * 32
 OTHER = "0x" + "bb" * 32
 YES, NO = "101", "202"
+
+
+async def _place(paper: PaperExecution, market: Market, book, side: Side, price: int, size: Decimal) -> str:
+    return (await paper.place_many(market, book, [OrderRequest(side, price, size)]))[0]
 
 
 def _setup(bids: dict[str, str] | None = None, asks: dict[str, str] | None = None):
@@ -51,7 +56,7 @@ def _set_level(book: OrderBook, asset: str, price: str, size: str, side: str) ->
 @pytest.mark.asyncio
 async def test_through_print_fills_and_partial_fill_keeps_the_remainder() -> None:
     market, book, paper, fills = _setup()
-    oid = await paper.place(market, book, Side.BUY, 4800, D(10))
+    oid = await _place(paper, market, book, Side.BUY, 4800, D(10))
     [o] = paper.open_orders()
     assert (o.order_id, o.side, o.price, o.size, o.queue_ahead) == (oid, Side.BUY, 4800, D(10), 100.0)
     # a taker sell printing at 0.47 went through our 0.48 bid: we were first
@@ -69,7 +74,7 @@ async def test_through_print_fills_and_partial_fill_keeps_the_remainder() -> Non
 @pytest.mark.asyncio
 async def test_at_price_print_eats_the_queue_ahead_first() -> None:
     market, book, paper, _ = _setup()
-    oid = await paper.place(market, book, Side.SELL, 5200, D(10))
+    oid = await _place(paper, market, book, Side.SELL, 5200, D(10))
     assert paper.open_orders()[0].queue_ahead == 80.0
     assert paper.on_trade(book, YES, 5200, 60.0, taker_is_buy=True) == []
     assert paper.open_orders()[0].queue_ahead == pytest.approx(20.0)
@@ -85,7 +90,7 @@ async def test_at_price_print_eats_the_queue_ahead_first() -> None:
 @pytest.mark.asyncio
 async def test_queue_shrinks_with_the_level() -> None:
     market, book, paper, _ = _setup()
-    await paper.place(market, book, Side.BUY, 4800, D(10))
+    await _place(paper, market, book, Side.BUY, 4800, D(10))
     _set_level(book, YES, "0.48", "30", "BUY")  # orders ahead of us were cancelled
     paper.on_book(book)
     assert paper.open_orders()[0].queue_ahead == 30.0
@@ -99,8 +104,8 @@ async def test_queue_shrinks_with_the_level() -> None:
 @pytest.mark.asyncio
 async def test_prints_that_do_not_reach_us_or_are_on_the_wrong_side_do_not_fill() -> None:
     market, book, paper, fills = _setup()
-    await paper.place(market, book, Side.BUY, 4800, D(10))
-    await paper.place(market, book, Side.SELL, 5200, D(10))
+    await _place(paper, market, book, Side.BUY, 4800, D(10))
+    await _place(paper, market, book, Side.SELL, 5200, D(10))
     assert paper.on_trade(book, YES, 4900, 100.0, taker_is_buy=False) == []  # sell above our bid
     assert paper.on_trade(book, YES, 5100, 100.0, taker_is_buy=True) == []  # buy below our ask
     assert paper.on_trade(book, YES, 4000, 100.0, taker_is_buy=True) == []  # a buy never hits bids
@@ -114,8 +119,8 @@ async def test_prints_that_do_not_reach_us_or_are_on_the_wrong_side_do_not_fill(
 @pytest.mark.asyncio
 async def test_no_token_prints_are_mirrored() -> None:
     market, book, paper, _ = _setup()
-    ask = await paper.place(market, book, Side.SELL, 5200, D(10))
-    bid = await paper.place(market, book, Side.BUY, 4800, D(10))
+    ask = await _place(paper, market, book, Side.SELL, 5200, D(10))
+    bid = await _place(paper, market, book, Side.BUY, 4800, D(10))
     # a taker BUY of NO at 0.53 is a taker SELL of YES at 0.47: through our YES bid at 0.48
     got = paper.on_trade(book, NO, 5300, 3.0, taker_is_buy=True)
     assert [(f.order_id, f.side, f.price, f.size) for f in got] == [(bid, Side.BUY, 4800, D(3))]
@@ -129,8 +134,8 @@ async def test_no_token_prints_are_mirrored() -> None:
 @pytest.mark.asyncio
 async def test_best_price_fills_first_and_the_print_size_is_shared() -> None:
     market, book, paper, _ = _setup()
-    low = await paper.place(market, book, Side.BUY, 4600, D(10))
-    high = await paper.place(market, book, Side.BUY, 4700, D(10))
+    low = await _place(paper, market, book, Side.BUY, 4600, D(10))
+    high = await _place(paper, market, book, Side.BUY, 4700, D(10))
     got = paper.on_trade(book, YES, 4500, 12.0, taker_is_buy=False)
     assert [(f.order_id, f.size) for f in got] == [(high, D(10)), (low, D(2))]
 
@@ -138,8 +143,8 @@ async def test_best_price_fills_first_and_the_print_size_is_shared() -> None:
 @pytest.mark.asyncio
 async def test_queue_eaten_by_one_order_is_not_reused_by_another() -> None:
     market, book, paper, _ = _setup(bids={"0.48": "3"})
-    await paper.place(market, book, Side.BUY, 4800, D(10))
-    await paper.place(market, book, Side.BUY, 4800, D(10))
+    await _place(paper, market, book, Side.BUY, 4800, D(10))
+    await _place(paper, market, book, Side.BUY, 4800, D(10))
     got = paper.on_trade(book, YES, 4800, 15.0, taker_is_buy=False)
     # 3 went to the queue ahead, 10 to the first order, only 2 are left for the second's queue
     assert [f.size for f in got] == [D(10)]
@@ -151,17 +156,17 @@ async def test_queue_eaten_by_one_order_is_not_reused_by_another() -> None:
 @pytest.mark.asyncio
 async def test_place_without_a_book_has_no_queue_and_cancel_paths() -> None:
     market, book, paper, _ = _setup()
-    a = await paper.place(market, None, Side.BUY, 4800, D(1))
-    b = await paper.place(market, book, Side.SELL, 5500, D(1))
+    a = await _place(paper, market, None, Side.BUY, 4800, D(1))
+    b = await _place(paper, market, book, Side.SELL, 5500, D(1))
     other = Market(OTHER, "7", "8", "other", Tick.parse("0.01"))
-    c = await paper.place(other, None, Side.BUY, 1000, D(1))
+    c = await _place(paper, other, None, Side.BUY, 1000, D(1))
     assert len({a, b, c}) == 3
     assert paper.open_orders(COND)[0].queue_ahead == 0.0
     assert [o.order_id for o in paper.open_orders(OTHER)] == [c]
     assert await paper.cancel([a, "nope", a]) == [a]
     assert await paper.cancel_market(OTHER) == 1
     assert [o.order_id for o in paper.open_orders()] == [b]
-    await paper.place(market, book, Side.BUY, 4000, D(1))
+    await _place(paper, market, book, Side.BUY, 4000, D(1))
     assert await paper.cancel_all() == 2
     assert paper.open_orders() == []
     assert paper.on_trade(book, YES, 100, 1000.0, taker_is_buy=False) == []
@@ -172,7 +177,7 @@ async def test_place_without_a_book_has_no_queue_and_cancel_paths() -> None:
 async def test_orders_of_other_markets_are_untouched() -> None:
     _, book, paper, _ = _setup()
     other = Market(OTHER, "7", "8", "other", Tick.parse("0.01"))
-    await paper.place(other, None, Side.BUY, 4800, D(5))
+    await _place(paper, other, None, Side.BUY, 4800, D(5))
     assert paper.on_trade(book, YES, 4000, 100.0, taker_is_buy=False) == []
     assert len(paper.open_orders(OTHER)) == 1
 
@@ -182,8 +187,8 @@ async def test_fills_book_into_a_portfolio_exactly() -> None:
     market, book, paper, _ = _setup()
     pf = Portfolio()
     paper.on_fill = lambda f: pf.apply(f)  # type: ignore[assignment,return-value]
-    await paper.place(market, book, Side.BUY, 4800, D("10.5"))
-    await paper.place(market, book, Side.SELL, 5200, D("10.5"))
+    await _place(paper, market, book, Side.BUY, 4800, D("10.5"))
+    await _place(paper, market, book, Side.SELL, 5200, D("10.5"))
     paper.on_trade(book, YES, 4700, 10.5, taker_is_buy=False)
     paper.on_trade(book, NO, 4700, 10.5, taker_is_buy=False)  # YES buy at 0.53 through our ask
     pos = pf.position(COND)
@@ -192,6 +197,6 @@ async def test_fills_book_into_a_portfolio_exactly() -> None:
 
 
 def test_paper_order_view() -> None:
-    o = PaperOrder("p1", COND, Side.SELL, 5200, D(10), D(3))
+    o = OpenOrder("p1", COND, Side.SELL, 5200, D(10), D(3))
     assert o.remaining == D(7)
     assert o.view() == OrderView("p1", "SELL", 5200, D(10), D(3))

@@ -39,7 +39,7 @@ def _status_text(app: PolymmApp) -> str:
 
 
 def _our_venue_orders(ex) -> list:
-    """Orders resting at the stand-in that are not the synthetic traders'."""
+    """Orders resting at the stand-in that are not the synthetic traders' (the demo's are ours)."""
     return [o for o in ex.engine.open_orders() if not str(o.owner).startswith("synthetic")]
 
 
@@ -48,26 +48,27 @@ async def test_kill_switch_cancels_everything_and_rearm_resumes_quoting() -> Non
         app = PolymmApp(_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 4)
-            await _until(pilot, lambda: app.query_one(MarketsTable).row_count == len(ex.markets))
+            await _until(pilot, lambda: app.query_one(MarketsTable).row_count == len(app.engine.markets))
             assert "ARMED" in _status_text(app)
 
+            assert _our_venue_orders(ex), "the demo's quotes rest at the venue"
             await pilot.press("ctrl+k")
-            await pilot.pause(0.1)
             engine = app.engine
             assert engine.halted and engine.halt_reason == "operator kill switch"
-            assert engine.execution.open_orders() == []
-            assert _our_venue_orders(ex) == []
+            # the venue holds zero orders of ours within a second
+            await _until(pilot, lambda: not engine.execution.open_orders() and not _our_venue_orders(ex), 1.0)
             assert "HALTED" in _status_text(app)
             assert app.has_class("-halted")
             # latched: no order comes back while halted, however the books move
             await pilot.pause(1.0)
-            assert engine.execution.open_orders() == []
+            assert engine.execution.open_orders() == [] and _our_venue_orders(ex) == []
 
             await pilot.press("ctrl+r")
             await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
             await _until(pilot, lambda: not engine.halted)
             await _until(pilot, lambda: len(engine.execution.open_orders()) >= 4)
+            await _until(pilot, lambda: len(_our_venue_orders(ex)) >= 4)  # quoting resumed at the venue
             await _until(pilot, lambda: "ARMED" in _status_text(app))
 
 
@@ -78,13 +79,13 @@ async def test_rearm_can_be_declined_and_the_kill_button_works() -> None:
             await _until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 2)
             await pilot.click("#kill-button")
             await _until(pilot, lambda: app.engine.halted)
-            assert app.engine.execution.open_orders() == []
+            await _until(pilot, lambda: not app.engine.execution.open_orders() and not _our_venue_orders(ex), 1.0)
             await pilot.press("ctrl+r")
             await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("n")
             await pilot.pause(0.5)
             assert app.engine.halted
-            assert app.engine.execution.open_orders() == []
+            assert app.engine.execution.open_orders() == [] and _our_venue_orders(ex) == []
 
 
 async def test_ladder_shows_the_selected_book_and_our_quotes() -> None:
@@ -128,6 +129,6 @@ async def test_a_crashing_worker_engages_the_kill_switch_and_the_app_survives(mo
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.engine is not None and app.engine.halted)
             assert "risk loop crashed" in app.engine.halt_reason
-            assert app.engine.execution.open_orders() == []
+            await _until(pilot, lambda: not app.engine.execution.open_orders() and not _our_venue_orders(ex), 2.0)
             await _until(pilot, lambda: "HALTED" in _status_text(app))
             assert app.is_running

@@ -21,8 +21,9 @@ from ..domain.messages import LastTrade
 from ..domain.portfolio import Fill, Portfolio
 from ..domain.prices import PriceError, pips_to_decimal, pips_to_str, price_to_pips
 from ..domain.quoting import Targets, fixed_quotes, to_pips
-from ..state import MarketState, PortfolioState, RiskState, StateStore, VenueState
-from ..venue.paper import PaperExecution
+from ..state import ExecutionState, MarketState, PortfolioState, RiskState, StateStore, VenueState
+from ..venue.execution import Execution, OrderRequest
+from .execution_factory import build_execution
 from .feed import MarketFeed
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Engine:
         *,
         mode: str = "PAPER",
         venue_host: str = "",
+        execution: Execution | None = None,
     ) -> None:
         self.settings = settings
         self.store = store or StateStore()
@@ -49,7 +51,7 @@ class Engine:
         self.params: dict[str, MarketParams] = {}
         self.paused: set[str] = set()
         self.portfolio = Portfolio()
-        self.execution = PaperExecution(on_fill=self._on_fill)
+        self.execution: Execution = execution or build_execution(settings, mode, self._on_fill, self.store.log)
         self.halted = False
         self.halt_reason = ""
         self._halted_at = 0.0
@@ -62,6 +64,7 @@ class Engine:
         self._untrusted: dict[str, str] = {}
         self._quoting: set[str] = set()  # markets whose last step quoted
         self._stopping = False
+        self._locks: dict[str, asyncio.Lock] = {}  # one step at a time per market
         for m in markets:
             self.params[m.condition_id] = self._default_params(m)
         self.feed = MarketFeed(
@@ -156,6 +159,15 @@ class Engine:
             raise ConfigError(f"market: unknown condition id {condition_id!r}") from None
 
     # ================================================================ loops
+    async def start(self) -> None:
+        """Connect the execution venue (credentials, orphan clean-up) before the loops run."""
+        await self.execution.start(list(self.markets.values()))
+        self.store.log(f"execution {self.execution.name} ready")
+
+    async def run_execution(self) -> None:
+        """The execution's own background work (heartbeat, user channel, reconciliation)."""
+        await self.execution.run()
+
     async def run_feed(self) -> None:
         await self.feed.run()
 
@@ -169,18 +181,30 @@ class Engine:
                 self._dirty.update(self.markets)
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
-            for cid in dirty:
-                if cid in self.markets:
-                    await self.step(cid)
+            # markets step concurrently: one market's round trip never delays another's quotes
+            await asyncio.gather(*(self._step_locked(cid) for cid in dirty if cid in self.markets))
             self._publish_portfolio()
 
     async def run_risk(self, interval: float = 0.5) -> None:
-        """Publish feed health and enforce limits that are not per-order (total position)."""
+        """Publish feed and execution health; kill on limits that are not per order: total
+        position, a burst of venue errors, a heartbeat that stopped succeeding."""
         while not self._stopping:
             self.store.set("feed", self.feed.state())
+            ex = self.execution
+            hb = getattr(ex, "heartbeat_age", None)
+            errors = ex.recent_errors(10.0) if hasattr(ex, "recent_errors") else 0
+            self.store.set("execution", ExecutionState(
+                ex.name, len(ex.open_orders()), getattr(ex, "pending_fills", 0), hb, errors,
+                getattr(ex, "rejects", 0), getattr(ex, "retries", 0),
+            ))
             total = sum((abs(p.qty) for p in self.portfolio.positions.values()), ZERO)
-            if total > self.settings.max_total_position and not self.halted:
-                await self.kill(f"total position {total} over limit {self.settings.max_total_position}")
+            if not self.halted:
+                if total > self.settings.max_total_position:
+                    await self.kill(f"total position {total} over limit {self.settings.max_total_position}")
+                elif errors > self.settings.max_errors_10s:
+                    await self.kill(f"venue error burst: {errors} errors in 10 s")
+                elif hb is not None and hb > self.settings.heartbeat_timeout_s:
+                    await self.kill(f"heartbeat failing for {hb:.0f} s")
             await asyncio.sleep(interval)
 
     async def guard(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
@@ -197,9 +221,10 @@ class Engine:
 
     async def run(self) -> None:
         """All three loops (headless mode); returns when ``stop`` is called."""
+        await self.start()
         await asyncio.gather(
             self.guard("feed", self.run_feed), self.guard("strategy", self.run_strategy),
-            self.guard("risk", self.run_risk),
+            self.guard("risk", self.run_risk), self.guard("execution", self.run_execution),
         )
 
     async def stop(self, cancel_orders: bool = True) -> None:
@@ -208,8 +233,14 @@ class Engine:
         if cancel_orders:
             await self.execution.cancel_all()
         self.feed.stop()
+        await self.execution.close()
 
     # ================================================================ one market's step
+    async def _step_locked(self, cid: str) -> None:
+        lock = self._locks.setdefault(cid, asyncio.Lock())
+        async with lock:
+            await self.step(cid)
+
     async def step(self, cid: str) -> None:
         market = self.markets[cid]
         book = self.feed.books.get(cid)
@@ -257,13 +288,18 @@ class Engine:
             stale = [o.order_id for o in open_orders if (o.side, o.price, o.remaining) not in keep]
             if stale:
                 await self.execution.cancel(stale)
+            if self.halted or cid in self.paused:
+                return  # a kill landed while we were cancelling: place nothing
             placed = {(o.side, o.price, o.remaining) for o in self.execution.open_orders(cid)}
+            reqs = []
             for side, price, size in sorted(want - placed, key=lambda t: (t[0].value, t[1])):
                 if size > self.settings.max_order_size:
                     self.store.log(f"vetoed {side.value} {size} @ {pips_to_str(price)}: over max order size",
                                    "warning")
                     continue
-                await self.execution.place(market, book, side, price, size)
+                reqs.append(OrderRequest(side, price, size))
+            if reqs:
+                await self.execution.place_many(market, book, reqs)
         self._publish_market(cid)
 
     # ================================================================ feed callbacks

@@ -39,6 +39,7 @@ from .standin import (
     serve,
 )
 from .synthetic import MarketProfile, SyntheticFlow, make_markets, market_profiles
+from .trading import TradingConfig
 
 __all__ = [
     "DEFAULT_FLOW_RATE",
@@ -62,6 +63,7 @@ __all__ = [
     "StandIn",
     "SyntheticFlow",
     "Trade",
+    "TradingConfig",
     "make_markets",
     "market_profiles",
     "run_exchange",

@@ -1,27 +1,47 @@
-"""Gamma ``/markets``: market discovery as Polymarket's Gamma API shapes it (PROTOCOL §7).
+"""Gamma ``/markets`` and ``/events``: discovery as Polymarket's Gamma API shapes it (PROTOCOL §7).
 
 Gamma differs from the CLOB on purpose and clients trip on it, so the stand-in reproduces the
 differences: camelCase keys, ``id`` as a string, ``outcomes``/``outcomePrices``/``clobTokenIds`` as
 JSON-ENCODED STRINGS (``"[\\"Yes\\", \\"No\\"]"``), numbers (not decimal strings) for prices and
-ticks, and ``liquidity``/``volume`` as strings beside their ``…Num`` numbers. Live fields (best
-bid/ask, spread, last trade, liquidity, volume) are read from the matching engine at request time.
+ticks, ``liquidity``/``volume`` as strings beside their ``…Num`` numbers, and ``rewardsMaxSpread`` in
+cents. Live fields (best bid/ask, spread, last trade, liquidity, volume, tick, closed) are read from
+the matching engine and the catalog at request time.
+
+Routes (under ``/gamma-api``): ``/markets`` (filters below), ``/markets/{id}``, ``/markets/slug/{slug}``,
+``/events`` (nesting their markets), ``/events/{id}``, ``/events/slug/{slug}``, ``/tags``.
+
+``/markets`` filters: ``limit`` (≤ 500), ``offset``, ``order`` (comma list of fields), ``ascending``,
+``id``, ``slug``, ``clob_token_ids``, ``condition_ids``, ``question_ids`` (repeatable, ``name[]`` or
+comma lists), ``closed`` (default false), ``active``, ``archived``, ``tag_id``, ``related_tags``
+(accepted, no effect), ``liquidity_num_min/max``, ``volume_num_min/max``, ``start_date_min/max``,
+``end_date_min/max``, ``rewards_min_size`` (markets whose ``rewardsMinSize`` is at least that).
+``/events`` takes the same paging and ordering plus ``id``, ``slug``, ``closed``, ``active``,
+``archived``, ``featured``, ``tag_id``, ``tag_slug``, ``exclude_tag_id``, ``liquidity_min/max``,
+``volume_min/max``, ``start_date_min/max``, ``end_date_min/max``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import orjson
+from aiohttp import web
 from multidict import MultiMapping
 
+from polymm.domain.market import Outcome
 from polymm.domain.prices import PIPS_PER_UNIT, pips_to_decimal
 
 from . import wire
 from .book import BookSide
 from .matching import MatchingEngine
-from .synthetic import MarketProfile
+from .synthetic import COLLATERAL_ADDRESS, TAGS, Catalog, EventProfile, MarketProfile, MarketStatus
+
+if TYPE_CHECKING:
+    from .standin import StandIn
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -38,13 +58,44 @@ def _side_notional(side: BookSide) -> int:
     return sum(p * level.total for p, level in side.levels.items())
 
 
-def gamma_market(profile: MarketProfile, engine: MatchingEngine) -> dict[str, Any]:
+def _fee_fields(profile: MarketProfile) -> dict[str, Any]:
+    fees = profile.fees
+    if fees is None:
+        return {"feesEnabled": False, "feeType": None, "feeSchedule": None}
+    return {
+        "feesEnabled": True,
+        "feeType": fees.fee_type,
+        "feeSchedule": {
+            "exponent": fees.exponent,
+            "rate": float(fees.rate),
+            "takerOnly": fees.taker_only,
+            "rebateRate": float(fees.rebate_rate),
+        },
+    }
+
+
+def _event_stub(event: EventProfile | None) -> list[dict[str, Any]]:
+    if event is None:
+        return []
+    return [{"id": event.id, "ticker": event.ticker, "slug": event.slug, "title": event.title}]
+
+
+def gamma_market(
+    profile: MarketProfile,
+    engine: MatchingEngine,
+    status: MarketStatus | None = None,
+    event: EventProfile | None = None,
+) -> dict[str, Any]:
     """One market in Gamma's shape, with live prices from the engine."""
-    m = profile.market
-    book = engine.market_book(m.condition_id)
+    book = engine.market_book(profile.market.condition_id)
     assert book is not None, "profile and engine out of step"
+    m = book.market  # the live market (its tick may have changed)
+    status = status or MarketStatus(base_tick=m.tick)
+    closed = status.closed
     bid, ask, last = book.best_bid(), book.best_ask(), book.last_trade
-    if bid is not None and ask is not None:
+    if status.winner is not None:
+        yes = Decimal(1 if status.winner is Outcome.YES else 0)
+    elif bid is not None and ask is not None:
         yes = Decimal(bid + ask) / (2 * PIPS_PER_UNIT)
     elif last is not None:
         yes = pips_to_decimal(last)
@@ -56,20 +107,26 @@ def gamma_market(profile: MarketProfile, engine: MatchingEngine) -> dict[str, An
     session = engine.volume(m.condition_id)
     volume = profile.base_volume + session
     volume_24h = profile.base_volume_24h + session
-    return {
+    doc: dict[str, Any] = {
         "id": profile.gamma_id,
         "question": m.question,
         "conditionId": m.condition_id,
+        "questionID": profile.question_id,
         "slug": m.slug,
         "description": profile.description,
+        "resolutionSource": "",
+        "startDate": profile.start_date,
         "endDate": m.end_date,
+        "endDateIso": m.end_date[:10],
+        "image": "",
+        "icon": "",
         "outcomes": json.dumps(list(m.outcomes)),
         "outcomePrices": json.dumps([wire.decimal_str(yes), wire.decimal_str(1 - yes)]),
         "clobTokenIds": json.dumps([m.yes_token, m.no_token]),
         "active": True,
-        "closed": False,
+        "closed": closed,
         "archived": False,
-        "acceptingOrders": True,
+        "acceptingOrders": status.accepting_orders,
         "enableOrderBook": True,
         "orderPriceMinTickSize": float(m.tick.decimal),
         "orderMinSize": _num(m.min_order_size),
@@ -81,13 +138,71 @@ def gamma_market(profile: MarketProfile, engine: MatchingEngine) -> dict[str, An
         "volume24hr": float(volume_24h),
         "rewardsMinSize": _num(m.reward_min_size),
         "rewardsMaxSpread": _num(m.reward_max_spread),
+        "clobRewards": (
+            [
+                {
+                    "id": profile.gamma_id,
+                    "conditionId": m.condition_id,
+                    "assetAddress": COLLATERAL_ADDRESS,
+                    "rewardsAmount": 0,
+                    "rewardsDailyRate": _num(profile.reward_daily_rate),
+                    "startDate": profile.start_date[:10],
+                    "endDate": "2500-12-31",
+                }
+            ]
+            if profile.has_rewards
+            else []
+        ),
         "spread": float(pips_to_decimal(ask - bid)) if bid is not None and ask is not None else 0,
         "bestBid": float(pips_to_decimal(bid)) if bid is not None else 0,
         "bestAsk": float(pips_to_decimal(ask)) if ask is not None else 0,
         "lastTradePrice": float(pips_to_decimal(last)) if last is not None else 0,
-        "feesEnabled": False,
+        **_fee_fields(profile),
         "secondsDelay": 0,
+        "events": _event_stub(event),
     }
+    if m.neg_risk:
+        doc["negRiskMarketID"] = profile.neg_risk_market_id
+        doc["negRiskRequestID"] = profile.neg_risk_request_id
+        doc["groupItemTitle"] = profile.group_item_title
+    if closed and status.closed_ms is not None:
+        doc["closedTime"] = datetime.fromtimestamp(status.closed_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S+00")
+    return doc
+
+
+def gamma_event(event: EventProfile, markets: Sequence[dict[str, Any]], closed: bool) -> dict[str, Any]:
+    """An event with its markets nested (in Gamma's market shape)."""
+    liquidity = sum(d["liquidityNum"] for d in markets)
+    doc: dict[str, Any] = {
+        "id": event.id,
+        "ticker": event.ticker,
+        "slug": event.slug,
+        "title": event.title,
+        "description": event.description,
+        "startDate": event.start_date,
+        "endDate": event.end_date,
+        "image": "",
+        "icon": "",
+        "active": True,
+        "closed": closed,
+        "archived": False,
+        "new": False,
+        "featured": event.featured,
+        "restricted": False,
+        "liquidity": round(liquidity, 4),
+        "volume": round(sum(d["volumeNum"] for d in markets), 2),
+        "volume24hr": round(sum(d["volume24hr"] for d in markets), 2),
+        "enableOrderBook": True,
+        "negRisk": event.neg_risk,
+        "tags": [{"id": event.tag.id, "label": event.tag.label, "slug": event.tag.slug}],
+        "markets": list(markets),
+    }
+    if event.neg_risk:
+        doc["negRiskMarketID"] = event.neg_risk_market_id
+    return doc
+
+
+# ------------------------------------------------------------------------------------------- query params
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool | None:
@@ -113,29 +228,134 @@ def _int(query: Mapping[str, str], name: str, default: int, maximum: int | None 
     return min(n, maximum) if maximum is not None else n
 
 
+def _float(query: Mapping[str, str], name: str) -> float | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        x = float(value)
+    except ValueError:
+        x = float("nan")
+    if x != x or x in (float("inf"), float("-inf")):
+        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected a number)")
+    return x
+
+
+def _date(query: Mapping[str, str], name: str) -> datetime | None:
+    value = query.get(name)
+    if value is None:
+        return None
+    try:
+        d = datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:
+        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected an ISO 8601 date or time)") from None
+    return d if d.tzinfo is not None else d.replace(tzinfo=UTC)
+
+
+def _parse_iso(text: str) -> datetime | None:
+    try:
+        d = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return d if d.tzinfo is not None else d.replace(tzinfo=UTC)
+
+
 def _values(query: MultiMapping[str], name: str) -> set[str]:
     """Repeated filter values, accepting ``name`` and ``name[]`` and comma lists."""
     out: set[str] = set()
     for key in (name, f"{name}[]"):
         for v in query.getall(key, ()):
-            out.update(x for x in v.split(",") if x)
+            out.update(x.strip() for x in v.split(",") if x.strip())
     return out
 
 
+Row = dict[str, Any]
+
+
+def _range_filters(query: MultiMapping[str], spec: Sequence[tuple[str, str]]) -> list[Callable[[Row], bool]]:
+    """Numeric min/max filters: (param stem, row key) → ``stem_min``/``stem_max``."""
+    checks: list[Callable[[Row], bool]] = []
+    for stem, key in spec:
+        lo, hi = _float(query, f"{stem}_min"), _float(query, f"{stem}_max")
+        if lo is not None:
+            checks.append(lambda r, k=key, v=lo: r[k] >= v)
+        if hi is not None:
+            checks.append(lambda r, k=key, v=hi: r[k] <= v)
+    return checks
+
+
+def _date_filters(query: MultiMapping[str]) -> list[Callable[[Row], bool]]:
+    checks: list[Callable[[Row], bool]] = []
+    for stem, key in (("start_date", "startDate"), ("end_date", "endDate")):
+        lo, hi = _date(query, f"{stem}_min"), _date(query, f"{stem}_max")
+        for bound, later in ((lo, True), (hi, False)):
+            if bound is None:
+                continue
+
+            def check(r: Row, k: str = key, b: datetime = bound, later: bool = later) -> bool:
+                d = _parse_iso(r.get(k) or "")
+                return d is not None and (d >= b if later else d <= b)
+
+            checks.append(check)
+    return checks
+
+
+def _order(rows: list[Row], query: MultiMapping[str], template: Row | None) -> None:
+    """Sort in place by ``order`` (comma list, first field most significant) and ``ascending``."""
+    ascending = _flag(query, "ascending")
+    order = [f.strip() for f in query.get("order", "").split(",") if f.strip()]
+    if not order:
+        return
+    sortable = {k for k, v in (template or {}).items() if isinstance(v, str | int | float) and v is not None}
+    keys = []
+    for name in order:
+        twin = _NUMERIC_TWIN.get(name)
+        key = twin if twin in sortable else name
+        if key not in sortable:
+            raise wire.ApiError(400, f"invalid order field: {name!r}")
+        keys.append(key)
+    for key in reversed(keys):
+        rows.sort(key=lambda r, k=key: r[k], reverse=ascending is False)
+
+
+def _page(rows: list[Row], query: MultiMapping[str]) -> list[Row]:
+    limit = _int(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    offset = _int(query, "offset", 0)
+    return rows[offset : offset + limit]
+
+
 def query_markets(
-    profiles: Sequence[MarketProfile], engine: MatchingEngine, query: MultiMapping[str]
-) -> list[dict[str, Any]]:
+    profiles: Sequence[MarketProfile],
+    engine: MatchingEngine,
+    query: MultiMapping[str],
+    catalog: Catalog | None = None,
+) -> list[Row]:
     """GET ``/markets`` with Gamma's filters, ordering and paging. Bad parameters → ``ApiError`` 400."""
     closed = _flag(query, "closed")
     active = _flag(query, "active")
-    ascending = _flag(query, "ascending")
-    limit = _int(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _int(query, "offset", 0)
+    archived = _flag(query, "archived")
+    _flag(query, "related_tags")
     ids = _values(query, "id")
     slugs = _values(query, "slug")
     tokens = _values(query, "clob_token_ids")
-    conditions = _values(query, "condition_ids")
+    conditions = {c.lower() for c in _values(query, "condition_ids")}
+    questions = {c.lower() for c in _values(query, "question_ids")}
+    tag_id = query.get("tag_id")
+    if tag_id is not None and not tag_id.isdigit():
+        raise wire.ApiError(400, f"invalid tag_id: {tag_id!r} (expected an integer)")
+    rewards_min = _float(query, "rewards_min_size")
+    checks = _range_filters(query, (("liquidity_num", "liquidityNum"), ("volume_num", "volumeNum")))
+    checks += _date_filters(query)
+    _int(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    _int(query, "offset", 0)
 
+    def render(profile: MarketProfile) -> Row:
+        cond = profile.market.condition_id
+        if catalog is None:
+            return gamma_market(profile, engine)
+        return gamma_market(profile, engine, catalog.status[cond], catalog.event_of(cond))
+
+    template = render(profiles[0]) if profiles else None
     rows = []
     for profile in profiles:
         m = profile.market
@@ -147,18 +367,156 @@ def query_markets(
             continue
         if conditions and m.condition_id not in conditions:
             continue
-        rows.append(gamma_market(profile, engine))
-    # Gamma lists open markets unless asked for closed ones.
-    rows = [r for r in rows if r["closed"] is (closed or False)]
-    if active is not None:
-        rows = [r for r in rows if r["active"] is active]
+        if questions and profile.question_id.lower() not in questions:
+            continue
+        if tag_id is not None and profile.tag.id != tag_id:
+            continue
+        row = render(profile)
+        # Gamma lists open markets unless asked for closed ones.
+        if row["closed"] is not (closed or False):
+            continue
+        if active is not None and row["active"] is not active:
+            continue
+        if archived is not None and row["archived"] is not archived:
+            continue
+        if rewards_min is not None and row["rewardsMinSize"] < rewards_min:
+            continue
+        if all(check(row) for check in checks):
+            rows.append(row)
+    _order(rows, query, template)
+    return _page(rows, query)
 
-    order = [f.strip() for f in query.get("order", "").split(",") if f.strip()]
-    if order:
-        sortable = {k for k, v in rows[0].items() if isinstance(v, str | int | float)} if rows else set()
-        for name in reversed(order):
-            key = _NUMERIC_TWIN.get(name, name)
-            if rows and key not in sortable:
-                raise wire.ApiError(400, f"invalid order field: {name!r}")
-            rows.sort(key=lambda r, k=key: r[k], reverse=ascending is False)
-    return rows[offset : offset + limit]
+
+def query_events(catalog: Catalog, engine: MatchingEngine, query: MultiMapping[str]) -> list[Row]:
+    """GET ``/events``: events with their markets nested, filtered, ordered and paged."""
+    closed = _flag(query, "closed")
+    active = _flag(query, "active")
+    archived = _flag(query, "archived")
+    featured = _flag(query, "featured")
+    _flag(query, "related_tags")
+    ids = _values(query, "id")
+    slugs = _values(query, "slug")
+    tag_id = query.get("tag_id")
+    if tag_id is not None and not tag_id.isdigit():
+        raise wire.ApiError(400, f"invalid tag_id: {tag_id!r} (expected an integer)")
+    excluded = _values(query, "exclude_tag_id")
+    if any(not x.isdigit() for x in excluded):
+        raise wire.ApiError(400, "invalid exclude_tag_id (expected integers)")
+    tag_slug = query.get("tag_slug")
+    checks = _range_filters(query, (("liquidity", "liquidity"), ("volume", "volume")))
+    checks += _date_filters(query)
+    _int(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    _int(query, "offset", 0)
+
+    rows = []
+    template = None
+    for event in catalog.events:
+        row = event_doc(catalog, engine, event)
+        template = template or row
+        if ids and event.id not in ids:
+            continue
+        if slugs and event.slug not in slugs:
+            continue
+        if tag_id is not None and event.tag.id != tag_id:
+            continue
+        if tag_slug is not None and event.tag.slug != tag_slug:
+            continue
+        if event.tag.id in excluded:
+            continue
+        if row["closed"] is not (closed or False):
+            continue
+        if active is not None and row["active"] is not active:
+            continue
+        if archived is not None and row["archived"] is not archived:
+            continue
+        if featured is not None and row["featured"] is not featured:
+            continue
+        if all(check(row) for check in checks):
+            rows.append(row)
+    _order(rows, query, template)
+    return _page(rows, query)
+
+
+def event_doc(catalog: Catalog, engine: MatchingEngine, event: EventProfile) -> Row:
+    markets = []
+    for cond in event.condition_ids:
+        profile = catalog.profile(cond)
+        if profile is not None:
+            markets.append(gamma_market(profile, engine, catalog.status[cond], event))
+    closed = bool(markets) and all(d["closed"] for d in markets)
+    return gamma_event(event, markets, closed)
+
+
+# ------------------------------------------------------------------------------------------- routes
+
+
+def _json(obj: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), content_type="application/json")
+
+
+class GammaApi:
+    """Gamma routes under ``/gamma-api``."""
+
+    def __init__(self, standin: StandIn) -> None:
+        self.standin = standin
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/gamma-api/markets", self.markets),
+            web.get("/gamma-api/markets/slug/{slug}", self.market_by_slug),
+            web.get("/gamma-api/markets/{id}", self.market),
+            web.get("/gamma-api/events", self.events),
+            web.get("/gamma-api/events/slug/{slug}", self.event_by_slug),
+            web.get("/gamma-api/events/{id}", self.event),
+            web.get("/gamma-api/tags", self.tags),
+        ]
+
+    def _market_doc(self, profile: MarketProfile) -> Row:
+        s = self.standin
+        cond = profile.market.condition_id
+        return gamma_market(profile, s.engine, s.catalog.status[cond], s.catalog.event_of(cond))
+
+    async def markets(self, request: web.Request) -> web.Response:
+        s = self.standin
+        return _json(query_markets(s.catalog.profiles, s.engine, request.query, s.catalog))
+
+    async def market(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["id"]
+        if not wanted.isdigit():
+            raise wire.ApiError(400, f"invalid id: {wanted!r} (expected an integer)")
+        for profile in self.standin.catalog.profiles:
+            if profile.gamma_id == wanted:
+                return _json(self._market_doc(profile))
+        raise wire.ApiError(404, "market not found")
+
+    async def market_by_slug(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["slug"]
+        for profile in self.standin.catalog.profiles:
+            if profile.market.slug == wanted:
+                return _json(self._market_doc(profile))
+        raise wire.ApiError(404, "market not found")
+
+    async def events(self, request: web.Request) -> web.Response:
+        s = self.standin
+        return _json(query_events(s.catalog, s.engine, request.query))
+
+    async def event(self, request: web.Request) -> web.Response:
+        wanted = request.match_info["id"]
+        if not wanted.isdigit():
+            raise wire.ApiError(400, f"invalid id: {wanted!r} (expected an integer)")
+        s = self.standin
+        event = s.catalog.event(wanted)
+        if event is None:
+            raise wire.ApiError(404, "event not found")
+        return _json(event_doc(s.catalog, s.engine, event))
+
+    async def event_by_slug(self, request: web.Request) -> web.Response:
+        s = self.standin
+        event = next((e for e in s.catalog.events if e.slug == request.match_info["slug"]), None)
+        if event is None:
+            raise wire.ApiError(404, "event not found")
+        return _json(event_doc(s.catalog, s.engine, event))
+
+    async def tags(self, request: web.Request) -> web.Response:
+        used = {p.category for p in self.standin.catalog.profiles}
+        return _json([{"id": t.id, "label": t.label, "slug": t.slug} for c, t in TAGS.items() if c in used])

@@ -11,6 +11,13 @@ Events are rendered only when someone subscribes to the market, at most once per
 (``price_change`` lists only the entries for the tokens a socket subscribes to). Each socket has its
 own outbound queue and writer task, so the engine's synchronous listener never awaits; a socket whose
 backlog exceeds ``MAX_BACKLOG`` frames is closed (a slow consumer must resync anyway).
+
+Beyond books and trades the channel carries ``tick_size_change`` (to every subscriber of the token)
+and, for sockets that set ``custom_feature_enabled``, ``best_bid_ask`` (when a token's best bid or
+ask changes), ``new_market`` (to every such socket) and ``market_resolved`` (to those subscribed to
+the market). Duplicate assets in a subscription are ignored (counted), closed markets are left out of
+initial dumps. While ``faults.market_ws_frozen`` is set, no data frame goes out (``PONG`` still does:
+the silent freeze of PROTOCOL §10.3).
 """
 
 from __future__ import annotations
@@ -24,11 +31,12 @@ from collections.abc import Iterable
 import orjson
 from aiohttp import WSMsgType, web
 
-from polymm.domain.market import Outcome
-from polymm.domain.prices import complement
+from polymm.domain.market import Market, Outcome
+from polymm.domain.prices import Tick, complement
 
 from . import wire
 from .book import MarketBook
+from .faults import Faults
 from .matching import Event, LevelsChanged, MatchingEngine, Trade
 
 log = logging.getLogger(__name__)
@@ -39,13 +47,15 @@ MAX_BACKLOG = 50_000
 class _Subscriber:
     """One market-channel socket: its asset set and its ordered outbound queue."""
 
-    __slots__ = ("assets", "closing", "queue", "ws")
+    __slots__ = ("assets", "closing", "custom", "queue", "ws")
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.assets: set[str] = set()
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.closing = False
+        #: ``custom_feature_enabled``: best_bid_ask, new_market and market_resolved frames.
+        self.custom = False
 
     def send(self, frame: bytes) -> None:
         if self.closing:
@@ -75,27 +85,48 @@ class _Subscriber:
                     await self.ws.close()
 
 
-def _dedupe_strings(values: object) -> list[str] | None:
-    """The distinct string items of a JSON list, in order; None when it is not a list."""
+def _dedupe_strings(values: object) -> tuple[list[str], int] | None:
+    """The distinct string items of a JSON list, in order, and how many items were dropped.
+
+    None when it is not a list.
+    """
     if not isinstance(values, list):
         return None
-    return list(dict.fromkeys(v for v in values if isinstance(v, str)))
+    distinct = list(dict.fromkeys(v for v in values if isinstance(v, str)))
+    return distinct, len(values) - len(distinct)
 
 
 class MarketChannel:
     """Market-channel hub: owns the sockets, listens to the engine, pushes frames."""
 
-    def __init__(self, engine: MatchingEngine) -> None:
+    def __init__(self, engine: MatchingEngine, faults: Faults | None = None) -> None:
         self.engine = engine
+        self.faults = faults if faults is not None else Faults()
         self._by_token: dict[str, set[_Subscriber]] = {}
         self._subscribers: set[_Subscriber] = set()
         #: Counts of ignored client input by kind (malformed JSON, unknown operation, ...).
         self.ignored: Counter[str] = Counter()
+        #: Data frames not sent because the channel was frozen.
+        self.frozen_dropped = 0
+        #: Markets (condition ids) that are closed: left out of initial dumps.
+        self.closed_markets: set[str] = set()
+        #: Last best (bid, ask) in YES pips announced per market, for ``best_bid_ask``.
+        self._bba: dict[str, tuple[int | None, int | None]] = {}
         engine.add_listener(self._on_event)
 
     @property
     def connections(self) -> int:
         return len(self._subscribers)
+
+    @property
+    def frozen(self) -> bool:
+        return self.faults.market_ws_frozen
+
+    def _frozen_drop(self) -> bool:
+        if self.faults.market_ws_frozen:
+            self.frozen_dropped += 1
+            return True
+        return False
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """aiohttp handler for ``GET /ws/market``."""
@@ -103,6 +134,7 @@ class MarketChannel:
         await ws.prepare(request)
         sub = _Subscriber(ws)
         self._subscribers.add(sub)
+        self.faults.sockets.add(ws, "market")
         writer = asyncio.create_task(sub.drain())
         try:
             async for msg in ws:
@@ -111,6 +143,7 @@ class MarketChannel:
                 elif msg.type is WSMsgType.BINARY:
                     self.ignored["binary frame"] += 1
         finally:
+            self.faults.sockets.discard(ws)
             self._unsubscribe(sub, list(sub.assets))
             self._subscribers.discard(sub)
             sub.queue.put_nowait(None)
@@ -141,11 +174,17 @@ class MarketChannel:
             self.ignored["not an object"] += 1
             return
         fields = {k.lower(): v for k, v in obj.items() if isinstance(k, str)}
-        assets = _dedupe_strings(fields.get("assets_ids", fields.get("asset_ids")))
-        if assets is None:
+        parsed = _dedupe_strings(fields.get("assets_ids", fields.get("asset_ids")))
+        if parsed is None:
             self.ignored["no assets_ids list"] += 1
             return
+        assets, dropped = parsed
+        if dropped:
+            self.ignored["duplicate or non-string assets"] += dropped
         dump = fields.get("initial_dump", True) is not False
+        custom = fields.get("custom_feature_enabled")
+        if isinstance(custom, bool):
+            sub.custom = custom
         operation = fields.get("operation")
         if isinstance(operation, str):
             op = operation.lower()
@@ -168,10 +207,11 @@ class MarketChannel:
             found = self.engine.lookup(asset)
             if found is None or (only_new and asset in sub.assets):
                 continue
-            known.append(found)
             sub.assets.add(asset)
             self._by_token.setdefault(asset, set()).add(sub)
-        if dump:
+            if found[0].market.condition_id not in self.closed_markets:
+                known.append(found)
+        if dump and not self._frozen_drop():
             sub.send(b"[" + b",".join(wire.ws_book(book, outcome) for book, outcome in known) + b"]")
 
     def _unsubscribe(self, sub: _Subscriber, assets: Iterable[str]) -> None:
@@ -185,16 +225,78 @@ class MarketChannel:
 
     # ------------------------------------------------------------------ engine events
 
+    def _subs(self, market: Market) -> tuple[set[_Subscriber], set[_Subscriber]]:
+        return self._by_token.get(market.yes_token) or set(), self._by_token.get(market.no_token) or set()
+
     def _on_event(self, event: Event) -> None:
         market = event.book.market
-        yes_subs = self._by_token.get(market.yes_token)
-        no_subs = self._by_token.get(market.no_token)
+        yes_subs, no_subs = self._subs(market)
         if not yes_subs and not no_subs:
             return
+        if self._frozen_drop():
+            return
         if isinstance(event, LevelsChanged):
-            self._price_change(event, yes_subs or set(), no_subs or set())
+            self._price_change(event, yes_subs, no_subs)
         elif isinstance(event, Trade):
-            self._trade(event, yes_subs or set(), no_subs or set())
+            self._trade(event, yes_subs, no_subs)
+        self._best_bid_ask(event.book, event.timestamp_ms, yes_subs, no_subs)
+
+    def _best_bid_ask(
+        self, book: MarketBook, timestamp_ms: int, yes_subs: set[_Subscriber], no_subs: set[_Subscriber]
+    ) -> None:
+        yes_custom = [s for s in yes_subs if s.custom]
+        no_custom = [s for s in no_subs if s.custom]
+        if not yes_custom and not no_custom:
+            return
+        market = book.market
+        best = (book.best_bid(), book.best_ask())
+        if self._bba.get(market.condition_id) == best:
+            return
+        self._bba[market.condition_id] = best
+        for outcome, subs in ((Outcome.YES, yes_custom), (Outcome.NO, no_custom)):
+            if subs:
+                frame = wire.ws_best_bid_ask(
+                    market, outcome, book.best_bid(outcome), book.best_ask(outcome), timestamp_ms
+                )
+                for sub in subs:
+                    sub.send(frame)
+
+    # ------------------------------------------------------------------ venue announcements
+
+    def tick_size_change(self, market: Market, old: Tick, new: Tick, timestamp_ms: int) -> int:
+        """Tell every subscriber of the market's tokens about a new tick; returns frames sent."""
+        sent = 0
+        yes_subs, no_subs = self._subs(market)
+        if (yes_subs or no_subs) and not self._frozen_drop():
+            for outcome, subs in ((Outcome.YES, yes_subs), (Outcome.NO, no_subs)):
+                if subs:
+                    frame = wire.ws_tick_size_change(market, outcome, old, new, timestamp_ms)
+                    for sub in subs:
+                        sub.send(frame)
+                        sent += 1
+        return sent
+
+    def market_resolved(self, market: Market, gamma_id: str, winner: Outcome, timestamp_ms: int) -> int:
+        """Mark the market closed and send ``market_resolved`` to its custom-feature subscribers."""
+        self.closed_markets.add(market.condition_id)
+        self._bba.pop(market.condition_id, None)
+        yes_subs, no_subs = self._subs(market)
+        targets = [s for s in yes_subs | no_subs if s.custom]
+        if not targets or self._frozen_drop():
+            return 0
+        frame = wire.ws_market_resolved(market, gamma_id, winner, timestamp_ms)
+        for sub in targets:
+            sub.send(frame)
+        return len(targets)
+
+    def new_market(self, frame: bytes) -> int:
+        """Send a rendered ``new_market`` frame to every custom-feature socket; returns how many."""
+        targets = [s for s in self._subscribers if s.custom]
+        if not targets or self._frozen_drop():
+            return 0
+        for sub in targets:
+            sub.send(frame)
+        return len(targets)
 
     def _price_change(
         self, event: LevelsChanged, yes_subs: set[_Subscriber], no_subs: set[_Subscriber]

@@ -126,6 +126,8 @@ class Trade:
 
 Event = LevelsChanged | Trade
 Listener = Callable[[Event], None]
+#: Told which live orders were just cancelled (by anyone: owner, heartbeat, admin, synthetic flow).
+CancelListener = Callable[[list[Order]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +195,7 @@ class MatchingEngine:
         # Traded notional per market in units of (micro-share × pip) = 1e-10 USDC, exact.
         self._notional: dict[str, int] = dict.fromkeys(self._books, 0)
         self._listeners: list[Listener] = []
+        self._cancel_listeners: list[CancelListener] = []
 
     # ------------------------------------------------------------------ lookup
 
@@ -205,6 +208,24 @@ class MatchingEngine:
 
     def remove_listener(self, listener: Listener) -> None:
         self._listeners.remove(listener)
+
+    def add_cancel_listener(self, listener: CancelListener) -> None:
+        """Be told (synchronously, after the book is consistent) of every batch of cancelled orders."""
+        self._cancel_listeners.append(listener)
+
+    def remove_cancel_listener(self, listener: CancelListener) -> None:
+        self._cancel_listeners.remove(listener)
+
+    def add_market(self, market: Market) -> MarketBook:
+        """Register a new market (a listing) on a running engine; its book starts empty."""
+        if market.condition_id in self._books:
+            raise ValueError(f"market {market.condition_id} already exists")
+        book = MarketBook(market, self._clock())
+        self._books[market.condition_id] = book
+        self._tokens[market.yes_token] = (book, Outcome.YES)
+        self._tokens[market.no_token] = (book, Outcome.NO)
+        self._notional[market.condition_id] = 0
+        return book
 
     def lookup(self, token_id: str) -> tuple[MarketBook, Outcome] | None:
         """The market book holding ``token_id`` and which outcome it is, or None."""
@@ -476,6 +497,11 @@ class MatchingEngine:
             book = self._books[cond]
             book.touch(ts)
             self._emit(LevelsChanged(book, tuple(LevelChange(s, p, n) for (s, p), n in changes.items()), ts))
+        for listener in self._cancel_listeners:
+            try:
+                listener(orders)
+            except Exception:
+                log.exception("matching-engine cancel listener failed")
 
     def _emit(self, event: Event) -> None:
         # A failing listener (a WS fan-out bug) must not undo or half-report a match that happened.

@@ -2,13 +2,14 @@
 
 URL layout (fixed; the venue clients and the CLI rely on it):
 
-==============================  =========================================
+==============================  ==================================================================
 ``http://HOST:P/``              CLOB REST (``/book``, ``/books``, ``/tick-size``, ...)
 ``ws://HOST:P/ws/market``       CLOB market channel (``market_channel``)
 ``ws://HOST:P/ws/user``         CLOB user channel (reserved: later issue)
-``http://HOST:P/gamma-api/``    Gamma (``/gamma-api/markets``)
-``http://HOST:P/data-api/``     Data API (reserved: later issue)
-==============================  =========================================
+``http://HOST:P/gamma-api/``    Gamma (``/gamma-api/markets``, ``/gamma-api/events``: ``gamma``)
+``http://HOST:P/data-api/``     Data API (``/positions``, ``/trades``: ``data_api``)
+``http://HOST:P/_admin/``       fault controls, loopback peers only (``admin``)
+==============================  ==================================================================
 
 Every failure is a JSON ``{"error": "..."}`` with a 4xx status (PROTOCOL §2); an unexpected bug is
 logged and answered 500 with the same shape, never an HTML traceback.
@@ -183,35 +184,18 @@ class ClobApi:
         return json_response("OK")
 
 
-class GammaApi:
-    """Gamma routes under ``/gamma-api``."""
-
-    def __init__(self, standin: StandIn) -> None:
-        self.standin = standin
-
-    def routes(self) -> list[web.RouteDef]:
-        return [
-            web.get("/gamma-api/markets", self.markets),
-            web.get("/gamma-api/markets/{id}", self.market),
-        ]
-
-    async def markets(self, request: web.Request) -> web.Response:
-        s = self.standin
-        return json_response(gamma.query_markets(s.profiles, s.engine, request.query))
-
-    async def market(self, request: web.Request) -> web.Response:
-        s = self.standin
-        wanted = request.match_info["id"]
-        for profile in s.profiles:
-            if profile.gamma_id == wanted:
-                return json_response(gamma.gamma_market(profile, s.engine))
-        raise wire.ApiError(404, "market not found")
-
-
 def build_app(standin: StandIn) -> web.Application:
     """The aiohttp application for one stand-in exchange."""
-    app = web.Application(middlewares=[json_errors])
+    from . import admin, data_api, public_extra  # market data, discovery, Data API, faults (PROTOCOL §3, §7)
+
+    app = web.Application(middlewares=[json_errors, admin.faults_middleware(standin.faults)])
     app.add_routes(ClobApi(standin).routes())
-    app.add_routes(GammaApi(standin).routes())
+    app.add_routes(public_extra.ClobExtraApi(standin).routes())
+    app.add_routes(gamma.GammaApi(standin).routes())
+    app.add_routes(data_api.DataApi(standin).routes())
+    app.add_routes(admin.AdminApi(standin).routes())
     app.add_routes([web.get("/ws/market", standin.channel.handle)])
+    from . import trading  # keys, orders, trades, balances, heartbeats, /ws/user (PROTOCOL §4-§6.2)
+
+    app.add_routes(trading.routes(standin))
     return app

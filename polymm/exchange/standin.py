@@ -18,17 +18,25 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from polymm.domain.market import Market
+from polymm.domain.market import Market, Outcome
 
 from . import wire
+from .accounts import Accounts
+from .admin import Controls, Resolution, TickChange
+from .auth import ApiKey, KeyStore
+from .faults import Faults
 from .market_channel import MarketChannel
 from .matching import MatchingEngine
+from .public_extra import Tape
 from .server import build_app
-from .synthetic import MarketProfile, SyntheticFlow, market_profiles
+from .synthetic import DEFAULT_NEG_RISK_MARKETS, Catalog, MarketProfile, SyntheticFlow
+from .trading import Trading, TradingConfig
+from .user_channel import UserChannel
 
 T = TypeVar("T")
 
@@ -41,7 +49,12 @@ DEFAULT_FLOW_RATE = 6.0
 
 
 class StandIn:
-    """The in-memory exchange: markets, matching engine, WS hub and synthetic flow (no sockets)."""
+    """The in-memory exchange: markets, matching engine, WS hubs, accounts and synthetic flow (no sockets).
+
+    Trading parts (see ``trading``): ``keys`` (API keys), ``accounts`` (balances, fee rates),
+    ``trading`` (orders, trades, heartbeats; ``trading.config`` is the ``TradingConfig`` passed in),
+    ``user_channel`` (``/ws/user``). ``open_account(address)`` gives a wallet its API key without HTTP.
+    """
 
     def __init__(
         self,
@@ -51,6 +64,8 @@ class StandIn:
         flow_rate: float = DEFAULT_FLOW_RATE,
         flow: bool = True,
         clock: Callable[[], int] = wire.now_ms,
+        trading: TradingConfig | None = None,
+        neg_risk_markets: int = DEFAULT_NEG_RISK_MARKETS,
     ) -> None:
         if flow_rate <= 0:
             raise ValueError(f"flow_rate must be > 0 steps/s per market, got {flow_rate}")
@@ -59,19 +74,47 @@ class StandIn:
         self.seed = seed
         self.flow_rate = flow_rate
         self.flow_enabled = flow
-        self.profiles: list[MarketProfile] = market_profiles(seed, market_count)
-        self.markets: list[Market] = [p.market for p in self.profiles]
+        self.clock = clock
+        # Markets, events and per-market state (closed, winner): ``market_count`` stand-alone markets
+        # plus a neg-risk event group of ``neg_risk_markets`` (0 = none). Live lists, shared below.
+        self.catalog = Catalog.build(seed, market_count, neg_risk_markets)
+        self.profiles: list[MarketProfile] = self.catalog.profiles
+        self.markets: list[Market] = self.catalog.markets
         self.engine = MatchingEngine(self.markets, clock=clock, id_salt=f"standin:{seed}")
-        self.flows = [SyntheticFlow(self.engine, p, seed, i) for i, p in enumerate(self.profiles)]
+        self.flows = [SyntheticFlow(self.engine, p, seed, i, clock=clock) for i, p in enumerate(self.profiles)]
         for f in self.flows:
             f.seed_book()
-        self.channel = MarketChannel(self.engine)
+        self.faults = Faults()
+        self.channel = MarketChannel(self.engine, self.faults)
+        self.tape = Tape(self.engine, self.catalog, clock, seed)  # price history + recent trades
+        self.controls = Controls(self)  # tick changes, resolution, listings, socket drops
+        config = trading if trading is not None else TradingConfig()
+        self.keys = KeyStore(seed)
+        self.accounts = Accounts(config.starting_balance, config.default_fee_rate, self._catalog_fee_rate)
+        self.user_channel = UserChannel(self.keys)
+        self.trading = Trading(self.engine, self.keys, self.accounts, self.user_channel, self.faults, config, clock)
+        self.controls.resolution_listeners.append(self.trading.on_resolution)  # winners redeemed
         self._gate = asyncio.Event()
         self._gate.set()
         self._tasks: list[asyncio.Task[None]] = []
 
+    def _catalog_fee_rate(self, condition_id: str) -> Decimal | None:
+        """The taker fee rate the catalog lists for a market (None: fees off / unknown market)."""
+        profile = self.catalog.profile(condition_id)
+        fees = profile.fees if profile is not None else None
+        return fees.rate if fees is not None else None
+
+    @property
+    def trading_config(self) -> TradingConfig:
+        return self.trading.config
+
+    def open_account(self, address: str, nonce: int = 0) -> ApiKey:
+        """The wallet's API key for ``nonce`` (created, with a funded account, if new). No HTTP."""
+        return self.trading.open_account(address, nonce)
+
     async def start(self) -> None:
-        """Start the synthetic flow tasks (when enabled) on the running loop."""
+        """Start the trading monitor and the synthetic flow tasks (when enabled) on the running loop."""
+        self.trading.start()
         if self.flow_enabled and not self._tasks:
             self._tasks = [
                 asyncio.create_task(f.run(self.flow_rate, self._gate), name=f"synthetic-flow-{i}")
@@ -85,7 +128,9 @@ class StandIn:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await self.trading.stop()
         await self.channel.close_all()
+        await self.user_channel.close_all()
 
     def pause_flow(self) -> None:
         self._gate.clear()
@@ -102,6 +147,37 @@ class StandIn:
         for _ in range(steps):
             for f in self.flows:
                 f.step()
+
+    # ---- market data and venue controls (see ``admin.Controls``; faults live in ``self.faults``)
+
+    def start_flow(self, flow: SyntheticFlow) -> None:
+        """Add a market's flow (a new listing); it runs at once if the other flows do."""
+        self.flows.append(flow)
+        if self._tasks:
+            self._tasks.append(
+                asyncio.create_task(flow.run(self.flow_rate, self._gate), name=f"synthetic-flow-{len(self.flows) - 1}")
+            )
+
+    def fair_value(self, market_or_token: str) -> float:
+        """The synthetic fair value (probability) of a token, or of the YES token for a condition id."""
+        cond = self.catalog.resolve_id(market_or_token)
+        flow = next((f for f in self.flows if f.market.condition_id == cond), None)
+        if cond is None or flow is None:
+            raise KeyError(f"unknown market or token {market_or_token!r}")
+        no = market_or_token == flow.market.no_token
+        return flow.fair_value(Outcome.NO if no else Outcome.YES)
+
+    async def drop_all_websockets(self, channel: str | None = None) -> int:
+        """Close every open WebSocket (``channel``: "market" or "user"; None = all); returns how many."""
+        return await self.controls.drop_websockets(channel)
+
+    def change_tick_size(self, market_or_token: str, tick: str) -> TickChange:
+        """Give a market a new tick (``tick_size_change`` goes out; validation uses it at once)."""
+        return self.controls.change_tick_size(market_or_token, tick)
+
+    def resolve_market(self, market_or_token: str, winner: str = "Yes") -> Resolution:
+        """Resolve and close a market (orders cancelled, ``market_resolved`` sent, Gamma shows it closed)."""
+        return self.controls.resolve_market(market_or_token, winner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +260,21 @@ class ExchangeServer:
     def engine(self) -> MatchingEngine:
         return self.standin.engine
 
+    @property
+    def accounts(self) -> Accounts:
+        return self.standin.accounts
+
+    @property
+    def trading(self) -> Trading:
+        return self.standin.trading
+
+    @property
+    def faults(self) -> Faults:
+        return self.standin.faults
+
+    def open_account(self, address: str, nonce: int = 0) -> ApiKey:
+        return self.standin.open_account(address, nonce)
+
     def pause_flow(self) -> None:
         self.standin.pause_flow()
 
@@ -203,10 +294,11 @@ async def run_exchange(
     flow_rate: float = DEFAULT_FLOW_RATE,
     flow: bool = True,
     clock: Callable[[], int] = wire.now_ms,
+    trading: TradingConfig | None = None,
 ) -> AsyncIterator[ExchangeServer]:
     """Serve a fresh stand-in on the running loop for the duration of the block."""
     server = ExchangeServer(
-        StandIn(seed, market_count, flow_rate=flow_rate, flow=flow, clock=clock), host, port
+        StandIn(seed, market_count, flow_rate=flow_rate, flow=flow, clock=clock, trading=trading), host, port
     )
     await server.start()
     try:
@@ -231,6 +323,7 @@ class EmbeddedExchange:
         port: int = 0,
         flow_rate: float = DEFAULT_FLOW_RATE,
         flow: bool = True,
+        trading: TradingConfig | None = None,
     ) -> None:
         self._args = {
             "host": host,
@@ -239,6 +332,7 @@ class EmbeddedExchange:
             "market_count": market_count,
             "flow_rate": flow_rate,
             "flow": flow,
+            "trading": trading,
         }
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -301,6 +395,17 @@ class EmbeddedExchange:
             raise RuntimeError("embedded exchange not started")
         return self._server.engine
 
+    @property
+    def standin(self) -> StandIn:
+        """The exchange itself (mutate it only via ``call``: it belongs to the exchange thread)."""
+        if self._server is None:
+            raise RuntimeError("embedded exchange not started")
+        return self._server.standin
+
+    def open_account(self, address: str, nonce: int = 0) -> ApiKey:
+        """Thread-safe ``StandIn.open_account``: the wallet's API key, created and funded if new."""
+        return self.call(self.standin.open_account, address, nonce)
+
     def pause_flow(self) -> None:
         self.call(lambda: self._server.pause_flow())  # type: ignore[union-attr]
 
@@ -340,7 +445,7 @@ def serve(
         async with run_exchange(host, port, seed, market_count, flow_rate, flow) as ex:
             u = ex.urls
             out(
-                f"polymm stand-in exchange: seed {seed}, {market_count} markets, "
+                f"polymm stand-in exchange: seed {seed}, {len(ex.markets)} markets, "
                 f"synthetic flow {f'{flow_rate:g} steps/s per market' if flow else 'off'}"
             )
             out(f"  CLOB REST   {u.clob_url}")

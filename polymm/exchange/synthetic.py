@@ -1,20 +1,31 @@
-"""Deterministic synthetic markets and order flow for the stand-in exchange.
+"""Deterministic synthetic markets, events and traders for the stand-in exchange.
 
 The demo, the integration tests and strategy experiments need markets that look and move like
-Polymarket's without any network: plausible questions, real-looking ids, the venue's tick sizes, and
-books that stay two-sided with a few ticks of spread while trades go through them. Everything here is
-a pure function of a seed, so a failing test or a demo session can be replayed:
+Polymarket's without any network: plausible questions, real-looking ids, the venue's tick sizes, a
+neg-risk event group, and books that stay two-sided with a few ticks of spread while trades go through
+them. Everything here is a pure function of a seed, so a failing test or a demo session can be replayed:
 
 * ``market_profiles(seed)`` / ``make_markets(seed)`` derive ids, ticks and starting values from
   ``random.Random`` seeded with a string (string seeds hash with SHA-512: the same on every run and
-  machine, unlike ``hash()``);
-* each market's ``SyntheticFlow`` owns its own ``random.Random`` seeded from (seed, market index), so
-  the sequence of actions for a seed is fixed however the markets' asyncio tasks interleave. Only the
+  machine, unlike ``hash()``); ``neg_risk_event(seed, size)`` adds a mutually exclusive event group
+  (``negRisk`` markets sharing one ``negRiskMarketID``); ``Catalog`` holds both plus the mutable
+  per-market state (closed, winner) that Gamma, the CLOB market routes and the controls read;
+* each market's ``SyntheticFlow`` owns its own generators seeded from (seed, market index), so the
+  sequence of actions for a seed is fixed however the markets' asyncio tasks interleave. Only the
   timing (Poisson gaps from an unseeded generator) varies between runs.
 
-A flow step walks a hidden fair value and then adds a maker order near it, cancels one of its resting
-orders, or sends a marketable FAK order through one to three levels (biased toward stale quotes, so
-the book follows the fair value). Orders go in as YES or NO at random, exercising the mirror.
+A market's hidden fair value (``FairValue``) is a mean-reverting random walk with jumps that are
+scheduled some steps before they happen. It has its own generator, so the fair-value path of a seed
+does not depend on what anybody trades. Each flow step advances it and lets one trader act:
+
+* noise makers add post-only orders near fair value and cancel old ones (keeping 5..15 levels a side);
+* noise takers send FAK orders through one to three levels, picking off quotes left stale by a move;
+* the informed trader knows the next jump and trades toward it before it happens (its signed flow
+  predicts the next fair-value move: adverse selection for whoever quoted against it);
+* a competing market maker keeps one bid and one ask around fair value and now and then improves the
+  best quote by one tick.
+
+Orders go in as YES or NO at random, exercising the mirror.
 """
 
 from __future__ import annotations
@@ -25,13 +36,16 @@ import logging
 import math
 import random
 import re
-from dataclasses import dataclass
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from polymm.domain.market import Market, Side
+from polymm.domain.market import Market, Outcome, Side
 from polymm.domain.prices import MAX_PIPS, Tick, price_to_pips
 
+from . import wire
 from .matching import MatchingEngine, OrderRejected, OrderType
 
 log = logging.getLogger(__name__)
@@ -54,19 +68,82 @@ QUESTIONS: tuple[str, ...] = (
     "Will NASA's Artemis III launch before December 2027?",
     "Will Real Madrid win the 2026-27 Champions League?",
 )
+#: Category of each question (same order), which decides its tag and fee schedule.
+CATEGORIES: tuple[str, ...] = (
+    "economy",
+    "crypto",
+    "tech",
+    "economy",
+    "crypto",
+    "tech",
+    "sports",
+    "weather",
+    "economy",
+    "culture",
+    "politics",
+    "tech",
+    "weather",
+    "economy",
+    "tech",
+    "sports",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A Gamma tag (``tag_id`` filter, event ``tags``)."""
+
+    id: str
+    label: str
+    slug: str
+
+
+TAGS: dict[str, Tag] = {
+    "politics": Tag("2", "Politics", "politics"),
+    "crypto": Tag("21", "Crypto", "crypto"),
+    "sports": Tag("1", "Sports", "sports"),
+    "economy": Tag("100328", "Economy", "economy"),
+    "tech": Tag("1401", "Tech", "tech"),
+    "culture": Tag("596", "Culture", "culture"),
+    "weather": Tag("84", "Weather", "weather"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """V2 taker fee of a market: ``fee = shares × rate × p × (1 − p)`` (PROTOCOL §8)."""
+
+    rate: Decimal
+    exponent: int = 1
+    taker_only: bool = True
+    rebate_rate: Decimal = Decimal("0.25")
+    fee_type: str = ""
+
+
+#: Categories whose markets charge taker fees (docs rates; others are fee-free here).
+_FEES: dict[str, FeeSchedule] = {
+    "crypto": FeeSchedule(Decimal("0.07"), rebate_rate=Decimal("0.2"), fee_type="crypto"),
+    "sports": FeeSchedule(Decimal("0.03"), fee_type="sports"),
+}
+
+#: pUSD, the V2 collateral (reward ``asset_address``).
+COLLATERAL_ADDRESS = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
 
 _TICK_001 = Tick(price_to_pips("0.01"))
 _TICK_0001 = Tick(price_to_pips("0.001"))
 _TICK_0005 = Tick(price_to_pips("0.005"))
 _END_BASE = datetime(2027, 1, 1, 12, tzinfo=UTC)
+_START_BASE = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 MIN_LEVELS = 5
 MAX_LEVELS = 15
 
+DEFAULT_NEG_RISK_MARKETS = 3
+
 
 @dataclass(frozen=True, slots=True)
 class MarketProfile:
-    """A synthetic market plus what only the simulation knows: Gamma id and starting fair value."""
+    """A synthetic market plus what only the venue's metadata knows (Gamma ids, rewards, fees...)."""
 
     market: Market
     gamma_id: str
@@ -75,6 +152,71 @@ class MarketProfile:
     #: Pretend pre-session volume (USDC) so Gamma's volume fields and sorting look like a live venue.
     base_volume: Decimal
     base_volume_24h: Decimal
+    question_id: str = ""
+    category: str = "economy"
+    fees: FeeSchedule | None = None
+    #: Liquidity-reward pool per day (USDC); 0 = not reward-eligible ("sampling" markets have one).
+    reward_daily_rate: Decimal = Decimal(0)
+    event_id: str = ""
+    neg_risk_market_id: str = ""
+    neg_risk_request_id: str = ""
+    group_item_title: str = ""
+    start_date: str = ""
+
+    @property
+    def tag(self) -> Tag:
+        return TAGS[self.category]
+
+    @property
+    def fees_enabled(self) -> bool:
+        return self.fees is not None
+
+    @property
+    def fee_rate(self) -> Decimal:
+        """Taker fee rate (0 when fees are off); the trading side applies it at match time."""
+        return self.fees.rate if self.fees is not None else Decimal(0)
+
+    @property
+    def has_rewards(self) -> bool:
+        return self.reward_daily_rate > 0 and self.market.reward_min_size > 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventProfile:
+    """A Gamma event: one market, or a neg-risk group of mutually exclusive markets."""
+
+    id: str
+    ticker: str
+    slug: str
+    title: str
+    description: str
+    category: str
+    start_date: str
+    end_date: str
+    condition_ids: tuple[str, ...]
+    neg_risk: bool = False
+    neg_risk_market_id: str = ""
+    featured: bool = False
+
+    @property
+    def tag(self) -> Tag:
+        return TAGS[self.category]
+
+
+@dataclass(slots=True)
+class MarketStatus:
+    """What changes about a market during a session (besides its book)."""
+
+    base_tick: Tick
+    closed: bool = False
+    winner: Outcome | None = None
+    closed_ms: int | None = None
+    #: True while the tick is the finer one the venue switches to beyond 0.96 / 0.04.
+    auto_tick: bool = False
+
+    @property
+    def accepting_orders(self) -> bool:
+        return not self.closed
 
 
 def _tick_for(index: int) -> Tick:
@@ -86,30 +228,56 @@ def _tick_for(index: int) -> Tick:
     return _TICK_001
 
 
-def _token_id(seed: int, index: int, outcome: str) -> str:
+def _digest_int(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest(), "big")
+
+
+def _token_id(seed: int, index: int, outcome: str, space: str = "token") -> str:
     # Polymarket token ids are uint256 decimals; 77 digits is their usual length.
-    h = int.from_bytes(hashlib.sha256(f"polymm-token:{seed}:{index}:{outcome}".encode()).digest(), "big")
-    return str(10**76 + h % (9 * 10**76))
+    return str(10**76 + _digest_int(f"polymm-{space}:{seed}:{index}:{outcome}") % (9 * 10**76))
+
+
+def _hex32(text: str) -> str:
+    return "0x" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _slug(question: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")
 
 
+def _iso(d: datetime) -> str:
+    return d.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _rewards(rng: random.Random, tick: Tick, eligible: bool) -> tuple[Decimal, Decimal, Decimal]:
+    """(min size shares, max spread cents, daily rate USDC) of a market's liquidity rewards."""
+    if not eligible:
+        return Decimal(0), Decimal(0), Decimal(0)
+    min_size = Decimal(rng.choice((20, 50, 100, 200)))
+    max_spread = Decimal("1.5") if tick is _TICK_0001 else Decimal(rng.choice(("3.5", "4.5")))
+    return min_size, max_spread, Decimal(rng.choice((5, 10, 25, 50, 100)))
+
+
 def market_profiles(seed: int, count: int = 6) -> list[MarketProfile]:
-    """``count`` synthetic binary markets, a pure function of ``seed``."""
+    """``count`` stand-alone synthetic binary markets (each its own Gamma event), a pure function of ``seed``."""
     rng = random.Random(f"polymm-markets:{seed}")
     picks = rng.sample(range(len(QUESTIONS)), min(count, len(QUESTIONS)))
     gamma_ids = rng.sample(range(540_000, 990_000), count)
+    event_ids = random.Random(f"polymm-events:{seed}").sample(range(20_000, 99_999), count)
     profiles = []
     for i in range(count):
-        question = QUESTIONS[picks[i]] if i < len(picks) else f"{QUESTIONS[i % len(QUESTIONS)]} (#{i + 1})"
+        q = picks[i] if i < len(picks) else i % len(QUESTIONS)
+        question = QUESTIONS[q] if i < len(picks) else f"{QUESTIONS[q]} (#{i + 1})"
+        category = CATEGORIES[q]
         tick = _tick_for(i)
         lo, hi = (0.45, 0.55) if tick is _TICK_0001 else (0.15, 0.85)
         fair = tick.floor(int(rng.uniform(lo, hi) * MAX_PIPS))
         end = _END_BASE + timedelta(days=rng.randint(30, 400))
+        extra = random.Random(f"polymm-market-meta:{seed}:{i}")
+        # Every sixth market has no liquidity rewards, so "sampling" lists are a real subset.
+        min_size, max_spread, daily = _rewards(extra, tick, eligible=i % 6 != 5)
         market = Market(
-            condition_id="0x" + hashlib.sha256(f"polymm-condition:{seed}:{i}".encode()).hexdigest(),
+            condition_id=_hex32(f"polymm-condition:{seed}:{i}"),
             yes_token=_token_id(seed, i, "yes"),
             no_token=_token_id(seed, i, "no"),
             question=question,
@@ -117,9 +285,9 @@ def market_profiles(seed: int, count: int = 6) -> list[MarketProfile]:
             min_order_size=Decimal(5),
             neg_risk=False,
             slug=_slug(question),
-            reward_min_size=Decimal(rng.choice((20, 50, 100, 200))),
-            reward_max_spread=Decimal("1.5") if tick is _TICK_0001 else Decimal(rng.choice(("3.5", "4.5"))),
-            end_date=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            reward_min_size=min_size,
+            reward_max_spread=max_spread,
+            end_date=_iso(end),
         )
         description = (
             f'This market will resolve to "Yes" if the event in the title happens by {end:%B} {end.day}, '
@@ -127,7 +295,23 @@ def market_profiles(seed: int, count: int = 6) -> list[MarketProfile]:
         )
         volume = Decimal(int(rng.lognormvariate(12.0, 1.5) * 100)) / 100
         volume_24h = (volume * Decimal(rng.uniform(0.005, 0.08))).quantize(Decimal("0.01"))
-        profiles.append(MarketProfile(market, str(gamma_ids[i]), fair, description, volume, volume_24h))
+        start = _START_BASE + timedelta(days=extra.randint(0, 120))
+        profiles.append(
+            MarketProfile(
+                market,
+                str(gamma_ids[i]),
+                fair,
+                description,
+                volume,
+                volume_24h,
+                question_id=_hex32(f"polymm-question:{seed}:{i}"),
+                category=category,
+                fees=_FEES.get(category),
+                reward_daily_rate=daily,
+                event_id=str(event_ids[i]),
+                start_date=_iso(start),
+            )
+        )
     return profiles
 
 
@@ -136,15 +320,313 @@ def make_markets(seed: int, count: int = 6) -> list[Market]:
     return [p.market for p in market_profiles(seed, count)]
 
 
-class SyntheticFlow:
-    """One market's synthetic traders: a maker that quotes around a drifting fair value, and takers.
+def single_market_event(profile: MarketProfile) -> EventProfile:
+    """The one-market Gamma event every stand-alone market belongs to (as on Polymarket)."""
+    m = profile.market
+    return EventProfile(
+        id=profile.event_id,
+        ticker=m.slug,
+        slug=m.slug,
+        title=m.question,
+        description=profile.description,
+        category=profile.category,
+        start_date=profile.start_date,
+        end_date=m.end_date,
+        condition_ids=(m.condition_id,),
+    )
 
-    ``step()`` performs one action synchronously (tests drive it directly); ``run()`` steps at a
-    Poisson rate on the event loop.
+
+# Neg-risk event templates: (title, category, item question format, items). One is picked per seed.
+_GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    (
+        "Which party wins the most seats in the 2027 Spanish general election?",
+        "politics",
+        "Will {} win the most seats in the 2027 Spanish general election?",
+        ("PP", "PSOE", "Vox", "Sumar", "Junts", "Podemos"),
+    ),
+    (
+        "Best Picture winner at the 2027 Oscars?",
+        "culture",
+        "Will {} win Best Picture at the 2027 Oscars?",
+        ("The Odyssey", "Dune: Part Three", "Project Hail Mary", "Frankenstein", "Hamnet", "Bugonia"),
+    ),
+    (
+        "Fed decision in March 2027?",
+        "economy",
+        "Will the Fed decide {} at the March 2027 meeting?",
+        ("a 50+ bps cut", "a 25 bps cut", "no change", "a 25+ bps hike"),
+    ),
+)
+
+
+def neg_risk_event(seed: int, size: int = DEFAULT_NEG_RISK_MARKETS) -> tuple[EventProfile, list[MarketProfile]]:
+    """A neg-risk event of ``size`` mutually exclusive markets (shared ``negRiskMarketID``).
+
+    Starting fair values sum to about 1, as a mutually exclusive group's prices do. Question ids are
+    the neg-risk market id with the market's index in its last byte, as on Polymarket.
+    """
+    rng = random.Random(f"polymm-negrisk:{seed}")
+    title, category, fmt, items = _GROUPS[rng.randrange(len(_GROUPS))]
+    if not 2 <= size <= len(items):
+        raise ValueError(f"neg-risk group size must be 2..{len(items)}, got {size}")
+    names = list(items[:size])
+    weights = sorted((rng.uniform(0.5, 3.0) for _ in names), reverse=True)
+    total = sum(weights)
+    nr_id = _hex32(f"polymm-negrisk-market:{seed}")[:-2] + "00"
+    request_id = _hex32(f"polymm-negrisk-request:{seed}")
+    end = _END_BASE + timedelta(days=rng.randint(60, 300))
+    start = _START_BASE + timedelta(days=rng.randint(0, 60))
+    event_id = str(100_000 + rng.randrange(900_000))
+    gamma_ids = rng.sample(range(1_000_000, 1_100_000), size)
+    group_volume = Decimal(int(rng.lognormvariate(13.0, 1.0) * 100)) / 100
+    profiles = []
+    for j, name in enumerate(names):
+        question = fmt.format(name)
+        tick = _TICK_001
+        fair = tick.floor(int(min(max(0.96 * weights[j] / total, 0.06), 0.9) * MAX_PIPS))
+        min_size, max_spread, daily = _rewards(rng, tick, eligible=True)
+        market = Market(
+            condition_id=_hex32(f"polymm-negrisk-condition:{seed}:{j}"),
+            yes_token=_token_id(seed, j, "yes", "negrisk-token"),
+            no_token=_token_id(seed, j, "no", "negrisk-token"),
+            question=question,
+            tick=tick,
+            min_order_size=Decimal(5),
+            neg_risk=True,
+            slug=_slug(question),
+            reward_min_size=min_size,
+            reward_max_spread=max_spread,
+            end_date=_iso(end),
+        )
+        share = Decimal(fair) / MAX_PIPS
+        volume = (group_volume * share).quantize(Decimal("0.01"))
+        profiles.append(
+            MarketProfile(
+                market,
+                str(gamma_ids[j]),
+                fair,
+                f'This market will resolve to "Yes" if {name} is the outcome of "{title}", and to "No" '
+                f"otherwise. (Synthetic neg-risk market of the polymm stand-in exchange.)",
+                volume,
+                (volume * Decimal("0.03")).quantize(Decimal("0.01")),
+                question_id=nr_id[:-2] + f"{j:02x}",
+                category=category,
+                fees=_FEES.get(category),
+                reward_daily_rate=daily,
+                event_id=event_id,
+                neg_risk_market_id=nr_id,
+                neg_risk_request_id=request_id,
+                group_item_title=name,
+                start_date=_iso(start),
+            )
+        )
+    event = EventProfile(
+        id=event_id,
+        ticker=_slug(title),
+        slug=_slug(title),
+        title=title,
+        description=f"Mutually exclusive outcomes of: {title} (synthetic neg-risk event of the polymm stand-in).",
+        category=category,
+        start_date=_iso(start),
+        end_date=_iso(end),
+        condition_ids=tuple(p.market.condition_id for p in profiles),
+        neg_risk=True,
+        neg_risk_market_id=nr_id,
+        featured=True,
+    )
+    return event, profiles
+
+
+def listed_market_profile(seed: int, n: int) -> MarketProfile:
+    """The ``n``-th market listed during a session (``new_market``), deterministic per seed."""
+    rng = random.Random(f"polymm-new-market:{seed}:{n}")
+    q = rng.randrange(len(QUESTIONS))
+    question = QUESTIONS[q].removesuffix("?") + f" (new listing #{n + 1})?"
+    category = CATEGORIES[q]
+    tick = _TICK_001
+    end = _END_BASE + timedelta(days=rng.randint(60, 500))
+    min_size, max_spread, daily = _rewards(rng, tick, eligible=True)
+    market = Market(
+        condition_id=_hex32(f"polymm-new-condition:{seed}:{n}"),
+        yes_token=_token_id(seed, n, "yes", "new-token"),
+        no_token=_token_id(seed, n, "no", "new-token"),
+        question=question,
+        tick=tick,
+        slug=_slug(question),
+        reward_min_size=min_size,
+        reward_max_spread=max_spread,
+        end_date=_iso(end),
+    )
+    return MarketProfile(
+        market,
+        str(2_000_000 + n),
+        tick.floor(int(rng.uniform(0.2, 0.8) * MAX_PIPS)),
+        "A market listed during the session. (Synthetic market of the polymm stand-in exchange.)",
+        Decimal(0),
+        Decimal(0),
+        question_id=_hex32(f"polymm-new-question:{seed}:{n}"),
+        category=category,
+        fees=_FEES.get(category),
+        reward_daily_rate=daily,
+        event_id=str(200_000 + n),
+        start_date=_iso(datetime.now(UTC)),
+    )
+
+
+class Catalog:
+    """Every market and event of a stand-in, and each market's session state.
+
+    ``markets`` is a live list (the same object ``StandIn.markets`` exposes): a tick-size change
+    replaces the market in place, a listing appends to it.
     """
 
+    def __init__(self, profiles: Iterable[MarketProfile], events: Iterable[EventProfile]) -> None:
+        self.profiles: list[MarketProfile] = []
+        self.markets: list[Market] = []
+        self.events: list[EventProfile] = []
+        self.status: dict[str, MarketStatus] = {}
+        self._index: dict[str, int] = {}
+        self._tokens: dict[str, str] = {}
+        self._events: dict[str, EventProfile] = {}
+        self._event_of: dict[str, EventProfile] = {}
+        for p in profiles:
+            self._add_profile(p)
+        for e in events:
+            self.add_event(e)
+
+    @classmethod
+    def build(cls, seed: int, count: int = 6, neg_risk_markets: int = DEFAULT_NEG_RISK_MARKETS) -> Catalog:
+        """``count`` stand-alone markets (one event each) then, if asked, one neg-risk event group."""
+        profiles = market_profiles(seed, count)
+        events = [single_market_event(p) for p in profiles]
+        if neg_risk_markets:
+            event, group = neg_risk_event(seed, neg_risk_markets)
+            profiles += group
+            events.append(event)
+        return cls(profiles, events)
+
+    def _add_profile(self, p: MarketProfile) -> None:
+        m = p.market
+        if m.condition_id in self._index:
+            raise ValueError(f"duplicate market {m.condition_id}")
+        self._index[m.condition_id] = len(self.profiles)
+        self.profiles.append(p)
+        self.markets.append(m)
+        self._tokens[m.yes_token] = self._tokens[m.no_token] = m.condition_id
+        self.status[m.condition_id] = MarketStatus(base_tick=m.tick)
+
+    def add_event(self, event: EventProfile) -> None:
+        self.events.append(event)
+        self._events[event.id] = event
+        for cond in event.condition_ids:
+            self._event_of[cond] = event
+
+    def add(self, profile: MarketProfile, event: EventProfile) -> None:
+        """List a new market with its event."""
+        self._add_profile(profile)
+        self.add_event(event)
+
+    # ---- lookups
+
+    def profile(self, condition_id: str) -> MarketProfile | None:
+        i = self._index.get(condition_id)
+        return None if i is None else self.profiles[i]
+
+    def condition_of(self, token_id: str) -> str | None:
+        return self._tokens.get(token_id)
+
+    def resolve_id(self, market_or_token: str) -> str | None:
+        """A condition id from either a condition id or a token id (None if unknown)."""
+        if market_or_token in self._index:
+            return market_or_token
+        return self._tokens.get(market_or_token)
+
+    def event(self, event_id: str) -> EventProfile | None:
+        return self._events.get(event_id)
+
+    def event_of(self, condition_id: str) -> EventProfile | None:
+        return self._event_of.get(condition_id)
+
+    def replace_market(self, market: Market) -> None:
+        """Swap in a changed copy of a market (same condition id), e.g. after a tick-size change."""
+        i = self._index[market.condition_id]
+        self.profiles[i] = replace(self.profiles[i], market=market)
+        self.markets[i] = market
+
+
+# --------------------------------------------------------------------------------------------- traders
+
+
+@dataclass(frozen=True, slots=True)
+class Jump:
+    """A fair-value jump that will happen in ``steps`` flow steps, by ``size`` YES pips."""
+
+    steps: int
+    size: float
+
+
+class FairValue:
+    """A market's hidden fair value in YES pips (float): mean-reverting walk plus scheduled jumps.
+
+    Draws come only from its own generator, in a fixed pattern per step, so the path is a pure
+    function of the seed whatever happens in the book.
+    """
+
+    JUMP_PROB = 0.01
+    LEAD_STEPS = (6, 24)
+
+    def __init__(self, start: float, base_tick: int, rng: random.Random, lo: float, hi: float) -> None:
+        self.rng = rng
+        self.value = float(start)
+        self.anchor = float(start)
+        unit = max(base_tick, 50)
+        self.sigma = 0.4 * unit
+        self.jump_range = (3.0 * unit, 8.0 * unit)
+        self.lo, self.hi = lo, hi
+        self.pending: Jump | None = None
+        self.jumps = 0
+
+    def advance(self) -> None:
+        self.value += self.rng.gauss(0.0, self.sigma) + 0.002 * (self.anchor - self.value)
+        self.value = min(max(self.value, self.lo), self.hi)
+        roll = self.rng.random()
+        if self.pending is not None:
+            if self.pending.steps <= 1:
+                target = min(max(self.value + self.pending.size, self.lo), self.hi)
+                self.anchor += target - self.value
+                self.value = target
+                self.pending = None
+                self.jumps += 1
+            else:
+                self.pending = Jump(self.pending.steps - 1, self.pending.size)
+        elif roll < self.JUMP_PROB:
+            lead = self.rng.randint(*self.LEAD_STEPS)
+            size = self.rng.uniform(*self.jump_range) * (1 if self.rng.random() < 0.5 else -1)
+            # Jump toward the middle when the walk is near an edge, so the move really happens.
+            if self.value + size > self.hi or self.value + size < self.lo:
+                size = -size
+            self.pending = Jump(lead, size)
+
+
+class SyntheticFlow:
+    """One market's synthetic traders around a hidden fair value (see the module docstring).
+
+    ``step()`` performs one action synchronously (tests drive it directly) and returns its name:
+    ``add``/``cancel`` (noise makers), ``take`` (noise takers), ``informed``, ``mm-quote`` /
+    ``mm-improve`` (the competing market maker) or ``idle``. ``run()`` steps at a Poisson rate.
+    """
+
+    #: Bound of ``fair_log`` (steps kept for markout measurements).
+    FAIR_LOG = 20_000
+
     def __init__(
-        self, engine: MatchingEngine, profile: MarketProfile, seed: int, index: int, max_orders: int = 80
+        self,
+        engine: MatchingEngine,
+        profile: MarketProfile,
+        seed: int,
+        index: int,
+        max_orders: int = 80,
+        clock: Callable[[], int] = wire.now_ms,
     ) -> None:
         self.engine = engine
         self.market = profile.market
@@ -153,25 +635,49 @@ class SyntheticFlow:
             raise ValueError(f"market {self.market.condition_id} is not in the engine")
         self.book = found[0]
         self.rng = random.Random(f"polymm-flow:{seed}:{index}")
-        self.tick = self.market.tick.pips
-        # Fine-tick markets quote on every other tick, so 15 levels still span a sensible range.
-        self.spacing = self.tick * 2 if self.tick <= 10 else self.tick
-        self.fair = float(profile.start_fair)
-        self.anchor = float(profile.start_fair)
-        self.sigma = 0.4 * max(self.tick, 50)
-        edge = max(3 * self.tick, 300)
+        self.clock = clock
+        base_tick = self.market.tick.pips
+        edge = max(3 * base_tick, 300)
         self.lo, self.hi = edge, MAX_PIPS - edge
+        fair_rng = random.Random(f"polymm-fair:{seed}:{index}")
+        self.fair = FairValue(profile.start_fair, base_tick, fair_rng, self.lo, self.hi)
         self.maker = f"synthetic-mm-{index}"
         self.taker = f"synthetic-taker-{index}"
+        self.informed_owner = f"synthetic-informed-{index}"
+        self.competitor = f"synthetic-competitor-{index}"
         self.max_orders = max_orders
         self.steps = 0
+        self.active = True
+        #: Counts of actions by name.
+        self.actions: Counter[str] = Counter()
+        #: Net YES shares the informed trader bought (sells negative), cumulative.
+        self.informed_position = Decimal(0)
+        #: (step, epoch ms, fair YES price) per step, newest last.
+        self.fair_log: deque[tuple[int, int, float]] = deque(maxlen=self.FAIR_LOG)
         self._live: list[str] = []
+        self._quotes: dict[Side, str] = {}
 
     # ---------------------------------------------------------------- public
 
+    @property
+    def tick(self) -> int:
+        """The market's current tick in pips (it can change during a session)."""
+        return self.book.market.tick.pips
+
+    @property
+    def spacing(self) -> int:
+        # Fine-tick markets quote on every other tick, so 15 levels still span a sensible range.
+        t = self.tick
+        return t * 2 if t <= 10 else t
+
+    def fair_value(self, outcome: Outcome = Outcome.YES) -> float:
+        """The hidden fair value as a probability of ``outcome`` (the informed trader's view, minus the jump)."""
+        yes = self.fair.value / MAX_PIPS
+        return yes if outcome is Outcome.YES else 1.0 - yes
+
     def seed_book(self, levels: int = 10) -> None:
         """Lay down a starting ladder on both sides and a starting last-trade price."""
-        self.engine.seed_last_trade(self.market.condition_id, self.market.tick.floor(int(self.fair)))
+        self.engine.seed_last_trade(self.market.condition_id, self.market.tick.floor(int(self.fair.value)))
         for k in range(levels):
             for side in (Side.BUY, Side.SELL):
                 for _ in range(2 if self.rng.random() < 0.4 else 1):
@@ -180,15 +686,27 @@ class SyntheticFlow:
                     except OrderRejected:
                         pass
 
+    def deactivate(self) -> None:
+        """Stop trading (the market closed); resting orders are the venue's to cancel."""
+        self.active = False
+        self._live.clear()
+        self._quotes.clear()
+
     def step(self) -> str:
-        """One synthetic action; returns its name (``add``, ``cancel``, ``take``, or ``idle``)."""
+        """Advance the fair value and let one trader act; returns the action's name."""
         self.steps += 1
-        self._walk()
-        try:
-            return self._act()
-        except OrderRejected:
-            # The book moved under a stale plan (possible when other traders are active): skip.
-            return "idle"
+        self.fair.advance()
+        self.fair_log.append((self.steps, self.clock(), self.fair.value / MAX_PIPS))
+        if not self.active:
+            action = "idle"
+        else:
+            try:
+                action = self._act()
+            except OrderRejected:
+                # The book moved under a stale plan (possible when other traders are active): skip.
+                action = "idle"
+        self.actions[action] += 1
+        return action
 
     async def run(self, rate: float, gate: asyncio.Event) -> None:
         """Step forever at ``rate`` steps/s (Poisson gaps) while ``gate`` is set."""
@@ -213,16 +731,13 @@ class SyntheticFlow:
 
     # ---------------------------------------------------------------- actions
 
-    def _walk(self) -> None:
-        self.fair += self.rng.gauss(0.0, self.sigma) + 0.002 * (self.anchor - self.fair)
-        self.fair = min(max(self.fair, self.lo), self.hi)
-
     def _act(self) -> str:
         bids, asks = self.book.bids, self.book.asks
-        if len(bids) < MIN_LEVELS:
-            return self._add_maker(Side.BUY)
-        if len(asks) < MIN_LEVELS:
-            return self._add_maker(Side.SELL)
+        # Keep the book two-sided and of sane depth first (near 0/1 fewer levels fit: then move on).
+        if len(bids) < MIN_LEVELS and self._add_maker(Side.BUY) != "idle":
+            return "add"
+        if len(asks) < MIN_LEVELS and self._add_maker(Side.SELL) != "idle":
+            return "add"
         if len(bids) > MAX_LEVELS:
             return self._trim(Side.BUY)
         if len(asks) > MAX_LEVELS:
@@ -231,13 +746,19 @@ class SyntheticFlow:
         if len(self._live) > self.max_orders:
             return self._cancel_random()
         r = self.rng.random()
-        if r < 0.6:
+        if r < 0.12 and self.fair.pending is not None:
+            action = self._informed()
+            if action != "idle":
+                return action
+        if r < 0.50:
             thinner = Side.BUY if len(bids) < len(asks) else Side.SELL
             side = thinner if self.rng.random() < 0.65 else thinner.other
             return self._add_maker(side)
-        if r < 0.8:
+        if r < 0.66:
             return self._cancel_random()
-        return self._take()
+        if r < 0.82:
+            return self._take()
+        return self._compete()
 
     def _size(self) -> Decimal:
         if self.rng.random() < 0.5:
@@ -255,18 +776,20 @@ class SyntheticFlow:
 
     def _add_maker(self, side: Side, k: int | None = None) -> str:
         t = self.tick
+        fair = self.fair.value
         if k is None:
             k = min(int(self.rng.expovariate(0.4)), MAX_LEVELS - 1)
         if side is Side.BUY:
-            price = math.floor((self.fair - t / 2) / t) * t - k * self.spacing
+            price = math.floor((fair - t / 2) / t) * t - k * self.spacing
             best_ask = self.book.asks.best()
             if best_ask is not None:
                 price = min(price, best_ask - t)
         else:
-            price = math.ceil((self.fair + t / 2) / t) * t + k * self.spacing
+            price = math.ceil((fair + t / 2) / t) * t + k * self.spacing
             best_bid = self.book.bids.best()
             if best_bid is not None:
                 price = max(price, best_bid + t)
+        price -= price % t  # an off-grid best (left from a coarser tick) must not leak into a price
         size = self._size()
         if not t <= price <= MAX_PIPS - t:
             return "idle"
@@ -294,12 +817,20 @@ class SyntheticFlow:
         self.engine.cancel_orders(mine)
         return "cancel"
 
+    def _marketable(self, side: Side, limit: int, shares: Decimal) -> Decimal:
+        """At least 5 shares and the venue's $1 marketable minimum at the worst price either way."""
+        worst = min(limit, MAX_PIPS - limit)
+        cents = max(int(shares * 100), 500, -(-1_000_000 // worst))
+        return Decimal(cents) / 100
+
     def _take(self) -> str:
+        """A noise taker; quotes left stale by a fair-value move are picked off first."""
         bid, ask = self.book.bids.best(), self.book.asks.best()
         half = self.tick / 2
-        if bid is not None and bid > self.fair + half:
-            side = Side.SELL  # a stale bid above fair: informed sellers hit it
-        elif ask is not None and ask < self.fair - half:
+        fair = self.fair.value
+        if bid is not None and bid > fair + half:
+            side = Side.SELL
+        elif ask is not None and ask < fair - half:
             side = Side.BUY
         else:
             side = Side.BUY if self.rng.random() < 0.5 else Side.SELL
@@ -311,9 +842,132 @@ class SyntheticFlow:
         limit = prices[-1]
         through = sum(opposite.levels[p].total for p in prices[:-1])
         into_last = self.rng.randint(1, opposite.levels[limit].total)
-        cents = (through + into_last) // 10_000
-        # At least 5 shares and the venue's $1 marketable minimum at the worst price either way.
-        worst = min(limit, MAX_PIPS - limit)
-        cents = max(cents, 500, -(-1_000_000 // worst))
-        self._send(self.taker, side, limit, Decimal(cents) / 100, order_type=OrderType.FAK)
+        shares = Decimal((through + into_last) // 10_000) / 100
+        self._send(self.taker, side, limit, self._marketable(side, limit, shares), order_type=OrderType.FAK)
         return "take"
+
+    def _informed(self) -> str:
+        """Trade toward the upcoming jump through the quotes it will make stale."""
+        jump = self.fair.pending
+        if jump is None:
+            return "idle"
+        target = self.fair.value + jump.size
+        side = Side.BUY if jump.size > 0 else Side.SELL
+        opposite = self.book.side(side.other)
+        t = self.tick
+        room = len(opposite) - MIN_LEVELS
+        if room <= 0:
+            return "idle"
+        prices = [
+            p
+            for p in opposite.prices_best_first()[: min(room, 3)]
+            if (p < target - t if side is Side.BUY else p > target + t)
+        ]
+        if not prices:
+            return "idle"
+        limit = prices[-1]
+        available = sum(opposite.levels[p].total for p in prices)
+        shares = Decimal(min(available, 400 * wire.MICRO) // 10_000) / 100
+        size = self._marketable(side, limit, shares)
+        result = self._send(self.informed_owner, side, limit, size, order_type=OrderType.FAK)
+        filled = Decimal(result.filled) / wire.MICRO
+        self.informed_position += filled if side is Side.BUY else -filled
+        return "informed"
+
+    def _compete(self) -> str:
+        """The competing market maker: improve the best quote by a tick now and then, else requote."""
+        side = Side.BUY if self.rng.random() < 0.5 else Side.SELL
+        if self.rng.random() < 0.3:
+            action = self._improve(side)
+            if action != "idle":
+                return action
+        return self._requote(side)
+
+    def _own_quote(self, side: Side) -> int | None:
+        oid = self._quotes.get(side)
+        order = self.engine.order(oid) if oid is not None else None
+        if order is None:
+            self._quotes.pop(side, None)
+            return None
+        return order.yes_price
+
+    def _quote(self, side: Side, price: int) -> str:
+        t = self.tick
+        if not t <= price <= MAX_PIPS - t or price % t:
+            return "idle"
+        size = Decimal(self.rng.choice((10, 20, 25, 40, 50, 100)))
+        result = self._send(self.competitor, side, price, size, post_only=True)
+        old = self._quotes.get(side)
+        self._quotes[side] = result.order_id
+        if old is not None:
+            self.engine.cancel(old)
+        return "mm-quote"
+
+    def _requote(self, side: Side) -> str:
+        t, fair = self.tick, self.fair.value
+        half = 1.5 * self.spacing
+        if side is Side.BUY:
+            target = math.floor((fair - half) / t) * t
+            ask = self.book.asks.best()
+            if ask is not None:  # the highest grid price strictly below the best ask
+                below = ask - 1
+                target = min(target, below - below % t)
+        else:
+            target = math.ceil((fair + half) / t) * t
+            bid = self.book.bids.best()
+            if bid is not None:  # the lowest grid price strictly above the best bid
+                above = bid + 1
+                target = max(target, above + (-above) % t)
+        if self._own_quote(side) == target:
+            return "idle"
+        return self._quote(side, target)
+
+    def _improve(self, side: Side) -> str:
+        """Quote one tick better than the best on ``side``, if that stays passive and on the right side of fair."""
+        t, fair = self.tick, self.fair.value
+        bid, ask = self.book.bids.best(), self.book.asks.best()
+        if bid is None or ask is None or bid % t or ask % t:
+            return "idle"
+        if side is Side.BUY:
+            price = bid + t
+            if price >= ask or price > fair:
+                return "idle"
+        else:
+            price = ask - t
+            if price <= bid or price < fair:
+                return "idle"
+        return "mm-improve" if self._quote(side, price) == "mm-quote" else "idle"
+
+
+def flows_for(
+    engine: MatchingEngine, profiles: Sequence[MarketProfile], seed: int, clock: Callable[[], int] = wire.now_ms
+) -> list[SyntheticFlow]:
+    """One seeded flow per market, books laid down."""
+    flows = [SyntheticFlow(engine, p, seed, i, clock=clock) for i, p in enumerate(profiles)]
+    for f in flows:
+        f.seed_book()
+    return flows
+
+
+__all__ = [
+    "CATEGORIES",
+    "COLLATERAL_ADDRESS",
+    "DEFAULT_NEG_RISK_MARKETS",
+    "QUESTIONS",
+    "TAGS",
+    "Catalog",
+    "EventProfile",
+    "FairValue",
+    "FeeSchedule",
+    "Jump",
+    "MarketProfile",
+    "MarketStatus",
+    "SyntheticFlow",
+    "Tag",
+    "flows_for",
+    "listed_market_profile",
+    "make_markets",
+    "market_profiles",
+    "neg_risk_event",
+    "single_market_event",
+]

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from polymm.domain.market import Outcome
-from polymm.domain.prices import MAX_PIPS, pips_to_str
+import orjson
+
+from polymm.domain.market import Market, Outcome
+from polymm.domain.prices import MAX_PIPS, Tick, pips_to_str
 
 if TYPE_CHECKING:
     from .book import MarketBook
@@ -156,6 +159,84 @@ def ws_book(book: MarketBook, outcome: Outcome) -> bytes:
             b'"}',
         )
     )
+
+
+# --------------------------------------------------------------------------------------------- market events
+
+
+def ws_tick_size_change(market: Market, outcome: Outcome, old: Tick, new: Tick, timestamp_ms: int) -> bytes:
+    """``tick_size_change`` for one token (PROTOCOL §6.1)."""
+    return orjson.dumps(
+        {
+            "event_type": "tick_size_change",
+            "market": market.condition_id,
+            "asset_id": market.token(outcome),
+            "old_tick_size": old.text,
+            "new_tick_size": new.text,
+            "timestamp": str(timestamp_ms),
+        }
+    )
+
+
+def ws_best_bid_ask(market: Market, outcome: Outcome, bid: int | None, ask: int | None, timestamp_ms: int) -> bytes:
+    """Custom-feature ``best_bid_ask`` for one token; absent sides (and then the spread) are ``""``."""
+    return orjson.dumps(
+        {
+            "event_type": "best_bid_ask",
+            "market": market.condition_id,
+            "asset_id": market.token(outcome),
+            "best_bid": price_str(bid),
+            "best_ask": price_str(ask),
+            "spread": price_str(ask - bid) if bid is not None and ask is not None else "",
+            "timestamp": str(timestamp_ms),
+        }
+    )
+
+
+def ws_market_resolved(market: Market, gamma_id: str, winner: Outcome, timestamp_ms: int) -> bytes:
+    """Custom-feature ``market_resolved``."""
+    return orjson.dumps(
+        {
+            "event_type": "market_resolved",
+            "id": gamma_id,
+            "market": market.condition_id,
+            "assets_ids": [market.yes_token, market.no_token],
+            "winning_asset_id": market.token(winner),
+            "winning_outcome": market.outcomes[0 if winner is Outcome.YES else 1],
+            "timestamp": str(timestamp_ms),
+        }
+    )
+
+
+def ws_new_market(
+    market: Market,
+    gamma_id: str,
+    event: dict[str, str],
+    tags: Sequence[str],
+    fee_schedule: dict[str, str] | None,
+    timestamp_ms: int,
+) -> bytes:
+    """Custom-feature ``new_market`` (``event``: id, ticker, slug, title, description)."""
+    tokens = [market.yes_token, market.no_token]
+    doc: dict[str, Any] = {
+        "event_type": "new_market",
+        "id": gamma_id,
+        "market": market.condition_id,
+        "condition_id": market.condition_id,
+        "question": market.question,
+        "slug": market.slug,
+        "assets_ids": tokens,
+        "clob_token_ids": tokens,
+        "outcomes": list(market.outcomes),
+        "active": True,
+        "order_price_min_tick_size": market.tick.text,
+        "event_message": event,
+        "tags": list(tags),
+        "fees_enabled": fee_schedule is not None,
+        "fee_schedule": fee_schedule,
+        "timestamp": str(timestamp_ms),
+    }
+    return orjson.dumps(doc)
 
 
 # --------------------------------------------------------------------------------------------- errors

@@ -97,12 +97,19 @@ class PolymmApp(App[None]):
                 markets = [m for m in found if not wanted or m.condition_id in wanted][: self.settings.max_markets]
             finally:
                 await public.aclose()
-        self.engine = Engine(self.settings, markets, self.store, mode=self.mode, venue_host=self.venue_host)
-        engine = self.engine
-        self.run_worker(engine.guard("feed", engine.run_feed), name="feed", group="engine", exit_on_error=False)
-        self.run_worker(engine.guard("strategy", engine.run_strategy), name="strategy", group="engine",
-                        exit_on_error=False)
-        self.run_worker(engine.guard("risk", engine.run_risk), name="risk", group="engine", exit_on_error=False)
+        engine = Engine(self.settings, markets, self.store, mode=self.mode, venue_host=self.venue_host)
+        try:
+            await engine.start()
+        except Exception as e:  # no venue, bad credentials: say so, trade nothing
+            self.store.log(f"could not start execution: {type(e).__name__}: {e}", "error")
+            self.notify(f"Execution did not start: {e}", severity="error", timeout=15)
+            await engine.kill(f"execution did not start: {type(e).__name__}")
+            self.engine = engine
+            return
+        self.engine = engine
+        for name, loop in (("feed", engine.run_feed), ("strategy", engine.run_strategy), ("risk", engine.run_risk),
+                           ("execution", engine.run_execution)):
+            self.run_worker(engine.guard(name, loop), name=name, group="engine", exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -114,7 +121,8 @@ class PolymmApp(App[None]):
             return  # a modal is up or the app is shutting down: nothing of ours to draw into
         version, changed = self.store.changed_since(self._seen_version)
         if not changed:
-            self.query_one(StatusBar).show(self.store.get("venue"), self.store.get("feed"), self.store.get("risk"))
+            self.query_one(StatusBar).show(self.store.get("venue"), self.store.get("feed"), self.store.get("risk"),
+                                           self.store.get("execution"))
             return
         self._seen_version = version
         store = self.store
@@ -124,7 +132,8 @@ class PolymmApp(App[None]):
         books = {cid: store.get(f"book/{cid}") for cid in order}
         books = {k: v for k, v in books.items() if v is not None}
         with self.batch_update():
-            self.query_one(StatusBar).show(store.get("venue"), store.get("feed"), store.get("risk"))
+            self.query_one(StatusBar).show(store.get("venue"), store.get("feed"), store.get("risk"),
+                                           store.get("execution"))
             table = self.query_one(MarketsTable)
             table.show(order, states, books)
             self._selected = table.selected or (order[0] if order else None)

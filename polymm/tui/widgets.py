@@ -15,7 +15,7 @@ from textual.widgets import Button, DataTable, Label, RichLog, Static
 
 from ..domain.order_book import BookView
 from ..domain.prices import pips_to_str
-from ..state import FeedState, LogEntry, MarketState, PortfolioState, RiskState, VenueState
+from ..state import ExecutionState, FeedState, LogEntry, MarketState, PortfolioState, RiskState, VenueState
 
 LADDER_DEPTH = 10
 
@@ -31,7 +31,8 @@ def _qty(v: Decimal) -> str:
 class StatusBar(Static):
     """Mode, venue, feed state, risk state (ARMED / HALTED and why) and the UTC clock."""
 
-    def show(self, venue: VenueState | None, feed: FeedState | None, risk: RiskState | None) -> None:
+    def show(self, venue: VenueState | None, feed: FeedState | None, risk: RiskState | None,
+             execution: ExecutionState | None = None) -> None:
         t = Text()
         if venue is not None:
             t.append(f" {venue.mode} ", style="bold reverse red" if venue.mode == "LIVE" else "bold reverse")
@@ -43,6 +44,11 @@ class StatusBar(Static):
             t.append(f" {feed.frames:,} frames")
             if feed.errors:
                 t.append(f" {feed.errors} skipped", style="yellow")
+        if execution is not None and execution.heartbeat_age_s is not None:
+            age = execution.heartbeat_age_s
+            t.append(f"  hb {age:.0f}s", style="green" if age < 7 else "bold red")
+        if execution is not None and execution.pending_fills:
+            t.append(f"  {execution.pending_fills} unsettled", style="yellow")
         halted = bool(risk and risk.halted)
         t.append("  ")
         if halted and risk is not None:

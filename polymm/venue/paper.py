@@ -9,36 +9,19 @@ fills us. Prints are mapped into YES terms, as our orders are.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS
-from ..state import OrderView
+from .execution import OpenOrder, OrderRequest
 
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class PaperOrder:
-    order_id: str
-    condition_id: str
-    side: Side
-    price: int
-    size: Decimal
-    filled: Decimal = ZERO
-    queue_ahead: float = 0.0
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.size - self.filled
-
-    def view(self) -> OrderView:
-        return OrderView(self.order_id, self.side.value, self.price, self.size, self.filled)
 
 
 class PaperExecution:
@@ -51,20 +34,33 @@ class PaperExecution:
 
         self.on_fill = on_fill
         self._clock = clock or time.time
-        self._orders: dict[str, PaperOrder] = {}
+        self._orders: dict[str, OpenOrder] = {}
         self._ids = itertools.count(1)
         self._trades = itertools.count(1)
 
     # ------------------------------------------------------------ the execution interface
-    async def place(self, market: Market, book: OrderBook | None, side: Side, price: int, size: Decimal) -> str:
-        oid = f"paper-{next(self._ids)}"
-        ahead = 0.0
-        if book is not None:
-            ahead = book.bids[price] if side is Side.BUY else book.asks[price]
-        self._orders[oid] = PaperOrder(oid, market.condition_id, side, price, size, ZERO, ahead)
-        return oid
+    async def start(self, markets: Sequence[Market]) -> None:
+        return None
 
-    async def cancel(self, order_ids: list[str]) -> list[str]:
+    async def run(self) -> None:
+        """Paper has no background work; waits until cancelled."""
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        self._orders.clear()
+
+    async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest]) -> list[str]:
+        ids = []
+        for r in reqs:
+            oid = f"paper-{next(self._ids)}"
+            ahead = 0.0
+            if book is not None:
+                ahead = book.bids[r.price] if r.side is Side.BUY else book.asks[r.price]
+            self._orders[oid] = OpenOrder(oid, market.condition_id, r.side, r.price, r.size, queue_ahead=ahead)
+            ids.append(oid)
+        return ids
+
+    async def cancel(self, order_ids: Sequence[str]) -> list[str]:
         return [oid for oid in order_ids if self._orders.pop(oid, None) is not None]
 
     async def cancel_all(self) -> int:
@@ -76,7 +72,7 @@ class PaperExecution:
         ids = [o.order_id for o in self._orders.values() if o.condition_id == condition_id]
         return len(await self.cancel(ids))
 
-    def open_orders(self, condition_id: str | None = None) -> list[PaperOrder]:
+    def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         return [o for o in self._orders.values() if condition_id is None or o.condition_id == condition_id]
 
     # ------------------------------------------------------------ market data in

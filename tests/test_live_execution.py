@@ -1,0 +1,206 @@
+"""LiveExecution over the real py-clob-client-v2 against the stand-in, over real sockets:
+batching, ids, backoff without duplicates, ghost fills, heartbeat, orphans, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from polymm.domain.market import Market, Side
+from polymm.domain.portfolio import Fill, Portfolio
+from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+from polymm.exchange import run_exchange
+from polymm.exchange.faults import HttpErrorBurst
+from polymm.exchange.trading import TradingConfig
+from polymm.venue.execution import OrderRequest
+from polymm.venue.live import LiveConfig, LiveExecution
+
+pytestmark = pytest.mark.asyncio
+
+KEY = DEMO_PRIVATE_KEY
+
+
+async def _until(cond, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+class Live:
+    """A started LiveExecution with its background loops, and the fills it reported."""
+
+    def __init__(self, ex, **cfg) -> None:
+        defaults = {"heartbeat_s": 0.3, "reconcile_s": 0.5, "settle_s": 0.3}
+        self.fills: list[Fill] = []
+        self.exe = LiveExecution(LiveConfig(ex.clob_url, ex.ws_base, cfg.pop("key", KEY), **{**defaults, **cfg}),
+                                 self.fills.append)
+        self.ex = ex
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> LiveExecution:
+        await self.exe.start(self.ex.markets)
+        self.task = asyncio.create_task(self.exe.run())
+        return self.exe
+
+    async def __aexit__(self, *exc) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        await self.exe.close()
+
+
+def ours(ex, exe: LiveExecution) -> list:
+    return [o for o in ex.engine.open_orders() if o.owner == exe._api_key]
+
+
+def quotes(ex, m: Market, n: int, size: str = "10") -> list[OrderRequest]:
+    """``n`` bids and ``n`` asks just outside the market's current best prices (never crossing)."""
+    book = ex.engine.book(m.yes_token)
+    bid, ask, t = book.bids[-1][0], book.asks[-1][0], m.tick.pips
+    return [OrderRequest(Side.BUY, bid - k * t, Decimal(size)) for k in range(1, n + 1)] + [
+        OrderRequest(Side.SELL, ask + k * t, Decimal(size)) for k in range(1, n + 1)
+    ]
+
+
+async def test_batches_land_with_locally_computed_ids_and_cancel_all_leaves_nothing() -> None:
+    async with run_exchange(port=0, seed=21, flow=False) as ex, Live(ex) as exe:
+        a, b = ex.markets[0], ex.markets[1]
+        ids = await exe.place_many(a, None, quotes(ex, a, 5)) + await exe.place_many(b, None, quotes(ex, b, 5))
+        assert len(ids) == 20  # two markets, two POST /orders each (15 + 5 and 10)
+        assert {o.id for o in ours(ex, exe)} == set(ids) == {o.order_id for o in exe.open_orders()}
+        # YES asks went out as NO bids (we hold no YES): same exposure, the mirrored price
+        no_orders = [o for o in ours(ex, exe) if o.token_id == a.no_token]
+        assert no_orders and all(str(o.side.value) == "BUY" for o in no_orders)
+        assert await exe.cancel(ids[:3]) == ids[:3]
+        assert len(ours(ex, exe)) == 17
+        await exe.cancel_all()
+        assert ours(ex, exe) == [] and exe.open_orders() == []
+
+
+async def test_a_429_burst_is_retried_with_the_same_orders_and_never_duplicates() -> None:
+    async with run_exchange(port=0, seed=22, flow=False) as ex, Live(ex) as exe:
+        m = ex.markets[0]
+        ex.standin.faults.http_errors.append(HttpErrorBurst(429, 3, 0.05, "/orders"))
+        ids = await exe.place_many(m, None, quotes(ex, m, 2))
+        assert len(ids) == 4 and exe.retries >= 3
+        assert sorted(o.id for o in ours(ex, exe)) == sorted(ids)  # exactly four, no duplicates
+
+
+async def test_resending_a_batch_that_already_landed_creates_no_second_order() -> None:
+    """What a retry after a lost answer does: the same signed orders again. The venue says
+    Duplicated, which counts as success; it still holds exactly one of each."""
+    async with run_exchange(port=0, seed=23, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
+        m = ex.markets[0]
+        routed = [(r, *exe._route(m, r)) for r in quotes(ex, m, 1)]
+        signed = await exe._run(exe._sign_many, m, routed)
+        first = await exe._post_batch(m, signed)
+        second = await exe._post_batch(m, signed)
+        assert first == second == [oid for _, oid in signed]
+        assert sorted(o.id for o in ours(ex, exe)) == sorted(first)
+
+
+async def test_unknown_outcome_stays_submitted_then_reconciliation_drops_it() -> None:
+    async with run_exchange(port=0, seed=24, flow=False) as ex, Live(ex, max_attempts=2) as exe:
+        m = ex.markets[0]
+        ex.standin.faults.http_errors.append(HttpErrorBurst(503, 2, 0.0, "/orders"))
+        ids = await exe.place_many(m, None, quotes(ex, m, 1))
+        assert ids == []
+        assert [o.status for o in exe.open_orders()] == ["submitted", "submitted"]  # counted as resting
+        await _until(lambda: exe.open_orders() == [], timeout=5)  # the venue never had them
+        assert ours(ex, exe) == []
+
+
+async def test_a_ghost_fill_is_booked_then_reversed() -> None:
+    cfg = TradingConfig(trade_step_s=0.05)
+    async with run_exchange(port=0, seed=25, flow=False, trading=cfg) as ex:
+        live = Live(ex)
+        exe = await live.__aenter__()
+        fills = live.fills
+        try:
+
+            m = ex.markets[0]
+            book = ex.engine.book(m.yes_token)
+            ask = book.asks[-1][0] - m.tick.pips  # inside the spread: ours is the only order at the best ask
+            assert ask > book.bids[-1][0]
+            (oid,) = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask, Decimal(10))])
+            ex.standin.faults.ghost_fills = 1
+            ex.engine.place("synthetic-lifter", m.yes_token, Side.BUY, ask, "10", order_type="FAK")  # takes just ours
+            portfolio = Portfolio()
+            await _until(lambda: len(fills) >= 2, timeout=5)
+            for f in fills:
+                portfolio.apply(f)
+            first, reversal = fills[:2]
+            assert first.order_id == oid and first.side is Side.SELL and first.price == ask
+            assert reversal.side is Side.BUY and reversal.size == first.size and reversal.trade_id.endswith(":failed")
+            assert portfolio.position(m.condition_id).qty == 0
+            assert exe.failed_fills == 1 and exe.pending_fills == 0
+        finally:
+            await live.__aexit__()
+
+
+async def test_a_normal_fill_settles_at_confirmed() -> None:
+    cfg = TradingConfig(trade_step_s=0.05)
+    async with run_exchange(port=0, seed=26, flow=False, trading=cfg) as ex:
+        live = Live(ex)
+        exe = await live.__aenter__()
+        fills = live.fills
+        try:
+            m = ex.markets[0]
+            bid = ex.engine.book(m.yes_token).bids[-1][0] + m.tick.pips
+            await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, Decimal(10))])
+            ex.engine.place("synthetic-hitter", m.yes_token, Side.SELL, bid, "10", order_type="FAK")
+            await _until(lambda: exe.settled_fills == 1, timeout=5)
+            assert [(f.side, f.price, f.size) for f in fills] == [(Side.BUY, bid, Decimal(10))]
+            assert exe.pending_fills == 0 and exe.open_orders() == []
+        finally:
+            await live.__aexit__()
+
+
+async def test_heartbeats_keep_orders_alive_and_silence_cancels_them() -> None:
+    cfg = TradingConfig(heartbeat_timeout_s=0.8)
+    async with run_exchange(port=0, seed=27, flow=False, trading=cfg) as ex:
+        live = Live(ex, heartbeat_s=0.2)
+        async with live as exe:
+            m = ex.markets[0]
+            await exe.place_many(m, None, quotes(ex, m, 2))
+            await asyncio.sleep(1.5)  # well past the timeout: the heartbeat kept them
+            assert len(ours(ex, exe)) == 4 and exe.heartbeat_age is not None and exe.heartbeat_age < 0.8
+            # the process "dies": the loops stop without cancelling anything
+            live.task.cancel()
+            for t in exe._tasks:
+                t.cancel()
+            await _until(lambda: ours(ex, exe) == [], timeout=3)
+
+
+async def test_start_up_cancels_orders_left_by_an_earlier_session() -> None:
+    async with run_exchange(port=0, seed=28, flow=False) as ex:
+        first = Live(ex)
+        exe = await first.__aenter__()
+        m = ex.markets[0]
+        await exe.place_many(m, None, quotes(ex, m, 2))
+        key = exe._api_key
+        first.task.cancel()
+        for t in exe._tasks:
+            t.cancel()
+        exe._pool.shutdown(wait=False)  # crashed: nothing cancelled
+        assert len([o for o in ex.engine.open_orders() if o.owner == key]) == 4
+        async with Live(ex) as again:
+            assert again._api_key == key  # the same credentials, derived again
+            assert ours(ex, again) == []
+
+
+async def test_reconciliation_cancels_venue_orders_this_session_does_not_know() -> None:
+    async with run_exchange(port=0, seed=29, flow=False) as ex, Live(ex) as exe:
+        from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
+
+        m = ex.markets[0]
+        price = ex.engine.book(m.yes_token).bids[-1][0] - 5 * m.tick.pips
+        args = OrderArgsV2(token_id=m.yes_token, price=price / 10_000, size=10.0, side="BUY")
+        opts = PartialCreateOrderOptions(tick_size=m.tick.text, neg_risk=m.neg_risk)
+        await asyncio.to_thread(exe._client.create_and_post_order, args, opts)  # placed behind our back
+        assert len(ours(ex, exe)) == 1
+        await _until(lambda: ours(ex, exe) == [], timeout=5)
