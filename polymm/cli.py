@@ -67,6 +67,14 @@ def _venue(settings: Settings) -> Iterator[tuple[Settings, str]]:
         ex.stop()
 
 
+def _wallet_address(settings: Settings) -> str:
+    """The signing wallet's public address (shown instead of the key, which is never shown)."""
+    from eth_account import Account
+
+    assert settings.private_key is not None
+    return Account.from_key(settings.private_key.get_secret_value()).address
+
+
 def _check_live(settings: Settings, confirm: bool = True) -> None:
     """Live trading needs credentials, ``--live`` and a typed confirmation."""
     if settings.mode != "live":
@@ -76,11 +84,13 @@ def _check_live(settings: Settings, confirm: bool = True) -> None:
     if confirm:
         if not sys.stdin.isatty():
             raise ConfigError("--live: needs an interactive confirmation; refusing without a terminal")
-        answer = input(f"Trade LIVE with real money on {settings.clob_url}? Type {LIVE_CONFIRM_WORD} to confirm: ")
+        address = _wallet_address(settings)
+        answer = input(
+            f"Trade LIVE with real money on {settings.clob_url} as wallet {address}? "
+            f"Type {LIVE_CONFIRM_WORD} to confirm: "
+        )
         if answer.strip() != LIVE_CONFIRM_WORD:
             raise ConfigError("--live: not confirmed; nothing was sent")
-    # Live order entry (LiveExecution over py-clob-client-v2) is not in this build yet.
-    raise ConfigError("--live: live order execution is not available in this build yet; use paper or --demo")
 
 
 def _load(args: argparse.Namespace, prog: str) -> Settings | None:

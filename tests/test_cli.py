@@ -83,3 +83,37 @@ def test_headless_demo_quotes_and_exits_cleanly_on_sigint(tmp_path) -> None:
     assert "polymm DEMO: 6 markets" in out
     assert "feed running" in out
     assert "Traceback" not in out
+
+
+def test_live_confirmation_shows_the_wallet_address_never_the_key_and_a_wrong_answer_sends_nothing(
+    tmp_path,
+) -> None:
+    import pty
+    import select
+
+    from eth_account import Account
+
+    key = "0x" + "22" * 32
+    address = Account.from_key(key).address
+    leader, follower = pty.openpty()
+    p = subprocess.Popen([*POLYMM, "run", "--live"], cwd=tmp_path, env=_env(POLYMM_PRIVATE_KEY=key),
+                         stdin=follower, stdout=follower, stderr=follower)  # a terminal on all three, as in real use
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while b"confirm:" not in seen and time.monotonic() < deadline and p.poll() is None:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            seen += os.read(leader, 1024)
+    os.write(leader, b"yes please\n")
+    p.wait(timeout=30)
+    while select.select([leader], [], [], 0.2)[0]:
+        try:
+            seen += os.read(leader, 4096)
+        except OSError:  # the child closed the terminal
+            break
+    os.close(leader)
+    text = seen.decode()
+    assert address in text and "LIVE" in text
+    assert "2222222222" not in text
+    assert p.returncode == 2 and "not confirmed" in text

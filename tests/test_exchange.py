@@ -976,6 +976,8 @@ def test_neg_risk_group_is_deterministic_and_optional():
     assert sum(m.neg_risk for m in bigger.markets) == 4
     assert not any(m.neg_risk for m in StandIn(seed=9, market_count=2, flow=False, neg_risk_markets=0).markets)
     assert {m.tick.text for m in a.markets} >= {"0.01", "0.001", "0.005"}
+    with pytest.raises(ValueError, match="neg-risk group size"):
+        StandIn(seed=9, flow=False, neg_risk_markets=1)
 
 
 # ------------------------------------------------------------------------------------------- market WS extras

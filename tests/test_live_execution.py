@@ -94,6 +94,10 @@ async def test_resending_a_batch_that_already_landed_creates_no_second_order() -
     """What a retry after a lost answer does: the same signed orders again. The venue says
     Duplicated, which counts as success; it still holds exactly one of each."""
     async with run_exchange(port=0, seed=23, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
+        # these orders bypass the session's own book, so let the reconcile that follows the user
+        # channel's connection run first (it would rightly cancel them as unknown)
+        await _until(lambda: exe._user is not None and exe._user.connected)
+        await asyncio.sleep(0.3)
         m = ex.markets[0]
         routed = [(r, *exe._route(m, r)) for r in quotes(ex, m, 1)]
         signed = await exe._run(exe._sign_many, m, routed)

@@ -366,9 +366,11 @@ def neg_risk_event(seed: int, size: int = DEFAULT_NEG_RISK_MARKETS) -> tuple[Eve
     the neg-risk market id with the market's index in its last byte, as on Polymarket.
     """
     rng = random.Random(f"polymm-negrisk:{seed}")
-    title, category, fmt, items = _GROUPS[rng.randrange(len(_GROUPS))]
-    if not 2 <= size <= len(items):
-        raise ValueError(f"neg-risk group size must be 2..{len(items)}, got {size}")
+    largest = max(len(g[3]) for g in _GROUPS)
+    if not 2 <= size <= largest:
+        raise ValueError(f"neg-risk group size must be 2..{largest}, got {size}")
+    fitting = [g for g in _GROUPS if len(g[3]) >= size]
+    title, category, fmt, items = fitting[rng.randrange(len(fitting))]
     names = list(items[:size])
     weights = sorted((rng.uniform(0.5, 3.0) for _ in names), reverse=True)
     total = sum(weights)

@@ -44,8 +44,9 @@ import msgspec
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
-from ..domain.prices import MAX_PIPS, pips_to_str, price_to_pips
+from ..domain.prices import MAX_PIPS, pips_to_decimal, pips_to_str, price_to_pips
 from .execution import OpenOrder, OrderRequest
+from .signing import OrderSigner
 from .user_ws import UserSocket
 from .wire import OrderEvent, TradeEvent, UserEvent, trade_status
 
@@ -116,6 +117,7 @@ class LiveExecution:
         self._gate.set()
         self._version = 2
         self._exchange_addr: dict[bool, str] = {}
+        self._signer: OrderSigner | None = None
         self._user: UserSocket | None = None
         self._tasks: list[asyncio.Task] = []
         self.heartbeat_id = ""
@@ -163,6 +165,8 @@ class LiveExecution:
             self._version = 2
         cfg = get_contract_config(c.chain_id)
         self._exchange_addr = {False: cfg.exchange_v2, True: cfg.neg_risk_exchange_v2}
+        if c.signature_type != 3 and self._version == 2:
+            self._signer = OrderSigner(client, c.chain_id, self._exchange_addr)
         return client, client.creds.api_key
 
     async def start(self, markets: Sequence[Market]) -> None:
@@ -251,6 +255,10 @@ class LiveExecution:
         return self._shares.get(token, ZERO) - reserved
 
     def _sign(self, market: Market, token: str, side: str, price: int, size: Decimal) -> tuple[Any, str]:
+        """(signed order, order id). The fast signer for EOA-style keys; the SDK for deposit wallets
+        (type 3, a wrapped ERC-1271 signature)."""
+        if self._signer is not None:
+            return self._signer.sign(token, side, pips_to_decimal(price), size, market.tick.text, market.neg_risk)
         from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
         from py_clob_client_v2.order_utils.exchange_order_builder_v2 import ExchangeOrderBuilderV2
 
