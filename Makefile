@@ -30,6 +30,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/book_bench.py
+	$(BIN)/python bench/order_bench.py
 
 run: $(VENV)/.installed
 	$(BIN)/polymm run --demo

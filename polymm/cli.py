@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--host", default="127.0.0.1")
     ex.add_argument("--port", type=int, default=8080)
     ex.add_argument("--seed", type=int, default=7)
-    ex.add_argument("--markets", type=int, default=6, help="number of synthetic markets")
+    ex.add_argument("--markets", type=int, default=6,
+                    help="number of stand-alone synthetic markets (a 3-market neg-risk event group is added)")
     ex.add_argument("--flow-rate", type=float, default=None, help="synthetic steps per second per market")
     args = p.parse_args(argv)
 

@@ -208,3 +208,12 @@ async def test_reconciliation_cancels_venue_orders_this_session_does_not_know() 
         await asyncio.to_thread(exe._client.create_and_post_order, args, opts)  # placed behind our back
         assert len(ours(ex, exe)) == 1
         await _until(lambda: ours(ex, exe) == [], timeout=5)
+
+
+async def test_orders_on_a_resolved_market_are_refused_and_nothing_rests() -> None:
+    async with run_exchange(port=0, seed=30, flow=False) as ex, Live(ex) as exe:
+        m = ex.markets[0]
+        reqs = quotes(ex, m, 1)
+        ex.standin.resolve_market(m.condition_id, "Yes")
+        assert await exe.place_many(m, None, reqs) == []
+        assert exe.rejects == 2 and exe.open_orders() == [] and ours(ex, exe) == []

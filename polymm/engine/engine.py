@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from decimal import Decimal
 
 from ..config import ConfigError, MarketParams, Settings
@@ -261,6 +262,11 @@ class Engine:
             return
         self._untrusted.pop(cid, None)
         self._quoting.add(cid)
+        if book.tick != market.tick:  # a tick_size_change: requote on the new grid, everywhere
+            market = replace(market, tick=book.tick)
+            self.markets[cid] = market
+            self.execution.set_tick(market)
+            self.store.log(f"{market.short_question}: tick is now {market.tick}", "warning")
         params = self.params[cid]
         pos = self.portfolio.position(cid).qty
         view = book.view(1)

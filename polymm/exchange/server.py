@@ -5,7 +5,7 @@ URL layout (fixed; the venue clients and the CLI rely on it):
 ==============================  ==================================================================
 ``http://HOST:P/``              CLOB REST (``/book``, ``/books``, ``/tick-size``, ...)
 ``ws://HOST:P/ws/market``       CLOB market channel (``market_channel``)
-``ws://HOST:P/ws/user``         CLOB user channel (reserved: later issue)
+``ws://HOST:P/ws/user``         CLOB user channel (credentials in the subscribe frame)
 ``http://HOST:P/gamma-api/``    Gamma (``/gamma-api/markets``, ``/gamma-api/events``: ``gamma``)
 ``http://HOST:P/data-api/``     Data API (``/positions``, ``/trades``: ``data_api``)
 ``http://HOST:P/_admin/``       fault controls, loopback peers only (``admin``)

@@ -93,6 +93,8 @@ SIGNER_MISMATCH = "the order signer address has to be the address of the API KEY
 INVALID_SIGNATURE = "invalid signature"
 INVALID_EXPIRATION = "invalid expiration"
 INVALID_PAYLOAD = "Invalid order payload"
+#: PROTOCOL.md gives no string for orders on a resolved market; this one is the stand-in's choice.
+MARKET_CLOSED = "the market is closed: it has resolved and accepts no new orders"
 BAD_JSON = "Invalid payload"
 ORDER_NOT_FOUND = "Order not found"
 NOT_CANCELED = "already canceled or matched"
@@ -386,6 +388,7 @@ class Trading:
         self._clock = clock
         self.heartbeats = Heartbeats(self.config.heartbeat_timeout_s)
         self.orders: dict[str, OrderRecord] = {}
+        self.closed_markets: set[str] = set()  # resolved: no new orders
         self.trades: dict[str, TradeRecord] = {}
         self._live: dict[str, dict[str, OrderRecord]] = {}
         self._gtd: dict[str, OrderRecord] = {}
@@ -487,6 +490,8 @@ class Trading:
             raise wire.ApiError(400, INVALID_TOKEN)
         book, outcome = found
         market = book.market
+        if market.condition_id in self.closed_markets:
+            raise wire.ApiError(400, MARKET_CLOSED)
         if signed.signer.lower() != api_key.address.lower():
             raise wire.ApiError(400, SIGNER_MISMATCH)
         order_id, recovered = signed.signer_of(market.neg_risk)
@@ -668,6 +673,7 @@ class Trading:
         Winning shares pay 1 pUSD each, both tokens are burned; the orders the venue cancelled for
         the resolution (already CANCELED by the cancel listener) read ``CANCELED_MARKET_RESOLVED``.
         """
+        self.closed_markets.add(resolution.condition_id)
         for order in getattr(resolution, "cancelled", ()):
             rec = self.orders.get(order.id)
             if rec is not None and rec.status == "CANCELED":

@@ -72,6 +72,9 @@ class PaperExecution:
         ids = [o.order_id for o in self._orders.values() if o.condition_id == condition_id]
         return len(await self.cancel(ids))
 
+    def set_tick(self, market: Market) -> None:
+        return None  # paper orders need no venue-side tick
+
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         return [o for o in self._orders.values() if condition_id is None or o.condition_id == condition_id]
 
