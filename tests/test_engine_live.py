@@ -14,14 +14,6 @@ from polymm.exchange import run_exchange
 pytestmark = pytest.mark.asyncio
 
 
-async def _until(cond, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
 
 @contextlib.asynccontextmanager
 async def running_engine(ex, **overrides):
@@ -43,22 +35,22 @@ def ours(ex, engine) -> list:
     return [o for o in ex.engine.open_orders() if o.owner == engine.execution._api_key]
 
 
-async def test_a_tick_size_change_moves_quoting_and_the_client_to_the_new_grid() -> None:
+async def test_a_tick_size_change_moves_quoting_and_the_client_to_the_new_grid(wait_until) -> None:
     async with run_exchange(port=0, seed=41, flow_rate=20) as ex, running_engine(ex) as engine:
         m = next(m for m in engine.markets.values() if m.tick.text == "0.01")
-        await _until(lambda: len(engine.execution.open_orders(m.condition_id)) >= 2)
+        await wait_until(lambda: len(engine.execution.open_orders(m.condition_id)) >= 2)
         ex.standin.change_tick_size(m.condition_id, "0.001")
-        await _until(lambda: engine.markets[m.condition_id].tick.text == "0.001")
+        await wait_until(lambda: engine.markets[m.condition_id].tick.text == "0.001")
         cache = engine.execution._client._ClobClient__tick_sizes
         assert cache[m.yes_token] == cache[m.no_token] == "0.001"  # pitfall 9: the cache never expires itself
         await asyncio.sleep(1.0)
-        await _until(lambda: len([o for o in ours(ex, engine) if o.market.condition_id == m.condition_id]) >= 2)
+        await wait_until(lambda: len([o for o in ours(ex, engine) if o.market.condition_id == m.condition_id]) >= 2)
         assert engine.execution.rejects == 0
 
 
-async def test_stop_cancels_every_order_at_the_venue() -> None:
+async def test_stop_cancels_every_order_at_the_venue(wait_until) -> None:
     async with run_exchange(port=0, seed=42, flow_rate=10) as ex:
         async with running_engine(ex) as engine:
-            await _until(lambda: len(ours(ex, engine)) >= 6)
+            await wait_until(lambda: len(ours(ex, engine)) >= 6)
             key = engine.execution._api_key
         assert [o for o in ex.engine.open_orders() if o.owner == key] == []

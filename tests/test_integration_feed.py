@@ -14,13 +14,6 @@ from polymm.venue.rest import PublicClient
 pytestmark = pytest.mark.asyncio
 
 
-async def _wait_for(cond, timeout: float = 10.0, step: float = 0.02) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not cond():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(step)
-
 
 async def _quiesce(feed: MarketFeed, quiet_s: float = 0.3) -> None:
     """Wait until no frame has arrived for ``quiet_s`` (the flow is paused, in-flight frames land)."""
@@ -30,15 +23,15 @@ async def _quiesce(feed: MarketFeed, quiet_s: float = 0.3) -> None:
         await asyncio.sleep(quiet_s)
 
 
-async def test_local_books_equal_standin_books_after_many_updates() -> None:
+async def test_local_books_equal_standin_books_after_many_updates(wait_until) -> None:
     async with run_exchange(port=0, seed=11, flow_rate=400) as ex:
         changes: list[set[str]] = []
         feed = MarketFeed(ex.ws_url, ex.markets, changes.append)
         task = asyncio.create_task(feed.run())
         public = PublicClient(ex.clob_url, ex.gamma_url)
         try:
-            await _wait_for(lambda: feed.status == "RUNNING")
-            await _wait_for(lambda: feed.frames >= 1500, timeout=30)
+            await wait_until(lambda: feed.status == "RUNNING")
+            await wait_until(lambda: feed.frames >= 1500, timeout=30)
             ex.pause_flow()
             await _quiesce(feed)
             assert feed.errors.total == 0, feed.errors.counts
@@ -65,16 +58,16 @@ async def test_local_books_equal_standin_books_after_many_updates() -> None:
             await asyncio.wait_for(task, 5)
 
 
-async def test_feed_reconnects_and_rebuilds_after_the_server_drops_it() -> None:
+async def test_feed_reconnects_and_rebuilds_after_the_server_drops_it(wait_until) -> None:
     async with run_exchange(port=0, seed=12, flow_rate=50) as ex:
         feed = MarketFeed(ex.ws_url, ex.markets, lambda c: None)
         feed.socket.max_backoff = 0.5
         task = asyncio.create_task(feed.run())
         try:
-            await _wait_for(lambda: len(feed.snapshotted) == len(ex.markets))
+            await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
             await feed.socket.drop()  # the connection goes away under the feed
-            await _wait_for(lambda: feed.socket.reconnects >= 1)
-            await _wait_for(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
+            await wait_until(lambda: feed.socket.reconnects >= 1)
+            await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
             ok, why = feed.trusted(ex.markets[0].condition_id)
             assert ok, why
         finally:

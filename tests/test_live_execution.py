@@ -22,14 +22,6 @@ pytestmark = pytest.mark.asyncio
 KEY = DEMO_PRIVATE_KEY
 
 
-async def _until(cond, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
 
 class Live:
     """A started LiveExecution with its background loops, and the fills it reported."""
@@ -81,22 +73,23 @@ async def test_batches_land_with_locally_computed_ids_and_cancel_all_leaves_noth
         assert ours(ex, exe) == [] and exe.open_orders() == []
 
 
-async def test_a_429_burst_is_retried_with_the_same_orders_and_never_duplicates() -> None:
+@pytest.mark.parametrize("status", [425, 429, 503])
+async def test_a_burst_of_busy_answers_is_retried_with_the_same_orders_and_never_duplicates(status: int) -> None:
     async with run_exchange(port=0, seed=22, flow=False) as ex, Live(ex) as exe:
         m = ex.markets[0]
-        ex.standin.faults.http_errors.append(HttpErrorBurst(429, 3, 0.05, "/orders"))
+        ex.standin.faults.http_errors.append(HttpErrorBurst(status, 3, 0.05, "/orders"))
         ids = await exe.place_many(m, None, quotes(ex, m, 2))
         assert len(ids) == 4 and exe.retries >= 3
         assert sorted(o.id for o in ours(ex, exe)) == sorted(ids)  # exactly four, no duplicates
 
 
-async def test_resending_a_batch_that_already_landed_creates_no_second_order() -> None:
+async def test_resending_a_batch_that_already_landed_creates_no_second_order(wait_until) -> None:
     """What a retry after a lost answer does: the same signed orders again. The venue says
     Duplicated, which counts as success; it still holds exactly one of each."""
     async with run_exchange(port=0, seed=23, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
         # these orders bypass the session's own book, so let the reconcile that follows the user
         # channel's connection run first (it would rightly cancel them as unknown)
-        await _until(lambda: exe._user is not None and exe._user.connected)
+        await wait_until(lambda: exe._user is not None and exe._user.connected)
         await asyncio.sleep(0.3)
         m = ex.markets[0]
         routed = [(r, *exe._route(m, r)) for r in quotes(ex, m, 1)]
@@ -107,18 +100,18 @@ async def test_resending_a_batch_that_already_landed_creates_no_second_order() -
         assert sorted(o.id for o in ours(ex, exe)) == sorted(first)
 
 
-async def test_unknown_outcome_stays_submitted_then_reconciliation_drops_it() -> None:
+async def test_unknown_outcome_stays_submitted_then_reconciliation_drops_it(wait_until) -> None:
     async with run_exchange(port=0, seed=24, flow=False) as ex, Live(ex, max_attempts=2) as exe:
         m = ex.markets[0]
         ex.standin.faults.http_errors.append(HttpErrorBurst(503, 2, 0.0, "/orders"))
         ids = await exe.place_many(m, None, quotes(ex, m, 1))
         assert ids == []
         assert [o.status for o in exe.open_orders()] == ["submitted", "submitted"]  # counted as resting
-        await _until(lambda: exe.open_orders() == [], timeout=5)  # the venue never had them
+        await wait_until(lambda: exe.open_orders() == [], timeout=5)  # the venue never had them
         assert ours(ex, exe) == []
 
 
-async def test_a_ghost_fill_is_booked_then_reversed() -> None:
+async def test_a_ghost_fill_is_booked_then_reversed(wait_until) -> None:
     cfg = TradingConfig(trade_step_s=0.05)
     async with run_exchange(port=0, seed=25, flow=False, trading=cfg) as ex:
         live = Live(ex)
@@ -134,7 +127,7 @@ async def test_a_ghost_fill_is_booked_then_reversed() -> None:
             ex.standin.faults.ghost_fills = 1
             ex.engine.place("synthetic-lifter", m.yes_token, Side.BUY, ask, "10", order_type="FAK")  # takes just ours
             portfolio = Portfolio()
-            await _until(lambda: len(fills) >= 2, timeout=5)
+            await wait_until(lambda: len(fills) >= 2, timeout=5)
             for f in fills:
                 portfolio.apply(f)
             first, reversal = fills[:2]
@@ -146,7 +139,7 @@ async def test_a_ghost_fill_is_booked_then_reversed() -> None:
             await live.__aexit__()
 
 
-async def test_a_normal_fill_settles_at_confirmed() -> None:
+async def test_a_normal_fill_settles_at_confirmed(wait_until) -> None:
     cfg = TradingConfig(trade_step_s=0.05)
     async with run_exchange(port=0, seed=26, flow=False, trading=cfg) as ex:
         live = Live(ex)
@@ -157,14 +150,15 @@ async def test_a_normal_fill_settles_at_confirmed() -> None:
             bid = ex.engine.book(m.yes_token).bids[-1][0] + m.tick.pips
             await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, Decimal(10))])
             ex.engine.place("synthetic-hitter", m.yes_token, Side.SELL, bid, "10", order_type="FAK")
-            await _until(lambda: exe.settled_fills == 1, timeout=5)
+            await wait_until(lambda: exe.settled_fills == 1, timeout=5)
             assert [(f.side, f.price, f.size) for f in fills] == [(Side.BUY, bid, Decimal(10))]
-            assert exe.pending_fills == 0 and exe.open_orders() == []
+            assert exe.pending_fills == 0
+            await wait_until(lambda: exe.open_orders() == [], timeout=2)  # the filled order left the book
         finally:
             await live.__aexit__()
 
 
-async def test_heartbeats_keep_orders_alive_and_silence_cancels_them() -> None:
+async def test_heartbeats_keep_orders_alive_and_silence_cancels_them(wait_until) -> None:
     cfg = TradingConfig(heartbeat_timeout_s=0.8)
     async with run_exchange(port=0, seed=27, flow=False, trading=cfg) as ex:
         live = Live(ex, heartbeat_s=0.2)
@@ -177,7 +171,7 @@ async def test_heartbeats_keep_orders_alive_and_silence_cancels_them() -> None:
             live.task.cancel()
             for t in exe._tasks:
                 t.cancel()
-            await _until(lambda: ours(ex, exe) == [], timeout=3)
+            await wait_until(lambda: ours(ex, exe) == [], timeout=3)
 
 
 async def test_start_up_cancels_orders_left_by_an_earlier_session() -> None:
@@ -197,7 +191,7 @@ async def test_start_up_cancels_orders_left_by_an_earlier_session() -> None:
             assert ours(ex, again) == []
 
 
-async def test_reconciliation_cancels_venue_orders_this_session_does_not_know() -> None:
+async def test_reconciliation_cancels_venue_orders_this_session_does_not_know(wait_until) -> None:
     async with run_exchange(port=0, seed=29, flow=False) as ex, Live(ex) as exe:
         from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
 
@@ -207,7 +201,7 @@ async def test_reconciliation_cancels_venue_orders_this_session_does_not_know() 
         opts = PartialCreateOrderOptions(tick_size=m.tick.text, neg_risk=m.neg_risk)
         await asyncio.to_thread(exe._client.create_and_post_order, args, opts)  # placed behind our back
         assert len(ours(ex, exe)) == 1
-        await _until(lambda: ours(ex, exe) == [], timeout=5)
+        await wait_until(lambda: ours(ex, exe) == [], timeout=5)
 
 
 async def test_orders_on_a_resolved_market_are_refused_and_nothing_rests() -> None:

@@ -188,6 +188,10 @@ class LiveExecution:
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._reconcile_loop(), name="reconcile"),
         ]
+        try:  # quote only once our order and trade events can reach us
+            await asyncio.wait_for(self._user.subscribed.wait(), timeout=5.0)
+        except TimeoutError:
+            self.on_log("user channel not connected yet; fills will be reconciled over REST meanwhile", "warning")
 
     def _add_market(self, m: Market) -> None:
         self._markets[m.condition_id] = m

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable
 
 import orjson
 import websockets
 from websockets.exceptions import ConnectionClosed
+
+from .reconnect import Backoff, ping_forever
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class MarketSocket:
         self._closing: asyncio.Future | None = None
 
     async def run(self) -> None:
-        backoff = 0.25
+        backoff = Backoff(0.25, self.max_backoff)
         first = True
         while not self._stopped.is_set():
             self.on_state("STARTING" if first else "DEGRADED", "connecting" if first else "reconnecting")
@@ -67,7 +68,7 @@ class MarketSocket:
                         ).decode()
                     )
                     self.on_state("RUNNING", "")
-                    backoff = 0.25
+                    backoff.reset()
                     await self._read(ws)
             except asyncio.CancelledError:
                 raise
@@ -80,16 +81,11 @@ class MarketSocket:
                 break
             first = False
             self.reconnects += 1
-            delay = backoff * (0.5 + random.random())
-            backoff = min(backoff * 2, self.max_backoff)
-            try:
-                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await backoff.wait(self._stopped)
         self.on_state("STOPPED", "")
 
     async def _read(self, ws: websockets.ClientConnection) -> None:
-        pinger = asyncio.create_task(self._ping(ws))
+        pinger = asyncio.create_task(ping_forever(ws, self.ping_interval))
         try:
             async for raw in ws:
                 if raw == "PONG":
@@ -99,10 +95,6 @@ class MarketSocket:
         finally:
             pinger.cancel()
 
-    async def _ping(self, ws: websockets.ClientConnection) -> None:
-        while True:
-            await asyncio.sleep(self.ping_interval)
-            await ws.send("PING")
 
     async def subscribe(self, assets: Iterable[str]) -> None:
         new = [a for a in assets if a not in self.assets]

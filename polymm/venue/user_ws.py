@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Sequence
 
 import msgspec
@@ -17,6 +16,7 @@ import orjson
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from .reconnect import Backoff, ping_forever
 from .wire import UserEvent, parse_user_frame
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,14 @@ class UserSocket:
         self.reconnects = 0
         self.errors = 0
         self._stopped = asyncio.Event()
+        self.subscribed = asyncio.Event()  # set once the first subscribe frame went out
         self._ws: websockets.ClientConnection | None = None
 
     def __repr__(self) -> str:  # never show the credentials
         return f"UserSocket({self.url!r}, connected={self.connected})"
 
     async def run(self) -> None:
-        backoff = 0.25
+        backoff = Backoff(0.25, self.max_backoff)
         while not self._stopped.is_set():
             try:
                 async with websockets.connect(self.url, max_size=None, ping_interval=None, compression=None) as ws:
@@ -65,9 +66,10 @@ class UserSocket:
                         sub["markets"] = self.markets
                     await ws.send(orjson.dumps(sub).decode())
                     self.connected = True
-                    backoff = 0.25
+                    self.subscribed.set()
+                    backoff.reset()
                     self.on_connect()
-                    pinger = asyncio.create_task(self._ping(ws))
+                    pinger = asyncio.create_task(ping_forever(ws, self.ping_interval))
                     try:
                         async for raw in ws:
                             if raw == "PONG":
@@ -93,17 +95,8 @@ class UserSocket:
             if self._stopped.is_set():
                 break
             self.reconnects += 1
-            delay = backoff * (0.5 + random.random())
-            backoff = min(backoff * 2, self.max_backoff)
-            try:
-                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await backoff.wait(self._stopped)
 
-    async def _ping(self, ws: websockets.ClientConnection) -> None:
-        while True:
-            await asyncio.sleep(self.ping_interval)
-            await ws.send("PING")
 
     async def subscribe(self, markets: Sequence[str]) -> None:
         new = [m for m in markets if m not in self.markets]
