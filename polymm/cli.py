@@ -164,7 +164,45 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--markets", type=int, default=6,
                     help="number of stand-alone synthetic markets (a 3-market neg-risk event group is added)")
     ex.add_argument("--flow-rate", type=float, default=None, help="synthetic steps per second per market")
+    rec = sub.add_parser("record", help="record raw market-channel frames to rotated .jsonl.gz files")
+    rec.add_argument("--demo", action="store_true", help="record from the embedded stand-in exchange")
+    rec.add_argument("--clob-url", help="CLOB REST base URL (POLYMM_CLOB_URL)")
+    rec.add_argument("--ws-url", help="WebSocket base URL, without /ws/market (POLYMM_WS_URL)")
+    rec.add_argument("--gamma-url", help="Gamma API base URL (POLYMM_GAMMA_URL)")
+    rec.add_argument("--markets", help="comma-separated condition ids (default: top markets by 24 h volume)")
+    rec.add_argument("--max-markets", type=int, default=None, help="markets to discover (POLYMM_MAX_MARKETS)")
+    rec.add_argument("--seed", type=int, default=None, help="stand-in seed for --demo (POLYMM_DEMO_SEED)")
+    rec.add_argument("--out", default="recordings", help="output directory (default: recordings)")
+    rec.add_argument("--rotate-mb", type=float, default=64.0, help="start a new file after M MB (uncompressed)")
+    rec.add_argument("--rotate-minutes", type=float, default=60.0, help="start a new file after K minutes")
+    rec.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: until Ctrl-C)")
+    rec.set_defaults(live=False)
     args = p.parse_args(argv)
+
+    if args.command == "record":
+        from .venue.recorder import FrameWriter, record
+
+        try:  # recording needs no credentials: no _check_live
+            settings = load_settings(**_overrides(args))
+        except ConfigError as e:
+            print(f"polymm: {e}", file=sys.stderr)
+            return 2
+        writer = FrameWriter(args.out, rotate_bytes=int(args.rotate_mb * 1024 * 1024) or None,
+                             rotate_seconds=args.rotate_minutes * 60 or None)
+        with _venue(settings) as (settings, _mode):
+            try:
+                recorder, ids = asyncio.run(record(
+                    settings.clob_url, settings.gamma_url, f"{settings.ws_url}/ws/market", writer,
+                    settings.market_ids, args.max_markets or settings.max_markets, args.duration))
+            except Exception as e:  # discovery failed / nothing to record: say so, no traceback
+                writer.close()
+                print(f"polymm record: {type(e).__name__}: {e}", file=sys.stderr)
+                return 1
+        print(f"polymm record: {recorder.frames} frames from {len(ids)} markets ({settings.ws_url}) "
+              f"in {len(writer.files)} files under {writer.directory.resolve()}")
+        for f in writer.files:
+            print(f"  {f}")
+        return 0
 
     if args.command == "exchange":
         from .exchange import serve

@@ -31,6 +31,22 @@ class LogEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardState:
+    """One market-data connection: health, load and latency (p50 / p99)."""
+
+    index: int
+    status: str
+    reason: str
+    markets: int
+    frames: int
+    reconnects: int
+    applied_p50_ms: float | None  # receive → applied to the book
+    applied_p99_ms: float | None
+    wire_p50_ms: float | None  # exchange timestamp → receive (includes clock offset)
+    wire_p99_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class FeedState:
     status: str  # STOPPED | STARTING | RUNNING | DEGRADED | ERROR
     reason: str = ""
@@ -38,6 +54,12 @@ class FeedState:
     errors: int = 0
     reconnects: int = 0
     last_frame_age_s: float | None = None
+    shards: tuple[ShardState, ...] = ()
+    freezes: int = 0
+    resyncs: int = 0
+    hash_mismatches: int = 0
+    applied_p50_ms: float | None = None
+    applied_p99_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,12 +61,12 @@ async def test_local_books_equal_standin_books_after_many_updates(wait_until) ->
 async def test_feed_reconnects_and_rebuilds_after_the_server_drops_it(wait_until) -> None:
     async with run_exchange(port=0, seed=12, flow_rate=50) as ex:
         feed = MarketFeed(ex.ws_url, ex.markets, lambda c: None)
-        feed.socket.max_backoff = 0.5
+        feed.shards[0].socket.max_backoff = 0.5
         task = asyncio.create_task(feed.run())
         try:
             await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
-            await feed.socket.drop()  # the connection goes away under the feed
-            await wait_until(lambda: feed.socket.reconnects >= 1)
+            await feed.shards[0].socket.drop()  # the connection goes away under the feed
+            await wait_until(lambda: feed.shards[0].socket.reconnects >= 1)
             await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
             ok, why = feed.trusted(ex.markets[0].condition_id)
             assert ok, why

@@ -211,8 +211,21 @@ def test_one_bad_item_does_not_lose_the_good_ones() -> None:
 
 def test_empty_array_and_ignored_types_are_not_errors() -> None:
     assert parse_frame(b"[]") == ([], [])
-    for et in ("best_bid_ask", "new_market", "market_resolved", "order", "trade"):
+    for et in ("best_bid_ask", "new_market", "order", "trade"):
         assert parse_frame(orjson.dumps({"event_type": et})) == ([], [])
+
+
+def test_market_resolved_is_an_event_and_stops_the_book() -> None:
+    from polymm.domain.book_set import BookSet
+    from polymm.domain.messages import MarketResolved
+
+    frame = {"event_type": "market_resolved", "id": "1", "market": "0xm", "assets_ids": ["1", "2"],
+             "winning_asset_id": "1", "winning_outcome": "Yes", "timestamp": "1750000000000"}
+    events, errors = parse_frame(orjson.dumps(frame))
+    assert errors == [] and isinstance(events[0], MarketResolved) and events[0].winning_outcome == "Yes"
+    books = BookSet([_market()])
+    assert books.apply(events) == {"0xm"} and books.get("0xm").resolved
+    assert parse_frame(orjson.dumps({"event_type": "market_resolved"}))[1][0].kind == "bad_field"
 
 
 def _market() -> Market:

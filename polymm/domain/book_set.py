@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .market import Market
-from .messages import ErrorCounter, FrameError, MarketEvent, PriceChange
+from .messages import ErrorCounter, FrameError, MarketEvent, MarketResolved, PriceChange
 from .order_book import OrderBook
 from .prices import _PIP_CACHE, MAX_PIPS, PriceError
 
@@ -82,6 +82,13 @@ class BookSet:
                         book.version += 1
                         book.timestamp = ts
                         changed.add(book.condition_id)
+                continue
+            if type(ev) is MarketResolved:
+                book = self.books.get(ev.market)
+                if book is not None and not book.resolved:
+                    book.resolved = True
+                    book.version += 1
+                    changed.add(book.condition_id)
                 continue
             book = by_token.get(ev.asset_id)
             if book is None:

@@ -115,16 +115,30 @@ class TickSizeChange(msgspec.Struct, frozen=True, tag_field="event_type", tag="t
         return _ms(self.timestamp)
 
 
+class MarketResolved(msgspec.Struct, frozen=True, tag_field="event_type", tag="market_resolved"):
+    """A market resolved (custom-feature event): stop quoting it."""
+
+    market: str
+    winning_asset_id: str = ""
+    winning_outcome: str = ""
+    assets_ids: list[str] = []
+    timestamp: str = ""
+
+    @property
+    def ts(self) -> int:
+        return _ms(self.timestamp)
+
+
 class Ignored(msgspec.Struct, frozen=True):
     """Event types the book does not need (custom-feature and user-channel events)."""
 
     event_type: str
 
 
-MarketEvent = BookSnapshot | PriceChange | LastTrade | TickSizeChange
+MarketEvent = BookSnapshot | PriceChange | LastTrade | TickSizeChange | MarketResolved
 
 #: Event types Polymarket sends that the book skips without counting them as errors.
-IGNORED_EVENT_TYPES = frozenset({"best_bid_ask", "new_market", "market_resolved", "order", "trade"})
+IGNORED_EVENT_TYPES = frozenset({"best_bid_ask", "new_market", "order", "trade"})
 
 
 class FrameError(NamedTuple):
@@ -155,7 +169,7 @@ def parse_item(item: object) -> MarketEvent | FrameError | None:
         return FrameError("bad_field", f"{et}: {e}")
 
 
-_TAGS = frozenset({"book", "price_change", "last_trade_price", "tick_size_change"})
+_TAGS = frozenset({"book", "price_change", "last_trade_price", "tick_size_change", "market_resolved"})
 
 
 def parse_frame(raw: bytes | str) -> tuple[list[MarketEvent], list[FrameError]]:

@@ -94,6 +94,7 @@ class OrderBook:
         "n_asks",
         "n_bids",
         "no_token",
+        "resolved",
         "tick",
         "timestamp",
         "version",
@@ -112,6 +113,7 @@ class OrderBook:
         self.hashes: dict[str, str] = {}
         self.last_trade: int | None = None
         self.last_trade_size = 0.0
+        self.resolved = False  # the market resolved: never quote it again
         self._reset()
 
     def _reset(self) -> None:

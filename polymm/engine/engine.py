@@ -24,8 +24,9 @@ from ..domain.prices import PriceError, pips_to_decimal, pips_to_str, price_to_p
 from ..domain.quoting import Targets, fixed_quotes, to_pips
 from ..state import ExecutionState, MarketState, PortfolioState, RiskState, StateStore, VenueState
 from ..venue.execution import Execution, OrderRequest
+from ..venue.rest import PublicClient
 from .execution_factory import build_execution
-from .feed import MarketFeed
+from .feed import FeedConfig, MarketFeed
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,16 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}  # one step at a time per market
         for m in markets:
             self.params[m.condition_id] = self._default_params(m)
+        self.public = PublicClient(settings.clob_url, settings.gamma_url)
         self.feed = MarketFeed(
-            f"{settings.ws_url}/ws/market", markets, self._on_books_changed, self._on_trade, self.store.log
+            f"{settings.ws_url}/ws/market", markets, self._on_books_changed, self._on_trade, self.store.log,
+            rest=self.public,
+            config=FeedConfig(
+                max_assets_per_connection=settings.feed_assets_per_connection,
+                freeze_after_s=settings.feed_stale_s,
+                hash_check_s=settings.feed_hash_check_s,
+                rest_poll_s=settings.feed_rest_poll_s,
+            ),
         )
         self.store.set("venue", VenueState(mode, venue_host or settings.clob_url, self.execution.name))
         self.store.set("markets", tuple(self.markets))
@@ -235,6 +244,7 @@ class Engine:
             await self.execution.cancel_all()
         self.feed.stop()
         await self.execution.close()
+        await self.public.aclose()
 
     # ================================================================ one market's step
     async def _step_locked(self, cid: str) -> None:

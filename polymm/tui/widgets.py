@@ -42,6 +42,10 @@ class StatusBar(Static):
             t.append("  feed ")
             t.append(feed.status, style=style)
             t.append(f" {feed.frames:,} frames")
+            if feed.applied_p99_ms is not None:
+                t.append(f" p99 {feed.applied_p99_ms:.2f}ms")
+            if len(feed.shards) > 1:
+                t.append(f" {sum(s.status == 'RUNNING' for s in feed.shards)}/{len(feed.shards)} shards")
             if feed.errors:
                 t.append(f" {feed.errors} skipped", style="yellow")
         if execution is not None and execution.heartbeat_age_s is not None:

@@ -40,8 +40,10 @@ class MarketSocket:
         assets: Iterable[str] = (),
         ping_interval: float = PING_INTERVAL_S,
         max_backoff: float = 10.0,
+        custom_features: bool = False,
     ) -> None:
         self.url = url
+        self.custom_features = custom_features  # best_bid_ask / new_market / market_resolved
         self.on_frame = on_frame
         self.on_state = on_state
         self.assets: list[str] = list(dict.fromkeys(assets))
@@ -64,7 +66,7 @@ class MarketSocket:
                     await ws.send(
                         orjson.dumps(
                             {"type": "market", "assets_ids": self.assets, "initial_dump": True, "level": 2,
-                             "custom_feature_enabled": False}
+                             "custom_feature_enabled": self.custom_features}
                         ).decode()
                     )
                     self.on_state("RUNNING", "")

@@ -9,6 +9,7 @@ counted, never raised.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -117,6 +118,48 @@ class PublicClient:
     async def get_book(self, token_id: str) -> BookSnapshot:
         """GET /book as a ``BookSnapshot`` (the REST shape has no ``event_type``)."""
         return book_from_rest(await self._get(f"{self.clob_url}/book", token_id=token_id))
+
+    async def get_books(self, token_ids: list[str]) -> list[BookSnapshot]:
+        """POST /books (≤ 500 tokens per call, chunked): unknown tokens are simply absent."""
+        out: list[BookSnapshot] = []
+        for i in range(0, len(token_ids), 500):
+            body = orjson.dumps([{"token_id": t} for t in token_ids[i : i + 500]])
+            r = await self._http.post(f"{self.clob_url}/books", content=body,
+                                      headers={"Content-Type": "application/json"})
+            if r.status_code != 200:
+                raise VenueError(r.status_code, _error_text(r))
+            docs = orjson.loads(r.content)
+            for d in docs if isinstance(docs, list) else []:
+                if isinstance(d, dict):
+                    try:
+                        out.append(book_from_rest(orjson.dumps(d)))
+                    except ValueError as e:
+                        log.warning("skipping a malformed /books entry: %s", e)
+        return out
+
+    async def gamma_get(self, path: str, **params: Any) -> Any:
+        """GET a Gamma path (``/markets``, ``/events``...) as parsed JSON; list values repeat the parameter."""
+        return orjson.loads(await self._get(f"{self.gamma_url}{path}", **params))
+
+    async def gamma_pages(
+        self, path: str = "/markets", page_size: int = 100, max_items: int | None = None, **params: Any
+    ) -> AsyncIterator[Any]:
+        """Yield Gamma list pages with ``limit``/``offset`` until a short page or ``max_items`` rows.
+
+        A non-list answer (an error object...) is yielded as-is and ends the walk, so callers can count
+        it as malformed instead of crashing.
+        """
+        offset = 0
+        while max_items is None or offset < max_items:
+            limit = page_size if max_items is None else min(page_size, max_items - offset)
+            doc = await self.gamma_get(path, **{**params, "limit": limit, "offset": offset})
+            if not isinstance(doc, list):
+                yield doc
+                return
+            yield doc
+            if len(doc) < limit:
+                return
+            offset += len(doc)
 
     async def list_markets(self, limit: int = 100, **filters: Any) -> list[Market]:
         """Active, order-book-enabled Gamma markets by 24 h volume; unusable ones are skipped."""

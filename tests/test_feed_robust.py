@@ -1,0 +1,161 @@
+"""Market data you can trust: the feed against the stand-in's fault controls, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from polymm.domain.prices import price_to_pips
+from polymm.engine.feed import FeedConfig, MarketFeed
+from polymm.exchange import run_exchange
+from polymm.venue.rest import PublicClient
+
+pytestmark = pytest.mark.asyncio
+
+FAST = FeedConfig(check_interval_s=0.1, freeze_after_s=0.8, hash_check_s=0.5, rest_poll_s=0.3, error_after_s=60)
+
+
+@contextlib.asynccontextmanager
+async def feed_on(ex, config: FeedConfig = FAST, markets=None, url: str | None = None):
+    rest = PublicClient(ex.clob_url, ex.gamma_url)
+    log: list[tuple[str, str]] = []
+    feed = MarketFeed(url or ex.ws_url, markets or ex.markets, lambda c: None,
+                      on_log=lambda text, level: log.append((level, text)), rest=rest, config=config)
+    feed.log = log  # type: ignore[attr-defined]
+    task = asyncio.create_task(feed.run())
+    try:
+        yield feed
+    finally:
+        feed.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        await rest.aclose()
+
+
+async def books_equal_venue(ex, feed: MarketFeed) -> int:
+    """Assert every local book equals the stand-in's /book for both tokens; returns levels compared."""
+    rest = PublicClient(ex.clob_url, ex.gamma_url)
+    n = 0
+    try:
+        for cid in feed.books.books:
+            book = feed.books.get(cid)
+            for token in (book.yes_token, book.no_token):
+                venue = await rest.get_book(token)
+                bids, asks = book.levels_for(token)
+                assert [(lv.price, lv.size) for lv in bids] == [(price_to_pips(v.price), v.size) for v in venue.bids]
+                assert [(lv.price, lv.size) for lv in asks] == [(price_to_pips(v.price), v.size) for v in venue.asks]
+                n += len(bids) + len(asks)
+    finally:
+        await rest.aclose()
+    return n
+
+
+async def quiesce(feed: MarketFeed, quiet_s: float = 0.3) -> None:
+    last = -1
+    while last != feed.frames:
+        last = feed.frames
+        await asyncio.sleep(quiet_s)
+
+
+async def test_a_dropped_socket_reconnects_and_the_books_match_again(wait_until) -> None:
+    async with run_exchange(port=0, seed=51, flow_rate=100) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
+        for s in feed.shards:
+            s.socket.max_backoff = 0.3
+        assert await ex.standin.drop_all_websockets("market") >= 1
+        await wait_until(lambda: feed.state().reconnects >= 1)
+        await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
+        ex.pause_flow()
+        await quiesce(feed)
+        assert await books_equal_venue(ex, feed) > 50
+
+
+async def test_a_frozen_socket_is_detected_in_time_and_resynced_from_rest(wait_until) -> None:
+    async with run_exchange(port=0, seed=52, flow_rate=100) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
+        ex.standin.controls.freeze_market_ws(True)  # socket open, PONG answered, no data; books move
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await wait_until(lambda: feed.freezes >= 1, timeout=5)
+        detected = loop.time() - t0
+        assert detected < FAST.freeze_after_s + 1.0  # within the configured time (+ one check and a probe)
+        ex.standin.controls.freeze_market_ws(False)
+        ex.pause_flow()
+        await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
+        await quiesce(feed)
+        assert feed.resyncs > len(ex.markets)  # start-up snapshot plus the freeze resync
+        await books_equal_venue(ex, feed)
+
+
+async def test_a_quiet_market_raises_no_false_freeze(wait_until) -> None:
+    async with run_exchange(port=0, seed=53, flow=False) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
+        await asyncio.sleep(FAST.freeze_after_s * 3)  # several freeze windows without any data
+        assert feed.freezes == 0 and feed.state().reconnects == 0 and feed.hash_mismatches == 0
+        assert all(feed.trusted(cid)[0] for cid in feed.books.books)
+
+
+async def test_a_book_that_disagrees_with_the_venue_is_caught_and_resynced(wait_until) -> None:
+    """A lost update leaves our levels wrong while later deltas bring our stored hash back in line
+    with the venue's, so the check compares content too. Simulated exactly: one level altered."""
+    async with run_exchange(port=0, seed=54, flow_rate=100) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
+        ex.pause_flow()
+        await quiesce(feed)
+        book = feed.books.get(ex.markets[0].condition_id)
+        p = book.best_bid
+        book._set(True, p, book.bids[p] + 1.0)  # the update we "lost"
+        await wait_until(lambda: feed.hash_mismatches >= 1, timeout=5)
+        await books_equal_venue(ex, feed)
+        assert any("mismatch" in text for _, text in feed.log)
+
+
+async def test_a_tick_change_starts_a_new_epoch_on_the_new_grid(wait_until) -> None:
+    async with run_exchange(port=0, seed=55, flow=False) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
+        m = next(m for m in ex.markets if m.tick.text == "0.01")
+        book = feed.books.get(m.condition_id)
+        epoch = book.epoch
+        ex.standin.change_tick_size(m.condition_id, "0.001")
+        await wait_until(lambda: book.epoch == epoch + 1 and book.tick.text == "0.001")
+        await wait_until(lambda: feed.trusted(m.condition_id)[0])  # a fresh snapshot landed
+        assert any("tick size" in text for _, text in feed.log)
+
+
+async def test_twenty_markets_over_two_shards(wait_until) -> None:
+    async with run_exchange(port=0, seed=56, market_count=20, flow_rate=20) as ex:
+        markets = [m for m in ex.markets][:20]
+        async with feed_on(ex, FeedConfig(max_assets_per_connection=20), markets) as feed:
+            assert len(feed.shards) == 2 and [len(s.markets) for s in feed.shards] == [10, 10]
+            await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == 20)
+            assert all(s.frames > 0 for s in feed.shards) or await asyncio.sleep(1) is None
+            ex.pause_flow()
+            await quiesce(feed)
+            assert await books_equal_venue(ex, feed) > 100
+            st = feed.state()
+            assert len(st.shards) == 2 and st.applied_p99_ms is not None
+
+
+async def test_books_are_polled_over_rest_while_the_socket_is_down(wait_until) -> None:
+    async with run_exchange(port=0, seed=57, flow_rate=50) as ex:
+        bad = "ws://127.0.0.1:9/ws/market"  # nothing listens there: the socket never comes up
+        async with feed_on(ex, url=bad) as feed:
+            await wait_until(lambda: feed.resyncs >= 3 * len(ex.markets), timeout=5)
+            cid = ex.markets[0].condition_id
+            ok, why = feed.trusted(cid)
+            assert not ok and "REST polling" in why  # books current on screen, quotes still pulled
+            ex.pause_flow()
+            await asyncio.sleep(FAST.rest_poll_s * 2)
+            await books_equal_venue(ex, feed)
+
+
+async def test_a_resolved_market_is_never_quoted_again(wait_until) -> None:
+    async with run_exchange(port=0, seed=58, flow=False) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
+        m = ex.markets[1]
+        ex.standin.resolve_market(m.condition_id, "Yes")
+        await wait_until(lambda: feed.trusted(m.condition_id) == (False, "market resolved"))
+        assert feed.trusted(ex.markets[0].condition_id)[0]
