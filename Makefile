@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/book_bench.py
 	$(BIN)/python bench/order_bench.py
+	$(BIN)/python bench/feed_bench.py
 
 run: $(VENV)/.installed
 	$(BIN)/polymm run --demo

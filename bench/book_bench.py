@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import random
 import sys
 import time
 from decimal import Decimal
@@ -24,7 +23,8 @@ from decimal import Decimal
 from polymm.domain.book_set import BookSet
 from polymm.domain.market import Market
 from polymm.domain.messages import parse_frame
-from polymm.domain.prices import MAX_PIPS, Tick, pips_to_str
+from polymm.domain.prices import Tick
+from polymm.exchange.blast import price_change_stream
 
 
 def make_markets(n: int) -> list[Market]:
@@ -44,44 +44,8 @@ def make_markets(n: int) -> list[Market]:
 
 
 def make_frames(markets: list[Market], count: int, seed: int) -> tuple[list[bytes], int]:
-    """A consistent stream: each market keeps a fair value; changes land on its own side of it."""
-    rng = random.Random(seed)
-    fair = {m.condition_id: 5000 for m in markets}
-    frames: list[bytes] = []
-    levels = 0
-    ts = 1_760_000_000_000
-    for _ in range(count):
-        m = markets[rng.randrange(len(markets))]
-        t = m.tick.pips
-        f = fair[m.condition_id] + rng.choice((-t, 0, t))
-        f = min(max(f, 20 * t), MAX_PIPS - 20 * t)
-        fair[m.condition_id] = f
-        changes = []
-        for _ in range(rng.randint(1, 3)):
-            is_bid = rng.random() < 0.5
-            dist = rng.randint(1, 15) * t
-            p = f - dist if is_bid else f + dist
-            size = "0" if rng.random() < 0.25 else f"{rng.randint(5, 5000)}.{rng.randint(0, 99):02d}"
-            side = "BUY" if is_bid else "SELL"
-            h = f"{rng.getrandbits(160):040x}"
-            changes.append(
-                {"asset_id": m.yes_token, "price": pips_to_str(p), "size": size, "side": side, "hash": h,
-                 "best_bid": "0.5", "best_ask": "0.51"}
-            )
-            changes.append(
-                {"asset_id": m.no_token, "price": pips_to_str(MAX_PIPS - p), "size": size,
-                 "side": "SELL" if is_bid else "BUY", "hash": h, "best_bid": "0.49", "best_ask": "0.5"}
-            )
-        levels += len(changes)
-        ts += 3
-        frames.append(
-            json.dumps(
-                {"event_type": "price_change", "market": m.condition_id, "timestamp": str(ts),
-                 "price_changes": changes},
-                separators=(",", ":"),
-            ).encode()
-        )
-    return frames, levels
+    """The shared benchmark stream (also what the stand-in's /_admin/blast pushes)."""
+    return price_change_stream(markets, count, seed)
 
 
 class NaiveBook:

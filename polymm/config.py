@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     feed_assets_per_connection: int = Field(200, ge=2, le=2000)
     feed_hash_check_s: float = Field(30.0, gt=0, le=3600)
     feed_rest_poll_s: float = Field(2.0, gt=0, le=600)
+    record_dir: str = ""  # when set, every market frame is also recorded there (as `polymm record`)
     max_errors_10s: int = Field(20, ge=1, le=10_000)
     heartbeat_timeout_s: float = Field(15.0, gt=0, le=600)
     quote_interval_s: float = Field(1.0, gt=0, le=60)

@@ -54,3 +54,15 @@ async def test_stop_cancels_every_order_at_the_venue(wait_until) -> None:
             await wait_until(lambda: len(ours(ex, engine)) >= 6)
             key = engine.execution._api_key
         assert [o for o in ex.engine.open_orders() if o.owner == key] == []
+
+
+async def test_the_engine_records_market_frames_when_asked(tmp_path, wait_until) -> None:
+    from polymm.domain.messages import parse_frame
+    from polymm.venue.recorder import FrameReader
+
+    async with run_exchange(port=0, seed=43, flow_rate=50) as ex:
+        async with running_engine(ex, record_dir=str(tmp_path)) as engine:
+            await wait_until(lambda: engine.feed.frames >= 100)
+            seen = engine.feed.frames
+        frames = list(FrameReader(tmp_path))
+        assert len(frames) >= seen and all(not parse_frame(raw)[1] for _, raw in frames)

@@ -159,3 +159,35 @@ async def test_a_resolved_market_is_never_quoted_again(wait_until) -> None:
         ex.standin.resolve_market(m.condition_id, "Yes")
         await wait_until(lambda: feed.trusted(m.condition_id) == (False, "market resolved"))
         assert feed.trusted(ex.markets[0].condition_id)[0]
+
+
+async def test_the_blast_control_streams_parseable_frames_and_rejects_bad_input(wait_until) -> None:
+    import httpx
+
+    async with run_exchange(port=0, seed=59, flow=False) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
+        before = feed.frames
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"{ex.clob_url}/_admin/blast", json={"frames": 3000, "seed": 2})
+            assert r.status_code == 200 and r.json()["frames"] == 3000
+            await wait_until(lambda: feed.frames >= before + 3000)
+            assert feed.errors.total == 0
+            bad = await http.post(f"{ex.clob_url}/_admin/blast", json={"frames": "lots"})
+            assert bad.status_code == 400 and "frames" in bad.json()["error"]
+
+
+async def test_markets_are_subscribed_and_unsubscribed_while_running(wait_until) -> None:
+    async with run_exchange(port=0, seed=60, flow_rate=100) as ex:
+        first, later = ex.markets[:3], ex.markets[3]
+        async with feed_on(ex, markets=first) as feed:
+            await wait_until(lambda: len(feed.snapshotted) == 3)
+            await feed.add_market(later)
+            await wait_until(lambda: feed.trusted(later.condition_id)[0])
+            book = feed.books.get(later.condition_id)
+            await wait_until(lambda: book.version > 2)  # live updates flow for the new market
+            await feed.remove_market(first[0])
+            assert feed.books.get(first[0].condition_id) is None
+            assert feed.trusted(first[0].condition_id) == (False, "not subscribed")
+            unknown = feed.books.unknown
+            await asyncio.sleep(1.0)
+            assert feed.books.unknown == unknown  # nothing arrives for the removed market's tokens

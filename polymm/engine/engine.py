@@ -24,6 +24,7 @@ from ..domain.prices import PriceError, pips_to_decimal, pips_to_str, price_to_p
 from ..domain.quoting import Targets, fixed_quotes, to_pips
 from ..state import ExecutionState, MarketState, PortfolioState, RiskState, StateStore, VenueState
 from ..venue.execution import Execution, OrderRequest
+from ..venue.recorder import FrameWriter
 from ..venue.rest import PublicClient
 from .execution_factory import build_execution
 from .feed import FeedConfig, MarketFeed
@@ -70,6 +71,7 @@ class Engine:
         for m in markets:
             self.params[m.condition_id] = self._default_params(m)
         self.public = PublicClient(settings.clob_url, settings.gamma_url)
+        self.recorder = FrameWriter(settings.record_dir) if settings.record_dir else None
         self.feed = MarketFeed(
             f"{settings.ws_url}/ws/market", markets, self._on_books_changed, self._on_trade, self.store.log,
             rest=self.public,
@@ -79,6 +81,7 @@ class Engine:
                 hash_check_s=settings.feed_hash_check_s,
                 rest_poll_s=settings.feed_rest_poll_s,
             ),
+            tap=self.recorder.write if self.recorder is not None else None,
         )
         self.store.set("venue", VenueState(mode, venue_host or settings.clob_url, self.execution.name))
         self.store.set("markets", tuple(self.markets))
@@ -245,6 +248,8 @@ class Engine:
         self.feed.stop()
         await self.execution.close()
         await self.public.aclose()
+        if self.recorder is not None:
+            self.recorder.close()
 
     # ================================================================ one market's step
     async def _step_locked(self, cid: str) -> None:

@@ -108,6 +108,7 @@ class MarketFeed:
         on_log: Callable[[str, str], None] = lambda text, level: None,
         rest: PublicClient | None = None,
         config: FeedConfig | None = None,
+        tap: Callable[[bytes | str, int], None] | None = None,
     ) -> None:
         self.url = ws_url
         self.config = config or FeedConfig()
@@ -117,6 +118,7 @@ class MarketFeed:
         self.on_trade = on_trade
         self.on_log = on_log
         self.rest = rest
+        self.tap = tap  # sees every raw frame first (the recorder), with its receive time (epoch ns)
         self.shards: list[_Shard] = []
         self._shard_of: dict[str, _Shard] = {}
         self.snapshotted: set[str] = set()  # markets with a snapshot since the last (re)connect/tick change
@@ -171,6 +173,8 @@ class MarketFeed:
         self.frames += 1
         shard.frames += 1
         self.last_frame = shard.last_data = now
+        if self.tap is not None:
+            self.tap(raw, time.time_ns())
         events, errors = parse_frame(raw)
         for err in errors:
             if self.errors.add(err):

@@ -396,6 +396,7 @@ class AdminApi:
     def __init__(self, standin: StandIn) -> None:
         self.standin = standin
         self.controls: Controls = standin.controls
+        self._blasts: set[asyncio.Future] = set()  # running /_admin/blast pushes
 
     def routes(self) -> list[web.RouteDef]:
         g = self._guard
@@ -410,6 +411,7 @@ class AdminApi:
             web.post("/_admin/new-market", g(self.new_market)),
             web.post("/_admin/flow", g(self.flow)),
             web.post("/_admin/clear", g(self.clear)),
+            web.post("/_admin/blast", g(self.blast)),
         ]
 
     @staticmethod
@@ -556,6 +558,26 @@ class AdminApi:
         else:
             self.standin.resume_flow()
         return _json({"paused": self.standin.flow_paused})
+
+    async def blast(self, request: web.Request) -> web.Response:
+        """Benchmark load: push ``frames`` generated price_change frames through the market channel
+        (they do not touch the matching books). Returns at once; the frames stream behind it."""
+        from .blast import price_change_stream
+
+        body = await self._body(request)
+        count = body.get("frames", 100_000)
+        seed = body.get("seed", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 5_000_000:
+            raise ControlError("frames must be an integer within [1, 5000000]")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ControlError("seed must be an integer")
+        markets = [m for m in self.standin.markets if m.condition_id not in self.standin.channel.closed_markets]
+        frames, levels = price_change_stream(markets, count, seed)
+        tokens = {t for m in markets for t in (m.yes_token, m.no_token)}
+        task = asyncio.ensure_future(self.standin.channel.blast(frames, tokens))
+        self._blasts.add(task)
+        task.add_done_callback(self._blasts.discard)
+        return _json({"frames": count, "level_changes": levels})
 
     async def clear(self, request: web.Request) -> web.Response:
         self.standin.faults.clear()
