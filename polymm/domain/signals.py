@@ -1,0 +1,752 @@
+"""Market signals for quoting, the store and the UI: pure, deterministic, no I/O, no clock.
+
+Every method that depends on time takes ``now`` (seconds, any monotonic or epoch origin, as long as
+one market uses one origin). Each signal is a small mutable accumulator with ``update(...)`` and an
+immutable ``snapshot()`` (a frozen dataclass). ``SignalSet`` owns one of each for one market.
+
+Units: prices are integer pips (1 pip = 1e-4 = 1 bp of $1) unless a field says ``price units``
+(0..1 dollars). Book sizes are floats (analytics only, DESIGN §5).
+
+Time-aware EWMA (used throughout). For a sample ``x`` arriving ``dt`` seconds after the previous one,
+with half-life ``H`` seconds::
+
+    d = 2 ** (-dt / H)          # decay of the old state over the gap
+    S = d * S + (1 - d) * x     # raw state, starts at 0
+    W = d * W + (1 - d)         # weight of the raw state, starts at 0
+    value = S / W               # bias-corrected estimate (undefined until W > 0)
+
+A sample's weight is proportional to the time elapsed since the previous one, so bursts of updates at
+nearly the same instant barely move the estimate, and a long quiet gap lets a new value dominate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .market import Side
+from .order_book import BookView
+from .portfolio import Fill
+from .prices import MAX_PIPS
+
+PIPS_PER_UNIT = float(MAX_PIPS)  # 10_000 pips = 1.0 price unit
+
+
+class Ewma:
+    """Bias-corrected, time-aware EWMA (formula in the module docstring)."""
+
+    __slots__ = ("_s", "_w", "half_life")
+
+    def __init__(self, half_life: float) -> None:
+        if half_life <= 0:
+            raise ValueError(f"half_life must be > 0, got {half_life!r}")
+        self.half_life = half_life
+        self._s = 0.0
+        self._w = 0.0
+
+    def add(self, x: float, dt: float) -> None:
+        """Fold in sample ``x`` observed ``dt`` seconds after the previous one (dt ≤ 0 adds nothing)."""
+        if dt <= 0:
+            return
+        self.fold(x, 2.0 ** (-dt / self.half_life))
+
+    def fold(self, x: float, d: float) -> None:
+        """Fold in sample ``x`` with an explicit decay ``d`` ∈ [0, 1] of the old state."""
+        self._s = d * self._s + (1.0 - d) * x
+        self._w = d * self._w + (1.0 - d)
+
+    @property
+    def ready(self) -> bool:
+        return self._w > 0.0
+
+    @property
+    def value(self) -> float:
+        return self._s / self._w if self._w > 0.0 else 0.0
+
+
+# =====================================================================================  1. volatility
+
+
+@dataclass(frozen=True, slots=True)
+class VolatilityConfig:
+    var_half_life: float = 60.0  # seconds, EWMA of squared mid changes
+    fast_half_life: float = 10.0  # seconds, EWMA of |mid change|
+    slow_half_life: float = 300.0
+    j_min: float = 0.5
+    j_max: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class VolatilitySnapshot:
+    sigma: float  # price units: sqrt(EWMA of (Δmid)²), Δmid in price units
+    fast_abs: float  # price units: EWMA of |Δmid| with the fast half-life
+    slow_abs: float  # price units: EWMA of |Δmid| with the slow half-life
+    regime: float  # J = fast_abs / slow_abs clipped to [j_min, j_max]; 1.0 until both are known
+    samples: int
+
+    @property
+    def sigma_pips(self) -> float:
+        return self.sigma * PIPS_PER_UNIT
+
+
+class Volatility:
+    """σ of mid changes and the fast/slow regime multiplier J.
+
+    Each ``update(now, mid)`` with ``now`` later than the last sample yields one change
+    ``Δ = (mid − last_sampled_mid) / 10_000`` (price units), folded into three time-aware EWMAs
+    (module docstring): ``var ← Δ²`` (half-life ``var_half_life``), ``fast ← |Δ|``, ``slow ← |Δ|``.
+    ``σ = sqrt(var)``; ``J = clip(fast / slow, j_min, j_max)`` (1.0 while slow is 0 or unknown).
+    Updates at the same instant as the last sample only move the reference mid forward lazily: the
+    change is measured from the last *sampled* mid, so it is not lost, only counted at the next step.
+    """
+
+    def __init__(self, config: VolatilityConfig | None = None) -> None:
+        self.config = c = config or VolatilityConfig()
+        self._var = Ewma(c.var_half_life)
+        self._fast = Ewma(c.fast_half_life)
+        self._slow = Ewma(c.slow_half_life)
+        self._last_t: float | None = None
+        self._last_mid: float | None = None
+        self._samples = 0
+
+    def update(self, now: float, mid: float | None) -> None:
+        """Feed the mid (pips, may be fractional) at ``now``; ``None`` (one-sided book) is ignored."""
+        if mid is None:
+            return
+        if self._last_t is None or self._last_mid is None:
+            self._last_t, self._last_mid = now, mid
+            return
+        dt = now - self._last_t
+        if dt <= 0:
+            return
+        delta = (mid - self._last_mid) / PIPS_PER_UNIT
+        self._var.add(delta * delta, dt)
+        self._fast.add(abs(delta), dt)
+        self._slow.add(abs(delta), dt)
+        self._last_t, self._last_mid = now, mid
+        self._samples += 1
+
+    def snapshot(self) -> VolatilitySnapshot:
+        c = self.config
+        fast, slow = self._fast.value, self._slow.value
+        j = 1.0 if slow <= 0.0 else min(c.j_max, max(c.j_min, fast / slow))
+        return VolatilitySnapshot(
+            sigma=math.sqrt(max(self._var.value, 0.0)), fast_abs=fast, slow_abs=slow, regime=j, samples=self._samples
+        )
+
+
+# =====================================================================================  2. order flow
+
+
+@dataclass(frozen=True, slots=True)
+class FlowConfig:
+    window: float = 60.0  # seconds
+    max_skew_ticks: float = 2.0  # skew at |imbalance| = 1
+    widen_k: float = 0.5  # widening factor = 1 + widen_k·|imbalance|
+    min_volume: float = 0.0  # below this total the suggestions are neutral (imbalance still reported)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSnapshot:
+    buy_volume: float  # taker-buy shares in the window
+    sell_volume: float
+    trades: int
+    imbalance: float  # (B − S) / (B + S) ∈ [−1, 1]; 0 when no volume
+    skew_ticks: float  # suggested shift of both quotes, + = up (buyers aggressive)
+    widen: float  # suggested spread multiplier ≥ 1
+
+
+class FlowImbalance:
+    """Aggressive (taker) buys vs sells over a sliding window of ``window`` seconds.
+
+    ``imbalance = (B − S) / (B + S)`` where B, S are taker-buy and taker-sell sizes of prints with
+    ``now − window < t ≤ now``. ``skew_ticks = max_skew_ticks · imbalance`` and
+    ``widen = 1 + widen_k · |imbalance|`` once ``B + S ≥ min_volume`` (else 0 and 1).
+    """
+
+    def __init__(self, config: FlowConfig | None = None) -> None:
+        self.config = config or FlowConfig()
+        self._prints: deque[tuple[float, float, bool]] = deque()
+        self._buy = 0.0
+        self._sell = 0.0
+
+    def update(self, now: float, size: float, taker_is_buy: bool) -> None:
+        if size > 0:
+            self._prints.append((now, size, taker_is_buy))
+            if taker_is_buy:
+                self._buy += size
+            else:
+                self._sell += size
+        self.expire(now)
+
+    def expire(self, now: float) -> None:
+        horizon = now - self.config.window
+        q = self._prints
+        while q and q[0][0] <= horizon:
+            _, size, is_buy = q.popleft()
+            if is_buy:
+                self._buy -= size
+            else:
+                self._sell -= size
+        if not q:  # clear float residue
+            self._buy = self._sell = 0.0
+
+    def snapshot(self) -> FlowSnapshot:
+        c = self.config
+        b, s = max(self._buy, 0.0), max(self._sell, 0.0)
+        total = b + s
+        imb = 0.0 if total <= 0 else max(-1.0, min(1.0, (b - s) / total))
+        active = total > 0 and total >= c.min_volume
+        return FlowSnapshot(
+            buy_volume=b,
+            sell_volume=s,
+            trades=len(self._prints),
+            imbalance=imb,
+            skew_ticks=c.max_skew_ticks * imb if active else 0.0,
+            widen=1.0 + c.widen_k * abs(imb) if active else 1.0,
+        )
+
+
+# =====================================================================================  3. liquidity
+
+
+class Liquidity(StrEnum):
+    HIGH = "HIGH"
+    NORMAL = "NORMAL"
+    LOW = "LOW"
+    CRISIS = "CRISIS"
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidityConfig:
+    levels: int = 5  # top-N levels per side summed for depth
+    high_max_spread_ticks: float = 1.0  # HIGH: spread ≤ this and depth ≥ high_min_depth
+    high_min_depth: float = 5_000.0
+    low_min_spread_ticks: float = 5.0  # LOW: spread ≥ this or depth < low_max_depth
+    low_max_depth: float = 500.0
+    crisis_min_spread_ticks: float = 20.0  # CRISIS: spread ≥ this or depth < crisis_max_depth or one-sided
+    crisis_max_depth: float = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class LiquiditySnapshot:
+    regime: Liquidity
+    reason: str
+    spread_ticks: float | None
+    depth: float  # min(bid depth, ask depth) over the top N levels, shares
+    bid_depth: float
+    ask_depth: float
+
+
+class LiquidityRegime:
+    """Classify the book from its spread in ticks and its thinner side's top-N depth.
+
+    ``depth = min(Σ bid sizes, Σ ask sizes)`` over the best ``levels`` levels. Checked in order:
+    one-sided/empty or crossed → CRISIS; ``spread ≥ crisis_min_spread_ticks`` or
+    ``depth < crisis_max_depth`` → CRISIS; ``spread ≥ low_min_spread_ticks`` or
+    ``depth < low_max_depth`` → LOW; ``spread ≤ high_max_spread_ticks`` and ``depth ≥ high_min_depth``
+    → HIGH; otherwise NORMAL. The reason names the rule that fired.
+    """
+
+    def __init__(self, config: LiquidityConfig | None = None) -> None:
+        self.config = config or LiquidityConfig()
+        self._snap = LiquiditySnapshot(Liquidity.CRISIS, "no book yet", None, 0.0, 0.0, 0.0)
+
+    def update(self, view: BookView) -> LiquiditySnapshot:
+        c = self.config
+        bd = sum(lv.size for lv in view.bids[: c.levels])
+        ad = sum(lv.size for lv in view.asks[: c.levels])
+        depth = min(bd, ad)
+        spread = view.spread
+        if spread is None:
+            snap = LiquiditySnapshot(Liquidity.CRISIS, "one-sided or empty book", None, depth, bd, ad)
+        else:
+            st = spread / view.tick.pips
+            regime, reason = self._classify(st, depth)
+            snap = LiquiditySnapshot(regime, reason, st, depth, bd, ad)
+        self._snap = snap
+        return snap
+
+    def _classify(self, st: float, depth: float) -> tuple[Liquidity, str]:
+        c = self.config
+        if st <= 0:
+            return Liquidity.CRISIS, f"crossed or locked book (spread {st:g} ticks)"
+        if st >= c.crisis_min_spread_ticks:
+            return Liquidity.CRISIS, f"spread {st:g} ≥ {c.crisis_min_spread_ticks:g} ticks"
+        if depth < c.crisis_max_depth:
+            return Liquidity.CRISIS, f"depth {depth:g} < {c.crisis_max_depth:g}"
+        if st >= c.low_min_spread_ticks:
+            return Liquidity.LOW, f"spread {st:g} ≥ {c.low_min_spread_ticks:g} ticks"
+        if depth < c.low_max_depth:
+            return Liquidity.LOW, f"depth {depth:g} < {c.low_max_depth:g}"
+        if st <= c.high_max_spread_ticks and depth >= c.high_min_depth:
+            return Liquidity.HIGH, f"spread {st:g} ≤ {c.high_max_spread_ticks:g} ticks and depth {depth:g} ≥ " + (
+                f"{c.high_min_depth:g}"
+            )
+        return Liquidity.NORMAL, f"spread {st:g} ticks, depth {depth:g}"
+
+    def snapshot(self) -> LiquiditySnapshot:
+        return self._snap
+
+
+# =====================================================================================  4. competitor
+
+
+@dataclass(frozen=True, slots=True)
+class CompetitorConfig:
+    window: float = 30.0  # T seconds
+    min_events: int = 3  # K improvements within T to flag
+    max_improve_ticks: int = 1  # an improvement is 1..this many ticks better than our quote
+    action: str = "back_off"  # "back_off" (widen) or "match" (join their price)
+    back_off_ticks: int = 1
+
+    def __post_init__(self) -> None:
+        if self.action not in ("back_off", "match"):
+            raise ValueError(f"action {self.action!r} is not allowed; allowed: back_off, match")
+
+
+@dataclass(frozen=True, slots=True)
+class CompetitorSnapshot:
+    flagged: bool
+    events: int  # improvements within the window (both sides)
+    bid_events: int
+    ask_events: int
+    suggestion: str  # "none", "back_off" or "match"
+    widen_ticks: int  # ticks to widen each side when suggestion == "back_off"
+
+
+class CompetitorDetector:
+    """Detect another maker pennying our quotes.
+
+    An *improvement* on the bid is a transition into the state ``0 < best_bid − our_bid ≤
+    max_improve_ticks · tick`` (asks mirrored: ``0 < our_ask − best_ask ≤ …``). It is counted once
+    per (our price, their price): staying pennied is not re-counted, but after we move (or they do)
+    and get pennied again, it is. Flag when ``count ≥ min_events`` over ``(now − window, now]``.
+    """
+
+    def __init__(self, config: CompetitorConfig | None = None) -> None:
+        self.config = config or CompetitorConfig()
+        self._events: deque[tuple[float, bool]] = deque()  # (t, is_bid)
+        self._last_bid: tuple[int, int] | None = None
+        self._last_ask: tuple[int, int] | None = None
+
+    def update(
+        self,
+        now: float,
+        our_bid: int | None,
+        our_ask: int | None,
+        best_bid: int | None,
+        best_ask: int | None,
+        tick_pips: int,
+    ) -> None:
+        limit = self.config.max_improve_ticks * tick_pips
+        bid_state = None
+        if our_bid is not None and best_bid is not None and 0 < best_bid - our_bid <= limit:
+            bid_state = (our_bid, best_bid)
+            if bid_state != self._last_bid:
+                self._events.append((now, True))
+        self._last_bid = bid_state
+        ask_state = None
+        if our_ask is not None and best_ask is not None and 0 < our_ask - best_ask <= limit:
+            ask_state = (our_ask, best_ask)
+            if ask_state != self._last_ask:
+                self._events.append((now, False))
+        self._last_ask = ask_state
+        self.expire(now)
+
+    def expire(self, now: float) -> None:
+        horizon = now - self.config.window
+        while self._events and self._events[0][0] <= horizon:
+            self._events.popleft()
+
+    def snapshot(self) -> CompetitorSnapshot:
+        c = self.config
+        n = len(self._events)
+        nb = sum(1 for _, is_bid in self._events if is_bid)
+        flagged = n >= c.min_events
+        return CompetitorSnapshot(
+            flagged=flagged,
+            events=n,
+            bid_events=nb,
+            ask_events=n - nb,
+            suggestion=c.action if flagged else "none",
+            widen_ticks=c.back_off_ticks if flagged and c.action == "back_off" else 0,
+        )
+
+
+# =====================================================================================  5. parity
+
+
+@dataclass(frozen=True, slots=True)
+class ParityConfig:
+    threshold_bps: float = 10.0  # flag when edge ≥ this (1 bp = 1 pip = $0.0001 per pair)
+    cost_bps: float = 0.0  # subtracted from both edges (fees, gas) before comparing
+
+
+@dataclass(frozen=True, slots=True)
+class ParitySnapshot:
+    buy_edge_bps: float | None  # 10_000 − (yes_ask + no_ask) − cost: buy both, redeem $1
+    sell_edge_bps: float | None  # (yes_bid + no_bid) − 10_000 − cost: sell both (mint $1 → 2 tokens)
+    buy_flag: bool
+    sell_flag: bool
+
+    @property
+    def flagged(self) -> bool:
+        return self.buy_flag or self.sell_flag
+
+    @property
+    def edge_bps(self) -> float:
+        return max(self.buy_edge_bps or 0.0, self.sell_edge_bps or 0.0, 0.0)
+
+
+class ParityArb:
+    """YES + NO parity: asks summing below $1 or bids summing above $1.
+
+    Prices in pips, so edges are directly in bps of $1. Without the NO token's own book, NO is
+    mirrored from the YES book (``no_bid = 10_000 − yes_ask``, ``no_ask = 10_000 − yes_bid``): the sums
+    are then exactly $1 unless the (merged) YES book is crossed, which is precisely a parity arb.
+    """
+
+    def __init__(self, config: ParityConfig | None = None) -> None:
+        self.config = config or ParityConfig()
+        self._snap = ParitySnapshot(None, None, False, False)
+
+    def update(
+        self, yes_bid: int | None, yes_ask: int | None, no_bid: int | None = None, no_ask: int | None = None
+    ) -> ParitySnapshot:
+        if no_bid is None and no_ask is None:
+            no_bid = MAX_PIPS - yes_ask if yes_ask is not None else None
+            no_ask = MAX_PIPS - yes_bid if yes_bid is not None else None
+        c = self.config
+        buy = MAX_PIPS - (yes_ask + no_ask) - c.cost_bps if yes_ask is not None and no_ask is not None else None
+        sell = yes_bid + no_bid - MAX_PIPS - c.cost_bps if yes_bid is not None and no_bid is not None else None
+        self._snap = ParitySnapshot(
+            buy_edge_bps=buy,
+            sell_edge_bps=sell,
+            buy_flag=buy is not None and buy >= c.threshold_bps,
+            sell_flag=sell is not None and sell >= c.threshold_bps,
+        )
+        return self._snap
+
+    def snapshot(self) -> ParitySnapshot:
+        return self._snap
+
+
+# =====================================================================================  6. markouts
+
+
+@dataclass(frozen=True, slots=True)
+class MarkoutConfig:
+    horizons: tuple[float, ...] = (1.0, 10.0, 60.0)  # seconds
+    window: int = 100  # rolling means over the last N resolved fills per horizon
+    toxicity_horizon: float = 10.0  # must be one of ``horizons``
+    widen_k: float = 1.0  # widen = 1 + widen_k · max(0, 2·toxicity − 1)
+
+    def __post_init__(self) -> None:
+        if self.toxicity_horizon not in self.horizons:
+            raise ValueError(f"toxicity_horizon {self.toxicity_horizon!r} is not one of horizons {self.horizons!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class MarkoutSnapshot:
+    horizons: tuple[float, ...]
+    means: tuple[float | None, ...]  # size-weighted mean markout per share, pips (+ = good for us)
+    counts: tuple[int, ...]  # resolved fills in each rolling window
+    pending: int  # fills with at least one horizon unresolved
+    toxicity: float  # ∈ [0, 1]: size share of adverse (< 0) markouts at toxicity_horizon; 0 with no data
+    widen: float  # spread multiplier ≥ 1
+
+
+@dataclass(slots=True)
+class _Pending:
+    t: float
+    sign: int  # +1 buy, −1 sell
+    price: int
+    size: float
+    todo: list[float] = field(default_factory=list)  # horizons not yet resolved, ascending
+
+
+class Markouts:
+    """Post-fill markouts of our fills at fixed horizons.
+
+    Markout of a fill at time t, horizon h: ``m = sign · (mid(t + h) − price)`` pips per share,
+    sign = +1 for our buys, −1 for our sells (positive = the market moved our way). ``mid(t + h)`` is
+    the mid in effect at t + h: the last mid observed at a time ≤ t + h (so a fill resolves as soon as
+    a later mid arrives, or on ``advance(now)`` once ``now ≥ t + h``). Per horizon the rolling mean is
+    size-weighted over the last ``window`` resolved fills: ``Σ size·m / Σ size``.
+    ``toxicity = Σ size·[m < 0] / Σ size`` over the rolling window at ``toxicity_horizon`` — 0.5 is
+    uninformed flow, 1 means every fill was picked off. ``widen = 1 + widen_k · max(0, 2·tox − 1)``.
+    """
+
+    def __init__(self, config: MarkoutConfig | None = None) -> None:
+        self.config = c = config or MarkoutConfig()
+        self._horizons = tuple(sorted(c.horizons))
+        self._pending: list[_Pending] = []
+        self._done: dict[float, deque[tuple[float, float]]] = {h: deque(maxlen=c.window) for h in self._horizons}
+        self._mid: float | None = None
+
+    def on_fill(self, now: float, fill: Fill) -> None:
+        sign = 1 if fill.side is Side.BUY else -1
+        self._pending.append(_Pending(now, sign, fill.price, float(fill.size), list(self._horizons)))
+
+    def on_mid(self, now: float, mid: float | None) -> None:
+        """Feed the mid (pips) at ``now``. Deadlines before ``now`` resolve at the previous mid."""
+        self._resolve(now, inclusive=False)
+        if mid is not None:
+            self._mid = mid
+        self._resolve(now, inclusive=True)
+
+    def advance(self, now: float) -> None:
+        """Resolve deadlines ≤ ``now`` at the current mid (nothing newer has been seen)."""
+        self._resolve(now, inclusive=True)
+
+    def _resolve(self, now: float, inclusive: bool) -> None:
+        mid = self._mid
+        if mid is None or not self._pending:
+            return
+        keep: list[_Pending] = []
+        for p in self._pending:
+            while p.todo and (p.t + p.todo[0] <= now if inclusive else p.t + p.todo[0] < now):
+                h = p.todo.pop(0)
+                self._done[h].append((p.sign * (mid - p.price), p.size))
+            if p.todo:
+                keep.append(p)
+        self._pending = keep
+
+    def snapshot(self) -> MarkoutSnapshot:
+        c = self.config
+        means: list[float | None] = []
+        counts: list[int] = []
+        for h in self._horizons:
+            d = self._done[h]
+            w = sum(s for _, s in d)
+            means.append(sum(m * s for m, s in d) / w if w > 0 else None)
+            counts.append(len(d))
+        d = self._done[c.toxicity_horizon]
+        w = sum(s for _, s in d)
+        tox = min(1.0, max(0.0, sum(s for m, s in d if m < 0) / w)) if w > 0 else 0.0
+        return MarkoutSnapshot(
+            horizons=self._horizons,
+            means=tuple(means),
+            counts=tuple(counts),
+            pending=len(self._pending),
+            toxicity=tox,
+            widen=1.0 + c.widen_k * max(0.0, 2.0 * tox - 1.0),
+        )
+
+
+# =====================================================================================  7. events
+
+
+@dataclass(frozen=True, slots=True)
+class EventConfig:
+    widen_hours: float = 24.0  # hours to end < this → widen
+    reduce_only_hours: float = 2.0  # hours to end < this (or past end) → reduce-only
+    widen_factor: float = 1.5
+    bucket: float = 60.0  # seconds per volume bucket (and the "recent" sliding window)
+    volume_half_life: float = 30.0  # buckets, for the baseline EWMA of per-bucket volume
+    spike_k: float = 3.0  # spike when recent ≥ spike_k · baseline
+    min_buckets: int = 5  # closed buckets before a spike can be flagged
+    min_volume: float = 0.0  # and recent ≥ this
+
+
+@dataclass(frozen=True, slots=True)
+class EventSnapshot:
+    hours_to_end: float | None
+    resolution_near: bool
+    reduce_only: bool
+    widen: float
+    recent_volume: float  # shares traded in (now − bucket, now]
+    baseline_volume: float  # EWMA of per-bucket volume over closed buckets
+    volume_ratio: float | None  # recent / baseline
+    volume_spike: bool
+
+
+class EventSignal:
+    """Resolution approaching and volume spikes.
+
+    Resolution: ``hours = (end − now) / 3600``; ``hours < reduce_only_hours`` → reduce-only (and widen);
+    ``hours < widen_hours`` → widen by ``widen_factor``.
+    Volume: time is cut into buckets ``[k·B, (k+1)·B)``. When a bucket closes its volume (0 for empty
+    ones) folds into a bias-corrected EWMA with a half-life of ``volume_half_life`` buckets:
+    ``d = 2^(−1/half_life)`` per bucket. ``recent`` is the volume over the sliding window
+    ``(now − B, now]``; spike when ≥ ``min_buckets`` buckets closed, ``recent ≥ spike_k · baseline``
+    and ``recent ≥ min_volume`` (a zero baseline with any recent volume counts as a spike).
+    """
+
+    def __init__(self, config: EventConfig | None = None, end_time: float | None = None) -> None:
+        self.config = c = config or EventConfig()
+        self.end_time = end_time
+        self._base = Ewma(1.0)  # half-life unused: decayed per bucket via decay()
+        self._d = 2.0 ** (-1.0 / c.volume_half_life)
+        self._bucket: int | None = None
+        self._bucket_vol = 0.0
+        self._closed = 0
+        self._recent: deque[tuple[float, float]] = deque()
+        self._recent_vol = 0.0
+        self._now: float | None = None
+
+    def set_end_time(self, end_time: float | None) -> None:
+        self.end_time = end_time
+
+    def advance(self, now: float) -> None:
+        c = self.config
+        self._now = now if self._now is None else max(self._now, now)
+        k = math.floor(now / c.bucket)
+        if self._bucket is None:
+            self._bucket = k
+        elif k > self._bucket:
+            n = k - self._bucket  # closed: the current one (with its volume) + n − 1 empty ones
+            self._base.fold(self._bucket_vol, self._d)
+            if n > 1:
+                self._base.fold(0.0, self._d ** (n - 1))  # n − 1 empty buckets at once
+            self._closed += n
+            self._bucket, self._bucket_vol = k, 0.0
+        horizon = now - c.bucket
+        while self._recent and self._recent[0][0] <= horizon:
+            self._recent_vol -= self._recent.popleft()[1]
+        if not self._recent:
+            self._recent_vol = 0.0
+
+    def update(self, now: float, size: float) -> None:
+        """A trade print of ``size`` shares at ``now``."""
+        self.advance(now)
+        if size > 0:
+            self._bucket_vol += size
+            self._recent.append((now, size))
+            self._recent_vol += size
+
+    def snapshot(self) -> EventSnapshot:
+        c = self.config
+        hours = None if self.end_time is None or self._now is None else (self.end_time - self._now) / 3600.0
+        reduce_only = hours is not None and hours < c.reduce_only_hours
+        near = hours is not None and hours < c.widen_hours
+        recent = max(self._recent_vol, 0.0)
+        base = self._base.value
+        ratio = recent / base if base > 0 else None
+        spike = (
+            self._closed >= c.min_buckets
+            and recent > 0
+            and recent >= c.min_volume
+            and (base <= 0 or recent >= c.spike_k * base)
+        )
+        return EventSnapshot(
+            hours_to_end=hours,
+            resolution_near=near,
+            reduce_only=reduce_only,
+            widen=c.widen_factor if near else 1.0,
+            recent_volume=recent,
+            baseline_volume=base,
+            volume_ratio=ratio,
+            volume_spike=spike,
+        )
+
+
+# =====================================================================================  signal set
+
+
+@dataclass(frozen=True, slots=True)
+class SignalsConfig:
+    volatility: VolatilityConfig = field(default_factory=VolatilityConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    liquidity: LiquidityConfig = field(default_factory=LiquidityConfig)
+    competitor: CompetitorConfig = field(default_factory=CompetitorConfig)
+    parity: ParityConfig = field(default_factory=ParityConfig)
+    markouts: MarkoutConfig = field(default_factory=MarkoutConfig)
+    events: EventConfig = field(default_factory=EventConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class SignalsSnapshot:
+    condition_id: str
+    ts: float
+    volatility: VolatilitySnapshot
+    flow: FlowSnapshot
+    liquidity: LiquiditySnapshot
+    competitor: CompetitorSnapshot
+    parity: ParitySnapshot
+    markouts: MarkoutSnapshot
+    events: EventSnapshot
+
+    @property
+    def widen(self) -> float:
+        """Combined spread multiplier: the product of every signal's suggestion (≥ 1)."""
+        return self.flow.widen * self.markouts.widen * self.events.widen * max(1.0, self.volatility.regime)
+
+
+class SignalSet:
+    """One of each signal for one market.
+
+    Feed it ``on_book(now, view)`` on every book change, ``on_trade(now, price_pips, size,
+    taker_is_buy)`` on every print, ``on_fill(now, fill)`` on every fill of ours, ``on_quotes(bid,
+    ask)`` when our resting quotes change, optionally ``on_token_books`` with each token's own top of
+    book, and read ``snapshot(now)``.
+    """
+
+    def __init__(self, condition_id: str = "", config: SignalsConfig | None = None, end_time: float | None = None):
+        self.condition_id = condition_id
+        self.config = c = config or SignalsConfig()
+        self.volatility = Volatility(c.volatility)
+        self.flow = FlowImbalance(c.flow)
+        self.liquidity = LiquidityRegime(c.liquidity)
+        self.competitor = CompetitorDetector(c.competitor)
+        self.parity = ParityArb(c.parity)
+        self.markouts = Markouts(c.markouts)
+        self.events = EventSignal(c.events, end_time)
+        self.our_bid: int | None = None
+        self.our_ask: int | None = None
+        self._has_token_books = False
+        self._now = 0.0
+
+    def on_quotes(self, our_bid: int | None, our_ask: int | None) -> None:
+        self.our_bid, self.our_ask = our_bid, our_ask
+
+    def on_book(self, now: float, view: BookView) -> None:
+        self._now = max(self._now, now)
+        mid = view.mid
+        self.volatility.update(now, mid)
+        self.markouts.on_mid(now, mid)
+        self.liquidity.update(view)
+        self.competitor.update(now, self.our_bid, self.our_ask, view.best_bid, view.best_ask, view.tick.pips)
+        if not self._has_token_books:
+            self.parity.update(view.best_bid, view.best_ask)
+
+    def on_token_books(
+        self, now: float, yes_bid: int | None, yes_ask: int | None, no_bid: int | None, no_ask: int | None
+    ) -> None:
+        """Each token's own best bid/ask (NO in NO terms); from then on parity uses these."""
+        self._now = max(self._now, now)
+        self._has_token_books = True
+        self.parity.update(yes_bid, yes_ask, no_bid, no_ask)
+
+    def on_trade(self, now: float, price_pips: int, size: float, taker_is_buy: bool) -> None:
+        self._now = max(self._now, now)
+        self.flow.update(now, size, taker_is_buy)
+        self.events.update(now, size)
+
+    def on_fill(self, now: float, fill: Fill) -> None:
+        self._now = max(self._now, now)
+        self.markouts.on_fill(now, fill)
+
+    def snapshot(self, now: float | None = None) -> SignalsSnapshot:
+        """All signals as of ``now`` (default: the latest time fed); expires windows first."""
+        if now is not None:
+            self._now = max(self._now, now)
+        t = self._now
+        self.flow.expire(t)
+        self.competitor.expire(t)
+        self.markouts.advance(t)
+        self.events.advance(t)
+        return SignalsSnapshot(
+            condition_id=self.condition_id,
+            ts=t,
+            volatility=self.volatility.snapshot(),
+            flow=self.flow.snapshot(),
+            liquidity=self.liquidity.snapshot(),
+            competitor=self.competitor.snapshot(),
+            parity=self.parity.snapshot(),
+            markouts=self.markouts.snapshot(),
+            events=self.events.snapshot(),
+        )

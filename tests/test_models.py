@@ -1,0 +1,467 @@
+"""Quoting models (Avellaneda–Stoikov, PM4) and their building blocks: layers, order diff, inventory
+skew, YES/NO parity and liquidity-reward scoring."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polymm.domain.market import Market, Side
+from polymm.domain.messages import parse_frame
+from polymm.domain.models import (
+    AvellanedaParams,
+    EwmaParams,
+    LiveOrder,
+    ModelState,
+    PM4Params,
+    adjusted_mid,
+    avellaneda_quotes,
+    cap_total,
+    clamp_to_rewards,
+    diff_orders,
+    layered,
+    order_score,
+    parity_ok,
+    pm4_quotes,
+    reward_score,
+    skew,
+    taper_sizes,
+    update,
+)
+from polymm.domain.order_book import BookView, Level, OrderBook
+from polymm.domain.params import MarketParams
+from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick, pips_to_str
+from polymm.domain.quoting import Quote, Targets
+
+COND = "0x" + "ef" * 32
+T01 = Tick.parse("0.01")
+D = Decimal
+
+
+def _market(tick: Tick) -> Market:
+    return Market(COND, "1", "2", "q?", tick)
+
+
+def _view(tick: Tick | str, bids: dict[int, float], asks: dict[int, float]) -> BookView:
+    t = tick if isinstance(tick, Tick) else Tick.parse(tick)
+    book = OrderBook(_market(t))
+    msg = {
+        "event_type": "book",
+        "market": COND,
+        "asset_id": "1",
+        "bids": [{"price": pips_to_str(p), "size": str(s)} for p, s in sorted(bids.items())],
+        "asks": [{"price": pips_to_str(p), "size": str(s)} for p, s in sorted(asks.items(), reverse=True)],
+    }
+    events, errors = parse_frame(orjson.dumps(msg))
+    assert errors == []
+    book.apply(events[0])
+    return book.view()
+
+
+def _prices(quotes: tuple[Quote, ...]) -> list[int]:
+    return [q.price for q in quotes]
+
+
+# ---------------------------------------------------------------- EWMA state
+
+
+def test_update_seeds_then_smooths() -> None:
+    e = EwmaParams(alpha_fair=0.5, alpha_vol=0.5, alpha_fast=0.5, alpha_slow=0.25)
+    s0 = ModelState()
+    assert update(s0, _view("0.01", {4800: 1}, {}), e) == s0  # one-sided: unchanged
+    s1 = update(s0, _view("0.01", {4800: 1}, {5200: 3}), e)  # micro = (4800*3 + 5200*1)/4 = 4900
+    assert s1 == ModelState(fair=4900.0, last_mid=5000.0, var=0.0, abs_fast=0.0, abs_slow=0.0, n=1)
+    s2 = update(s1, _view("0.01", {5000: 1}, {5200: 1}), e)  # micro 5100, mid 5100: d = 100
+    assert s2.fair == pytest.approx(5000.0)
+    assert s2.var == pytest.approx(5000.0) and s2.sigma == pytest.approx(5000.0**0.5)
+    assert s2.abs_fast == pytest.approx(50.0) and s2.abs_slow == pytest.approx(25.0)
+    assert s2.regime() == pytest.approx(2.0) and s2.n == 2
+    assert ModelState(abs_fast=10, abs_slow=1).regime() == 3.0  # clipped above
+    assert ModelState(abs_fast=1, abs_slow=10).regime() == 0.5  # clipped below
+    assert ModelState().regime() == 1.0
+    with pytest.raises(ValueError, match="alpha_fair"):
+        EwmaParams(alpha_fair=0)
+
+
+# ---------------------------------------------------------------- models: examples
+
+WIDE = _view("0.01", {4000: 10}, {6000: 10})
+
+
+def test_avellaneda_flat_and_long_by_hand() -> None:
+    params = MarketParams(size=D(10), position_limit=D(100))
+    flat = avellaneda_quotes(WIDE, D(0), params, ModelState(fair=5000.0), AvellanedaParams(min_spread=0.02))
+    assert flat.quotes == (Quote(Side.BUY, 4900, D(10)), Quote(Side.SELL, 5100, D(10)))
+    assert flat.fair == 5000.0
+    # sigma = 100 pips (0.01); q = 0.5, gamma 1, H 100, p = 0.5: shift = 0.5*1*1e-4*100*1 = 0.005
+    # half = max(0.01, 1.5*0.01) = 0.015: r = 0.495, bid 0.48, ask 0.51; bid size tapered to 5
+    state = ModelState(fair=5000.0, var=100.0**2)
+    long = avellaneda_quotes(WIDE, D(50), params, state, AvellanedaParams(gamma=1, horizon=100, k_vol=1.5))
+    assert long.quotes == (Quote(Side.BUY, 4800, D(5)), Quote(Side.SELL, 5100, D(10)))
+    assert "A-S" in long.reason
+    # at p = 0.05 the inventory term is scaled by 4p(1-p) = 0.19: shift 0.00095 -> r = 0.04905
+    low = _view("0.01", {100: 1}, {900: 1})
+    t = avellaneda_quotes(low, D(50), params, replace(state, fair=500.0), AvellanedaParams(gamma=1, horizon=100))
+    assert _prices(t.bids) == [300] and _prices(t.asks) == [700]  # 0.03405 down, 0.06405 up
+
+
+def test_pm4_by_hand() -> None:
+    params = MarketParams(size=D(10), position_limit=D(100))
+    model = PM4Params(gamma_a=1.0, skew_ticks=2.0, min_spread=0.02)
+    flat = pm4_quotes(WIDE, D(0), params, ModelState(fair=5000.0), model)
+    assert _prices(flat.bids) == [4900] and _prices(flat.asks) == [5100]
+    # q = 0.5: M = 2; c = 0.50 - 0.5*2*0.01 = 0.49; bid = 0.49 - 0.02 = 0.47, ask = 0.49 + 0.01
+    long = pm4_quotes(WIDE, D(50), params, ModelState(fair=5000.0), model)
+    assert long.quotes == (Quote(Side.BUY, 4700, D(5)), Quote(Side.SELL, 5000, D(10)))
+    short = pm4_quotes(WIDE, D(-50), params, ModelState(fair=5000.0), model)
+    assert short.quotes == (Quote(Side.BUY, 5000, D(10)), Quote(Side.SELL, 5300, D(5)))
+    # a hot regime (J = 3) triples the half-spread
+    hot = pm4_quotes(WIDE, D(0), params, ModelState(fair=5000.0, abs_fast=9, abs_slow=1), model)
+    assert _prices(hot.bids) == [4700] and _prices(hot.asks) == [5300] and "J=3.00" in hot.reason
+
+
+def test_models_never_cross_and_respect_limits() -> None:
+    tight = _view("0.01", {4900: 1}, {5000: 1})
+    params = MarketParams(position_limit=D(50), layers=2)
+    for quote in (
+        lambda v, p, s: avellaneda_quotes(v, p, params, s, AvellanedaParams()),
+        lambda v, p, s: pm4_quotes(v, p, params, s, PM4Params()),
+    ):
+        far = quote(tight, D(0), ModelState(fair=9000.0))  # fair far above the book
+        assert _prices(far.bids) == [4900, 4800] and min(_prices(far.asks)) > 4900
+        long = quote(tight, D(50), ModelState())
+        assert long.bids == () and len(long.asks) == 2 and "long limit" in long.reason
+        short = quote(tight, D(-50), ModelState())
+        assert short.asks == () and len(short.bids) == 2 and "short limit" in short.reason
+        assert quote(tight, D(0), ModelState()).fair == tight.microprice  # unseeded state: microprice
+        off = quote(_view("0.01", {4900: 1}, {}), D(0), ModelState())
+        assert off.quotes == () and "one-sided" in off.reason
+    disabled = avellaneda_quotes(tight, D(0), params.updated(enabled=False), ModelState(), AvellanedaParams())
+    assert disabled == Targets((), None, "disabled")
+
+
+# ---------------------------------------------------------------- inventory, layers, diff
+
+
+def test_taper_and_skew() -> None:
+    assert taper_sizes(D(0), D(10), D(100)) == (D(10), D(10))
+    assert taper_sizes(D(25), D(10), D(100)) == (D("7.5"), D(10))
+    assert taper_sizes(D(-75), D(10), D(100)) == (D(10), D("2.5"))
+    assert taper_sizes(D(100), D(10), D(100)) == (D(0), D(10))
+    assert taper_sizes(D(98), D(10), D(100)) == (D(0.2).quantize(D("0.01")), D(10))  # room 2 > taper 0.2
+    assert taper_sizes(D(-200), D(10), D(100)) == (D(10), D(0))
+    assert taper_sizes(D(95), D(100), D(100)) == (D(5), D(100))  # taper 5, room 5
+    s = skew(4900.0, 5100.0, D(50), D(100), D(10), 4, T01)  # shift 0.5*4 ticks = 200 pips
+    assert (s.bid, s.ask, s.bid_size, s.ask_size) == (4700.0, 4900.0, D(5), D(10))
+    s = skew(4900.0, 5100.0, D(-100), D(100), D(10), 4, T01)
+    assert (s.bid, s.ask, s.bid_size, s.ask_size) == (5300.0, 5500.0, D(10), D(0))
+
+
+def test_layered_steps_sizes_and_edges() -> None:
+    q = layered(4900, 5100, 3, 200, D(10), 2.0, T01, ask_size=D(1))
+    assert q == (
+        Quote(Side.BUY, 4900, D(10)),
+        Quote(Side.BUY, 4700, D(20)),
+        Quote(Side.BUY, 4500, D(40)),
+        Quote(Side.SELL, 5100, D(1)),
+        Quote(Side.SELL, 5300, D(2)),
+        Quote(Side.SELL, 5500, D(4)),
+    )
+    assert _prices(layered(300, None, 5, 150, D(1), 1.0, T01)) == [300, 100]  # step 0.015 -> 0.02; 0 dropped
+    assert layered(300, 9800, 2, 100, D(0), 1.0, T01) == ()  # zero size: nothing
+    assert _prices(layered(None, 9800, 3, 1, D(1), 1.0, T01)) == [9800, 9900]  # step < tick -> 1 tick
+    assert cap_total(q[:3], D(25)) == (Quote(Side.BUY, 4900, D(10)), Quote(Side.BUY, 4700, D(15)))
+    assert cap_total(q[:3], D(0)) == ()
+
+
+def test_diff_orders_keeps_queue_position() -> None:
+    def live(oid: str, side: Side, price: int, size: int = 10, at: float = 0.0) -> LiveOrder:
+        return LiveOrder(oid, side, price, D(size), at)
+
+    existing = [
+        live("b0", Side.BUY, 4900),
+        live("b1", Side.BUY, 4700),  # target moved 1 tick: within tolerance, kept
+        live("b2", Side.BUY, 4500),  # target moved 3 ticks: replaced
+        live("a0", Side.SELL, 5100, at=-100),  # too old: replaced
+        live("a1", Side.SELL, 5300, size=5),  # size changed: replaced
+        live("x", Side.SELL, 9000),  # no target: cancelled
+    ]
+    targets = [
+        Quote(Side.BUY, 4900, D(10)),
+        Quote(Side.BUY, 4600, D(10)),
+        Quote(Side.BUY, 4200, D(10)),
+        Quote(Side.SELL, 5100, D(10)),
+        Quote(Side.SELL, 5300, D(10)),
+    ]
+    cancel, place = diff_orders(existing, targets, tolerance_ticks=1, max_age_s=60, now=10.0, tick=T01)
+    assert {o.order_id for o in cancel} == {"b2", "a0", "a1", "x"}
+    assert place == (targets[2], targets[3], targets[4])
+    same = diff_orders(existing[:3], [*targets[:2], Quote(Side.BUY, 4500, D(10))], 0, 60, 10.0, T01)
+    assert same == ((existing[1],), (targets[1],))  # tolerance 0: only the exact ones kept
+
+
+# ---------------------------------------------------------------- parity and rewards
+
+
+def test_parity_examples() -> None:
+    assert parity_ok(4900, 5100, 4900, 5100)
+    assert not parity_ok(5000, None, 5000, None)  # buying both for exactly 1: no edge
+    assert not parity_ok(5100, None, 4950, None)
+    assert not parity_ok(None, 5000, None, 5000)
+    assert not parity_ok(None, 4900, None, 5050)
+    assert parity_ok(9900, None, None, 100)  # unrelated sides never lock anything
+    assert parity_ok(None, None, None, None)
+
+
+def test_reward_score_by_hand() -> None:
+    # mid 0.50, v = 3 cents: bid 0.49 (1 c) scores (2/3)^2*100, ask 0.52 (2 c) scores (1/3)^2*50
+    r = reward_score([(4900, 100.0)], [(5200, 50.0)], 5000.0, 3.0, 10.0)
+    assert r.q_one == pytest.approx(400 / 9) and r.q_two == pytest.approx(50 / 9)
+    assert r.q_min == pytest.approx(400 / 27)  # max(min, max/3) = 44.4/3 > 5.56
+    balanced = reward_score([(4900, 100.0)], [(5100, 100.0)], 5000.0, 3.0, 10.0, b=2.0)
+    assert balanced.q_one == balanced.q_two == balanced.q_min == pytest.approx(800 / 9)
+    one_sided = reward_score([(4900, 90.0)], [], 5000.0, 3.0, 10.0)
+    assert one_sided.q_two == 0.0 and one_sided.q_min == pytest.approx(40 / 3)  # 90*(4/9) = 40, / c
+    edge = reward_score([(400, 90.0)], [], 500.0, 3.0, 10.0)  # mid 0.05: two-sided required
+    assert edge.q_one == pytest.approx(40.0) and edge.q_min == 0.0
+    for m, counts in ((999.0, False), (1000.0, True), (9000.0, True), (9001.0, False), (9500.0, False)):
+        r1 = reward_score([], [(int(m) + 100, 90.0)], m, 3.0, 10.0)  # 1 c away: 40 on the ask side only
+        assert r1.q_two == pytest.approx(40.0) and r1.q_min == (pytest.approx(40 / 3) if counts else 0.0), m
+    outside = reward_score([(4700, 100.0)], [(5400, 100.0)], 5000.0, 3.0, 10.0)
+    assert (outside.q_one, outside.q_two, outside.q_min) == (0.0, 0.0, 0.0)  # exactly v and beyond
+    small = reward_score([(4900, 9.99)], [(5100, 9.99)], 5000.0, 3.0, 10.0)
+    assert (small.q_one, small.q_two, small.q_min) == (0.0, 0.0, 0.0)
+    assert order_score(5000, 10.0, 5000.0, 3.0, 10.0) == 10.0  # at the mid: full score
+    assert order_score(4950, 10.0, 5000.0, 0.0, 1.0) == 0.0  # no band
+
+
+def test_adjusted_mid_and_clamp_to_rewards() -> None:
+    bids = (Level(4900, 1.0), Level(4800, 50.0))
+    asks = (Level(5000, 60.0),)
+    assert adjusted_mid(bids, asks, 10.0) == 4900.0  # the 1-share bid is ignored
+    assert adjusted_mid(bids, asks, 100.0) is None
+    # mid 0.50, v = 3 c: band is (0.47, 0.53) exclusive -> lo 0.48, hi 0.52
+    assert clamp_to_rewards(4500, 5600, 5000.0, 3.0, T01) == (4800, 5200)
+    assert clamp_to_rewards(4900, 5100, 5000.0, 3.0, T01) == (4900, 5100)  # already inside
+    assert clamp_to_rewards(None, 5600, 5000.0, 3.0, T01) == (None, 5200)
+    assert clamp_to_rewards(4500, 5600, 5000.0, 0.5, T01) == (4500, 5600)  # band holds no grid price
+    assert clamp_to_rewards(1000, 9000, 5050.0, 0.3, Tick.parse("0.1")) == (1000, 9000)  # no grid price in band
+    assert clamp_to_rewards(1000, 9000, 5050.0, 3.0, Tick.parse("0.1")) == (5000, 9000)  # 0.6 is not < 0.5350
+    assert clamp_to_rewards(1000, 9000, 5000.0, 15.0, Tick.parse("0.1")) == (4000, 6000)
+
+
+# ---------------------------------------------------------------- property
+
+
+@st.composite
+def cases(draw: st.DrawFn):
+    tick = draw(st.sampled_from(ALL_TICKS))
+    grid = draw(st.sampled_from([g for g in ALL_TICKS if tick.pips % g.pips == 0]))
+    n = MAX_PIPS // grid.pips
+    bid_idx = draw(st.integers(1, n - 2))
+    ask_idx = draw(st.integers(bid_idx + 1, min(n - 1, bid_idx + draw(st.sampled_from([1, 3, 20, n])))))
+    bids = {bid_idx * grid.pips: draw(st.integers(1, 5000)) / 10}
+    asks = {ask_idx * grid.pips: draw(st.integers(1, 5000)) / 10}
+    tn = MAX_PIPS // tick.pips
+    params = MarketParams(
+        spread=tick.decimal * 2,
+        size=D(draw(st.integers(500, 1_000_000))) / 100,
+        layers=draw(st.integers(1, 5)),
+        layer_step=tick.decimal * draw(st.integers(1, max(1, min(tn - 1, 30)))),
+        position_limit=D(draw(st.integers(1, 10_000))),
+    )
+    lim = params.position_limit
+    positions = st.one_of(
+        st.sampled_from([D(0), lim, -lim, lim - D("0.01"), -lim + D("0.01")]),
+        st.decimals(min_value=-2 * lim, max_value=2 * lim, places=2),
+    )
+    p1, p2 = sorted((draw(positions), draw(positions)))
+    sigma = draw(st.sampled_from([0.0, 1.0, 30.0, 300.0, 3000.0]))
+    state = ModelState(
+        fair=draw(st.one_of(st.none(), st.floats(0, MAX_PIPS))),
+        var=sigma * sigma,
+        abs_fast=draw(st.floats(0, 500)),
+        abs_slow=draw(st.floats(0, 500)),
+    )
+    mult = draw(st.sampled_from([0.5, 1.0, 1.5]))
+    fee = draw(st.sampled_from([0.0, 1.0, 2.5]))
+    min_spread = float(draw(st.sampled_from(["0.0001", "0.01", "0.04", "0.3"])))
+    if draw(st.booleans()):
+        model: AvellanedaParams | PM4Params = AvellanedaParams(
+            gamma=draw(st.sampled_from([0.0, 0.1, 1.0, 50.0])),
+            horizon=draw(st.sampled_from([1.0, 100.0, 10_000.0])),
+            k_vol=draw(st.sampled_from([0.0, 1.0, 3.0])),
+            fee_ticks=fee,
+            min_spread=min_spread,
+            size_mult=mult,
+        )
+    else:
+        model = PM4Params(
+            gamma_a=draw(st.sampled_from([0.0, 0.5, 1.0, 3.0])),
+            skew_ticks=draw(st.sampled_from([0.0, 1.0, 5.0])),
+            k_vol=draw(st.sampled_from([0.0, 1.0, 3.0])),
+            fee_ticks=fee,
+            min_spread=min_spread,
+            size_mult=mult,
+        )
+    return tick, bids, asks, params, p1, p2, state, model
+
+
+def _run(view: BookView, position: Decimal, params: MarketParams, state: ModelState, model) -> Targets:
+    if isinstance(model, AvellanedaParams):
+        return avellaneda_quotes(view, position, params, state, model)
+    return pm4_quotes(view, position, params, state, model)
+
+
+def _check(view: BookView, targets: Targets, position: Decimal, params: MarketParams, size_mult: float) -> None:
+    tick = view.tick
+    assert view.best_bid is not None and view.best_ask is not None
+    qb, qa = _prices(targets.bids), _prices(targets.asks)
+    assert len(qb) + len(qa) == len(targets.quotes)
+    for q in targets.quotes:
+        assert tick.valid(q.price), q  # on grid, inside [tick, 1 - tick]
+        assert q.size > 0 and q.size == q.size.quantize(D("0.01")), q
+        assert q.size <= params.size * D(repr(max(1.0, size_mult) ** (params.layers - 1))), q
+    assert all(p < view.best_ask for p in qb) and all(p > view.best_bid for p in qa)
+    if qb and qa:
+        assert max(qb) < min(qa)
+    assert qb == sorted(set(qb), reverse=True) and qa == sorted(set(qa))
+    assert len(qb) <= params.layers and len(qa) <= params.layers
+    assert sum(q.size for q in targets.bids) <= max(D(0), params.position_limit - position)
+    assert sum(q.size for q in targets.asks) <= max(D(0), params.position_limit + position)
+    if position >= params.position_limit:
+        assert qb == [] and "long limit" in targets.reason
+    if position <= -params.position_limit:
+        assert qa == [] and "short limit" in targets.reason
+    # our own YES quotes mirrored onto NO never lock in a loss
+    if qb and qa:
+        assert parity_ok(qb[0], qa[0], MAX_PIPS - qa[0], MAX_PIPS - qb[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_property_models_on_grid_never_cross_and_skew_with_inventory(case) -> None:
+    tick, bids, asks, params, p1, p2, state, model = case
+    view = _view(tick, bids, asks)
+    t1 = _run(view, p1, params, state, model)
+    t2 = _run(view, p2, params, state, model)
+    _check(view, t1, p1, params, model.size_mult)
+    _check(view, t2, p2, params, model.size_mult)
+    assert t1.fair == t2.fair == (state.fair if state.fair is not None else view.microprice)
+    # p1 <= p2: the longer position never raises the inner bid or ask
+    if t1.bids and t2.bids:
+        assert t2.bids[0].price <= t1.bids[0].price
+    if t1.asks and t2.asks:
+        assert t2.asks[0].price <= t1.asks[0].price
+    # ... nor bids more, nor offers less, on its inner level
+    if t1.bids and t2.bids:
+        assert t2.bids[0].size <= t1.bids[0].size
+    if t1.asks and t2.asks:
+        assert t2.asks[0].size >= t1.asks[0].size
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, MAX_PIPS) | st.none(), min_size=4, max_size=4))
+def test_property_parity_matches_its_definition(prices) -> None:
+    yb, ya, nb, na = prices
+    locks_loss = (yb is not None and nb is not None and yb + nb >= MAX_PIPS) or (
+        ya is not None and na is not None and ya + na <= MAX_PIPS
+    )
+    assert parity_ok(yb, ya, nb, na) is not locks_loss
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(ALL_TICKS),
+    st.lists(st.tuples(st.booleans(), st.integers(1, 40), st.integers(1, 50)), max_size=8, unique_by=lambda x: x[:2]),
+    st.data(),
+)
+def test_property_diff_orders_keeps_unchanged_layers(tick, raw, data) -> None:
+    # targets at least 10 ticks apart per side; a move of 3 ticks is beyond a tolerance of 1
+    targets = [Quote(Side.BUY if b else Side.SELL, k * 10 * tick.pips, D(s)) for b, k, s in raw]
+    live = [LiveOrder(f"o{i}", q.side, q.price, q.size, float(i)) for i, q in enumerate(targets)]
+    assert diff_orders(live, targets, 0, 60, 1.0, tick) == ((), ())
+    near = [replace(q, price=q.price + tick.pips) for q in targets]  # within tolerance: all kept
+    assert diff_orders(live, near, 1, 60, 1.0, tick) == ((), ())
+    moved = data.draw(st.sets(st.integers(0, len(targets) - 1)) if targets else st.just(set()))
+    new = [replace(q, price=q.price + 3 * tick.pips) if i in moved else q for i, q in enumerate(targets)]
+    cancel, place = diff_orders(live, new, 1, 60, 1.0, tick)
+    assert set(cancel) == {live[i] for i in moved}
+    assert list(place) == [new[i] for i in sorted(moved)]
+    # orders older than max age are all replaced
+    cancel, place = diff_orders(live, targets, 5, 60, 61.0 + len(live), tick)
+    assert set(cancel) == set(live) and list(place) == targets
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, MAX_PIPS - 1),
+    st.integers(1, MAX_PIPS - 1),
+    st.floats(0.5, 10),
+    st.floats(0, 500),
+    st.floats(0, 50),
+)
+def test_property_reward_score_zero_outside_band_and_decreasing(price, price2, v, size, min_size) -> None:
+    mid = 5000.0
+    s = order_score(price, size, mid, v, min_size)
+    if abs(price - mid) >= v * 100 or size < min_size:
+        assert s == 0.0
+    else:
+        assert 0.0 <= s <= size
+    if abs(price2 - mid) >= abs(price - mid):
+        assert order_score(price2, size, mid, v, min_size) <= s
+    r = reward_score([(price, size)], [(price2, size)], mid, v, min_size)
+    assert min(r.q_one, r.q_two) <= r.q_min <= max(r.q_one, r.q_two)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(ALL_TICKS), st.integers(1, MAX_PIPS - 1), st.floats(0.1, 20), st.data())
+def test_property_clamp_to_rewards(tick, mid, v, data) -> None:
+    if not tick.min_price <= mid <= tick.max_price:
+        return
+    bid = tick.floor(data.draw(st.integers(tick.min_price, mid)))
+    ask = tick.ceil(data.draw(st.integers(mid, tick.max_price)))
+    if bid >= ask:
+        return
+    nb, na = clamp_to_rewards(bid, ask, float(mid), v, tick)
+    assert nb is not None and na is not None
+    assert tick.on_grid(nb) and tick.on_grid(na) and nb < na
+    assert nb >= bid and na <= ask  # only ever pulled in
+    if nb != bid:
+        assert mid - v * 100 < nb < mid
+    if na != ask:
+        assert mid < na < mid + v * 100
+    if bid > mid - v * 100:
+        assert nb == bid
+    if ask < mid + v * 100:
+        assert na == ask
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.decimals(min_value=-300, max_value=300, places=2),
+    st.decimals(min_value=-300, max_value=300, places=2),
+    st.integers(1, 200).map(Decimal),
+    st.integers(1, 10_000).map(lambda c: Decimal(c) / 100),
+    st.floats(0, 20),
+)
+def test_property_skew_lowers_prices_and_tapers_the_adding_side(a, b, limit, size, skew_ticks) -> None:
+    p1, p2 = sorted((a, b))
+    s1 = skew(4900.0, 5100.0, p1, limit, size, skew_ticks, T01)
+    s2 = skew(4900.0, 5100.0, p2, limit, size, skew_ticks, T01)
+    assert s2.bid <= s1.bid and s2.ask <= s1.ask and s2.ask - s2.bid == pytest.approx(200.0)
+    assert s2.bid_size <= s1.bid_size and s2.ask_size >= s1.ask_size
+    for p, s in ((p1, s1), (p2, s2)):
+        assert 0 <= s.bid_size <= min(size, max(Decimal(0), limit - p))
+        assert 0 <= s.ask_size <= min(size, max(Decimal(0), limit + p))
+        if p >= limit:
+            assert s.bid_size == 0
+        if p <= -limit:
+            assert s.ask_size == 0
+        if p == 0:
+            assert s.bid_size == s.ask_size == size and s.bid == 4900.0
