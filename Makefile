@@ -32,6 +32,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/book_bench.py
 	$(BIN)/python bench/order_bench.py
 	$(BIN)/python bench/feed_bench.py
+	$(BIN)/python bench/quote_bench.py
 
 run: $(VENV)/.installed
 	$(BIN)/polymm run --demo

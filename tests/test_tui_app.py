@@ -51,7 +51,8 @@ async def test_kill_switch_cancels_everything_and_rearm_resumes_quoting() -> Non
             await _until(pilot, lambda: app.query_one(MarketsTable).row_count == len(app.engine.markets))
             assert "ARMED" in _status_text(app)
 
-            assert _our_venue_orders(ex), "the demo's quotes rest at the venue"
+            # the demo's quotes rest at the venue (local orders are "submitted" until the POST lands)
+            await _until(pilot, lambda: len(_our_venue_orders(ex)) >= 4)
             await pilot.press("ctrl+k")
             engine = app.engine
             assert engine.halted and engine.halt_reason == "operator kill switch"
