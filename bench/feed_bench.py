@@ -16,32 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import statistics
-import subprocess
 import sys
 import time
 from collections import deque
 
 import httpx
-
-
-def start_exchange(seed: int, markets: int) -> tuple[subprocess.Popen, dict[str, str]]:
-    p = subprocess.Popen(
-        [sys.executable, "-m", "polymm.cli", "exchange", "--port", "0", "--seed", str(seed), "--markets", str(markets),
-         "--flow-rate", "0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    urls: dict[str, str] = {}
-    while len(urls) < 3:
-        line = p.stdout.readline()  # type: ignore[union-attr]
-        if not line:
-            raise RuntimeError("stand-in exchange did not start")
-        for name, key in (("CLOB REST", "clob"), ("market WS", "ws"), ("Gamma API", "gamma")):
-            m = re.search(rf"{name}\s+(\S+)", line)
-            if m:
-                urls[key] = m.group(1)
-    return p, urls
+from standin_process import start_exchange
 
 
 async def run(urls: dict[str, str], frames: int, seed: int) -> dict[str, float]:
@@ -110,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markets", type=int, default=20, help="stand-alone markets (plus a 3-market neg-risk group)")
     ap.add_argument("--seed", type=int, default=3)
     args = ap.parse_args(argv)
-    proc, urls = start_exchange(args.seed, args.markets)
+    proc, urls = start_exchange("--seed", str(args.seed), "--markets", str(args.markets), "--flow-rate", "0.1")
     try:
         res = asyncio.run(run(urls, args.frames, args.seed))
     finally:

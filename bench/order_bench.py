@@ -18,12 +18,13 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import time
 from decimal import Decimal
+
+from standin_process import start_exchange
 
 FAST_SNIPPET = r"""
 import time, sys
@@ -79,24 +80,6 @@ def sign_ms(n: int, native: bool, fast: bool = False) -> tuple[float, str]:
     )
     backend, ms = r.stdout.split()[-2:]
     return float(ms), backend
-
-
-def start_exchange(seed: int) -> tuple[subprocess.Popen, dict[str, str]]:
-    p = subprocess.Popen(
-        [sys.executable, "-m", "polymm.cli", "exchange", "--port", "0", "--seed", str(seed), "--flow-rate", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    urls: dict[str, str] = {}
-    while len(urls) < 3:
-        line = p.stdout.readline()  # type: ignore[union-attr]
-        if not line:
-            raise RuntimeError("stand-in exchange did not start")
-        for name, key in (("CLOB REST", "clob"), ("market WS", "ws"), ("Gamma API", "gamma")):
-            m = re.search(rf"{name}\s+(\S+)", line)
-            if m:
-                urls[key] = m.group(1)
-    urls["ws_base"] = urls["ws"].removesuffix("/ws/market")
-    return p, urls
 
 
 async def round_trips(urls: dict[str, str], singles: int, seconds: float) -> dict[str, float]:
@@ -159,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     fast, fast_backend = sign_ms(args.sign * 4, native=False, fast=True)
     sdk_cc, sdk_cc_backend = sign_ms(args.sign, native=False)
     slow, slow_backend = sign_ms(max(args.sign // 4, 100), native=True)
-    proc, urls = start_exchange(args.seed)
+    proc, urls = start_exchange("--seed", str(args.seed), "--flow-rate", "2")
     try:
         rt = asyncio.run(round_trips(urls, args.singles, args.seconds))
     finally:

@@ -6,13 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polymm.domain.market import Market, Side
-from polymm.domain.messages import parse_frame
+from polymm.domain.market import Side
 from polymm.domain.models import (
     AvellanedaParams,
     EwmaParams,
@@ -33,34 +31,19 @@ from polymm.domain.models import (
     taper_sizes,
     update,
 )
-from polymm.domain.order_book import BookView, Level, OrderBook
+from polymm.domain.order_book import BookView, Level
 from polymm.domain.params import MarketParams
-from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick, pips_to_str
+from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick
 from polymm.domain.quoting import Quote, Targets
 
-COND = "0x" + "ef" * 32
 T01 = Tick.parse("0.01")
 D = Decimal
 
 
-def _market(tick: Tick) -> Market:
-    return Market(COND, "1", "2", "q?", tick)
+from books import book_view, market_on  # noqa: E402 - the tests' own helper module
 
-
-def _view(tick: Tick | str, bids: dict[int, float], asks: dict[int, float]) -> BookView:
-    t = tick if isinstance(tick, Tick) else Tick.parse(tick)
-    book = OrderBook(_market(t))
-    msg = {
-        "event_type": "book",
-        "market": COND,
-        "asset_id": "1",
-        "bids": [{"price": pips_to_str(p), "size": str(s)} for p, s in sorted(bids.items())],
-        "asks": [{"price": pips_to_str(p), "size": str(s)} for p, s in sorted(asks.items(), reverse=True)],
-    }
-    events, errors = parse_frame(orjson.dumps(msg))
-    assert errors == []
-    book.apply(events[0])
-    return book.view()
+_market = market_on
+_view = book_view
 
 
 def _prices(quotes: tuple[Quote, ...]) -> list[int]:
@@ -450,6 +433,7 @@ def test_property_clamp_to_rewards(tick, mid, v, data) -> None:
     st.integers(1, 10_000).map(lambda c: Decimal(c) / 100),
     st.floats(0, 20),
 )
+
 def test_property_skew_lowers_prices_and_tapers_the_adding_side(a, b, limit, size, skew_ticks) -> None:
     p1, p2 = sorted((a, b))
     s1 = skew(4900.0, 5100.0, p1, limit, size, skew_ticks, T01)

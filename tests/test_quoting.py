@@ -5,37 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import orjson
+from books import COND, book_view, market_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polymm.domain.market import Market, Side
+from polymm.domain.market import Side
 from polymm.domain.messages import parse_frame
-from polymm.domain.order_book import BookView, OrderBook
+from polymm.domain.order_book import OrderBook
 from polymm.domain.params import MarketParams
-from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick, pips_to_str
+from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick
 from polymm.domain.quoting import Quote, fixed_quotes
 
-COND = "0x" + "ef" * 32
-
-
-def _market(tick: Tick) -> Market:
-    return Market(COND, "1", "2", "q?", tick)
-
-
-def _view(tick: Tick | str, bids: dict[int, float], asks: dict[int, float]) -> BookView:
-    t = tick if isinstance(tick, Tick) else Tick.parse(tick)
-    book = OrderBook(_market(t))
-    msg = {
-        "event_type": "book",
-        "market": COND,
-        "asset_id": "1",
-        "bids": [{"price": pips_to_str(p), "size": str(s)} for p, s in sorted(bids.items())],
-        "asks": [{"price": pips_to_str(p), "size": str(s)} for p, s in sorted(asks.items(), reverse=True)],
-    }
-    events, errors = parse_frame(orjson.dumps(msg))
-    assert errors == []
-    book.apply(events[0])
-    return book.view()
+_market = market_on
+_view = book_view
 
 
 def _params(**kw: object) -> MarketParams:

@@ -263,7 +263,8 @@ class Engine:
         if book is None:
             return
         self.execution.on_book(book)
-        self.store.set(f"book/{cid}", book.view(10))
+        view = book.view(10)  # one snapshot per step: the store's and the model's
+        self.store.set(f"book/{cid}", view)
         ok, why = self.feed.trusted(cid)
         if self.halted or cid in self.paused or not ok:
             if self.execution.open_orders(cid):
@@ -284,7 +285,6 @@ class Engine:
             self.store.log(f"{market.short_question}: tick is now {market.tick}", "warning")
         params = self.params[cid]
         pos = self.portfolio.position(cid).qty
-        view = book.view(1)
         targets = fixed_quotes(view, pos, params)
         self._targets[cid] = targets
         if targets.fair is None:

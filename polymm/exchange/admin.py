@@ -52,6 +52,7 @@ from .book import MarketBook, Order
 from .faults import Faults
 from .matching import Event, MatchingEngine, Trade
 from .synthetic import MarketProfile, SyntheticFlow, listed_market_profile, single_market_event
+from .wire import json_response as _json
 
 if TYPE_CHECKING:
     from .standin import StandIn
@@ -361,8 +362,6 @@ def peer_host(request: web.Request) -> str | None:
     return None
 
 
-def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json", headers=headers)
 
 
 def faults_middleware(faults: Faults) -> Callable[..., Any]:

@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from aiohttp import web
 from multidict import MultiMapping
 
@@ -39,6 +38,7 @@ from . import wire
 from .book import BookSide
 from .matching import MatchingEngine
 from .synthetic import COLLATERAL_ADDRESS, TAGS, Catalog, EventProfile, MarketProfile, MarketStatus
+from .wire import json_response as _json
 
 if TYPE_CHECKING:
     from .standin import StandIn
@@ -450,8 +450,6 @@ def event_doc(catalog: Catalog, engine: MatchingEngine, event: EventProfile) -> 
 # ------------------------------------------------------------------------------------------- routes
 
 
-def _json(obj: Any) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), content_type="application/json")
 
 
 class GammaApi:

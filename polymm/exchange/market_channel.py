@@ -38,51 +38,26 @@ from . import wire
 from .book import MarketBook
 from .faults import Faults
 from .matching import Event, LevelsChanged, MatchingEngine, Trade
+from .outbound import OutboundSocket
 
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 50_000
 
 
-class _Subscriber:
+class _Subscriber(OutboundSocket):
     """One market-channel socket: its asset set and its ordered outbound queue."""
 
-    __slots__ = ("assets", "closing", "custom", "queue", "ws")
+    __slots__ = ("assets", "custom")
+
+    CHANNEL = "market-channel"
+    MAX_BACKLOG = MAX_BACKLOG
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.assets: set[str] = set()
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self.closing = False
         #: ``custom_feature_enabled``: best_bid_ask, new_market and market_resolved frames.
         self.custom = False
-
-    def send(self, frame: bytes) -> None:
-        if self.closing:
-            return
-        if self.queue.qsize() >= MAX_BACKLOG:
-            log.warning("closing slow market-channel socket (%d frames queued)", MAX_BACKLOG)
-            self.closing = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
-            return
-        self.queue.put_nowait(frame)
-
-    async def drain(self) -> None:
-        """Write queued frames in order until told to stop or the socket fails."""
-        try:
-            while True:
-                frame = await self.queue.get()
-                if frame is None:
-                    break
-                await self.ws.send_frame(frame, WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            pass  # the peer went away; the reader side notices and cleans up
-        finally:
-            if self.closing:
-                with contextlib.suppress(Exception):
-                    await self.ws.close()
 
 
 def _dedupe_strings(values: object) -> tuple[list[str], int] | None:

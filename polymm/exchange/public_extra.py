@@ -35,6 +35,7 @@ from . import wire
 from .book import MarketBook
 from .matching import Event, MatchingEngine, Trade
 from .synthetic import COLLATERAL_ADDRESS, Catalog, MarketProfile, MarketStatus
+from .wire import json_response as _json
 
 if TYPE_CHECKING:
     from .standin import StandIn
@@ -299,8 +300,6 @@ def page(items: Sequence[Any], cursor: str | None, limit: int = PAGE_SIZE) -> di
 # ------------------------------------------------------------------------------------------- routes
 
 
-def _json(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
 
 
 def _valid_token(token: object) -> str:

@@ -31,6 +31,7 @@ from polymm.domain.prices import PIPS_PER_UNIT, pips_to_str
 
 from . import gamma, wire
 from .book import MarketBook
+from .wire import json_response
 
 if TYPE_CHECKING:
     from .standin import StandIn
@@ -45,8 +46,6 @@ PAYLOAD_LIMIT = "Payload exceeds the limit"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def json_response(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
 
 
 def _bytes_response(body: bytes) -> web.Response:

@@ -81,6 +81,7 @@ from .matching import (
     Trade,
 )
 from .user_channel import UserChannel
+from .wire import json_response as _json_response
 
 if TYPE_CHECKING:
     from .book import Order
@@ -843,8 +844,6 @@ def _max_variance_price(a: int, b: int) -> int:
 # --------------------------------------------------------------------------------------------- HTTP
 
 
-def _json_response(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
 
 
 def _loads(raw: bytes, empty: Any = None) -> Any:

@@ -24,23 +24,26 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from .auth import ApiKey, KeyStore, verify_ws_creds
+from .outbound import OutboundSocket
 
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 20_000
 
 
-class _UserSocket:
-    __slots__ = ("all_markets", "api_key", "closing", "excluded", "markets", "queue", "ws")
+class _UserSocket(OutboundSocket):
+    __slots__ = ("all_markets", "api_key", "excluded", "markets")
+
+    CHANNEL = "user-channel"
+    MAX_BACKLOG = MAX_BACKLOG
+    CLOSE_CODE = WSCloseCode.POLICY_VIOLATION
 
     def __init__(self, ws: web.WebSocketResponse) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.api_key: ApiKey | None = None
         self.all_markets = True
         self.markets: set[str] = set()
         self.excluded: set[str] = set()
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self.closing = False
 
     def wants(self, market: str) -> bool:
         if self.all_markets:
@@ -51,32 +54,6 @@ class _UserSocket:
         self.excluded.clear()
         self.all_markets = not markets
         self.markets = set(markets)
-
-    def send(self, frame: bytes | None) -> None:
-        if self.closing:
-            return
-        if frame is not None and self.queue.qsize() >= MAX_BACKLOG:
-            log.warning("closing slow user-channel socket (%d frames queued)", MAX_BACKLOG)
-            self.closing = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
-            return
-        self.queue.put_nowait(frame)
-
-    async def drain(self) -> None:
-        try:
-            while True:
-                frame = await self.queue.get()
-                if frame is None:
-                    break
-                await self.ws.send_frame(frame, WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            pass
-        finally:
-            if self.closing:
-                with contextlib.suppress(Exception):
-                    await self.ws.close(code=WSCloseCode.POLICY_VIOLATION)
 
 
 def _strings(values: object) -> list[str] | None:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from aiohttp import web
 
 from polymm.domain.market import Market, Outcome
 from polymm.domain.prices import MAX_PIPS, Tick, pips_to_str
@@ -249,3 +250,8 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON answer (orjson), as every stand-in route gives it."""
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json", headers=headers)
