@@ -3,8 +3,9 @@ skew, YES/NO parity and liquidity-reward scoring."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -186,6 +187,17 @@ def test_diff_orders_keeps_queue_position() -> None:
     assert place == (targets[2], targets[3], targets[4])
     same = diff_orders(existing[:3], [*targets[:2], Quote(Side.BUY, 4500, D(10))], 0, 60, 10.0, T01)
     assert same == ((existing[1],), (targets[1],))  # tolerance 0: only the exact ones kept
+
+
+def test_diff_orders_never_borrows_an_exact_layer_for_its_neighbour() -> None:
+    """Bids rest at 0.23 and 0.21; the targets move to 0.22 and 0.21 (one-tick layers, tolerance one
+    tick). The order at 0.21 is exactly on its own target, so it stays there and the 0.23 order is the
+    one that serves 0.22 — no second order at 0.21, none missing at 0.22."""
+    inner = LiveOrder("inner", Side.BUY, 2300, D(10), 0.0)
+    outer = LiveOrder("outer", Side.BUY, 2100, D(10), -1.0)  # older: a greedy tie-break would take it
+    targets = [Quote(Side.BUY, 2200, D(10)), Quote(Side.BUY, 2100, D(10))]
+    cancel, place = diff_orders([inner, outer], targets, tolerance_ticks=1, max_age_s=60, now=1.0, tick=T01)
+    assert cancel == () and place == ()
 
 
 # ---------------------------------------------------------------- parity and rewards
@@ -449,3 +461,207 @@ def test_property_skew_lowers_prices_and_tapers_the_adding_side(a, b, limit, siz
             assert s.ask_size == 0
         if p == 0:
             assert s.bid_size == s.ask_size == size and s.bid == 4900.0
+
+
+# ---------------------------------------------------------------- the memoised fast path == the plain Decimal code
+#
+# ``taper_sizes``, ``layered``, ``cap_total``, ``update`` and the models' ``_finish`` run on memo tables and
+# fused loops. The reference below is the straightforward Decimal code they replaced; the results must be
+# identical: equal values *and* the same Decimal representation (sizes quantized to 0.01), the same reasons.
+
+
+def _ref_shares(x: Decimal | float) -> Decimal:
+    d = x if isinstance(x, Decimal) else Decimal(repr(float(x)))
+    return max(d, Decimal(0)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def _ref_q_hat(position: Decimal, limit: Decimal, bound: float = 1.0) -> float:
+    return min(max(float(position / limit), -bound), bound)
+
+
+def _ref_taper_sizes(position: Decimal, size: Decimal, limit: Decimal) -> tuple[Decimal, Decimal]:
+    q = _ref_q_hat(position, limit)
+    bid = min(_ref_shares(size * Decimal(repr(1.0 - max(q, 0.0)))), _ref_shares(limit - position))
+    ask = min(_ref_shares(size * Decimal(repr(1.0 - max(-q, 0.0)))), _ref_shares(limit + position))
+    return bid, ask
+
+
+def _ref_layered(inner_bid, inner_ask, layers, layer_step, size, size_mult, tick, ask_size=None):
+    step = max(tick.ceil(layer_step), tick.pips)
+    out: list[Quote] = []
+    for side, inner, base, sign in (
+        (Side.BUY, inner_bid, size, -1),
+        (Side.SELL, inner_ask, size if ask_size is None else ask_size, 1),
+    ):
+        if inner is None:
+            continue
+        for i in range(layers):
+            p = inner + sign * i * step
+            s = _ref_shares(base * Decimal(repr(size_mult**i)))
+            if tick.min_price <= p <= tick.max_price and s > 0:
+                out.append(Quote(side, p, s))
+    return tuple(out)
+
+
+def _ref_cap_total(quotes, room: Decimal) -> tuple[Quote, ...]:
+    out: list[Quote] = []
+    left = _ref_shares(room)
+    for q in quotes:
+        if left <= 0:
+            break
+        s = min(q.size, left)
+        out.append(Quote(q.side, q.price, s))
+        left -= s
+    return tuple(out)
+
+
+def _ref_finish(view, position, params, bid_raw, ask_raw, size_mult, fair, reason) -> Targets:
+    tick, t = view.tick, view.tick.pips
+    bid = tick.floor(min(math.floor(bid_raw), view.best_ask - t))
+    ask = tick.ceil(max(math.ceil(ask_raw), view.best_bid + t))
+    notes = [reason]
+    bid_size, ask_size = _ref_taper_sizes(position, params.size, params.position_limit)
+    if position >= params.position_limit:
+        notes.append("long limit: no bids")
+    if position <= -params.position_limit:
+        notes.append("short limit: no asks")
+    quotes = _ref_layered(
+        bid if bid >= tick.min_price else None,
+        ask if ask <= tick.max_price else None,
+        params.layers,
+        round(params.layer_step * 10_000),
+        bid_size,
+        size_mult,
+        tick,
+        ask_size,
+    )
+    bids = _ref_cap_total([q for q in quotes if q.side is Side.BUY], params.position_limit - position)
+    asks = _ref_cap_total([q for q in quotes if q.side is Side.SELL], params.position_limit + position)
+    return Targets(bids + asks, fair, "; ".join(notes))
+
+
+def _ref_avellaneda(view, position, params, state, model) -> Targets:
+    if not params.enabled:
+        return Targets((), None, "disabled")
+    if view.best_bid is None or view.best_ask is None:
+        return Targets((), None, "book is one-sided")
+    fair = state.fair if state.fair is not None else view.microprice
+    sigma = state.sigma
+    p = min(max(fair / 10_000, 0.0), 1.0)
+    q = _ref_q_hat(position, params.position_limit)
+    sigma_u = sigma / 10_000
+    shift = q * model.gamma * sigma_u * sigma_u * model.horizon * 4.0 * p * (1.0 - p) * 10_000
+    r = fair - shift
+    h = max(model.min_spread * 10_000 / 2, model.k_vol * sigma + model.fee_ticks * view.tick.pips)
+    reason = f"A-S r={r / 10_000:.4f} h={h / 10_000:.4f} sigma={sigma_u:.5f}"
+    return _ref_finish(view, position, params, r - h, r + h, model.size_mult, fair, reason)
+
+
+def _ref_pm4(view, position, params, state, model) -> Targets:
+    if not params.enabled:
+        return Targets((), None, "disabled")
+    if view.best_bid is None or view.best_ask is None:
+        return Targets((), None, "book is one-sided")
+    fair = state.fair if state.fair is not None else view.microprice
+    q = _ref_q_hat(position, params.position_limit, 0.99)
+    m = 1.0 / (1.0 - abs(q)) ** model.gamma_a
+    j = state.regime(model.j_lo, model.j_hi)
+    h = max(model.min_spread * 10_000 / 2, model.k_vol * state.sigma + model.fee_ticks * view.tick.pips) * j
+    c = fair - q * model.skew_ticks * view.tick.pips
+    bid_half = h * m if q > 0 else h
+    ask_half = h * m if q < 0 else h
+    reason = f"PM4 c={c / 10_000:.4f} J={j:.2f} M={m:.2f}"
+    return _ref_finish(view, position, params, c - bid_half, c + ask_half, model.size_mult, fair, reason)
+
+
+def _ref_update(state: ModelState, view: BookView) -> ModelState:
+    e = EwmaParams()
+    def ewma(prev, sample, alpha):
+        return sample if prev is None else (1.0 - alpha) * prev + alpha * sample
+
+    micro, mid = view.microprice, view.mid
+    if micro is None or mid is None:
+        return state
+    fair = ewma(state.fair, micro, e.alpha_fair)
+    if state.last_mid is None:
+        return ModelState(fair, mid, state.var, state.abs_fast, state.abs_slow, state.n + 1)
+    d = mid - state.last_mid
+    return ModelState(
+        fair=fair,
+        last_mid=mid,
+        var=ewma(state.var, d * d, e.alpha_vol),
+        abs_fast=ewma(state.abs_fast, abs(d), e.alpha_fast),
+        abs_slow=ewma(state.abs_slow, abs(d), e.alpha_slow),
+        n=state.n + 1,
+    )
+
+
+def _same(a, b) -> None:
+    """Equal, and every Decimal printed alike (same exponent): identical results."""
+    assert a == b
+    assert repr(a) == repr(b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases(), st.integers(0, 3))
+def test_property_models_equal_the_plain_decimal_code(case, repeat) -> None:
+    tick, bids, asks, params, p1, p2, state, model = case
+    view = _view(tick, bids, asks)
+    ref = _ref_avellaneda if isinstance(model, AvellanedaParams) else _ref_pm4
+    for position in (p1, p2, D(0)):
+        for _ in range(1 + repeat):  # again: now from the memo tables
+            _same(_run(view, position, params, state, model), ref(view, position, params, state, model))
+            _same(taper_sizes(position, params.size, params.position_limit),
+                  _ref_taper_sizes(position, params.size, params.position_limit))
+    _same(update(state, view), _ref_update(state, view))
+    seeded = update(update(ModelState(), view), _view(tick, asks, {}))  # one-sided second view: unchanged
+    _same(seeded, _ref_update(_ref_update(ModelState(), view), _view(tick, asks, {})))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(ALL_TICKS),
+    st.integers(-200, MAX_PIPS + 200) | st.none(),
+    st.integers(-200, MAX_PIPS + 200) | st.none(),
+    st.integers(0, 6),
+    st.integers(0, 700),
+    st.decimals(min_value=-5, max_value=5_000, places=4) | st.integers(0, 1000).map(D),
+    st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.7, 1.0, 1.1, 1.5, 2.0, 3.0, 5.0, 2, 3, -0.0, 1 / 3]),
+    st.decimals(min_value=-5, max_value=5_000, places=3) | st.none(),
+    st.decimals(min_value=-50, max_value=5_000, places=5),
+)
+def test_property_layered_and_cap_total_equal_the_plain_decimal_code(
+    tick, inner_bid, inner_ask, layers, step, size, mult, ask_size, room
+) -> None:
+    for _ in range(2):
+        got = layered(inner_bid, inner_ask, layers, step, size, mult, tick, ask_size)
+        _same(got, _ref_layered(inner_bid, inner_ask, layers, step, size, mult, tick, ask_size))
+        _same(cap_total(got, room), _ref_cap_total(got, room))
+        bids = [q for q in got if q.side is Side.BUY]
+        _same(cap_total(bids, room), _ref_cap_total(bids, room))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.decimals(min_value=-300, max_value=300, places=3) | st.integers(-300, 300),
+    st.decimals(min_value=0, max_value=1000, places=4) | st.integers(0, 1000),
+    st.decimals(min_value="0.01", max_value=500, places=2) | st.integers(1, 500),
+)
+def test_property_taper_sizes_equal_the_plain_decimal_code_for_any_operand_types(position, size, limit) -> None:
+    for _ in range(2):
+        _same(taper_sizes(position, size, limit), _ref_taper_sizes(position, size, limit))
+
+
+def test_memo_tables_never_mix_equal_keys_of_other_types() -> None:
+    # an int / float equal to a Decimal is the same dict key: they are never served from the tables
+    assert taper_sizes(D(1), D(10), D(3)) == _ref_taper_sizes(D(1), D(10), D(3))
+    assert taper_sizes(1, 10, 3) == _ref_taper_sizes(1, 10, 3)  # float division, float rounding
+    with pytest.raises(TypeError):
+        taper_sizes(0.0, D(10), D(100))  # float / Decimal, as the Decimal code raises
+    _same(layered(4900, 5100, 5, 100, D(10), 3.0, T01), _ref_layered(4900, 5100, 5, 100, D(10), 3.0, T01))
+    _same(layered(4900, 5100, 5, 100, D(10), 3, T01), _ref_layered(4900, 5100, 5, 100, D(10), 3, T01))
+    with pytest.raises(TypeError):
+        layered(4900, 5100, 2.0, 100, D(10), 1.0, T01)  # type: ignore[arg-type]
+    # zeros keep their sign, as quantize does
+    _same(taper_sizes(D(0), D("-0"), D(100)), _ref_taper_sizes(D(0), D("-0"), D(100)))
+    _same(taper_sizes(D(0), D(0), D(100)), _ref_taper_sizes(D(0), D(0), D(100)))

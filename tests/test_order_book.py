@@ -350,6 +350,70 @@ def test_depth_mid_spread_microprice_and_view() -> None:
     assert view.version == book.version and view.epoch == book.epoch
 
 
+def test_level_reads_are_cached_per_side_until_that_side_changes() -> None:
+    book = _simple_book()
+    bids, asks = book.bid_levels(10), book.ask_levels(10)
+    assert book.bid_levels(10) is bids and book.view(10).asks is asks  # nothing changed: reused
+    assert book.bid_levels(1) == bids[:1] and book.bid_levels(0) == () and book.bid_levels(-1) == ()
+    assert book.bid_levels(20) == bids  # the side holds fewer than 10 levels: all of them
+    book.apply(_events(_pc(_ch(YES, "0.49", "7", "BUY")))[0])  # a new best bid
+    assert book.bid_levels(10) == (Level(4900, 7.0), *bids) and book.ask_levels(10) is asks
+    book.apply(_events(_pc(_ch(YES, "0.52", "0", "SELL")))[0])  # the best ask leaves
+    assert book.ask_levels(10) == asks[1:]
+    book.apply(_events(_pc(_ch(YES, "0.53", "1.5", "SELL")))[0])  # a size change
+    assert book.ask_levels(1) == (Level(5300, 1.5),)
+    assert book.ask_levels(2) == (Level(5300, 1.5), Level(5500, 40.0))  # deeper than the last read
+    book.apply_tick_change(Tick.parse("0.001"))
+    book.apply(_events(_pc(_ch(YES, "0.525", "2", "SELL")))[0])  # on the finer grid only
+    assert book.ask_levels(3) == (Level(5250, 2.0), Level(5300, 1.5), Level(5500, 40.0))
+    book.apply(_events(_book_msg(YES, [("0.40", "1")], []))[0])  # a snapshot replaces both sides
+    assert book.bid_levels(5) == (Level(4000, 1.0),) and book.ask_levels(5) == ()
+
+
+def test_slots_constructor_builds_the_same_objects() -> None:
+    from dataclasses import dataclass, field
+
+    from polymm.domain.order_book import BookView, slots_constructor
+
+    new_view = slots_constructor(BookView)
+    assert new_view is not BookView
+    args = ("c", 1, 2, Tick.parse("0.01"), 4900, 5100, 1.5, 2.5, (Level(4900, 1.5),), (), None, 7)
+    a, b = new_view(*args), BookView(*args)
+    assert type(a) is BookView and repr(a) == repr(b)
+    with pytest.raises(AttributeError):
+        a.epoch = 3  # type: ignore[misc]  # still frozen
+    with pytest.raises(TypeError):
+        new_view(*args[:-1])  # every field is required, positionally
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        x: int
+
+        def __post_init__(self) -> None:
+            if self.x < 0:
+                raise ValueError("x")
+
+    @dataclass(frozen=True, slots=True)
+    class Factory:
+        xs: list = field(default_factory=list)
+
+    @dataclass(frozen=True)
+    class NoSlots:
+        x: int
+
+    @dataclass(frozen=True, slots=True)
+    class Plain:
+        x: int
+        y: str = "y"
+
+    # anything the generated __init__ would do more than store the fields: the class itself
+    assert slots_constructor(Checked) is Checked
+    assert slots_constructor(Factory) is Factory
+    assert slots_constructor(NoSlots) is NoSlots
+    assert slots_constructor(Level) is Level
+    assert slots_constructor(Plain)(1, "z") == Plain(1, "z")
+
+
 def test_one_sided_reads() -> None:
     book = OrderBook(_market())
     book.apply(_events(_book_msg(YES, [("0.40", "1")], []))[0])
@@ -555,6 +619,10 @@ def _assert_matches(book: OrderBook, ref: RefBook, tick: Tick) -> None:
     view = book.view(depth=5)
     assert view.bids == tuple(reversed(yes_bids))[:5]
     assert view.asks == tuple(reversed(yes_asks))[:5]
+    # the levels are cached per side until that side changes: any depth, in any order, is still exact
+    for n in (2, 0, 7, 1, len(yes_bids) + 1, 5):
+        assert book.bid_levels(n) == tuple(reversed(yes_bids))[:n]
+        assert book.ask_levels(n) == tuple(reversed(yes_asks))[:n]
 
 
 @settings(max_examples=60, deadline=None)

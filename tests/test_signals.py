@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from polymm.domain.signals import (
     Markouts,
     ParityArb,
     ParityConfig,
+    SignalsConfig,
     SignalSet,
     SignalsSnapshot,
     Volatility,
@@ -480,3 +482,91 @@ def test_flat_markout_is_not_adverse():
     m.advance(30.0)  # flat: 0 markout, not adverse
     s = m.snapshot()
     assert s.counts[1] == 3 and s.toxicity == pytest.approx(10 / 100)
+
+
+# ------------------------------------------------------------------------------------------ cached snapshots
+
+
+def _uncached_snapshot(ss: SignalSet, now: float) -> SignalsSnapshot:
+    """What ``ss.snapshot(now)`` must return, computed on a copy with every cached snapshot dropped."""
+    c = copy.deepcopy(ss)
+    for sig in (c.volatility, c.flow, c.competitor, c.markouts, c.events):
+        sig._snap = None
+    c._snap = None
+    return c.snapshot(now)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["book", "trade", "fill", "quotes", "snapshot", "tokens", "end_time"]),
+            st.floats(0.0, 40.0),  # time step
+            st.integers(4000, 6000),  # a price
+            st.integers(1, 5),  # a spread in ticks (0: locked)
+            st.integers(0, 400),  # a size
+            st.booleans(),
+        ),
+        max_size=60,
+    )
+)
+def test_property_cached_snapshots_equal_fresh_ones(events) -> None:
+    cfg = SignalsConfig(
+        flow=FlowConfig(window=20.0),
+        competitor=CompetitorConfig(window=15.0, min_events=2),
+        markouts=MarkoutConfig(horizons=(1.0, 10.0), toxicity_horizon=1.0, window=5),
+        events=EventConfig(bucket=10.0, min_buckets=1),
+    )
+    ss = SignalSet("c", cfg, end_time=500.0)
+    t = 0.0
+    tokens = False
+    for kind, dt, price, spread, size, flag in events:
+        t += dt
+        if kind == "book":
+            bid = price - price % 100
+            v = view(bid, bid + (spread - 1) * 100, (float(size + 1),), (float(size + 2), 50.0))
+            ss.on_book(t, v)
+            # the liquidity classification and the parity snapshot are memoised on their inputs
+            assert ss.liquidity.snapshot() == LiquidityRegime(cfg.liquidity).update(v)
+            if not tokens:  # own token books, once seen, replace the merged book's parity
+                assert ss.parity.snapshot() == ParityArb(cfg.parity).update(v.best_bid, v.best_ask)
+        elif kind == "trade":
+            ss.on_trade(t, price, float(size), flag)
+        elif kind == "fill":
+            ss.on_fill(t, fill(Side.BUY if flag else Side.SELL, price, str(size + 1)))
+        elif kind == "quotes":
+            ss.on_quotes(price - 100 * spread, price + 100 * spread if flag else None)
+        elif kind == "tokens":
+            tokens = True
+            ss.on_token_books(t, price, price + 100, 10_000 - price - 100 * spread, 10_000 - price + 50)
+        elif kind == "end_time":
+            ss.events.set_end_time(t + size if flag else None)
+        expected = _uncached_snapshot(ss, t)
+        got = ss.snapshot(t)
+        assert got == expected
+        assert ss.snapshot(t) == expected  # again: served from the caches
+
+
+def test_snapshots_follow_a_new_config_and_repeat_unchanged():
+    ss = SignalSet("c")
+    ss.on_book(0.0, view(4900, 5100))
+    ss.on_trade(1.0, 4900, 50.0, True)
+    s1 = ss.snapshot(2.0)
+    assert ss.snapshot(2.0) is s1  # nothing changed: the same immutable snapshot
+    assert s1.flow.skew_ticks == 2.0
+    ss.flow.config = FlowConfig(max_skew_ticks=5.0)  # a new config is picked up at once
+    assert ss.snapshot(2.0).flow.skew_ticks == 5.0
+    ss.volatility.config = VolatilityConfig(j_min=2.0)
+    assert ss.snapshot(2.0).volatility.regime == 1.0  # slow EWMA still 0
+    ss.competitor.config = CompetitorConfig(min_events=0)
+    assert ss.snapshot(2.0).competitor.flagged
+    ss.events.end_time = 2.0 + 3600.0  # set directly, not through set_end_time
+    assert ss.snapshot(2.0).events.hours_to_end == pytest.approx(1.0)
+    assert ss.snapshot(3.0).events.hours_to_end == pytest.approx(1.0 - 1 / 3600)
+    ss.parity.config = ParityConfig(threshold_bps=-200)
+    ss.on_book(4.0, view(4900, 5100))  # the same top of book, a new config
+    assert ss.snapshot(4.0).parity.flagged
+    ss.liquidity.config = LiquidityConfig(crisis_max_depth=0, low_max_depth=0, low_min_spread_ticks=50,
+                                          crisis_min_spread_ticks=60)
+    ss.on_book(5.0, view(4900, 5100))
+    assert ss.snapshot(5.0).liquidity.regime is Liquidity.NORMAL

@@ -26,27 +26,172 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from typing import NamedTuple
 
 from .market import Side
-from .order_book import BookView, Level
+from .order_book import BookView, Level, slots_constructor
 from .params import MarketParams
 from .prices import MAX_PIPS, PIPS_PER_UNIT, Tick
 from .quoting import Quote, Targets
 
 _CENT = Decimal("0.01")
+_ZERO = Decimal(0)
 _PIPS_PER_CENT = PIPS_PER_UNIT // 100
+_BUY, _SELL = Side.BUY, Side.SELL
+_new_targets = slots_constructor(Targets)
+
+# Memo tables of the size arithmetic. Every key and value is immutable and every result depends on the
+# keys' values only (sizes are re-quantized to exponent −2), so a hit returns exactly what the Decimal
+# computation would. Only keys of the documented types are memoised (an int or float equal to a Decimal
+# would be the same dict key but may compute differently, or raise). Each table is cleared when it
+# reaches ``_MEMO_MAX`` entries.
+_MEMO_MAX = 4096
+_FLOAT_DEC: dict[float, Decimal] = {}
+_INVENTORY: dict[tuple[Decimal, Decimal, Decimal], _Inventory] = {}
+_LAYER_SIZES: dict[tuple[Decimal, float, int], tuple[Decimal, ...]] = {}
+_STEP_PIPS: dict[Decimal, int] = {}
+_QUOTES: dict[tuple[Side, int, Decimal], Quote] = {}
+_SIDE_PLAN: dict[tuple[Decimal, float, int, Decimal], tuple[tuple[int, Decimal], ...]] = {}
+
+
+def _memo(table: dict, key: object, value: object) -> None:
+    if len(table) >= _MEMO_MAX:
+        table.clear()
+    table[key] = value
+
+
+def _float_decimal(x: float) -> Decimal:
+    """``Decimal(repr(x))`` — the shortest decimal that reads back as ``x`` — memoised for floats.
+
+    Zeros are not memoised (``0.0`` and ``-0.0`` are one dict key but two Decimals), nor are other
+    types (an ``int`` equal to a float key may print differently)."""
+    if type(x) is not float or not x:
+        return Decimal(repr(x))
+    d = _FLOAT_DEC.get(x)
+    if d is None:
+        d = Decimal(repr(x))
+        _memo(_FLOAT_DEC, x, d)
+    return d
 
 
 def _shares(x: Decimal | float) -> Decimal:
     """Round a size down to 0.01 shares (never up: a rounded order is never larger than intended)."""
-    d = x if isinstance(x, Decimal) else Decimal(repr(float(x)))
-    return max(d, Decimal(0)).quantize(_CENT, rounding=ROUND_DOWN)
+    d = x if isinstance(x, Decimal) else _float_decimal(float(x))
+    return max(d, _ZERO).quantize(_CENT, rounding=ROUND_DOWN)
 
 
 def _q_hat(position: Decimal, limit: Decimal, bound: float = 1.0) -> float:
     """Normalised inventory ``q̂ = position / position_limit`` clipped to ``[−bound, bound]``."""
     q = float(position / limit)
     return min(max(q, -bound), bound)
+
+
+class _Inventory(NamedTuple):
+    """Everything ``_finish`` needs from ``(position, size, limit)``, computed once per distinct triple."""
+
+    q: float  # float(position / limit), unclipped
+    bid_size: Decimal  # taper_sizes
+    ask_size: Decimal
+    bid_room: Decimal  # _shares(limit − position): what the bids may add up to
+    ask_room: Decimal  # _shares(limit + position)
+    notes: str  # "; long limit: no bids" / "; short limit: no asks" (both when limit ≤ 0)
+
+
+def _inventory(position: Decimal, size: Decimal, limit: Decimal) -> _Inventory:
+    memo = type(position) is Decimal and type(size) is Decimal and type(limit) is Decimal
+    if memo:
+        try:
+            inv = _INVENTORY.get((position, size, limit))
+        except TypeError:  # a signalling NaN cannot be hashed: compute (and raise) as the Decimal code does
+            memo = False
+        else:
+            if inv is not None:
+                return inv
+    q = float(position / limit)
+    qc = min(max(q, -1.0), 1.0)
+    bid_room = _shares(limit - position)
+    ask_room = _shares(limit + position)
+    bid = min(_shares(size * _float_decimal(1.0 - max(qc, 0.0))), bid_room)
+    ask = min(_shares(size * _float_decimal(1.0 - max(-qc, 0.0))), ask_room)
+    notes = ""
+    if position >= limit:
+        notes += "; long limit: no bids"
+    if position <= -limit:
+        notes += "; short limit: no asks"
+    inv = _Inventory(q, bid, ask, bid_room, ask_room, notes)
+    if memo and size > 0:  # a zero size keeps its sign through the taper: do not share it between ±0
+        _memo(_INVENTORY, (position, size, limit), inv)
+    return inv
+
+
+def _layer_sizes(base: Decimal, size_mult: float, layers: int) -> tuple[Decimal, ...]:
+    """``_shares(base·size_mult^i)`` for ``i < layers`` (the sizes of ``layered``), memoised."""
+    key = (base, size_mult, layers)
+    memo = type(base) is Decimal and type(size_mult) is float and type(layers) is int
+    if memo:
+        try:
+            sizes = _LAYER_SIZES.get(key)
+        except TypeError:
+            memo = False
+        else:
+            if sizes is not None:
+                return sizes
+    sizes = tuple(_shares(base * _float_decimal(size_mult**i)) for i in range(layers))
+    if memo and sizes and size_mult == size_mult and base > 0:  # NaN never finds itself; ±0 print apart
+        _memo(_LAYER_SIZES, key, sizes)
+    return sizes
+
+
+def _side_plan(base: Decimal, size_mult: float, layers: int, room: Decimal) -> tuple[tuple[int, Decimal], ...]:
+    """One side's ``(layer index, size)`` pairs after ``layered`` and ``cap_total`` with every layer in
+    the price range: layers of size 0 skipped, sizes capped to ``room`` (already ``_shares``) in
+    order. Layers that fall outside the range are a suffix, so a prefix of the plan applies. Memoised."""
+    key = (base, size_mult, layers, room)
+    memo = type(base) is Decimal and type(size_mult) is float and type(layers) is int and type(room) is Decimal
+    if memo:
+        try:
+            plan = _SIDE_PLAN.get(key)
+        except TypeError:
+            memo = False
+        else:
+            if plan is not None:
+                return plan
+    out: list[tuple[int, Decimal]] = []
+    left = room
+    for i, s in enumerate(_layer_sizes(base, size_mult, layers)):
+        if s > 0:
+            if left <= 0:
+                break
+            if left < s:
+                s = left
+            out.append((i, s))
+            left -= s
+    plan = tuple(out)
+    if memo and size_mult == size_mult:
+        _memo(_SIDE_PLAN, key, plan)
+    return plan
+
+
+def _quote(side: Side, price: int, size: Decimal) -> Quote:
+    """``Quote(side, price, size)``, memoised: a Quote is immutable and compared by value, and a book
+    keeps returning to the same few prices and sizes, so reusing one saves building it again."""
+    key = (side, price, size)
+    q = _QUOTES.get(key)
+    if q is None:
+        q = Quote(side, price, size)
+        _memo(_QUOTES, key, q)
+    return q
+
+
+def _step_pips(layer_step: Decimal) -> int:
+    """``round(layer_step · 10⁴)``: the layer step in pips, memoised."""
+    if type(layer_step) is not Decimal or not layer_step.is_finite():
+        return round(layer_step * PIPS_PER_UNIT)
+    pips = _STEP_PIPS.get(layer_step)
+    if pips is None:
+        pips = round(layer_step * PIPS_PER_UNIT)
+        _memo(_STEP_PIPS, layer_step, pips)
+    return pips
 
 
 # ================================================================= EWMA state
@@ -99,6 +244,9 @@ class ModelState:
         return min(max(self.abs_fast / self.abs_slow, lo), hi)
 
 
+_new_state = slots_constructor(ModelState)
+
+
 def ewma(prev: float | None, sample: float, alpha: float) -> float:
     """``(1 − α)·prev + α·sample``; the first sample (``prev is None``) is taken as is."""
     return sample if prev is None else (1.0 - alpha) * prev + alpha * sample
@@ -110,21 +258,30 @@ def update(state: ModelState, view: BookView, ewma_params: EwmaParams = EwmaPara
     ``fair ← EWMA(microprice)``; with ``d = mid − last_mid``: ``var ← EWMA(d²)``,
     ``abs_fast ← EWMA_fast(|d|)``, ``abs_slow ← EWMA_slow(|d|)``. The first view only seeds
     ``fair`` and ``last_mid``."""
-    micro, mid = view.microprice, view.mid
-    if micro is None or mid is None:
+    bb, ba = view.best_bid, view.best_ask
+    if bb is None or ba is None:
         return state
+    # ``view.mid`` and ``view.microprice``, the same expressions inlined
+    mid = (bb + ba) / 2
+    total = view.bid_size + view.ask_size
+    micro = mid if total <= 0 else (bb * view.ask_size + ba * view.bid_size) / total
     e = ewma_params
-    fair = ewma(state.fair, micro, e.alpha_fair)
-    if state.last_mid is None:
-        return ModelState(fair, mid, state.var, state.abs_fast, state.abs_slow, state.n + 1)
-    d = mid - state.last_mid
-    return ModelState(
-        fair=fair,
-        last_mid=mid,
-        var=ewma(state.var, d * d, e.alpha_vol),
-        abs_fast=ewma(state.abs_fast, abs(d), e.alpha_fast),
-        abs_slow=ewma(state.abs_slow, abs(d), e.alpha_slow),
-        n=state.n + 1,
+    prev = state.fair
+    a = e.alpha_fair
+    fair = micro if prev is None else (1.0 - a) * prev + a * micro
+    last = state.last_mid
+    if last is None:
+        return _new_state(fair, mid, state.var, state.abs_fast, state.abs_slow, state.n + 1)
+    d = mid - last
+    ad = abs(d)
+    a, b, c = e.alpha_vol, e.alpha_fast, e.alpha_slow
+    return _new_state(
+        fair,
+        mid,
+        (1.0 - a) * state.var + a * (d * d),
+        (1.0 - b) * state.abs_fast + b * ad,
+        (1.0 - c) * state.abs_slow + c * ad,
+        state.n + 1,
     )
 
 
@@ -138,10 +295,8 @@ def taper_sizes(position: Decimal, size: Decimal, limit: Decimal) -> tuple[Decim
     ``bid = size·(1 − max(q̂, 0))``, ``ask = size·(1 − max(−q̂, 0))``, and is further capped by the room
     left to the limit (``limit − position`` for bids, ``limit + position`` for asks), so at the limit the
     adding side is 0. The reducing side keeps the full size. Rounded down to 0.01."""
-    q = _q_hat(position, limit)
-    bid = min(_shares(size * Decimal(repr(1.0 - max(q, 0.0)))), _shares(limit - position))
-    ask = min(_shares(size * Decimal(repr(1.0 - max(-q, 0.0)))), _shares(limit + position))
-    return bid, ask
+    inv = _inventory(position, size, limit)
+    return inv.bid_size, inv.ask_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,17 +342,17 @@ def layered(
     whose inner price is ``None`` or whose size is 0 is skipped; layers outside ``[tick, 1 − tick]``
     are dropped. Bids come first, best first, then asks, best first."""
     step = max(tick.ceil(layer_step), tick.pips)
+    lo, hi = tick.min_price, tick.max_price
     out: list[Quote] = []
     for side, inner, base, sign in (
-        (Side.BUY, inner_bid, size, -1),
-        (Side.SELL, inner_ask, size if ask_size is None else ask_size, 1),
+        (_BUY, inner_bid, size, -1),
+        (_SELL, inner_ask, size if ask_size is None else ask_size, 1),
     ):
         if inner is None:
             continue
-        for i in range(layers):
+        for i, s in enumerate(_layer_sizes(base, size_mult, layers)):
             p = inner + sign * i * step
-            s = _shares(base * Decimal(repr(size_mult**i)))
-            if tick.min_price <= p <= tick.max_price and s > 0:
+            if lo <= p <= hi and s > 0:
                 out.append(Quote(side, p, s))
     return tuple(out)
 
@@ -210,8 +365,12 @@ def cap_total(quotes: Sequence[Quote], room: Decimal) -> tuple[Quote, ...]:
     for q in quotes:
         if left <= 0:
             break
-        s = min(q.size, left)
-        out.append(Quote(q.side, q.price, s))
+        s = q.size
+        if s <= left:  # min(q.size, left) is q.size: a Quote is immutable, keep it
+            out.append(q if type(q) is Quote else Quote(q.side, q.price, s))
+        else:
+            s = left
+            out.append(Quote(q.side, q.price, s))
         left -= s
     return tuple(out)
 
@@ -238,25 +397,35 @@ def diff_orders(
     """``(to_cancel, to_place)`` turning ``existing`` into ``targets`` while keeping queue position.
 
     A target is satisfied by an unmatched resting order on the same side with the same size,
-    ``|price − target| ≤ tolerance_ticks·tick`` and age ``now − placed_at ≤ max_age_s``; among those
-    the closest in price (then the oldest) is kept. Resting orders that satisfy no target are
-    cancelled; targets that no order satisfies are placed. Targets are matched in order, so pass
-    them best first."""
+    ``|price − target| ≤ tolerance_ticks·tick`` and age ``now − placed_at ≤ max_age_s``. Exact-price
+    matches are made first (for every target), then the remaining targets take the closest order
+    within tolerance (then the oldest), in target order — so an order that sits exactly on one
+    layer is never borrowed for a neighbouring layer, leaving its own target to be placed twice.
+    Resting orders that satisfy no target are cancelled; targets that no order satisfies are placed."""
     tol = tolerance_ticks * tick.pips
     free = list(existing)
-    to_place: list[Quote] = []
-    for t in targets:
+    fresh = {id(o) for o in free if now - o.placed_at <= max_age_s}
+    matched: list[bool] = [False] * len(targets)
+    for i, t in enumerate(targets):  # pass 1: exact price
         best: LiveOrder | None = None
         for o in free:
-            if (
-                o.side is not t.side
-                or o.size != t.size
-                or abs(o.price - t.price) > tol
-                or now - o.placed_at > max_age_s
-            ):
-                continue
-            if best is None or (abs(o.price - t.price), o.placed_at) < (abs(best.price - t.price), best.placed_at):
+            if (o.side is t.side and o.price == t.price and o.size == t.size and id(o) in fresh
+                    and (best is None or o.placed_at < best.placed_at)):
                 best = o
+        if best is not None:
+            free.remove(best)
+            matched[i] = True
+    to_place: list[Quote] = []
+    for i, t in enumerate(targets):  # pass 2: within tolerance
+        if matched[i]:
+            continue
+        best = None
+        if tol:
+            for o in free:
+                if o.side is not t.side or o.size != t.size or abs(o.price - t.price) > tol or id(o) not in fresh:
+                    continue
+                if best is None or (abs(o.price - t.price), o.placed_at) < (abs(best.price - t.price), best.placed_at):
+                    best = o
         if best is None:
             to_place.append(t)
         else:
@@ -357,29 +526,90 @@ def _finish(
     ``bid = floor_grid(min(⌊bid_raw⌋, best_ask − tick))``, ``ask = ceil_grid(max(⌈ask_raw⌉, best_bid + tick))``;
     a side outside ``[tick, 1 − tick]`` is not quoted. Sizes follow ``taper_sizes`` and each side's total
     is capped by the room to the limit (``cap_total``)."""
-    assert view.best_bid is not None and view.best_ask is not None
-    tick, t = view.tick, view.tick.pips
-    bid = tick.floor(min(math.floor(bid_raw), view.best_ask - t))
-    ask = tick.ceil(max(math.ceil(ask_raw), view.best_bid + t))
-    notes = [reason]
-    bid_size, ask_size = taper_sizes(position, params.size, params.position_limit)
-    if position >= params.position_limit:
-        notes.append("long limit: no bids")
-    if position <= -params.position_limit:
-        notes.append("short limit: no asks")
-    quotes = layered(
-        bid if bid >= tick.min_price else None,
-        ask if ask <= tick.max_price else None,
-        params.layers,
-        round(params.layer_step * PIPS_PER_UNIT),
-        bid_size,
+    return _finish_inv(
+        view,
+        _inventory(position, params.size, params.position_limit),
+        params,
+        bid_raw,
+        ask_raw,
         size_mult,
-        tick,
-        ask_size,
+        fair,
+        reason,
     )
-    bids = cap_total([q for q in quotes if q.side is Side.BUY], params.position_limit - position)
-    asks = cap_total([q for q in quotes if q.side is Side.SELL], params.position_limit + position)
-    return Targets(bids + asks, fair, "; ".join(notes))
+
+
+def _finish_inv(
+    view: BookView,
+    inv: _Inventory,
+    params: MarketParams,
+    bid_raw: float,
+    ask_raw: float,
+    size_mult: float,
+    fair: float,
+    reason: str,
+) -> Targets:
+    """``_finish`` with the inventory figures already at hand: ``layered`` and ``cap_total`` fused, on
+    the memoised sizes (the same quotes, built once)."""
+    best_bid, best_ask = view.best_bid, view.best_ask
+    assert best_bid is not None and best_ask is not None
+    tick = view.tick
+    t = tick.pips
+    bid = min(math.floor(bid_raw), best_ask - t)
+    bid -= bid % t  # tick.floor
+    ask = max(math.ceil(ask_raw), best_bid + t)
+    r = ask % t
+    if r:  # tick.ceil
+        ask += t - r
+    lo, hi = t, MAX_PIPS - t  # tick.min_price, tick.max_price
+    layers = params.layers
+    step = max(tick.ceil(_step_pips(params.layer_step)), t)
+    out: list[Quote] = []
+    if bid >= lo:
+        plan = _side_plan(inv.bid_size, size_mult, layers, inv.bid_room)
+        if bid <= hi:  # layer i is in range while bid − i·step ≥ lo: a prefix of the plan
+            last = (bid - lo) // step
+            for i, s in plan:
+                if i > last:
+                    break
+                out.append(_quote(_BUY, bid - i * step, s))
+        else:
+            _side_quotes(out, _BUY, bid, -step, lo, hi, inv.bid_size, size_mult, layers, inv.bid_room)
+    if ask <= hi:
+        plan = _side_plan(inv.ask_size, size_mult, layers, inv.ask_room)
+        if ask >= lo:
+            last = (hi - ask) // step
+            for i, s in plan:
+                if i > last:
+                    break
+                out.append(_quote(_SELL, ask + i * step, s))
+        else:
+            _side_quotes(out, _SELL, ask, step, lo, hi, inv.ask_size, size_mult, layers, inv.ask_room)
+    return _new_targets(tuple(out), fair, reason + inv.notes if inv.notes else reason)
+
+
+def _side_quotes(
+    out: list[Quote],
+    side: Side,
+    inner: int,
+    step: int,
+    lo: int,
+    hi: int,
+    base: Decimal,
+    size_mult: float,
+    layers: int,
+    room: Decimal,
+) -> None:
+    """``cap_total`` of one side of ``layered`` (layer ``i`` at ``inner + i·step``), appended to ``out``."""
+    left = room
+    for i, s in enumerate(_layer_sizes(base, size_mult, layers)):
+        p = inner + i * step
+        if lo <= p <= hi and s > 0:
+            if left <= 0:
+                break
+            if left < s:
+                s = left
+            out.append(Quote(side, p, s))
+            left -= s
 
 
 def _guard(view: BookView, params: MarketParams) -> Targets | None:
@@ -416,13 +646,14 @@ def avellaneda_quotes(
     fair = _fair(view, state)
     sigma = state.sigma
     p = min(max(fair / PIPS_PER_UNIT, 0.0), 1.0)
-    q = _q_hat(position, params.position_limit)
+    inv = _inventory(position, params.size, params.position_limit)
+    q = min(max(inv.q, -1.0), 1.0)  # _q_hat(position, position_limit)
     sigma_u = sigma / PIPS_PER_UNIT
     shift = q * model.gamma * sigma_u * sigma_u * model.horizon * 4.0 * p * (1.0 - p) * PIPS_PER_UNIT
     r = fair - shift
     h = base_half_spread(sigma, model.k_vol, model.fee_ticks, model.min_spread, view.tick)
     reason = f"A-S r={r / PIPS_PER_UNIT:.4f} h={h / PIPS_PER_UNIT:.4f} sigma={sigma_u:.5f}"
-    return _finish(view, position, params, r - h, r + h, model.size_mult, fair, reason)
+    return _finish_inv(view, inv, params, r - h, r + h, model.size_mult, fair, reason)
 
 
 def pm4_quotes(view: BookView, position: Decimal, params: MarketParams, state: ModelState, model: PM4Params) -> Targets:
@@ -442,7 +673,8 @@ def pm4_quotes(view: BookView, position: Decimal, params: MarketParams, state: M
     if guard is not None:
         return guard
     fair = _fair(view, state)
-    q = _q_hat(position, params.position_limit, 0.99)
+    inv = _inventory(position, params.size, params.position_limit)
+    q = min(max(inv.q, -0.99), 0.99)  # _q_hat(position, position_limit, 0.99)
     m = 1.0 / (1.0 - abs(q)) ** model.gamma_a
     j = state.regime(model.j_lo, model.j_hi)
     h = base_half_spread(state.sigma, model.k_vol, model.fee_ticks, model.min_spread, view.tick) * j
@@ -450,7 +682,7 @@ def pm4_quotes(view: BookView, position: Decimal, params: MarketParams, state: M
     bid_half = h * m if q > 0 else h
     ask_half = h * m if q < 0 else h
     reason = f"PM4 c={c / PIPS_PER_UNIT:.4f} J={j:.2f} M={m:.2f}"
-    return _finish(view, position, params, c - bid_half, c + ask_half, model.size_mult, fair, reason)
+    return _finish_inv(view, inv, params, c - bid_half, c + ask_half, model.size_mult, fair, reason)
 
 
 # ================================================================= rewards

@@ -17,6 +17,9 @@ with half-life ``H`` seconds::
 
 A sample's weight is proportional to the time elapsed since the previous one, so bursts of updates at
 nearly the same instant barely move the estimate, and a long quiet gap lets a new value dominate.
+
+Snapshots are cached: a signal rebuilds its snapshot only after its state (or its ``config``) changed,
+and otherwise returns the same immutable object again, so a strategy step pays only for what moved.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .market import Side
-from .order_book import BookView
+from .order_book import BookView, slots_constructor
 from .portfolio import Fill
 from .prices import MAX_PIPS
 
@@ -91,6 +94,9 @@ class VolatilitySnapshot:
         return self.sigma * PIPS_PER_UNIT
 
 
+_new_volatility = slots_constructor(VolatilitySnapshot)
+
+
 class Volatility:
     """σ of mid changes and the fast/slow regime multiplier J.
 
@@ -110,6 +116,8 @@ class Volatility:
         self._last_t: float | None = None
         self._last_mid: float | None = None
         self._samples = 0
+        self._snap: VolatilitySnapshot | None = None  # cached for ``_snap_config``; None once stale
+        self._snap_config: VolatilityConfig | None = None
 
     def update(self, now: float, mid: float | None) -> None:
         """Feed the mid (pips, may be fractional) at ``now``; ``None`` (one-sided book) is ignored."""
@@ -122,19 +130,35 @@ class Volatility:
         if dt <= 0:
             return
         delta = (mid - self._last_mid) / PIPS_PER_UNIT
-        self._var.add(delta * delta, dt)
-        self._fast.add(abs(delta), dt)
-        self._slow.add(abs(delta), dt)
+        # Ewma.add(x, dt) for the three EWMAs, inlined (dt > 0 here)
+        x = delta * delta
+        e = self._var
+        d = 2.0 ** (-dt / e.half_life)
+        e._s = d * e._s + (1.0 - d) * x
+        e._w = d * e._w + (1.0 - d)
+        x = abs(delta)
+        e = self._fast
+        d = 2.0 ** (-dt / e.half_life)
+        e._s = d * e._s + (1.0 - d) * x
+        e._w = d * e._w + (1.0 - d)
+        e = self._slow
+        d = 2.0 ** (-dt / e.half_life)
+        e._s = d * e._s + (1.0 - d) * x
+        e._w = d * e._w + (1.0 - d)
         self._last_t, self._last_mid = now, mid
         self._samples += 1
+        self._snap = None
 
     def snapshot(self) -> VolatilitySnapshot:
         c = self.config
+        snap = self._snap
+        if snap is not None and self._snap_config is c:
+            return snap
         fast, slow = self._fast.value, self._slow.value
         j = 1.0 if slow <= 0.0 else min(c.j_max, max(c.j_min, fast / slow))
-        return VolatilitySnapshot(
-            sigma=math.sqrt(max(self._var.value, 0.0)), fast_abs=fast, slow_abs=slow, regime=j, samples=self._samples
-        )
+        snap = _new_volatility(math.sqrt(max(self._var.value, 0.0)), fast, slow, j, self._samples)
+        self._snap, self._snap_config = snap, c
+        return snap
 
 
 # =====================================================================================  2. order flow
@@ -158,6 +182,9 @@ class FlowSnapshot:
     widen: float  # suggested spread multiplier ≥ 1
 
 
+_new_flow = slots_constructor(FlowSnapshot)
+
+
 class FlowImbalance:
     """Aggressive (taker) buys vs sells over a sliding window of ``window`` seconds.
 
@@ -171,6 +198,8 @@ class FlowImbalance:
         self._prints: deque[tuple[float, float, bool]] = deque()
         self._buy = 0.0
         self._sell = 0.0
+        self._snap: FlowSnapshot | None = None  # cached for ``_snap_config``; None once stale
+        self._snap_config: FlowConfig | None = None
 
     def update(self, now: float, size: float, taker_is_buy: bool) -> None:
         if size > 0:
@@ -179,11 +208,14 @@ class FlowImbalance:
                 self._buy += size
             else:
                 self._sell += size
+            self._snap = None
         self.expire(now)
 
     def expire(self, now: float) -> None:
         horizon = now - self.config.window
         q = self._prints
+        if not q or q[0][0] > horizon:  # nothing to drop (an empty window was already cleared)
+            return
         while q and q[0][0] <= horizon:
             _, size, is_buy = q.popleft()
             if is_buy:
@@ -192,21 +224,27 @@ class FlowImbalance:
                 self._sell -= size
         if not q:  # clear float residue
             self._buy = self._sell = 0.0
+        self._snap = None
 
     def snapshot(self) -> FlowSnapshot:
         c = self.config
+        snap = self._snap
+        if snap is not None and self._snap_config is c:
+            return snap
         b, s = max(self._buy, 0.0), max(self._sell, 0.0)
         total = b + s
         imb = 0.0 if total <= 0 else max(-1.0, min(1.0, (b - s) / total))
         active = total > 0 and total >= c.min_volume
-        return FlowSnapshot(
-            buy_volume=b,
-            sell_volume=s,
-            trades=len(self._prints),
-            imbalance=imb,
-            skew_ticks=c.max_skew_ticks * imb if active else 0.0,
-            widen=1.0 + c.widen_k * abs(imb) if active else 1.0,
+        snap = _new_flow(
+            b,  # buy_volume
+            s,  # sell_volume
+            len(self._prints),  # trades
+            imb,  # imbalance
+            c.max_skew_ticks * imb if active else 0.0,  # skew_ticks
+            1.0 + c.widen_k * abs(imb) if active else 1.0,  # widen
         )
+        self._snap, self._snap_config = snap, c
+        return snap
 
 
 # =====================================================================================  3. liquidity
@@ -240,6 +278,9 @@ class LiquiditySnapshot:
     ask_depth: float
 
 
+_new_liquidity = slots_constructor(LiquiditySnapshot)
+
+
 class LiquidityRegime:
     """Classify the book from its spread in ticks and its thinner side's top-N depth.
 
@@ -253,19 +294,29 @@ class LiquidityRegime:
     def __init__(self, config: LiquidityConfig | None = None) -> None:
         self.config = config or LiquidityConfig()
         self._snap = LiquiditySnapshot(Liquidity.CRISIS, "no book yet", None, 0.0, 0.0, 0.0)
+        # the last classification, (config, spread ticks, depth) -> (regime, reason): the reason formats
+        # the numbers with ``:g``, so equal inputs (even an int 0 and a 0.0 depth) give the same text
+        self._last_key: tuple[LiquidityConfig, float, float] | None = None
+        self._last_class: tuple[Liquidity, str] = (Liquidity.CRISIS, "")
 
     def update(self, view: BookView) -> LiquiditySnapshot:
         c = self.config
-        bd = sum(lv.size for lv in view.bids[: c.levels])
-        ad = sum(lv.size for lv in view.asks[: c.levels])
+        n = c.levels
+        bd = sum([lv[1] for lv in view.bids[:n]])  # Level.size
+        ad = sum([lv[1] for lv in view.asks[:n]])
         depth = min(bd, ad)
-        spread = view.spread
-        if spread is None:
+        bb, ba = view.best_bid, view.best_ask
+        if bb is None or ba is None:  # view.spread is None
             snap = LiquiditySnapshot(Liquidity.CRISIS, "one-sided or empty book", None, depth, bd, ad)
         else:
-            st = spread / view.tick.pips
-            regime, reason = self._classify(st, depth)
-            snap = LiquiditySnapshot(regime, reason, st, depth, bd, ad)
+            st = (ba - bb) / view.tick.pips
+            key = self._last_key
+            if key is not None and key[0] is c and key[1] == st and key[2] == depth:
+                regime, reason = self._last_class
+            else:
+                regime, reason = self._last_class = self._classify(st, depth)
+                self._last_key = (c, st, depth)
+            snap = _new_liquidity(regime, reason, st, depth, bd, ad)
         self._snap = snap
         return snap
 
@@ -331,6 +382,8 @@ class CompetitorDetector:
         self._events: deque[tuple[float, bool]] = deque()  # (t, is_bid)
         self._last_bid: tuple[int, int] | None = None
         self._last_ask: tuple[int, int] | None = None
+        self._snap: CompetitorSnapshot | None = None  # cached for ``_snap_config``; None once stale
+        self._snap_config: CompetitorConfig | None = None
 
     def update(
         self,
@@ -347,26 +400,34 @@ class CompetitorDetector:
             bid_state = (our_bid, best_bid)
             if bid_state != self._last_bid:
                 self._events.append((now, True))
+                self._snap = None
         self._last_bid = bid_state
         ask_state = None
         if our_ask is not None and best_ask is not None and 0 < our_ask - best_ask <= limit:
             ask_state = (our_ask, best_ask)
             if ask_state != self._last_ask:
                 self._events.append((now, False))
+                self._snap = None
         self._last_ask = ask_state
         self.expire(now)
 
     def expire(self, now: float) -> None:
         horizon = now - self.config.window
-        while self._events and self._events[0][0] <= horizon:
-            self._events.popleft()
+        events = self._events
+        if events and events[0][0] <= horizon:
+            while events and events[0][0] <= horizon:
+                events.popleft()
+            self._snap = None
 
     def snapshot(self) -> CompetitorSnapshot:
         c = self.config
+        snap = self._snap
+        if snap is not None and self._snap_config is c:
+            return snap
         n = len(self._events)
         nb = sum(1 for _, is_bid in self._events if is_bid)
         flagged = n >= c.min_events
-        return CompetitorSnapshot(
+        snap = CompetitorSnapshot(
             flagged=flagged,
             events=n,
             bid_events=nb,
@@ -374,6 +435,8 @@ class CompetitorDetector:
             suggestion=c.action if flagged else "none",
             widen_ticks=c.back_off_ticks if flagged and c.action == "back_off" else 0,
         )
+        self._snap, self._snap_config = snap, c
+        return snap
 
 
 # =====================================================================================  5. parity
@@ -412,10 +475,22 @@ class ParityArb:
     def __init__(self, config: ParityConfig | None = None) -> None:
         self.config = config or ParityConfig()
         self._snap = ParitySnapshot(None, None, False, False)
+        self._inputs: tuple[ParityConfig, int | None, int | None, int | None, int | None] | None = None
 
     def update(
         self, yes_bid: int | None, yes_ask: int | None, no_bid: int | None = None, no_ask: int | None = None
     ) -> ParitySnapshot:
+        last = self._inputs
+        if (  # the very same inputs (identity: the book's own ints) give the very same snapshot
+            last is not None
+            and last[0] is self.config
+            and last[1] is yes_bid
+            and last[2] is yes_ask
+            and last[3] is no_bid
+            and last[4] is no_ask
+        ):
+            return self._snap
+        inputs = (self.config, yes_bid, yes_ask, no_bid, no_ask)
         if no_bid is None and no_ask is None:
             no_bid = MAX_PIPS - yes_ask if yes_ask is not None else None
             no_ask = MAX_PIPS - yes_bid if yes_bid is not None else None
@@ -428,6 +503,7 @@ class ParityArb:
             buy_flag=buy is not None and buy >= c.threshold_bps,
             sell_flag=sell is not None and sell >= c.threshold_bps,
         )
+        self._inputs = inputs
         return self._snap
 
     def snapshot(self) -> ParitySnapshot:
@@ -486,10 +562,13 @@ class Markouts:
         self._pending: list[_Pending] = []
         self._done: dict[float, deque[tuple[float, float]]] = {h: deque(maxlen=c.window) for h in self._horizons}
         self._mid: float | None = None
+        self._snap: MarkoutSnapshot | None = None  # cached for ``_snap_config``; None once stale
+        self._snap_config: MarkoutConfig | None = None
 
     def on_fill(self, now: float, fill: Fill) -> None:
         sign = 1 if fill.side is Side.BUY else -1
         self._pending.append(_Pending(now, sign, fill.price, float(fill.size), list(self._horizons)))
+        self._snap = None
 
     def on_mid(self, now: float, mid: float | None) -> None:
         """Feed the mid (pips) at ``now``. Deadlines before ``now`` resolve at the previous mid."""
@@ -507,16 +586,23 @@ class Markouts:
         if mid is None or not self._pending:
             return
         keep: list[_Pending] = []
+        resolved = False
         for p in self._pending:
             while p.todo and (p.t + p.todo[0] <= now if inclusive else p.t + p.todo[0] < now):
                 h = p.todo.pop(0)
                 self._done[h].append((p.sign * (mid - p.price), p.size))
+                resolved = True
             if p.todo:
                 keep.append(p)
+        if resolved or len(keep) != len(self._pending):
+            self._snap = None
         self._pending = keep
 
     def snapshot(self) -> MarkoutSnapshot:
         c = self.config
+        snap = self._snap
+        if snap is not None and self._snap_config is c:
+            return snap
         means: list[float | None] = []
         counts: list[int] = []
         for h in self._horizons:
@@ -527,7 +613,7 @@ class Markouts:
         d = self._done[c.toxicity_horizon]
         w = sum(s for _, s in d)
         tox = min(1.0, max(0.0, sum(s for m, s in d if m < 0) / w)) if w > 0 else 0.0
-        return MarkoutSnapshot(
+        snap = MarkoutSnapshot(
             horizons=self._horizons,
             means=tuple(means),
             counts=tuple(counts),
@@ -535,6 +621,8 @@ class Markouts:
             toxicity=tox,
             widen=1.0 + c.widen_k * max(0.0, 2.0 * tox - 1.0),
         )
+        self._snap, self._snap_config = snap, c
+        return snap
 
 
 # =====================================================================================  7. events
@@ -564,6 +652,9 @@ class EventSnapshot:
     volume_spike: bool
 
 
+_new_event = slots_constructor(EventSnapshot)
+
+
 class EventSignal:
     """Resolution approaching and volume spikes.
 
@@ -587,6 +678,9 @@ class EventSignal:
         self._recent: deque[tuple[float, float]] = deque()
         self._recent_vol = 0.0
         self._now: float | None = None
+        # cached snapshot and what it was built for: config, end_time and (with an end time) _now
+        self._snap: EventSnapshot | None = None
+        self._snap_key: tuple[EventConfig, float | None, float | None] | None = None
 
     def set_end_time(self, end_time: float | None) -> None:
         self.end_time = end_time
@@ -604,11 +698,15 @@ class EventSignal:
                 self._base.fold(0.0, self._d ** (n - 1))  # n − 1 empty buckets at once
             self._closed += n
             self._bucket, self._bucket_vol = k, 0.0
+            self._snap = None
         horizon = now - c.bucket
-        while self._recent and self._recent[0][0] <= horizon:
-            self._recent_vol -= self._recent.popleft()[1]
-        if not self._recent:
-            self._recent_vol = 0.0
+        recent = self._recent
+        if recent and recent[0][0] <= horizon:
+            while recent and recent[0][0] <= horizon:
+                self._recent_vol -= recent.popleft()[1]
+            if not recent:
+                self._recent_vol = 0.0
+            self._snap = None
 
     def update(self, now: float, size: float) -> None:
         """A trade print of ``size`` shares at ``now``."""
@@ -617,9 +715,21 @@ class EventSignal:
             self._bucket_vol += size
             self._recent.append((now, size))
             self._recent_vol += size
+            self._snap = None
 
     def snapshot(self) -> EventSnapshot:
         c = self.config
+        end = self.end_time
+        snap = self._snap
+        key = self._snap_key
+        if (
+            snap is not None
+            and key is not None
+            and key[0] is c
+            and key[1] is end
+            and (end is None or key[2] == self._now)
+        ):
+            return snap
         hours = None if self.end_time is None or self._now is None else (self.end_time - self._now) / 3600.0
         reduce_only = hours is not None and hours < c.reduce_only_hours
         near = hours is not None and hours < c.widen_hours
@@ -632,16 +742,18 @@ class EventSignal:
             and recent >= c.min_volume
             and (base <= 0 or recent >= c.spike_k * base)
         )
-        return EventSnapshot(
-            hours_to_end=hours,
-            resolution_near=near,
-            reduce_only=reduce_only,
-            widen=c.widen_factor if near else 1.0,
-            recent_volume=recent,
-            baseline_volume=base,
-            volume_ratio=ratio,
-            volume_spike=spike,
+        snap = _new_event(
+            hours,  # hours_to_end
+            near,  # resolution_near
+            reduce_only,
+            c.widen_factor if near else 1.0,  # widen
+            recent,  # recent_volume
+            base,  # baseline_volume
+            ratio,  # volume_ratio
+            spike,  # volume_spike
         )
+        self._snap, self._snap_key = snap, (c, end, self._now)
+        return snap
 
 
 # =====================================================================================  signal set
@@ -676,6 +788,9 @@ class SignalsSnapshot:
         return self.flow.widen * self.markouts.widen * self.events.widen * max(1.0, self.volatility.regime)
 
 
+_new_signals = slots_constructor(SignalsSnapshot)
+
+
 class SignalSet:
     """One of each signal for one market.
 
@@ -699,6 +814,7 @@ class SignalSet:
         self.our_ask: int | None = None
         self._has_token_books = False
         self._now = 0.0
+        self._snap: SignalsSnapshot | None = None  # the last snapshot, reused while nothing changed
 
     def on_quotes(self, our_bid: int | None, our_ask: int | None) -> None:
         self.our_bid, self.our_ask = our_bid, our_ask
@@ -739,14 +855,26 @@ class SignalSet:
         self.competitor.expire(t)
         self.markouts.advance(t)
         self.events.advance(t)
-        return SignalsSnapshot(
-            condition_id=self.condition_id,
-            ts=t,
-            volatility=self.volatility.snapshot(),
-            flow=self.flow.snapshot(),
-            liquidity=self.liquidity.snapshot(),
-            competitor=self.competitor.snapshot(),
-            parity=self.parity.snapshot(),
-            markouts=self.markouts.snapshot(),
-            events=self.events.snapshot(),
-        )
+        vol = self.volatility.snapshot()
+        flow = self.flow.snapshot()
+        liq = self.liquidity.snapshot()
+        comp = self.competitor.snapshot()
+        par = self.parity.snapshot()
+        mk = self.markouts.snapshot()
+        ev = self.events.snapshot()
+        last = self._snap
+        if (
+            last is not None
+            and last.ts == t
+            and last.volatility is vol
+            and last.flow is flow
+            and last.liquidity is liq
+            and last.competitor is comp
+            and last.parity is par
+            and last.markouts is mk
+            and last.events is ev
+            and last.condition_id is self.condition_id
+        ):
+            return last
+        self._snap = snap = _new_signals(self.condition_id, t, vol, flow, liq, comp, par, mk, ev)
+        return snap
