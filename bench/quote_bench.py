@@ -1,10 +1,13 @@
-"""Strategy-step benchmark: signals update + quote + order diff, for one market, per book change.
+"""Strategy-step benchmark: signals update + quote + risk checks + order diff, per book change.
 
-Drives a live ``OrderBook`` with the shared benchmark stream (``polymm.exchange.blast``), and after
-every frame times one strategy step the way the engine will run it: ``book.view(10)``, the
-``SignalSet`` update (book, the trade print) and snapshot, the model state update, the model's
-quotes (``avellaneda`` and ``pm4``, 2 layers a side) and ``diff_orders`` against the orders we
-rest. The ``fixed`` model's step (no signals, no diff) is timed in the same run as the baseline.
+Drives a live ``OrderBook`` with the shared benchmark stream (``polymm.exchange.blast``) and after
+every frame times one strategy step exactly as ``Engine.step`` runs it, minus the I/O:
+``book.view(10)``, ``MarketBrain.decide`` (model state and signal updates, the signals snapshot, the
+model's quotes — ``avellaneda`` or ``pm4``, 2 layers a side — the reward band, the venue minimum,
+parity), ``RiskEngine.check`` (positions held in 5 other markets, two of them in a neg-risk group with
+this one) and ``diff_orders`` against the orders we rest. A trade print is fed every 5 frames and a
+fill of ours every 50. The ``fixed`` model's bare quote (no signals, no risk, no diff) is timed in the
+same run as the baseline.
 
 Last line: ``{"bench": "quote", "step_p50_us": …, "step_p99_us": …}`` (the slower of the two models).
 """
@@ -19,22 +22,15 @@ import time
 from decimal import Decimal
 
 from polymm.domain.book_set import BookSet
-from polymm.domain.market import Market
+from polymm.domain.market import Market, Side
 from polymm.domain.messages import parse_frame
-from polymm.domain.models import (
-    AvellanedaParams,
-    LiveOrder,
-    ModelState,
-    PM4Params,
-    avellaneda_quotes,
-    diff_orders,
-    pm4_quotes,
-    update,
-)
+from polymm.domain.models import LiveOrder, diff_orders
 from polymm.domain.params import MarketParams
+from polymm.domain.portfolio import Fill
 from polymm.domain.prices import Tick
 from polymm.domain.quoting import fixed_quotes
-from polymm.domain.signals import SignalSet
+from polymm.domain.risk import Position, RiskEngine, RiskLimits
+from polymm.domain.strategy import MarketBrain
 from polymm.exchange.blast import price_change_stream
 
 
@@ -44,14 +40,18 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def run(steps: int, model: str) -> tuple[list[float], list[float]]:
-    market = Market("0x" + "ab" * 32, "1" * 70, "2" * 70, "bench", Tick.parse("0.01"), Decimal(5))
+    market = Market("0x" + "ab" * 32, "1" * 70, "2" * 70, "bench", Tick.parse("0.01"), Decimal(5),
+                    neg_risk=True, neg_risk_market_id="0xgroup")
     books = BookSet([market])
     book = books.get(market.condition_id)
     frames, _ = price_change_stream([market], steps + 200, seed=5)
-    params = MarketParams(spread=Decimal("0.04"), size=Decimal(10), layers=2, layer_step=Decimal("0.01"))
-    signals = SignalSet(market.condition_id)
-    state = ModelState()
-    a_params, p_params = AvellanedaParams(), PM4Params()
+    params = MarketParams(model=model, spread=Decimal("0.04"), size=Decimal(10), layers=2,
+                          layer_step=Decimal("0.01"))
+    brain = MarketBrain(market)
+    risk = RiskEngine(RiskLimits())
+    cid = market.condition_id
+    others = {f"0x{k:02x}": Position(float(20 * k - 50), 0.3 + 0.1 * k, "0xgroup" if k < 2 else "")
+              for k in range(5)}
     resting: list[LiveOrder] = []
     step_ns: list[float] = []
     fixed_ns: list[float] = []
@@ -61,29 +61,28 @@ def run(steps: int, model: str) -> tuple[list[float], list[float]]:
         books.apply(parse_frame(raw)[0])
         now += 0.05
         if i < 200:  # warm-up: a two-sided book and seeded state
-            view = book.view(10)
-            state = update(state, view)
-            signals.on_book(now, view)
+            brain.decide(book.view(10), position, params, now)
             continue
+        if i % 5 == 0:  # a trade print every few frames (between steps, as the feed delivers them)
+            brain.on_trade(now, book.best_bid or 5000, 25.0, i % 2 == 0)
+        if i % 50 == 0 and resting:  # and now and then a fill of ours
+            o = resting[0]
+            brain.on_fill(now, Fill(cid, o.order_id, o.side, o.price, Decimal(5), trade_id=f"t{i}"))
+            position += 5 if o.side is Side.BUY else -5
+            position = max(min(position, Decimal(60)), Decimal(-60))
         t0 = time.perf_counter_ns()
         view = book.view(10)
-        signals.on_book(now, view)
-        if i % 5 == 0:  # a trade print every few frames
-            signals.on_trade(now, view.best_bid or 5000, 25.0, i % 2 == 0)
-        snap = signals.snapshot(now)
-        state = update(state, view)
-        if model == "pm4":
-            targets = pm4_quotes(view, position, params, state, p_params)
-        else:
-            targets = avellaneda_quotes(view, position, params, state, a_params)
-        to_cancel, to_place = diff_orders(resting, targets.quotes, 1, 30.0, now, view.tick)
+        decision = brain.decide(view, position, params, now)
+        positions = {**others, cid: Position(float(position), (view.mid or 5000) / 10_000, "0xgroup")}
+        verdict = risk.check(cid, decision.targets.quotes, positions, position_limit=params.position_limit,
+                             budget=250.0, now=now)
+        to_cancel, to_place = diff_orders(resting, verdict.quotes, 1, 30.0, now, view.tick)
         step_ns.append(time.perf_counter_ns() - t0)
         # what the venue would then hold
         kept = [o for o in resting if o not in to_cancel]
         resting = kept + [LiveOrder(f"o{i}-{k}", q.side, q.price, q.size, now) for k, q in enumerate(to_place)]
-        signals.on_quotes(max((o.price for o in resting if o.side.value == "BUY"), default=None),
-                          min((o.price for o in resting if o.side.value == "SELL"), default=None))
-        assert snap is not None
+        brain.on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
+                        min((o.price for o in resting if o.side is Side.SELL), default=None))
         t1 = time.perf_counter_ns()
         fixed_quotes(book.view(1), position, params)
         fixed_ns.append(time.perf_counter_ns() - t1)

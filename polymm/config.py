@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.params import ConfigError, MarketParams, describe_validation_error
+from .domain.risk import RiskLimits
 
 __all__ = ["ConfigError", "MarketParams", "Settings", "load_settings"]
 
@@ -50,8 +51,28 @@ class Settings(BaseSettings):
     default_requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
     default_position_limit: Decimal = Field(Decimal("100"), gt=0)
 
+    default_model: Literal["fixed", "avellaneda", "pm4"] = "fixed"
+
+    # risk (polymm/engine/risk.py explains every rule)
+    risk_mode: Literal["enforce", "log"] = "enforce"  # log: vetoes and limit breaches are only logged
     max_total_position: Decimal = Field(Decimal("1000"), gt=0)
     max_order_size: Decimal = Field(Decimal("500"), gt=0)
+    total_capital: Decimal = Field(Decimal("1000"), gt=0)  # dollars allocated across the markets
+    max_market_exposure: Decimal = Field(Decimal("250"), gt=0)
+    max_total_exposure: Decimal = Field(Decimal("1000"), gt=0)
+    max_group_loss: Decimal = Field(Decimal("300"), gt=0)
+    max_correlated_exposure: Decimal = Field(Decimal("500"), gt=0)
+    daily_loss_limit: Decimal = Field(Decimal("100"), gt=0)
+    loss_tighten_min: float = Field(0.25, gt=0, le=1)
+    error_cooldown_errors: int = Field(5, ge=1, le=10_000)
+    error_cooldown_s: float = Field(30.0, ge=0, le=3600)
+    reduce_only_hours: float = Field(2.0, ge=0, le=720)
+    kelly_fraction: float = Field(0.0, ge=0, le=1)  # 0 = no Kelly cap
+    kelly_horizon_hours: float = Field(72.0, gt=0, le=10_000)
+    kelly_slippage: float = Field(0.05, ge=0, le=1)
+    balance_drop_alert: float = Field(0.2, gt=0, lt=1)
+    balance_check_s: float = Field(30.0, gt=0, le=3600)
+    feed_error_kill_s: float = Field(60.0, gt=0, le=3600)
     feed_stale_s: float = Field(10.0, gt=0, le=600)  # silent this long while REST moved = frozen
     feed_assets_per_connection: int = Field(200, ge=2, le=2000)
     feed_hash_check_s: float = Field(30.0, gt=0, le=3600)
@@ -59,7 +80,9 @@ class Settings(BaseSettings):
     record_dir: str = ""  # when set, every market frame is also recorded there (as `polymm record`)
     max_errors_10s: int = Field(20, ge=1, le=10_000)
     heartbeat_timeout_s: float = Field(15.0, gt=0, le=600)
-    quote_interval_s: float = Field(1.0, gt=0, le=60)
+    quote_interval_s: float = Field(1.0, gt=0, le=60)  # fallback step of a quiet market
+    quote_interval_fast_s: float = Field(0.25, gt=0, le=60)  # fallback step of an active market
+    min_step_gap_s: float = Field(0.02, ge=0, le=10)  # coalesce book changes into one step per gap
     demo_seed: int = 7
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -124,6 +147,26 @@ class Settings(BaseSettings):
             layers=self.default_layers,
             requote_threshold=self.default_requote_threshold,
             position_limit=self.default_position_limit,
+            model=self.default_model,
+        )
+
+    def risk_limits(self) -> RiskLimits:
+        return RiskLimits(
+            max_order_size=self.max_order_size,
+            max_total_position=self.max_total_position,
+            max_market_exposure=self.max_market_exposure,
+            max_total_exposure=self.max_total_exposure,
+            max_group_loss=self.max_group_loss,
+            max_correlated_exposure=self.max_correlated_exposure,
+            daily_loss_limit=self.daily_loss_limit,
+            tighten_min=self.loss_tighten_min,
+            error_cooldown_errors=self.error_cooldown_errors,
+            error_cooldown_s=self.error_cooldown_s,
+            kelly_fraction=self.kelly_fraction,
+            kelly_horizon_hours=self.kelly_horizon_hours,
+            slippage_buffer=self.kelly_slippage,
+            balance_drop_alert=self.balance_drop_alert,
+            enforce=self.risk_mode == "enforce",
         )
 
 

@@ -64,9 +64,36 @@ class FeedState:
 
 @dataclass(frozen=True, slots=True)
 class RiskState:
+    """Kill latch and the risk engine's running figures (dollars; ``tighten`` ∈ (0, 1])."""
+
     halted: bool
     reason: str = ""
     since: float = 0.0
+    daily_pnl: Decimal = Decimal(0)
+    daily_loss_limit: Decimal = Decimal(0)
+    tighten: float = 1.0
+    exposure: float = 0.0
+    correlated_exposure: float = 0.0
+    cooldown_s: float = 0.0  # error cooldown left
+    balance: float | None = None
+    alert: str = ""
+    enforce: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionState:
+    """One market's last strategy step: the model's targets, the risk vetoes and why (YES pips)."""
+
+    condition_id: str
+    model: str
+    reason: str
+    fair: float | None  # pips
+    targets: tuple[tuple[str, int, Decimal], ...]  # (side, price, size) after the risk checks
+    vetoes: tuple[str, ...]
+    widen: float
+    reward_score: float | None  # our estimated Q_min, None when the market pays no rewards
+    step_interval_s: float  # the adaptive fallback interval now in force
+    ts: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -294,3 +294,14 @@ def test_integer_choices_from_the_environment(
 ) -> None:
     config_env.setenv(var, value)
     assert getattr(_load(), attr) == expected
+
+
+def test_every_setting_is_documented_in_env_example():
+    """Each Settings field has a POLYMM_<NAME> line in .env.example (the operator's reference)."""
+    from pathlib import Path
+
+    from polymm.config import Settings
+
+    text = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    missing = [n for n in Settings.model_fields if f"POLYMM_{n.upper()}=" not in text]
+    assert missing == []

@@ -3,36 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
+from engines import ours, running_engine
 
-from polymm.config import load_settings
-from polymm.engine.engine import Engine
 from polymm.exchange import run_exchange
 
 pytestmark = pytest.mark.asyncio
 
-
-
-@contextlib.asynccontextmanager
-async def running_engine(ex, **overrides):
-    settings = load_settings(_env_file=None, mode="demo", clob_url=ex.clob_url, ws_url=ex.ws_base,
-                             gamma_url=ex.gamma_url, data_url=ex.data_url, quote_interval_s=0.2, **overrides)
-    markets = [m for m in ex.markets if not m.neg_risk][:3]
-    engine = Engine(settings, markets, mode="DEMO")
-    task = asyncio.create_task(engine.run())
-    try:
-        yield engine
-    finally:
-        await engine.stop(cancel_orders=True)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-
-
-def ours(ex, engine) -> list:
-    return [o for o in ex.engine.open_orders() if o.owner == engine.execution._api_key]
 
 
 async def test_a_tick_size_change_moves_quoting_and_the_client_to_the_new_grid(wait_until) -> None:

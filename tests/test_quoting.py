@@ -102,8 +102,8 @@ def test_position_limits_remove_one_side() -> None:
     assert long.bids == () and len(long.asks) == 2 and "long limit" in long.reason
     short = fixed_quotes(view, Decimal(-50), p)
     assert short.asks == () and len(short.bids) == 2 and "short limit" in short.reason
-    near = fixed_quotes(view, Decimal("49.99"), p)
-    assert len(near.bids) == 2 and len(near.asks) == 2
+    near = fixed_quotes(view, Decimal("49.99"), p)  # room for 0.01 more: the bid side is cut to it
+    assert [q.size for q in near.bids] == [Decimal("0.01")] and len(near.asks) == 2
 
 
 def test_disabled_and_one_sided_books_quote_nothing() -> None:
@@ -167,7 +167,11 @@ def test_property_quotes_are_on_grid_inside_range_and_never_cross(case) -> None:
         assert tick.on_grid(q.price), q
         assert tick.min_price <= q.price <= tick.max_price, q
         assert tick.valid(q.price)
-        assert q.size == params.size
+        assert 0 < q.size <= params.size
+    # a side's total never takes the position past its limit; below the room every layer is full size
+    assert sum(q.size for q in targets.bids) <= max(params.position_limit - position, 0)
+    assert sum(q.size for q in targets.asks) <= max(params.position_limit + position, 0)
+    assert all(q.size == params.size for q in (*targets.bids[:-1], *targets.asks[:-1]))
     assert all(p < view.best_ask for p in quoted_bids)  # type: ignore[operator]
     assert all(p > view.best_bid for p in quoted_asks)  # type: ignore[operator]
     if quoted_bids and quoted_asks:
@@ -184,6 +188,8 @@ def test_property_quotes_are_on_grid_inside_range_and_never_cross(case) -> None:
     # a side that is allowed and has room inside [tick, 1 - tick] quotes every layer
     step = max(tick.ceil(int(params.layer_step * 10_000)), tick.pips)
     if quoted_bids and quoted_bids[0] - (params.layers - 1) * step >= tick.min_price:
-        assert len(quoted_bids) == params.layers
+        room = params.position_limit - position
+        assert len(quoted_bids) == params.layers or sum(q.size for q in targets.bids) == room
     if quoted_asks and quoted_asks[0] + (params.layers - 1) * step <= tick.max_price:
-        assert len(quoted_asks) == params.layers
+        room = params.position_limit + position
+        assert len(quoted_asks) == params.layers or sum(q.size for q in targets.asks) == room

@@ -45,6 +45,7 @@ class Market:
     tick: Tick
     min_order_size: Decimal = Decimal(5)
     neg_risk: bool = False
+    neg_risk_market_id: str = ""  # the event group: its markets are mutually exclusive
     slug: str = ""
     reward_min_size: Decimal = Decimal(0)
     reward_max_spread: Decimal = Decimal(0)

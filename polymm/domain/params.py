@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -31,18 +32,37 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
 class MarketParams(BaseModel):
     """Quoting parameters of one market; immutable, validated. Changing one makes a new value.
 
-    ``spread`` is the full quoted width (ask − bid) in price units; ``requote_threshold`` is how far
-    the mid must move (price units) before resting quotes are replaced.
+    * ``model``: ``fixed`` (spread around the mid), ``avellaneda`` or ``pm4`` (``domain.models``).
+    * ``spread``: the full quoted width (ask − bid) in price units; for ``avellaneda`` / ``pm4`` the
+      minimum width, widened by volatility, signals and inventory.
+    * ``size`` (inner layer), ``layers`` (per side), ``layer_step`` (price units between layers),
+      ``size_mult`` (size multiplier per outer layer).
+    * ``requote_threshold``: how far the fair value must move (price units) before ``fixed`` requotes.
+    * ``position_limit``: net YES shares either way; the adding side tapers to 0 at the limit.
+    * ``gamma`` (A–S risk aversion), ``k_vol`` (half-spread per σ), ``skew_ticks`` (PM4 price shift at
+      the limit), ``fee_ticks`` (extra half-spread).
+    * ``tolerance_ticks``: a resting order within this many ticks of its target keeps its place in the
+      queue; ``max_order_age_s``: older orders are replaced anyway.
+    * ``capital_weight``: this market's share of the total capital, relative to the other markets'.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    model: Literal["fixed", "avellaneda", "pm4"] = "fixed"
     spread: Decimal = Field(Decimal("0.04"), gt=0, lt=1)
     size: Decimal = Field(Decimal("10"), gt=0, le=100_000)
     layers: int = Field(1, ge=1, le=5)
     layer_step: Decimal = Field(Decimal("0.01"), gt=0, lt=1)
     requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
     position_limit: Decimal = Field(Decimal("100"), gt=0, le=1_000_000)
+    size_mult: float = Field(1.0, ge=0.1, le=5.0)
+    gamma: float = Field(3.0, ge=0, le=100)
+    k_vol: float = Field(1.5, ge=0, le=50)
+    skew_ticks: float = Field(2.0, ge=0, le=100)
+    fee_ticks: float = Field(0.0, ge=0, le=100)
+    tolerance_ticks: int = Field(1, ge=0, le=100)
+    max_order_age_s: float = Field(300.0, gt=0, le=86_400)
+    capital_weight: float = Field(1.0, ge=0, le=100)
     enabled: bool = True
 
     @field_validator("size")

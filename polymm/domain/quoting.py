@@ -49,7 +49,9 @@ def to_pips(value: Decimal) -> int:
 def fixed_quotes(view: BookView, position: Decimal, params: MarketParams) -> Targets:
     """The ``fixed`` model: bid = mid − spread/2 and ask = mid + spread/2, rounded outward onto
     the grid (bids down, asks up), pulled back from crossing, with optional extra layers
-    ``layer_step`` apart. The buy side stops at +position_limit, the sell side at −position_limit."""
+    ``layer_step`` apart. A side's total size is capped by the room to its limit (bids by
+    ``position_limit − position``, asks by ``position_limit + position``), so no fill takes the
+    position past the limit and the adding side stops at it."""
     if not params.enabled:
         return Targets((), None, "disabled")
     if view.best_bid is None or view.best_ask is None:
@@ -65,16 +67,18 @@ def fixed_quotes(view: BookView, position: Decimal, params: MarketParams) -> Tar
     notes: list[str] = []
     if position >= params.position_limit:
         notes.append("long limit: no bids")
-    else:
-        for i in range(params.layers):
-            p = bid - i * step
-            if p >= tick.min_price:
-                quotes.append(Quote(Side.BUY, p, params.size))
     if position <= -params.position_limit:
         notes.append("short limit: no asks")
-    else:
+    # a side's total never takes the position past the limit: the last layer that fits is cut
+    for side, inner, sign, room in (
+        (Side.BUY, bid, -1, params.position_limit - position),
+        (Side.SELL, ask, 1, params.position_limit + position),
+    ):
         for i in range(params.layers):
-            p = ask + i * step
-            if p <= tick.max_price:
-                quotes.append(Quote(Side.SELL, p, params.size))
+            p = inner + sign * i * step
+            size = min(params.size, room)
+            if size <= 0 or not tick.min_price <= p <= tick.max_price:
+                break
+            quotes.append(Quote(side, p, size))
+            room -= size
     return Targets(tuple(quotes), mid2 / 2, "; ".join(notes) or "fixed spread around mid")

@@ -19,10 +19,22 @@ from decimal import Decimal
 from ..config import ConfigError, MarketParams, Settings
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
+from ..domain.models import LiveOrder, diff_orders
 from ..domain.portfolio import Fill, Portfolio
 from ..domain.prices import PriceError, pips_to_decimal, pips_to_str, price_to_pips
-from ..domain.quoting import Targets, fixed_quotes, to_pips
-from ..state import ExecutionState, MarketState, PortfolioState, RiskState, StateStore, VenueState
+from ..domain.quoting import Targets, to_pips
+from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
+from ..domain.signals import EventConfig, SignalsConfig
+from ..domain.strategy import MarketBrain
+from ..state import (
+    DecisionState,
+    ExecutionState,
+    MarketState,
+    PortfolioState,
+    RiskState,
+    StateStore,
+    VenueState,
+)
 from ..venue.execution import Execution, OrderRequest
 from ..venue.recorder import FrameWriter
 from ..venue.rest import PublicClient
@@ -68,8 +80,20 @@ class Engine:
         self._quoting: set[str] = set()  # markets whose last step quoted
         self._stopping = False
         self._locks: dict[str, asyncio.Lock] = {}  # one step at a time per market
+        self.risk = RiskEngine(settings.risk_limits())
+        self._signals_config = SignalsConfig(events=EventConfig(reduce_only_hours=settings.reduce_only_hours))
+        self.brains: dict[str, MarketBrain] = {}
+        self._last_step: dict[str, float] = {}  # monotonic time of each market's last step
+        self._next_due: dict[str, float] = {}  # fallback timer per market (adaptive)
+        self._active_at: dict[str, float] = {}  # monotonic time of the last book change / trade / fill
+        self._feed_error_since: float | None = None
+        self._risk_logged: set[str] = set()  # log-only mode: breaches already reported
+        self._alert = ""
+        self._balance: float | None = None
+        self._balance_at = 0.0
         for m in markets:
             self.params[m.condition_id] = self._default_params(m)
+            self.brains[m.condition_id] = MarketBrain(m, self._signals_config)
         self.public = PublicClient(settings.clob_url, settings.gamma_url)
         self.recorder = FrameWriter(settings.record_dir) if settings.record_dir else None
         self.feed = MarketFeed(
@@ -104,8 +128,10 @@ class Engine:
         if first:
             self._halted_at = time.time()
         self._publish_risk()
-        n = await self.execution.cancel_all()
-        self.store.log(f"KILL: {reason}; cancelled {n} orders", "error")
+        n = await self.execution.cancel_all()  # live: verified against /data/orders
+        left = len(self.execution.open_orders())
+        confirm = "the venue confirms none rest" if not left else f"{left} may still rest, retrying"
+        self.store.log(f"KILL: {reason}; cancelled {n} orders, {confirm}", "error")
         for cid in self.markets:
             self._publish_market(cid)
         return n
@@ -127,6 +153,9 @@ class Engine:
         new = self.params[condition_id].updated(**changes).check_for(market)
         if new.size > self.settings.max_order_size:
             raise ConfigError(f"size: must be at most the risk cap {self.settings.max_order_size} (got {new.size})")
+        if new.position_limit > self.settings.max_total_position:
+            raise ConfigError(f"position_limit: must be at most the total position cap "
+                              f"{self.settings.max_total_position} (got {new.position_limit})")
         self.params[condition_id] = new
         self._force.add(condition_id)
         self.store.log(f"{market.short_question}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
@@ -150,6 +179,7 @@ class Engine:
             return
         self.markets[market.condition_id] = market
         self.params[market.condition_id] = self._default_params(market)
+        self.brains[market.condition_id] = MarketBrain(market, self._signals_config)
         self._force.add(market.condition_id)
         await self.feed.add_market(market)
         self.store.set("markets", tuple(self.markets))
@@ -160,9 +190,11 @@ class Engine:
         await self.execution.cancel_market(condition_id)
         await self.feed.remove_market(market)
         del self.markets[condition_id]
+        self.brains.pop(condition_id, None)
+        self.risk.correlation.forget(condition_id)
         self.store.set("markets", tuple(self.markets))
-        self.store.delete(f"market/{condition_id}")
-        self.store.delete(f"book/{condition_id}")
+        for key in ("market", "book", "signals", "decision"):
+            self.store.delete(f"{key}/{condition_id}")
         self.store.log(f"removed {market.short_question}")
 
     def _market(self, condition_id: str) -> Market:
@@ -185,40 +217,109 @@ class Engine:
         await self.feed.run()
 
     async def run_strategy(self) -> None:
-        """Step the markets whose book changed (coalesced), or all of them on the fallback timer."""
-        interval = self.settings.quote_interval_s
+        """Step markets: woken by book changes (coalesced: at most one step per market per
+        ``min_step_gap_s``), else on a per-market fallback timer that adapts to activity —
+        ``quote_interval_fast_s`` while the market moved in the last few seconds, ``quote_interval_s``
+        when it is quiet. Markets step concurrently: one market's round trip never delays another's."""
+        gap = self.settings.min_step_gap_s
         while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
-            except TimeoutError:
-                self._dirty.update(self.markets)
-            self._wake.clear()
-            dirty, self._dirty = self._dirty, set()
-            # markets step concurrently: one market's round trip never delays another's quotes
-            await asyncio.gather(*(self._step_locked(cid) for cid in dirty if cid in self.markets))
+            now = time.monotonic()
+            ready = [
+                cid for cid in self.markets
+                if now - self._last_step.get(cid, -1e9) >= gap
+                and (cid in self._dirty or now >= self._next_due.get(cid, 0.0))
+            ]
+            if not ready:
+                soonest = min(
+                    (max(self._next_due.get(c, 0.0), self._last_step.get(c, -1e9) + gap) if c not in self._dirty
+                     else self._last_step.get(c, -1e9) + gap for c in self.markets),
+                    default=now + self.settings.quote_interval_s,
+                )
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(soonest - now, 0.001))
+                except TimeoutError:
+                    pass
+                continue
+            self._dirty.difference_update(ready)
+            for cid in ready:
+                self._last_step[cid] = now
+                self._next_due[cid] = now + self._interval(cid, now)
+            await asyncio.gather(*(self._step_locked(cid) for cid in ready))
             self._publish_portfolio()
 
+    def _interval(self, cid: str, now: float) -> float:
+        """The adaptive fallback interval: fast while the market is active, slow when quiet."""
+        active = now - self._active_at.get(cid, -1e9) < 5.0
+        return self.settings.quote_interval_fast_s if active else self.settings.quote_interval_s
+
     async def run_risk(self, interval: float = 0.5) -> None:
-        """Publish feed and execution health; kill on limits that are not per order: total
-        position, a burst of venue errors, a heartbeat that stopped succeeding."""
+        """Publish feed and execution health and run the limits that are not per order: daily loss,
+        total position, venue error burst (kill) and error cooldown, heartbeat failure, feed in ERROR
+        too long, balance drop (alert), correlation samples, stale orders."""
         while not self._stopping:
-            self.store.set("feed", self.feed.state())
-            ex = self.execution
-            hb = getattr(ex, "heartbeat_age", None)
-            errors = ex.recent_errors(10.0) if hasattr(ex, "recent_errors") else 0
-            self.store.set("execution", ExecutionState(
-                ex.name, len(ex.open_orders()), getattr(ex, "pending_fills", 0), hb, errors,
-                getattr(ex, "rejects", 0), getattr(ex, "retries", 0),
-            ))
-            total = sum((abs(p.qty) for p in self.portfolio.positions.values()), ZERO)
-            if not self.halted:
-                if total > self.settings.max_total_position:
-                    await self.kill(f"total position {total} over limit {self.settings.max_total_position}")
-                elif errors > self.settings.max_errors_10s:
-                    await self.kill(f"venue error burst: {errors} errors in 10 s")
-                elif hb is not None and hb > self.settings.heartbeat_timeout_s:
-                    await self.kill(f"heartbeat failing for {hb:.0f} s")
+            await self.risk_tick()
             await asyncio.sleep(interval)
+
+    async def risk_tick(self) -> None:
+        """One pass of the risk loop (tests call it directly)."""
+        feed = self.feed.state()
+        self.store.set("feed", feed)
+        ex = self.execution
+        hb = getattr(ex, "heartbeat_age", None)
+        errors = ex.recent_errors(10.0) if hasattr(ex, "recent_errors") else 0
+        self.store.set("execution", ExecutionState(
+            ex.name, len(ex.open_orders()), getattr(ex, "pending_fills", 0), hb, errors,
+            getattr(ex, "rejects", 0), getattr(ex, "retries", 0),
+        ))
+        now, mono = time.time(), time.monotonic()
+        marks = {cid: self._mark(cid) for cid in self.markets}
+        realized, unreal, fees, _ = self.portfolio.totals(marks)
+        total_pnl = realized + unreal - fees
+        self.risk.correlation.update({c: float(m) if m is not None else None for c, m in marks.items()})
+        if self.risk.on_errors(mono, errors):
+            self.store.log(f"error cooldown: {errors} venue errors in 10 s, no new orders for "
+                           f"{self.settings.error_cooldown_s:.0f} s", "warning")
+        self._feed_error_since = (self._feed_error_since or mono) if feed.status == "ERROR" else None
+        total = sum((abs(p.qty) for p in self.portfolio.positions.values()), ZERO)
+        reason = self.risk.on_pnl(now, float(total_pnl))
+        if reason is None and total > self.settings.max_total_position:
+            reason = f"total position {total} over limit {self.settings.max_total_position}"
+        if reason is None and errors > self.settings.max_errors_10s:
+            reason = f"venue error burst: {errors} errors in 10 s"
+        if reason is None and hb is not None and hb > self.settings.heartbeat_timeout_s:
+            reason = f"heartbeat failing for {hb:.0f} s"
+        if reason is None and self._feed_error_since is not None:
+            down = mono - self._feed_error_since
+            if down > self.settings.feed_error_kill_s:
+                reason = f"market data in ERROR for {down:.0f} s ({feed.reason})"
+        if reason is not None and not self.halted:
+            if self.risk.limits.enforce:
+                await self.kill(reason)
+            elif reason not in self._risk_logged:
+                self._risk_logged.add(reason)
+                self.store.log(f"(log only) risk would halt: {reason}", "warning")
+        await self._check_balance(mono, float(total_pnl))
+        for o in ex.open_orders():  # stale-order cleanup: the market's next step replaces them
+            p = self.params.get(o.condition_id)
+            if p is not None and now - o.placed_at > p.max_order_age_s:
+                self._force.add(o.condition_id)
+                self._mark_dirty({o.condition_id})
+        self._publish_risk()
+
+    async def _check_balance(self, mono: float, total_pnl: float) -> None:
+        if mono - self._balance_at < self.settings.balance_check_s and self._balance is not None:
+            return
+        self._balance_at = mono
+        fetch = getattr(self.execution, "collateral_balance", None)
+        bal = await fetch() if fetch is not None else None
+        if bal is None:  # paper: the capital plus what the session made
+            bal = float(self.settings.total_capital) + total_pnl
+        self._balance = float(bal)
+        alert = self.risk.balance.update(self._balance)
+        if alert:
+            self._alert = alert
+            self.store.log(f"ALERT: {alert}", "error")
 
     async def guard(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run one loop; an exception is logged and engages the kill switch (never silent)."""
@@ -258,6 +359,8 @@ class Engine:
             await self.step(cid)
 
     async def step(self, cid: str) -> None:
+        """One strategy step: model + signals (``MarketBrain``), the risk engine's pre-trade checks,
+        then a queue-preserving diff against our resting orders. Every decision goes to the store."""
         market = self.markets[cid]
         book = self.feed.books.get(cid)
         if book is None:
@@ -285,46 +388,84 @@ class Engine:
             self.store.log(f"{market.short_question}: tick is now {market.tick}", "warning")
         params = self.params[cid]
         pos = self.portfolio.position(cid).qty
-        targets = fixed_quotes(view, pos, params)
-        self._targets[cid] = targets
-        if targets.fair is None:
-            self._publish_market(cid)
-            return
-        moved = abs(targets.fair - self._last_fair.get(cid, -1e9)) >= to_pips(params.requote_threshold)
-        epoch = self._last_epoch.get(cid) != book.epoch
-        open_orders = self.execution.open_orders(cid)
-        want = {(q.side, q.price, q.size) for q in targets.quotes}
-        have_sides = {o.side for o in open_orders}
-        sides_changed = have_sides != {q.side for q in targets.quotes}
-        crossing = any(
-            (o.side is Side.BUY and view.best_ask is not None and o.price >= view.best_ask)
-            or (o.side is Side.SELL and view.best_bid is not None and o.price <= view.best_bid)
-            for o in open_orders
+        now = time.time()
+        brain = self.brains[cid]
+        decision = brain.decide(view, pos, params, now)
+        events = decision.signals.events
+        verdict = self.risk.check(
+            cid, decision.targets.quotes, self._positions(),
+            position_limit=params.position_limit, budget=self._budget(cid), now=time.monotonic(),
+            reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
         )
-        if cid in self._force or moved or epoch or sides_changed or crossing:
-            self._force.discard(cid)
-            self._last_fair[cid] = targets.fair
-            self._last_epoch[cid] = book.epoch
-            keep = {(o.side, o.price, o.remaining) for o in open_orders} & want
-            stale = [o.order_id for o in open_orders if (o.side, o.price, o.remaining) not in keep]
-            if stale:
-                await self.execution.cancel(stale)
-            if self.halted or cid in self.paused:
-                return  # a kill landed while we were cancelling: place nothing
-            placed = {(o.side, o.price, o.remaining) for o in self.execution.open_orders(cid)}
-            reqs = []
-            for side, price, size in sorted(want - placed, key=lambda t: (t[0].value, t[1])):
-                if size > self.settings.max_order_size:
-                    self.store.log(f"vetoed {side.value} {size} @ {pips_to_str(price)}: over max order size",
-                                   "warning")
-                    continue
-                reqs.append(OrderRequest(side, price, size))
-            if reqs:
-                await self.execution.place_many(market, book, reqs)
+        vetoes = list(verdict.vetoes)
+        placeable = tuple(q for q in verdict.quotes if q.size >= market.min_order_size)
+        if len(placeable) < len(verdict.quotes):  # the venue rejects orders under its minimum size
+            vetoes.append(f"dropped {len(verdict.quotes) - len(placeable)} quote(s) under the market "
+                          f"minimum of {market.min_order_size} shares")
+        targets = Targets(placeable, decision.targets.fair, decision.targets.reason)
+        self._targets[cid] = targets
+        self.store.set(f"signals/{cid}", decision.signals)
+        self.store.set(f"decision/{cid}", DecisionState(
+            cid, decision.model, targets.reason, targets.fair,
+            tuple((q.side.value, q.price, q.size) for q in targets.quotes), tuple(vetoes), decision.widen,
+            decision.reward.q_min if decision.reward is not None else None,
+            self._interval(cid, time.monotonic()), now,
+        ))
+        open_orders = self.execution.open_orders(cid)
+        crossing = [
+            o for o in open_orders
+            if (o.side is Side.BUY and view.best_ask is not None and o.price >= view.best_ask)
+            or (o.side is Side.SELL and view.best_bid is not None and o.price <= view.best_bid)
+        ]
+        fair = targets.fair if targets.fair is not None else -1e9
+        moved = abs(fair - self._last_fair.get(cid, -1e9)) >= to_pips(params.requote_threshold)
+        epoch = self._last_epoch.get(cid) != book.epoch
+        sides_changed = {o.side for o in open_orders} != {q.side for q in targets.quotes}
+        old = any(now - o.placed_at > params.max_order_age_s for o in open_orders)
+        if params.model == "fixed" and not (cid in self._force or moved or epoch or sides_changed or crossing or old):
+            self._publish_market(cid)
+            return  # the fixed model requotes only when the mid moved past the threshold
+        self._force.discard(cid)
+        self._last_fair[cid] = fair
+        self._last_epoch[cid] = book.epoch
+        live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in open_orders
+                if o not in crossing]
+        tolerance = 0 if epoch else params.tolerance_ticks
+        to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, market.tick)
+        stale = [o.order_id for o in crossing] + [o.order_id for o in to_cancel]
+        if stale:
+            await self.execution.cancel(stale)
+        if self.halted or cid in self.paused:
+            return  # a kill landed while we were cancelling: place nothing
+        if to_place:
+            reqs = [OrderRequest(q.side, q.price, q.size) for q in to_place]
+            await self.execution.place_many(market, book, reqs)
+        resting = self.execution.open_orders(cid)
+        brain.on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
+                        min((o.price for o in resting if o.side is Side.SELL), default=None))
         self._publish_market(cid)
+
+    def _positions(self) -> dict[str, Position]:
+        out = {}
+        for cid, m in self.markets.items():
+            mark = self._mark(cid)
+            out[cid] = Position(float(self.portfolio.position(cid).qty),
+                                float(mark) if mark is not None else 0.5, m.neg_risk_market_id)
+        return out
+
+    def _budget(self, cid: str) -> float:
+        """Capital allocation: the total capital split by the markets' ``capital_weight``, each share
+        capped by ``max_market_exposure`` (dollars of exposure this market may carry)."""
+        weights = {c: self.params[c].capital_weight for c in self.markets if c not in self.paused}
+        total_w = sum(weights.values())
+        share = weights.get(cid, 0.0) / total_w if total_w > 0 else 0.0
+        return min(float(self.settings.total_capital) * share, float(self.settings.max_market_exposure))
 
     # ================================================================ feed callbacks
     def _on_books_changed(self, cids: set[str]) -> None:
+        now = time.monotonic()
+        for cid in cids:
+            self._active_at[cid] = now
         self._mark_dirty(cids)
 
     def _mark_dirty(self, cids: set[str]) -> None:
@@ -340,6 +481,12 @@ class Engine:
         except PriceError:
             return  # already counted by the feed as a bad price; never raise into the frame handler
         self.execution.on_trade(book, ev.asset_id, price, ev.size, ev.side == "BUY")
+        brain = self.brains.get(book.market.condition_id)
+        if brain is not None:
+            # a NO print at q is a YES print at 1 − q with the taker on the other side
+            is_no = ev.asset_id == book.market.no_token
+            yes_price = (10_000 - price) if is_no else price
+            brain.on_trade(time.time(), yes_price, float(ev.size), (ev.side == "BUY") != is_no)
 
     def _on_fill(self, fill: Fill) -> None:
         if not self.portfolio.apply(fill):
@@ -347,14 +494,21 @@ class Engine:
         m = self.markets.get(fill.condition_id)
         name = m.short_question if m else fill.condition_id[:10]
         self.store.log(f"fill {fill.side.value} {fill.size} @ {pips_to_str(fill.price)} {name}")
+        brain = self.brains.get(fill.condition_id)
+        if brain is not None:
+            brain.on_fill(time.time(), fill)
+        self._active_at[fill.condition_id] = time.monotonic()
         self._mark_dirty({fill.condition_id})
 
     # ================================================================ publishing
     def _mark(self, cid: str) -> Decimal | None:
-        """The mid as an exact price (the sum of best bid and ask is an int number of pips)."""
+        """The mid as an exact price (the sum of best bid and ask is an int number of pips); on a
+        one-sided book (a crash swept one side away) the last trade price, so losses still show."""
         book = self.feed.books.get(cid)
-        if book is None or book.bid() is None or book.ask() is None:
+        if book is None:
             return None
+        if book.bid() is None or book.ask() is None:
+            return pips_to_decimal(book.last_trade) if book.last_trade is not None else None
         return pips_to_decimal(book.best_bid + book.best_ask) / 2
 
     def _publish_market(self, cid: str) -> None:
@@ -397,4 +551,16 @@ class Engine:
             self.store.set("portfolio", new)
 
     def _publish_risk(self) -> None:
-        self.store.set("risk", RiskState(self.halted, self.halt_reason, self._halted_at if self.halted else 0.0))
+        positions = self._positions()
+        self.store.set("risk", RiskState(
+            self.halted, self.halt_reason, self._halted_at if self.halted else 0.0,
+            daily_pnl=Decimal(repr(round(self.risk.daily.today, 6))),
+            daily_loss_limit=self.settings.daily_loss_limit,
+            tighten=self.risk.tighten,
+            exposure=sum(exposure(p.qty, p.mark) for p in positions.values()),
+            correlated_exposure=correlated_exposure(positions, self.risk.correlation),
+            cooldown_s=max(self.risk.cooldown_until - time.monotonic(), 0.0),
+            balance=self._balance,
+            alert=self._alert,
+            enforce=self.risk.limits.enforce,
+        ))

@@ -395,6 +395,7 @@ def neg_risk_event(seed: int, size: int = DEFAULT_NEG_RISK_MARKETS) -> tuple[Eve
             tick=tick,
             min_order_size=Decimal(5),
             neg_risk=True,
+            neg_risk_market_id=nr_id,
             slug=_slug(question),
             reward_min_size=min_size,
             reward_max_spread=max_spread,

@@ -7,8 +7,9 @@ our open orders back in YES terms, so the engine's diffing never sees the differ
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
@@ -46,6 +47,7 @@ class OpenOrder:
     token_id: str = ""
     venue_side: str = ""  # the side at the venue (a YES ask sent on the NO token is a NO BUY)
     queue_ahead: float = 0.0  # paper only: displayed size ahead of us when we joined
+    placed_at: float = field(default_factory=time.time)  # epoch seconds: stale-order cleanup
 
     @property
     def remaining(self) -> Decimal:

@@ -219,6 +219,18 @@ class LiveExecution:
                 except Exception as e:  # balances only steer SELL-vs-BUY choice; carry on
                     self._error(f"balance of {token[:8]}…: {_reason(e)}")
 
+    async def collateral_balance(self) -> float | None:
+        """The wallet's pUSD balance in dollars (None when the venue cannot say; the error is counted)."""
+        from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
+
+        try:
+            r = await self._run(self._client.get_balance_allowance,
+                                BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
+            return int(str(r.get("balance", "0"))) / 1_000_000
+        except Exception as e:
+            self._error(f"collateral balance: {_reason(e)}")
+            return None
+
     async def run(self) -> None:
         """Wait on the background loops; a failing loop surfaces here (the engine guards it)."""
         if self._tasks:

@@ -77,6 +77,7 @@ def market_from_gamma(m: dict) -> Market:
         tick=tick,
         min_order_size=_dec(m.get("orderMinSize"), Decimal(5)),
         neg_risk=bool(m.get("negRisk", False)),
+        neg_risk_market_id=str(m.get("negRiskMarketID") or "") if m.get("negRisk") else "",
         slug=str(m.get("slug") or ""),
         reward_min_size=_dec(m.get("rewardsMinSize")),
         reward_max_spread=_dec(m.get("rewardsMaxSpread")),

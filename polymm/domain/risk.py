@@ -1,0 +1,355 @@
+"""The risk engine: pre-trade checks on every strategy step, and the limits that halt everything.
+
+Pure and synchronous (no I/O, no clock: ``now`` is passed in), so every rule is a unit test. The
+engine asks ``RiskEngine.check`` before it places anything and feeds it P&L, venue errors, mids and
+balances from its risk loop; the kill itself (cancel all, confirm, latch HALTED) is the engine's.
+
+Units: positions are YES shares (a NO holding is a negative YES position), prices are price units in
+[0, 1] (floats) unless a name says pips, money is dollars (``Decimal`` at the edges, floats inside the
+checks: they bound risk, they do not book money).
+
+Exposure of a position ``q`` at mark ``p`` is what it loses if the market goes against it:
+``q·p`` for a long (YES → 0), ``|q|·(1 − p)`` for a short (YES → 1).
+
+Pre-trade checks, applied to one market's target quotes (each cuts a side's total size to the room it
+leaves, cheapest cut first: layers are dropped from the outside in):
+
+* ``max order size``: a quote larger than the cap is vetoed;
+* ``position``: ``|q|`` stays within the market's ``position_limit × tighten``;
+* ``market exposure``: the side's exposure after every quote on it filled ≤ the market's budget
+  (capital allocated to it, ``budget``) × ``tighten``;
+* ``total exposure``: the sum over markets ≤ ``max_total_exposure × tighten``;
+* ``neg-risk group``: in an event whose markets are mutually exclusive, the worst case over "market k
+  wins" (and "none of ours wins") of ``−Σᵢ qᵢ·(1[i = k] − pᵢ)`` ≤ ``max_group_loss``;
+* ``correlation``: ``√(Σᵢⱼ eᵢ·eⱼ·ρᵢⱼ) ≤ max_correlated_exposure`` with ``eᵢ = qᵢ·√(pᵢ(1 − pᵢ))`` (the
+  position's standard deviation of payoff) and ρ the EWMA correlation of the markets' mid changes
+  (``CorrelationTracker``); a side that would raise it past the limit is vetoed;
+* ``reduce-only`` (the last ``reduce_only_hours`` before a market's end date): only the side that
+  shrinks the position, and only down to zero;
+* ``Kelly cap`` (optional, ``kelly_fraction > 0``), the PM4 formula
+  ``q_max = B_side · time_factor / (p_side · (1 + slippage_buffer))`` with ``B_side = kelly_fraction ×
+  budget``, ``time_factor = clip(hours_to_end / kelly_horizon_hours, 0.1, 1)`` (1 without an end date)
+  and ``p_side`` the price paid per share on that side (the bid for YES, ``1 − ask`` for NO);
+* ``error cooldown``: after a burst of venue errors nothing new is placed for ``error_cooldown_s``.
+
+Limits that halt (``RiskEngine.kill_reason``): daily loss — realised + unrealised − fees since 00:00
+UTC, against a baseline taken at the first sample of each UTC day — over ``daily_loss_limit``.
+Dynamic limits: ``tighten = max(tighten_min, 1 − loss_today / daily_loss_limit)`` scales the position,
+exposure limits as the day's loss grows. ``BalanceMonitor`` raises an alert on a drop of
+``balance_drop_alert`` from the session's peak.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from .market import Side
+from .models import cap_total
+from .prices import PIPS_PER_UNIT
+from .quoting import Quote
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Every limit the risk engine enforces (from ``Settings``; see ``.env.example``)."""
+
+    max_order_size: Decimal = Decimal(500)
+    max_total_position: Decimal = Decimal(1000)
+    max_market_exposure: Decimal = Decimal(250)
+    max_total_exposure: Decimal = Decimal(1000)
+    max_group_loss: Decimal = Decimal(300)
+    max_correlated_exposure: Decimal = Decimal(500)
+    daily_loss_limit: Decimal = Decimal(100)
+    tighten_min: float = 0.25
+    error_cooldown_errors: int = 5
+    error_cooldown_s: float = 30.0
+    kelly_fraction: float = 0.0
+    kelly_horizon_hours: float = 72.0
+    slippage_buffer: float = 0.05
+    balance_drop_alert: float = 0.2
+    enforce: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One market's position and mark as the pre-trade checks see it."""
+
+    qty: float  # YES shares, negative = NO held
+    mark: float  # price units, the mid (or last price)
+    group: str = ""  # neg-risk event id ("" = not in a group)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The quotes that passed and why the others did not (for the store and the UI)."""
+
+    quotes: tuple[Quote, ...]
+    vetoes: tuple[str, ...]
+    tighten: float
+
+
+def exposure(qty: float, mark: float) -> float:
+    """Dollars lost if the market goes fully against the position."""
+    return qty * mark if qty >= 0 else -qty * (1.0 - mark)
+
+
+def group_worst_loss(positions: Sequence[tuple[str, float, float]]) -> float:
+    """Worst-case loss of a neg-risk group, marked at ``p``: ``max over k of −Σ qᵢ(1[i = k] − pᵢ)``,
+    where k ranges over the group's markets and "none of ours" (positions: ``(cid, q, p)``)."""
+    base = sum(q * p for _, q, p in positions)  # loss when none of ours wins
+    worst = base
+    for _, q, _p in positions:
+        worst = max(worst, base - q)  # market k wins: its q pays 1
+    return worst
+
+
+class CorrelationTracker:
+    """EWMA correlation of mid changes between markets, sampled on the risk loop's cadence.
+
+    Each ``update(mids)`` takes the change of every market's mid since the previous sample and folds
+    ``dᵢ·dⱼ`` into an EWMA (weight ``alpha``) per pair. ``rho(i, j) = cᵢⱼ/√(cᵢᵢ·cⱼⱼ)``, 0 until both
+    markets moved ``min_samples`` times. Quadratic in the number of markets: fine for hundreds."""
+
+    def __init__(self, alpha: float = 0.05, min_samples: int = 20) -> None:
+        self.alpha = alpha
+        self.min_samples = min_samples
+        self._last: dict[str, float] = {}
+        self._cov: dict[tuple[str, str], float] = {}
+        self._n: dict[str, int] = {}
+
+    def update(self, mids: Mapping[str, float | None]) -> None:
+        d: dict[str, float] = {}
+        for cid, mid in mids.items():
+            if mid is None:
+                continue
+            prev = self._last.get(cid)
+            self._last[cid] = mid
+            if prev is not None:
+                d[cid] = mid - prev
+        keys = sorted(d)
+        a = self.alpha
+        for i, ki in enumerate(keys):
+            if d[ki]:
+                self._n[ki] = self._n.get(ki, 0) + 1
+            for kj in keys[i:]:
+                key = (ki, kj)
+                self._cov[key] = (1 - a) * self._cov.get(key, 0.0) + a * d[ki] * d[kj]
+
+    def rho(self, i: str, j: str) -> float:
+        if i == j:
+            return 1.0
+        a, b = (i, j) if i < j else (j, i)
+        if self._n.get(a, 0) < self.min_samples or self._n.get(b, 0) < self.min_samples:
+            return 0.0
+        vi, vj = self._cov.get((a, a), 0.0), self._cov.get((b, b), 0.0)
+        if vi <= 0 or vj <= 0:
+            return 0.0
+        return max(-1.0, min(1.0, self._cov.get((a, b), 0.0) / math.sqrt(vi * vj)))
+
+    def forget(self, cid: str) -> None:
+        self._last.pop(cid, None)
+        self._n.pop(cid, None)
+        for key in [k for k in self._cov if cid in k]:
+            del self._cov[key]
+
+
+def correlated_exposure(positions: Mapping[str, Position], rho: CorrelationTracker) -> float:
+    """``√(Σᵢⱼ eᵢ eⱼ ρᵢⱼ)`` with ``eᵢ = qᵢ·√(pᵢ(1 − pᵢ))``."""
+    e = {cid: p.qty * math.sqrt(max(p.mark * (1 - p.mark), 0.0)) for cid, p in positions.items() if p.qty}
+    keys = list(e)
+    total = 0.0
+    for i in keys:
+        for j in keys:
+            total += e[i] * e[j] * rho.rho(i, j)
+    return math.sqrt(max(total, 0.0))
+
+
+class DailyLoss:
+    """P&L since 00:00 UTC against the first sample of the day (module docstring)."""
+
+    def __init__(self) -> None:
+        self.day = ""
+        self.baseline = 0.0
+        self.today = 0.0
+
+    def update(self, now: float, total_pnl: float) -> float:
+        """Record the running total P&L; returns today's P&L."""
+        day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+        if day != self.day:
+            self.day, self.baseline = day, total_pnl
+        self.today = total_pnl - self.baseline
+        return self.today
+
+
+class BalanceMonitor:
+    """Alert once when the balance falls ``drop`` (a fraction) below the session's peak; re-arms when it
+    recovers above the alert line."""
+
+    def __init__(self, drop: float) -> None:
+        self.drop = drop
+        self.peak: float | None = None
+        self.alerted = False
+
+    def update(self, balance: float) -> str | None:
+        self.peak = balance if self.peak is None else max(self.peak, balance)
+        line = self.peak * (1 - self.drop)
+        if balance < line and not self.alerted:
+            self.alerted = True
+            return f"balance {balance:,.2f} fell {1 - balance / self.peak:.0%} below the session peak {self.peak:,.2f}"
+        if balance >= line:
+            self.alerted = False
+        return None
+
+
+class RiskEngine:
+    """Pre-trade checks and halting limits (module docstring). One per engine."""
+
+    def __init__(self, limits: RiskLimits) -> None:
+        self.limits = limits
+        self.daily = DailyLoss()
+        self.correlation = CorrelationTracker()
+        self.balance = BalanceMonitor(limits.balance_drop_alert)
+        self.cooldown_until = 0.0
+
+    # ------------------------------------------------------------ state fed by the risk loop
+    def on_pnl(self, now: float, total_pnl: float) -> str | None:
+        """Record P&L; returns a kill reason when today's loss is over the limit."""
+        today = self.daily.update(now, total_pnl)
+        limit = float(self.limits.daily_loss_limit)
+        if -today >= limit:
+            return f"daily loss {-today:,.2f} over limit {limit:,.2f}"
+        return None
+
+    def on_errors(self, now: float, errors_10s: int) -> bool:
+        """Start a cooldown on a burst of venue errors; True when one starts now."""
+        if errors_10s >= self.limits.error_cooldown_errors and now >= self.cooldown_until:
+            self.cooldown_until = now + self.limits.error_cooldown_s
+            return True
+        return False
+
+    @property
+    def tighten(self) -> float:
+        """Dynamic limits: 1 on a flat or winning day, down to ``tighten_min`` as the loss nears the limit."""
+        loss = -self.daily.today
+        if loss <= 0:
+            return 1.0
+        return max(self.limits.tighten_min, 1.0 - loss / float(self.limits.daily_loss_limit))
+
+    # ------------------------------------------------------------ the pre-trade check
+    def check(
+        self,
+        cid: str,
+        quotes: Sequence[Quote],
+        positions: Mapping[str, Position],
+        *,
+        position_limit: Decimal,
+        budget: float,
+        now: float,
+        reduce_only: bool = False,
+        hours_to_end: float | None = None,
+    ) -> Verdict:
+        """The subset of ``quotes`` (bids then asks, best first) every check allows, with the vetoes.
+
+        ``positions`` holds every market's position (this one included, possibly zero); ``budget`` is the
+        dollars of exposure allocated to this market."""
+        lim = self.limits
+        t = self.tighten
+        vetoes: list[str] = []
+        if now < self.cooldown_until:
+            return Verdict((), (f"error cooldown: {self.cooldown_until - now:.0f} s left",), t)
+        ok: list[Quote] = []
+        for q in quotes:
+            if q.size > lim.max_order_size:
+                vetoes.append(f"{q.side.value} {q.size}: over max order size {lim.max_order_size}")
+            else:
+                ok.append(q)
+        me = positions.get(cid, Position(0.0, 0.5))
+        qty, mark = me.qty, me.mark
+        bids = [x for x in ok if x.side is Side.BUY]
+        asks = [x for x in ok if x.side is Side.SELL]
+        rooms: dict[Side, list[tuple[float, str]]] = {Side.BUY: [], Side.SELL: []}
+        pos_lim = float(position_limit) * t
+        rooms[Side.BUY].append((pos_lim - qty, "position limit"))
+        rooms[Side.SELL].append((pos_lim + qty, "position limit"))
+        if reduce_only:
+            rooms[Side.BUY].append((max(-qty, 0.0), "reduce-only before the end date"))
+            rooms[Side.SELL].append((max(qty, 0.0), "reduce-only before the end date"))
+        others = sum(exposure(p.qty, p.mark) for c, p in positions.items() if c != cid)
+        for side, side_quotes in ((Side.BUY, bids), (Side.SELL, asks)):
+            if not side_quotes:
+                continue
+            # the price paid per share on this side: the bid for YES, 1 − ask for NO
+            price = max(min(_avg_price(side_quotes, side), 1.0), 1e-4)
+            reducing = max(-qty, 0.0) if side is Side.BUY else max(qty, 0.0)
+            held = max(qty, 0.0) * mark if side is Side.BUY else max(-qty, 0.0) * (1 - mark)
+            mkt = budget * t
+            rooms[side].append((reducing + max(mkt - held, 0.0) / price, "market exposure"))
+            total_lim = float(lim.max_total_exposure) * t
+            rooms[side].append((reducing + max(total_lim - others - held, 0.0) / price, "total exposure"))
+            if lim.kelly_fraction > 0:
+                tf = 1.0 if hours_to_end is None else min(max(hours_to_end / lim.kelly_horizon_hours, 0.1), 1.0)
+                q_max = lim.kelly_fraction * budget * tf / (price * (1 + lim.slippage_buffer))
+                have = max(qty, 0.0) if side is Side.BUY else max(-qty, 0.0)
+                rooms[side].append((reducing + max(q_max - have, 0.0), "Kelly cap"))
+            if me.group:
+                rooms[side].append((self._group_room(cid, side, positions), "neg-risk group worst case"))
+        out: list[Quote] = []
+        for side, side_quotes in ((Side.BUY, bids), (Side.SELL, asks)):
+            if not side_quotes:
+                continue
+            want = float(sum(q.size for q in side_quotes))
+            room, why = min(rooms[side], key=lambda r: r[0])
+            if room < want:
+                vetoes.append(f"{side.value} cut to {max(room, 0):.2f} of {want:.2f}: {why}")
+                side_quotes = list(cap_total(side_quotes, Decimal(repr(max(room, 0.0)))))
+            if side_quotes and self._correlation_breach(cid, side, side_quotes, positions):
+                vetoes.append(f"{side.value} vetoed: correlated exposure over {lim.max_correlated_exposure}")
+                side_quotes = []
+            out.extend(side_quotes)
+        if not lim.enforce:  # log-only: report what would have been cut, quote as the model said
+            return Verdict(tuple(quotes), tuple(f"(log only) {v}" for v in vetoes), t)
+        return Verdict(tuple(out), tuple(vetoes), t)
+
+    def _group_room(self, cid: str, side: Side, positions: Mapping[str, Position]) -> float:
+        """Shares this side may add before the group's worst case passes ``max_group_loss``."""
+        me = positions[cid]
+        group = [(c, p.qty, p.mark) for c, p in positions.items() if p.group == me.group]
+        limit = float(self.limits.max_group_loss)
+        base = sum(q * p for _, q, p in group)
+        # scenario losses are affine in the added shares x: L(x) = L0 + slope·x
+        scenarios = [(base, me.mark if side is Side.BUY else -me.mark)]  # none of ours wins
+        for c, q, _p in group:
+            l0 = base - q
+            # x more YES (a bid) costs mark and pays 1 when cid wins; an ask is the mirror image
+            slope = me.mark - (1.0 if c == cid else 0.0)
+            scenarios.append((l0, slope if side is Side.BUY else -slope))
+        room = math.inf
+        for l0, slope in scenarios:
+            if slope > 0:
+                room = min(room, max(limit - l0, 0.0) / slope)
+        return room
+
+    def _correlation_breach(
+        self, cid: str, side: Side, quotes: Sequence[Quote], positions: Mapping[str, Position]
+    ) -> bool:
+        limit = float(self.limits.max_correlated_exposure)
+        before = correlated_exposure(positions, self.correlation)
+        me = positions.get(cid, Position(0.0, 0.5))
+        add = float(sum(q.size for q in quotes)) * (1 if side is Side.BUY else -1)
+        after_pos = dict(positions)
+        after_pos[cid] = Position(me.qty + add, me.mark, me.group)
+        after = correlated_exposure(after_pos, self.correlation)
+        return after > limit and after > before
+
+
+def _avg_price(quotes: Sequence[Quote], side: Side) -> float:
+    """Size-weighted price paid per share on a side (price units): YES for bids, NO for asks."""
+    total = sum(q.size for q in quotes)
+    if not total:
+        return 0.5
+    p = float(sum(q.price * q.size for q in quotes) / total) / PIPS_PER_UNIT
+    return p if side is Side.BUY else 1.0 - p

@@ -1,0 +1,89 @@
+"""Risk scenarios end to end: the engine on the real order path against the stand-in's venue."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+import pytest
+from engines import ours, running_engine
+
+from polymm.domain.market import Side
+from polymm.exchange import run_exchange
+from polymm.exchange.matching import OrderType
+
+pytestmark = pytest.mark.asyncio
+
+
+def yes_bids(orders) -> list:
+    return [o for o in orders if o.yes_side is Side.BUY]
+
+
+def hit_our_bid(ex, engine, cid: str) -> Decimal:
+    """A taker sells down to our best YES bid, through every bid at or above it (ours included, as the
+    venue would see any other trader do); returns the size of our bid."""
+    bid = max(yes_bids(ours(ex, engine, cid)), key=lambda o: o.yes_price)
+    m = engine.markets[cid]
+    ex.engine.place("test-taker", m.yes_token, Side.SELL, bid.yes_price, Decimal(50_000), order_type=OrderType.FAK)
+    return Decimal(bid.original) / 1_000_000
+
+
+async def test_kill_leaves_zero_orders_at_the_venue_within_a_second_and_nothing_until_rearmed(wait_until) -> None:
+    async with run_exchange(port=0, seed=61, flow_rate=20) as ex, running_engine(ex) as engine:
+        await wait_until(lambda: len(ours(ex, engine)) >= 6)
+        t0 = time.monotonic()
+        await engine.kill("scenario")
+        await wait_until(lambda: ours(ex, engine) == [], timeout=1.0)
+        assert time.monotonic() - t0 < 1.0
+        assert engine.store.get("risk").halted and engine.store.get("risk").reason == "scenario"
+        await asyncio.sleep(1.0)  # several strategy steps and book changes later
+        assert ours(ex, engine) == [] and engine.execution.open_orders() == []
+        await engine.rearm()
+        await wait_until(lambda: len(ours(ex, engine)) >= 6)
+
+
+async def test_the_daily_loss_limit_trips_on_a_forced_adverse_move(wait_until) -> None:
+    async with run_exchange(port=0, seed=62, flow=False) as ex, running_engine(
+        ex, count=1, daily_loss_limit=Decimal(1), default_size=Decimal(10)
+    ) as engine:
+        cid = next(iter(engine.markets))
+        await wait_until(lambda: len(yes_bids(ours(ex, engine, cid))) >= 1)
+        size = hit_our_bid(ex, engine, cid)
+        await wait_until(lambda: engine.portfolio.position(cid).qty == size)
+        # the market collapses: every bid is swept down to 0.05
+        m = engine.markets[cid]
+        ex.engine.place("test-taker", m.yes_token, Side.SELL, 500, Decimal(20_000), order_type=OrderType.FAK)
+        await wait_until(lambda: engine.halted, timeout=5)
+        assert engine.halt_reason.startswith("daily loss")
+        assert engine.store.get("risk").daily_pnl < -1
+        await wait_until(lambda: ours(ex, engine) == [], timeout=2)
+
+
+async def test_a_stale_feed_pulls_the_quotes_and_they_return_when_it_recovers(wait_until) -> None:
+    async with run_exchange(port=0, seed=63, flow_rate=50) as ex, running_engine(
+        ex, count=2, feed_stale_s=1.0
+    ) as engine:
+        await wait_until(lambda: len(ours(ex, engine)) >= 4)
+        ex.standin.controls.freeze_market_ws(True)  # socket up, no data, while the books move
+        await wait_until(lambda: ours(ex, engine) == [], timeout=8)
+        states = [engine.store.market(cid) for cid in engine.markets]
+        assert all(s.status == "untrusted" for s in states), [(s.status, s.reason) for s in states]
+        assert any("quotes pulled" in e.text for e in engine.store.get("events"))
+        ex.standin.controls.freeze_market_ws(False)
+        await wait_until(lambda: len(ours(ex, engine)) >= 4, timeout=10)
+
+
+async def test_at_the_position_limit_the_adding_side_stops(wait_until) -> None:
+    async with run_exchange(port=0, seed=64, flow=False) as ex, running_engine(
+        ex, count=1, default_size=Decimal(50), default_position_limit=Decimal(50)
+    ) as engine:
+        cid = next(iter(engine.markets))
+        await wait_until(lambda: len(yes_bids(ours(ex, engine, cid))) >= 1)
+        size = hit_our_bid(ex, engine, cid)
+        await wait_until(lambda: engine.portfolio.position(cid).qty == size)
+        await wait_until(lambda: ours(ex, engine, cid) and not yes_bids(ours(ex, engine, cid)), timeout=5)
+        await asyncio.sleep(0.6)  # steps keep running: still no bid, the reducing ask still rests
+        assert yes_bids(ours(ex, engine, cid)) == []
+        assert [o.yes_side for o in ours(ex, engine, cid)] == [Side.SELL]
+        assert "long limit" in engine.store.market(cid).reason
