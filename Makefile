@@ -33,6 +33,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/order_bench.py
 	$(BIN)/python bench/feed_bench.py
 	$(BIN)/python bench/quote_bench.py
+	$(BIN)/python bench/compare_models.py --quiet
 
 run: $(VENV)/.installed
 	$(BIN)/polymm run --demo

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from engines import ours, running_engine
 
+from polymm.domain.market import Side
 from polymm.exchange import run_exchange
 
 pytestmark = pytest.mark.asyncio
@@ -44,3 +46,39 @@ async def test_the_engine_records_market_frames_when_asked(tmp_path, wait_until)
             seen = engine.feed.frames
         frames = list(FrameReader(tmp_path))
         assert len(frames) >= seen and all(not parse_frame(raw)[1] for _, raw in frames)
+
+
+async def test_a_model_switch_takes_effect_on_the_next_step_and_decisions_reach_the_store(wait_until) -> None:
+    async with run_exchange(port=0, seed=44, flow_rate=20) as ex, running_engine(ex, count=1) as engine:
+        cid = next(iter(engine.markets))
+        await wait_until(lambda: engine.store.get(f"decision/{cid}") is not None and len(ours(ex, engine)) >= 2)
+        assert engine.store.get(f"decision/{cid}").model == "fixed"
+        engine.set_params(cid, model="pm4", spread="0.06")
+        await wait_until(lambda: engine.store.get(f"decision/{cid}").model == "pm4")
+        d = engine.store.get(f"decision/{cid}")
+        assert d.targets and "PM4" in d.reason
+        assert engine.store.get(f"signals/{cid}").condition_id == cid
+        # the venue now holds the pm4 quotes: at least the 6-cent minimum width apart
+
+        def width() -> int:
+            bids = [o.yes_price for o in ours(ex, engine) if o.yes_side is Side.BUY]
+            asks = [o.yes_price for o in ours(ex, engine) if o.yes_side is Side.SELL]
+            return min(asks) - max(bids) if bids and asks else 0
+
+        await wait_until(lambda: width() >= 600)
+
+
+async def test_the_fallback_step_interval_adapts_to_activity() -> None:
+    from polymm.config import load_settings
+    from polymm.engine.engine import Engine
+    from polymm.exchange.synthetic import make_markets
+
+    settings = load_settings(_env_file=None, quote_interval_s=2.0, quote_interval_fast_s=0.1)
+    m = make_markets(1, 1)[0]
+    engine = Engine(settings, [m])
+    now = time.monotonic()
+    assert engine._interval(m.condition_id, now) == 2.0  # quiet
+    engine._on_books_changed({m.condition_id})
+    assert engine._interval(m.condition_id, time.monotonic()) == 0.1  # active
+    assert engine._interval(m.condition_id, time.monotonic() + 6.0) == 2.0  # quiet again
+    await engine.public.aclose()

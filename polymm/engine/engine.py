@@ -425,12 +425,13 @@ class Engine:
         if params.model == "fixed" and not (cid in self._force or moved or epoch or sides_changed or crossing or old):
             self._publish_market(cid)
             return  # the fixed model requotes only when the mid moved past the threshold
+        forced = cid in self._force  # a parameter change, re-arm or regained trust: exactly the new targets
         self._force.discard(cid)
         self._last_fair[cid] = fair
         self._last_epoch[cid] = book.epoch
         live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in open_orders
                 if o not in crossing]
-        tolerance = 0 if epoch else params.tolerance_ticks
+        tolerance = 0 if epoch or forced else params.tolerance_ticks
         to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, market.tick)
         stale = [o.order_id for o in crossing] + [o.order_id for o in to_cancel]
         if stale:
