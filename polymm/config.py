@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = Field(15.0, gt=0, le=600)
     quote_interval_s: float = Field(1.0, gt=0, le=60)  # fallback step of a quiet market
     quote_interval_fast_s: float = Field(0.25, gt=0, le=60)  # fallback step of an active market
-    min_step_gap_s: float = Field(0.02, ge=0, le=10)  # coalesce book changes into one step per gap
+    min_step_gap_s: float = Field(0.05, ge=0, le=10)  # coalesce book changes into one step per gap
     demo_seed: int = 7
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

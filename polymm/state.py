@@ -114,6 +114,8 @@ class ExecutionState:
     errors_10s: int
     rejects: int
     retries: int
+    orders_1s: int = 0  # signer-bucket spend in the last second (PROTOCOL: 40 orders/s, 80 cancels/s)
+    cancels_1s: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,16 @@ class MarketState:
     spread: Decimal
     size: Decimal
     position_limit: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TradePrint:
+    """One print on the market channel, in YES terms (taker side)."""
+
+    ts: float
+    side: str  # the taker's side: BUY lifts the ask, SELL hits the bid
+    price: int  # pips
+    size: float
 
 
 @dataclass(frozen=True, slots=True)

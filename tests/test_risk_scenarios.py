@@ -51,9 +51,11 @@ async def test_the_daily_loss_limit_trips_on_a_forced_adverse_move(wait_until) -
         await wait_until(lambda: len(yes_bids(ours(ex, engine, cid))) >= 1)
         size = hit_our_bid(ex, engine, cid)
         await wait_until(lambda: engine.portfolio.position(cid).qty == size)
-        # the market collapses: every bid is swept down to 0.05
+        # the market collapses: every bid is swept away and the last trade prints at 0.05
         m = engine.markets[cid]
         ex.engine.place("test-taker", m.yes_token, Side.SELL, 500, Decimal(20_000), order_type=OrderType.FAK)
+        ex.engine.place("test-maker", m.yes_token, Side.BUY, 500, Decimal(20))
+        ex.engine.place("test-taker", m.yes_token, Side.SELL, 500, Decimal(20), order_type=OrderType.FAK)
         await wait_until(lambda: engine.halted, timeout=5)
         assert engine.halt_reason.startswith("daily loss")
         assert engine.store.get("risk").daily_pnl < -1

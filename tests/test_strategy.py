@@ -69,6 +69,10 @@ def test_rewards_pull_the_inner_layer_into_the_band_at_the_minimum_size() -> Non
     assert d.reward is not None and d.reward.q_min > 0
     plain = brain().decide(view(4700, 5300), D(0), params("avellaneda"), 1.0)
     assert plain.reward is None
+    # the fixed model keeps the operator's spread exactly, and still estimates the score
+    fixed = brain(reward_max_spread=D(3), reward_min_size=D(5)).decide(view(4700, 5300), D(0), params("fixed"), 1.0)
+    assert (fixed.targets.bids[0].price, fixed.targets.asks[0].price) == (4800, 5200)
+    assert fixed.reward is not None and fixed.reward.q_min > 0
 
 
 def test_end_time_is_parsed_from_the_market_end_date() -> None:

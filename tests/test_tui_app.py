@@ -133,3 +133,107 @@ async def test_a_crashing_worker_engages_the_kill_switch_and_the_app_survives(mo
             await _until(pilot, lambda: not app.engine.execution.open_orders() and not _our_venue_orders(ex), 2.0)
             await _until(pilot, lambda: "HALTED" in _status_text(app))
             assert app.is_running
+
+
+def _venue_orders_of(ex, cid: str) -> list:
+    return [o for o in _our_venue_orders(ex) if o.market.condition_id == cid]
+
+
+def _width(ex, cid: str) -> int | None:
+    bids = [o.yes_price for o in _venue_orders_of(ex, cid) if o.yes_side.value == "BUY"]
+    asks = [o.yes_price for o in _venue_orders_of(ex, cid) if o.yes_side.value == "SELL"]
+    return min(asks) - max(bids) if bids and asks else None
+
+
+async def test_quick_keys_tweak_the_selected_market_and_pause_it_at_the_venue() -> None:
+    async with run_exchange(port=0, seed=10, flow_rate=5) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None and app.query_one(MarketsTable).selected is not None)
+            engine = app.engine
+            cid = app.query_one(MarketsTable).selected
+            tick = engine.markets[cid].tick.pips
+            await _until(pilot, lambda: _width(ex, cid) is not None)
+            before = engine.params[cid].spread
+            for _ in range(3):
+                await pilot.press("plus")
+            assert engine.params[cid].spread == before + 3 * engine.markets[cid].tick.decimal
+            # the next quotes at the venue sit at the new width (the fixed model rounds outward)
+            await _until(pilot, lambda: (_width(ex, cid) or 0) >= int(engine.params[cid].spread * 10_000))
+            await pilot.press("minus")
+            assert engine.params[cid].spread == before + 2 * engine.markets[cid].tick.decimal
+            size = engine.params[cid].size
+            await pilot.press("right_square_bracket")
+            assert engine.params[cid].size == size + engine.markets[cid].min_order_size
+            await pilot.press("left_square_bracket")
+            assert engine.params[cid].size == size
+            step = engine.markets[cid].min_order_size
+            for _ in range(int(size / step)):  # the last press would go below the market minimum: refused
+                await pilot.press("left_square_bracket")
+            assert engine.params[cid].size == step
+            assert any(str(n.message).startswith("size:") for n in app._notifications)  # names the field
+            assert tick > 0
+            await pilot.press("p")
+            await _until(pilot, lambda: cid in engine.paused and _venue_orders_of(ex, cid) == [], 3.0)
+            await _until(pilot, lambda: app.query_one(MarketsTable).get_cell(cid, "state") == "paused")
+            await pilot.press("p")
+            await _until(pilot, lambda: len(_venue_orders_of(ex, cid)) >= 2)
+
+
+async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -> None:
+    from polymm.tui.widgets import EventLog, OpenOrdersTable, SignalsPanel
+
+    async with run_exchange(port=0, seed=11, flow_rate=30) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
+            await _until(pilot, lambda: "fair" in str(app.query_one(SignalsPanel).render()))
+            text = str(app.query_one(SignalsPanel).render())
+            assert "liquidity" in text and "markouts" in text and "flow imbalance" in text
+            table = app.query_one(OpenOrdersTable)
+            await _until(pilot, lambda: table.row_count == len(app.engine.execution.open_orders()) > 0)
+            # NO view: the best NO bid is 1 - the best YES ask
+            cid = app.query_one(MarketsTable).selected
+            ladder = app.query_one(OrderBookLadder)
+            await pilot.press("n")
+            assert ladder.outcome == "NO"
+
+            def no_view_right() -> bool:
+                book = app.store.book(cid)
+                cell = str(ladder.get_cell("bid-0", "price"))
+                if book is None or book.best_ask is None:
+                    return False
+                return cell == f"{(10_000 - book.best_ask) / 10_000:g}"
+
+            await _until(pilot, no_view_right)
+            assert "NO book" in str(app.query_one("#ladder-title").render())
+            log = app.query_one(EventLog)
+            await pilot.press("l")
+            assert log.level_name == "warnings+"
+            await pilot.press("l")
+            await pilot.press("l")
+            assert log.level_name == "all"
+
+
+async def test_quit_cancels_every_order_at_the_venue_first() -> None:
+    async with run_exchange(port=0, seed=12, flow_rate=20) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
+            await pilot.press("q")
+            await pilot.pause(0.2)
+        assert _our_venue_orders(ex) == []
+
+
+async def test_every_binding_has_an_id_and_is_in_the_command_palette() -> None:
+    from textual.binding import Binding
+
+    app = PolymmApp(load_settings(_env_file=None, mode="paper", clob_url="http://127.0.0.1:9",
+                                  gamma_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9"), mode="PAPER")
+    bindings = [b for b in PolymmApp.BINDINGS if isinstance(b, Binding)]
+    assert len(bindings) == len(PolymmApp.BINDINGS) and all(b.id for b in bindings)
+    assert len({b.id for b in bindings}) == len(bindings)
+    async with app.run_test(size=SIZE):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+    for b in bindings:
+        assert any(t.startswith(b.description) for t in titles), b.id

@@ -16,9 +16,9 @@ One step:
      resolution approaching, volatility regime); the fair value is shifted by the flow skew
      (aggressive buyers → quote higher); a CRISIS liquidity regime quotes nothing;
 
-3. where the market pays liquidity rewards, pull the inner layer into the reward band around the
-   size-cutoff-adjusted mid and up to the reward minimum size (PROTOCOL §8), never crossing, and
-   estimate our reward score;
+3. where the market pays liquidity rewards, the adaptive models pull the inner layer into the reward
+   band around the size-cutoff-adjusted mid and up to the reward minimum size (PROTOCOL §8), never
+   crossing; ``fixed`` keeps the operator's spread exactly. Our reward score is estimated either way;
 4. raise a quote the taper shrank below the venue's minimum size to that minimum while the room to the
    position limit allows, else drop it (the venue would refuse it);
 5. check YES/NO parity of the result (a YES bid at b and a YES ask at a are, on the NO book, a NO ask
@@ -115,7 +115,10 @@ class MarketBrain:
             targets, widen = self._model_quotes(view, position, params, state, snap)
         reward = None
         if self.market.reward_max_spread > 0 and targets.quotes:
-            targets, reward = self._rewards(view, targets, position, params)
+            if params.model == "fixed":  # the operator's spread stands: only estimate the score
+                reward = self._score(view, targets)
+            else:
+                targets, reward = self._rewards(view, targets, position, params)
         targets = _venue_minimum(targets, self.market.min_order_size, position, params.position_limit)
         bid = max((q.price for q in targets.quotes if q.side is Side.BUY), default=None)
         ask = min((q.price for q in targets.quotes if q.side is Side.SELL), default=None)
@@ -151,6 +154,15 @@ class MarketBrain:
         if back_off:
             notes.append(f"competitor: back off {back_off} tick")
         return Targets(targets.quotes, targets.fair, "; ".join(notes)), widen
+
+    def _score(self, view: BookView, targets: Targets) -> RewardScore | None:
+        m = self.market
+        mid = adjusted_mid(view.bids, view.asks, float(m.reward_min_size))
+        if mid is None:
+            return None
+        return reward_score([(q.price, float(q.size)) for q in targets.bids],
+                            [(q.price, float(q.size)) for q in targets.asks],
+                            mid, float(m.reward_max_spread), float(m.reward_min_size))
 
     def _rewards(
         self, view: BookView, targets: Targets, position: Decimal, params: MarketParams

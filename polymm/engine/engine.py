@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
@@ -33,6 +34,7 @@ from ..state import (
     PortfolioState,
     RiskState,
     StateStore,
+    TradePrint,
     VenueState,
 )
 from ..venue.execution import Execution, OrderRequest
@@ -44,6 +46,7 @@ from .feed import FeedConfig, MarketFeed
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+TAPE_LEN = 30  # recent trades kept per market for the tape
 
 
 class Engine:
@@ -89,6 +92,8 @@ class Engine:
         self._feed_error_since: float | None = None
         self._risk_logged: set[str] = set()  # log-only mode: breaches already reported
         self._alert = ""
+        self._tapes: dict[str, deque[TradePrint]] = {}  # recent prints per market, newest first
+        self._tape_dirty: set[str] = set()
         self._balance: float | None = None
         self._balance_at = 0.0
         for m in markets:
@@ -186,15 +191,27 @@ class Engine:
         self.store.log(f"added {market.short_question}")
 
     async def remove_market(self, condition_id: str) -> None:
+        """Cancel the market's orders, unsubscribe and forget it. Holds the market's step lock, so a
+        step in flight finishes first and none starts half-way through (it would place orders for a
+        market we no longer track)."""
         market = self._market(condition_id)
-        await self.execution.cancel_market(condition_id)
-        await self.feed.remove_market(market)
-        del self.markets[condition_id]
-        self.brains.pop(condition_id, None)
-        self.risk.correlation.forget(condition_id)
-        self.store.set("markets", tuple(self.markets))
-        for key in ("market", "book", "signals", "decision"):
-            self.store.delete(f"{key}/{condition_id}")
+        async with self._locks.setdefault(condition_id, asyncio.Lock()):
+            await self.execution.cancel_market(condition_id)
+            await self.feed.remove_market(market)
+            del self.markets[condition_id]
+            self.brains.pop(condition_id, None)
+            self.params.pop(condition_id, None)
+            self.paused.discard(condition_id)
+            for book in (self._force, self._dirty, self._quoting):
+                book.discard(condition_id)
+            for table in (self._last_step, self._next_due, self._active_at, self._targets, self._untrusted,
+                          self._last_fair, self._last_epoch, self._tapes):
+                table.pop(condition_id, None)  # type: ignore[attr-defined]
+            self.risk.correlation.forget(condition_id)
+            self.store.set("markets", tuple(self.markets))
+            for key in ("market", "book", "signals", "decision", "trades"):
+                self.store.delete(f"{key}/{condition_id}")
+        self._locks.pop(condition_id, None)
         self.store.log(f"removed {market.short_question}")
 
     def _market(self, condition_id: str) -> Market:
@@ -247,6 +264,7 @@ class Engine:
                 self._next_due[cid] = now + self._interval(cid, now)
             await asyncio.gather(*(self._step_locked(cid) for cid in ready))
             self._publish_portfolio()
+            self._publish_tapes()
 
     def _interval(self, cid: str, now: float) -> float:
         """The adaptive fallback interval: fast while the market is active, slow when quiet."""
@@ -268,9 +286,10 @@ class Engine:
         ex = self.execution
         hb = getattr(ex, "heartbeat_age", None)
         errors = ex.recent_errors(10.0) if hasattr(ex, "recent_errors") else 0
+        orders_1s, cancels_1s = ex.rate_usage() if hasattr(ex, "rate_usage") else (0, 0)
         self.store.set("execution", ExecutionState(
             ex.name, len(ex.open_orders()), getattr(ex, "pending_fills", 0), hb, errors,
-            getattr(ex, "rejects", 0), getattr(ex, "retries", 0),
+            getattr(ex, "rejects", 0), getattr(ex, "retries", 0), orders_1s, cancels_1s,
         ))
         now, mono = time.time(), time.monotonic()
         marks = {cid: self._mark(cid) for cid in self.markets}
@@ -356,7 +375,8 @@ class Engine:
     async def _step_locked(self, cid: str) -> None:
         lock = self._locks.setdefault(cid, asyncio.Lock())
         async with lock:
-            await self.step(cid)
+            if cid in self.markets:  # removed while this step waited for the lock
+                await self.step(cid)
 
     async def step(self, cid: str) -> None:
         """One strategy step: model + signals (``MarketBrain``), the risk engine's pre-trade checks,
@@ -482,12 +502,18 @@ class Engine:
         except PriceError:
             return  # already counted by the feed as a bad price; never raise into the frame handler
         self.execution.on_trade(book, ev.asset_id, price, ev.size, ev.side == "BUY")
-        brain = self.brains.get(book.market.condition_id)
+        cid = book.market.condition_id
+        # a NO print at q is a YES print at 1 − q with the taker on the other side
+        is_no = ev.asset_id == book.market.no_token
+        yes_price = (10_000 - price) if is_no else price
+        taker_buys = (ev.side == "BUY") != is_no
+        now = time.time()
+        brain = self.brains.get(cid)
         if brain is not None:
-            # a NO print at q is a YES print at 1 − q with the taker on the other side
-            is_no = ev.asset_id == book.market.no_token
-            yes_price = (10_000 - price) if is_no else price
-            brain.on_trade(time.time(), yes_price, float(ev.size), (ev.side == "BUY") != is_no)
+            brain.on_trade(now, yes_price, float(ev.size), taker_buys)
+        tape = self._tapes.setdefault(cid, deque(maxlen=TAPE_LEN))
+        tape.appendleft(TradePrint(now, "BUY" if taker_buys else "SELL", yes_price, float(ev.size)))
+        self._tape_dirty.add(cid)
 
     def _on_fill(self, fill: Fill) -> None:
         if not self.portfolio.apply(fill):
@@ -543,6 +569,13 @@ class Engine:
                 position_limit=params.position_limit,
             ),
         )
+
+    def _publish_tapes(self) -> None:
+        """Recent prints per market, at most once per strategy pass (never once per print)."""
+        for cid in self._tape_dirty:
+            if cid in self.markets:
+                self.store.set(f"trades/{cid}", tuple(self._tapes[cid]))
+        self._tape_dirty.clear()
 
     def _publish_portfolio(self) -> None:
         marks = {cid: self._mark(cid) for cid in self.markets}

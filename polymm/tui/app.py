@@ -8,24 +8,47 @@ action goes through the Engine's command API. A trading worker that fails engage
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from collections.abc import Iterable
+from decimal import Decimal
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Footer, Static
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Label, Sparkline, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from ..config import Settings
+from ..config import ConfigError, Settings
 from ..domain.market import Market
 from ..engine.engine import Engine
 from ..state import StateStore
 from ..venue.rest import PublicClient
-from .widgets import ConfirmScreen, EventLog, MarketsTable, OrderBookLadder, PositionsPanel, StatusBar
+from .screens import HelpScreen, MarketPicker, ParamsEditor
+from .widgets import (
+    ConfirmScreen,
+    EventLog,
+    MarketsTable,
+    OpenOrdersTable,
+    OrderBookLadder,
+    PositionsPanel,
+    SignalsPanel,
+    StatusBar,
+    TradesTape,
+    update_if_changed,
+)
 
-REFRESH_S = 0.1  # UI reads the store at most 10 times a second
+REFRESH_S = 0.1  # UI reads the store at most 10 times a second (≤ 20 Hz by design)
+#: the heavier panels are drawn at most this often (seconds); the ladder and status bar every tick
+PANEL_PERIOD_S = {"markets": 0.5, "orders": 1.0, "positions": 1.0, "signals": 0.5, "tape": 0.25}
+CHART_S = 1.0  # one point a second for the session P&L and inventory charts
+CHART_POINTS = 600
 
 
 def stylesheet_path() -> Path:
@@ -41,10 +64,26 @@ class PolymmApp(App[None]):
 
     CSS_PATH = stylesheet_path()
     TITLE = "polymm"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
 
     BINDINGS = [
         Binding("ctrl+k", "kill", "KILL", priority=True, id="kill", tooltip="Cancel every order and halt"),
         Binding("ctrl+r", "rearm", "Re-arm", id="rearm", tooltip="Resume quoting after a kill (asks first)"),
+        Binding("m", "pick_markets", "Markets", id="pick_markets", tooltip="Add or remove markets"),
+        Binding("e", "edit_params", "Edit", id="edit_params", tooltip="Edit the selected market's parameters"),
+        Binding("plus,equals_sign", "spread(1)", "Spread+", show=False, id="spread_up",
+                tooltip="Widen the selected market's spread by one tick"),
+        Binding("minus", "spread(-1)", "Spread-", show=False, id="spread_down",
+                tooltip="Narrow the selected market's spread by one tick"),
+        Binding("right_square_bracket", "size(1)", "Size+", show=False, id="size_up",
+                tooltip="Raise the selected market's size by one step"),
+        Binding("left_square_bracket", "size(-1)", "Size-", show=False, id="size_down",
+                tooltip="Lower the selected market's size by one step"),
+        Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the selected market"),
+        Binding("n", "toggle_outcome", "YES/NO", id="toggle_outcome", tooltip="Show the ladder as YES or NO"),
+        Binding("l", "cycle_log_level", "Log level", show=False, id="log_level",
+                tooltip="Filter the event log: all, warnings and errors, errors"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
         Binding("q", "quit_app", "Quit", id="quit", tooltip="Cancel all orders and quit"),
     ]
 
@@ -55,16 +94,27 @@ class PolymmApp(App[None]):
         mode: str = "PAPER",
         markets: list[Market] | None = None,
         venue_host: str = "",
+        engine: Engine | None = None,
     ) -> None:
+        """``engine``: an engine built elsewhere and not started (snapshot tests, embedding); the app
+        then only draws its store and sends its commands — no loops, no discovery."""
         super().__init__()
         self.settings = settings
         self.mode = mode
         self.venue_host = venue_host or settings.clob_url
         self._fixed_markets = markets
-        self.store = StateStore()
-        self.engine: Engine | None = None
+        self._given_engine = engine
+        self.store = engine.store if engine is not None else StateStore()
+        self.engine: Engine | None = engine
         self._seen_version = 0
         self._selected: str | None = None
+        #: monotonic times of the last store → widget refreshes (tui_bench reads the intervals)
+        self.refresh_times: deque[float] = deque(maxlen=10_000)
+        self._pending: set[str] = set(PANEL_PERIOD_S)  # panels with changes not drawn yet
+        self._drawn_at: dict[str, float] = {}
+        self._redraw = True
+        self._pnl_points: deque[float] = deque(maxlen=CHART_POINTS)
+        self._inv_points: deque[float] = deque(maxlen=CHART_POINTS)
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -72,18 +122,48 @@ class PolymmApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield MarketsTable(id="markets")
-                yield PositionsPanel(id="positions")
-                yield EventLog(id="event-log", max_lines=300, wrap=False, markup=False)
+                with Horizontal(id="lower"):
+                    with Vertical(id="pnl-box"):
+                        yield PositionsPanel(id="positions")
+                        yield Label("total P&L", classes="chart-label")
+                        yield Sparkline([], id="pnl-chart")
+                        yield Label("net inventory", classes="chart-label")
+                        yield Sparkline([], id="inv-chart")
+                    yield SignalsPanel(id="signals")
+                with TabbedContent(id="tabs"):
+                    with TabPane("Event log", id="tab-log"):
+                        yield EventLog(id="event-log", max_lines=300, wrap=False, markup=False)
+                    with TabPane("Open orders", id="tab-orders"):
+                        yield OpenOrdersTable(id="orders")
             with Vertical(id="right"):
                 yield Static("", id="ladder-title")
                 yield OrderBookLadder(id="ladder")
+                yield TradesTape(id="tape")
                 yield Button("KILL  (ctrl+k)", variant="error", id="kill-button")
         yield Footer()
 
     async def on_mount(self) -> None:
+        for wid, title in (("#markets", "Markets"), ("#pnl-box", "Positions & P&L"), ("#signals", "Signals"),
+                           ("#tape", "Trades")):
+            self.query_one(wid).border_title = title
         self.query_one(StatusBar).show(None, None, None)
-        self.start_engine()
         self.set_interval(REFRESH_S, self.refresh_from_store)
+        if self._given_engine is None:
+            self.start_engine()
+            self.set_interval(CHART_S, self._sample_charts)
+        else:
+            self.refresh_from_store()
+
+    def _sample_charts(self) -> None:
+        """One point a second for the session charts (bounded: the last CHART_POINTS)."""
+        total = self.store.get("portfolio")
+        self._pnl_points.append(float(total.total_pnl) if total is not None else 0.0)
+        inv = sum((st.position for k in self.store.keys("market/") if (st := self.store.get(k)) is not None),
+                  Decimal(0))
+        self._inv_points.append(float(inv))
+        if self.screen.query("#pnl-chart"):
+            self.query_one("#pnl-chart", Sparkline).data = list(self._pnl_points)
+            self.query_one("#inv-chart", Sparkline).data = list(self._inv_points)
 
     @work(exclusive=True, group="setup", exit_on_error=False)
     async def start_engine(self) -> None:
@@ -117,41 +197,73 @@ class PolymmApp(App[None]):
 
     # ------------------------------------------------------------ store → widgets
     def refresh_from_store(self) -> None:
+        """Push what changed in the store into the widgets. The status bar, the ladder and the log are
+        drawn on every tick (100 ms); the heavier panels at most every ``PANEL_PERIOD_S`` seconds each
+        (a changed panel is never lost, only drawn on its next turn), so a burst of market data costs a
+        bounded amount of drawing per second however many markets move."""
         if not self.screen.is_attached or not self.screen.query(StatusBar):
             return  # a modal is up or the app is shutting down: nothing of ours to draw into
-        version, changed = self.store.changed_since(self._seen_version)
-        if not changed:
-            self.query_one(StatusBar).show(self.store.get("venue"), self.store.get("feed"), self.store.get("risk"),
-                                           self.store.get("execution"))
-            return
-        self._seen_version = version
+        now = time.monotonic()
+        self.refresh_times.append(now)
         store = self.store
+        version, changed = store.changed_since(self._seen_version)
+        self._seen_version = version
+        sel = self._selected
+        for k in changed:
+            if k.startswith(("market/", "book/")) or k == "markets":
+                self._pending.update(("markets", "orders", "positions"))
+            elif k.startswith("decision/") or k == "portfolio":
+                self._pending.add("positions")
+            if sel is not None and k in (f"signals/{sel}", f"decision/{sel}"):
+                self._pending.add("signals")
+            if sel is not None and k in (f"trades/{sel}", f"book/{sel}"):
+                self._pending.add("tape")
+        due = {p for p in self._pending if now - self._drawn_at.get(p, 0.0) >= PANEL_PERIOD_S[p]}
         order: tuple[str, ...] = store.get("markets", ())
-        states = {cid: store.get(f"market/{cid}") for cid in order}
-        states = {k: v for k, v in states.items() if v is not None}
-        books = {cid: store.get(f"book/{cid}") for cid in order}
-        books = {k: v for k, v in books.items() if v is not None}
         with self.batch_update():
             self.query_one(StatusBar).show(store.get("venue"), store.get("feed"), store.get("risk"),
                                            store.get("execution"))
+            if not changed and not due:
+                return
+            states = {cid: st for cid in order if (st := store.get(f"market/{cid}")) is not None}
             table = self.query_one(MarketsTable)
-            table.show(order, states, books)
-            self._selected = table.selected or (order[0] if order else None)
-            if self._selected is not None:
-                st = states.get(self._selected)
-                self.query_one(OrderBookLadder).show(books.get(self._selected), st)
-                title = st.question if st else self._selected
-                self.query_one("#ladder-title", Static).update(f"YES book · {title}")
-            if "portfolio" in changed or any(k.startswith("market/") for k in changed):
-                self.query_one(PositionsPanel).show(order, states, store.get("portfolio"))
+            if "markets" in due:
+                books = {cid: b for cid in order if (b := store.get(f"book/{cid}")) is not None}
+                table.show(order, states, books)
+            self._selected = sel = table.selected or (order[0] if order else None)
+            if sel is not None and (f"book/{sel}" in changed or f"market/{sel}" in changed or self._redraw):
+                st = states.get(sel)
+                ladder = self.query_one(OrderBookLadder)
+                ladder.show(store.get(f"book/{sel}"), st)
+                title = st.question if st else sel
+                update_if_changed(self.query_one("#ladder-title", Static), Text(f"{ladder.outcome} book · {title}"))
+            if sel is not None and "tape" in due:
+                self.query_one(TradesTape).show(store.get(f"trades/{sel}"), self.query_one(OrderBookLadder).outcome)
+            if sel is not None and "signals" in due:
+                self.query_one(SignalsPanel).show(store.get(f"signals/{sel}"), store.get(f"decision/{sel}"))
+            if "positions" in due:
+                rewards = {cid: d.reward_score for cid in order if (d := store.get(f"decision/{cid}")) is not None}
+                self.query_one(PositionsPanel).show(order, states, store.get("portfolio"), rewards)
+            if "orders" in due:
+                self.query_one(OpenOrdersTable).show(states)
             if "events" in changed:
                 self.query_one(EventLog).show(changed["events"])
             self.set_class(bool(store.get("risk") and store.get("risk").halted), "-halted")
+        for p in due:
+            self._drawn_at[p] = now
+        self._pending -= due
+        self._redraw = False
+
+    def redraw_all(self) -> None:
+        """Draw every panel on the next tick (a new market selected, the ladder flipped to NO)."""
+        self._pending.update(PANEL_PERIOD_S)
+        self._drawn_at.clear()
+        self._redraw = True
 
     @on(DataTable.RowHighlighted, "#markets")
     def _market_selected(self, event: DataTable.RowHighlighted) -> None:
         self._selected = event.row_key.value
-        self._seen_version = 0  # redraw the ladder for the new market
+        self.redraw_all()  # the ladder, tape and signals follow the new market at once
 
     # ------------------------------------------------------------ actions
     async def action_kill(self) -> None:
@@ -174,6 +286,80 @@ class PolymmApp(App[None]):
                 self.notify("Re-armed: quoting resumes", severity="warning")
 
         self.push_screen(ConfirmScreen("Re-arm trading? Quotes will be placed again."), answered)
+
+    # ------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every action of the dashboard in the command palette (ctrl+p), under its binding's text."""
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            assert isinstance(b, Binding)
+            title = f"{b.description} ({b.key.split(',')[0]})"
+            yield SystemCommand(title, b.tooltip, partial(self.run_action, b.action))
+
+    # ------------------------------------------------------------ per-market actions
+    def _selected_market(self) -> str | None:
+        if self.engine is None or self._selected not in self.engine.markets:
+            self.notify("No market selected", severity="warning")
+            return None
+        return self._selected
+
+    def _tweak(self, cid: str, **changes: object) -> None:
+        """Apply a parameter change through the engine; an invalid one is shown and changes nothing."""
+        assert self.engine is not None
+        try:
+            self.engine.set_params(cid, **changes)
+        except ConfigError as e:
+            self.notify(str(e), title="Not changed", severity="error", timeout=8)
+            return
+        self.redraw_all()
+
+    def action_spread(self, ticks: int) -> None:
+        cid = self._selected_market()
+        if cid is not None and self.engine is not None:
+            p, tick = self.engine.params[cid], self.engine.markets[cid].tick.decimal
+            self._tweak(cid, spread=p.spread + ticks * tick)
+
+    def action_size(self, steps: int) -> None:
+        cid = self._selected_market()
+        if cid is not None and self.engine is not None:
+            p, step = self.engine.params[cid], self.engine.markets[cid].min_order_size
+            self._tweak(cid, size=p.size + steps * step)
+
+    async def action_toggle_pause(self) -> None:
+        cid = self._selected_market()
+        if cid is None or self.engine is None:
+            return
+        name = self.engine.markets[cid].short_question
+        if cid in self.engine.paused:
+            self.engine.resume(cid)
+            self.store.log(f"{name}: resumed by operator")
+        else:
+            await self.engine.pause(cid)
+            self.store.log(f"{name}: paused by operator", "warning")
+
+    def action_toggle_outcome(self) -> None:
+        ladder = self.query_one(OrderBookLadder)
+        ladder.outcome = "NO" if ladder.outcome == "YES" else "YES"
+        self.redraw_all()
+
+    def action_cycle_log_level(self) -> None:
+        log = self.query_one(EventLog)
+        log.cycle_level()
+        self.notify(f"Event log shows: {log.level_name}")
+
+    def action_pick_markets(self) -> None:
+        if self.engine is None:
+            self.notify("The engine is still starting", severity="warning")
+            return
+        self.push_screen(MarketPicker(self.engine, self.settings))
+
+    def action_edit_params(self) -> None:
+        cid = self._selected_market()
+        if cid is not None and self.engine is not None:
+            self.push_screen(ParamsEditor(self.engine, cid))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.BINDINGS))
 
     async def action_quit_app(self) -> None:
         if self.engine is not None:

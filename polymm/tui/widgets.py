@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from rich.table import Table
@@ -15,9 +16,21 @@ from textual.widgets import Button, DataTable, Label, RichLog, Static
 
 from ..domain.order_book import BookView
 from ..domain.prices import pips_to_str
-from ..state import ExecutionState, FeedState, LogEntry, MarketState, PortfolioState, RiskState, VenueState
+from ..domain.signals import SignalsSnapshot
+from ..state import (
+    DecisionState,
+    ExecutionState,
+    FeedState,
+    LogEntry,
+    MarketState,
+    PortfolioState,
+    RiskState,
+    TradePrint,
+    VenueState,
+)
 
 LADDER_DEPTH = 10
+TAPE_ROWS = 12
 
 
 def _money(v: Decimal) -> str:
@@ -28,20 +41,39 @@ def _qty(v: Decimal) -> str:
     return f"{v:,.2f}"
 
 
+def update_if_changed(widget: Static, content: Text | Table, key: object = None, layout: bool = False) -> None:
+    """``Static.update`` only when the content changed (compared by ``key``, default the text), and
+    without a layout pass unless asked: a fixed-size panel never needs one, and a layout pass reflows
+    the whole screen (the dominant cost of a refresh under load, measured by tui_bench)."""
+    k = key if key is not None else (content.plain, tuple(content.spans)) if isinstance(content, Text) else content
+    if getattr(widget, "_last_key", None) == k:
+        return
+    widget._last_key = k  # type: ignore[attr-defined]
+    widget.update(content, layout=layout)
+
+
 class StatusBar(Static):
-    """Mode, venue, feed state, risk state (ARMED / HALTED and why) and the UTC clock."""
+    """Mode, risk state (ARMED / HALTED and why) first — they must survive a narrow terminal — then
+    feed state and latency, heartbeat age, rate-limit budget, today's P&L, venue and the UTC clock."""
+
+    clock: Callable[[], float] = staticmethod(time.time)  # replaced by snapshot tests (a fixed clock)
 
     def show(self, venue: VenueState | None, feed: FeedState | None, risk: RiskState | None,
              execution: ExecutionState | None = None) -> None:
         t = Text()
         if venue is not None:
             t.append(f" {venue.mode} ", style="bold reverse red" if venue.mode == "LIVE" else "bold reverse")
-            t.append(f"  {venue.host}  exec={venue.execution}")
+        halted = bool(risk and risk.halted)
+        t.append(" ")
+        if halted and risk is not None:
+            t.append(" HALTED ", style="bold reverse red")
+            t.append(f" {risk.reason}", style="red")
+        else:
+            t.append(" ARMED ", style="bold reverse green")
         if feed is not None:
             style = {"RUNNING": "green", "DEGRADED": "yellow", "ERROR": "bold red"}.get(feed.status, "dim")
             t.append("  feed ")
             t.append(feed.status, style=style)
-            t.append(f" {feed.frames:,} frames")
             if feed.applied_p99_ms is not None:
                 t.append(f" p99 {feed.applied_p99_ms:.2f}ms")
             if len(feed.shards) > 1:
@@ -53,16 +85,23 @@ class StatusBar(Static):
             t.append(f"  hb {age:.0f}s", style="green" if age < 7 else "bold red")
         if execution is not None and execution.pending_fills:
             t.append(f"  {execution.pending_fills} unsettled", style="yellow")
-        halted = bool(risk and risk.halted)
-        t.append("  ")
-        if halted and risk is not None:
-            t.append(" HALTED ", style="bold reverse red")
-            t.append(f" {risk.reason}", style="red")
-        else:
-            t.append(" ARMED ", style="bold reverse green")
-        t.append(time.strftime("  %H:%M:%S UTC", time.gmtime()))
+        if execution is not None and execution.name == "live":  # per-signer buckets (PROTOCOL §rate limits)
+            busy = execution.orders_1s > 30 or execution.cancels_1s > 60
+            t.append(f"  rl {execution.orders_1s}/40 {execution.cancels_1s}/80", style="bold yellow" if busy else "dim")
+        if risk is not None and risk.daily_loss_limit:
+            t.append(f"  day {risk.daily_pnl:+,.2f}/-{risk.daily_loss_limit:,.0f}",
+                     style="red" if risk.daily_pnl < 0 else "")
+            if risk.tighten < 1:
+                t.append(f" limits x{risk.tighten:.2f}", style="yellow")
+            if risk.cooldown_s > 0:
+                t.append(f" cooldown {risk.cooldown_s:.0f}s", style="yellow")
+        if feed is not None:
+            t.append(f"  {feed.frames:,} frames", style="dim")
+        if venue is not None:
+            t.append(f"  {venue.host} exec={venue.execution}", style="dim")
+        t.append(time.strftime("  %H:%M:%S UTC", time.gmtime(self.clock())))
         self.set_class(halted, "-halted")
-        self.update(t)
+        update_if_changed(self, t)
 
 
 class MarketsTable(DataTable):
@@ -128,11 +167,13 @@ class OrderBookLadder(DataTable):
     """
 
     COLUMNS = ("ours_bid", "bid", "price", "ask", "ours_ask")
+    outcome = "YES"  # or "NO": the same book seen from the NO token (prices 1 − p, sides swapped)
 
     def on_mount(self) -> None:
         self.cursor_type = "none"
-        for key, label, width in zip(self.COLUMNS, ("Our bid", "Bid size", "Price", "Ask size", "Our ask"),
-                                     (8, 10, 7, 10, 8), strict=True):
+        self.cell_padding = 0  # the widths below include the gaps: the ladder fits 100-column terminals
+        for key, label, width in zip(self.COLUMNS, (" Our bid", " Bid size", "  Price", " Ask size", " Our ask"),
+                                     (10, 10, 8, 10, 10), strict=True):
             self.add_column(label, key=key, width=width)
         self._rows = [f"ask-{i}" for i in reversed(range(LADDER_DEPTH))] + [f"bid-{i}" for i in range(LADDER_DEPTH)]
         for r in self._rows:
@@ -140,16 +181,30 @@ class OrderBookLadder(DataTable):
         self._cells: dict[tuple[str, str], object] = {}
 
     def show(self, book: BookView | None, state: MarketState | None) -> None:
+        """Draw ``book`` (YES terms) as the YES or the NO ladder (``outcome``). On the NO ladder a YES
+        ask at p is a NO bid at 1 − p and a YES bid a NO ask, and so are our orders. Our orders show
+        their open size and the estimated queue ahead of them (the level's displayed size beyond ours:
+        we joined at the back)."""
+        no = self.outcome == "NO"
         ours_bid: dict[int, Decimal] = {}
         ours_ask: dict[int, Decimal] = {}
         if state is not None:
             for o in state.orders:
-                d = ours_bid if o.side == "BUY" else ours_ask
-                d[o.price] = d.get(o.price, Decimal(0)) + o.size - o.filled
+                buy = (o.side == "BUY") != no
+                d = ours_bid if buy else ours_ask
+                price = 10_000 - o.price if no else o.price
+                d[price] = d.get(price, Decimal(0)) + o.size - o.filled
+        yes_bids, yes_asks = (book.bids, book.asks) if book else ((), ())
+        if no:
+            bid_levels = tuple((10_000 - lv.price, lv.size) for lv in yes_asks)
+            ask_levels = tuple((10_000 - lv.price, lv.size) for lv in yes_bids)
+        else:
+            bid_levels = tuple((lv.price, lv.size) for lv in yes_bids)
+            ask_levels = tuple((lv.price, lv.size) for lv in yes_asks)
         # Our quotes may sit where the venue shows no level (inside the spread, or paper orders):
         # merge their prices in so every one of our orders has a row.
-        bids = _merge(book.bids if book else (), ours_bid, reverse=True)
-        asks = _merge(book.asks if book else (), ours_ask, reverse=False)
+        bids = _merge(bid_levels, ours_bid, reverse=True)
+        asks = _merge(ask_levels, ours_ask, reverse=False)
         for i in range(LADDER_DEPTH):
             ask = asks[i] if i < len(asks) else None
             bid = bids[i] if i < len(bids) else None
@@ -157,10 +212,10 @@ class OrderBookLadder(DataTable):
                 "", "",
                 Text(pips_to_str(ask[0]), style="red") if ask else "",
                 f"{ask[1]:,.2f}" if ask and ask[1] else "",
-                Text(f"◀ {ours_ask[ask[0]]}", style="bold yellow") if ask and ask[0] in ours_ask else "",
+                _ours(ours_ask[ask[0]], ask[1], "◀ ") if ask and ask[0] in ours_ask else "",
             ))
             self._write(f"bid-{i}", (
-                Text(f"{ours_bid[bid[0]]} ▶", style="bold yellow") if bid and bid[0] in ours_bid else "",
+                _ours(ours_bid[bid[0]], bid[1], "", " ▶") if bid and bid[0] in ours_bid else "",
                 f"{bid[1]:,.2f}" if bid and bid[1] else "",
                 Text(pips_to_str(bid[0]), style="green") if bid else "",
                 "", "",
@@ -175,46 +230,166 @@ class OrderBookLadder(DataTable):
 
 
 def _merge(levels: tuple, ours: dict[int, Decimal], reverse: bool) -> list[tuple[int, float]]:
-    """Book levels (best first) plus our order prices, best first, up to the ladder depth."""
-    prices = {lv.price: lv.size for lv in levels}
+    """Book levels ``(price, size)`` (best first) plus our order prices, best first, to the ladder depth."""
+    prices = dict(levels)
     for p in ours:
         prices.setdefault(p, 0.0)
     return sorted(prices.items(), reverse=reverse)[:LADDER_DEPTH]
 
 
-class PositionsPanel(Static):
-    """Positions and P&L per market, and the totals."""
+def _ours(size: Decimal, level: float, before: str, after: str = "") -> Text:
+    """Our open size at a level and the estimated queue ahead of us (``q`` shares)."""
+    ahead = max(level - float(size), 0.0)
+    return Text(f"{before}{size.normalize():f} q{ahead:,.0f}{after}", style="bold yellow")
 
-    def show(self, order: tuple[str, ...], states: dict[str, MarketState], total: PortfolioState | None) -> None:
+
+class TradesTape(Static):
+    """The selected market's recent prints, newest first (taker side: BUY lifts, SELL hits)."""
+
+    def show(self, prints: tuple[TradePrint, ...] | None, outcome: str = "YES") -> None:
+        key = (outcome, (prints or ())[:TAPE_ROWS])
+        if getattr(self, "_last_key", None) == key:
+            return
+        table = Table(expand=True, box=None, pad_edge=False, show_header=True)
+        for col, just in (("Time", "left"), ("Side", "left"), ("Price", "right"), ("Size", "right")):
+            table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+        for tp in (prints or ())[:TAPE_ROWS]:
+            side, price = tp.side, tp.price
+            if outcome == "NO":
+                side, price = ("SELL" if side == "BUY" else "BUY"), 10_000 - price
+            table.add_row(time.strftime("%H:%M:%S", time.gmtime(tp.ts)), Text(side, style="green" if side == "BUY"
+                          else "red"), pips_to_str(price), f"{tp.size:,.2f}")
+        update_if_changed(self, table, key)
+
+
+class SignalsPanel(Static):
+    """The selected market's signals and the strategy's last decision (why it quotes what it quotes)."""
+
+    def show(self, signals: SignalsSnapshot | None, decision: DecisionState | None) -> None:
+        t = Text()
+        if decision is not None:
+            t.append(f"{decision.model}", style="bold")
+            t.append(f"  fair {decision.fair / 10_000:.4f}" if decision.fair is not None else "  fair —")
+            t.append(f"  widen x{decision.widen:.2f}  step {decision.step_interval_s:.2f}s\n")
+            t.append(f"{decision.reason}\n", style="dim")
+            if decision.vetoes:
+                t.append("risk: " + "; ".join(decision.vetoes) + "\n", style="yellow")
+            if decision.reward_score is not None:
+                scoring = decision.reward_score > 0
+                t.append(f"reward score {decision.reward_score:,.1f} ", style="green" if scoring else "")
+                t.append("scoring\n" if scoring else "not scoring\n", style="green" if scoring else "yellow")
+        if signals is not None:
+            v, f, liq, c, par, mo, ev = (signals.volatility, signals.flow, signals.liquidity, signals.competitor,
+                                         signals.parity, signals.markouts, signals.events)
+            t.append(f"σ {v.sigma:.4f}  regime J {v.regime:.2f}  ")
+            t.append(f"liquidity {liq.regime.value}\n", style="bold red" if liq.regime.value == "CRISIS" else "")
+            t.append(f"flow imbalance {f.imbalance:+.2f} ({f.trades} prints)  skew {f.skew_ticks:+.1f} ticks\n")
+            t.append(f"competitor {'YES ' + c.suggestion if c.flagged else 'no'} ({c.events} improvements)  ")
+            t.append(f"parity {'ARB ' + format(par.edge_bps, '.0f') + ' bps' if par.flagged else 'ok'}\n")
+            means = "  ".join(
+                f"{h:g}s {m:+.0f}" if m is not None else f"{h:g}s —" for h, m in zip(mo.horizons, mo.means, strict=True)
+            )
+            t.append(f"markouts (pips) {means}  toxicity {mo.toxicity:.2f}\n")
+            hours = f"{ev.hours_to_end:,.1f} h to end" if ev.hours_to_end is not None else "no end date"
+            t.append(f"{hours}{'  REDUCE-ONLY' if ev.reduce_only else ''}"
+                     f"{'  volume spike' if ev.volume_spike else ''}")
+        update_if_changed(self, t if t.plain else Text("no signals yet", style="dim"))
+
+
+class OpenOrdersTable(DataTable):
+    """Every open order of ours (YES terms), keyed by order id; rows added and removed as they change."""
+
+    COLUMNS = ("market", "side", "price", "size", "filled")
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        for key, label, width in zip(self.COLUMNS, ("Market", "Side", "Price", "Size", "Filled"),
+                                     (30, 5, 7, 9, 8), strict=True):
+            self.add_column(label, key=key, width=width)
+        self._rows: dict[str, tuple] = {}
+
+    def show(self, states: dict[str, MarketState]) -> None:
+        want: dict[str, tuple] = {}
+        for st in states.values():
+            for o in st.orders:
+                want[o.order_id] = (st.question[:29], o.side, pips_to_str(o.price), _qty(o.size), _qty(o.filled))
+        for oid in [k for k in self._rows if k not in want]:
+            self.remove_row(oid)
+            del self._rows[oid]
+        for oid, cells in want.items():
+            old = self._rows.get(oid)
+            if old is None:
+                self.add_row(*cells, key=oid)
+            elif old != cells:
+                for key, new, prev in zip(self.COLUMNS, cells, old, strict=True):
+                    if new != prev:
+                        self.update_cell(oid, key, new)
+            self._rows[oid] = cells
+
+
+class PositionsPanel(Static):
+    """Positions and P&L per market (realised, unrealised, our reward score estimate) and the totals
+    (with fees)."""
+
+    def show(self, order: tuple[str, ...], states: dict[str, MarketState], total: PortfolioState | None,
+             rewards: dict[str, float | None] | None = None) -> None:
+        key = (tuple((cid, st.position, st.realized_pnl, st.unrealized_pnl, st.fills, (rewards or {}).get(cid))
+                     for cid in order if (st := states.get(cid)) is not None), total)
+        if getattr(self, "_last_key", None) == key:
+            return
         table = Table(expand=True, box=None, pad_edge=False)
-        for col in ("Market", "Pos", "Avg", "Realised", "Unreal.", "Fills"):
-            table.add_column(col, justify="left" if col == "Market" else "right", no_wrap=True)
+        for col in ("Market", "Pos", "Realised", "Unreal.", "Reward", "Fills"):
+            table.add_column(col, justify="left" if col == "Market" else "right", no_wrap=True,
+                             ratio=3 if col == "Market" else None)
         for cid in order:
             st = states.get(cid)
             if st is None:
                 continue
+            r = (rewards or {}).get(cid)
             table.add_row(
-                st.question[:26], _qty(st.position), f"{st.avg_price:.4f}" if st.avg_price is not None else "—",
-                _money(st.realized_pnl), _money(st.unrealized_pnl), str(st.fills),
+                st.question[:22], _qty(st.position), _money(st.realized_pnl), _money(st.unrealized_pnl),
+                f"{r:,.0f}" if r is not None else "—", str(st.fills),
             )
         if total is not None:
             table.add_row(
-                Text("Total", style="bold"), "", "", _money(total.realized_pnl), _money(total.unrealized_pnl),
-                str(total.fills), style="bold",
+                Text(f"Total (fees {total.fees:,.2f})", style="bold"), "", _money(total.realized_pnl),
+                _money(total.unrealized_pnl), "", str(total.fills), style="bold",
             )
-        self.update(table)
+            table.add_row(Text("P&L", style="bold"), "", "", _money(total.total_pnl), "", "", style="bold")
+        rows = len(key[0])
+        update_if_changed(self, table, key, layout=rows != getattr(self, "_rows", None))  # height follows the rows
+        self._rows = rows
 
 
 class EventLog(RichLog):
-    """The engine's bounded event log; appends only entries it has not shown yet."""
+    """The engine's bounded event log; appends only entries it has not shown yet. ``cycle_level``
+    filters by severity (all → warnings and errors → errors only) and redraws from the kept entries."""
 
+    LEVELS = (("all", {"info", "warning", "error"}), ("warnings+", {"warning", "error"}), ("errors", {"error"}))
     _shown_ts: float = 0.0
+    _level: int = 0
+    _entries: tuple[LogEntry, ...] = ()
+
+    @property
+    def level_name(self) -> str:
+        return self.LEVELS[self._level][0]
+
+    def cycle_level(self) -> None:
+        self._level = (self._level + 1) % len(self.LEVELS)
+        self.border_title = f"log: {self.level_name}"
+        self.clear()
+        self._shown_ts = 0.0
+        self.show(self._entries)
 
     def show(self, entries: tuple[LogEntry, ...]) -> None:
+        self._entries = entries
+        allowed = self.LEVELS[self._level][1]
         for e in entries:
             if e.ts <= self._shown_ts:
                 continue
             self._shown_ts = e.ts
+            if e.level not in allowed:
+                continue
             style = {"error": "bold red", "warning": "yellow"}.get(e.level, "")
             self.write(Text(time.strftime("%H:%M:%S ", time.gmtime(e.ts)) + e.text, style=style))
 

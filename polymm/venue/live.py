@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -100,6 +101,7 @@ class LiveExecution:
         self.on_fill = on_fill
         self.on_log = on_log
         self._pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="clob")
+        self._urgent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clob-kill")  # the kill's own lane
         self._client: Any = None
         self._api_key = ""
         self._markets: dict[str, Market] = {}
@@ -115,6 +117,8 @@ class LiveExecution:
         self._inflight: set[asyncio.Future] = set()
         self._gate = asyncio.Event()
         self._gate.set()
+        self._gate_open = threading.Event()  # the gate as worker threads see it: queued posts check it
+        self._gate_open.set()
         self._version = 2
         self._exchange_addr: dict[bool, str] = {}
         self._signer: OrderSigner | None = None
@@ -123,6 +127,7 @@ class LiveExecution:
         self.heartbeat_id = ""
         self.last_heartbeat = 0.0
         self.errors: deque[float] = deque(maxlen=1000)  # times of venue errors (for the risk engine)
+        self._usage: deque[tuple[float, str, int]] = deque()  # (time, "order" | "cancel", cost)
         self.rejects = 0
         self.retries = 0
         self.settled_fills = 0
@@ -138,6 +143,20 @@ class LiveExecution:
     def _error(self, text: str) -> None:
         self.errors.append(time.monotonic())
         self.on_log(text, "warning")
+
+    def _spend(self, kind: str, n: int) -> None:
+        """Count signer-bucket cost (PROTOCOL: 1 per order, 1 per cancelled id) for the budget display."""
+        now = time.monotonic()
+        self._usage.append((now, kind, n))
+        while self._usage and self._usage[0][0] < now - 10.0:
+            self._usage.popleft()
+
+    def rate_usage(self, window_s: float = 1.0) -> tuple[int, int]:
+        """(orders, cancels) spent in the last ``window_s`` seconds, against the per-signer buckets."""
+        cutoff = time.monotonic() - window_s
+        orders = sum(n for t, k, n in self._usage if t >= cutoff and k == "order")
+        cancels = sum(n for t, k, n in self._usage if t >= cutoff and k == "cancel")
+        return orders, cancels
 
     def recent_errors(self, window_s: float = 10.0) -> int:
         cutoff = time.monotonic() - window_s
@@ -252,6 +271,7 @@ class LiveExecution:
                 pass
         self._tasks = []
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._urgent.shutdown(wait=False, cancel_futures=True)
 
     # ================================================================ placing
     def _route(self, market: Market, req: OrderRequest) -> tuple[str, str, int]:
@@ -300,6 +320,7 @@ class LiveExecution:
 
     async def _place_many(self, market: Market, reqs: Sequence[OrderRequest]) -> list[str]:
         routed = [(r, *self._route(market, r)) for r in reqs]
+        self._spend("order", len(routed))
         signed = await self._run(self._sign_many, market, routed)
         now = time.monotonic()
         for (req, token, side, _px), (_order, oid) in zip(routed, signed, strict=True):
@@ -323,8 +344,12 @@ class LiveExecution:
         delay = 0.25
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                res = await self._run(self._client.post_orders, args, True)
+                res = await self._run(self._post_if_open, args)
                 break
+            except _GateClosed:  # a kill closed the gate while this batch waited for a worker: never sent
+                for _, oid in batch:
+                    self._orders.pop(oid, None)
+                return []
             except PolyApiException as e:
                 if e.status_code not in RETRYABLE or attempt == self.config.max_attempts:
                     self._error(f"post orders failed: {_reason(e)}")
@@ -363,6 +388,7 @@ class LiveExecution:
         ids = [i for i in order_ids if i in self._orders]
         if not ids:
             return []
+        self._spend("cancel", len(ids))
         try:
             r = await self._run(self._client.cancel_orders, ids)
         except Exception as e:
@@ -378,22 +404,43 @@ class LiveExecution:
         return len(await self.cancel(ids))
 
     async def cancel_all(self) -> int:
-        """Close the gate, let placements in flight land, cancel everything, verify nothing rests."""
+        """The kill path: close the gate, cancel what rests at once, let placements in flight land,
+        cancel again and verify with ``/data/orders`` that nothing rests.
+
+        Kill requests run on their own thread (``_urgent``), never queued behind placements waiting
+        in the worker pool; posts still waiting in that pool are dropped unsent (``_post_if_open``)."""
         self._gate.clear()
+        self._gate_open.clear()
         try:
+            total = 0
             if self._inflight:
+                first = asyncio.ensure_future(self._urgent_run(self._client.cancel_all))
                 await asyncio.wait(list(self._inflight), timeout=5.0)
-            return await self._cancel_all_at_venue()
+                try:
+                    total += len((await first).get("canceled") or [])
+                except Exception as e:  # the verified pass below retries
+                    self._error(f"cancel-all (before in-flight placements landed) failed: {_reason(e)}")
+            return total + await self._cancel_all_at_venue()
         finally:
+            self._gate_open.set()
             self._gate.set()
+
+    def _post_if_open(self, args: list[Any]) -> Any:
+        """Runs on a worker thread: post the batch unless a kill closed the gate meanwhile."""
+        if not self._gate_open.is_set():
+            raise _GateClosed
+        return self._client.post_orders(args, True)
+
+    async def _urgent_run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._urgent, functools.partial(fn, *args))
 
     async def _cancel_all_at_venue(self) -> int:
         total = 0
         for attempt in range(self.config.max_attempts):
             try:
-                r = await self._run(self._client.cancel_all)
+                r = await self._urgent_run(self._client.cancel_all)
                 total += len(r.get("canceled") or [])
-                left = await self._run(self._client.get_open_orders)
+                left = await self._urgent_run(self._client.get_open_orders)
             except Exception as e:
                 self._error(f"cancel-all attempt {attempt + 1} failed: {_reason(e)}")
                 await asyncio.sleep(0.2 * (attempt + 1))
@@ -558,6 +605,10 @@ class LiveExecution:
             except Exception:
                 continue
             self._on_trade_event(ev)
+
+
+class _GateClosed(Exception):
+    """A queued post found the gate closed (a kill is running): it was not sent."""
 
 
 def _opposite(side: str) -> str:

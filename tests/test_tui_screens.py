@@ -1,0 +1,342 @@
+"""The modal screens (market picker, parameter editor, help) driven with Textual Pilot, with the
+engine running against the stand-in exchange over real sockets. Venue-side checks read the
+stand-in's matching engine, filtered by our API key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from textual.widgets import DataTable, Input, Label
+
+from polymm.config import load_settings
+from polymm.domain.market import Side
+from polymm.domain.quoting import to_pips
+from polymm.exchange import run_exchange
+from polymm.tui.app import PolymmApp
+from polymm.tui.screens import HelpScreen, MarketPicker, ParamsEditor
+from polymm.tui.widgets import MarketsTable
+
+pytestmark = pytest.mark.asyncio
+
+SIZE = (160, 48)
+
+
+async def _until(pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
+def _settings(ex, **overrides):
+    return load_settings(**{
+        "_env_file": None, "mode": "demo", "clob_url": ex.clob_url, "ws_url": ex.ws_base, "gamma_url": ex.gamma_url,
+        "data_url": ex.data_url, "quote_interval_s": 0.2, **overrides,
+    })
+
+
+def _ours(ex, app: PolymmApp, cid: str) -> list:
+    """Our orders resting at the venue in one market (the stand-in's own records)."""
+    key = app.engine.execution._api_key
+    assert key, "no API key yet: the execution has not started"
+    return [o for o in ex.engine.open_orders(key) if o.market.condition_id == cid]
+
+
+async def _started(pilot, app: PolymmApp, ex) -> None:
+    """The engine is up, the dashboard lists its markets and its quotes rest at the venue."""
+    await _until(pilot, lambda: app.engine is not None and app.engine.execution._api_key != "")
+    await _until(pilot, lambda: app.query_one(MarketsTable).row_count == len(app.engine.markets))
+    await _until(pilot, lambda: any(_ours(ex, app, cid) for cid in app.engine.markets))
+
+
+async def _open_picker(pilot, app: PolymmApp) -> MarketPicker:
+    await pilot.press("m")
+    await _until(pilot, lambda: isinstance(app.screen, MarketPicker))
+    picker = app.screen
+    assert isinstance(picker, MarketPicker)
+    await _until(pilot, lambda: picker.loaded)
+    return picker
+
+
+def _rows(picker: MarketPicker) -> list[str]:
+    table = picker.query_one("#picker-table", DataTable)
+    return [k.value for k in table.rows]
+
+
+def _text(widget) -> str:
+    return str(widget.render())
+
+
+async def test_picker_search_then_enter_adds_a_market_that_quotes_at_the_venue() -> None:
+    async with run_exchange(port=0, seed=5, flow=False) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _started(pilot, app, ex)
+            engine = app.engine
+            picker = await _open_picker(pilot, app)
+            # the stand-in lists nine markets; the app trades the six with the most volume
+            assert len(picker.candidates) == 9 and len(engine.markets) == 6
+            assert len(_rows(picker)) == 9
+            await pilot.press(*"taylor")
+            await _until(pilot, lambda: len(_rows(picker)) == 1)
+            cid = _rows(picker)[0]
+            assert "Taylor Swift" in picker.candidates[cid].market.question
+            assert cid not in engine.markets and not _ours(ex, app, cid)
+            table = picker.query_one("#picker-table", DataTable)
+            assert str(table.get_cell(cid, "traded")) == ""
+
+            await pilot.press("enter")
+            await _until(pilot, lambda: cid in engine.markets)
+            assert engine.feed.books.get(cid) is not None  # subscribed
+            await _until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)  # quoted at the venue, both sides
+            sides = {o.yes_side for o in _ours(ex, app, cid)}
+            assert sides == {Side.BUY, Side.SELL}
+            await _until(pilot, lambda: "added" in _text(picker.query_one("#picker-message", Label)))
+            assert "yes" in str(table.get_cell(cid, "traded"))
+            assert engine.params[cid] == engine._default_params(engine.markets[cid])
+
+            # adding it again with `a` (list focused) does nothing and says so
+            table.focus()
+            await pilot.press("a")
+            assert "already traded" in _text(picker.query_one("#picker-message", Label))
+            assert len(engine.markets) == 7
+            await pilot.press("escape")
+            await _until(pilot, lambda: not isinstance(app.screen, MarketPicker))
+            # the dashboard lists the new market
+            await _until(pilot, lambda: cid in app.query_one(MarketsTable).rows)
+
+
+async def test_picker_removes_a_traded_market_and_its_venue_orders() -> None:
+    async with run_exchange(port=0, seed=5, flow=False) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _started(pilot, app, ex)
+            engine = app.engine
+            cid = next(c for c, m in engine.markets.items() if "December 2026" in m.question)
+            await _until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)
+            picker = await _open_picker(pilot, app)
+            await pilot.press(*"december")
+            await _until(pilot, lambda: _rows(picker) == [cid])
+            assert "yes" in str(picker.query_one("#picker-table", DataTable).get_cell(cid, "traded"))
+            await pilot.press("enter")  # on a traded row: remove
+            await _until(pilot, lambda: cid not in engine.markets)
+            assert engine.feed.books.get(cid) is None  # unsubscribed
+            assert _ours(ex, app, cid) == []  # cancelled at the venue before it was dropped
+            await _until(pilot, lambda: "removed" in _text(picker.query_one("#picker-message", Label)))
+            # stays out: nothing of ours comes back in that market, while the others keep quoting
+            await pilot.pause(0.8)
+            assert _ours(ex, app, cid) == []
+            assert any(_ours(ex, app, c) for c in engine.markets)
+            assert str(picker.query_one("#picker-table", DataTable).get_cell(cid, "traded")) == ""
+            # `d` only removes; in the list (not the search box) it is a key, not a letter
+            await pilot.press("tab")
+            assert isinstance(app.focused, DataTable)
+            await pilot.press("d")
+            assert "not traded" in _text(picker.query_one("#picker-message", Label))
+            assert cid not in engine.markets
+
+
+async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_armed() -> None:
+    """remove_market holds the market's step lock: a step in flight (its own cancel changed the book)
+    finishes first, and none places orders for the market once it is gone."""
+    async with run_exchange(port=0, seed=5, flow=False) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _started(pilot, app, ex)
+            engine = app.engine
+            cid = next(c for c, m in engine.markets.items() if "December 2026" in m.question)
+            await _until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)
+            ex_place, ex_cancel = engine.execution.place_many, engine.execution.cancel_market
+
+            # a slower venue: cancels answer 0.5 s after they land, placements take 0.6 s. The market steps
+            # every ~0.25 s, so a step sees the cancelled book and is placing while remove_market goes on.
+            async def slow_place_many(market, book, reqs):
+                await asyncio.sleep(0.6)
+                return await ex_place(market, book, reqs)
+
+            async def slow_cancel_market(condition_id):
+                n = await ex_cancel(condition_id)
+                await asyncio.sleep(0.5)
+                return n
+
+            engine.execution.place_many = slow_place_many
+            engine.execution.cancel_market = slow_cancel_market
+            picker = await _open_picker(pilot, app)
+            await pilot.press(*"december")
+            await _until(pilot, lambda: _rows(picker) == [cid])
+            await pilot.press("enter")
+            await _until(pilot, lambda: cid not in engine.markets)
+            await pilot.pause(1.0)
+            assert not engine.halted, engine.halt_reason
+            assert _ours(ex, app, cid) == []
+
+
+async def test_picker_sorts_and_filters_a_long_list_and_reports_a_failed_discovery() -> None:
+    async with run_exchange(port=0, seed=7, market_count=150, flow=False) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None)
+            picker = await _open_picker(pilot, app)
+            assert len(picker.candidates) > 150
+            assert len(_rows(picker)) == len(picker.candidates)  # all drawn (under the row cap)
+            vols = [picker.candidates[c].volume_24h for c in _rows(picker)]
+            assert vols == sorted(vols, reverse=True)
+            sort_label = picker.query_one("#picker-sort", Label)
+            assert "volume" in _text(sort_label)
+            await pilot.press("ctrl+s")
+            assert "spread" in _text(sort_label)
+            spreads = [picker.candidates[c].spread for c in _rows(picker)]
+            known = [s for s in spreads if s is not None]
+            assert known == sorted(known) and spreads[: len(known)] == known
+            # search as you type: every word must match the question or slug
+            await pilot.press(*"bitcoin")
+            bitcoin = _rows(picker)
+            assert 0 < len(bitcoin) < len(picker.candidates)
+            assert all("bitcoin" in picker.candidates[c].market.question.lower() for c in bitcoin)
+            await pilot.press("space", *"#1")
+            narrower = _rows(picker)
+            assert 0 < len(narrower) < len(bitcoin) and set(narrower) <= set(bitcoin)
+            assert f"{len(narrower)} of {len(picker.candidates)}" in _text(picker.query_one("#picker-status"))
+            # ↓ while typing moves the cursor in the list
+            await pilot.press("down")
+            assert picker.highlighted == narrower[1]
+
+            # Gamma unreachable: the modal says so, stays open and keeps what it had
+            picker.settings = picker.settings.model_copy(update={"gamma_url": "http://127.0.0.1:9/gamma-api"})
+            await pilot.press("f5")
+            status = picker.query_one("#picker-status", Label)
+            await _until(pilot, lambda: "discovery failed" in _text(status))
+            assert status.has_class("-error") and isinstance(app.screen, MarketPicker)
+            assert _rows(picker) == narrower
+
+
+async def _open_editor(pilot, app: PolymmApp, cid: str | None = None) -> tuple[ParamsEditor, str]:
+    """Select ``cid`` on the dashboard (cursor keys; the first market when None) and press ``e``."""
+    table = app.query_one(MarketsTable)
+    await _until(pilot, lambda: table.selected is not None)
+    while cid is not None and table.selected != cid:
+        assert table.cursor_row < table.row_count - 1, f"{cid} is not on the dashboard"
+        await pilot.press("down")
+    cid = table.selected
+    await pilot.press("e")
+    await _until(pilot, lambda: isinstance(app.screen, ParamsEditor))
+    editor = app.screen
+    assert isinstance(editor, ParamsEditor) and editor.condition_id == cid
+    return editor, cid
+
+
+async def _type(pilot, editor: ParamsEditor, field: str, text: str) -> None:
+    box = editor.query_one(f"#edit-{field}", Input)
+    box.focus()
+    box.value = ""
+    await pilot.press(*text)
+    assert box.value == text
+
+
+async def test_editor_widens_the_spread_and_the_venue_quotes_follow() -> None:
+    async with run_exchange(port=0, seed=8, flow=False) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _started(pilot, app, ex)
+            engine = app.engine
+            # a market without a reward program: nothing but the fixed model decides where the quotes sit
+            plain = next(c for c, m in engine.markets.items() if m.reward_max_spread == 0)
+            await _until(pilot, lambda: len(_ours(ex, app, plain)) >= 2)
+            editor, cid = await _open_editor(pilot, app, plain)
+            assert engine.params[cid].model == "fixed"
+            before = engine.params[cid]
+            tick = engine.markets[cid].tick.decimal
+            # pre-filled with the running values, with the allowed range beside each field
+            assert Decimal(editor.query_one("#edit-spread", Input).value) == before.spread
+            assert Decimal(editor.query_one("#edit-size", Input).value) == before.size
+            hint = _text(editor.query_one("#hint-spread"))
+            assert f"multiple of {tick.normalize()}, ≥ {(2 * tick).normalize()}" in hint
+            wider = before.spread + 4 * tick
+            old_ids = {o.id for o in _ours(ex, app, cid)}
+
+            calls: list[dict] = []
+            real = engine.set_params
+            engine.set_params = lambda c, **kw: calls.append(kw) or real(c, **kw)
+            await _type(pilot, editor, "spread", str(wider))
+            await pilot.press("enter")
+            await _until(pilot, lambda: not isinstance(app.screen, ParamsEditor))
+            assert calls == [{"spread": wider}]  # one call, only the changed field
+            assert engine.params[cid].spread == wider and engine.params[cid].size == before.size
+
+            # the next quotes at the venue: the old ones replaced, both sides placed from one book,
+            # exactly as fixed_quotes rounds (bid down, ask up onto the grid): width S to S + 2 ticks
+            def requoted() -> bool:
+                ours = _ours(ex, app, cid)
+                return bool(ours) and not {o.id for o in ours} & old_ids and {o.yes_side for o in ours} == {
+                    Side.BUY, Side.SELL}
+
+            await _until(pilot, requoted)
+            ours = _ours(ex, app, cid)
+            bid = max(o.yes_price for o in ours if o.yes_side is Side.BUY)
+            ask = min(o.yes_price for o in ours if o.yes_side is Side.SELL)
+            assert to_pips(wider) <= ask - bid <= to_pips(wider) + 2 * to_pips(tick)
+
+
+async def test_editor_refuses_invalid_values_inside_the_modal() -> None:
+    async with run_exchange(port=0, seed=9, flow=False) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await _until(pilot, lambda: app.engine is not None)
+            engine = app.engine
+            editor, cid = await _open_editor(pilot, app)
+            before = engine.params[cid]
+            tick = engine.markets[cid].tick.decimal
+            error = editor.query_one("#editor-error", Label)
+            spread_box = editor.query_one("#edit-spread", Input)
+
+            off_grid = before.spread + tick / 2  # not a tick multiple
+            await _type(pilot, editor, "spread", str(off_grid))
+            await pilot.press("enter")
+            assert isinstance(app.screen, ParamsEditor)  # stays open
+            shown = _text(error)
+            assert "spread" in shown and f"multiple of the tick {tick}" in shown and str(off_grid) in shown
+            assert error.display and error.region.height >= 1  # visible, not only a toast
+            assert spread_box.has_class("-invalid")
+            assert engine.params[cid].spread == before.spread
+
+            await _type(pilot, editor, "spread", "abc")
+            await pilot.press("enter")
+            assert isinstance(app.screen, ParamsEditor)
+            shown = _text(error)
+            assert "spread: not a number" in shown and "'abc'" in shown and f"multiple of {tick.normalize()}" in shown
+            assert engine.params[cid].spread == before.spread
+
+            # over the risk cap: the engine's message names the field and the cap
+            await _type(pilot, editor, "spread", str(before.spread))
+            await _type(pilot, editor, "size", str(engine.settings.max_order_size + 1))
+            await pilot.press("enter")
+            assert "size" in _text(error) and str(engine.settings.max_order_size) in _text(error)
+            assert engine.params[cid] == before
+
+            await pilot.press("escape")  # cancel: nothing changed
+            await _until(pilot, lambda: not isinstance(app.screen, ParamsEditor))
+            assert engine.params[cid] == before
+
+
+async def test_help_lists_every_binding_with_its_id() -> None:
+    async with run_exchange(port=0, seed=10, flow=False) as ex:
+        app = PolymmApp(_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("question_mark")
+            await _until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            rows = app.screen.rows()
+            by_id = {r[4]: r for r in rows}
+            assert by_id["kill"][1] == "ctrl+k" and by_id["kill"][2] == "KILL"
+            assert "Cancel every order" in by_id["kill"][3]
+            assert by_id["spread_up"][1] == "+ / ="
+            # every app binding is listed, and the modals' own keys too
+            assert {b.id for b in PolymmApp.BINDINGS} <= set(by_id)
+            assert {"picker_toggle", "picker_sort", "editor_save", "help_close"} <= set(by_id)
+            await pilot.press("q")  # closes the help, does not quit the app
+            await _until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+            assert app.is_running
