@@ -109,3 +109,27 @@ def build_app(halted: bool = False) -> PolymmApp:
     app = PolymmApp(settings, mode="PAPER", engine=engine)
     app.theme = "textual-dark"
     return app
+
+
+def canned_picker(app: PolymmApp):
+    """The market picker over the stand-in's Gamma markets for seed 7, built in-process (no server, no
+    wall clock): the same candidates discovery would read."""
+    from datetime import UTC, datetime
+
+    from polymm.exchange.gamma import gamma_market
+    from polymm.exchange.standin import StandIn
+    from polymm.tui.screens import MarketPicker
+    from polymm.venue.discovery import candidate_from_gamma
+
+    standin = StandIn(7, 6, flow=False)
+    now = datetime.fromtimestamp(NOW, UTC)
+    found = [candidate_from_gamma(gamma_market(p, standin.engine), now) for p in standin.profiles]
+
+    class CannedPicker(MarketPicker):
+        def load(self) -> None:  # type: ignore[override]
+            self.candidates = {c.condition_id: c for c in found}
+            self.loaded = True
+            self._rerank()
+
+    assert app.engine is not None
+    return CannedPicker(app.engine, app.settings)

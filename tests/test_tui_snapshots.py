@@ -5,7 +5,7 @@ change with ``pytest tests/test_tui_snapshots.py --snapshot-update`` and review 
 from __future__ import annotations
 
 import pytest
-from snapshot_scenario import build_app
+from snapshot_scenario import build_app, canned_picker
 
 SIZES = [(160, 48), (100, 30)]
 
@@ -23,3 +23,30 @@ def test_halted(snap_compare, size) -> None:
 @pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
 def test_help(snap_compare, size) -> None:
     assert snap_compare(build_app(), terminal_size=size, press=["question_mark"])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+def test_picker(snap_compare, size) -> None:
+    app = build_app()
+
+    async def open_picker(pilot) -> None:
+        await app.push_screen(canned_picker(app))
+        await pilot.press(*"best")  # search as you type
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=open_picker)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+def test_editor(snap_compare, size) -> None:
+    app = build_app()
+
+    async def edit_badly(pilot) -> None:
+        await pilot.press("e")
+        await pilot.pause()
+        field = app.screen.query_one("#edit-spread")
+        field.value = "0.035"  # not a multiple of the tick: refused, explained, nothing changes
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=edit_badly)
