@@ -120,6 +120,7 @@ class CorrelationTracker:
         self._last: dict[str, float] = {}
         self._cov: dict[tuple[str, str], float] = {}
         self._n: dict[str, int] = {}
+        self._rho: dict[tuple[str, str], float] = {}
 
     def update(self, mids: Mapping[str, float | None]) -> None:
         d: dict[str, float] = {}
@@ -138,34 +139,53 @@ class CorrelationTracker:
             for kj in keys[i:]:
                 key = (ki, kj)
                 self._cov[key] = (1 - a) * self._cov.get(key, 0.0) + a * d[ki] * d[kj]
+        self._rho = self._matrix()
+
+    def _matrix(self) -> dict[tuple[str, str], float]:
+        """ρ for every pair with enough samples (both orders), recomputed once per ``update`` so the
+        pre-trade check reads it with a dict lookup."""
+        ready = [k for k, n in self._n.items() if n >= self.min_samples and self._cov.get((k, k), 0.0) > 0]
+        out: dict[tuple[str, str], float] = {}
+        for i, a in enumerate(ready):
+            for b in ready[i + 1:]:
+                x, y = (a, b) if a < b else (b, a)
+                r = self._cov.get((x, y), 0.0) / math.sqrt(self._cov[(x, x)] * self._cov[(y, y)])
+                r = max(-1.0, min(1.0, r))
+                if r:
+                    out[(a, b)] = out[(b, a)] = r
+        return out
 
     def rho(self, i: str, j: str) -> float:
         if i == j:
             return 1.0
-        a, b = (i, j) if i < j else (j, i)
-        if self._n.get(a, 0) < self.min_samples or self._n.get(b, 0) < self.min_samples:
-            return 0.0
-        vi, vj = self._cov.get((a, a), 0.0), self._cov.get((b, b), 0.0)
-        if vi <= 0 or vj <= 0:
-            return 0.0
-        return max(-1.0, min(1.0, self._cov.get((a, b), 0.0) / math.sqrt(vi * vj)))
+        return self._rho.get((i, j), 0.0)
 
     def forget(self, cid: str) -> None:
         self._last.pop(cid, None)
         self._n.pop(cid, None)
         for key in [k for k in self._cov if cid in k]:
             del self._cov[key]
+        self._rho = {k: v for k, v in self._rho.items() if cid not in k}
+
+
+def _risk_units(positions: Mapping[str, Position]) -> dict[str, float]:
+    """``eᵢ = qᵢ·√(pᵢ(1 − pᵢ))`` for every market holding a position."""
+    return {cid: p.qty * math.sqrt(max(p.mark * (1 - p.mark), 0.0)) for cid, p in positions.items() if p.qty}
+
+
+def _quadratic(e: Mapping[str, float], rho: CorrelationTracker) -> float:
+    """``Σᵢⱼ eᵢ eⱼ ρᵢⱼ``: the diagonal plus the (sparse) correlated pairs."""
+    total = sum(v * v for v in e.values())
+    for (i, j), r in rho._rho.items():
+        ei, ej = e.get(i), e.get(j)
+        if ei is not None and ej is not None:
+            total += ei * ej * r
+    return total
 
 
 def correlated_exposure(positions: Mapping[str, Position], rho: CorrelationTracker) -> float:
     """``√(Σᵢⱼ eᵢ eⱼ ρᵢⱼ)`` with ``eᵢ = qᵢ·√(pᵢ(1 − pᵢ))``."""
-    e = {cid: p.qty * math.sqrt(max(p.mark * (1 - p.mark), 0.0)) for cid, p in positions.items() if p.qty}
-    keys = list(e)
-    total = 0.0
-    for i in keys:
-        for j in keys:
-            total += e[i] * e[j] * rho.rho(i, j)
-    return math.sqrt(max(total, 0.0))
+    return math.sqrt(max(_quadratic(_risk_units(positions), rho), 0.0))
 
 
 class DailyLoss:
@@ -336,14 +356,19 @@ class RiskEngine:
     def _correlation_breach(
         self, cid: str, side: Side, quotes: Sequence[Quote], positions: Mapping[str, Position]
     ) -> bool:
+        """Whether filling this side would take the correlated exposure past its limit (and raise it).
+
+        Changing ``e_c`` by ``Δ`` changes ``V² = Σᵢⱼ eᵢeⱼρᵢⱼ`` by ``2Δ·Σⱼ ρ_cj eⱼ + Δ²``: one pass over
+        the markets, not a second quadratic sum."""
         limit = float(self.limits.max_correlated_exposure)
-        before = correlated_exposure(positions, self.correlation)
+        e = _risk_units(positions)
+        before = _quadratic(e, self.correlation)
         me = positions.get(cid, Position(0.0, 0.5))
         add = float(sum(q.size for q in quotes)) * (1 if side is Side.BUY else -1)
-        after_pos = dict(positions)
-        after_pos[cid] = Position(me.qty + add, me.mark, me.group)
-        after = correlated_exposure(after_pos, self.correlation)
-        return after > limit and after > before
+        delta = add * math.sqrt(max(me.mark * (1 - me.mark), 0.0))
+        s_c = sum(self.correlation.rho(cid, j) * ej for j, ej in e.items())
+        after = before + 2 * delta * s_c + delta * delta
+        return after > limit * limit and after > before
 
 
 def _avg_price(quotes: Sequence[Quote], side: Side) -> float:

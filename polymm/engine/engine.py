@@ -163,7 +163,9 @@ class Engine:
                               f"{self.settings.max_total_position} (got {new.position_limit})")
         self.params[condition_id] = new
         self._force.add(condition_id)
-        self.store.log(f"{market.short_question}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+        values = {k: getattr(new, k) for k in changes}
+        shown = ", ".join(f"{k}={v.normalize() if isinstance(v, Decimal) else v}" for k, v in values.items())
+        self.store.log(f"{market.short_question}: {shown}")
         self._mark_dirty({condition_id})
         return new
 
