@@ -46,7 +46,7 @@ from .widgets import (
 
 REFRESH_S = 0.1  # UI reads the store at most 10 times a second (≤ 20 Hz by design)
 #: the heavier panels are drawn at most this often (seconds); the ladder and status bar every tick
-PANEL_PERIOD_S = {"markets": 0.5, "orders": 1.0, "positions": 1.0, "signals": 0.5, "tape": 0.25}
+PANEL_PERIOD_S = {"ladder": 0.2, "markets": 0.5, "orders": 1.0, "positions": 1.0, "signals": 0.5, "tape": 0.5}
 CHART_S = 1.0  # one point a second for the session P&L and inventory charts
 CHART_POINTS = 600
 
@@ -197,8 +197,8 @@ class PolymmApp(App[None]):
 
     # ------------------------------------------------------------ store → widgets
     def refresh_from_store(self) -> None:
-        """Push what changed in the store into the widgets. The status bar, the ladder and the log are
-        drawn on every tick (100 ms); the heavier panels at most every ``PANEL_PERIOD_S`` seconds each
+        """Push what changed in the store into the widgets. The status bar and the log are drawn on
+        every tick (100 ms), the ladder and the other panels at most every ``PANEL_PERIOD_S`` seconds each
         (a changed panel is never lost, only drawn on its next turn), so a burst of market data costs a
         bounded amount of drawing per second however many markets move."""
         if not self.screen.is_attached or not self.screen.query(StatusBar):
@@ -218,6 +218,8 @@ class PolymmApp(App[None]):
                 self._pending.add("signals")
             if sel is not None and k in (f"trades/{sel}", f"book/{sel}"):
                 self._pending.add("tape")
+            if sel is not None and k in (f"book/{sel}", f"market/{sel}"):
+                self._pending.add("ladder")
         due = {p for p in self._pending if now - self._drawn_at.get(p, 0.0) >= PANEL_PERIOD_S[p]}
         order: tuple[str, ...] = store.get("markets", ())
         with self.batch_update():
@@ -231,7 +233,7 @@ class PolymmApp(App[None]):
                 books = {cid: b for cid in order if (b := store.get(f"book/{cid}")) is not None}
                 table.show(order, states, books)
             self._selected = sel = table.selected or (order[0] if order else None)
-            if sel is not None and (f"book/{sel}" in changed or f"market/{sel}" in changed or self._redraw):
+            if sel is not None and ("ladder" in due or self._redraw):
                 st = states.get(sel)
                 ladder = self.query_one(OrderBookLadder)
                 ladder.show(store.get(f"book/{sel}"), st)
