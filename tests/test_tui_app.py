@@ -191,6 +191,7 @@ async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -
             text = str(app.query_one(SignalsPanel).render())
             assert "liquidity" in text and "markouts" in text and "flow imbalance" in text
             table = app.query_one(OpenOrdersTable)
+            app.query_one("#tabs").active = "tab-orders"  # drawn while its tab is shown
             await _until(pilot, lambda: table.row_count == len(app.engine.execution.open_orders()) > 0)
             # NO view: the best NO bid is 1 - the best YES ask
             cid = app.query_one(MarketsTable).selected

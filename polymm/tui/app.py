@@ -8,6 +8,7 @@ action goes through the Engine's command API. A trading worker that fails engage
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -44,7 +45,8 @@ from .widgets import (
     update_if_changed,
 )
 
-REFRESH_S = 0.1  # UI reads the store at most 10 times a second (≤ 20 Hz by design)
+REFRESH_S = 0.05  # UI reads the store at most 20 times a second
+STATUS_PERIOD_S = 0.25  # the status bar's figures (a change of risk state is drawn at once)
 #: the heavier panels are drawn at most this often (seconds); the ladder and status bar every tick
 PANEL_PERIOD_S = {"ladder": 0.2, "markets": 0.5, "orders": 1.0, "positions": 1.0, "signals": 0.5, "tape": 0.5}
 CHART_S = 1.0  # one point a second for the session P&L and inventory charts
@@ -132,7 +134,7 @@ class PolymmApp(App[None]):
                     yield SignalsPanel(id="signals")
                 with TabbedContent(id="tabs"):
                     with TabPane("Event log", id="tab-log"):
-                        yield EventLog(id="event-log", max_lines=300, wrap=False, markup=False)
+                        yield EventLog(id="event-log")
                     with TabPane("Open orders", id="tab-orders"):
                         yield OpenOrdersTable(id="orders")
             with Vertical(id="right"):
@@ -147,12 +149,28 @@ class PolymmApp(App[None]):
                            ("#tape", "Trades")):
             self.query_one(wid).border_title = title
         self.query_one(StatusBar).show(None, None, None)
-        self.set_interval(REFRESH_S, self.refresh_from_store)
+        self.run_worker(self._refresh_loop(), name="ui-refresh", group="ui", exit_on_error=False)
         if self._given_engine is None:
             self.start_engine()
             self.set_interval(CHART_S, self._sample_charts)
         else:
             self.refresh_from_store()
+
+    async def _refresh_loop(self) -> None:
+        """Read the store every ``REFRESH_S`` on a fixed schedule. A late tick runs as soon as the loop
+        is free and the schedule goes on from there: a stall delays one refresh by the stall, not by a
+        whole skipped period (Textual's own timers skip missed ticks, so a 30 ms stall there shows as
+        a 2-period gap)."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + REFRESH_S
+        while True:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            try:
+                self.refresh_from_store()
+            except Exception as e:  # a drawing bug must never stop the dashboard from updating
+                self.log.error(f"refresh failed: {type(e).__name__}: {e}")
+            now = loop.time()
+            next_at = max(next_at + REFRESH_S, now + REFRESH_S / 5)  # never a burst of catch-up ticks
 
     def _sample_charts(self) -> None:
         """One point a second for the session charts (bounded: the last CHART_POINTS)."""
@@ -197,8 +215,9 @@ class PolymmApp(App[None]):
 
     # ------------------------------------------------------------ store → widgets
     def refresh_from_store(self) -> None:
-        """Push what changed in the store into the widgets. The status bar and the log are drawn on
-        every tick (100 ms), the ladder and the other panels at most every ``PANEL_PERIOD_S`` seconds each
+        """Push what changed in the store into the widgets. The log and a change of risk state are drawn
+        on every tick (50 ms), the status bar's figures every 0.25 s, the ladder and the other panels
+        at most every ``PANEL_PERIOD_S`` seconds each
         (a changed panel is never lost, only drawn on its next turn), so a burst of market data costs a
         bounded amount of drawing per second however many markets move."""
         if not self.screen.is_attached or not self.screen.query(StatusBar):
@@ -222,9 +241,11 @@ class PolymmApp(App[None]):
                 self._pending.add("ladder")
         due = {p for p in self._pending if now - self._drawn_at.get(p, 0.0) >= PANEL_PERIOD_S[p]}
         order: tuple[str, ...] = store.get("markets", ())
-        with self.batch_update():
+        if "risk" in changed or now - self._drawn_at.get("status", 0.0) >= STATUS_PERIOD_S:
+            self._drawn_at["status"] = now  # ARMED / HALTED shows at once; the rest 4 times a second
             self.query_one(StatusBar).show(store.get("venue"), store.get("feed"), store.get("risk"),
                                            store.get("execution"))
+        with self.batch_update():
             if not changed and not due:
                 return
             states = {cid: st for cid in order if (st := store.get(f"market/{cid}")) is not None}
@@ -246,8 +267,8 @@ class PolymmApp(App[None]):
             if "positions" in due:
                 rewards = {cid: d.reward_score for cid in order if (d := store.get(f"decision/{cid}")) is not None}
                 self.query_one(PositionsPanel).show(order, states, store.get("portfolio"), rewards)
-            if "orders" in due:
-                self.query_one(OpenOrdersTable).show(states)
+            if "orders" in due and self.query_one("#tabs", TabbedContent).active == "tab-orders":
+                self.query_one(OpenOrdersTable).show(states)  # hidden, it would only cost layouts
             if "events" in changed:
                 self.query_one(EventLog).show(changed["events"])
             self.set_class(bool(store.get("risk") and store.get("risk").halted), "-halted")
@@ -261,6 +282,10 @@ class PolymmApp(App[None]):
         self._pending.update(PANEL_PERIOD_S)
         self._drawn_at.clear()
         self._redraw = True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self) -> None:
+        self.redraw_all()
 
     @on(DataTable.RowHighlighted, "#markets")
     def _market_selected(self, event: DataTable.RowHighlighted) -> None:

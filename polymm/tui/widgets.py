@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Label, RichLog, Static
+from textual.widgets import Button, DataTable, Label, Static
 
 from ..domain.order_book import BookView
 from ..domain.prices import pips_to_str
@@ -394,12 +394,15 @@ class PositionsPanel(Static):
         self._rows = rows
 
 
-class EventLog(RichLog):
-    """The engine's bounded event log; appends only entries it has not shown yet. ``cycle_level``
-    filters by severity (all → warnings and errors → errors only) and redraws from the kept entries."""
+class EventLog(Static):
+    """The engine's bounded event log: the newest entries that fit, newest last. ``cycle_level``
+    filters by severity (all → warnings and errors → errors only).
+
+    A Static redrawn without a layout pass, not a RichLog: every RichLog write re-lays-out the whole
+    screen (measured: the second largest source of full-screen layouts under load)."""
 
     LEVELS = (("all", {"info", "warning", "error"}), ("warnings+", {"warning", "error"}), ("errors", {"error"}))
-    _shown_ts: float = 0.0
+    SHOWN = 60  # at most this many lines are formatted (the panel shows the last that fit)
     _level: int = 0
     _entries: tuple[LogEntry, ...] = ()
 
@@ -410,21 +413,23 @@ class EventLog(RichLog):
     def cycle_level(self) -> None:
         self._level = (self._level + 1) % len(self.LEVELS)
         self.border_title = f"log: {self.level_name}"
-        self.clear()
-        self._shown_ts = 0.0
         self.show(self._entries)
 
     def show(self, entries: tuple[LogEntry, ...]) -> None:
         self._entries = entries
         allowed = self.LEVELS[self._level][1]
-        for e in entries:
-            if e.ts <= self._shown_ts:
-                continue
-            self._shown_ts = e.ts
-            if e.level not in allowed:
-                continue
+        picked = [e for e in entries if e.level in allowed]
+        rows = max(self.size.height, 1) if self.size.height else self.SHOWN
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for i, e in enumerate(picked[-min(rows, self.SHOWN):]):
+            if i:
+                t.append("\n")
             style = {"error": "bold red", "warning": "yellow"}.get(e.level, "")
-            self.write(Text(time.strftime("%H:%M:%S ", time.gmtime(e.ts)) + e.text, style=style))
+            t.append(time.strftime("%H:%M:%S ", time.gmtime(e.ts)) + e.text, style=style)
+        update_if_changed(self, t, (self._level, picked[-1] if picked else None, rows))
+
+    def on_resize(self) -> None:
+        self.show(self._entries)
 
 
 class ConfirmScreen(ModalScreen[bool]):
