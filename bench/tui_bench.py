@@ -4,7 +4,7 @@ The stand-in runs in its own process (``polymm exchange --markets 17``: 17 stand
 its 3-market neg-risk event = 20 markets) with synthetic flow fast enough for ≥ 2,000 market frames/s
 in total (real, consistent books and trades: no blasted frames). The app runs in demo mode: the real
 order path (LiveExecution over py-clob-client-v2 with the demo key), all 20 markets quoted, the UI
-polling the store every 100 ms. One run, three phases:
+polling the store every 50 ms (``polymm.tui.app.REFRESH_S``). One run, three phases:
 
 1. **idle baseline**: flow paused at the stand-in (books still, our quotes resting);
 2. **streaming**: flow on. Over the window: frames/s applied by the app's feed (``engine.feed.frames``
@@ -517,8 +517,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"frames     {fps:,.0f} frames/s applied by the app's feed over {stream.seconds:.0f} s (first third "
           f"{fps_early:,.0f}/s, last third {fps_late:,.0f}/s); feed resyncs {res['resyncs']}, reconnects "
           f"{res['reconnects']}, errors {res['feed_errors']}; post-only rejects {res['rejects']}")
+    from polymm.tui.app import REFRESH_S
+
     print(f"refresh    streaming p50 {refresh_p50:.1f} ms, p99 {refresh_p99:.1f} ms, max {refresh_max:.1f} ms, "
-          f"{stream.late:.1%} of intervals > {LATE_MS} ms (timer: 100 ms) — idle baseline p50 "
+          f"{stream.late:.1%} of intervals > {LATE_MS} ms (timer: {REFRESH_S * 1000:.0f} ms) — idle baseline p50 "
           f"{pct(idle.refresh_ms, .5):.1f}, p99 {pct(idle.refresh_ms, .99):.1f}, max "
           f"{max(idle.refresh_ms, default=float('nan')):.1f} ms, {idle.late:.1%} > {LATE_MS} ms")
     print(f"backlog    first → last third: exchange → receive p50 {w50_early:.1f} → {w50_late:.1f} ms, p99 "

@@ -219,3 +219,21 @@ def test_property_passed_quotes_never_breach_the_position_limit_or_the_budget(
     # after every bid filled the long side's exposure stays within the budget (or it only reduced)
     if b > max(-qty, 0):
         assert max(qty, 0) * mark + (b - max(-qty, 0)) * bid / 10_000 <= budget + 0.01
+
+
+def test_the_total_position_is_capped_before_trading_not_only_by_the_kill() -> None:
+    risk = RiskEngine(loose(max_total_position=D(100)))
+    pos = {CID: Position(20, 0.5), "0xbb": Position(-75, 0.5)}  # 95 of 100 used
+    v = check(risk, quotes(), pos, limit=D(1000))
+    assert sides(v) == {"BUY": D(5), "SELL": D(10)}  # selling reduces |q| here first: 20 + room 5
+    assert any("total position" in r for r in v.vetoes)
+
+
+def test_other_markets_resting_orders_count_against_the_total_position() -> None:
+    risk = RiskEngine(loose(max_total_position=D(100)))
+    # 60 held elsewhere plus 30 more bid there: if those fill, 90 of 100 are used
+    pos = {CID: Position(0, 0.5), "0xbb": Position(60, 0.5, bids=30, asks=10)}
+    v = check(risk, quotes(), pos, limit=D(1000))
+    assert sides(v) == {"BUY": D(10), "SELL": D(10)}
+    v = check(risk, quotes(bid=(4800, D(20)), ask=(5200, D(20))), pos, limit=D(1000))
+    assert sides(v) == {"BUY": D(10), "SELL": D(10)}

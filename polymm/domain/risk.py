@@ -15,7 +15,9 @@ Pre-trade checks, applied to one market's target quotes (each cuts a side's tota
 leaves, cheapest cut first: layers are dropped from the outside in):
 
 * ``max order size``: a quote larger than the cap is vetoed;
-* ``position``: ``|q|`` stays within the market's ``position_limit × tighten``;
+* ``position``: ``|q|`` stays within the market's ``position_limit × tighten``, and ``Σ|q|`` over all
+  markets within ``max_total_position × tighten`` — counting every other market's resting orders as
+  filled on its worse side, so no set of fills can pass it (the kill at that limit is a backstop);
 * ``market exposure``: the side's exposure after every quote on it filled ≤ the market's budget
   (capital allocated to it, ``budget``) × ``tighten``;
 * ``total exposure``: the sum over markets ≤ ``max_total_exposure × tighten``;
@@ -81,6 +83,13 @@ class Position:
     qty: float  # YES shares, negative = NO held
     mark: float  # price units, the mid (or last price)
     group: str = ""  # neg-risk event id ("" = not in a group)
+    bids: float = 0.0  # shares of our YES bids resting in this market (they may all fill)
+    asks: float = 0.0  # shares of our YES asks resting
+
+    @property
+    def worst_abs(self) -> float:
+        """``|q|`` after every resting order on the worse side filled."""
+        return max(abs(self.qty + self.bids), abs(self.qty - self.asks))
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +304,11 @@ class RiskEngine:
         pos_lim = float(position_limit) * t
         rooms[Side.BUY].append((pos_lim - qty, "position limit"))
         rooms[Side.SELL].append((pos_lim + qty, "position limit"))
+        # the total position (Σ|q| over markets) is a pre-trade cap too: the kill at the limit stays a
+        # last resort for fills that overshoot, not the way the limit is normally kept
+        total_room = float(lim.max_total_position) * t - sum(p.worst_abs for c, p in positions.items() if c != cid)
+        rooms[Side.BUY].append((total_room - qty, "total position"))
+        rooms[Side.SELL].append((total_room + qty, "total position"))
         if reduce_only:
             rooms[Side.BUY].append((max(-qty, 0.0), "reduce-only before the end date"))
             rooms[Side.SELL].append((max(qty, 0.0), "reduce-only before the end date"))

@@ -469,11 +469,17 @@ class Engine:
         self._publish_market(cid)
 
     def _positions(self) -> dict[str, Position]:
+        """Every market's position, mark, group and resting order sizes, as the risk engine sees them."""
+        resting: dict[str, list[float]] = {}
+        for o in self.execution.open_orders():
+            r = resting.setdefault(o.condition_id, [0.0, 0.0])
+            r[0 if o.side is Side.BUY else 1] += float(o.remaining)
         out = {}
         for cid, m in self.markets.items():
             mark = self._mark(cid)
+            bids, asks = resting.get(cid, (0.0, 0.0))
             out[cid] = Position(float(self.portfolio.position(cid).qty),
-                                float(mark) if mark is not None else 0.5, m.neg_risk_market_id)
+                                float(mark) if mark is not None else 0.5, m.neg_risk_market_id, bids, asks)
         return out
 
     def _budget(self, cid: str) -> float:
