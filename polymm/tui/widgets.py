@@ -91,7 +91,7 @@ class StatusBar(Static):
         if risk is not None and risk.daily_loss_limit:
             t.append(f"  day {risk.daily_pnl:+,.2f}/-{risk.daily_loss_limit:,.0f}",
                      style="red" if risk.daily_pnl < 0 else "")
-            if risk.tighten < 1:
+            if risk.tighten < 0.995:  # shown once the limits really moved
                 t.append(f" limits x{risk.tighten:.2f}", style="yellow")
             if risk.cooldown_s > 0:
                 t.append(f" cooldown {risk.cooldown_s:.0f}s", style="yellow")
