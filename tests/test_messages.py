@@ -364,6 +364,14 @@ def test_parse_and_apply_never_raise(items: list, as_array: bool) -> None:
     assert all(0 < p < 10_000 for p in (book.bid(), book.ask()) if p is not None)
 
 
+def test_invalid_utf8_inside_a_json_string_is_a_bad_frame_not_an_exception() -> None:
+    """Found by the property below: the typed decoder rejects the shape first, then the generic
+    decoder raised UnicodeDecodeError (not a msgspec error) on the string's bytes."""
+    for raw in (b'"\x80"', b'["\x80"]', b'{"event_type": "\xff"}'):
+        events, errors = parse_frame(raw)
+        assert events == [] and [e.kind for e in errors] == ["bad_json"], raw
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=64))
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:

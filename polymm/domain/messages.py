@@ -179,11 +179,11 @@ def parse_frame(raw: bytes | str) -> tuple[list[MarketEvent], list[FrameError]]:
         return (doc if isinstance(doc, list) else [doc]), []
     except msgspec.ValidationError:
         pass  # one item is off or of another type: take the frame apart below
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:  # msgspec raises the latter for invalid UTF-8
         return [], [FrameError("bad_json", str(e)[:160])]
     try:
         doc = _generic.decode(raw)
-    except msgspec.DecodeError as e:  # pragma: no cover - the fast decoder saw valid JSON
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:  # e.g. a JSON string holding invalid UTF-8
         return [], [FrameError("bad_json", str(e)[:160])]
     events: list[MarketEvent] = []
     errors: list[FrameError] = []
