@@ -1,20 +1,38 @@
-"""Running the engine against a stand-in in tests: settings, the engine's loops, our venue orders."""
+"""Running the engine (and the app) against a stand-in in tests: settings, the engine's loops, our
+venue orders, and waiting in Pilot tests."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from polymm.config import load_settings
 from polymm.engine.engine import Engine
 
 
+def demo_settings(ex, **overrides):
+    """Demo-mode settings pointing at the stand-in ``ex`` (quotes every 0.2 s unless overridden)."""
+    return load_settings(**{
+        "_env_file": None, "mode": "demo", "clob_url": ex.clob_url, "ws_url": ex.ws_base, "gamma_url": ex.gamma_url,
+        "data_url": ex.data_url, "quote_interval_s": 0.2, **overrides,
+    })
+
+
+async def until(pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for ``cond`` while the Pilot's app keeps running (polling every 50 ms)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)
+
+
 @contextlib.asynccontextmanager
 async def running_engine(ex, count: int = 3, **overrides):
     """The engine (demo mode: real orders over py-clob-client-v2) on ``count`` plain markets of ``ex``."""
-    overrides.setdefault("quote_interval_s", 0.2)
-    settings = load_settings(_env_file=None, mode="demo", clob_url=ex.clob_url, ws_url=ex.ws_base,
-                             gamma_url=ex.gamma_url, data_url=ex.data_url, **overrides)
+    settings = demo_settings(ex, **overrides)
     markets = [m for m in ex.markets if not m.neg_risk][:count]
     engine = Engine(settings, markets, mode="DEMO")
     task = asyncio.create_task(engine.run())

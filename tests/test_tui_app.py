@@ -4,11 +4,10 @@ the stand-in exchange over real sockets."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
+from engines import demo_settings, until
 
-from polymm.config import load_settings
 from polymm.exchange import run_exchange
 from polymm.tui.app import PolymmApp
 from polymm.tui.widgets import ConfirmScreen, MarketsTable, OrderBookLadder, StatusBar
@@ -16,22 +15,6 @@ from polymm.tui.widgets import ConfirmScreen, MarketsTable, OrderBookLadder, Sta
 pytestmark = pytest.mark.asyncio
 
 SIZE = (160, 48)
-
-
-async def _until(pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
-
-
-def _settings(ex):
-    return load_settings(
-        _env_file=None, mode="demo", clob_url=ex.clob_url, ws_url=ex.ws_base, gamma_url=ex.gamma_url,
-        data_url=ex.data_url, quote_interval_s=0.2,
-    )
 
 
 def _status_text(app: PolymmApp) -> str:
@@ -45,19 +28,19 @@ def _our_venue_orders(ex) -> list:
 
 async def test_kill_switch_cancels_everything_and_rearm_resumes_quoting() -> None:
     async with run_exchange(port=0, seed=5, flow_rate=30) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 4)
-            await _until(pilot, lambda: app.query_one(MarketsTable).row_count == len(app.engine.markets))
+            await until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 4)
+            await until(pilot, lambda: app.query_one(MarketsTable).row_count == len(app.engine.markets))
             assert "ARMED" in _status_text(app)
 
             # the demo's quotes rest at the venue (local orders are "submitted" until the POST lands)
-            await _until(pilot, lambda: len(_our_venue_orders(ex)) >= 4)
+            await until(pilot, lambda: len(_our_venue_orders(ex)) >= 4)
             await pilot.press("ctrl+k")
             engine = app.engine
             assert engine.halted and engine.halt_reason == "operator kill switch"
             # the venue holds zero orders of ours within a second
-            await _until(pilot, lambda: not engine.execution.open_orders() and not _our_venue_orders(ex), 1.0)
+            await until(pilot, lambda: not engine.execution.open_orders() and not _our_venue_orders(ex), 1.0)
             assert "HALTED" in _status_text(app)
             assert app.has_class("-halted")
             # latched: no order comes back while halted, however the books move
@@ -65,24 +48,24 @@ async def test_kill_switch_cancels_everything_and_rearm_resumes_quoting() -> Non
             assert engine.execution.open_orders() == [] and _our_venue_orders(ex) == []
 
             await pilot.press("ctrl+r")
-            await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("y")
-            await _until(pilot, lambda: not engine.halted)
-            await _until(pilot, lambda: len(engine.execution.open_orders()) >= 4)
-            await _until(pilot, lambda: len(_our_venue_orders(ex)) >= 4)  # quoting resumed at the venue
-            await _until(pilot, lambda: "ARMED" in _status_text(app))
+            await until(pilot, lambda: not engine.halted)
+            await until(pilot, lambda: len(engine.execution.open_orders()) >= 4)
+            await until(pilot, lambda: len(_our_venue_orders(ex)) >= 4)  # quoting resumed at the venue
+            await until(pilot, lambda: "ARMED" in _status_text(app))
 
 
 async def test_rearm_can_be_declined_and_the_kill_button_works() -> None:
     async with run_exchange(port=0, seed=6, flow_rate=30) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 2)
+            await until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 2)
             await pilot.click("#kill-button")
-            await _until(pilot, lambda: app.engine.halted)
-            await _until(pilot, lambda: not app.engine.execution.open_orders() and not _our_venue_orders(ex), 1.0)
+            await until(pilot, lambda: app.engine.halted)
+            await until(pilot, lambda: not app.engine.execution.open_orders() and not _our_venue_orders(ex), 1.0)
             await pilot.press("ctrl+r")
-            await _until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("n")
             await pilot.pause(0.5)
             assert app.engine.halted
@@ -91,11 +74,11 @@ async def test_rearm_can_be_declined_and_the_kill_button_works() -> None:
 
 async def test_ladder_shows_the_selected_book_and_our_quotes() -> None:
     async with run_exchange(port=0, seed=8, flow_rate=20) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 2)
+            await until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 2)
             ladder = app.query_one(OrderBookLadder)
-            await _until(pilot, lambda: app.query_one(MarketsTable).selected is not None)
+            await until(pilot, lambda: app.query_one(MarketsTable).selected is not None)
             cid = app.query_one(MarketsTable).selected
 
             def quotes_marked() -> bool:
@@ -105,7 +88,7 @@ async def test_ladder_shows_the_selected_book_and_our_quotes() -> None:
                 cells = [str(ladder.get_cell(r, c)) for r in ladder._rows for c in ("ours_bid", "ours_ask")]
                 return any("▶" in c for c in cells) and any("◀" in c for c in cells)
 
-            await _until(pilot, quotes_marked)
+            await until(pilot, quotes_marked)
             prices = [str(ladder.get_cell(f"bid-{i}", "price")) for i in range(3)]
             assert all(prices), prices  # the best bids are drawn
             # moving the cursor selects another market and the ladder follows it
@@ -115,12 +98,12 @@ async def test_ladder_shows_the_selected_book_and_our_quotes() -> None:
             second = table.selected
             assert second is not None and second != first
             question = app.engine.markets[second].question
-            await _until(pilot, lambda: question[:20] in str(app.query_one("#ladder-title").render()))
+            await until(pilot, lambda: question[:20] in str(app.query_one("#ladder-title").render()))
 
 
 async def test_a_crashing_worker_engages_the_kill_switch_and_the_app_survives(monkeypatch) -> None:
     async with run_exchange(port=0, seed=9, flow_rate=10) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
 
         async def boom(self, interval: float = 0.5) -> None:
             await asyncio.sleep(0.3)
@@ -128,10 +111,10 @@ async def test_a_crashing_worker_engages_the_kill_switch_and_the_app_survives(mo
 
         monkeypatch.setattr("polymm.engine.engine.Engine.run_risk", boom)
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None and app.engine.halted)
+            await until(pilot, lambda: app.engine is not None and app.engine.halted)
             assert "risk loop crashed" in app.engine.halt_reason
-            await _until(pilot, lambda: not app.engine.execution.open_orders() and not _our_venue_orders(ex), 2.0)
-            await _until(pilot, lambda: "HALTED" in _status_text(app))
+            await until(pilot, lambda: not app.engine.execution.open_orders() and not _our_venue_orders(ex), 2.0)
+            await until(pilot, lambda: "HALTED" in _status_text(app))
             assert app.is_running
 
 
@@ -147,19 +130,19 @@ def _width(ex, cid: str) -> int | None:
 
 async def test_quick_keys_tweak_the_selected_market_and_pause_it_at_the_venue() -> None:
     async with run_exchange(port=0, seed=10, flow_rate=5) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None and app.query_one(MarketsTable).selected is not None)
+            await until(pilot, lambda: app.engine is not None and app.query_one(MarketsTable).selected is not None)
             engine = app.engine
             cid = app.query_one(MarketsTable).selected
             tick = engine.markets[cid].tick.pips
-            await _until(pilot, lambda: _width(ex, cid) is not None)
+            await until(pilot, lambda: _width(ex, cid) is not None)
             before = engine.params[cid].spread
             for _ in range(3):
                 await pilot.press("plus")
             assert engine.params[cid].spread == before + 3 * engine.markets[cid].tick.decimal
             # the next quotes at the venue sit at the new width (the fixed model rounds outward)
-            await _until(pilot, lambda: (_width(ex, cid) or 0) >= int(engine.params[cid].spread * 10_000))
+            await until(pilot, lambda: (_width(ex, cid) or 0) >= int(engine.params[cid].spread * 10_000))
             await pilot.press("minus")
             assert engine.params[cid].spread == before + 2 * engine.markets[cid].tick.decimal
             size = engine.params[cid].size
@@ -174,25 +157,25 @@ async def test_quick_keys_tweak_the_selected_market_and_pause_it_at_the_venue() 
             assert any(str(n.message).startswith("size:") for n in app._notifications)  # names the field
             assert tick > 0
             await pilot.press("p")
-            await _until(pilot, lambda: cid in engine.paused and _venue_orders_of(ex, cid) == [], 3.0)
-            await _until(pilot, lambda: app.query_one(MarketsTable).get_cell(cid, "state") == "paused")
+            await until(pilot, lambda: cid in engine.paused and _venue_orders_of(ex, cid) == [], 3.0)
+            await until(pilot, lambda: app.query_one(MarketsTable).get_cell(cid, "state") == "paused")
             await pilot.press("p")
-            await _until(pilot, lambda: len(_venue_orders_of(ex, cid)) >= 2)
+            await until(pilot, lambda: len(_venue_orders_of(ex, cid)) >= 2)
 
 
 async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -> None:
     from polymm.tui.widgets import EventLog, OpenOrdersTable, SignalsPanel
 
     async with run_exchange(port=0, seed=11, flow_rate=30) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
-            await _until(pilot, lambda: "fair" in str(app.query_one(SignalsPanel).render()))
+            await until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
+            await until(pilot, lambda: "fair" in str(app.query_one(SignalsPanel).render()))
             text = str(app.query_one(SignalsPanel).render())
             assert "liquidity" in text and "markouts" in text and "flow imbalance" in text
             table = app.query_one(OpenOrdersTable)
             app.query_one("#tabs").active = "tab-orders"  # drawn while its tab is shown
-            await _until(pilot, lambda: table.row_count == len(app.engine.execution.open_orders()) > 0)
+            await until(pilot, lambda: table.row_count == len(app.engine.execution.open_orders()) > 0)
             # NO view: the best NO bid is 1 - the best YES ask
             cid = app.query_one(MarketsTable).selected
             ladder = app.query_one(OrderBookLadder)
@@ -206,7 +189,7 @@ async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -
                     return False
                 return cell == f"{(10_000 - book.best_ask) / 10_000:g}"
 
-            await _until(pilot, no_view_right)
+            await until(pilot, no_view_right)
             assert "NO book" in str(app.query_one("#ladder-title").render())
             log = app.query_one(EventLog)
             await pilot.press("l")
@@ -218,9 +201,9 @@ async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -
 
 async def test_quit_cancels_every_order_at_the_venue_first() -> None:
     async with run_exchange(port=0, seed=12, flow_rate=20) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
+            await until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
             await pilot.press("q")
             await pilot.pause(0.2)
         assert _our_venue_orders(ex) == []
@@ -228,6 +211,8 @@ async def test_quit_cancels_every_order_at_the_venue_first() -> None:
 
 async def test_every_binding_has_an_id_and_is_in_the_command_palette() -> None:
     from textual.binding import Binding
+
+    from polymm.config import load_settings
 
     app = PolymmApp(load_settings(_env_file=None, mode="paper", clob_url="http://127.0.0.1:9",
                                   gamma_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9"), mode="PAPER")

@@ -5,13 +5,12 @@ stand-in's matching engine, filtered by our API key."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from engines import demo_settings, until
 from textual.widgets import DataTable, Input, Label
 
-from polymm.config import load_settings
 from polymm.domain.market import Side
 from polymm.domain.quoting import to_pips
 from polymm.exchange import run_exchange
@@ -24,22 +23,6 @@ pytestmark = pytest.mark.asyncio
 SIZE = (160, 48)
 
 
-async def _until(pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
-
-
-def _settings(ex, **overrides):
-    return load_settings(**{
-        "_env_file": None, "mode": "demo", "clob_url": ex.clob_url, "ws_url": ex.ws_base, "gamma_url": ex.gamma_url,
-        "data_url": ex.data_url, "quote_interval_s": 0.2, **overrides,
-    })
-
-
 def _ours(ex, app: PolymmApp, cid: str) -> list:
     """Our orders resting at the venue in one market (the stand-in's own records)."""
     key = app.engine.execution._api_key
@@ -49,17 +32,26 @@ def _ours(ex, app: PolymmApp, cid: str) -> list:
 
 async def _started(pilot, app: PolymmApp, ex) -> None:
     """The engine is up, the dashboard lists its markets and its quotes rest at the venue."""
-    await _until(pilot, lambda: app.engine is not None and app.engine.execution._api_key != "")
-    await _until(pilot, lambda: app.query_one(MarketsTable).row_count == len(app.engine.markets))
-    await _until(pilot, lambda: any(_ours(ex, app, cid) for cid in app.engine.markets))
+    await until(pilot, lambda: app.engine is not None and app.engine.execution._api_key != "")
+    await until(pilot, lambda: app.query_one(MarketsTable).row_count == len(app.engine.markets))
+    await until(pilot, lambda: any(_ours(ex, app, cid) for cid in app.engine.markets))
+
+
+async def _quoting_december(pilot, app: PolymmApp, ex):
+    """Started, and the December 2026 market's quotes rest at the venue: (engine, its condition id)."""
+    await _started(pilot, app, ex)
+    engine = app.engine
+    cid = next(c for c, m in engine.markets.items() if "December 2026" in m.question)
+    await until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)
+    return engine, cid
 
 
 async def _open_picker(pilot, app: PolymmApp) -> MarketPicker:
     await pilot.press("m")
-    await _until(pilot, lambda: isinstance(app.screen, MarketPicker))
+    await until(pilot, lambda: isinstance(app.screen, MarketPicker))
     picker = app.screen
     assert isinstance(picker, MarketPicker)
-    await _until(pilot, lambda: picker.loaded)
+    await until(pilot, lambda: picker.loaded)
     return picker
 
 
@@ -74,7 +66,7 @@ def _text(widget) -> str:
 
 async def test_picker_search_then_enter_adds_a_market_that_quotes_at_the_venue() -> None:
     async with run_exchange(port=0, seed=5, flow=False) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             await _started(pilot, app, ex)
             engine = app.engine
@@ -83,7 +75,7 @@ async def test_picker_search_then_enter_adds_a_market_that_quotes_at_the_venue()
             assert len(picker.candidates) == 9 and len(engine.markets) == 6
             assert len(_rows(picker)) == 9
             await pilot.press(*"taylor")
-            await _until(pilot, lambda: len(_rows(picker)) == 1)
+            await until(pilot, lambda: len(_rows(picker)) == 1)
             cid = _rows(picker)[0]
             assert "Taylor Swift" in picker.candidates[cid].market.question
             assert cid not in engine.markets and not _ours(ex, app, cid)
@@ -91,12 +83,12 @@ async def test_picker_search_then_enter_adds_a_market_that_quotes_at_the_venue()
             assert str(table.get_cell(cid, "traded")) == ""
 
             await pilot.press("enter")
-            await _until(pilot, lambda: cid in engine.markets)
+            await until(pilot, lambda: cid in engine.markets)
             assert engine.feed.books.get(cid) is not None  # subscribed
-            await _until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)  # quoted at the venue, both sides
+            await until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)  # quoted at the venue, both sides
             sides = {o.yes_side for o in _ours(ex, app, cid)}
             assert sides == {Side.BUY, Side.SELL}
-            await _until(pilot, lambda: "added" in _text(picker.query_one("#picker-message", Label)))
+            await until(pilot, lambda: "added" in _text(picker.query_one("#picker-message", Label)))
             assert "yes" in str(table.get_cell(cid, "traded"))
             assert engine.params[cid] == engine._default_params(engine.markets[cid])
 
@@ -106,28 +98,25 @@ async def test_picker_search_then_enter_adds_a_market_that_quotes_at_the_venue()
             assert "already traded" in _text(picker.query_one("#picker-message", Label))
             assert len(engine.markets) == 7
             await pilot.press("escape")
-            await _until(pilot, lambda: not isinstance(app.screen, MarketPicker))
+            await until(pilot, lambda: not isinstance(app.screen, MarketPicker))
             # the dashboard lists the new market
-            await _until(pilot, lambda: cid in app.query_one(MarketsTable).rows)
+            await until(pilot, lambda: cid in app.query_one(MarketsTable).rows)
 
 
 async def test_picker_removes_a_traded_market_and_its_venue_orders() -> None:
     async with run_exchange(port=0, seed=5, flow=False) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _started(pilot, app, ex)
-            engine = app.engine
-            cid = next(c for c, m in engine.markets.items() if "December 2026" in m.question)
-            await _until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)
+            engine, cid = await _quoting_december(pilot, app, ex)
             picker = await _open_picker(pilot, app)
             await pilot.press(*"december")
-            await _until(pilot, lambda: _rows(picker) == [cid])
+            await until(pilot, lambda: _rows(picker) == [cid])
             assert "yes" in str(picker.query_one("#picker-table", DataTable).get_cell(cid, "traded"))
             await pilot.press("enter")  # on a traded row: remove
-            await _until(pilot, lambda: cid not in engine.markets)
+            await until(pilot, lambda: cid not in engine.markets)
             assert engine.feed.books.get(cid) is None  # unsubscribed
             assert _ours(ex, app, cid) == []  # cancelled at the venue before it was dropped
-            await _until(pilot, lambda: "removed" in _text(picker.query_one("#picker-message", Label)))
+            await until(pilot, lambda: "removed" in _text(picker.query_one("#picker-message", Label)))
             # stays out: nothing of ours comes back in that market, while the others keep quoting
             await pilot.pause(0.8)
             assert _ours(ex, app, cid) == []
@@ -145,12 +134,9 @@ async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_arme
     """remove_market holds the market's step lock: a step in flight (its own cancel changed the book)
     finishes first, and none places orders for the market once it is gone."""
     async with run_exchange(port=0, seed=5, flow=False) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _started(pilot, app, ex)
-            engine = app.engine
-            cid = next(c for c, m in engine.markets.items() if "December 2026" in m.question)
-            await _until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)
+            engine, cid = await _quoting_december(pilot, app, ex)
             ex_place, ex_cancel = engine.execution.place_many, engine.execution.cancel_market
 
             # a slower venue: cancels answer 0.5 s after they land, placements take 0.6 s. The market steps
@@ -168,9 +154,9 @@ async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_arme
             engine.execution.cancel_market = slow_cancel_market
             picker = await _open_picker(pilot, app)
             await pilot.press(*"december")
-            await _until(pilot, lambda: _rows(picker) == [cid])
+            await until(pilot, lambda: _rows(picker) == [cid])
             await pilot.press("enter")
-            await _until(pilot, lambda: cid not in engine.markets)
+            await until(pilot, lambda: cid not in engine.markets)
             await pilot.pause(1.0)
             assert not engine.halted, engine.halt_reason
             assert _ours(ex, app, cid) == []
@@ -178,9 +164,9 @@ async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_arme
 
 async def test_picker_sorts_and_filters_a_long_list_and_reports_a_failed_discovery() -> None:
     async with run_exchange(port=0, seed=7, market_count=150, flow=False) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None)
+            await until(pilot, lambda: app.engine is not None)
             picker = await _open_picker(pilot, app)
             assert len(picker.candidates) > 150
             assert len(_rows(picker)) == len(picker.candidates)  # all drawn (under the row cap)
@@ -210,7 +196,7 @@ async def test_picker_sorts_and_filters_a_long_list_and_reports_a_failed_discove
             picker.settings = picker.settings.model_copy(update={"gamma_url": "http://127.0.0.1:9/gamma-api"})
             await pilot.press("f5")
             status = picker.query_one("#picker-status", Label)
-            await _until(pilot, lambda: "discovery failed" in _text(status))
+            await until(pilot, lambda: "discovery failed" in _text(status))
             assert status.has_class("-error") and isinstance(app.screen, MarketPicker)
             assert _rows(picker) == narrower
 
@@ -218,13 +204,13 @@ async def test_picker_sorts_and_filters_a_long_list_and_reports_a_failed_discove
 async def _open_editor(pilot, app: PolymmApp, cid: str | None = None) -> tuple[ParamsEditor, str]:
     """Select ``cid`` on the dashboard (cursor keys; the first market when None) and press ``e``."""
     table = app.query_one(MarketsTable)
-    await _until(pilot, lambda: table.selected is not None)
+    await until(pilot, lambda: table.selected is not None)
     while cid is not None and table.selected != cid:
         assert table.cursor_row < table.row_count - 1, f"{cid} is not on the dashboard"
         await pilot.press("down")
     cid = table.selected
     await pilot.press("e")
-    await _until(pilot, lambda: isinstance(app.screen, ParamsEditor))
+    await until(pilot, lambda: isinstance(app.screen, ParamsEditor))
     editor = app.screen
     assert isinstance(editor, ParamsEditor) and editor.condition_id == cid
     return editor, cid
@@ -240,13 +226,13 @@ async def _type(pilot, editor: ParamsEditor, field: str, text: str) -> None:
 
 async def test_editor_widens_the_spread_and_the_venue_quotes_follow() -> None:
     async with run_exchange(port=0, seed=8, flow=False) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             await _started(pilot, app, ex)
             engine = app.engine
             # a market without a reward program: nothing but the fixed model decides where the quotes sit
             plain = next(c for c, m in engine.markets.items() if m.reward_max_spread == 0)
-            await _until(pilot, lambda: len(_ours(ex, app, plain)) >= 2)
+            await until(pilot, lambda: len(_ours(ex, app, plain)) >= 2)
             editor, cid = await _open_editor(pilot, app, plain)
             assert engine.params[cid].model == "fixed"
             before = engine.params[cid]
@@ -264,7 +250,7 @@ async def test_editor_widens_the_spread_and_the_venue_quotes_follow() -> None:
             engine.set_params = lambda c, **kw: calls.append(kw) or real(c, **kw)
             await _type(pilot, editor, "spread", str(wider))
             await pilot.press("enter")
-            await _until(pilot, lambda: not isinstance(app.screen, ParamsEditor))
+            await until(pilot, lambda: not isinstance(app.screen, ParamsEditor))
             assert calls == [{"spread": wider}]  # one call, only the changed field
             assert engine.params[cid].spread == wider and engine.params[cid].size == before.size
 
@@ -275,7 +261,7 @@ async def test_editor_widens_the_spread_and_the_venue_quotes_follow() -> None:
                 return bool(ours) and not {o.id for o in ours} & old_ids and {o.yes_side for o in ours} == {
                     Side.BUY, Side.SELL}
 
-            await _until(pilot, requoted)
+            await until(pilot, requoted)
             ours = _ours(ex, app, cid)
             bid = max(o.yes_price for o in ours if o.yes_side is Side.BUY)
             ask = min(o.yes_price for o in ours if o.yes_side is Side.SELL)
@@ -284,9 +270,9 @@ async def test_editor_widens_the_spread_and_the_venue_quotes_follow() -> None:
 
 async def test_editor_refuses_invalid_values_inside_the_modal() -> None:
     async with run_exchange(port=0, seed=9, flow=False) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await _until(pilot, lambda: app.engine is not None)
+            await until(pilot, lambda: app.engine is not None)
             engine = app.engine
             editor, cid = await _open_editor(pilot, app)
             before = engine.params[cid]
@@ -319,16 +305,16 @@ async def test_editor_refuses_invalid_values_inside_the_modal() -> None:
             assert engine.params[cid] == before
 
             await pilot.press("escape")  # cancel: nothing changed
-            await _until(pilot, lambda: not isinstance(app.screen, ParamsEditor))
+            await until(pilot, lambda: not isinstance(app.screen, ParamsEditor))
             assert engine.params[cid] == before
 
 
 async def test_help_lists_every_binding_with_its_id() -> None:
     async with run_exchange(port=0, seed=10, flow=False) as ex:
-        app = PolymmApp(_settings(ex), mode="DEMO")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("question_mark")
-            await _until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen))
             rows = app.screen.rows()
             by_id = {r[4]: r for r in rows}
             assert by_id["kill"][1] == "ctrl+k" and by_id["kill"][2] == "KILL"
@@ -338,5 +324,5 @@ async def test_help_lists_every_binding_with_its_id() -> None:
             assert {b.id for b in PolymmApp.BINDINGS} <= set(by_id)
             assert {"picker_toggle", "picker_sort", "editor_save", "help_close"} <= set(by_id)
             await pilot.press("q")  # closes the help, does not quit the app
-            await _until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+            await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
             assert app.is_running

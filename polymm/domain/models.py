@@ -450,6 +450,15 @@ def parity_ok(yes_bid: int | None, yes_ask: int | None, no_bid: int | None, no_a
 # ================================================================= models
 
 
+def _check_model_params(params: object, non_negative: tuple[str, ...]) -> None:
+    """``min_spread > 0`` and every name in ``non_negative`` ≥ 0; the message names the field."""
+    if not params.min_spread > 0:  # type: ignore[attr-defined]
+        raise ValueError(f"min_spread: must be > 0 (got {params.min_spread!r})")  # type: ignore[attr-defined]
+    for name in non_negative:
+        if not getattr(params, name) >= 0:
+            raise ValueError(f"{name}: must be >= 0 (got {getattr(params, name)!r})")
+
+
 @dataclass(frozen=True, slots=True)
 class AvellanedaParams:
     """Avellaneda–Stoikov model parameters.
@@ -468,11 +477,7 @@ class AvellanedaParams:
     size_mult: float = 1.0
 
     def __post_init__(self) -> None:
-        if not self.min_spread > 0:
-            raise ValueError(f"min_spread: must be > 0 (got {self.min_spread!r})")
-        for name in ("gamma", "horizon", "k_vol", "fee_ticks", "size_mult"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name}: must be >= 0 (got {getattr(self, name)!r})")
+        _check_model_params(self, ("gamma", "horizon", "k_vol", "fee_ticks", "size_mult"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,11 +496,7 @@ class PM4Params:
     j_hi: float = 3.0
 
     def __post_init__(self) -> None:
-        if not self.min_spread > 0:
-            raise ValueError(f"min_spread: must be > 0 (got {self.min_spread!r})")
-        for name in ("gamma_a", "skew_ticks", "k_vol", "fee_ticks", "size_mult"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name}: must be >= 0 (got {getattr(self, name)!r})")
+        _check_model_params(self, ("gamma_a", "skew_ticks", "k_vol", "fee_ticks", "size_mult"))
         if not 0 < self.j_lo <= self.j_hi:
             raise ValueError(f"j_lo, j_hi: need 0 < j_lo <= j_hi (got {self.j_lo!r}, {self.j_hi!r})")
 

@@ -164,6 +164,10 @@ class CorrelationTracker:
                     out[(a, b)] = out[(b, a)] = r
         return out
 
+    def pairs(self) -> dict[tuple[str, str], float]:
+        """Every correlated pair (both orders) with its ρ; pairs without enough data are absent."""
+        return self._rho
+
     def rho(self, i: str, j: str) -> float:
         if i == j:
             return 1.0
@@ -185,7 +189,7 @@ def _risk_units(positions: Mapping[str, Position]) -> dict[str, float]:
 def _quadratic(e: Mapping[str, float], rho: CorrelationTracker) -> float:
     """``Σᵢⱼ eᵢ eⱼ ρᵢⱼ``: the diagonal plus the (sparse) correlated pairs."""
     total = sum(v * v for v in e.values())
-    for (i, j), r in rho._rho.items():
+    for (i, j), r in rho.pairs().items():
         ei, ej = e.get(i), e.get(j)
         if ei is not None and ej is not None:
             total += ei * ej * r

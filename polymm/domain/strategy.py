@@ -52,7 +52,7 @@ from .models import (
 from .order_book import BookView
 from .params import MarketParams
 from .portfolio import Fill
-from .prices import PIPS_PER_UNIT
+from .prices import MAX_PIPS, PIPS_PER_UNIT
 from .quoting import Quote, Targets, fixed_quotes
 from .signals import Liquidity, SignalsConfig, SignalSet, SignalsSnapshot
 
@@ -115,16 +115,15 @@ class MarketBrain:
             targets, widen = self._model_quotes(view, position, params, state, snap)
         reward = None
         if self.market.reward_max_spread > 0 and targets.quotes:
-            if params.model == "fixed":  # the operator's spread stands: only estimate the score
-                reward = self._score(view, targets)
-            else:
-                targets, reward = self._rewards(view, targets, position, params)
+            if params.model != "fixed":  # fixed: the operator's spread stands, the score is only estimated
+                targets = self._rewards(view, targets, position, params)
+            reward = self._score(view, targets)
         targets = _venue_minimum(targets, self.market.min_order_size, position, params.position_limit)
         bid = max((q.price for q in targets.quotes if q.side is Side.BUY), default=None)
         ask = min((q.price for q in targets.quotes if q.side is Side.SELL), default=None)
         # the NO book sees our YES bid b as a NO ask at 1 − b and our YES ask a as a NO bid at 1 − a
-        no_bid = None if ask is None else 10_000 - ask
-        no_ask = None if bid is None else 10_000 - bid
+        no_bid = None if ask is None else MAX_PIPS - ask
+        no_ask = None if bid is None else MAX_PIPS - bid
         if not parity_ok(bid, ask, no_bid, no_ask):  # unreachable while bid < ask; kept as a guard
             targets = Targets((), targets.fair, "parity: quotes would lock in a loss")
         return Decision(self.market.condition_id, params.model, targets, snap, widen, reward, now)
@@ -156,6 +155,7 @@ class MarketBrain:
         return Targets(targets.quotes, targets.fair, "; ".join(notes)), widen
 
     def _score(self, view: BookView, targets: Targets) -> RewardScore | None:
+        """Our reward score for ``targets`` (PROTOCOL §8), around the size-cutoff-adjusted mid."""
         m = self.market
         mid = adjusted_mid(view.bids, view.asks, float(m.reward_min_size))
         if mid is None:
@@ -164,19 +164,17 @@ class MarketBrain:
                             [(q.price, float(q.size)) for q in targets.asks],
                             mid, float(m.reward_max_spread), float(m.reward_min_size))
 
-    def _rewards(
-        self, view: BookView, targets: Targets, position: Decimal, params: MarketParams
-    ) -> tuple[Targets, RewardScore | None]:
+    def _rewards(self, view: BookView, targets: Targets, position: Decimal, params: MarketParams) -> Targets:
+        """The inner layer pulled into the reward band at the reward minimum size (``targets`` unchanged
+        when there is no adjusted mid or the result would cross itself)."""
         m = self.market
-        min_size = float(m.reward_min_size)
-        mid = adjusted_mid(view.bids, view.asks, min_size)
+        mid = adjusted_mid(view.bids, view.asks, float(m.reward_min_size))
         if mid is None:
-            return targets, None
-        v = float(m.reward_max_spread)
+            return targets
         bids = [q for q in targets.quotes if q.side is Side.BUY]
         asks = [q for q in targets.quotes if q.side is Side.SELL]
         new_bid, new_ask = clamp_to_rewards(bids[0].price if bids else None, asks[0].price if asks else None,
-                                            mid, v, view.tick)
+                                            mid, float(m.reward_max_spread), view.tick)
         if bids and new_bid is not None and view.best_ask is not None and new_bid < view.best_ask:
             size = bids[0].size
             if size < m.reward_min_size <= params.position_limit - position:
@@ -188,13 +186,11 @@ class MarketBrain:
                 size = m.reward_min_size
             asks[0] = Quote(Side.SELL, min(new_ask, asks[0].price), size)
         if bids and asks and bids[0].price >= asks[0].price:  # never self-cross
-            return targets, None
+            return targets
         # a larger inner layer must not take the side past its room to the limit: outer layers give way
         bids = list(cap_total(bids, params.position_limit - position))
         asks = list(cap_total(asks, params.position_limit + position))
-        score = reward_score([(q.price, float(q.size)) for q in bids], [(q.price, float(q.size)) for q in asks],
-                             mid, v, min_size)
-        return Targets(tuple(bids) + tuple(asks), targets.fair, targets.reason), score
+        return Targets(tuple(bids) + tuple(asks), targets.fair, targets.reason)
 
 
 def _venue_minimum(targets: Targets, min_size: Decimal, position: Decimal, limit: Decimal) -> Targets:

@@ -22,7 +22,7 @@ from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
 from ..domain.models import LiveOrder, diff_orders
 from ..domain.portfolio import Fill, Portfolio
-from ..domain.prices import PriceError, pips_to_decimal, pips_to_str, price_to_pips
+from ..domain.prices import MAX_PIPS, PriceError, pips_to_decimal, pips_to_str, price_to_pips
 from ..domain.quoting import Targets, to_pips
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
 from ..domain.signals import EventConfig, SignalsConfig
@@ -513,7 +513,7 @@ class Engine:
         cid = book.market.condition_id
         # a NO print at q is a YES print at 1 − q with the taker on the other side
         is_no = ev.asset_id == book.market.no_token
-        yes_price = (10_000 - price) if is_no else price
+        yes_price = (MAX_PIPS - price) if is_no else price
         taker_buys = (ev.side == "BUY") != is_no
         now = time.time()
         brain = self.brains.get(cid)
