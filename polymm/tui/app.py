@@ -1,7 +1,7 @@
 """``polymm-tui``: the operator's dashboard.
 
 The App hosts the engine's loops as workers (feed, strategy, risk), polls the StateStore every
-100 ms and pushes only the slices that changed into widgets. It never touches trading state: every
+50 ms and pushes only the slices that changed into widgets. It never touches trading state: every
 action goes through the Engine's command API. A trading worker that fails engages the kill switch
 (``Engine.guard``) and is reported on screen; it never takes the app down (``exit_on_error=False``).
 """
@@ -47,7 +47,7 @@ from .widgets import (
 
 REFRESH_S = 0.05  # UI reads the store at most 20 times a second
 STATUS_PERIOD_S = 0.25  # the status bar's figures (a change of risk state is drawn at once)
-#: the heavier panels are drawn at most this often (seconds); the ladder and status bar every tick
+#: the panels are drawn at most this often (seconds); the log and a risk-state change every tick
 PANEL_PERIOD_S = {"ladder": 0.2, "markets": 0.5, "orders": 1.0, "positions": 1.0, "signals": 0.5, "tape": 0.5}
 CHART_S = 1.0  # one point a second for the session P&L and inventory charts
 CHART_POINTS = 600
