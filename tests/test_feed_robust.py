@@ -14,7 +14,8 @@ from polymm.venue.rest import PublicClient
 
 pytestmark = pytest.mark.asyncio
 
-FAST = FeedConfig(check_interval_s=0.1, freeze_after_s=0.8, hash_check_s=0.5, rest_poll_s=0.3, error_after_s=60)
+FAST = FeedConfig(check_interval_s=0.1, freeze_after_s=0.8, hash_check_s=0.5, rest_poll_s=0.3, error_after_s=60,
+                 snapshot_wait_s=0.5)
 
 
 @contextlib.asynccontextmanager
@@ -103,6 +104,24 @@ async def test_a_frozen_socket_is_detected_in_time_and_resynced_from_rest(wait_u
         assert feed.resyncs > len(ex.markets)  # start-up snapshot plus the freeze resync
         # deltas sent while frozen are lost for good; the quiet-book check resyncs what they left wrong
         await converges(ex, feed)
+
+
+async def test_a_socket_that_reconnects_without_its_snapshot_is_snapshotted_over_rest(wait_until) -> None:
+    """Found in CI: a frozen socket is dropped and reconnects while still frozen, so the initial dump
+    never comes. Unless a trade's ``book`` message or a hash mismatch happened to follow, the markets
+    stayed 'waiting for book snapshot' for good. A RUNNING shard with unsnapshotted markets now takes
+    REST snapshots after ``snapshot_wait_s``."""
+    async with run_exchange(port=0, seed=57, flow_rate=100) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
+        ex.standin.controls.freeze_market_ws(True)
+        reconnects = feed.state().reconnects
+        await wait_until(lambda: feed.freezes >= 1, timeout=5)
+        ex.pause_flow()  # from the freeze resync on, the books equal the venue's: no hash mismatch
+        await wait_until(lambda: feed.state().reconnects > reconnects and feed.status == "RUNNING", timeout=5)
+        ex.standin.controls.freeze_market_ws(False)  # connected, but no dump was sent
+        await wait_until(lambda: len(feed.snapshotted) == len(ex.markets), timeout=5)
+        assert all(feed.trusted(cid) == (True, "") for cid in feed.books.books)
+        assert any("no snapshot" in text for _, text in feed.log), feed.log
 
 
 async def test_a_quiet_market_raises_no_false_freeze(wait_until) -> None:

@@ -211,3 +211,16 @@ async def test_orders_on_a_resolved_market_are_refused_and_nothing_rests() -> No
         ex.standin.resolve_market(m.condition_id, "Yes")
         assert await exe.place_many(m, None, reqs) == []
         assert exe.rejects == 2 and exe.open_orders() == [] and ours(ex, exe) == []
+        assert exe.recent_errors(10.0) == 2 and exe.post_only_crosses == 0
+
+
+async def test_a_post_only_quote_that_would_cross_is_refused_but_is_not_a_venue_error() -> None:
+    """The book moving under a maker quote is routine: it must not feed the error cooldown or the
+    error-burst kill. A genuine refusal (resolved market) above still counts as an error."""
+    async with run_exchange(port=0, seed=31, flow=False) as ex, Live(ex) as exe:
+        m = ex.markets[0]
+        ask = ex.engine.book(m.yes_token).asks[-1][0]
+        assert await exe.place_many(m, None, [OrderRequest(Side.BUY, ask, Decimal(10))]) == []
+        assert exe.rejects == 1 and exe.post_only_crosses == 1
+        assert exe.recent_errors(10.0) == 0
+        assert exe.open_orders() == [] and ours(ex, exe) == []

@@ -76,7 +76,8 @@ async def test_a_stale_feed_pulls_the_quotes_and_they_return_when_it_recovers(wa
         await wait_until(pulled, timeout=8)
         assert any("quotes pulled" in e.text for e in engine.store.get("events"))
         ex.standin.controls.freeze_market_ws(False)
-        await wait_until(lambda: len(ours(ex, engine)) >= 4, timeout=10)
+        await wait_until(lambda: len(ours(ex, engine)) >= 4, timeout=10,
+                         why=lambda: [e.text for e in engine.store.get("events")][-15:])
 
 
 async def test_at_the_position_limit_the_adding_side_stops(wait_until) -> None:

@@ -16,6 +16,9 @@ longer than ``error_after_s``), each with a reason. The monitor loop (every ``ch
   Equal hashes mean the markets are just quiet: no alarm.
 * **Hash check.** Markets quiet for a second are compared with REST every ``hash_check_s``; a
   mismatch is counted and the book resynced from REST.
+* **Missing snapshot.** Markets of a connected shard still without a snapshot ``snapshot_wait_s``
+  after it connected (the venue withheld or lost the initial dump, as after reconnecting into a
+  frozen channel) take one from REST, again every ``snapshot_wait_s`` until they have one.
 * **Socket down.** While a shard is not RUNNING its books are polled over REST every
   ``rest_poll_s``, so the screen stays current (quotes stay pulled until the socket is back).
 * **Tick change.** A ``tick_size_change`` drops the market's trust until a REST snapshot on the new
@@ -53,6 +56,7 @@ class FeedConfig:
     hash_check_s: float = 30.0
     rest_poll_s: float = 2.0
     error_after_s: float = 30.0
+    snapshot_wait_s: float = 3.0  # a connected shard's markets still without a snapshot → REST snapshots
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -74,6 +78,7 @@ class _Shard:
         self.last_data = 0.0
         self.last_probe = 0.0
         self.last_poll = 0.0
+        self.last_snapshot_ask = 0.0
         self.frames = 0
         self.applied_us: deque[float] = deque(maxlen=4000)  # receive → applied
         self.wire_ms: deque[float] = deque(maxlen=4000)  # exchange timestamp → receive
@@ -273,6 +278,13 @@ class MarketFeed:
                 shard.last_poll = now
                 await self.resync(list(shard.markets), "socket down")
             return
+        waiting = [cid for cid in shard.markets if cid not in self.snapshotted]
+        wait = cfg.snapshot_wait_s
+        if waiting and now - shard.since >= wait and now - shard.last_snapshot_ask >= wait:
+            shard.last_snapshot_ask = now  # e.g. reconnected while the venue withheld the initial dump
+            self.on_log(f"no snapshot for {len(waiting)} market(s) {now - shard.since:.0f} s after connecting: "
+                        "taking them from REST", "warning")
+            await self.resync(waiting, "no snapshot")
         silent = now - max(shard.last_data, shard.since)
         frozen_suspect = silent >= cfg.freeze_after_s
         quiet = [cid for cid in shard.markets if now - self._last_change.get(cid, 0.0) >= 1.0]

@@ -129,6 +129,7 @@ class LiveExecution:
         self.errors: deque[float] = deque(maxlen=1000)  # times of venue errors (for the risk engine)
         self._usage: deque[tuple[float, str, int]] = deque()  # (time, "order" | "cancel", cost)
         self.rejects = 0
+        self.post_only_crosses = 0  # rejects that are not errors: a maker quote raced a moving book
         self.retries = 0
         self.settled_fills = 0
         self.failed_fills = 0
@@ -380,7 +381,11 @@ class LiveExecution:
             else:
                 self.rejects += 1
                 self._orders.pop(oid, None)
-                self._error(f"order rejected ({market.short_question}): {msg}")
+                if _is_post_only_cross(msg):  # the book moved under a maker quote: routine, not a fault
+                    self.post_only_crosses += 1
+                    self.on_log(f"post-only quote would have crossed ({market.short_question}); requoting", "info")
+                else:
+                    self._error(f"order rejected ({market.short_question}): {msg}")
         return accepted
 
     # ================================================================ cancelling
@@ -613,6 +618,12 @@ class _GateClosed(Exception):
 
 def _opposite(side: str) -> str:
     return "SELL" if side == "BUY" else "BUY"
+
+
+def _is_post_only_cross(msg: str) -> bool:
+    """PROTOCOL §errors: ``invalid post-only order: order crosses book``. Not the GTC-cross
+    ``order {id} crosses the book`` (cause undocumented), which stays an error."""
+    return msg.startswith("invalid post-only order") and "crosses" in msg
 
 
 def _reason(e: BaseException) -> str:

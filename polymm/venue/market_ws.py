@@ -72,6 +72,10 @@ class MarketSocket:
                     self.on_state("RUNNING", "")
                     backoff.reset()
                     await self._read(ws)
+                # A clean close ends the loop without an exception: the socket is down all the same,
+                # and saying RUNNING through the backoff would keep stale books trusted.
+                if not self._stopped.is_set():
+                    self.on_state("DEGRADED", "disconnected: closed")
             except asyncio.CancelledError:
                 raise
             except (OSError, ConnectionClosed, websockets.InvalidHandshake, TimeoutError) as e:
