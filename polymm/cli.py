@@ -115,12 +115,13 @@ def tui_main(argv: list[str] | None = None) -> int:
     from .tui.app import PolymmApp
 
     with _venue(settings) as (settings, mode):
-        PolymmApp(settings, mode=mode, venue_host=settings.clob_url).run()
+        PolymmApp(settings, mode=mode, venue_host=settings.clob_url, settle_heap=True).run()
     return 0
 
 
 async def _run_headless(settings: Settings, mode: str) -> None:
     from .engine.engine import Engine
+    from .engine.heap import SETTLE_AFTER_S, settle_heap
     from .venue.rest import PublicClient
 
     public = PublicClient(settings.clob_url, settings.gamma_url)
@@ -147,6 +148,7 @@ async def _run_headless(settings: Settings, mode: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(engine.stop(cancel_orders=True)))
     log.info("polymm %s: %d markets", mode, len(markets))
+    loop.call_later(SETTLE_AFTER_S, settle_heap)  # start-up done: keep full collections short
     with contextlib.suppress(asyncio.CancelledError):
         await engine.run()
 

@@ -223,3 +223,4 @@ async def test_every_binding_has_an_id_and_is_in_the_command_palette() -> None:
         titles = [c.title for c in app.get_system_commands(app.screen)]
     for b in bindings:
         assert any(t.startswith(b.description) for t in titles), b.id
+

@@ -16,6 +16,7 @@ fills and positions are exact elsewhere.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields, is_dataclass
 from math import gcd
@@ -26,6 +27,10 @@ from .messages import BookSnapshot, LastTrade, LevelChange, MarketEvent, PriceCh
 from .prices import MAX_PIPS, PriceError, Tick, price_to_pips
 
 _N = MAX_PIPS + 1
+#: One side's sizes by price in pips. An ``array('d')``, not a list: the garbage collector has no
+#: elements to walk in it. Lists of 10,001 floats per side made every full collection visit ~0.5 M elements (one
+#: cache miss each) for 20 markets: 150–300 ms pauses of the event loop every few seconds.
+_ZEROS = array("d", bytes(8 * _N))
 _T = TypeVar("_T")
 
 
@@ -157,8 +162,8 @@ class OrderBook:
         self._reset()
 
     def _reset(self) -> None:
-        self.bids = [0.0] * _N
-        self.asks = [0.0] * _N
+        self.bids = _ZEROS[:]  # a copy (memcpy)
+        self.asks = _ZEROS[:]
         self.best_bid = NO_BID
         self.best_ask = NO_ASK
         self.n_bids = 0

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 from ..config import ConfigError, Settings
 from ..domain.market import Market
 from ..engine.engine import Engine
+from ..engine.heap import SETTLE_AFTER_S, settle_heap
 from ..state import StateStore
 from ..venue.rest import PublicClient
 from .screens import HelpScreen, MarketPicker, ParamsEditor
@@ -97,15 +98,18 @@ class PolymmApp(App[None]):
         markets: list[Market] | None = None,
         venue_host: str = "",
         engine: Engine | None = None,
+        settle_heap: bool = False,
     ) -> None:
         """``engine``: an engine built elsewhere and not started (snapshot tests, embedding); the app
-        then only draws its store and sends its commands — no loops, no discovery."""
+        then only draws its store and sends its commands — no loops, no discovery. ``settle_heap``:
+        freeze the start-up heap once the engine runs (``polymm.engine.heap``; the program sets it)."""
         super().__init__()
         self.settings = settings
         self.mode = mode
         self.venue_host = venue_host or settings.clob_url
         self._fixed_markets = markets
         self._given_engine = engine
+        self._settle_heap = settle_heap
         self.store = engine.store if engine is not None else StateStore()
         self.engine: Engine | None = engine
         self._seen_version = 0
@@ -208,6 +212,8 @@ class PolymmApp(App[None]):
         for name, loop in (("feed", engine.run_feed), ("strategy", engine.run_strategy), ("risk", engine.run_risk),
                            ("execution", engine.run_execution)):
             self.run_worker(engine.guard(name, loop), name=name, group="engine", exit_on_error=False)
+        if self._settle_heap:  # after the first books and screens: most of what start-up made is in place
+            self.set_timer(SETTLE_AFTER_S, settle_heap)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:

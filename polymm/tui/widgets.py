@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.containers import Grid
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
@@ -104,7 +105,26 @@ class StatusBar(Static):
         update_if_changed(self, t)
 
 
-class _LineTable(DataTable):
+class _LiveTable(DataTable):
+    """A DataTable for data that changes many times a second, with render caches sized for it.
+
+    DataTable keys its render caches by its update count, so every update strands the entries of
+    the last one until 1,000–10,000 of them pile up (cell caches hold lists of Rich segments).
+    Updated 20 times a second, the dashboard's tables kept ~60,000 dead objects alive, and every
+    full garbage collection walked them: pauses of the whole event loop (feed, strategy and UI)
+    measured by tui_bench. A few screens' worth of entries is all such a table ever reuses.
+    (Private attributes of a pinned Textual; ``tests/test_tui_app.py`` checks they still exist.)"""
+
+    CACHE_SIZE = 256
+    CACHES = ("_row_render_cache", "_cell_render_cache", "_row_renderable_cache", "_line_cache")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.CACHES:
+            setattr(self, name, LRUCache(self.CACHE_SIZE))
+
+
+class _LineTable(_LiveTable):
     """A DataTable whose rows are one pre-formatted line each (a single column).
 
     DataTable invalidates every cell's render cache on any update and renders each cell through Rich
@@ -329,7 +349,7 @@ class SignalsPanel(Static):
         update_if_changed(self, t if t.plain else Text("no signals yet", style="dim"))
 
 
-class OpenOrdersTable(DataTable):
+class OpenOrdersTable(_LiveTable):
     """Every open order of ours (YES terms), keyed by order id; rows added and removed as they change."""
 
     COLUMNS = ("market", "side", "price", "size", "filled")
