@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     feed_hash_check_s: float = Field(30.0, gt=0, le=3600)
     feed_rest_poll_s: float = Field(2.0, gt=0, le=600)
     record_dir: str = ""  # when set, every market frame is also recorded there (as `polymm record`)
+    # SQLite journal (polymm/journal.py). Empty: the programs use ~/.local/state/polymm/journal-<mode>.sqlite
+    # in paper and live mode and none in demo mode (its venue is new every run); "off": no journal.
+    journal_path: str = ""
     max_errors_10s: int = Field(20, ge=1, le=10_000)
     heartbeat_timeout_s: float = Field(15.0, gt=0, le=600)
     quote_interval_s: float = Field(1.0, gt=0, le=60)  # fallback step of a quiet market

@@ -27,6 +27,7 @@ from ..domain.quoting import Targets, to_pips
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
 from ..domain.signals import EventConfig, SignalsConfig
 from ..domain.strategy import MarketBrain
+from ..journal import Journal, Restored
 from ..state import (
     DecisionState,
     ExecutionState,
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 TAPE_LEN = 30  # recent trades kept per market for the tape
+JOURNAL_DAILY_S = 5.0  # the journal's daily P&L snapshot, at most this often (and at stop)
 
 
 class Engine:
@@ -96,6 +98,12 @@ class Engine:
         self._tape_dirty: set[str] = set()
         self._balance: float | None = None
         self._balance_at = 0.0
+        path = settings.journal_path
+        self.journal: Journal | None = Journal(path) if path and path != "off" else None
+        self._journal_live: set[str] = set()  # order ids the journal holds as resting
+        self._journal_daily_at = 0.0
+        if self.journal is not None and hasattr(self.execution, "on_fill_status"):
+            self.execution.on_fill_status = self.journal.record_fill_status  # type: ignore[attr-defined]
         for m in markets:
             self.params[m.condition_id] = self._default_params(m)
             self.brains[m.condition_id] = MarketBrain(m, self._signals_config)
@@ -132,6 +140,8 @@ class Engine:
         self.halt_reason = reason
         if first:
             self._halted_at = time.time()
+            if self.journal is not None:
+                self.journal.record_latch(True, reason)
         self._publish_risk()
         n = await self.execution.cancel_all()  # live: verified against /data/orders
         left = len(self.execution.open_orders())
@@ -147,6 +157,8 @@ class Engine:
             return
         self.halted = False
         self.halt_reason = ""
+        if self.journal is not None:
+            self.journal.record_latch(False)
         self._force.update(self.markets)
         self._publish_risk()
         self.store.log("re-armed by operator", "warning")
@@ -164,6 +176,8 @@ class Engine:
         self.params[condition_id] = new
         self._force.add(condition_id)
         values = {k: getattr(new, k) for k in changes}
+        if self.journal is not None:
+            self.journal.record_params(condition_id, values)
         shown = ", ".join(f"{k}={v.normalize() if isinstance(v, Decimal) else v}" for k, v in values.items())
         self.store.log(f"{market.short_question}: {shown}")
         self._mark_dirty({condition_id})
@@ -224,9 +238,39 @@ class Engine:
 
     # ================================================================ loops
     async def start(self) -> None:
-        """Connect the execution venue (credentials, orphan clean-up) before the loops run."""
+        """Restore from the journal, then connect the execution venue (credentials, orphan clean-up,
+        and after a restore the venue's trades since the last journaled fill) before the loops run."""
+        restored = await asyncio.to_thread(self.journal.restore) if self.journal is not None else None
+        if restored is not None:
+            self._restore(restored)
         await self.execution.start(list(self.markets.values()))
+        if restored is not None and restored.open_orders and self.journal is not None:
+            self.journal.record_order_status(restored.open_orders, "closed at restart")  # the venue's cancel-all
         self.store.log(f"execution {self.execution.name} ready")
+
+    def _restore(self, r: Restored) -> None:
+        """Fills → portfolio (and the execution's booked set), overrides → parameters, the kill latch."""
+        for fill in r.fills:
+            self.portfolio.apply(fill)
+        if hasattr(self.execution, "already_booked"):
+            self.execution.already_booked((f.trade_id, f.order_id) for f in r.fills)  # type: ignore[attr-defined]
+            self.execution.trades_since = r.last_fill_ts or time.time() - 3600  # type: ignore[attr-defined]
+        for cid, overrides in r.params.items():
+            if cid in self.markets:
+                try:
+                    self.set_params(cid, **overrides)
+                except ConfigError as e:  # a default or cap changed since: say so, keep the default
+                    self.store.log(f"journal: parameters of {cid[:10]} not restored: {e}", "warning")
+        if r.latched:
+            self.halted = True
+            self.halt_reason = f"{r.reason} (latched before restart)"
+            self._halted_at = time.time()
+        held = sum(1 for p in self.portfolio.positions.values() if p.qty)
+        self.store.log(f"journal: restored {len(r.fills)} fills ({held} open positions), "
+                       f"{len(r.params)} parameter overrides" + (f"; HALTED: {r.reason}" if r.latched else ""),
+                       "warning" if r.latched else "info")
+        self._publish_portfolio()
+        self._publish_risk()
 
     async def run_execution(self) -> None:
         """The execution's own background work (heartbeat, user channel, reconciliation)."""
@@ -299,8 +343,11 @@ class Engine:
         total_pnl = realized + unreal - fees
         self.risk.correlation.update({c: float(m) if m is not None else None for c, m in marks.items()})
         if self.risk.on_errors(mono, errors):
-            self.store.log(f"error cooldown: {errors} venue errors in 10 s, no new orders for "
-                           f"{self.settings.error_cooldown_s:.0f} s", "warning")
+            text = f"error cooldown: {errors} venue errors in 10 s, no new orders for " \
+                   f"{self.settings.error_cooldown_s:.0f} s"
+            self.store.log(text, "warning")
+            if self.journal is not None:
+                self.journal.record_risk("cooldown", text)
         self._feed_error_since = (self._feed_error_since or mono) if feed.status == "ERROR" else None
         total = sum((abs(p.qty) for p in self.portfolio.positions.values()), ZERO)
         reason = self.risk.on_pnl(now, float(total_pnl))
@@ -326,7 +373,27 @@ class Engine:
             if p is not None and now - o.placed_at > p.max_order_age_s:
                 self._force.add(o.condition_id)
                 self._mark_dirty({o.condition_id})
+        if self.journal is not None:
+            self._journal_orders()
+            if mono - self._journal_daily_at >= JOURNAL_DAILY_S:
+                self._journal_daily_at = mono
+                self._journal_daily(marks)
         self._publish_risk()
+
+    def _journal_orders(self) -> None:
+        """Orders the journal holds as resting but the execution no longer does: filled or cancelled."""
+        assert self.journal is not None
+        gone = self._journal_live - {o.order_id for o in self.execution.open_orders()}
+        if gone:
+            self._journal_live -= gone
+            self.journal.record_order_status(sorted(gone), "closed")
+
+    def _journal_daily(self, marks: dict[str, Decimal | None] | None = None) -> None:
+        assert self.journal is not None
+        marks = marks if marks is not None else {cid: self._mark(cid) for cid in self.markets}
+        rows = [(cid, p, p.unrealized(marks.get(cid))) for cid, p in self.portfolio.positions.items()]
+        if rows:
+            self.journal.record_daily(rows)
 
     async def _check_balance(self, mono: float, total_pnl: float) -> None:
         if mono - self._balance_at < self.settings.balance_check_s and self._balance is not None:
@@ -341,6 +408,8 @@ class Engine:
         if alert:
             self._alert = alert
             self.store.log(f"ALERT: {alert}", "error")
+            if self.journal is not None:
+                self.journal.record_risk("balance", alert)
 
     async def guard(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run one loop; an exception is logged and engages the kill switch (never silent)."""
@@ -372,6 +441,10 @@ class Engine:
         await self.public.aclose()
         if self.recorder is not None:
             self.recorder.close()
+        if self.journal is not None:
+            self._journal_orders()
+            self._journal_daily()
+            await asyncio.to_thread(self.journal.close)
 
     # ================================================================ one market's step
     async def _step_locked(self, cid: str) -> None:
@@ -464,6 +537,11 @@ class Engine:
             reqs = [OrderRequest(q.side, q.price, q.size) for q in to_place]
             await self.execution.place_many(market, book, reqs)
         resting = self.execution.open_orders(cid)
+        if self.journal is not None:
+            new = [(o.order_id, o.side, o.price, o.size) for o in resting if o.order_id not in self._journal_live]
+            if new:
+                self._journal_live.update(oid for oid, *_ in new)
+                self.journal.record_orders(cid, new)
         brain.on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
                         min((o.price for o in resting if o.side is Side.SELL), default=None))
         self._publish_market(cid)
@@ -526,6 +604,8 @@ class Engine:
     def _on_fill(self, fill: Fill) -> None:
         if not self.portfolio.apply(fill):
             return
+        if self.journal is not None:
+            self.journal.record_fill(fill, self.portfolio.position(fill.condition_id))
         m = self.markets.get(fill.condition_id)
         name = m.short_question if m else fill.condition_id[:10]
         self.store.log(f"fill {fill.side.value} {fill.size} @ {pips_to_str(fill.price)} {name}")

@@ -34,7 +34,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -133,6 +133,12 @@ class LiveExecution:
         self.retries = 0
         self.settled_fills = 0
         self.failed_fills = 0
+        #: every status the venue reports for one of our fills: (trade id, order id, status) → the journal
+        self.on_fill_status: Callable[[str, str, str], None] | None = None
+        #: set by a restart from the journal: replay the venue's trades since then (not just the last hour)
+        #: at once on start, so fills made while we were down are booked before anything is quoted
+        self.trades_since: float | None = None
+        self._balances_at = 0.0  # epoch s of the start-up balances: earlier trades are already in them
 
     def __repr__(self) -> str:
         return f"LiveExecution({self.config.clob_url!r}, orders={len(self._orders)})"
@@ -198,6 +204,7 @@ class LiveExecution:
         if n:
             self.on_log(f"start-up: cancelled {n} orphaned orders", "warning")
         await self._load_balances(markets)
+        self._balances_at = time.time()
         creds = self._client.creds
         self._user = UserSocket(
             f"{self.config.ws_url}/ws/user", creds.api_key, creds.api_secret, creds.api_passphrase,
@@ -212,6 +219,12 @@ class LiveExecution:
             await asyncio.wait_for(self._user.subscribed.wait(), timeout=5.0)
         except TimeoutError:
             self.on_log("user channel not connected yet; fills will be reconciled over REST meanwhile", "warning")
+        if self.trades_since is not None:
+            await self._reconcile_once()
+
+    def already_booked(self, keys: Iterable[tuple[str, str]]) -> None:
+        """(trade id, order id) legs a journal already holds: a replay of them books nothing."""
+        self._booked.update(keys)
 
     def _add_market(self, m: Market) -> None:
         self._markets[m.condition_id] = m
@@ -500,11 +513,14 @@ class LiveExecution:
         """Book each of our legs once: pending at its first live status, settled at CONFIRMED,
         reversed at FAILED. Replays (reconnects, reconciliation) are harmless."""
         status = trade_status(ev.status)
+        before_start = ev.match_time.isdigit() and int(ev.match_time) < int(self._balances_at)
         for order_id, token, side, price, size, fee_bps in self._our_legs(ev):
             market = self._by_token.get(token)
             if market is None:
                 continue
             key = (ev.id, order_id)
+            if self.on_fill_status is not None:
+                self.on_fill_status(ev.id, order_id, status)
             if status == "FAILED":
                 pending = self._pending.pop(key, None)
                 self._booked.add(key)  # a later replay of MATCHED must not book it again
@@ -520,7 +536,8 @@ class LiveExecution:
                 self._booked.add(key)
                 fill = self._to_fill(market, order_id, token, side, price, size, fee_bps, ev.id)
                 self._pending[key] = _Pending(fill)
-                self._shares[token] = self._shares.get(token, ZERO) + (size if side == "BUY" else -size)
+                if not before_start:  # the start-up balances already hold a trade from before them
+                    self._shares[token] = self._shares.get(token, ZERO) + (size if side == "BUY" else -size)
                 self.on_fill(fill)
             if status == "CONFIRMED" and self._pending.pop(key, None) is not None:
                 self.settled_fills += 1
@@ -600,7 +617,10 @@ class LiveExecution:
             except Exception as e:
                 self._error(f"reconcile: cancel orphans failed: {_reason(e)}")
         try:
-            trades = await self._run(self._client.get_trades, TradeParams(after=int(time.time()) - 3600))
+            since = time.time() - 3600
+            if self.trades_since is not None:
+                since = min(since, self.trades_since - 60)
+            trades = await self._run(self._client.get_trades, TradeParams(after=int(since)))
         except Exception as e:
             self._error(f"reconcile: trades unavailable: {_reason(e)}")
             return

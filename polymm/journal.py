@@ -1,0 +1,318 @@
+"""The journal: what the engine did, in SQLite, so a restart loses nothing.
+
+What is kept (one table each): orders placed and how they ended, fills with every status the venue
+reported for them (MATCHED → MINED → CONFIRMED, or FAILED), each market's position after every fill,
+daily P&L per market, per-market parameter overrides (a tweak made in the TUI survives a restart),
+risk events, and the kill latch.
+
+Writes never block the event loop: every ``record_*`` call puts one statement on a queue and returns;
+a writer thread drains the queue and commits in batches (one transaction per batch). SQLite runs in
+WAL mode with ``synchronous=NORMAL``: a committed batch survives the process being killed (``kill
+-9``); only statements still queued at that instant are lost, and the venue fills that gap on restart
+(see below). Readers (``restore``, ``read_status``, ``export_pnl``, ``polymm status``) use their own
+connections and never wait for the writer.
+
+Restart, in ``Engine.start``: ``restore`` gives back the parameter overrides, the kill latch and every
+journaled fill. Fills are replayed into the portfolio (deduplicated by trade id and order id), and the
+execution is told which fills it already booked, so when it then reconciles with the venue — orphan
+orders cancelled, the venue's trades since the last journaled fill replayed through the same
+deduplicating path — a fill the journal missed is booked once and one it has is not booked again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from .domain.market import Side
+from .domain.portfolio import Fill, Position
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id TEXT PRIMARY KEY, condition_id TEXT NOT NULL, side TEXT NOT NULL, price INTEGER NOT NULL,
+    size TEXT NOT NULL, status TEXT NOT NULL, placed_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS fills (
+    trade_id TEXT NOT NULL, order_id TEXT NOT NULL, condition_id TEXT NOT NULL, side TEXT NOT NULL,
+    price INTEGER NOT NULL, size TEXT NOT NULL, fee TEXT NOT NULL, ts REAL NOT NULL, status TEXT NOT NULL,
+    PRIMARY KEY (trade_id, order_id));
+CREATE TABLE IF NOT EXISTS fill_status (
+    trade_id TEXT NOT NULL, order_id TEXT NOT NULL, status TEXT NOT NULL, ts REAL NOT NULL,
+    PRIMARY KEY (trade_id, order_id, status));
+CREATE TABLE IF NOT EXISTS positions (
+    condition_id TEXT PRIMARY KEY, qty TEXT NOT NULL, avg_price TEXT NOT NULL, realized TEXT NOT NULL,
+    fees TEXT NOT NULL, fills INTEGER NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS daily_pnl (
+    date TEXT NOT NULL, condition_id TEXT NOT NULL, position TEXT NOT NULL, realized TEXT NOT NULL,
+    unrealized TEXT NOT NULL, fees TEXT NOT NULL, fills INTEGER NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (date, condition_id));
+CREATE TABLE IF NOT EXISTS params (condition_id TEXT PRIMARY KEY, overrides TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS risk_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS latch (
+    id INTEGER PRIMARY KEY CHECK (id = 1), latched INTEGER NOT NULL, reason TEXT NOT NULL, ts REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS fills_by_ts ON fills (ts);
+"""
+
+_STOP = object()
+
+
+def utc_date(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a restart takes back from the journal."""
+
+    params: dict[str, dict[str, str]]  # condition id → field → value (as text; MarketParams validates)
+    latched: bool
+    reason: str
+    fills: list[Fill]  # oldest first
+    open_orders: list[str]  # orders the journal last knew as resting (the venue decides their fate)
+
+    @property
+    def last_fill_ts(self) -> float | None:
+        return self.fills[-1].ts if self.fills else None
+
+
+@dataclass(frozen=True)
+class JournalStatus:
+    """``polymm status``'s view of a journal (read-only)."""
+
+    path: str
+    latched: bool
+    reason: str
+    positions: dict[str, Decimal] = field(default_factory=dict)  # condition id → net YES-equivalent qty
+    open_orders: int = 0
+    params: dict[str, dict[str, str]] = field(default_factory=dict)
+    last_event_at: float | None = None  # epoch seconds
+
+
+def _connect_ro(path: str | Path) -> sqlite3.Connection:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no journal at {p}")
+    return sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+
+
+def _fill_from_row(row: tuple) -> Fill:
+    trade_id, order_id, cid, side, price, size, fee, ts = row
+    return Fill(cid, order_id, Side(side), int(price), Decimal(size), Decimal(fee), float(ts), trade_id)
+
+
+class Journal:
+    """An open journal: ``record_*`` from the event loop (never blocks), ``restore`` at start-up,
+    ``close`` at the end (waits for the queue to drain)."""
+
+    def __init__(self, path: str | Path, clock=time.time) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        conn = sqlite3.connect(self.path)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            conn.commit()
+        finally:
+            conn.close()
+        self._params: dict[str, dict[str, str]] = {}
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self.errors = 0
+        self.written = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ writer thread
+    def _writer(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        stop = False
+        while not stop:
+            batch = [self._q.get()]
+            while len(batch) < 1000:
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            done: list[threading.Event] = []
+            conn.execute("BEGIN")
+            for item in batch:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, threading.Event):
+                    done.append(item)
+                else:
+                    try:
+                        conn.execute(*item)
+                        self.written += 1
+                    except sqlite3.Error as e:  # one bad statement must not lose the batch
+                        self.errors += 1
+                        log.error("journal: %s in %s", e, item[0].split("(")[0].strip())
+            conn.execute("COMMIT")
+            for ev in done:
+                ev.set()
+        conn.close()
+
+    def _put(self, sql: str, args: tuple) -> None:
+        if not self._closed:
+            self._q.put((sql, args))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything recorded so far is committed (tests, shutdown)."""
+        ev = threading.Event()
+        self._q.put(ev)
+        return ev.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._q.put(_STOP)
+        self._thread.join(timeout)
+
+    # ------------------------------------------------------------ records
+    def record_orders(self, condition_id: str, orders: list[tuple[str, Side, int, Decimal]]) -> None:
+        """Orders the venue accepted: (order id, side in YES terms, price in pips, size)."""
+        now = self.clock()
+        for oid, side, price, size in orders:
+            self._put("INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?, ?, 'live', ?, ?)",
+                      (oid, condition_id, side.value, price, str(size), now, now))
+
+    def record_order_status(self, order_ids: list[str], status: str) -> None:
+        """An order's end: ``cancelled``, ``filled``, or ``gone`` (no longer at the venue)."""
+        now = self.clock()
+        for oid in order_ids:
+            self._put("UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ? AND status = 'live'",
+                      (status, now, oid))
+
+    def record_fill(self, fill: Fill, position: Position | None = None, status: str = "MATCHED") -> None:
+        """A booked fill (deduplicated by trade id and order id) and the market's position after it."""
+        self._put("INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (fill.trade_id, fill.order_id, fill.condition_id, fill.side.value, fill.price, str(fill.size),
+                   str(fill.fee), fill.ts, status))
+        self.record_fill_status(fill.trade_id, fill.order_id, status, fill.ts)
+        if position is not None:
+            self._put("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (fill.condition_id, str(position.qty), str(position.avg_price), str(position.realized),
+                       str(position.fees), position.fills, self.clock()))
+
+    def record_fill_status(self, trade_id: str, order_id: str, status: str, ts: float | None = None) -> None:
+        ts = self.clock() if ts is None else ts
+        self._put("INSERT OR IGNORE INTO fill_status VALUES (?, ?, ?, ?)", (trade_id, order_id, status, ts))
+        self._put("UPDATE fills SET status = ? WHERE trade_id = ? AND order_id = ?", (status, trade_id, order_id))
+
+    def record_params(self, condition_id: str, changes: dict[str, object]) -> None:
+        """A parameter override (merged into the market's earlier overrides)."""
+        merged = {**self._params.get(condition_id, {}), **{k: _text(v) for k, v in changes.items()}}
+        self._params[condition_id] = merged
+        self._put("INSERT OR REPLACE INTO params VALUES (?, ?, ?)",
+                  (condition_id, json.dumps(merged, sort_keys=True), self.clock()))
+
+    def record_daily(self, rows: list[tuple[str, Position, Decimal]], ts: float | None = None) -> None:
+        """Today's P&L per market: (condition id, position, unrealised at the mark)."""
+        ts = self.clock() if ts is None else ts
+        day = utc_date(ts)
+        for cid, pos, unreal in rows:
+            self._put("INSERT OR REPLACE INTO daily_pnl VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      (day, cid, str(pos.qty), str(pos.realized), str(unreal), str(pos.fees), pos.fills, ts))
+
+    def record_risk(self, kind: str, text: str) -> None:
+        self._put("INSERT INTO risk_events (ts, kind, text) VALUES (?, ?, ?)", (self.clock(), kind, text))
+
+    def record_latch(self, latched: bool, reason: str = "") -> None:
+        self._put("INSERT OR REPLACE INTO latch VALUES (1, ?, ?, ?)", (int(latched), reason, self.clock()))
+        self.record_risk("kill" if latched else "rearm", reason or "re-armed")
+
+    # ------------------------------------------------------------ reading back
+    def restore(self) -> Restored:
+        """Everything a restart takes back (read on a connection of its own)."""
+        conn = sqlite3.connect(self.path)
+        try:
+            params = {cid: json.loads(text) for cid, text in conn.execute("SELECT condition_id, overrides FROM params")}
+            row = conn.execute("SELECT latched, reason FROM latch WHERE id = 1").fetchone()
+            fills = [_fill_from_row(r) for r in conn.execute(
+                "SELECT trade_id, order_id, condition_id, side, price, size, fee, ts FROM fills ORDER BY ts, rowid")]
+            orders = [oid for (oid,) in conn.execute("SELECT order_id FROM orders WHERE status = 'live'")]
+        finally:
+            conn.close()
+        self._params = {cid: dict(p) for cid, p in params.items()}
+        return Restored(params, bool(row[0]) if row else False, row[1] if row else "", fills, orders)
+
+
+def _text(v: object) -> str:
+    if isinstance(v, Decimal):
+        return str(v.normalize()) if v == v.to_integral_value() else str(v)
+    return str(v)
+
+
+def read_status(path: str | Path) -> JournalStatus:
+    """A read-only look at a journal (``polymm status``); FileNotFoundError when there is none."""
+    conn = _connect_ro(path)
+    try:
+        row = conn.execute("SELECT latched, reason FROM latch WHERE id = 1").fetchone()
+        positions = {cid: Decimal(q) for cid, q in conn.execute("SELECT condition_id, qty FROM positions")}
+        (orders,) = conn.execute("SELECT count(*) FROM orders WHERE status = 'live'").fetchone()
+        params = {cid: json.loads(t) for cid, t in conn.execute("SELECT condition_id, overrides FROM params")}
+        stamps = [r[0] for q in ("SELECT max(updated_at) FROM orders", "SELECT max(ts) FROM fills",
+                                 "SELECT max(ts) FROM risk_events", "SELECT max(updated_at) FROM daily_pnl")
+                  if (r := conn.execute(q).fetchone()) and r[0] is not None]
+    finally:
+        conn.close()
+    return JournalStatus(str(path), bool(row[0]) if row else False, row[1] if row else "", positions, int(orders),
+                         params, max(stamps) if stamps else None)
+
+
+PNL_COLUMNS = ("date", "condition_id", "position", "realized", "unrealized", "fees", "total", "fills")
+
+
+def export_pnl(path: str | Path, date: str) -> str:
+    """CSV of one UTC day's P&L per market, with a TOTAL row. The journal keeps running (cumulative)
+    snapshots per day; a day's realised P&L, fees, total and fills are its last snapshot minus the
+    last snapshot of the market's previous journaled day; position and unrealised are as of the day's
+    last snapshot. ``date``: ``YYYY-MM-DD``; raises ValueError naming the field otherwise."""
+    try:
+        datetime.strptime(date, "%Y-%m-%d")
+    except ValueError:
+        raise ValueError(f"--date: must be a date as YYYY-MM-DD (got {date!r})") from None
+    conn = _connect_ro(path)
+    try:
+        rows = conn.execute(
+            "SELECT condition_id, position, realized, unrealized, fees, fills FROM daily_pnl WHERE date = ? "
+            "ORDER BY condition_id", (date,)).fetchall()
+        before = {cid: (Decimal(r), Decimal(u), Decimal(f), int(n)) for cid, r, u, f, n in conn.execute(
+            "SELECT condition_id, realized, unrealized, fees, fills FROM daily_pnl d WHERE date = "
+            "(SELECT max(date) FROM daily_pnl e WHERE e.condition_id = d.condition_id AND e.date < ?)", (date,))}
+    finally:
+        conn.close()
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(PNL_COLUMNS)
+    totals = [Decimal(0)] * 4
+    fills = 0
+    for cid, pos, real, unreal, fees, n in rows:
+        r0, u0, f0, n0 = before.get(cid, (Decimal(0), Decimal(0), Decimal(0), 0))
+        real_d, unreal_d, fees_d = Decimal(real) - r0, Decimal(unreal), Decimal(fees) - f0
+        total = real_d + (unreal_d - u0) - fees_d
+        w.writerow((date, cid, pos, str(real_d), unreal, str(fees_d), str(total), int(n) - n0))
+        for i, v in enumerate((real_d, unreal_d, fees_d, total)):
+            totals[i] += v
+        fills += int(n) - n0
+    w.writerow((date, "TOTAL", "", *(str(v) for v in totals), fills))
+    return out.getvalue()

@@ -1,0 +1,268 @@
+"""The journal: SQLite in WAL mode written off the event loop; restore and reconcile on restart; the
+crash test (``kill -9`` under load → nothing orphaned, lost or counted twice)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from engines import ours
+from test_risk_scenarios import hit_our_bid, yes_bids
+
+from polymm.config import load_settings
+from polymm.domain.market import Side
+from polymm.domain.portfolio import Fill, Portfolio
+from polymm.engine.engine import Engine
+from polymm.exchange import run_exchange
+from polymm.exchange.matching import OrderType
+from polymm.journal import Journal, export_pnl, read_status
+from polymm.venue.rest import PublicClient
+
+D = Decimal
+CID = "0x" + "ab" * 32
+
+
+def fill(n: int, side: Side = Side.BUY, price: int = 4000, size: str = "10", ts: float = 1_763_700_000.0) -> Fill:
+    return Fill(CID, f"order-{n}", side, price, D(size), D("0.01"), ts + n, f"trade-{n}")
+
+
+# ------------------------------------------------------------------------------------------ unit
+def test_a_write_returns_while_the_database_is_locked_and_lands_once_it_is_free(tmp_path: Path) -> None:
+    """Writes never wait for SQLite: with another connection holding the write lock, recording still
+    returns at once; the writer thread commits when the lock is released."""
+    j = Journal(tmp_path / "j.sqlite")
+    blocker = sqlite3.connect(tmp_path / "j.sqlite", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    t0 = time.perf_counter()
+    for n in range(200):
+        j.record_fill(fill(n))
+    returned_in = time.perf_counter() - t0
+    assert not j.flush(timeout=0.3)  # the writer is stuck behind the lock...
+    assert returned_in < 0.3  # ...and the 200 records did not wait for it
+    blocker.execute("COMMIT")
+    blocker.close()
+    assert j.flush(timeout=10)
+    assert len(j.restore().fills) == 200
+    j.close()
+
+
+def test_restore_gives_back_fills_overrides_orders_and_the_latch(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    p = Portfolio()
+    for f in (fill(1), fill(2, Side.SELL, 4500, "4"), fill(1)):  # the repeat is ignored
+        if p.apply(f):
+            j.record_fill(f, p.position(CID))
+    j.record_fill_status("trade-1", "order-1", "CONFIRMED")
+    j.record_params(CID, {"spread": D("0.06")})
+    j.record_params(CID, {"size": D("25")})  # merged with the earlier override
+    j.record_orders(CID, [("o-1", Side.BUY, 3900, D(10)), ("o-2", Side.SELL, 4100, D(10))])
+    j.record_order_status(["o-1"], "closed")
+    j.record_latch(True, "daily loss -120.00 over limit 100")
+    j.close()
+
+    r = Journal(path).restore()
+    assert [(f.trade_id, f.size) for f in r.fills] == [("trade-1", D(10)), ("trade-2", D(4))]
+    assert r.params == {CID: {"spread": "0.06", "size": "25"}}
+    assert r.open_orders == ["o-2"]
+    assert r.latched and r.reason.startswith("daily loss")
+    st = read_status(path)
+    assert st.positions == {CID: D(6)} and st.open_orders == 1 and st.latched and st.last_event_at is not None
+    with sqlite3.connect(path) as c:
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert c.execute("SELECT status FROM fills WHERE trade_id = 'trade-1'").fetchone()[0] == "CONFIRMED"
+        assert [s for (s,) in c.execute("SELECT status FROM fill_status WHERE trade_id = 'trade-1' ORDER BY ts")] \
+            == ["MATCHED", "CONFIRMED"]
+
+
+def test_read_status_without_a_journal_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no journal"):
+        read_status(tmp_path / "missing.sqlite")
+
+
+def test_export_pnl_is_the_days_difference_per_market_with_a_total(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    day1, day2 = 1_763_683_200.0 + 3600, 1_763_769_600.0 + 3600  # 2025-11-21 and 2025-11-22, 01:00 UTC
+    pos = Portfolio().position(CID)
+    pos.realized, pos.fees, pos.fills, pos.qty = D("5"), D("0.5"), 3, D(10)
+    j.record_daily([(CID, pos, D("1"))], ts=day1)
+    pos.realized, pos.fees, pos.fills, pos.qty = D("8"), D("0.7"), 7, D(4)
+    j.record_daily([(CID, pos, D("-2"))], ts=day2)
+    j.close()
+    lines = export_pnl(path, "2025-11-22").splitlines()
+    assert lines[0] == "date,condition_id,position,realized,unrealized,fees,total,fills"
+    assert lines[1] == f"2025-11-22,{CID},4,3,-2,0.2,-0.2,4"  # 3 realised, unrealised 1 → -2, fees 0.2
+    assert lines[2] == "2025-11-22,TOTAL,,3,-2,0.2,-0.2,4"
+    with pytest.raises(ValueError, match="--date: must be a date as YYYY-MM-DD"):
+        export_pnl(path, "22/11/2025")
+
+
+# ------------------------------------------------------------------------------------------ engine
+def _settings(ex, journal: Path, **kw):
+    return load_settings(_env_file=None, mode="demo", clob_url=ex.clob_url, ws_url=ex.ws_base,
+                         gamma_url=ex.gamma_url, data_url=ex.data_url, quote_interval_s=0.2,
+                         journal_path=str(journal), **kw)
+
+
+@contextlib.asynccontextmanager
+async def engine_on(ex, journal: Path, markets, cancel_on_stop: bool = True):
+    engine = Engine(_settings(ex, journal), markets, mode="DEMO")
+    task = asyncio.create_task(engine.run())
+    try:
+        yield engine
+    finally:
+        await engine.stop(cancel_orders=cancel_on_stop)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def test_a_tweak_a_fill_and_the_kill_latch_survive_a_restart(tmp_path: Path, wait_until) -> None:
+    path = tmp_path / "j.sqlite"
+    async with run_exchange(port=0, seed=71, flow=False) as ex:
+        markets = [m for m in ex.markets if not m.neg_risk][:2]
+        cid = markets[0].condition_id
+        async with engine_on(ex, path, markets) as engine:
+            await wait_until(lambda: len(yes_bids(ours(ex, engine, cid))) >= 1)
+            engine.set_params(cid, spread=D("0.06"))
+            await wait_until(lambda: engine.portfolio.position(cid).fills == 0 and ours(ex, engine, cid) != [])
+            size = hit_our_bid(ex, engine, cid)
+            await wait_until(lambda: engine.portfolio.position(cid).qty == size)
+            await engine.kill("operator kill switch")
+        async with engine_on(ex, path, markets) as again:
+            await wait_until(lambda: again.execution.name and again.store.get("risk") is not None)
+            await asyncio.sleep(1.0)  # a few steps: a latched engine places nothing
+            assert again.halted and "latched before restart" in again.halt_reason
+            assert again.params[cid].spread == D("0.06")
+            assert again.portfolio.position(cid).qty == size and again.portfolio.position(cid).fills == 1
+            assert ours(ex, again) == []
+            await again.rearm()
+            await wait_until(lambda: len(ours(ex, again)) >= 2)
+        assert not read_status(path).latched  # the re-arm was journaled too
+
+
+# ------------------------------------------------------------------------------------------ crash
+def _venue_position(ex, address: str, market) -> Decimal:
+    acc = ex.standin.accounts
+    return acc.position(address, market.yes_token) - acc.position(address, market.no_token)
+
+
+async def test_kill_9_under_load_loses_no_fill_counts_none_twice_and_leaves_no_orphans(
+        tmp_path: Path, wait_until) -> None:
+    """The engine runs in a child process against the stand-in (flow on, our bids hit on purpose too)
+    and is killed with SIGKILL while quoting. A fill happens while it is down. The restarted engine
+    must hold exactly the venue's positions and fills, and no order of ours rests that it does not
+    know."""
+    from eth_account import Account
+
+    from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+
+    path = tmp_path / "j.sqlite"
+    address = Account.from_key(DEMO_PRIVATE_KEY).address
+    async with run_exchange(port=0, seed=72, flow_rate=40) as ex:
+        public = PublicClient(ex.clob_url, ex.gamma_url)
+        markets = [m for m in await public.list_markets(limit=100) if not m.neg_risk][:3]
+        await public.aclose()
+        start = {m.condition_id: _venue_position(ex, address, m) for m in markets}
+
+        def moved() -> dict[str, Decimal]:
+            return {m.condition_id: _venue_position(ex, address, m) - start[m.condition_id] for m in markets}
+
+        child = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("journal_child.py")), ex.clob_url, ex.ws_base,
+             ex.gamma_url, str(path), str(len(markets))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.getcwd()},
+        )
+        key = await _demo_api_key(ex.clob_url)
+
+        def resting(cid: str | None = None) -> list:
+            return [o for o in ex.engine.open_orders()
+                    if o.owner == key and (cid is None or o.market.condition_id == cid)]
+
+        def hit(m, bid: bool) -> None:  # a taker through our best bid (or ask), as any trader could
+            mine = [o for o in resting(m.condition_id) if (o.yes_side is Side.BUY) == bid]
+            if mine:
+                price = (max if bid else min)(o.yes_price for o in mine)
+                ex.engine.place("test-taker", m.yes_token, Side.SELL if bid else Side.BUY, price, D(50_000),
+                                order_type=OrderType.FAK)
+
+        try:
+            await wait_until(lambda: len(resting()) >= 6, timeout=20)
+            for m in markets[:2]:  # fills the child books and journals
+                hit(m, bid=True)
+            await wait_until(lambda: _journaled(path), timeout=10)
+            hit(markets[1], bid=False)  # and one it may not get to journal: it is killed now
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=10)
+        assert child.returncode == -signal.SIGKILL
+        assert resting(), "orders of the dead engine still rest at the venue (nobody cancelled them)"
+        hit(markets[2], bid=True)  # fills while the engine is down: only the venue knows them
+        hit(markets[2], bid=False)
+        ex.pause_flow()
+        truth = moved()
+        assert any(truth.values()), "the scenario made no fill at all"
+        journaled = _journaled(path)
+
+        async with engine_on(ex, path, markets) as engine:
+            await wait_until(lambda: {c: engine.portfolio.position(c).qty for c in truth} == truth, timeout=10,
+                             why=lambda: ({c: engine.portfolio.position(c).qty for c in truth}, truth))
+            await asyncio.sleep(1.0)  # whatever the venue replays late must not be booked twice
+            assert {c: engine.portfolio.position(c).qty for c in truth} == truth
+            venue_legs = await asyncio.to_thread(_our_trade_legs, engine)
+            assert engine.portfolio._seen == venue_legs  # every venue fill of ours, each exactly once
+            assert journaled and venue_legs - journaled, "the restart had nothing to take from the venue"
+            await wait_until(lambda: {o.id for o in ours(ex, engine)}
+                             <= {o.order_id for o in engine.execution.open_orders()}, timeout=5)
+
+
+def _journaled(path: Path) -> set[tuple[str, str]]:
+    """(trade id, order id) of the fills committed to the journal so far (read-only, beside the writer)."""
+    if not path.exists():
+        return set()
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as c:
+        return set(c.execute("SELECT trade_id, order_id FROM fills"))
+
+
+async def _demo_api_key(clob_url: str, timeout: float = 20.0) -> str:
+    """The demo wallet's API key as the venue derives it (the owner of the engine's orders), once the
+    child engine has created it."""
+    from py_clob_client_v2.client import ClobClient
+    from py_clob_client_v2.exceptions import PolyApiException
+
+    from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+
+    client = ClobClient(clob_url, chain_id=137, key=DEMO_PRIVATE_KEY)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return (await asyncio.to_thread(client.derive_api_key)).api_key
+        except PolyApiException:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+def _our_trade_legs(engine) -> set[tuple[str, str]]:
+    """(trade id, order id) of every leg of ours the venue reports (REST /data/trades)."""
+    from py_clob_client_v2.clob_types import TradeParams
+
+    client, key = engine.execution._client, engine.execution._api_key
+    legs = set()
+    for t in client.get_trades(TradeParams(after=int(time.time()) - 3600)):
+        for mo in t.get("maker_orders") or []:
+            if mo.get("owner") == key:
+                legs.add((t["id"], mo["order_id"]))
+        if t.get("owner") == key and t.get("trader_side") == "TAKER":
+            legs.add((t["id"], t["taker_order_id"]))
+    return legs
