@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -254,6 +255,20 @@ class Journal:
             conn.close()
         self._params = {cid: dict(p) for cid, p in params.items()}
         return Restored(params, bool(row[0]) if row else False, row[1] if row else "", fills, orders)
+
+
+def resolve_path(setting: str, mode: str) -> str:
+    """The journal the programs use ("" for none): the ``journal_path`` setting; when it is empty,
+    ``$XDG_STATE_HOME/polymm/journal-<mode>.sqlite`` (``~/.local/state`` by default) in paper and live
+    mode and none in demo mode (its stand-in venue is new every run); ``off`` → none."""
+    if setting == "off":
+        return ""
+    if setting:
+        return str(Path(setting).expanduser())
+    if mode.lower() == "demo":
+        return ""
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return str(base / "polymm" / f"journal-{mode.lower()}.sqlite")
 
 
 def _text(v: object) -> str:

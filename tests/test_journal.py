@@ -84,6 +84,16 @@ def test_restore_gives_back_fills_overrides_orders_and_the_latch(tmp_path: Path)
             == ["MATCHED", "CONFIRMED"]
 
 
+def test_the_programs_journal_path_by_mode(monkeypatch, tmp_path: Path) -> None:
+    from polymm.journal import resolve_path
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert resolve_path("", "live") == str(tmp_path / "polymm" / "journal-live.sqlite")
+    assert resolve_path("", "PAPER") == str(tmp_path / "polymm" / "journal-paper.sqlite")
+    assert resolve_path("", "demo") == "" and resolve_path("off", "live") == ""
+    assert resolve_path("/x/j.sqlite", "demo") == "/x/j.sqlite"
+
+
 def test_read_status_without_a_journal_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no journal"):
         read_status(tmp_path / "missing.sqlite")
