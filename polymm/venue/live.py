@@ -138,6 +138,8 @@ class LiveExecution:
         #: set by a restart from the journal: replay the venue's trades since then (not just the last hour)
         #: at once on start, so fills made while we were down are booked before anything is quoted
         self.trades_since: float | None = None
+        #: seconds from sending a batch to the venue's answer (retries included; none if no answer): metrics
+        self.on_post_latency: Callable[[float], None] | None = None
         self._balances_at = 0.0  # epoch s of the start-up balances: earlier trades are already in them
 
     def __repr__(self) -> str:
@@ -356,6 +358,7 @@ class LiveExecution:
 
         args = [PostOrdersV2Args(order=o, orderType=OrderType.GTC) for o, _ in batch]
         delay = 0.25
+        sent = time.perf_counter()
         for attempt in range(1, self.config.max_attempts + 1):
             try:
                 res = await self._run(self._post_if_open, args)
@@ -383,6 +386,8 @@ class LiveExecution:
                 self.retries += 1
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        if self.on_post_latency is not None:
+            self.on_post_latency(time.perf_counter() - sent)
         accepted = []
         for (_, oid), r in zip(batch, res if isinstance(res, list) else [], strict=False):
             msg = str(r.get("errorMsg") or "") if isinstance(r, dict) else "bad reply"

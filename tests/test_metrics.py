@@ -1,0 +1,188 @@
+"""The Prometheus exporter, scraped over real HTTP while a demo engine trades against the stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import httpx
+import pytest
+from engines import ours, running_engine
+from prometheus_client.parser import text_string_to_metric_families
+from test_risk_scenarios import hit_our_bid
+
+from polymm.config import ConfigError, load_settings
+from polymm.domain.market import Market, Side
+from polymm.domain.prices import Tick
+from polymm.engine.engine import Engine
+from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+from polymm.exchange import run_exchange
+from polymm.metrics import public_address, start_metrics_server
+from polymm.venue.execution import OrderRequest
+
+Samples = dict[tuple[str, frozenset], float]
+
+#: what the exporter promises (sample names as scraped)
+PROMISED = {
+    "polymm_ws_connected", "polymm_ws_reconnects_total", "polymm_feed_resyncs_total", "polymm_feed_frames_total",
+    "polymm_feed_frames_per_second", "polymm_orders_placed_total", "polymm_fills_total", "polymm_inventory_shares",
+    "polymm_pnl_realized_dollars", "polymm_pnl_unrealized_dollars", "polymm_pnl_total_dollars",
+    "polymm_pnl_today_dollars", "polymm_halted", "polymm_halt_info", "polymm_order_post_seconds_bucket",
+    "polymm_order_post_seconds_count", "polymm_order_post_seconds_sum",
+}
+
+
+class Scrape:
+    """One parsed exposition: ``s["name", {"label": "v"}]`` is a sample's value (KeyError if absent)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.samples: Samples = {}
+        self.info: dict[str, dict[str, str]] = {}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                self.samples[s.name, frozenset(s.labels.items())] = s.value
+                if s.name.endswith("_info"):  # an info metric (the text format calls it a gauge of 1)
+                    assert s.value == 1
+                    self.info[s.name] = s.labels
+
+    def __getitem__(self, key: str | tuple[str, dict[str, str]]) -> float:
+        name, labels = (key, {}) if isinstance(key, str) else key
+        return self.samples[name, frozenset(labels.items())]
+
+    def names(self) -> set[str]:
+        return {name for name, _ in self.samples}
+
+    def series(self, name: str) -> list[dict[str, str]]:
+        return [dict(labels) for n, labels in self.samples if n == name]
+
+
+async def scrape(url: str) -> Scrape:
+    async with httpx.AsyncClient() as client:
+        r = await client.get(url, timeout=5.0)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return Scrape(r.text)
+
+
+async def scrape_until(url: str, cond, timeout: float = 5.0) -> Scrape:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        s = await scrape(url)
+        if cond(s):
+            return s
+        if loop.time() > deadline:
+            raise AssertionError(f"metrics never satisfied the condition:\n{s.text}")
+        await asyncio.sleep(0.1)
+
+
+async def test_a_demo_engine_exports_feed_orders_fills_inventory_pnl_risk_and_latency(wait_until) -> None:
+    async with run_exchange(port=0, seed=71, flow=False) as ex, running_engine(
+        ex, count=1, default_size=Decimal(10)
+    ) as engine:
+        server = await start_metrics_server(engine, 0)  # before anything is quoted: every order is counted
+        try:
+            assert server.port > 0 and server.url == f"http://127.0.0.1:{server.port}/metrics"
+            cid = next(iter(engine.markets))
+            market = engine.markets[cid]
+            await wait_until(lambda: any(o.yes_side is Side.BUY for o in ours(ex, engine, cid)))
+            size = hit_our_bid(ex, engine, cid)
+            await wait_until(lambda: engine.portfolio.position(cid).qty == size)
+
+            market_0 = {"channel": "market", "shard": "0"}
+            user_0 = {"channel": "user", "shard": "0"}
+            s = await scrape_until(server.url, lambda s: s["polymm_ws_connected", market_0] == 1)
+            assert PROMISED - s.names() == set()
+            assert s["polymm_ws_connected", user_0] == 1
+            assert s["polymm_feed_shard_status", {"shard": "0", "status": "RUNNING"}] == 1
+            assert s["polymm_feed_shard_status", {"shard": "0", "status": "DEGRADED"}] == 0
+            assert s["polymm_feed_frames_total", {"shard": "0"}] > 0
+            assert s["polymm_feed_frames_per_second"] > 0  # our orders and the fill moved the book meanwhile
+            assert s["polymm_feed_resyncs_total"] >= 1  # the start-up REST snapshot
+            assert s["polymm_ws_reconnects_total", market_0] == 0
+            resting = len(ours(ex, engine))
+            assert s["polymm_orders_placed_total"] >= resting + 1 >= 2  # the bid that was hit, and what rests
+            assert s["polymm_fills_total", {"side": "buy"}] == 1 and s["polymm_fills_total", {"side": "sell"}] == 0
+            assert s["polymm_filled_shares_total", {"side": "buy"}] == float(size)
+            assert s["polymm_fills_reversed_total"] == 0
+            qty = engine.portfolio.position(cid).qty
+            assert s["polymm_inventory_shares", {"market": cid, "outcome": "YES", "token": market.yes_token}] \
+                == float(qty) == float(size)
+            assert s["polymm_inventory_shares", {"market": cid, "outcome": "NO", "token": market.no_token}] == 0
+            assert s["polymm_position_shares", {"market": cid}] == float(qty)
+            assert s["polymm_order_post_seconds_count"] >= 1
+            assert 0 < s["polymm_order_post_seconds_sum"] < 5 * s["polymm_order_post_seconds_count"]
+            assert s["polymm_halted"] == 0 and s.info["polymm_halt_info"] == {"reason": ""}
+            assert s.info["polymm_info"] == {"mode": "DEMO", "execution": "live",
+                                             "venue": public_address(ex.clob_url)}
+            assert s["polymm_heartbeat_age_seconds"] < 10
+
+            # drop every socket: the reconnects are counted and both channels come back
+            await ex.standin.drop_all_websockets()
+            both = (market_0, user_0)
+            await scrape_until(server.url, lambda s: all(
+                s["polymm_ws_reconnects_total", ch] >= 1 and s["polymm_ws_connected", ch] == 1 for ch in both
+            ))
+
+            await engine.kill("metrics test")
+            s = await scrape(server.url)
+            assert s["polymm_halted"] == 1 and s.info["polymm_halt_info"] == {"reason": "metrics test"}
+            assert s["polymm_open_orders"] == 0
+            # once halted nothing moves (no flow, no quotes): the store's P&L and the scrape agree exactly
+            await asyncio.sleep(1.2)  # a strategy pass and two risk ticks publish the quiet state
+            s = await scrape(server.url)
+            pf, risk = engine.store.get("portfolio"), engine.store.get("risk")
+            assert s["polymm_pnl_realized_dollars"] == float(pf.realized_pnl) == 0  # nothing closed yet
+            assert s["polymm_pnl_unrealized_dollars"] == float(pf.unrealized_pnl)
+            assert s["polymm_fees_dollars"] == float(pf.fees)
+            assert s["polymm_pnl_total_dollars"] == pytest.approx(
+                s["polymm_pnl_realized_dollars"] + s["polymm_pnl_unrealized_dollars"] - s["polymm_fees_dollars"])
+            assert s["polymm_pnl_today_dollars"] == float(risk.daily_pnl)
+            assert s["polymm_daily_loss_limit_dollars"] == float(risk.daily_loss_limit) > 0
+
+            creds = engine.execution._client.creds
+            for secret in (DEMO_PRIVATE_KEY, DEMO_PRIVATE_KEY[2:], creds.api_key, creds.api_secret,
+                           creds.api_passphrase):
+                assert secret not in s.text
+        finally:
+            await server.stop()
+        ex_ = engine.execution
+        assert "place_many" not in vars(ex_) and ex_.on_post_latency is None
+        assert ex_.on_fill == engine._on_fill  # unhooked: the engine is as it was
+        with pytest.raises(httpx.ConnectError):
+            await scrape(server.url)
+
+
+async def test_a_paper_engine_exports_without_user_channel_or_latency_and_two_exporters_count_alike() -> None:
+    engine = Engine(load_settings(_env_file=None), [], mode="PAPER")
+    first = await start_metrics_server(engine, 0)
+    try:
+        second = await start_metrics_server(engine, 0)
+        with pytest.raises(ConfigError, match=f"metrics_port: cannot listen on 127.0.0.1:{first.port}"):
+            await start_metrics_server(engine, first.port)  # taken: refused, and it unhooked itself
+        m = Market("0x" + "ab" * 32, "101", "102", "Will it?", Tick.parse("0.01"))
+        reqs = [OrderRequest(Side.BUY, 4_500, Decimal(5)), OrderRequest(Side.SELL, 5_500, Decimal(5))]
+        assert len(await engine.execution.place_many(m, None, reqs)) == 2
+        assert (await scrape(second.url))["polymm_orders_placed_total"] == 2
+        await second.stop()
+        assert len(await engine.execution.place_many(m, None, reqs[:1])) == 1  # only the first counts this one
+        s = await scrape(first.url)
+        assert s["polymm_orders_placed_total"] == 3
+        assert s["polymm_open_orders"] == 3
+        assert s.series("polymm_ws_connected") == []  # no shards, and paper has no user channel
+        assert s["polymm_order_post_seconds_count"] == 0  # no venue round trip to time
+        assert s["polymm_fills_total", {"side": "buy"}] == 0
+        assert s["polymm_halted"] == 0
+        assert s.info["polymm_info"]["execution"] == "paper"
+    finally:
+        await first.stop()
+        await engine.public.aclose()
+    assert "place_many" not in vars(engine.execution)
+    assert engine.execution.on_fill == engine._on_fill
+
+
+def test_the_venue_address_drops_user_info_and_query() -> None:
+    assert public_address("https://user:s3cret@clob.example.com:8443/api?key=abc#x") == \
+        "https://clob.example.com:8443/api"
+    assert public_address("http://[::1]:9000") == "http://[::1]:9000"
+    assert public_address("not a url") == ""
