@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/feed_bench.py
 	$(BIN)/python bench/quote_bench.py
 	$(BIN)/python bench/compare_models.py --quiet
+	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/tui_bench.py
 
 run: $(VENV)/.installed

@@ -55,12 +55,20 @@ Marking
     fall of the equity curve (cash + position × hidden fair), sampled after every flow step.
 
 Markout
-    For a fill at time t, ``sign · (mid(t + 10 s) − price)`` in pips per share, sign +1 for our
-    buys and −1 for our sells (+ = good for us), where ``mid(t + 10 s)`` is the book mid in effect
-    at t + 10 s (the mid after the last event at or before that instant; the definition of
-    ``signals.Markouts``). Averaged size-weighted over our fills. ``markout10_fair_pips`` is the same
-    with the hidden fair value in place of the mid. Fills less than 10 s before the end are not
-    counted (``markouts`` says how many were).
+    For a fill at time t, ``sign · (mid(t + h) − price)`` in pips per share at h = 1, 10 and 60 s
+    (``metrics.Markouts``: sign +1 for our buys and −1 for our sells, + = good for us, ``mid(t + h)``
+    the book mid in effect at t + h). Averaged size-weighted over our fills. ``markout10_pips`` is the
+    10 s one, ``markout10_fair_pips`` the same with the hidden fair value in place of the mid; fills
+    less than 10 s before the end are not counted (``markouts`` says how many were).
+    ``markout_stats`` has every horizon.
+
+Path
+    ``metrics.Curve``: equity (cash + position × hidden fair) and inventory sampled once per simulated
+    second (thinned as the run grows), for the report's chart.
+
+Scenarios
+    ``scenario`` (``scenarios.Scenario``) sets the flow's rate and fair-value knobs; the default is the
+    stand-in's flow unchanged.
 
 Determinism: every generator is seeded from the seed; nothing reads the wall clock, so the same
 seed, model and parameters give an identical ``Report``.
@@ -69,7 +77,6 @@ seed, model and parameters give an identical ``Report``.
 from __future__ import annotations
 
 import random
-from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -82,14 +89,16 @@ from polymm.domain.prices import MAX_PIPS, PIPS_PER_UNIT, pips_to_decimal
 from polymm.domain.quoting import Quote
 from polymm.domain.strategy import MarketBrain
 from polymm.exchange.matching import POST_ONLY_CROSSES, MatchingEngine, OrderRejected, Trade
-from polymm.exchange.standin import DEFAULT_FLOW_RATE
 from polymm.exchange.synthetic import SyntheticFlow, market_profiles
+
+from .metrics import HORIZONS_S, Curve, Markouts, MarkoutStat, Path
+from .scenarios import SCENARIOS, Scenario
 
 #: Our owner name on the matching engine.
 OWNER = "polymm"
 #: Simulated start: 2026-09-01T00:00:00Z in epoch ms.
 SIM_START_MS = 1_788_220_800_000
-MARKOUT_MS = 10_000
+MARKOUT_S = 10
 VIEW_DEPTH = 10
 DEFAULT_STEPS = 6_000
 _MICRO = 1_000_000
@@ -121,6 +130,7 @@ class Report:
     pnl: float  # realised + unrealised at the final hidden fair value
     pnl_mid: float  # realised + unrealised at the final book mid
     realized: float
+    unrealized: float  # at the final hidden fair value
     final_inventory: float  # YES shares; negative = long NO
     max_abs_inventory: float
     fills: int
@@ -139,6 +149,9 @@ class Report:
     informed_fills: int  # our fills whose taker was the informed trader
     final_fair: float
     final_mid: float | None
+    markout_stats: tuple[MarkoutStat, ...]  # 1, 10 and 60 s, vs the mid and vs the hidden fair value
+    path: Path  # equity (at the hidden fair) and inventory over time
+    scenario: str = "standin"
 
 
 @dataclass(slots=True)
@@ -162,25 +175,32 @@ class Simulation:
         params: MarketParams | None = None,
         *,
         market_index: int = 0,
-        rate: float = DEFAULT_FLOW_RATE,
+        rate: float | None = None,
         strategy_every: int = 1,
+        scenario: Scenario | None = None,
         **overrides: object,
     ) -> None:
         if strategy_every < 1:
             raise ValueError(f"strategy_every must be >= 1, got {strategy_every}")
+        if not 0 <= market_index < 6:
+            raise ValueError(f"market_index must be 0..5, got {market_index}")
         profile = market_profiles(seed)[market_index]
+        self.scenario = scenario if scenario is not None else SCENARIOS["standin"]
         self.seed = seed
         self.market_index = market_index
         self.market = market = profile.market
         base = params if params is not None else MarketParams()
         self.params = base.updated(model=model, **overrides).check_for(market)
-        self.rate = rate
+        self.rate = rate if rate is not None else self.scenario.rate
+        if self.rate <= 0:
+            raise ValueError(f"rate must be > 0 steps/s, got {self.rate}")
         self.strategy_every = strategy_every
         self._ms = SIM_START_MS
         self._t = 0.0  # simulated seconds since the start
         self._timing = random.Random(f"polymm-backtest-timing:{seed}:{market_index}")
         self.engine = MatchingEngine([market], clock=self._clock, id_salt=f"standin:{seed}")
         self.flow = SyntheticFlow(self.engine, profile, seed, market_index, clock=self._clock)
+        self._hook = self.scenario.install(self.flow)
         book = self.engine.market_book(market.condition_id)
         assert book is not None
         self._book = book
@@ -196,19 +216,13 @@ class Simulation:
         # fills, money (floats for the equity curve; the Portfolio keeps the exact Decimals)
         self._cash = 0.0
         self._qty = 0.0
-        self._peak = 0.0
-        self.max_drawdown = 0.0
+        self.curve = Curve(1.0)
         self.max_abs_inventory = _ZERO
         self.fills = 0
         self.informed_fills = 0
         self.volume = _ZERO
         self.notional = _ZERO
-        # markouts: (due ms, sign, price pips, size) in fill order
-        self._pending: deque[tuple[int, int, int, float]] = deque()
-        self._mo_mid = 0.0
-        self._mo_fair = 0.0
-        self._mo_size = 0.0
-        self._mo_count = 0
+        self.markouts = Markouts(HORIZONS_S, unit=1000)
         self._last_mid: float | None = None
         # orders
         self.places = 0
@@ -294,22 +308,20 @@ class Simulation:
             held = abs(self._position.qty)
             if held > self.max_abs_inventory:
                 self.max_abs_inventory = held
-            self._pending.append((self._ms + MARKOUT_MS, sign, f.yes_price, shares))
+            self.markouts.add(self._ms, None, sign, f.yes_price, shares)
+
+    @property
+    def max_drawdown(self) -> float:
+        return self.curve.max_drawdown
 
     def _resolve_markouts(self, until_ms: int, inclusive: bool) -> None:
         """Resolve pending markouts due before (or at) ``until_ms`` at the current mid and fair."""
-        q = self._pending
         mid = self._mid()
         if mid is None:
             mid = self._last_mid if self._last_mid is not None else self.flow.fair.value
         self._last_mid = mid
         fair = self.flow.fair.value
-        while q and (q[0][0] <= until_ms if inclusive else q[0][0] < until_ms):
-            _, sign, price, size = q.popleft()
-            self._mo_mid += size * sign * (mid - price)
-            self._mo_fair += size * sign * (fair - price)
-            self._mo_size += size
-            self._mo_count += 1
+        self.markouts.resolve(until_ms, inclusive, lambda _k: mid, lambda _k: fair)
 
     # ------------------------------------------------------------------ strategy
 
@@ -415,33 +427,50 @@ class Simulation:
 
     def run(self, steps: int) -> Report:
         """Advance ``steps`` flow steps (with strategy steps in between) and report."""
+        self._advance(steps, None)
+        return self.report()
+
+    def run_until(self, seconds: float) -> Report:
+        """Advance until ``seconds`` of simulated time have passed (the last step lands at or just
+        after it) and report."""
+        self._advance(None, seconds)
+        return self.report()
+
+    def _advance(self, steps: int | None, until_s: float | None) -> None:
         if not self._started:
             self._started = True
+            self.curve.sample(0.0, 0.0, (0.0,))
             self.strategy_step()  # quote the seeded book before the first flow action
         flow = self.flow
         timing = self._timing
         rate = self.rate
         every = self.strategy_every
-        pending = self._pending
+        markouts = self.markouts
         fair = flow.fair
-        for _ in range(steps):
+        curve = self.curve
+        hook = self._hook
+        n = 0
+        while (n < steps) if steps is not None else (self._t < until_s):  # type: ignore[operator]
+            n += 1
             self._t += timing.expovariate(rate)
             new_ms = SIM_START_MS + int(self._t * 1000.0)
-            if pending and pending[0][0] < new_ms:
+            due = markouts.next_due
+            if due is not None and due < new_ms:
                 self._resolve_markouts(new_ms, inclusive=False)
             self._ms = new_ms
             flow.step()
+            if hook is not None:
+                hook()
             self._steps += 1
             if self._steps % every == 0:
                 self.strategy_step()
-            if pending and pending[0][0] <= new_ms:
+            due = markouts.next_due
+            if due is not None and due <= new_ms:
                 self._resolve_markouts(new_ms, inclusive=True)
             equity = self._cash + self._qty * fair.value / PIPS_PER_UNIT
-            if equity > self._peak:
-                self._peak = equity
-            elif self._peak - equity > self.max_drawdown:
-                self.max_drawdown = self._peak - equity
-        return self.report()
+            curve.observe(equity)
+            if curve.due(self._t):
+                curve.sample(self._t, equity, (self._qty,))
 
     def report(self) -> Report:
         pos = self._position
@@ -451,7 +480,8 @@ class Simulation:
         mid_mark = None if mid is None else Decimal(repr(mid)) / PIPS_PER_UNIT
         pnl = pos.realized + pos.unrealized(fair_mark)
         pnl_mid = pos.realized + pos.unrealized(mid_mark if mid_mark is not None else fair_mark)
-        w = self._mo_size
+        stats = self.markouts.stats(with_fair=True)
+        ten = next(s for s in stats if s.horizon_s == MARKOUT_S)
         return Report(
             seed=self.seed,
             model=self.params.model,
@@ -462,15 +492,16 @@ class Simulation:
             pnl=float(pnl),
             pnl_mid=float(pnl_mid),
             realized=float(pos.realized),
+            unrealized=float(pos.unrealized(fair_mark)),
             final_inventory=float(pos.qty),
             max_abs_inventory=float(self.max_abs_inventory),
             fills=self.fills,
             volume=float(self.volume),
             notional=float(self.notional),
-            markout10_pips=self._mo_mid / w if w > 0 else None,
-            markout10_fair_pips=self._mo_fair / w if w > 0 else None,
-            markouts=self._mo_count,
-            max_drawdown=self.max_drawdown,
+            markout10_pips=ten.pips,
+            markout10_fair_pips=ten.fair_pips,
+            markouts=ten.count,
+            max_drawdown=self.curve.max_drawdown,
             post_only_rejects=self.post_only_rejects,
             size_rejects=self.size_rejects,
             other_rejects=self.other_rejects,
@@ -480,6 +511,9 @@ class Simulation:
             informed_fills=self.informed_fills,
             final_fair=fair_pips / PIPS_PER_UNIT,
             final_mid=None if mid is None else mid / PIPS_PER_UNIT,
+            markout_stats=stats,
+            path=self.curve.path(),
+            scenario=self.scenario.name,
         )
 
 
@@ -491,9 +525,13 @@ def simulate(
     *,
     market_index: int = 0,
     strategy_every: int = 1,
+    scenario: Scenario | None = None,
+    seconds: float | None = None,
     **overrides: object,
 ) -> Report:
-    """Run one simulation (module docstring). ``params`` is the base (``MarketParams()`` by default);
-    ``model`` and ``overrides`` are applied on top and validated for the market."""
-    sim = Simulation(seed, model, params, market_index=market_index, strategy_every=strategy_every, **overrides)
-    return sim.run(steps)
+    """Run one simulation (module docstring) of ``steps`` flow steps, or of ``seconds`` of simulated
+    time when given. ``params`` is the base (``MarketParams()`` by default); ``model`` and
+    ``overrides`` are applied on top and validated for the market."""
+    sim = Simulation(seed, model, params, market_index=market_index, strategy_every=strategy_every,
+                     scenario=scenario, **overrides)
+    return sim.run_until(seconds) if seconds is not None else sim.run(steps)

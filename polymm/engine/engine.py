@@ -109,6 +109,8 @@ class Engine:
             self.brains[m.condition_id] = MarketBrain(m, self._signals_config)
         self.public = PublicClient(settings.clob_url, settings.gamma_url)
         self.recorder = FrameWriter(settings.record_dir) if settings.record_dir else None
+        if self.recorder is not None:  # a recording carries its markets: `polymm replay` needs them
+            self.recorder.add_markets(markets)
         self.feed = MarketFeed(
             f"{settings.ws_url}/ws/market", markets, self._on_books_changed, self._on_trade, self.store.log,
             rest=self.public,
@@ -199,6 +201,8 @@ class Engine:
         if market.condition_id in self.markets:
             return
         self.markets[market.condition_id] = market
+        if self.recorder is not None:
+            self.recorder.add_markets([market])
         self.params[market.condition_id] = self._default_params(market)
         self.brains[market.condition_id] = MarketBrain(market, self._signals_config)
         self._force.add(market.condition_id)

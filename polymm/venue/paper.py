@@ -56,7 +56,8 @@ class PaperExecution:
             ahead = 0.0
             if book is not None:
                 ahead = book.bids[r.price] if r.side is Side.BUY else book.asks[r.price]
-            self._orders[oid] = OpenOrder(oid, market.condition_id, r.side, r.price, r.size, queue_ahead=ahead)
+            self._orders[oid] = OpenOrder(oid, market.condition_id, r.side, r.price, r.size, queue_ahead=ahead,
+                                          placed_at=self._clock())  # the simulated clock in a replay
             ids.append(oid)
         return ids
 

@@ -9,6 +9,17 @@ File format (one ``.jsonl.gz`` file per rotation, gzip of UTF-8 JSON Lines, one 
 text exactly as received, stored as a JSON string (not decoded), so a reader gives back the very same
 ``str``; a binary frame is stored base64 under ``b64`` and given back as the same ``bytes``.
 
+Market definitions (what a replay needs besides the frames: tokens, tick, minimum size, neg-risk
+group, rewards, end date) travel in the same stream as lines of their own::
+
+    {"t":1763769599123456789,"markets":[{"condition_id":"0x..","yes_token":"..","tick":"0.01",...}]}
+
+``FrameWriter.add_markets`` registers them: they are written at once into the open file (only the
+new or changed ones) and repeated at the head of every file the writer opens later, so each file of a
+rotated recording is replayable on its own. ``FrameReader`` iterates frames only (market lines are
+neither frames nor bad lines); ``FrameReader.records()`` yields both, in order, and ``markets`` holds
+the definitions read so far. Files written before market lines existed read as before (no markets).
+
 Files are named ``{prefix}-{YYYYmmddTHHMMSSZ}-{seq:04d}.jsonl.gz`` (UTC time the file was opened,
 ``seq`` counting the writer's files), so sorting by name is recording order. A file is written as
 ``<name>.part`` and renamed when closed: a reader of a directory never sees a half-written file. After
@@ -34,17 +45,95 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
+from ..domain.market import Market
+from ..domain.prices import PriceError, Tick
 from .market_ws import MarketSocket
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl.gz"
 PART = ".part"
+
+_REQUIRED = ("condition_id", "yes_token", "no_token", "tick")
+
+
+def market_to_json(m: Market) -> dict[str, Any]:
+    """A market definition as recorded: decimals and the tick as their exact decimal strings."""
+    return {
+        "condition_id": m.condition_id,
+        "yes_token": m.yes_token,
+        "no_token": m.no_token,
+        "question": m.question,
+        "tick": m.tick.text,
+        "min_order_size": str(m.min_order_size),
+        "neg_risk": m.neg_risk,
+        "neg_risk_market_id": m.neg_risk_market_id,
+        "slug": m.slug,
+        "reward_min_size": str(m.reward_min_size),
+        "reward_max_spread": str(m.reward_max_spread),
+        "end_date": m.end_date,
+        "outcomes": list(m.outcomes),
+    }
+
+
+def market_from_json(doc: object) -> Market:
+    """The inverse of ``market_to_json``. Raises ``ValueError`` naming the bad field and what it allows."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"market definition: expected a JSON object, got {type(doc).__name__}")
+    missing = [k for k in _REQUIRED if not doc.get(k)]
+    if missing:
+        raise ValueError(f"market definition: missing {', '.join(missing)} (required: {', '.join(_REQUIRED)})")
+    for k in ("condition_id", "yes_token", "no_token", "question", "neg_risk_market_id", "slug", "end_date"):
+        if not isinstance(doc.get(k, ""), str):
+            raise ValueError(f"market definition: {k} must be a string (got {doc[k]!r})")
+    try:
+        tick = Tick.parse(str(doc["tick"]))
+    except PriceError as e:
+        raise ValueError(f"market definition: tick: {e}") from None
+
+    def dec(key: str, default: str) -> Decimal:
+        value = doc.get(key, default)
+        try:
+            d = Decimal(str(value))
+        except InvalidOperation:
+            raise ValueError(f"market definition: {key} must be a decimal number >= 0 (got {value!r})") from None
+        if not d.is_finite() or d < 0:
+            raise ValueError(f"market definition: {key} must be a decimal number >= 0 (got {value!r})")
+        return d
+
+    neg_risk = doc.get("neg_risk", False)
+    if not isinstance(neg_risk, bool):
+        raise ValueError(f"market definition: neg_risk must be true or false (got {neg_risk!r})")
+    outcomes = doc.get("outcomes", ["Yes", "No"])
+    if not (isinstance(outcomes, list | tuple) and len(outcomes) == 2 and all(isinstance(o, str) for o in outcomes)):
+        raise ValueError(f"market definition: outcomes must be two strings (got {outcomes!r})")
+    return Market(
+        condition_id=doc["condition_id"],
+        yes_token=doc["yes_token"],
+        no_token=doc["no_token"],
+        question=doc.get("question", ""),
+        tick=tick,
+        min_order_size=dec("min_order_size", "5"),
+        neg_risk=neg_risk,
+        neg_risk_market_id=doc.get("neg_risk_market_id", ""),
+        slug=doc.get("slug", ""),
+        reward_min_size=dec("reward_min_size", "0"),
+        reward_max_spread=dec("reward_max_spread", "0"),
+        end_date=doc.get("end_date", ""),
+        outcomes=(outcomes[0], outcomes[1]),
+    )
+
+
+class MarketsLine(NamedTuple):
+    """A market-definitions line of a recording (``FrameReader.records``)."""
+
+    markets: tuple[Market, ...]
 
 
 class FrameWriter:
@@ -84,10 +173,33 @@ class FrameWriter:
         self._final: Path | None = None
         self._opened_at = 0.0
         self._file_bytes = 0
+        self._head_bytes = 0  # the market lines a file starts with
         self._buf: list[bytes] = []
         self._buf_len = 0
+        #: Market definitions, repeated at the head of every file (``add_markets``).
+        self.markets: dict[str, Market] = {}
 
     # -- writing -------------------------------------------------------------------------------
+    def add_markets(self, markets: Iterable[Market], recv_ns: int | None = None) -> None:
+        """Register market definitions. The new or changed ones are written at once when a file is
+        open (stamped ``recv_ns``, now if None); every file opened later starts with all of them."""
+        fresh = [m for m in markets if self.markets.get(m.condition_id) != m]
+        for m in fresh:
+            self.markets[m.condition_id] = m
+        if fresh and self._gz is not None:
+            self._append(self._markets_line(fresh, time.time_ns() if recv_ns is None else recv_ns))
+
+    @staticmethod
+    def _markets_line(markets: Iterable[Market], t: int) -> bytes:
+        return b'{"t":%d,"markets":%s}\n' % (t, orjson.dumps([market_to_json(m) for m in markets]))
+
+    def _append(self, line: bytes) -> None:
+        self._buf.append(line)
+        self._buf_len += len(line)
+        self._file_bytes += len(line)
+        if self._buf_len >= self.buffer_bytes:
+            self._drain()
+
     def write(self, raw: str | bytes, recv_ns: int | None = None) -> None:
         """Record one frame received at ``recv_ns`` (epoch ns; now if None)."""
         t = time.time_ns() if recv_ns is None else recv_ns
@@ -96,27 +208,24 @@ class FrameWriter:
         else:
             line = b'{"t":%d,"b64":"%s"}\n' % (t, base64.b64encode(raw))
         if self._gz is None:
-            self._open()
+            self._open(t)
         elif self._due(len(line)):
-            self._rotate()
-        self._buf.append(line)
-        self._buf_len += len(line)
-        self._file_bytes += len(line)
+            self._rotate(t)
         self.frames += 1
-        if self._buf_len >= self.buffer_bytes:
-            self._drain()
+        self._append(line)
 
     def _due(self, incoming: int) -> bool:
-        if self._file_bytes == 0:
-            return False  # never leave an empty file behind
+        if self._file_bytes <= self._head_bytes:
+            return False  # never leave a file without frames behind
         if self.rotate_bytes is not None and self._file_bytes + incoming > self.rotate_bytes:
             return True
         return self.rotate_seconds is not None and self.clock() - self._opened_at >= self.rotate_seconds
 
     def tick(self) -> None:
-        """Rotate by age even when no frame arrives (a no-op when nothing is open or due)."""
+        """Rotate by age even when no frame arrives (a no-op when nothing is open or due): the file is
+        closed, and the next ``write`` opens the next one."""
         if self._gz is not None and self._due(0):
-            self._rotate()
+            self.close()  # the next write opens the next file
 
     def flush(self) -> None:
         """Compress the buffer into the open ``.part`` file and sync-flush zlib (crash safety)."""
@@ -154,11 +263,11 @@ class FrameWriter:
         self._buf.clear()
         self._buf_len = 0
 
-    def _rotate(self) -> None:
+    def _rotate(self, t: int) -> None:
         self.close()
-        self._open()
+        self._open(t)
 
-    def _open(self) -> None:
+    def _open(self, t: int) -> None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         while True:
             self._seq += 1
@@ -171,10 +280,14 @@ class FrameWriter:
         self._gz = gzip.GzipFile(filename=final.name, mode="wb", compresslevel=self.compresslevel, fileobj=self._raw)
         self._opened_at = self.clock()
         self._file_bytes = 0
+        if self.markets:
+            self._append(self._markets_line(self.markets.values(), t))
+        self._head_bytes = self._file_bytes
 
 
 class FrameReader:
-    """Read recorded frames back as ``(recv_ns, raw)`` in recorded order.
+    """Read recorded frames back as ``(recv_ns, raw)`` in recorded order (``records()``: with the
+    market-definition lines too).
 
     ``source`` is a directory (every ``*.jsonl.gz`` in it, ``.part`` files ignored, sorted by name),
     one file, or an iterable of files (read in the order given). A line that is not a complete,
@@ -192,12 +305,20 @@ class FrameReader:
         self.frames = 0
         self.bad_lines = 0
         self.bad_files = 0
+        #: Market definitions read so far, by condition id (the latest line wins).
+        self.markets: dict[str, Market] = {}
 
     def __iter__(self) -> Iterator[tuple[int, str | bytes]]:
+        for t, item in self.records():
+            if type(item) is not MarketsLine:
+                yield t, item  # type: ignore[misc]
+
+    def records(self) -> Iterator[tuple[int, str | bytes | MarketsLine]]:
+        """Frames and market-definition lines, in recorded order (``markets`` follows along)."""
         for path in self.files:
             yield from self._read_file(path)
 
-    def _read_file(self, path: Path) -> Iterator[tuple[int, str | bytes]]:
+    def _read_file(self, path: Path) -> Iterator[tuple[int, str | bytes | MarketsLine]]:
         try:
             with gzip.open(path, "rb") as f:
                 for line in f:
@@ -205,14 +326,18 @@ class FrameReader:
                     if rec is None:
                         self.bad_lines += 1
                         continue
-                    self.frames += 1
+                    if type(rec[1]) is MarketsLine:
+                        for m in rec[1].markets:
+                            self.markets[m.condition_id] = m
+                    else:
+                        self.frames += 1
                     yield rec
         except (EOFError, OSError, zlib.error) as e:  # truncated stream, bad gzip header/CRC, unreadable
             self.bad_files += 1
             log.warning("recording %s: stopped reading at damage: %s", path, e)
 
     @staticmethod
-    def _decode(line: bytes) -> tuple[int, str | bytes] | None:
+    def _decode(line: bytes) -> tuple[int, str | bytes | MarketsLine] | None:
         try:
             doc = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -230,6 +355,13 @@ class FrameReader:
             try:
                 return t, base64.b64decode(b64, validate=True)
             except ValueError:
+                return None
+        markets = doc.get("markets")
+        if isinstance(markets, list):
+            try:
+                return t, MarketsLine(tuple(market_from_json(m) for m in markets))
+            except ValueError as e:
+                log.warning("recording: skipped a market-definitions line: %s", e)
                 return None
         return None
 
@@ -326,7 +458,8 @@ async def record(
     ``duration`` seconds pass or SIGINT/SIGTERM; ``ws_url`` is the full ``.../ws/market`` URL.
 
     With ``market_ids`` (condition ids) those markets are looked up; otherwise the top
-    ``max_markets`` by 24 h volume are taken. Returns the finished recorder and the condition ids.
+    ``max_markets`` by 24 h volume are taken. Their definitions go into the recording
+    (``FrameWriter.add_markets``). Returns the finished recorder and the condition ids.
     """
     from .rest import PublicClient
 
@@ -343,6 +476,7 @@ async def record(
     if not markets:
         raise RuntimeError("no markets to record" + (f" (asked for {', '.join(wanted)})" if wanted else ""))
     tokens = [t for m in markets for t in (m.yes_token, m.no_token)]
+    writer.add_markets(markets)  # a replay needs the definitions: every file carries them
     recorder = Recorder(ws_url, tokens, writer)
     loop = asyncio.get_running_loop()
     handles = []

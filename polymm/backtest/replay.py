@@ -1,0 +1,533 @@
+"""Replay: the strategy and paper execution over a recorded market channel, in simulated time.
+
+The clock is the recorded receive time ``t`` of each frame (``venue.recorder``); nothing reads the wall
+clock, so the same recording and parameters give the same ``RunReport``, as fast as the CPU allows.
+
+What runs is the engine's own code, called as the engine calls it: frames are parsed by
+``parse_frame`` and applied to a ``BookSet``; every ``last_trade_price`` goes to ``PaperExecution.on_trade``
+(fills from prints through our price, or at it once the queue ahead is eaten) and to the market's
+``MarketBrain``; a fill goes to the ``Portfolio`` and the brain. A market's strategy step is the engine's
+``Engine.step`` (``MarketBrain.decide`` → ``RiskEngine.check`` → drop sizes under the venue minimum →
+the ``fixed`` model's requote rule → ``diff_orders`` → cancel / place on the paper execution), and the
+risk loop's pass (``Engine.risk_tick``: the daily loss and total position kills, correlation samples,
+stale orders) runs every ``risk_interval_s`` of recorded time.
+
+Scheduling (the engine's ``run_strategy``, in simulated time): a market whose book changed (or that got
+a fill) steps at once, or ``min_step_gap_s`` after its previous step if that was sooner (book changes
+in between coalesce into that one step); otherwise its fallback timer steps it
+``quote_interval_fast_s`` after its previous step while it was active (a change or a fill) in the last
+5 s, else ``quote_interval_s``. A step or risk pass due before a frame's time runs before that frame,
+at its own due time. Strategy and execution take no time: a step's orders rest from the instant it ran.
+
+A market is quoted once its book has had a ``book`` snapshot, and not while the book is crossed or
+after ``market_resolved``; a ``tick_size_change`` waits for the next snapshot (the live feed fetches
+one over REST; a recording has only what the socket sent).
+
+Market definitions come from the recording's market lines (``FrameWriter.add_markets``) or from
+``markets`` given up front (``--markets-file`` for recordings made before market lines existed).
+Frames for tokens of no known market are counted and skipped.
+
+Measured: P&L (realised, unrealised at the engine's mark — the mid, or the last trade on a one-sided
+book), fills, orders, markouts at 1/10/60 s against the market's mark (``metrics.Markouts``), and the
+equity curve sampled on every risk pass (``metrics.Curve``: maximum drawdown, the path of P&L and
+each market's inventory).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import os
+from collections.abc import Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from polymm.config import ConfigError, Settings
+from polymm.domain.book_set import BookSet
+from polymm.domain.market import Market, Side
+from polymm.domain.messages import BookSnapshot, LastTrade, TickSizeChange, parse_frame
+from polymm.domain.models import LiveOrder, diff_orders
+from polymm.domain.order_book import OrderBook
+from polymm.domain.params import MarketParams
+from polymm.domain.portfolio import Fill, Portfolio
+from polymm.domain.prices import MAX_PIPS, PriceError, pips_to_decimal, price_to_pips
+from polymm.domain.quoting import Targets, to_pips
+from polymm.domain.risk import Position, RiskEngine, RiskLimits
+from polymm.domain.signals import EventConfig, SignalsConfig
+from polymm.domain.strategy import MarketBrain
+from polymm.venue.execution import OrderRequest
+from polymm.venue.paper import PaperExecution
+from polymm.venue.recorder import FrameReader, MarketsLine
+
+from .metrics import HORIZONS_S, Curve, Markouts
+from .report import MarketLine, RunReport
+
+NS = 1_000_000_000
+ACTIVE_S = 5.0  # the engine's "active" window for the fast fallback interval
+VIEW_DEPTH = 10
+_ZERO = Decimal(0)
+_T = TypeVar("_T")
+
+
+def run_now(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine that never suspends (``PaperExecution``'s methods) to completion, synchronously."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError("the paper execution awaited something: the replay drives it synchronously")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayConfig:
+    """The engine settings a replay honours (``from_settings``); the defaults are ``Settings``'."""
+
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    base: MarketParams = field(default_factory=MarketParams)  # the default parameters of every market
+    total_capital: Decimal = Decimal(1000)
+    max_market_exposure: Decimal = Decimal(250)
+    max_total_position: Decimal = Decimal(1000)
+    max_order_size: Decimal = Decimal(500)
+    reduce_only_hours: float = 2.0
+    min_step_gap_s: float = 0.05
+    quote_interval_s: float = 1.0
+    quote_interval_fast_s: float = 0.25
+    risk_interval_s: float = 0.5
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> ReplayConfig:
+        return cls(
+            limits=s.risk_limits(), base=s.default_params(), total_capital=s.total_capital,
+            max_market_exposure=s.max_market_exposure, max_total_position=s.max_total_position,
+            max_order_size=s.max_order_size, reduce_only_hours=s.reduce_only_hours,
+            min_step_gap_s=s.min_step_gap_s, quote_interval_s=s.quote_interval_s,
+            quote_interval_fast_s=s.quote_interval_fast_s,
+        )
+
+
+@dataclass(slots=True)
+class _MarketStats:
+    fills: int = 0
+    volume: Decimal = _ZERO
+    notional: Decimal = _ZERO
+    max_abs: Decimal = _ZERO
+
+
+class Replay:
+    """Feed recorded frames in order (``feed`` / ``run``), then ``report()`` (module docstring).
+
+    ``overrides`` are ``MarketParams`` fields set on every market on top of the defaults (the engine's
+    per-market defaults: the configured spread, size and layer step fitted to the market's tick).
+    Invalid values raise ``ConfigError`` naming the field and the allowed values.
+    """
+
+    def __init__(
+        self,
+        config: ReplayConfig | None = None,
+        overrides: Mapping[str, object] | None = None,
+        markets: Iterable[Market] = (),
+        source: str = "",
+    ) -> None:
+        self.config = config = config or ReplayConfig()
+        self.overrides = dict(overrides or {})
+        self.source = source
+        self.books = BookSet()
+        self.markets: dict[str, Market] = {}
+        self.params: dict[str, MarketParams] = {}
+        self.brains: dict[str, MarketBrain] = {}
+        self.portfolio = Portfolio()
+        self.paper = PaperExecution(self._on_fill, clock=lambda: self.now)
+        self.risk = RiskEngine(config.limits)
+        self._signals = SignalsConfig(events=EventConfig(reduce_only_hours=config.reduce_only_hours))
+        self.markouts = Markouts(HORIZONS_S, unit=NS)
+        self.curve = Curve(1.0, markets=0)
+        self.now = 0.0  # simulated epoch seconds
+        self.start: float | None = None
+        self._t_ns = 0
+        self._snapshotted: set[str] = set()
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+        self._wake_at: dict[str, float] = {}
+        self._last_step: dict[str, float] = {}
+        self._active_at: dict[str, float] = {}
+        self._next_risk = math.inf
+        self._force: set[str] = set()
+        self._last_fair: dict[str, float] = {}
+        self._last_epoch: dict[str, int] = {}
+        self._stats: dict[str, _MarketStats] = {}
+        self.halted = ""
+        self.frames = 0
+        self.frame_errors = 0
+        self.time_regressions = 0
+        self.steps = 0
+        self.places = 0
+        self.cancels = 0
+        for m in markets:
+            self.add_market(m)
+
+    # ------------------------------------------------------------------ markets
+
+    def params_for(self, market: Market) -> MarketParams:
+        """The engine's default parameters for ``market`` with the overrides on top, validated."""
+        p = self.config.base
+        tick = market.tick.decimal
+        try:
+            p = p.updated(spread=max(p.spread - p.spread % tick, 2 * tick), size=max(p.size, market.min_order_size),
+                          layer_step=max(p.layer_step - p.layer_step % tick, tick))
+            p = p.updated(**self.overrides).check_for(market)
+        except ConfigError as e:
+            raise ConfigError(f"{e} [market {market.condition_id[:12]}…, tick {market.tick}]") from None
+        if p.size > self.config.max_order_size:
+            raise ConfigError(f"size: must be at most the risk cap {self.config.max_order_size} (got {p.size})")
+        if p.position_limit > self.config.max_total_position:
+            raise ConfigError(f"position_limit: must be at most the total position cap "
+                              f"{self.config.max_total_position} (got {p.position_limit})")
+        return p
+
+    def add_market(self, market: Market) -> None:
+        """Start a market: its book, brain and parameters; it steps at once. A later definition of a
+        known market (every rotated file repeats them) updates its metadata, never its tick: the book's
+        tick is what the frames say."""
+        cid = market.condition_id
+        if cid in self.markets:
+            if self.markets[cid] != market and market.tick == self.markets[cid].tick:
+                self.markets[cid] = market  # a changed definition (metadata); the book and brain stay
+            return
+        self.params[cid] = self.params_for(market)
+        self.markets[cid] = market
+        self.books.add(market)
+        self.brains[cid] = MarketBrain(market, self._signals)
+        self._stats[cid] = _MarketStats()
+        self._force.add(cid)
+        self.curve.add_market()
+        if self.start is not None:
+            self._wake(cid, self.now)
+
+    # ------------------------------------------------------------------ input
+
+    def run(self, reader: FrameReader) -> RunReport:
+        """Replay every record of ``reader`` and report."""
+        for t_ns, item in reader.records():
+            if type(item) is MarketsLine:
+                self._begin(t_ns)
+                for m in item.markets:
+                    self.add_market(m)
+            else:
+                self.feed(t_ns, item)  # type: ignore[arg-type]
+        counters = (("frames", reader.frames), ("bad_lines", reader.bad_lines), ("bad_files", reader.bad_files))
+        return self.report(counters)
+
+    def _begin(self, t_ns: int) -> None:
+        if t_ns < self._t_ns:
+            self.time_regressions += 1
+            t_ns = self._t_ns  # a clock step back while recording: hold time still
+        self._t_ns = t_ns
+        t = t_ns / NS
+        if self.start is None:
+            self.start = self.now = t
+            self._next_risk = t
+            for cid in self.markets:
+                self._wake(cid, t)
+        self._run_until(t, inclusive=False)
+        self.now = t
+
+    def feed(self, t_ns: int, raw: str | bytes) -> None:
+        """One recorded frame received at ``t_ns`` (epoch ns)."""
+        self._begin(t_ns)
+        t_ns = self._t_ns
+        t = self.now
+        self.frames += 1
+        mo = self.markouts
+        if mo.next_due is not None and mo.next_due < t_ns:
+            mo.resolve(t_ns, False, self._mark_pips)
+        events, errors = parse_frame(raw)
+        self.frame_errors += len(errors)
+        if events:
+            changed = self.books.apply(events)
+            for ev in events:
+                tp = type(ev)
+                if tp is LastTrade:
+                    self._on_trade(ev)  # type: ignore[arg-type]
+                elif tp is BookSnapshot:
+                    book = self.books.by_token(ev.asset_id)  # type: ignore[union-attr]
+                    if book is not None:
+                        self._snapshotted.add(book.condition_id)
+                elif tp is TickSizeChange:
+                    book = self.books.by_token(ev.asset_id)  # type: ignore[union-attr]
+                    if book is not None:
+                        self._snapshotted.discard(book.condition_id)
+            for cid in changed:
+                self._active_at[cid] = t
+                self._dirty(cid, t)
+        self._run_until(t, inclusive=True)
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _wake(self, cid: str, at: float) -> None:
+        if at < self._wake_at.get(cid, math.inf):
+            self._wake_at[cid] = at
+            heapq.heappush(self._heap, (at, next(self._seq), cid))
+
+    def _dirty(self, cid: str, t: float) -> None:
+        self._wake(cid, max(t, self._last_step.get(cid, -math.inf) + self.config.min_step_gap_s))
+
+    def _run_until(self, t: float, inclusive: bool) -> None:
+        heap, wake_at = self._heap, self._wake_at
+        while True:
+            while heap and wake_at.get(heap[0][2]) != heap[0][0]:
+                heapq.heappop(heap)  # superseded by an earlier wake
+            at_step = heap[0][0] if heap else math.inf
+            at = min(at_step, self._next_risk)
+            if at > t or (at == t and not inclusive):
+                return
+            self.now = at
+            if self._next_risk <= at_step:
+                self._next_risk += self.config.risk_interval_s
+                self._risk_tick(at)
+            else:
+                _, _, cid = heapq.heappop(heap)
+                del wake_at[cid]
+                self._last_step[cid] = at
+                active = at - self._active_at.get(cid, -math.inf) < ACTIVE_S
+                cfg = self.config
+                self._wake(cid, at + (cfg.quote_interval_fast_s if active else cfg.quote_interval_s))
+                self._step(cid, at)
+
+    # ------------------------------------------------------------------ the engine's callbacks
+
+    def _on_trade(self, ev: LastTrade) -> None:
+        book = self.books.by_token(ev.asset_id)
+        if book is None:
+            return
+        try:
+            price = price_to_pips(ev.price)
+        except PriceError:
+            return  # BookSet counted it
+        self.paper.on_trade(book, ev.asset_id, price, ev.size, ev.side == "BUY")
+        is_no = ev.asset_id == book.no_token
+        yes_price = MAX_PIPS - price if is_no else price
+        self.brains[book.condition_id].on_trade(self.now, yes_price, float(ev.size), (ev.side == "BUY") != is_no)
+
+    def _on_fill(self, fill: Fill) -> None:
+        if not self.portfolio.apply(fill):
+            return
+        cid = fill.condition_id
+        self.brains[cid].on_fill(self.now, fill)
+        st = self._stats[cid]
+        st.fills += 1
+        st.volume += fill.size
+        st.notional += fill.size * pips_to_decimal(fill.price)
+        held = abs(self.portfolio.position(cid).qty)
+        if held > st.max_abs:
+            st.max_abs = held
+        self.markouts.add(self._t_ns, cid, 1 if fill.side is Side.BUY else -1, fill.price, float(fill.size))
+        self._active_at[cid] = self.now
+        self._dirty(cid, self.now)
+
+    # ------------------------------------------------------------------ one market's step (Engine.step)
+
+    def _trusted(self, cid: str, book: OrderBook) -> bool:
+        return cid in self._snapshotted and not book.resolved and not book.crossed
+
+    def _step(self, cid: str, now: float) -> None:
+        book = self.books.get(cid)
+        if book is None:
+            return
+        paper = self.paper
+        paper.on_book(book)
+        if self.halted or not self._trusted(cid, book):
+            if paper.open_orders(cid):
+                self.cancels += run_now(paper.cancel_market(cid))
+            self._force.add(cid)
+            return
+        market = self.markets[cid]
+        if book.tick != market.tick:  # a tick_size_change: requote on the new grid
+            market = self.markets[cid] = replace(market, tick=book.tick)
+        view = book.view(VIEW_DEPTH)
+        params = self.params[cid]
+        decision = self.brains[cid].decide(view, self.portfolio.position(cid).qty, params, now)
+        self.steps += 1
+        events = decision.signals.events
+        verdict = self.risk.check(
+            cid, decision.targets.quotes, self._positions(), position_limit=params.position_limit,
+            budget=self._budget(cid), now=now, reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
+        )
+        placeable = tuple(q for q in verdict.quotes if q.size >= market.min_order_size)
+        targets = Targets(placeable, decision.targets.fair, decision.targets.reason)
+        open_orders = paper.open_orders(cid)
+        crossing = [
+            o for o in open_orders
+            if (o.side is Side.BUY and view.best_ask is not None and o.price >= view.best_ask)
+            or (o.side is Side.SELL and view.best_bid is not None and o.price <= view.best_bid)
+        ]
+        fair = targets.fair if targets.fair is not None else -1e9
+        moved = abs(fair - self._last_fair.get(cid, -1e9)) >= to_pips(params.requote_threshold)
+        epoch = self._last_epoch.get(cid) != book.epoch
+        sides_changed = {o.side for o in open_orders} != {q.side for q in targets.quotes}
+        old = any(now - o.placed_at > params.max_order_age_s for o in open_orders)
+        forced = cid in self._force
+        if params.model == "fixed" and not (forced or moved or epoch or sides_changed or crossing or old):
+            return  # the fixed model requotes only when the fair value moved past the threshold
+        self._force.discard(cid)
+        self._last_fair[cid] = fair
+        self._last_epoch[cid] = book.epoch
+        live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in open_orders
+                if o not in crossing]
+        tolerance = 0 if epoch or forced else params.tolerance_ticks
+        to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, market.tick)
+        stale = [o.order_id for o in crossing] + [o.order_id for o in to_cancel]
+        if stale:
+            self.cancels += len(run_now(paper.cancel(stale)))
+        if to_place:
+            reqs = [OrderRequest(q.side, q.price, q.size) for q in to_place]
+            self.places += len(run_now(paper.place_many(market, book, reqs)))
+        resting = paper.open_orders(cid)
+        self.brains[cid].on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
+                                   min((o.price for o in resting if o.side is Side.SELL), default=None))
+
+    def _positions(self) -> dict[str, Position]:
+        resting: dict[str, list[float]] = {}
+        for o in self.paper.open_orders():
+            r = resting.setdefault(o.condition_id, [0.0, 0.0])
+            r[0 if o.side is Side.BUY else 1] += float(o.remaining)
+        out = {}
+        for cid, m in self.markets.items():
+            mark = self._mark(cid)
+            bids, asks = resting.get(cid, (0.0, 0.0))
+            out[cid] = Position(float(self.portfolio.position(cid).qty),
+                                float(mark) if mark is not None else 0.5, m.neg_risk_market_id, bids, asks)
+        return out
+
+    def _budget(self, cid: str) -> float:
+        weights = {c: p.capital_weight for c, p in self.params.items()}
+        total_w = sum(weights.values())
+        share = weights.get(cid, 0.0) / total_w if total_w > 0 else 0.0
+        return min(float(self.config.total_capital) * share, float(self.config.max_market_exposure))
+
+    # ------------------------------------------------------------------ the risk loop's pass
+
+    def _mark(self, cid: str) -> Decimal | None:
+        """The engine's mark: the mid, or the last trade on a one-sided book."""
+        book = self.books.get(cid)
+        if book is None:
+            return None
+        if book.bid() is None or book.ask() is None:
+            return pips_to_decimal(book.last_trade) if book.last_trade is not None else None
+        return pips_to_decimal(book.best_bid + book.best_ask) / 2
+
+    def _mark_pips(self, cid: object) -> float | None:
+        book = self.books.get(cid)  # type: ignore[arg-type]
+        if book is None:
+            return None
+        mid = book.mid
+        if mid is None and book.last_trade is not None:
+            return float(book.last_trade)
+        return mid
+
+    def _equity(self) -> tuple[Decimal, dict[str, Decimal | None]]:
+        marks = {cid: self._mark(cid) for cid in self.markets}
+        realized, unreal, fees, _ = self.portfolio.totals(marks)
+        return realized + unreal - fees, marks
+
+    def _risk_tick(self, now: float) -> None:
+        equity, marks = self._equity()
+        self.risk.correlation.update({c: float(m) if m is not None else None for c, m in marks.items()})
+        reason = self.risk.on_pnl(now, float(equity))
+        total = sum((abs(p.qty) for p in self.portfolio.positions.values()), _ZERO)
+        if reason is None and total > self.config.max_total_position:
+            reason = f"total position {total} over limit {self.config.max_total_position}"
+        if reason is not None and not self.halted and self.risk.limits.enforce:
+            assert self.start is not None
+            self.halted = f"halted at +{now - self.start:,.1f} s: {reason}"
+            self.cancels += run_now(self.paper.cancel_all())
+        for o in self.paper.open_orders():  # stale-order cleanup: the market's next step replaces them
+            p = self.params.get(o.condition_id)
+            if p is not None and now - o.placed_at > p.max_order_age_s:
+                self._force.add(o.condition_id)
+                self._dirty(o.condition_id, now)
+        self._sample(now, float(equity))
+
+    def _sample(self, now: float, equity: float) -> None:
+        self.curve.observe(equity)
+        assert self.start is not None
+        if self.curve.due(now - self.start):
+            inv = [float(self.portfolio.position(cid).qty) for cid in self.markets]
+            self.curve.sample(now - self.start, equity, inv)
+
+    # ------------------------------------------------------------------ the outcome
+
+    def report(self, counters: Iterable[tuple[str, int | float | str | None]] = ()) -> RunReport:
+        """The report as of now (markouts whose horizon ended by the last frame are resolved)."""
+        if self.start is not None:
+            self._run_until(self.now, inclusive=True)
+            self.markouts.resolve(self._t_ns, True, self._mark_pips)
+        equity, marks = self._equity()
+        if self.start is not None:
+            self.curve.observe(float(equity))
+        lines = []
+        for cid, m in self.markets.items():
+            pos = self.portfolio.position(cid)
+            st = self._stats[cid]
+            mark = marks.get(cid)
+            lines.append(MarketLine(cid, m.question, st.fills, float(st.volume), float(pos.qty), float(pos.realized),
+                                    float(pos.unrealized(mark)), float(st.max_abs),
+                                    None if mark is None else float(mark)))
+        realized, unreal, fees, fills = self.portfolio.totals(marks)
+        notes = []
+        if self.halted:
+            notes.append(self.halted)
+        if self.frame_errors:
+            notes.append(f"{self.frame_errors} malformed frame item(s) skipped")
+        if self.books.unknown:
+            notes.append(f"{self.books.unknown} event(s) for tokens of no known market skipped")
+        if self.books.errors.total:
+            notes.append(f"{self.books.errors.total} value(s) that could not be applied skipped")
+        if self.time_regressions:
+            notes.append(f"{self.time_regressions} record(s) stamped earlier than the one before (time held)")
+        params = tuple((k, _show(v)) for k, v in self.overrides.items() if k != "model")
+        model = str(self.overrides.get("model", self.config.base.model))
+        return RunReport(
+            command="replay",
+            source=self.source,
+            model=model,
+            params=params,
+            sim_seconds=self.now - self.start if self.start is not None else 0.0,
+            steps=self.steps,
+            places=self.places,
+            cancels=self.cancels,
+            fills=fills,
+            volume=float(sum((s.volume for s in self._stats.values()), _ZERO)),
+            notional=float(sum((s.notional for s in self._stats.values()), _ZERO)),
+            realized=float(realized),
+            unrealized=float(unreal),
+            fees=float(fees),
+            pnl=float(equity),
+            max_drawdown=self.curve.max_drawdown,
+            max_abs_inventory=max((float(s.max_abs) for s in self._stats.values()), default=0.0),
+            markouts=self.markouts.stats(),
+            markets=tuple(lines),
+            path=self.curve.path(),
+            notes=tuple(notes),
+            counters=(*tuple(counters), ("markets", len(self.markets))),
+        )
+
+
+def _show(v: object) -> str:
+    return str(v.normalize()) if isinstance(v, Decimal) else str(v)
+
+
+def replay(
+    source: str | os.PathLike[str],
+    config: ReplayConfig | None = None,
+    overrides: Mapping[str, object] | None = None,
+    markets: Iterable[Market] = (),
+) -> RunReport:
+    """Replay a recording (one ``.jsonl.gz`` file or a directory of them) and report."""
+    reader = FrameReader(source)
+    return Replay(config, overrides, markets, source=str(source)).run(reader)
+
+
+__all__ = ["Replay", "ReplayConfig", "replay", "run_now"]
