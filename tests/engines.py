@@ -30,10 +30,11 @@ async def until(pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_engine(ex, count: int = 3, **overrides):
-    """The engine (demo mode: real orders over py-clob-client-v2) on ``count`` plain markets of ``ex``."""
+async def running_engine(ex, count: int = 3, markets: list | None = None, **overrides):
+    """The engine (demo mode: real orders over py-clob-client-v2) on ``markets``, by default the first
+    ``count`` plain markets of ``ex``."""
     settings = demo_settings(ex, **overrides)
-    markets = [m for m in ex.markets if not m.neg_risk][:count]
+    markets = markets if markets is not None else [m for m in ex.markets if not m.neg_risk][:count]
     engine = Engine(settings, markets, mode="DEMO")
     task = asyncio.create_task(engine.run())
     try:

@@ -15,13 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from engines import ours
+from engines import ours, running_engine
 from test_risk_scenarios import hit_our_bid, yes_bids
 
-from polymm.config import load_settings
 from polymm.domain.market import Side
 from polymm.domain.portfolio import Fill, Portfolio
-from polymm.engine.engine import Engine
 from polymm.exchange import run_exchange
 from polymm.exchange.matching import OrderType
 from polymm.journal import Journal, export_pnl, read_status
@@ -118,23 +116,8 @@ def test_export_pnl_is_the_days_difference_per_market_with_a_total(tmp_path: Pat
 
 
 # ------------------------------------------------------------------------------------------ engine
-def _settings(ex, journal: Path, **kw):
-    return load_settings(_env_file=None, mode="demo", clob_url=ex.clob_url, ws_url=ex.ws_base,
-                         gamma_url=ex.gamma_url, data_url=ex.data_url, quote_interval_s=0.2,
-                         journal_path=str(journal), **kw)
-
-
-@contextlib.asynccontextmanager
-async def engine_on(ex, journal: Path, markets, cancel_on_stop: bool = True):
-    engine = Engine(_settings(ex, journal), markets, mode="DEMO")
-    task = asyncio.create_task(engine.run())
-    try:
-        yield engine
-    finally:
-        await engine.stop(cancel_orders=cancel_on_stop)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+def engine_on(ex, journal: Path, markets):
+    return running_engine(ex, markets=markets, journal_path=str(journal))
 
 
 async def test_a_tweak_a_fill_and_the_kill_latch_survive_a_restart(tmp_path: Path, wait_until) -> None:

@@ -48,12 +48,12 @@ from polymm.config import ConfigError, Settings
 from polymm.domain.book_set import BookSet
 from polymm.domain.market import Market, Side
 from polymm.domain.messages import BookSnapshot, LastTrade, TickSizeChange, parse_frame
-from polymm.domain.models import LiveOrder, diff_orders
 from polymm.domain.order_book import OrderBook
 from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import MAX_PIPS, PriceError, pips_to_decimal, price_to_pips
-from polymm.domain.quoting import Targets, to_pips
+from polymm.domain.quoting import Targets
+from polymm.domain.requote import budget_for, placeable, plan_orders, positions_for
 from polymm.domain.risk import Position, RiskEngine, RiskLimits
 from polymm.domain.signals import EventConfig, SignalsConfig
 from polymm.domain.strategy import MarketBrain
@@ -355,57 +355,32 @@ class Replay:
             cid, decision.targets.quotes, self._positions(), position_limit=params.position_limit,
             budget=self._budget(cid), now=now, reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
         )
-        placeable = tuple(q for q in verdict.quotes if q.size >= market.min_order_size)
-        targets = Targets(placeable, decision.targets.fair, decision.targets.reason)
-        open_orders = paper.open_orders(cid)
-        crossing = [
-            o for o in open_orders
-            if (o.side is Side.BUY and view.best_ask is not None and o.price >= view.best_ask)
-            or (o.side is Side.SELL and view.best_bid is not None and o.price <= view.best_bid)
-        ]
-        fair = targets.fair if targets.fair is not None else -1e9
-        moved = abs(fair - self._last_fair.get(cid, -1e9)) >= to_pips(params.requote_threshold)
-        epoch = self._last_epoch.get(cid) != book.epoch
-        sides_changed = {o.side for o in open_orders} != {q.side for q in targets.quotes}
-        old = any(now - o.placed_at > params.max_order_age_s for o in open_orders)
-        forced = cid in self._force
-        if params.model == "fixed" and not (forced or moved or epoch or sides_changed or crossing or old):
+        quotes, _ = placeable(verdict.quotes, market.min_order_size)
+        targets = Targets(quotes, decision.targets.fair, decision.targets.reason)
+        plan = plan_orders(paper.open_orders(cid), targets, view, params, market.tick,
+                           epoch_changed=self._last_epoch.get(cid) != book.epoch, forced=cid in self._force,
+                           last_fair=self._last_fair.get(cid), now=now)
+        if plan is None:
             return  # the fixed model requotes only when the fair value moved past the threshold
         self._force.discard(cid)
-        self._last_fair[cid] = fair
+        self._last_fair[cid] = plan.fair
         self._last_epoch[cid] = book.epoch
-        live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in open_orders
-                if o not in crossing]
-        tolerance = 0 if epoch or forced else params.tolerance_ticks
-        to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, market.tick)
-        stale = [o.order_id for o in crossing] + [o.order_id for o in to_cancel]
-        if stale:
-            self.cancels += len(run_now(paper.cancel(stale)))
-        if to_place:
-            reqs = [OrderRequest(q.side, q.price, q.size) for q in to_place]
+        if plan.cancel:
+            self.cancels += len(run_now(paper.cancel(list(plan.cancel))))
+        if plan.place:
+            reqs = [OrderRequest(q.side, q.price, q.size) for q in plan.place]
             self.places += len(run_now(paper.place_many(market, book, reqs)))
         resting = paper.open_orders(cid)
         self.brains[cid].on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
                                    min((o.price for o in resting if o.side is Side.SELL), default=None))
 
     def _positions(self) -> dict[str, Position]:
-        resting: dict[str, list[float]] = {}
-        for o in self.paper.open_orders():
-            r = resting.setdefault(o.condition_id, [0.0, 0.0])
-            r[0 if o.side is Side.BUY else 1] += float(o.remaining)
-        out = {}
-        for cid, m in self.markets.items():
-            mark = self._mark(cid)
-            bids, asks = resting.get(cid, (0.0, 0.0))
-            out[cid] = Position(float(self.portfolio.position(cid).qty),
-                                float(mark) if mark is not None else 0.5, m.neg_risk_market_id, bids, asks)
-        return out
+        return positions_for(self.markets, self.paper.open_orders(), lambda c: self.portfolio.position(c).qty,
+                             self._mark)
 
     def _budget(self, cid: str) -> float:
         weights = {c: p.capital_weight for c, p in self.params.items()}
-        total_w = sum(weights.values())
-        share = weights.get(cid, 0.0) / total_w if total_w > 0 else 0.0
-        return min(float(self.config.total_capital) * share, float(self.config.max_market_exposure))
+        return budget_for(cid, weights, self.config.total_capital, self.config.max_market_exposure)
 
     # ------------------------------------------------------------------ the risk loop's pass
 

@@ -20,10 +20,10 @@ from decimal import Decimal
 from ..config import ConfigError, MarketParams, Settings
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
-from ..domain.models import LiveOrder, diff_orders
 from ..domain.portfolio import Fill, Portfolio
 from ..domain.prices import MAX_PIPS, PriceError, pips_to_decimal, pips_to_str, price_to_pips
-from ..domain.quoting import Targets, to_pips
+from ..domain.quoting import Targets
+from ..domain.requote import budget_for, placeable, plan_orders, positions_for
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
 from ..domain.signals import EventConfig, SignalsConfig
 from ..domain.strategy import MarketBrain
@@ -497,11 +497,10 @@ class Engine:
             reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
         )
         vetoes = list(verdict.vetoes)
-        placeable = tuple(q for q in verdict.quotes if q.size >= market.min_order_size)
-        if len(placeable) < len(verdict.quotes):  # the venue rejects orders under its minimum size
-            vetoes.append(f"dropped {len(verdict.quotes) - len(placeable)} quote(s) under the market "
-                          f"minimum of {market.min_order_size} shares")
-        targets = Targets(placeable, decision.targets.fair, decision.targets.reason)
+        quotes, dropped = placeable(verdict.quotes, market.min_order_size)
+        if dropped:  # the venue rejects orders under its minimum size
+            vetoes.append(f"dropped {dropped} quote(s) under the market minimum of {market.min_order_size} shares")
+        targets = Targets(quotes, decision.targets.fair, decision.targets.reason)
         self._targets[cid] = targets
         self.store.set(f"signals/{cid}", decision.signals)
         self.store.set(f"decision/{cid}", DecisionState(
@@ -510,35 +509,22 @@ class Engine:
             decision.reward.q_min if decision.reward is not None else None,
             self._interval(cid, time.monotonic()), now,
         ))
-        open_orders = self.execution.open_orders(cid)
-        crossing = [
-            o for o in open_orders
-            if (o.side is Side.BUY and view.best_ask is not None and o.price >= view.best_ask)
-            or (o.side is Side.SELL and view.best_bid is not None and o.price <= view.best_bid)
-        ]
-        fair = targets.fair if targets.fair is not None else -1e9
-        moved = abs(fair - self._last_fair.get(cid, -1e9)) >= to_pips(params.requote_threshold)
-        epoch = self._last_epoch.get(cid) != book.epoch
-        sides_changed = {o.side for o in open_orders} != {q.side for q in targets.quotes}
-        old = any(now - o.placed_at > params.max_order_age_s for o in open_orders)
-        if params.model == "fixed" and not (cid in self._force or moved or epoch or sides_changed or crossing or old):
+        forced = cid in self._force  # a parameter change, re-arm or regained trust: exactly the new targets
+        plan = plan_orders(self.execution.open_orders(cid), targets, view, params, market.tick,
+                           epoch_changed=self._last_epoch.get(cid) != book.epoch, forced=forced,
+                           last_fair=self._last_fair.get(cid), now=now)
+        if plan is None:
             self._publish_market(cid)
             return  # the fixed model requotes only when the mid moved past the threshold
-        forced = cid in self._force  # a parameter change, re-arm or regained trust: exactly the new targets
         self._force.discard(cid)
-        self._last_fair[cid] = fair
+        self._last_fair[cid] = plan.fair
         self._last_epoch[cid] = book.epoch
-        live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in open_orders
-                if o not in crossing]
-        tolerance = 0 if epoch or forced else params.tolerance_ticks
-        to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, market.tick)
-        stale = [o.order_id for o in crossing] + [o.order_id for o in to_cancel]
-        if stale:
-            await self.execution.cancel(stale)
+        if plan.cancel:
+            await self.execution.cancel(list(plan.cancel))
         if self.halted or cid in self.paused:
             return  # a kill landed while we were cancelling: place nothing
-        if to_place:
-            reqs = [OrderRequest(q.side, q.price, q.size) for q in to_place]
+        if plan.place:
+            reqs = [OrderRequest(q.side, q.price, q.size) for q in plan.place]
             await self.execution.place_many(market, book, reqs)
         resting = self.execution.open_orders(cid)
         if self.journal is not None:
@@ -552,25 +538,12 @@ class Engine:
 
     def _positions(self) -> dict[str, Position]:
         """Every market's position, mark, group and resting order sizes, as the risk engine sees them."""
-        resting: dict[str, list[float]] = {}
-        for o in self.execution.open_orders():
-            r = resting.setdefault(o.condition_id, [0.0, 0.0])
-            r[0 if o.side is Side.BUY else 1] += float(o.remaining)
-        out = {}
-        for cid, m in self.markets.items():
-            mark = self._mark(cid)
-            bids, asks = resting.get(cid, (0.0, 0.0))
-            out[cid] = Position(float(self.portfolio.position(cid).qty),
-                                float(mark) if mark is not None else 0.5, m.neg_risk_market_id, bids, asks)
-        return out
+        return positions_for(self.markets, self.execution.open_orders(), lambda c: self.portfolio.position(c).qty,
+                             self._mark)
 
     def _budget(self, cid: str) -> float:
-        """Capital allocation: the total capital split by the markets' ``capital_weight``, each share
-        capped by ``max_market_exposure`` (dollars of exposure this market may carry)."""
         weights = {c: self.params[c].capital_weight for c in self.markets if c not in self.paused}
-        total_w = sum(weights.values())
-        share = weights.get(cid, 0.0) / total_w if total_w > 0 else 0.0
-        return min(float(self.settings.total_capital) * share, float(self.settings.max_market_exposure))
+        return budget_for(cid, weights, self.settings.total_capital, self.settings.max_market_exposure)
 
     # ================================================================ feed callbacks
     def _on_books_changed(self, cids: set[str]) -> None:

@@ -1,0 +1,98 @@
+"""One market's order plan for a step, and the risk engine's inputs: shared by the engine
+(``Engine.step``) and the replay (``backtest/replay.py``), so both decide exactly alike.
+
+``plan_orders`` turns the step's targets and our resting orders into what to cancel and what to place:
+- resting orders the book now crosses go, whatever else happens;
+- the ``fixed`` model keeps its quotes unless something moved: a forced step (parameter change,
+  re-arm, regained trust), the fair value by ``requote_threshold``, a new tick epoch, the set of sides,
+  a crossing or an order older than ``max_order_age_s`` — then ``None`` (nothing to do);
+- otherwise ``diff_orders`` keeps queue position: exact prices first, then within
+  ``tolerance_ticks`` (0 on a forced step or a new epoch: exactly the new targets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .market import Market, Side
+from .models import LiveOrder, diff_orders
+from .order_book import BookView
+from .params import MarketParams
+from .prices import Tick
+from .quoting import Quote, Targets, to_pips
+from .risk import Position
+
+NO_FAIR = -1e9
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    cancel: tuple[str, ...]  # order ids
+    place: tuple[Quote, ...]
+    fair: float  # remember as the market's last fair value (pips; NO_FAIR when none)
+
+
+def placeable(quotes: Sequence[Quote], min_size: Decimal) -> tuple[tuple[Quote, ...], int]:
+    """Quotes the venue accepts (at least its minimum order size), and how many were dropped."""
+    kept = tuple(q for q in quotes if q.size >= min_size)
+    return kept, len(quotes) - len(kept)
+
+
+def plan_orders(
+    resting: Sequence[Any],  # OpenOrder-like: order_id, side, price, remaining, placed_at
+    targets: Targets,
+    view: BookView,
+    params: MarketParams,
+    tick: Tick,
+    *,
+    epoch_changed: bool,
+    forced: bool,
+    last_fair: float | None,
+    now: float,
+) -> Plan | None:
+    """See the module docstring; ``None`` when the fixed model keeps its quotes."""
+    crossing = [
+        o for o in resting
+        if (o.side is Side.BUY and view.best_ask is not None and o.price >= view.best_ask)
+        or (o.side is Side.SELL and view.best_bid is not None and o.price <= view.best_bid)
+    ]
+    fair = targets.fair if targets.fair is not None else NO_FAIR
+    moved = abs(fair - (NO_FAIR if last_fair is None else last_fair)) >= to_pips(params.requote_threshold)
+    sides_changed = {o.side for o in resting} != {q.side for q in targets.quotes}
+    old = any(now - o.placed_at > params.max_order_age_s for o in resting)
+    if params.model == "fixed" and not (forced or moved or epoch_changed or sides_changed or crossing or old):
+        return None
+    live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in resting if o not in crossing]
+    tolerance = 0 if epoch_changed or forced else params.tolerance_ticks
+    to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, tick)
+    return Plan(tuple(o.order_id for o in crossing) + tuple(o.order_id for o in to_cancel), tuple(to_place), fair)
+
+
+def positions_for(
+    markets: Mapping[str, Market],
+    resting: Iterable[Any],  # every market's OpenOrder-likes: condition_id, side, remaining
+    qty: Callable[[str], Decimal],
+    mark: Callable[[str], Decimal | None],
+) -> dict[str, Position]:
+    """Every market's position, mark (0.5 when unknown), group and resting sizes, for ``RiskEngine.check``."""
+    sizes: dict[str, list[float]] = {}
+    for o in resting:
+        r = sizes.setdefault(o.condition_id, [0.0, 0.0])
+        r[0 if o.side is Side.BUY else 1] += float(o.remaining)
+    out = {}
+    for cid, m in markets.items():
+        mk = mark(cid)
+        bids, asks = sizes.get(cid, (0.0, 0.0))
+        out[cid] = Position(float(qty(cid)), float(mk) if mk is not None else 0.5, m.neg_risk_market_id, bids, asks)
+    return out
+
+
+def budget_for(cid: str, weights: Mapping[str, float], total_capital: Decimal, max_market_exposure: Decimal) -> float:
+    """Capital allocation: the total split by ``capital_weight``, each share capped by
+    ``max_market_exposure`` (dollars of exposure the market may carry)."""
+    total_w = sum(weights.values())
+    share = weights.get(cid, 0.0) / total_w if total_w > 0 else 0.0
+    return min(float(total_capital) * share, float(max_market_exposure))
