@@ -1,8 +1,11 @@
-"""Entry points: ``polymm-tui`` (the dashboard) and ``polymm {run, exchange}``.
+"""Entry points: ``polymm-tui`` (the dashboard) and ``polymm {run, exchange, record, cancel-all, status,
+markets, doctor}`` (plus ``replay`` and ``backtest`` when ``polymm.backtest.commands`` is present).
 
-Modes: ``--demo`` starts the stand-in exchange in-process on 127.0.0.1 and trades against it;
-paper (the default) reads real market data and simulates fills; ``--live`` sends real orders and
-needs credentials and a typed confirmation.
+Modes: ``--demo`` starts the stand-in exchange in-process on 127.0.0.1 and trades against it (with
+``--clob-url``: the demo wallet against the stand-in there); paper (the default) reads real market
+data and simulates fills; ``--live`` sends real orders and needs credentials and a typed confirmation.
+The commands live in ``ops.py``; this module parses arguments, loads settings and prints. Bad input
+exits with code 2 and a message naming the option or variable and its allowed values.
 """
 
 from __future__ import annotations
@@ -10,48 +13,108 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
-import signal
+import importlib.util
+import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from . import ops
 from .config import ConfigError, Settings, load_settings
 
 LIVE_CONFIRM_WORD = "LIVE"
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--demo", action="store_true", help="trade against the embedded stand-in exchange")
-    g.add_argument("--live", action="store_true", help="send real orders (needs credentials and confirmation)")
+# ---------------------------------------------------------------- argument types
+def _number(cast: type, ok: Any, allowed: str) -> Any:
+    """An argparse type: a ``cast`` number for which ``ok(x)`` holds; the error names what is allowed."""
+
+    def parse(text: str) -> Any:
+        try:
+            x = cast(text)
+        except ValueError:
+            x = None
+        if x is None or not ok(x):
+            raise argparse.ArgumentTypeError(f"must be {allowed} (got {text!r})")
+        return x
+
+    return parse
+
+
+_port = _number(int, lambda n: 0 <= n <= 65535, "a port number from 0 (off) to 65535")
+_limit = _number(int, lambda n: 1 <= n <= 1000, "an integer from 1 to 1000")
+_scan = _number(int, lambda n: 1 <= n <= 20_000, "an integer from 1 to 20000")
+_seconds = _number(float, lambda x: 0 < x <= 600, "seconds, more than 0 and at most 600")
+_volume = _number(float, lambda x: 0 <= x < float("inf"), "a number of dollars, 0 or more")
+
+
+# ---------------------------------------------------------------- shared options
+def _venue_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clob-url", help="CLOB REST base URL (POLYMM_CLOB_URL)")
     p.add_argument("--ws-url", help="WebSocket base URL, without /ws/market (POLYMM_WS_URL)")
     p.add_argument("--gamma-url", help="Gamma API base URL (POLYMM_GAMMA_URL)")
+
+
+def _common(p: argparse.ArgumentParser, *, logs: bool = True) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--demo", action="store_true",
+                   help="trade against the embedded stand-in exchange (with --clob-url: the demo wallet against the "
+                        "stand-in there, e.g. `polymm exchange`)")
+    g.add_argument("--live", action="store_true", help="send real orders (needs credentials and confirmation)")
+    _venue_args(p)
     p.add_argument("--markets", help="comma-separated condition ids to trade (POLYMM_MARKETS)")
+    p.add_argument("--market-file", metavar="PATH",
+                   help="curated markets, one a line with per-market parameters, watched while running: add, remove "
+                        "or edit a line to add, remove or retune a market (POLYMM_MARKET_FILE; format in README)")
+    p.add_argument("--metrics-port", type=_port, metavar="N", help="serve metrics on port N; 0 = off "
+                                                                   "(POLYMM_METRICS_PORT)")
+    if logs:
+        p.add_argument("--log-format", choices=("text", "json"),
+                       help="log lines as text, or one JSON object a line (POLYMM_LOG_FORMAT)")
     p.add_argument("--seed", type=int, default=None, help="stand-in seed for --demo (POLYMM_DEMO_SEED)")
+
+
+def _ops_args(p: argparse.ArgumentParser) -> None:
+    """The options every operator command has: which venue, and as whom."""
+    p.add_argument("--demo", action="store_true",
+                   help="as the demo wallet: against the stand-in at --clob-url (e.g. `polymm exchange`), else a "
+                        "fresh embedded stand-in")
+    _venue_args(p)
+    p.add_argument("--seed", type=int, default=None, help="stand-in seed for --demo (POLYMM_DEMO_SEED)")
+    p.set_defaults(live=False)
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("clob_url", "ws_url", "gamma_url", "markets"):
+    for name in ("clob_url", "ws_url", "gamma_url", "markets", "market_file", "metrics_port", "log_format"):
         v = getattr(args, name, None)
         if v is not None:
             out[name] = v
-    if args.seed is not None:
+    if getattr(args, "seed", None) is not None:
         out["demo_seed"] = args.seed
     if args.demo:
         out["mode"] = "demo"
-    elif args.live:
+    elif getattr(args, "live", False):
         out["mode"] = "live"
+    if args.demo and args.clob_url:  # a stand-in already running there: its other hosts, same layout
+        base = args.clob_url.rstrip("/")
+        out.setdefault("ws_url", "ws" + base.removeprefix("http"))
+        out.setdefault("gamma_url", f"{base}/gamma-api")
+        out["data_url"] = f"{base}/data-api"
     return out
 
 
 @contextlib.contextmanager
-def _venue(settings: Settings) -> Iterator[tuple[Settings, str]]:
-    """For demo mode start the embedded stand-in and point the settings at it."""
+def _venue(settings: Settings, args: argparse.Namespace) -> Iterator[tuple[Settings, str]]:
+    """For demo mode start the embedded stand-in and point the settings at it — unless ``--clob-url``
+    names the stand-in to use (only the command-line flag does: a production URL from the environment
+    never meets the demo wallet)."""
     if settings.mode != "demo":
         yield settings, "LIVE" if settings.mode == "live" else "PAPER"
+        return
+    if args.clob_url:
+        yield settings, "DEMO"
         return
     from .exchange import EmbeddedExchange
 
@@ -93,71 +156,91 @@ def _check_live(settings: Settings, confirm: bool = True) -> None:
             raise ConfigError("--live: not confirmed; nothing was sent")
 
 
-def _load(args: argparse.Namespace, prog: str) -> Settings | None:
-    """Settings for this run, or None after telling the user exactly what is wrong."""
+def _check_program(settings: Settings) -> None:
+    """What must hold of the market file and the metrics port before anything starts."""
+    if settings.market_file:
+        path = Path(settings.market_file).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"--market-file / POLYMM_MARKET_FILE: no such file {str(path)!r} (a text file, one "
+                              f"market a line: `<condition_id> [key=value ...]`)")
+        from .engine.watchlist import read_market_file
+
+        try:
+            read_market_file(path)
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"--market-file / POLYMM_MARKET_FILE: cannot read {str(path)!r}: {e}") from None
+    if settings.metrics_port and importlib.util.find_spec("polymm.metrics") is None:
+        raise ConfigError("--metrics-port / POLYMM_METRICS_PORT: this build has no metrics module (polymm.metrics); "
+                          "use 0 (off)")
+
+
+def _with_journal(settings: Settings) -> Settings:
+    """The journal the programs keep (``journal.resolve_path``: per mode, none in demo mode)."""
+    from .journal import resolve_path
+
+    return settings.model_copy(update={"journal_path": resolve_path(settings.journal_path, settings.mode) or "off"})
+
+
+def _load(args: argparse.Namespace, prog: str, *, program: bool = True) -> Settings | None:
+    """Settings for this run (``program``: one that trades, so also the file, port and live checks),
+    or None after telling the user exactly what is wrong."""
     try:
         settings = load_settings(**_overrides(args))
-        _check_live(settings)
+        if program:
+            _check_program(settings)
+            _check_live(settings)
     except ConfigError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return None
     return settings
 
 
+# ---------------------------------------------------------------- polymm-tui
 def tui_main(argv: list[str] | None = None) -> int:
     """``polymm-tui``: the dashboard."""
     p = argparse.ArgumentParser(prog="polymm-tui", description="polymm: Polymarket market maker dashboard")
-    _common(p)
+    _common(p, logs=False)
     args = p.parse_args(argv)
     settings = _load(args, "polymm-tui")
     if settings is None:
         return 2
-    from .tui.app import PolymmApp
-
-    with _venue(settings) as (settings, mode):
-        PolymmApp(settings, mode=mode, venue_host=settings.clob_url, settle_heap=True).run()
+    with _venue(_with_journal(settings), args) as (settings, mode):
+        try:
+            markets = asyncio.run(ops.initial_markets(settings)) if settings.market_file else None
+        except Exception as e:  # the venue's Gamma did not answer: say so, no traceback
+            print(f"polymm-tui: could not look up the market file's markets at {settings.gamma_url}: "
+                  f"{ops.venue_error(e)}", file=sys.stderr)
+            return 1
+        _program_app(settings, mode, markets).run()
     return 0
 
 
-async def _run_headless(settings: Settings, mode: str) -> None:
-    from .engine.engine import Engine
-    from .engine.heap import SETTLE_AFTER_S, settle_heap
-    from .venue.rest import PublicClient
+def _program_app(settings: Settings, mode: str, markets: list | None) -> Any:
+    """The dashboard plus what the program adds once its engine runs: the market file watcher and the
+    metrics endpoint (``ops.run_extras``)."""
+    from .tui.app import PolymmApp
 
-    public = PublicClient(settings.clob_url, settings.gamma_url)
-    try:
-        wanted = set(settings.market_ids)
-        found = await public.list_markets(limit=100)
-    finally:
-        await public.aclose()
-    markets = [m for m in found if not wanted or m.condition_id in wanted][: settings.max_markets]
-    engine = Engine(settings, markets, mode=mode)
-    log = logging.getLogger("polymm")
-    seen = [0]
+    class ProgramApp(PolymmApp):
+        async def on_mount(self) -> None:  # Textual runs every class's handler: PolymmApp's too
+            if settings.market_file or settings.metrics_port:
+                self.run_worker(self._extras(), name="extras", group="extras", exit_on_error=False)
 
-    def echo(_v: int) -> None:
-        events = engine.store.get("events", ())
-        for e in events:
-            if e.ts > seen[0]:
-                seen[0] = e.ts
-                log.log(logging.ERROR if e.level == "error" else logging.WARNING if e.level == "warning"
-                        else logging.INFO, e.text)
+        async def _extras(self) -> None:
+            while self.engine is None:
+                await asyncio.sleep(0.05)
+            await ops.run_extras(self.engine, settings, provisional=[m.condition_id for m in markets or ()])
 
-    engine.store.subscribe(echo)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(engine.stop(cancel_orders=True)))
-    log.info("polymm %s: %d markets", mode, len(markets))
-    loop.call_later(SETTLE_AFTER_S, settle_heap)  # start-up done: keep full collections short
-    with contextlib.suppress(asyncio.CancelledError):
-        await engine.run()
+    return ProgramApp(settings, mode=mode, markets=markets, venue_host=settings.clob_url, settle_heap=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``polymm``: headless engine and tools."""
+# ---------------------------------------------------------------- polymm
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="polymm", description="polymm: Polymarket market maker")
-    sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the engine headless (logs to stderr; Ctrl-C cancels all and exits)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run the engine headless (logs to stderr; SIGINT / SIGTERM cancel all and exit)",
+                         description="Run the engine without a screen. Logs go to stderr (--log-format text|json). "
+                                     "SIGINT or SIGTERM cancels every order of ours at the venue, then exits 0 once "
+                                     "the venue confirms none rest (1 if it does not).")
     _common(run)
     ex = sub.add_parser("exchange", help="run the stand-in Polymarket exchange on loopback")
     ex.add_argument("--host", default="127.0.0.1")
@@ -168,9 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--flow-rate", type=float, default=None, help="synthetic steps per second per market")
     rec = sub.add_parser("record", help="record raw market-channel frames to rotated .jsonl.gz files")
     rec.add_argument("--demo", action="store_true", help="record from the embedded stand-in exchange")
-    rec.add_argument("--clob-url", help="CLOB REST base URL (POLYMM_CLOB_URL)")
-    rec.add_argument("--ws-url", help="WebSocket base URL, without /ws/market (POLYMM_WS_URL)")
-    rec.add_argument("--gamma-url", help="Gamma API base URL (POLYMM_GAMMA_URL)")
+    _venue_args(rec)
     rec.add_argument("--markets", help="comma-separated condition ids (default: top markets by 24 h volume)")
     rec.add_argument("--max-markets", type=int, default=None, help="markets to discover (POLYMM_MAX_MARKETS)")
     rec.add_argument("--seed", type=int, default=None, help="stand-in seed for --demo (POLYMM_DEMO_SEED)")
@@ -179,33 +260,55 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--rotate-minutes", type=float, default=60.0, help="start a new file after K minutes")
     rec.add_argument("--duration", type=float, default=None, help="stop after S seconds (default: until Ctrl-C)")
     rec.set_defaults(live=False)
-    args = p.parse_args(argv)
 
+    ca = sub.add_parser("cancel-all", help="panic button: cancel every open order of ours at the venue",
+                        description="Cancel every open order of ours at the venue (DELETE /cancel-all), print how "
+                                    "many, and confirm with GET /data/orders that none remain. Exits 1 if some still "
+                                    "rest. A polymm still running keeps quoting: stop it first (ctrl+k or SIGTERM).")
+    _ops_args(ca)
+    st = sub.add_parser("status", help="venue, clock skew, our orders, balance, positions and the journal",
+                        description="Show whether the venue answers, its time and our clock's skew, our open orders "
+                                    "per market, the balance and positions as the venue reports them, and what the "
+                                    "journal says (latch, positions, parameter overrides). Exits 1 when the venue "
+                                    "cannot be reached or a part of the status could not be read.")
+    _ops_args(st)
+    st.add_argument("--journal", metavar="PATH",
+                    help="the journal to read (default: the one `polymm run` keeps in this mode)")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+    mk = sub.add_parser("markets", help="scan and rank markets from Gamma / CLOB discovery",
+                        description="List open markets ranked for market making. Columns: 24 h volume (USDC), "
+                                    "spread, liquidity reward pool (USDC/day) and score (see "
+                                    "polymm/venue/discovery.py, Candidate.score).")
+    _ops_args(mk)
+    mk.add_argument("--sort", choices=ops.MARKET_SORTS, default="score", help="rank by (default: score)")
+    mk.add_argument("--limit", type=_limit, default=20, help="rows to show, 1..1000 (default: 20)")
+    mk.add_argument("--search", help="only markets whose question or slug has every word")
+    mk.add_argument("--rewards-only", action="store_true", help="only markets paying liquidity rewards")
+    mk.add_argument("--min-volume", type=_volume, help="only markets with at least this 24 h volume (USDC)")
+    mk.add_argument("--scan", type=_scan, default=500,
+                    help="Gamma markets to read at most, 1..20000 (default: 500)")
+    mk.add_argument("--json", action="store_true", help="print a JSON array")
+    dr = sub.add_parser("doctor", help="check credentials, clock, balances, allowances and the market WebSocket",
+                        description="One line per check with OK / WARN / FAIL and the reason: credentials (the "
+                                    "wallet is shown by its address, never the key), the venue and its version, clock "
+                                    "skew against /time, L2 auth, balance and allowances, Gamma, and the market "
+                                    "WebSocket (connect, subscribe, a frame within --timeout). Exits 1 on any FAIL.")
+    _ops_args(dr)
+    dr.add_argument("--timeout", type=_seconds, default=5.0, help="seconds to wait for each answer (default: 5)")
+    if importlib.util.find_spec("polymm.backtest.commands") is not None:
+        from .backtest import commands as backtest_commands  # adds `replay` and `backtest`
+
+        backtest_commands.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``polymm``: headless engine and tools."""
+    args = _parser().parse_args(argv)
+    if getattr(args, "func", None) is not None:  # commands registered by other modules (replay, backtest)
+        return int(args.func(args) or 0)
     if args.command == "record":
-        from .venue.recorder import FrameWriter, record
-
-        try:  # recording needs no credentials: no _check_live
-            settings = load_settings(**_overrides(args))
-        except ConfigError as e:
-            print(f"polymm: {e}", file=sys.stderr)
-            return 2
-        writer = FrameWriter(args.out, rotate_bytes=int(args.rotate_mb * 1024 * 1024) or None,
-                             rotate_seconds=args.rotate_minutes * 60 or None)
-        with _venue(settings) as (settings, _mode):
-            try:
-                recorder, ids = asyncio.run(record(
-                    settings.clob_url, settings.gamma_url, f"{settings.ws_url}/ws/market", writer,
-                    settings.market_ids, args.max_markets or settings.max_markets, args.duration))
-            except Exception as e:  # discovery failed / nothing to record: say so, no traceback
-                writer.close()
-                print(f"polymm record: {type(e).__name__}: {e}", file=sys.stderr)
-                return 1
-        print(f"polymm record: {recorder.frames} frames from {len(ids)} markets ({settings.ws_url}) "
-              f"in {len(writer.files)} files under {writer.directory.resolve()}")
-        for f in writer.files:
-            print(f"  {f}")
-        return 0
-
+        return _record(args)
     if args.command == "exchange":
         from .exchange import serve
 
@@ -214,15 +317,101 @@ def main(argv: list[str] | None = None) -> int:
             kw["flow_rate"] = args.flow_rate
         serve(**kw)
         return 0
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the engine's log
+    if args.command in ("cancel-all", "status", "markets", "doctor"):
+        return _operator(args)
     settings = _load(args, "polymm")
     if settings is None:
         return 2
-    with _venue(settings) as (settings, mode):
-        asyncio.run(_run_headless(settings, mode))
+    ops.setup_logging(settings)
+    with _venue(_with_journal(settings), args) as (settings, mode):
+        return asyncio.run(ops.run_headless(settings, mode))
+
+
+def _record(args: argparse.Namespace) -> int:
+    from .venue.recorder import FrameWriter, record
+
+    settings = _load(args, "polymm record", program=False)  # recording needs no credentials
+    if settings is None:
+        return 2
+    writer = FrameWriter(args.out, rotate_bytes=int(args.rotate_mb * 1024 * 1024) or None,
+                         rotate_seconds=args.rotate_minutes * 60 or None)
+    with _venue(settings, args) as (settings, _mode):
+        try:
+            recorder, ids = asyncio.run(record(
+                settings.clob_url, settings.gamma_url, f"{settings.ws_url}/ws/market", writer,
+                settings.market_ids, args.max_markets or settings.max_markets, args.duration))
+        except Exception as e:  # discovery failed / nothing to record: say so, no traceback
+            writer.close()
+            print(f"polymm record: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
+    print(f"polymm record: {recorder.frames} frames from {len(ids)} markets ({settings.ws_url}) "
+          f"in {len(writer.files)} files under {writer.directory.resolve()}")
+    for f in writer.files:
+        print(f"  {f}")
     return 0
+
+
+def _operator(args: argparse.Namespace) -> int:
+    """cancel-all, status, markets, doctor: print the answer; 2 for bad input, 1 when the venue says no."""
+    prog = f"polymm {args.command}"
+    settings = _load(args, prog, program=False)
+    if settings is None:
+        return 2
+    ops.setup_logging(settings.model_copy(update={"log_level": "WARNING"}))  # stdout is the answer
+    with _venue(settings, args) as (settings, _mode):
+        try:
+            return asyncio.run(_OPERATOR[args.command](settings, args))
+        except ConfigError as e:  # no credentials for a command that needs them
+            print(f"{prog}: {e}", file=sys.stderr)
+            return 2
+        except Exception as e:
+            print(f"{prog}: {settings.clob_url}: {ops.venue_error(e)}", file=sys.stderr)
+            return 1
+
+
+async def _cancel_all(settings: Settings, args: argparse.Namespace) -> int:
+    w = ops.wallet(settings)
+    r = await ops.cancel_all(settings)
+    print(f"cancelled {r.cancelled} orders of wallet {w.address} at {settings.clob_url}")
+    if r.not_cancelled:
+        print(f"{len(r.not_cancelled)} not cancelled (already filled or cancelled): "
+              + ", ".join(f"{ops.short(k)} ({v})" for k, v in list(r.not_cancelled.items())[:5]))
+    for e in r.errors:
+        print(f"venue error: {e}")
+    if r.confirmed:
+        print("GET /data/orders confirms none of ours remain")
+        return 0
+    if r.left:
+        print(f"FAILED: GET /data/orders still shows {len(r.left)} open orders of ours: "
+              + ", ".join(ops.short(i) for i in r.left[:10]))
+    else:
+        print("FAILED: could not confirm with GET /data/orders that none of ours remain")
+    return 1
+
+
+async def _status(settings: Settings, args: argparse.Namespace) -> int:
+    report = await ops.status(settings, args.journal)
+    print(report.to_json() if args.json else ops.render_status(report))
+    return 0 if report.ok else 1
+
+
+async def _markets(settings: Settings, args: argparse.Namespace) -> int:
+    found = await ops.list_markets(settings, sort=args.sort, limit=args.limit, search=args.search,
+                                   rewards_only=args.rewards_only, min_volume=args.min_volume, scan=args.scan)
+    print(json.dumps([ops.market_row(c) for c in found], indent=2) if args.json else ops.render_markets(found))
+    return 0
+
+
+async def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+    checks = await ops.doctor(settings, args.timeout)
+    for c in checks:
+        print(c.line())
+    failed = [c.name for c in checks if c.status == "FAIL"]
+    print(f"{len(checks)} checks: " + (f"FAIL in {', '.join(failed)}" if failed else "no failures"))
+    return 1 if failed else 0
+
+
+_OPERATOR = {"cancel-all": _cancel_all, "status": _status, "markets": _markets, "doctor": _doctor}
 
 
 if __name__ == "__main__":

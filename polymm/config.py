@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     min_step_gap_s: float = Field(0.05, ge=0, le=10)  # coalesce book changes into one step per gap
     demo_seed: int = 7
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line (ts, level, logger, msg, fields)
+    # curated markets, one a line (polymm/engine/watchlist.py); watched while running. Empty: discovery
+    market_file: str = ""
+    metrics_port: int = Field(0, ge=0, le=65535)  # serve metrics (polymm/metrics.py) on this port; 0 = off
 
     @field_validator("chain_id", "signature_type", mode="before")
     @classmethod

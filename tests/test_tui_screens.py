@@ -90,7 +90,7 @@ async def test_picker_search_then_enter_adds_a_market_that_quotes_at_the_venue()
             assert sides == {Side.BUY, Side.SELL}
             await until(pilot, lambda: "added" in _text(picker.query_one("#picker-message", Label)))
             assert "yes" in str(table.get_cell(cid, "traded"))
-            assert engine.params[cid] == engine._default_params(engine.markets[cid])
+            assert engine.params[cid] == engine.default_params(engine.markets[cid])
 
             # adding it again with `a` (list focused) does nothing and says so
             table.focus()

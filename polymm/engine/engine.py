@@ -105,7 +105,7 @@ class Engine:
         if self.journal is not None and hasattr(self.execution, "on_fill_status"):
             self.execution.on_fill_status = self.journal.record_fill_status  # type: ignore[attr-defined]
         for m in markets:
-            self.params[m.condition_id] = self._default_params(m)
+            self.params[m.condition_id] = self.default_params(m)
             self.brains[m.condition_id] = MarketBrain(m, self._signals_config)
         self.public = PublicClient(settings.clob_url, settings.gamma_url)
         self.recorder = FrameWriter(settings.record_dir) if settings.record_dir else None
@@ -126,7 +126,8 @@ class Engine:
         self.store.set("markets", tuple(self.markets))
         self._publish_risk()
 
-    def _default_params(self, market: Market) -> MarketParams:
+    def default_params(self, market: Market) -> MarketParams:
+        """The parameters a market starts with: the settings' defaults fitted to its tick and minimum size."""
         p = self.settings.default_params()
         tick = market.tick.decimal
         spread = max(p.spread - p.spread % tick, 2 * tick)
@@ -169,12 +170,7 @@ class Engine:
     def set_params(self, condition_id: str, **changes: object) -> MarketParams:
         """Change a market's parameters; raises ConfigError (value unchanged) when invalid."""
         market = self._market(condition_id)
-        new = self.params[condition_id].updated(**changes).check_for(market)
-        if new.size > self.settings.max_order_size:
-            raise ConfigError(f"size: must be at most the risk cap {self.settings.max_order_size} (got {new.size})")
-        if new.position_limit > self.settings.max_total_position:
-            raise ConfigError(f"position_limit: must be at most the total position cap "
-                              f"{self.settings.max_total_position} (got {new.position_limit})")
+        new = self.check_params(market, self.params[condition_id], **changes)
         self.params[condition_id] = new
         self._force.add(condition_id)
         values = {k: getattr(new, k) for k in changes}
@@ -183,6 +179,17 @@ class Engine:
         shown = ", ".join(f"{k}={v.normalize() if isinstance(v, Decimal) else v}" for k, v in values.items())
         self.store.log(f"{market.short_question}: {shown}")
         self._mark_dirty({condition_id})
+        return new
+
+    def check_params(self, market: Market, base: MarketParams | None = None, **changes: object) -> MarketParams:
+        """``base`` (default: the market's start parameters) with ``changes``, validated for the market
+        and within the risk caps; raises ConfigError naming the field. Changes nothing."""
+        new = (base or self.default_params(market)).updated(**changes).check_for(market)
+        if new.size > self.settings.max_order_size:
+            raise ConfigError(f"size: must be at most the risk cap {self.settings.max_order_size} (got {new.size})")
+        if new.position_limit > self.settings.max_total_position:
+            raise ConfigError(f"position_limit: must be at most the total position cap "
+                              f"{self.settings.max_total_position} (got {new.position_limit})")
         return new
 
     async def pause(self, condition_id: str) -> None:
@@ -203,7 +210,7 @@ class Engine:
         self.markets[market.condition_id] = market
         if self.recorder is not None:
             self.recorder.add_markets([market])
-        self.params[market.condition_id] = self._default_params(market)
+        self.params[market.condition_id] = self.default_params(market)
         self.brains[market.condition_id] = MarketBrain(market, self._signals_config)
         self._force.add(market.condition_id)
         await self.feed.add_market(market)
@@ -427,13 +434,15 @@ class Engine:
             await self.kill(f"{name} loop crashed: {type(e).__name__}")
             raise
 
+    def loops(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
+        """The long-running loops a host runs after ``start`` (each under ``guard``)."""
+        return [("feed", self.run_feed), ("strategy", self.run_strategy), ("risk", self.run_risk),
+                ("execution", self.run_execution)]
+
     async def run(self) -> None:
-        """All three loops (headless mode); returns when ``stop`` is called."""
+        """``start``, then every loop (headless mode); returns when ``stop`` is called."""
         await self.start()
-        await asyncio.gather(
-            self.guard("feed", self.run_feed), self.guard("strategy", self.run_strategy),
-            self.guard("risk", self.run_risk), self.guard("execution", self.run_execution),
-        )
+        await asyncio.gather(*(self.guard(name, fn) for name, fn in self.loops()))
 
     async def stop(self, cancel_orders: bool = True) -> None:
         self._stopping = True

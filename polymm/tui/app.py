@@ -209,8 +209,7 @@ class PolymmApp(App[None]):
             self.engine = engine
             return
         self.engine = engine
-        for name, loop in (("feed", engine.run_feed), ("strategy", engine.run_strategy), ("risk", engine.run_risk),
-                           ("execution", engine.run_execution)):
+        for name, loop in engine.loops():
             self.run_worker(engine.guard(name, loop), name=name, group="engine", exit_on_error=False)
         if self._settle_heap:  # after the first books and screens: most of what start-up made is in place
             self.set_timer(SETTLE_AFTER_S, settle_heap)

@@ -1,0 +1,864 @@
+"""What the ``polymm`` commands do (``cli.py`` only parses arguments and prints).
+
+* ``run_headless``: the engine without a screen — structured logs, the market file watcher, the
+  metrics endpoint, and on SIGINT / SIGTERM every order of ours cancelled at the venue before exit.
+* ``cancel_all``: the panic button — cancel every open order of ours at the venue and confirm with
+  ``GET /data/orders`` that none remain.
+* ``status``: the venue (reachable, server time and clock skew), our open orders per market, balance
+  and positions as the venue reports them, and what the journal says.
+* ``list_markets``: discovery's ranking (volume, spread, reward, score).
+* ``doctor``: one line per check (credentials, venue, clock, auth, balance, allowances, Gamma, market
+  WebSocket) with OK / WARN / FAIL and the reason.
+
+They work against any venue URL (Polymarket or a stand-in). Secrets are never printed or logged:
+the wallet is shown by its address, and the log formatters blank any secret that reaches a line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import httpx
+import orjson
+
+from .config import ConfigError, Settings
+from .domain.market import Market
+from .venue.discovery import Candidate, Discovery, Filters, RankBy
+from .venue.rest import PublicClient
+
+log = logging.getLogger("polymm")
+
+HIDDEN = "<hidden>"
+CLOCK_OK_S = 2.0  # /time has whole seconds: within this the clocks agree as far as we can tell
+CLOCK_FAIL_S = 10.0  # beyond this L2 signatures (seconds timestamps) risk 401s
+
+
+# ====================================================================== logging
+_RECORD_KEYS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret value the process knows up front (the demo key too), for the log formatters."""
+    from .engine.execution_factory import DEMO_PRIVATE_KEY
+
+    out = [DEMO_PRIVATE_KEY, DEMO_PRIVATE_KEY.removeprefix("0x")]
+    for s in (settings.private_key, settings.api_key, settings.api_secret, settings.api_passphrase):
+        if s is not None and s.get_secret_value():
+            v = s.get_secret_value()
+            out += [v, v.removeprefix("0x")]
+    return [s for s in out if len(s) >= 8]
+
+
+class _Redacting(logging.Formatter):
+    def __init__(self, secrets: Iterable[str] = (), **kw: Any) -> None:
+        super().__init__(**kw)
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            if s in text:
+                text = text.replace(s, HIDDEN)
+        return text
+
+    @staticmethod
+    def fields(record: logging.LogRecord) -> dict[str, Any]:
+        """The ``extra=`` fields of a record."""
+        return {k: v for k, v in record.__dict__.items() if k not in _RECORD_KEYS and not k.startswith("_")}
+
+
+class TextFormatter(_Redacting):
+    """``2026-11-03 10:00:00,123 INFO polymm: message key=value ...`` (secrets blanked)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__(secrets, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = self.fields(record)
+        if extra:
+            line += " " + " ".join(f"{k}={v}" for k, v in extra.items())
+        return self.redact(line)
+
+
+class JsonFormatter(_Redacting):
+    """One JSON object a line: ``ts`` (ISO 8601 UTC), ``level``, ``logger``, ``msg``, then the record's
+    fields (``extra=``) and ``exc`` for a traceback (secrets blanked)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        doc: dict[str, Any] = {"ts": ts, "level": record.levelname, "logger": record.name,
+                               "msg": self.redact(record.getMessage())}
+        for k, v in self.fields(record).items():
+            doc[k] = self.redact(v) if isinstance(v, str) else v
+        if record.exc_info:
+            doc["exc"] = self.redact(self.formatException(record.exc_info))
+        return self.redact(orjson.dumps(doc, default=str).decode())
+
+
+def setup_logging(settings: Settings, stream: Any = None) -> None:
+    """The programs' logging: ``settings.log_format`` (text | json) at ``settings.log_level`` to stderr."""
+    secrets = settings_secrets(settings)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets) if settings.log_format == "json" else TextFormatter(secrets))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for noisy in ("httpx", "httpcore", "websockets"):  # one line per request drowns the engine's log
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # the SDK logs every non-200 answer itself (a fresh wallet's derive-api-key 400 included); we report
+    # the ones that matter, with what they mean
+    logging.getLogger("py_clob_client_v2").setLevel(logging.CRITICAL)
+
+
+# ====================================================================== the headless engine
+async def initial_markets(settings: Settings) -> list[Market]:
+    """The markets to start with: the market file's (resolved at the venue), else ``POLYMM_MARKETS``
+    among the top markets by 24 h volume, else the top ``max_markets``."""
+    from .engine.watchlist import read_market_file, resolve_markets
+
+    public = PublicClient(settings.clob_url, settings.gamma_url)
+    try:
+        if settings.market_file:
+            return await resolve_markets(read_market_file(settings.market_file), public)
+        wanted = set(settings.market_ids)
+        found = await public.list_markets(limit=100)
+    finally:
+        await public.aclose()
+    return [m for m in found if not wanted or m.condition_id in wanted][: settings.max_markets]
+
+
+async def start_metrics(engine: Any, port: int) -> Any:
+    """``polymm.metrics.start_metrics_server`` on 127.0.0.1:``port`` (None when ``port`` is 0); raises
+    ConfigError when the port cannot be bound."""
+    if not port:
+        return None
+    from .metrics import start_metrics_server
+
+    return await start_metrics_server(engine, port)
+
+
+async def stop_metrics(handle: Any) -> None:
+    if handle is not None:
+        await handle.stop()
+
+
+async def run_extras(engine: Any, settings: Settings, provisional: Iterable[str] = ()) -> None:
+    """What the programs add around an engine that runs: the market file watcher (when
+    ``market_file`` is set) and the metrics endpoint (``metrics_port``). Runs until cancelled."""
+    from .engine.watchlist import Watchlist
+
+    try:
+        metrics = await start_metrics(engine, settings.metrics_port)
+    except ConfigError as e:  # the port is taken: say so; the market file still matters
+        engine.store.log(f"metrics: {e}", "error")
+        metrics = None
+    try:
+        if settings.market_file:
+            watch = Watchlist(engine, settings.market_file, provisional=set(provisional))
+            await watch.sync()
+            await watch.run()
+        else:
+            await asyncio.Event().wait()
+    finally:
+        await stop_metrics(metrics)
+
+
+def _echo_events(engine: Any) -> Callable[[int], None]:
+    """Engine events (the TUI's event log) as log lines."""
+    seen = [0.0]
+    levels = {"error": logging.ERROR, "warning": logging.WARNING}
+
+    def echo(_version: int) -> None:
+        for e in engine.store.get("events", ()):
+            if e.ts > seen[0]:
+                seen[0] = e.ts
+                log.log(levels.get(e.level, logging.INFO), e.text, extra={"source": "engine"})
+
+    return echo
+
+
+async def run_headless(settings: Settings, mode: str) -> int:
+    """``polymm run``: start the engine, run its loops (and the extras) until SIGINT / SIGTERM or a
+    loop fails, then cancel every order of ours at the venue. 0 when the venue confirms none rest."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("%s: already stopping (cancelling orders at the venue)", sig.name, extra={"signal": sig.name})
+        else:
+            log.info("%s: stopping; cancelling every order of ours at the venue", sig.name,
+                     extra={"signal": sig.name})
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await _run_engine(settings, mode, stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event) -> int:
+    from .engine.engine import Engine
+    from .engine.heap import SETTLE_AFTER_S, settle_heap
+    from .engine.watchlist import Watchlist
+
+    try:
+        markets = await initial_markets(settings)
+    except Exception as e:  # the venue's Gamma did not answer: nothing started
+        log.error("could not list markets at %s: %s", settings.gamma_url, venue_error(e),
+                  extra={"error": type(e).__name__})
+        return 1
+    if stop.is_set():
+        return 0  # stopped before anything started
+    engine = Engine(settings, markets, mode=mode)
+    engine.store.subscribe(_echo_events(engine))
+    try:
+        metrics = await start_metrics(engine, settings.metrics_port)
+    except ConfigError as e:  # e.g. the port is taken: bad input, nothing started
+        log.error("%s", e, extra={"metrics_port": settings.metrics_port})
+        await engine.stop(cancel_orders=False)
+        return 2
+    if metrics is not None:
+        log.info("metrics at %s", metrics.url, extra={"metrics_port": metrics.port})
+    log.info("polymm %s: %d markets", mode, len(markets),
+             extra={"mode": mode, "markets": len(markets), "venue": settings.clob_url,
+                    "market_file": settings.market_file or None})
+    tasks: list[asyncio.Task] = []
+    code = 0
+    started = False
+    try:
+        try:
+            await engine.start()
+            started = True
+        except Exception as e:
+            log.error("could not start: %s: %s", type(e).__name__, e, extra={"error": type(e).__name__})
+            code = 1
+        if started and not stop.is_set():
+            if settings.market_file:  # the file's parameters before the first step
+                watch = Watchlist(engine, settings.market_file, provisional={m.condition_id for m in markets})
+                try:
+                    await watch.sync()
+                except Exception as e:  # reported; the watcher tries again on its next pass
+                    log.exception("market file: first pass failed: %s", e)
+                tasks.append(asyncio.create_task(watch.run(), name="market-file"))
+            for name, fn in engine.loops():
+                tasks.append(asyncio.create_task(engine.guard(name, fn), name=name))
+            # start-up done: keep later full collections short
+            asyncio.get_running_loop().call_later(SETTLE_AFTER_S, settle_heap)
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            for t in done:
+                if t is not stopper and not t.cancelled() and t.exception() is not None:
+                    log.error("%s loop failed: %s", t.get_name(), t.exception(), extra={"loop": t.get_name()})
+                    code = 1
+    finally:
+        resting = len(engine.execution.open_orders()) if started else 0
+        await engine.stop(cancel_orders=started)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_metrics(metrics)
+    if not started:
+        return code
+    left = len(engine.execution.open_orders())
+    if left:
+        log.error("stopped: %d orders of ours may still rest at the venue (cancel-all did not confirm); "
+                  "run `polymm cancel-all`", left, extra={"orders_left": left})
+        return 1
+    log.info("stopped: %d resting orders cancelled; the venue confirms none of ours rest", resting,
+             extra={"orders_cancelled": resting, "orders_left": 0})
+    return code
+
+
+# ====================================================================== venue access
+@dataclass(frozen=True)
+class Wallet:
+    """Who we are at the venue: the signing address (never the key), the funder, and how."""
+
+    address: str
+    funder: str
+    demo: bool
+
+
+def wallet(settings: Settings) -> Wallet:
+    """The configured wallet, or the demo wallet in demo mode; ConfigError without a key."""
+    from eth_account import Account
+
+    from .engine.execution_factory import live_config
+
+    try:
+        cfg = live_config(settings)
+    except ConfigError:
+        raise ConfigError("POLYMM_PRIVATE_KEY: required to act as a wallet at the venue (64 hex characters, "
+                          "optionally 0x-prefixed; --demo uses the demo wallet)") from None
+    address = Account.from_key(cfg.private_key).address
+    return Wallet(address, cfg.funder or address, settings.private_key is None)
+
+
+def _authed_client(settings: Settings) -> Any:
+    """A py-clob-client-v2 client with L2 credentials: the configured ones, else derived from the key
+    (created only when the venue has none yet). Blocking: call through ``asyncio.to_thread``."""
+    from py_clob_client_v2.client import ClobClient
+    from py_clob_client_v2.clob_types import ApiCreds
+
+    from .engine.execution_factory import live_config
+
+    cfg = live_config(settings)
+    creds = ApiCreds(*cfg.creds) if cfg.creds else None
+    client = ClobClient(cfg.clob_url, chain_id=cfg.chain_id, key=cfg.private_key, creds=creds,
+                        signature_type=cfg.signature_type, funder=cfg.funder)
+    if creds is None:
+        try:
+            creds = client.derive_api_key()
+        except Exception:
+            creds = client.create_api_key()
+        client.set_api_creds(creds)
+    return client
+
+
+def venue_error(e: BaseException) -> str:
+    """A venue exception as one line: status and the venue's error text, else the exception's kind."""
+    msg = getattr(e, "error_msg", None)
+    if isinstance(msg, dict):
+        msg = msg.get("error") or msg
+    status = getattr(e, "status_code", None)
+    if status is not None:
+        return f"{status} {msg}"
+    text = str(msg or e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def short(cid: str) -> str:
+    return f"{cid[:8]}…{cid[-4:]}" if len(cid) > 14 else cid
+
+
+# ====================================================================== cancel-all
+@dataclass(frozen=True)
+class CancelResult:
+    """What ``cancel_all`` did: ``confirmed`` only when ``GET /data/orders`` showed none of ours left."""
+
+    cancelled: int
+    not_cancelled: dict[str, str]
+    left: list[str]  # order ids /data/orders still showed at the last look
+    confirmed: bool
+    errors: list[str]
+
+
+async def cancel_all(settings: Settings, attempts: int = 3) -> CancelResult:
+    """Cancel every open order of ours (``DELETE /cancel-all``; after a failed sweep, ``DELETE /orders``
+    naming what ``/data/orders`` still shows), then read ``GET /data/orders`` until none remain — up to
+    ``attempts`` rounds. Venue errors are collected, not raised (a panic button keeps trying)."""
+    client = await asyncio.to_thread(_authed_client, settings)
+    cancelled = 0
+    not_cancelled: dict[str, str] = {}
+    errors: list[str] = []
+    left: list[str] = []
+    swept_ok = True
+    for i in range(attempts):
+        try:
+            if left and not swept_ok:
+                r: dict[str, Any] = {"canceled": [], "not_canceled": {}}
+                for k in range(0, len(left), 1000):  # DELETE /orders takes at most 1000 ids
+                    part = await asyncio.to_thread(client.cancel_orders, left[k : k + 1000])
+                    r["canceled"] += list(part.get("canceled") or [])
+                    r["not_canceled"].update(part.get("not_canceled") or {})
+            else:
+                r = await asyncio.to_thread(client.cancel_all)
+            swept_ok = True
+            cancelled += len(r.get("canceled") or [])
+            not_cancelled.update(r.get("not_canceled") or {})
+        except Exception as e:
+            swept_ok = False
+            errors.append(f"cancel: {venue_error(e)}")
+        try:
+            orders = await asyncio.to_thread(client.get_open_orders)
+            left = [str(o.get("id")) for o in orders if isinstance(o, dict)]
+        except Exception as e:
+            errors.append(f"GET /data/orders: {venue_error(e)}")
+        else:
+            if not left:
+                return CancelResult(cancelled, not_cancelled, [], True, errors)
+        await asyncio.sleep(0.2 * (i + 1))
+    return CancelResult(cancelled, not_cancelled, left, False, errors)
+
+
+# ====================================================================== status
+@dataclass(frozen=True)
+class Ping:
+    """The venue's public health: ``/ok`` latency, ``/version``, ``/time`` and our clock's skew."""
+
+    url: str
+    reachable: bool
+    latency_ms: float | None = None
+    version: int | None = None
+    server_time: int | None = None
+    skew_s: float | None = None  # venue clock − ours (positive: ours is behind)
+    error: str = ""
+
+
+async def ping(settings: Settings, timeout: float = 5.0) -> Ping:
+    url = settings.clob_url
+    async with httpx.AsyncClient(timeout=timeout) as http:
+        try:
+            t0 = time.perf_counter()
+            r = await http.get(f"{url}/ok")
+            latency = (time.perf_counter() - t0) * 1000
+            if r.status_code != 200:
+                return Ping(url, False, latency, error=f"/ok answered {r.status_code}")
+            version = None
+            with contextlib.suppress(Exception):
+                v = (await http.get(f"{url}/version")).json()
+                version = int(v.get("version")) if isinstance(v, dict) else None
+            before = time.time()
+            r = await http.get(f"{url}/time")
+            after = time.time()
+            server = int(r.json())
+        except (httpx.HTTPError, ValueError, TypeError) as e:
+            return Ping(url, False, error=venue_error(e))
+    # /time is whole seconds, truncated: the venue's clock read somewhere in [server, server + 1)
+    skew = (server + 0.5) - (before + after) / 2
+    return Ping(url, True, round(latency, 1), version, server, round(skew, 1))
+
+
+@dataclass(frozen=True)
+class MarketOrders:
+    """Our open orders in one market, in YES terms (a BUY of NO is an ask)."""
+
+    condition_id: str
+    question: str
+    bids: int
+    asks: int
+    orders: tuple[str, ...]  # "BUY Yes 10 @ 0.48"
+
+
+@dataclass(frozen=True)
+class PositionLine:
+    condition_id: str
+    title: str
+    outcome: str
+    size: float
+    avg_price: float
+    cur_price: float
+    cash_pnl: float
+
+
+@dataclass(frozen=True)
+class JournalView:
+    path: str
+    state: Literal["present", "missing", "none", "unreadable"]
+    note: str = ""
+    latched: bool = False
+    reason: str = ""
+    positions: dict[str, Decimal] = field(default_factory=dict)
+    open_orders: int = 0
+    params: dict[str, dict[str, str]] = field(default_factory=dict)
+    last_event_at: float | None = None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    venue: Ping
+    wallet: str | None = None
+    wallet_note: str = ""
+    collateral: Decimal | None = None
+    orders: tuple[MarketOrders, ...] | None = None
+    positions: tuple[PositionLine, ...] | None = None
+    journal: JournalView | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.venue.reachable and not self.problems
+
+    def to_json(self) -> str:
+        return orjson.dumps(asdict(self), default=str, option=orjson.OPT_INDENT_2).decode()
+
+
+def journal_view(settings: Settings, path: str | None) -> JournalView:
+    """What the journal says (``read_status``), or why there is nothing to say."""
+    from .journal import resolve_path
+
+    if path is None:
+        path = resolve_path(settings.journal_path, settings.mode)
+        if not path:
+            why = "journal off (POLYMM_JOURNAL_PATH=off)" if settings.journal_path == "off" else \
+                "demo mode keeps no journal (POLYMM_JOURNAL_PATH or --journal to read one)"
+            return JournalView("", "none", why)
+    try:
+        from .journal import read_status
+    except ImportError:
+        return JournalView(path, "none", "this build has no journal reader")
+    try:
+        js = read_status(path)
+    except FileNotFoundError:
+        return JournalView(path, "missing", "no journal there yet")
+    except Exception as e:  # a corrupt or foreign file: say so, the rest of the status still counts
+        return JournalView(path, "unreadable", f"{type(e).__name__}: {e}")
+    return JournalView(js.path, "present", "", js.latched, js.reason, dict(js.positions), js.open_orders,
+                       dict(js.params), js.last_event_at)
+
+
+async def _questions(settings: Settings, cids: list[str]) -> dict[str, tuple[str, str, str]]:
+    """condition id → (question, YES token, NO token) from Gamma (empty where it does not answer)."""
+    if not cids:
+        return {}
+    from .venue.rest import market_from_gamma
+
+    public = PublicClient(settings.clob_url, settings.gamma_url)
+    out: dict[str, tuple[str, str, str]] = {}
+    try:
+        docs = await public.gamma_get("/markets", condition_ids=cids, limit=len(cids))
+        for d in docs if isinstance(docs, list) else []:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                m = market_from_gamma(d)
+                out[m.condition_id] = (m.question, m.yes_token, m.no_token)
+    except Exception as e:
+        log.debug("status: questions unavailable: %s", e)
+    finally:
+        await public.aclose()
+    return out
+
+
+def _group_orders(raw: list[dict], names: dict[str, tuple[str, str, str]]) -> tuple[MarketOrders, ...]:
+    by_market: dict[str, list[dict]] = {}
+    for o in raw:
+        by_market.setdefault(str(o.get("market", "")), []).append(o)
+    out = []
+    for cid, orders in sorted(by_market.items()):
+        question, _yes, no = names.get(cid, ("", "", ""))
+        bids = asks = 0
+        lines = []
+        for o in orders:
+            is_no = o.get("asset_id") == no if no else str(o.get("outcome", "")).lower() == "no"
+            buys = o.get("side") == "BUY"
+            if buys != is_no:
+                bids += 1
+            else:
+                asks += 1
+            left = Decimal(str(o.get("original_size") or 0)) - Decimal(str(o.get("size_matched") or 0))
+            lines.append(f"{o.get('side')} {o.get('outcome') or ('No' if is_no else 'Yes')} {left.normalize()} "
+                         f"@ {o.get('price')}")
+        out.append(MarketOrders(cid, question, bids, asks, tuple(lines)))
+    return tuple(out)
+
+
+async def _positions(settings: Settings, user: str) -> tuple[PositionLine, ...]:
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        r = await http.get(f"{settings.data_url}/positions", params={"user": user})
+        if r.status_code != 200:
+            raise RuntimeError(f"Data API /positions answered {r.status_code}")
+        docs = r.json()
+    out = []
+    for d in docs if isinstance(docs, list) else []:
+        if isinstance(d, dict):
+            out.append(PositionLine(str(d.get("conditionId", "")), str(d.get("title", "")), str(d.get("outcome", "")),
+                                    float(d.get("size") or 0), float(d.get("avgPrice") or 0),
+                                    float(d.get("curPrice") or 0), float(d.get("cashPnl") or 0)))
+    return tuple(out)
+
+
+async def status(settings: Settings, journal_path: str | None = None, timeout: float = 5.0) -> StatusReport:
+    """Everything ``polymm status`` shows (see the module docstring). Never raises for venue trouble:
+    each part that failed is named in ``problems``."""
+    venue = await ping(settings, timeout)
+    journal = journal_view(settings, journal_path)
+    if not venue.reachable:
+        return StatusReport(venue, journal=journal, problems=(f"venue unreachable: {venue.error}",))
+    try:
+        w = wallet(settings)
+    except ConfigError as e:
+        return StatusReport(venue, None, f"no credentials: {e}", journal=journal)
+    note = "demo wallet: a throwaway key, for stand-ins only" if w.demo else ""
+    if w.funder != w.address:
+        note = f"funds held by {w.funder}"
+    problems: list[str] = []
+    from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
+
+    try:
+        client = await asyncio.to_thread(_authed_client, settings)
+    except Exception as e:
+        return StatusReport(venue, w.address, note, journal=journal, problems=(f"auth failed: {venue_error(e)}",))
+    collateral = orders = positions = None
+    try:
+        r = await asyncio.to_thread(client.get_balance_allowance,
+                                    BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
+        collateral = Decimal(str(r.get("balance", "0"))) / 1_000_000
+    except Exception as e:
+        problems.append(f"balance unavailable: {venue_error(e)}")
+    try:
+        raw = [o for o in await asyncio.to_thread(client.get_open_orders) if isinstance(o, dict)]
+        names = await _questions(settings, sorted({str(o.get("market", "")) for o in raw}))
+        orders = _group_orders(raw, names)
+    except Exception as e:
+        problems.append(f"open orders unavailable: {venue_error(e)}")
+    try:
+        positions = await _positions(settings, w.funder)
+    except Exception as e:
+        problems.append(f"positions unavailable: {venue_error(e)}")
+    return StatusReport(venue, w.address, note, collateral, orders, positions, journal, tuple(problems))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _ago(ts: float | None) -> str:
+    if ts is None:
+        return "never"
+    s = max(0.0, time.time() - ts)
+    return f"{s:.0f} s ago" if s < 120 else f"{s / 60:.0f} min ago" if s < 7200 else f"{s / 3600:.1f} h ago"
+
+
+def render_status(r: StatusReport) -> str:
+    v = r.venue
+    lines = []
+    if not v.reachable:
+        lines.append(f"venue      {v.url}  UNREACHABLE: {v.error}")
+    else:
+        lines.append(f"venue      {v.url}  reachable in {v.latency_ms:.0f} ms" +
+                     (f", CLOB version {v.version}" if v.version is not None else ""))
+        when = datetime.fromtimestamp(v.server_time or 0, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        skew = v.skew_s or 0.0
+        rel = "in step with ours" if abs(skew) <= CLOCK_OK_S else \
+            f"our clock is {abs(skew):.1f} s {'behind' if skew > 0 else 'ahead'}"
+        lines.append(f"clock      venue {when}, skew {skew:+.1f} s ({rel})")
+    if r.wallet is not None or r.wallet_note:
+        lines.append(f"wallet     {r.wallet or '-'}" + (f"  ({r.wallet_note})" if r.wallet_note else ""))
+    if r.collateral is not None:
+        lines.append(f"balance    {r.collateral:,.2f} pUSD")
+    if r.orders is not None:
+        n = sum(m.bids + m.asks for m in r.orders)
+        lines.append(f"orders     {_count(n, 'open order')} of ours in {_count(len(r.orders), 'market')}" if n else
+                     "orders     none of ours rest")
+        for m in r.orders:
+            lines.append(f"           {m.condition_id}  {m.question}")
+            lines.append(f"             {_count(m.bids, 'bid')}, {_count(m.asks, 'ask')}: {', '.join(m.orders)}")
+    if r.positions is not None:
+        lines.append(f"positions  {len(r.positions)} (Data API)" if r.positions else "positions  none (Data API)")
+        for p in r.positions:
+            t = (p.title[:40] + "…") if len(p.title) > 41 else p.title
+            lines.append(f"           {short(p.condition_id)}  {p.outcome} {p.size:,.2f} @ {p.avg_price:.4g}, "
+                         f"now {p.cur_price:.4g}, P&L {p.cash_pnl:+,.2f}  {t}")
+    j = r.journal
+    if j is not None:
+        if j.state == "present":
+            latch = f"HALTED ({j.reason})" if j.latched else "ARMED"
+            held = {c: q for c, q in j.positions.items() if q}
+            lines.append(f"journal    {j.path}: {latch}, {_count(j.open_orders, 'order')} open when last seen, "
+                         f"{_count(len(held), 'position')}, parameter overrides for "
+                         f"{_count(len(j.params), 'market')}, last event {_ago(j.last_event_at)}")
+            for cid, q in sorted(held.items()):
+                lines.append(f"           {short(cid)}  {q.normalize()} YES")
+            for cid, p in sorted(j.params.items()):
+                lines.append(f"           {short(cid)}  " + " ".join(f"{k}={v}" for k, v in sorted(p.items())))
+        else:
+            lines.append(f"journal    {j.path + ': ' if j.path else ''}{j.note}")
+    for p in r.problems:
+        lines.append(f"problem    {p}")
+    return "\n".join(lines)
+
+
+# ====================================================================== markets
+MARKET_SORTS: tuple[str, ...] = ("score", "volume", "spread", "reward")
+
+
+async def list_markets(
+    settings: Settings,
+    *,
+    sort: RankBy = "score",
+    limit: int = 20,
+    search: str | None = None,
+    rewards_only: bool = False,
+    min_volume: float | None = None,
+    scan: int = 500,
+) -> list[Candidate]:
+    """Discovery's candidates ranked by ``sort`` (``venue/discovery.py`` documents the score)."""
+    public = PublicClient(settings.clob_url, settings.gamma_url)
+    try:
+        d = Discovery(public, max_scan=scan)
+        found = await d.ranked(Filters(search=search, rewards_only=rewards_only, min_volume_24h=min_volume),
+                               by=sort, top=limit)
+        if d.skipped:
+            log.warning("markets: %d unreadable Gamma markets skipped (%s)", d.skipped, dict(d.skip_reasons))
+        return found
+    finally:
+        await public.aclose()
+
+
+def market_row(c: Candidate) -> dict[str, Any]:
+    """One candidate as ``polymm markets --json`` prints it."""
+    return {
+        "condition_id": c.condition_id, "question": c.market.question, "slug": c.market.slug,
+        "volume_24h": c.volume_24h, "liquidity": c.liquidity, "spread": c.spread, "best_bid": c.best_bid,
+        "best_ask": c.best_ask, "tick": c.tick, "reward_daily_rate": c.reward_daily_rate,
+        "reward_yield": round(c.reward_yield, 6), "reward_min_size": c.reward_min_size,
+        "reward_max_spread": c.reward_max_spread, "score": round(c.score, 6), "neg_risk": c.market.neg_risk,
+        "end_date": c.end_date.isoformat() if c.end_date else None,
+    }
+
+
+def render_markets(cands: list[Candidate]) -> str:
+    lines = [f"{'#':>3}  {'condition_id':<66}  {'volume 24h':>12}  {'spread':>7}  {'reward/day':>10}  "
+             f"{'score':>6}  question"]
+    for i, c in enumerate(cands, start=1):
+        spread = f"{c.spread:.4f}".rstrip("0").rstrip(".") if c.spread is not None else "-"
+        reward = f"{c.reward_daily_rate:,.2f}" if c.reward_daily_rate else "-"
+        q = (c.market.question[:47] + "…") if len(c.market.question) > 48 else c.market.question
+        lines.append(f"{i:>3}  {c.condition_id:<66}  {c.volume_24h:>12,.0f}  {spread:>7}  {reward:>10}  "
+                     f"{c.score:>6.2f}  {q}")
+    if not cands:
+        lines.append("  (no market matched)")
+    return "\n".join(lines)
+
+
+# ====================================================================== doctor
+CheckStatus = Literal["OK", "WARN", "FAIL"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: CheckStatus
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.status:<4}  {self.name:<12} {self.reason}"
+
+
+def _credentials_check(settings: Settings) -> Check:
+    if settings.private_key is None:
+        if settings.mode == "demo":
+            w = wallet(settings)
+            return Check("credentials", "OK", f"demo wallet {w.address} (throwaway key, for stand-ins only)")
+        level: CheckStatus = "FAIL" if settings.mode == "live" else "WARN"
+        return Check("credentials", level, "POLYMM_PRIVATE_KEY not set: paper trading only (live mode needs a "
+                                            "64-hex-character key)")
+    w = wallet(settings)
+    if settings.signature_type != 0 and settings.funder is None:
+        return Check("credentials", "FAIL", f"wallet {w.address}; POLYMM_FUNDER is required with "
+                                            f"POLYMM_SIGNATURE_TYPE={settings.signature_type} (the wallet that "
+                                            f"holds the funds, 0x + 40 hex)")
+    api = "API credentials set" if settings.api_key is not None else "API credentials derived from the key"
+    funder = f", funds held by {w.funder}" if w.funder != w.address else ""
+    return Check("credentials", "OK", f"wallet {w.address}{funder}; key well-formed; {api}")
+
+
+async def _ws_check(settings: Settings, token: str | None, timeout: float) -> Check:
+    import websockets
+
+    url = f"{settings.ws_url}/ws/market"
+    assets = [token] if token else []
+    try:
+        t0 = time.perf_counter()
+        async with asyncio.timeout(timeout):
+            async with websockets.connect(url, open_timeout=timeout, ping_interval=None) as ws:
+                await ws.send(orjson.dumps({"type": "market", "assets_ids": assets, "initial_dump": True,
+                                            "level": 2}).decode())
+                raw = await ws.recv()
+        ms = (time.perf_counter() - t0) * 1000
+    except TimeoutError:
+        return Check("market ws", "FAIL", f"{url}: no frame within {timeout:g} s of subscribing")
+    except Exception as e:
+        return Check("market ws", "FAIL", f"{url}: {type(e).__name__}: {e}")
+    kind = "a frame"
+    with contextlib.suppress(Exception):
+        doc = orjson.loads(raw)
+        first = doc[0] if isinstance(doc, list) and doc else doc
+        if isinstance(first, dict) and first.get("event_type"):
+            kind = f"a {first['event_type']} frame"
+    return Check("market ws", "OK", f"{url}: subscribed, {kind} after {ms:.0f} ms")
+
+
+async def doctor(settings: Settings, timeout: float = 5.0) -> list[Check]:
+    """Each check of ``polymm doctor``, in order; the first FAIL does not stop the others."""
+    checks = [_credentials_check(settings)]
+    venue = await ping(settings, timeout)
+    if not venue.reachable:
+        checks.append(Check("venue", "FAIL", f"{venue.url}: {venue.error}"))
+    else:
+        checks.append(Check("venue", "OK", f"{venue.url} answered in {venue.latency_ms:.0f} ms"))
+        if venue.version == 2:
+            checks.append(Check("version", "OK", "CLOB V2"))
+        else:
+            checks.append(Check("version", "FAIL", f"CLOB version {venue.version}: polymm speaks V2 only"))
+        skew = abs(venue.skew_s or 0.0)
+        where = f"venue clock {venue.skew_s:+.1f} s from ours (/time has whole seconds)"
+        checks.append(Check("clock", "OK" if skew <= CLOCK_OK_S else "WARN" if skew <= CLOCK_FAIL_S else "FAIL",
+                            where if skew <= CLOCK_OK_S else f"{where}: sync the clock (NTP); L2 auth signs the "
+                                                              f"time and a skewed clock is refused with 401"))
+    has_wallet = checks[0].status == "OK"
+    if venue.reachable and has_wallet:
+        checks += await _account_checks(settings)
+    elif has_wallet:
+        checks.append(Check("auth", "FAIL", "skipped: the venue is unreachable"))
+    token = None
+    public = PublicClient(settings.clob_url, settings.gamma_url, timeout=timeout)
+    try:
+        found = await public.list_markets(limit=5)
+        checks.append(Check("gamma", "OK" if found else "WARN",
+                            f"{settings.gamma_url}: {len(found)} open markets in the first page" if found
+                            else f"{settings.gamma_url}: no open markets listed"))
+        token = found[0].yes_token if found else None
+    except Exception as e:
+        checks.append(Check("gamma", "FAIL", f"{settings.gamma_url}: {venue_error(e)}"))
+    finally:
+        await public.aclose()
+    checks.append(await _ws_check(settings, token, timeout))
+    return checks
+
+
+async def _account_checks(settings: Settings) -> list[Check]:
+    from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
+    from py_clob_client_v2.config import get_contract_config
+
+    try:
+        client = await asyncio.to_thread(_authed_client, settings)
+        closed = await asyncio.to_thread(client.get_closed_only_mode)
+    except Exception as e:
+        return [Check("auth", "FAIL", f"L2 auth refused: {venue_error(e)} (check the API credentials and the clock)")]
+    if isinstance(closed, dict) and closed.get("closed_only"):
+        out = [Check("auth", "FAIL", "API key accepted, but the account is in closed-only mode (cancels only)")]
+    else:
+        out = [Check("auth", "OK", "L2 API key accepted")]
+    try:
+        r = await asyncio.to_thread(client.get_balance_allowance,
+                                    BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
+    except Exception as e:
+        return [*out, Check("balance", "FAIL", f"balance unavailable: {venue_error(e)}")]
+    balance = Decimal(str(r.get("balance", "0"))) / 1_000_000
+    out.append(Check("balance", "OK" if balance > 0 else "WARN",
+                     f"{balance:,.2f} pUSD" if balance > 0 else "0 pUSD: no bid can be placed"))
+    cfg = get_contract_config(settings.chain_id)
+    allowances = {str(k).lower(): v for k, v in (r.get("allowances") or {}).items()}
+    spenders = {"CTF Exchange V2": cfg.exchange_v2, "NegRisk Exchange V2": cfg.neg_risk_exchange_v2,
+                "NegRisk Adapter": cfg.neg_risk_adapter}
+    missing = [f"{name} ({addr})" for name, addr in spenders.items() if not _positive(allowances.get(addr.lower()))]
+    if missing:
+        out.append(Check("allowances", "FAIL", "no pUSD allowance for " + ", ".join(missing) +
+                         ": approve them from the wallet before trading"))
+    else:
+        out.append(Check("allowances", "OK", f"pUSD approved for {', '.join(spenders)}"))
+    return out
+
+
+def _positive(v: object) -> bool:
+    try:
+        return int(str(v)) > 0
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,333 @@
+"""The operator commands (cancel-all, status, markets, doctor) as the CLI runs them, against a real
+stand-in on its own thread (``EmbeddedExchange``), and the programs' log formats."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import socket
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from eth_account import Account
+
+from polymm import ops
+from polymm.cli import main
+from polymm.config import load_settings
+from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+from polymm.exchange import EmbeddedExchange
+
+DEMO_ADDRESS = Account.from_key(DEMO_PRIVATE_KEY).address
+
+
+@pytest.fixture
+def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """No POLYMM_* variables, no developer ``.env``, and the root logger given back afterwards."""
+    for name in list(os.environ):
+        if name.upper().startswith("POLYMM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield monkeypatch
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)
+
+
+@pytest.fixture
+def venue():
+    with EmbeddedExchange(seed=71, flow=False) as ex:
+        yield ex
+
+
+def _settings(ex: EmbeddedExchange, **kw):
+    u = ex.urls
+    return load_settings(_env_file=None, mode="demo", clob_url=u.clob_url, ws_url=u.ws_base, gamma_url=u.gamma_url,
+                         data_url=u.data_url, **kw)
+
+
+def _demo(ex: EmbeddedExchange) -> list[str]:
+    return ["--demo", "--clob-url", ex.urls.clob_url]
+
+
+def _rest_orders(ex: EmbeddedExchange, per_market: list[int]) -> list[str]:
+    """Deep post-only bids of the demo wallet (they never fill): ``per_market[i]`` orders in market i."""
+    from py_clob_client_v2.clob_types import OrderArgsV2, OrderType, PartialCreateOrderOptions
+
+    client = ops._authed_client(_settings(ex))
+    markets = [m for m in ex.markets if not m.neg_risk and m.tick.text == "0.01"]
+    ids = []
+    for m, n in zip(markets, per_market, strict=False):
+        for k in range(n):
+            order = client.create_order(OrderArgsV2(token_id=m.yes_token, price=0.02 + 0.01 * k, size=5.0, side="BUY"),
+                                        PartialCreateOrderOptions(tick_size="0.01", neg_risk=False))
+            r = client.post_order(order, OrderType.GTC, post_only=True)
+            assert r["success"], r
+            ids.append(r["orderID"])
+    return ids
+
+
+def _ours(ex: EmbeddedExchange) -> list:
+    def find() -> list:
+        keys = {k.key for k in ex.standin.keys.keys_of(DEMO_ADDRESS)}
+        return [o.id for o in ex.engine.open_orders() if o.owner in keys]
+
+    return ex.call(find)
+
+
+def _run(capsys, argv: list[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ---------------------------------------------------------------- cancel-all
+def test_cancel_all_cancels_every_order_of_ours_and_confirms_none_remain(clean, venue, capsys) -> None:
+    _rest_orders(venue, [2, 1])
+    assert len(_ours(venue)) == 3
+    code, out, _ = _run(capsys, ["cancel-all", *_demo(venue)])
+    assert code == 0, out
+    assert f"cancelled 3 orders of wallet {DEMO_ADDRESS}" in out
+    assert "GET /data/orders confirms none of ours remain" in out
+    assert _ours(venue) == []
+
+
+def test_cancel_all_falls_back_to_naming_the_orders_when_the_sweep_is_refused(clean, venue, capsys) -> None:
+    _rest_orders(venue, [2])
+    venue.call(venue.standin.faults.add_http_errors, 503, 5, 0.0, "/cancel-all")
+    code, out, _ = _run(capsys, ["cancel-all", *_demo(venue)])
+    assert code == 0, out
+    assert "venue error: cancel: 503" in out and "cancelled 2 orders" in out
+    assert _ours(venue) == []
+
+
+def test_cancel_all_exits_1_naming_what_still_rests_when_the_venue_will_not_cancel(clean, venue, capsys) -> None:
+    _rest_orders(venue, [2])
+    venue.call(venue.standin.faults.add_http_errors, 503, 10, 0.0, "/cancel-all")
+    venue.call(venue.standin.faults.add_http_errors, 503, 10, 0.0, "/orders")
+    code, out, _ = _run(capsys, ["cancel-all", *_demo(venue)])
+    assert code == 1
+    assert "FAILED: GET /data/orders still shows 2 open orders of ours" in out
+    assert len(_ours(venue)) == 2
+
+
+def test_cancel_all_exits_1_when_it_cannot_confirm(clean, venue, capsys) -> None:
+    _rest_orders(venue, [1])
+    venue.call(venue.standin.faults.add_http_errors, 503, 10, 0.0, "/data/orders")
+    code, out, _ = _run(capsys, ["cancel-all", *_demo(venue)])
+    assert code == 1
+    assert "cancelled 1 orders" in out and "FAILED: could not confirm" in out
+
+
+def test_cancel_all_without_a_key_exits_2_naming_the_variable(clean, venue, capsys) -> None:
+    code, out, err = _run(capsys, ["cancel-all", "--clob-url", venue.urls.clob_url])
+    assert code == 2 and out == ""
+    assert "POLYMM_PRIVATE_KEY" in err and "64 hex" in err and "--demo" in err
+
+
+# ---------------------------------------------------------------- status
+def test_status_shows_venue_clock_orders_per_market_balance_positions_and_the_journal(
+    clean, venue, capsys, tmp_path: Path
+) -> None:
+    journal = pytest.importorskip("polymm.journal", reason="the journal module is not in this build")
+    if not hasattr(journal, "read_status"):
+        pytest.skip("polymm.journal.read_status is not written yet")
+    m0, m1 = [m for m in venue.markets if not m.neg_risk and m.tick.text == "0.01"][:2]
+    path = tmp_path / "journal.sqlite"
+    j = journal.Journal(path)
+    j.record_latch(True, "daily loss limit")
+    j.record_params(m0.condition_id, {"spread": Decimal("0.03")})
+    j.close()
+    _rest_orders(venue, [2, 1])
+
+    code, out, _ = _run(capsys, ["status", *_demo(venue), "--journal", str(path)])
+    assert code == 0, out
+    assert f"venue      {venue.urls.clob_url}  reachable" in out and "CLOB version 2" in out
+    assert "skew" in out and "in step with ours" in out
+    assert DEMO_ADDRESS in out and "demo wallet" in out
+    assert "balance    " in out and "pUSD" in out
+    assert "3 open orders of ours in 2 markets" in out
+    assert m0.condition_id in out and m0.question in out and m1.condition_id in out
+    assert "2 bids, 0 asks: BUY Yes 5 @ 0.02, BUY Yes 5 @ 0.03" in out
+    assert "positions  none (Data API)" in out
+    assert f"journal    {path}: HALTED (daily loss limit)" in out and "spread=0.03" in out
+
+    code, out, _ = _run(capsys, ["status", *_demo(venue), "--journal", str(path), "--json"])
+    doc = json.loads(out)
+    assert code == 0
+    assert doc["venue"]["reachable"] is True and abs(doc["venue"]["skew_s"]) < 2
+    assert doc["wallet"] == DEMO_ADDRESS
+    assert Decimal(doc["collateral"]) > 0
+    assert {o["condition_id"]: (o["bids"], o["asks"]) for o in doc["orders"]} == \
+        {m0.condition_id: (2, 0), m1.condition_id: (1, 0)}
+    assert doc["journal"]["latched"] is True and doc["journal"]["params"] == {m0.condition_id: {"spread": "0.03"}}
+
+
+def test_status_without_credentials_or_journal_still_reports_the_venue(clean, venue, capsys, tmp_path: Path) -> None:
+    u = venue.urls
+    code, out, _ = _run(capsys, ["status", "--clob-url", u.clob_url, "--gamma-url", u.gamma_url,
+                                 "--journal", str(tmp_path / "none.sqlite")])
+    assert code == 0, out
+    assert "reachable" in out
+    assert "no credentials: POLYMM_PRIVATE_KEY" in out
+    assert "no journal there yet" in out
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_status_of_an_unreachable_venue_exits_1(clean, capsys) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    code, out, _ = _run(capsys, ["status", "--demo", "--clob-url", url])
+    assert code == 1
+    assert f"venue      {url}  UNREACHABLE: ConnectError" in out
+
+
+# ---------------------------------------------------------------- markets
+def test_markets_are_ranked_by_the_chosen_column_with_a_limit(clean, venue, capsys) -> None:
+    gamma = httpx.get(f"{venue.urls.gamma_url}/markets", params={"limit": 100}, timeout=5).json()
+    by_volume = [m["conditionId"] for m in sorted(gamma, key=lambda m: -float(m.get("volume24hr") or 0))]
+
+    code, out, _ = _run(capsys, ["markets", *_demo(venue), "--sort", "volume", "--limit", "3", "--json"])
+    rows = json.loads(out)
+    assert code == 0
+    assert [r["condition_id"] for r in rows] == by_volume[:3]
+    assert {"volume_24h", "spread", "reward_daily_rate", "score", "question"} <= set(rows[0])
+
+    code, out, _ = _run(capsys, ["markets", *_demo(venue), "--sort", "spread", "--json"])
+    spreads = [r["spread"] for r in json.loads(out) if r["spread"] is not None]
+    assert spreads == sorted(spreads) and len(spreads) >= 3
+
+    code, out, _ = _run(capsys, ["markets", *_demo(venue), "--limit", "2"])
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3
+    assert all(col in lines[0] for col in ("condition_id", "volume 24h", "spread", "reward/day", "score"))
+
+
+def test_markets_search_keeps_only_matching_questions(clean, venue, capsys) -> None:
+    word = venue.markets[0].question.split()[-1].strip("?")
+    code, out, _ = _run(capsys, ["markets", *_demo(venue), "--search", word, "--json"])
+    rows = json.loads(out)
+    assert code == 0 and rows
+    assert all(word.lower() in (r["question"] + r["slug"]).lower() for r in rows)
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["markets", "--sort", "bogus"], ["--sort", "invalid choice", "'bogus'", "score", "volume", "spread", "reward"]),
+    (["markets", "--limit", "0"], ["--limit", "from 1 to 1000", "'0'"]),
+    (["markets", "--min-volume", "lots"], ["--min-volume", "0 or more"]),
+    (["doctor", "--timeout", "-1"], ["--timeout", "at most 600"]),
+])
+def test_bad_options_exit_2_naming_the_option_and_the_allowed_values(clean, capsys, argv, words) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    for w in words:
+        assert w in err
+
+
+@pytest.mark.parametrize("command", ["cancel-all", "status", "markets", "doctor", "run"])
+def test_every_command_has_help(clean, capsys, command: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0
+    assert f"usage: polymm {command}" in out and "--demo" in out and "--clob-url" in out
+
+
+# ---------------------------------------------------------------- doctor
+def test_doctor_checks_everything_against_the_stand_in(clean, venue, capsys) -> None:
+    code, out, _ = _run(capsys, ["doctor", *_demo(venue)])
+    assert code == 0, out
+    lines = out.splitlines()
+    names = [line.split()[1] for line in lines[:-1]]
+    assert names == ["credentials", "venue", "version", "clock", "auth", "balance", "allowances", "gamma", "market"]
+    assert all(line.startswith("OK") for line in lines[:-1]), out
+    assert DEMO_ADDRESS in out and DEMO_PRIVATE_KEY[2:12] not in out
+    assert "subscribed, a book frame" in out
+    assert lines[-1] == "9 checks: no failures"
+
+
+def test_doctor_fails_on_a_dead_market_socket_and_missing_live_credentials(clean, venue, capsys) -> None:
+    code, out, _ = _run(capsys, ["doctor", *_demo(venue), "--ws-url", f"ws://127.0.0.1:{_closed_port()}",
+                                 "--timeout", "2"])
+    assert code == 1
+    assert any(line.startswith("FAIL  market ws") for line in out.splitlines()), out
+    assert out.splitlines()[-1] == "9 checks: FAIL in market ws"
+
+    clean.setenv("POLYMM_MODE", "live")
+    code, out, _ = _run(capsys, ["doctor", "--clob-url", venue.urls.clob_url, "--gamma-url", venue.urls.gamma_url,
+                                 "--ws-url", venue.urls.ws_base])
+    assert code == 1
+    assert "FAIL  credentials  POLYMM_PRIVATE_KEY not set" in out
+
+
+def test_doctor_shows_a_configured_key_by_its_address_only(clean, venue, capsys) -> None:
+    key = "0x" + "5e" * 32
+    clean.setenv("POLYMM_PRIVATE_KEY", key)
+    u = venue.urls
+    code, out, err = _run(capsys, ["doctor", "--clob-url", u.clob_url, "--gamma-url", u.gamma_url,
+                                   "--ws-url", u.ws_base])
+    assert code == 0, out
+    assert f"wallet {Account.from_key(key).address}" in out
+    assert "5e5e5e5e" not in out + err
+
+
+# ---------------------------------------------------------------- log formats
+def _record(logger: logging.Logger, fmt: str, secrets: list[str]) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ops.JsonFormatter(secrets) if fmt == "json" else ops.TextFormatter(secrets))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("placed %d orders with key %s", 3, secrets[0], extra={"market": "0xabc", "note": secrets[1]})
+        try:
+            raise RuntimeError(f"boom {secrets[0]}")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_json_log_lines_carry_ts_level_logger_msg_and_fields_and_never_a_secret() -> None:
+    secrets = ["0x" + "ab" * 32, "passphrase-that-must-not-show"]
+    logger = logging.getLogger("polymm.test.json")
+    logger.propagate = False
+    text = _record(logger, "json", secrets)
+    first, second = (json.loads(line) for line in text.splitlines() if line.startswith("{"))
+    assert set(first) >= {"ts", "level", "logger", "msg", "market", "note"}
+    assert first["level"] == "INFO" and first["logger"] == "polymm.test.json" and first["market"] == "0xabc"
+    assert first["ts"].endswith("Z") and "T" in first["ts"]
+    assert first["msg"] == "placed 3 orders with key <hidden>" and first["note"] == "<hidden>"
+    assert second["level"] == "ERROR" and "RuntimeError" in second["exc"]
+    assert not any(s in text or s[2:] in text for s in secrets)
+
+
+def test_text_log_lines_append_fields_and_blank_secrets() -> None:
+    secrets = ["0x" + "cd" * 32, "another-secret-value"]
+    logger = logging.getLogger("polymm.test.text")
+    logger.propagate = False
+    text = _record(logger, "text", secrets)
+    assert "INFO polymm.test.text: placed 3 orders with key <hidden> market=0xabc note=<hidden>" in text
+    assert not any(s in text for s in secrets)
+
+
+def test_the_settings_secrets_include_the_configured_and_the_demo_key(clean) -> None:
+    s = load_settings(_env_file=None, private_key="0x" + "77" * 32, api_key="k" * 36, api_secret="s" * 44,
+                      api_passphrase="p" * 20)
+    found = ops.settings_secrets(s)
+    assert "77" * 32 in found and "0x" + "77" * 32 in found and "s" * 44 in found and "p" * 20 in found
+    assert DEMO_PRIVATE_KEY in found
