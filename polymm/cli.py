@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import sys
 from collections.abc import Iterator
@@ -169,9 +168,6 @@ def _check_program(settings: Settings) -> None:
             read_market_file(path)
         except (OSError, ValueError) as e:
             raise ConfigError(f"--market-file / POLYMM_MARKET_FILE: cannot read {str(path)!r}: {e}") from None
-    if settings.metrics_port and importlib.util.find_spec("polymm.metrics") is None:
-        raise ConfigError("--metrics-port / POLYMM_METRICS_PORT: this build has no metrics module (polymm.metrics); "
-                          "use 0 (off)")
 
 
 def _with_journal(settings: Settings) -> Settings:
@@ -295,10 +291,18 @@ def _parser() -> argparse.ArgumentParser:
                                     "WebSocket (connect, subscribe, a frame within --timeout). Exits 1 on any FAIL.")
     _ops_args(dr)
     dr.add_argument("--timeout", type=_seconds, default=5.0, help="seconds to wait for each answer (default: 5)")
-    if importlib.util.find_spec("polymm.backtest.commands") is not None:
-        from .backtest import commands as backtest_commands  # adds `replay` and `backtest`
+    xp = sub.add_parser("export-pnl", help="one UTC day's P&L per market from the journal, as CSV",
+                        description="Print (or write to --out) one UTC day's P&L per market from the journal as CSV: "
+                                    "date, condition_id, position (end of day), realized, unrealized, fees, total, "
+                                    "fills (the day's share: its last snapshot minus the previous day's), and a "
+                                    "TOTAL row. Exits 1 when there is no journal.")
+    xp.add_argument("--date", required=True, help="the UTC day, YYYY-MM-DD")
+    xp.add_argument("--journal", metavar="PATH",
+                    help="the journal to read (default: the one `polymm run` keeps in this mode: POLYMM_MODE)")
+    xp.add_argument("--out", metavar="FILE", help="write the CSV here instead of standard output")
+    from .backtest import commands as backtest_commands  # adds `replay` and `backtest`
 
-        backtest_commands.register(sub)
+    backtest_commands.register(sub)
     return p
 
 
@@ -319,12 +323,42 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in ("cancel-all", "status", "markets", "doctor"):
         return _operator(args)
+    if args.command == "export-pnl":
+        return _export_pnl(args)
     settings = _load(args, "polymm")
     if settings is None:
         return 2
     ops.setup_logging(settings)
     with _venue(_with_journal(settings), args) as (settings, mode):
         return asyncio.run(ops.run_headless(settings, mode))
+
+
+def _export_pnl(args: argparse.Namespace) -> int:
+    from .journal import export_pnl, resolve_path
+
+    prog = "polymm export-pnl"
+    try:
+        settings = load_settings()
+    except ConfigError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    path = args.journal or resolve_path(settings.journal_path, settings.mode)
+    if not path:
+        print(f"{prog}: --journal: no journal in {settings.mode} mode; give the journal's path", file=sys.stderr)
+        return 2
+    try:
+        text = export_pnl(path, args.date)
+    except ValueError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 1
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _record(args: argparse.Namespace) -> int:

@@ -115,6 +115,25 @@ def test_export_pnl_is_the_days_difference_per_market_with_a_total(tmp_path: Pat
         export_pnl(path, "22/11/2025")
 
 
+def test_export_pnl_command_writes_the_csv_and_names_bad_input(tmp_path: Path, capsys) -> None:
+    from polymm.cli import main
+
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    pos = Portfolio().position(CID)
+    pos.realized, pos.qty, pos.fills = D("2.5"), D(10), 2
+    j.record_daily([(CID, pos, D("0.5"))], ts=1_763_769_600.0 + 60)  # 2025-11-22
+    j.close()
+    out = tmp_path / "pnl.csv"
+    assert main(["export-pnl", "--date", "2025-11-22", "--journal", str(path), "--out", str(out)]) == 0
+    assert out.read_text().splitlines()[1:] == [f"2025-11-22,{CID},10,2.5,0.5,0,3.0,2",
+                                                "2025-11-22,TOTAL,,2.5,0.5,0,3.0,2"]
+    assert main(["export-pnl", "--date", "2025-13-01", "--journal", str(path)]) == 2
+    assert "--date: must be a date as YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["export-pnl", "--date", "2025-11-22", "--journal", str(tmp_path / "none.sqlite")]) == 1
+    assert "no journal at" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------------------ engine
 def engine_on(ex, journal: Path, markets):
     return running_engine(ex, markets=markets, journal_path=str(journal))

@@ -320,12 +320,10 @@ async def test_replay_of_a_polymm_record_session(tmp_path: Path, clean_env) -> N
 
 
 def test_python_m_polymm_cli_replay(tmp_path: Path) -> None:
-    """Through the real entry point, once ``cli.py`` wires ``register`` in."""
+    """Through the real entry point."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLYMM_")}
     p = subprocess.run([sys.executable, "-m", "polymm.cli", "replay", str(FIXTURE), "--json"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60, env={**env, "PYTHONPATH": str(ROOT)})
-    if p.returncode == 2 and "invalid choice: 'replay'" in p.stderr:
-        pytest.skip("polymm.cli does not register the replay command yet")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == to_json(replay(FIXTURE))
 
