@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +26,20 @@ async def _wait_until(cond: Callable[[], bool], timeout: float = 10.0, step: flo
 def wait_until() -> Callable[..., Awaitable[None]]:
     """``await wait_until(cond, timeout=10)``: poll ``cond`` on the running loop until it holds."""
     return _wait_until
+
+
+@pytest.fixture
+def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """No POLYMM_* variables, no developer ``.env``, and the root logger given back afterwards."""
+    for name in list(os.environ):
+        if name.upper().startswith("POLYMM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield monkeypatch
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    for h in handlers:
+        root.addHandler(h)
+    root.setLevel(level)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from decimal import Decimal
 
 from polymm.config import load_settings
+from polymm.domain.market import Side
 from polymm.engine.engine import Engine
+from polymm.exchange.matching import OrderType
 
 
 def demo_settings(ex, **overrides):
@@ -51,3 +54,16 @@ def ours(ex, engine, condition_id: str | None = None) -> list:
     key = engine.execution._api_key
     return [o for o in ex.engine.open_orders()
             if o.owner == key and (condition_id is None or o.market.condition_id == condition_id)]
+
+
+def yes_bids(orders) -> list:
+    return [o for o in orders if o.yes_side is Side.BUY]
+
+
+def hit_our_bid(ex, engine, cid: str) -> Decimal:
+    """A taker sells down to our best YES bid, through every bid at or above it (ours included, as the
+    venue would see any other trader do); returns the size of our bid."""
+    bid = max(yes_bids(ours(ex, engine, cid)), key=lambda o: o.yes_price)
+    m = engine.markets[cid]
+    ex.engine.place("test-taker", m.yes_token, Side.SELL, bid.yes_price, Decimal(50_000), order_type=OrderType.FAK)
+    return Decimal(bid.original) / 1_000_000

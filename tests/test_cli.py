@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 from eth_account import Account
-from test_ops import clean  # noqa: F401  (the fixture: a clean environment and root logger)
 
 from polymm.cli import main
 from polymm.engine.execution_factory import DEMO_PRIVATE_KEY

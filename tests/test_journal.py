@@ -15,8 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from engines import ours, running_engine
-from test_risk_scenarios import hit_our_bid, yes_bids
+from engines import hit_our_bid, ours, running_engine, yes_bids
 
 from polymm.domain.market import Side
 from polymm.domain.portfolio import Fill, Portfolio

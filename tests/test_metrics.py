@@ -7,9 +7,8 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from engines import ours, running_engine
+from engines import hit_our_bid, ours, running_engine
 from prometheus_client.parser import text_string_to_metric_families
-from test_risk_scenarios import hit_our_bid
 
 from polymm.config import ConfigError, load_settings
 from polymm.domain.market import Market, Side

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import socket
 from decimal import Decimal
 from pathlib import Path
@@ -24,21 +23,6 @@ from polymm.exchange import EmbeddedExchange
 DEMO_ADDRESS = Account.from_key(DEMO_PRIVATE_KEY).address
 
 
-@pytest.fixture
-def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """No POLYMM_* variables, no developer ``.env``, and the root logger given back afterwards."""
-    for name in list(os.environ):
-        if name.upper().startswith("POLYMM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield monkeypatch
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in handlers:
-        root.addHandler(h)
-    root.setLevel(level)
 
 
 @pytest.fixture

@@ -88,15 +88,6 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out, err
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Settings from their defaults only: no POLYMM_* variables, no .env in the working directory."""
-    for k in list(os.environ):
-        if k.startswith("POLYMM_"):
-            monkeypatch.delenv(k)
-    monkeypatch.chdir(tmp_path)
-
-
 # ------------------------------------------------------------------------------------------- recorder format
 
 
@@ -146,7 +137,7 @@ def test_every_rotated_file_starts_with_the_market_definitions(tmp_path: Path) -
     assert kinds.count("MarketsLine") == len(w.files) + 1  # one head per file, plus the added market
 
 
-def test_replay_reads_old_recordings_with_a_markets_file(tmp_path: Path, capsys, clean_env) -> None:
+def test_replay_reads_old_recordings_with_a_markets_file(tmp_path: Path, capsys, clean) -> None:
     rec = _record(tmp_path / "old", [(T0, _book(0, {"0.46": "100"}, {"0.54": "100"})),
                                      (T0 + S, _print(1000, "0.40", "50", "SELL"))], markets=[])
     assert FrameReader(rec).markets == {}
@@ -252,7 +243,7 @@ def test_unknown_tokens_and_bad_frames_are_counted_not_fatal(tmp_path: Path) -> 
 # ------------------------------------------------------------------------------------------- the command
 
 
-def test_replay_json_is_byte_identical_across_runs(capsys, clean_env) -> None:
+def test_replay_json_is_byte_identical_across_runs(capsys, clean) -> None:
     code1, a, _ = _run(capsys, "replay", str(FIXTURE), "--json")
     code2, b, _ = _run(capsys, "replay", str(FIXTURE), "--json")
     assert code1 == code2 == 0
@@ -268,7 +259,7 @@ def test_replay_json_is_byte_identical_across_runs(capsys, clean_env) -> None:
     assert code == 0 and json.loads(c)["params"] == {"spread": "0.06"} and c != a
 
 
-def test_replay_text_report_has_figures_and_chart(capsys, clean_env) -> None:
+def test_replay_text_report_has_figures_and_chart(capsys, clean) -> None:
     code, out, _ = _run(capsys, "replay", str(FIXTURE), "--model", "pm4", "--width", "40")
     assert code == 0
     assert "model pm4" in out
@@ -280,13 +271,13 @@ def test_replay_text_report_has_figures_and_chart(capsys, clean_env) -> None:
     assert "x real time" in out
 
 
-def test_replay_single_file_equals_its_directory(clean_env) -> None:
+def test_replay_single_file_equals_its_directory(clean) -> None:
     [f] = sorted(FIXTURE.glob("*.jsonl.gz"))
     a, b = replay(f), replay(FIXTURE)
     assert to_json(a).replace(str(f), "X") == to_json(b).replace(str(FIXTURE), "X")
 
 
-def test_replay_bad_input_names_the_field(capsys, clean_env, tmp_path: Path) -> None:
+def test_replay_bad_input_names_the_field(capsys, clean, tmp_path: Path) -> None:
     code, _, err = _run(capsys, "replay", str(tmp_path / "nope.jsonl.gz"))
     assert code == 2 and "FILE: no such file or directory" in err
     code, _, err = _run(capsys, "replay", str(tmp_path))
@@ -302,7 +293,7 @@ def test_replay_bad_input_names_the_field(capsys, clean_env, tmp_path: Path) -> 
     assert "invalid choice: 'magic'" in capsys.readouterr().err
 
 
-async def test_replay_of_a_polymm_record_session(tmp_path: Path, clean_env) -> None:
+async def test_replay_of_a_polymm_record_session(tmp_path: Path, clean) -> None:
     """``record`` (what ``polymm record`` runs) against the stand-in: the recording carries the markets
     it recorded and replays on its own."""
     async with run_exchange(port=0, seed=5, flow_rate=200) as ex:
@@ -331,7 +322,7 @@ def test_python_m_polymm_cli_replay(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------------- backtest
 
 
-def test_backtest_grid_gives_one_row_per_combination_and_is_deterministic(capsys, clean_env) -> None:
+def test_backtest_grid_gives_one_row_per_combination_and_is_deterministic(capsys, clean) -> None:
     argv = ("backtest", "--scenario", "volatile", "--seeds", "2", "--minutes", "1", "--model", "pm4",
             "--grid", "spread=0.02,0.04", "--grid", "size=10,20", "--json")
     code, a, err = _run(capsys, *argv)
@@ -354,14 +345,14 @@ def test_backtest_grid_gives_one_row_per_combination_and_is_deterministic(capsys
     assert sum(r["fills_mean"] for r in doc["rows"]) > 0
 
 
-def test_backtest_text_report(capsys, clean_env) -> None:
+def test_backtest_text_report(capsys, clean) -> None:
     code, out, _ = _run(capsys, "backtest", "--scenario", "trending", "--seeds", "1", "--minutes", "0.5")
     assert code == 0
     assert "scenario trending" in out and "P&L mean" in out and "mo 60s" in out and "max DD" in out
     assert sum(1 for ln in out.splitlines() if ln.strip().startswith(("P&L (USDC)", "inventory"))) == 2
 
 
-def test_backtest_rejects_bad_input_with_the_allowed_values(capsys, clean_env) -> None:
+def test_backtest_rejects_bad_input_with_the_allowed_values(capsys, clean) -> None:
     with pytest.raises(SystemExit):
         _cli("backtest", "--scenario", "sideways")
     err = capsys.readouterr().err
@@ -491,7 +482,7 @@ def test_fixture_is_small_and_carries_its_markets() -> None:
     assert {m.tick.text for m in r.markets.values()} == {"0.01", "0.001"}
 
 
-async def test_a_session_the_engine_recorded_replays_with_its_markets(tmp_path: Path, wait_until, clean_env) -> None:
+async def test_a_session_the_engine_recorded_replays_with_its_markets(tmp_path: Path, wait_until, clean) -> None:
     """POLYMM_RECORD_DIR: the engine writes its market definitions into the recording (at start and
     for a market added while running), so `polymm replay DIR` needs nothing else."""
     from engines import running_engine

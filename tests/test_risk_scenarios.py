@@ -7,26 +7,13 @@ import time
 from decimal import Decimal
 
 import pytest
-from engines import ours, running_engine
+from engines import hit_our_bid, ours, running_engine, yes_bids
 
 from polymm.domain.market import Side
 from polymm.exchange import run_exchange
 from polymm.exchange.matching import OrderType
 
 pytestmark = pytest.mark.asyncio
-
-
-def yes_bids(orders) -> list:
-    return [o for o in orders if o.yes_side is Side.BUY]
-
-
-def hit_our_bid(ex, engine, cid: str) -> Decimal:
-    """A taker sells down to our best YES bid, through every bid at or above it (ours included, as the
-    venue would see any other trader do); returns the size of our bid."""
-    bid = max(yes_bids(ours(ex, engine, cid)), key=lambda o: o.yes_price)
-    m = engine.markets[cid]
-    ex.engine.place("test-taker", m.yes_token, Side.SELL, bid.yes_price, Decimal(50_000), order_type=OrderType.FAK)
-    return Decimal(bid.original) / 1_000_000
 
 
 async def test_kill_leaves_zero_orders_at_the_venue_within_a_second_and_nothing_until_rearmed(wait_until) -> None:
