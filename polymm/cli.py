@@ -20,32 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from . import ops
+from .argtypes import number
 from .config import ConfigError, Settings, load_settings
 
 LIVE_CONFIRM_WORD = "LIVE"
 
 
 # ---------------------------------------------------------------- argument types
-def _number(cast: type, ok: Any, allowed: str) -> Any:
-    """An argparse type: a ``cast`` number for which ``ok(x)`` holds; the error names what is allowed."""
-
-    def parse(text: str) -> Any:
-        try:
-            x = cast(text)
-        except ValueError:
-            x = None
-        if x is None or not ok(x):
-            raise argparse.ArgumentTypeError(f"must be {allowed} (got {text!r})")
-        return x
-
-    return parse
-
-
-_port = _number(int, lambda n: 0 <= n <= 65535, "a port number from 0 (off) to 65535")
-_limit = _number(int, lambda n: 1 <= n <= 1000, "an integer from 1 to 1000")
-_scan = _number(int, lambda n: 1 <= n <= 20_000, "an integer from 1 to 20000")
-_seconds = _number(float, lambda x: 0 < x <= 600, "seconds, more than 0 and at most 600")
-_volume = _number(float, lambda x: 0 <= x < float("inf"), "a number of dollars, 0 or more")
+_port = number(int, lambda n: 0 <= n <= 65535, "a port number from 0 (off) to 65535")
+_limit = number(int, lambda n: 1 <= n <= 1000, "an integer from 1 to 1000")
+_scan = number(int, lambda n: 1 <= n <= 20_000, "an integer from 1 to 20000")
+_seconds = number(float, lambda x: 0 < x <= 600, "seconds, more than 0 and at most 600")
+_volume = number(float, lambda x: 0 <= x < float("inf"), "a number of dollars, 0 or more")
 
 
 # ---------------------------------------------------------------- shared options

@@ -15,10 +15,11 @@ import statistics
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path as FilePath
 from typing import Any
 
+from polymm.argtypes import number
 from polymm.config import ConfigError, load_settings
 from polymm.domain.market import Market
 from polymm.domain.params import MarketParams
@@ -87,24 +88,9 @@ def parse_grid(items: Sequence[str] | None, fixed: dict[str, str]) -> list[dict[
     return combos
 
 
-def _number(kind: type[int] | type[float], ok: Callable[[float], bool], allowed: str) -> Callable[[str], Any]:
-    """An argparse ``type``: ``kind(text)`` when ``ok``, else an error saying what is ``allowed``."""
-
-    def parse(text: str) -> Any:
-        try:
-            v = kind(text)
-        except ValueError:
-            v = None
-        if v is None or not ok(v):
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
-        return v
-
-    return parse
-
-
-_positive_int = _number(int, lambda v: v >= 1, "a whole number >= 1")
-_minutes = _number(float, lambda v: 0 < v <= 1440, "minutes > 0 and <= 1440")
-_width = _number(int, lambda v: 10 <= v <= 400, "10..400 columns")
+_positive_int = number(int, lambda v: v >= 1, "a whole number >= 1")
+_minutes = number(float, lambda v: 0 < v <= 1440, "minutes, more than 0 and at most 1440")
+_width = number(int, lambda v: 10 <= v <= 400, "a width from 10 to 400 columns")
 
 
 def load_markets_file(path: str) -> list[Market]:

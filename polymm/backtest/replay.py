@@ -81,21 +81,25 @@ def run_now(coro: Coroutine[Any, Any, _T]) -> _T:
     raise RuntimeError("the paper execution awaited something: the replay drives it synchronously")
 
 
+#: ``Settings``' defaults: one source for the engine's and the replay's.
+_DEFAULTS: dict[str, Any] = {name: f.default for name, f in Settings.model_fields.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayConfig:
     """The engine settings a replay honours (``from_settings``); the defaults are ``Settings``'."""
 
     limits: RiskLimits = field(default_factory=RiskLimits)
     base: MarketParams = field(default_factory=MarketParams)  # the default parameters of every market
-    total_capital: Decimal = Decimal(1000)
-    max_market_exposure: Decimal = Decimal(250)
-    max_total_position: Decimal = Decimal(1000)
-    max_order_size: Decimal = Decimal(500)
-    reduce_only_hours: float = 2.0
-    min_step_gap_s: float = 0.05
-    quote_interval_s: float = 1.0
-    quote_interval_fast_s: float = 0.25
-    risk_interval_s: float = 0.5
+    total_capital: Decimal = _DEFAULTS["total_capital"]
+    max_market_exposure: Decimal = _DEFAULTS["max_market_exposure"]
+    max_total_position: Decimal = _DEFAULTS["max_total_position"]
+    max_order_size: Decimal = _DEFAULTS["max_order_size"]
+    reduce_only_hours: float = _DEFAULTS["reduce_only_hours"]
+    min_step_gap_s: float = _DEFAULTS["min_step_gap_s"]
+    quote_interval_s: float = _DEFAULTS["quote_interval_s"]
+    quote_interval_fast_s: float = _DEFAULTS["quote_interval_fast_s"]
+    risk_interval_s: float = 0.5  # Engine.run_risk's interval
 
     @classmethod
     def from_settings(cls, s: Settings) -> ReplayConfig:
@@ -172,20 +176,11 @@ class Replay:
 
     def params_for(self, market: Market) -> MarketParams:
         """The engine's default parameters for ``market`` with the overrides on top, validated."""
-        p = self.config.base
-        tick = market.tick.decimal
         try:
-            p = p.updated(spread=max(p.spread - p.spread % tick, 2 * tick), size=max(p.size, market.min_order_size),
-                          layer_step=max(p.layer_step - p.layer_step % tick, tick))
-            p = p.updated(**self.overrides).check_for(market)
+            p = self.config.base.fitted_to(market).updated(**self.overrides).check_for(market)
         except ConfigError as e:
             raise ConfigError(f"{e} [market {market.condition_id[:12]}…, tick {market.tick}]") from None
-        if p.size > self.config.max_order_size:
-            raise ConfigError(f"size: must be at most the risk cap {self.config.max_order_size} (got {p.size})")
-        if p.position_limit > self.config.max_total_position:
-            raise ConfigError(f"position_limit: must be at most the total position cap "
-                              f"{self.config.max_total_position} (got {p.position_limit})")
-        return p
+        return p.check_caps(self.config.max_order_size, self.config.max_total_position)
 
     def add_market(self, market: Market) -> None:
         """Start a market: its book, brain and parameters; it steps at once. A later definition of a

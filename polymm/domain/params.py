@@ -88,6 +88,23 @@ class MarketParams(BaseModel):
             raise ConfigError("; ".join(problems))
         return self
 
+    def fitted_to(self, market: Market) -> MarketParams:
+        """These parameters as a market starts with them: spread and layer step rounded down to its
+        tick (at least two ticks and one tick), size raised to its minimum; validated."""
+        tick = market.tick.decimal
+        return self.updated(spread=max(self.spread - self.spread % tick, 2 * tick),
+                            size=max(self.size, market.min_order_size),
+                            layer_step=max(self.layer_step - self.layer_step % tick, tick)).check_for(market)
+
+    def check_caps(self, max_order_size: Decimal, max_total_position: Decimal) -> MarketParams:
+        """Within the risk caps (``max_order_size``, ``max_total_position``); self or ConfigError."""
+        if self.size > max_order_size:
+            raise ConfigError(f"size: must be at most the risk cap {max_order_size} (got {self.size})")
+        if self.position_limit > max_total_position:
+            raise ConfigError(f"position_limit: must be at most the total position cap {max_total_position} "
+                              f"(got {self.position_limit})")
+        return self
+
     def updated(self, **changes: object) -> MarketParams:
         """A copy with ``changes`` applied and fully re-validated (raises ConfigError)."""
         try:

@@ -128,12 +128,7 @@ class Engine:
 
     def default_params(self, market: Market) -> MarketParams:
         """The parameters a market starts with: the settings' defaults fitted to its tick and minimum size."""
-        p = self.settings.default_params()
-        tick = market.tick.decimal
-        spread = max(p.spread - p.spread % tick, 2 * tick)
-        size = max(p.size, market.min_order_size)
-        step = max(p.layer_step - p.layer_step % tick, tick)
-        return p.updated(spread=spread, size=size, layer_step=step).check_for(market)
+        return self.settings.default_params().fitted_to(market)
 
     # ================================================================ command API
     async def kill(self, reason: str = "operator kill switch") -> int:
@@ -185,12 +180,7 @@ class Engine:
         """``base`` (default: the market's start parameters) with ``changes``, validated for the market
         and within the risk caps; raises ConfigError naming the field. Changes nothing."""
         new = (base or self.default_params(market)).updated(**changes).check_for(market)
-        if new.size > self.settings.max_order_size:
-            raise ConfigError(f"size: must be at most the risk cap {self.settings.max_order_size} (got {new.size})")
-        if new.position_limit > self.settings.max_total_position:
-            raise ConfigError(f"position_limit: must be at most the total position cap "
-                              f"{self.settings.max_total_position} (got {new.position_limit})")
-        return new
+        return new.check_caps(self.settings.max_order_size, self.settings.max_total_position)
 
     async def pause(self, condition_id: str) -> None:
         self._market(condition_id)
