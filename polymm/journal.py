@@ -203,12 +203,14 @@ class Journal:
             self._put("UPDATE orders SET status = ?, updated_at = ? WHERE order_id = ? AND status = 'live'",
                       (status, now, oid))
 
-    def record_fill(self, fill: Fill, position: Position | None = None, status: str = "MATCHED") -> None:
-        """A booked fill (deduplicated by trade id and order id) and the market's position after it."""
+    def record_fill(self, fill: Fill, position: Position | None = None, status: str | None = "MATCHED") -> None:
+        """A booked fill (deduplicated by trade id and order id) and the market's position after it.
+        ``status`` None: the venue's statuses follow through ``record_fill_status`` (live execution)."""
         self._put("INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   (fill.trade_id, fill.order_id, fill.condition_id, fill.side.value, fill.price, str(fill.size),
-                   str(fill.fee), fill.ts, status))
-        self.record_fill_status(fill.trade_id, fill.order_id, status, fill.ts)
+                   str(fill.fee), fill.ts, status or "booked"))
+        if status is not None:
+            self.record_fill_status(fill.trade_id, fill.order_id, status, fill.ts)
         if position is not None:
             self._put("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?)",
                       (fill.condition_id, str(position.qty), str(position.avg_price), str(position.realized),

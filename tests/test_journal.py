@@ -160,6 +160,10 @@ async def test_a_tweak_a_fill_and_the_kill_latch_survive_a_restart(tmp_path: Pat
             await again.rearm()
             await wait_until(lambda: len(ours(ex, again)) >= 2)
         assert not read_status(path).latched  # the re-arm was journaled too
+        with contextlib.closing(sqlite3.connect(path)) as c:  # the venue's statuses, in the order it sent them
+            (status,) = c.execute("SELECT status FROM fills").fetchone()
+            seen = [s for (s,) in c.execute("SELECT status FROM fill_status ORDER BY ts, rowid")]
+        assert seen[0] == "MATCHED" and status == seen[-1] and len(seen) == len(set(seen))
 
 
 # ------------------------------------------------------------------------------------------ crash

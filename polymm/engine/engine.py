@@ -102,8 +102,9 @@ class Engine:
         self.journal: Journal | None = Journal(path) if path and path != "off" else None
         self._journal_live: set[str] = set()  # order ids the journal holds as resting
         self._journal_daily_at = 0.0
-        if self.journal is not None and hasattr(self.execution, "on_fill_status"):
-            self.execution.on_fill_status = self.journal.record_fill_status  # type: ignore[attr-defined]
+        self._venue_statuses = self.journal is not None and hasattr(self.execution, "on_fill_status")
+        if self._venue_statuses:  # live: the venue's fill statuses go to the journal as they change
+            self.execution.on_fill_status = self.journal.record_fill_status  # type: ignore[attr-defined,union-attr]
         for m in markets:
             self.params[m.condition_id] = self.default_params(m)
             self.brains[m.condition_id] = MarketBrain(m, self._signals_config)
@@ -581,7 +582,8 @@ class Engine:
         if not self.portfolio.apply(fill):
             return
         if self.journal is not None:
-            self.journal.record_fill(fill, self.portfolio.position(fill.condition_id))
+            self.journal.record_fill(fill, self.portfolio.position(fill.condition_id),
+                                     None if self._venue_statuses else "MATCHED")
         m = self.markets.get(fill.condition_id)
         name = m.short_question if m else fill.condition_id[:10]
         self.store.log(f"fill {fill.side.value} {fill.size} @ {pips_to_str(fill.price)} {name}")

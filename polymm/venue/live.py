@@ -135,6 +135,7 @@ class LiveExecution:
         self.failed_fills = 0
         #: every status the venue reports for one of our fills: (trade id, order id, status) → the journal
         self.on_fill_status: Callable[[str, str, str], None] | None = None
+        self._reported: dict[tuple[str, str], str] = {}  # the last status told to on_fill_status, per leg
         #: set by a restart from the journal: replay the venue's trades since then (not just the last hour)
         #: at once on start, so fills made while we were down are booked before anything is quoted
         self.trades_since: float | None = None
@@ -524,8 +525,6 @@ class LiveExecution:
             if market is None:
                 continue
             key = (ev.id, order_id)
-            if self.on_fill_status is not None:
-                self.on_fill_status(ev.id, order_id, status)
             if status == "FAILED":
                 pending = self._pending.pop(key, None)
                 self._booked.add(key)  # a later replay of MATCHED must not book it again
@@ -536,6 +535,7 @@ class LiveExecution:
                     self.on_fill(replace(booked, side=booked.side.other, trade_id=f"{ev.id}:failed",
                                          fee=-booked.fee))
                     self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {size} reversed")
+                self._report_status(key, status)
                 continue
             if key not in self._booked:
                 self._booked.add(key)
@@ -546,6 +546,14 @@ class LiveExecution:
                 self.on_fill(fill)
             if status == "CONFIRMED" and self._pending.pop(key, None) is not None:
                 self.settled_fills += 1
+            self._report_status(key, status)
+
+    def _report_status(self, key: tuple[str, str], status: str) -> None:
+        """Tell ``on_fill_status`` of a leg's status once per change (after the leg is booked):
+        reconciliation replays the last hour's trades every few seconds."""
+        if self.on_fill_status is not None and self._reported.get(key) != status:
+            self._reported[key] = status
+            self.on_fill_status(key[0], key[1], status)
 
     def _our_legs(self, ev: TradeEvent) -> list[tuple[str, str, str, Decimal, Decimal, str]]:
         """(order id, token, side, price, size, fee bps) for every leg of the trade that is ours."""
