@@ -202,17 +202,11 @@ def _program_app(settings: Settings, mode: str, markets: list | None) -> Any:
     metrics endpoint (``ops.run_extras``)."""
     from .tui.app import PolymmApp
 
-    class ProgramApp(PolymmApp):
-        async def on_mount(self) -> None:  # Textual runs every class's handler: PolymmApp's too
-            if settings.market_file or settings.metrics_port:
-                self.run_worker(self._extras(), name="extras", group="extras", exit_on_error=False)
+    async def extras(engine: Any) -> None:
+        await ops.run_extras(engine, settings, provisional=[m.condition_id for m in markets or ()])
 
-        async def _extras(self) -> None:
-            while self.engine is None:
-                await asyncio.sleep(0.05)
-            await ops.run_extras(self.engine, settings, provisional=[m.condition_id for m in markets or ()])
-
-    return ProgramApp(settings, mode=mode, markets=markets, venue_host=settings.clob_url, settle_heap=True)
+    return PolymmApp(settings, mode=mode, markets=markets, venue_host=settings.clob_url, settle_heap=True,
+                     on_engine=extras if settings.market_file or settings.metrics_port else None)
 
 
 # ---------------------------------------------------------------- polymm

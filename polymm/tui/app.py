@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
 from functools import partial
 from importlib import resources
@@ -99,10 +99,13 @@ class PolymmApp(App[None]):
         venue_host: str = "",
         engine: Engine | None = None,
         settle_heap: bool = False,
+        on_engine: Callable[[Engine], Awaitable[None]] | None = None,
     ) -> None:
         """``engine``: an engine built elsewhere and not started (snapshot tests, embedding); the app
         then only draws its store and sends its commands — no loops, no discovery. ``settle_heap``:
-        freeze the start-up heap once the engine runs (``polymm.engine.heap``; the program sets it)."""
+        freeze the start-up heap once the engine runs (``polymm.engine.heap``; the program sets it).
+        ``on_engine``: what the program runs beside the engine once it started (a worker: the market
+        file watcher, the metrics endpoint)."""
         super().__init__()
         self.settings = settings
         self.mode = mode
@@ -110,6 +113,7 @@ class PolymmApp(App[None]):
         self._fixed_markets = markets
         self._given_engine = engine
         self._settle_heap = settle_heap
+        self._on_engine = on_engine
         self.store = engine.store if engine is not None else StateStore()
         self.engine: Engine | None = engine
         self._seen_version = 0
@@ -209,6 +213,8 @@ class PolymmApp(App[None]):
             self.engine = engine
             return
         self.engine = engine
+        if self._on_engine is not None:
+            self.run_worker(self._on_engine(engine), name="extras", group="extras", exit_on_error=False)
         for name, loop in engine.loops():
             self.run_worker(engine.guard(name, loop), name=name, group="engine", exit_on_error=False)
         if self._settle_heap:  # after the first books and screens: most of what start-up made is in place
