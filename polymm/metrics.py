@@ -9,12 +9,12 @@ How it reads, and why:
   mutating, no locks. A scrape costs the loop about 1 ms with 20 markets (the feed figures come from
   the ``feed`` slice the risk loop publishes every 0.5 s, not recomputed here); a thread would need
   the same hop onto the loop to read consistently, and a stalled loop would stall it all the same.
-* **The engine is not changed.** Gauges and the counters the engine already keeps (frames,
-  reconnects, resyncs, rejects, retries, reversed fills) are read from ``engine.feed``,
-  ``engine.portfolio``, ``engine.execution``, ``engine.halted`` and the store. Two counts nobody keeps
-  — orders placed, fills by side — are kept here by chaining the execution's ``on_fill`` callback and
-  its ``place_many``; ``LiveExecution.on_post_latency`` feeds the order latency histogram (paper has no
-  venue round trip, so no samples). ``stop()`` undoes all three. Counters start at zero per process.
+* **Read, not hooked.** Gauges and counters are read from what the engine keeps: ``engine.feed``
+  (frames, reconnects, resyncs), ``engine.execution`` (orders placed, rejects, retries, reversed
+  fills), ``engine.fills_by_side`` / ``shares_by_side``, ``engine.portfolio``, ``engine.halted`` and
+  the store. Only the latency histogram needs events: ``LiveExecution.on_post_latency`` feeds it (paper
+  has no venue round trip, so no samples), and ``stop()`` unhooks it. Counters count from the start
+  of the process (fills restored from the journal are not counted again).
 * **No secrets.** Labels are condition ids, token ids, sides, statuses and the halt reason; the venue
   address is shown without user info or query; keys and credentials are never read here.
 """
@@ -25,13 +25,13 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
@@ -39,11 +39,7 @@ from .config import ConfigError
 from .state import FeedState, PortfolioState, RiskState, VenueState
 
 if TYPE_CHECKING:
-    from .domain.market import Market
-    from .domain.order_book import OrderBook
-    from .domain.portfolio import Fill
     from .engine.engine import Engine
-    from .venue.execution import OrderRequest
 
 FEED_STATUSES = ("STOPPED", "STARTING", "RUNNING", "DEGRADED", "ERROR")
 RATE_WINDOW_S = 10.0  # frames/s is averaged over about this long
@@ -96,76 +92,32 @@ class FrameRate:
             self.sample()
 
 
-class _Taps:
-    """Counts kept here because nothing else keeps them: orders the venue accepted, fills by side
-    (as the portfolio booked them: a duplicate it ignored is not counted, a FAILED reversal is counted
-    by the execution instead), and the batch post latency.
-
-    Chained onto the execution's ``on_fill``, ``place_many`` and ``on_post_latency`` (whatever was
-    there is still called), so two exporters on one engine both count. ``remove`` stops counting and
-    restores what was there; a tap that is no longer outermost stays behind as a pass-through."""
+class _Latency:
+    """The order post latency histogram: LiveExecution times each batch post and hands the seconds to
+    ``on_post_latency``; this chains onto that hook (whatever was there is still called, so two
+    exporters both observe) and ``remove`` restores it. Paper has no venue round trip: no samples."""
 
     def __init__(self, engine: Engine, registry: CollectorRegistry) -> None:
-        self.orders = Counter("polymm_orders_placed", "Orders the venue accepted (paper: orders placed)",
-                              registry=registry)
-        self.fills = Counter("polymm_fills", "Fills of our orders, by YES-terms side", ["side"], registry=registry)
-        self.shares = Counter("polymm_filled_shares", "Shares filled, by YES-terms side", ["side"],
-                              registry=registry)
-        for side in ("buy", "sell"):
-            self.fills.labels(side)
-            self.shares.labels(side)
-        self.latency = Histogram("polymm_order_post_seconds",
-                                 "Time for a batch of orders to be answered by the venue (retries included)",
-                                 buckets=LATENCY_BUCKETS, registry=registry)
+        self.histogram = Histogram("polymm_order_post_seconds",
+                                   "Time for a batch of orders to be answered by the venue (retries included)",
+                                   buckets=LATENCY_BUCKETS, registry=registry)
         self._active = True
-        self._portfolio = engine.portfolio
-        ex: Any = engine.execution
-        self._ex = ex
-        self._prev_fill: Callable[[Fill], None] = ex.on_fill
-        self._prev_place = ex.place_many
-        self._prev_shadowed = "place_many" in vars(ex)  # another tap's, not the class's method
-        self._timed = hasattr(ex, "on_post_latency")  # LiveExecution only
-        self._prev_latency: Callable[[float], None] | None = getattr(ex, "on_post_latency", None)
-        ex.on_fill = self._fill
-        ex.place_many = self._place_many  # shadows the method on this instance only
+        self._ex: Any = engine.execution
+        self._timed = hasattr(self._ex, "on_post_latency")  # LiveExecution only
+        self._prev: Callable[[float], None] | None = getattr(self._ex, "on_post_latency", None)
         if self._timed:
-            ex.on_post_latency = self._observe
-
-    def _fill(self, fill: Fill) -> None:
-        pos = self._portfolio.positions.get(fill.condition_id)
-        before = pos.fills if pos is not None else 0
-        self._prev_fill(fill)
-        pos = self._portfolio.positions.get(fill.condition_id)
-        if not self._active or pos is None or pos.fills == before or fill.trade_id.endswith(":failed"):
-            return
-        side = fill.side.value.lower()
-        self.fills.labels(side).inc()
-        self.shares.labels(side).inc(float(fill.size))
-
-    async def _place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest]) -> list[str]:
-        ids = await self._prev_place(market, book, reqs)
-        if ids and self._active:
-            self.orders.inc(len(ids))
-        return ids
+            self._ex.on_post_latency = self._observe
 
     def _observe(self, seconds: float) -> None:
         if self._active:
-            self.latency.observe(seconds)
-        if self._prev_latency is not None:
-            self._prev_latency(seconds)
+            self.histogram.observe(seconds)
+        if self._prev is not None:
+            self._prev(seconds)
 
     def remove(self) -> None:
-        self._active = False
-        ex = self._ex
-        if ex.on_fill == self._fill:
-            ex.on_fill = self._prev_fill
-        if vars(ex).get("place_many") == self._place_many:
-            if self._prev_shadowed:
-                ex.place_many = self._prev_place
-            else:
-                del ex.place_many
-        if self._timed and ex.on_post_latency == self._observe:
-            ex.on_post_latency = self._prev_latency
+        self._active = False  # a tap that is no longer outermost stays behind as a pass-through
+        if self._timed and self._ex.on_post_latency == self._observe:
+            self._ex.on_post_latency = self._prev
 
 
 class EngineCollector:
@@ -234,6 +186,14 @@ class EngineCollector:
                                   value=getattr(ex, "retries", 0))
         yield CounterMetricFamily("polymm_fills_reversed", "Fills reversed after the venue reported them FAILED",
                                   value=getattr(ex, "failed_fills", 0))
+        yield CounterMetricFamily("polymm_orders_placed", "Orders the venue accepted (paper: orders placed)",
+                                  value=ex.orders_placed)
+        fills = CounterMetricFamily("polymm_fills", "Fills of our orders, by YES-terms side", labels=["side"])
+        shares = CounterMetricFamily("polymm_filled_shares", "Shares filled, by YES-terms side", labels=["side"])
+        for side, n in self.engine.fills_by_side.items():
+            fills.add_metric([side.value.lower()], n)
+            shares.add_metric([side.value.lower()], float(self.engine.shares_by_side[side]))
+        yield from (fills, shares)
         age = getattr(ex, "heartbeat_age", None)
         if age is not None:
             yield GaugeMetricFamily("polymm_heartbeat_age_seconds", "Seconds since the venue accepted our heartbeat",
@@ -290,7 +250,7 @@ class EngineCollector:
 class MetricsServer:
     """A running exporter: ``url`` to scrape, ``registry`` it serves, ``await stop()`` to close and unhook."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int, runner: web.AppRunner, taps: _Taps,
+    def __init__(self, registry: CollectorRegistry, host: str, port: int, runner: web.AppRunner, taps: _Latency,
                  sampler: asyncio.Task) -> None:
         self.registry = registry
         self.host = host
@@ -318,7 +278,7 @@ async def start_metrics_server(engine: Engine, port: int, host: str = "127.0.0.1
     ``port`` 0 picks a free port (``MetricsServer.port`` says which). Raises ``ConfigError`` when the
     address cannot be bound. Call from the loop that runs the engine."""
     registry = CollectorRegistry()
-    taps = _Taps(engine, registry)
+    taps = _Latency(engine, registry)
     rate = FrameRate(lambda: engine.feed.frames)
     registry.register(EngineCollector(engine, rate))
     app = web.Application()

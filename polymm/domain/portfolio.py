@@ -16,6 +16,10 @@ from .prices import pips_to_decimal
 ZERO = Decimal(0)
 
 
+#: Suffix of a reversal fill's trade id: ``<trade id>:failed``.
+REVERSAL = ":failed"
+
+
 @dataclass(frozen=True, slots=True)
 class Fill:
     """One fill of one of our orders, in YES terms."""
@@ -28,6 +32,11 @@ class Fill:
     fee: Decimal = ZERO
     ts: float = 0.0
     trade_id: str = ""
+
+    @property
+    def is_reversal(self) -> bool:
+        """The opposite fill booked when the venue reports a matched trade FAILED (``REVERSAL``)."""
+        return self.trade_id.endswith(REVERSAL)
 
 
 @dataclass(slots=True)

@@ -71,6 +71,8 @@ class Engine:
         self.params: dict[str, MarketParams] = {}
         self.paused: set[str] = set()
         self.portfolio = Portfolio()
+        self.fills_by_side: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
+        self.shares_by_side: dict[Side, Decimal] = {Side.BUY: ZERO, Side.SELL: ZERO}
         self.execution: Execution = execution or build_execution(settings, mode, self._on_fill, self.store.log)
         self.halted = False
         self.halt_reason = ""
@@ -581,6 +583,9 @@ class Engine:
     def _on_fill(self, fill: Fill) -> None:
         if not self.portfolio.apply(fill):
             return
+        if not fill.is_reversal:  # fills by side, for the metrics (a reversal is counted by the execution)
+            self.fills_by_side[fill.side] += 1
+            self.shares_by_side[fill.side] += fill.size
         if self.journal is not None:
             self.journal.record_fill(fill, self.portfolio.position(fill.condition_id),
                                      None if self._venue_statuses else "MATCHED")

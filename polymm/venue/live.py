@@ -44,7 +44,7 @@ import msgspec
 
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
-from ..domain.portfolio import Fill
+from ..domain.portfolio import REVERSAL, Fill
 from ..domain.prices import MAX_PIPS, pips_to_decimal, pips_to_str, price_to_pips
 from .execution import OpenOrder, OrderRequest
 from .signing import OrderSigner
@@ -128,6 +128,7 @@ class LiveExecution:
         self.last_heartbeat = 0.0
         self.errors: deque[float] = deque(maxlen=1000)  # times of venue errors (for the risk engine)
         self._usage: deque[tuple[float, str, int]] = deque()  # (time, "order" | "cancel", cost)
+        self.orders_placed = 0  # orders the venue accepted (metrics)
         self.rejects = 0
         self.post_only_crosses = 0  # rejects that are not errors: a maker quote raced a moving book
         self.retries = 0
@@ -351,6 +352,7 @@ class LiveExecution:
         accepted: list[str] = []
         for i in range(0, len(signed), BATCH_MAX):
             accepted += await self._post_batch(market, signed[i : i + BATCH_MAX])
+        self.orders_placed += len(accepted)
         return accepted
 
     async def _post_batch(self, market: Market, batch: list[tuple[Any, str]]) -> list[str]:
@@ -532,7 +534,7 @@ class LiveExecution:
                     booked = pending.fill
                     self.failed_fills += 1
                     self._shares[token] = self._shares.get(token, ZERO) - (size if side == "BUY" else -size)
-                    self.on_fill(replace(booked, side=booked.side.other, trade_id=f"{ev.id}:failed",
+                    self.on_fill(replace(booked, side=booked.side.other, trade_id=ev.id + REVERSAL,
                                          fee=-booked.fee))
                     self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {size} reversed")
                 self._report_status(key, status)

@@ -34,6 +34,7 @@ class PaperExecution:
 
         self.on_fill = on_fill
         self._clock = clock or time.time
+        self.orders_placed = 0  # metrics
         self._orders: dict[str, OpenOrder] = {}
         self._ids = itertools.count(1)
         self._trades = itertools.count(1)
@@ -59,6 +60,7 @@ class PaperExecution:
             self._orders[oid] = OpenOrder(oid, market.condition_id, r.side, r.price, r.size, queue_ahead=ahead,
                                           placed_at=self._clock())  # the simulated clock in a replay
             ids.append(oid)
+        self.orders_placed += len(ids)
         return ids
 
     async def cancel(self, order_ids: Sequence[str]) -> list[str]:
