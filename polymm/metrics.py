@@ -158,7 +158,7 @@ class EngineCollector:
             frames.add_metric([shard], s.frames)
             for st in FEED_STATUSES:
                 status.add_metric([shard, st], 1.0 if s.status == st else 0.0)
-        user = getattr(e.execution, "_user", None)  # LiveExecution's user channel; paper has none
+        user = getattr(e.execution, "user_channel", None)  # LiveExecution's; paper has none
         if user is not None:
             connected.add_metric(["user", "0"], 1.0 if user.connected else 0.0)
             reconnects.add_metric(["user", "0"], user.reconnects)

@@ -137,6 +137,7 @@ class LiveExecution:
         #: every status the venue reports for one of our fills: (trade id, order id, status) → the journal
         self.on_fill_status: Callable[[str, str, str], None] | None = None
         self._reported: dict[tuple[str, str], str] = {}  # the last status told to on_fill_status, per leg
+        self._connect_reconcile: asyncio.Future | None = None  # the last user-channel connect's reconcile
         #: set by a restart from the journal: replay the venue's trades since then (not just the last hour)
         #: at once on start, so fills made while we were down are booked before anything is quoted
         self.trades_since: float | None = None
@@ -172,6 +173,11 @@ class LiveExecution:
     def recent_errors(self, window_s: float = 10.0) -> int:
         cutoff = time.monotonic() - window_s
         return sum(1 for t in self.errors if t >= cutoff)
+
+    @property
+    def user_channel(self) -> UserSocket | None:
+        """The user WebSocket (None before ``start``): its ``connected`` and ``reconnects``."""
+        return self._user
 
     @property
     def heartbeat_age(self) -> float | None:
@@ -223,8 +229,9 @@ class LiveExecution:
             await asyncio.wait_for(self._user.subscribed.wait(), timeout=5.0)
         except TimeoutError:
             self.on_log("user channel not connected yet; fills will be reconciled over REST meanwhile", "warning")
-        if self.trades_since is not None:
-            await self._reconcile_once()
+        if self.trades_since is not None:  # restored: the venue's missed trades before the first quote
+            connected = self._connect_reconcile  # the one the user channel's connect started, if any
+            await (asyncio.shield(connected) if connected is not None else self._reconcile_once())
 
     def already_booked(self, keys: Iterable[tuple[str, str]]) -> None:
         """(trade id, order id) legs a journal already holds: a replay of them books nothing."""
@@ -494,7 +501,7 @@ class LiveExecution:
     # ================================================================ user channel
     def _on_user_connect(self) -> None:
         # anything may have happened while we were away: reconcile now
-        task = asyncio.ensure_future(self._reconcile_once())
+        task = self._connect_reconcile = asyncio.ensure_future(self._reconcile_once())
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
