@@ -14,8 +14,8 @@ import pytest
 from polymm.domain.market import Market
 from polymm.domain.prices import Tick
 from polymm.exchange import run_exchange
-from polymm.venue.discovery import Candidate, Discovery, Filters, candidate_from_gamma, rank
-from polymm.venue.rest import PublicClient
+from polymm.venue.discovery import Candidate, Discovery, Filters, SkippedMarket, candidate_from_gamma, rank
+from polymm.venue.rest import POSITION_ID_UNSUPPORTED, PublicClient, UnsupportedMarket
 
 pytestmark = pytest.mark.asyncio
 
@@ -359,7 +359,38 @@ async def test_non_list_answer_is_counted():
     assert d.skipped == 1 and d.skip_reasons["page"] == 1 and d.pages == 1
 
 
-async def test_candidate_from_gamma_reads_plain_arrays_and_v2_position_ids():
-    doc = _good(0, clobTokenIds=None, positionIds=["7", "8"], outcomes=["Up", "Down"])
+async def test_candidate_from_gamma_reads_plain_arrays_and_refuses_position_id_markets():
+    doc = _good(0, clobTokenIds=["7", "8"], outcomes=["Up", "Down"])
     c = candidate_from_gamma(doc, NOW)
     assert (c.market.yes_token, c.market.no_token, c.market.outcomes) == ("7", "8", ("Up", "Down"))
+    # protocol-V2 markets sign for exchange version 3 (PROTOCOL §12): refused, never a candidate
+    v2 = _good(0, clobTokenIds=None, positionIds=["7", "8"], version="v2")
+    with pytest.raises(SkippedMarket) as e:
+        candidate_from_gamma(v2, NOW)
+    assert e.value.reason == "positionIds" and e.value.unsupported
+    assert str(e.value) == f"positionIds: {POSITION_ID_UNSUPPORTED}"
+
+
+def _position_id(i: int) -> dict:
+    return _good(i, clobTokenIds=None, positionIds=[str(70_000 + 2 * i), str(70_001 + 2 * i)], version="v2")
+
+
+async def test_position_id_markets_are_skipped_and_counted_under_their_reason():
+    client = _mock_client([[_good(0), _position_id(1), _good(2), _position_id(3)]], [])
+    d = _disc(client)
+    got = await d.discover()
+    await client.aclose()
+    assert [c.market.slug for c in got] == ["good-market-0", "good-market-2"]
+    assert d.skipped == 2 and d.skip_reasons == {"positionIds": 2}
+
+
+@pytest.mark.parametrize("ident", ["0x" + f"{1:064x}", "good-market-1", "70002"])
+async def test_resolving_a_position_id_market_says_why_it_is_refused(ident: str):
+    """Asked for by name, a position-id market is not 'not found': the error says what it is."""
+    client = _mock_client([[_good(0), _position_id(1)]], [])
+    d = _disc(client)
+    with pytest.raises(UnsupportedMarket) as e:
+        await d.resolve(ident)
+    await client.aclose()
+    assert str(e.value) == f"{ident}: position-id market (exchange version 3) is not supported yet"
+    assert d.skip_reasons["positionIds"] >= 1

@@ -51,6 +51,14 @@ PRODUCERS = {
     "ws/user_trade2.json": "user",
     "ws/user_trade3.json": "user",
     "ws/user_trade4.json": "user",
+    # Not produced: shapes seen in real payloads (PROTOCOL §12) that the stand-in does not send, written
+    # for polymm's parser tests (test_wire.py).
+    "user/order_null_expiration.json": None,
+    "user/trade_iso_match_time.json": None,
+    "user/trade_numeric_match_time.json": None,
+    "user/mixed_frame.json": None,
+    "rest/balance_allowance_single.json": None,
+    "rest/market_position_ids.json": None,
 }
 
 #: Gamma market fields PROTOCOL §7 names; the stand-in may add these to a capture's keys.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 
 import pytest
 
@@ -134,8 +135,10 @@ async def test_a_quiet_market_raises_no_false_freeze(wait_until) -> None:
 
 async def test_a_book_that_disagrees_with_the_venue_is_caught_and_resynced(wait_until) -> None:
     """A lost update leaves our levels wrong while later deltas bring our stored hash back in line
-    with the venue's, so the check compares content too. Simulated exactly: one level altered."""
-    async with run_exchange(port=0, seed=54, flow_rate=100) as ex, feed_on(ex) as feed:
+    with the venue's, so the check compares content. Simulated exactly: one level altered. (The
+    freeze window is long here: a silent shard whose books differ is the frozen-socket case.)"""
+    async with run_exchange(port=0, seed=54, flow_rate=100) as ex, \
+            feed_on(ex, dataclasses.replace(FAST, freeze_after_s=60)) as feed:
         await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
         ex.pause_flow()
         await quiesce(feed)
@@ -145,6 +148,33 @@ async def test_a_book_that_disagrees_with_the_venue_is_caught_and_resynced(wait_
         await wait_until(lambda: feed.hash_mismatches >= 1, timeout=5)
         await books_equal_venue(ex, feed)
         assert any("mismatch" in text for _, text in feed.log)
+
+
+async def test_a_hash_that_differs_while_the_levels_agree_is_no_proof_and_no_resync(wait_until) -> None:
+    """PROTOCOL §12: the docs call ``price_change.hash`` the hash of the order, not of the book, so a
+    hash unlike REST ``/book``'s proves nothing on its own: neither a lost update (resync) nor, on a
+    silent shard, a frozen socket (resync and reconnect). The levels decide; when they differ, the
+    book is still resynced."""
+    async with run_exchange(port=0, seed=59, flow=False) as ex, feed_on(ex) as feed:
+        await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
+        await books_equal_venue(ex, feed)
+        book = feed.books.get(ex.markets[0].condition_id)
+        fake = "0" * 40
+        for token in list(book.hashes):
+            book.hashes[token] = fake  # as if the last price_change carried an order's hash
+        resyncs, reconnects = feed.resyncs, feed.state().reconnects
+        # several checks, quiet-book and frozen-socket probes both (the shard is silent: no flow)
+        await wait_until(lambda: feed.hash_only_differences >= 3, timeout=5)
+        assert (feed.resyncs, feed.hash_mismatches, feed.freezes) == (resyncs, 0, 0)
+        assert feed.state().reconnects == reconnects
+        assert book.hashes[book.yes_token] == fake  # no REST snapshot replaced it
+        assert all(feed.trusted(cid) == (True, "") for cid in feed.books.books)
+
+        p = book.best_bid
+        book._set(True, p, book.bids[p] + 1.0)  # now the levels differ too
+        await wait_until(lambda: feed.resyncs > resyncs, timeout=5)
+        await wait_until(lambda: feed.status == "RUNNING")
+        await converges(ex, feed)
 
 
 async def test_a_tick_change_starts_a_new_epoch_on_the_new_grid(wait_until) -> None:

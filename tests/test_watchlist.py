@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import os
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from engines import demo_settings, ours, running_engine
 
 from polymm.engine.engine import Engine
-from polymm.engine.watchlist import PARAM_KEYS, Watchlist, parse_market_file, read_market_file
+from polymm.engine.watchlist import PARAM_KEYS, Watchlist, parse_market_file, read_market_file, resolve_markets
 from polymm.exchange import run_exchange
+from polymm.venue.discovery import Discovery
+from polymm.venue.rest import PublicClient
 
 CID_A = "0x" + "a1" * 32
 CID_B = "0x" + "B2" * 32
@@ -151,6 +156,45 @@ async def test_market_specific_problems_are_reported_and_that_line_alone_is_igno
             assert any("keeps its parameters" in t for t in _events(engine))
         finally:
             await engine.public.aclose()
+
+
+def _gamma_serving(markets: list[dict]) -> PublicClient:
+    """A Gamma that answers every ``/markets`` look-up with ``markets``: the stand-in lists no
+    position-id market (a shape only real Gamma has), so this one shape is served by hand."""
+    client = PublicClient("http://clob.test", "http://gamma.test")
+    client._http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=markets)))
+    return client
+
+
+POSITION_ID_MARKET = json.loads((Path(__file__).parent / "fixtures" / "rest" / "market_position_ids.json").read_text())
+
+
+async def test_a_position_id_market_in_the_file_is_refused_saying_why(tmp_path: Path, caplog) -> None:
+    """Protocol-V2 markets sign for exchange version 3 (PROTOCOL §12): the file's line is ignored with
+    that reason, not 'no open market ... retrying' (the venue knows the market; retrying won't help)."""
+    cid = POSITION_ID_MARKET["conditionId"]
+    gamma = _gamma_serving([POSITION_ID_MARKET])
+    parsed = parse_market_file(f"{cid} spread=0.05\n")
+    with caplog.at_level(logging.WARNING, logger="polymm.engine.watchlist"):
+        assert await resolve_markets(parsed, gamma) == []  # start-up: never quoted
+    assert f"{cid}: position-id market (exchange version 3) is not supported yet" in caplog.text
+    async with run_exchange(port=0, seed=64, flow=False) as ex:
+        engine = Engine(demo_settings(ex), [], mode="DEMO")
+        try:
+            path = tmp_path / "markets.txt"
+            _write(path, f"{cid} spread=0.05\n")
+            watch = Watchlist(engine, path, retry_s=0)  # a retry would be due at once
+            watch._discovery = Discovery(gamma)  # the running watcher's look-ups go to that Gamma
+            await watch.sync()
+            assert engine.markets == {}
+            [problem] = watch.errors
+            assert problem == (f"market file {path}:1: condition_id: {cid}: position-id market (exchange version 3) "
+                               "is not supported yet; line ignored")
+            assert problem in _events(engine)
+            assert not await watch.poll()  # not retried: the file is unchanged and no look-up is due
+        finally:
+            await engine.public.aclose()
+            await gamma.aclose()
 
 
 async def test_a_provisional_market_whose_line_is_bad_for_it_is_dropped_by_the_first_pass(tmp_path: Path) -> None:

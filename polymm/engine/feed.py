@@ -11,11 +11,14 @@ the engine cancels that market's quotes and shows the reason.
 Health machine (per shard, and aggregated): STOPPED → STARTING → RUNNING ⇄ DEGRADED → ERROR (down
 longer than ``error_after_s``), each with a reason. The monitor loop (every ``check_interval_s``):
 * **Silent freeze.** A shard that is connected but has had no data for ``freeze_after_s`` is
-  probed: REST ``/books`` hashes of its markets against ours. Any difference means the socket is
+  probed: REST ``/books`` levels of its markets against ours. Any difference means the socket is
   frozen: the books are resynced from REST and the socket is dropped (it reconnects by itself).
-  Equal hashes mean the markets are just quiet: no alarm.
-* **Hash check.** Markets quiet for a second are compared with REST every ``hash_check_s``; a
-  mismatch is counted and the book resynced from REST.
+  Equal levels mean the markets are just quiet: no alarm.
+* **Book check.** Markets quiet for a second are compared with REST every ``hash_check_s``, by
+  their levels; a difference is counted (``hash_mismatches``) and the book resynced from REST. The
+  hash is not evidence on its own: Polymarket's docs call ``price_change.hash`` the hash of the
+  order, not of the book (PROTOCOL §12), so a hash that differs from REST's while the levels agree is
+  only counted (``hash_only_differences``).
 * **Missing snapshot.** Markets of a connected shard still without a snapshot ``snapshot_wait_s``
   after it connected (the venue withheld or lost the initial dump, as after reconnecting into a
   frozen channel) take one from REST, again every ``snapshot_wait_s`` until they have one.
@@ -131,7 +134,10 @@ class MarketFeed:
         self.last_frame = 0.0
         self.freezes = 0
         self.resyncs = 0
+        # Books whose levels differed from REST's in a check (each one resynced). The name is older
+        # than the rule: the levels decide, never the hash alone (PROTOCOL §12).
         self.hash_mismatches = 0
+        self.hash_only_differences = 0  # checked books whose hash differed from REST's while the levels agreed
         self._last_change: dict[str, float] = {}
         self._tasks: set[asyncio.Task] = set()
         self._running = False
@@ -231,22 +237,22 @@ class MarketFeed:
             self.on_change(changed)
         return len(snaps)
 
-    async def _probe(self, condition_ids: list[str]) -> tuple[list[str], list[str]]:
-        """(moved, wrong): markets whose REST hash differs from ours (the venue moved without telling
-        us), and markets with our hash but other levels (we lost an update: later deltas carry the
-        venue's hash, so the hash alone catches up while our levels stay wrong). Content is
-        compared exactly: both sides parse the same decimal strings."""
+    async def _probe(self, condition_ids: list[str]) -> list[str]:
+        """Markets whose levels differ from REST ``/book``'s: the venue moved without telling us, or
+        we lost an update. Only the levels count: a lost delta can leave our levels wrong under the
+        venue's current hash (later deltas carry it), and a hash can differ while the levels agree
+        (PROTOCOL §12: the docs call ``price_change.hash`` the hash of the order). A hash-only
+        difference is counted in ``hash_only_differences``. Levels are compared exactly: both sides
+        parse the same decimal strings. A book the socket changed during the fetch is left out: it
+        is newer than the snapshot."""
         if self.rest is None:
-            return [], []
+            return []
         books = {b.yes_token: b for cid in condition_ids if (b := self.books.get(cid)) is not None}
-        moved: list[str] = []
+        asked = {token: b.version for token, b in books.items()}
         differ: list[str] = []
         for snap in await self.rest.get_books(list(books)):
             book = books.get(snap.asset_id)
-            if book is None:
-                continue
-            if snap.hash and book.hashes.get(snap.asset_id) != snap.hash:
-                moved.append(book.condition_id)
+            if book is None or book.version != asked[snap.asset_id]:
                 continue
             bids, asks = book.levels_for(book.yes_token)
             try:
@@ -256,7 +262,9 @@ class MarketFeed:
                 continue
             if [tuple(lv) for lv in bids] != venue_bids or [tuple(lv) for lv in asks] != venue_asks:
                 differ.append(book.condition_id)
-        return moved, differ
+            elif snap.hash and book.hashes.get(snap.asset_id) != snap.hash:
+                self.hash_only_differences += 1
+        return differ
 
     async def _monitor(self) -> None:
         cfg = self.config
@@ -292,19 +300,19 @@ class MarketFeed:
         if not quiet or now - shard.last_probe < due:
             return
         shard.last_probe = now
-        moved, wrong = await self._probe(list(shard.markets) if frozen_suspect else quiet)
-        if moved and frozen_suspect:
+        differ = await self._probe(list(shard.markets) if frozen_suspect else quiet)
+        if differ and frozen_suspect:
             self.freezes += 1
-            self.on_log(f"feed frozen ({silent:.0f} s without data while {len(moved)} books moved): "
+            self.on_log(f"feed frozen ({silent:.0f} s without data while {len(differ)} books differ from the venue's): "
                         "resyncing and reconnecting", "error")
-            await self.resync(moved + wrong, "frozen socket")
+            await self.resync(differ, "frozen socket")
             await shard.socket.drop()
             return
-        bad = wrong + [cid for cid in moved if cid in quiet]  # a quiet book whose hash moved is wrong too
+        bad = [cid for cid in differ if cid in quiet]
         if bad:
             self.hash_mismatches += len(bad)
             self.on_log(f"book mismatch with the venue on {len(bad)} market(s): resyncing from REST", "warning")
-            await self.resync(bad, "hash mismatch")
+            await self.resync(bad, "book mismatch")
 
     # ------------------------------------------------------------ control
     async def run(self) -> None:

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from ..domain.market import Market
 from ..domain.params import ConfigError, MarketParams
 from ..venue.discovery import Discovery
-from ..venue.rest import PublicClient
+from ..venue.rest import PublicClient, UnsupportedMarket
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -144,12 +144,15 @@ def read_market_file(path: str | Path) -> MarketFile:
 
 async def resolve_markets(parsed: MarketFile, client: PublicClient) -> list[Market]:
     """The markets of the file's good lines, resolved at the venue (those it cannot find are left out:
-    the watcher's first pass reports them). Used to start the engine on the file's markets."""
+    the watcher's first pass reports them). Used to start the engine on the file's markets. A
+    position-id market is left out with a warning saying so: no retry will make it tradable."""
     discovery = Discovery(client)
     out = []
     for entry in parsed.entries.values():
         try:
             out.append((await discovery.resolve(entry.condition_id)).market)
+        except UnsupportedMarket as e:
+            log.warning("market file: %s; not quoted", e)
         except Exception as e:  # reported by the first sync, which tries again
             log.debug("market file: %s not resolved at start: %s", entry.condition_id, e)
     return out
@@ -272,6 +275,8 @@ class Watchlist:
         """Resolve, check and add a market; the problem as text, or ""."""
         try:
             market = (await self._discovery.resolve(entry.condition_id)).market
+        except UnsupportedMarket as e:  # the venue knows it, polymm cannot sign for it: retrying won't help
+            return f"condition_id: {e}; line ignored"
         except LookupError:
             self._retry_at = time.monotonic() + self.retry_s
             return f"condition_id: no open market {entry.condition_id} at the venue; retrying every {self.retry_s:g} s"

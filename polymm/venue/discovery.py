@@ -16,7 +16,9 @@ result is right even if a server ignores one:
 Markets that are not live (``active`` false, ``closed``, not ``acceptingOrders``, no order book) are
 left out and tallied in ``Discovery.filtered``. Markets that cannot be read (not an object, missing or
 wrong token ids, bad condition id or tick, non-numeric numbers, bad dates) are skipped, never raised:
-``Discovery.skipped`` counts them and ``Discovery.skip_reasons`` tallies them per field.
+``Discovery.skipped`` counts them and ``Discovery.skip_reasons`` tallies them per field. Position-id
+markets (exchange version 3, PROTOCOL §12) are skipped the same way under ``positionIds``; asked for
+by name (``Discovery.resolve``), one raises ``UnsupportedMarket`` saying so.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ..domain.market import Market
-from .rest import PublicClient, _json_list, market_from_gamma
+from .rest import (
+    POSITION_ID_UNSUPPORTED,
+    PublicClient,
+    UnsupportedMarket,
+    _json_list,
+    is_position_id_market,
+    market_from_gamma,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +53,14 @@ SPREAD_HALF_CENTS = 2.0
 
 
 class SkippedMarket(ValueError):
-    """A Gamma market that cannot be used; ``reason`` is the offending field."""
+    """A Gamma market that cannot be used; ``reason`` is the offending field. ``unsupported``: the
+    market is well-formed but of a kind polymm does not trade (a position-id market)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, unsupported: bool = False) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+        self.detail = detail
+        self.unsupported = unsupported
 
 
 def _num(m: dict, key: str, *, default: float | None = 0.0) -> float | None:
@@ -206,6 +218,8 @@ def candidate_from_gamma(m: Any, now: datetime | None = None) -> Candidate:
     """A ``Candidate`` from one Gamma market object; raises ``SkippedMarket`` naming the bad field."""
     if not isinstance(m, dict):
         raise SkippedMarket("not an object", type(m).__name__)
+    if is_position_id_market(m):  # before the field reads, so it is counted for what it is
+        raise SkippedMarket("positionIds", POSITION_ID_UNSUPPORTED, unsupported=True)
     # Strict reads first, so a garbage number is not silently read as 0 by ``market_from_gamma``.
     volume_24h = _num(m, "volume24hr") or 0.0
     liquidity = _num(m, "liquidityNum", default=None)
@@ -222,7 +236,7 @@ def candidate_from_gamma(m: Any, now: datetime | None = None) -> Candidate:
         market = market_from_gamma(m)
     except ValueError as e:
         reason, _, detail = str(e).partition(":")
-        raise SkippedMarket(reason or "market", detail.strip()) from None
+        raise SkippedMarket(reason or "market", detail.strip(), isinstance(e, UnsupportedMarket)) from None
     outcome_prices = _json_list(m.get("outcomePrices"))
     try:
         outcome_price = float(outcome_prices[0]) if outcome_prices else None
@@ -436,8 +450,9 @@ class Discovery:
 
         Looks up Gamma with ``condition_ids``, ``slug`` or ``clob_token_ids`` (all-digit identifiers
         try token ids, then Gamma ``id``). Only open markets are found (Gamma's ``closed=false``
-        default), though one paused for orders still resolves. Raises ``LookupError`` when nothing
-        usable matches (a malformed match is counted as skipped).
+        default), though one paused for orders still resolves. Raises ``UnsupportedMarket`` (a
+        ``ValueError``) when the match is a position-id market, ``LookupError`` when nothing usable
+        matches (a malformed match is counted as skipped).
         """
         ident = identifier.strip()
         if not ident:
@@ -449,14 +464,32 @@ class Discovery:
         else:
             attempts = [{"slug": [ident]}]
         now = self.clock()
+        refused: SkippedMarket | None = None
         for params in attempts:
             doc = await self.client.gamma_get("/markets", **params, limit=10)
             docs = doc if isinstance(doc, list) else [doc]
-            for c in self._candidates(docs, now, live_only=False):
-                m = c.market
-                if ident.lower() in (m.condition_id.lower(), m.slug, m.yes_token, m.no_token, c.gamma_id):
+            for m in docs:
+                try:
+                    c = candidate_from_gamma(m, now)
+                except SkippedMarket as e:
+                    self._skip(m, e)
+                    if e.unsupported and _names(m, ident):
+                        refused = e
+                    continue
+                mk = c.market
+                if ident.lower() in (mk.condition_id.lower(), mk.slug, mk.yes_token, mk.no_token, c.gamma_id):
                     return c
+        if refused is not None:  # say why, rather than "no market" (the user named one that exists)
+            raise UnsupportedMarket(f"{identifier}: {refused.detail}")
         raise LookupError(f"no open Gamma market matches {identifier!r}")
+
+
+def _names(m: dict, ident: str) -> bool:
+    """Whether a raw Gamma market is the one ``ident`` names (condition id, slug, Gamma id or a token)."""
+    low = ident.lower()
+    tokens = _json_list(m.get("clobTokenIds")) + _json_list(m.get("positionIds"))
+    return low in {str(m.get("conditionId") or "").lower(), str(m.get("slug") or ""), str(m.get("id") or ""),
+                   *(str(t) for t in tokens)}
 
 
 __all__ = [

@@ -2,8 +2,8 @@
 
 Gamma quirks handled here (PROTOCOL.md §7): ``outcomes``, ``outcomePrices`` and ``clobTokenIds``
 are JSON-encoded strings in live responses but plain arrays in some captures; numbers sometimes
-arrive as strings. A Gamma market that cannot be used (missing tokens, bad tick) is skipped and
-counted, never raised.
+arrive as strings. A Gamma market that cannot be used (missing tokens, bad tick, a position-id
+market for exchange version 3) is skipped and counted, never raised.
 """
 
 from __future__ import annotations
@@ -54,10 +54,28 @@ def _dec(value: Any, default: Decimal = Decimal(0)) -> Decimal:
         return default
 
 
+#: Why a position-id market is refused (PROTOCOL.md §7, §12); shown wherever one is skipped or asked for.
+POSITION_ID_UNSUPPORTED = "position-id market (exchange version 3) is not supported yet"
+
+
+class UnsupportedMarket(ValueError):
+    """A well-formed Gamma market polymm must not trade (yet); the message names the field and why."""
+
+
+def is_position_id_market(m: dict) -> bool:
+    """Whether a Gamma market is a protocol-V2 one (``version: "v2"``, tokens in ``positionIds``).
+
+    The SDK signs orders on position ids for exchange version 3 (EIP-712 domain "3"); polymm signs
+    everything with the V2 domain, so its orders on such a market would be refused, or worse."""
+    return bool(_json_list(m.get("positionIds"))) or str(m.get("version") or "").lower() == "v2"
+
+
 def market_from_gamma(m: dict) -> Market:
-    """Build a ``Market`` from one Gamma ``/markets`` object; raises ValueError naming the field."""
-    # protocol-V2 markets carry ``positionIds`` (a plain array) instead of ``clobTokenIds``
-    tokens = _json_list(m.get("clobTokenIds")) or _json_list(m.get("positionIds"))
+    """Build a ``Market`` from one Gamma ``/markets`` object; raises ValueError naming the field
+    (``UnsupportedMarket`` for a position-id market, which is never quoted)."""
+    if is_position_id_market(m):
+        raise UnsupportedMarket(f"positionIds: {POSITION_ID_UNSUPPORTED}")
+    tokens = _json_list(m.get("clobTokenIds"))
     if len(tokens) != 2:
         raise ValueError(f"clobTokenIds: expected 2 token ids, got {len(tokens)}")
     outcomes = _json_list(m.get("outcomes")) or ["Yes", "No"]

@@ -11,11 +11,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-import msgspec
 import orjson
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from ..domain.messages import ErrorCounter
 from .reconnect import Backoff, ping_forever
 from .wire import UserEvent, parse_user_frame
 
@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class UserSocket:
-    """Delivers parsed ``OrderEvent`` / ``TradeEvent`` values to ``on_event``; malformed frames are
-    counted in ``errors`` and skipped. ``on_connect`` runs after every (re)connection."""
+    """Delivers parsed ``OrderEvent`` / ``TradeEvent`` values to ``on_event``. A malformed frame, or
+    a bad item inside a frame (whose other events are still delivered), is skipped and counted in
+    ``skipped`` by kind (``errors`` is the total), logged once per kind. ``on_connect`` runs after
+    every (re)connection."""
 
     def __init__(
         self,
@@ -47,10 +49,15 @@ class UserSocket:
         self.max_backoff = max_backoff
         self.connected = False
         self.reconnects = 0
-        self.errors = 0
+        self.skipped = ErrorCounter()  # bad frames and items, by kind
         self._stopped = asyncio.Event()
         self.subscribed = asyncio.Event()  # set once the first subscribe frame went out
         self._ws: websockets.ClientConnection | None = None
+
+    @property
+    def errors(self) -> int:
+        """Frames and items skipped as unusable, all kinds together."""
+        return self.skipped.total
 
     def __repr__(self) -> str:  # never show the credentials
         return f"UserSocket({self.url!r}, connected={self.connected})"
@@ -74,13 +81,10 @@ class UserSocket:
                         async for raw in ws:
                             if raw == "PONG":
                                 continue
-                            try:
-                                events = parse_user_frame(raw)
-                            except (msgspec.DecodeError, msgspec.ValidationError) as e:
-                                self.errors += 1
-                                if self.errors == 1:
-                                    log.warning("skipping malformed user-channel frame: %s", e)
-                                continue
+                            events, bad = parse_user_frame(raw)  # never raises
+                            for err in bad:
+                                if self.skipped.add(err):  # first of its kind: say what it looks like
+                                    log.warning("skipping user-channel input (%s): %s", err.kind, err.detail)
                             for ev in events:
                                 self.on_event(ev)
                     finally:
