@@ -40,7 +40,9 @@ from .domain.portfolio import Fill, Position
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: fills carry their token (the ledger counts shares per token)
+#: Columns added since version 1, for journals created before them: (table, column, definition).
+_ADDED = (("fills", "token_id", "TEXT NOT NULL DEFAULT ''"), ("fills", "no_token", "INTEGER NOT NULL DEFAULT 0"))
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
@@ -49,6 +51,7 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE TABLE IF NOT EXISTS fills (
     trade_id TEXT NOT NULL, order_id TEXT NOT NULL, condition_id TEXT NOT NULL, side TEXT NOT NULL,
     price INTEGER NOT NULL, size TEXT NOT NULL, fee TEXT NOT NULL, ts REAL NOT NULL, status TEXT NOT NULL,
+    token_id TEXT NOT NULL DEFAULT '', no_token INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (trade_id, order_id));
 CREATE TABLE IF NOT EXISTS fill_status (
     trade_id TEXT NOT NULL, order_id TEXT NOT NULL, status TEXT NOT NULL, ts REAL NOT NULL,
@@ -82,12 +85,12 @@ class Restored:
     params: dict[str, dict[str, str]]  # condition id → field → value (as text; MarketParams validates)
     latched: bool
     reason: str
-    fills: list[Fill]  # oldest first
+    fills: list[tuple[Fill, str]]  # oldest first, each with the venue's last status for its leg
     open_orders: list[str]  # orders the journal last knew as resting (the venue decides their fate)
 
     @property
     def last_fill_ts(self) -> float | None:
-        return self.fills[-1].ts if self.fills else None
+        return max((f.ts for f, _ in self.fills), default=None)
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,13 @@ def _connect_ro(path: str | Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{p}?mode=ro", uri=True)
 
 
+_FILL_COLUMNS = "trade_id, order_id, condition_id, side, price, size, fee, ts, token_id, no_token"
+
+
 def _fill_from_row(row: tuple) -> Fill:
-    trade_id, order_id, cid, side, price, size, fee, ts = row
-    return Fill(cid, order_id, Side(side), int(price), Decimal(size), Decimal(fee), float(ts), trade_id)
+    trade_id, order_id, cid, side, price, size, fee, ts, token, no = row
+    return Fill(cid, order_id, Side(side), int(price), Decimal(size), Decimal(fee), float(ts), trade_id,
+                token or "", bool(no))
 
 
 class Journal:
@@ -121,13 +128,19 @@ class Journal:
 
     def __init__(self, path: str | Path, clock=time.time) -> None:
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from .statedir import private_file
+
+        # 0600 before sqlite opens it: its -wal and -shm files are created with the database's mode
+        private_file(self.path, "-wal", "-shm")
         self.clock = clock
         conn = sqlite3.connect(self.path)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            for table, column, definition in _ADDED:
+                if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             conn.commit()
         finally:
             conn.close()
@@ -206,9 +219,9 @@ class Journal:
     def record_fill(self, fill: Fill, position: Position | None = None, status: str | None = "MATCHED") -> None:
         """A booked fill (deduplicated by trade id and order id) and the market's position after it.
         ``status`` None: the venue's statuses follow through ``record_fill_status`` (live execution)."""
-        self._put("INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self._put(f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   (fill.trade_id, fill.order_id, fill.condition_id, fill.side.value, fill.price, str(fill.size),
-                   str(fill.fee), fill.ts, status or "booked"))
+                   str(fill.fee), fill.ts, fill.token, int(fill.no), status or "booked"))
         if status is not None:
             self.record_fill_status(fill.trade_id, fill.order_id, status, fill.ts)
         if position is not None:
@@ -250,8 +263,8 @@ class Journal:
         try:
             params = {cid: json.loads(text) for cid, text in conn.execute("SELECT condition_id, overrides FROM params")}
             row = conn.execute("SELECT latched, reason FROM latch WHERE id = 1").fetchone()
-            fills = [_fill_from_row(r) for r in conn.execute(
-                "SELECT trade_id, order_id, condition_id, side, price, size, fee, ts FROM fills ORDER BY ts, rowid")]
+            fills = [(_fill_from_row(r[:-1]), r[-1]) for r in conn.execute(
+                f"SELECT {_FILL_COLUMNS}, status FROM fills ORDER BY rowid")]
             orders = [oid for (oid,) in conn.execute("SELECT order_id FROM orders WHERE status = 'live'")]
         finally:
             conn.close()

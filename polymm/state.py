@@ -116,6 +116,12 @@ class ExecutionState:
     retries: int
     orders_1s: int = 0  # signer-bucket spend in the last second (PROTOCOL: 40 orders/s, 80 cancels/s)
     cancels_1s: int = 0
+    #: False while what we hold is not known (catch-up, reconciliation failing, balance unknown):
+    #: nothing is quoted, and ``reason`` says why (the status bar shows RECONCILING)
+    ready: bool = True
+    reason: str = ""
+    mismatches: int = 0  # positions taken from the venue because they differed from ours
+    paused: tuple[str, ...] = ()  # markets paused until a clean comparison with the venue
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +141,7 @@ class MarketState:
 
     condition_id: str
     question: str
-    status: str  # quoting | paused | halted | untrusted | waiting
+    status: str  # quoting | paused | halted | untrusted | reconciling | waiting
     reason: str
     orders: tuple[OrderView, ...]
     position: Decimal

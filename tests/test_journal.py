@@ -68,7 +68,9 @@ def test_restore_gives_back_fills_overrides_orders_and_the_latch(tmp_path: Path)
     j.close()
 
     r = Journal(path).restore()
-    assert [(f.trade_id, f.size) for f in r.fills] == [("trade-1", D(10)), ("trade-2", D(4))]
+    # each leg comes back with the venue's last status for it (a FAILED one after a restart is reversed)
+    assert [(f.trade_id, f.size, st) for f, st in r.fills] == [("trade-1", D(10), "CONFIRMED"),
+                                                             ("trade-2", D(4), "MATCHED")]
     assert r.params == {CID: {"spread": "0.06", "size": "25"}}
     assert r.open_orders == ["o-2"]
     assert r.latched and r.reason.startswith("daily loss")

@@ -347,7 +347,7 @@ class Replay:
         self.steps += 1
         events = decision.signals.events
         verdict = self.risk.check(
-            cid, decision.targets.quotes, self._positions(), position_limit=params.position_limit,
+            cid, decision.targets.quotes, self._positions(cid), position_limit=params.position_limit,
             budget=self._budget(cid), now=now, reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
         )
         quotes, _ = placeable(verdict.quotes, market.min_order_size)
@@ -369,9 +369,12 @@ class Replay:
         self.brains[cid].on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
                                    min((o.price for o in resting if o.side is Side.SELL), default=None))
 
-    def _positions(self) -> dict[str, Position]:
-        return positions_for(self.markets, self.paper.open_orders(), lambda c: self.portfolio.position(c).qty,
-                             self._mark)
+    def _positions(self, replacing: str | None = None) -> dict[str, Position]:
+        """As ``Engine._positions``: ``replacing``'s own open orders are left out (the targets replace them)."""
+        reserved = self.paper.reserved()
+        if replacing is not None:
+            reserved.pop(replacing, None)
+        return positions_for(self.markets, reserved, lambda c: self.portfolio.position(c).qty, self._mark)
 
     def _budget(self, cid: str) -> float:
         weights = {c: p.capital_weight for c, p in self.params.items()}

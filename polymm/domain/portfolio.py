@@ -32,6 +32,8 @@ class Fill:
     fee: Decimal = ZERO
     ts: float = 0.0
     trade_id: str = ""
+    token: str = ""  # the outcome token the venue traded ("" when unknown: the ledger then keeps no count)
+    no: bool = False  # ``token`` is the market's NO token (the fill's side and price are still YES terms)
 
     @property
     def is_reversal(self) -> bool:

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -72,21 +72,26 @@ def plan_orders(
 
 
 def positions_for(
-    markets: Mapping[str, Market],
-    resting: Iterable[Any],  # every market's OpenOrder-likes: condition_id, side, remaining
+    markets: Mapping[str, Market | None],
+    reserved: Mapping[str, tuple[Decimal, Decimal]],
     qty: Callable[[str], Decimal],
     mark: Callable[[str], Decimal | None],
+    revocable: Callable[[str], tuple[Decimal, Decimal]] | None = None,
 ) -> dict[str, Position]:
-    """Every market's position, mark (0.5 when unknown), group and resting sizes, for ``RiskEngine.check``."""
-    sizes: dict[str, list[float]] = {}
-    for o in resting:
-        r = sizes.setdefault(o.condition_id, [0.0, 0.0])
-        r[0 if o.side is Side.BUY else 1] += float(o.remaining)
+    """Every market's position, mark (0.5 when unknown), group and worst case for ``RiskEngine.check``:
+    the YES bid / ask shares of our orders that could still fill (``reserved``) and, with
+    ``revocable`` (the ledger's), fills the venue may still fail — a failed buy comes back as a sell,
+    so (bought, sold) count like (asks, bids). ``markets`` may map a condition id to None: a market we
+    hold but whose definition is not known (no group)."""
     out = {}
     for cid, m in markets.items():
         mk = mark(cid)
-        bids, asks = sizes.get(cid, (0.0, 0.0))
-        out[cid] = Position(float(qty(cid)), float(mk) if mk is not None else 0.5, m.neg_risk_market_id, bids, asks)
+        bids, asks = reserved.get(cid, (Decimal(0), Decimal(0)))
+        if revocable is not None:
+            bought, sold = revocable(cid)
+            bids, asks = bids + sold, asks + bought
+        out[cid] = Position(float(qty(cid)), float(mk) if mk is not None else 0.5,
+                            m.neg_risk_market_id if m is not None else "", float(bids), float(asks))
     return out
 
 

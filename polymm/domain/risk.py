@@ -91,6 +91,11 @@ class Position:
         """``|q|`` after every resting order on the worse side filled."""
         return max(abs(self.qty + self.bids), abs(self.qty - self.asks))
 
+    @property
+    def worst_exposure(self) -> float:
+        """``exposure`` after every resting order on the worse side filled."""
+        return max(exposure(self.qty + self.bids, self.mark), exposure(self.qty - self.asks, self.mark))
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -302,28 +307,32 @@ class RiskEngine:
                 ok.append(q)
         me = positions.get(cid, Position(0.0, 0.5))
         qty, mark = me.qty, me.mark
+        # each side's worst case: the position after every order of ours on that side that could
+        # still fill (resting, in flight, cancelled with fills maybe on their way) has filled
+        worst = {Side.BUY: qty + me.bids, Side.SELL: qty - me.asks}
         bids = [x for x in ok if x.side is Side.BUY]
         asks = [x for x in ok if x.side is Side.SELL]
         rooms: dict[Side, list[tuple[float, str]]] = {Side.BUY: [], Side.SELL: []}
         pos_lim = float(position_limit) * t
-        rooms[Side.BUY].append((pos_lim - qty, "position limit"))
-        rooms[Side.SELL].append((pos_lim + qty, "position limit"))
+        rooms[Side.BUY].append((pos_lim - worst[Side.BUY], "position limit"))
+        rooms[Side.SELL].append((pos_lim + worst[Side.SELL], "position limit"))
         # the total position (Σ|q| over markets) is a pre-trade cap too: the kill at the limit stays a
         # last resort for fills that overshoot, not the way the limit is normally kept
         total_room = float(lim.max_total_position) * t - sum(p.worst_abs for c, p in positions.items() if c != cid)
-        rooms[Side.BUY].append((total_room - qty, "total position"))
-        rooms[Side.SELL].append((total_room + qty, "total position"))
+        rooms[Side.BUY].append((total_room - worst[Side.BUY], "total position"))
+        rooms[Side.SELL].append((total_room + worst[Side.SELL], "total position"))
         if reduce_only:
-            rooms[Side.BUY].append((max(-qty, 0.0), "reduce-only before the end date"))
-            rooms[Side.SELL].append((max(qty, 0.0), "reduce-only before the end date"))
-        others = sum(exposure(p.qty, p.mark) for c, p in positions.items() if c != cid)
+            rooms[Side.BUY].append((max(-worst[Side.BUY], 0.0), "reduce-only before the end date"))
+            rooms[Side.SELL].append((max(worst[Side.SELL], 0.0), "reduce-only before the end date"))
+        others = sum(p.worst_exposure for c, p in positions.items() if c != cid)
         for side, side_quotes in ((Side.BUY, bids), (Side.SELL, asks)):
             if not side_quotes:
                 continue
+            q = worst[side]
             # the price paid per share on this side: the bid for YES, 1 − ask for NO
             price = max(min(_avg_price(side_quotes, side), 1.0), 1e-4)
-            reducing = max(-qty, 0.0) if side is Side.BUY else max(qty, 0.0)
-            held = max(qty, 0.0) * mark if side is Side.BUY else max(-qty, 0.0) * (1 - mark)
+            reducing = max(-q, 0.0) if side is Side.BUY else max(q, 0.0)
+            held = max(q, 0.0) * mark if side is Side.BUY else max(-q, 0.0) * (1 - mark)
             mkt = budget * t
             rooms[side].append((reducing + max(mkt - held, 0.0) / price, "market exposure"))
             total_lim = float(lim.max_total_exposure) * t
@@ -331,10 +340,10 @@ class RiskEngine:
             if lim.kelly_fraction > 0:
                 tf = 1.0 if hours_to_end is None else min(max(hours_to_end / lim.kelly_horizon_hours, 0.1), 1.0)
                 q_max = lim.kelly_fraction * budget * tf / (price * (1 + lim.slippage_buffer))
-                have = max(qty, 0.0) if side is Side.BUY else max(-qty, 0.0)
+                have = max(q, 0.0) if side is Side.BUY else max(-q, 0.0)
                 rooms[side].append((reducing + max(q_max - have, 0.0), "Kelly cap"))
             if me.group:
-                rooms[side].append((self._group_room(cid, side, positions), "neg-risk group worst case"))
+                rooms[side].append((self._group_room(cid, side, positions, q), "neg-risk group worst case"))
         out: list[Quote] = []
         for side, side_quotes in ((Side.BUY, bids), (Side.SELL, asks)):
             if not side_quotes:
@@ -352,10 +361,11 @@ class RiskEngine:
             return Verdict(tuple(quotes), tuple(f"(log only) {v}" for v in vetoes), t)
         return Verdict(tuple(out), tuple(vetoes), t)
 
-    def _group_room(self, cid: str, side: Side, positions: Mapping[str, Position]) -> float:
-        """Shares this side may add before the group's worst case passes ``max_group_loss``."""
+    def _group_room(self, cid: str, side: Side, positions: Mapping[str, Position], q_side: float) -> float:
+        """Shares this side may add before the group's worst case passes ``max_group_loss`` (this
+        market at ``q_side``, its position after this side's orders that could still fill)."""
         me = positions[cid]
-        group = [(c, p.qty, p.mark) for c, p in positions.items() if p.group == me.group]
+        group = [(c, q_side if c == cid else p.qty, p.mark) for c, p in positions.items() if p.group == me.group]
         limit = float(self.limits.max_group_loss)
         base = sum(q * p for _, q, p in group)
         # scenario losses are affine in the added shares x: L(x) = L0 + slope·x
@@ -382,7 +392,8 @@ class RiskEngine:
         e = _risk_units(positions)
         before = _quadratic(e, self.correlation)
         me = positions.get(cid, Position(0.0, 0.5))
-        add = float(sum(q.size for q in quotes)) * (1 if side is Side.BUY else -1)
+        resting = me.bids if side is Side.BUY else me.asks  # ours on this side that could fill too
+        add = (float(sum(q.size for q in quotes)) + resting) * (1 if side is Side.BUY else -1)
         delta = add * math.sqrt(max(me.mark * (1 - me.mark), 0.0))
         s_c = sum(self.correlation.rho(cid, j) * ej for j, ej in e.items())
         after = before + 2 * delta * s_c + delta * delta

@@ -10,6 +10,7 @@ an exception is reported and engages the kill switch instead of dying silently.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import deque
@@ -18,9 +19,10 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ..config import ConfigError, MarketParams, Settings
+from ..domain.ledger import ADJUSTMENT, Ledger
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
-from ..domain.portfolio import Fill, Portfolio
+from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS, PriceError, pips_to_decimal, pips_to_str, price_to_pips
 from ..domain.quoting import Targets
 from ..domain.requote import budget_for, placeable, plan_orders, positions_for
@@ -39,8 +41,10 @@ from ..state import (
     VenueState,
 )
 from ..venue.execution import Execution, OrderRequest
+from ..venue.live import LiveExecution
 from ..venue.recorder import FrameWriter
 from ..venue.rest import PublicClient
+from ..venue.retry import describe as venue_error
 from .execution_factory import build_execution
 from .feed import FeedConfig, MarketFeed
 
@@ -49,6 +53,7 @@ log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 TAPE_LEN = 30  # recent trades kept per market for the tape
 JOURNAL_DAILY_S = 5.0  # the journal's daily P&L snapshot, at most this often (and at stop)
+SETTLE_WAIT_S = 1.0  # after cancelling, wait at most this long for the cancelled orders' last fills
 
 
 class Engine:
@@ -70,10 +75,18 @@ class Engine:
         self.markets: dict[str, Market] = {m.condition_id: m for m in markets}
         self.params: dict[str, MarketParams] = {}
         self.paused: set[str] = set()
-        self.portfolio = Portfolio()
         self.fills_by_side: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
         self.shares_by_side: dict[Side, Decimal] = {Side.BUY: ZERO, Side.SELL: ZERO}
-        self.execution: Execution = execution or build_execution(settings, mode, self._on_fill, self.store.log)
+        self.execution: Execution = execution or build_execution(settings, mode, self._on_fill, self.store.log,
+                                                                 Ledger())
+        #: what we hold, per token and per market (the execution books into it; the venue is the truth)
+        self.ledger: Ledger = self.execution.ledger
+        self.portfolio = self.ledger.portfolio
+        self._held: dict[str, Market] = {}  # markets we hold something of but do not trade now
+        #: placements on their way (cut and registered in one synchronous pass): shared caps see them
+        self._placing: dict[tuple[int, int], tuple[str, Side, Decimal]] = {}
+        self._placement_ids = itertools.count()
+        self.placement_cuts = 0  # placements cut after the step's cancels (something could still fill)
         self.halted = False
         self.halt_reason = ""
         self._halted_at = 0.0
@@ -83,7 +96,7 @@ class Engine:
         self._last_epoch: dict[str, int] = {}
         self._force: set[str] = set(self.markets)
         self._targets: dict[str, Targets] = {}
-        self._untrusted: dict[str, str] = {}
+        self._blocked: dict[str, tuple[str, str]] = {}  # market → (status, why) while it may not quote
         self._quoting: set[str] = set()  # markets whose last step quoted
         self._stopping = False
         self._locks: dict[str, asyncio.Lock] = {}  # one step at a time per market
@@ -100,13 +113,17 @@ class Engine:
         self._tape_dirty: set[str] = set()
         self._balance: float | None = None
         self._balance_at = 0.0
+        self._balance_why = ""  # why the venue's balance is unknown ("" when known, or paper)
         path = settings.journal_path
         self.journal: Journal | None = Journal(path) if path and path != "off" else None
         self._journal_live: set[str] = set()  # order ids the journal holds as resting
         self._journal_daily_at = 0.0
-        self._venue_statuses = self.journal is not None and hasattr(self.execution, "on_fill_status")
-        if self._venue_statuses:  # live: the venue's fill statuses go to the journal as they change
-            self.execution.on_fill_status = self.journal.record_fill_status  # type: ignore[attr-defined,union-attr]
+        self._venue_statuses = self.journal is not None and isinstance(self.execution, LiveExecution)
+        if isinstance(self.execution, LiveExecution):
+            if self.journal is not None:  # the venue's fill statuses go to the journal as they change
+                self.execution.on_fill_status = self.journal.record_fill_status
+            self.execution.mark = self._mark_pips
+            self.execution.on_market = self._on_held_market
         for m in markets:
             self.params[m.condition_id] = self.default_params(m)
             self.brains[m.condition_id] = MarketBrain(m, self._signals_config)
@@ -198,17 +215,23 @@ class Engine:
         self._mark_dirty({condition_id})
 
     async def add_market(self, market: Market) -> None:
-        if market.condition_id in self.markets:
+        """Start trading a market. The execution knows it (its fills are ours to book, its balances are
+        read before it quotes) and the feed has subscribed it before its first step."""
+        cid = market.condition_id
+        if cid in self.markets:
             return
-        self.markets[market.condition_id] = market
+        await self.execution.add_market(market)
+        await self.feed.add_market(market)
         if self.recorder is not None:
             self.recorder.add_markets([market])
-        self.params[market.condition_id] = self.default_params(market)
-        self.brains[market.condition_id] = MarketBrain(market, self._signals_config)
-        self._force.add(market.condition_id)
-        await self.feed.add_market(market)
+        self.params[cid] = self.default_params(market)
+        self.brains[cid] = MarketBrain(market, self._signals_config)
+        self._force.add(cid)
+        self._held.pop(cid, None)
+        self.markets[cid] = market  # last: a step may run from now on
         self.store.set("markets", tuple(self.markets))
         self.store.log(f"added {market.short_question}")
+        self._mark_dirty({cid})
 
     async def remove_market(self, condition_id: str) -> None:
         """Cancel the market's orders, unsubscribe and forget it. Holds the market's step lock, so a
@@ -224,10 +247,13 @@ class Engine:
             self.paused.discard(condition_id)
             for book in (self._force, self._dirty, self._quoting):
                 book.discard(condition_id)
-            for table in (self._last_step, self._next_due, self._active_at, self._targets, self._untrusted,
+            for table in (self._last_step, self._next_due, self._active_at, self._targets, self._blocked,
                           self._last_fair, self._last_epoch, self._tapes):
                 table.pop(condition_id, None)  # type: ignore[attr-defined]
             self.risk.correlation.forget(condition_id)
+            if self.portfolio.position(condition_id).qty or any(
+                    h.condition_id == condition_id for h in self.ledger.holdings()):
+                self._held[condition_id] = market  # still held: its fills and position stay counted
             self.store.set("markets", tuple(self.markets))
             for key in ("market", "book", "signals", "decision", "trades"):
                 self.store.delete(f"{key}/{condition_id}")
@@ -242,23 +268,32 @@ class Engine:
 
     # ================================================================ loops
     async def start(self) -> None:
-        """Restore from the journal, then connect the execution venue (credentials, orphan clean-up,
-        and after a restore the venue's trades since the last journaled fill) before the loops run."""
+        """Restore from the journal, then connect the execution venue: credentials, and the catch-up —
+        orphans cancelled, the venue's trades since the last journaled fill booked, balances compared.
+        Nothing is quoted until the catch-up succeeded (the execution retries it; ``ready`` says why)."""
         restored = await asyncio.to_thread(self.journal.restore) if self.journal is not None else None
         if restored is not None:
             self._restore(restored)
         await self.execution.start(list(self.markets.values()))
         if restored is not None and restored.open_orders and self.journal is not None:
             self.journal.record_order_status(restored.open_orders, "closed at restart")  # the venue's cancel-all
-        self.store.log(f"execution {self.execution.name} ready")
+        ok, why = self.execution.ready()
+        if ok:
+            self.store.log(f"execution {self.execution.name} ready")
+        else:
+            self.store.log(f"execution {self.execution.name} started; nothing is quoted until {why}", "warning")
+        self._publish_portfolio()
+        self._publish_risk()
 
     def _restore(self, r: Restored) -> None:
-        """Fills → portfolio (and the execution's booked set), overrides → parameters, the kill latch."""
-        for fill in r.fills:
-            self.portfolio.apply(fill)
-        if hasattr(self.execution, "already_booked"):
-            self.execution.already_booked((f.trade_id, f.order_id) for f in r.fills)  # type: ignore[attr-defined]
-            self.execution.trades_since = r.last_fill_ts or time.time() - 3600  # type: ignore[attr-defined]
+        """Fills (with each leg's last venue status) → the ledger, overrides → parameters, the kill latch.
+        A leg the venue failed whose reversal never reached the journal is reversed now, once."""
+        for owed in self.ledger.restore(r.fills):
+            if self.journal is not None:
+                self.journal.record_fill(owed, self.portfolio.position(owed.condition_id), "REVERSAL")
+            self.store.log(f"journal: trade {owed.trade_id[:8]} had FAILED; its fill is reversed now", "warning")
+        if isinstance(self.execution, LiveExecution):  # the venue's trades since then, before the first quote
+            self.execution.trades_since = r.last_fill_ts or time.time() - 3600
         for cid, overrides in r.params.items():
             if cid in self.markets:
                 try:
@@ -337,9 +372,12 @@ class Engine:
         hb = getattr(ex, "heartbeat_age", None)
         errors = ex.recent_errors(10.0) if hasattr(ex, "recent_errors") else 0
         orders_1s, cancels_1s = ex.rate_usage() if hasattr(ex, "rate_usage") else (0, 0)
+        ready, why = self._ready()
         self.store.set("execution", ExecutionState(
             ex.name, len(ex.open_orders()), getattr(ex, "pending_fills", 0), hb, errors,
             getattr(ex, "rejects", 0), getattr(ex, "retries", 0), orders_1s, cancels_1s,
+            ready=ready, reason=why, mismatches=getattr(ex, "mismatches", 0),
+            paused=tuple(sorted(getattr(getattr(ex, "reconcile", None), "paused", {}))),
         ))
         now, mono = time.time(), time.monotonic()
         marks = {cid: self._mark(cid) for cid in self.markets}
@@ -365,6 +403,8 @@ class Engine:
             down = mono - self._feed_error_since
             if down > self.settings.feed_error_kill_s:
                 reason = f"market data in ERROR for {down:.0f} s ({feed.reason})"
+        if reason is None and getattr(ex, "foreign_alert", ""):
+            reason = ex.foreign_alert  # type: ignore[attr-defined]
         if reason is not None and not self.halted:
             if self.risk.limits.enforce:
                 await self.kill(reason)
@@ -400,14 +440,28 @@ class Engine:
             self.journal.record_daily(rows)
 
     async def _check_balance(self, mono: float, total_pnl: float) -> None:
-        if mono - self._balance_at < self.settings.balance_check_s and self._balance is not None:
+        """The collateral balance: the venue's (live), read every ``balance_check_s`` and every 2 s while
+        it is unknown — quoting waits meanwhile, it is never estimated —; paper: the capital plus
+        what the session made."""
+        every = self.settings.balance_check_s if not self._balance_why else min(2.0, self.settings.balance_check_s)
+        if mono - self._balance_at < every and (self._balance is not None or self._balance_why):
             return
         self._balance_at = mono
-        fetch = getattr(self.execution, "collateral_balance", None)
-        bal = await fetch() if fetch is not None else None
-        if bal is None:  # paper: the capital plus what the session made
-            bal = float(self.settings.total_capital) + total_pnl
-        self._balance = float(bal)
+        if not self.execution.venue_balance:
+            self._balance = float(self.settings.total_capital) + total_pnl
+        else:
+            try:
+                self._balance = await self.execution.collateral_balance()
+            except Exception as e:
+                first = not self._balance_why
+                self._balance, self._balance_why = None, venue_error(e)
+                if first:
+                    self.store.log(f"collateral balance unknown ({self._balance_why}): quoting stops until the "
+                                   f"venue answers", "error")
+                return
+            if self._balance_why:
+                self.store.log("collateral balance known again: quoting resumes", "warning")
+            self._balance_why = ""
         alert = self.risk.balance.update(self._balance)
         if alert:
             self._alert = alert
@@ -461,7 +515,14 @@ class Engine:
 
     async def step(self, cid: str) -> None:
         """One strategy step: model + signals (``MarketBrain``), the risk engine's pre-trade checks,
-        then a queue-preserving diff against our resting orders. Every decision goes to the store."""
+        then a queue-preserving diff against our resting orders. Every decision goes to the store.
+
+        Limits hold against the worst case: the targets are sized against the position plus every
+        order of ours that could still fill and is not about to be replaced (cancelled orders whose
+        fills may still come, other markets' orders and placements on their way); after the step's
+        cancels, what it places is checked again against everything that could then fill — in one
+        synchronous pass that also registers it, so markets stepping at the same time never share
+        one room twice."""
         market = self.markets[cid]
         book = self.feed.books.get(cid)
         if book is None:
@@ -469,18 +530,21 @@ class Engine:
         self.execution.on_book(book)
         view = book.view(10)  # one snapshot per step: the store's and the model's
         self.store.set(f"book/{cid}", view)
-        ok, why = self.feed.trusted(cid)
-        if self.halted or cid in self.paused or not ok:
+        blocked = self._blocked_reason(cid)
+        if self.halted or cid in self.paused or blocked is not None:
             if self.execution.open_orders(cid):
                 await self.execution.cancel_market(cid)
-            if not ok and cid in self._quoting:  # say so only when there was something to pull
-                self.store.log(f"{market.short_question}: quotes pulled, {why}", "warning")
+            if blocked is not None and cid in self._quoting:  # say so only when there was something to pull
+                self.store.log(f"{market.short_question}: quotes pulled, {blocked[1]}", "warning")
             self._quoting.discard(cid)
-            self._untrusted[cid] = why if not ok else ""
+            if blocked is not None:
+                self._blocked[cid] = blocked
+            else:
+                self._blocked.pop(cid, None)
             self._force.add(cid)
             self._publish_market(cid)
             return
-        self._untrusted.pop(cid, None)
+        self._blocked.pop(cid, None)
         self._quoting.add(cid)
         if book.tick != market.tick:  # a tick_size_change: requote on the new grid, everywhere
             market = replace(market, tick=book.tick)
@@ -493,11 +557,7 @@ class Engine:
         brain = self.brains[cid]
         decision = brain.decide(view, pos, params, now)
         events = decision.signals.events
-        verdict = self.risk.check(
-            cid, decision.targets.quotes, self._positions(),
-            position_limit=params.position_limit, budget=self._budget(cid), now=time.monotonic(),
-            reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
-        )
+        verdict = self._risk_check(cid, decision.targets.quotes, params, events, replacing=True)
         vetoes = list(verdict.vetoes)
         quotes, dropped = placeable(verdict.quotes, market.min_order_size)
         if dropped:  # the venue rejects orders under its minimum size
@@ -523,11 +583,10 @@ class Engine:
         self._last_epoch[cid] = book.epoch
         if plan.cancel:
             await self.execution.cancel(list(plan.cancel))
-        if self.halted or cid in self.paused:
-            return  # a kill landed while we were cancelling: place nothing
+            if plan.place:  # the cancelled orders' last fills (if any) are booked before we size anew
+                await self.execution.settled(cid, SETTLE_WAIT_S)
         if plan.place:
-            reqs = [OrderRequest(q.side, q.price, q.size) for q in plan.place]
-            await self.execution.place_many(market, book, reqs)
+            await self._place(market, book, plan.place, params, events)
         resting = self.execution.open_orders(cid)
         if self.journal is not None:
             new = [(o.order_id, o.side, o.price, o.size) for o in resting if o.order_id not in self._journal_live]
@@ -538,10 +597,75 @@ class Engine:
                         min((o.price for o in resting if o.side is Side.SELL), default=None))
         self._publish_market(cid)
 
-    def _positions(self) -> dict[str, Position]:
-        """Every market's position, mark, group and resting order sizes, as the risk engine sees them."""
-        return positions_for(self.markets, self.execution.open_orders(), lambda c: self.portfolio.position(c).qty,
-                             self._mark)
+    async def _place(self, market: Market, book, quotes, params: MarketParams, events) -> None:
+        """Place ``quotes`` if the market may still quote, cut to what every limit allows now that the
+        step's cancels are done (everything of ours that could fill counted, placements of other
+        markets on their way included). The cut and the registration of the placement happen without
+        a suspension point in between, so a shared cap is never given out twice."""
+        cid = market.condition_id
+        if self.halted or cid in self.paused or self._blocked_reason(cid) is not None:
+            return  # a kill (or a pause, or lost venue truth) landed while we were cancelling
+        verdict = self._risk_check(cid, quotes, params, events, replacing=False)
+        allowed, _ = placeable(verdict.quotes, market.min_order_size)
+        if len(allowed) < len(quotes) or any(a.size != q.size for a, q in zip(allowed, quotes, strict=False)):
+            self.placement_cuts += 1
+        if not allowed:
+            return
+        key = next(self._placement_ids)
+        for i, q in enumerate(allowed):
+            self._placing[(key, i)] = (cid, q.side, q.size)
+        try:
+            await self.execution.place_many(market, book, [OrderRequest(q.side, q.price, q.size) for q in allowed])
+        finally:
+            for k in [k for k in self._placing if k[0] == key]:
+                del self._placing[k]
+
+    def _risk_check(self, cid: str, quotes, params: MarketParams, events, *, replacing: bool):
+        """``RiskEngine.check`` with every market's worst case: ``replacing`` (sizing the targets) leaves
+        out this market's open orders, which the targets replace; the placement check counts them."""
+        return self.risk.check(
+            cid, quotes, self._positions(cid if replacing else None),
+            position_limit=params.position_limit, budget=self._budget(cid), now=time.monotonic(),
+            reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
+        )
+
+    def _ready(self) -> tuple[bool, str]:
+        """Whether anything may be quoted: the execution's venue truth, and (live) a known balance."""
+        ok, why = self.execution.ready()
+        if ok and self._balance_why:
+            return False, f"collateral balance unknown ({self._balance_why})"
+        return ok, why
+
+    def _blocked_reason(self, cid: str) -> tuple[str, str] | None:
+        """(status, why) when the market may not quote now: its book is not trusted, or what we hold is
+        not known (catch-up, reconciliation failing, a position being taken from the venue, balance)."""
+        ok, why = self.feed.trusted(cid)
+        if not ok:
+            return "untrusted", why
+        ok, why = self._ready()
+        if ok:
+            ok, why = self.execution.ready(cid)
+        return None if ok else ("reconciling", why)
+
+    def _positions(self, replacing: str | None = None) -> dict[str, Position]:
+        """Every market's position (markets we only hold included), mark, group, and the shares of our
+        orders that could still fill on each side — in flight, resting, cancelled with fills maybe to
+        come, and placements on their way — plus fills the venue may still fail (a failed buy comes
+        back as a sell). ``replacing``: that market's open orders are left out (the step's targets
+        replace them)."""
+        reserved = dict(self.execution.reserved())
+        if replacing is not None:
+            own = self.execution.reserved(replacing, closing_only=True)
+            reserved[replacing] = own.get(replacing, (ZERO, ZERO))
+        for c, side, size in self._placing.values():
+            b, a = reserved.get(c, (ZERO, ZERO))
+            reserved[c] = (b + size, a) if side is Side.BUY else (b, a + size)
+        markets = {**self._held, **self.markets}
+        for c in self.portfolio.positions:
+            if c not in markets:
+                markets[c] = None  # type: ignore[assignment]  # held, market not known yet
+        return positions_for(markets, reserved, lambda c: self.portfolio.position(c).qty, self._mark,
+                             self.ledger.revocable)
 
     def _budget(self, cid: str) -> float:
         weights = {c: self.params[c].capital_weight for c in self.markets if c not in self.paused}
@@ -581,24 +705,38 @@ class Engine:
         self._tape_dirty.add(cid)
 
     def _on_fill(self, fill: Fill) -> None:
-        if not self.portfolio.apply(fill):
-            return
-        if not fill.is_reversal:  # fills by side, for the metrics (a reversal is counted by the execution)
+        """A fill the execution booked in the ledger (a new leg, a reversal, or an adjustment to the
+        venue's balance): journal it, tell the log, the metrics and the market's signals."""
+        adjusted = fill.trade_id.startswith(ADJUSTMENT)
+        if not fill.is_reversal and not adjusted:  # fills by side, for the metrics (reversals: the execution)
             self.fills_by_side[fill.side] += 1
             self.shares_by_side[fill.side] += fill.size
         if self.journal is not None:
-            self.journal.record_fill(fill, self.portfolio.position(fill.condition_id),
-                                     None if self._venue_statuses else "MATCHED")
-        m = self.markets.get(fill.condition_id)
+            status = "ADJUSTED" if adjusted else "REVERSAL" if fill.is_reversal else \
+                None if self._venue_statuses else "CONFIRMED"
+            self.journal.record_fill(fill, self.portfolio.position(fill.condition_id), status)
+        m = self.markets.get(fill.condition_id) or self._held.get(fill.condition_id)
         name = m.short_question if m else fill.condition_id[:10]
-        self.store.log(f"fill {fill.side.value} {fill.size} @ {pips_to_str(fill.price)} {name}")
+        if adjusted:
+            return  # the execution logged why, with both numbers
+        self.store.log(f"fill {fill.side.value} {fill.size.normalize()} @ {pips_to_str(fill.price)} {name}")
         brain = self.brains.get(fill.condition_id)
         if brain is not None:
             brain.on_fill(time.time(), fill)
         self._active_at[fill.condition_id] = time.monotonic()
         self._mark_dirty({fill.condition_id})
 
+    def _on_held_market(self, market: Market) -> None:
+        """A market we hold something of but do not trade (learned from a fill): named on screen."""
+        if market.condition_id not in self.markets:
+            self._held[market.condition_id] = market
+
     # ================================================================ publishing
+    def _mark_pips(self, cid: str) -> int | None:
+        """The mark as YES pips (the price of a position taken from the venue), or None."""
+        mark = self._mark(cid)
+        return None if mark is None else price_to_pips(mark.quantize(Decimal("0.0001")))
+
     def _mark(self, cid: str) -> Decimal | None:
         """The mid as an exact price (the sum of best bid and ask is an int number of pips); on a
         one-sided book (a crash swept one side away) the last trade price, so losses still show."""
@@ -617,8 +755,8 @@ class Engine:
             status, reason = "halted", self.halt_reason
         elif cid in self.paused:
             status, reason = "paused", "paused by operator"
-        elif self._untrusted.get(cid):
-            status, reason = "untrusted", self._untrusted[cid]
+        elif cid in self._blocked:
+            status, reason = self._blocked[cid]
         else:
             t = self._targets.get(cid)
             status, reason = "quoting", t.reason if t else "waiting for book"

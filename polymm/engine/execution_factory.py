@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 
 from ..config import ConfigError, Settings
+from ..domain.ledger import Ledger
 from ..domain.portfolio import Fill
 from ..venue.execution import Execution
 from ..venue.live import LiveConfig, LiveExecution
@@ -38,8 +39,10 @@ def live_config(settings: Settings) -> LiveConfig:
 
 
 def build_execution(
-    settings: Settings, mode: str, on_fill: Callable[[Fill], None], on_log: Callable[[str, str], None]
+    settings: Settings, mode: str, on_fill: Callable[[Fill], None], on_log: Callable[[str, str], None],
+    ledger: Ledger | None = None,
 ) -> Execution:
+    """The execution for the settings' mode, booking fills into ``ledger`` (the engine's)."""
     if settings.mode in ("live", "demo"):
-        return LiveExecution(live_config(settings), on_fill, on_log)
-    return PaperExecution(on_fill=on_fill)
+        return LiveExecution(live_config(settings), on_fill, on_log, ledger=ledger)
+    return PaperExecution(on_fill=on_fill, ledger=ledger)

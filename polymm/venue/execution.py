@@ -8,13 +8,15 @@ our open orders back in YES terms, so the engine's diffing never sees the differ
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from ..domain.ledger import Ledger
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
+from ..domain.prices import MAX_PIPS
 from ..state import OrderView
 
 ZERO = Decimal(0)
@@ -57,10 +59,29 @@ class OpenOrder:
         return OrderView(self.order_id, self.side.value, self.price, self.size, self.filled)
 
 
+def route(market: Market, req: OrderRequest, free: Callable[[str], Decimal]) -> tuple[str, str, int]:
+    """(token, venue side, venue price) for a YES-terms quote, selling what we hold first: a YES ask
+    is a SELL of YES when ``free(yes_token)`` covers it, else a BUY of NO at 1 − p; a YES bid is a
+    SELL of NO at 1 − p when we hold the NO shares, else a BUY of YES. The exposure is the same."""
+    if req.side is Side.SELL:
+        if free(market.yes_token) >= req.size:
+            return market.yes_token, "SELL", req.price
+        return market.no_token, "BUY", MAX_PIPS - req.price
+    if free(market.no_token) >= req.size:
+        return market.no_token, "SELL", MAX_PIPS - req.price
+    return market.yes_token, "BUY", req.price
+
+
 class Execution(Protocol):
-    """What the engine needs from an execution venue."""
+    """What the engine needs from an execution venue.
+
+    Fills are booked by the execution into ``ledger`` (the engine's) and then reported through the
+    ``on_fill`` callback it was built with (journal, log, signals); ``venue_balance`` declares whether
+    ``collateral_balance`` reads a venue (live) or there is none (paper)."""
 
     name: str
+    venue_balance: bool
+    ledger: Ledger
 
     async def start(self, markets: Sequence[Market]) -> None: ...
 
@@ -91,3 +112,26 @@ class Execution(Protocol):
     def on_book(self, book: OrderBook) -> None: ...
 
     def on_trade(self, book: OrderBook, asset_id: str, price: int, size: float, taker_is_buy: bool) -> list: ...
+
+    async def add_market(self, market: Market) -> None:
+        """A market joins while running: known to the execution (tokens, tick) before its first order."""
+        ...
+
+    def ready(self, condition_id: str | None = None) -> tuple[bool, str]:
+        """Whether quoting may go on in ``condition_id`` (or at all, for None): what we hold there is
+        known. Else (False, why) — shown on screen while nothing is quoted."""
+        ...
+
+    def reserved(self, condition_id: str | None = None, *, closing_only: bool = False
+                 ) -> dict[str, tuple[Decimal, Decimal]]:
+        """condition id → (YES bid shares, YES ask shares) of our orders that could still fill: open
+        ones (unless ``closing_only``) and cancelled ones whose fills may still be on their way."""
+        ...
+
+    async def settled(self, condition_id: str, timeout: float) -> bool:
+        """Wait at most ``timeout`` until no cancelled order of the market can still fill."""
+        ...
+
+    async def collateral_balance(self) -> float:
+        """The venue's collateral balance (raises when it cannot be read); only if ``venue_balance``."""
+        ...

@@ -6,22 +6,39 @@ How it behaves, and why:
   thread pool (``workers`` threads) so the event loop only decides and renders.
 * **One round trip per batch.** Tick size, neg-risk and the order version are resolved once per
   market and handed to the client (its tick cache is seeded), so signing is local and placing N
-  quotes of a market is one ``POST /orders`` (≤ 15 per call).
+  quotes of a market is one ``POST /orders`` (≤ 15 per call). Each order's size is read back from
+  its signed amounts (the SDK rounds with floats: 1051.1 can be signed as 1051.09).
 * **Never a duplicate.** The order id is the EIP-712 digest, computed before sending. On 425 / 429
   / 503 or a network error the *same signed orders* are resent after a backoff (429 honours
   ``retry_after_seconds``); the venue answers ``Duplicated`` for any that already landed, which
   counts as success. An order whose outcome stays unknown is kept as ``submitted`` (treated as
   resting) until reconciliation finds it or not.
+* **Limits hold against what could fill.** ``OrderTracker`` keeps every order from signing until
+  nothing of it can fill any more: in flight, resting, cancelled but with fills maybe still to come
+  (a cancel the venue refuses as "already canceled or matched" is a fill to come, not a gone order).
+  ``reserved`` is what the risk checks count on top of the positions.
 * **Kill cannot be raced.** ``cancel_all`` closes the placement gate, waits for placements in
   flight, cancels at the venue, then checks ``/data/orders`` until nothing of ours rests.
-* **Fills.** From the user WebSocket (and ``/data/trades`` on reconciliation): a fill is booked as
-  *pending* at MATCHED, *settled* at CONFIRMED, and reversed at FAILED (ghost fills).
+* **Fills go to the ledger** (``domain/ledger.py``), from the user WebSocket and from trade replays
+  (``/data/trades``): booked at the first status the venue reports, the later statuses kept, a FAILED
+  leg reversed exactly once — across restarts too, since the ledger is restored from the journal.
+  A fill in a market we do not know (removed, resolved, never traded in this run) is still booked:
+  the market is looked up at the venue first, and nothing is quoted until it is.
+* **The venue is the truth, and we fail closed.** No market is quoted before the catch-up with the
+  venue succeeded: orphan orders of an earlier run cancelled (confirmed), the venue's trades since
+  the last journaled fill booked, every token's balance compared with the ledger. Reconciliation
+  repeats every ``reconcile_s`` (orders, trades) and ``positions_s`` (balances), and after every
+  user-channel reconnect; while it fails, nothing is quoted (``ready`` says why). A balance that
+  disagrees with the ledger twice in a row (``Reconciliation``) is taken from the venue (an
+  adjustment fill), and that market pauses until a clean comparison.
 * **Inventory.** A YES ask is sent as SELL YES when we hold the shares, else as BUY NO at 1 − p; a
   YES bid as SELL NO at 1 − p when we hold NO shares, else BUY YES. Exposure is the same either way.
-* **Heartbeat.** ``POST /v1/heartbeats`` every 5 s with the chained id: if this process dies, the
-  venue cancels our orders by itself (~10 s).
-* **Start-up.** Credentials are derived from the private key when not given; orphaned orders from
-  an earlier run are cancelled; then the periodic reconciliation (open orders and trades) runs.
+* **Heartbeat.** ``POST /v1/heartbeats`` every 5 s with the chained id (a reply without an id, as
+  Polymarket's docs show, just starts a new chain): if this process dies, the venue cancels our
+  orders by itself (~10 s).
+* **Another client on the wallet.** Orders at the venue that we never placed are cancelled once;
+  if they keep reappearing, that is someone else trading this wallet: ``foreign_alert`` is raised
+  (the engine halts) and from then on only our own orders are cancelled — no silent cancel war.
 
 Secrets (private key, API secret and passphrase) never appear in a repr or a log line.
 """
@@ -34,28 +51,30 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
+from ..domain.ledger import Ledger, Reconciliation
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
-from ..domain.portfolio import REVERSAL, Fill
-from ..domain.prices import MAX_PIPS, pips_to_decimal, pips_to_str, price_to_pips
-from .execution import OpenOrder, OrderRequest
+from ..domain.portfolio import Fill
+from ..domain.prices import MAX_PIPS, PriceError, Tick, pips_to_decimal, pips_to_str, price_to_pips
+from .execution import OpenOrder, OrderRequest, route
+from .order_tracker import OrderTracker
+from .retry import describe, retry_after, with_retries
 from .signing import OrderSigner
 from .user_ws import UserSocket
-from .wire import OrderEvent, TradeEvent, UserEvent, trade_status
+from .wire import OrderEvent, TradeEvent, UserEvent, balance_amount, trade_from_rest, trade_status
 
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 BATCH_MAX = 15
 RETRYABLE = {425, 429, 500, 502, 503, 504, None}  # None: no answer (network error, timeout)
+MICRO = Decimal(1_000_000)
 
 
 @dataclass(frozen=True)
@@ -70,48 +89,50 @@ class LiveConfig:
     funder: str | None = None
     creds: tuple[str, str, str] | None = None
     heartbeat_s: float = 5.0
-    reconcile_s: float = 15.0
+    reconcile_s: float = 15.0  # open orders and trades
+    positions_s: float = 30.0  # token balances against the ledger
+    recheck_s: float = 2.0  # a balance that disagreed is read again this soon (after a trade replay)
     settle_s: float = 5.0  # an order younger than this may not show in /data/orders yet
+    balance_grace_s: float = 0.5  # fills reported this soon after a balance read make it inconclusive
     workers: int = 4
     max_attempts: int = 5
+    start_budget_s: float = 120.0  # signing in: transient venue errors are retried this long
+    foreign_after: int = 2  # reconciliations in a row finding orders we never placed → another client
 
     def __repr__(self) -> str:
         return f"LiveConfig(clob_url={self.clob_url!r}, chain_id={self.chain_id}, key=<hidden>)"
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A fill booked at MATCHED and not yet CONFIRMED (or FAILED)."""
-
-    fill: Fill
 
 
 class LiveExecution:
     """The execution interface over py-clob-client-v2 (see the module docstring)."""
 
     name = "live"
+    venue_balance = True  # the collateral balance comes from the venue (``collateral_balance``)
 
     def __init__(
         self,
         config: LiveConfig,
         on_fill: Callable[[Fill], None] = lambda f: None,
         on_log: Callable[[str, str], None] = lambda text, level: None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.config = config
         self.on_fill = on_fill
         self.on_log = on_log
+        self.ledger = ledger if ledger is not None else Ledger()
+        self.orders = OrderTracker(self.ledger.booked_for)
+        #: YES mid of a market in pips (the engine's mark): the price of a position adjustment
+        self.mark: Callable[[str], int | None] = lambda cid: None
+        #: a market learned from a fill (not in the traded set): the engine hears of it
+        self.on_market: Callable[[Market], None] = lambda m: None
         self._pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="clob")
         self._urgent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clob-kill")  # the kill's own lane
         self._client: Any = None
         self._api_key = ""
         self._markets: dict[str, Market] = {}
         self._by_token: dict[str, Market] = {}
-        self._orders: dict[str, OpenOrder] = {}
         self._ours: deque[str] = deque(maxlen=20_000)  # every id we placed, for trade attribution
         self._ours_set: set[str] = set()
-        self._shares: dict[str, Decimal] = {}  # token -> shares we hold (MATCHED fills included)
-        self._booked: set[tuple[str, str]] = set()  # (trade id, order id) legs already booked (or failed)
-        self._pending: dict[tuple[str, str], _Pending] = {}  # booked at MATCHED, not yet CONFIRMED
         self._placed_at: dict[str, float] = {}
         self._side_tasks: set[asyncio.Task] = set()
         self._inflight: set[asyncio.Future] = set()
@@ -134,19 +155,29 @@ class LiveExecution:
         self.retries = 0
         self.settled_fills = 0
         self.failed_fills = 0
+        self.mismatches = 0  # balances the venue confirmed different from the ledger (adjusted)
         #: every status the venue reports for one of our fills: (trade id, order id, status) → the journal
         self.on_fill_status: Callable[[str, str, str], None] | None = None
-        self._reported: dict[tuple[str, str], str] = {}  # the last status told to on_fill_status, per leg
-        self._connect_reconcile: asyncio.Future | None = None  # the last user-channel connect's reconcile
         #: set by a restart from the journal: replay the venue's trades since then (not just the last hour)
-        #: at once on start, so fills made while we were down are booked before anything is quoted
         self.trades_since: float | None = None
         #: seconds from sending a batch to the venue's answer (retries included; none if no answer): metrics
         self.on_post_latency: Callable[[float], None] | None = None
-        self._balances_at = 0.0  # epoch s of the start-up balances: earlier trades are already in them
+        # ---- what we know, and what we do not yet (``ready``)
+        self._caught_up = False
+        self._catchup_reason = "connecting to the venue"
+        self._reconcile_error = ""  # the last reconciliation's failure ("" = it succeeded)
+        self._reconcile_lock = asyncio.Lock()
+        self._wake = asyncio.Event()  # run a reconciliation now (connect, mismatch recheck, new market)
+        self._positions_due = 0.0  # monotonic time of the next balance comparison
+        self._new: set[str] = set()  # markets added while running whose balances were not read yet
+        self._unknown: dict[str, str] = {}  # condition id → why: fills of markets being looked up
+        self.reconcile = Reconciliation()
+        self._foreign_runs = 0  # reconciliations in a row that found orders we never placed
+        self.foreign_alert = ""  # set when another client keeps placing orders on this wallet
+        self._settled = asyncio.Event()  # set whenever a closing order may have settled
 
     def __repr__(self) -> str:
-        return f"LiveExecution({self.config.clob_url!r}, orders={len(self._orders)})"
+        return f"LiveExecution({self.config.clob_url!r}, orders={len(self.orders)})"
 
     # ================================================================ plumbing
     async def _run(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -206,15 +237,14 @@ class LiveExecution:
         return client, client.creds.api_key
 
     async def start(self, markets: Sequence[Market]) -> None:
-        """Connect, derive credentials, cancel orphans, learn balances, start the background loops."""
-        self._client, self._api_key = await self._run(self._make_client)
+        """Sign in (transient venue errors retried for ``start_budget_s``), start the user channel,
+        heartbeat and reconciliation, and try the catch-up once: when it fails, nothing is quoted and
+        the reconciliation loop keeps trying (``ready`` says why)."""
+        self._client, self._api_key = await with_retries(
+            lambda: self._run(self._make_client), what="signing in at the venue",
+            budget_s=self.config.start_budget_s, on_retry=lambda text: self.on_log(text, "warning"))
         for m in markets:
             self._add_market(m)
-        n = await self._cancel_all_at_venue()
-        if n:
-            self.on_log(f"start-up: cancelled {n} orphaned orders", "warning")
-        await self._load_balances(markets)
-        self._balances_at = time.time()
         creds = self._client.creds
         self._user = UserSocket(
             f"{self.config.ws_url}/ws/user", creds.api_key, creds.api_secret, creds.api_passphrase,
@@ -223,57 +253,47 @@ class LiveExecution:
         self._tasks = [
             asyncio.create_task(self._user.run(), name="user-ws"),
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
-            asyncio.create_task(self._reconcile_loop(), name="reconcile"),
         ]
-        try:  # quote only once our order and trade events can reach us
+        try:  # fills made from here on reach us as they happen; the catch-up replays the rest
             await asyncio.wait_for(self._user.subscribed.wait(), timeout=5.0)
         except TimeoutError:
             self.on_log("user channel not connected yet; fills will be reconciled over REST meanwhile", "warning")
-        if self.trades_since is not None:  # restored: the venue's missed trades before the first quote
-            connected = self._connect_reconcile  # the one the user channel's connect started, if any
-            await (asyncio.shield(connected) if connected is not None else self._reconcile_once())
-
-    def already_booked(self, keys: Iterable[tuple[str, str]]) -> None:
-        """(trade id, order id) legs a journal already holds: a replay of them books nothing."""
-        self._booked.update(keys)
+        await self._reconcile_once()
+        self._tasks.append(asyncio.create_task(self._reconcile_loop(), name="reconcile"))
 
     def _add_market(self, m: Market) -> None:
         self._markets[m.condition_id] = m
         self._by_token[m.yes_token] = m
         self._by_token[m.no_token] = m
-        ticks = self._client._ClobClient__tick_sizes  # seed the client's cache: no /tick-size per order
-        ticks[m.yes_token] = ticks[m.no_token] = m.tick.text
+        if self._client is not None:  # seed the client's cache: no /tick-size per order
+            ticks = self._client._ClobClient__tick_sizes
+            ticks[m.yes_token] = ticks[m.no_token] = m.tick.text
 
     def set_tick(self, market: Market) -> None:
         """After a tick-size change: the client's cache never expires by itself (pitfall 9)."""
         self._add_market(market)
 
     async def add_market(self, market: Market) -> None:
+        """A market added while running: not quoted until its balances were compared with the ledger
+        (the next reconciliation, run at once). The user channel carries every market of ours."""
+        known = market.condition_id in self._markets
         self._add_market(market)
+        if not known:
+            self._new.add(market.condition_id)
+            self._wake.set()
 
-    async def _load_balances(self, markets: Sequence[Market]) -> None:
-        from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
-
-        for m in markets:
-            for token in (m.yes_token, m.no_token):
-                try:
-                    r = await self._run(self._client.get_balance_allowance,
-                                        BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token))
-                    self._shares[token] = Decimal(str(r.get("balance", "0"))) / 1_000_000
-                except Exception as e:  # balances only steer SELL-vs-BUY choice; carry on
-                    self._error(f"balance of {token[:8]}…: {_reason(e)}")
-
-    async def collateral_balance(self) -> float | None:
-        """The wallet's pUSD balance in dollars (None when the venue cannot say; the error is counted)."""
+    async def collateral_balance(self) -> float:
+        """The wallet's pUSD balance in dollars; raises when the venue cannot say (the caller shows
+        it as unknown, never estimates it)."""
         from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
 
         try:
             r = await self._run(self._client.get_balance_allowance,
                                 BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
-            return int(str(r.get("balance", "0"))) / 1_000_000
+            return float(balance_amount(r))
         except Exception as e:
-            self._error(f"collateral balance: {_reason(e)}")
-            return None
+            self._error(f"collateral balance: {describe(e)}")
+            raise
 
     async def run(self) -> None:
         """Wait on the background loops; a failing loop surfaces here (the engine guards it)."""
@@ -298,22 +318,53 @@ class LiveExecution:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._urgent.shutdown(wait=False, cancel_futures=True)
 
+    # ================================================================ what may be quoted
+    def ready(self, condition_id: str | None = None) -> tuple[bool, str]:
+        """Whether quoting may go on (in ``condition_id``, or at all): what we hold is known. Else why."""
+        if not self._caught_up:
+            return False, f"reconciling with the venue: {self._catchup_reason}"
+        if self._reconcile_error:
+            return False, f"reconciling with the venue: {self._reconcile_error}"
+        if self._unknown:
+            cid = next(iter(self._unknown))
+            return False, f"reconciling: {self._unknown[cid]} ({cid[:10]}…)"
+        if condition_id is None:
+            return True, ""
+        if condition_id in self._new:
+            return False, "reconciling: reading this market's balances at the venue"
+        why = self.reconcile.paused.get(condition_id)
+        return (False, why) if why else (True, "")
+
+    def reserved(self, condition_id: str | None = None, *, closing_only: bool = False
+                 ) -> dict[str, tuple[Decimal, Decimal]]:
+        """condition id → (YES bid shares, YES ask shares) that could still fill (``OrderTracker``)."""
+        return self.orders.reserved(condition_id, closing_only=closing_only)
+
+    async def settled(self, condition_id: str, timeout: float) -> bool:
+        """Wait (at most ``timeout``) until no cancelled order of the market can still fill; True if so."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.orders.closing(condition_id):
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            self._settled.clear()
+            try:
+                await asyncio.wait_for(self._settled.wait(), timeout=left)
+            except TimeoutError:
+                return not self.orders.closing(condition_id)
+        return True
+
     # ================================================================ placing
     def _route(self, market: Market, req: OrderRequest) -> tuple[str, str, int]:
         """(token, venue side, venue price) for a YES-terms quote, preferring to sell what we hold."""
-        if req.side is Side.SELL:
-            if self._free_shares(market.yes_token) >= req.size:
-                return market.yes_token, "SELL", req.price
-            return market.no_token, "BUY", MAX_PIPS - req.price
-        if self._free_shares(market.no_token) >= req.size:
-            return market.no_token, "SELL", MAX_PIPS - req.price
-        return market.yes_token, "BUY", req.price
+        return route(market, req, self._free_shares)
 
     def _free_shares(self, token: str) -> Decimal:
         reserved = sum(
-            (o.remaining for o in self._orders.values() if o.token_id == token and o.venue_side == "SELL"), ZERO
+            (o.remaining for o in self.orders.open() if o.token_id == token and o.venue_side == "SELL"), ZERO
         )
-        return self._shares.get(token, ZERO) - reserved
+        return self.ledger.shares(token) - reserved
 
     def _sign(self, market: Market, token: str, side: str, price: int, size: Decimal) -> tuple[Any, str]:
         """(signed order, order id). The fast signer for EOA-style keys; the SDK for deposit wallets
@@ -348,9 +399,9 @@ class LiveExecution:
         self._spend("order", len(routed))
         signed = await self._run(self._sign_many, market, routed)
         now = time.monotonic()
-        for (req, token, side, _px), (_order, oid) in zip(routed, signed, strict=True):
-            self._orders[oid] = OpenOrder(oid, market.condition_id, req.side, req.price, req.size,
-                                          status="submitted", token_id=token, venue_side=side)
+        for (req, token, side, _px), (order, oid) in zip(routed, signed, strict=True):
+            self.orders.add(OpenOrder(oid, market.condition_id, req.side, req.price, signed_size(order, req.size),
+                                      status="submitted", token_id=token, venue_side=side))
             self._placed_at[oid] = now
             self._ours.append(oid)
             self._ours_set.add(oid)
@@ -375,17 +426,17 @@ class LiveExecution:
                 break
             except _GateClosed:  # a kill closed the gate while this batch waited for a worker: never sent
                 for _, oid in batch:
-                    self._orders.pop(oid, None)
+                    self.orders.forget(oid)
                 return []
             except PolyApiException as e:
                 if e.status_code not in RETRYABLE or attempt == self.config.max_attempts:
-                    self._error(f"post orders failed: {_reason(e)}")
+                    self._error(f"post orders failed: {describe(e)}")
                     if e.status_code not in RETRYABLE:  # a definite refusal: none of them rests
                         for _, oid in batch:
-                            self._orders.pop(oid, None)
+                            self.orders.forget(oid)
                     return []  # retryable but exhausted: kept as submitted, reconciliation decides
                 self.retries += 1
-                wait = _retry_after(e) or delay
+                wait = retry_after(e) or delay
                 self._error(f"venue busy ({e.status_code}); retrying the same signed orders in {wait:.2f} s")
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, 5.0)
@@ -402,13 +453,13 @@ class LiveExecution:
         for (_, oid), r in zip(batch, res if isinstance(res, list) else [], strict=False):
             msg = str(r.get("errorMsg") or "") if isinstance(r, dict) else "bad reply"
             if not msg or "Duplicated" in msg:  # Duplicated: an earlier attempt already got it in
-                o = self._orders.get(oid)
+                o = self.orders.get(oid)
                 if o is not None and o.status == "submitted":
-                    self._orders[oid] = replace(o, status="live")
+                    self.orders.update(oid, status="live")
                 accepted.append(oid)
             else:
                 self.rejects += 1
-                self._orders.pop(oid, None)
+                self.orders.forget(oid)
                 if _is_post_only_cross(msg):  # the book moved under a maker quote: routine, not a fault
                     self.post_only_crosses += 1
                     self.on_log(f"post-only quote would have crossed ({market.short_question}); requoting", "info")
@@ -418,45 +469,63 @@ class LiveExecution:
 
     # ================================================================ cancelling
     async def cancel(self, order_ids: Sequence[str]) -> list[str]:
-        ids = [i for i in order_ids if i in self._orders]
+        """Cancel our orders; returns the ids the venue cancelled. Those it refuses as "already
+        canceled or matched" are closed too, but their fills may still be on their way: they keep
+        counting against the limits until booked (``OrderTracker``)."""
+        ids = [i for i in order_ids if i in self.orders]
         if not ids:
             return []
         self._spend("cancel", len(ids))
         try:
             r = await self._run(self._client.cancel_orders, ids)
         except Exception as e:
-            self._error(f"cancel failed: {_reason(e)}")
-            return []
-        gone = list(r.get("canceled") or []) + list((r.get("not_canceled") or {}).keys())
-        for oid in gone:
-            self._orders.pop(oid, None)
-        return list(r.get("canceled") or [])
+            self._error(f"cancel failed: {describe(e)}")
+            return []  # still open as far as we know: they keep counting
+        canceled = [str(i) for i in r.get("canceled") or []]
+        for oid in canceled:
+            self.orders.close(oid)
+        for oid in (str(i) for i in (r.get("not_canceled") or {})):
+            o = self.orders.get(oid)
+            # "already canceled or matched": closed, its fills maybe still to come. Not so for an order
+            # whose placement is unanswered: the venue may not have it *yet* — it stays open
+            if o is not None and o.status != "submitted":
+                self.orders.close(oid)
+        self._settled.set()
+        return canceled
 
     async def cancel_market(self, condition_id: str) -> int:
-        ids = [o.order_id for o in self._orders.values() if o.condition_id == condition_id]
-        return len(await self.cancel(ids))
+        return len(await self.cancel([o.order_id for o in self.orders.open(condition_id)]))
 
     async def cancel_all(self) -> int:
         """The kill path: close the gate, cancel what rests at once, let placements in flight land,
         cancel again and verify with ``/data/orders`` that nothing rests.
 
         Kill requests run on their own thread (``_urgent``), never queued behind placements waiting
-        in the worker pool; posts still waiting in that pool are dropped unsent (``_post_if_open``)."""
+        in the worker pool; posts still waiting in that pool are dropped unsent (``_post_if_open``).
+        With another client on the wallet (``foreign_alert``) only our own orders are cancelled."""
         self._gate.clear()
         self._gate_open.clear()
         try:
             total = 0
             if self._inflight:
-                first = asyncio.ensure_future(self._urgent_run(self._client.cancel_all))
+                first = asyncio.ensure_future(self._urgent_run(self._cancel_call()))
                 await asyncio.wait(list(self._inflight), timeout=5.0)
                 try:
                     total += len((await first).get("canceled") or [])
                 except Exception as e:  # the verified pass below retries
-                    self._error(f"cancel-all (before in-flight placements landed) failed: {_reason(e)}")
-            return total + await self._cancel_all_at_venue()
+                    self._error(f"cancel-all (before in-flight placements landed) failed: {describe(e)}")
+            n, _ = await self._cancel_all_at_venue()
+            return total + n
         finally:
             self._gate_open.set()
             self._gate.set()
+
+    def _cancel_call(self) -> Callable[[], Any]:
+        """``DELETE /cancel-all``, or (another client trades this wallet) ``DELETE /orders`` for ours."""
+        if not self.foreign_alert:
+            return self._client.cancel_all
+        ids = self.orders.ids()
+        return (lambda: self._client.cancel_orders(ids)) if ids else (lambda: {"canceled": []})
 
     def _post_if_open(self, args: list[Any]) -> Any:
         """Runs on a worker thread: post the batch unless a kill closed the gate meanwhile."""
@@ -467,26 +536,30 @@ class LiveExecution:
     async def _urgent_run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._urgent, functools.partial(fn, *args))
 
-    async def _cancel_all_at_venue(self) -> int:
+    async def _cancel_all_at_venue(self) -> tuple[int, bool]:
+        """(orders cancelled, whether the venue then showed none of ours resting)."""
         total = 0
         for attempt in range(self.config.max_attempts):
             try:
-                r = await self._urgent_run(self._client.cancel_all)
+                r = await self._urgent_run(self._cancel_call())
                 total += len(r.get("canceled") or [])
                 left = await self._urgent_run(self._client.get_open_orders)
             except Exception as e:
-                self._error(f"cancel-all attempt {attempt + 1} failed: {_reason(e)}")
+                self._error(f"cancel-all attempt {attempt + 1} failed: {describe(e)}")
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
+            if self.foreign_alert:  # the other client's orders are not ours to judge
+                left = [o for o in left if isinstance(o, dict) and str(o.get("id")) in self._ours_set]
             if not left:
-                self._orders.clear()
-                return total
+                self.orders.close_all()
+                self._settled.set()
+                return total, True
         self.on_log("cancel-all: orders may still rest at the venue; retrying on the next reconciliation", "error")
-        return total
+        return total, False
 
     # ================================================================ reads
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
-        return [o for o in self._orders.values() if condition_id is None or o.condition_id == condition_id]
+        return self.orders.open(condition_id)
 
     def on_book(self, book: OrderBook) -> None:
         return None
@@ -496,14 +569,13 @@ class LiveExecution:
 
     @property
     def pending_fills(self) -> int:
-        return len(self._pending)
+        return self.ledger.pending_legs()
 
     # ================================================================ user channel
     def _on_user_connect(self) -> None:
-        # anything may have happened while we were away: reconcile now
-        task = self._connect_reconcile = asyncio.ensure_future(self._reconcile_once())
-        self._side_tasks.add(task)
-        task.add_done_callback(self._side_tasks.discard)
+        # anything may have happened while we were away: reconcile now (orders, trades, balances)
+        self._positions_due = 0.0
+        self._wake.set()
 
     def _on_user_event(self, ev: UserEvent) -> None:
         if isinstance(ev, OrderEvent):
@@ -512,80 +584,99 @@ class LiveExecution:
             self._on_trade_event(ev)
 
     def _on_order_event(self, ev: OrderEvent) -> None:
-        o = self._orders.get(ev.id)
-        if o is None:
+        matched = _dec(ev.size_matched)
+        cancelled = ev.type == "CANCELLATION" or ev.status.startswith("CANCELED")
+        if cancelled or ev.status == "MATCHED" or matched >= _dec(ev.original_size) > 0:
+            self.orders.close(ev.id, final=matched)  # it can fill no more than ``matched`` in all
+        elif ev.id in self.orders:
+            self.orders.update(ev.id, status="live", filled=matched)
             return
-        if ev.type == "CANCELLATION" or ev.status.startswith("CANCELED"):
-            self._orders.pop(ev.id, None)
-            return
-        matched = Decimal(ev.size_matched or "0")
-        if ev.status == "MATCHED" or matched >= Decimal(ev.original_size or "0") > 0:
-            self._orders.pop(ev.id, None)
-            return
-        self._orders[ev.id] = replace(o, status="live", filled=matched)
+        self._settled.set()
 
     def _on_trade_event(self, ev: TradeEvent) -> None:
-        """Book each of our legs once: pending at its first live status, settled at CONFIRMED,
-        reversed at FAILED. Replays (reconnects, reconciliation) are harmless."""
+        """Book each of our legs in the ledger (which keeps each leg's status and reverses a FAILED
+        one exactly once). Replays (reconnects, reconciliation) are harmless. A leg in a market we do
+        not know is looked up first; the next trade replay books it."""
         status = trade_status(ev.status)
-        before_start = ev.match_time.isdigit() and int(ev.match_time) < int(self._balances_at)
+        ts = ev.match_ts or time.time()
         for order_id, token, side, price, size, fee_bps in self._our_legs(ev):
             market = self._by_token.get(token)
             if market is None:
+                self._look_up(ev.market, token)
                 continue
-            key = (ev.id, order_id)
-            if status == "FAILED":
-                pending = self._pending.pop(key, None)
-                self._booked.add(key)  # a later replay of MATCHED must not book it again
-                if pending is not None:
-                    booked = pending.fill
+            fill = self._to_fill(market, order_id, token, side, price, size, fee_bps, ev.id, ts)
+            before = self.ledger.status(ev.id, order_id)
+            for booked in self.ledger.record(fill, status):
+                if booked.is_reversal:
                     self.failed_fills += 1
-                    self._shares[token] = self._shares.get(token, ZERO) - (size if side == "BUY" else -size)
-                    self.on_fill(replace(booked, side=booked.side.other, trade_id=ev.id + REVERSAL,
-                                         fee=-booked.fee))
-                    self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {size} reversed")
-                self._report_status(key, status)
-                continue
-            if key not in self._booked:
-                self._booked.add(key)
-                fill = self._to_fill(market, order_id, token, side, price, size, fee_bps, ev.id)
-                self._pending[key] = _Pending(fill)
-                if not before_start:  # the start-up balances already hold a trade from before them
-                    self._shares[token] = self._shares.get(token, ZERO) + (size if side == "BUY" else -size)
-                self.on_fill(fill)
-            if status == "CONFIRMED" and self._pending.pop(key, None) is not None:
-                self.settled_fills += 1
-            self._report_status(key, status)
-
-    def _report_status(self, key: tuple[str, str], status: str) -> None:
-        """Tell ``on_fill_status`` of a leg's status once per change (after the leg is booked):
-        reconciliation replays the last hour's trades every few seconds."""
-        if self.on_fill_status is not None and self._reported.get(key) != status:
-            self._reported[key] = status
-            self.on_fill_status(key[0], key[1], status)
+                    self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {size.normalize()} reversed")
+                self.on_fill(booked)
+            after = self.ledger.status(ev.id, order_id)
+            if after != before and after is not None:
+                if after == "CONFIRMED":
+                    self.settled_fills += 1
+                if self.on_fill_status is not None:
+                    self.on_fill_status(ev.id, order_id, after)
+            self.orders.sweep(order_id)
+            self._settled.set()
 
     def _our_legs(self, ev: TradeEvent) -> list[tuple[str, str, str, Decimal, Decimal, str]]:
-        """(order id, token, side, price, size, fee bps) for every leg of the trade that is ours."""
+        """(order id, token, side, price, size, fee bps) for every leg of the trade that is ours: our
+        order ids, or our API key as the owner (orders of an earlier run of ours)."""
         legs = []
-        if ev.taker_order_id in self._ours_set:
-            legs.append((ev.taker_order_id, ev.asset_id, ev.side, Decimal(ev.price), Decimal(ev.size),
-                         ev.fee_rate_bps))
+        mine = self._api_key and ev.owner == self._api_key and ev.trader_side.upper() != "MAKER"
+        if ev.taker_order_id and (ev.taker_order_id in self._ours_set or mine):
+            legs.append((ev.taker_order_id, ev.asset_id, ev.side, _dec(ev.price), _dec(ev.size), ev.fee_rate_bps))
         for mo in ev.maker_orders:
             if mo.order_id in self._ours_set or (self._api_key and mo.owner == self._api_key):
                 token = mo.asset_id or ev.asset_id
                 side = mo.side or (_opposite(ev.side) if token == ev.asset_id else ev.side)
-                legs.append((mo.order_id, token, side, Decimal(mo.price), Decimal(mo.matched_amount), "0"))
+                legs.append((mo.order_id, token, side, _dec(mo.price), _dec(mo.matched_amount), "0"))
         return legs
 
     def _to_fill(self, market: Market, order_id: str, token: str, side: str, price: Decimal, size: Decimal,
-                 fee_bps: str, trade_id: str) -> Fill:
+                 fee_bps: str, trade_id: str, ts: float) -> Fill:
         pips = price_to_pips(price)
         yes_side = Side(side)
-        if token == market.no_token:  # a NO fill at q is a YES fill at 1 - q on the other side
+        no = token == market.no_token
+        if no:  # a NO fill at q is a YES fill at 1 - q on the other side
             yes_side, pips = yes_side.other, MAX_PIPS - pips
-        p = price
-        fee = size * Decimal(fee_bps or "0") / 10_000 * p * (1 - p)
-        return Fill(market.condition_id, order_id, yes_side, pips, size, fee, time.time(), trade_id)
+        fee = size * _dec(fee_bps) / 10_000 * price * (1 - price)
+        return Fill(market.condition_id, order_id, yes_side, pips, size, fee, ts, trade_id, token, no)
+
+    # ================================================================ markets learned from fills
+    def _look_up(self, condition_id: str, token: str) -> None:
+        """A fill of ours in a market we do not know: find it at the venue, then book the fill. Until
+        then nothing is quoted anywhere (the total position is not known)."""
+        if not condition_id or condition_id in self._unknown:
+            return
+        self._unknown[condition_id] = f"booking a fill of ours in a market not traded now (token {token[:8]}…)"
+        task = asyncio.ensure_future(self._learn_market(condition_id))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _learn_market(self, condition_id: str) -> None:
+        delay = 0.5
+        while True:
+            try:
+                doc = await self._run(self._client.get_market, condition_id)
+                market = market_from_clob(doc)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self._error(f"looking up market {condition_id[:10]}… of a fill: {describe(e)}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self._add_market(market)
+        self.on_market(market)
+        self.on_log(f"booking fills of {market.short_question} (a market not traded now)", "warning")
+        async with self._reconcile_lock:  # a replay that starts now books the fill
+            ok = await self._replay_trades()
+        if ok:
+            self._unknown.pop(condition_id, None)
+        else:
+            self._wake.set()
 
     # ================================================================ heartbeat
     async def _heartbeat_loop(self) -> None:
@@ -594,68 +685,262 @@ class LiveExecution:
         while True:
             try:
                 r = await self._run(self._client.post_heartbeat, self.heartbeat_id)
-                self.heartbeat_id = str(r.get("heartbeat_id") or "")
+                # the SDK's reply chains ids; Polymarket's docs show {"status": "ok"}: then none is sent
+                self.heartbeat_id = str(r.get("heartbeat_id") or "") if isinstance(r, dict) else ""
                 self.last_heartbeat = time.monotonic()
             except PolyApiException as e:
                 expected = e.error_msg.get("heartbeat_id") if isinstance(e.error_msg, dict) else None
                 if expected:  # our chain broke (e.g. a restart): continue from the venue's id
                     self.heartbeat_id = str(expected)
                     continue
-                self._error(f"heartbeat failed: {_reason(e)}")
+                self._error(f"heartbeat failed: {describe(e)}")
             except Exception as e:
                 self._error(f"heartbeat failed: {type(e).__name__}")
             await asyncio.sleep(self.config.heartbeat_s)
 
     # ================================================================ reconciliation
     async def _reconcile_loop(self) -> None:
+        """Reconcile every ``reconcile_s``, at once when woken (user-channel connect, a market added,
+        a balance to read again), and quickly again after a failure (backoff up to ``reconcile_s``)."""
+        failures = 0
         while True:
-            await asyncio.sleep(self.config.reconcile_s)
-            await self._reconcile_once()
+            if self._caught_up and not self._reconcile_error:
+                wait = self.config.reconcile_s
+                if self.reconcile.suspects:
+                    wait = min(wait, self.config.recheck_s)
+            else:
+                wait = min(0.5 * 2 ** min(failures, 5), self.config.reconcile_s)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+            ok = await self._reconcile_once()
+            failures = 0 if ok else failures + 1
 
-    async def _reconcile_once(self) -> None:
-        """Venue truth wins: orphans at the venue are cancelled, vanished local orders dropped,
-        missed trades replayed through the same (deduplicating) handler."""
-        from py_clob_client_v2.clob_types import TradeParams
+    async def _reconcile_once(self) -> bool:
+        """One pass, serialised: the catch-up until it has succeeded once (orphans cancelled, trades
+        since the journal booked, balances compared and taken from the venue where they differ), then
+        venue truth: vanished orders closed, orders we never placed cancelled, missed trades booked,
+        balances compared when due. True when every step succeeded."""
+        async with self._reconcile_lock:
+            try:
+                if not self._caught_up:
+                    await self._catch_up()
+                    self._caught_up = True
+                    self._reconcile_error = ""
+                    self._positions_due = time.monotonic() + self.config.positions_s
+                    self.on_log("caught up with the venue: positions and orders are known", "info")
+                    return True
+                await self._reconcile_orders()
+                if not await self._replay_trades():
+                    raise _Failed("trades unavailable")
+                if self._new or self.reconcile.suspects or time.monotonic() >= self._positions_due:
+                    await self._compare_positions(confirm_now=False)
+                    self._positions_due = time.monotonic() + self.config.positions_s
+            except _Failed as e:
+                self._reconcile_error = self._catchup_reason = str(e)
+                return False
+            self._reconcile_error = ""
+            return True
 
+    async def _catch_up(self) -> None:
+        """Before the first quote: no order of ours (from a run that died) rests, the venue's trades
+        since the last journaled fill (or open leg) are booked, every token's count is the venue's."""
+        self._catchup_reason = "cancelling orders left by an earlier run"
+        n, confirmed = await self._cancel_all_at_venue()
+        if not confirmed:
+            raise _Failed("cancelling orders left by an earlier run did not confirm; retrying")
+        if n:
+            self.on_log(f"start-up: cancelled {n} orphaned orders", "warning")
+        self._catchup_reason = "booking the venue's trades since the last journaled fill"
+        if not await self._replay_trades():
+            raise _Failed("the venue's trade history is unavailable; retrying")
+        self._catchup_reason = "comparing positions with the venue's balances"
+        await self._compare_positions(confirm_now=True)
+
+    async def _reconcile_orders(self) -> None:
         try:
             venue = await self._run(self._client.get_open_orders)
         except Exception as e:
-            self._error(f"reconcile: open orders unavailable: {_reason(e)}")
-            return
+            self._error(f"reconcile: open orders unavailable: {describe(e)}")
+            raise _Failed(f"open orders unavailable ({describe(e)})") from None
         at_venue = {str(o.get("id")) for o in venue if isinstance(o, dict)}
         young = time.monotonic() - self.config.settle_s  # too recent to be visible there yet
-        for oid in list(self._orders):
-            if oid not in at_venue and self._placed_at.get(oid, 0.0) < young:
-                self._orders.pop(oid, None)
-                self._placed_at.pop(oid, None)
+        for o in self.orders.open():
+            if o.order_id not in at_venue and self._placed_at.get(o.order_id, 0.0) < young:
+                self.orders.close(o.order_id)  # gone: filled or cancelled; fills may still be on their way
+                self._placed_at.pop(o.order_id, None)
+        reopened = []
         for oid in at_venue:
-            if oid in self._orders and self._orders[oid].status == "submitted":
-                self._orders[oid] = replace(self._orders[oid], status="live")
-        orphans = [oid for oid in at_venue if oid not in self._orders]
-        if orphans and self._gate.is_set():
+            o = self.orders.get(oid)
+            if o is not None and o.status == "submitted":
+                self.orders.update(oid, status="live")
+            elif o is None and self.orders.reopen(oid):  # we took it as closed, yet it rests: it can fill
+                reopened.append(oid)
+        if reopened and self._gate.is_set():  # it was meant to be gone: cancel it again, properly this time
+            self.on_log(f"reconcile: {len(reopened)} orders we took as closed still rest; cancelling", "warning")
+            await self.cancel(reopened)
+        unknown = [oid for oid in at_venue if oid not in self.orders]
+        foreign = [oid for oid in unknown if oid not in self._ours_set]
+        self._foreign_runs = self._foreign_runs + 1 if foreign else 0
+        if foreign and self._foreign_runs >= self.config.foreign_after and not self.foreign_alert:
+            self.foreign_alert = (f"another client is trading this wallet: {len(foreign)} orders we never placed "
+                                  f"keep appearing at the venue (no longer cancelled by polymm)")
+            self.on_log(self.foreign_alert, "error")
+        if self.foreign_alert:
+            unknown = [oid for oid in unknown if oid in self._ours_set]
+        if unknown and self._gate.is_set():
             try:
-                await self._run(self._client.cancel_orders, orphans)
-                self.on_log(f"reconcile: cancelled {len(orphans)} orders unknown to this session", "warning")
+                await self._run(self._client.cancel_orders, unknown)
+                self.on_log(f"reconcile: cancelled {len(unknown)} orders unknown to this session", "warning")
             except Exception as e:
-                self._error(f"reconcile: cancel orphans failed: {_reason(e)}")
+                self._error(f"reconcile: cancel orphans failed: {describe(e)}")
+
+    async def _replay_trades(self) -> bool:
+        """Book the venue's trades since the oldest thing we may have missed: the last hour, the last
+        journaled fill (a restart) and the oldest leg the venue has not finished with."""
+        from py_clob_client_v2.clob_types import TradeParams
+
+        since = time.time() - 3600
+        for t in (self.trades_since, self.ledger.oldest_open_leg()):
+            if t is not None:
+                since = min(since, t - 60)
+        mark = self.orders.replay_started()
         try:
-            since = time.time() - 3600
-            if self.trades_since is not None:
-                since = min(since, self.trades_since - 60)
             trades = await self._run(self._client.get_trades, TradeParams(after=int(since)))
         except Exception as e:
-            self._error(f"reconcile: trades unavailable: {_reason(e)}")
-            return
+            self._error(f"reconcile: trades unavailable: {describe(e)}")
+            return False
         for t in trades if isinstance(trades, list) else []:
             try:
-                ev = msgspec.convert({**t, "event_type": "trade"}, TradeEvent, strict=False)
-            except Exception:
+                ev = trade_from_rest(t)
+            except ValueError as e:
+                log.warning("reconcile: skipping an unreadable trade: %s", e)
                 continue
             self._on_trade_event(ev)
+        self.orders.replay_done(mark)  # every fill of orders closed before the replay is booked now
+        self._settled.set()
+        return True
+
+    async def _compare_positions(self, *, confirm_now: bool) -> None:
+        """Read every known token's balance and compare it with the ledger (``Reconciliation``). A read
+        raced by fills of that token (the ledger moved meanwhile, or within ``balance_grace_s`` after)
+        proves nothing and is skipped. ``confirm_now`` (the catch-up: nothing of ours rests, every
+        trade was just booked) takes the venue's number at the first disagreement."""
+        from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
+
+        tokens: dict[str, tuple[str, bool]] = {}
+        for m in self._markets.values():
+            tokens[m.yes_token] = (m.condition_id, False)
+            tokens[m.no_token] = (m.condition_id, True)
+        for h in self.ledger.holdings(nonzero=False):
+            tokens.setdefault(h.token_id, (h.condition_id, h.no))
+        checking = set(self._new)
+        versions = {t: self.ledger.version(t) for t in tokens}
+
+        async def read(token: str) -> Decimal:
+            r = await self._run(self._client.get_balance_allowance,
+                                BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token))
+            return balance_amount(r)
+
+        results = await asyncio.gather(*(read(t) for t in tokens), return_exceptions=True)
+        failed = [(t, r) for t, r in zip(tokens, results, strict=True) if isinstance(r, BaseException)]
+        if failed:
+            self._error(f"reconcile: {len(failed)} token balances unavailable: {describe(failed[0][1])}")
+            raise _Failed(f"token balances unavailable ({describe(failed[0][1])})")
+        if not confirm_now:
+            await asyncio.sleep(self.config.balance_grace_s)
+        now = time.time()
+        clean: dict[str, bool] = {}
+        for (token, (cid, no)), venue in zip(tokens.items(), results, strict=True):
+            assert isinstance(venue, Decimal)
+            if self.ledger.version(token) != versions[token]:
+                clean[cid] = False  # fills arrived meanwhile: read again next time
+                continue
+            h = self.ledger.holding(token)
+            ours, pending = (h.shares, h.pending) if h is not None else (ZERO, ZERO)
+            verdict = self.reconcile.judge(token, venue, ours, pending, confirm_now=confirm_now)
+            clean.setdefault(cid, True)
+            if verdict == "clean":
+                continue
+            clean[cid] = False
+            name = self._markets[cid].short_question if cid in self._markets else cid[:10] + "…"
+            outcome = "NO" if no else "YES"
+            if verdict == "suspect":
+                self.on_log(f"{name}: venue holds {venue.normalize()} {outcome}, the ledger {ours.normalize()}; "
+                            f"reading again in {self.config.recheck_s:g} s", "warning")
+                continue
+            price = self._adjust_price(cid)
+            fill = self.ledger.adjust(token, cid, no, venue, price, now)
+            self.mismatches += 1
+            why = (f"position differs from the venue: {outcome} ours {ours.normalize()}, venue "
+                   f"{venue.normalize()}; taken from the venue, paused until a clean reconcile")
+            self.reconcile.pause(cid, why)
+            self.on_log(f"{name}: {why}", "error")
+            if fill is not None:
+                self.on_fill(fill)
+        for cid, ok in clean.items():
+            if ok:
+                self.reconcile.resume(cid)
+        self._new -= checking
+
+    def _adjust_price(self, cid: str) -> int:
+        """The price of a position adjustment (YES pips): the mark, else our average cost (no P&L)."""
+        mark = self.mark(cid)
+        if mark is not None:
+            return mark
+        pos = self.ledger.portfolio.positions.get(cid)
+        if pos is not None and pos.avg_price:
+            return price_to_pips(pos.avg_price.quantize(Decimal("0.0001")))
+        return MAX_PIPS // 2
 
 
 class _GateClosed(Exception):
     """A queued post found the gate closed (a kill is running): it was not sent."""
+
+
+class _Failed(Exception):
+    """A reconciliation step failed; the message says which (shown while quoting waits for it)."""
+
+
+def signed_size(order: Any, asked: Decimal) -> Decimal:
+    """The shares a signed V2 order really carries: ``takerAmount`` of a BUY, ``makerAmount`` of a
+    SELL (1e6 units). The SDK rounds with floats, so this can differ from what was asked."""
+    try:
+        amount = order.takerAmount if int(order.side) == 0 else order.makerAmount
+        return Decimal(int(amount)) / MICRO
+    except (AttributeError, TypeError, ValueError):
+        return asked
+
+
+def market_from_clob(doc: Any) -> Market:
+    """A ``Market`` from CLOB ``GET /markets/{condition_id}`` (tokens in outcome order: YES first)."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"market: expected an object, got {type(doc).__name__}")
+    tokens = [t for t in doc.get("tokens") or [] if isinstance(t, dict) and t.get("token_id")]
+    if len(tokens) != 2:
+        raise ValueError(f"tokens: expected 2, got {len(tokens)}")
+    try:
+        tick = Tick.parse(str(doc.get("minimum_tick_size") or "0.01"))
+    except PriceError as e:
+        raise ValueError(f"minimum_tick_size: {e}") from None
+    return Market(
+        condition_id=str(doc.get("condition_id") or ""),
+        yes_token=str(tokens[0]["token_id"]), no_token=str(tokens[1]["token_id"]),
+        question=str(doc.get("question") or doc.get("market_slug") or doc.get("condition_id")),
+        tick=tick, min_order_size=_dec(doc.get("minimum_order_size"), Decimal(5)),
+        neg_risk=bool(doc.get("neg_risk")), neg_risk_market_id=str(doc.get("neg_risk_market_id") or ""),
+        slug=str(doc.get("market_slug") or ""), end_date=str(doc.get("end_date_iso") or ""),
+        outcomes=(str(tokens[0].get("outcome") or "Yes"), str(tokens[1].get("outcome") or "No")),
+    )
+
+
+def _dec(value: object, default: Decimal = ZERO) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else default
+    except ArithmeticError:
+        return default
 
 
 def _opposite(side: str) -> str:
@@ -667,21 +952,3 @@ def _is_post_only_cross(msg: str) -> bool:
     ``order {id} crosses the book`` (cause undocumented), which stays an error."""
     return msg.startswith("invalid post-only order") and "crosses" in msg
 
-
-def _reason(e: BaseException) -> str:
-    msg = getattr(e, "error_msg", None)
-    if isinstance(msg, dict):
-        msg = msg.get("error") or msg
-    status = getattr(e, "status_code", None)
-    return f"{status} {msg}" if status is not None else str(msg or e)
-
-
-def _retry_after(e: BaseException) -> float | None:
-    msg = getattr(e, "error_msg", None)
-    if isinstance(msg, dict):
-        v = msg.get("retry_after_seconds")
-        try:
-            return float(v) if v is not None else None
-        except (TypeError, ValueError):
-            return None
-    return None

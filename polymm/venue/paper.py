@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
+from ..domain.ledger import Ledger
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS
-from .execution import OpenOrder, OrderRequest
+from .execution import OpenOrder, OrderRequest, route
 
 ZERO = Decimal(0)
 
@@ -28,11 +29,14 @@ class PaperExecution:
     """The execution interface (place / cancel / cancel_all / open_orders) with simulated fills."""
 
     name = "paper"
+    venue_balance = False  # no venue to ask: the engine shows the capital plus the session's P&L
 
-    def __init__(self, on_fill: Callable[[Fill], None] = lambda f: None, clock: Callable[[], float] | None = None):
+    def __init__(self, on_fill: Callable[[Fill], None] = lambda f: None, clock: Callable[[], float] | None = None,
+                 ledger: Ledger | None = None):
         import time
 
         self.on_fill = on_fill
+        self.ledger = ledger if ledger is not None else Ledger()
         self._clock = clock or time.time
         self.orders_placed = 0  # metrics
         self._orders: dict[str, OpenOrder] = {}
@@ -50,6 +54,35 @@ class PaperExecution:
     async def close(self) -> None:
         self._orders.clear()
 
+    async def add_market(self, market: Market) -> None:
+        return None
+
+    def ready(self, condition_id: str | None = None) -> tuple[bool, str]:
+        return True, ""  # the simulation is its own venue: what it holds is always known
+
+    def reserved(self, condition_id: str | None = None, *, closing_only: bool = False
+                 ) -> dict[str, tuple[Decimal, Decimal]]:
+        """Open orders only: a paper cancel is final at once and paper fills are booked as they happen."""
+        out: dict[str, tuple[Decimal, Decimal]] = {}
+        if closing_only:
+            return out
+        for o in self.open_orders(condition_id):
+            b, a = out.get(o.condition_id, (ZERO, ZERO))
+            out[o.condition_id] = (b + o.remaining, a) if o.side is Side.BUY else (b, a + o.remaining)
+        return out
+
+    async def settled(self, condition_id: str, timeout: float) -> bool:
+        return True
+
+    async def collateral_balance(self) -> float:
+        raise NotImplementedError("paper trading has no venue balance")
+
+    def _free(self, token: str) -> Decimal:
+        held = self.ledger.shares(token)
+        selling = sum((o.remaining for o in self._orders.values() if o.token_id == token and o.venue_side == "SELL"),
+                      ZERO)
+        return held - selling
+
     async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest]) -> list[str]:
         ids = []
         for r in reqs:
@@ -57,7 +90,9 @@ class PaperExecution:
             ahead = 0.0
             if book is not None:
                 ahead = book.bids[r.price] if r.side is Side.BUY else book.asks[r.price]
+            token, venue_side, _ = route(market, r, self._free)  # as the venue would hold it
             self._orders[oid] = OpenOrder(oid, market.condition_id, r.side, r.price, r.size, queue_ahead=ahead,
+                                          token_id=token, venue_side=venue_side,
                                           placed_at=self._clock())  # the simulated clock in a replay
             ids.append(oid)
         self.orders_placed += len(ids)
@@ -119,11 +154,12 @@ class PaperExecution:
                 continue
             left -= qty
             fill = Fill(book.condition_id, o.order_id, o.side, o.price, qty, ZERO, self._clock(),
-                        f"paper-trade-{next(self._trades)}")
+                        f"paper-trade-{next(self._trades)}", o.token_id, o.token_id == book.no_token)
             if o.filled + qty >= o.size:
                 self._orders.pop(o.order_id, None)
             else:
                 self._orders[o.order_id] = replace(o, filled=o.filled + qty)
             fills.append(fill)
-            self.on_fill(fill)
+            if self.ledger.book(fill):
+                self.on_fill(fill)
         return fills

@@ -1,0 +1,155 @@
+"""Our orders from the moment they are signed until nothing of them can fill any more.
+
+A limit must hold against everything that could still fill, not only against what has filled. An
+order can fill while it is in flight (sent, answer not back), while it rests, while a cancel is on its
+way, and — as far as we know — until every fill it had at the venue is booked. So an order has two
+lives here:
+
+* **open** (``submitted`` until the venue acknowledges it, then ``live``): the engine diffs its
+  targets against these, and they count with their unbooked size;
+* **closing**: the venue said it can no longer fill (cancel confirmed, ``not_canceled`` — "already
+  canceled or matched" —, a CANCELLATION or full MATCHED event, gone from ``/data/orders``, a
+  cancel-all confirmed). It still counts with ``final − booked`` (``size − booked`` while the venue's
+  final matched size is unknown) until that is zero, or until a trade replay that *started after*
+  it closed has been booked: every fill it ever had is then in the ledger.
+
+``booked(order_id)`` comes from the ledger (``Ledger.booked_for``): what we booked for the order,
+failed legs included (the venue does not give a failed match back to the order).
+
+Pure bookkeeping, no I/O: the execution calls it, tests drive it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from ..domain.market import Side
+from .execution import OpenOrder
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class _Closing:
+    order: OpenOrder
+    seq: int  # when it closed, on the tracker's own clock (``replay_started`` compares with it)
+    final: Decimal | None  # the venue's final matched size, once known
+
+
+class OrderTracker:
+    """See the module docstring."""
+
+    def __init__(self, booked: Callable[[str], Decimal]) -> None:
+        self._booked = booked
+        self._open: dict[str, OpenOrder] = {}
+        self._closing: dict[str, _Closing] = {}
+        self._seq = 0
+
+    # ------------------------------------------------------------ the open set
+    def add(self, order: OpenOrder) -> None:
+        self._open[order.order_id] = order
+
+    def get(self, order_id: str) -> OpenOrder | None:
+        return self._open.get(order_id)
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._open
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def open(self, condition_id: str | None = None) -> list[OpenOrder]:
+        return [o for o in self._open.values() if condition_id is None or o.condition_id == condition_id]
+
+    def ids(self) -> list[str]:
+        return list(self._open)
+
+    def update(self, order_id: str, **changes: object) -> None:
+        o = self._open.get(order_id)
+        if o is not None:
+            self._open[order_id] = replace(o, **changes)  # type: ignore[arg-type]
+
+    def forget(self, order_id: str) -> None:
+        """The order never rested (a definitive refusal, or never sent): it cannot fill."""
+        self._open.pop(order_id, None)
+
+    # ------------------------------------------------------------ closing
+    def close(self, order_id: str, final: Decimal | None = None) -> None:
+        """The venue says the order can no longer fill; ``final``: its matched size, when known."""
+        c = self._closing.get(order_id)
+        if c is not None:
+            if final is not None:
+                c.final = final
+                self._sweep_one(order_id, c)
+            return
+        o = self._open.pop(order_id, None)
+        if o is None:
+            return  # unknown or already settled
+        self._seq += 1
+        c = self._closing[order_id] = _Closing(o, self._seq, final)
+        self._sweep_one(order_id, c)
+
+    def reopen(self, order_id: str) -> bool:
+        """The venue lists as resting an order we took as closed (a late landing, a stale answer): it
+        is open again, whatever we believed. True when it was closing."""
+        c = self._closing.pop(order_id, None)
+        if c is None:
+            return False
+        self._open[order_id] = replace(c.order, status="live")
+        return True
+
+    def close_all(self) -> None:
+        """A cancel-all the venue confirmed: nothing of ours rests."""
+        for oid in list(self._open):
+            self.close(oid)
+
+    def replay_started(self) -> int:
+        """A trade replay is about to read the venue's history: orders closed before now will have
+        every fill in it. Pass the returned mark to ``replay_done`` once its trades are booked."""
+        self._seq += 1
+        return self._seq
+
+    def replay_done(self, mark: int) -> None:
+        for oid in [oid for oid, c in self._closing.items() if c.seq < mark]:
+            del self._closing[oid]
+
+    def sweep(self, order_id: str | None = None) -> None:
+        """Release closing orders whose fills are all booked (one, or all)."""
+        items = [(order_id, self._closing[order_id])] if order_id in self._closing else (
+            list(self._closing.items()) if order_id is None else [])
+        for oid, c in items:
+            self._sweep_one(oid, c)  # type: ignore[arg-type]
+
+    def _sweep_one(self, order_id: str, c: _Closing) -> None:
+        if self._booked(order_id) >= (c.final if c.final is not None else c.order.size):
+            self._closing.pop(order_id, None)
+
+    def closing(self, condition_id: str | None = None) -> int:
+        return sum(1 for c in self._closing.values() if condition_id is None or c.order.condition_id == condition_id)
+
+    # ------------------------------------------------------------ what could still fill
+    def unfilled(self, order: OpenOrder, final: Decimal | None = None) -> Decimal:
+        cap = order.size if final is None else min(final, order.size)
+        return max(cap - self._booked(order.order_id), ZERO)
+
+    def reserved(self, condition_id: str | None = None, *, closing_only: bool = False
+                 ) -> dict[str, tuple[Decimal, Decimal]]:
+        """condition id → (YES bid shares, YES ask shares) that could still fill: open orders (unless
+        ``closing_only``) and closing ones, each less what is booked for it."""
+        out: dict[str, list[Decimal]] = {}
+
+        def add(orders: Iterable[tuple[OpenOrder, Decimal | None]]) -> None:
+            for o, final in orders:
+                if condition_id is not None and o.condition_id != condition_id:
+                    continue
+                left = self.unfilled(o, final)
+                if left:
+                    r = out.setdefault(o.condition_id, [ZERO, ZERO])
+                    r[0 if o.side is Side.BUY else 1] += left
+
+        if not closing_only:
+            add((o, None) for o in self._open.values())
+        add((c.order, c.final) for c in self._closing.values())
+        return {cid: (b, a) for cid, (b, a) in out.items()}
