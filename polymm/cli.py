@@ -156,6 +156,49 @@ def _check_program(settings: Settings) -> None:
             raise ConfigError(f"--market-file / POLYMM_MARKET_FILE: cannot read {str(path)!r}: {e}") from None
 
 
+def _warn_exposed_keys(prog: str) -> None:
+    """Warn, as ssh does with a readable key, when an env file the settings read holds the private key
+    and group or others can read it (the key itself is never printed)."""
+    from .statedir import exposed_key_files
+
+    for f in exposed_key_files():
+        _say(f"{prog}: WARNING: {f.problem()}")
+
+
+def _say(line: str) -> None:
+    """Print one line to stderr; a closed terminal (SIGHUP) just loses it."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _one_instance(settings: Settings, prog: str) -> Iterator[bool]:
+    """Hold the lock of this venue and wallet while the program runs (``statedir.InstanceLock``): two
+    processes trading one wallet would cancel each other's orders as unknown. Live and demo mode only:
+    paper trades no wallet. Yields False after saying why the program must not start (another process
+    holds the lock, named; or the state directory cannot hold it)."""
+    if settings.mode not in ("live", "demo"):
+        yield True
+        return
+    from .statedir import InstanceLock, InstanceLocked
+
+    lock = InstanceLock(settings.clob_url, ops.wallet(settings).address, prog)
+    try:
+        lock.acquire()
+    except InstanceLocked as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        yield False
+        return
+    except OSError as e:
+        print(f"{prog}: cannot take the instance lock in {lock.directory}: {e}", file=sys.stderr)
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
 def _with_journal(settings: Settings) -> Settings:
     """The journal the programs keep (``journal.resolve_path``: per mode, none in demo mode)."""
     from .journal import resolve_path
@@ -183,18 +226,27 @@ def tui_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="polymm-tui", description="polymm: Polymarket market maker dashboard")
     _common(p, logs=False)
     args = p.parse_args(argv)
+    _warn_exposed_keys("polymm-tui")
     settings = _load(args, "polymm-tui")
     if settings is None:
         return 2
-    with _venue(_with_journal(settings), args) as (settings, mode):
+    with _venue(_with_journal(settings), args) as (settings, mode), _one_instance(settings, "polymm-tui") as ok:
+        if not ok:
+            return 1
         try:
             markets = asyncio.run(ops.initial_markets(settings)) if settings.market_file else None
         except Exception as e:  # the venue's Gamma did not answer: say so, no traceback
             print(f"polymm-tui: could not look up the market file's markets at {settings.gamma_url}: "
                   f"{ops.venue_error(e)}", file=sys.stderr)
             return 1
-        _program_app(settings, mode, markets).run()
-    return 0
+        app = _program_app(settings, mode, markets)
+        app.run()
+    summary = app.stop_summary
+    if summary is None:
+        _say("polymm-tui: stopped before the engine started; no orders were placed")
+        return 0
+    _say(f"polymm-tui: {summary.line()}")
+    return 0 if summary.confirmed else 1
 
 
 def _program_app(settings: Settings, mode: str, markets: list | None) -> Any:
@@ -206,17 +258,19 @@ def _program_app(settings: Settings, mode: str, markets: list | None) -> Any:
         await ops.run_extras(engine, settings, provisional=[m.condition_id for m in markets or ()])
 
     return PolymmApp(settings, mode=mode, markets=markets, venue_host=settings.clob_url, settle_heap=True,
-                     on_engine=extras if settings.market_file or settings.metrics_port else None)
+                     on_engine=extras if settings.market_file or settings.metrics_port else None, stop_signals=True)
 
 
 # ---------------------------------------------------------------- polymm
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="polymm", description="polymm: Polymarket market maker")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="run the engine headless (logs to stderr; SIGINT / SIGTERM cancel all and exit)",
+    run = sub.add_parser("run", help="run the engine headless (logs to stderr; SIGINT / SIGTERM / SIGHUP cancel all "
+                                     "and exit)",
                          description="Run the engine without a screen. Logs go to stderr (--log-format text|json). "
-                                     "SIGINT or SIGTERM cancels every order of ours at the venue, then exits 0 once "
-                                     "the venue confirms none rest (1 if it does not).")
+                                     "SIGINT, SIGTERM or SIGHUP cancels every order of ours at the venue, then exits "
+                                     "0 once the venue confirms none rest (1 if it does not). One process per wallet "
+                                     "and venue: a second one refuses to start, naming the first.")
     _common(run)
     ex = sub.add_parser("exchange", help="run the stand-in Polymarket exchange on loopback")
     ex.add_argument("--host", default="127.0.0.1")
@@ -305,12 +359,13 @@ def main(argv: list[str] | None = None) -> int:
         return _operator(args)
     if args.command == "export-pnl":
         return _export_pnl(args)
+    _warn_exposed_keys("polymm run")
     settings = _load(args, "polymm")
     if settings is None:
         return 2
     ops.setup_logging(settings)
-    with _venue(_with_journal(settings), args) as (settings, mode):
-        return asyncio.run(ops.run_headless(settings, mode))
+    with _venue(_with_journal(settings), args) as (settings, mode), _one_instance(settings, "polymm run") as ok:
+        return asyncio.run(ops.run_headless(settings, mode)) if ok else 1
 
 
 def _export_pnl(args: argparse.Namespace) -> int:

@@ -1,14 +1,15 @@
 """What the ``polymm`` commands do (``cli.py`` only parses arguments and prints).
 
 * ``run_headless``: the engine without a screen — structured logs, the market file watcher, the
-  metrics endpoint, and on SIGINT / SIGTERM every order of ours cancelled at the venue before exit.
+  metrics endpoint, and on SIGINT / SIGTERM / SIGHUP every order of ours cancelled at the venue before
+  exit.
 * ``cancel_all``: the panic button — cancel every open order of ours at the venue and confirm with
   ``GET /data/orders`` that none remain.
 * ``status``: the venue (reachable, server time and clock skew), our open orders per market, balance
   and positions as the venue reports them, and what the journal says.
 * ``list_markets``: discovery's ranking (volume, spread, reward, score).
-* ``doctor``: one line per check (credentials, venue, clock, auth, balance, allowances, Gamma, market
-  WebSocket) with OK / WARN / FAIL and the reason.
+* ``doctor``: one line per check (credentials, a key file others can read, venue, clock, auth, balance,
+  allowances, Gamma, market WebSocket) with OK / WARN / FAIL and the reason.
 
 They work against any venue URL (Polymarket or a stand-in). Secrets are never printed or logged:
 the wallet is shown by its address, and the log formatters blank any secret that reaches a line.
@@ -123,17 +124,26 @@ def setup_logging(settings: Settings, stream: Any = None) -> None:
 
 
 # ====================================================================== the headless engine
-async def initial_markets(settings: Settings) -> list[Market]:
+async def initial_markets(
+    settings: Settings, *, budget_s: float = 120.0, on_retry: Callable[[str], None] | None = None
+) -> list[Market]:
     """The markets to start with: the market file's (resolved at the venue), else ``POLYMM_MARKETS``
-    among the top markets by 24 h volume, else the top ``max_markets``."""
+    among the top markets by 24 h volume, else the top ``max_markets``. A venue that answers 425 /
+    429 / 5xx or not at all is asked again for up to ``budget_s`` seconds (``on_retry`` hears each
+    retry; ``VenueUnavailable`` says what it last answered)."""
     from .engine.watchlist import read_market_file, resolve_markets
+    from .venue.retry import with_retries
 
+    say = on_retry or (lambda text: log.warning("%s", text))
     public = PublicClient(settings.clob_url, settings.gamma_url)
     try:
         if settings.market_file:
-            return await resolve_markets(read_market_file(settings.market_file), public)
+            lines = read_market_file(settings.market_file)
+            return await with_retries(lambda: resolve_markets(lines, public), what="resolving the market file",
+                                      budget_s=budget_s, on_retry=say)
         wanted = set(settings.market_ids)
-        found = await public.list_markets(limit=100)
+        found = await with_retries(lambda: public.list_markets(limit=100), what="listing markets",
+                                   budget_s=budget_s, on_retry=say)
     finally:
         await public.aclose()
     return [m for m in found if not wanted or m.condition_id in wanted][: settings.max_markets]
@@ -189,9 +199,15 @@ def _echo_events(engine: Any) -> Callable[[int], None]:
     return echo
 
 
+#: the signals that stop a program the orderly way (cancel all, confirm, exit). SIGHUP: the terminal it
+#: ran in closed (its default would end the process with our orders still resting)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 async def run_headless(settings: Settings, mode: str) -> int:
-    """``polymm run``: start the engine, run its loops (and the extras) until SIGINT / SIGTERM or a
-    loop fails, then cancel every order of ours at the venue. 0 when the venue confirms none rest."""
+    """``polymm run``: start the engine, run its loops (and the extras) until SIGINT / SIGTERM /
+    SIGHUP or a loop fails, then cancel every order of ours at the venue. 0 when the venue confirms
+    none rest."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -203,12 +219,14 @@ async def run_headless(settings: Settings, mode: str) -> int:
                      extra={"signal": sig.name})
         stop.set()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # started under nohup (SIGHUP ignored), the operator asked it to outlive the terminal: keep it so
+    handled = [s for s in STOP_SIGNALS if not (s == signal.SIGHUP and signal.getsignal(s) == signal.SIG_IGN)]
+    for sig in handled:
         loop.add_signal_handler(sig, on_signal, sig)
     try:
         return await _run_engine(settings, mode, stop)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in handled:
             loop.remove_signal_handler(sig)
 
 
@@ -759,6 +777,20 @@ def _credentials_check(settings: Settings) -> Check:
     return Check("credentials", "OK", f"wallet {w.address}{funder}; key well-formed; {api}")
 
 
+def _key_file_check() -> Check | None:
+    """The env files the settings read that hold ``POLYMM_PRIVATE_KEY``: FAIL when group or others can
+    read one (as ssh refuses a readable key), OK when they are private; None when none holds a key."""
+    from .statedir import env_files, exposed_key_files, holds_key
+
+    exposed = exposed_key_files()
+    if exposed:
+        return Check("key file", "FAIL", "; ".join(f.problem() for f in exposed))
+    held = [str(p) for p in env_files() if p.is_file() and holds_key(p)]
+    if held:
+        return Check("key file", "OK", f"{', '.join(held)} holds POLYMM_PRIVATE_KEY, readable by its owner only")
+    return None
+
+
 async def _ws_check(settings: Settings, token: str | None, timeout: float) -> Check:
     import websockets
 
@@ -788,6 +820,9 @@ async def _ws_check(settings: Settings, token: str | None, timeout: float) -> Ch
 async def doctor(settings: Settings, timeout: float = 5.0) -> list[Check]:
     """Each check of ``polymm doctor``, in order; the first FAIL does not stop the others."""
     checks = [_credentials_check(settings)]
+    key_file = _key_file_check()
+    if key_file is not None:
+        checks.append(key_file)
     venue = await ping(settings, timeout)
     if not venue.reachable:
         checks.append(Check("venue", "FAIL", f"{venue.url}: {venue.error}"))
@@ -827,6 +862,8 @@ async def _account_checks(settings: Settings) -> list[Check]:
     from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
     from py_clob_client_v2.config import get_contract_config
 
+    from .venue.wire import balance_amount, reply_allowances
+
     try:
         client = await asyncio.to_thread(_authed_client, settings)
         closed = await asyncio.to_thread(client.get_closed_only_mode)
@@ -841,19 +878,37 @@ async def _account_checks(settings: Settings) -> list[Check]:
                                     BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
     except Exception as e:
         return [*out, Check("balance", "FAIL", f"balance unavailable: {venue_error(e)}")]
-    balance = Decimal(str(r.get("balance", "0"))) / 1_000_000
-    out.append(Check("balance", "OK" if balance > 0 else "WARN",
-                     f"{balance:,.2f} pUSD" if balance > 0 else "0 pUSD: no bid can be placed"))
+    if not isinstance(r, dict):
+        return [*out, Check("balance", "FAIL", f"balance reply unreadable: a {type(r).__name__}, not an object")]
+    try:  # integer strings are 1e6 units, decimal strings ("250.500000") already units (PROTOCOL §12)
+        balance = balance_amount(r)
+        out.append(Check("balance", "OK" if balance > 0 else "WARN",
+                         f"{balance:,.2f} pUSD" if balance > 0 else "0 pUSD: no bid can be placed"))
+    except ValueError as e:
+        out.append(Check("balance", "FAIL", f"balance reply unreadable: {e}"))
+    try:  # an ``allowances`` map, or one ``allowance`` for every spender (PROTOCOL §12)
+        allowed = reply_allowances(r)
+    except ValueError as e:
+        return [*out, Check("allowances", "FAIL", f"balance reply unreadable: {e}")]
     cfg = get_contract_config(settings.chain_id)
-    allowances = {str(k).lower(): v for k, v in (r.get("allowances") or {}).items()}
-    spenders = {"CTF Exchange V2": cfg.exchange_v2, "NegRisk Exchange V2": cfg.neg_risk_exchange_v2,
-                "NegRisk Adapter": cfg.neg_risk_adapter}
-    missing = [f"{name} ({addr})" for name, addr in spenders.items() if not _positive(allowances.get(addr.lower()))]
+    exchanges = {"CTF Exchange V2": cfg.exchange_v2, "NegRisk Exchange V2": cfg.neg_risk_exchange_v2}
+    # Two neg-risk adapters: the SDK's, and the one Polymarket's changelog tells V2 integrations to
+    # use. Which one the CLOB's allowance check reads is unconfirmed, so one approved is enough and
+    # the line says which.
+    adapters = {"the SDK's neg-risk adapter": cfg.neg_risk_adapter,
+                "the V2 neg-risk adapter": "0xadA2005600Dec949baf300f4C6120000bDB6eAab"}
+    missing = [f"{name} ({addr})" for name, addr in exchanges.items() if allowed.of(addr) <= 0]
+    approved = [f"{name} ({addr})" for name, addr in adapters.items() if allowed.of(addr) > 0]
+    if not approved:
+        missing.append("either neg-risk adapter (" + " or ".join(adapters.values()) + ")")
+    shape = " (one allowance for every spender)" if allowed.every is not None and not allowed.spenders else ""
     if missing:
         out.append(Check("allowances", "FAIL", "no pUSD allowance for " + ", ".join(missing) +
-                         ": approve them from the wallet before trading"))
+                         f"{shape}: approve them from the wallet before trading"))
     else:
-        out.append(Check("allowances", "OK", f"pUSD approved for {', '.join(spenders)}"))
+        which = (f"both neg-risk adapters ({', '.join(adapters.values())})" if len(approved) == len(adapters)
+                 else f"{approved[0]} only")
+        out.append(Check("allowances", "OK", f"pUSD approved for {', '.join(exchanges)} and {which}{shape}"))
     return out
 
 

@@ -24,6 +24,12 @@ POLYMM = [sys.executable, "-m", "polymm.cli"]
 DEMO_ADDRESS = Account.from_key(DEMO_PRIVATE_KEY).address
 
 
+@pytest.fixture(autouse=True)
+def _state_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every program here keeps its state (the instance locks) in a tmp dir, never the developer's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLYMM_")}
     env.update(extra)
@@ -302,3 +308,177 @@ def test_live_confirmation_shows_the_wallet_address_never_the_key_and_a_wrong_an
     assert address in text and "LIVE" in text
     assert "2222222222" not in text
     assert p.returncode == 2 and "not confirmed" in text
+
+
+# ---------------------------------------------------------------- one instance, private keys, every way out
+def _demo_orders(ex) -> list:
+    """The demo wallet's orders resting at the stand-in ``ex`` (judged from the venue's own book)."""
+    keys = {k.key for k in ex.standin.keys.keys_of(DEMO_ADDRESS)}
+    return [o for o in ex.engine.open_orders() if o.owner in keys]
+
+
+_TUI = "import sys; from polymm.cli import tui_main; sys.exit(tui_main(sys.argv[1:]))"
+
+
+async def test_a_second_program_on_the_same_wallet_and_venue_refuses_and_sighup_cancels_all(
+    tmp_path: Path, wait_until
+) -> None:
+    """Two programs on one wallet would cancel each other's orders: the second refuses, naming the
+    first, and leaves its orders alone. Then SIGHUP (the first one's terminal closed) stops the first
+    the orderly way: cancel all, confirmed, exit 0."""
+    async with run_exchange(port=0, seed=84, flow_rate=10) as ex:
+        # a run under nohup keeps SIGHUP ignored on purpose (polymm run then outlives its terminal): the
+        # child must not inherit that from however the tests were started
+        hup = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        try:
+            first = await asyncio.create_subprocess_exec(
+                *POLYMM, "run", "--demo", "--clob-url", ex.clob_url, cwd=tmp_path,
+                env=_env(POLYMM_QUOTE_INTERVAL_S="0.2"), stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE)
+        finally:
+            signal.signal(signal.SIGHUP, hup)
+        lines: list[str] = []
+
+        async def drain() -> None:
+            async for raw in first.stderr:  # type: ignore[union-attr]
+                lines.append(raw.decode())
+
+        reader = asyncio.create_task(drain())
+        try:
+            await wait_until(lambda: len(_demo_orders(ex)) >= 2, timeout=30, why=lambda: "".join(lines[-5:]))
+            for argv in ([*POLYMM, "run"], [sys.executable, "-c", _TUI]):
+                second = await asyncio.create_subprocess_exec(
+                    *argv, "--demo", "--clob-url", ex.clob_url, cwd=tmp_path, env=_env(),
+                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                _, err = await asyncio.wait_for(second.communicate(), timeout=30)
+                assert second.returncode == 1, err.decode()
+                assert re.search(rf"another polymm \(pid {first.pid}, polymm run, started [\d -]*\d\d:\d\d:\d\d\) is "
+                                 rf"trading wallet {DEMO_ADDRESS} on {re.escape(ex.clob_url)}; stop it first",
+                                 err.decode()), err.decode()
+            assert _demo_orders(ex)  # the refused ones cancelled nothing of the first's
+            first.send_signal(signal.SIGHUP)
+            code = await asyncio.wait_for(first.wait(), timeout=20)
+            assert _demo_orders(ex) == []
+        finally:
+            if first.returncode is None:
+                first.kill()
+                await first.wait()
+            await reader
+        text = "".join(lines)
+        assert code == 0, text
+        assert "SIGHUP: stopping; cancelling every order of ours at the venue" in text
+        assert re.search(r"stopped: \d+ resting orders cancelled; the venue confirms none of ours rest", text), text
+
+
+@pytest.mark.usefixtures("clean")
+def test_a_held_lock_stops_both_programs_before_they_start(capsys) -> None:
+    from polymm.cli import tui_main
+    from polymm.statedir import InstanceLock
+
+    venue = "http://127.0.0.1:9"  # never reached: the lock is taken before anything starts
+    with InstanceLock(venue, DEMO_ADDRESS, "polymm-tui"):
+        assert main(["run", "--demo", "--clob-url", venue]) == 1
+        assert tui_main(["--demo", "--clob-url", venue]) == 1
+    err = capsys.readouterr().err
+    for prog in ("polymm run", "polymm-tui"):
+        assert f"{prog}: another polymm (pid {os.getpid()}, polymm-tui, started " in err
+    assert err.count(f"is trading wallet {DEMO_ADDRESS} on {venue}; stop it first") == 2
+
+
+@pytest.mark.usefixtures("clean")
+def test_the_programs_warn_when_an_env_file_holding_the_key_is_readable_by_others(capsys, tmp_path: Path) -> None:
+    from polymm.cli import tui_main
+
+    key = "0x" + "4d" * 32
+    env = tmp_path / ".env"
+    env.write_text(f"POLYMM_PRIVATE_KEY={key}\n")
+    os.chmod(env, 0o644)
+    # a missing market file stops each program right after the warning: nothing needs a venue
+    assert main(["run", "--market-file", "missing.txt"]) == 2
+    assert tui_main(["--market-file", "missing.txt"]) == 2
+    err = capsys.readouterr().err
+    for prog in ("polymm run", "polymm-tui"):
+        assert (f"{prog}: WARNING: .env is readable by others (mode 0644) and holds POLYMM_PRIVATE_KEY: "
+                f"chmod 600 .env") in err
+    assert "4d4d4d4d" not in err
+    os.chmod(env, 0o600)
+    assert main(["run", "--market-file", "missing.txt"]) == 2
+    assert "WARNING" not in capsys.readouterr().err
+
+
+class _Terminal:
+    """A pseudo-terminal for ``polymm-tui`` (160×48), its output drained on the loop (a terminal nobody
+    reads fills up and blocks the app)."""
+
+    def __init__(self) -> None:
+        import fcntl
+        import pty
+        import struct
+        import termios
+
+        self.leader, self.follower = pty.openpty()
+        fcntl.ioctl(self.follower, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
+        self.output = bytearray()
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.leader, self._read)
+        self._open = True
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self.leader, 1 << 16)
+        except OSError:  # EIO: nothing holds the other side any more
+            data = b""
+        if data:
+            self.output.extend(data)
+        else:
+            self._loop.remove_reader(self.leader)
+
+    def hang_up(self) -> None:
+        """Close the terminal, as closing its window does: the kernel sends SIGHUP to its session."""
+        if self._open:
+            self._open = False
+            self._loop.remove_reader(self.leader)
+            os.close(self.leader)
+
+    async def start(self, *argv: str, cwd: Path) -> asyncio.subprocess.Process:
+        """``polymm-tui argv`` in a session of its own with this terminal as its controlling terminal."""
+        on_terminal = ("import fcntl, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); " + _TUI)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", on_terminal, *argv, cwd=cwd, env=_env(POLYMM_QUOTE_INTERVAL_S="0.2",
+                                                                       TERM="xterm-256color"),
+            stdin=self.follower, stdout=self.follower, stderr=self.follower, start_new_session=True)
+        os.close(self.follower)
+        return proc
+
+
+@pytest.mark.parametrize("way_out", ["SIGTERM", "closed terminal"])
+async def test_the_dashboard_cancels_all_on_sigterm_and_when_its_terminal_closes(
+    tmp_path: Path, wait_until, way_out: str
+) -> None:
+    """``polymm-tui --demo`` on a terminal of its own against the test's stand-in: once its quotes rest,
+    SIGTERM, or the terminal closes (SIGHUP, and every write to it fails): the demo wallet's orders are
+    all cancelled before the process exits 0 by itself (the default for either signal would end it with
+    them resting until the venue's heartbeat timeout)."""
+    async with run_exchange(port=0, seed=85, flow_rate=10) as ex:
+        term = _Terminal()
+        proc = await term.start("--demo", "--clob-url", ex.clob_url, cwd=tmp_path)
+        try:
+            await wait_until(lambda: len(_demo_orders(ex)) >= 2, timeout=30,
+                             why=lambda: term.output[-300:].decode(errors="replace"))
+            if way_out == "SIGTERM":
+                proc.send_signal(signal.SIGTERM)
+            else:
+                term.hang_up()
+            code = await asyncio.wait_for(proc.wait(), timeout=20)
+            assert _demo_orders(ex) == []
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            term.hang_up()
+        assert code == 0, term.output[-2000:].decode(errors="replace")
+        if way_out == "SIGTERM":  # the terminal is still there to read the last line
+            text = term.output.decode(errors="replace")
+            assert re.search(r"polymm-tui: stopped: \d+ resting orders cancelled; the venue confirms none of ours "
+                             r"rest", text), text[-2000:]
+            assert "Traceback" not in text

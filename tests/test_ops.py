@@ -268,6 +268,108 @@ def test_doctor_shows_a_configured_key_by_its_address_only(clean, venue, capsys)
     assert "5e5e5e5e" not in out + err
 
 
+SDK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
+V2_ADAPTER = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"
+
+
+def _reshape_balance_reply(monkeypatch, reshape) -> list[dict]:
+    """Serve ``reshape(the stand-in's real reply)`` from the SDK's balance call: the stand-in answers
+    the documented shape only; real replies also come in the others (PROTOCOL §12). Everything else
+    (auth, the request, the venue's numbers) stays real. Returns the real replies seen."""
+    from py_clob_client_v2.client import ClobClient
+
+    real = ClobClient.get_balance_allowance
+    seen: list[dict] = []
+
+    def reply(self, params=None):
+        r = real(self, params)
+        seen.append(r)
+        return reshape(r)
+
+    monkeypatch.setattr(ClobClient, "get_balance_allowance", reply)
+    return seen
+
+
+def _line(out: str, name: str) -> str:
+    return next(line for line in out.splitlines() if line.split()[1:2] == [name])
+
+
+def test_doctor_names_the_neg_risk_adapter_it_found_approved(clean, venue, capsys) -> None:
+    code, out, _ = _run(capsys, ["doctor", *_demo(venue)])
+    assert code == 0, out
+    line = _line(out, "allowances")
+    assert line.startswith("OK") and "CTF Exchange V2, NegRisk Exchange V2" in line
+    assert f"the SDK's neg-risk adapter ({SDK_ADAPTER}) only" in line  # the stand-in approves the SDK's
+
+
+def test_doctor_reads_a_decimal_string_balance_and_a_single_allowance(clean, venue, capsys) -> None:
+    """``{"balance": "250.500000", "allowance": "<int>"}``: the balance is in units already and the
+    one allowance applies to every spender, both adapters included."""
+    seen = _reshape_balance_reply(clean, lambda r: {
+        "balance": f"{Decimal(r['balance']) / 1_000_000:.6f}",
+        "allowance": next(iter(r["allowances"].values())),
+    })
+    code, out, _ = _run(capsys, ["doctor", *_demo(venue)])
+    assert code == 0, out
+    cash = Decimal(seen[0]["balance"]) / 1_000_000
+    assert cash > 1 and _line(out, "balance") == f"OK    balance      {cash:,.2f} pUSD"  # not 1e6 times too small
+    line = _line(out, "allowances")
+    assert line.startswith("OK") and f"both neg-risk adapters ({SDK_ADAPTER}, {V2_ADAPTER})" in line
+    assert "(one allowance for every spender)" in line
+
+
+def test_doctor_accepts_either_neg_risk_adapter_and_fails_without_both(clean, venue, capsys) -> None:
+    keep_v2 = [True]
+
+    def reshape(r: dict) -> dict:  # the SDK's adapter dropped; the V2 one approved while keep_v2
+        spenders = {k: v for k, v in r["allowances"].items() if k.lower() != SDK_ADAPTER.lower()}
+        return {**r, "allowances": {**spenders, V2_ADAPTER: "1000000"} if keep_v2[0] else spenders}
+
+    _reshape_balance_reply(clean, reshape)
+    code, out, _ = _run(capsys, ["doctor", *_demo(venue)])
+    assert code == 0, out
+    assert f"the V2 neg-risk adapter ({V2_ADAPTER}) only" in _line(out, "allowances")
+
+    keep_v2[0] = False
+    code, out, _ = _run(capsys, ["doctor", *_demo(venue)])
+    assert code == 1
+    line = _line(out, "allowances")
+    assert line.startswith("FAIL") and f"either neg-risk adapter ({SDK_ADAPTER} or {V2_ADAPTER})" in line
+    assert "Exchange V2 (" not in line  # the exchanges are approved: only the adapters are named
+    assert out.splitlines()[-1] == "9 checks: FAIL in allowances"
+
+
+def test_doctor_fails_naming_the_field_of_an_unreadable_reply(clean, venue, capsys) -> None:
+    _reshape_balance_reply(clean, lambda r: {"balance": "lots"})
+    code, out, _ = _run(capsys, ["doctor", *_demo(venue)])
+    assert code == 1
+    assert _line(out, "balance") == "FAIL  balance      balance reply unreadable: balance: not a number: 'lots'"
+    assert "neither 'allowances' nor 'allowance'" in _line(out, "allowances")
+
+
+def test_doctor_fails_on_an_env_file_holding_the_key_that_others_can_read(clean, venue, capsys) -> None:
+    """As ssh refuses a readable key: a ``.env`` holding POLYMM_PRIVATE_KEY at 0644 FAILs (the key never
+    shown); at 0600 the same check is OK."""
+    import os
+
+    key = "0x" + "6a" * 32
+    env = Path(".env")  # the settings read .env from the working directory (the clean fixture's tmp dir)
+    env.write_text(f"POLYMM_PRIVATE_KEY={key}\n")
+    os.chmod(env, 0o644)
+    code, out, err = _run(capsys, ["doctor", *_demo(venue)])
+    assert code == 1, out
+    assert ("FAIL  key file     .env is readable by others (mode 0644) and holds POLYMM_PRIVATE_KEY: chmod 600 .env"
+            in out.splitlines())
+    assert out.splitlines()[-1].endswith("FAIL in key file")
+    assert f"wallet {Account.from_key(key).address}" in out and "6a6a6a6a" not in out + err
+
+    os.chmod(env, 0o600)
+    code, out, err = _run(capsys, ["doctor", *_demo(venue)])
+    assert code == 0, out
+    assert "OK    key file     .env holds POLYMM_PRIVATE_KEY, readable by its owner only" in out.splitlines()
+    assert "6a6a6a6a" not in out + err
+
+
 # ---------------------------------------------------------------- log formats
 def _record(logger: logging.Logger, fmt: str, secrets: list[str]) -> str:
     stream = io.StringIO()

@@ -224,3 +224,61 @@ async def test_every_binding_has_an_id_and_is_in_the_command_palette() -> None:
     for b in bindings:
         assert any(t.startswith(b.description) for t in titles), b.id
 
+
+
+async def _quit_cancels_first(ex, keys) -> None:
+    """Drive ``keys(pilot, app)`` to quit once our quotes rest; the venue must hold none of ours
+    by the time the app asks to exit (not only after: the process could end right there), and the
+    app's stop summary says how many were cancelled and that the venue confirms none rest."""
+    app = PolymmApp(demo_settings(ex), mode="DEMO")
+    at_exit: list[int] = []
+    exit_ = app.exit
+
+    def recording_exit(*args, **kw) -> None:
+        at_exit.append(len(_our_venue_orders(ex)))
+        exit_(*args, **kw)
+
+    app.exit = recording_exit  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
+        await keys(pilot, app)
+        await until(pilot, lambda: bool(at_exit))
+    assert at_exit[0] == 0
+    assert _our_venue_orders(ex) == []
+    summary = app.stop_summary
+    assert summary is not None and summary.confirmed and summary.cancelled >= 4
+    assert summary.line() == (f"stopped: {summary.cancelled} resting orders cancelled; the venue confirms none of "
+                              f"ours rest")
+
+
+async def test_the_palettes_quit_cancels_every_order_at_the_venue_first() -> None:
+    """Textual's own Quit in the command palette (ctrl+p), not our "Quit (q)" entry."""
+    from textual.command import CommandList, CommandPalette
+
+    async def palette_quit(pilot, app) -> None:
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"quit")
+        options = app.screen.query_one(CommandList)
+
+        def textual_quit() -> int | None:
+            texts = [str(options.get_option_at_index(i).hit.text) for i in range(options.option_count)]
+            return texts.index("Quit") if "Quit" in texts else None
+
+        await until(pilot, lambda: textual_quit() is not None)
+        options.highlighted = textual_quit()
+        await pilot.press("enter")
+
+    async with run_exchange(port=0, seed=13, flow_rate=20) as ex:
+        await _quit_cancels_first(ex, palette_quit)
+
+
+@pytest.mark.parametrize("key", ["ctrl+q", "ctrl+c"])
+async def test_ctrl_q_and_ctrl_c_cancel_every_order_at_the_venue_first(key: str) -> None:
+    """Textual 8.2.8 binds ctrl+q to ``quit`` and ctrl+c (with no text selected) to ``help_quit``, a
+    hint: both quit here, through the same cancel-all."""
+    async def press(pilot, app) -> None:
+        await pilot.press(key)
+
+    async with run_exchange(port=0, seed=14, flow_rate=20) as ex:
+        await _quit_cancels_first(ex, press)

@@ -4,14 +4,26 @@ The App hosts the engine's loops as workers (feed, strategy, risk), polls the St
 50 ms and pushes only the slices that changed into widgets. It never touches trading state: every
 action goes through the Engine's command API. A trading worker that fails engages the kill switch
 (``Engine.guard``) and is reported on screen; it never takes the app down (``exit_on_error=False``).
+
+Every way out cancels: ``q``, ctrl+q and the command palette's Quit (Textual's ``quit`` action),
+ctrl+c (Textual binds it to ``help_quit``, a hint, when no text is selected to copy), and in the
+program SIGTERM, SIGHUP (the terminal closed) and SIGINT all go through ``action_quit``: the engine
+stops with cancel-all, confirmed at the venue, before the app exits (``stop_summary`` says how it went).
+Any other exit (a crash, Textual's panic) still stops the engine the app started, on unmount.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import os
+import signal
+import termios
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from importlib import resources
@@ -52,6 +64,36 @@ STATUS_PERIOD_S = 0.25  # the status bar's figures (a change of risk state is dr
 PANEL_PERIOD_S = {"ladder": 0.2, "markets": 0.5, "orders": 1.0, "positions": 1.0, "signals": 0.5, "tape": 0.5}
 CHART_S = 1.0  # one point a second for the session P&L and inventory charts
 CHART_POINTS = 600
+#: what stops the program the orderly way (``stop_signals``); SIGINT arrives only from ``kill`` (the
+#: terminal's ctrl+c is a key while Textual runs)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+@dataclass(frozen=True)
+class StopSummary:
+    """How the engine's stop went: ``cancelled`` orders of ours rested when it began, ``left`` still
+    rest as far as the execution knows after cancel-all (live and demo: checked with /data/orders)."""
+
+    cancelled: int
+    left: int
+    venue: bool  # live or demo: a venue holds the orders (paper: only our simulation)
+    error: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return not self.left and not self.error
+
+    def line(self) -> str:
+        """One line for the terminal once the app has exited."""
+        if self.error:
+            return (f"stopping failed ({self.error}); orders of ours may still rest at the venue: "
+                    f"run `polymm cancel-all`")
+        if self.left:
+            return (f"stopped: {self.left} orders of ours may still rest at the venue (cancel-all did not "
+                    f"confirm); run `polymm cancel-all`")
+        if not self.venue:
+            return f"stopped: {self.cancelled} paper orders cancelled"
+        return f"stopped: {self.cancelled} resting orders cancelled; the venue confirms none of ours rest"
 
 
 def stylesheet_path() -> Path:
@@ -87,7 +129,7 @@ class PolymmApp(App[None]):
         Binding("l", "cycle_log_level", "Log level", show=False, id="log_level",
                 tooltip="Filter the event log: all, warnings and errors, errors"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
-        Binding("q", "quit_app", "Quit", id="quit", tooltip="Cancel all orders and quit"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Cancel all orders and quit"),
     ]
 
     def __init__(
@@ -100,12 +142,14 @@ class PolymmApp(App[None]):
         engine: Engine | None = None,
         settle_heap: bool = False,
         on_engine: Callable[[Engine], Awaitable[None]] | None = None,
+        stop_signals: bool = False,
     ) -> None:
         """``engine``: an engine built elsewhere and not started (snapshot tests, embedding); the app
         then only draws its store and sends its commands — no loops, no discovery. ``settle_heap``:
         freeze the start-up heap once the engine runs (``polymm.engine.heap``; the program sets it).
         ``on_engine``: what the program runs beside the engine once it started (a worker: the market
-        file watcher, the metrics endpoint)."""
+        file watcher, the metrics endpoint). ``stop_signals``: SIGTERM, SIGHUP and SIGINT quit the way
+        ``q`` does (the program sets it; tests that drive the app leave the process's signals alone)."""
         super().__init__()
         self.settings = settings
         self.mode = mode
@@ -125,6 +169,11 @@ class PolymmApp(App[None]):
         self._redraw = True
         self._pnl_points: deque[float] = deque(maxlen=CHART_POINTS)
         self._inv_points: deque[float] = deque(maxlen=CHART_POINTS)
+        self._stop_signals = stop_signals
+        self._quitting = False  # set by the first way out: an engine still starting then never quotes
+        self._stopping: asyncio.Future[StopSummary] | None = None
+        #: set once the engine stopped through ``stop_engine`` (None: it never ran, or still runs)
+        self.stop_summary: StopSummary | None = None
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -157,6 +206,10 @@ class PolymmApp(App[None]):
                            ("#tape", "Trades")):
             self.query_one(wid).border_title = title
         self.query_one(StatusBar).show(None, None, None)
+        if self._stop_signals:
+            loop = asyncio.get_running_loop()
+            for sig in STOP_SIGNALS:  # the loop's handlers go when the loop closes, after the app exited
+                loop.add_signal_handler(sig, self._on_stop_signal, sig)
         self.run_worker(self._refresh_loop(), name="ui-refresh", group="ui", exit_on_error=False)
         if self._given_engine is None:
             self.start_engine()
@@ -213,6 +266,9 @@ class PolymmApp(App[None]):
             self.engine = engine
             return
         self.engine = engine
+        if self._quitting:  # a way out was taken while the engine started: stop it before it quotes
+            await self.stop_engine()
+            return
         if self._on_engine is not None:
             self.run_worker(self._on_engine(engine), name="extras", group="extras", exit_on_error=False)
         for name, loop in engine.loops():
@@ -399,7 +455,65 @@ class PolymmApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))
 
-    async def action_quit_app(self) -> None:
-        if self.engine is not None:
-            await self.engine.stop(cancel_orders=True)
+    # ------------------------------------------------------------ every way out
+    async def action_quit(self) -> None:
+        """The one way out: ``q``, ctrl+q and the palette's Quit (Textual's ``quit`` action), ctrl+c
+        (``action_help_quit``) and the stop signals. Stops the engine with cancel-all, confirmed at the
+        venue, then exits."""
+        await self.stop_engine()
         self.exit()
+
+    async def action_help_quit(self) -> None:
+        """ctrl+c when no text is selected to copy (Textual only shows a hint there): quit, cancelling."""
+        await self.action_quit()
+
+    def _on_stop_signal(self, sig: signal.Signals) -> None:
+        if sig == signal.SIGHUP and _terminal_gone():
+            # writes to a hung-up terminal fail: Textual's output thread dies on the first, and once its
+            # queue of writes is full the app would block before the orders were cancelled
+            with contextlib.suppress(OSError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                for fd in (1, 2):
+                    os.dup2(null, fd)
+                os.close(null)
+            self._begin_batch()  # and draw nothing more (Textual's batch: no repaint until it ends)
+        self.store.log(f"{sig.name}: stopping; cancelling every order of ours at the venue", "warning")
+        self.call_later(self.action_quit)
+
+    async def stop_engine(self) -> StopSummary | None:
+        """Stop the engine with cancel-all (``Engine.stop``; live and demo confirm with /data/orders)
+        and record ``stop_summary``. Runs once: later calls wait for the first. None without an engine."""
+        self._quitting = True
+        if self._stopping is None:
+            if self.engine is None:
+                return None
+            self._stopping = asyncio.ensure_future(self._stop_engine(self.engine))
+        return await asyncio.shield(self._stopping)
+
+    async def _stop_engine(self, engine: Engine) -> StopSummary:
+        resting = len(engine.execution.open_orders())
+        venue = self.settings.mode != "paper"
+        try:
+            await engine.stop(cancel_orders=True)
+        except Exception as e:  # still exit, and say the orders may rest
+            self.log.error(f"engine stop failed: {type(e).__name__}: {e}")
+            summary = StopSummary(resting, len(engine.execution.open_orders()), venue, f"{type(e).__name__}: {e}")
+        else:
+            summary = StopSummary(resting, len(engine.execution.open_orders()), venue)
+        self.stop_summary = summary
+        return summary
+
+    async def on_unmount(self) -> None:
+        """Whatever ended the app (a crash, Textual's panic), the engine it started stops with cancel-all
+        (a no-op after ``action_quit``). An engine given to the app belongs to whoever built it."""
+        if self._given_engine is None:
+            await self.stop_engine()
+
+
+def _terminal_gone() -> bool:
+    """Whether stdout's terminal hung up (closed): terminal calls on it then fail with EIO."""
+    try:
+        termios.tcgetattr(1)
+    except termios.error as e:
+        return bool(e.args) and e.args[0] == errno.EIO
+    return False
