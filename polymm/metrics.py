@@ -194,6 +194,15 @@ class EngineCollector:
             fills.add_metric([side.value.lower()], n)
             shares.add_metric([side.value.lower()], float(self.engine.shares_by_side[side]))
         yield from (fills, shares)
+        st = self.engine.store.get("execution")
+        if st is not None:
+            yield GaugeMetricFamily("polymm_reconciling", "1 while what we hold is not known (catch-up, a failing "
+                                    "reconciliation, an unknown balance): nothing is quoted", value=0.0 if st.ready
+                                    else 1.0)
+            yield CounterMetricFamily("polymm_position_mismatches", "Positions taken from the venue because they "
+                                      "differed from ours", value=st.mismatches)
+            yield GaugeMetricFamily("polymm_markets_paused_by_reconciliation", "Markets paused until a clean "
+                                    "comparison with the venue", value=len(st.paused))
         age = getattr(ex, "heartbeat_age", None)
         if age is not None:
             yield GaugeMetricFamily("polymm_heartbeat_age_seconds", "Seconds since the venue accepted our heartbeat",
@@ -201,16 +210,19 @@ class EngineCollector:
 
     def _inventory(self) -> Iterator[Metric]:
         e = self.engine
-        held = GaugeMetricFamily("polymm_inventory_shares", "Shares held per outcome token (from the portfolio)",
-                                 labels=["market", "outcome", "token"])
+        held = GaugeMetricFamily("polymm_inventory_shares", "Shares held per outcome token (the ledger's, markets "
+                                 "not traded now included)", labels=["market", "outcome", "token"])
         net = GaugeMetricFamily("polymm_position_shares", "Net position in YES shares (negative: long NO)",
                                 labels=["market"])
+        counts = {h.token_id: h.shares for h in e.ledger.holdings(nonzero=False)}
+        tokens = {h.token_id: (h.condition_id, h.no) for h in e.ledger.holdings(nonzero=False)}
         for cid, m in e.markets.items():
+            tokens[m.yes_token], tokens[m.no_token] = (cid, False), (cid, True)
+        for token, (cid, no) in tokens.items():
+            held.add_metric([cid, "NO" if no else "YES", token], float(counts.get(token, 0)))
+        for cid in {*e.markets, *e.portfolio.positions}:
             pos = e.portfolio.positions.get(cid)
-            qty = pos.qty if pos is not None else Decimal(0)
-            held.add_metric([cid, "YES", m.yes_token], float(max(qty, 0)))
-            held.add_metric([cid, "NO", m.no_token], float(max(-qty, 0)))
-            net.add_metric([cid], float(qty))
+            net.add_metric([cid], float(pos.qty if pos is not None else Decimal(0)))
         yield from (held, net)
 
     def _pnl(self) -> Iterator[Metric]:

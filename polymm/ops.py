@@ -616,7 +616,9 @@ async def status(settings: Settings, journal_path: str | None = None, timeout: f
     try:
         r = await asyncio.to_thread(client.get_balance_allowance,
                                     BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
-        collateral = Decimal(str(r.get("balance", "0"))) / 1_000_000
+        from .venue.wire import balance_amount
+
+        collateral = balance_amount(r)  # 1e6-unit integers or decimal strings (PROTOCOL §12)
     except Exception as e:
         problems.append(f"balance unavailable: {venue_error(e)}")
     try:
@@ -912,8 +914,447 @@ async def _account_checks(settings: Settings) -> list[Check]:
     return out
 
 
-def _positive(v: object) -> bool:
+
+# ====================================================================== rebuild-positions
+# The rule for adjustments: a ``reconcile:`` row in the journal is the ledger taking a venue balance it
+# could not explain from the journal's legs. A rebuild replaces every leg with the venue's own, so no
+# such row is kept: where the rebuilt position still differs from the venue's balances the report says
+# so, and the next start's reconciliation takes the venue's number (with its own adjustment row).
+
+
+def parse_since(text: str) -> int:
+    """``--since``: epoch seconds, or an ISO-8601 date or date and time (UTC unless it has an offset).
+    Whole seconds (what ``/data/trades``' ``after`` takes). ValueError naming what is allowed."""
+    from .venue.wire import epoch_seconds
+
+    value = text.strip()
+    secs = None
+    if value:
+        try:
+            secs = float(value)
+        except ValueError:
+            secs = epoch_seconds(value) if not value.lstrip("+-").replace(".", "", 1).isdigit() else None
+            if secs is None:
+                with contextlib.suppress(ValueError):  # a date alone: its midnight UTC
+                    secs = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    if secs is None or secs != secs or not 0 <= secs < 1e11:
+        raise ValueError(f"must be epoch seconds or an ISO-8601 date or time, e.g. 2025-11-22 or "
+                         f"2025-11-22T10:00:00Z (got {text!r})")
+    return int(secs)
+
+
+def human(d: Decimal) -> str:
+    """A Decimal as an operator reads it: exact, no exponent, no trailing zeros (``10``, ``0.5``, ``-3.25``)."""
+    if not d:
+        return "0"
+    return format(d.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class RebuildLeg:
+    """One fill row (a leg of ours, or the reversal of a failed one) as the rebuild compares it."""
+
+    trade_id: str
+    order_id: str
+    condition_id: str
+    side: str  # YES terms
+    price: str  # YES terms, e.g. "0.45"
+    size: Decimal
+    token: str
+    status: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.trade_id, self.order_id
+
+    def same_fill(self, other: RebuildLeg) -> bool:
+        return (self.condition_id, self.side, self.price, self.size, self.token) == \
+            (other.condition_id, other.side, other.price, other.size, other.token)
+
+    def line(self) -> str:
+        return (f"trade {short(self.trade_id)}  order {short(self.order_id)}  {self.side} {human(self.size)} YES "
+                f"@ {self.price}  {self.status}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"trade_id": self.trade_id, "order_id": self.order_id, "condition_id": self.condition_id,
+                "side": self.side, "price": self.price, "size": human(self.size), "token": self.token,
+                "status": self.status}
+
+
+def _rebuild_leg(fill: Any, status: str) -> RebuildLeg:
+    from .domain.prices import pips_to_str
+
+    return RebuildLeg(fill.trade_id, fill.order_id, fill.condition_id, fill.side.value, pips_to_str(fill.price),
+                      fill.size, fill.token, status)
+
+
+@dataclass(frozen=True)
+class RebuildMarket:
+    """One market: the position the journal restores to, the one rebuilt from the venue's trades and
+    the venue's token balances (YES − NO), and the legs that differ."""
+
+    condition_id: str
+    question: str
+    journal: Decimal
+    rebuilt: Decimal
+    venue: Decimal | None  # None: the balances could not be read
+    journal_shares: tuple[Decimal, Decimal]  # (YES, NO)
+    rebuilt_shares: tuple[Decimal, Decimal]
+    venue_shares: tuple[Decimal, Decimal] | None
+    only_journal: tuple[RebuildLeg, ...] = ()
+    only_venue: tuple[RebuildLeg, ...] = ()
+    changed: tuple[tuple[RebuildLeg, RebuildLeg], ...] = ()  # (journal's, venue's) of the same leg
+    adjustments: int = 0  # the journal's ``reconcile:`` rows (none are kept)
+    agrees: bool | None = None  # the rebuilt shares are the venue's (pending legs aside); None: unknown
+
+    @property
+    def differs(self) -> bool:
+        """The journal disagrees with the venue's trades (legs, statuses, adjustments or position)."""
+        return bool(self.only_journal or self.only_venue or self.changed or self.adjustments) or \
+            self.journal != self.rebuilt
+
+    def to_dict(self) -> dict[str, Any]:
+        def pair(p: tuple[Decimal, Decimal] | None) -> dict[str, str] | None:
+            return None if p is None else {"yes": human(p[0]), "no": human(p[1])}
+
+        return {"condition_id": self.condition_id, "question": self.question, "journal": human(self.journal),
+                "rebuilt": human(self.rebuilt), "venue": None if self.venue is None else human(self.venue),
+                "journal_shares": pair(self.journal_shares), "rebuilt_shares": pair(self.rebuilt_shares),
+                "venue_shares": pair(self.venue_shares), "differs": self.differs, "agrees_with_venue": self.agrees,
+                "only_journal": [leg.to_dict() for leg in self.only_journal],
+                "only_venue": [leg.to_dict() for leg in self.only_venue],
+                "changed": [{"journal": a.to_dict(), "venue": b.to_dict()} for a, b in self.changed],
+                "adjustments": self.adjustments}
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    """What ``rebuild_positions`` found and did."""
+
+    journal: str
+    venue: str
+    wallet: str
+    wallet_note: str
+    dry_run: bool
+    since: int | None
+    trades: int = 0  # the wallet's trades the venue listed
+    legs: int = 0  # legs of ours in them (failed ones included)
+    failed: int = 0  # legs of FAILED trades: booked and reversed
+    kept: int = 0  # journal rows from before --since, kept as they were
+    rows: int = 0  # fill rows the rebuilt journal holds (reversals included)
+    markets: tuple[RebuildMarket, ...] = ()
+    resting: int | None = None  # orders of ours resting at the venue (their fills may land meanwhile)
+    written: bool = False
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def differences(self) -> bool:
+        return any(m.differs for m in self.markets)
+
+    def to_json(self) -> str:
+        doc = {"journal": self.journal, "venue": self.venue, "wallet": self.wallet, "wallet_note": self.wallet_note,
+               "dry_run": self.dry_run, "since": self.since, "trades": self.trades, "legs": self.legs,
+               "failed": self.failed, "kept_before_since": self.kept, "rows": self.rows,
+               "resting_orders": self.resting, "differences": self.differences, "written": self.written,
+               "markets": [m.to_dict() for m in self.markets], "problems": list(self.problems)}
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+
+
+async def rebuild_positions(settings: Settings, journal_path: str, *, dry_run: bool = True, since: int | None = None,
+                            program: str = "polymm rebuild-positions") -> RebuildReport:
+    """``polymm rebuild-positions``: the journal's fills and positions rebuilt from the venue's trades.
+
+    Signs in as the configured wallet, reads every trade of the wallet from ``GET /data/trades``
+    (from ``since`` on when given), finds our legs in each and maps them to YES-terms fills with
+    ``LiveExecution``'s own code (our API key as a maker order's owner, or as the taker's with
+    trader_side TAKER), and books them through a ``Ledger`` in match-time order, exactly as the live
+    execution books them: a leg of a FAILED trade is booked (MATCHED) and reversed (``<trade
+    id>:failed``). Each market's rebuilt position is compared with the one the journal restores to and
+    with the venue's token balances.
+
+    Unless ``dry_run``: while holding the wallet's instance lock (``InstanceLocked`` when a polymm
+    trades it), the journal's ``fills``, ``fill_status`` and ``positions`` are replaced in one
+    transaction. The journal's ``reconcile:`` adjustment rows are not kept (see the rule above this
+    function). With ``since``, the journal's rows from before it are kept as they were (the venue was
+    not asked about them). Nothing is written when a trade, a leg's market or the venue's history
+    could not be read (``problems``). ConfigError (naming the option) for a missing journal or a file
+    that is not one, and without a wallet key."""
+    import sqlite3
+    from pathlib import Path
+
+    from .journal import read_fills
+
+    path = str(Path(journal_path).expanduser())
+    if not Path(path).is_file():
+        raise ConfigError(f"--journal: no journal at {path} (the journal `polymm run` keeps: "
+                          f"$XDG_STATE_HOME/polymm/journal-<mode>.sqlite, or POLYMM_JOURNAL_PATH)")
+    w = wallet(settings)
+    note = "demo wallet: a throwaway key, for stand-ins only" if w.demo else \
+        (f"funds held by {w.funder}" if w.funder != w.address else "")
+    lock = None
+    if not dry_run:  # no polymm may trade (and journal) this wallet while its journal is rewritten
+        from .statedir import InstanceLock
+
+        lock = InstanceLock(settings.clob_url, w.address, program)
+        lock.acquire()
     try:
-        return int(str(v)) > 0
-    except (TypeError, ValueError):
-        return False
+        try:
+            before = read_fills(path)
+        except sqlite3.Error as e:
+            raise ConfigError(f"--journal: {path} is not a polymm journal ({e})") from None
+        return await _rebuild(settings, before, w.address, note, dry_run, since)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+async def _rebuild(settings: Settings, before: Any, address: str, note: str, dry_run: bool,
+                   since: int | None) -> RebuildReport:
+    from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams, TradeParams
+
+    from .domain.ledger import ADJUSTMENT, Ledger
+    from .domain.portfolio import Fill
+    from .journal import rewrite_fills
+    from .venue.live import LiveConfig, LiveExecution, market_from_clob
+    from .venue.wire import balance_amount, epoch_seconds, trade_from_rest, trade_status
+
+    base = RebuildReport(before.path, settings.clob_url, address, note, dry_run, since)
+    client = await asyncio.to_thread(_authed_client, settings)
+    raw = await asyncio.to_thread(client.get_trades, TradeParams(after=since) if since is not None else None)
+    blocking: list[str] = []  # problems that make the rebuild incomplete: nothing is written
+    problems: list[str] = []
+    now = time.time()
+    events = []
+    for i, t in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            ev = trade_from_rest(t)
+        except ValueError as e:
+            tid = t.get("id") if isinstance(t, dict) else None
+            blocking.append(f"trade {tid or f'#{i + 1}'}: unreadable ({e})")
+            continue
+        ts = ev.match_ts or epoch_seconds(ev.last_update) or now
+        if since is None or ts >= since:
+            events.append((ts, i, ev))
+    events.sort(key=lambda e: (e[0], e[1]))  # match-time order: average-cost P&L depends on it
+
+    markets: dict[str, Any] = {}  # condition id → Market, or the lookup's error text
+
+    async def market(cid: str) -> Any:
+        if cid not in markets:
+            try:
+                markets[cid] = market_from_clob(await asyncio.to_thread(client.get_market, cid))
+            except Exception as e:
+                markets[cid] = venue_error(e) if not isinstance(e, ValueError) else f"unreadable: {e}"
+        return markets[cid]
+
+    # our legs, found and mapped by the live execution's own code (only its API key is set: it never starts)
+    live = LiveExecution(LiveConfig(settings.clob_url, settings.ws_url, ""))
+    live._api_key = client.creds.api_key
+    ledger = Ledger()
+    rows: list[tuple[Fill, str | None]] = []
+    kept = [(f, st) for f, st in before.fills if since is not None and f.ts < since
+            and not f.trade_id.startswith(ADJUSTMENT)]
+    rows += kept
+    rows += [(owed, "REVERSAL") for owed in ledger.restore(kept)]  # a FAILED leg whose reversal was never journaled
+    history: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    venue_keys: list[tuple[str, str]] = []
+    legs = failed = 0
+    try:
+        for ts, _, ev in events:
+            status = trade_status(ev.status)
+            changed_at = epoch_seconds(ev.last_update) or ts
+            for order_id, token, side, price, size, fee_bps in live._our_legs(ev):
+                m = await market(ev.market)
+                if isinstance(m, str):
+                    blocking.append(f"trade {ev.id}: its market {ev.market or '(none)'} could not be looked up: {m}")
+                    continue
+                if token not in (m.yes_token, m.no_token):
+                    blocking.append(f"trade {ev.id}: token {short(token)} is not one of market {short(ev.market)}'s")
+                    continue
+                fill = live._to_fill(m, order_id, token, side, price, size, fee_bps, ev.id, ts)
+                legs += 1
+                seen = history.setdefault((ev.id, order_id), [])
+                booked = []
+                if status == "FAILED":  # booked when it matched, reversed when it failed
+                    failed += 1
+                    booked += ledger.record(fill, "MATCHED")
+                    seen.append(("MATCHED", ts))
+                booked += ledger.record(fill, status)
+                seen.append((status, ts if status == "MATCHED" else changed_at))
+                for b in booked:
+                    rows.append((b, "REVERSAL" if b.is_reversal else None))
+                    venue_keys.append((b.trade_id, b.order_id))
+                    if b.is_reversal:
+                        history.setdefault((b.trade_id, b.order_id), []).append(("REVERSAL", changed_at))
+    finally:
+        await live.close()
+
+    # the rows as written: each original leg with the venue's last status for it
+    final: list[tuple[Fill, str]] = []
+    for f, st in rows:
+        if st is None or not (f.is_reversal or f.trade_id.startswith(ADJUSTMENT)):
+            st = ledger.status(f.trade_id, f.order_id) or st or "booked"
+        final.append((f, st))
+    statuses: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for f, st in final:
+        key = (f.trade_id, f.order_id)
+        merged: dict[str, float] = {}
+        for s, t in [*before.history.get(key, []), *history.get(key, []), (st, f.ts)]:
+            merged.setdefault(s, t)
+        statuses[key] = sorted(merged.items(), key=lambda item: item[1])
+
+    # the journal as a restart would restore it, and the comparison
+    restored = Ledger()
+    restored.restore(before.fills)
+    in_journal = {(f.trade_id, f.order_id): _rebuild_leg(f, st) for f, st in before.fills
+                  if not f.trade_id.startswith(ADJUSTMENT) and (since is None or f.ts >= since)}
+    by_key = {(f.trade_id, f.order_id): (f, st) for f, st in final}
+    at_venue = {k: _rebuild_leg(*by_key[k]) for k in venue_keys}
+    adjustments: dict[str, int] = {}
+    for f, _ in before.fills:
+        if f.trade_id.startswith(ADJUSTMENT):
+            adjustments[f.condition_id] = adjustments.get(f.condition_id, 0) + 1
+    cids = sorted({f.condition_id for f, _ in before.fills} | ledger.markets())
+    for cid in cids:
+        await market(cid)
+
+    def tokens(cid: str) -> tuple[str, str]:
+        m = markets.get(cid)
+        if m is not None and not isinstance(m, str):
+            return m.yes_token, m.no_token
+        seen = [f for f, _ in [*before.fills, *final] if f.condition_id == cid and f.token]
+        return (next((f.token for f in seen if not f.no), ""), next((f.token for f in seen if f.no), ""))
+
+    async def balance(token: str) -> Decimal:
+        r = await asyncio.to_thread(client.get_balance_allowance,
+                                    BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token))
+        return balance_amount(r)
+
+    pairs = {cid: tokens(cid) for cid in cids}
+    wanted = sorted({t for pair in pairs.values() for t in pair if t})
+    got = dict(zip(wanted, await asyncio.gather(*(balance(t) for t in wanted), return_exceptions=True), strict=True))
+    for t, r in got.items():
+        if isinstance(r, BaseException):
+            problems.append(f"balance of token {short(t)} unavailable: {venue_error(r)}")
+    try:
+        resting: int | None = len([o for o in await asyncio.to_thread(client.get_open_orders) if isinstance(o, dict)])
+    except Exception as e:
+        resting = None
+        problems.append(f"open orders unavailable: {venue_error(e)}")
+
+    rebuilt_markets = []
+    for cid in cids:
+        yes, no = pairs[cid]
+        m = markets.get(cid)
+        question = m.short_question if m is not None and not isinstance(m, str) else ""
+        if isinstance(m, str) and cid not in {f.condition_id for f, _ in final}:
+            problems.append(f"market {cid}: could not be looked up ({m}); its balances are unknown")
+        venue_pair = None
+        if yes and no and all(isinstance(got.get(t), Decimal) for t in (yes, no)):
+            venue_pair = (got[yes], got[no])
+        agrees = None
+        if venue_pair is not None:
+            agrees = True
+            for token, venue in zip((yes, no), venue_pair, strict=True):
+                h = ledger.holding(token)
+                ours, pending = (h.shares, h.pending) if h is not None else (Decimal(0), Decimal(0))
+                agrees = agrees and venue in (ours, ours - pending)  # the venue may not count unsettled legs yet
+        j = {k: v for k, v in in_journal.items() if v.condition_id == cid}
+        v = {k: x for k, x in at_venue.items() if x.condition_id == cid}
+        rebuilt_markets.append(RebuildMarket(
+            cid, question,
+            journal=_qty(restored, cid), rebuilt=_qty(ledger, cid),
+            venue=None if venue_pair is None else venue_pair[0] - venue_pair[1],
+            journal_shares=(restored.shares(yes), restored.shares(no)),
+            rebuilt_shares=(ledger.shares(yes), ledger.shares(no)), venue_shares=venue_pair,
+            only_journal=tuple(j[k] for k in j if k not in v), only_venue=tuple(v[k] for k in v if k not in j),
+            changed=tuple((j[k], v[k]) for k in j if k in v and (not j[k].same_fill(v[k]) or j[k].status != v[k].status)),
+            adjustments=adjustments.get(cid, 0), agrees=agrees))
+
+    written = False
+    if not dry_run and not blocking:
+        text = (f"rebuilt from the venue's trades: {legs} legs ({failed} of failed trades, reversed), "
+                f"{sum(adjustments.values())} adjustment rows dropped" +
+                (f", {len(kept)} rows from before --since kept" if since is not None else ""))
+        await asyncio.to_thread(rewrite_fills, before.path, final, statuses, dict(ledger.portfolio.positions),
+                                expect=before.fingerprint, note=text)
+        written = True
+    elif not dry_run:
+        blocking.append("nothing was written: the venue's history could not be read completely")
+    return RebuildReport(before.path, settings.clob_url, address, note, dry_run, since, trades=len(events),
+                         legs=legs, failed=failed, kept=len(kept), rows=len(final), markets=tuple(rebuilt_markets),
+                         resting=resting, written=written, problems=tuple(blocking + problems))
+
+
+def _qty(ledger: Any, cid: str) -> Decimal:
+    pos = ledger.portfolio.positions.get(cid)
+    return pos.qty if pos is not None else Decimal(0)
+
+
+def render_rebuild(r: RebuildReport) -> str:
+    """The human table of ``polymm rebuild-positions``."""
+    lines = [f"journal    {r.journal}" + ("  (dry run: nothing written)" if r.dry_run else "")]
+    lines.append(f"venue      {r.venue}  wallet {r.wallet}" + (f"  ({r.wallet_note})" if r.wallet_note else ""))
+    since = "" if r.since is None else \
+        f" since {datetime.fromtimestamp(r.since, UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}"
+    lines.append(f"trades     {_count(r.trades, 'trade')} of this wallet at the venue{since}: "
+                 f"{_count(r.legs, 'leg')} of ours" + (f", {r.failed} of FAILED trades (booked and reversed)"
+                                                       if r.failed else ""))
+    if r.kept:
+        lines.append(f"           {_count(r.kept, 'journal row')} from before --since kept as they are")
+    if r.resting:
+        lines.append(f"orders     {_count(r.resting, 'order')} of ours rest at the venue: fills may land while this "
+                     f"runs (`polymm cancel-all` first)")
+    if not r.markets:
+        lines.append("markets    none: neither the journal nor the venue has a fill of ours")
+    else:
+        head = (f"{'market':<16} {'journal':>10} {'rebuilt':>10} {'venue':>10} {'venue YES':>10} {'venue NO':>10}  "
+                f"{'only journal':>12} {'only venue':>10} {'changed':>7} {'adj':>3}  question")
+        lines += ["", head]
+        for m in r.markets:
+            vy, vn = (human(m.venue_shares[0]), human(m.venue_shares[1])) if m.venue_shares else ("?", "?")
+            q = (m.question[:37] + "…") if len(m.question) > 38 else m.question
+            mark = " *" if m.differs else ""
+            lines.append(f"{short(m.condition_id):<16} {human(m.journal):>10} {human(m.rebuilt):>10} "
+                         f"{human(m.venue) if m.venue is not None else '?':>10} {vy:>10} {vn:>10}  "
+                         f"{len(m.only_journal):>12} {len(m.only_venue):>10} {len(m.changed):>7} "
+                         f"{m.adjustments:>3}  {q}{mark}")
+        lines.append("(positions in YES shares: YES − NO; * = the journal differs from the venue's trades)")
+    for title, pick in (("legs only in the journal", lambda m: m.only_journal),
+                        ("legs only at the venue", lambda m: m.only_venue)):
+        found = [(m, leg) for m in r.markets for leg in pick(m)]
+        if found:
+            lines += ["", f"{title}:"]
+            lines += [f"  {short(m.condition_id)}  {leg.line()}" for m, leg in found]
+    changed = [(m, a, b) for m in r.markets for a, b in m.changed]
+    if changed:
+        lines += ["", "legs that differ (journal → venue):"]
+        for m, a, b in changed:
+            what = [f"{x} {getattr(a, x)} → {getattr(b, x)}" for x in ("side", "price", "token", "status")
+                    if getattr(a, x) != getattr(b, x)]
+            if a.size != b.size:
+                what.insert(0, f"size {human(a.size)} → {human(b.size)}")
+            lines.append(f"  {short(m.condition_id)}  trade {short(a.trade_id)}  order {short(a.order_id)}: "
+                         + ", ".join(what))
+    dropped = sum(m.adjustments for m in r.markets)
+    lines.append("")
+    if not r.differences:
+        lines.append("the journal agrees with the venue's trades")
+    off = [m for m in r.markets if m.agrees is False]
+    for m in off:
+        lines.append(f"{short(m.condition_id)}: rebuilt {human(m.rebuilt)} YES, the venue's balances "
+                     f"{human(m.venue or Decimal(0))} (YES {human(m.venue_shares[0])}, NO {human(m.venue_shares[1])})"
+                     if m.venue_shares else "")
+        lines.append("  no adjustment is kept: the next start's reconciliation takes the venue's number")
+    if r.written:
+        lines.append(f"written: {_count(r.rows, 'fill row')} and {_count(len(r.markets), 'position')}"
+                     + (f"; {_count(dropped, 'adjustment row')} dropped" if dropped else ""))
+    elif r.dry_run and r.differences:
+        lines.append("dry run: run without --dry-run to rewrite the journal from the venue's trades")
+    for p in r.problems:
+        lines.append(f"problem    {p}")
+    return "\n".join(lines)

@@ -176,6 +176,20 @@ class PortfolioState:
         return self.realized_pnl + self.unrealized_pnl - self.fees
 
 
+@dataclass(frozen=True, slots=True)
+class HoldingView:
+    """Shares of one outcome token we hold, as the ledger has them (the ``holdings`` slice lists every
+    token with a non-zero count, traded now or not: what we hold is what the venue says)."""
+
+    condition_id: str
+    question: str  # "" when the market is not known yet
+    outcome: str  # the token's outcome label ("Yes", "No", "Lakers", ...)
+    token_id: str
+    shares: Decimal
+    traded: bool  # the market is in the traded set now
+    paused: bool = False  # paused until a clean comparison with the venue
+
+
 @dataclass(slots=True)
 class _Slice:
     version: int

@@ -27,7 +27,8 @@ PROMISED = {
     "polymm_feed_frames_per_second", "polymm_orders_placed_total", "polymm_fills_total", "polymm_inventory_shares",
     "polymm_pnl_realized_dollars", "polymm_pnl_unrealized_dollars", "polymm_pnl_total_dollars",
     "polymm_pnl_today_dollars", "polymm_halted", "polymm_halt_info", "polymm_order_post_seconds_bucket",
-    "polymm_order_post_seconds_count", "polymm_order_post_seconds_sum",
+    "polymm_order_post_seconds_count", "polymm_order_post_seconds_sum", "polymm_reconciling",
+    "polymm_position_mismatches_total",
 }
 
 
@@ -63,6 +64,14 @@ async def scrape(url: str) -> Scrape:
     return Scrape(r.text)
 
 
+def _address() -> str:
+    from eth_account import Account
+
+    from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+
+    return Account.from_key(DEMO_PRIVATE_KEY).address
+
+
 async def scrape_until(url: str, cond, timeout: float = 5.0) -> Scrape:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -73,6 +82,25 @@ async def scrape_until(url: str, cond, timeout: float = 5.0) -> Scrape:
         if loop.time() > deadline:
             raise AssertionError(f"metrics never satisfied the condition:\n{s.text}")
         await asyncio.sleep(0.1)
+
+
+async def test_a_position_taken_from_the_venue_is_counted_and_shown_per_token(wait_until) -> None:
+    async with run_exchange(port=0, seed=72, flow=False) as ex, running_engine(ex, count=1) as engine:
+        server = await start_metrics_server(engine, 0)
+        try:
+            cid = next(iter(engine.markets))
+            market = engine.markets[cid]
+            await wait_until(lambda: engine.execution.ready()[0])
+            # the venue says we hold 3 NO: taken from it and counted (the reconciliation compares balances
+            # every 30 s: ask for it now)
+            ex.standin.accounts.set_shares(_address(), market.no_token, Decimal(3))
+            engine.execution._positions_due = 0.0
+            engine.execution._wake.set()
+            s = await scrape_until(server.url, lambda s: s["polymm_position_mismatches_total"] >= 1, timeout=15)
+            assert s["polymm_inventory_shares", {"market": cid, "outcome": "NO", "token": market.no_token}] == 3
+            assert s["polymm_position_shares", {"market": cid}] == -3
+        finally:
+            await server.stop()
 
 
 async def test_a_demo_engine_exports_feed_orders_fills_inventory_pnl_risk_and_latency(wait_until) -> None:
@@ -115,6 +143,8 @@ async def test_a_demo_engine_exports_feed_orders_fills_inventory_pnl_risk_and_la
             assert s.info["polymm_info"] == {"mode": "DEMO", "execution": "live",
                                              "venue": public_address(ex.clob_url)}
             assert s["polymm_heartbeat_age_seconds"] < 10
+            assert s["polymm_reconciling"] == 0 and s["polymm_position_mismatches_total"] == 0
+
 
             # drop every socket: the reconnects are counted and both channels come back
             await ex.standin.drop_all_websockets()

@@ -33,6 +33,7 @@ from ..journal import Journal, Restored
 from ..state import (
     DecisionState,
     ExecutionState,
+    HoldingView,
     MarketState,
     PortfolioState,
     RiskState,
@@ -422,6 +423,7 @@ class Engine:
             if mono - self._journal_daily_at >= JOURNAL_DAILY_S:
                 self._journal_daily_at = mono
                 self._journal_daily(marks)
+        self._publish_holdings()
         self._publish_risk()
 
     def _journal_orders(self) -> None:
@@ -792,6 +794,19 @@ class Engine:
         new = PortfolioState(realized, unreal, fees, fills)
         if self.store.get("portfolio") != new:
             self.store.set("portfolio", new)
+
+    def _publish_holdings(self) -> None:
+        """The ``holdings`` slice: every token with a non-zero count (markets we only hold included)."""
+        paused = set(self.store.get("execution").paused) if self.store.get("execution") is not None else set()
+        rows = []
+        for h in self.ledger.holdings():
+            m = self.markets.get(h.condition_id) or self._held.get(h.condition_id)
+            outcome = (m.outcomes[1] if h.no else m.outcomes[0]) if m is not None else ("No" if h.no else "Yes")
+            rows.append(HoldingView(h.condition_id, m.question if m is not None else "", outcome, h.token_id,
+                                    h.shares, h.condition_id in self.markets, h.condition_id in paused))
+        new = tuple(sorted(rows, key=lambda r: (not r.traded, r.question, r.outcome)))
+        if self.store.get("holdings") != new:
+            self.store.set("holdings", new)
 
     def _publish_risk(self) -> None:
         positions = self._positions()

@@ -19,7 +19,8 @@ Admin routes (JSON bodies; 403 for any peer that is not loopback, 400/404 ``{"er
 ==============================  ===================================================================
 GET  ``/_admin/state``          faults, sockets, flow, and per market tick / closed / fair value
 POST ``/_admin/faults``         any of ``latency_s``, ``market_ws_frozen``, ``heartbeats_honoured``,
-                                ``ghost_fills``, ``http_errors`` (list of bursts, appended)
+                                ``ghost_fills``, ``heartbeat_reply_without_id``, ``http_errors`` (list
+                                of bursts, appended)
 POST ``/_admin/http-errors``    one burst: ``status``, ``count``, ``retry_after_s``, ``path_prefix``
 POST ``/_admin/drop-websockets`` ``{"channel": "market"|"user"}`` (absent = all)
 POST ``/_admin/freeze``         ``{"frozen": true}`` (default true)
@@ -386,7 +387,8 @@ def faults_middleware(faults: Faults) -> Callable[..., Any]:
     return middleware
 
 
-_FAULT_FIELDS = {"latency_s", "market_ws_frozen", "heartbeats_honoured", "ghost_fills", "http_errors"}
+_FAULT_FIELDS = {"latency_s", "market_ws_frozen", "heartbeats_honoured", "ghost_fills", "http_errors",
+                 "heartbeat_reply_without_id"}
 
 
 class AdminApi:
@@ -484,6 +486,7 @@ class AdminApi:
         latency = self._number(body["latency_s"], "latency_s", 0, 60) if "latency_s" in body else None
         frozen = self._bool(body, "market_ws_frozen") if "market_ws_frozen" in body else None
         honoured = self._bool(body, "heartbeats_honoured") if "heartbeats_honoured" in body else None
+        no_id = self._bool(body, "heartbeat_reply_without_id") if "heartbeat_reply_without_id" in body else None
         ghosts = body.get("ghost_fills")
         if ghosts is not None and (not isinstance(ghosts, int) or isinstance(ghosts, bool) or ghosts < 0):
             raise ControlError("ghost_fills must be a non-negative integer")
@@ -505,6 +508,8 @@ class AdminApi:
             f.heartbeats_honoured = honoured
         if ghosts is not None:
             f.ghost_fills = ghosts
+        if no_id is not None:
+            f.heartbeat_reply_without_id = no_id
         return _json(f.as_dict())
 
     async def http_errors(self, request: web.Request) -> web.Response:

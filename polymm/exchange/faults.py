@@ -85,6 +85,9 @@ class Faults:
     market_ws_frozen: bool = False
     heartbeats_honoured: bool = True
     ghost_fills: int = 0
+    #: Answer heartbeats as Polymarket's docs page shows (``{"status": "ok"}``, no id, nothing chained)
+    #: instead of the SDK's chained ``heartbeat_id`` (PROTOCOL §12): a client must handle both.
+    heartbeat_reply_without_id: bool = False
     #: Open WebSockets of every channel (not cleared by ``clear()``: it is bookkeeping, not a fault).
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
 
@@ -113,6 +116,7 @@ class Faults:
             "market_ws_frozen": self.market_ws_frozen,
             "heartbeats_honoured": self.heartbeats_honoured,
             "ghost_fills": self.ghost_fills,
+            "heartbeat_reply_without_id": self.heartbeat_reply_without_id,
         }
 
     def take_http_error(self, path: str) -> HttpErrorBurst | None:
@@ -137,3 +141,4 @@ class Faults:
         self.market_ws_frozen = False
         self.heartbeats_honoured = True
         self.ghost_fills = 0
+        self.heartbeat_reply_without_id = False

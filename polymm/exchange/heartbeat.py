@@ -65,6 +65,10 @@ class Heartbeats:
         self._sessions[low] = _Session(new_id, self._clock() + self.timeout_s)
         return new_id
 
+    def keep_alive(self, address: str) -> None:
+        """A heartbeat without an id chain (the docs' shape): the deadline moves, any id is fine."""
+        self._sessions[address.lower()] = _Session("", self._clock() + self.timeout_s)
+
     def active(self, address: str) -> bool:
         return address.lower() in self._sessions
 

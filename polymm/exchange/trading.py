@@ -1086,6 +1086,10 @@ class TradingApi:
             hb = ""
         if not isinstance(hb, str):
             raise wire.ApiError(400, BAD_JSON)
+        if self.trading.faults.heartbeat_reply_without_id:  # Polymarket's docs page: no id to chain
+            self.trading.heartbeats.timeout_s = self.trading.config.heartbeat_timeout_s
+            self.trading.heartbeats.keep_alive(api_key.address)
+            return _json_response({"status": "ok"})
         try:
             new_id = self.trading.heartbeat(api_key.address, hb)
         except HeartbeatError as exc:

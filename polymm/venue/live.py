@@ -64,7 +64,7 @@ from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS, PriceError, Tick, pips_to_decimal, pips_to_str, price_to_pips
 from .execution import OpenOrder, OrderRequest, route
 from .order_tracker import OrderTracker
-from .retry import describe, retry_after, with_retries
+from .retry import describe, is_transient, retry_after, with_retries
 from .signing import OrderSigner
 from .user_ws import UserSocket
 from .wire import OrderEvent, TradeEvent, UserEvent, balance_amount, trade_from_rest, trade_status
@@ -184,7 +184,15 @@ class LiveExecution:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kw))
 
     def _error(self, text: str) -> None:
+        """A venue error on the order path (posts, cancels, heartbeats): bursts of these start the
+        error cooldown and, past ``max_errors_10s``, the kill."""
         self.errors.append(time.monotonic())
+        self.on_log(text, "warning")
+
+    def _read_failed(self, text: str) -> None:
+        """A read that failed (balances, open orders, trades, a market lookup): reported, not counted
+        as a venue error — quoting already waits for it (``ready``), and a venue's maintenance window
+        must not latch a kill that needs an operator."""
         self.on_log(text, "warning")
 
     def _spend(self, kind: str, n: int) -> None:
@@ -225,7 +233,7 @@ class LiveExecution:
         client = ClobClient(c.clob_url, chain_id=c.chain_id, key=c.private_key, creds=creds,
                             signature_type=c.signature_type, funder=c.funder)
         if creds is None:
-            client.set_api_creds(client.create_or_derive_api_key())
+            client.set_api_creds(_derive_or_create(client))
         try:
             self._version = int(client.get_version())
         except Exception:
@@ -292,7 +300,7 @@ class LiveExecution:
                                 BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
             return float(balance_amount(r))
         except Exception as e:
-            self._error(f"collateral balance: {describe(e)}")
+            self._read_failed(f"collateral balance: {describe(e)}")
             raise
 
     async def run(self) -> None:
@@ -536,8 +544,9 @@ class LiveExecution:
     async def _urgent_run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._urgent, functools.partial(fn, *args))
 
-    async def _cancel_all_at_venue(self) -> tuple[int, bool]:
-        """(orders cancelled, whether the venue then showed none of ours resting)."""
+    async def _cancel_all_at_venue(self, count_errors: bool = True) -> tuple[int, bool]:
+        """(orders cancelled, whether the venue then showed none of ours resting). ``count_errors``:
+        failures count as venue errors (not during the catch-up, when nothing of ours is quoted)."""
         total = 0
         for attempt in range(self.config.max_attempts):
             try:
@@ -545,7 +554,8 @@ class LiveExecution:
                 total += len(r.get("canceled") or [])
                 left = await self._urgent_run(self._client.get_open_orders)
             except Exception as e:
-                self._error(f"cancel-all attempt {attempt + 1} failed: {describe(e)}")
+                (self._error if count_errors else self._read_failed)(
+                    f"cancel-all attempt {attempt + 1} failed: {describe(e)}")
                 await asyncio.sleep(0.2 * (attempt + 1))
                 continue
             if self.foreign_alert:  # the other client's orders are not ours to judge
@@ -665,7 +675,7 @@ class LiveExecution:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._error(f"looking up market {condition_id[:10]}… of a fill: {describe(e)}")
+                self._read_failed(f"looking up market {condition_id[:10]}… of a fill: {describe(e)}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         self._add_market(market)
@@ -748,7 +758,7 @@ class LiveExecution:
         """Before the first quote: no order of ours (from a run that died) rests, the venue's trades
         since the last journaled fill (or open leg) are booked, every token's count is the venue's."""
         self._catchup_reason = "cancelling orders left by an earlier run"
-        n, confirmed = await self._cancel_all_at_venue()
+        n, confirmed = await self._cancel_all_at_venue(count_errors=False)
         if not confirmed:
             raise _Failed("cancelling orders left by an earlier run did not confirm; retrying")
         if n:
@@ -763,7 +773,7 @@ class LiveExecution:
         try:
             venue = await self._run(self._client.get_open_orders)
         except Exception as e:
-            self._error(f"reconcile: open orders unavailable: {describe(e)}")
+            self._read_failed(f"reconcile: open orders unavailable: {describe(e)}")
             raise _Failed(f"open orders unavailable ({describe(e)})") from None
         at_venue = {str(o.get("id")) for o in venue if isinstance(o, dict)}
         young = time.monotonic() - self.config.settle_s  # too recent to be visible there yet
@@ -810,7 +820,7 @@ class LiveExecution:
         try:
             trades = await self._run(self._client.get_trades, TradeParams(after=int(since)))
         except Exception as e:
-            self._error(f"reconcile: trades unavailable: {describe(e)}")
+            self._read_failed(f"reconcile: trades unavailable: {describe(e)}")
             return False
         for t in trades if isinstance(trades, list) else []:
             try:
@@ -847,7 +857,7 @@ class LiveExecution:
         results = await asyncio.gather(*(read(t) for t in tokens), return_exceptions=True)
         failed = [(t, r) for t, r in zip(tokens, results, strict=True) if isinstance(r, BaseException)]
         if failed:
-            self._error(f"reconcile: {len(failed)} token balances unavailable: {describe(failed[0][1])}")
+            self._read_failed(f"reconcile: {len(failed)} token balances unavailable: {describe(failed[0][1])}")
             raise _Failed(f"token balances unavailable ({describe(failed[0][1])})")
         if not confirm_now:
             await asyncio.sleep(self.config.balance_grace_s)
@@ -902,6 +912,18 @@ class _GateClosed(Exception):
 
 class _Failed(Exception):
     """A reconciliation step failed; the message says which (shown while quoting waits for it)."""
+
+
+def _derive_or_create(client: Any) -> Any:
+    """The wallet's API credentials: derived when the venue has them, created when it has none. Not
+    the SDK's ``create_or_derive_api_key``: it answers a busy venue's 429 on create with a derive that
+    fails for a new wallet (400), hiding the transient error a retry would have ridden out."""
+    try:
+        return client.derive_api_key()
+    except Exception as e:
+        if is_transient(e):
+            raise
+    return client.create_api_key()
 
 
 def signed_size(order: Any, asked: Decimal) -> Decimal:

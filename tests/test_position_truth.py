@@ -1,0 +1,311 @@
+"""What we hold is what the venue says (issue 11), on the real order path against the stand-in:
+markets added while running, fills of markets we do not trade, a FAILED trade after a restart, the
+fail-closed catch-up, positions taken from the venue's balances, another client on the wallet, an
+unknown balance, retried sign-in, cancels the venue refuses, heartbeats without ids, signed sizes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import sqlite3
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from engines import demo_settings, hit_our_bid, ours, yes_bids
+from eth_account import Account
+
+from polymm.domain.market import Side
+from polymm.engine.engine import Engine
+from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+from polymm.exchange import run_exchange
+from polymm.exchange.faults import HttpErrorBurst
+from polymm.exchange.matching import OrderType
+from polymm.exchange.trading import TradingConfig
+from polymm.venue.execution import OrderRequest
+from polymm.venue.live import LiveConfig, LiveExecution
+from polymm.venue.retry import VenueUnavailable
+
+pytestmark = pytest.mark.asyncio
+
+ADDRESS = Account.from_key(DEMO_PRIVATE_KEY).address
+FAST = {"reconcile_s": 0.4, "positions_s": 0.4, "recheck_s": 0.2, "balance_grace_s": 0.05}
+
+
+def venue_position(ex, market) -> D:
+    acc = ex.standin.accounts
+    return acc.position(ADDRESS, market.yes_token) - acc.position(ADDRESS, market.no_token)
+
+
+@contextlib.asynccontextmanager
+async def engine_on(ex, markets, *, live: dict | None = None, start: bool = True, **overrides):
+    """A demo engine (real orders) whose LiveExecution reconciles as ``live`` says (FAST by default)."""
+    engine = Engine(demo_settings(ex, **overrides), markets, mode="DEMO")
+    exe = engine.execution
+    assert isinstance(exe, LiveExecution)
+    exe.config = dataclasses.replace(exe.config, **{**FAST, **(live or {})})
+    task = asyncio.create_task(engine.run()) if start else None
+    try:
+        yield engine
+    finally:
+        await engine.stop(cancel_orders=True)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def plain(ex, n: int) -> list:
+    return [m for m in ex.markets if not m.neg_risk][:n]
+
+
+async def test_a_market_added_while_running_has_its_fills_booked(wait_until) -> None:
+    async with run_exchange(port=0, seed=101, flow=False) as ex:
+        first, added = plain(ex, 2)
+        async with engine_on(ex, [first]) as engine:
+            await wait_until(lambda: engine.execution.ready()[0] and ours(ex, engine, first.condition_id))
+            await engine.add_market(added)
+            cid = added.condition_id
+            await wait_until(lambda: yes_bids(ours(ex, engine, cid)))
+            size = hit_our_bid(ex, engine, cid)
+            await wait_until(lambda: engine.portfolio.position(cid).qty == venue_position(ex, added) == size)
+            await wait_until(lambda: any(h.condition_id == cid and h.traded for h in engine.store.get("holdings", ())))
+
+
+async def test_a_fill_in_a_market_we_do_not_trade_is_booked_and_counted(wait_until) -> None:
+    """An order of ours (our API key) fills in a market this run does not trade — say the market was
+    removed, or an earlier run quoted it: the fill is still ours. The market is looked up at the venue,
+    the fill booked, and the position counted and shown (nothing is quoted meanwhile)."""
+    async with run_exchange(port=0, seed=102, flow=False) as ex:
+        traded, other = plain(ex, 2)
+        async with engine_on(ex, [traded]) as engine:
+            exe = engine.execution
+            await wait_until(lambda: exe.ready()[0])
+            from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
+
+            book = ex.engine.book(other.yes_token)
+            bid = book.bids[-1][0] + other.tick.pips
+            args = OrderArgsV2(token_id=other.yes_token, price=bid / 10_000, size=10.0, side="BUY")
+            opts = PartialCreateOrderOptions(tick_size=other.tick.text, neg_risk=other.neg_risk)
+            # behind the engine's back, as an earlier run of ours would have, then hit at once
+            await asyncio.to_thread(exe._client.create_and_post_order, args, opts)
+            ex.engine.place("test-taker", other.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
+            cid = other.condition_id
+            await wait_until(lambda: engine.portfolio.position(cid).qty == venue_position(ex, other) == 10)
+            assert cid not in engine.markets and engine._held[cid].yes_token == other.yes_token
+            await wait_until(lambda: any(h.condition_id == cid and not h.traded and h.shares == 10
+                                         for h in engine.store.get("holdings", ())))
+            # it counts against the total: the total-position room of the traded market shrank by it
+            assert engine._positions()[cid].qty == 10
+
+
+async def test_a_trade_that_fails_while_we_are_down_reverses_the_journaled_fill_exactly_once(
+        tmp_path: Path, wait_until) -> None:
+    path = tmp_path / "j.sqlite"
+    slow = TradingConfig(trade_step_s=3600.0)  # statuses move only when the test says so
+    async with run_exchange(port=0, seed=103, flow=False, trading=slow) as ex:
+        (m,) = plain(ex, 1)
+        cid = m.condition_id
+        async with engine_on(ex, [m], journal_path=str(path)) as engine:
+            await wait_until(lambda: yes_bids(ours(ex, engine, cid)))
+            ex.standin.faults.ghost_fills = 100  # whichever level of the sweep is ours
+            size = hit_our_bid(ex, engine, cid)
+            await wait_until(lambda: engine.portfolio.position(cid).qty == size)
+            (trade_id,) = [t for t, _ in engine.portfolio._seen]
+            engine.journal.flush()
+        # down: the venue fails the trade (MATCHED → RETRYING → FAILED) and gives the shares back
+        trading = ex.standin.trading
+        assert trading.advance_trade(trade_id) == "RETRYING" and trading.advance_trade(trade_id) == "FAILED"
+        assert venue_position(ex, m) == 0
+        for _ in range(2):  # the first restart reverses it, the second finds nothing more to do
+            async with engine_on(ex, [m], journal_path=str(path)) as again:
+                await wait_until(lambda: again.execution.ready()[0])
+                assert again.portfolio.position(cid).qty == 0 == venue_position(ex, m)
+                again.journal.flush()
+        with sqlite3.connect(path) as c:
+            rows = c.execute("SELECT trade_id, status FROM fills ORDER BY rowid").fetchall()
+        assert rows == [(trade_id, "FAILED"), (trade_id + ":failed", "REVERSAL")]
+
+
+async def test_nothing_is_quoted_until_the_catch_up_with_the_venue_succeeds(wait_until) -> None:
+    async with run_exchange(port=0, seed=104, flow=False) as ex:
+        markets = plain(ex, 2)
+        ex.standin.faults.http_errors.append(HttpErrorBurst(503, 6, 0.0, "/data/trades"))
+        async with engine_on(ex, markets) as engine:
+            await wait_until(lambda: engine.store.get("execution") is not None
+                             and not engine.store.get("execution").ready)
+            st = engine.store.get("execution")
+            assert "trade" in st.reason, st.reason
+            assert ours(ex, engine) == []  # fail closed: not one order while the venue's history is unknown
+            assert all(engine.store.get(f"market/{m.condition_id}") is None
+                       or engine.store.get(f"market/{m.condition_id}").status in ("reconciling", "untrusted")
+                       for m in markets)
+            await wait_until(lambda: engine.execution.ready()[0], timeout=20)  # the burst ran out
+            await wait_until(lambda: len(ours(ex, engine)) >= 2)
+
+
+async def test_a_position_the_venue_disagrees_with_is_taken_from_the_venue(tmp_path: Path, wait_until) -> None:
+    path = tmp_path / "j.sqlite"
+    async with run_exchange(port=0, seed=105, flow=False) as ex:
+        a, b = plain(ex, 2)
+        async with engine_on(ex, [a, b], journal_path=str(path)) as engine:
+            exe = engine.execution
+            await wait_until(lambda: exe.ready()[0] and ours(ex, engine, a.condition_id))
+            ex.standin.accounts.set_shares(ADDRESS, a.yes_token, D("7.5"))  # the venue says otherwise
+            await wait_until(lambda: exe.mismatches == 1)
+            assert engine.portfolio.position(a.condition_id).qty == D("7.5") == exe.ledger.shares(a.yes_token)
+            await wait_until(lambda: not exe.reconcile.paused and ours(ex, engine, a.condition_id), timeout=10)
+            assert exe.mismatches == 1 and engine.portfolio.position(b.condition_id).qty == 0
+            engine.journal.flush()
+        with sqlite3.connect(path) as c:
+            (n,) = c.execute("SELECT count(*) FROM fills WHERE trade_id LIKE 'reconcile:%'").fetchone()
+        assert n == 1
+
+
+async def test_the_start_takes_holdings_from_before_polymm_from_the_venue(wait_until) -> None:
+    async with run_exchange(port=0, seed=106, flow=False) as ex:
+        (m,) = plain(ex, 1)
+        ex.standin.accounts.set_shares(ADDRESS, m.no_token, D(12))  # bought by hand, long ago
+        async with engine_on(ex, [m]) as engine:
+            await wait_until(lambda: engine.execution.ready()[0])
+            assert engine.portfolio.position(m.condition_id).qty == -12
+            assert engine.execution.ledger.shares(m.no_token) == 12
+
+
+async def test_another_client_on_the_wallet_halts_instead_of_a_cancel_war(wait_until) -> None:
+    async with run_exchange(port=0, seed=107, flow=False) as ex:
+        (m,) = plain(ex, 1)
+        async with engine_on(ex, [m]) as engine:
+            exe = engine.execution
+            await wait_until(lambda: exe.ready()[0] and ours(ex, engine))
+            from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
+
+            price = ex.engine.book(m.yes_token).bids[-1][0] - 10 * m.tick.pips
+            opts = PartialCreateOrderOptions(tick_size=m.tick.text, neg_risk=m.neg_risk)
+            other_ids: list[str] = []
+
+            async def other_client() -> None:  # another program trading this wallet, placing again and again
+                while True:
+                    args = OrderArgsV2(token_id=m.yes_token, price=price / 10_000, size=5.0, side="BUY")
+                    r = await asyncio.to_thread(exe._client.create_and_post_order, args, opts)
+                    other_ids.append(r["orderID"])
+                    await asyncio.sleep(0.1)
+
+            task = asyncio.create_task(other_client())
+            try:
+                await wait_until(lambda: engine.halted, timeout=15)
+            finally:
+                task.cancel()
+            assert "another client" in engine.halt_reason
+            mine = {o.id for o in ours(ex, engine)} - set(other_ids)
+            assert not mine  # ours cancelled by the kill
+            resting = {o.id for o in ex.engine.open_orders()}
+            assert set(other_ids) & resting, "the other client's orders were cancelled wholesale"
+
+
+async def test_an_unknown_collateral_balance_stops_quoting_until_it_is_known(wait_until) -> None:
+    async with run_exchange(port=0, seed=108, flow=False) as ex:
+        markets = plain(ex, 2)
+        async with engine_on(ex, markets, balance_check_s=0.3) as engine:
+            await wait_until(lambda: len(ours(ex, engine)) >= 2)
+            ex.standin.faults.http_errors.append(HttpErrorBurst(503, 12, 0.0, "/balance-allowance"))
+            await wait_until(lambda: engine.store.get("risk").balance is None and ours(ex, engine) == [], timeout=10)
+            st = engine.store.get("execution")
+            assert not st.ready and ("balance" in st.reason), st.reason
+            await wait_until(lambda: engine.store.get("risk").balance is not None and len(ours(ex, engine)) >= 2,
+                             timeout=20)
+
+
+async def test_sign_in_rides_out_a_burst_of_busy_answers_and_gives_up_with_a_clear_error() -> None:
+    async with run_exchange(port=0, seed=109, flow=False) as ex:
+        ex.standin.faults.http_errors.append(HttpErrorBurst(429, 3, 0.05, "/auth"))
+        said: list[str] = []
+        exe = LiveExecution(LiveConfig(ex.clob_url, ex.ws_base, DEMO_PRIVATE_KEY, **FAST),
+                            on_log=lambda text, level: said.append(text))
+        await exe.start(ex.markets)
+        try:
+            assert exe.ready()[0] and sum("signing in" in s and "429" in s for s in said) == 3
+        finally:
+            await exe.close()
+        ex.standin.faults.http_errors.append(HttpErrorBurst(503, 1000, 0.0, "/auth"))
+        exe = LiveExecution(LiveConfig(ex.clob_url, ex.ws_base, DEMO_PRIVATE_KEY, start_budget_s=1.0))
+        with pytest.raises(VenueUnavailable, match=r"signing in.*503"):
+            await exe.start(ex.markets)
+        await exe.close()
+
+
+class Live:
+    """A started LiveExecution (background loops running)."""
+
+    def __init__(self, ex, **cfg) -> None:
+        self.exe = LiveExecution(LiveConfig(ex.clob_url, ex.ws_base, DEMO_PRIVATE_KEY, **{**FAST, **cfg}))
+        self.ex = ex
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> LiveExecution:
+        await self.exe.start(self.ex.markets)
+        self.task = asyncio.create_task(self.exe.run())
+        return self.exe
+
+    async def __aexit__(self, *exc) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        await self.exe.close()
+
+
+def venue_orders(ex, exe) -> list:
+    return [o for o in ex.engine.open_orders() if o.owner == exe._api_key]
+
+
+async def test_a_cancel_refused_for_an_unanswered_order_keeps_it_counted(wait_until) -> None:
+    async with run_exchange(port=0, seed=110, flow=False) as ex, Live(ex, max_attempts=2, reconcile_s=60) as exe:
+        m = ex.markets[0]
+        bid = ex.engine.book(m.yes_token).bids[-1][0] - m.tick.pips
+        ex.standin.faults.http_errors.append(HttpErrorBurst(503, 2, 0.0, "/orders"))
+        assert await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))]) == []  # outcome unknown
+        assert await exe.cancel([o.order_id for o in exe.open_orders()]) == []  # the venue: not canceled
+        assert [o.status for o in exe.open_orders()] == ["submitted"]  # it may still land: counted
+        assert exe.reserved() == {m.condition_id: (D(10), D(0))}
+
+
+async def test_a_cancel_refused_for_a_matched_order_is_a_fill_to_come(wait_until) -> None:
+    async with run_exchange(port=0, seed=111, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
+        m = ex.markets[0]
+        bid = ex.engine.book(m.yes_token).bids[-1][0] + m.tick.pips
+        (oid,) = await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))])
+        await exe.user_channel.stop()  # we hear nothing of the fill as it happens
+        ex.engine.place("test-taker", m.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
+        assert venue_orders(ex, exe) == []  # filled at the venue; we have not heard of it
+        assert await exe.cancel([oid]) == []  # "already canceled or matched"
+        assert exe.open_orders() == [] and exe.reserved() == {m.condition_id: (D(10), D(0))}
+        exe._wake.set()  # the next reconciliation's trade replay books it
+        await wait_until(lambda: exe.ledger.portfolio.position(m.condition_id).qty == 10, timeout=10)
+        await wait_until(lambda: exe.reserved() == {})  # booked: nothing more can come
+
+
+async def test_heartbeats_answered_without_an_id_keep_the_orders_alive(wait_until) -> None:
+    cfg = TradingConfig(heartbeat_timeout_s=0.8)
+    async with run_exchange(port=0, seed=112, flow=False, trading=cfg) as ex:
+        ex.standin.faults.heartbeat_reply_without_id = True
+        async with Live(ex, heartbeat_s=0.2) as exe:
+            m = ex.markets[0]
+            bid = ex.engine.book(m.yes_token).bids[-1][0] - m.tick.pips
+            await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))])
+            await wait_until(lambda: exe.heartbeat_age is not None)
+            last = exe.last_heartbeat
+            await wait_until(lambda: exe.last_heartbeat > last + 1.0, timeout=5)  # > the venue's timeout
+            assert len(venue_orders(ex, exe)) == 1 and exe.heartbeat_id == "" and exe.recent_errors() == 0
+
+
+async def test_an_orders_size_is_what_was_signed() -> None:
+    """The SDK rounds with floats: 1051.1 shares are signed as 1051.09. The order we count is the
+    one the venue holds."""
+    async with run_exchange(port=0, seed=113, flow=False) as ex, Live(ex) as exe:
+        m = ex.markets[0]
+        bid = ex.engine.book(m.yes_token).bids[-1][0] - 3 * m.tick.pips
+        (oid,) = await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D("1051.1"))])
+        (o,) = exe.open_orders()
+        (v,) = venue_orders(ex, exe)
+        assert o.order_id == oid == v.id
+        assert o.size == D(v.original) / 1_000_000 == D("1051.09")
