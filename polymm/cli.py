@@ -334,6 +334,30 @@ def _parser() -> argparse.ArgumentParser:
     xp.add_argument("--journal", metavar="PATH",
                     help="the journal to read (default: the one `polymm run` keeps in this mode: POLYMM_MODE)")
     xp.add_argument("--out", metavar="FILE", help="write the CSV here instead of standard output")
+    rb = sub.add_parser(
+        "rebuild-positions", help="rebuild the journal's fills and positions from the venue's trades; print the "
+                                  "differences",
+        description="Read every trade of the wallet from the venue (GET /data/trades, all pages; from --since on when "
+                    "given), find our legs (our API key as a maker order's owner, or as the taker's), book them as "
+                    "the live execution does (a FAILED trade's leg booked and reversed as <trade id>:failed), and "
+                    "compare per market: the position the journal restores to, the rebuilt one, the venue's token "
+                    "balances, legs only in the journal, legs only at the venue. Unless --dry-run, the journal's "
+                    "fills, fill statuses and positions are then replaced in one transaction; its reconcile: "
+                    "adjustment rows are not kept (where the rebuilt position still differs from the venue's "
+                    "balances the report says so, and the next start's reconciliation takes the venue's number). "
+                    "Refuses to rewrite while a polymm trades this wallet on this venue (exit 1, naming it). Exits 2 "
+                    "for bad input (no journal there, no wallet key), 1 when the venue could not be read completely.")
+    _ops_args(rb)
+    rb.add_argument("--live", action="store_true",
+                    help="the live journal (journal-live.sqlite) as the default --journal (also POLYMM_MODE=live)")
+    rb.add_argument("--journal", metavar="PATH",
+                    help="the journal to rebuild (default: the one `polymm run` keeps in this mode; paper and demo "
+                         "mode need it given)")
+    rb.add_argument("--since", type=_since, metavar="WHEN",
+                    help="only the venue's trades from WHEN on (epoch seconds, or ISO-8601 such as 2025-11-22 or "
+                         "2025-11-22T10:00:00Z); the journal's rows from before it are kept as they are")
+    rb.add_argument("--dry-run", action="store_true", help="print the differences, change nothing")
+    rb.add_argument("--json", action="store_true", help="print one JSON object")
     from .backtest import commands as backtest_commands  # adds `replay` and `backtest`
 
     backtest_commands.register(sub)
@@ -359,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         return _operator(args)
     if args.command == "export-pnl":
         return _export_pnl(args)
+    if args.command == "rebuild-positions":
+        return _rebuild_positions(args)
     _warn_exposed_keys("polymm run")
     settings = _load(args, "polymm")
     if settings is None:
@@ -394,6 +420,61 @@ def _export_pnl(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _since(text: str) -> int:
+    """``--since``: see ``ops.parse_since``."""
+    try:
+        return ops.parse_since(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _rebuild_positions(args: argparse.Namespace) -> int:
+    """``polymm rebuild-positions``: 2 for bad input, 1 when the venue could not be read completely or
+    a polymm holds this wallet's instance lock (to rewrite), else 0."""
+    import sqlite3
+
+    from .journal import JournalChanged, resolve_path
+    from .statedir import InstanceLocked
+
+    prog = "polymm rebuild-positions"
+    if args.demo and args.live:
+        print(f"{prog}: --demo and --live: choose one (the demo wallet at a stand-in, or the configured wallet's "
+              f"live journal)", file=sys.stderr)
+        return 2
+    settings = _load(args, prog, program=False)
+    if settings is None:
+        return 2
+    if settings.mode == "demo" and not args.clob_url:
+        print(f"{prog}: --clob-url: required with --demo (the stand-in whose trades to read, e.g. `polymm exchange`"
+              f"'s http://127.0.0.1:8080); a fresh embedded stand-in has none", file=sys.stderr)
+        return 2
+    path = args.journal or resolve_path(settings.journal_path, settings.mode)
+    if not path or (settings.mode == "paper" and not args.journal):
+        why = "demo mode keeps no journal" if settings.mode == "demo" else \
+            "the journal is off (POLYMM_JOURNAL_PATH=off)" if settings.journal_path == "off" else \
+            "paper mode's journal holds simulated fills, not the venue's (--live or POLYMM_MODE=live for the live one)"
+        print(f"{prog}: --journal: {why}; give the journal's path", file=sys.stderr)
+        return 2
+    ops.setup_logging(settings.model_copy(update={"log_level": "WARNING"}))  # stdout is the answer
+    try:
+        report = asyncio.run(ops.rebuild_positions(settings, path, dry_run=args.dry_run, since=args.since,
+                                                   program=prog))
+    except ConfigError as e:  # no journal there, not a journal, no wallet key
+        print(f"{prog}: {e}", file=sys.stderr)
+        return 2
+    except InstanceLocked as e:
+        print(f"{prog}: not rewriting the journal: {e} (--dry-run only reads)", file=sys.stderr)
+        return 1
+    except (JournalChanged, sqlite3.Error, OSError) as e:  # the journal, or the state directory of the lock
+        print(f"{prog}: {e}; nothing was written", file=sys.stderr)
+        return 1
+    except Exception as e:
+        print(f"{prog}: {settings.clob_url}: {ops.venue_error(e)}", file=sys.stderr)
+        return 1
+    print(report.to_json() if args.json else ops.render_rebuild(report))
+    return 0 if report.ok else 1
 
 
 def _record(args: argparse.Namespace) -> int:

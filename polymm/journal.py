@@ -346,3 +346,94 @@ def export_pnl(path: str | Path, date: str) -> str:
         fills += int(n) - n0
     w.writerow((date, "TOTAL", "", *(str(v) for v in totals), fills))
     return out.getvalue()
+
+
+# ------------------------------------------------------------ rebuild-positions (``ops.rebuild_positions``)
+@dataclass(frozen=True)
+class JournalFills:
+    """Every fill row of a journal as ``polymm rebuild-positions`` reads it (read-only)."""
+
+    path: str
+    fills: list[tuple[Fill, str]]  # oldest first (journal order), each with its last status
+    history: dict[tuple[str, str], list[tuple[str, float]]]  # (trade id, order id) → fill_status rows, oldest first
+    fingerprint: tuple[int, int]  # (rows, max rowid) of ``fills``: a rewrite checks nothing was added since
+
+
+class JournalChanged(RuntimeError):
+    """The journal's fills changed between reading and rewriting them (another writer)."""
+
+
+def read_fills(path: str | Path) -> JournalFills:
+    """The journal's fills with their statuses, read-only (journals made before fills carried their
+    token read as token ""). FileNotFoundError when there is none; sqlite3.Error when the file is
+    not a journal."""
+    conn = _connect_ro(path)
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(fills)")}
+        if not columns:
+            raise sqlite3.DatabaseError("no fills table")
+        select = _FILL_COLUMNS
+        for column, default in (("token_id", "''"), ("no_token", "0")):
+            if column not in columns:
+                select = select.replace(column, f"{default} AS {column}")
+        fills = [(_fill_from_row(r[:-1]), r[-1]) for r in conn.execute(
+            f"SELECT {select}, status FROM fills ORDER BY rowid")]
+        history: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        for trade_id, order_id, status, ts in conn.execute(
+                "SELECT trade_id, order_id, status, ts FROM fill_status ORDER BY ts, rowid"):
+            history.setdefault((trade_id, order_id), []).append((status, float(ts)))
+        (rows, top) = conn.execute("SELECT count(*), coalesce(max(rowid), 0) FROM fills").fetchone()
+    finally:
+        conn.close()
+    return JournalFills(str(path), fills, history, (int(rows), int(top)))
+
+
+def rewrite_fills(
+    path: str | Path,
+    fills: list[tuple[Fill, str]],
+    history: dict[tuple[str, str], list[tuple[str, float]]],
+    positions: dict[str, Position],
+    *,
+    expect: tuple[int, int],
+    note: str = "",
+    clock=time.time,
+) -> None:
+    """Replace the journal's ``fills``, ``fill_status`` and ``positions`` in one transaction: ``fills``
+    in booking order (the order a restore replays them in) with each row's status, ``history`` the
+    fill_status rows of each leg, ``positions`` each market's position after them. Orders, daily P&L,
+    parameters and the kill latch are left as they are; a ``rebuild`` risk event records ``note``.
+
+    ``expect`` is the ``fingerprint`` the caller read: if the fills changed since (another process
+    wrote to the journal), nothing is written and ``JournalChanged`` is raised. The journal is opened
+    as the engine opens it first (private mode, schema brought up to date)."""
+    Journal(path).close()  # 0600, WAL, and the columns a journal of an older schema lacks
+    now = clock()
+    conn = sqlite3.connect(Path(path).expanduser(), isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (rows, top) = conn.execute("SELECT count(*), coalesce(max(rowid), 0) FROM fills").fetchone()
+            if (int(rows), int(top)) != tuple(expect):
+                raise JournalChanged(f"{path}: its fills changed while rebuilding ({expect[0]} rows then, {rows} "
+                                     f"now): is a polymm writing to it?")
+            conn.execute("DELETE FROM fills")
+            conn.execute("DELETE FROM fill_status")
+            conn.execute("DELETE FROM positions")
+            conn.executemany(
+                f"INSERT OR IGNORE INTO fills ({_FILL_COLUMNS}, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(f.trade_id, f.order_id, f.condition_id, f.side.value, f.price, str(f.size), str(f.fee), f.ts,
+                  f.token, int(f.no), status) for f, status in fills])
+            conn.executemany("INSERT OR IGNORE INTO fill_status VALUES (?, ?, ?, ?)",
+                             [(tid, oid, status, ts) for (tid, oid), seen in history.items() for status, ts in seen])
+            conn.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             [(cid, str(p.qty), str(p.avg_price), str(p.realized), str(p.fees), p.fills, now)
+                              for cid, p in positions.items()])
+            conn.execute("INSERT INTO risk_events (ts, kind, text) VALUES (?, 'rebuild', ?)",
+                         (now, note or "fills and positions rebuilt from the venue's trades"))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

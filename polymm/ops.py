@@ -928,15 +928,10 @@ def parse_since(text: str) -> int:
     from .venue.wire import epoch_seconds
 
     value = text.strip()
-    secs = None
-    if value:
-        try:
-            secs = float(value)
-        except ValueError:
-            secs = epoch_seconds(value) if not value.lstrip("+-").replace(".", "", 1).isdigit() else None
-            if secs is None:
-                with contextlib.suppress(ValueError):  # a date alone: its midnight UTC
-                    secs = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    try:
+        secs: float | None = float(value)
+    except ValueError:
+        secs = epoch_seconds(value) if value else None  # ISO-8601; a date alone is its midnight UTC
     if secs is None or secs != secs or not 0 <= secs < 1e11:
         raise ValueError(f"must be epoch seconds or an ISO-8601 date or time, e.g. 2025-11-22 or "
                          f"2025-11-22T10:00:00Z (got {text!r})")
@@ -1069,12 +1064,12 @@ async def rebuild_positions(settings: Settings, journal_path: str, *, dry_run: b
     """``polymm rebuild-positions``: the journal's fills and positions rebuilt from the venue's trades.
 
     Signs in as the configured wallet, reads every trade of the wallet from ``GET /data/trades``
-    (from ``since`` on when given), finds our legs in each and maps them to YES-terms fills with
-    ``LiveExecution``'s own code (our API key as a maker order's owner, or as the taker's with
-    trader_side TAKER), and books them through a ``Ledger`` in match-time order, exactly as the live
-    execution books them: a leg of a FAILED trade is booked (MATCHED) and reversed (``<trade
-    id>:failed``). Each market's rebuilt position is compared with the one the journal restores to and
-    with the venue's token balances.
+    (from ``since`` on when given), finds our legs in each and maps them to YES-terms fills with the
+    live execution's own functions (``our_legs``, ``leg_fill``: our API key as a maker order's
+    owner, or as the taker's with trader_side TAKER), and books them through a ``Ledger`` in
+    match-time order, exactly as the live execution books them: a leg of a FAILED trade is booked
+    (MATCHED) and reversed (``<trade id>:failed``). Each market's rebuilt position is compared with
+    the one the journal restores to and with the venue's token balances.
 
     Unless ``dry_run``: while holding the wallet's instance lock (``InstanceLocked`` when a polymm
     trades it), the journal's ``fills``, ``fill_status`` and ``positions`` are replaced in one
@@ -1119,10 +1114,9 @@ async def _rebuild(settings: Settings, before: Any, address: str, note: str, dry
     from .domain.ledger import ADJUSTMENT, Ledger
     from .domain.portfolio import Fill
     from .journal import rewrite_fills
-    from .venue.live import LiveConfig, LiveExecution, market_from_clob
+    from .venue.live import leg_fill, market_from_clob, our_legs
     from .venue.wire import balance_amount, epoch_seconds, trade_from_rest, trade_status
 
-    base = RebuildReport(before.path, settings.clob_url, address, note, dry_run, since)
     client = await asyncio.to_thread(_authed_client, settings)
     raw = await asyncio.to_thread(client.get_trades, TradeParams(after=since) if since is not None else None)
     blocking: list[str] = []  # problems that make the rebuild incomplete: nothing is written
@@ -1151,9 +1145,7 @@ async def _rebuild(settings: Settings, before: Any, address: str, note: str, dry
                 markets[cid] = venue_error(e) if not isinstance(e, ValueError) else f"unreadable: {e}"
         return markets[cid]
 
-    # our legs, found and mapped by the live execution's own code (only its API key is set: it never starts)
-    live = LiveExecution(LiveConfig(settings.clob_url, settings.ws_url, ""))
-    live._api_key = client.creds.api_key
+    api_key = client.creds.api_key  # our legs: found and mapped by the live execution's own functions
     ledger = Ledger()
     rows: list[tuple[Fill, str | None]] = []
     kept = [(f, st) for f, st in before.fills if since is not None and f.ts < since
@@ -1163,35 +1155,33 @@ async def _rebuild(settings: Settings, before: Any, address: str, note: str, dry
     history: dict[tuple[str, str], list[tuple[str, float]]] = {}
     venue_keys: list[tuple[str, str]] = []
     legs = failed = 0
-    try:
-        for ts, _, ev in events:
-            status = trade_status(ev.status)
-            changed_at = epoch_seconds(ev.last_update) or ts
-            for order_id, token, side, price, size, fee_bps in live._our_legs(ev):
-                m = await market(ev.market)
-                if isinstance(m, str):
-                    blocking.append(f"trade {ev.id}: its market {ev.market or '(none)'} could not be looked up: {m}")
-                    continue
-                if token not in (m.yes_token, m.no_token):
-                    blocking.append(f"trade {ev.id}: token {short(token)} is not one of market {short(ev.market)}'s")
-                    continue
-                fill = live._to_fill(m, order_id, token, side, price, size, fee_bps, ev.id, ts)
-                legs += 1
-                seen = history.setdefault((ev.id, order_id), [])
-                booked = []
-                if status == "FAILED":  # booked when it matched, reversed when it failed
-                    failed += 1
-                    booked += ledger.record(fill, "MATCHED")
-                    seen.append(("MATCHED", ts))
-                booked += ledger.record(fill, status)
-                seen.append((status, ts if status == "MATCHED" else changed_at))
-                for b in booked:
-                    rows.append((b, "REVERSAL" if b.is_reversal else None))
-                    venue_keys.append((b.trade_id, b.order_id))
-                    if b.is_reversal:
-                        history.setdefault((b.trade_id, b.order_id), []).append(("REVERSAL", changed_at))
-    finally:
-        await live.close()
+    for ts, _, ev in events:
+        status = trade_status(ev.status)
+        changed_at = epoch_seconds(ev.last_update) or ts
+        for leg in our_legs(ev, api_key):
+            order_id, token = leg[0], leg[1]
+            m = await market(ev.market)
+            if isinstance(m, str):
+                blocking.append(f"trade {ev.id}: its market {ev.market or '(none)'} could not be looked up: {m}")
+                continue
+            if token not in (m.yes_token, m.no_token):
+                blocking.append(f"trade {ev.id}: token {short(token)} is not one of market {short(ev.market)}'s")
+                continue
+            fill = leg_fill(m, leg, ev.id, ts)
+            legs += 1
+            seen = history.setdefault((ev.id, order_id), [])
+            booked = []
+            if status == "FAILED":  # booked when it matched, reversed when it failed
+                failed += 1
+                booked += ledger.record(fill, "MATCHED")
+                seen.append(("MATCHED", ts))
+            booked += ledger.record(fill, status)
+            seen.append((status, ts if status == "MATCHED" else changed_at))
+            for b in booked:
+                rows.append((b, "REVERSAL" if b.is_reversal else None))
+                venue_keys.append((b.trade_id, b.order_id))
+                if b.is_reversal:
+                    history.setdefault((b.trade_id, b.order_id), []).append(("REVERSAL", changed_at))
 
     # the rows as written: each original leg with the venue's last status for it
     final: list[tuple[Fill, str]] = []
@@ -1203,7 +1193,7 @@ async def _rebuild(settings: Settings, before: Any, address: str, note: str, dry
     for f, st in final:
         key = (f.trade_id, f.order_id)
         merged: dict[str, float] = {}
-        for s, t in [*before.history.get(key, []), *history.get(key, []), (st, f.ts)]:
+        for s, t in [*before.history.get(key, []), *history.get(key, []), *([(st, f.ts)] if st != "booked" else [])]:
             merged.setdefault(s, t)
         statuses[key] = sorted(merged.items(), key=lambda item: item[1])
 
@@ -1250,7 +1240,7 @@ async def _rebuild(settings: Settings, before: Any, address: str, note: str, dry
     for cid in cids:
         yes, no = pairs[cid]
         m = markets.get(cid)
-        question = m.short_question if m is not None and not isinstance(m, str) else ""
+        question = m.question if m is not None and not isinstance(m, str) else ""
         if isinstance(m, str) and cid not in {f.condition_id for f, _ in final}:
             problems.append(f"market {cid}: could not be looked up ({m}); its balances are unknown")
         venue_pair = None
@@ -1272,7 +1262,8 @@ async def _rebuild(settings: Settings, before: Any, address: str, note: str, dry
             journal_shares=(restored.shares(yes), restored.shares(no)),
             rebuilt_shares=(ledger.shares(yes), ledger.shares(no)), venue_shares=venue_pair,
             only_journal=tuple(j[k] for k in j if k not in v), only_venue=tuple(v[k] for k in v if k not in j),
-            changed=tuple((j[k], v[k]) for k in j if k in v and (not j[k].same_fill(v[k]) or j[k].status != v[k].status)),
+            changed=tuple((j[k], v[k]) for k in j
+                          if k in v and (not j[k].same_fill(v[k]) or j[k].status != v[k].status)),
             adjustments=adjustments.get(cid, 0), agrees=agrees))
 
     written = False
@@ -1346,10 +1337,11 @@ def render_rebuild(r: RebuildReport) -> str:
         lines.append("the journal agrees with the venue's trades")
     off = [m for m in r.markets if m.agrees is False]
     for m in off:
-        lines.append(f"{short(m.condition_id)}: rebuilt {human(m.rebuilt)} YES, the venue's balances "
-                     f"{human(m.venue or Decimal(0))} (YES {human(m.venue_shares[0])}, NO {human(m.venue_shares[1])})"
-                     if m.venue_shares else "")
-        lines.append("  no adjustment is kept: the next start's reconciliation takes the venue's number")
+        assert m.venue_shares is not None and m.venue is not None
+        lines.append(f"{short(m.condition_id)}: rebuilt {human(m.rebuilt)} YES, the venue's balances {human(m.venue)} "
+                     f"(YES {human(m.venue_shares[0])}, NO {human(m.venue_shares[1])}): "
+                     f"{'a rewrite keeps' if r.dry_run else 'the journal keeps'} no adjustment; the next start's "
+                     f"reconciliation takes the venue's number")
     if r.written:
         lines.append(f"written: {_count(r.rows, 'fill row')} and {_count(len(r.markets), 'position')}"
                      + (f"; {_count(dropped, 'adjustment row')} dropped" if dropped else ""))

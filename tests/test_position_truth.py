@@ -198,8 +198,8 @@ async def test_another_client_on_the_wallet_halts_instead_of_a_cancel_war(wait_u
             finally:
                 task.cancel()
             assert "another client" in engine.halt_reason
-            mine = {o.id for o in ours(ex, engine)} - set(other_ids)
-            assert not mine  # ours cancelled by the kill
+            placed_by_us = engine.execution._ours_set  # ours cancelled by the kill (it runs on after HALTED)
+            await wait_until(lambda: not [o for o in ours(ex, engine) if o.id in placed_by_us])
             resting = {o.id for o in ex.engine.open_orders()}
             assert set(other_ids) & resting, "the other client's orders were cancelled wholesale"
 

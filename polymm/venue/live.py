@@ -528,11 +528,12 @@ class LiveExecution:
             self._gate_open.set()
             self._gate.set()
 
-    def _cancel_call(self) -> Callable[[], Any]:
-        """``DELETE /cancel-all``, or (another client trades this wallet) ``DELETE /orders`` for ours."""
+    def _cancel_call(self, also: Sequence[str] = ()) -> Callable[[], Any]:
+        """``DELETE /cancel-all``, or (another client trades this wallet) ``DELETE /orders`` for ours:
+        our open orders and ``also`` (ours the venue still showed resting)."""
         if not self.foreign_alert:
             return self._client.cancel_all
-        ids = self.orders.ids()
+        ids = list(dict.fromkeys([*self.orders.ids(), *also]))
         return (lambda: self._client.cancel_orders(ids)) if ids else (lambda: {"canceled": []})
 
     def _post_if_open(self, args: list[Any]) -> Any:
@@ -548,9 +549,10 @@ class LiveExecution:
         """(orders cancelled, whether the venue then showed none of ours resting). ``count_errors``:
         failures count as venue errors (not during the catch-up, when nothing of ours is quoted)."""
         total = 0
+        left: list = []
         for attempt in range(self.config.max_attempts):
             try:
-                r = await self._urgent_run(self._cancel_call())
+                r = await self._urgent_run(self._cancel_call([str(o.get("id")) for o in left if isinstance(o, dict)]))
                 total += len(r.get("canceled") or [])
                 left = await self._urgent_run(self._client.get_open_orders)
             except Exception as e:
@@ -614,7 +616,7 @@ class LiveExecution:
             if market is None:
                 self._look_up(ev.market, token)
                 continue
-            fill = self._to_fill(market, order_id, token, side, price, size, fee_bps, ev.id, ts)
+            fill = leg_fill(market, (order_id, token, side, price, size, fee_bps), ev.id, ts)
             before = self.ledger.status(ev.id, order_id)
             for booked in self.ledger.record(fill, status):
                 if booked.is_reversal:
@@ -630,29 +632,8 @@ class LiveExecution:
             self.orders.sweep(order_id)
             self._settled.set()
 
-    def _our_legs(self, ev: TradeEvent) -> list[tuple[str, str, str, Decimal, Decimal, str]]:
-        """(order id, token, side, price, size, fee bps) for every leg of the trade that is ours: our
-        order ids, or our API key as the owner (orders of an earlier run of ours)."""
-        legs = []
-        mine = self._api_key and ev.owner == self._api_key and ev.trader_side.upper() != "MAKER"
-        if ev.taker_order_id and (ev.taker_order_id in self._ours_set or mine):
-            legs.append((ev.taker_order_id, ev.asset_id, ev.side, _dec(ev.price), _dec(ev.size), ev.fee_rate_bps))
-        for mo in ev.maker_orders:
-            if mo.order_id in self._ours_set or (self._api_key and mo.owner == self._api_key):
-                token = mo.asset_id or ev.asset_id
-                side = mo.side or (_opposite(ev.side) if token == ev.asset_id else ev.side)
-                legs.append((mo.order_id, token, side, _dec(mo.price), _dec(mo.matched_amount), "0"))
-        return legs
-
-    def _to_fill(self, market: Market, order_id: str, token: str, side: str, price: Decimal, size: Decimal,
-                 fee_bps: str, trade_id: str, ts: float) -> Fill:
-        pips = price_to_pips(price)
-        yes_side = Side(side)
-        no = token == market.no_token
-        if no:  # a NO fill at q is a YES fill at 1 - q on the other side
-            yes_side, pips = yes_side.other, MAX_PIPS - pips
-        fee = size * _dec(fee_bps) / 10_000 * price * (1 - price)
-        return Fill(market.condition_id, order_id, yes_side, pips, size, fee, ts, trade_id, token, no)
+    def _our_legs(self, ev: TradeEvent) -> list[Leg]:
+        return our_legs(ev, self._api_key, self._ours_set)
 
     # ================================================================ markets learned from fills
     def _look_up(self, condition_id: str, token: str) -> None:
@@ -924,6 +905,39 @@ def _derive_or_create(client: Any) -> Any:
         if is_transient(e):
             raise
     return client.create_api_key()
+
+
+#: One leg of a trade that is ours: (order id, token, venue side, venue price, size, fee bps).
+Leg = tuple[str, str, str, Decimal, Decimal, str]
+
+
+def our_legs(ev: TradeEvent, api_key: str, order_ids: set[str] | frozenset[str] = frozenset()) -> list[Leg]:
+    """Every leg of the trade that is ours: our order ids, or our API key as the owner — the taker's
+    (``trader_side`` not MAKER) or a maker order's — which also finds orders of an earlier run of ours.
+    A maker leg's side and price are the maker's own (the top-level ones are the taker's)."""
+    legs: list[Leg] = []
+    mine = bool(api_key) and ev.owner == api_key and ev.trader_side.upper() != "MAKER"
+    if ev.taker_order_id and (ev.taker_order_id in order_ids or mine):
+        legs.append((ev.taker_order_id, ev.asset_id, ev.side, _dec(ev.price), _dec(ev.size), ev.fee_rate_bps))
+    for mo in ev.maker_orders:
+        if mo.order_id in order_ids or (api_key and mo.owner == api_key):
+            token = mo.asset_id or ev.asset_id
+            side = mo.side or (_opposite(ev.side) if token == ev.asset_id else ev.side)
+            legs.append((mo.order_id, token, side, _dec(mo.price), _dec(mo.matched_amount), "0"))
+    return legs
+
+
+def leg_fill(market: Market, leg: Leg, trade_id: str, ts: float) -> Fill:
+    """A leg as the YES-terms fill the ledger books (a NO fill at q is a YES fill at 1 − q on the other
+    side); the taker fee is ``size × rate × p × (1 − p)``."""
+    order_id, token, side, price, size, fee_bps = leg
+    pips = price_to_pips(price)
+    yes_side = Side(side)
+    no = token == market.no_token
+    if no:
+        yes_side, pips = yes_side.other, MAX_PIPS - pips
+    fee = size * _dec(fee_bps) / 10_000 * price * (1 - price)
+    return Fill(market.condition_id, order_id, yes_side, pips, size, fee, ts, trade_id, token, no)
 
 
 def signed_size(order: Any, asked: Decimal) -> Decimal:
