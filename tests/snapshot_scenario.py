@@ -21,6 +21,7 @@ from polymm.state import (
     DecisionState,
     ExecutionState,
     FeedState,
+    HoldingView,
     LogEntry,
     MarketState,
     OrderView,
@@ -49,10 +50,18 @@ def _book(market, mid: int, tick: int):
     return book.view(10)
 
 
-def build_app(halted: bool = False) -> PolymmApp:
+#: why nothing is quoted in the reconciling session (the catch-up's words when /data/trades fails)
+RECONCILE_REASON = "reconciling with the venue: the venue's trade history is unavailable; retrying"
+
+
+def build_app(halted: bool = False, reconciling: bool = False) -> PolymmApp:
+    """The canned session; ``halted``: after a kill; ``reconciling``: what we hold is not known yet
+    (the catch-up with the venue failing), so no market quotes."""
     settings = load_settings(_env_file=None, mode="paper", clob_url=f"http://{DEAD}", ws_url=f"ws://{DEAD}",
                              gamma_url=f"http://{DEAD}/gamma-api", data_url=f"http://{DEAD}/data-api")
-    markets = [m for m in make_markets(7, 6) if m.tick.pips == 100][:4]
+    catalog = make_markets(7, 6)
+    markets = [m for m in catalog if m.tick.pips == 100][:4]
+    removed = next(m for m in catalog if m not in markets)  # held, not traded (removed earlier)
     engine = Engine(settings, markets, mode="PAPER", venue_host=f"http://{DEAD}")
     store = engine.store
     positions = [D(20), D(-35), D(0), D("12.5")]
@@ -75,11 +84,12 @@ def build_app(halted: bool = False) -> PolymmApp:
             ("SELL cut to 12.50 of 20.00: position limit",) if k == 3 else (), decision.widen,
             decision.reward.q_min if decision.reward else None, 0.25, NOW))
         orders = tuple(OrderView(f"0x{k}{i:02d}", q.side.value, q.price, q.size, D(2) if i == 0 else D(0))
-                       for i, q in enumerate(t.quotes)) if not halted else ()
+                       for i, q in enumerate(t.quotes)) if not (halted or reconciling) else ()
         realized, unreal = pnl[k]
-        status = "halted" if halted else ("paused" if k == 2 else "quoting")
+        status = "halted" if halted else "reconciling" if reconciling else ("paused" if k == 2 else "quoting")
+        reason = "operator kill switch" if halted else RECONCILE_REASON if reconciling else t.reason
         store.set(f"market/{cid}", MarketState(
-            cid, m.question, status, "operator kill switch" if halted else t.reason, orders, positions[k],
+            cid, m.question, status, reason, orders, positions[k],
             D("0.31") if positions[k] else None, realized, unreal, 3 + k, params.spread, params.size,
             params.position_limit))
         if k == 0:
@@ -89,7 +99,15 @@ def build_app(halted: bool = False) -> PolymmApp:
     store.set("portfolio", PortfolioState(D("0.75"), D("0.55"), D("0.10"), 14))
     store.set("venue", VenueState("PAPER", f"http://{DEAD}", "paper"))
     store.set("feed", FeedState("RUNNING", "", 48_213, 0, 1, 0.4, (), 0, 6, 0, 0.006, 0.021))
-    store.set("execution", ExecutionState("paper", 0 if halted else 9, 0, None, 0, 0, 0))
+    store.set("holdings", (
+        HoldingView(markets[0].condition_id, markets[0].question, "Yes", markets[0].yes_token, D(20), True),
+        HoldingView(markets[1].condition_id, markets[1].question, "No", markets[1].no_token, D("37.5"), True),
+        HoldingView(markets[1].condition_id, markets[1].question, "Yes", markets[1].yes_token, D("2.5"), True),
+        HoldingView(markets[3].condition_id, markets[3].question, "Yes", markets[3].yes_token, D("12.5"), True),
+        HoldingView(removed.condition_id, removed.question, "No", removed.no_token, D("8.25"), False),
+    ))
+    store.set("execution", ExecutionState("paper", 0 if halted or reconciling else 9, 0, None, 0, 0, 0,
+                                          ready=not reconciling, reason=RECONCILE_REASON if reconciling else ""))
     store.set("risk", RiskState(halted, "operator kill switch" if halted else "", NOW - 5 if halted else 0.0,
                                 daily_pnl=D("1.20"), daily_loss_limit=D(100), exposure=21.4))
     store._events.clear()

@@ -4,13 +4,23 @@ the stand-in exchange over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import re
+from decimal import Decimal
 
 import pytest
-from engines import demo_settings, until
+from engines import demo_settings, hit_our_bid, ours, until
 
 from polymm.exchange import run_exchange
 from polymm.tui.app import PolymmApp
-from polymm.tui.widgets import ConfirmScreen, MarketsTable, OrderBookLadder, StatusBar
+from polymm.tui.widgets import (
+    ConfirmScreen,
+    MarketsTable,
+    OrderBookLadder,
+    PositionsPanel,
+    ReconcileBanner,
+    StatusBar,
+    shares_text,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -19,6 +29,15 @@ SIZE = (160, 48)
 
 def _status_text(app: PolymmApp) -> str:
     return str(app.query_one(StatusBar).render())
+
+
+def _screen(app: PolymmApp, widget=None) -> list[str]:
+    """The lines on the terminal as drawn (all of them, or the part ``widget`` covers)."""
+    lines = [strip.text for strip in app.screen._compositor.render_strips()]
+    if widget is None:
+        return lines
+    r = widget.region
+    return [line[r.x:r.right] for line in lines[r.y:r.bottom]]
 
 
 def _our_venue_orders(ex) -> list:
@@ -282,3 +301,156 @@ async def test_ctrl_q_and_ctrl_c_cancel_every_order_at_the_venue_first(key: str)
 
     async with run_exchange(port=0, seed=14, flow_rate=20) as ex:
         await _quit_cancels_first(ex, press)
+
+
+# ---------------------------------------------------------------- what we hold, and when it is not known
+
+
+async def test_the_status_bar_shows_reconciling_and_why_at_80_and_160_columns(monkeypatch) -> None:
+    """While what we hold is not known, RECONCILING sits beside the mode and ARMED / HALTED even at
+    80 columns, the banner under the bar says why, the markets list says so per market, and the
+    clock stays on screen; all of it goes once the execution is ready."""
+    from dataclasses import replace
+
+    from snapshot_scenario import RECONCILE_REASON, build_app
+
+    monkeypatch.setattr(StatusBar, "clock", StatusBar.clock)  # build_app pins it: put it back afterwards
+    for size, halted in (((80, 24), False), ((80, 24), True), ((160, 48), False)):
+        app = build_app(halted=halted, reconciling=True)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause()
+            lines = _screen(app)
+            bar, banner = lines[0], lines[1]
+            assert "PAPER" in bar and ("HALTED" if halted else "ARMED") in bar and "RECONCILING" in bar, bar
+            assert bar.rstrip().endswith("11:06:40 UTC"), bar  # the clock is never pushed off
+            assert banner.strip().startswith(RECONCILE_REASON), banner
+            assert app.query_one(ReconcileBanner).display
+            if size[0] == 160 and not halted:
+                table = app.query_one(MarketsTable)
+                rows = _screen(app, table)
+                assert sum(" reconciling " in r for r in rows) == len(app.engine.markets), rows
+
+                app.store.set("execution", replace(app.store.get("execution"), ready=True, reason=""))
+                await until(pilot, lambda a=app: "RECONCILING" not in _screen(a)[0])
+                assert not app.query_one(ReconcileBanner).display
+                assert "nothing is quoted" not in "\n".join(_screen(app))
+
+
+async def test_the_positions_panel_lists_every_token_held_traded_or_not(monkeypatch) -> None:
+    from snapshot_scenario import build_app
+
+    monkeypatch.setattr(StatusBar, "clock", StatusBar.clock)
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = _screen(app, app.query_one(PositionsPanel))
+        text = "\n".join(rows)
+        # the outcome and its share count, the venue's way (not only the YES-terms net)
+        assert re.search(r"Will the UK\S*\s+Yes 20\.00\s+\+1\.20\s+-0\.40", text), text
+        assert re.search(r"Will Real M\S*\s+Yes 2\.50 No 37\.50\s+-0\.75\s+\+0\.90", text), text  # both tokens
+        assert re.search(r"Will a hurr\S*\s+Yes 12\.50", text), text
+        # a market held but not traded (removed earlier) is listed, marked, with its tokens
+        assert re.search(r"\(not traded\)\s*\n\s*Will Bitcoi\S*\s+No 8\.25", text), text
+        assert re.search(r"Total\s+fees 0\.10\s+\+0\.75\s+\+0\.55\s+14", text), text
+
+
+async def test_share_counts_read_as_a_person_writes_them() -> None:
+    assert shares_text(Decimal("1E+1")) == "10.00"
+    assert shares_text(Decimal("4E-16")) == "0.00"  # a residue beyond the venue's unit
+    assert shares_text(Decimal("0.004")) == "0.004"  # a real holding never reads 0.00
+    assert shares_text(Decimal("12.345678")) == "12.345678"
+    assert shares_text(Decimal("9.9999999999999986")) == "10.00"
+    assert shares_text(Decimal("-1234.5")) == "-1,234.50"
+    assert shares_text(Decimal("-0.0000001")) == "0.00"
+
+
+def _venue_position(ex, market) -> tuple[Decimal, Decimal]:
+    """(YES shares, NO shares) the demo wallet holds at the stand-in."""
+    from eth_account import Account
+
+    from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+
+    address = Account.from_key(DEMO_PRIVATE_KEY).address
+    return (ex.standin.accounts.position(address, market.yes_token),
+            ex.standin.accounts.position(address, market.no_token))
+
+
+def _shown_holding(app: PolymmApp, cid: str) -> dict[str, Decimal] | None:
+    """The outcome → shares the positions panel shows for a traded market, read off the screen (its
+    rows follow the markets' order; None while the panel does not show the market yet)."""
+    lines = _screen(app, app.query_one(PositionsPanel))
+    order = list(app.store.get("markets", ()))
+    if not lines or "Held" not in lines[0] or cid not in order or len(lines) <= 1 + order.index(cid):
+        return None
+    held_at = lines[0].index("Held")
+    row = lines[1 + order.index(cid)]
+    name = row[:held_at].strip().rstrip("…")
+    if not name or not app.engine.markets[cid].question.startswith(name):
+        return None  # drawn before the market was added
+    return {o: Decimal(n.replace(",", "")) for o, n in re.findall(r"\b(Yes|No) (-?[\d,]+(?:\.\d+)?)", row[held_at:])}
+
+
+async def test_a_market_added_with_the_picker_shows_the_position_the_venue_holds() -> None:
+    """Issue 11: a market added while running quoted for minutes while the screen said 0. Add one with
+    the picker, let a taker hit our bid there: the positions panel (and the markets list) show what
+    the venue says we hold."""
+    from polymm.tui.screens import MarketPicker
+
+    async with run_exchange(port=0, seed=5, flow_rate=5) as ex:
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
+            engine = app.engine
+            await pilot.press("m")
+            await until(pilot, lambda: isinstance(app.screen, MarketPicker) and app.screen.loaded)
+            picker = app.screen
+            await pilot.press(*"taylor")
+            await until(pilot, lambda: picker.highlighted is not None and len(picker.matches()) == 1)
+            cid = picker.highlighted
+            market = picker.candidates[cid].market
+            assert cid not in engine.markets
+            await pilot.press("enter")
+            await until(pilot, lambda: cid in engine.markets)
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, MarketPicker))
+            await until(pilot, lambda: any(o.yes_side.value == "BUY" for o in ours(ex, engine, cid)), 15.0)
+
+            hit_our_bid(ex, engine, cid)
+
+            def shown_is_the_venues() -> bool:
+                yes, no = _venue_position(ex, market)
+                shown = _shown_holding(app, cid)
+                if not (yes or no) or shown is None:
+                    return False
+                want = {k: v for k, v in (("Yes", yes), ("No", no)) if v}
+                pos = str(app.query_one(MarketsTable).get_cell(cid, "pos"))
+                return shown == want and pos == f"{yes - no:,.2f}"
+
+            await until(pilot, shown_is_the_venues, 10.0)
+            yes, no = _venue_position(ex, market)
+            assert yes - no != 0
+            assert engine.portfolio.position(cid).qty == yes - no
+
+
+async def test_reconciling_is_shown_while_the_catch_up_fails_and_quoting_waits_for_it() -> None:
+    """The venue's trade history answers 503 at start: RECONCILING and why, and nothing of ours rests,
+    until the burst is over; then the quotes rest and RECONCILING goes."""
+    async with run_exchange(port=0, seed=15, flow_rate=5) as ex:
+        ex.standin.faults.add_http_errors(503, 3, 0.1, "/data/trades")
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: "RECONCILING" in _status_text(app), 15.0)  # from the very start
+
+            def banner() -> str:
+                return "\n".join(_screen(app, app.query_one(ReconcileBanner)))
+
+            await until(pilot, lambda: "reconciling with the venue" in banner(), 15.0)  # signed in: the catch-up
+            assert "nothing is quoted" in banner(), banner()
+            assert _our_venue_orders(ex) == []
+            table = app.query_one(MarketsTable)
+            await until(pilot, lambda: "reconciling" in {table.get_cell(c, "state") for c in table.rows})
+            assert "RECONCILING" in _status_text(app) and _our_venue_orders(ex) == []
+
+            await until(pilot, lambda: len(_our_venue_orders(ex)) >= 4, 20.0)  # the burst ran out: quoting
+            await until(pilot, lambda: "RECONCILING" not in _status_text(app))
+            assert not app.query_one(ReconcileBanner).display

@@ -8,7 +8,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from engines import demo_settings, until
+from engines import demo_settings, hit_our_bid, until
 from textual.widgets import DataTable, Input, Label
 
 from polymm.domain.market import Side
@@ -16,7 +16,7 @@ from polymm.domain.quoting import to_pips
 from polymm.exchange import run_exchange
 from polymm.tui.app import PolymmApp
 from polymm.tui.screens import HelpScreen, MarketPicker, ParamsEditor
-from polymm.tui.widgets import MarketsTable
+from polymm.tui.widgets import ConfirmScreen, MarketsTable, PositionsPanel, shares_text
 
 pytestmark = pytest.mark.asyncio
 
@@ -128,6 +128,69 @@ async def test_picker_removes_a_traded_market_and_its_venue_orders() -> None:
             await pilot.press("d")
             assert "not traded" in _text(picker.query_one("#picker-message", Label))
             assert cid not in engine.markets
+
+
+async def test_removing_a_market_we_hold_asks_first_and_its_position_stays_shown() -> None:
+    """A market holding a position is removed only once confirmed (y); n and escape change nothing.
+    Once removed, its tokens stay listed under Positions as not traded, with the venue's count."""
+    from eth_account import Account
+
+    from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+
+    address = Account.from_key(DEMO_PRIVATE_KEY).address
+    async with run_exchange(port=0, seed=5, flow=False) as ex:
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            engine, cid = await _quoting_december(pilot, app, ex)
+            market = engine.markets[cid]
+            await until(pilot, lambda: any(o.yes_side is Side.BUY for o in _ours(ex, app, cid)))
+            hit_our_bid(ex, engine, cid)
+            await until(pilot, lambda: any(h.condition_id == cid for h in engine.ledger.holdings()))
+            yes = ex.standin.accounts.position(address, market.yes_token)
+            assert yes > 0 and engine.portfolio.position(cid).qty == yes
+
+            picker = await _open_picker(pilot, app)
+            await pilot.press(*"december")
+            await until(pilot, lambda: _rows(picker) == [cid])
+            await until(pilot, lambda: len(_ours(ex, app, cid)) >= 2)  # quoting again after the fill
+            for decline in ("n", "escape"):
+                await pilot.press("enter")  # on a traded row: remove, but we hold shares: asks first
+                await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+                question = app.screen.question
+                assert f"We hold Yes {shares_text(yes)}" in question and market.short_question in question
+                assert "stays counted" in question and "shown under Positions" in question
+                await pilot.press(decline)
+                await until(pilot, lambda: app.screen is picker)
+                assert "kept, nothing changed" in _text(picker.query_one("#picker-message", Label))
+                await pilot.pause(0.5)
+                assert cid in engine.markets and engine.feed.books.get(cid) is not None
+                assert len(_ours(ex, app, cid)) >= 2  # still quoting at the venue
+
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await until(pilot, lambda: cid not in engine.markets)
+            assert _ours(ex, app, cid) == []
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, MarketPicker))
+            await until(pilot, lambda: cid not in app.query_one(MarketsTable).rows)
+            # still held, still counted, and on screen: under Positions, as not traded
+            assert engine.portfolio.position(cid).qty == yes
+
+            def listed() -> bool:  # the row under "(not traded)", as drawn
+                lines = [strip.text for strip in app.screen._compositor.render_strips()]
+                r = app.query_one(PositionsPanel).region
+                panel = [line[r.x:r.right] for line in lines[r.y:r.bottom]]
+                at = next((i for i, t in enumerate(panel) if "(not traded)" in t), None)
+                if not panel or "Held" not in panel[0] or at is None or at + 1 >= len(panel):
+                    return False
+                held_at = panel[0].index("Held")
+                row = panel[at + 1]
+                name = row[:held_at].strip().rstrip("…")
+                return bool(name) and market.question.startswith(name) and row[held_at:].startswith(
+                    f"Yes {shares_text(yes)} ")
+
+            await until(pilot, listed)
 
 
 async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_armed() -> None:

@@ -272,6 +272,8 @@ class Engine:
         """Restore from the journal, then connect the execution venue: credentials, and the catch-up —
         orphans cancelled, the venue's trades since the last journaled fill booked, balances compared.
         Nothing is quoted until the catch-up succeeded (the execution retries it; ``ready`` says why)."""
+        self.store.set("execution", ExecutionState(self.execution.name, 0, 0, None, 0, 0, 0, ready=False,
+                                                   reason="connecting to the venue"))
         restored = await asyncio.to_thread(self.journal.restore) if self.journal is not None else None
         if restored is not None:
             self._restore(restored)
@@ -279,6 +281,7 @@ class Engine:
         if restored is not None and restored.open_orders and self.journal is not None:
             self.journal.record_order_status(restored.open_orders, "closed at restart")  # the venue's cancel-all
         ok, why = self.execution.ready()
+        self.store.set("execution", replace(self.store.get("execution"), ready=ok, reason=why))
         if ok:
             self.store.log(f"execution {self.execution.name} ready")
         else:

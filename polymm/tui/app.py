@@ -52,6 +52,7 @@ from .widgets import (
     OpenOrdersTable,
     OrderBookLadder,
     PositionsPanel,
+    ReconcileBanner,
     SignalsPanel,
     StatusBar,
     TradesTape,
@@ -178,6 +179,7 @@ class PolymmApp(App[None]):
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
+        yield ReconcileBanner(id="reconcile-banner")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield MarketsTable(id="markets")
@@ -298,7 +300,7 @@ class PolymmApp(App[None]):
         for k in changed:
             if k.startswith(("market/", "book/")) or k == "markets":
                 self._pending.update(("markets", "orders", "positions"))
-            elif k.startswith("decision/") or k == "portfolio":
+            elif k.startswith("decision/") or k in ("portfolio", "holdings"):
                 self._pending.add("positions")
             if sel is not None and k in (f"signals/{sel}", f"decision/{sel}"):
                 self._pending.add("signals")
@@ -310,8 +312,9 @@ class PolymmApp(App[None]):
         order: tuple[str, ...] = store.get("markets", ())
         if "risk" in changed or now - self._drawn_at.get("status", 0.0) >= STATUS_PERIOD_S:
             self._drawn_at["status"] = now  # ARMED / HALTED shows at once; the rest 4 times a second
-            self.query_one(StatusBar).show(store.get("venue"), store.get("feed"), store.get("risk"),
-                                           store.get("execution"))
+            execution = store.get("execution")
+            self.query_one(StatusBar).show(store.get("venue"), store.get("feed"), store.get("risk"), execution)
+            self.query_one(ReconcileBanner).show(execution)
         with self.batch_update():
             if not changed and not due:
                 return
@@ -333,7 +336,8 @@ class PolymmApp(App[None]):
                 self.query_one(SignalsPanel).show(store.get(f"signals/{sel}"), store.get(f"decision/{sel}"))
             if "positions" in due:
                 rewards = {cid: d.reward_score for cid in order if (d := store.get(f"decision/{cid}")) is not None}
-                self.query_one(PositionsPanel).show(order, states, store.get("portfolio"), rewards)
+                self.query_one(PositionsPanel).show(order, states, store.get("portfolio"), rewards,
+                                                    store.get("holdings"))
             if "orders" in due and self.query_one("#tabs", TabbedContent).active == "tab-orders":
                 self.query_one(OpenOrdersTable).show(states)  # hidden, it would only cost layouts
             if "events" in changed:

@@ -26,6 +26,7 @@ from ..domain.market import Market
 from ..engine.engine import Engine
 from ..venue.discovery import Candidate, Discovery, Filters, RankBy, rank
 from ..venue.rest import PublicClient
+from .widgets import ConfirmScreen, shares_text
 
 #: Sort orders ``ctrl+s`` cycles through (``discovery.rank`` keys).
 SORTS: tuple[RankBy, ...] = ("volume", "spread", "reward", "score")
@@ -73,7 +74,9 @@ class MarketPicker(ModalScreen[None]):
     Candidates come from Gamma (``venue.discovery``) in a worker, so the UI never waits on the
     network. Typing filters by question and slug (every word must match); ``ctrl+s`` cycles the sort.
     ``enter`` adds the highlighted market, or removes it when it is already traded; ``a`` / ``d`` only
-    add / only remove. The engine calls run as app workers so closing the picker never interrupts one.
+    add / only remove. Removing a market we hold shares of asks first (``ConfirmScreen``: what is held,
+    and that the position stays counted and shown); declining changes nothing. The engine calls run as
+    app workers so closing the picker never interrupts one.
     """
 
     DEFAULT_CSS = """
@@ -300,7 +303,8 @@ class MarketPicker(ModalScreen[None]):
         self._act(self.highlighted, "remove")
 
     def _act(self, cid: str | None, wanted: str | None) -> None:
-        """Add or remove ``cid`` (``wanted`` None: whichever applies) through the engine, in a worker."""
+        """Add or remove ``cid`` (``wanted`` None: whichever applies) through the engine, in a worker;
+        a removal of a market we hold shares of only once confirmed."""
         if cid is None or cid not in self.candidates:
             self._set_message("no market highlighted", error=True)
             return
@@ -317,6 +321,40 @@ class MarketPicker(ModalScreen[None]):
         if op == "remove" and not traded:
             self._set_message(f"{name}: not traded (a adds it)")
             return
+        held = self.held(cid) if op == "remove" else ""
+        if not held:
+            self._start(op, c)
+            return
+
+        def answered(ok: bool | None) -> None:
+            if not ok:
+                self._set_message(f"{name}: kept, nothing changed")
+            elif cid not in self.engine.markets:
+                self._set_message(f"{name}: not traded any more")
+            elif cid in self._busy:
+                self._set_message(f"{name}: still busy")
+            else:
+                self._start(op, c)
+
+        self.app.push_screen(ConfirmScreen(
+            f"Remove {name}?\n\nWe hold {held}. Its orders are cancelled and it is no longer quoted; "
+            f"the position stays counted (limits, P&L) and shown under Positions as not traded."), answered)
+
+    def held(self, cid: str) -> str:
+        """What we hold in a market, for a person (``Yes 20.00``; ``Yes 5.00 and No 3.00``), "" when
+        nothing: the ledger's tokens with a non-zero count, else the market's YES-terms position."""
+        market = self.engine.markets.get(cid)
+        outcomes = market.outcomes if market is not None else ("Yes", "No")
+        tokens = [h for h in self.engine.ledger.holdings() if h.condition_id == cid]
+        if tokens:
+            return " and ".join(f"{outcomes[1] if h.no else outcomes[0]} {shares_text(h.shares)}" for h in tokens)
+        net = self.engine.portfolio.position(cid).qty
+        if net:
+            return f"a net position of {'+' if net > 0 else ''}{shares_text(net)} {outcomes[0]}"
+        return ""
+
+    def _start(self, op: str, c: Candidate) -> None:
+        cid, name = c.condition_id, c.market.short_question
         self._busy.add(cid)
         self._set_message(f"{'adding' if op == 'add' else 'removing'} {name}…")
         self._sync_traded()

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.containers import Grid
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static
 
@@ -22,6 +22,7 @@ from ..state import (
     DecisionState,
     ExecutionState,
     FeedState,
+    HoldingView,
     LogEntry,
     MarketState,
     PortfolioState,
@@ -42,6 +43,26 @@ def _qty(v: Decimal) -> str:
     return f"{v:,.2f}"
 
 
+SHARE_PLACES = Decimal("0.000001")  # the venue's share unit (1e-6)
+
+
+def shares_text(v: Decimal) -> str:
+    """A share count for a human: 2 decimals, more only where the value has them (a holding of
+    0.004 shares must not read 0.00), never an exponent (``1E+1``) or a 28-digit residue."""
+    v = v.quantize(SHARE_PLACES)
+    if not v:
+        v = abs(v)  # never "-0.00"
+    if v == v.quantize(Decimal("0.01")):
+        return f"{v:,.2f}"
+    return f"{v.normalize():,f}"
+
+
+def holdings_text(holdings: list[HoldingView] | tuple[HoldingView, ...]) -> str:
+    """``Yes 20.00`` / ``Yes 5.00 No 3.00``: each outcome token held and its share count (Yes first)."""
+    ordered = sorted(holdings, key=lambda h: h.outcome != "Yes")
+    return " ".join(f"{h.outcome[:12]} {shares_text(h.shares)}" for h in ordered)
+
+
 def update_if_changed(widget: Static, content: Text | Table, key: object = None, layout: bool = False) -> None:
     """``Static.update`` only when the content changed (compared by ``key``, default the text), and
     without a layout pass unless asked: a fixed-size panel never needs one, and a layout pass reflows
@@ -54,8 +75,10 @@ def update_if_changed(widget: Static, content: Text | Table, key: object = None,
 
 
 class StatusBar(Static):
-    """Mode, risk state (ARMED / HALTED and why) first — they must survive a narrow terminal — then
-    feed state and latency, heartbeat age, rate-limit budget, today's P&L, venue and the UTC clock."""
+    """Mode, risk state (ARMED / HALTED) and RECONCILING (what we hold is not known yet, so nothing is
+    quoted) first — they must survive a narrow terminal — then the halt reason, feed state and latency,
+    heartbeat age, rate-limit budget, today's P&L, venue, and the UTC clock, which stays at the right
+    edge: what does not fit before it is cut (with an ellipsis), the clock never is."""
 
     clock: Callable[[], float] = staticmethod(time.time)  # replaced by snapshot tests (a fixed clock)
 
@@ -65,12 +88,14 @@ class StatusBar(Static):
         if venue is not None:
             t.append(f" {venue.mode} ", style="bold reverse red" if venue.mode == "LIVE" else "bold reverse")
         halted = bool(risk and risk.halted)
+        reconciling = execution is not None and not execution.ready
         t.append(" ")
+        t.append(" HALTED " if halted else " ARMED ", style="bold reverse red" if halted else "bold reverse green")
+        if reconciling:  # the reason is on the banner under the bar (ReconcileBanner)
+            t.append(" ")
+            t.append(" RECONCILING ", style="bold reverse yellow")
         if halted and risk is not None:
-            t.append(" HALTED ", style="bold reverse red")
             t.append(f" {risk.reason}", style="red")
-        else:
-            t.append(" ARMED ", style="bold reverse green")
         if feed is not None:
             style = {"RUNNING": "green", "DEGRADED": "yellow", "ERROR": "bold red"}.get(feed.status, "dim")
             t.append("  feed ")
@@ -100,9 +125,27 @@ class StatusBar(Static):
             t.append(f"  {feed.frames:,} frames", style="dim")
         if venue is not None:
             t.append(f"  {venue.host} exec={venue.execution}", style="dim")
-        t.append(time.strftime("  %H:%M:%S UTC", time.gmtime(self.clock())))
+        clock = Text(time.strftime("  %H:%M:%S UTC", time.gmtime(self.clock())))
+        width = self.size.width
+        if width and t.cell_len + clock.cell_len > width:
+            t.truncate(max(width - clock.cell_len, 0), overflow="ellipsis")
+        t.append_text(clock)
         self.set_class(halted, "-halted")
+        self.set_class(reconciling, "-reconciling")
         update_if_changed(self, t)
+
+
+class ReconcileBanner(Static):
+    """One line under the status bar while what we hold is not known (``ExecutionState.ready`` False:
+    the catch-up with the venue, a failing reconciliation, a position being taken from the venue, an
+    unknown balance): why nothing is quoted. Hidden otherwise (a layout pass only when it comes or goes)."""
+
+    def show(self, execution: ExecutionState | None) -> None:
+        shown = execution is not None and not execution.ready
+        self.set_class(shown, "-shown")
+        if shown and execution is not None:
+            why = execution.reason or "what we hold is not known yet"
+            update_if_changed(self, Text(f" {why} — nothing is quoted meanwhile", no_wrap=True, overflow="ellipsis"))
 
 
 class _LiveTable(DataTable):
@@ -176,7 +219,7 @@ class MarketsTable(_LineTable):
 
     COLUMNS = ("market", "state", "mid", "bid", "ask", "spread", "pos", "pnl")
     LABELS = ("Market", "State", "Mid", "Our bid", "Our ask", "Spread", "Pos", "P&L")
-    WIDTHS = (34, 10, 7, 8, 8, 6, 8, 9)
+    WIDTHS = (33, 11, 7, 8, 8, 6, 8, 9)  # State fits "reconciling"
     RIGHT = frozenset({"pos", "pnl"})
 
     def on_mount(self) -> None:
@@ -381,37 +424,71 @@ class OpenOrdersTable(_LiveTable):
 
 
 class PositionsPanel(Static):
-    """Positions and P&L per market (realised, unrealised, our reward score estimate) and the totals
-    (with fees)."""
+    """What we hold and the P&L per market: each traded market (in the markets table's order) with the
+    outcome tokens it holds and their share counts (the venue's way: ``Yes 20.00``, ``No 35.00``),
+    realised and unrealised P&L, our reward score estimate and fills; then every market we hold
+    tokens of but do not trade now (removed, or known only from a fill), dimmed, under a ``(not
+    traded)`` line; then the totals (with fees). Holdings come from the ``holdings`` slice (the
+    ledger: every token with a non-zero count), so no position is ever out of sight. The share counts
+    are never cut; on a narrow panel the reward estimate gives way to the market's name."""
+
+    NARROW = 58  # below this many columns the Reward column is left out
+    _args: tuple = ()
 
     def show(self, order: tuple[str, ...], states: dict[str, MarketState], total: PortfolioState | None,
-             rewards: dict[str, float | None] | None = None) -> None:
-        key = (tuple((cid, st.position, st.realized_pnl, st.unrealized_pnl, st.fills, (rewards or {}).get(cid))
-                     for cid in order if (st := states.get(cid)) is not None), total)
+             rewards: dict[str, float | None] | None = None,
+             holdings: tuple[HoldingView, ...] | None = None) -> None:
+        self._args = (order, states, total, rewards, holdings)
+        holdings = holdings or ()
+        rewards = rewards or {}
+        narrow = 0 < self.size.width < self.NARROW
+        key = (tuple((cid, st.realized_pnl, st.unrealized_pnl, st.fills, rewards.get(cid))
+                     for cid in order if (st := states.get(cid)) is not None), holdings, total, narrow)
         if getattr(self, "_last_key", None) == key:
             return
-        table = Table(expand=True, box=None, pad_edge=False)
-        for col in ("Market", "Pos", "Realised", "Unreal.", "Reward", "Fills"):
-            table.add_column(col, justify="left" if col == "Market" else "right", no_wrap=True,
-                             ratio=3 if col == "Market" else None)
+        held: dict[str, list[HoldingView]] = {}
+        for h in holdings:
+            held.setdefault(h.condition_id, []).append(h)
+        held_width = max((len(holdings_text(hs)) for hs in held.values()), default=4)
+        table = Table(expand=True, box=None, pad_edge=False, collapse_padding=True)  # one space between columns
+        columns = ("Market", "Held", "Realised", "Unreal.", "Fills") if narrow else (
+            "Market", "Held", "Realised", "Unreal.", "Reward", "Fills")
+        for col in columns:
+            table.add_column(col, justify="left" if col in ("Market", "Held") else "right", no_wrap=True,
+                             ratio=3 if col == "Market" else None,
+                             min_width=held_width if col == "Held" else None)  # the shares are never cut
+
+        def row(*cells: object, style: str = "") -> None:
+            reward_at = 4  # the Reward cell, left out on a narrow panel
+            table.add_row(*(c for i, c in enumerate(cells) if not (narrow and i == reward_at)), style=style)
+
+        rows = 0
         for cid in order:
             st = states.get(cid)
             if st is None:
                 continue
-            r = (rewards or {}).get(cid)
-            table.add_row(
-                st.question[:22], _qty(st.position), _money(st.realized_pnl), _money(st.unrealized_pnl),
-                f"{r:,.0f}" if r is not None else "—", str(st.fills),
-            )
+            r = rewards.get(cid)
+            row(st.question[:22], holdings_text(held.get(cid, ())) or "—", _money(st.realized_pnl),
+                _money(st.unrealized_pnl), f"{r:,.0f}" if r is not None else "—", str(st.fills))
+            rows += 1
+        untraded = [(cid, hs) for cid, hs in held.items() if cid not in states or cid not in order]
+        if untraded:
+            row(Text("(not traded)", style="italic"), "", "", "", "", "", style="dim")
+            rows += 1
+        for cid, hs in untraded:
+            name = hs[0].question or f"{cid[:10]}…"
+            row(name[:22], holdings_text(hs), "—", "—", "—", "—", style="dim")
+            rows += 1
         if total is not None:
-            table.add_row(
-                Text(f"Total (fees {total.fees:,.2f})", style="bold"), "", _money(total.realized_pnl),
-                _money(total.unrealized_pnl), "", str(total.fills), style="bold",
-            )
-            table.add_row(Text("P&L", style="bold"), "", "", _money(total.total_pnl), "", "", style="bold")
-        rows = len(key[0])
+            row(Text("Total", style="bold"), f"fees {total.fees:,.2f}", _money(total.realized_pnl),
+                _money(total.unrealized_pnl), "", str(total.fills), style="bold")
+            row(Text("P&L", style="bold"), "", "", _money(total.total_pnl), "", "", style="bold")
         update_if_changed(self, table, key, layout=rows != getattr(self, "_rows", None))  # height follows the rows
         self._rows = rows
+
+    def on_resize(self) -> None:
+        if self._args:
+            self.show(*self._args)
 
 
 class EventLog(Static):
@@ -465,10 +542,11 @@ class ConfirmScreen(ModalScreen[bool]):
         self.question = question
 
     def compose(self) -> ComposeResult:
-        with Grid(id="confirm-dialog"):
+        with Vertical(id="confirm-dialog"):  # as tall as the question needs
             yield Label(self.question, id="confirm-question")
-            yield Button("Yes (y)", variant="warning", id="confirm-yes")
-            yield Button("No (n)", variant="primary", id="confirm-no")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", variant="warning", id="confirm-yes")
+                yield Button("No (n)", variant="primary", id="confirm-no")
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
