@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # SQLite journal (polymm/journal.py). Empty: the programs use ~/.local/state/polymm/journal-<mode>.sqlite
     # in paper and live mode and none in demo mode (its venue is new every run); "off": no journal.
     journal_path: str = ""
+    # how long signing in, the start-up market listing and the first catch-up ride out a busy or
+    # unreachable venue (425, 429, 5xx, no answer) before a clear final error
+    venue_retry_s: float = Field(120.0, ge=0, le=3600)
     max_errors_10s: int = Field(20, ge=1, le=10_000)
     heartbeat_timeout_s: float = Field(15.0, gt=0, le=600)
     quote_interval_s: float = Field(1.0, gt=0, le=60)  # fallback step of a quiet market

@@ -124,13 +124,12 @@ def setup_logging(settings: Settings, stream: Any = None) -> None:
 
 
 # ====================================================================== the headless engine
-async def initial_markets(
-    settings: Settings, *, budget_s: float = 120.0, on_retry: Callable[[str], None] | None = None
-) -> list[Market]:
+async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None] | None = None) -> list[Market]:
     """The markets to start with: the market file's (resolved at the venue), else ``POLYMM_MARKETS``
     among the top markets by 24 h volume, else the top ``max_markets``. A venue that answers 425 /
-    429 / 5xx or not at all is asked again for up to ``budget_s`` seconds (``on_retry`` hears each
-    retry; ``VenueUnavailable`` says what it last answered)."""
+    429 / 5xx or not at all is asked again for up to ``venue_retry_s`` seconds (``on_retry`` hears
+    each retry; ``VenueUnavailable`` says what it last answered)."""
+    budget_s = settings.venue_retry_s
     from .engine.watchlist import read_market_file, resolve_markets
     from .venue.retry import with_retries
 

@@ -417,3 +417,19 @@ def test_the_settings_secrets_include_the_configured_and_the_demo_key(clean) -> 
     found = ops.settings_secrets(s)
     assert "77" * 32 in found and "0x" + "77" * 32 in found and "s" * 44 in found and "p" * 20 in found
     assert DEMO_PRIVATE_KEY in found
+
+
+# ---------------------------------------------------------------- start-up against a busy venue
+def test_the_start_up_listing_rides_out_a_busy_venue_and_then_gives_up_naming_the_last_answer(clean, venue) -> None:
+    import asyncio
+
+    from polymm.venue.retry import VenueUnavailable
+
+    venue.call(lambda: venue.standin.faults.add_http_errors(503, 2, 0.05, "/gamma-api/markets"))
+    said: list[str] = []
+    found = asyncio.run(ops.initial_markets(_settings(venue, venue_retry_s=10.0), on_retry=said.append))
+    assert len(found) == 6 and len(said) == 2 and all("listing markets: 503" in s for s in said)
+    venue.call(lambda: venue.standin.faults.add_http_errors(429, 10_000, 0.05, "/gamma-api/markets"))
+    with pytest.raises(VenueUnavailable, match=r"listing markets: the venue kept failing for 1 s .*last: 429"):
+        asyncio.run(ops.initial_markets(_settings(venue, venue_retry_s=1.0), on_retry=said.append))
+    venue.call(lambda: venue.standin.faults.clear())

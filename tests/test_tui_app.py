@@ -245,6 +245,24 @@ async def test_every_binding_has_an_id_and_is_in_the_command_palette() -> None:
 
 
 
+async def test_an_unreachable_venue_says_so_instead_of_an_empty_armed_dashboard() -> None:
+    """Nothing listens at the venue's address: the market listing is retried for ``venue_retry_s``
+    (each retry in the log), then RECONCILING stays up with the reason — never a quiet ARMED screen."""
+    from polymm.config import load_settings
+
+    app = PolymmApp(load_settings(_env_file=None, mode="paper", clob_url="http://127.0.0.1:9",
+                                  gamma_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", venue_retry_s=1.0),
+                    mode="PAPER")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "could not list markets" in "\n".join(_screen(app, app.query_one(ReconcileBanner))),
+                    15.0)
+        assert "RECONCILING" in _status_text(app)
+        texts = [e.text for e in app.store.get("events", ())]
+        assert any("listing markets" in t and "retrying" in t for t in texts), texts
+        assert any("could not list markets at http://127.0.0.1:9" in t for t in texts), texts
+        assert app.engine is None
+
+
 async def _quit_cancels_first(ex, keys) -> None:
     """Drive ``keys(pilot, app)`` to quit once our quotes rest; the venue must hold none of ours
     by the time the app asks to exit (not only after: the process could end right there), and the

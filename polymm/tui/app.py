@@ -42,8 +42,8 @@ from ..config import ConfigError, Settings
 from ..domain.market import Market
 from ..engine.engine import Engine
 from ..engine.heap import SETTLE_AFTER_S, settle_heap
-from ..state import StateStore
-from ..venue.rest import PublicClient
+from ..state import ExecutionState, StateStore
+from ..venue.retry import describe as venue_error
 from .screens import HelpScreen, MarketPicker, ParamsEditor
 from .widgets import (
     ConfirmScreen,
@@ -251,13 +251,20 @@ class PolymmApp(App[None]):
         """Discover markets (unless given), build the engine, start its loops as workers."""
         markets = self._fixed_markets
         if markets is None:
-            public = PublicClient(self.settings.clob_url, self.settings.gamma_url)
-            try:
-                wanted = set(self.settings.market_ids)
-                found = await public.list_markets(limit=100)
-                markets = [m for m in found if not wanted or m.condition_id in wanted][: self.settings.max_markets]
-            finally:
-                await public.aclose()
+            from .. import ops
+
+            execution = "paper" if self.mode == "PAPER" else "live"
+            self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
+                                                       reason=f"listing markets at {self.settings.gamma_url}"))
+            try:  # a busy venue is asked again for two minutes (ops.initial_markets), then we say why
+                markets = await ops.initial_markets(self.settings, on_retry=lambda t: self.store.log(t, "warning"))
+            except Exception as e:
+                reason = f"could not list markets at {self.settings.gamma_url}: {venue_error(e)}"
+                self.store.log(reason, "error")
+                self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
+                                                           reason=f"{reason}; restart polymm-tui to try again"))
+                self.notify(reason, severity="error", timeout=15)
+                return
         engine = Engine(self.settings, markets, self.store, mode=self.mode, venue_host=self.venue_host)
         try:
             await engine.start()
