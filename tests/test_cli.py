@@ -68,8 +68,10 @@ def test_live_with_credentials_needs_a_terminal_confirmation(tmp_path) -> None:
 
 
 def test_exchange_command_prints_its_urls_and_serves_books(tmp_path) -> None:
+    # started as a shell starts a background job: SIGINT inherited *ignored* — Ctrl-C must still stop it
     p = subprocess.Popen([*POLYMM, "exchange", "--port", "0", "--seed", "3"], cwd=tmp_path, env=_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         lines = [p.stdout.readline() for _ in range(6)]  # type: ignore[union-attr]
         text = "".join(lines)
@@ -84,7 +86,11 @@ def test_exchange_command_prints_its_urls_and_serves_books(tmp_path) -> None:
         assert book["bids"] and book["asks"]
     finally:
         p.send_signal(signal.SIGINT)
-        p.wait(timeout=10)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()  # never leave a stand-in behind
+            raise
 
 
 def test_headless_demo_quotes_and_sigint_cancels_and_exits_0(tmp_path) -> None:

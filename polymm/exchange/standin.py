@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
@@ -454,7 +455,17 @@ def serve(
             out(f"  Gamma API   {u.gamma_url}")
             out(f"  Data API    {u.data_url}")
             out("Ctrl-C to stop.")
-            await asyncio.Event().wait()
+            # our own handlers: a process started in the background by a shell inherits SIGINT
+            # *ignored*, and Python then never raises KeyboardInterrupt — Ctrl-C / SIGTERM must stop it
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            try:
+                await stop.wait()
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
