@@ -272,6 +272,9 @@ def _parser() -> argparse.ArgumentParser:
                                      "0 once the venue confirms none rest (1 if it does not). One process per wallet "
                                      "and venue: a second one refuses to start, naming the first.")
     _common(run)
+    run.add_argument("--rearm", action="store_true",
+                     help="clear a kill latched in the journal (HALTED before a restart) once the start-up catch-up "
+                          "with the venue is done; without it a latched kill keeps `polymm run` HALTED")
     ex = sub.add_parser("exchange", help="run the stand-in Polymarket exchange on loopback")
     ex.add_argument("--host", default="127.0.0.1")
     ex.add_argument("--port", type=int, default=8080)
@@ -391,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ops.setup_logging(settings)
     with _venue(_with_journal(settings), args) as (settings, mode), _one_instance(settings, "polymm run") as ok:
-        return asyncio.run(ops.run_headless(settings, mode)) if ok else 1
+        return asyncio.run(ops.run_headless(settings, mode, rearm=args.rearm)) if ok else 1
 
 
 def _export_pnl(args: argparse.Namespace) -> int:

@@ -203,10 +203,10 @@ def _echo_events(engine: Any) -> Callable[[int], None]:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-async def run_headless(settings: Settings, mode: str) -> int:
+async def run_headless(settings: Settings, mode: str, *, rearm: bool = False) -> int:
     """``polymm run``: start the engine, run its loops (and the extras) until SIGINT / SIGTERM /
     SIGHUP or a loop fails, then cancel every order of ours at the venue. 0 when the venue confirms
-    none rest."""
+    none rest. ``rearm`` (``--rearm``): a kill latched in the journal is cleared once started."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
 
@@ -223,13 +223,13 @@ async def run_headless(settings: Settings, mode: str) -> int:
     for sig in handled:
         loop.add_signal_handler(sig, on_signal, sig)
     try:
-        return await _run_engine(settings, mode, stop)
+        return await _run_engine(settings, mode, stop, rearm)
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
 
 
-async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event) -> int:
+async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm: bool = False) -> int:
     from .engine.engine import Engine
     from .engine.heap import SETTLE_AFTER_S, settle_heap
     from .engine.watchlist import Watchlist
@@ -262,6 +262,10 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event) -> int
         try:
             await engine.start()
             started = True
+            if rearm and engine.halted:  # the operator's word, given on the command line
+                was = engine.halt_reason
+                await engine.rearm()
+                log.warning("re-armed at start (--rearm); it was HALTED: %s", was, extra={"rearmed": True})
         except Exception as e:
             log.error("could not start: %s: %s", type(e).__name__, e, extra={"error": type(e).__name__})
             code = 1

@@ -170,6 +170,61 @@ async def test_sigterm_cancels_every_order_of_ours_at_the_venue_then_exits_0(tmp
         assert secrets and not any(s in text for s in secrets)
 
 
+async def test_a_kill_latched_before_a_restart_holds_until_run_is_given_rearm(tmp_path: Path, wait_until) -> None:
+    """The journal says HALTED: ``polymm run`` starts, catches up with the venue and quotes nothing;
+    ``polymm run --rearm`` clears the latch after the catch-up and quotes."""
+    from polymm.journal import Journal, read_status
+
+    journal = tmp_path / "j.sqlite"
+    j = Journal(journal)
+    j.record_latch(True, "daily loss 120.00 over limit 100.00")
+    j.close()
+    async with run_exchange(port=0, seed=82, flow=False) as ex:
+        (a,) = [m for m in ex.markets if not m.neg_risk][:1]
+        market_file = tmp_path / "markets.txt"
+        market_file.write_text(f"{a.condition_id}\n")
+
+        def ours() -> list:
+            keys = {k.key for k in ex.standin.keys.keys_of(DEMO_ADDRESS)}
+            return [o for o in ex.engine.open_orders() if o.owner in keys]
+
+        async def run(rearm: bool) -> str:
+            proc = await asyncio.create_subprocess_exec(
+                *POLYMM, "run", "--demo", "--clob-url", ex.clob_url, "--market-file", str(market_file),
+                *(["--rearm"] if rearm else []), cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+                env=_env(POLYMM_QUOTE_INTERVAL_S="0.2", POLYMM_JOURNAL_PATH=str(journal)),
+                stderr=asyncio.subprocess.PIPE)
+            lines: list[str] = []
+
+            async def drain() -> None:
+                async for raw in proc.stderr:  # type: ignore[union-attr]
+                    lines.append(raw.decode())
+
+            reader = asyncio.create_task(drain())
+            try:
+                if rearm:
+                    await wait_until(lambda: ours() != [], timeout=30, why=lambda: "".join(lines[-5:]))
+                else:  # caught up (the venue's truth is in) and the feed running, yet nothing is placed
+                    await wait_until(lambda: any("feed running" in ln for ln in lines), timeout=30,
+                                     why=lambda: "".join(lines[-5:]))
+                    await asyncio.sleep(1.0)  # steps run every 0.2 s: a latched engine places nothing
+                    assert ours() == []
+                proc.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(proc.wait(), timeout=20) == 0, "".join(lines)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+                await reader
+            return "".join(lines)
+
+        for rearm in (False, True):
+            text = await run(rearm)
+            assert ("re-armed at start (--rearm); it was HALTED: daily loss 120.00 over limit 100.00" in text) == rearm
+            assert "HALTED: daily loss 120.00 over limit 100.00" in text, text
+        assert not read_status(journal).latched  # the re-arm is journaled
+
+
 def _free_port() -> int:
     import socket
 

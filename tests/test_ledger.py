@@ -46,8 +46,10 @@ def test_a_failed_leg_is_reversed_exactly_once_and_a_late_matched_books_nothing(
     assert led.record(leg("t1", side=Side.SELL, no=True), "FAILED") == []
     assert led.record(leg("t1", side=Side.SELL, no=True), "MATCHED") == []
     assert led.shares(NO) == 0 and led.portfolio.position(CID).qty == 0
-    # first seen as FAILED: never booked, and its MATCHED (a replay) cannot book it either
+    # first seen as FAILED: never booked, and its MATCHED (a replay) cannot book it either, nor does a
+    # second FAILED (another replay) reverse what was never booked
     assert led.record(leg("t2"), "FAILED") == [] and led.record(leg("t2"), "MATCHED") == []
+    assert led.record(leg("t2"), "FAILED") == []
     assert led.shares(YES) == 0 and led.booked_for("o-1") == 20  # the venue keeps a failed match on the order
 
 

@@ -309,3 +309,76 @@ async def test_an_orders_size_is_what_was_signed() -> None:
         (v,) = venue_orders(ex, exe)
         assert o.order_id == oid == v.id
         assert o.size == D(v.original) / 1_000_000 == D("1051.09")
+
+
+async def test_a_heartbeat_chain_the_venue_ended_is_started_again(wait_until) -> None:
+    """A stall longer than the venue's heartbeat timeout ends our session: the venue then expects no
+    id (``"heartbeat_id": ""``). We start a new chain at once, not fail every 5 s until the kill."""
+    cfg = TradingConfig(heartbeat_timeout_s=0.8)
+    async with run_exchange(port=0, seed=114, flow=False, trading=cfg) as ex, Live(ex, heartbeat_s=0.2) as exe:
+        await wait_until(lambda: exe.heartbeat_id != "")
+        exe.config = dataclasses.replace(exe.config, heartbeat_s=1.5)  # a stall past the venue's timeout
+        first = exe.heartbeat_id
+        await wait_until(lambda: ex.standin.trading.heartbeats.active(ADDRESS) is False, timeout=5)
+        exe.config = dataclasses.replace(exe.config, heartbeat_s=0.2)
+        await wait_until(lambda: exe.heartbeat_id not in ("", first) and ex.standin.trading.heartbeats.active(ADDRESS),
+                         timeout=5)
+        assert exe.recent_errors() == 0  # no "heartbeat failed" on the way
+
+
+async def test_only_settled_shares_are_offered_for_sale(wait_until) -> None:
+    """Shares of a trade the venue has not settled cannot be sold there (PROTOCOL pitfall 5): an ask
+    goes out as a NO bid until they are."""
+    slow = TradingConfig(trade_step_s=3600.0)
+    async with run_exchange(port=0, seed=115, flow=False, trading=slow) as ex, Live(ex, reconcile_s=60) as exe:
+        m = ex.markets[0]
+        bid = ex.engine.book(m.yes_token).bids[-1][0] + m.tick.pips
+        await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))])
+        ex.engine.place("test-taker", m.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
+        await wait_until(lambda: exe.ledger.shares(m.yes_token) == 10)
+        ask = ex.engine.book(m.yes_token).asks[-1][0] + m.tick.pips
+        (first,) = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask, D(5))])
+        assert exe.orders.get(first).token_id == m.no_token  # not yet ours to sell: a NO bid
+        ((trade_id, order_id),) = exe.ledger.portfolio._seen
+        assert ex.standin.trading.advance_trade(trade_id) == "MINED"  # on chain now
+        await wait_until(lambda: exe.ledger.status(trade_id, order_id) == "MINED")
+        (second,) = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask + m.tick.pips, D(5))])
+        o = exe.orders.get(second)
+        assert o.token_id == m.yes_token and o.venue_side == "SELL"
+
+
+async def test_a_resolved_markets_payout_is_booked_at_one_and_is_no_mismatch(wait_until) -> None:
+    async with run_exchange(port=0, seed=116, flow=False) as ex:
+        (m,) = plain(ex, 1)
+        cid = m.condition_id
+        async with engine_on(ex, [m]) as engine:
+            exe = engine.execution
+            await wait_until(lambda: yes_bids(ours(ex, engine, cid)))
+            size = hit_our_bid(ex, engine, cid)
+            await wait_until(lambda: engine.portfolio.position(cid).qty == size)
+            cost = engine.portfolio.position(cid).avg_price
+            ex.standin.resolve_market(cid, "Yes")  # the venue redeems: 1 pUSD a YES share, the shares burnt
+            await wait_until(lambda: engine.portfolio.position(cid).qty == 0 == venue_position(ex, m), timeout=10)
+            assert engine.portfolio.position(cid).realized == (1 - cost) * size
+            assert exe.redemptions == 1 and exe.mismatches == 0 and not exe.reconcile.paused
+
+
+async def test_an_order_let_go_that_rests_after_all_is_counted_again_and_cancelled(wait_until) -> None:
+    """A placement that lands late (its answer lost, the venue not listing it at first) can be let go;
+    when the venue lists it after all, it counts again — never left resting uncounted."""
+    async with run_exchange(port=0, seed=117, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
+        m = ex.markets[0]
+        bid = ex.engine.book(m.yes_token).bids[-1][0] - 2 * m.tick.pips
+        (oid,) = await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))])
+        o = exe.orders.get(oid)
+        exe.orders.close(oid)  # as if the venue had not listed it for unanswered_s
+        exe._retire([o])
+        exe.orders.replay_done(exe.orders.replay_started())
+        assert exe.reserved() == {} and len(venue_orders(ex, exe)) == 1
+        exe._gate.clear()  # hold the cancel back (as during a kill) to see it counted meanwhile
+        exe._wake.set()
+        await wait_until(lambda: exe.reserved() == {m.condition_id: (D(10), D(0))})
+        exe._gate.set()
+        assert [o.order_id for o in exe.open_orders()] == [oid]  # an open order again: the engine's next step
+        assert await exe.cancel([oid]) == [oid]                  # keeps or cancels it like any other
+        await wait_until(lambda: venue_orders(ex, exe) == [] and exe.reserved() == {})

@@ -147,7 +147,7 @@ class Ledger:
             leg.status = status
             self._settle(leg)
             self._final(leg)
-            if not leg.reversed:
+            if leg.booked and not leg.reversed:  # never booked (first seen FAILED): nothing to undo
                 return [self._reverse(leg)]
             return []
         if leg is not None:

@@ -15,7 +15,9 @@
   when ``faults.take_ghost_fill()`` says so at match time — MATCHED → RETRYING → FAILED, and a FAILED
   trade reverses exactly the balances it moved (orders keep their ``size_matched``, as on Polymarket).
   Ghost fills are only consumed by trades with a real participant (synthetic-only trades never use up
-  the budget a test set);
+  the budget a test set). What a trade that is going to fail brought in (shares bought, pUSD from a
+  sale) is not available to new orders (PROTOCOL §10 pitfall 5: selling unsettled shares is refused with
+  ``not enough balance / allowance``), so the reversal never takes a balance below zero;
 * runs the heartbeat dead-man switch (``heartbeat``) and expires GTD orders;
 * on a market resolution (``admin.Controls.resolution_listeners``) redeems every holder: winning
   shares pay 1 pUSD, both tokens are burned.
@@ -395,6 +397,8 @@ class Trading:
         self._gtd: dict[str, OrderRecord] = {}
         self._trades_by_address: dict[str, list[TradeRecord]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        #: Trades that will fail (ghosts) and have not yet: what they brought in cannot be spent.
+        self._failing: dict[str, TradeRecord] = {}
         self._monitor: asyncio.Task[None] | None = None
         #: Orders auto-cancelled by the heartbeat switch (count; for tests and diagnostics).
         self.heartbeat_cancels = 0
@@ -465,6 +469,21 @@ class Trading:
             else:
                 shares[rec.token_id] = shares.get(rec.token_id, 0) + rec.remaining
         return cash, shares
+
+    def failing_in(self, address: str, token_id: str | None) -> int:
+        """What trades that are going to fail brought ``address`` and it cannot spend: shares of
+        ``token_id`` (micro), or pUSD (micro) when ``token_id`` is None."""
+        low = address.lower()
+        total = 0
+        for rec in self._failing.values():
+            for e in rec.ledger:
+                if e.address.lower() != low:
+                    continue
+                if token_id is None:
+                    total += max(e.cash, 0)
+                elif e.token_id == token_id:
+                    total += max(e.shares, 0)
+        return total
 
     # ---------------------------------------------------------------- order entry
 
@@ -609,10 +628,11 @@ class Trading:
             best = book.best_ask(outcome)
             if best is not None and best <= price:  # marketable: add the worst-case taker fee
                 amount += fee_micro(size, _max_variance_price(best, price), self.accounts.fee_rate(market.condition_id))
-            balance, reserved = acct.cash, cash_reserved
+            balance, reserved = acct.cash - self.failing_in(address, None), cash_reserved
         else:
             amount = size
-            balance, reserved = acct.shares(token_id), shares_reserved.get(token_id, 0)
+            balance = acct.shares(token_id) - self.failing_in(address, token_id)
+            reserved = shares_reserved.get(token_id, 0)
         if balance - reserved < amount:
             raise wire.ApiError(
                 400,
@@ -772,11 +792,16 @@ class Trading:
                 transaction_hash=trade.transaction_hash,
                 match_ms=trade.timestamp_ms,
                 maker_orders=tuple(makers),
-                ghost=self.faults.take_ghost_fill(),
+                # only a record a real account is party to takes a ghost: a sweep's synthetic-only
+                # level must not use it up (nobody would ever see that trade fail)
+                ghost=(taker is not None or any(m.address is not None for m in makers))
+                and self.faults.take_ghost_fill(),
                 last_update_ms=trade.timestamp_ms,
                 ledger=ledger,
             )
             self.trades[trade_id] = rec
+            if rec.ghost:
+                self._failing[trade_id] = rec
             for address in rec.participants():
                 self._trades_by_address.setdefault(address, []).append(rec)
             records.append(rec)
@@ -816,6 +841,7 @@ class Trading:
         if nxt == "FAILED":
             self.accounts.reverse(rec.ledger)
             rec.ledger = []
+            self._failing.pop(trade_id, None)
         self._publish_trade(rec, rec.last_update_ms)
         if nxt not in TERMINAL_STATUSES:
             self._schedule(rec)

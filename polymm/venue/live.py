@@ -53,7 +53,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -75,6 +75,7 @@ ZERO = Decimal(0)
 BATCH_MAX = 15
 RETRYABLE = {425, 429, 500, 502, 503, 504, None}  # None: no answer (network error, timeout)
 MICRO = Decimal(1_000_000)
+RETIRED_MAX = 5_000  # orders let go of that we still recognise if the venue shows them after all
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class LiveConfig:
     positions_s: float = 30.0  # token balances against the ledger
     recheck_s: float = 2.0  # a balance that disagreed is read again this soon (after a trade replay)
     settle_s: float = 5.0  # an order younger than this may not show in /data/orders yet
+    unanswered_s: float = 30.0  # a placement never answered may still land this long after it was sent
     balance_grace_s: float = 0.5  # fills reported this soon after a balance read make it inconclusive
     workers: int = 4
     max_attempts: int = 5
@@ -156,6 +158,7 @@ class LiveExecution:
         self.settled_fills = 0
         self.failed_fills = 0
         self.mismatches = 0  # balances the venue confirmed different from the ledger (adjusted)
+        self.redemptions = 0  # positions of resolved markets the venue paid out (adjusted at 1 or 0)
         #: every status the venue reports for one of our fills: (trade id, order id, status) → the journal
         self.on_fill_status: Callable[[str, str, str], None] | None = None
         #: set by a restart from the journal: replay the venue's trades since then (not just the last hour)
@@ -175,6 +178,9 @@ class LiveExecution:
         self._foreign_runs = 0  # reconciliations in a row that found orders we never placed
         self.foreign_alert = ""  # set when another client keeps placing orders on this wallet
         self._settled = asyncio.Event()  # set whenever a closing order may have settled
+        #: orders we stopped tracking because the venue did not list them (the last few thousand): one
+        #: that lands late after all is counted again (``_revive``) instead of resting uncounted
+        self._retired: dict[str, OpenOrder] = {}
 
     def __repr__(self) -> str:
         return f"LiveExecution({self.config.clob_url!r}, orders={len(self.orders)})"
@@ -369,10 +375,14 @@ class LiveExecution:
         return route(market, req, self._free_shares)
 
     def _free_shares(self, token: str) -> Decimal:
+        """Shares of ``token`` we may offer: settled ones (the venue refuses to sell shares of a trade
+        it has not settled — PROTOCOL pitfall 5), less what our resting sells already offer."""
+        h = self.ledger.holding(token)
+        settled = h.shares - max(h.pending, ZERO) if h is not None else ZERO
         reserved = sum(
             (o.remaining for o in self.orders.open() if o.token_id == token and o.venue_side == "SELL"), ZERO
         )
-        return self.ledger.shares(token) - reserved
+        return settled - reserved
 
     def _sign(self, market: Market, token: str, side: str, price: int, size: Decimal) -> tuple[Any, str]:
         """(signed order, order id). The fast signer for EOA-style keys; the SDK for deposit wallets
@@ -563,6 +573,7 @@ class LiveExecution:
             if self.foreign_alert:  # the other client's orders are not ours to judge
                 left = [o for o in left if isinstance(o, dict) and str(o.get("id")) in self._ours_set]
             if not left:
+                self._retire(self.orders.open())
                 self.orders.close_all()
                 self._settled.set()
                 return total, True
@@ -681,7 +692,9 @@ class LiveExecution:
                 self.last_heartbeat = time.monotonic()
             except PolyApiException as e:
                 expected = e.error_msg.get("heartbeat_id") if isinstance(e.error_msg, dict) else None
-                if expected:  # our chain broke (e.g. a restart): continue from the venue's id
+                if expected is not None and str(expected) != self.heartbeat_id:
+                    # our chain broke: continue from the venue's id — "" when it ended our session (after
+                    # ~10 s without a heartbeat), which starts a new chain
                     self.heartbeat_id = str(expected)
                     continue
                 self._error(f"heartbeat failed: {describe(e)}")
@@ -699,8 +712,8 @@ class LiveExecution:
                 wait = self.config.reconcile_s
                 if self.reconcile.suspects:
                     wait = min(wait, self.config.recheck_s)
-            else:
-                wait = min(0.5 * 2 ** min(failures, 5), self.config.reconcile_s)
+            else:  # failing: quoting waits for the next success, so try again soon
+                wait = min(0.5 * 2 ** min(failures, 3), self.config.reconcile_s)
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=wait)
@@ -757,18 +770,21 @@ class LiveExecution:
             self._read_failed(f"reconcile: open orders unavailable: {describe(e)}")
             raise _Failed(f"open orders unavailable ({describe(e)})") from None
         at_venue = {str(o.get("id")) for o in venue if isinstance(o, dict)}
-        young = time.monotonic() - self.config.settle_s  # too recent to be visible there yet
+        now = time.monotonic()
         for o in self.orders.open():
-            if o.order_id not in at_venue and self._placed_at.get(o.order_id, 0.0) < young:
+            # too recent to be visible there yet — or, unanswered, possibly still on its way to the venue
+            wait = self.config.unanswered_s if o.status == "submitted" else self.config.settle_s
+            if o.order_id not in at_venue and self._placed_at.get(o.order_id, 0.0) < now - wait:
                 self.orders.close(o.order_id)  # gone: filled or cancelled; fills may still be on their way
                 self._placed_at.pop(o.order_id, None)
+                self._retire([o])
         reopened = []
         for oid in at_venue:
             o = self.orders.get(oid)
             if o is not None and o.status == "submitted":
                 self.orders.update(oid, status="live")
-            elif o is None and self.orders.reopen(oid):  # we took it as closed, yet it rests: it can fill
-                reopened.append(oid)
+            elif o is None and (self.orders.reopen(oid) or self._revive(oid)):
+                reopened.append(oid)  # we took it as closed, yet it rests: it can fill
         if reopened and self._gate.is_set():  # it was meant to be gone: cancel it again, properly this time
             self.on_log(f"reconcile: {len(reopened)} orders we took as closed still rest; cancelling", "warning")
             await self.cancel(reopened)
@@ -787,6 +803,21 @@ class LiveExecution:
                 self.on_log(f"reconcile: cancelled {len(unknown)} orders unknown to this session", "warning")
             except Exception as e:
                 self._error(f"reconcile: cancel orphans failed: {describe(e)}")
+
+    def _retire(self, orders: Sequence[OpenOrder]) -> None:
+        for o in orders:
+            self._retired[o.order_id] = o
+        while len(self._retired) > RETIRED_MAX:
+            del self._retired[next(iter(self._retired))]
+
+    def _revive(self, order_id: str) -> bool:
+        """One of ours the venue lists though we had let it go (a placement that landed late): it is
+        counted again, as resting, until it is cancelled."""
+        o = self._retired.pop(order_id, None)
+        if o is None:
+            return False
+        self.orders.add(replace(o, status="live"))
+        return True
 
     async def _replay_trades(self) -> bool:
         """Book the venue's trades since the oldest thing we may have missed: the last hour, the last
@@ -862,6 +893,15 @@ class LiveExecution:
                 self.on_log(f"{name}: venue holds {venue.normalize()} {outcome}, the ledger {ours.normalize()}; "
                             f"reading again in {self.config.recheck_s:g} s", "warning")
                 continue
+            won = await self._resolution(cid) if not venue else None
+            if won is not None:  # resolved and redeemed: the shares were paid out (1 if they won, else 0)
+                fill = self.ledger.adjust(token, cid, no, venue, MAX_PIPS if won == "YES" else 0, now)
+                self.redemptions += 1
+                self.on_log(f"{name}: resolved, {won} won: {ours.normalize()} {outcome} redeemed at "
+                            f"{'1' if won == outcome else '0'}", "warning")
+                if fill is not None:
+                    self.on_fill(fill)
+                continue
             price = self._adjust_price(cid)
             fill = self.ledger.adjust(token, cid, no, venue, price, now)
             self.mismatches += 1
@@ -875,6 +915,22 @@ class LiveExecution:
             if ok:
                 self.reconcile.resume(cid)
         self._new -= checking
+
+    async def _resolution(self, cid: str) -> str | None:
+        """"YES" or "NO" when the venue says the market resolved (CLOB ``/markets/{cid}``: closed, a
+        winning token), else None (also when it cannot be read: then it is a plain mismatch)."""
+        try:
+            doc = await self._run(self._client.get_market, cid)
+        except Exception as e:
+            self._read_failed(f"reconcile: market {cid[:10]}… unavailable: {describe(e)}")
+            return None
+        if not isinstance(doc, dict) or not doc.get("closed"):
+            return None
+        tokens = [t for t in doc.get("tokens") or [] if isinstance(t, dict)]
+        for i, t in enumerate(tokens[:2]):
+            if t.get("winner") is True:
+                return "YES" if i == 0 else "NO"
+        return None
 
     def _adjust_price(self, cid: str) -> int:
         """The price of a position adjustment (YES pips): the mark, else our average cost (no P&L)."""
