@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/compare_models.py --quiet
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/tui_bench.py
+	$(BIN)/python bench/chaos_bench.py --minutes 5 --seed 1
 
 run: $(VENV)/.installed
 	$(BIN)/polymm run --demo
