@@ -67,3 +67,31 @@ def hit_our_bid(ex, engine, cid: str) -> Decimal:
     m = engine.markets[cid]
     ex.engine.place("test-taker", m.yes_token, Side.SELL, bid.yes_price, Decimal(50_000), order_type=OrderType.FAK)
     return Decimal(bid.original) / 1_000_000
+
+
+class Live:
+    """A started ``LiveExecution`` as the demo wallet against the stand-in ``ex``, with its background
+    loops running, and the fills it reported (``fills``). ``cfg`` overrides ``LiveConfig`` fields (the
+    defaults heartbeat and reconcile quickly)."""
+
+    DEFAULTS: dict = {"heartbeat_s": 0.3, "reconcile_s": 0.5, "settle_s": 0.3}
+
+    def __init__(self, ex, **cfg) -> None:
+        from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+        from polymm.venue.live import LiveConfig, LiveExecution
+
+        self.fills: list = []
+        self.exe = LiveExecution(LiveConfig(ex.clob_url, ex.ws_base, cfg.pop("key", DEMO_PRIVATE_KEY),
+                                            **{**self.DEFAULTS, **cfg}), self.fills.append)
+        self.ex = ex
+        self.task: asyncio.Task | None = None
+
+    async def __aenter__(self):
+        await self.exe.start(self.ex.markets)
+        self.task = asyncio.create_task(self.exe.run())
+        return self.exe
+
+    async def __aexit__(self, *exc) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        await self.exe.close()

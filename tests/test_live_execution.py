@@ -7,42 +7,17 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from engines import Live
 
 from polymm.domain.market import Market, Side
-from polymm.domain.portfolio import Fill, Portfolio
-from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+from polymm.domain.portfolio import Portfolio
 from polymm.exchange import run_exchange
 from polymm.exchange.faults import HttpErrorBurst
 from polymm.exchange.trading import TradingConfig
 from polymm.venue.execution import OrderRequest
-from polymm.venue.live import LiveConfig, LiveExecution
+from polymm.venue.live import LiveExecution
 
 pytestmark = pytest.mark.asyncio
-
-KEY = DEMO_PRIVATE_KEY
-
-
-
-class Live:
-    """A started LiveExecution with its background loops, and the fills it reported."""
-
-    def __init__(self, ex, **cfg) -> None:
-        defaults = {"heartbeat_s": 0.3, "reconcile_s": 0.5, "settle_s": 0.3}
-        self.fills: list[Fill] = []
-        self.exe = LiveExecution(LiveConfig(ex.clob_url, ex.ws_base, cfg.pop("key", KEY), **{**defaults, **cfg}),
-                                 self.fills.append)
-        self.ex = ex
-        self.task: asyncio.Task | None = None
-
-    async def __aenter__(self) -> LiveExecution:
-        await self.exe.start(self.ex.markets)
-        self.task = asyncio.create_task(self.exe.run())
-        return self.exe
-
-    async def __aexit__(self, *exc) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        await self.exe.close()
 
 
 def ours(ex, exe: LiveExecution) -> list:
@@ -101,7 +76,8 @@ async def test_resending_a_batch_that_already_landed_creates_no_second_order(wai
 
 
 async def test_unknown_outcome_stays_submitted_then_reconciliation_drops_it(wait_until) -> None:
-    async with run_exchange(port=0, seed=24, flow=False) as ex, Live(ex, max_attempts=2) as exe:
+    # unanswered_s: how long an unanswered placement may still land (30 s by default)
+    async with run_exchange(port=0, seed=24, flow=False) as ex, Live(ex, max_attempts=2, unanswered_s=1.0) as exe:
         m = ex.markets[0]
         ex.standin.faults.http_errors.append(HttpErrorBurst(503, 2, 0.0, "/orders"))
         ids = await exe.place_many(m, None, quotes(ex, m, 1))

@@ -13,6 +13,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from engines import Live as _Live
 from engines import demo_settings, hit_our_bid, ours, yes_bids
 from eth_account import Account
 
@@ -235,23 +236,8 @@ async def test_sign_in_rides_out_a_burst_of_busy_answers_and_gives_up_with_a_cle
         await exe.close()
 
 
-class Live:
-    """A started LiveExecution (background loops running)."""
-
-    def __init__(self, ex, **cfg) -> None:
-        self.exe = LiveExecution(LiveConfig(ex.clob_url, ex.ws_base, DEMO_PRIVATE_KEY, **{**FAST, **cfg}))
-        self.ex = ex
-        self.task: asyncio.Task | None = None
-
-    async def __aenter__(self) -> LiveExecution:
-        await self.exe.start(self.ex.markets)
-        self.task = asyncio.create_task(self.exe.run())
-        return self.exe
-
-    async def __aexit__(self, *exc) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        await self.exe.close()
+class Live(_Live):
+    DEFAULTS = FAST  # reconcile fast
 
 
 def venue_orders(ex, exe) -> list:
