@@ -156,6 +156,9 @@ async def test_a_position_the_venue_disagrees_with_is_taken_from_the_venue(tmp_p
             ex.standin.accounts.set_shares(ADDRESS, a.yes_token, D("7.5"))  # the venue says otherwise
             await wait_until(lambda: exe.mismatches == 1)
             assert engine.portfolio.position(a.condition_id).qty == D("7.5") == exe.ledger.shares(a.yes_token)
+            said = [e.text for e in engine.store.get("events", ())]
+            assert any("YES ours 0, venue 7.5; taken from the venue, paused until a clean reconcile" in t
+                       for t in said), said
             await wait_until(lambda: not exe.reconcile.paused and ours(ex, engine, a.condition_id), timeout=10)
             assert exe.mismatches == 1 and engine.portfolio.position(b.condition_id).qty == 0
             engine.journal.flush()
@@ -368,3 +371,58 @@ async def test_an_order_let_go_that_rests_after_all_is_counted_again_and_cancell
         assert [o.order_id for o in exe.open_orders()] == [oid]  # an open order again: the engine's next step
         assert await exe.cancel([oid]) == [oid]                  # keeps or cancels it like any other
         await wait_until(lambda: venue_orders(ex, exe) == [] and exe.reserved() == {})
+
+
+async def test_markets_placing_at_once_never_share_one_room_twice() -> None:
+    """Two markets place at the same moment against a shared total cap that has room for one order:
+    the second sees the first's placement on its way (registered in the same synchronous pass as its
+    check) and gets only what is left."""
+    from types import SimpleNamespace
+
+    from polymm.config import load_settings
+    from polymm.domain.market import Market
+    from polymm.domain.prices import Tick
+    from polymm.domain.quoting import Quote
+    from polymm.venue.paper import PaperExecution
+
+    class InFlight(PaperExecution):  # a placement that takes its time on the wire
+        def __init__(self) -> None:
+            super().__init__()
+            self.entered, self.release = asyncio.Event(), asyncio.Event()
+
+        async def place_many(self, market, book, reqs):
+            self.entered.set()
+            await self.release.wait()
+            return await super().place_many(market, book, reqs)
+
+    a, b = (Market("0x" + c * 64, f"{i}1", f"{i}2", f"market {c}", Tick.parse("0.01")) for i, c in enumerate("ab"))
+    settings = load_settings(_env_file=None, mode="paper", max_total_position=D(15), journal_path="off")
+    ex = InFlight()
+    engine = Engine(settings, [a, b], mode="PAPER", execution=ex)
+    engine._blocked_reason = lambda cid: None  # type: ignore[method-assign]  # no feed here: trusted
+    events = SimpleNamespace(reduce_only=False, hours_to_end=None)
+    first = asyncio.create_task(engine._place(a, None, [Quote(Side.BUY, 4000, D(10))], engine.params[a.condition_id],
+                                              events))
+    await ex.entered.wait()  # a's order is on its way, not yet resting anywhere
+    ex.release.set()
+    await engine._place(b, None, [Quote(Side.BUY, 4000, D(10))], engine.params[b.condition_id], events)
+    await first
+    placed = {o.condition_id: o.size for o in ex.open_orders()}
+    assert placed == {a.condition_id: D(10), b.condition_id: D(5)}, placed
+    assert engine.placement_cuts == 1
+    await engine.stop(cancel_orders=False)
+
+
+async def test_a_user_channel_reconnect_compares_positions_at_once(wait_until) -> None:
+    """While the user channel was away anything may have happened: its reconnect compares balances
+    at once, not at the next periodic comparison."""
+    async with run_exchange(port=0, seed=118, flow=False) as ex:
+        (m,) = plain(ex, 1)
+        async with engine_on(ex, [m], live={"positions_s": 3600.0, "reconcile_s": 3600.0}) as engine:
+            exe = engine.execution
+            await wait_until(lambda: exe.ready()[0] and exe.user_channel.connected)
+            ex.standin.accounts.set_shares(ADDRESS, m.yes_token, D(4))
+            await ex.standin.drop_all_websockets("user")
+            await wait_until(lambda: engine.portfolio.position(m.condition_id).qty == 4, timeout=10)
+            assert exe.user_channel.reconnects >= 1 and exe.mismatches == 1
+

@@ -472,3 +472,25 @@ async def test_reconciling_is_shown_while_the_catch_up_fails_and_quoting_waits_f
             await until(pilot, lambda: len(_our_venue_orders(ex)) >= 4, 20.0)  # the burst ran out: quoting
             await until(pilot, lambda: "RECONCILING" not in _status_text(app))
             assert not app.query_one(ReconcileBanner).display
+
+
+async def test_the_status_bar_shows_the_venues_balance_or_that_it_is_unknown() -> None:
+    from textual.app import App
+
+    from polymm.state import ExecutionState, RiskState, VenueState
+
+    class Bar(App[None]):
+        def compose(self):
+            yield StatusBar()
+
+    app = Bar()
+    async with app.run_test(size=(160, 3)):
+        bar = app.query_one(StatusBar)
+        live = ExecutionState("live", 0, 0, None, 0, 0, 0)
+        bar.show(VenueState("DEMO", "http://venue", "live"), None, RiskState(False, balance=None), live)
+        assert "pUSD unknown" in str(bar.render())  # never an estimate
+        bar.show(VenueState("DEMO", "http://venue", "live"), None, RiskState(False, balance=1234.5), live)
+        assert "pUSD 1,234.50" in str(bar.render())
+        paper = ExecutionState("paper", 0, 0, None, 0, 0, 0)
+        bar.show(VenueState("PAPER", "http://venue", "paper"), None, RiskState(False, balance=1000.0), paper)
+        assert "pUSD" not in str(bar.render())  # paper trades no wallet

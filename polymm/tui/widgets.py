@@ -121,6 +121,11 @@ class StatusBar(Static):
                 t.append(f" limits x{risk.tighten:.2f}", style="yellow")
             if risk.cooldown_s > 0:
                 t.append(f" cooldown {risk.cooldown_s:.0f}s", style="yellow")
+        if risk is not None and execution is not None and execution.name == "live":  # the venue's, or unknown
+            if risk.balance is None:
+                t.append("  pUSD unknown", style="bold red")  # never an estimate: quoting waits for it
+            else:
+                t.append(f"  pUSD {risk.balance:,.2f}")
         if feed is not None:
             t.append(f"  {feed.frames:,} frames", style="dim")
         if venue is not None:
