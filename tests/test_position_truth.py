@@ -426,3 +426,19 @@ async def test_a_user_channel_reconnect_compares_positions_at_once(wait_until) -
             await wait_until(lambda: engine.portfolio.position(m.condition_id).qty == 4, timeout=10)
             assert exe.user_channel.reconnects >= 1 and exe.mismatches == 1
 
+
+
+async def test_a_failing_heartbeat_stops_quoting_until_the_venue_accepts_one_again(wait_until) -> None:
+    """Not a latched kill: while the venue accepts no heartbeat it cancels our orders by itself, so
+    quoting waits (and says why); once heartbeats are accepted again it resumes on its own."""
+    async with run_exchange(port=0, seed=119, flow=False) as ex:
+        markets = plain(ex, 2)
+        async with engine_on(ex, markets, live={"heartbeat_s": 0.2}, heartbeat_timeout_s=1.0) as engine:
+            await wait_until(lambda: len(ours(ex, engine)) >= 2)
+            ex.standin.faults.add_http_errors(500, 20, 0.0, "/v1/heartbeats")  # ~4 s of refused heartbeats
+            await wait_until(lambda: not engine.store.get("execution").ready and ours(ex, engine) == [], timeout=10)
+            assert "heartbeat failing" in engine.store.get("execution").reason and not engine.halted
+            await wait_until(lambda: engine.store.get("execution").ready and len(ours(ex, engine)) >= 2, timeout=20,
+                             why=lambda: (engine.halted, engine.halt_reason, engine.store.get("execution"),
+                                          engine.store.get("risk")))
+            assert not engine.halted

@@ -362,8 +362,8 @@ class Engine:
 
     async def run_risk(self, interval: float = 0.5) -> None:
         """Publish feed and execution health and run the limits that are not per order: daily loss,
-        total position, venue error burst (kill) and error cooldown, heartbeat failure, feed in ERROR
-        too long, balance drop (alert), correlation samples, stale orders."""
+        total position, venue error burst (kill) and error cooldown, feed in ERROR too long, another
+        client on the wallet, balance drop (alert), correlation samples, stale orders."""
         while not self._stopping:
             await self.risk_tick()
             await asyncio.sleep(interval)
@@ -401,8 +401,6 @@ class Engine:
             reason = f"total position {total} over limit {self.settings.max_total_position}"
         if reason is None and errors > self.settings.max_errors_10s:
             reason = f"venue error burst: {errors} errors in 10 s"
-        if reason is None and hb is not None and hb > self.settings.heartbeat_timeout_s:
-            reason = f"heartbeat failing for {hb:.0f} s"
         if reason is None and self._feed_error_since is not None:
             down = mono - self._feed_error_since
             if down > self.settings.feed_error_kill_s:
@@ -635,10 +633,15 @@ class Engine:
         )
 
     def _ready(self) -> tuple[bool, str]:
-        """Whether anything may be quoted: the execution's venue truth, and (live) a known balance."""
+        """Whether anything may be quoted: the execution's venue truth, (live) a known balance and a
+        heartbeat the venue accepts — without one it cancels our orders by itself, so quoting waits
+        until heartbeats are accepted again (not a latched kill: nothing of ours is at risk meanwhile)."""
         ok, why = self.execution.ready()
         if ok and self._balance_why:
             return False, f"collateral balance unknown ({self._balance_why})"
+        hb = getattr(self.execution, "heartbeat_age", None)
+        if ok and hb is not None and hb > self.settings.heartbeat_timeout_s:
+            return False, f"heartbeat failing for {hb:.0f} s (the venue cancels our orders by itself)"
         return ok, why
 
     def _blocked_reason(self, cid: str) -> tuple[str, str] | None:

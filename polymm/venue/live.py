@@ -190,15 +190,15 @@ class LiveExecution:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kw))
 
     def _error(self, text: str) -> None:
-        """A venue error on the order path (posts, cancels, heartbeats): bursts of these start the
-        error cooldown and, past ``max_errors_10s``, the kill."""
+        """A venue error on the order path (posts, cancels): bursts of these start the error cooldown
+        and, past ``max_errors_10s``, the kill."""
         self.errors.append(time.monotonic())
         self.on_log(text, "warning")
 
     def _read_failed(self, text: str) -> None:
-        """A read that failed (balances, open orders, trades, a market lookup): reported, not counted
-        as a venue error — quoting already waits for it (``ready``), and a venue's maintenance window
-        must not latch a kill that needs an operator."""
+        """A read that failed (balances, open orders, trades, a market lookup) or a heartbeat: reported,
+        not counted as a venue error — quoting already waits for it (``ready``, the engine's heartbeat
+        rule), and a venue's maintenance window must not latch a kill that needs an operator."""
         self.on_log(text, "warning")
 
     def _spend(self, kind: str, n: int) -> None:
@@ -689,7 +689,10 @@ class LiveExecution:
                 r = await self._run(self._client.post_heartbeat, self.heartbeat_id)
                 # the SDK's reply chains ids; Polymarket's docs show {"status": "ok"}: then none is sent
                 self.heartbeat_id = str(r.get("heartbeat_id") or "") if isinstance(r, dict) else ""
-                self.last_heartbeat = time.monotonic()
+                now = time.monotonic()
+                if self.last_heartbeat and now - self.last_heartbeat > 2 * self.config.heartbeat_s:
+                    self._wake.set()  # after a gap the venue may have cancelled our orders: reconcile now
+                self.last_heartbeat = now
             except PolyApiException as e:
                 expected = e.error_msg.get("heartbeat_id") if isinstance(e.error_msg, dict) else None
                 if expected is not None and str(expected) != self.heartbeat_id:
@@ -697,9 +700,9 @@ class LiveExecution:
                     # ~10 s without a heartbeat), which starts a new chain
                     self.heartbeat_id = str(expected)
                     continue
-                self._error(f"heartbeat failed: {describe(e)}")
+                self._read_failed(f"heartbeat failed: {describe(e)}")  # its own fail-closed rule: not an error burst
             except Exception as e:
-                self._error(f"heartbeat failed: {type(e).__name__}")
+                self._read_failed(f"heartbeat failed: {type(e).__name__}")
             await asyncio.sleep(self.config.heartbeat_s)
 
     # ================================================================ reconciliation
