@@ -622,17 +622,18 @@ class LiveExecution:
         not know is looked up first; the next trade replay books it."""
         status = trade_status(ev.status)
         ts = ev.match_ts or time.time()
-        for order_id, token, side, price, size, fee_bps in self._our_legs(ev):
+        for leg in our_legs(ev, self._api_key, self._ours_set):
+            order_id, token = leg[0], leg[1]
             market = self._by_token.get(token)
             if market is None:
                 self._look_up(ev.market, token)
                 continue
-            fill = leg_fill(market, (order_id, token, side, price, size, fee_bps), ev.id, ts)
+            fill = leg_fill(market, leg, ev.id, ts)
             before = self.ledger.status(ev.id, order_id)
             for booked in self.ledger.record(fill, status):
                 if booked.is_reversal:
                     self.failed_fills += 1
-                    self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {size.normalize()} reversed")
+                    self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {fill.size.normalize()} reversed")
                 self.on_fill(booked)
             after = self.ledger.status(ev.id, order_id)
             if after != before and after is not None:
@@ -642,9 +643,6 @@ class LiveExecution:
                     self.on_fill_status(ev.id, order_id, after)
             self.orders.sweep(order_id)
             self._settled.set()
-
-    def _our_legs(self, ev: TradeEvent) -> list[Leg]:
-        return our_legs(ev, self._api_key, self._ours_set)
 
     # ================================================================ markets learned from fills
     def _look_up(self, condition_id: str, token: str) -> None:
