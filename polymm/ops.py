@@ -34,6 +34,7 @@ import orjson
 
 from .config import ConfigError, Settings
 from .domain.market import Market
+from .domain.prices import human
 from .venue.discovery import Candidate, Discovery, Filters, RankBy
 from .venue.rest import PublicClient
 
@@ -573,7 +574,7 @@ def _group_orders(raw: list[dict], names: dict[str, tuple[str, str, str]]) -> tu
             else:
                 asks += 1
             left = Decimal(str(o.get("original_size") or 0)) - Decimal(str(o.get("size_matched") or 0))
-            lines.append(f"{o.get('side')} {o.get('outcome') or ('No' if is_no else 'Yes')} {left.normalize()} "
+            lines.append(f"{o.get('side')} {o.get('outcome') or ('No' if is_no else 'Yes')} {human(left)} "
                          f"@ {o.get('price')}")
         out.append(MarketOrders(cid, question, bids, asks, tuple(lines)))
     return tuple(out)
@@ -687,7 +688,7 @@ def render_status(r: StatusReport) -> str:
                          f"{_count(len(held), 'position')}, parameter overrides for "
                          f"{_count(len(j.params), 'market')}, last event {_ago(j.last_event_at)}")
             for cid, q in sorted(held.items()):
-                lines.append(f"           {short(cid)}  {q.normalize()} YES")
+                lines.append(f"           {short(cid)}  {human(q)} YES")
             for cid, p in sorted(j.params.items()):
                 lines.append(f"           {short(cid)}  " + " ".join(f"{k}={v}" for k, v in sorted(p.items())))
         else:
@@ -940,12 +941,6 @@ def parse_since(text: str) -> int:
                          f"2025-11-22T10:00:00Z (got {text!r})")
     return int(secs)
 
-
-def human(d: Decimal) -> str:
-    """A Decimal as an operator reads it: exact, no exponent, no trailing zeros (``10``, ``0.5``, ``-3.25``)."""
-    if not d:
-        return "0"
-    return format(d.normalize(), "f")
 
 
 @dataclass(frozen=True)

@@ -222,3 +222,10 @@ def test_finer_than_a_pip_is_rejected_unless_exact(d: Decimal) -> None:
     else:
         with pytest.raises(PriceError):
             price_to_pips(str(d))
+
+
+def test_human_writes_a_decimal_as_a_person_would() -> None:
+    from polymm.domain.prices import human
+
+    assert [human(Decimal(t)) for t in ("10", "1E+1", "0.500", "-3.250", "0E-7", "1051.09")] == \
+        ["10", "10", "0.5", "-3.25", "0", "1051.09"]

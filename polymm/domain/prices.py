@@ -153,3 +153,11 @@ ALL_TICKS: tuple[Tick, ...] = tuple(Tick(price_to_pips(t)) for t in TICK_STRINGS
 def complement(pips: int) -> int:
     """The mirrored price on the other outcome: a YES bid at p is a NO ask at 1 - p."""
     return MAX_PIPS - pips
+
+
+def human(d: Decimal) -> str:
+    """A Decimal as a person writes it: exact, no exponent, no trailing zeros (``10``, ``0.5``,
+    ``-3.25``) — ``Decimal.normalize`` alone turns 10 into ``1E+1``."""
+    if not d:
+        return "0"
+    return format(d.normalize(), "f")

@@ -23,7 +23,7 @@ from ..domain.ledger import ADJUSTMENT, Ledger
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
 from ..domain.portfolio import Fill
-from ..domain.prices import MAX_PIPS, PriceError, pips_to_decimal, pips_to_str, price_to_pips
+from ..domain.prices import MAX_PIPS, PriceError, human, pips_to_decimal, pips_to_str, price_to_pips
 from ..domain.quoting import Targets
 from ..domain.requote import budget_for, placeable, plan_orders, positions_for
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
@@ -192,7 +192,7 @@ class Engine:
         values = {k: getattr(new, k) for k in changes}
         if self.journal is not None:
             self.journal.record_params(condition_id, values)
-        shown = ", ".join(f"{k}={v.normalize() if isinstance(v, Decimal) else v}" for k, v in values.items())
+        shown = ", ".join(f"{k}={human(v) if isinstance(v, Decimal) else v}" for k, v in values.items())
         self.store.log(f"{market.short_question}: {shown}")
         self._mark_dirty({condition_id})
         return new
@@ -727,7 +727,7 @@ class Engine:
         name = m.short_question if m else fill.condition_id[:10]
         if adjusted:
             return  # the execution logged why, with both numbers
-        self.store.log(f"fill {fill.side.value} {fill.size.normalize()} @ {pips_to_str(fill.price)} {name}")
+        self.store.log(f"fill {fill.side.value} {human(fill.size)} @ {pips_to_str(fill.price)} {name}")
         brain = self.brains.get(fill.condition_id)
         if brain is not None:
             brain.on_fill(time.time(), fill)

@@ -61,7 +61,7 @@ from ..domain.ledger import Ledger, Reconciliation
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
-from ..domain.prices import MAX_PIPS, PriceError, Tick, pips_to_decimal, pips_to_str, price_to_pips
+from ..domain.prices import MAX_PIPS, PriceError, Tick, human, pips_to_decimal, pips_to_str, price_to_pips
 from .execution import OpenOrder, OrderRequest, route
 from .order_tracker import OrderTracker
 from .retry import describe, is_transient, retry_after, with_retries
@@ -633,7 +633,7 @@ class LiveExecution:
             for booked in self.ledger.record(fill, status):
                 if booked.is_reversal:
                     self.failed_fills += 1
-                    self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {fill.size.normalize()} reversed")
+                    self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {human(fill.size)} reversed")
                 self.on_fill(booked)
             after = self.ledger.status(ev.id, order_id)
             if after != before and after is not None:
@@ -891,14 +891,14 @@ class LiveExecution:
             name = self._markets[cid].short_question if cid in self._markets else cid[:10] + "…"
             outcome = "NO" if no else "YES"
             if verdict == "suspect":
-                self.on_log(f"{name}: venue holds {venue.normalize()} {outcome}, the ledger {ours.normalize()}; "
+                self.on_log(f"{name}: venue holds {human(venue)} {outcome}, the ledger {human(ours)}; "
                             f"reading again in {self.config.recheck_s:g} s", "warning")
                 continue
             won = await self._resolution(cid) if not venue else None
             if won is not None:  # resolved and redeemed: the shares were paid out (1 if they won, else 0)
                 fill = self.ledger.adjust(token, cid, no, venue, MAX_PIPS if won == "YES" else 0, now)
                 self.redemptions += 1
-                self.on_log(f"{name}: resolved, {won} won: {ours.normalize()} {outcome} redeemed at "
+                self.on_log(f"{name}: resolved, {won} won: {human(ours)} {outcome} redeemed at "
                             f"{'1' if won == outcome else '0'}", "warning")
                 if fill is not None:
                     self.on_fill(fill)
@@ -906,8 +906,8 @@ class LiveExecution:
             price = self._adjust_price(cid)
             fill = self.ledger.adjust(token, cid, no, venue, price, now)
             self.mismatches += 1
-            why = (f"position differs from the venue: {outcome} ours {ours.normalize()}, venue "
-                   f"{venue.normalize()}; taken from the venue, paused until a clean reconcile")
+            why = (f"position differs from the venue: {outcome} ours {human(ours)}, venue "
+                   f"{human(venue)}; taken from the venue, paused until a clean reconcile")
             self.reconcile.pause(cid, why)
             self.on_log(f"{name}: {why}", "error")
             if fill is not None:
