@@ -251,7 +251,7 @@ async def test_an_unreachable_venue_says_so_instead_of_an_empty_armed_dashboard(
     from polymm.config import load_settings
 
     app = PolymmApp(load_settings(_env_file=None, mode="paper", clob_url="http://127.0.0.1:9",
-                                  gamma_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", venue_retry_s=1.0),
+                                  gamma_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", venue_retry_s=4.0),
                     mode="PAPER")
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "could not list markets" in "\n".join(_screen(app, app.query_one(ReconcileBanner))),
