@@ -31,7 +31,8 @@ from .metrics import HORIZONS_S, Path
 from .replay import Replay, ReplayConfig
 from .report import RunReport, render, sparkline, to_json
 from .scenarios import SCENARIOS, scenario
-from .synthetic import Report, bench_params, simulate
+from .sweep import DaskMissing, Job, Sweep, SweepUnavailable, check_dask_address, default_workers
+from .synthetic import Report, bench_params
 
 #: What --set and --grid may change: every quoting parameter (``enabled`` is the operator's switch, not one).
 PARAMS: tuple[str, ...] = tuple(k for k in MarketParams.model_fields if k != "enabled")
@@ -91,6 +92,14 @@ def parse_grid(items: Sequence[str] | None, fixed: dict[str, str]) -> list[dict[
 _positive_int = number(int, lambda v: v >= 1, "a whole number >= 1")
 _minutes = number(float, lambda v: 0 < v <= 1440, "minutes, more than 0 and at most 1440")
 _width = number(int, lambda v: 10 <= v <= 400, "a width from 10 to 400 columns")
+_workers = number(int, lambda v: 1 <= v <= 1024, "a whole number of worker processes from 1 to 1024")
+
+
+def _dask_address(text: str) -> str:
+    try:
+        return check_dask_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def load_markets_file(path: str) -> list[Market]:
@@ -270,18 +279,25 @@ def run_backtest(args: argparse.Namespace) -> int:
         market = market_profiles(seeds[0])[args.market_index].market
         for combo in combos:  # every combination valid for the market before anything runs
             base.updated(**fixed, **combo).check_for(market)
-        t0 = time.perf_counter()
-        rows = []
+        jobs = []  # combination-major, seed-minor: the results come back in this order, whatever ran them
         for combo in combos:
             run = {**fixed, **combo}
             run_model = run.pop("model", model)
-            reports = [simulate(seed, run_model, params=base, market_index=args.market_index, scenario=sc,
-                                seconds=args.minutes * 60, **run) for seed in seeds]
-            rows.append(summarize(combo, reports))
-        wall = time.perf_counter() - t0
-    except (UsageError, ConfigError) as e:
+            jobs += [Job(seed, run_model, sc, args.market_index, base, args.minutes * 60, run) for seed in seeds]
+        with Sweep(args.workers, args.dask) as sweep:
+            sweep.start()  # reach the Dask scheduler (if any) before the clock starts
+            t0 = time.perf_counter()
+            reports = sweep.run(jobs)
+            wall = time.perf_counter() - t0
+            where = sweep.describe()
+        n = len(seeds)
+        rows = [summarize(combo, reports[i * n:(i + 1) * n]) for i, combo in enumerate(combos)]
+    except (UsageError, ConfigError, DaskMissing) as e:
         print(f"polymm backtest: {e}", file=sys.stderr)
         return 2
+    except SweepUnavailable as e:
+        print(f"polymm backtest: --dask: {e}", file=sys.stderr)
+        return 1
     base_shown = {k: str(v) for k, v in base.model_dump().items() if k in ("spread", "size", "layers", "layer_step",
                                                                            "position_limit")}
     base_shown.update(fixed)
@@ -301,7 +317,7 @@ def run_backtest(args: argparse.Namespace) -> int:
         return 0
     print(render_backtest(doc, args.width))
     runs = len(seeds) * len(combos)
-    print(f"\n{runs} run(s) of {args.minutes:g} simulated minutes in {wall:.2f} s wall "
+    print(f"\n{runs} run(s) of {args.minutes:g} simulated minutes in {wall:.2f} s wall on {where} "
           f"({runs * args.minutes * 60 / wall:,.0f}x real time)" if wall > 0 else "")
     return 0
 
@@ -309,10 +325,11 @@ def run_backtest(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------- registration
 
 _REPLAY_HELP = """\
-Run the strategy and paper execution over recorded market data, faster than real time, in simulated
-time: the clock is each frame's recorded receive time. The engine's own code runs (parse_frame,
-BookSet, MarketBrain.decide, RiskEngine.check, diff_orders, PaperExecution fills from the recorded
-trades and queue, Portfolio), scheduled as the engine schedules it. Risk limits, step cadence and the
+Run the strategy over recorded market data, faster than real time, in simulated time: the clock is
+each frame's recorded receive time. The engine's own code runs (parse_frame, BookSet, the engine's
+step pipeline: MarketBrain.decide, RiskEngine.check, plan_orders; Portfolio), scheduled as the engine
+schedules it; our orders queue in the recorded book with the order latency (behind the size resting at
+their price, prints eat the queue ahead first). Risk limits, step cadence and the
 default parameters come from the settings (POLYMM_* / .env), as for `polymm run`.
 
 FILE is a recording made by `polymm record` (or the engine's POLYMM_RECORD_DIR): one .jsonl.gz file or
@@ -334,6 +351,10 @@ Parameters start from the comparison base (spread 0.04, size 10, 2 layers 0.01 a
 100); --set KEY=VALUE changes one for every run, --grid KEY=V1,V2,... sweeps it (several --grid
 options: every combination). KEY is any market parameter:
 """ + textwrap.fill(", ".join(PARAMS) + ".", 100, initial_indent="  ", subsequent_indent="  ") + """
+
+The runs (combinations x seeds) go to every core by default (--workers N; 1 runs them in this process),
+or to an existing Dask cluster with --dask tcp://HOST:PORT (pip install 'polymm[sweep]'; start the
+workers with --nthreads 1, and polymm installed). The results are the same whichever runs them.
 
 Example: polymm backtest --scenario informed --seeds 5 --model pm4 --grid spread=0.02,0.04 --grid size=10,20"""
 
@@ -368,6 +389,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     bt.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a parameter for every run (repeatable)")
     bt.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
                     help="sweep a parameter over values (repeatable: every combination)")
+    where = bt.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_workers, default=None, metavar="N",
+                       help=f"run the simulations on N processes (default: every core, {default_workers()} here; "
+                            f"1: in this process)")
+    where.add_argument("--dask", type=_dask_address, default=None, metavar="tcp://HOST:PORT",
+                       help="run them on the Dask cluster with this scheduler instead (needs polymm[sweep])")
     bt.add_argument("--json", action="store_true", help="print the results as one JSON object")
     bt.add_argument("--width", type=_width, default=60, help="chart width in columns (default 60)")
     bt.set_defaults(func=run_backtest)
