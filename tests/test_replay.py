@@ -3,7 +3,6 @@ time and is deterministic, the backtest sweeps scenarios and grids, the report a
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import os
@@ -14,8 +13,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from backtest_cli import cli, run_cli
 
-from polymm.backtest.commands import PARAMS, register
+from polymm.backtest.commands import PARAMS
 from polymm.backtest.metrics import Curve, Markouts
 from polymm.backtest.recording import record_synthetic
 from polymm.backtest.replay import Replay, ReplayConfig, replay
@@ -23,6 +23,7 @@ from polymm.backtest.report import BLOCKS, sparkline, to_json
 from polymm.backtest.scenarios import SCENARIOS, scenario
 from polymm.backtest.synthetic import Simulation, bench_params, simulate
 from polymm.domain.market import Market, Side
+from polymm.domain.params import MarketParams
 from polymm.domain.prices import Tick
 from polymm.domain.risk import RiskLimits
 from polymm.exchange import run_exchange
@@ -39,6 +40,12 @@ YES, NO = "1001", "1002"
 MARKET = Market(COND, YES, NO, "Will the replay work?", Tick.parse("0.01"), Decimal(5), neg_risk=True,
                 neg_risk_market_id="0x" + "cd" * 32, reward_min_size=Decimal(50), reward_max_spread=Decimal("3.5"),
                 end_date="2027-03-01T12:00:00Z")
+
+
+def _fixed(**kw: object) -> ReplayConfig:
+    """The engine's settings with the ``fixed`` model: these tests pin the fill mechanics on known
+    quotes (fixed: 2 cents either side of the mid), whatever the default model is."""
+    return ReplayConfig(base=MarketParams(), **kw)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -74,18 +81,6 @@ def _record(directory: Path, frames: list[tuple[int, str]], markets: list[Market
     return directory
 
 
-def _cli(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="polymm")
-    sub = p.add_subparsers(dest="command", required=True)
-    register(sub)
-    return p.parse_args(list(argv))
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    args = _cli(*argv)
-    code = args.func(args)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ------------------------------------------------------------------------------------------- recorder format
@@ -141,18 +136,18 @@ def test_replay_reads_old_recordings_with_a_markets_file(tmp_path: Path, capsys,
     rec = _record(tmp_path / "old", [(T0, _book(0, {"0.46": "100"}, {"0.54": "100"})),
                                      (T0 + S, _print(1000, "0.40", "50", "SELL"))], markets=[])
     assert FrameReader(rec).markets == {}
-    code, out, err = _run(capsys, "replay", str(rec))
+    code, out, err = run_cli(capsys, "replay", str(rec))
     assert code == 2 and "--markets-file" in err and out == ""
     defs = tmp_path / "markets.json"
     defs.write_text(json.dumps([market_to_json(MARKET)]))
-    code, out, err = _run(capsys, "replay", str(rec), "--markets-file", str(defs), "--json")
+    code, out, err = run_cli(capsys, "replay", str(rec), "--markets-file", str(defs), "--json")
     assert code == 0, err
     doc = json.loads(out)
     assert [m["condition_id"] for m in doc["markets"]] == [COND]
     assert doc["fills"] == 1  # the print through our bid
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{**market_to_json(MARKET), "tick": "0.3"}]))
-    code, _, err = _run(capsys, "replay", str(rec), "--markets-file", str(bad))
+    code, _, err = run_cli(capsys, "replay", str(rec), "--markets-file", str(bad))
     assert code == 2 and "--markets-file" in err and "tick" in err and "allowed" in err
 
 
@@ -166,7 +161,7 @@ def test_fills_come_from_recorded_prints_through_the_queue_at_recorded_times(tmp
         (T0 + 3 * S, _print(3000, "0.57", "4", "BUY")),  # through our ask: fills 4 of 10
         (T0 + 4 * S, _print(4000, "0.53", "100", "BUY")),  # not up to our ask: nothing
     ]
-    rp = Replay(ReplayConfig(), source="t")
+    rp = Replay(_fixed(), source="t")
     report = rp.run(FrameReader(_record(tmp_path, frames)))
     pos = rp.portfolio.position(COND)
     assert report.fills == pos.fills == 2
@@ -175,11 +170,15 @@ def test_fills_come_from_recorded_prints_through_the_queue_at_recorded_times(tmp
     assert report.realized == pytest.approx(0.16)
     assert report.volume == 14 and report.notional == pytest.approx(10 * 0.50 + 4 * 0.54)
     # every resting order was placed at a recorded instant (the simulated clock, not the wall clock)
-    placed = [o.placed_at for o in rp.paper.open_orders()]
+    placed = [o.placed_at for o in rp.venue.open_orders()]
     assert placed and all(T0 / S <= p <= T0 / S + 4 for p in placed)
     assert report.sim_seconds == 4.0
+    # the engine sees its own orders in the book: after the bid filled, the mid with our ask 0.54 in it
+    # is 0.51, so the new bid is 0.49 (the ask stays: within a tick of 0.53); the mark is that book's mid
+    assert sorted((o.side, o.price, o.remaining) for o in rp.venue.open_orders()) == [
+        (Side.BUY, 4900, Decimal(10)), (Side.SELL, 5400, Decimal(6))]
     [m] = report.markets
-    assert m.position == 6 and m.fills == 2 and m.mark == pytest.approx(0.52)
+    assert m.position == 6 and m.fills == 2 and m.mark == pytest.approx(0.515)
 
 
 def test_queue_ahead_is_eaten_before_we_fill(tmp_path: Path) -> None:
@@ -189,10 +188,31 @@ def test_queue_ahead_is_eaten_before_we_fill(tmp_path: Path) -> None:
         (T0 + 2 * S, _print(2000, "0.48", "30", "SELL")),  # 30 more: still ahead of us
         (T0 + 3 * S, _print(3000, "0.48", "17", "SELL")),  # 10 ahead, then 7 to us
     ]
-    rp = Replay(ReplayConfig())
+    rp = Replay(_fixed())
     rp.run(FrameReader(_record(tmp_path, frames)))
     fills = rp.portfolio.position(COND)
     assert fills.qty == 7 and fills.fills == 1
+
+
+def test_the_frames_of_one_instant_are_all_applied_before_the_step(tmp_path: Path) -> None:
+    """A print and the book it changed arrive at one instant (the venue sends them together, the live feed
+    consumes them in one go): the step after the fill sees the book after the trade, not the one before."""
+    frames = [
+        (T0, _book(0, {"0.48": "100"}, {"0.56": "100"})),  # mid 0.52: fixed quotes 0.50 / 0.54
+        (T0 + 2 * S, _print(2000, "0.57", "150", "BUY")),  # a sweep through our ask: fills our 10
+        (T0 + 2 * S, _book(2000, {"0.60": "100"}, {"0.64": "100"})),  # the book it left, the same instant
+        (T0 + 3 * S, _level(3000, "0.10", "5", "BUY")),
+    ]
+    path = _record(tmp_path, frames)
+    rp = Replay(ReplayConfig(), {"model": "fixed"})
+    report = rp.run(FrameReader(path))
+    assert report.fills == 1 and dict(report.counters)["post_only_rejects"] == 0
+    assert min(o.price for o in rp.venue.open_orders() if o.side is Side.SELL) > 6000  # requoted on the new book
+    # stepping between the frames, on the book before the trade, quotes into the new book: refused
+    rp = Replay(ReplayConfig(), {"model": "fixed"})
+    rp.batch_instants = False
+    report = rp.run(FrameReader(path))
+    assert report.fills == 1 and dict(report.counters)["post_only_rejects"] >= 1
 
 
 def test_book_changes_coalesce_into_one_step_per_gap(tmp_path: Path) -> None:
@@ -210,21 +230,22 @@ def test_a_tick_change_pulls_quotes_until_a_snapshot_on_the_new_grid(tmp_path: P
                                 "old_tick_size": "0.01", "new_tick_size": "0.001", "timestamp": "1000"}).decode()
     base = [(T0, _book(0, {"0.46": "100"}, {"0.54": "100"})), (T0 + S, tick_change)]
     path = _record(tmp_path / "a", base)
-    rp = Replay(ReplayConfig())
+    rp = Replay(_fixed())
     rp.run(FrameReader(path))
-    assert rp.paper.open_orders() == []  # untrusted: pulled
-    path = _record(tmp_path / "b", [*base, (T0 + 2 * S, _book(2000, {"0.451": "100"}, {"0.552": "100"}, "0.001"))])
-    rp = Replay(ReplayConfig())
+    assert rp.venue.open_orders() == []  # untrusted: pulled
+    path = _record(tmp_path / "b", [*base, (T0 + 2 * S, _book(2000, {"0.451": "100"}, {"0.552": "100"}, "0.001")),
+                                    (T0 + 3 * S, _level(3000, "0.1", "5", "BUY"))])  # later: our orders landed
+    rp = Replay(_fixed())
     rp.run(FrameReader(path))
-    bids = [o.price for o in rp.paper.open_orders() if o.side is Side.BUY]
+    bids = [o.price for o in rp.venue.open_orders() if o.side is Side.BUY]
     assert bids == [4810]  # (0.451 + 0.552 − 0.04) / 2 on the 0.001 grid (0.48 on the old one)
     assert rp.markets[COND].tick == Tick.parse("0.001")
 
 
 def test_the_daily_loss_limit_halts_the_replay(tmp_path: Path) -> None:
-    free = replay(FIXTURE)
+    free = replay(FIXTURE, _fixed())
     assert min(free.path.pnl) < -1.0  # the fixture's run dips more than a dollar: the limit below bites
-    limited = replay(FIXTURE, ReplayConfig(limits=RiskLimits(daily_loss_limit=Decimal("1"))))
+    limited = replay(FIXTURE, _fixed(limits=RiskLimits(daily_loss_limit=Decimal("1"))))
     assert any(n.startswith("halted at +") and "daily loss" in n for n in limited.notes)
     assert limited.places < free.places
     assert limited.pnl != free.pnl
@@ -244,8 +265,8 @@ def test_unknown_tokens_and_bad_frames_are_counted_not_fatal(tmp_path: Path) -> 
 
 
 def test_replay_json_is_byte_identical_across_runs(capsys, clean) -> None:
-    code1, a, _ = _run(capsys, "replay", str(FIXTURE), "--json")
-    code2, b, _ = _run(capsys, "replay", str(FIXTURE), "--json")
+    code1, a, _ = run_cli(capsys, "replay", str(FIXTURE), "--json")
+    code2, b, _ = run_cli(capsys, "replay", str(FIXTURE), "--json")
     assert code1 == code2 == 0
     assert a == b
     doc = json.loads(a)
@@ -255,12 +276,12 @@ def test_replay_json_is_byte_identical_across_runs(capsys, clean) -> None:
     assert len(doc["path"]["t"]) == len(doc["path"]["pnl"]) >= 80
     assert len(doc["path"]["inventory"]) == len(doc["markets"]) == 2
     assert doc["counters"]["frames"] == len(list(FrameReader(FIXTURE)))
-    code, c, _ = _run(capsys, "replay", str(FIXTURE), "--json", "--set", "spread=0.06")
+    code, c, _ = run_cli(capsys, "replay", str(FIXTURE), "--json", "--set", "spread=0.06")
     assert code == 0 and json.loads(c)["params"] == {"spread": "0.06"} and c != a
 
 
 def test_replay_text_report_has_figures_and_chart(capsys, clean) -> None:
-    code, out, _ = _run(capsys, "replay", str(FIXTURE), "--model", "pm4", "--width", "40")
+    code, out, _ = run_cli(capsys, "replay", str(FIXTURE), "--model", "pm4", "--width", "40")
     assert code == 0
     assert "model pm4" in out
     for label in ("P&L", "realised", "unrealised", "fills", "max drawdown", "markouts", "1 s", "10 s", "60 s"):
@@ -278,18 +299,18 @@ def test_replay_single_file_equals_its_directory(clean) -> None:
 
 
 def test_replay_bad_input_names_the_field(capsys, clean, tmp_path: Path) -> None:
-    code, _, err = _run(capsys, "replay", str(tmp_path / "nope.jsonl.gz"))
+    code, _, err = run_cli(capsys, "replay", str(tmp_path / "nope.jsonl.gz"))
     assert code == 2 and "FILE: no such file or directory" in err
-    code, _, err = _run(capsys, "replay", str(tmp_path))
+    code, _, err = run_cli(capsys, "replay", str(tmp_path))
     assert code == 2 and "no .jsonl.gz recordings" in err
-    code, _, err = _run(capsys, "replay", str(FIXTURE), "--set", "sprad=0.05")
+    code, _, err = run_cli(capsys, "replay", str(FIXTURE), "--set", "sprad=0.05")
     assert code == 2 and "unknown parameter 'sprad'" in err and "allowed: " in err and "spread" in err
-    code, _, err = _run(capsys, "replay", str(FIXTURE), "--set", "spread=0.015")
+    code, _, err = run_cli(capsys, "replay", str(FIXTURE), "--set", "spread=0.015")
     assert code == 2 and "spread: must be a multiple of the tick" in err
-    code, _, err = _run(capsys, "replay", str(FIXTURE), "--set", "layers=9")
+    code, _, err = run_cli(capsys, "replay", str(FIXTURE), "--set", "layers=9")
     assert code == 2 and "layers" in err and "less than or equal to 5" in err
     with pytest.raises(SystemExit):
-        _cli("replay", str(FIXTURE), "--model", "magic")
+        cli("replay", str(FIXTURE), "--model", "magic")
     assert "invalid choice: 'magic'" in capsys.readouterr().err
 
 
@@ -325,9 +346,9 @@ def test_python_m_polymm_cli_replay(tmp_path: Path) -> None:
 def test_backtest_grid_gives_one_row_per_combination_and_is_deterministic(capsys, clean) -> None:
     argv = ("backtest", "--scenario", "volatile", "--seeds", "2", "--minutes", "1", "--model", "pm4",
             "--grid", "spread=0.02,0.04", "--grid", "size=10,20", "--json")
-    code, a, err = _run(capsys, *argv)
+    code, a, err = run_cli(capsys, *argv)
     assert code == 0, err
-    code, b, _ = _run(capsys, *argv)
+    code, b, _ = run_cli(capsys, *argv)
     assert a == b
     doc = json.loads(a)
     assert doc["scenario"] == "volatile" and doc["model"] == "pm4" and doc["seeds"] == [1, 2]
@@ -346,7 +367,7 @@ def test_backtest_grid_gives_one_row_per_combination_and_is_deterministic(capsys
 
 
 def test_backtest_text_report(capsys, clean) -> None:
-    code, out, _ = _run(capsys, "backtest", "--scenario", "trending", "--seeds", "1", "--minutes", "0.5")
+    code, out, _ = run_cli(capsys, "backtest", "--scenario", "trending", "--seeds", "1", "--minutes", "0.5")
     assert code == 0
     assert "scenario trending" in out and "P&L mean" in out and "mo 60s" in out and "max DD" in out
     assert sum(1 for ln in out.splitlines() if ln.strip().startswith(("P&L (USDC)", "inventory"))) == 2
@@ -354,19 +375,19 @@ def test_backtest_text_report(capsys, clean) -> None:
 
 def test_backtest_rejects_bad_input_with_the_allowed_values(capsys, clean) -> None:
     with pytest.raises(SystemExit):
-        _cli("backtest", "--scenario", "sideways")
+        cli("backtest", "--scenario", "sideways")
     err = capsys.readouterr().err
     assert "invalid choice: 'sideways'" in err and all(name in err for name in SCENARIOS)
-    code, _, err = _run(capsys, "backtest", "--grid", "spread=0.02,abc", "--minutes", "0.1", "--seeds", "1")
+    code, _, err = run_cli(capsys, "backtest", "--grid", "spread=0.02,abc", "--minutes", "0.1", "--seeds", "1")
     assert code == 2 and "spread" in err and "decimal" in err
-    code, _, err = _run(capsys, "backtest", "--grid", "colour=red,blue")
+    code, _, err = run_cli(capsys, "backtest", "--grid", "colour=red,blue")
     assert code == 2 and "unknown parameter 'colour'" in err and ", ".join(PARAMS) in err
-    code, _, err = _run(capsys, "backtest", "--grid", "spread=0.02", "--set", "spread=0.04")
+    code, _, err = run_cli(capsys, "backtest", "--grid", "spread=0.02", "--set", "spread=0.04")
     assert code == 2 and "more than once" in err
-    code, _, err = _run(capsys, "backtest", "--market-index", "1", "--grid", "spread=0.0415")
+    code, _, err = run_cli(capsys, "backtest", "--market-index", "1", "--grid", "spread=0.0415")
     assert code == 2 and "spread: must be a multiple of the tick" in err  # market 1 trades on 0.001
     with pytest.raises(SystemExit):
-        _cli("backtest", "--seeds", "0")
+        cli("backtest", "--seeds", "0")
     assert "--seeds" in capsys.readouterr().err
     with pytest.raises(ValueError, match="allowed: standin, calm, trending, informed, volatile"):
         scenario("nope")

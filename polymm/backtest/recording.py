@@ -24,6 +24,7 @@ from pathlib import Path
 
 import orjson
 
+from polymm.domain.market import Market
 from polymm.exchange.market_channel import MarketChannel, _Subscriber
 from polymm.exchange.matching import MatchingEngine
 from polymm.exchange.standin import DEFAULT_FLOW_RATE
@@ -46,6 +47,14 @@ class _Capture(_Subscriber):
     def send(self, frame: bytes | None) -> None:
         if frame is not None:
             self._writer.write(frame.decode(), self._stamp())
+
+
+def subscribe_all(channel: MarketChannel, writer: FrameWriter, markets: list[Market], stamp: Callable[[], int]) -> None:
+    """Subscribe a capture of ``writer`` to every token of ``markets`` on ``channel`` (with the initial
+    ``book`` dump): from now on the frames go to ``writer`` stamped with ``stamp()`` (epoch ns)."""
+    sink = _Capture(writer, stamp)
+    tokens = [t for m in markets for t in (m.yes_token, m.no_token)]
+    channel._on_text(sink, orjson.dumps({"type": "market", "assets_ids": tokens, "initial_dump": True}).decode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +100,8 @@ def record_synthetic(
         f.seed_book()
     writer = FrameWriter(directory, rotate_bytes=rotate_bytes, rotate_seconds=None, compresslevel=compresslevel)
     writer.add_markets([p.market for p in profiles], start_ms * 1_000_000)
-    channel = MarketChannel(engine)
-    sink = _Capture(writer, lambda: now[0] * 1_000_000 + latency_ns)
-    tokens = [t for p in profiles for t in (p.market.yes_token, p.market.no_token)]
-    channel._on_text(sink, orjson.dumps({"type": "market", "assets_ids": tokens, "initial_dump": True}).decode())
+    subscribe_all(MarketChannel(engine), writer, [p.market for p in profiles],
+                  lambda: now[0] * 1_000_000 + latency_ns)
     timings = [random.Random(f"polymm-recording-timing:{seed}:{i}") for i in range(markets)]
     due = [(timings[i].expovariate(rate), i) for i in range(markets)]
     heapq.heapify(due)

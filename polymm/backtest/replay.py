@@ -1,14 +1,14 @@
-"""Replay: the strategy and paper execution over a recorded market channel, in simulated time.
+"""Replay: the strategy and simulated fills over a recorded market channel, in simulated time.
 
 The clock is the recorded receive time ``t`` of each frame (``venue.recorder``); nothing reads the wall
 clock, so the same recording and parameters give the same ``RunReport``, as fast as the CPU allows.
 
 What runs is the engine's own code, called as the engine calls it: frames are parsed by
-``parse_frame`` and applied to a ``BookSet``; every ``last_trade_price`` goes to ``PaperExecution.on_trade``
-(fills from prints through our price, or at it once the queue ahead is eaten) and to the market's
-``MarketBrain``; a fill goes to the ``Portfolio`` and the brain. A market's strategy step is the engine's
-``Engine.step`` (``MarketBrain.decide`` → ``RiskEngine.check`` → drop sizes under the venue minimum →
-the ``fixed`` model's requote rule → ``diff_orders`` → cancel / place on the paper execution), and the
+``parse_frame`` and applied to a ``BookSet``; every ``last_trade_price`` goes to ``RecordedVenue.on_trade``
+(``fills.py``: our orders queued in the recorded book) and to the market's ``MarketBrain``; a fill goes to
+the ``Portfolio`` and the brain. A market's strategy step is the engine's ``Engine.step``
+(``MarketBrain.decide`` → ``RiskEngine.check`` → drop sizes under the venue minimum → the ``fixed`` model's
+requote rule → ``diff_orders`` → cancel / place at the ``RecordedVenue``, with the order latency), and the
 risk loop's pass (``Engine.risk_tick``: the daily loss and total position kills, correlation samples,
 stale orders) runs every ``risk_interval_s`` of recorded time.
 
@@ -17,7 +17,17 @@ a fill) steps at once, or ``min_step_gap_s`` after its previous step if that was
 in between coalesce into that one step); otherwise its fallback timer steps it
 ``quote_interval_fast_s`` after its previous step while it was active (a change or a fill) in the last
 5 s, else ``quote_interval_s``. A step or risk pass due before a frame's time runs before that frame,
-at its own due time. Strategy and execution take no time: a step's orders rest from the instant it ran.
+at its own due time. The strategy takes no time; what a step sends lands ``latency_s`` later (``fills.py``).
+
+The frames received at one instant are all applied before anything due at that instant runs: a print
+and the book it changed arrive together (the venue sends them together), and the live feed consumes
+what one read brought in without yielding to the strategy (``websockets`` hands over every buffered
+message without waiting), so the engine steps on the book after the trade. Stepping between them
+decided on the book from before the trade, after its print: orders priced into a market that had
+already moved (``batch_instants`` off, measured by ``bench/fill_gap_bench.py``). A recording stamps a
+burst with one instant when it is made in simulated time (``Simulation.record``, ``record_synthetic``);
+the live recorder stamps each frame as it is handed over, microseconds apart, so there a step can still
+fall between the frames of one burst.
 
 A market is quoted once its book has had a ``book`` snapshot, and not while the book is crossed or
 after ``market_resolved``; a ``tick_size_change`` waits for the next snapshot (the live feed fetches
@@ -39,12 +49,13 @@ import heapq
 import itertools
 import math
 import os
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from polymm.config import ConfigError, Settings
+from polymm.domain import pipeline
 from polymm.domain.book_set import BookSet
 from polymm.domain.market import Market, Side
 from polymm.domain.messages import BookSnapshot, LastTrade, TickSizeChange, parse_frame
@@ -52,15 +63,14 @@ from polymm.domain.order_book import OrderBook
 from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import MAX_PIPS, PriceError, pips_to_decimal, price_to_pips
-from polymm.domain.quoting import Targets
-from polymm.domain.requote import budget_for, placeable, plan_orders, positions_for
+from polymm.domain.quoting import Quote
+from polymm.domain.requote import budget_for, positions_for
 from polymm.domain.risk import Position, RiskEngine, RiskLimits
 from polymm.domain.signals import EventConfig, SignalsConfig
 from polymm.domain.strategy import MarketBrain
-from polymm.venue.execution import OrderRequest
-from polymm.venue.paper import PaperExecution
 from polymm.venue.recorder import FrameReader, MarketsLine
 
+from .fills import LATENCY_S, RecordedVenue
 from .metrics import HORIZONS_S, Curve, Markouts
 from .report import MarketLine, RunReport
 
@@ -68,29 +78,23 @@ NS = 1_000_000_000
 ACTIVE_S = 5.0  # the engine's "active" window for the fast fallback interval
 VIEW_DEPTH = 10
 _ZERO = Decimal(0)
-_T = TypeVar("_T")
 
 
-def run_now(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run a coroutine that never suspends (``PaperExecution``'s methods) to completion, synchronously."""
-    try:
-        coro.send(None)
-    except StopIteration as done:
-        return done.value
-    coro.close()
-    raise RuntimeError("the paper execution awaited something: the replay drives it synchronously")
-
-
-#: ``Settings``' defaults: one source for the engine's and the replay's.
+#: ``Settings``' defaults: one source for the engine's, the replay's and the backtest's.
 _DEFAULTS: dict[str, Any] = {name: f.default for name, f in Settings.model_fields.items()}
+_SETTINGS = Settings.model_construct()  # every field at its default; reads no environment
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayConfig:
-    """The engine settings a replay honours (``from_settings``); the defaults are ``Settings``'."""
+    """The engine settings a replay or a synthetic backtest honours (``from_settings``); the defaults
+    are ``Settings``'. ``latency_s`` is the simulated order and cancel latency (``fills.LATENCY_S``, the
+    measured loopback round trip, by default): a simulation knob, not an engine setting. The backtest
+    steps after every flow action, so it ignores the step cadence (``min_step_gap_s`` and the quote
+    intervals)."""
 
-    limits: RiskLimits = field(default_factory=RiskLimits)
-    base: MarketParams = field(default_factory=MarketParams)  # the default parameters of every market
+    limits: RiskLimits = field(default_factory=_SETTINGS.risk_limits)
+    base: MarketParams = field(default_factory=_SETTINGS.default_params)  # every market's default parameters
     total_capital: Decimal = _DEFAULTS["total_capital"]
     max_market_exposure: Decimal = _DEFAULTS["max_market_exposure"]
     max_total_position: Decimal = _DEFAULTS["max_total_position"]
@@ -100,6 +104,7 @@ class ReplayConfig:
     quote_interval_s: float = _DEFAULTS["quote_interval_s"]
     quote_interval_fast_s: float = _DEFAULTS["quote_interval_fast_s"]
     risk_interval_s: float = 0.5  # Engine.run_risk's interval
+    latency_s: float = LATENCY_S
 
     @classmethod
     def from_settings(cls, s: Settings) -> ReplayConfig:
@@ -143,8 +148,16 @@ class Replay:
         self.params: dict[str, MarketParams] = {}
         self.brains: dict[str, MarketBrain] = {}
         self.portfolio = Portfolio()
-        self.paper = PaperExecution(self._on_fill, clock=lambda: self.now)
+        #: our orders, queued in the recorded book with the configured latency (``fills.RecordedVenue``)
+        self.venue = RecordedVenue(self.books, self._on_fill, lambda: self.now,
+                                   lambda cid: self.portfolio.position(cid).qty, config.latency_s)
         self.risk = RiskEngine(config.limits)
+        #: the strategy sees the book with our resting orders in it (``RecordedVenue.view``), as the live
+        #: feed shows them; False only to measure what that is worth (``bench/fill_gap_bench.py``)
+        self.show_own_orders = True
+        #: the frames received at one instant are applied together before anything due then runs (module
+        #: docstring); False only to measure what that is worth (``bench/fill_gap_bench.py``)
+        self.batch_instants = True
         self._signals = SignalsConfig(events=EventConfig(reduce_only_hours=config.reduce_only_hours))
         self.markouts = Markouts(HORIZONS_S, unit=NS)
         self.curve = Curve(1.0, markets=0)
@@ -161,14 +174,13 @@ class Replay:
         self._force: set[str] = set()
         self._last_fair: dict[str, float] = {}
         self._last_epoch: dict[str, int] = {}
+        self._deferred: set[str] = set()  # markets that came due while their orders were in flight
         self._stats: dict[str, _MarketStats] = {}
         self.halted = ""
         self.frames = 0
         self.frame_errors = 0
         self.time_regressions = 0
         self.steps = 0
-        self.places = 0
-        self.cancels = 0
         for m in markets:
             self.add_market(m)
 
@@ -190,10 +202,12 @@ class Replay:
         if cid in self.markets:
             if self.markets[cid] != market and market.tick == self.markets[cid].tick:
                 self.markets[cid] = market  # a changed definition (metadata); the book and brain stay
+                self.venue.add_market(market)
             return
         self.params[cid] = self.params_for(market)
         self.markets[cid] = market
         self.books.add(market)
+        self.venue.add_market(market)
         self.brains[cid] = MarketBrain(market, self._signals)
         self._stats[cid] = _MarketStats()
         self._force.add(cid)
@@ -205,13 +219,19 @@ class Replay:
 
     def run(self, reader: FrameReader) -> RunReport:
         """Replay every record of ``reader`` and report."""
+        held: tuple[int, str | bytes] | None = None  # a frame whose instant may have more frames to come
         for t_ns, item in reader.records():
+            if held is not None:  # the frames of one instant are applied together, then the steps run
+                self.feed(*held, settle=t_ns > held[0] or not self.batch_instants)
+                held = None
             if type(item) is MarketsLine:
                 self._begin(t_ns)
                 for m in item.markets:
                     self.add_market(m)
             else:
-                self.feed(t_ns, item)  # type: ignore[arg-type]
+                held = (t_ns, item)  # type: ignore[assignment]
+        if held is not None:
+            self.feed(*held)
         counters = (("frames", reader.frames), ("bad_lines", reader.bad_lines), ("bad_files", reader.bad_files))
         return self.report(counters)
 
@@ -229,8 +249,10 @@ class Replay:
         self._run_until(t, inclusive=False)
         self.now = t
 
-    def feed(self, t_ns: int, raw: str | bytes) -> None:
-        """One recorded frame received at ``t_ns`` (epoch ns)."""
+    def feed(self, t_ns: int, raw: str | bytes, settle: bool = True) -> None:
+        """One recorded frame received at ``t_ns`` (epoch ns); then, with ``settle``, what is due at
+        ``t_ns`` (steps, landings) runs. ``settle=False`` when more frames of the same instant follow:
+        they are applied first (module docstring)."""
         self._begin(t_ns)
         t_ns = self._t_ns
         t = self.now
@@ -254,10 +276,15 @@ class Replay:
                     book = self.books.by_token(ev.asset_id)  # type: ignore[union-attr]
                     if book is not None:
                         self._snapshotted.discard(book.condition_id)
+            books = self.books
             for cid in changed:
                 self._active_at[cid] = t
                 self._dirty(cid, t)
-        self._run_until(t, inclusive=True)
+                book = books.get(cid)
+                if book is not None:
+                    self.venue.on_book(book)  # the queue ahead of our orders follows the recorded level
+        if settle:
+            self._run_until(t, inclusive=True)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -270,16 +297,20 @@ class Replay:
         self._wake(cid, max(t, self._last_step.get(cid, -math.inf) + self.config.min_step_gap_s))
 
     def _run_until(self, t: float, inclusive: bool) -> None:
-        heap, wake_at = self._heap, self._wake_at
+        heap, wake_at, venue = self._heap, self._wake_at, self.venue
         while True:
             while heap and wake_at.get(heap[0][2]) != heap[0][0]:
                 heapq.heappop(heap)  # superseded by an earlier wake
             at_step = heap[0][0] if heap else math.inf
-            at = min(at_step, self._next_risk)
+            landing = venue.due()
+            at_land = math.inf if landing is None else landing
+            at = min(at_step, self._next_risk, at_land)
             if at > t or (at == t and not inclusive):
                 return
             self.now = at
-            if self._next_risk <= at_step:
+            if at_land <= at:  # sent earlier, so it lands before anything else due at the same instant
+                self._landed(venue.land().condition_id)
+            elif self._next_risk <= at_step:
                 self._next_risk += self.config.risk_interval_s
                 self._risk_tick(at)
             else:
@@ -301,12 +332,12 @@ class Replay:
             price = price_to_pips(ev.price)
         except PriceError:
             return  # BookSet counted it
-        self.paper.on_trade(book, ev.asset_id, price, ev.size, ev.side == "BUY")
+        self.venue.on_trade(book, ev.asset_id, price, ev.size, ev.side == "BUY")
         is_no = ev.asset_id == book.no_token
         yes_price = MAX_PIPS - price if is_no else price
         self.brains[book.condition_id].on_trade(self.now, yes_price, float(ev.size), (ev.side == "BUY") != is_no)
 
-    def _on_fill(self, fill: Fill) -> None:
+    def _on_fill(self, fill: Fill, _taker: str = "") -> None:
         if not self.portfolio.apply(fill):
             return
         cid = fill.condition_id
@@ -331,49 +362,71 @@ class Replay:
         book = self.books.get(cid)
         if book is None:
             return
-        paper = self.paper
-        paper.on_book(book)
+        venue = self.venue
+        if venue.busy(cid):  # the engine's step lock: the market's last step is still on the wire
+            self._deferred.add(cid)
+            return
         if self.halted or not self._trusted(cid, book):
-            if paper.open_orders(cid):
-                self.cancels += run_now(paper.cancel_market(cid))
+            if venue.open_orders(cid):
+                venue.cancel_market(cid)
             self._force.add(cid)
             return
         market = self.markets[cid]
         if book.tick != market.tick:  # a tick_size_change: requote on the new grid
             market = self.markets[cid] = replace(market, tick=book.tick)
-        view = book.view(VIEW_DEPTH)
+            venue.add_market(market)
+        # with our resting orders in it, as the live feed shows them
+        view = venue.view(book, VIEW_DEPTH) if self.show_own_orders else book.view(VIEW_DEPTH)
         params = self.params[cid]
-        decision = self.brains[cid].decide(view, self.portfolio.position(cid).qty, params, now)
-        self.steps += 1
-        events = decision.signals.events
-        verdict = self.risk.check(
-            cid, decision.targets.quotes, self._positions(cid), position_limit=params.position_limit,
-            budget=self._budget(cid), now=now, reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
+        result = pipeline.step(
+            self.brains[cid], self.risk, view, self.portfolio.position(cid).qty, params,
+            positions=self._positions(cid), budget=self._budget(cid), resting=venue.open_orders(cid), now=now,
+            epoch_changed=self._last_epoch.get(cid) != book.epoch, forced=cid in self._force,
+            last_fair=self._last_fair.get(cid),
         )
-        quotes, _ = placeable(verdict.quotes, market.min_order_size)
-        targets = Targets(quotes, decision.targets.fair, decision.targets.reason)
-        plan = plan_orders(paper.open_orders(cid), targets, view, params, market.tick,
-                           epoch_changed=self._last_epoch.get(cid) != book.epoch, forced=cid in self._force,
-                           last_fair=self._last_fair.get(cid), now=now)
+        self.steps += 1
+        plan = result.plan
         if plan is None:
             return  # the fixed model requotes only when the fair value moved past the threshold
         self._force.discard(cid)
         self._last_fair[cid] = plan.fair
         self._last_epoch[cid] = book.epoch
-        if plan.cancel:
-            self.cancels += len(run_now(paper.cancel(list(plan.cancel))))
-        if plan.place:
-            reqs = [OrderRequest(q.side, q.price, q.size) for q in plan.place]
-            self.places += len(run_now(paper.place_many(market, book, reqs)))
-        resting = paper.open_orders(cid)
+        events = result.decision.signals.events
+
+        def check(quotes: tuple[Quote, ...]) -> tuple[Quote, ...]:
+            """``Engine._place`` once the cancels are done: nothing while halted or untrusted, else what
+            every limit allows against everything of ours that could still fill now."""
+            if self.halted or not self._trusted(cid, book):
+                return ()
+            return pipeline.recheck(self.risk, cid, quotes, self._positions(), params=params, events=events,
+                                    budget=self._budget(cid), min_size=market.min_order_size, now=self.now).quotes
+
+        venue.submit(cid, plan.cancel, plan.place, check)
+        if not venue.busy(cid):
+            self._quoted(cid)
+
+    def _quoted(self, cid: str) -> None:
+        """Our resting inner quotes to the brain (competitor detection), as the engine does after a step."""
+        resting = self.venue.open_orders(cid)
         self.brains[cid].on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
                                    min((o.price for o in resting if o.side is Side.SELL), default=None))
 
+    def _landed(self, cid: str) -> None:
+        """An action of ``cid`` reached the venue; once none is in flight its step is done, and a step
+        that came due meanwhile runs (``min_step_gap_s`` after the last one at the earliest)."""
+        if self.venue.busy(cid) or cid not in self.markets:
+            return
+        self._quoted(cid)
+        if cid in self._deferred:
+            self._deferred.discard(cid)
+            self._dirty(cid, self.now)
+
     def _positions(self, replacing: str | None = None) -> dict[str, Position]:
-        """As ``Engine._positions``: ``replacing``'s own open orders are left out (the targets replace them)."""
-        reserved = self.paper.reserved()
+        """As ``Engine._positions``: our orders that could still fill, ``replacing``'s open orders left out
+        (the step's targets replace them) but those whose cancel is on its way kept."""
+        reserved = self.venue.reserved()
         if replacing is not None:
-            reserved.pop(replacing, None)
+            reserved[replacing] = self.venue.reserved(replacing, closing_only=True).get(replacing, (_ZERO, _ZERO))
         return positions_for(self.markets, reserved, lambda c: self.portfolio.position(c).qty, self._mark)
 
     def _budget(self, cid: str) -> float:
@@ -383,22 +436,24 @@ class Replay:
     # ------------------------------------------------------------------ the risk loop's pass
 
     def _mark(self, cid: str) -> Decimal | None:
-        """The engine's mark: the mid, or the last trade on a one-sided book."""
+        """The engine's mark: the mid of the book it sees (our resting orders in it, as in ``view``), or
+        the last trade on a one-sided book."""
         book = self.books.get(cid)
         if book is None:
             return None
-        if book.bid() is None or book.ask() is None:
+        bid, ask = self.venue.touch(book)
+        if bid is None or ask is None:
             return pips_to_decimal(book.last_trade) if book.last_trade is not None else None
-        return pips_to_decimal(book.best_bid + book.best_ask) / 2
+        return pips_to_decimal(bid + ask) / 2
 
     def _mark_pips(self, cid: object) -> float | None:
         book = self.books.get(cid)  # type: ignore[arg-type]
         if book is None:
             return None
-        mid = book.mid
-        if mid is None and book.last_trade is not None:
-            return float(book.last_trade)
-        return mid
+        bid, ask = self.venue.touch(book)
+        if bid is None or ask is None:
+            return None if book.last_trade is None else float(book.last_trade)
+        return (bid + ask) / 2
 
     def _equity(self) -> tuple[Decimal, dict[str, Decimal | None]]:
         marks = {cid: self._mark(cid) for cid in self.markets}
@@ -415,8 +470,8 @@ class Replay:
         if reason is not None and not self.halted and self.risk.limits.enforce:
             assert self.start is not None
             self.halted = f"halted at +{now - self.start:,.1f} s: {reason}"
-            self.cancels += run_now(self.paper.cancel_all())
-        for o in self.paper.open_orders():  # stale-order cleanup: the market's next step replaces them
+            self.venue.cancel_all()
+        for o in self.venue.open_orders():  # stale-order cleanup: the market's next step replaces them
             p = self.params.get(o.condition_id)
             if p is not None and now - o.placed_at > p.max_order_age_s:
                 self._force.add(o.condition_id)
@@ -431,6 +486,11 @@ class Replay:
             self.curve.sample(now - self.start, equity, inv)
 
     # ------------------------------------------------------------------ the outcome
+
+    def _venue_counters(self) -> tuple[tuple[str, int | float], ...]:
+        v = self.venue
+        return (("latency_ms", round(v.latency_s * 1000, 3)), ("post_only_rejects", v.post_only_rejects),
+                ("late_cancels", v.late_cancels), ("placement_cuts", v.cuts), ("crossed_by_recording", v.crossed))
 
     def report(self, counters: Iterable[tuple[str, int | float | str | None]] = ()) -> RunReport:
         """The report as of now (markouts whose horizon ended by the last frame are resolved)."""
@@ -469,8 +529,8 @@ class Replay:
             params=params,
             sim_seconds=self.now - self.start if self.start is not None else 0.0,
             steps=self.steps,
-            places=self.places,
-            cancels=self.cancels,
+            places=self.venue.places,
+            cancels=self.venue.cancels,
             fills=fills,
             volume=float(sum((s.volume for s in self._stats.values()), _ZERO)),
             notional=float(sum((s.notional for s in self._stats.values()), _ZERO)),
@@ -484,7 +544,7 @@ class Replay:
             markets=tuple(lines),
             path=self.curve.path(),
             notes=tuple(notes),
-            counters=(*tuple(counters), ("markets", len(self.markets))),
+            counters=(*tuple(counters), ("markets", len(self.markets)), *self._venue_counters()),
         )
 
 
@@ -503,4 +563,4 @@ def replay(
     return Replay(config, overrides, markets, source=str(source)).run(reader)
 
 
-__all__ = ["Replay", "ReplayConfig", "replay", "run_now"]
+__all__ = ["Replay", "ReplayConfig", "replay"]

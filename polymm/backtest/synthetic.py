@@ -19,14 +19,19 @@ The clock
     read this clock.
 
 One simulation step
-    1. advance the clock by one gap; 2. ``flow.step()`` (one synthetic action, which may trade with
-    our resting orders: engine events are routed as below); 3. every ``strategy_every`` flow steps
-    (default 1: after every step) one strategy step: ``BookView`` → ``MarketBrain.decide`` →
-    ``diff_orders`` against our resting orders → cancel the stale ones, place the missing ones as
-    owner ``polymm``, post-only GTC. The strategy reacts with zero latency (it sees the book right
-    after each flow action and its orders land at once) — an optimistic but common backtest
-    simplification; a rejected order (post-only that would cross, size under the market minimum) is
-    skipped and counted.
+    1. advance the clock by one gap; what is due before it happens first, in time order: our orders
+    and cancels landing (``fills.MatchingVenue``: ``latency_s`` after the step that sent them) and the
+    risk loop's pass (every ``risk_interval_s``, as ``Engine.run_risk``: the daily loss and total
+    position kills, stale orders); 2. ``flow.step()`` (one synthetic action, which may trade with our
+    resting orders); 3. every ``strategy_every`` flow steps (default 1: after every step) one strategy
+    step — the engine's own (``domain/pipeline.py``: ``MarketBrain.decide`` → ``RiskEngine.check``
+    with the engine's limits (``ReplayConfig``: ``Settings``' defaults) → the venue minimum →
+    ``plan_orders``, the ``fixed`` model's requote rule included) — whose cancels and quotes go to the
+    venue. They land ``latency_s`` later (default ``fills.LATENCY_S``, the measured loopback round
+    trip), the quotes after the placement check the engine runs once its cancels are done
+    (``pipeline.recheck``); a market waits for its orders in flight before it steps again (the
+    engine's step lock). A rejected order (post-only that would cross by the time it lands, size
+    under the market minimum) is skipped and counted.
 
 The view
     Built straight from the engine's YES book (top 10 levels a side, sizes micro-shares / 1e6 as
@@ -45,14 +50,20 @@ Fills and trades
     channel's ``last_trade_price`` prints), in YES terms; every maker fill whose owner is ``polymm``
     becomes a YES-terms ``portfolio.Fill`` (trade id + order id, so never booked twice) applied to the
     ``Portfolio`` and passed to ``brain.on_fill``. Fees: none — our orders are post-only makers, and
-    Polymarket's (and the stand-in's) fees are taker-only; maker rebates and liquidity rewards are
-    not credited either.
+    Polymarket's (and the stand-in's) fees are taker-only; maker rebates are not credited.
+
+Rewards
+    On a market with a liquidity-reward pool (the stand-in's ``reward_daily_rate``; index 0 has one,
+    index 5 none), ``rewards.RewardMeter`` scores every maker's resting orders each simulated minute with
+    the venue's rule and pays us our share of the minute's pool (``rewards.py``). P&L is trading +
+    rewards − fees, so the reward band's value is weighed against the adverse selection it costs.
 
 Marking
-    ``pnl`` = realised (average cost) + unrealised marked at the final hidden fair value
-    (``flow.fair``): the value the informed trader knows, i.e. what the inventory is really worth.
-    ``pnl_mid`` marks at the final book mid instead. ``max_drawdown`` is the largest peak-to-trough
-    fall of the equity curve (cash + position × hidden fair), sampled after every flow step.
+    ``trading_pnl`` = realised (average cost) + unrealised marked at the final hidden fair value
+    (``flow.fair``): the value the informed trader knows, i.e. what the inventory is really worth;
+    ``pnl`` = ``trading_pnl`` + ``rewards``. ``pnl_mid`` marks at the final book mid instead (rewards
+    included). ``max_drawdown`` is the largest peak-to-trough fall of the equity curve (cash + rewards
+    + position × hidden fair), sampled after every flow step.
 
 Markout
     For a fill at time t, ``sign · (mid(t + h) − price)`` in pips per share at h = 1, 10 and 60 s
@@ -80,22 +91,29 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
+from polymm.domain import pipeline
 from polymm.domain.market import Outcome, Side
-from polymm.domain.models import LiveOrder, diff_orders
 from polymm.domain.order_book import BookView, Level
 from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
-from polymm.domain.prices import MAX_PIPS, PIPS_PER_UNIT, pips_to_decimal
+from polymm.domain.prices import PIPS_PER_UNIT, pips_to_decimal
 from polymm.domain.quoting import Quote
+from polymm.domain.requote import budget_for, positions_for
+from polymm.domain.risk import Position, RiskEngine
+from polymm.domain.signals import EventConfig, SignalsConfig
 from polymm.domain.strategy import MarketBrain
-from polymm.exchange.matching import POST_ONLY_CROSSES, MatchingEngine, OrderRejected, Trade
+from polymm.exchange.market_channel import MarketChannel
+from polymm.exchange.matching import MatchingEngine, Trade
 from polymm.exchange.synthetic import SyntheticFlow, market_profiles
+from polymm.venue.recorder import FrameWriter
 
+from .fills import OWNER as OWNER  # re-exported: the name our orders rest under
+from .fills import MatchingVenue
 from .metrics import HORIZONS_S, Curve, Markouts, MarkoutStat, Path
+from .replay import ReplayConfig
+from .rewards import RewardMeter
 from .scenarios import SCENARIOS, Scenario
 
-#: Our owner name on the matching engine.
-OWNER = "polymm"
 #: Simulated start: 2026-09-01T00:00:00Z in epoch ms.
 SIM_START_MS = 1_788_220_800_000
 MARKOUT_S = 10
@@ -127,8 +145,8 @@ class Report:
     condition_id: str
     steps: int
     sim_seconds: float
-    pnl: float  # realised + unrealised at the final hidden fair value
-    pnl_mid: float  # realised + unrealised at the final book mid
+    pnl: float  # trading_pnl + rewards
+    pnl_mid: float  # realised + unrealised at the final book mid, + rewards
     realized: float
     unrealized: float  # at the final hidden fair value
     final_inventory: float  # YES shares; negative = long NO
@@ -152,20 +170,21 @@ class Report:
     markout_stats: tuple[MarkoutStat, ...]  # 1, 10 and 60 s, vs the mid and vs the hidden fair value
     path: Path  # equity (at the hidden fair) and inventory over time
     scenario: str = "standin"
-
-
-@dataclass(slots=True)
-class _Ours:
-    order: LiveOrder  # YES terms, as placed
-    venue_yes: bool  # sent on the YES token
-    venue_sell: bool  # sent as a SELL (reserves shares we hold)
+    late_cancels: int = 0  # cancels that landed after the order had filled completely (the race lost)
+    placement_cuts: int = 0  # placements the check at landing cut (something could still fill)
+    halted: str = ""  # why the risk loop halted the run ("" when it did not)
+    trading_pnl: float = 0.0  # realised + unrealised at the final hidden fair value
+    rewards: float = 0.0  # liquidity rewards earned (USDC)
+    reward_share: float = 0.0  # our mean share of the reward samples (0..1)
 
 
 class Simulation:
     """One market, its synthetic flow and our brain in simulated time (module docstring).
 
-    ``engine``, ``flow``, ``brain`` and ``portfolio`` are public so tests can watch them; ``run(steps)``
-    can be called more than once (it continues) and returns the ``Report`` so far.
+    ``engine``, ``flow``, ``brain``, ``venue`` and ``portfolio`` are public so tests can watch them;
+    ``run(steps)`` can be called more than once (it continues) and returns the ``Report`` so far.
+    ``config`` holds the engine settings the run honours (risk limits, capital, the order latency);
+    ``latency_s`` overrides its latency. ``quote=False`` runs the flow alone (see ``record``).
     """
 
     def __init__(
@@ -178,6 +197,9 @@ class Simulation:
         rate: float | None = None,
         strategy_every: int = 1,
         scenario: Scenario | None = None,
+        config: ReplayConfig | None = None,
+        latency_s: float | None = None,
+        quote: bool = True,
         **overrides: object,
     ) -> None:
         if strategy_every < 1:
@@ -186,17 +208,21 @@ class Simulation:
             raise ValueError(f"market_index must be 0..5, got {market_index}")
         profile = market_profiles(seed)[market_index]
         self.scenario = scenario if scenario is not None else SCENARIOS["standin"]
+        self.config = cfg = config if config is not None else ReplayConfig()
         self.seed = seed
         self.market_index = market_index
         self.market = market = profile.market
         base = params if params is not None else MarketParams()
-        self.params = base.updated(model=model, **overrides).check_for(market)
+        self.params = base.updated(model=model, **overrides).check_for(market).check_caps(
+            cfg.max_order_size, cfg.max_total_position)
         self.rate = rate if rate is not None else self.scenario.rate
         if self.rate <= 0:
             raise ValueError(f"rate must be > 0 steps/s, got {self.rate}")
         self.strategy_every = strategy_every
+        self.quote = quote  # False: the flow alone, nothing of ours in the book (``record`` a flow to replay)
         self._ms = SIM_START_MS
-        self._t = 0.0  # simulated seconds since the start
+        self._now = SIM_START_MS / 1000.0  # simulated epoch seconds (``_ms`` is its engine-clock form)
+        self._t = 0.0  # simulated seconds since the start (of the last flow step)
         self._timing = random.Random(f"polymm-backtest-timing:{seed}:{market_index}")
         self.engine = MatchingEngine([market], clock=self._clock, id_salt=f"standin:{seed}")
         self.flow = SyntheticFlow(self.engine, profile, seed, market_index, clock=self._clock)
@@ -205,17 +231,29 @@ class Simulation:
         assert book is not None
         self._book = book
         self._version = 0
-        self.engine.add_listener(self._on_event)
-        self.flow.seed_book()
-        self.brain = MarketBrain(market)
+        self.engine.add_listener(self._on_event)  # first: a trade's prints reach the brain before our fills
         self.portfolio = Portfolio()
         self._position = self.portfolio.position(market.condition_id)
-        self._live: dict[str, _Ours] = {}
+        self.venue = MatchingVenue(self.engine, self._on_fill, lambda: self._now, lambda _cid: self._position.qty,
+                                   cfg.latency_s if latency_s is None else latency_s)
+        self.flow.seed_book()
+        # the engine's pieces with the engine's settings: brain, risk engine, the market's capital budget
+        self.brain = MarketBrain(market, SignalsConfig(events=EventConfig(reduce_only_hours=cfg.reduce_only_hours)))
+        self.risk = RiskEngine(cfg.limits)
+        self._budget = budget_for(market.condition_id, {market.condition_id: self.params.capital_weight},
+                                  cfg.total_capital, cfg.max_market_exposure)
+        self._forced = True  # the engine's first step of a market is forced (exactly the targets)
+        self._epoch: int | None = None
+        self._last_fair: float | None = None
+        self._deferred = False  # a step came due while our orders were in flight: step once they land
+        self._next_risk = 0.0  # seconds since the start
+        self.halted = ""
         self._steps = 0
         self._started = False
         # fills, money (floats for the equity curve; the Portfolio keeps the exact Decimals)
         self._cash = 0.0
         self._qty = 0.0
+        self.rewards = RewardMeter(market, profile.reward_daily_rate, OWNER)
         self.curve = Curve(1.0)
         self.max_abs_inventory = _ZERO
         self.fills = 0
@@ -224,23 +262,25 @@ class Simulation:
         self.notional = _ZERO
         self.markouts = Markouts(HORIZONS_S, unit=1000)
         self._last_mid: float | None = None
-        # orders
-        self.places = 0
-        self.cancels = 0
-        self.post_only_rejects = 0
-        self.size_rejects = 0
-        self.other_rejects = 0
-        self.reject_messages: dict[str, int] = {}
 
     # ------------------------------------------------------------------ clock and view
 
     def _clock(self) -> int:
         return self._ms
 
+    def _set_time(self, now: float) -> None:
+        """Move the clock to ``now`` (epoch seconds) for something due between two flow steps."""
+        due = self.markouts.next_due
+        ms = max(self._ms, int(now * 1000.0))
+        if due is not None and due < ms:  # markouts due before this instant see the book as it was
+            self._resolve_markouts(ms, inclusive=False)
+        self._now = now
+        self._ms = ms
+
     @property
     def now(self) -> float:
         """Simulated epoch seconds."""
-        return self._ms / 1000.0
+        return self._now
 
     def view(self) -> BookView:
         """Our ``BookView`` of the engine's YES book (top ``VIEW_DEPTH`` levels a side)."""
@@ -278,7 +318,9 @@ class Simulation:
             self._on_trade(event)
 
     def _on_trade(self, trade: Trade) -> None:
-        now = self._ms / 1000.0
+        """The market channel's prints (one per YES price level traded) reach the brain; our own maker
+        fills come from the venue (``_on_fill``), after this."""
+        now = self._now
         brain = self.brain
         taker_buys_yes = (trade.side is Side.BUY) == (trade.outcome is Outcome.YES)
         levels: dict[int, int] = {}
@@ -286,29 +328,25 @@ class Simulation:
             levels[f.yes_price] = levels.get(f.yes_price, 0) + f.size
         for price, size in levels.items():
             brain.on_trade(now, price, size / _MICRO, taker_buys_yes)
-        for f in trade.fills:
-            if f.maker_owner != OWNER:
-                continue
-            side = f.maker_side if f.maker_outcome is Outcome.YES else f.maker_side.other
-            size = Decimal(f.size).scaleb(-6)
-            fill = Fill(self.market.condition_id, f.maker_order_id, side, f.yes_price, size, _ZERO, now, trade.id)
-            if not self.portfolio.apply(fill):
-                continue
-            brain.on_fill(now, fill)
-            self.fills += 1
-            if trade.taker_owner == self.flow.informed_owner:
-                self.informed_fills += 1
-            self.volume += size
-            self.notional += size * pips_to_decimal(f.yes_price)
-            shares = f.size / _MICRO
-            money = shares * f.yes_price / PIPS_PER_UNIT
-            sign = 1 if side is Side.BUY else -1
-            self._qty += sign * shares
-            self._cash -= sign * money
-            held = abs(self._position.qty)
-            if held > self.max_abs_inventory:
-                self.max_abs_inventory = held
-            self.markouts.add(self._ms, None, sign, f.yes_price, shares)
+
+    def _on_fill(self, fill: Fill, taker: str) -> None:
+        if not self.portfolio.apply(fill):
+            return
+        self.brain.on_fill(self._now, fill)
+        self.fills += 1
+        if taker == self.flow.informed_owner:
+            self.informed_fills += 1
+        size = fill.size
+        self.volume += size
+        self.notional += size * pips_to_decimal(fill.price)
+        shares = float(size)
+        sign = 1 if fill.side is Side.BUY else -1
+        self._qty += sign * shares
+        self._cash -= sign * shares * fill.price / PIPS_PER_UNIT
+        held = abs(self._position.qty)
+        if held > self.max_abs_inventory:
+            self.max_abs_inventory = held
+        self.markouts.add(self._ms, None, sign, fill.price, shares)
 
     @property
     def max_drawdown(self) -> float:
@@ -323,65 +361,65 @@ class Simulation:
         fair = self.flow.fair.value
         self.markouts.resolve(until_ms, inclusive, lambda _k: mid, lambda _k: fair)
 
-    # ------------------------------------------------------------------ strategy
+    # ------------------------------------------------------------------ strategy (Engine.step)
 
-    def _resting(self) -> list[LiveOrder]:
-        """Our live orders as ``diff_orders`` sees them (a partly filled one at its remaining size)."""
-        out: list[LiveOrder] = []
-        engine = self.engine
-        gone = []
-        for oid, ours in self._live.items():
-            o = engine.order(oid)
-            if o is None:
-                gone.append(oid)
-                continue
-            lo = ours.order
-            if o.remaining != o.original:
-                lo = LiveOrder(oid, lo.side, lo.price, Decimal(o.remaining).scaleb(-6), lo.placed_at)
-            out.append(lo)
-        for oid in gone:
-            del self._live[oid]
-        return out
+    def _mark(self, _cid: str = "") -> Decimal | None:
+        """The engine's mark: the mid, or the last trade on a one-sided book."""
+        book = self._book
+        b, a = book.bids.best(), book.asks.best()
+        if b is None or a is None:
+            return pips_to_decimal(book.last_trade) if book.last_trade is not None else None
+        return pips_to_decimal(b + a) / 2
 
-    def _reserved(self) -> tuple[Decimal, Decimal]:
-        """Shares reserved by our resting SELL orders: (YES, NO)."""
-        yes = no = _ZERO
-        for oid, ours in self._live.items():
-            if ours.venue_sell:
-                o = self.engine.order(oid)
-                if o is not None:
-                    if ours.venue_yes:
-                        yes += Decimal(o.remaining).scaleb(-6)
-                    else:
-                        no += Decimal(o.remaining).scaleb(-6)
-        return yes, no
+    def _positions(self, replacing: str | None = None) -> dict[str, Position]:
+        """As ``Engine._positions``: our orders that could still fill, ``replacing``'s open orders left out
+        (the step's targets replace them) but those whose cancel is on its way kept."""
+        reserved = self.venue.reserved()
+        if replacing is not None:
+            reserved[replacing] = self.venue.reserved(replacing, closing_only=True).get(replacing, (_ZERO, _ZERO))
+        cid = self.market.condition_id
+        return positions_for({cid: self.market}, reserved, lambda _c: self._position.qty, self._mark)
 
     def strategy_step(self) -> None:
-        now = self._ms / 1000.0
-        existing = self._resting()
+        """One strategy step, the engine's (``pipeline.step``); its orders go to the venue."""
+        cid = self.market.condition_id
+        if self.halted or not self.quote:
+            return
+        if self.venue.busy(cid):  # the engine's step lock: this market's last step is still on the wire
+            self._deferred = True
+            return
+        self._deferred = False
         view = self.view()
         params = self.params
-        decision = self.brain.decide(view, self._position.qty, params, now)
-        to_cancel, to_place = diff_orders(
-            existing, decision.targets.quotes, params.tolerance_ticks, params.max_order_age_s, now, view.tick
+        result = pipeline.step(
+            self.brain, self.risk, view, self._position.qty, params, positions=self._positions(cid),
+            budget=self._budget, resting=self.venue.open_orders(cid), now=self._now,
+            epoch_changed=self._epoch != view.epoch, forced=self._forced, last_fair=self._last_fair,
         )
-        if to_cancel:
-            ids = [o.order_id for o in to_cancel]
-            self.engine.cancel_orders(ids)
-            for oid in ids:
-                self._live.pop(oid, None)
-            self.cancels += len(ids)
-        if to_place:
-            reserved_yes, reserved_no = self._reserved()
-            for q in to_place:
-                sell = self._place(q, now, reserved_yes, reserved_no)
-                if sell is True:
-                    reserved_yes += q.size
-                elif sell is False:
-                    reserved_no += q.size
+        plan = result.plan
+        if plan is None:
+            return  # the fixed model requotes only when the mid moved past the threshold
+        self._forced = False
+        self._last_fair = plan.fair
+        self._epoch = view.epoch
+        events = result.decision.signals.events
+
+        def check(quotes: tuple[Quote, ...]) -> tuple[Quote, ...]:
+            """The engine's ``_place`` once the cancels are done: nothing while halted, else what every
+            limit allows against everything that could still fill now."""
+            if self.halted:
+                return ()
+            return pipeline.recheck(self.risk, cid, quotes, self._positions(), params=params, events=events,
+                                    budget=self._budget, min_size=self.market.min_order_size, now=self._now).quotes
+
+        self.venue.submit(cid, plan.cancel, plan.place, check)
+        if not self.venue.busy(cid):
+            self._quoted()
+
+    def _quoted(self) -> None:
+        """Our resting inner quotes to the brain (competitor detection), as the engine does after a step."""
         bid = ask = None
-        for ours in self._live.values():
-            o = ours.order
+        for o in self.venue.open_orders(self.market.condition_id):
             if o.side is Side.BUY:
                 if bid is None or o.price > bid:
                     bid = o.price
@@ -389,39 +427,59 @@ class Simulation:
                 ask = o.price
         self.brain.on_quotes(bid, ask)
 
-    def _place(self, q: Quote, now: float, reserved_yes: Decimal, reserved_no: Decimal) -> bool | None:
-        """Place one YES-terms quote, routed as ``LiveExecution`` does. Returns True when it reserved
-        YES shares (SELL YES), False when it reserved NO shares (SELL NO), None otherwise."""
-        m = self.market
-        qty = self._position.qty
-        if q.side is Side.SELL:
-            if max(qty, _ZERO) - reserved_yes >= q.size:
-                token, vside, vprice, venue_yes, venue_sell = m.yes_token, Side.SELL, q.price, True, True
+    def _landed(self) -> None:
+        """An action of ours reached the venue: once nothing is in flight the step is done."""
+        if self.venue.busy(self.market.condition_id):
+            return
+        self._quoted()
+        if self._deferred:
+            self.strategy_step()
+
+    def _risk_tick(self) -> None:
+        """The risk loop's pass (``Engine.risk_tick``): the daily loss and total position kills, and
+        stale orders (older than ``max_order_age_s``: the next step replaces them)."""
+        marks = {self.market.condition_id: self._mark()}
+        realized, unreal, fees, _ = self.portfolio.totals(marks)
+        self.risk.correlation.update({c: float(m) if m is not None else None for c, m in marks.items()})
+        reason = self.risk.on_pnl(self._now, float(realized + unreal - fees))
+        total = abs(self._position.qty)
+        if reason is None and total > self.config.max_total_position:
+            reason = f"total position {total} over limit {self.config.max_total_position}"
+        if reason is not None and not self.halted and self.risk.limits.enforce:
+            self.halted = f"halted at +{self._now - SIM_START_MS / 1000.0:,.1f} s: {reason}"
+            self.venue.cancel_all()
+        if any(self._now - o.placed_at > self.params.max_order_age_s for o in self.venue.open_orders()):
+            self._forced = True
+
+    def _catch_up(self, t: float) -> None:
+        """Land our actions and run the risk passes due before ``t`` (seconds since the start), in time
+        order, each at its own instant."""
+        start = SIM_START_MS / 1000.0
+        venue = self.venue
+        while True:
+            due = venue.due()
+            land_t = due - start if due is not None else float("inf")
+            if min(land_t, self._next_risk) >= t:
+                return
+            if land_t < self._next_risk:
+                self._set_time(due)  # type: ignore[arg-type]
+                venue.land()
+                self._landed()
             else:
-                token, vside, vprice, venue_yes, venue_sell = m.no_token, Side.BUY, MAX_PIPS - q.price, False, False
-        elif max(-qty, _ZERO) - reserved_no >= q.size:
-            token, vside, vprice, venue_yes, venue_sell = m.no_token, Side.SELL, MAX_PIPS - q.price, False, True
-        else:
-            token, vside, vprice, venue_yes, venue_sell = m.yes_token, Side.BUY, q.price, True, False
-        try:
-            result = self.engine.place(OWNER, token, vside, vprice, q.size, post_only=True)
-        except OrderRejected as e:
-            if e.message == POST_ONLY_CROSSES:
-                self.post_only_rejects += 1
-            elif "lower than the minimum" in e.message:
-                self.size_rejects += 1
-            else:
-                self.other_rejects += 1
-            key = e.message if "lower than the minimum" not in e.message else "size under the minimum"
-            self.reject_messages[key] = self.reject_messages.get(key, 0) + 1
-            return None
-        self.places += 1
-        if result.resting is not None:
-            self._live[result.order_id] = _Ours(LiveOrder(result.order_id, q.side, q.price, q.size, now),
-                                                venue_yes, venue_sell)
-        if not venue_sell:
-            return None
-        return venue_yes
+                self._set_time(start + self._next_risk)
+                self._next_risk += self.config.risk_interval_s
+                self._risk_tick()
+
+    def record(self, writer: FrameWriter) -> None:
+        """Write this run's market channel to ``writer`` from now on: the frames the stand-in's
+        ``/ws/market`` sends a client subscribed to both tokens (the ``book`` dump first, then
+        ``price_change``, ``last_trade_price`` and the books after each trade), each stamped with the
+        simulated time it was sent, and the market's definition — a recording ``polymm replay`` reads.
+        With ``quote=False`` it is the flow as it runs without us (``bench/fill_gap_bench.py``)."""
+        from .recording import subscribe_all  # recording builds on this module
+
+        writer.add_markets([self.market], self._ms * 1_000_000)
+        subscribe_all(MarketChannel(self.engine), writer, [self.market], lambda: self._ms * 1_000_000)
 
     # ------------------------------------------------------------------ run
 
@@ -449,15 +507,19 @@ class Simulation:
         fair = flow.fair
         curve = self.curve
         hook = self._hook
+        rewards = self.rewards
         n = 0
+        start = SIM_START_MS / 1000.0
         while (n < steps) if steps is not None else (self._t < until_s):  # type: ignore[operator]
             n += 1
             self._t += timing.expovariate(rate)
+            self._catch_up(self._t)
             new_ms = SIM_START_MS + int(self._t * 1000.0)
             due = markouts.next_due
             if due is not None and due < new_ms:
                 self._resolve_markouts(new_ms, inclusive=False)
             self._ms = new_ms
+            self._now = start + self._t
             flow.step()
             if hook is not None:
                 hook()
@@ -467,7 +529,9 @@ class Simulation:
             due = markouts.next_due
             if due is not None and due <= new_ms:
                 self._resolve_markouts(new_ms, inclusive=True)
-            equity = self._cash + self._qty * fair.value / PIPS_PER_UNIT
+            if rewards.due(self._t):
+                rewards.observe(self._t, self._book)
+            equity = self._cash + rewards.earned + self._qty * fair.value / PIPS_PER_UNIT
             curve.observe(equity)
             if curve.due(self._t):
                 curve.sample(self._t, equity, (self._qty,))
@@ -478,7 +542,8 @@ class Simulation:
         fair_mark = Decimal(repr(fair_pips)) / PIPS_PER_UNIT
         mid = self._mid()
         mid_mark = None if mid is None else Decimal(repr(mid)) / PIPS_PER_UNIT
-        pnl = pos.realized + pos.unrealized(fair_mark)
+        trading = pos.realized + pos.unrealized(fair_mark)
+        earned = self.rewards.earned
         pnl_mid = pos.realized + pos.unrealized(mid_mark if mid_mark is not None else fair_mark)
         stats = self.markouts.stats(with_fair=True)
         ten = next(s for s in stats if s.horizon_s == MARKOUT_S)
@@ -489,8 +554,8 @@ class Simulation:
             condition_id=self.market.condition_id,
             steps=self._steps,
             sim_seconds=self._t,
-            pnl=float(pnl),
-            pnl_mid=float(pnl_mid),
+            pnl=float(trading) + earned,
+            pnl_mid=float(pnl_mid) + earned,
             realized=float(pos.realized),
             unrealized=float(pos.unrealized(fair_mark)),
             final_inventory=float(pos.qty),
@@ -502,11 +567,11 @@ class Simulation:
             markout10_fair_pips=ten.fair_pips,
             markouts=ten.count,
             max_drawdown=self.curve.max_drawdown,
-            post_only_rejects=self.post_only_rejects,
-            size_rejects=self.size_rejects,
-            other_rejects=self.other_rejects,
-            places=self.places,
-            cancels=self.cancels,
+            post_only_rejects=self.venue.post_only_rejects,
+            size_rejects=self.venue.size_rejects,
+            other_rejects=self.venue.other_rejects,
+            places=self.venue.places,
+            cancels=self.venue.cancels,
             informed_actions=self.flow.actions["informed"],
             informed_fills=self.informed_fills,
             final_fair=fair_pips / PIPS_PER_UNIT,
@@ -514,6 +579,12 @@ class Simulation:
             markout_stats=stats,
             path=self.curve.path(),
             scenario=self.scenario.name,
+            late_cancels=self.venue.late_cancels,
+            placement_cuts=self.venue.cuts,
+            halted=self.halted,
+            trading_pnl=float(trading),
+            rewards=earned,
+            reward_share=self.rewards.share(),
         )
 
 
@@ -527,11 +598,14 @@ def simulate(
     strategy_every: int = 1,
     scenario: Scenario | None = None,
     seconds: float | None = None,
+    config: ReplayConfig | None = None,
+    latency_s: float | None = None,
     **overrides: object,
 ) -> Report:
     """Run one simulation (module docstring) of ``steps`` flow steps, or of ``seconds`` of simulated
     time when given. ``params`` is the base (``MarketParams()`` by default); ``model`` and
-    ``overrides`` are applied on top and validated for the market."""
+    ``overrides`` are applied on top and validated for the market. ``config``: the engine settings
+    (``Settings``' defaults); ``latency_s``: the order and cancel latency (default ``config``'s)."""
     sim = Simulation(seed, model, params, market_index=market_index, strategy_every=strategy_every,
-                     scenario=scenario, **overrides)
+                     scenario=scenario, config=config, latency_s=latency_s, **overrides)
     return sim.run_until(seconds) if seconds is not None else sim.run(steps)

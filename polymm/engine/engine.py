@@ -19,13 +19,14 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ..config import ConfigError, MarketParams, Settings
+from ..domain import pipeline
 from ..domain.ledger import ADJUSTMENT, Ledger
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS, PriceError, human, pips_to_decimal, pips_to_str, price_to_pips
 from ..domain.quoting import Targets
-from ..domain.requote import budget_for, placeable, plan_orders, positions_for
+from ..domain.requote import budget_for, positions_for
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
 from ..domain.signals import EventConfig, SignalsConfig
 from ..domain.strategy import MarketBrain
@@ -555,29 +556,27 @@ class Engine:
             self.execution.set_tick(market)
             self.store.log(f"{market.short_question}: tick is now {market.tick}", "warning")
         params = self.params[cid]
-        pos = self.portfolio.position(cid).qty
         now = time.time()
         brain = self.brains[cid]
-        decision = brain.decide(view, pos, params, now)
+        # the one step pipeline (domain/pipeline.py), as the replay and the backtest run it: sized
+        # against every market's worst case, this market's open orders left out (the targets replace them)
+        result = pipeline.step(
+            brain, self.risk, view, self.portfolio.position(cid).qty, params,
+            positions=self._positions(cid), budget=self._budget(cid), resting=self.execution.open_orders(cid),
+            now=now, risk_now=time.monotonic(), epoch_changed=self._last_epoch.get(cid) != book.epoch,
+            forced=cid in self._force,  # a parameter change, re-arm or regained trust: exactly the new targets
+            last_fair=self._last_fair.get(cid),
+        )
+        decision, targets, plan = result.decision, result.targets, result.plan
         events = decision.signals.events
-        verdict = self._risk_check(cid, decision.targets.quotes, params, events, replacing=True)
-        vetoes = list(verdict.vetoes)
-        quotes, dropped = placeable(verdict.quotes, market.min_order_size)
-        if dropped:  # the venue rejects orders under its minimum size
-            vetoes.append(f"dropped {dropped} quote(s) under the market minimum of {market.min_order_size} shares")
-        targets = Targets(quotes, decision.targets.fair, decision.targets.reason)
         self._targets[cid] = targets
         self.store.set(f"signals/{cid}", decision.signals)
         self.store.set(f"decision/{cid}", DecisionState(
             cid, decision.model, targets.reason, targets.fair,
-            tuple((q.side.value, q.price, q.size) for q in targets.quotes), tuple(vetoes), decision.widen,
+            tuple((q.side.value, q.price, q.size) for q in targets.quotes), result.vetoes, decision.widen,
             decision.reward.q_min if decision.reward is not None else None,
             self._interval(cid, time.monotonic()), now,
         ))
-        forced = cid in self._force  # a parameter change, re-arm or regained trust: exactly the new targets
-        plan = plan_orders(self.execution.open_orders(cid), targets, view, params, market.tick,
-                           epoch_changed=self._last_epoch.get(cid) != book.epoch, forced=forced,
-                           last_fair=self._last_fair.get(cid), now=now)
         if plan is None:
             self._publish_market(cid)
             return  # the fixed model requotes only when the mid moved past the threshold
@@ -608,9 +607,10 @@ class Engine:
         cid = market.condition_id
         if self.halted or cid in self.paused or self._blocked_reason(cid) is not None:
             return  # a kill (or a pause, or lost venue truth) landed while we were cancelling
-        verdict = self._risk_check(cid, quotes, params, events, replacing=False)
-        allowed, _ = placeable(verdict.quotes, market.min_order_size)
-        if len(allowed) < len(quotes) or any(a.size != q.size for a, q in zip(allowed, quotes, strict=False)):
+        checked = pipeline.recheck(self.risk, cid, quotes, self._positions(), params=params, events=events,
+                                   budget=self._budget(cid), min_size=market.min_order_size, now=time.monotonic())
+        allowed = checked.quotes
+        if checked.cut:
             self.placement_cuts += 1
         if not allowed:
             return
@@ -622,15 +622,6 @@ class Engine:
         finally:
             for k in [k for k in self._placing if k[0] == key]:
                 del self._placing[k]
-
-    def _risk_check(self, cid: str, quotes, params: MarketParams, events, *, replacing: bool):
-        """``RiskEngine.check`` with every market's worst case: ``replacing`` (sizing the targets) leaves
-        out this market's open orders, which the targets replace; the placement check counts them."""
-        return self.risk.check(
-            cid, quotes, self._positions(cid if replacing else None),
-            position_limit=params.position_limit, budget=self._budget(cid), now=time.monotonic(),
-            reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
-        )
 
     def _ready(self) -> tuple[bool, str]:
         """Whether anything may be quoted: the execution's venue truth, (live) a known balance and a

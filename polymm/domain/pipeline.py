@@ -1,0 +1,130 @@
+"""One strategy step for one market, the same code wherever polymm trades or simulates trading.
+
+The engine (``Engine.step``), the replay (``backtest/replay.py``) and the synthetic backtest
+(``backtest/synthetic.py``) all call ``step`` and, for what they place after the step's cancels,
+``recheck``. Pure: no I/O and no clock — the caller passes the book view, what it holds, the worst
+case of every market and the time.
+
+``step`` runs, in order:
+
+1. ``MarketBrain.decide``: signals and model state, the model chosen by ``params.model``, the reward
+   band, the venue minimum, the parity guard (``domain/strategy.py``);
+2. ``RiskEngine.check`` of the decision's targets against ``positions`` — every market's worst case
+   (``requote.positions_for``), with this market's open orders left out: the targets replace them;
+3. the minimum-size drop (``requote.placeable``): the risk cut may leave a quote under the venue's
+   minimum, which the venue would refuse;
+4. the order plan (``requote.plan_orders``): what to cancel and what to place against the orders we
+   rest (``None`` when the ``fixed`` model keeps its quotes).
+
+``recheck`` is the placement check the engine runs once the step's cancels are done: ``RiskEngine.check``
+of what it is about to place against everything of ours that could still fill then (this market's
+open orders included, placements of other markets on their way included), then the minimum-size drop.
+The caller registers what passes before anything else can run (the engine's ``_placing``), so two
+markets never share one room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .order_book import BookView
+from .params import MarketParams
+from .quoting import Quote, Targets
+from .requote import Plan, placeable, plan_orders
+from .risk import Position, RiskEngine
+from .strategy import Decision, MarketBrain
+
+if TYPE_CHECKING:
+    from .signals import EventSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One step's outcome: the brain's decision, what the risk engine and the venue minimum left of its
+    targets (``targets``, with the reasons in ``vetoes``), and the order plan (None: keep the quotes)."""
+
+    decision: Decision
+    targets: Targets
+    vetoes: tuple[str, ...]
+    plan: Plan | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """What may be placed now (``quotes``) and whether the check cut anything of what was asked."""
+
+    quotes: tuple[Quote, ...]
+    cut: bool
+
+
+def step(
+    brain: MarketBrain,
+    risk: RiskEngine,
+    view: BookView,
+    position: Decimal,
+    params: MarketParams,
+    *,
+    positions: Mapping[str, Position],
+    budget: float,
+    resting: Sequence[Any],
+    now: float,
+    epoch_changed: bool,
+    forced: bool,
+    last_fair: float | None,
+    risk_now: float | None = None,
+) -> StepResult:
+    """One market's strategy step (module docstring).
+
+    ``position``: the market's YES position; ``positions``: every market's worst case for the risk
+    check, this market's open orders left out (``requote.positions_for``); ``budget``: the dollars of
+    exposure allocated to it (``requote.budget_for``); ``resting``: our open orders in the market
+    (``OpenOrder``-like: order_id, side, price, remaining, placed_at). ``now`` is the strategy's clock
+    (signals, order ages); ``risk_now`` the risk engine's (its error cooldown), ``now`` when omitted.
+    The tick is the view's and the minimum order size the brain's market's."""
+    decision = brain.decide(view, position, params, now)
+    events = decision.signals.events
+    verdict = risk.check(
+        brain.market.condition_id, decision.targets.quotes, positions, position_limit=params.position_limit,
+        budget=budget, now=now if risk_now is None else risk_now, reduce_only=events.reduce_only,
+        hours_to_end=events.hours_to_end,
+    )
+    min_size = brain.market.min_order_size
+    quotes, dropped = placeable(verdict.quotes, min_size)
+    vetoes = verdict.vetoes
+    if dropped:  # the venue rejects orders under its minimum size
+        vetoes = (*vetoes, f"dropped {dropped} quote(s) under the market minimum of {min_size} shares")
+    targets = Targets(quotes, decision.targets.fair, decision.targets.reason)
+    plan = plan_orders(resting, targets, view, params, view.tick, epoch_changed=epoch_changed, forced=forced,
+                       last_fair=last_fair, now=now)
+    return StepResult(decision, targets, vetoes, plan)
+
+
+def recheck(
+    risk: RiskEngine,
+    condition_id: str,
+    quotes: Sequence[Quote],
+    positions: Mapping[str, Position],
+    *,
+    params: MarketParams,
+    events: EventSnapshot | Any,
+    budget: float,
+    min_size: Decimal,
+    now: float,
+) -> Recheck:
+    """The placement check after the step's cancels (module docstring): ``quotes`` cut to what every
+    limit allows against ``positions`` — every market's worst case, this market's open orders
+    included — and to the venue minimum. ``events``: the step's ``SignalsSnapshot.events`` (anything
+    with ``reduce_only`` and ``hours_to_end``)."""
+    verdict = risk.check(
+        condition_id, quotes, positions, position_limit=params.position_limit, budget=budget, now=now,
+        reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
+    )
+    allowed, _ = placeable(verdict.quotes, min_size)
+    cut = len(allowed) < len(quotes) or any(a.size != q.size for a, q in zip(allowed, quotes, strict=False))
+    return Recheck(allowed, cut)
+
+
+__all__ = ["Recheck", "StepResult", "recheck", "step"]
