@@ -1,13 +1,13 @@
-"""Strategy-step benchmark: signals update + quote + risk checks + order diff, per book change.
+"""Strategy-step benchmark: signals update + quote + risk checks + order plan, per book change.
 
 Drives a live ``OrderBook`` with the shared benchmark stream (``polymm.exchange.blast``) and after
 every frame times one strategy step exactly as ``Engine.step`` runs it, minus the I/O:
-``book.view(10)``, ``MarketBrain.decide`` (model state and signal updates, the signals snapshot, the
-model's quotes — ``avellaneda`` or ``pm4``, 2 layers a side — the reward band, the venue minimum,
-parity), ``RiskEngine.check`` (positions held in 5 other markets, two of them in a neg-risk group with
-this one) and ``diff_orders`` against the orders we rest. A trade print is fed every 5 frames and a
-fill of ours every 50. The ``fixed`` model's bare quote (no signals, no risk, no diff) is timed in the
-same run as the baseline.
+``book.view(10)`` and ``pipeline.step`` — ``MarketBrain.decide`` (model state and signal updates, the
+signals snapshot, the model's quotes — ``avellaneda`` or ``pm4``, 2 layers a side — the reward band,
+the venue minimum, parity), ``RiskEngine.check`` (positions held in 5 other markets, two of them in a
+neg-risk group with this one), the minimum-size drop and ``plan_orders`` against the orders we rest.
+A trade print is fed every 5 frames and a fill of ours every 50. The ``fixed`` model's bare quote (no
+signals, no risk, no plan) is timed in the same run as the baseline.
 
 Last line: ``{"bench": "quote", "step_p50_us": …, "step_p99_us": …}`` (the slower of the two models).
 """
@@ -21,10 +21,10 @@ import sys
 import time
 from decimal import Decimal
 
+from polymm.domain import pipeline
 from polymm.domain.book_set import BookSet
 from polymm.domain.market import Market, Side
 from polymm.domain.messages import parse_frame
-from polymm.domain.models import LiveOrder, diff_orders
 from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill
 from polymm.domain.prices import Tick
@@ -32,6 +32,7 @@ from polymm.domain.quoting import fixed_quotes
 from polymm.domain.risk import Position, RiskEngine, RiskLimits
 from polymm.domain.strategy import MarketBrain
 from polymm.exchange.blast import price_change_stream
+from polymm.venue.execution import OpenOrder
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -52,7 +53,8 @@ def run(steps: int, model: str) -> tuple[list[float], list[float]]:
     cid = market.condition_id
     others = {f"0x{k:02x}": Position(float(20 * k - 50), 0.3 + 0.1 * k, "0xgroup" if k < 2 else "")
               for k in range(5)}
-    resting: list[LiveOrder] = []
+    resting: list[OpenOrder] = []
+    last_fair: float | None = None
     step_ns: list[float] = []
     fixed_ns: list[float] = []
     position = Decimal(0)
@@ -72,15 +74,15 @@ def run(steps: int, model: str) -> tuple[list[float], list[float]]:
             position = max(min(position, Decimal(60)), Decimal(-60))
         t0 = time.perf_counter_ns()
         view = book.view(10)
-        decision = brain.decide(view, position, params, now)
         positions = {**others, cid: Position(float(position), (view.mid or 5000) / 10_000, "0xgroup")}
-        verdict = risk.check(cid, decision.targets.quotes, positions, position_limit=params.position_limit,
-                             budget=250.0, now=now)
-        to_cancel, to_place = diff_orders(resting, verdict.quotes, 1, 30.0, now, view.tick)
+        plan = pipeline.step(brain, risk, view, position, params, positions=positions, budget=250.0,
+                             resting=resting, now=now, epoch_changed=False, forced=False, last_fair=last_fair).plan
         step_ns.append(time.perf_counter_ns() - t0)
-        # what the venue would then hold
-        kept = [o for o in resting if o not in to_cancel]
-        resting = kept + [LiveOrder(f"o{i}-{k}", q.side, q.price, q.size, now) for k, q in enumerate(to_place)]
+        if plan is not None:  # what the venue would then hold
+            last_fair = plan.fair
+            gone = set(plan.cancel)
+            resting = [o for o in resting if o.order_id not in gone] + [
+                OpenOrder(f"o{i}-{k}", cid, q.side, q.price, q.size, placed_at=now) for k, q in enumerate(plan.place)]
         brain.on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
                         min((o.price for o in resting if o.side is Side.SELL), default=None))
         t1 = time.perf_counter_ns()

@@ -19,10 +19,12 @@ from polymm.domain.models import (
     ModelState,
     PM4Params,
     adjusted_mid,
+    as_spread,
     avellaneda_quotes,
     cap_total,
     clamp_to_rewards,
     diff_orders,
+    horizon_variance,
     layered,
     order_score,
     parity_ok,
@@ -54,22 +56,67 @@ def _prices(quotes: tuple[Quote, ...]) -> list[int]:
 # ---------------------------------------------------------------- EWMA state
 
 
-def test_update_seeds_then_smooths() -> None:
-    e = EwmaParams(alpha_fair=0.5, alpha_vol=0.5, alpha_fast=0.5, alpha_slow=0.25)
+def test_update_seeds_then_smooths_with_a_variance_per_second() -> None:
+    e = EwmaParams(alpha_fair=0.5, vol_half_life=4.0, alpha_fast=0.5, alpha_slow=0.25)
     s0 = ModelState()
-    assert update(s0, _view("0.01", {4800: 1}, {}), e) == s0  # one-sided: unchanged
-    s1 = update(s0, _view("0.01", {4800: 1}, {5200: 3}), e)  # micro = (4800*3 + 5200*1)/4 = 4900
-    assert s1 == ModelState(fair=4900.0, last_mid=5000.0, var=0.0, abs_fast=0.0, abs_slow=0.0, n=1)
-    s2 = update(s1, _view("0.01", {5000: 1}, {5200: 1}), e)  # micro 5100, mid 5100: d = 100
+    assert update(s0, _view("0.01", {4800: 1}, {}), e, 10.0) == s0  # one-sided: unchanged
+    s1 = update(s0, _view("0.01", {4800: 1}, {5200: 3}), e, 10.0)  # micro = (4800*3 + 5200*1)/4 = 4900
+    assert s1 == ModelState(fair=4900.0, last_mid=5000.0, var=0.0, abs_fast=0.0, abs_slow=0.0, n=1, last_t=10.0)
+    # 4 s later the mid is 100 pips higher: sq = 100², dt = 4, var = 2500 pips²/s
+    s2 = update(s1, _view("0.01", {5000: 1}, {5200: 1}), e, 14.0)  # micro 5100, mid 5100: d = 100
     assert s2.fair == pytest.approx(5000.0)
-    assert s2.var == pytest.approx(5000.0) and s2.sigma == pytest.approx(5000.0**0.5)
+    assert s2.var == pytest.approx(2500.0) and s2.sigma == pytest.approx(50.0)
     assert s2.abs_fast == pytest.approx(50.0) and s2.abs_slow == pytest.approx(25.0)
-    assert s2.regime() == pytest.approx(2.0) and s2.n == 2
-    assert ModelState(abs_fast=10, abs_slow=1).regime() == 3.0  # clipped above
-    assert ModelState(abs_fast=1, abs_slow=10).regime() == 0.5  # clipped below
+    assert s2.regime() == pytest.approx(2.0) and s2.n == 2 and s2.last_t == 14.0
+    # a view at the same instant moves the fair value only; its change counts with the next one's time
+    s3 = update(s2, _view("0.01", {5100: 1}, {5300: 1}), e, 14.0)
+    assert (s3.last_mid, s3.last_t, s3.var, s3.n) == (5100.0, 14.0, s2.var, 3) and s3.fair == pytest.approx(5100.0)
+    s4 = update(s3, _view("0.01", {5100: 1}, {5300: 1}), e, 15.0)  # d = 100 from 5100 over 1 s
+    w = 2 ** -0.25  # 1 s at a 4 s half-life
+    assert s4.sq == pytest.approx(w * 100.0**2 + 100.0**2) and s4.dt == pytest.approx(w * 4.0 + 1.0)
+    assert s4.var == pytest.approx(s4.sq / s4.dt)
+    assert ModelState(abs_fast=10, abs_slow=1).regime() == 2.0  # clipped above: the PM4 original's 2.0
+    assert ModelState(abs_fast=1, abs_slow=10).regime() == 0.8  # clipped below: its 0.8
     assert ModelState().regime() == 1.0
     with pytest.raises(ValueError, match="alpha_fair"):
         EwmaParams(alpha_fair=0)
+    with pytest.raises(ValueError, match="vol_half_life"):
+        EwmaParams(vol_half_life=0)
+
+
+def _walk(step_s: float, seconds: float, seed: int, sigma_pips_per_s: float = 20.0) -> ModelState:
+    """A random walk of the mid sampled every ``step_s`` seconds, fed through ``update``."""
+    import random
+
+    rng = random.Random(seed)
+    state, mid, t = ModelState(), 5000.0, 0.0
+    e = EwmaParams(vol_half_life=2_000.0)
+    while t < seconds:
+        mid += rng.gauss(0.0, sigma_pips_per_s * step_s**0.5)
+        b = int(mid) - 50
+        view = _view("0.0001", {b: 10}, {b + 100: 10})  # mid = b + 50 on the 1-pip grid
+        state = update(state, view, e, t)
+        t += step_s
+    return state
+
+
+def test_sigma_is_per_second_whatever_the_update_rate() -> None:
+    """The same walk (σ = 20 pips per √s) sampled every 0.25 s and every 4 s gives the same σ per
+    second, where a per-update σ would read 10 and 40 pips."""
+    fast = _walk(0.25, 8_000, 1)
+    slow = _walk(4.0, 40_000, 2)
+    assert fast.sigma == pytest.approx(20.0, rel=0.1)
+    assert slow.sigma == pytest.approx(20.0, rel=0.1)
+    # a burst of 199 one-tick bounces a millisecond apart, after 100 quiet seconds: about 199 ticks²
+    # over the last ~87 s of memory (60 s half-life), not 10⁴ ticks² per second
+    state = update(ModelState(), _view("0.01", {4900: 1}, {5100: 1}), EwmaParams(), 0.0)
+    for i in range(1, 200):
+        state = update(state, _view("0.01", {4900 + 100 * (i % 2): 1}, {5100 + 100 * (i % 2): 1}), EwmaParams(),
+                       100.0 + i / 1000)
+    assert 199 * 100.0**2 / 100.2 < state.var < 199 * 100.0**2 / 60
+    # the view's own timestamp (exchange ms) is the clock when no ``now`` is given
+    v = _view("0.01", {4900: 1}, {5100: 1})
+    assert update(ModelState(), v).last_t == v.timestamp / 1000
 
 
 # ---------------------------------------------------------------- models: examples
@@ -79,19 +126,53 @@ WIDE = _view("0.01", {4000: 10}, {6000: 10})
 
 def test_avellaneda_flat_and_long_by_hand() -> None:
     params = MarketParams(size=D(10), position_limit=D(100))
-    flat = avellaneda_quotes(WIDE, D(0), params, ModelState(fair=5000.0), AvellanedaParams(min_spread=0.02))
+    # kappa 1e5: the A-S spread 2/kappa is 0.2 pips, so the minimum width (2 cents) is what shows
+    flat = avellaneda_quotes(WIDE, D(0), params, ModelState(fair=5000.0), AvellanedaParams(kappa=1e5))
     assert flat.quotes == (Quote(Side.BUY, 4900, D(10)), Quote(Side.SELL, 5100, D(10)))
     assert flat.fair == 5000.0
-    # sigma = 100 pips (0.01); q = 0.5, gamma 1, H 100, p = 0.5: shift = 0.5*1*1e-4*100*1 = 0.005
-    # half = max(0.01, 1.5*0.01) = 0.015: r = 0.495, bid 0.48, ask 0.51; bid size tapered to 5
-    state = ModelState(fair=5000.0, var=100.0**2)
-    long = avellaneda_quotes(WIDE, D(50), params, state, AvellanedaParams(gamma=1, horizon=100, k_vol=1.5))
-    assert long.quotes == (Quote(Side.BUY, 4800, D(5)), Quote(Side.SELL, 5100, D(10)))
-    assert "A-S" in long.reason
-    # at p = 0.05 the inventory term is scaled by 4p(1-p) = 0.19: shift 0.00095 -> r = 0.04905
+    # sigma 10 pips per √s: sigma² = 1e-6 per s; T - t = 100 s: V = 1e-4 (far under p(1-p) = 0.25)
+    # gamma 2 per USDC, 50 shares: r = 0.50 - 50*2*1e-4 = 0.49
+    # spread = 2*1e-4 + (2/2)*ln(1 + 2/50) = 0.03942: h = 0.01971 -> flat 0.48029 / 0.51971, long 0.47029 / 0.50971
+    state = ModelState(fair=5000.0, var=10.0**2)
+    model = AvellanedaParams(gamma=2, horizon=100, kappa=50)
+    flat = avellaneda_quotes(WIDE, D(0), params, state, model)
+    assert flat.quotes == (Quote(Side.BUY, 4800, D(10)), Quote(Side.SELL, 5200, D(10)))
+    long = avellaneda_quotes(WIDE, D(50), params, state, model)
+    assert long.quotes == (Quote(Side.BUY, 4700, D(5)), Quote(Side.SELL, 5100, D(10)))  # both move; bid tapered
+    assert "A-S" in long.reason and "T=100s" in long.reason and "k=50" in long.reason
+    # the horizon's variance is capped by p(1 - p): at p = 0.05 and a day's horizon V = 0.0475, not 8.64
     low = _view("0.01", {100: 1}, {900: 1})
-    t = avellaneda_quotes(low, D(50), params, replace(state, fair=500.0), AvellanedaParams(gamma=1, horizon=100))
-    assert _prices(t.bids) == [300] and _prices(t.asks) == [700]  # 0.03405 down, 0.06405 up
+    t = avellaneda_quotes(low, D(1), params, replace(state, fair=500.0),
+                          AvellanedaParams(gamma=0.1, horizon=86_400, kappa=1e5))
+    # r = 0.05 - 1*0.1*0.0475 = 0.04525; spread = 0.1*0.0475 + 20*ln(1 + 1e-6) = 0.00477: h = min width 0.01
+    assert _prices(t.bids) == [300] and _prices(t.asks) == [600]  # 0.03525 down, 0.05525 up
+
+
+def test_as_formulas_in_the_papers_units() -> None:
+    # V = min(sigma² (T - t), p (1 - p))
+    assert horizon_variance(4.0, 1.0, 0.5) == 0.25  # the Brownian variance would be 4: capped
+    assert horizon_variance(1e-6, 100.0, 0.5) == pytest.approx(1e-4)
+    assert horizon_variance(1e-6, 100.0, 0.0) == 0.0  # a resolved price does not move
+    # the paper's example: gamma 0.1, sigma 2, T - t = 1, k = 1.5: spread = 0.4 + 20 ln(1 + 1/15) = 1.6908
+    assert as_spread(0.1, 4.0, 1.5) == pytest.approx(0.4 + 20 * math.log(1 + 0.1 / 1.5))
+    assert as_spread(0.1, 4.0, 1.5) == pytest.approx(1.6908, abs=1e-4)
+    assert as_spread(0.0, 4.0, 1.5) == pytest.approx(2 / 1.5)  # the risk-neutral limit
+    assert as_spread(1e-9, 4.0, 1.5) == pytest.approx(2 / 1.5, rel=1e-6)  # continuous at gamma -> 0
+    with pytest.raises(ValueError, match="kappa"):
+        AvellanedaParams(kappa=0)
+    with pytest.raises(ValueError, match="horizon"):
+        AvellanedaParams(horizon=-1)
+
+
+def test_avellaneda_skew_is_in_shares_not_a_fraction_of_the_limit() -> None:
+    """gamma is per USDC with the inventory in shares: the same 20 shares shift r alike whatever the
+    position limit (normalising by the limit made a larger limit a weaker skew per share)."""
+    state = ModelState(fair=5000.0, var=10.0**2)
+    model = AvellanedaParams(gamma=5, horizon=1_000, kappa=1e5)  # shift 20*5*1e-3 = 0.1
+    for limit in (D(50), D(100), D(1000)):
+        t = avellaneda_quotes(WIDE, D(20), MarketParams(position_limit=limit), state, model)
+        # r = 0.40, h = the minimum 0.01: bid 0.39, ask 0.41 (one tick over the best bid 0.40)
+        assert (t.bids[0].price, t.asks[0].price) == (3900, 4100), limit
 
 
 def test_pm4_by_hand() -> None:
@@ -104,9 +185,18 @@ def test_pm4_by_hand() -> None:
     assert long.quotes == (Quote(Side.BUY, 4700, D(5)), Quote(Side.SELL, 5000, D(10)))
     short = pm4_quotes(WIDE, D(-50), params, ModelState(fair=5000.0), model)
     assert short.quotes == (Quote(Side.BUY, 5000, D(10)), Quote(Side.SELL, 5300, D(5)))
-    # a hot regime (J = 3) triples the half-spread
+    # a hot regime (fast/slow = 9) is clipped at the original's J = 2: the half-spread doubles
     hot = pm4_quotes(WIDE, D(0), params, ModelState(fair=5000.0, abs_fast=9, abs_slow=1), model)
-    assert _prices(hot.bids) == [4700] and _prices(hot.asks) == [5300] and "J=3.00" in hot.reason
+    assert _prices(hot.bids) == [4800] and _prices(hot.asks) == [5200] and "J=2.00" in hot.reason
+    # a J passed in (the strategy's, from the signals) replaces the state's, within the same clip; a
+    # calm regime narrows a volatility-wide spread, but never below the minimum width
+    calm = pm4_quotes(WIDE, D(0), params, ModelState(fair=5000.0, abs_fast=9, abs_slow=1), model, 0.1)
+    assert "J=0.80" in calm.reason and _prices(calm.bids) == [4900] and _prices(calm.asks) == [5100]
+    vol = ModelState(fair=5000.0, var=100.0**2)  # σ 100 pips per √s: b = 1.5·0.01 = 0.015
+    assert _prices(pm4_quotes(WIDE, D(0), params, vol, model, 0.8).bids) == [4800]  # h = 0.012: 0.488 down
+    # gamma_a is the exponent of M: 2 gives M = 4 at q = 0.5 -> bid = 0.49 - 0.04 = 0.45
+    steep = pm4_quotes(WIDE, D(50), params, ModelState(fair=5000.0), replace(model, gamma_a=2.0))
+    assert _prices(steep.bids) == [4500] and "M=4.00" in steep.reason
 
 
 def test_models_never_cross_and_respect_limits() -> None:
@@ -248,6 +338,10 @@ def test_adjusted_mid_and_clamp_to_rewards() -> None:
     assert clamp_to_rewards(1000, 9000, 5050.0, 0.3, Tick.parse("0.1")) == (1000, 9000)  # no grid price in band
     assert clamp_to_rewards(1000, 9000, 5050.0, 3.0, Tick.parse("0.1")) == (5000, 9000)  # 0.6 is not < 0.5350
     assert clamp_to_rewards(1000, 9000, 5000.0, 15.0, Tick.parse("0.1")) == (4000, 6000)
+    # with inventory only the side that reduces it is pulled in: the adding side keeps the skew's price
+    assert clamp_to_rewards(4500, 5600, 5000.0, 3.0, T01, inventory=20.0) == (4500, 5200)
+    assert clamp_to_rewards(4500, 5600, 5000.0, 3.0, T01, inventory=-0.01) == (4800, 5600)
+    assert clamp_to_rewards(4500, 5600, 5000.0, 3.0, T01, inventory=0.0) == (4800, 5200)
 
 
 # ---------------------------------------------------------------- property
@@ -289,8 +383,8 @@ def cases(draw: st.DrawFn):
     if draw(st.booleans()):
         model: AvellanedaParams | PM4Params = AvellanedaParams(
             gamma=draw(st.sampled_from([0.0, 0.1, 1.0, 50.0])),
-            horizon=draw(st.sampled_from([1.0, 100.0, 10_000.0])),
-            k_vol=draw(st.sampled_from([0.0, 1.0, 3.0])),
+            horizon=draw(st.sampled_from([0.0, 1.0, 100.0, 10_000.0])),
+            kappa=draw(st.sampled_from([1.0, 50.0, 300.0, 1e5])),
             fee_ticks=fee,
             min_spread=min_spread,
             size_mult=mult,
@@ -348,6 +442,9 @@ def test_property_models_on_grid_never_cross_and_skew_with_inventory(case) -> No
     _check(view, t1, p1, params, model.size_mult)
     _check(view, t2, p2, params, model.size_mult)
     assert t1.fair == t2.fair == (state.fair if state.fair is not None else view.microprice)
+    for t in (t1, t2):  # the minimum width holds whatever the regime, the skew or the book
+        if t.bids and t.asks:
+            assert t.asks[0].price - t.bids[0].price >= model.min_spread * 10_000 - 1e-6
     # p1 <= p2: the longer position never raises the inner bid or ask
     if t1.bids and t2.bids:
         assert t2.bids[0].price <= t1.bids[0].price
@@ -423,7 +520,16 @@ def test_property_clamp_to_rewards(tick, mid, v, data) -> None:
     ask = tick.ceil(data.draw(st.integers(mid, tick.max_price)))
     if bid >= ask:
         return
-    nb, na = clamp_to_rewards(bid, ask, float(mid), v, tick)
+    inventory = data.draw(st.sampled_from([0.0, 5.0, -5.0]))
+    nb, na = clamp_to_rewards(bid, ask, float(mid), v, tick, inventory)
+    # the side that adds to the inventory never moves
+    if inventory > 0:
+        assert nb == bid
+    if inventory < 0:
+        assert na == ask
+    if inventory:
+        other = clamp_to_rewards(bid, ask, float(mid), v, tick)  # flat: both may move
+        assert (na if inventory > 0 else nb) == (other[1] if inventory > 0 else other[0]) or other == (bid, ask)
     assert nb is not None and na is not None
     assert tick.on_grid(nb) and tick.on_grid(na) and nb < na
     assert nb >= bid and na <= ask  # only ever pulled in
@@ -435,6 +541,11 @@ def test_property_clamp_to_rewards(tick, mid, v, data) -> None:
         assert nb == bid
     if ask < mid + v * 100:
         assert na == ask
+    # a longer inventory never raises a quote
+    long_b, long_a = clamp_to_rewards(bid, ask, float(mid), v, tick, 5.0)
+    short_b, short_a = clamp_to_rewards(bid, ask, float(mid), v, tick, -5.0)
+    flat_b, flat_a = clamp_to_rewards(bid, ask, float(mid), v, tick)
+    assert long_b <= flat_b <= short_b and long_a <= flat_a <= short_a
 
 
 @settings(max_examples=300, deadline=None)
@@ -546,14 +657,15 @@ def _ref_avellaneda(view, position, params, state, model) -> Targets:
     if view.best_bid is None or view.best_ask is None:
         return Targets((), None, "book is one-sided")
     fair = state.fair if state.fair is not None else view.microprice
-    sigma = state.sigma
     p = min(max(fair / 10_000, 0.0), 1.0)
-    q = _ref_q_hat(position, params.position_limit)
-    sigma_u = sigma / 10_000
-    shift = q * model.gamma * sigma_u * sigma_u * model.horizon * 4.0 * p * (1.0 - p) * 10_000
-    r = fair - shift
-    h = max(model.min_spread * 10_000 / 2, model.k_vol * sigma + model.fee_ticks * view.tick.pips)
-    reason = f"A-S r={r / 10_000:.4f} h={h / 10_000:.4f} sigma={sigma_u:.5f}"
+    var_u = state.var / 1e8
+    v = min(var_u * model.horizon, p * (1.0 - p))
+    g = model.gamma
+    r = fair - float(position) * g * v * 10_000
+    spread = 2.0 / model.kappa if g <= 0 else g * v + 2.0 / g * math.log1p(g / model.kappa)
+    h = max(model.min_spread * 10_000 / 2, spread * 10_000 / 2 + model.fee_ticks * view.tick.pips)
+    reason = (f"A-S r={r / 10_000:.4f} h={h / 10_000:.4f} sigma={math.sqrt(var_u):.5f}/s "
+              f"T={model.horizon:.0f}s k={model.kappa:.0f}")
     return _ref_finish(view, position, params, r - h, r + h, model.size_mult, fair, reason)
 
 
@@ -566,7 +678,8 @@ def _ref_pm4(view, position, params, state, model) -> Targets:
     q = _ref_q_hat(position, params.position_limit, 0.99)
     m = 1.0 / (1.0 - abs(q)) ** model.gamma_a
     j = state.regime(model.j_lo, model.j_hi)
-    h = max(model.min_spread * 10_000 / 2, model.k_vol * state.sigma + model.fee_ticks * view.tick.pips) * j
+    floor = model.min_spread * 10_000 / 2
+    h = max(floor, max(floor, model.k_vol * state.sigma + model.fee_ticks * view.tick.pips) * j)
     c = fair - q * model.skew_ticks * view.tick.pips
     bid_half = h * m if q > 0 else h
     ask_half = h * m if q < 0 else h
@@ -574,7 +687,7 @@ def _ref_pm4(view, position, params, state, model) -> Targets:
     return _ref_finish(view, position, params, c - bid_half, c + ask_half, model.size_mult, fair, reason)
 
 
-def _ref_update(state: ModelState, view: BookView) -> ModelState:
+def _ref_update(state: ModelState, view: BookView, now: float | None = None) -> ModelState:
     e = EwmaParams()
     def ewma(prev, sample, alpha):
         return sample if prev is None else (1.0 - alpha) * prev + alpha * sample
@@ -582,17 +695,26 @@ def _ref_update(state: ModelState, view: BookView) -> ModelState:
     micro, mid = view.microprice, view.mid
     if micro is None or mid is None:
         return state
+    t = view.timestamp / 1000 if now is None else now
     fair = ewma(state.fair, micro, e.alpha_fair)
-    if state.last_mid is None:
-        return ModelState(fair, mid, state.var, state.abs_fast, state.abs_slow, state.n + 1)
+    if state.last_mid is None or state.last_t is None:
+        return replace(state, fair=fair, last_mid=mid, last_t=t, n=state.n + 1)
+    if t <= state.last_t:
+        return replace(state, fair=fair, n=state.n + 1)
     d = mid - state.last_mid
+    w = 2 ** (-(t - state.last_t) / e.vol_half_life)
+    sq = w * state.sq + d * d
+    dt = w * state.dt + (t - state.last_t)
     return ModelState(
         fair=fair,
         last_mid=mid,
-        var=ewma(state.var, d * d, e.alpha_vol),
+        var=sq / dt,
         abs_fast=ewma(state.abs_fast, abs(d), e.alpha_fast),
         abs_slow=ewma(state.abs_slow, abs(d), e.alpha_slow),
         n=state.n + 1,
+        last_t=t,
+        sq=sq,
+        dt=dt,
     )
 
 
@@ -616,6 +738,8 @@ def test_property_models_equal_the_plain_decimal_code(case, repeat) -> None:
     _same(update(state, view), _ref_update(state, view))
     seeded = update(update(ModelState(), view), _view(tick, asks, {}))  # one-sided second view: unchanged
     _same(seeded, _ref_update(_ref_update(ModelState(), view), _view(tick, asks, {})))
+    later = update(update(seeded, view, now=5.0), view, now=5.0 + repeat)  # an instant later, or the same
+    _same(later, _ref_update(_ref_update(seeded, view, 5.0), view, 5.0 + repeat))
 
 
 @settings(max_examples=300, deadline=None)

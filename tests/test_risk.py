@@ -111,9 +111,9 @@ def test_the_neg_risk_group_worst_case_limits_adding_yes_across_the_group() -> N
 
 
 def test_kelly_cap_follows_the_pm4_formula() -> None:
-    risk = RiskEngine(loose(kelly_fraction=0.5, kelly_horizon_hours=10, slippage_buffer=0.25))
-    # q_max = 0.5 * 100 * (5 / 10) / (0.40 * 1.25) = 50 shares for the YES bid at 0.40
-    v = check(risk, quotes(bid=(4000, D(80)), ask=None), {CID: Position(0, 0.45)}, budget=100.0, hours_to_end=5.0)
+    risk = RiskEngine(loose(kelly_fraction=0.5, kelly_horizon_hours=10, kelly_eta_time=1.0, slippage_buffer=0.25))
+    # q_max = 0.5 * 100 * (5 / 10)^1 / (0.40 * 1.25) = 50 shares for a YES bid: NO wins with p = 1 - 0.60
+    v = check(risk, quotes(bid=(4000, D(80)), ask=None), {CID: Position(0, 0.60)}, budget=100.0, hours_to_end=5.0)
     assert sides(v)["BUY"] == D(50)
     assert any("Kelly" in r for r in v.vetoes)
 

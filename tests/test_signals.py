@@ -22,6 +22,7 @@ from polymm.domain.signals import (
     Ewma,
     FlowConfig,
     FlowImbalance,
+    IntensityConfig,
     Liquidity,
     LiquidityConfig,
     LiquidityRegime,
@@ -32,6 +33,7 @@ from polymm.domain.signals import (
     SignalsConfig,
     SignalSet,
     SignalsSnapshot,
+    TradingIntensity,
     Volatility,
     VolatilityConfig,
 )
@@ -124,11 +126,11 @@ def test_regime_rises_after_burst():
         mid += 50 if i % 2 else -50
         v.update(float(i), mid)
     burst = v.snapshot()
-    assert burst.regime == 3.0  # clipped at j_max
+    assert burst.regime == 2.0  # clipped at j_max: the PM4 original's 2.0
     assert burst.sigma > calm.sigma
     for i in range(615, 1500):  # calm again: fast decays below slow
         v.update(float(i), mid)
-    assert v.snapshot().regime == 0.5
+    assert v.snapshot().regime == 0.8  # and at j_min, the original's 0.8
 
 
 @settings(max_examples=60, deadline=None)
@@ -444,6 +446,115 @@ def test_volume_baseline_decays_over_empty_buckets_and_needs_warmup():
     assert e.snapshot().volume_spike
 
 
+# ------------------------------------------------------------------------------------------ order-arrival intensity
+
+
+def _exponential_prints(it: TradingIntensity, kappa: float, n: int, seed: int, t0: float = 0.0) -> float:
+    """``n`` prints at depths drawn from an exponential law of rate ``kappa`` (per price unit) around
+    the mid 0.5, alternately above and below; returns the time of the last one."""
+    import random
+
+    rng = random.Random(seed)
+    it.on_mid(5000.0)
+    t = t0
+    for i in range(n):
+        depth = round(rng.expovariate(kappa) * 10_000)  # pips: the 0.0001 grid
+        price = 5000 + depth if i % 2 else 5000 - depth
+        t += 0.1
+        it.on_trade(t, price, rng.uniform(1.0, 20.0))
+    return t
+
+
+def test_intensity_recovers_the_decay_of_exponential_depths():
+    """Taker depths exponential with rate kappa: N(δ ≥ d) ∝ e^(−κd), the A–S fill rate at d."""
+    for kappa in (50.0, 150.0, 400.0):
+        it = TradingIntensity(IntensityConfig(window=10_000.0))
+        _exponential_prints(it, kappa, 3000, seed=int(kappa))
+        snap = it.snapshot()
+        assert snap.kappa == pytest.approx(kappa, rel=0.15), snap
+        assert snap.samples == 3000 and snap.levels > 10
+        # A: shares per second reaching the mid: 3000 prints of ~10.5 shares over 300 s ≈ 105
+        assert snap.alpha == pytest.approx(3000 * 10.5 / 300, rel=0.3)
+
+
+def test_intensity_waits_for_data_then_forgets_it():
+    it = TradingIntensity(IntensityConfig(window=60.0, min_samples=5, refit_s=0.0))
+    assert it.snapshot().kappa is None
+    it.on_trade(0.0, 5100, 10.0)  # no mid yet: no depth, not counted
+    assert it.snapshot().samples == 0
+    it.on_mid(5000.0)
+    for t in range(4):
+        it.on_trade(float(t), 5050, 10.0)  # one depth only: no slope to fit
+    it.on_trade(4.0, 5050, 10.0)
+    assert it.snapshot().samples == 5 and it.snapshot().kappa is None  # one level
+    it.on_trade(5.0, 4850, 5.0)  # a deeper one: 50 shares at >= 0.005, 5 at >= 0.015
+    snap = it.snapshot()
+    assert snap.levels == 2 and snap.kappa == pytest.approx(math.log(55 / 5) / 0.01, rel=1e-9)
+    it.expire(62.0)  # the prints at 0..2 s left the 60 s window: 2 + 1 left
+    assert it.snapshot().samples == 3 and it.snapshot().kappa is None
+    it.expire(1000.0)
+    assert it.snapshot() == it.snapshot() and it.snapshot().samples == 0 and it._size == {}
+    # cumulated counts always decay with depth: the clip is what binds an extreme fit
+    clip = TradingIntensity(IntensityConfig(min_samples=2, kappa_max=80.0, refit_s=0.0))
+    clip.on_mid(5000.0)
+    clip.on_trade(1.0, 5050, 100.0)
+    clip.on_trade(1.0, 5150, 1.0)
+    assert clip.snapshot().kappa == 80.0  # ln(101)/0.01 = 461, clipped
+
+
+def test_intensity_counts_a_fill_and_its_print_once():
+    cfg = IntensityConfig(min_samples=2, dedupe_s=2.0, refit_s=0.0)
+    it = TradingIntensity(cfg)
+    it.on_mid(5000.0)
+    it.on_trade(10.0, 4950, 30.0)  # the print of a taker sell that hit our bid (and others')
+    it.on_fill(10.0, fill(Side.BUY, 4950, "10"))  # our part of it: already on the tape
+    assert it.snapshot().samples == 1 and it._size == {100: 30.0}
+    it.on_fill(11.0, fill(Side.BUY, 4950, "25"))  # 20 shares were left on that print; 5 are new
+    assert it._size == {100: 35.0}
+    # a fill first, then its print: the print adds only what is not ours
+    it.on_fill(20.0, fill(Side.SELL, 5100, "10"))
+    it.on_trade(20.5, 5100, 12.0)
+    assert it._size == {100: 35.0, 200: 12.0}
+    # too far apart in time, or at another price: two trades
+    it.on_fill(30.0, fill(Side.SELL, 5100, "10"))
+    it.on_trade(33.0, 5100, 10.0)
+    assert it._size[200] == 32.0
+    # a reversal of a failed trade is no trade
+    it.on_fill(40.0, Fill("c", "o", Side.BUY, 4900, Decimal(5), trade_id="t1:failed"))
+    assert sum(it._count.values()) == 6 and it.snapshot().samples == 6
+
+
+def test_intensity_refits_at_most_every_refit_s():
+    it = TradingIntensity(IntensityConfig(min_samples=2, refit_s=1.0))
+    it.on_mid(5000.0)
+    it.on_trade(10.0, 5050, 90.0)
+    it.on_trade(10.0, 5150, 10.0)
+    first = it.snapshot()
+    assert first.kappa == pytest.approx(math.log(10) / 0.01)
+    it.on_trade(10.5, 5150, 90.0)  # half a second later: the last fit still stands
+    assert it.snapshot() is first
+    it.expire(11.0)  # a second after the fit: refitted with every print so far
+    assert it.snapshot().kappa == pytest.approx(math.log(190 / 100) / 0.01) and it.snapshot().samples == 3
+
+
+def test_intensity_config_is_validated_with_named_errors():
+    for kw, name in (({"window": 0}, "window"), ({"min_samples": 1}, "min_samples"), ({"dedupe_s": -1}, "dedupe_s"),
+                     ({"kappa_min": 5.0, "kappa_max": 1.0}, "kappa_min, kappa_max"), ({"refit_s": -1}, "refit_s")):
+        with pytest.raises(ValueError, match=name):
+            IntensityConfig(**kw)
+
+
+def test_signal_set_measures_prints_from_the_last_mid_and_widens_without_the_regime():
+    ss = SignalSet("c", SignalsConfig(intensity=IntensityConfig(min_samples=2, refit_s=0.0)))
+    ss.on_book(0.0, view(4900, 5100))  # mid 0.50
+    ss.on_trade(1.0, 4900, 90.0, False)  # depth 0.01
+    ss.on_trade(1.5, 5200, 10.0, True)  # depth 0.02
+    snap = ss.snapshot(2.0)
+    assert snap.intensity.kappa == pytest.approx(math.log(100 / 10) / 0.01)
+    assert snap.widen == pytest.approx(snap.widen_ex_volatility * max(1.0, snap.volatility.regime))
+    assert snap.widen_ex_volatility == pytest.approx(snap.flow.widen * snap.markouts.widen * snap.events.widen)
+
+
 # ------------------------------------------------------------------------------------------ signal set
 
 
@@ -490,7 +601,7 @@ def test_flat_markout_is_not_adverse():
 def _uncached_snapshot(ss: SignalSet, now: float) -> SignalsSnapshot:
     """What ``ss.snapshot(now)`` must return, computed on a copy with every cached snapshot dropped."""
     c = copy.deepcopy(ss)
-    for sig in (c.volatility, c.flow, c.competitor, c.markouts, c.events):
+    for sig in (c.volatility, c.flow, c.competitor, c.markouts, c.events, c.intensity):
         sig._snap = None
     c._snap = None
     return c.snapshot(now)
@@ -516,6 +627,7 @@ def test_property_cached_snapshots_equal_fresh_ones(events) -> None:
         competitor=CompetitorConfig(window=15.0, min_events=2),
         markouts=MarkoutConfig(horizons=(1.0, 10.0), toxicity_horizon=1.0, window=5),
         events=EventConfig(bucket=10.0, min_buckets=1),
+        intensity=IntensityConfig(window=30.0, min_samples=2, dedupe_s=2.0, refit_s=0.0),
     )
     ss = SignalSet("c", cfg, end_time=500.0)
     t = 0.0

@@ -2,7 +2,8 @@
 
 Units: prices are integer pips (1e-4) in YES terms, as in ``quoting``; the EWMA state keeps floats in
 pips; model parameters (spreads, fees) are given in price units (``0.02`` = 2 cents) or ticks and are
-converted here. Sizes are ``Decimal`` shares with at most 2 decimals, always rounded down.
+converted here. Sizes are ``Decimal`` shares with at most 2 decimals, always rounded down. Time is in
+seconds: the volatility is a variance per second and the Avellaneda–Stoikov horizon a number of seconds.
 
 Every model output is on the book's tick grid, inside ``[tick, 1 − tick]``, never crosses the book
 (bids < best ask, asks > best bid), has every bid below every ask, never lets a fill take the position
@@ -11,8 +12,9 @@ position never raises a bid or an ask (inventory skew is monotone).
 
 Building blocks:
 
-* ``ModelState`` / ``update``: EWMA fair value (microprice), volatility and the fast/slow regime.
-* ``avellaneda_quotes``: Avellaneda–Stoikov reservation price adapted to prices bounded in [0, 1].
+* ``ModelState`` / ``update``: EWMA fair value (microprice), variance per second and the fast/slow regime.
+* ``avellaneda_quotes``: the Avellaneda–Stoikov (2008) reservation price and optimal spread, on a price
+  bounded in [0, 1] (``as_spread``, ``horizon_variance``).
 * ``pm4_quotes``: inventory spread multiplier ``1/(1 − |q̂|)^γa`` times a volatility regime ``J``.
 * ``skew`` / ``taper_sizes``: linear inventory shift and size taper.
 * ``layered`` / ``diff_orders``: layers per side and a queue-preserving order diff.
@@ -199,31 +201,48 @@ def _step_pips(layer_step: Decimal) -> int:
 
 @dataclass(frozen=True, slots=True)
 class EwmaParams:
-    """Smoothing weights in (0, 1]: ``x ← (1 − α)·x + α·sample``; α = 1 keeps only the last sample.
+    """Smoothing of the model state.
 
-    ``alpha_fair`` smooths the microprice, ``alpha_vol`` the squared mid changes (σ), ``alpha_fast`` and
-    ``alpha_slow`` the absolute mid changes of the PM4 regime ``J``."""
+    Weights in (0, 1] per update, ``x ← (1 − α)·x + α·sample`` (α = 1 keeps only the last sample):
+    ``alpha_fair`` smooths the microprice, ``alpha_fast`` and ``alpha_slow`` the absolute mid changes of
+    the PM4 regime ``J``. The variance forgets in time, not in updates: ``vol_half_life`` seconds (the
+    signals' volatility uses the same 60 s)."""
 
     alpha_fair: float = 0.2
-    alpha_vol: float = 0.05
+    vol_half_life: float = 60.0
     alpha_fast: float = 0.3
     alpha_slow: float = 0.02
 
     def __post_init__(self) -> None:
-        for name in ("alpha_fair", "alpha_vol", "alpha_fast", "alpha_slow"):
+        for name in ("alpha_fair", "alpha_fast", "alpha_slow"):
             a = getattr(self, name)
             if not 0 < a <= 1:
                 raise ValueError(f"{name}: must be in (0, 1] (got {a!r})")
+        if not self.vol_half_life > 0:
+            raise ValueError(f"vol_half_life: must be > 0 seconds (got {self.vol_half_life!r})")
+
+
+#: The PM4 original's clip of its volatility ratio J (``lambda_min`` / ``lambda_max``).
+J_MIN, J_MAX = 0.8, 2.0
+
+
+def regime_ratio(fast: float, slow: float, lo: float = J_MIN, hi: float = J_MAX) -> float:
+    """``J = clip(fast / slow, lo, hi)``: 1 before any change, ``hi`` while only the fast EWMA moved."""
+    if slow <= 0.0:
+        return 1.0 if fast <= 0.0 else hi
+    return min(max(fast / slow, lo), hi)
 
 
 @dataclass(frozen=True, slots=True)
 class ModelState:
-    """EWMA state of one market, in pips. Start from ``ModelState()``; advance with ``update``.
+    """EWMA state of one market, in pips and seconds. Start from ``ModelState()``; advance with ``update``.
 
     * ``fair``: EWMA of the microprice (``None`` until the first two-sided book).
-    * ``var``: EWMA of squared mid changes; ``sigma = √var`` is the per-update volatility in pips.
+    * ``var``: the mid's variance per second, pips²/s: ``sq / dt`` after each update (settable directly,
+      e.g. by a simulation that knows σ); ``sigma = √var`` is σ over one second, pips.
+    * ``sq`` / ``dt``: time-decayed sums of the squared mid changes and of the seconds they took.
     * ``abs_fast`` / ``abs_slow``: fast and slow EWMAs of ``|Δmid|`` (the PM4 regime ``J``).
-    * ``last_mid``: the mid of the last update; ``n``: number of two-sided updates seen.
+    * ``last_mid`` / ``last_t``: the mid and time of the last sampled change; ``n``: two-sided updates seen.
     """
 
     fair: float | None = None
@@ -232,16 +251,17 @@ class ModelState:
     abs_fast: float = 0.0
     abs_slow: float = 0.0
     n: int = 0
+    last_t: float | None = None
+    sq: float = 0.0
+    dt: float = 0.0
 
     @property
     def sigma(self) -> float:
         return math.sqrt(self.var)
 
-    def regime(self, lo: float = 0.5, hi: float = 3.0) -> float:
-        """``J = clip(abs_fast / abs_slow, lo, hi)``; 1 while the slow EWMA is still zero."""
-        if self.abs_slow <= 0.0:
-            return 1.0 if self.abs_fast <= 0.0 else hi
-        return min(max(self.abs_fast / self.abs_slow, lo), hi)
+    def regime(self, lo: float = J_MIN, hi: float = J_MAX) -> float:
+        """``J = clip(abs_fast / abs_slow, lo, hi)`` (``regime_ratio``)."""
+        return regime_ratio(self.abs_fast, self.abs_slow, lo, hi)
 
 
 _new_state = slots_constructor(ModelState)
@@ -252,15 +272,27 @@ def ewma(prev: float | None, sample: float, alpha: float) -> float:
     return sample if prev is None else (1.0 - alpha) * prev + alpha * sample
 
 
-def update(state: ModelState, view: BookView, ewma_params: EwmaParams = EwmaParams()) -> ModelState:
-    """Advance the state with one book view (a one-sided book leaves it unchanged).
+def update(
+    state: ModelState, view: BookView, ewma_params: EwmaParams = EwmaParams(), now: float | None = None
+) -> ModelState:
+    """Advance the state with one book view at ``now`` (seconds; default the view's own timestamp). A
+    one-sided book leaves the state unchanged.
 
-    ``fair ← EWMA(microprice)``; with ``d = mid − last_mid``: ``var ← EWMA(d²)``,
-    ``abs_fast ← EWMA_fast(|d|)``, ``abs_slow ← EWMA_slow(|d|)``. The first view only seeds
-    ``fair`` and ``last_mid``."""
+    ``fair ← EWMA(microprice)``. With ``d = mid − last_mid``, ``Δt = now − last_t`` > 0 and the decay
+    ``w = 2^(−Δt / vol_half_life)``: ``sq ← w·sq + d²``, ``dt ← w·dt + Δt``, ``var = sq / dt`` (the
+    realised variance per second of the last few half-lives), ``abs_fast ← EWMA_fast(|d|)``,
+    ``abs_slow ← EWMA_slow(|d|)``. The first view only seeds ``fair``, ``last_mid`` and ``last_t``.
+
+    Why realised variance over elapsed time, decayed in seconds, and not an average of ``d²/Δt`` per
+    update: both estimate a random walk's variance per second, but with a memory counted in updates a
+    burst of them milliseconds apart would take the estimate over (one tick in 1 ms reads as 10⁴ ticks²
+    per second) and a quiet minute would count as one sample. A view at the same instant as the last
+    sampled one (``Δt ≤ 0``) moves only the fair value: its change is counted by the next view with
+    time elapsed, from the same reference mid, so it is not lost."""
     bb, ba = view.best_bid, view.best_ask
     if bb is None or ba is None:
         return state
+    t = view.timestamp / 1000.0 if now is None else now
     # ``view.mid`` and ``view.microprice``, the same expressions inlined
     mid = (bb + ba) / 2
     total = view.bid_size + view.ask_size
@@ -270,18 +302,29 @@ def update(state: ModelState, view: BookView, ewma_params: EwmaParams = EwmaPara
     a = e.alpha_fair
     fair = micro if prev is None else (1.0 - a) * prev + a * micro
     last = state.last_mid
-    if last is None:
-        return _new_state(fair, mid, state.var, state.abs_fast, state.abs_slow, state.n + 1)
+    last_t = state.last_t
+    if last is None or last_t is None:
+        return _new_state(fair, mid, state.var, state.abs_fast, state.abs_slow, state.n + 1, t, state.sq, state.dt)
+    elapsed = t - last_t
+    if elapsed <= 0.0:
+        return _new_state(fair, last, state.var, state.abs_fast, state.abs_slow, state.n + 1, last_t, state.sq,
+                          state.dt)
     d = mid - last
     ad = abs(d)
-    a, b, c = e.alpha_vol, e.alpha_fast, e.alpha_slow
+    b, c = e.alpha_fast, e.alpha_slow
+    w = 2.0 ** (-elapsed / e.vol_half_life)
+    sq = w * state.sq + d * d
+    dt = w * state.dt + elapsed
     return _new_state(
         fair,
         mid,
-        (1.0 - a) * state.var + a * (d * d),
+        sq / dt,
         (1.0 - b) * state.abs_fast + b * ad,
         (1.0 - c) * state.abs_slow + c * ad,
         state.n + 1,
+        t,
+        sq,
+        dt,
     )
 
 
@@ -461,30 +504,35 @@ def _check_model_params(params: object, non_negative: tuple[str, ...]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class AvellanedaParams:
-    """Avellaneda–Stoikov model parameters.
+    """Avellaneda–Stoikov model parameters, in the paper's own units (a Polymarket price is already
+    USDC per share, so the paper's dollars are our price units with no scaling).
 
-    * ``gamma``: risk aversion; ``horizon``: remaining horizon in updates (the ``T − t`` of A–S).
-    * ``k_vol``: half-spread per unit of σ; ``fee_ticks``: extra half-spread in ticks.
-    * ``min_spread``: minimum full width in price units (``0.02`` = 2 cents), > 0.
+    * ``gamma``: risk aversion γ per USDC (the exponential utility's coefficient), inventory in shares.
+    * ``horizon``: the time left, ``T − t``, in seconds (the caller caps it at the market's end).
+    * ``kappa``: the order-arrival decay κ (the paper's k) per price unit: a quote ``δ`` from the mid
+      is filled at the rate ``A·e^(−κδ)``.
+    * ``fee_ticks``: extra half-spread in ticks; ``min_spread``: minimum full width in price units, > 0.
     * ``size_mult``: size multiplier per outer layer (layers and step come from ``MarketParams``).
     """
 
-    gamma: float = 0.1
-    horizon: float = 100.0
-    k_vol: float = 1.5
+    gamma: float = 0.03
+    horizon: float = 60.0
+    kappa: float = 100.0
     fee_ticks: float = 0.0
     min_spread: float = 0.02
     size_mult: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_model_params(self, ("gamma", "horizon", "k_vol", "fee_ticks", "size_mult"))
+        _check_model_params(self, ("gamma", "horizon", "fee_ticks", "size_mult"))
+        if not self.kappa > 0:
+            raise ValueError(f"kappa: must be > 0 (got {self.kappa!r})")
 
 
 @dataclass(frozen=True, slots=True)
 class PM4Params:
     """PM4 parameters: ``gamma_a`` is the exponent of the inventory spread multiplier; ``skew_ticks``
-    the linear price shift at the limit; ``j_lo``/``j_hi`` clip the volatility regime. The base
-    half-spread uses ``k_vol``, ``fee_ticks`` and ``min_spread`` as in ``AvellanedaParams``."""
+    the linear price shift at the limit; ``j_lo``/``j_hi`` clip the volatility regime (the original's
+    0.8 / 2.0). The base half-spread uses ``k_vol``, ``fee_ticks`` and ``min_spread`` (``base_half_spread``)."""
 
     gamma_a: float = 1.0
     skew_ticks: float = 2.0
@@ -492,8 +540,8 @@ class PM4Params:
     fee_ticks: float = 0.0
     min_spread: float = 0.02
     size_mult: float = 1.0
-    j_lo: float = 0.5
-    j_hi: float = 3.0
+    j_lo: float = J_MIN
+    j_hi: float = J_MAX
 
     def __post_init__(self) -> None:
         _check_model_params(self, ("gamma_a", "skew_ticks", "k_vol", "fee_ticks", "size_mult"))
@@ -502,8 +550,29 @@ class PM4Params:
 
 
 def base_half_spread(sigma: float, k_vol: float, fee_ticks: float, min_spread: float, tick: Tick) -> float:
-    """``half = max(min_spread/2, k_vol·σ + fee_ticks·tick)`` in pips (σ in pips per update)."""
+    """``half = max(min_spread/2, k_vol·σ + fee_ticks·tick)`` in pips (σ over one second, pips)."""
     return max(min_spread * PIPS_PER_UNIT / 2, k_vol * sigma + fee_ticks * tick.pips)
+
+
+def horizon_variance(var_per_s: float, horizon_s: float, p: float) -> float:
+    """The price's variance over the horizon, ``V = min(σ²·(T − t), p(1 − p))`` (price units²).
+
+    A–S assumes a Brownian mid, whose variance grows without bound with the horizon. A binary price is
+    a martingale in [0, 1]: whatever the horizon, ``Var(S_T) = E[S_T²] − p² ≤ p − p² = p(1 − p)``, with
+    equality at resolution. σ² (per second) is estimated from the recent mid changes, so it already
+    carries the price level's own scale; only the horizon's growth needs the bound."""
+    v = var_per_s * horizon_s
+    cap = p * (1.0 - p)
+    return v if v < cap else cap
+
+
+def as_spread(gamma: float, variance: float, kappa: float) -> float:
+    """The A–S optimal full spread ``δa + δb = γ·V + (2/γ)·ln(1 + γ/κ)`` with ``V = σ²(T − t)``.
+
+    γ → 0 has the finite limit ``2/κ`` (the risk-neutral maker's spread), taken at γ = 0."""
+    if gamma <= 0.0:
+        return 2.0 / kappa
+    return gamma * variance + 2.0 / gamma * math.log1p(gamma / kappa)
 
 
 def _fair(view: BookView, state: ModelState) -> float:
@@ -624,47 +693,58 @@ def _guard(view: BookView, params: MarketParams) -> Targets | None:
 def avellaneda_quotes(
     view: BookView, position: Decimal, params: MarketParams, state: ModelState, model: AvellanedaParams
 ) -> Targets:
-    """Avellaneda–Stoikov quotes adapted to a bounded price.
+    """Avellaneda–Stoikov (2008) quotes on a price bounded in [0, 1].
 
-    * fair ``s`` = ``state.fair`` (EWMA of the microprice; the view's microprice before the first update);
-      σ = ``state.sigma`` (RMS of mid changes per update, pips).
-    * half-spread ``h = max(min_spread/2, k_vol·σ + fee_ticks·tick)``.
-    * reservation ``r = s − q̂·γ·σ_u²·H·4p(1 − p)`` (in price units, then pips), with
-      ``q̂ = clip(position/position_limit, −1, 1)``, ``σ_u = σ/10⁴``, ``p = clip(s/10⁴, 0, 1)``.
+    In price units (USDC per share), shares and seconds — the paper's units:
 
-      Adaptation: A–S assumes an unbounded Brownian mid. A binary price lives in [0, 1] and its
-      variance scales like ``p(1 − p)``, so the inventory term is scaled by ``4p(1 − p)`` (1 at p = ½,
-      0 at the edges): near 0 or 1 there is little price risk left to skew against, and the skew cannot
-      push the reservation price out of the unit interval. Using ``q̂`` instead of raw shares makes γ
-      independent of the size of the limit.
+    * ``s`` = ``state.fair`` (EWMA of the microprice; the view's microprice before the first update),
+      ``p = clip(s, 0, 1)``; ``σ²`` = ``state.var`` (per second); ``τ = model.horizon`` (seconds left).
+    * ``V = min(σ²·τ, p(1 − p))`` (``horizon_variance``: a binary price cannot vary more than that).
+    * reservation price ``r = s − q·γ·V`` with ``q`` the position in shares (not clipped: past the limit
+      the skew keeps growing) and γ per USDC.
+    * half-spread ``h = max(min_spread/2, (γ·V + (2/γ)·ln(1 + γ/κ))/2 + fee_ticks·tick)`` (``as_spread``).
     * ``bid = r − h`` rounded down, ``ask = r + h`` rounded up, then ``_finish`` (never crossing, range,
       layers from ``MarketParams``, size taper and limits).
 
-    ``r`` is non-increasing in the position, so a longer position never raises a quote."""
+    Both quotes move with ``r``: the inventory shifts the reservation price, not one side. ``r`` is
+    non-increasing in the position, so a longer position never raises a quote."""
     guard = _guard(view, params)
     if guard is not None:
         return guard
     fair = _fair(view, state)
-    sigma = state.sigma
     p = min(max(fair / PIPS_PER_UNIT, 0.0), 1.0)
     inv = _inventory(position, params.size, params.position_limit)
-    q = min(max(inv.q, -1.0), 1.0)  # _q_hat(position, position_limit)
-    sigma_u = sigma / PIPS_PER_UNIT
-    shift = q * model.gamma * sigma_u * sigma_u * model.horizon * 4.0 * p * (1.0 - p) * PIPS_PER_UNIT
-    r = fair - shift
-    h = base_half_spread(sigma, model.k_vol, model.fee_ticks, model.min_spread, view.tick)
-    reason = f"A-S r={r / PIPS_PER_UNIT:.4f} h={h / PIPS_PER_UNIT:.4f} sigma={sigma_u:.5f}"
+    var_u = state.var / (PIPS_PER_UNIT * PIPS_PER_UNIT)  # pips²/s -> price units²/s
+    v = horizon_variance(var_u, model.horizon, p)
+    gamma = model.gamma
+    q = float(position)
+    r = fair - q * gamma * v * PIPS_PER_UNIT
+    spread = as_spread(gamma, v, model.kappa)
+    h = max(model.min_spread * PIPS_PER_UNIT / 2, spread * PIPS_PER_UNIT / 2 + model.fee_ticks * view.tick.pips)
+    reason = (f"A-S r={r / PIPS_PER_UNIT:.4f} h={h / PIPS_PER_UNIT:.4f} sigma={math.sqrt(var_u):.5f}/s "
+              f"T={model.horizon:.0f}s k={model.kappa:.0f}")
     return _finish_inv(view, inv, params, r - h, r + h, model.size_mult, fair, reason)
 
 
-def pm4_quotes(view: BookView, position: Decimal, params: MarketParams, state: ModelState, model: PM4Params) -> Targets:
+def pm4_quotes(
+    view: BookView,
+    position: Decimal,
+    params: MarketParams,
+    state: ModelState,
+    model: PM4Params,
+    regime: float | None = None,
+) -> Targets:
     """PM4: inventory- and regime-scaled spread around the EWMA fair value.
 
     * ``q̂ = clip(position/position_limit, −0.99, 0.99)``; inventory multiplier ``M = 1/(1 − |q̂|)^γa``.
-    * regime ``J = clip(EWMA_fast(|Δmid|)/EWMA_slow(|Δmid|), j_lo, j_hi)`` (1 before any change).
-    * base half ``h = max(min_spread/2, k_vol·σ + fee_ticks·tick)``; center ``c = fair − q̂·skew_ticks·tick``.
-    * the side that adds to the inventory gets ``h·J·M``, the reducing side ``h·J``:
-      long: ``bid = c − h·J·M``, ``ask = c + h·J``; short: ``bid = c − h·J``, ``ask = c + h·J·M``.
+    * regime ``J``: ``regime`` when given (the strategy passes the signals' time-aware one), else
+      ``clip(EWMA_fast(|Δmid|)/EWMA_slow(|Δmid|), j_lo, j_hi)`` from the state (1 before any change).
+      J is applied here only: the caller must not widen by it again.
+    * base half ``b = max(min_spread/2, k_vol·σ + fee_ticks·tick)`` (σ over one second), scaled by the
+      regime: ``h = max(min_spread/2, b·J)`` — a calm regime (J < 1) narrows the spread down to the
+      operator's minimum width, never below it; center ``c = fair − q̂·skew_ticks·tick``.
+    * the side that adds to the inventory gets ``h·M``, the reducing side ``h``:
+      long: ``bid = c − h·M``, ``ask = c + h``; short: ``bid = c − h``, ``ask = c + h·M``.
 
       Adaptation: widening both sides by ``M`` would raise the ask of a growing long position; applying
       ``M`` only to the adding side keeps every quote non-increasing in the position and still makes
@@ -677,8 +757,9 @@ def pm4_quotes(view: BookView, position: Decimal, params: MarketParams, state: M
     inv = _inventory(position, params.size, params.position_limit)
     q = min(max(inv.q, -0.99), 0.99)  # _q_hat(position, position_limit, 0.99)
     m = 1.0 / (1.0 - abs(q)) ** model.gamma_a
-    j = state.regime(model.j_lo, model.j_hi)
-    h = base_half_spread(state.sigma, model.k_vol, model.fee_ticks, model.min_spread, view.tick) * j
+    j = state.regime(model.j_lo, model.j_hi) if regime is None else min(max(regime, model.j_lo), model.j_hi)
+    floor = model.min_spread * PIPS_PER_UNIT / 2
+    h = max(floor, base_half_spread(state.sigma, model.k_vol, model.fee_ticks, model.min_spread, view.tick) * j)
     c = fair - q * model.skew_ticks * view.tick.pips
     bid_half = h * m if q > 0 else h
     ask_half = h * m if q < 0 else h
@@ -742,7 +823,7 @@ def adjusted_mid(bids: Sequence[Level], asks: Sequence[Level], min_size: float) 
 
 
 def clamp_to_rewards(
-    bid: int | None, ask: int | None, mid: float, max_spread_cents: float, tick: Tick
+    bid: int | None, ask: int | None, mid: float, max_spread_cents: float, tick: Tick, inventory: float = 0.0
 ) -> tuple[int | None, int | None]:
     """Pull the inner bid/ask into the reward band (strictly within ``max_spread_cents`` of ``mid``).
 
@@ -750,12 +831,17 @@ def clamp_to_rewards(
     A bid below ``lo`` is raised to ``lo`` and an ask above ``hi`` lowered to ``hi``, but only when the new
     price stays strictly on its own side of the mid (bid < mid < ask); when the result would have
     bid ≥ ask both are returned unchanged. Quotes already inside the band are unchanged. The result is on
-    the grid; the caller must still apply the book's non-crossing rule."""
+    the grid; the caller must still apply the book's non-crossing rule.
+
+    ``inventory`` (shares, YES) picks the sides that may move: long (> 0) only the ask, short (< 0)
+    only the bid, flat both. The side that would add to the inventory stays where the model's skew put
+    it: pulling it in would undo the skew (a stronger skew would narrow the spread instead of moving it),
+    and pay the reward for taking on more of the risk the skew is shedding."""
     v = max_spread_cents * _PIPS_PER_CENT
     lo = tick.ceil(math.floor(mid - v) + 1)
     hi = tick.floor(math.ceil(mid + v) - 1)
-    new_bid = lo if bid is not None and bid < lo and lo < mid else bid
-    new_ask = hi if ask is not None and ask > hi and hi > mid else ask
+    new_bid = lo if bid is not None and bid < lo and lo < mid and inventory <= 0 else bid
+    new_ask = hi if ask is not None and ask > hi and hi > mid and inventory >= 0 else ask
     if new_bid is not None and new_ask is not None and new_bid >= new_ask:
         return bid, ask
     return new_bid, new_ask

@@ -39,8 +39,14 @@ class MarketParams(BaseModel):
       ``size_mult`` (size multiplier per outer layer).
     * ``requote_threshold``: how far the fair value must move (price units) before ``fixed`` requotes.
     * ``position_limit``: net YES shares either way; the adding side tapers to 0 at the limit.
-    * ``gamma`` (A–S risk aversion), ``k_vol`` (half-spread per σ), ``skew_ticks`` (PM4 price shift at
-      the limit), ``fee_ticks`` (extra half-spread).
+    * ``avellaneda``: ``gamma`` — risk aversion γ per USDC with the inventory in shares (the paper's
+      units: a price is USDC per share); ``horizon_s`` — the time left ``T − t`` in seconds (the market's
+      end date caps it when closer); ``kappa`` — the order-arrival decay κ per price unit (fills at the
+      rate ``A·e^(−κδ)`` at ``δ`` from the mid), used until the market's own prints give an estimate.
+    * ``pm4``: ``gamma_a`` (exponent of the inventory spread multiplier ``1/(1 − |q̂|)^γa``), ``k_vol``
+      (half-spread per σ over one second), ``skew_ticks`` (price shift at the limit), ``j_min`` / ``j_max``
+      (clip of the volatility ratio J, the original's 0.8 / 2.0).
+    * ``fee_ticks``: extra half-spread (both adaptive models).
     * ``tolerance_ticks``: a resting order within this many ticks of its target keeps its place in the
       queue; ``max_order_age_s``: older orders are replaced anyway.
     * ``capital_weight``: this market's share of the total capital, relative to the other markets'.
@@ -56,9 +62,18 @@ class MarketParams(BaseModel):
     requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
     position_limit: Decimal = Field(Decimal("100"), gt=0, le=1_000_000)
     size_mult: float = Field(1.0, ge=0.1, le=5.0)
-    gamma: float = Field(3.0, ge=0, le=100)
-    k_vol: float = Field(1.5, ge=0, le=50)
-    skew_ticks: float = Field(2.0, ge=0, le=100)
+    # 0.03 per USDC is the former default (3 per position-limit of inventory, at the default limit of
+    # 100 shares) re-expressed in the paper's units; the strategy bench chooses the real default
+    gamma: float = Field(0.03, ge=0, le=100)
+    # 60 s stands for the former horizon of 100 strategy steps (a step every ~0.6 s)
+    horizon_s: float = Field(60.0, gt=0, le=2_592_000)
+    kappa: float = Field(100.0, gt=0, le=100_000)
+    k_vol: float = Field(4.0, ge=0, le=50)
+    skew_ticks: float = Field(12.0, ge=0, le=100)
+    gamma_a: float = Field(1.0, ge=0, le=10)
+    # J = 1 is "no change of regime": a clip that excludes it would scale every quote for good
+    j_min: float = Field(0.8, gt=0, le=1)
+    j_max: float = Field(2.0, ge=1, le=10)
     fee_ticks: float = Field(0.0, ge=0, le=100)
     tolerance_ticks: int = Field(1, ge=0, le=100)
     max_order_age_s: float = Field(300.0, gt=0, le=86_400)

@@ -29,9 +29,10 @@ leaves, cheapest cut first: layers are dropped from the outside in):
 * ``reduce-only`` (the last ``reduce_only_hours`` before a market's end date): only the side that
   shrinks the position, and only down to zero;
 * ``Kelly cap`` (optional, ``kelly_fraction > 0``), the PM4 formula
-  ``q_max = B_side · time_factor / (p_side · (1 + slippage_buffer))`` with ``B_side = kelly_fraction ×
-  budget``, ``time_factor = clip(hours_to_end / kelly_horizon_hours, 0.1, 1)`` (1 without an end date)
-  and ``p_side`` the price paid per share on that side (the bid for YES, ``1 − ask`` for NO);
+  ``q_max = B_side · time_factor / (p_opp · (1 + slippage_buffer))`` with ``B_side = kelly_fraction ×
+  budget``, ``time_factor = clip((hours_to_end / kelly_horizon_hours)^eta_time, 0.1, 1)`` (1 without an
+  end date; ``eta_time`` = ``kelly_eta_time``) and ``p_opp`` the probability of the adverse outcome at
+  the mark: ``1 − mark`` for a YES buy (NO wins), ``mark`` for a YES sell (YES wins);
 * ``error cooldown``: after a burst of venue errors nothing new is placed for ``error_cooldown_s``.
 
 Limits that halt (``RiskEngine.kill_reason``): daily loss — realised + unrealised − fees since 00:00
@@ -71,6 +72,7 @@ class RiskLimits:
     error_cooldown_s: float = 30.0
     kelly_fraction: float = 0.0
     kelly_horizon_hours: float = 72.0
+    kelly_eta_time: float = 0.5  # the PM4 original's time-decay exponent
     slippage_buffer: float = 0.05
     balance_drop_alert: float = 0.2
     enforce: bool = True
@@ -338,8 +340,13 @@ class RiskEngine:
             total_lim = float(lim.max_total_exposure) * t
             rooms[side].append((reducing + max(total_lim - others - held, 0.0) / price, "total exposure"))
             if lim.kelly_fraction > 0:
-                tf = 1.0 if hours_to_end is None else min(max(hours_to_end / lim.kelly_horizon_hours, 0.1), 1.0)
-                q_max = lim.kelly_fraction * budget * tf / (price * (1 + lim.slippage_buffer))
+                tf = 1.0
+                if hours_to_end is not None:
+                    decay = (max(hours_to_end, 0.0) / lim.kelly_horizon_hours) ** lim.kelly_eta_time
+                    tf = min(max(decay, 0.1), 1.0)
+                # PM4 divides by the probability of the outcome that makes this side lose, not the price
+                p_opp = max(min(1.0 - mark if side is Side.BUY else mark, 1.0), 1e-4)
+                q_max = lim.kelly_fraction * budget * tf / (p_opp * (1 + lim.slippage_buffer))
                 have = max(q, 0.0) if side is Side.BUY else max(-q, 0.0)
                 rooms[side].append((reducing + max(q_max - have, 0.0), "Kelly cap"))
             if me.group:

@@ -77,8 +77,8 @@ class VolatilityConfig:
     var_half_life: float = 60.0  # seconds, EWMA of squared mid changes
     fast_half_life: float = 10.0  # seconds, EWMA of |mid change|
     slow_half_life: float = 300.0
-    j_min: float = 0.5
-    j_max: float = 3.0
+    j_min: float = 0.8  # the PM4 original's clip of J (lambda_min / lambda_max)
+    j_max: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -756,6 +756,195 @@ class EventSignal:
         return snap
 
 
+# =====================================================================================  8. order-arrival intensity
+
+
+@dataclass(frozen=True, slots=True)
+class IntensityConfig:
+    window: float = 600.0  # seconds of prints the fit uses
+    min_samples: int = 20  # prints (and fills the tape did not show) before κ is trusted
+    dedupe_s: float = 5.0  # a fill and a print at the same price this close in time are one trade
+    kappa_min: float = 1.0  # per price unit: a decay length of at most the whole price range
+    kappa_max: float = 10_000.0  # per price unit: a decay length of at least one pip
+    refit_s: float = 1.0  # refit at most this often: κ drifts over minutes, and a step must stay cheap
+
+    def __post_init__(self) -> None:
+        if not self.window > 0:
+            raise ValueError(f"window: must be > 0 (got {self.window!r})")
+        if self.min_samples < 2:
+            raise ValueError(f"min_samples: must be >= 2 (got {self.min_samples!r})")
+        if not self.dedupe_s >= 0:
+            raise ValueError(f"dedupe_s: must be >= 0 (got {self.dedupe_s!r})")
+        if not 0 < self.kappa_min <= self.kappa_max:
+            raise ValueError(f"kappa_min, kappa_max: need 0 < kappa_min <= kappa_max "
+                             f"(got {self.kappa_min!r}, {self.kappa_max!r})")
+        if not self.refit_s >= 0:
+            raise ValueError(f"refit_s: must be >= 0 (got {self.refit_s!r})")
+
+
+@dataclass(frozen=True, slots=True)
+class IntensitySnapshot:
+    kappa: float | None  # κ per price unit; None until the window holds enough data (use a fallback)
+    alpha: float | None  # A: shares per second at the mid (δ = 0), over the time the window's prints span
+    samples: int  # prints and unmatched fills in the window
+    levels: int  # distinct depths among them
+
+
+_new_intensity = slots_constructor(IntensitySnapshot)
+_HALF_PIP = 1.0 / (2.0 * PIPS_PER_UNIT)  # price units per depth key
+_NO_INTENSITY = IntensitySnapshot(None, None, 0, 0)
+
+
+class TradingIntensity:
+    """The order-arrival decay κ of Avellaneda–Stoikov, ``λ(δ) = A·e^(−κδ)``, estimated online.
+
+    The approach of Hummingbot's trading-intensity estimator: every print's depth ``δ = |price − mid|``
+    (price units, the mid of the last book seen before the print) and size go into a sliding window of
+    ``window`` seconds. An order resting at ``δ`` is filled by every taker that reaches at least ``δ``,
+    so the fill rate at the depths ``d₁ < … < d_m`` seen is ``λ(dⱼ) = Nⱼ / W`` with ``Nⱼ`` the shares
+    printed at ``δ ≥ dⱼ`` and ``W`` the window's time span. ``ln λ = ln A − κδ`` is fitted by least
+    squares, each depth weighted by the number of prints behind it (the deep, rare ones are the noisy
+    ones). κ is ``None`` — the caller falls back to its parameter — until the window holds
+    ``min_samples`` of them at two depths at least, or when the fit does not decay; else it is clipped
+    to ``[kappa_min, kappa_max]``. The fit is redone when the window changed, at most every ``refit_s``
+    seconds (the snapshot, its counts included, is the last fit's).
+
+    Our own fills count too, but a fill is also a print on the public tape: a fill and a print at the
+    same price within ``dedupe_s`` seconds of each other are one trade, whichever arrives first, so
+    only a fill the tape did not show adds a sample.
+    """
+
+    def __init__(self, config: IntensityConfig | None = None) -> None:
+        self.config = config or IntensityConfig()
+        self._samples: deque[tuple[float, int, float]] = deque()  # (t, depth in half-pips, size)
+        self._size: dict[int, float] = {}  # per depth in half-pips: shares in the window
+        self._count: dict[int, int] = {}  # and prints
+        self._prints: deque[list] = deque()  # [t, price, size not matched to a fill] of recent prints
+        self._fills: deque[list] = deque()  # [t, price, size not matched to a print] of recent fills
+        self._mid: float | None = None
+        self._start: float | None = None  # time of the first sample: the window's span until it is full
+        self._now = 0.0
+        self._dirty = False  # the window changed since the last fit
+        self._fit_t = -math.inf  # when the last fit was made
+        self._snap: IntensitySnapshot | None = None  # the last fit, for ``_snap_config``; None: refit now
+        self._snap_config: IntensityConfig | None = None
+
+    def on_mid(self, mid: float | None) -> None:
+        """The current mid (pips); prints are measured from the last one before them."""
+        if mid is not None:
+            self._mid = mid
+
+    def on_trade(self, now: float, price: int, size: float) -> None:
+        """A print of ``size`` shares at ``price`` (pips, YES terms)."""
+        if not size > 0:
+            return
+        self.expire(now)
+        left = _consume(self._fills, price, size)  # the part of it that is a fill of ours already counted
+        if left > 0:
+            self._prints.append([now, price, left])
+            self._add(now, price, left)
+
+    def on_fill(self, now: float, fill: Fill) -> None:
+        """A fill of ours (a reversal of a failed trade is no new trade)."""
+        if fill.is_reversal:
+            return
+        size = float(fill.size)
+        if not size > 0:
+            return
+        self.expire(now)
+        left = _consume(self._prints, fill.price, size)
+        if left > 0:
+            self._fills.append([now, fill.price, left])
+            self._add(now, fill.price, left)
+
+    def _add(self, now: float, price: int, size: float) -> None:
+        if self._mid is None:
+            return  # no reference mid yet: the depth is unknown
+        key = round(2.0 * abs(price - self._mid))  # half-pips: a mid sits on a half pip at most
+        self._samples.append((now, key, size))
+        self._size[key] = self._size.get(key, 0.0) + size
+        self._count[key] = self._count.get(key, 0) + 1
+        if self._start is None:
+            self._start = now
+        self._dirty = True
+
+    def expire(self, now: float) -> None:
+        """Drop samples older than the window and pending matches older than ``dedupe_s``."""
+        if now > self._now:
+            self._now = now
+        c = self.config
+        horizon = now - c.window
+        q = self._samples
+        if q and q[0][0] <= horizon:
+            while q and q[0][0] <= horizon:
+                _, key, size = q.popleft()
+                n = self._count[key] - 1
+                if n:
+                    self._count[key] = n
+                    self._size[key] -= size
+                else:  # the last one at that depth: drop the key (and its float residue)
+                    del self._count[key], self._size[key]
+            if not q:
+                self._start = None  # the next print starts a new span
+            self._dirty = True
+        horizon = now - c.dedupe_s
+        for buf in (self._prints, self._fills):
+            while buf and buf[0][0] < horizon:
+                buf.popleft()
+
+    def snapshot(self) -> IntensitySnapshot:
+        c = self.config
+        snap = self._snap
+        if snap is not None and self._snap_config is c and (not self._dirty or self._now - self._fit_t < c.refit_s):
+            return snap
+        n = len(self._samples)
+        keys = sorted(self._count, reverse=True)  # deepest first: cumulate N(δ ≥ d)
+        m = len(keys)
+        snap = _new_intensity(None, None, n, m)
+        if n >= c.min_samples and m >= 2:
+            # the span the prints cover (not the clock: the fit changes only when the samples do)
+            last = self._samples[-1][0]
+            span = max(min(c.window, last - (self._start if self._start is not None else last)), 1.0)
+            # weighted least squares of y = ln(N/span) on x = depth, weights w = prints at ≥ depth, in
+            # one pass over the sums (a dozen levels or so: this runs inside a strategy step)
+            size, count = self._size, self._count
+            cum_size, cum_count = 0.0, 0
+            sw = swx = swy = swxx = swxy = 0.0
+            log = math.log
+            for key in keys:
+                cum_size += size[key]
+                cum_count += count[key]
+                if cum_size > 0:
+                    x = key * _HALF_PIP
+                    y = log(cum_size / span)
+                    sw += cum_count
+                    swx += cum_count * x
+                    swy += cum_count * y
+                    swxx += cum_count * x * x
+                    swxy += cum_count * x * y
+            den = sw * swxx - swx * swx
+            if sw > 0 and den > 0:
+                slope = (sw * swxy - swx * swy) / den
+                if slope < 0 and math.isfinite(slope):
+                    intercept = (swy - slope * swx) / sw
+                    snap = _new_intensity(min(max(-slope, c.kappa_min), c.kappa_max), math.exp(intercept), n, m)
+        self._snap, self._snap_config = snap, c
+        self._dirty, self._fit_t = False, self._now
+        return snap
+
+
+def _consume(buf: deque[list], price: int, size: float) -> float:
+    """Take up to ``size`` from the unmatched entries of ``buf`` at ``price``; returns what is left."""
+    for entry in buf:
+        if size <= 0:
+            break
+        if entry[1] == price and entry[2] > 0:
+            take = min(entry[2], size)
+            entry[2] -= take
+            size -= take
+    return size
+
+
 # =====================================================================================  signal set
 
 
@@ -768,6 +957,7 @@ class SignalsConfig:
     parity: ParityConfig = field(default_factory=ParityConfig)
     markouts: MarkoutConfig = field(default_factory=MarkoutConfig)
     events: EventConfig = field(default_factory=EventConfig)
+    intensity: IntensityConfig = field(default_factory=IntensityConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -781,11 +971,17 @@ class SignalsSnapshot:
     parity: ParitySnapshot
     markouts: MarkoutSnapshot
     events: EventSnapshot
+    intensity: IntensitySnapshot = _NO_INTENSITY
 
     @property
     def widen(self) -> float:
         """Combined spread multiplier: the product of every signal's suggestion (≥ 1)."""
-        return self.flow.widen * self.markouts.widen * self.events.widen * max(1.0, self.volatility.regime)
+        return self.widen_ex_volatility * max(1.0, self.volatility.regime)
+
+    @property
+    def widen_ex_volatility(self) -> float:
+        """``widen`` without the volatility regime: for a model that applies J itself (PM4)."""
+        return self.flow.widen * self.markouts.widen * self.events.widen
 
 
 _new_signals = slots_constructor(SignalsSnapshot)
@@ -810,6 +1006,7 @@ class SignalSet:
         self.parity = ParityArb(c.parity)
         self.markouts = Markouts(c.markouts)
         self.events = EventSignal(c.events, end_time)
+        self.intensity = TradingIntensity(c.intensity)
         self.our_bid: int | None = None
         self.our_ask: int | None = None
         self._has_token_books = False
@@ -823,6 +1020,7 @@ class SignalSet:
         self._now = max(self._now, now)
         mid = view.mid
         self.volatility.update(now, mid)
+        self.intensity.on_mid(mid)
         self.markouts.on_mid(now, mid)
         self.liquidity.update(view)
         self.competitor.update(now, self.our_bid, self.our_ask, view.best_bid, view.best_ask, view.tick.pips)
@@ -841,10 +1039,12 @@ class SignalSet:
         self._now = max(self._now, now)
         self.flow.update(now, size, taker_is_buy)
         self.events.update(now, size)
+        self.intensity.on_trade(now, price_pips, size)
 
     def on_fill(self, now: float, fill: Fill) -> None:
         self._now = max(self._now, now)
         self.markouts.on_fill(now, fill)
+        self.intensity.on_fill(now, fill)
 
     def snapshot(self, now: float | None = None) -> SignalsSnapshot:
         """All signals as of ``now`` (default: the latest time fed); expires windows first."""
@@ -855,6 +1055,7 @@ class SignalSet:
         self.competitor.expire(t)
         self.markouts.advance(t)
         self.events.advance(t)
+        self.intensity.expire(t)
         vol = self.volatility.snapshot()
         flow = self.flow.snapshot()
         liq = self.liquidity.snapshot()
@@ -862,6 +1063,7 @@ class SignalSet:
         par = self.parity.snapshot()
         mk = self.markouts.snapshot()
         ev = self.events.snapshot()
+        it = self.intensity.snapshot()
         last = self._snap
         if (
             last is not None
@@ -873,8 +1075,9 @@ class SignalSet:
             and last.parity is par
             and last.markouts is mk
             and last.events is ev
+            and last.intensity is it
             and last.condition_id is self.condition_id
         ):
             return last
-        self._snap = snap = _new_signals(self.condition_id, t, vol, flow, liq, comp, par, mk, ev)
+        self._snap = snap = _new_signals(self.condition_id, t, vol, flow, liq, comp, par, mk, ev, it)
         return snap

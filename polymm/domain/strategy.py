@@ -6,19 +6,28 @@ I/O and reads no clock: ``now`` is passed in.
 
 One step:
 
-1. advance the model's EWMA state (``models.update``) and the signals (``SignalSet.on_book``), then
-   take the signals' snapshot;
+1. advance the model's EWMA state (``models.update`` at ``now``: σ² per second) and the signals
+   (``SignalSet.on_book``), then take the signals' snapshot;
 2. choose the model from ``params.model``:
 
    * ``fixed``: ``quoting.fixed_quotes`` — the skeleton's baseline, deliberately signal-blind;
    * ``avellaneda`` / ``pm4``: the minimum width is ``params.spread × widen`` plus the competitor
      back-off, where ``widen`` is the signals' combined multiplier (flow imbalance, markout toxicity,
-     resolution approaching, volatility regime); the fair value is shifted by the flow skew
-     (aggressive buyers → quote higher); a CRISIS liquidity regime quotes nothing;
+     resolution approaching, and for ``avellaneda`` the volatility regime — PM4 applies J itself, once);
+     the fair value is shifted by the flow skew (aggressive buyers → quote higher); a CRISIS liquidity
+     regime quotes nothing;
+   * ``avellaneda`` takes ``T − t = min(params.horizon_s, end date − now)`` seconds and κ from the
+     signals' trading-intensity fit of the market's prints and our fills (``params.kappa`` until the fit
+     has enough data); ``pm4`` takes J from the signals' time-aware fast/slow EWMAs, clipped to
+     ``[params.j_min, params.j_max]``;
 
 3. where the market pays liquidity rewards, the adaptive models pull the inner layer into the reward
-   band around the size-cutoff-adjusted mid and up to the reward minimum size (PROTOCOL §8), never
-   crossing; ``fixed`` keeps the operator's spread exactly. Our reward score is estimated either way;
+   band around the size-cutoff-adjusted mid (PROTOCOL §8), never crossing, and only an order that
+   scores as it is — at least the reward minimum size: a smaller one would earn nothing for the
+   adverse selection of a tighter quote, and its size is never raised (that would undo the inventory
+   taper). Both sides while flat, only the side that reduces the inventory otherwise: the side that
+   adds keeps the model's price and its tapered size. ``fixed`` keeps the operator's spread exactly.
+   Our reward score is estimated either way (``docs/strategy.md`` has what the band earned and cost);
 4. raise a quote the taper shrank below the venue's minimum size to that minimum while the room to the
    position limit allows, else drop it (the venue would refuse it);
 5. check YES/NO parity of the result (a YES bid at b and a YES ask at a are, on the NO book, a NO ask
@@ -46,6 +55,7 @@ from .models import (
     clamp_to_rewards,
     parity_ok,
     pm4_quotes,
+    regime_ratio,
     reward_score,
     update,
 )
@@ -106,13 +116,13 @@ class MarketBrain:
 
     # ------------------------------------------------------------ the step
     def decide(self, view: BookView, position: Decimal, params: MarketParams, now: float) -> Decision:
-        self.state = state = update(self.state, view, self._ewma)
+        self.state = state = update(self.state, view, self._ewma, now)
         self.signals.on_book(now, view)
         snap = self.signals.snapshot(now)
         if params.model == "fixed":
             targets, widen = fixed_quotes(view, position, params), 1.0
         else:
-            targets, widen = self._model_quotes(view, position, params, state, snap)
+            targets, widen = self._model_quotes(view, position, params, state, snap, now)
         reward = None
         if self.market.reward_max_spread > 0 and targets.quotes:
             if params.model != "fixed":  # fixed: the operator's spread stands, the score is only estimated
@@ -128,23 +138,43 @@ class MarketBrain:
             targets = Targets((), targets.fair, "parity: quotes would lock in a loss")
         return Decision(self.market.condition_id, params.model, targets, snap, widen, reward, now)
 
+    def horizon(self, params: MarketParams, now: float) -> float:
+        """A–S ``T − t`` in seconds: ``params.horizon_s``, or the time to the market's end when closer (≥ 0)."""
+        end = self.signals.events.end_time
+        h = params.horizon_s
+        if end is not None and end - now < h:
+            h = max(end - now, 0.0)
+        return h
+
     def _model_quotes(
-        self, view: BookView, position: Decimal, params: MarketParams, state: ModelState, snap: SignalsSnapshot
+        self,
+        view: BookView,
+        position: Decimal,
+        params: MarketParams,
+        state: ModelState,
+        snap: SignalsSnapshot,
+        now: float,
     ) -> tuple[Targets, float]:
         if snap.liquidity.regime is Liquidity.CRISIS and view.best_bid is not None and view.best_ask is not None:
             return Targets((), view.mid, f"liquidity CRISIS: {snap.liquidity.reason}"), 1.0
-        widen = snap.widen
+        # PM4's spread is scaled by J in the model: widening by the signals' J too would apply it twice
+        widen = snap.widen if params.model == "avellaneda" else snap.widen_ex_volatility
         tick = view.tick.pips
         back_off = snap.competitor.widen_ticks if snap.competitor.suggestion == "back_off" else 0
         min_spread = float(params.spread) * widen + 2 * back_off * tick / PIPS_PER_UNIT
         if snap.flow.skew_ticks and state.fair is not None:
             state = replace(state, fair=state.fair + snap.flow.skew_ticks * tick)
         if params.model == "avellaneda":
-            a = AvellanedaParams(params.gamma, 100.0, params.k_vol, params.fee_ticks, min_spread, params.size_mult)
+            kappa = snap.intensity.kappa
+            a = AvellanedaParams(params.gamma, self.horizon(params, now), params.kappa if kappa is None else kappa,
+                                 params.fee_ticks, min_spread, params.size_mult)
             targets = avellaneda_quotes(view, position, params, state, a)
         else:
-            p = PM4Params(1.0, params.skew_ticks, params.k_vol, params.fee_ticks, min_spread, params.size_mult)
-            targets = pm4_quotes(view, position, params, state, p)
+            p = PM4Params(params.gamma_a, params.skew_ticks, params.k_vol, params.fee_ticks, min_spread,
+                          params.size_mult, params.j_min, params.j_max)
+            v = snap.volatility
+            j = regime_ratio(v.fast_abs, v.slow_abs, params.j_min, params.j_max)
+            targets = pm4_quotes(view, position, params, state, p, j)
         if snap.competitor.suggestion == "match":
             targets = _join_best(view, targets)
         notes = [targets.reason]
@@ -165,8 +195,10 @@ class MarketBrain:
                             mid, float(m.reward_max_spread), float(m.reward_min_size))
 
     def _rewards(self, view: BookView, targets: Targets, position: Decimal, params: MarketParams) -> Targets:
-        """The inner layer pulled into the reward band at the reward minimum size (``targets`` unchanged
-        when there is no adjusted mid or the result would cross itself)."""
+        """The inner layer pulled into the reward band when its size scores (``targets`` unchanged when
+        there is no adjusted mid or the result would cross itself). Only the sides
+        ``clamp_to_rewards`` lets move for this inventory: flat, both; long, the ask; short, the bid. The
+        side that adds to the inventory keeps the model's price and its tapered size."""
         m = self.market
         mid = adjusted_mid(view.bids, view.asks, float(m.reward_min_size))
         if mid is None:
@@ -174,17 +206,16 @@ class MarketBrain:
         bids = [q for q in targets.quotes if q.side is Side.BUY]
         asks = [q for q in targets.quotes if q.side is Side.SELL]
         new_bid, new_ask = clamp_to_rewards(bids[0].price if bids else None, asks[0].price if asks else None,
-                                            mid, float(m.reward_max_spread), view.tick)
-        if bids and new_bid is not None and view.best_ask is not None and new_bid < view.best_ask:
-            size = bids[0].size
-            if size < m.reward_min_size <= params.position_limit - position:
-                size = m.reward_min_size
-            bids[0] = Quote(Side.BUY, max(new_bid, bids[0].price), size)
-        if asks and new_ask is not None and view.best_bid is not None and new_ask > view.best_bid:
-            size = asks[0].size
-            if size < m.reward_min_size <= params.position_limit + position:
-                size = m.reward_min_size
-            asks[0] = Quote(Side.SELL, min(new_ask, asks[0].price), size)
+                                            mid, float(m.reward_max_spread), view.tick, float(position))
+        # a side moves only when its order scores as it is (at least the reward minimum size): one under
+        # it earns nothing, so pulling it in would only pay the adverse selection of a tighter quote; and
+        # the size stays the model's (raising it to the minimum would undo the inventory taper)
+        if position <= 0 and bids and new_bid is not None and view.best_ask is not None and new_bid < view.best_ask \
+                and bids[0].size >= m.reward_min_size:
+            bids[0] = Quote(Side.BUY, max(new_bid, bids[0].price), bids[0].size)
+        if position >= 0 and asks and new_ask is not None and view.best_bid is not None and new_ask > view.best_bid \
+                and asks[0].size >= m.reward_min_size:
+            asks[0] = Quote(Side.SELL, min(new_ask, asks[0].price), asks[0].size)
         if bids and asks and bids[0].price >= asks[0].price:  # never self-cross
             return targets
         # a larger inner layer must not take the side past its room to the limit: outer layers give way
