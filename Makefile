@@ -34,6 +34,10 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/feed_bench.py
 	$(BIN)/python bench/quote_bench.py
 	$(BIN)/python bench/compare_models.py --quiet
+	$(BIN)/python bench/as_paper.py
+	$(BIN)/python bench/sweep_bench.py
+	$(BIN)/python bench/fill_gap_bench.py --seeds 40 --no-ablate --workers 2
+	$(BIN)/python bench/strategy_bench.py --seeds 30
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/tui_bench.py
 	$(BIN)/python bench/chaos_bench.py --minutes 5 --seed 1

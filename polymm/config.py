@@ -18,6 +18,9 @@ from .domain.risk import RiskLimits
 
 __all__ = ["ConfigError", "MarketParams", "Settings", "load_settings"]
 
+#: MarketParams' own defaults: the model parameters' settings default to them (one source)
+_P = {name: f.default for name, f in MarketParams.model_fields.items()}
+
 ENV_PREFIX = "POLYMM_"
 
 
@@ -51,7 +54,15 @@ class Settings(BaseSettings):
     default_requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
     default_position_limit: Decimal = Field(Decimal("100"), gt=0)
 
-    default_model: Literal["fixed", "avellaneda", "pm4"] = "fixed"
+    # pm4, with the parameters below: chosen by bench/strategy_bench.py (docs/strategy.md has the tables)
+    default_model: Literal["fixed", "avellaneda", "pm4"] = "pm4"
+    # model parameters (polymm/domain/params.py MarketParams explains each; the defaults are its own)
+    default_gamma: float = Field(_P["gamma"], ge=0, le=100)  # avellaneda: risk aversion γ per USDC
+    default_horizon_s: float = Field(_P["horizon_s"], gt=0, le=2_592_000)  # avellaneda: T − t in seconds
+    default_kappa: float = Field(_P["kappa"], gt=0, le=100_000)  # avellaneda: κ per price unit until estimated
+    default_gamma_a: float = Field(_P["gamma_a"], ge=0, le=10)  # pm4: exponent of 1/(1 − |q̂|)^γa
+    default_k_vol: float = Field(_P["k_vol"], ge=0, le=50)  # pm4: half-spread per σ over one second
+    default_skew_ticks: float = Field(_P["skew_ticks"], ge=0, le=100)  # pm4: price shift at the limit, ticks
 
     # risk (polymm/engine/risk.py explains every rule)
     risk_mode: Literal["enforce", "log"] = "enforce"  # log: vetoes and limit breaches are only logged
@@ -69,6 +80,7 @@ class Settings(BaseSettings):
     reduce_only_hours: float = Field(2.0, ge=0, le=720)
     kelly_fraction: float = Field(0.0, ge=0, le=1)  # 0 = no Kelly cap
     kelly_horizon_hours: float = Field(72.0, gt=0, le=10_000)
+    kelly_eta_time: float = Field(0.5, ge=0, le=10)  # time factor = (hours to end / horizon)^eta_time
     kelly_slippage: float = Field(0.05, ge=0, le=1)
     balance_drop_alert: float = Field(0.2, gt=0, lt=1)
     balance_check_s: float = Field(30.0, gt=0, le=3600)
@@ -158,6 +170,12 @@ class Settings(BaseSettings):
             requote_threshold=self.default_requote_threshold,
             position_limit=self.default_position_limit,
             model=self.default_model,
+            gamma=self.default_gamma,
+            horizon_s=self.default_horizon_s,
+            kappa=self.default_kappa,
+            gamma_a=self.default_gamma_a,
+            k_vol=self.default_k_vol,
+            skew_ticks=self.default_skew_ticks,
         )
 
     def risk_limits(self) -> RiskLimits:
@@ -174,6 +192,7 @@ class Settings(BaseSettings):
             error_cooldown_s=self.error_cooldown_s,
             kelly_fraction=self.kelly_fraction,
             kelly_horizon_hours=self.kelly_horizon_hours,
+            kelly_eta_time=self.kelly_eta_time,
             slippage_buffer=self.kelly_slippage,
             balance_drop_alert=self.balance_drop_alert,
             enforce=self.risk_mode == "enforce",

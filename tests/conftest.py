@@ -9,6 +9,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Every random choice is seeded (a timing- or luck-dependent test has cost a landing): property tests
+# draw the same examples on every run and every machine, with no per-example deadline on a busy box.
+# POLYMM_HYPOTHESIS=explore draws fresh ones (to hunt for new counter-examples by hand).
+settings.register_profile("polymm", derandomize=True, deadline=None, database=None)
+settings.register_profile("explore", deadline=None)
+settings.load_profile("explore" if os.environ.get("POLYMM_HYPOTHESIS") == "explore" else "polymm")
 
 
 async def _wait_until(cond: Callable[[], bool], timeout: float = 10.0, step: float = 0.02,

@@ -52,13 +52,14 @@ async def test_a_model_switch_takes_effect_on_the_next_step_and_decisions_reach_
     async with run_exchange(port=0, seed=44, flow_rate=20) as ex, running_engine(ex, count=1) as engine:
         cid = next(iter(engine.markets))
         await wait_until(lambda: engine.store.get(f"decision/{cid}") is not None and len(ours(ex, engine)) >= 2)
-        assert engine.store.get(f"decision/{cid}").model == "fixed"
-        engine.set_params(cid, model="pm4", spread="0.06")
-        await wait_until(lambda: engine.store.get(f"decision/{cid}").model == "pm4")
+        assert engine.store.get(f"decision/{cid}").model == "pm4"  # the default model
+        assert "PM4" in engine.store.get(f"decision/{cid}").reason
+        engine.set_params(cid, model="fixed", spread="0.06")
+        await wait_until(lambda: engine.store.get(f"decision/{cid}").model == "fixed")
         d = engine.store.get(f"decision/{cid}")
-        assert d.targets and "PM4" in d.reason
+        assert d.targets and "fixed spread around mid" in d.reason
         assert engine.store.get(f"signals/{cid}").condition_id == cid
-        # the venue now holds the pm4 quotes: at least the 6-cent minimum width apart
+        # the venue now holds the fixed quotes: the 6-cent width apart
 
         def width() -> int:
             bids = [o.yes_price for o in ours(ex, engine) if o.yes_side is Side.BUY]
