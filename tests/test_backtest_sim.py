@@ -106,3 +106,16 @@ def test_view_matches_the_market_channel_book() -> None:
         theirs = book.view(10)
         for field in ("best_bid", "best_ask", "bid_size", "ask_size", "bids", "asks", "last_trade", "timestamp"):
             assert getattr(mine, field) == getattr(theirs, field), (outcome, field)
+
+
+def test_the_pnl_is_trading_plus_the_rewards_the_venue_would_pay() -> None:
+    # seed 3's market 0 pays a pool with a 20-share reward minimum: fixed quotes of 20 shares at ±2 cents,
+    # inside its max spread, score; market 5 pays no rewards
+    sim = Simulation(3, "fixed", bench_params(), market_index=0, size=Decimal(20))
+    assert sim.market.reward_min_size == 20 and sim.rewards.active
+    r = sim.run_until(180.0)
+    assert [x.t_s for x in sim.rewards.samples] == [0.0, 60.0, 120.0, 180.0]  # one score a simulated minute
+    assert r.rewards == sim.rewards.earned > 0 and 0 < r.reward_share <= 1
+    assert r.pnl == pytest.approx(r.trading_pnl + r.rewards)
+    none = simulate(3, "fixed", params=bench_params(), market_index=5, seconds=180.0, size=Decimal(20))
+    assert none.rewards == 0 and none.pnl == none.trading_pnl

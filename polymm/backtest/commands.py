@@ -198,6 +198,7 @@ def summarize(params: dict[str, str], reports: Sequence[Report]) -> dict[str, An
         "pnl_sd": _sd(pnl),
         "realized_mean": _mean([r.realized for r in reports]),
         "unrealized_mean": _mean([r.unrealized for r in reports]),
+        "rewards_mean": _mean([r.rewards for r in reports]),
         "pnl_mid_mean": _mean([r.pnl_mid for r in reports]),
         "fills_mean": _mean([r.fills for r in reports]),
         "volume_mean": _mean([r.volume for r in reports]),
@@ -206,7 +207,8 @@ def summarize(params: dict[str, str], reports: Sequence[Report]) -> dict[str, An
         "max_drawdown_mean": _mean([r.max_drawdown for r in reports]),
         "markouts": markouts,
         "runs": [
-            {"seed": r.seed, "pnl": r.pnl, "realized": r.realized, "unrealized": r.unrealized, "fills": r.fills,
+            {"seed": r.seed, "pnl": r.pnl, "realized": r.realized, "unrealized": r.unrealized, "rewards": r.rewards,
+             "fills": r.fills,
              "final_inventory": r.final_inventory, "max_abs_inventory": r.max_abs_inventory,
              "max_drawdown": r.max_drawdown, "sim_seconds": r.sim_seconds, "flow_steps": r.steps,
              "markouts": [{"horizon_s": s.horizon_s, "count": s.count, "pips": s.pips, "fair_pips": s.fair_pips}
@@ -231,8 +233,8 @@ def render_backtest(doc: dict[str, Any], width: int) -> str:
         "base: " + "  ".join(f"{k}={v}" for k, v in doc["base"].items()),
         "",
     ]
-    head = (f"{'#':>3}  {'parameters':<28}{'P&L mean':>10}{'± sd':>8}{'realised':>10}{'unreal.':>9}{'fills':>7}"
-            f"{'|inv|':>7}{'max|inv|':>9}{'mo 1s':>7}{'mo 10s':>7}{'mo 60s':>7}{'max DD':>8}")
+    head = (f"{'#':>3}  {'parameters':<28}{'P&L mean':>10}{'± sd':>8}{'realised':>10}{'unreal.':>9}{'rewards':>8}"
+            f"{'fills':>7}{'|inv|':>7}{'max|inv|':>9}{'mo 1s':>7}{'mo 10s':>7}{'mo 60s':>7}{'max DD':>8}")
     lines += [head, "-" * len(head)]
     for i, row in enumerate(doc["rows"], 1):
         params = " ".join(f"{k}={v}" for k, v in row["params"].items()) or "(base)"
@@ -240,12 +242,13 @@ def render_backtest(doc: dict[str, Any], width: int) -> str:
         lines.append(
             f"{i:>3}  {params[:27]:<28}{_fmt(row['pnl_mean'], '+.2f'):>10}{_fmt(row['pnl_sd'], '.2f'):>8}"
             f"{_fmt(row['realized_mean'], '+.2f'):>10}{_fmt(row['unrealized_mean'], '+.2f'):>9}"
-            f"{_fmt(row['fills_mean'], '.0f'):>7}{_fmt(row['final_abs_inventory_mean'], '.1f'):>7}"
+            f"{_fmt(row['rewards_mean'], '.2f'):>8}{_fmt(row['fills_mean'], '.0f'):>7}"
+            f"{_fmt(row['final_abs_inventory_mean'], '.1f'):>7}"
             f"{row['max_abs_inventory']:>9.1f}{_fmt(mo[0], '+.0f'):>7}{_fmt(mo[1], '+.0f'):>7}{_fmt(mo[2], '+.0f'):>7}"
             f"{_fmt(row['max_drawdown_mean'], '.2f'):>8}"
         )
-    lines.append("P&L in USDC at the hidden fair value (realised + unrealised), mean over seeds; |inv| = mean |final "
-                 "inventory|, shares;")
+    lines.append("P&L in USDC at the hidden fair value (realised + unrealised + liquidity rewards − fees), mean over "
+                 "seeds; |inv| = mean |final inventory|, shares;")
     lines.append("mo = markout, pips/share vs the mid, + = good for us; max DD = mean max drawdown.")
     for i, row in enumerate(doc["rows"], 1):
         p = row["path"]
