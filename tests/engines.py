@@ -15,10 +15,16 @@ from polymm.exchange.matching import OrderType
 
 
 def demo_settings(ex, **overrides):
-    """Demo-mode settings pointing at the stand-in ``ex`` (quotes every 0.2 s unless overridden)."""
+    """Demo-mode settings pointing at the stand-in ``ex`` (quotes every 0.2 s unless overridden).
+
+    The ``fixed`` model unless a test names another: these tests drive the engine's plumbing (orders,
+    fills, kills, metrics, the dashboard), and fixed quotes move only when the mid moves past its
+    threshold, so what rests at the venue at a given moment is known. The default model (pm4) requotes
+    as its fair value and volatility move; the tests that name it check it (``test_engine_live``, the
+    strategy, pipeline and snapshot tests)."""
     return load_settings(**{
         "_env_file": None, "mode": "demo", "clob_url": ex.clob_url, "ws_url": ex.ws_base, "gamma_url": ex.gamma_url,
-        "data_url": ex.data_url, "quote_interval_s": 0.2, **overrides,
+        "data_url": ex.data_url, "quote_interval_s": 0.2, "default_model": "fixed", **overrides,
     })
 
 

@@ -49,10 +49,12 @@ async def test_the_engine_records_market_frames_when_asked(tmp_path, wait_until)
 
 
 async def test_a_model_switch_takes_effect_on_the_next_step_and_decisions_reach_the_store(wait_until) -> None:
-    async with run_exchange(port=0, seed=44, flow_rate=20) as ex, running_engine(ex, count=1) as engine:
+    async with run_exchange(port=0, seed=44, flow_rate=20) as ex, running_engine(
+        ex, count=1, default_model="pm4"
+    ) as engine:
         cid = next(iter(engine.markets))
         await wait_until(lambda: engine.store.get(f"decision/{cid}") is not None and len(ours(ex, engine)) >= 2)
-        assert engine.store.get(f"decision/{cid}").model == "pm4"  # the default model
+        assert engine.store.get(f"decision/{cid}").model == "pm4"
         assert "PM4" in engine.store.get(f"decision/{cid}").reason
         engine.set_params(cid, model="fixed", spread="0.06")
         await wait_until(lambda: engine.store.get(f"decision/{cid}").model == "fixed")

@@ -289,7 +289,7 @@ async def _type(pilot, editor: ParamsEditor, field: str, text: str) -> None:
 
 async def test_editor_widens_the_spread_and_the_venue_quotes_follow() -> None:
     async with run_exchange(port=0, seed=8, flow=False) as ex:
-        app = PolymmApp(demo_settings(ex, default_model="fixed"), mode="DEMO")  # known quotes: the spread
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             await _started(pilot, app, ex)
             engine = app.engine
