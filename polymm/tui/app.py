@@ -34,6 +34,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.drivers._writer_thread import WriterThread
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Label, Sparkline, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -209,6 +210,7 @@ class PolymmApp(App[None]):
             self.query_one(wid).border_title = title
         self.query_one(StatusBar).show(None, None, None)
         if self._stop_signals:
+            _guard_output(self)
             loop = asyncio.get_running_loop()
             for sig in STOP_SIGNALS:  # the loop's handlers go when the loop closes, after the app exited
                 loop.add_signal_handler(sig, self._on_stop_signal, sig)
@@ -519,6 +521,46 @@ class PolymmApp(App[None]):
         (a no-op after ``action_quit``). An engine given to the app belongs to whoever built it."""
         if self._given_engine is None:
             await self.stop_engine()
+
+
+class _DroppingWriter(WriterThread):
+    """Textual's output thread, except that a write the terminal refuses is dropped, not fatal.
+
+    Textual's own thread dies on the first failed write (a hung-up terminal answers EIO); its queue
+    holds 30 writes, and the 31st then blocks the event loop for good — and so does the driver's stop,
+    which queues one more. Whether the SIGHUP handler (which points stdout at /dev/null) runs before
+    that is a race the app loses when it repaints often, and then the stop signal's cancel-all never
+    runs. With this thread a hung-up terminal only loses what was drawn on it."""
+
+    def run(self) -> None:
+        get, qsize = self._queue.get, self._queue.qsize
+        while (text := get()) is not None:
+            with contextlib.suppress(OSError):
+                self._file.write(text)
+                if qsize() == 0:
+                    self._file.flush()
+        with contextlib.suppress(OSError):
+            self._file.flush()
+
+
+def _guard_output(app: App) -> None:
+    """Run the app's terminal output through ``_DroppingWriter``: the driver's current writer thread is
+    swapped between two writes (everything queued so far is written by the old one first), and every
+    one the driver starts later is one too — a hung-up terminal also gets SIGCONT, on which the driver
+    restarts its application mode with a new writer thread. A driver without one (headless, web) is
+    left as it is."""
+    from textual.drivers import linux_driver
+
+    driver = app._driver
+    old = getattr(driver, "_writer_thread", None)
+    file = getattr(old, "_file", None)
+    if type(old) is not WriterThread or file is None:
+        return
+    linux_driver.WriterThread = _DroppingWriter  # type: ignore[misc]  # what start_application_mode builds
+    old.stop()  # drains what is queued, then ends
+    new = _DroppingWriter(file)
+    new.start()
+    driver._writer_thread = new  # type: ignore[union-attr]
 
 
 def _terminal_gone() -> bool:
