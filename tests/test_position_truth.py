@@ -134,8 +134,11 @@ async def test_nothing_is_quoted_until_the_catch_up_with_the_venue_succeeds(wait
         markets = plain(ex, 2)
         ex.standin.faults.http_errors.append(HttpErrorBurst(503, 6, 0.0, "/data/trades"))
         async with engine_on(ex, markets) as engine:
+            # the state first says "connecting to the venue", then why the catch-up failed
             await wait_until(lambda: engine.store.get("execution") is not None
-                             and not engine.store.get("execution").ready)
+                             and not engine.store.get("execution").ready
+                             and "connecting" not in engine.store.get("execution").reason,
+                             why=lambda: engine.store.get("execution"))
             st = engine.store.get("execution")
             assert "trade" in st.reason, st.reason
             assert ours(ex, engine) == []  # fail closed: not one order while the venue's history is unknown
