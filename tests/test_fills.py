@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -43,9 +44,8 @@ class Clock:
         return int(self.t * 1000)
 
 
-def _matching(latency: float) -> tuple[MatchingEngine, MatchingVenue, Clock, list[Fill], Portfolio]:
-    clock = Clock()
-    engine = MatchingEngine([MARKET], clock=clock.ms)
+def _collector() -> tuple[list[Fill], Portfolio, Callable[[Fill, str], None]]:
+    """(the fills reported, the portfolio they were booked to, the venue's ``on_fill``)."""
     fills: list[Fill] = []
     book = Portfolio()
 
@@ -53,6 +53,13 @@ def _matching(latency: float) -> tuple[MatchingEngine, MatchingVenue, Clock, lis
         fills.append(f)
         book.apply(f)
 
+    return fills, book, on_fill
+
+
+def _matching(latency: float) -> tuple[MatchingEngine, MatchingVenue, Clock, list[Fill], Portfolio]:
+    clock = Clock()
+    engine = MatchingEngine([MARKET], clock=clock.ms)
+    fills, book, on_fill = _collector()
     venue = MatchingVenue(engine, on_fill, clock, lambda cid: book.position(cid).qty, latency)
     return engine, venue, clock, fills, book
 
@@ -180,13 +187,7 @@ def test_a_longer_latency_costs_the_fixed_model_under_informed_flow() -> None:
 def _recorded(bids: dict[int, float], asks: dict[int, float], latency: float = 0.0):
     books = BookSet([MARKET])
     clock = Clock()
-    fills: list[Fill] = []
-    book = Portfolio()
-
-    def on_fill(f: Fill, _taker: str) -> None:
-        fills.append(f)
-        book.apply(f)
-
+    fills, book, on_fill = _collector()
     venue = RecordedVenue(books, on_fill, clock, lambda cid: book.position(cid).qty, latency)
     venue.add_market(MARKET)
     _set(books, bids, asks)

@@ -170,6 +170,17 @@ class SimVenue:
             out[o.condition_id] = (b + o.remaining, a) if o.side is Side.BUY else (b, a + o.remaining)
         return out
 
+    def inner_quotes(self, condition_id: str) -> tuple[int | None, int | None]:
+        """(best bid, best ask) of our resting orders in the market, YES pips (None: no order that side)."""
+        bid = ask = None
+        for o in self._by_market.get(condition_id, {}).values():
+            if o.side is Side.BUY:
+                if bid is None or o.price > bid:
+                    bid = o.price
+            elif ask is None or o.price < ask:
+                ask = o.price
+        return bid, ask
+
     def busy(self, condition_id: str) -> bool:
         """Whether the market has actions in flight (its next step waits for them)."""
         return condition_id in self._busy

@@ -64,7 +64,7 @@ from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import MAX_PIPS, PriceError, pips_to_decimal, price_to_pips
 from polymm.domain.quoting import Quote
-from polymm.domain.requote import budget_for, positions_for
+from polymm.domain.requote import budget_for, positions_for, reserved_for_step
 from polymm.domain.risk import Position, RiskEngine, RiskLimits
 from polymm.domain.signals import EventConfig, SignalsConfig
 from polymm.domain.strategy import MarketBrain
@@ -407,9 +407,7 @@ class Replay:
 
     def _quoted(self, cid: str) -> None:
         """Our resting inner quotes to the brain (competitor detection), as the engine does after a step."""
-        resting = self.venue.open_orders(cid)
-        self.brains[cid].on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
-                                   min((o.price for o in resting if o.side is Side.SELL), default=None))
+        self.brains[cid].on_quotes(*self.venue.inner_quotes(cid))
 
     def _landed(self, cid: str) -> None:
         """An action of ``cid`` reached the venue; once none is in flight its step is done, and a step
@@ -424,10 +422,8 @@ class Replay:
     def _positions(self, replacing: str | None = None) -> dict[str, Position]:
         """As ``Engine._positions``: our orders that could still fill, ``replacing``'s open orders left out
         (the step's targets replace them) but those whose cancel is on its way kept."""
-        reserved = self.venue.reserved()
-        if replacing is not None:
-            reserved[replacing] = self.venue.reserved(replacing, closing_only=True).get(replacing, (_ZERO, _ZERO))
-        return positions_for(self.markets, reserved, lambda c: self.portfolio.position(c).qty, self._mark)
+        return positions_for(self.markets, reserved_for_step(self.venue.reserved, replacing),
+                             lambda c: self.portfolio.position(c).qty, self._mark)
 
     def _budget(self, cid: str) -> float:
         weights = {c: p.capital_weight for c, p in self.params.items()}

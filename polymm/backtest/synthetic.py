@@ -98,7 +98,7 @@ from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import PIPS_PER_UNIT, pips_to_decimal
 from polymm.domain.quoting import Quote
-from polymm.domain.requote import budget_for, positions_for
+from polymm.domain.requote import budget_for, positions_for, reserved_for_step
 from polymm.domain.risk import Position, RiskEngine
 from polymm.domain.signals import EventConfig, SignalsConfig
 from polymm.domain.strategy import MarketBrain
@@ -374,11 +374,8 @@ class Simulation:
     def _positions(self, replacing: str | None = None) -> dict[str, Position]:
         """As ``Engine._positions``: our orders that could still fill, ``replacing``'s open orders left out
         (the step's targets replace them) but those whose cancel is on its way kept."""
-        reserved = self.venue.reserved()
-        if replacing is not None:
-            reserved[replacing] = self.venue.reserved(replacing, closing_only=True).get(replacing, (_ZERO, _ZERO))
-        cid = self.market.condition_id
-        return positions_for({cid: self.market}, reserved, lambda _c: self._position.qty, self._mark)
+        return positions_for({self.market.condition_id: self.market}, reserved_for_step(self.venue.reserved, replacing),
+                             lambda _c: self._position.qty, self._mark)
 
     def strategy_step(self) -> None:
         """One strategy step, the engine's (``pipeline.step``); its orders go to the venue."""
@@ -418,14 +415,7 @@ class Simulation:
 
     def _quoted(self) -> None:
         """Our resting inner quotes to the brain (competitor detection), as the engine does after a step."""
-        bid = ask = None
-        for o in self.venue.open_orders(self.market.condition_id):
-            if o.side is Side.BUY:
-                if bid is None or o.price > bid:
-                    bid = o.price
-            elif ask is None or o.price < ask:
-                ask = o.price
-        self.brain.on_quotes(bid, ask)
+        self.brain.on_quotes(*self.venue.inner_quotes(self.market.condition_id))
 
     def _landed(self) -> None:
         """An action of ours reached the venue: once nothing is in flight the step is done."""

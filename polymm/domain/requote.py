@@ -71,6 +71,19 @@ def plan_orders(
     return Plan(tuple(o.order_id for o in crossing) + tuple(o.order_id for o in to_cancel), tuple(to_place), fair)
 
 
+def reserved_for_step(
+    reserved: Callable[..., Mapping[str, tuple[Decimal, Decimal]]], replacing: str | None = None
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """condition id → (YES bid, YES ask) shares of our orders that could still fill, from an execution's
+    (or a simulated venue's) ``reserved(condition_id=None, *, closing_only=False)``. ``replacing``: that
+    market's open orders are left out — a step's targets replace them — but those whose cancel is on
+    its way are kept (they can still fill until it lands)."""
+    out = dict(reserved())
+    if replacing is not None:
+        out[replacing] = reserved(replacing, closing_only=True).get(replacing, (Decimal(0), Decimal(0)))
+    return out
+
+
 def positions_for(
     markets: Mapping[str, Market | None],
     reserved: Mapping[str, tuple[Decimal, Decimal]],

@@ -26,7 +26,7 @@ from ..domain.messages import LastTrade
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS, PriceError, human, pips_to_decimal, pips_to_str, price_to_pips
 from ..domain.quoting import Targets
-from ..domain.requote import budget_for, positions_for
+from ..domain.requote import budget_for, positions_for, reserved_for_step
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
 from ..domain.signals import EventConfig, SignalsConfig
 from ..domain.strategy import MarketBrain
@@ -652,10 +652,7 @@ class Engine:
         come, and placements on their way — plus fills the venue may still fail (a failed buy comes
         back as a sell). ``replacing``: that market's open orders are left out (the step's targets
         replace them)."""
-        reserved = dict(self.execution.reserved())
-        if replacing is not None:
-            own = self.execution.reserved(replacing, closing_only=True)
-            reserved[replacing] = own.get(replacing, (ZERO, ZERO))
+        reserved = reserved_for_step(self.execution.reserved, replacing)
         for c, side, size in self._placing.values():
             b, a = reserved.get(c, (ZERO, ZERO))
             reserved[c] = (b + size, a) if side is Side.BUY else (b, a + size)
