@@ -5,7 +5,7 @@ market orders that fill a quote ``δ`` from the mid with intensity ``A·e^(−k�
 share a fill, 1000 paths; the inventory strategy (A–S reservation price and spread) against the
 symmetric one (the same spread, centred on the mid), for γ ∈ {0.01, 0.1, 0.5}.
 
-Every quote comes from ``polymm.domain.models.avellaneda_quotes`` — the function the ``avellaneda``
+Every quote comes from ``polymm.domain.quoting_models.avellaneda.avellaneda_quotes`` — the function the ``avellaneda``
 model trades with — not from a re-implementation: the inventory strategy is its output at the path's
 inventory, the symmetric one its output at zero inventory (``r = s``, the same spread, the same grid).
 
@@ -40,10 +40,11 @@ import sys
 import time
 from decimal import Decimal
 
-from polymm.domain.models import AvellanedaParams, ModelState, avellaneda_quotes
+from polymm.domain.model_state import ModelState
 from polymm.domain.order_book import BookView
 from polymm.domain.params import MarketParams
 from polymm.domain.prices import MAX_PIPS, PIPS_PER_UNIT, Tick
+from polymm.domain.quoting_models.avellaneda import AvellanedaParams, avellaneda_quotes
 
 S0, T, SIGMA, DT, K, A = 100.0, 1.0, 2.0, 0.005, 1.5, 140.0
 GAMMAS = (0.01, 0.1, 0.5)

@@ -24,7 +24,7 @@ from polymm.domain.book_set import BookSet
 from polymm.domain.market import Market
 from polymm.domain.messages import parse_frame
 from polymm.domain.prices import Tick
-from polymm.exchange.blast import price_change_stream
+from polymm_standin.sim.blast import price_change_stream
 
 
 def make_markets(n: int) -> list[Market]:

@@ -23,8 +23,8 @@ import sys
 import time
 
 from polymm.backtest import bench_params, simulate
-from polymm.backtest.synthetic import Report
-from polymm.exchange.standin import DEFAULT_FLOW_RATE
+from polymm.backtest.simulation import Report
+from polymm_standin.sim.flow import DEFAULT_FLOW_RATE
 
 MODELS = ("fixed", "avellaneda", "pm4")
 

@@ -78,7 +78,7 @@ def baseline(markets_n: int, frames_n: int, seed: int) -> float:
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
     from book_bench import make_markets, run_baseline
 
-    from polymm.exchange.blast import price_change_stream
+    from polymm_standin.sim.blast import price_change_stream
 
     markets = make_markets(markets_n)
     frames, _ = price_change_stream(markets, frames_n, seed)

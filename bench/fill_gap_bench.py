@@ -69,13 +69,13 @@ from typing import Any
 from polymm.backtest.fills import LATENCY_S, OWNER
 from polymm.backtest.replay import Replay, ReplayConfig
 from polymm.backtest.scenarios import SCENARIOS
-from polymm.backtest.synthetic import Simulation, bench_params
+from polymm.backtest.simulation import Simulation, bench_params
 from polymm.domain.market import Side
 from polymm.domain.portfolio import Fill
 from polymm.domain.prices import PIPS_PER_UNIT
 from polymm.domain.strategy import MODELS
-from polymm.exchange.matching import Trade
 from polymm.venue.recorder import FrameReader, FrameWriter
+from polymm_standin.sim.matching import Trade
 
 TARGET_PCT = 20.0
 MARK_S = 10.0  # pnl10: each fill marked at the hidden fair value this long after it
@@ -99,7 +99,7 @@ def _informed_tape(sim: Simulation) -> dict[str, float]:
             tape["volume"] += ev.size / 1e6
             tape["ours"] += sum(f.size for f in ev.fills if f.maker_owner == OWNER) / 1e6
 
-    sim.engine.add_listener(on_event)
+    sim.matching.add_listener(on_event)
     return tape
 
 

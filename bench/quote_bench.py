@@ -1,6 +1,6 @@
 """Strategy-step benchmark: signals update + quote + risk checks + order plan, per book change.
 
-Drives a live ``OrderBook`` with the shared benchmark stream (``polymm.exchange.blast``) and after
+Drives a live ``OrderBook`` with the shared benchmark stream (``polymm_standin.sim.blast``) and after
 every frame times one strategy step exactly as ``Engine.step`` runs it, minus the I/O:
 ``book.view(10)`` and ``pipeline.step`` — ``MarketBrain.decide`` (model state and signal updates, the
 signals snapshot, the model's quotes — ``avellaneda`` or ``pm4``, 2 layers a side — the reward band,
@@ -28,11 +28,11 @@ from polymm.domain.messages import parse_frame
 from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill
 from polymm.domain.prices import Tick
-from polymm.domain.quoting import fixed_quotes
+from polymm.domain.quoting_models.fixed import fixed_quotes
 from polymm.domain.risk import Position, RiskEngine, RiskLimits
 from polymm.domain.strategy import MarketBrain
-from polymm.exchange.blast import price_change_stream
 from polymm.venue.execution import OpenOrder
+from polymm_standin.sim.blast import price_change_stream
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:

@@ -58,8 +58,8 @@ from pathlib import Path as FilePath
 from typing import Any
 
 from polymm.backtest.replay import ReplayConfig
+from polymm.backtest.simulation import Report
 from polymm.backtest.sweep import Job, Sweep, check_dask_address, default_workers
-from polymm.backtest.synthetic import Report
 from polymm.domain.params import MarketParams
 from polymm.domain.strategy import MODELS
 

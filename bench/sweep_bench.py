@@ -26,8 +26,8 @@ import sys
 import time
 
 from polymm.backtest.scenarios import SCENARIOS
+from polymm.backtest.simulation import bench_params
 from polymm.backtest.sweep import Sweep, default_workers, product_jobs
-from polymm.backtest.synthetic import bench_params
 from polymm.domain.strategy import MODELS
 
 TARGET = 1.7

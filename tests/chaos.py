@@ -192,7 +192,7 @@ class _Recorder:
     """Inside the venue process: what the REST API cannot give back afterwards (see the module doc)."""
 
     def __init__(self, standin: Any, address: str) -> None:
-        from polymm.exchange import wire
+        from polymm_standin.server import http
 
         self.s = standin
         self.addr = address.lower()
@@ -211,7 +211,7 @@ class _Recorder:
             mine = api_key.address.lower() == self.addr
             try:
                 out = place(api_key, body)
-            except wire.ApiError as exc:
+            except http.ApiError as exc:
                 if mine:
                     self.answers[_answer_kind(exc.message)] += 1
                 raise
@@ -226,14 +226,14 @@ class _Recorder:
         return len(self.s.trading.live_orders(self.addr))
 
     def pending(self) -> int:
-        from polymm.exchange.trading import TERMINAL_STATUSES
+        from polymm_standin.server.trading import TERMINAL_STATUSES
 
         return sum(1 for t in self.s.trading.trades_of(self.addr) if t.status not in TERMINAL_STATUSES)
 
     async def sample(self) -> None:
         while True:
             self.samples.append((self.s.trading._clock(), self.live()))
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.25)  # the sampling period of a measurement, not a wait
 
     def dump(self) -> dict[str, Any]:
         s, t = self.s, self.s.trading
@@ -241,7 +241,7 @@ class _Recorder:
         for p in s.catalog.profiles:
             m = p.market
             st = s.catalog.status[m.condition_id]
-            book = s.engine.market_book(m.condition_id)
+            book = s.matching.market_book(m.condition_id)
             markets.append({"cid": m.condition_id, "yes": m.yes_token, "no": m.no_token, "neg_risk": m.neg_risk,
                             "tick": (book.market.tick if book else m.tick).text, "closed": st.closed,
                             "closed_ms": st.closed_ms, "question": m.question})
@@ -282,7 +282,7 @@ def _answer_kind(message: str) -> str:
 
 
 async def _venue_main(seed: int, flow_rate: float, markets: int) -> None:
-    from polymm.exchange import run_exchange
+    from polymm_standin.server import run_exchange
 
     async with run_exchange(port=0, seed=seed, market_count=markets, flow_rate=flow_rate) as ex:
         rec = _Recorder(ex.standin, demo_address())
@@ -448,7 +448,7 @@ class Polymm:
                 return True
             if not self.alive():
                 return False
-            time.sleep(0.1)
+            time.sleep(0.1)  # the poll interval of this wait on a condition
         return False
 
     def kill9(self) -> int:
@@ -547,7 +547,7 @@ class Scenario:
                     self._watch()
                     if time.monotonic() - t0 >= ev.t:
                         break
-                    time.sleep(0.05)
+                    time.sleep(0.05)  # the schedule's clock: each event is due at its time
                 later += self._apply(ev)
             for _, ev in later:
                 self._apply(ev)
@@ -627,7 +627,7 @@ class Scenario:
                 self.orphans_after_sigterm += left
                 _say(self.log, f"SIGTERM polymm (run {p.runs}) -> exit {rc} after {time.monotonic() - t:.1f} s, "
                      f"{left} orders of ours rest", self.echo)
-            time.sleep(a["down"])
+            time.sleep(a["down"])  # the fault: how long polymm stays down
             p.start()
             return []
         if k == "add_market":
@@ -697,12 +697,18 @@ class Scenario:
         if not p.alive():
             self._watch()
         p.wait_resting(20)
-        deadline = time.monotonic() + 15
-        time.sleep(2.5)  # a ghost trade matched just before the clear fails ~2 s after its match
         v.admin("flow", {"paused": True})
+        # every trade of ours final at the venue (a ghost trade matched just before the clear fails ~2 s
+        # after its match)...
+        deadline = time.monotonic() + 15
         while v.ask("pending")["pending"] and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(0.5)  # the last statuses reach polymm's user channel
+            time.sleep(0.1)  # the poll interval of this wait on a condition
+        # ...and each one's last status in polymm's journal: it reached polymm's user channel (bounded:
+        # what never arrives, the judge reports)
+        client = _client(v.clob)
+        deadline = time.monotonic() + 15
+        while not _journal_has_last_statuses(client, p.journal) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the poll interval of this wait on a condition
         t = time.monotonic()
         rc = p.sigterm(self.cfg.stop_timeout_s)
         self.final_exit = rc
@@ -967,6 +973,25 @@ def _journal_rows(path: Path) -> list[dict[str, Any]]:
                          "ORDER BY rowid").fetchall()
     return [{"trade_id": t, "order_id": o, "cid": cid, "token": tok, "status": st,
              "delta": D(size) if side == "BUY" else -D(size)} for t, o, cid, side, size, tok, st in rows]
+
+
+def _journal_has_last_statuses(client: Any, journal: Path) -> bool:
+    """Every leg of ours the venue reports (REST ``/data/trades``) is in the journal with the venue's last
+    status, a FAILED one with its reversal (or, never booked, with neither): polymm has heard them all."""
+    from py_clob_client_v2.clob_types import TradeParams
+
+    key = client.creds.api_key
+    rows = {(r["trade_id"], r["order_id"]): r for r in _journal_rows(journal)}
+    for t in client.get_trades(TradeParams(after=int(time.time()) - 24 * 3600)):
+        legs = [mo["order_id"] for mo in t.get("maker_orders") or [] if mo.get("owner") == key]
+        if t.get("owner") == key and t.get("trader_side") == "TAKER":
+            legs.append(t["taker_order_id"])
+        for oid in legs:
+            row, rev = rows.get((t["id"], oid)), rows.get((t["id"] + ":failed", oid))
+            booked = (row is None) == (rev is None) if t["status"] == "FAILED" else row is not None
+            if not booked or (row is not None and row["status"] != t["status"]):
+                return False
+    return True
 
 
 def _journal_positions(path: Path) -> dict[str, Decimal]:

@@ -16,7 +16,6 @@ from polymm.domain.portfolio import Fill
 from polymm.domain.prices import pips_to_str
 from polymm.domain.strategy import MarketBrain
 from polymm.engine.engine import Engine
-from polymm.exchange.synthetic import make_markets
 from polymm.state import (
     DecisionState,
     ExecutionState,
@@ -32,6 +31,7 @@ from polymm.state import (
 )
 from polymm.tui.app import PolymmApp
 from polymm.tui.widgets import StatusBar
+from polymm_standin.sim.catalog import make_markets
 
 NOW = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC
 DEAD = "127.0.0.1:9"  # nothing listens: the app must not need the network
@@ -134,14 +134,14 @@ def canned_picker(app: PolymmApp):
     wall clock): the same candidates discovery would read."""
     from datetime import UTC, datetime
 
-    from polymm.exchange.gamma import gamma_market
-    from polymm.exchange.standin import StandIn
     from polymm.tui.screens import MarketPicker
     from polymm.venue.discovery import candidate_from_gamma
+    from polymm_standin.server.gamma import gamma_market
+    from polymm_standin.server.standin import StandIn
 
     standin = StandIn(7, 6, flow=False)
     now = datetime.fromtimestamp(NOW, UTC)
-    found = [candidate_from_gamma(gamma_market(p, standin.engine), now) for p in standin.profiles]
+    found = [candidate_from_gamma(gamma_market(p, standin.matching), now) for p in standin.profiles]
 
     class CannedPicker(MarketPicker):
         def load(self) -> None:  # type: ignore[override]

@@ -10,8 +10,8 @@ from polymm.backtest import OWNER, Simulation, bench_params, simulate
 from polymm.domain.market import Outcome, Side
 from polymm.domain.messages import parse_frame
 from polymm.domain.order_book import OrderBook
-from polymm.exchange import wire
-from polymm.exchange.matching import Trade
+from polymm_standin.sim import frames
+from polymm_standin.sim.matching import Trade
 
 MODELS = ("fixed", "avellaneda", "pm4")
 STEPS = 600
@@ -81,7 +81,7 @@ def test_fills_are_the_engines_maker_fills(model: str) -> None:
                     yes_side = f.maker_side if f.maker_outcome is Outcome.YES else f.maker_side.other
                     seen.append((yes_side, f.yes_price, f.size))
 
-    sim.engine.add_listener(watch)
+    sim.matching.add_listener(watch)
     r = sim.run(STEPS)
     pos = sim.portfolio.position(sim.market.condition_id)
     assert len(seen) > 0
@@ -89,7 +89,7 @@ def test_fills_are_the_engines_maker_fills(model: str) -> None:
     assert pos.qty == sum((Decimal(s).scaleb(-6) * (1 if side is Side.BUY else -1) for side, _, s in seen), Decimal(0))
     assert Decimal(str(r.volume)) == sum((Decimal(s).scaleb(-6) for _, _, s in seen), Decimal(0))
     # every order of ours the engine holds is one the venue tracks, at the size it has left
-    mine = {o.id: Decimal(o.remaining).scaleb(-6) for o in sim.engine.open_orders(OWNER)}
+    mine = {o.id: Decimal(o.remaining).scaleb(-6) for o in sim.matching.open_orders(OWNER)}
     assert mine and mine == {o.order_id: o.remaining for o in sim.venue.open_orders()}
 
 
@@ -99,7 +99,7 @@ def test_view_matches_the_market_channel_book() -> None:
     sim.run(300)
     mine = sim.view()
     for outcome in (Outcome.YES, Outcome.NO):
-        events, errors = parse_frame(wire.ws_book(sim._book, outcome))
+        events, errors = parse_frame(frames.ws_book(sim._book, outcome))
         assert errors == []
         book = OrderBook(sim.market)
         book.apply(events[0])

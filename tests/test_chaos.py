@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chaos import MUST_BE_ZERO, ScenarioConfig, make_schedule, run_scenario, summary
+from engines import demo_client
 
 SEED = 11
 #: a 0.02 spread on every market-file line: more of our quotes are hit in 30 s
@@ -122,18 +123,6 @@ def test_fill_legs_must_be_the_venues_once_each_with_failed_ones_reversed() -> N
 
 
 # ------------------------------------------------------------------ the venue the verdict trusts (stand-in fixes)
-async def _demo_client(ex):
-    import asyncio
-
-    from py_clob_client_v2.client import ClobClient
-
-    from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
-
-    client = ClobClient(ex.clob_url, chain_id=137, key=DEMO_PRIVATE_KEY)
-    client.set_api_creds(await asyncio.to_thread(client.create_or_derive_api_key))
-    return client
-
-
 async def _post(client, token: str, side: str, price: float, size: float):
     import asyncio
 
@@ -148,7 +137,7 @@ async def _post(client, token: str, side: str, price: float, size: float):
 def _bids(ex, m) -> list[int]:
     from polymm.domain.market import Side
 
-    return sorted({o.yes_price for o in ex.engine.open_orders()
+    return sorted({o.yes_price for o in ex.matching.open_orders()
                    if o.market.condition_id == m.condition_id and o.yes_side is Side.BUY}, reverse=True)
 
 
@@ -156,18 +145,18 @@ async def test_a_ghost_fill_is_spent_on_a_trade_of_ours_not_on_a_synthetic_level
     from decimal import Decimal
 
     from polymm.domain.market import Side
-    from polymm.exchange import run_exchange
-    from polymm.exchange.matching import OrderType
+    from polymm_standin.server import run_exchange
+    from polymm_standin.sim.matching import OrderType
 
     async with run_exchange(port=0, seed=5, flow=False) as ex:
         m = next(m for m in ex.markets if not m.neg_risk and m.tick.text == "0.01")
-        client = await _demo_client(ex)
+        client = await demo_client(ex)
         ours = _bids(ex, m)[0] - 100  # behind the best synthetic bid: a sweep takes that level first
         await _post(client, m.yes_token, "BUY", ours / 10_000, 5)
-        ahead = sum(o.remaining for o in ex.engine.open_orders() if o.market.condition_id == m.condition_id
+        ahead = sum(o.remaining for o in ex.matching.open_orders() if o.market.condition_id == m.condition_id
                     and o.yes_side is Side.BUY and o.yes_price >= ours) - 5_000_000
         ex.faults.ghost_fills = 1
-        ex.engine.place("taker", m.yes_token, Side.SELL, ours, Decimal(ahead) / 10**6 + 3, order_type=OrderType.FAK)
+        ex.matching.place("taker", m.yes_token, Side.SELL, ours, Decimal(ahead) / 10**6 + 3, order_type=OrderType.FAK)
         mine = ex.trading.trades_of(client.get_address())
         assert len(mine) == 1 and mine[0].ghost and ex.faults.ghost_fills == 0
 
@@ -179,22 +168,23 @@ async def test_what_a_failing_trade_brought_in_cannot_be_sold_so_no_balance_goes
     from py_clob_client_v2.exceptions import PolyApiException
 
     from polymm.domain.market import Side
-    from polymm.exchange import run_exchange
-    from polymm.exchange.matching import OrderType
+    from polymm_standin.server import run_exchange
+    from polymm_standin.sim.matching import OrderType
 
     async with run_exchange(port=0, seed=5, flow=False) as ex:
         m = next(m for m in ex.markets if not m.neg_risk and m.tick.text == "0.01")
-        client = await _demo_client(ex)
+        client = await demo_client(ex)
         bid = _bids(ex, m)[0] + 100
         await _post(client, m.yes_token, "BUY", bid / 10_000, 5)
         ex.faults.ghost_fills = 1
-        ex.engine.place("taker", m.yes_token, Side.SELL, bid, Decimal(5), order_type=OrderType.FAK)  # our bid, a ghost
+        # our bid, a ghost
+        ex.matching.place("taker", m.yes_token, Side.SELL, bid, Decimal(5), order_type=OrderType.FAK)
         me = client.get_address()
         assert ex.accounts.position(me, m.yes_token) == 5  # counted at the match ...
         try:
             await _post(client, m.yes_token, "SELL", (bid + 500) / 10_000, 5)
             raise AssertionError("shares of a trade that is going to fail were sold")
-        except PolyApiException as e:  # ... but not spendable (PROTOCOL §10 pitfall 5)
+        except PolyApiException as e:  # ... but not spendable (docs/protocol.md §10.5)
             assert "not enough balance" in str(e.error_msg)
         ex.trading.advance_trade(ex.trading.trades_of(me)[0].id)  # MATCHED → RETRYING
         ex.trading.advance_trade(ex.trading.trades_of(me)[0].id)  # → FAILED

@@ -23,9 +23,10 @@ from websockets.exceptions import ConnectionClosed
 
 from polymm.domain.market import Side
 from polymm.domain.prices import price_to_pips
-from polymm.exchange import ExchangeServer, OrderRejected, OrderType, run_exchange
-from polymm.exchange.admin import LOOPBACK_ONLY, is_loopback
-from polymm.exchange.faults import Faults
+from polymm_standin.server import ExchangeServer, run_exchange
+from polymm_standin.server.admin import LOOPBACK_ONLY, is_loopback
+from polymm_standin.server.faults import Faults
+from polymm_standin.sim import OrderRejected, OrderType
 
 
 @pytest_asyncio.fixture
@@ -56,7 +57,7 @@ async def admin(http: httpx.AsyncClient, ex: ExchangeServer, path: str, body: An
 def add_bid(ex: ExchangeServer, index: int = 0, size: int = 5) -> None:
     """A resting YES bid at the market's lowest bid price (a price_change, no trade)."""
     m = ex.markets[index]
-    ex.engine.place("fault-test", m.yes_token, Side.BUY, ex.engine.book(m.yes_token).bids[0][0], Decimal(size))
+    ex.matching.place("fault-test", m.yes_token, Side.BUY, ex.matching.book(m.yes_token).bids[0][0], Decimal(size))
 
 
 async def until_frame(ws: ClientConnection, event_type: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -88,13 +89,10 @@ async def test_drop_all_websockets_python_api(quiet: ExchangeServer):
         assert len(await subscribe(ws, [m.yes_token])) == 1
 
 
-async def test_drop_websockets_admin_route(quiet: ExchangeServer, http: httpx.AsyncClient):
+async def test_drop_websockets_admin_route(quiet: ExchangeServer, http: httpx.AsyncClient, wait_until):
     async with websockets.connect(quiet.ws_url) as ws, websockets.connect(quiet.user_ws_url) as user:
         await subscribe(ws, [quiet.markets[0].yes_token])
-        deadline = time.monotonic() + 5
-        while quiet.standin.user_channel.connections < 1:  # the server has taken the user socket
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: quiet.standin.user_channel.connections >= 1)  # the server has taken the user socket
         r = await admin(http, quiet, "drop-websockets", {"channel": "user"})
         assert r.json() == {"closed": 1}  # only the user socket: the market socket stays
         with pytest.raises(ConnectionClosed):
@@ -115,11 +113,11 @@ async def test_freeze_keeps_pong_but_stops_data(quiet: ExchangeServer, http: htt
         await subscribe(ws, [m.yes_token, m.no_token])
         r = await admin(http, quiet, "freeze", {"frozen": True})
         assert r.json() == {"market_ws_frozen": True} and quiet.standin.faults.market_ws_frozen
-        before = quiet.engine.book(m.yes_token).hash
+        before = quiet.matching.book(m.yes_token).hash
         for _ in range(5):
             add_bid(quiet)  # the book moves ...
         quiet.standin.step_flow(20)
-        assert quiet.engine.book(m.yes_token).hash != before
+        assert quiet.matching.book(m.yes_token).hash != before
         await ws.send("PING")
         assert await asyncio.wait_for(ws.recv(), 5) == "PONG"  # ... PONG answers, nothing else came
         with pytest.raises(TimeoutError):
@@ -134,25 +132,22 @@ async def test_freeze_keeps_pong_but_stops_data(quiet: ExchangeServer, http: htt
 
 async def test_latency_python_api_and_admin(quiet: ExchangeServer, http: httpx.AsyncClient):
     url = f"{quiet.clob_url}/ok"
-    await http.get(url)
-    start = time.monotonic()
-    await http.get(url)
-    fast = time.monotonic() - start
     quiet.standin.faults.latency_s = 0.25
     start = time.monotonic()
     assert (await http.get(url)).status_code == 200
-    assert time.monotonic() - start >= 0.25
-    # Admin routes are never delayed; set a different latency through them.
-    start = time.monotonic()
+    assert time.monotonic() - start >= 0.25  # delayed: only a lower bound, however busy the machine
+    # Admin routes are never delayed: under a 30 s latency one still answers (the client gives up after
+    # 5 s, failing the test); set a different latency through them.
+    quiet.standin.faults.latency_s = 30
     r = await admin(http, quiet, "faults", {"latency_s": 0.15})
-    assert r.json()["latency_s"] == 0.15 and time.monotonic() - start < 0.15
+    assert r.json()["latency_s"] == 0.15
     start = time.monotonic()
     await http.get(f"{quiet.gamma_url}/markets", params={"limit": 1})
     assert time.monotonic() - start >= 0.15
+    # Cleared, even from 30 s: the next request answers (within the client's 5 s).
+    quiet.standin.faults.latency_s = 30
     assert (await admin(http, quiet, "clear")).json()["latency_s"] == 0
-    start = time.monotonic()
-    await http.get(url)
-    assert time.monotonic() - start < fast + 0.1
+    assert (await http.get(url)).status_code == 200
 
 
 async def test_http_error_bursts_for_exactly_n_requests(quiet: ExchangeServer, http: httpx.AsyncClient):
@@ -218,6 +213,28 @@ async def test_admin_rejects_bad_input(quiet: ExchangeServer, http: httpx.AsyncC
     assert quiet.standin.faults.as_dict() == Faults().as_dict()
 
 
+async def test_every_declared_fault_is_settable_shown_and_cleared(quiet: ExchangeServer, http: httpx.AsyncClient):
+    """A fault is declared once (its field in ``Faults``): the admin route, ``as_dict`` and ``clear`` follow."""
+    defaults = Faults()
+    settable = Faults.settable()
+    assert {"latency_s", "market_ws_frozen", "heartbeats_honoured", "ghost_fills"} <= set(settable)
+    changed = {}
+    for name in settable:
+        default = getattr(defaults, name)
+        changed[name] = (not default) if isinstance(default, bool) else (3 if isinstance(default, int) else 0.001)
+    r = await admin(http, quiet, "faults", changed)
+    assert r.status_code == 200, r.text
+    shown = r.json()
+    assert {k: shown[k] for k in changed} == changed
+    assert {k: getattr(quiet.standin.faults, k) for k in changed} == changed
+    # A bad value names the field and what it allows; nothing changes.
+    r = await admin(http, quiet, "faults", {"ghost_fills": 1, "latency_s": 99})
+    assert r.status_code == 400 and r.json()["error"] == "latency_s must be within [0, 60]"
+    assert quiet.standin.faults.ghost_fills == 3
+    await admin(http, quiet, "clear")
+    assert quiet.standin.faults.as_dict() == defaults.as_dict()
+
+
 async def test_ghost_fills_and_heartbeats_are_set_for_the_trading_side(quiet: ExchangeServer, http: httpx.AsyncClient):
     r = await admin(http, quiet, "faults", {"ghost_fills": 2, "heartbeats_honoured": False})
     assert r.json()["ghost_fills"] == 2 and r.json()["heartbeats_honoured"] is False
@@ -231,11 +248,11 @@ async def test_ghost_fills_and_heartbeats_are_set_for_the_trading_side(quiet: Ex
 async def test_flow_pause_through_admin(http: httpx.AsyncClient):
     async with run_exchange(seed=7, flow_rate=200.0) as ex:
         r = await admin(http, ex, "flow", {"paused": True})
-        assert r.json() == {"paused": True} and ex.standin.flow_paused
-        await asyncio.sleep(0.05)
-        before = ex.engine.book(ex.markets[0].yes_token).hash
+        assert r.json() == {"paused": True} and ex.standin.flow_paused  # paused before the route answered
+        before = ex.matching.book(ex.markets[0].yes_token).hash
+        # time is what is tested: paused, the flow stays paused; running, it steps this market 200 times a second
         await asyncio.sleep(0.2)
-        assert ex.engine.book(ex.markets[0].yes_token).hash == before
+        assert ex.matching.book(ex.markets[0].yes_token).hash == before
         assert (await admin(http, ex, "flow", {"paused": False})).json() == {"paused": False}
 
 
@@ -281,7 +298,7 @@ async def test_tick_size_change_python_api(quiet: ExchangeServer, http: httpx.As
     assert m.tick.text == "0.01"
     async with websockets.connect(quiet.ws_url) as ws:
         await subscribe(ws, [m.yes_token, m.no_token])
-        old_hash = quiet.engine.book(m.yes_token).hash
+        old_hash = quiet.matching.book(m.yes_token).hash
         change = quiet.standin.change_tick_size(m.condition_id, "0.001")
         assert (change.old.text, change.new.text, change.reason) == ("0.01", "0.001", "control")
         frames = [await recv_json(ws), await recv_json(ws)]
@@ -298,13 +315,13 @@ async def test_tick_size_change_python_api(quiet: ExchangeServer, http: httpx.As
     gamma = (await http.get(f"{quiet.gamma_url}/markets", params={"condition_ids": m.condition_id})).json()
     assert gamma[0]["orderPriceMinTickSize"] == 0.001
     # Validation uses the new grid: 0.001 steps pass, finer ones fail.
-    low = quiet.engine.book(m.yes_token).bids[0][0]
-    assert quiet.engine.place("t", m.yes_token, Side.BUY, low + 10, Decimal(5)).status == "live"
+    low = quiet.matching.book(m.yes_token).bids[0][0]
+    assert quiet.matching.place("t", m.yes_token, Side.BUY, low + 10, Decimal(5)).status == "live"
     with pytest.raises(OrderRejected, match=r"breaks minimum tick size rule: 0\.001"):
-        quiet.engine.place("t", m.yes_token, Side.BUY, low + 15, Decimal(5))
+        quiet.matching.place("t", m.yes_token, Side.BUY, low + 15, Decimal(5))
     # The flow keeps working on the new tick.
     quiet.standin.step_flow(200)
-    snap = quiet.engine.book(m.yes_token)
+    snap = quiet.matching.book(m.yes_token)
     assert snap.best_bid is not None and snap.best_ask is not None and snap.best_bid < snap.best_ask
 
 
@@ -322,7 +339,7 @@ async def test_tick_size_change_admin_route(quiet: ExchangeServer, http: httpx.A
 
 async def test_tick_size_switches_by_itself_beyond_096(quiet: ExchangeServer):
     m = next(x for x in quiet.markets if x.tick.text == "0.01" and not x.neg_risk)
-    engine = quiet.engine
+    engine = quiet.matching
     engine.cancel_orders([o.id for o in engine.open_orders() if o.market.condition_id == m.condition_id])
     async with websockets.connect(quiet.ws_url) as ws:
         await subscribe(ws, [m.yes_token])
@@ -372,7 +389,7 @@ async def test_resolve_market(quiet: ExchangeServer, http: httpx.AsyncClient):
     book = (await http.get(f"{quiet.clob_url}/book", params={"token_id": m.yes_token})).json()
     assert book["bids"] == [] and book["asks"] == []
     quiet.standin.step_flow(50)  # the flow stays out of a closed market
-    assert quiet.engine.book(m.yes_token).bids == () and quiet.engine.open_orders() != []
+    assert quiet.matching.book(m.yes_token).bids == () and quiet.matching.open_orders() != []
     open_rows = (await http.get(f"{quiet.gamma_url}/markets")).json()
     assert cond not in {row["conditionId"] for row in open_rows}
     (row,) = (await http.get(f"{quiet.gamma_url}/markets", params={"closed": "true"})).json()

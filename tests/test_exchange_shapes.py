@@ -22,7 +22,8 @@ import pytest_asyncio
 import websockets
 
 from polymm.domain.market import Side
-from polymm.exchange import ExchangeServer, OrderType, run_exchange
+from polymm_standin.server import ExchangeServer, run_exchange
+from polymm_standin.sim import OrderType
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -41,7 +42,7 @@ PRODUCERS = {
     "ws/price_change_v2.json": "market WS price_change",
     "ws/last_trade_price.json": "market WS last_trade_price",
     "ws/tick_size_change.json": "market WS tick_size_change",
-    # Not produced: the pre-2025-09-15 single-asset price_change (obsolete, PROTOCOL §6.1).
+    # Not produced: the pre-2025-09-15 single-asset price_change (obsolete, docs/protocol.md §6.1).
     "ws/price_change.json": None,
     # The user channel's frames: covered by the trading tests.
     "ws/trades.json": "user",
@@ -51,7 +52,7 @@ PRODUCERS = {
     "ws/user_trade2.json": "user",
     "ws/user_trade3.json": "user",
     "ws/user_trade4.json": "user",
-    # Not produced: shapes seen in real payloads (PROTOCOL §12) that the stand-in does not send, written
+    # Not produced: shapes seen in real payloads (docs/protocol.md §12) that the stand-in does not send, written
     # for polymm's parser tests (test_wire.py).
     "user/order_null_expiration.json": None,
     "user/trade_iso_match_time.json": None,
@@ -61,7 +62,7 @@ PRODUCERS = {
     "rest/market_position_ids.json": None,
 }
 
-#: Gamma market fields PROTOCOL §7 names; the stand-in may add these to a capture's keys.
+#: Gamma market fields docs/protocol.md §7 names; the stand-in may add these to a capture's keys.
 GAMMA_MARKET_FIELDS = {
     "id", "question", "conditionId", "slug", "outcomes", "outcomePrices", "clobTokenIds", "active", "closed",
     "archived", "acceptingOrders", "enableOrderBook", "orderPriceMinTickSize", "orderMinSize", "negRisk",
@@ -69,12 +70,12 @@ GAMMA_MARKET_FIELDS = {
     "rewardsMinSize", "rewardsMaxSpread", "clobRewards", "spread", "bestBid", "bestAsk", "lastTradePrice",
     "feesEnabled", "feeType", "feeSchedule", "secondsDelay", "events",
 }  # fmt: skip
-#: Real Gamma market fields the stand-in writes beyond PROTOCOL's list (all present on live Gamma).
+#: Real Gamma market fields the stand-in writes beyond the list of docs/protocol.md §7 (all present on live Gamma).
 GAMMA_MARKET_EXTRA = {
     "questionID", "description", "resolutionSource", "startDate", "endDateIso", "image", "icon",
     "negRiskRequestID", "groupItemTitle",
 }  # fmt: skip
-#: Gamma event fields beyond the captures (live Gamma event fields; PROTOCOL §7 lists the filters).
+#: Gamma event fields beyond the captures (live Gamma event fields; docs/protocol.md §7 lists the filters).
 GAMMA_EVENT_EXTRA = {
     "ticker", "description", "startDate", "endDate", "image", "icon", "new", "featured", "restricted",
     "liquidity", "volume", "volume24hr", "enableOrderBook", "negRisk", "negRiskMarketID", "tags",
@@ -169,8 +170,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def lift_best_ask(ex: ExchangeServer, index: int = 0) -> None:
     """A marketable YES buy of 10 shares at the best ask (a trade)."""
     m = ex.markets[index]
-    best_ask = ex.engine.book(m.yes_token).best_ask
-    ex.engine.place("shape-taker", m.yes_token, Side.BUY, best_ask, Decimal(10), order_type=OrderType.FAK)
+    best_ask = ex.matching.book(m.yes_token).best_ask
+    ex.matching.place("shape-taker", m.yes_token, Side.BUY, best_ask, Decimal(10), order_type=OrderType.FAK)
 
 
 # ------------------------------------------------------------------------------------------- REST
@@ -179,7 +180,7 @@ def lift_best_ask(ex: ExchangeServer, index: int = 0) -> None:
 async def test_rest_book_shape(ex: ExchangeServer, http: httpx.AsyncClient):
     book = (await http.get(f"{ex.clob_url}/book", params={"token_id": ex.markets[0].yes_token})).json()
     diffs = differences(shape(book), shape(fixture("rest/book.json")))
-    # PROTOCOL §3: the REST book has every key; the capture predates four of them.
+    # docs/protocol.md §3: the REST book has every key; the capture predates four of them.
     assert diffs == {f".{k}: extra" for k in ("min_order_size", "tick_size", "neg_risk", "last_trade_price")}
 
 
@@ -200,7 +201,7 @@ async def test_gamma_market_shapes(ex: ExchangeServer, http: httpx.AsyncClient):
     rows = (await http.get(f"{ex.gamma_url}/markets")).json()
     by_slug = (await http.get(f"{ex.gamma_url}/markets/slug/{rows[0]['slug']}")).json()
     assert by_slug == rows[0] | {k: by_slug[k] for k in ("liquidity", "liquidityNum")}
-    # Deliberate: Gamma sends clobTokenIds as a JSON-ENCODED STRING (PROTOCOL §7, live Gamma); these
+    # Deliberate: Gamma sends clobTokenIds as a JSON-ENCODED STRING (docs/protocol.md §7, live Gamma); these
     # two captures carry a plain list. ``questionId`` in the list capture is ``questionID`` on Gamma.
     diffs = differences(shape(by_slug), shape(fixture("rest/market_slug.json")))
     assert ".clobTokenIds: str != list" in diffs
@@ -248,8 +249,8 @@ async def test_market_ws_shapes(ex: ExchangeServer):
         await ws.send(orjson.dumps({"type": "market", "assets_ids": [m.yes_token, m.no_token]}).decode())
         dump = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
         seen["book"] = dump[0]
-        low_bid = ex.engine.book(m.yes_token).bids[0][0]
-        ex.engine.place("shape-maker", m.yes_token, Side.BUY, low_bid, Decimal(5))  # price_change
+        low_bid = ex.matching.book(m.yes_token).bids[0][0]
+        ex.matching.place("shape-maker", m.yes_token, Side.BUY, low_bid, Decimal(5))  # price_change
         lift_best_ask(ex)  # last_trade_price + book
         ex.standin.change_tick_size(m.condition_id, "0.001")  # tick_size_change
         while len(seen) < 4:
@@ -257,8 +258,8 @@ async def test_market_ws_shapes(ex: ExchangeServer):
             seen.setdefault(frame["event_type"], frame)
     assert set(seen) == {"book", "price_change", "last_trade_price", "tick_size_change"}
     book = differences(shape(seen["book"]), shape(fixture("ws/book.json")))
-    assert book == {".tick_size: extra", ".last_trade_price: extra"}  # PROTOCOL §6.1: the WS copy carries them
+    assert book == {".tick_size: extra", ".last_trade_price: extra"}  # docs/protocol.md §6.1: the WS copy carries them
     assert differences(shape(seen["price_change"]), shape(fixture("ws/price_change_v2.json"))) == set()
     ltp = differences(shape(seen["last_trade_price"]), shape(fixture("ws/last_trade_price.json")))
-    assert ltp == {".transaction_hash: extra"}  # PROTOCOL §6.1 lists it; the capture predates it
+    assert ltp == {".transaction_hash: extra"}  # docs/protocol.md §6.1 lists it; the capture predates it
     assert differences(shape(seen["tick_size_change"]), shape(fixture("ws/tick_size_change.json"))) == set()

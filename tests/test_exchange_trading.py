@@ -45,11 +45,12 @@ from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2
 from py_clob_client_v2.order_utils.model.order_data_v2 import order_to_json_v2
 
 from polymm.domain.market import Market
-from polymm.exchange import ExchangeServer, StandIn, run_exchange
-from polymm.exchange.accounts import fee_micro
-from polymm.exchange.auth import EXCHANGE_V2, NEG_RISK_EXCHANGE_V2, parse_order
-from polymm.exchange.trading import TradingConfig
-from polymm.exchange.wire import ApiError, decimal_str
+from polymm_standin.server import ExchangeServer, StandIn, run_exchange
+from polymm_standin.server.accounts import fee_micro
+from polymm_standin.server.auth import EXCHANGE_V2, NEG_RISK_EXCHANGE_V2, parse_order
+from polymm_standin.server.http import ApiError
+from polymm_standin.server.trading import TradingConfig
+from polymm_standin.sim.units import decimal_str
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ws"
 KEY_A = "0x" + "11" * 32
@@ -82,7 +83,7 @@ async def client(ex: ExchangeServer, key: str = KEY_A) -> ClobClient:
 def empty_market(ex: ExchangeServer, index: int = 0) -> Market:
     """A market with every synthetic order removed, so tests own its book."""
     m = ex.markets[index]
-    ex.engine.cancel_orders([o.id for o in ex.engine.open_orders() if o.market == m])
+    ex.matching.cancel_orders([o.id for o in ex.matching.open_orders() if o.market == m])
     return m
 
 
@@ -111,16 +112,6 @@ async def l2(
     headers.update(over)
     async with httpx.AsyncClient() as h:
         return await h.request(method, c.host + path + query, headers=headers, content=raw)
-
-
-async def wait_for(predicate: Callable[[], Any], timeout: float = 3.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 # ------------------------------------------------------------------------------------------------ keys
@@ -230,7 +221,7 @@ async def test_order_id_is_the_clients_eip712_digest(ex: ExchangeServer) -> None
     assert reply["orderID"] == builder.build_order_hash(builder.build_order_typed_data(order))
 
 
-async def test_post_only_crossing_and_other_rejections(ex: ExchangeServer) -> None:
+async def test_post_only_crossing_and_other_rejections(ex: ExchangeServer, wait_until) -> None:
     m = ex.markets[0]
     c = await client(ex)
     book = await call(c.get_order_book, m.yes_token)
@@ -260,7 +251,7 @@ async def test_post_only_crossing_and_other_rejections(ex: ExchangeServer) -> No
     assert gtd["status"] == "live"
     assert (await call(c.get_order, gtd["orderID"]))["expiration"] == str(later.expiration)
     ex.trading.orders[gtd["orderID"]].expiration = int(time.time()) - 1  # let it run out
-    await wait_for(lambda: ex.trading.orders[gtd["orderID"]].status == "CANCELED")
+    await wait_until(lambda: ex.trading.orders[gtd["orderID"]].status == "CANCELED")
     # FOK that cannot fill, FAK with nothing to hit.
     empty = empty_market(ex, 2)
     status, err = await rejected(c.create_and_post_order, buy(empty, 0.5, 10), None, OrderType.FOK)
@@ -347,13 +338,13 @@ async def test_cancels(ex: ExchangeServer) -> None:
     assert (await call(b.cancel_order, OrderPayload(ids[3])))["canceled"] == []
     assert await call(c.cancel_all) == {"canceled": [ids[3]], "not_canceled": {}}
     assert await call(c.get_open_orders) == []
-    assert all(o.owner.startswith("synthetic") for o in ex.engine.open_orders())
+    assert all(o.owner.startswith("synthetic") for o in ex.matching.open_orders())
 
 
 # ------------------------------------------------------------------------------------------------ trades
 
 
-async def test_crossing_order_trades_and_confirms(ex: ExchangeServer) -> None:
+async def test_crossing_order_trades_and_confirms(ex: ExchangeServer, wait_until) -> None:
     m = ex.markets[0]
     c = await client(ex)
     book = await call(c.get_order_book, m.yes_token)
@@ -375,11 +366,12 @@ async def test_crossing_order_trades_and_confirms(ex: ExchangeServer) -> None:
         return (await call(c.get_trades, TradeParams(id=reply["tradeIDs"][0])))[0]["status"]
 
     seen = {await status()}
-    for _ in range(40):
+
+    async def confirmed() -> bool:
         seen.add(s := await status())
-        if s == "CONFIRMED":
-            break
-        await asyncio.sleep(STEP / 2)
+        return s == "CONFIRMED"
+
+    await wait_until(confirmed, step=STEP / 2)
     assert "CONFIRMED" in seen and seen <= {"MATCHED", "MINED", "CONFIRMED"}
     fee = fee_micro(int(size * 1_000_000), int(ask * 10_000), ex.accounts.fee_rate(m.condition_id))
     assert ex.accounts.cash_micro(c.get_address()) == 10_000_000_000 - int(size * ask * 1_000_000) - fee
@@ -462,7 +454,7 @@ async def test_balance_checks_net_of_open_orders(ex: ExchangeServer) -> None:
     assert bal["balance"] == "60000000"  # gross, like the on-chain balance
 
 
-async def test_ghost_fill_fails_and_restores_balances(ex: ExchangeServer) -> None:
+async def test_ghost_fill_fails_and_restores_balances(ex: ExchangeServer, wait_until) -> None:
     m = ex.markets[0]
     c = await client(ex)
     address = c.get_address()
@@ -473,14 +465,14 @@ async def test_ghost_fill_fails_and_restores_balances(ex: ExchangeServer) -> Non
     assert reply["status"] == "matched" and ex.faults.ghost_fills == 0
     assert ex.accounts.shares_micro(address, m.yes_token) == 5_000_000  # moved at MATCHED...
     trade_id = reply["tradeIDs"][0]
-    await wait_for(lambda: ex.trading.trades[trade_id].status == "FAILED")
+    await wait_until(lambda: ex.trading.trades[trade_id].status == "FAILED")
     [trade] = await call(c.get_trades, TradeParams(id=trade_id))
     assert trade["status"] == "FAILED"
     assert ex.accounts.shares_micro(address, m.yes_token) == 0  # ...and moved back
     assert ex.accounts.cash_micro(address) == 10_000_000_000
     # The next trade is a normal one again.
     reply = await call(c.create_and_post_order, buy(m, ask, 5))
-    await wait_for(lambda: ex.trading.trades[reply["tradeIDs"][0]].status == "CONFIRMED")
+    await wait_until(lambda: ex.trading.trades[reply["tradeIDs"][0]].status == "CONFIRMED")
 
 
 async def test_pagination_cursors(ex: ExchangeServer) -> None:
@@ -523,7 +515,7 @@ async def test_order_scoring(ex: ExchangeServer) -> None:
 # ------------------------------------------------------------------------------------------------ heartbeats
 
 
-async def test_heartbeat_chain_and_silence_cancels(ex: ExchangeServer) -> None:
+async def test_heartbeat_chain_and_silence_cancels(ex: ExchangeServer, wait_until) -> None:
     m = ex.markets[0]
     c = await client(ex)
     first = (await call(c.post_heartbeat, ""))["heartbeat_id"]
@@ -535,9 +527,9 @@ async def test_heartbeat_chain_and_silence_cancels(ex: ExchangeServer) -> None:
     assert err["heartbeat_id"] == second
     ids = [(await call(c.create_and_post_order, buy(m, p, 10)))["orderID"] for p in (0.05, 0.06)]
     third = (await call(c.post_heartbeat, second))["heartbeat_id"]
-    await asyncio.sleep(0.4)
-    assert len(await call(c.get_open_orders)) == 2  # still within the 1 s window
-    await wait_for(lambda: not ex.trading.live_orders(c.get_address()), timeout=3.0)
+    await asyncio.sleep(0.4)  # time is what is tested: 0.4 s after a heartbeat is within the 1 s window
+    assert len(await call(c.get_open_orders)) == 2
+    await wait_until(lambda: not ex.trading.live_orders(c.get_address()))
     assert [(await call(c.get_order, i))["status"] for i in ids] == ["CANCELED", "CANCELED"]
     status, err = await rejected(c.post_heartbeat, third)  # the session ended with the cancel
     assert err == {"error": "Invalid Heartbeat ID", "heartbeat_id": ""}
@@ -550,7 +542,7 @@ async def test_heartbeats_not_honoured_never_cancel(ex: ExchangeServer) -> None:
     ex.faults.heartbeats_honoured = False
     await call(c.post_heartbeat, "")
     await call(c.create_and_post_order, buy(m, 0.05, 10))
-    await asyncio.sleep(1.4)
+    await asyncio.sleep(1.4)  # time is what is tested: past the 1 s heartbeat window, nothing was cancelled
     assert len(await call(c.get_open_orders)) == 1
     assert ex.trading.heartbeat_cancels == 0
 
@@ -639,7 +631,7 @@ def test_python_api_without_sockets() -> None:
     api_key = standin.open_account(c.get_address())
     assert standin.open_account(c.get_address()) == api_key  # idempotent
     assert standin.accounts.balance(api_key.address) == Decimal(100)
-    ask = standin.engine.book(m.yes_token).best_ask
+    ask = standin.matching.book(m.yes_token).best_ask
     assert ask is not None
     order = c.builder.build_order(buy(m, ask / 10_000, 5), CreateOrderOptions(tick_size=m.tick.text, neg_risk=False))
     reply = standin.trading.place(api_key, order_to_json_v2(order, api_key.key, "FAK"))

@@ -16,15 +16,15 @@ import pytest
 from polymm.backtest.fills import LATENCY_S, OWNER, MatchingVenue, RecordedVenue
 from polymm.backtest.replay import Replay, ReplayConfig
 from polymm.backtest.scenarios import SCENARIOS
-from polymm.backtest.synthetic import SIM_START_MS, Simulation, bench_params, simulate
+from polymm.backtest.simulation import SIM_START_MS, Simulation, bench_params, simulate
 from polymm.domain.book_set import BookSet
 from polymm.domain.market import Market, Side
 from polymm.domain.messages import parse_frame
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import Tick
 from polymm.domain.quoting import Quote
-from polymm.exchange.matching import MatchingEngine, OrderType
 from polymm.venue.recorder import FrameReader, FrameWriter
+from polymm_standin.sim.matching import MatchingEngine, OrderType
 
 D = Decimal
 COND = "0x" + "ab" * 32

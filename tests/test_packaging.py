@@ -1,4 +1,4 @@
-"""The wheel ships app.tcss and a non-editable install finds and parses it."""
+"""The wheel ships app.tcss and the stand-in; a non-editable install finds and parses the stylesheet."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def test_wheel_contains_the_stylesheet(wheel: Path) -> None:
         assert "polymm/app.tcss" in names
         assert z.read("polymm/app.tcss") == (ROOT / "app.tcss").read_bytes()
         assert "polymm/tui/app.py" in names
+        # the stand-in ships in the same wheel (`polymm exchange`, the demo)
+        assert {"polymm_standin/server/standin.py", "polymm_standin/sim/matching.py"} <= set(names)
 
 
 def test_installed_app_finds_and_parses_its_stylesheet(wheel: Path, tmp_path: Path) -> None:

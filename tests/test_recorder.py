@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from polymm.domain.messages import parse_frame
-from polymm.exchange import run_exchange
 from polymm.venue.recorder import FrameReader, FrameWriter, Recorder, record
+from polymm_standin.server import run_exchange
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,20 +16,21 @@ import pytest
 from backtest_cli import cli, run_cli
 
 from polymm.backtest.commands import PARAMS
-from polymm.backtest.metrics import Curve, Markouts
+from polymm.backtest.measures import Curve, Markouts
 from polymm.backtest.recording import record_synthetic
 from polymm.backtest.replay import Replay, ReplayConfig, replay
 from polymm.backtest.report import BLOCKS, sparkline, to_json
 from polymm.backtest.scenarios import SCENARIOS, scenario
-from polymm.backtest.synthetic import Simulation, bench_params, simulate
+from polymm.backtest.simulation import Simulation, bench_params, simulate
 from polymm.domain.market import Market, Side
 from polymm.domain.params import MarketParams
 from polymm.domain.prices import Tick
 from polymm.domain.risk import RiskLimits
-from polymm.exchange import run_exchange
-from polymm.exchange.matching import MatchingEngine
-from polymm.exchange.synthetic import FairValue, SyntheticFlow, market_profiles
 from polymm.venue.recorder import FrameReader, FrameWriter, MarketsLine, market_from_json, market_to_json, record
+from polymm_standin.server import run_exchange
+from polymm_standin.sim.catalog import market_profiles
+from polymm_standin.sim.flow import FairValue, SyntheticFlow
+from polymm_standin.sim.matching import MatchingEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "replay"

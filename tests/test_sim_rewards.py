@@ -10,7 +10,7 @@ import pytest
 from polymm.backtest.rewards import RewardMeter, maker_scores
 from polymm.domain.market import Market, Side
 from polymm.domain.prices import Tick
-from polymm.exchange.matching import MatchingEngine
+from polymm_standin.sim.matching import MatchingEngine
 
 MARKET = Market("0x" + "ab" * 32, "1", "2", "Will it?", Tick.parse("0.01"), min_order_size=D(5),
                 reward_min_size=D(20), reward_max_spread=D(3))

@@ -14,6 +14,7 @@ from backtest_cli import cli, run_cli
 
 from polymm.backtest import sweep as sweep_mod
 from polymm.backtest.scenarios import SCENARIOS
+from polymm.backtest.simulation import bench_params, simulate
 from polymm.backtest.sweep import (
     DASK_INSTALL_HINT,
     Job,
@@ -27,7 +28,6 @@ from polymm.backtest.sweep import (
     run_jobs,
     start_method,
 )
-from polymm.backtest.synthetic import bench_params, simulate
 
 SECONDS = 15.0  # simulated seconds per job: ~90 flow steps, a few ms each; enough for fills to differ by seed
 

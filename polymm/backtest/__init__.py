@@ -13,6 +13,6 @@ sparkline chart, JSON) are shared by both; ``commands`` holds ``polymm replay`` 
 ``recording`` writes a synthetic recording offline (benches, test fixtures).
 """
 
-from .synthetic import OWNER, SIM_START_MS, Report, Simulation, bench_params, simulate
+from .simulation import OWNER, SIM_START_MS, Report, Simulation, bench_params, simulate
 
 __all__ = ["OWNER", "SIM_START_MS", "Report", "Simulation", "bench_params", "simulate"]

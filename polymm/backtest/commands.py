@@ -1,4 +1,5 @@
-"""The ``polymm replay`` and ``polymm backtest`` commands: ``register(sub)`` adds both to a CLI.
+"""What the ``polymm replay`` and ``polymm backtest`` commands do: ``run_replay`` and ``run_backtest``
+(their parsers are ``polymm/commands/replay.py`` and ``backtest.py``).
 
 Each handler takes the parsed arguments and returns the exit status: 0 done, 2 bad input (the message,
 on stderr, names the option or parameter and what it allows). Reports go to stdout: text with a chart,
@@ -13,26 +14,24 @@ import itertools
 import json
 import statistics
 import sys
-import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path as FilePath
 from typing import Any
 
-from polymm.argtypes import number
 from polymm.config import ConfigError, load_settings
 from polymm.domain.market import Market
 from polymm.domain.params import MarketParams
 from polymm.domain.strategy import MODELS
-from polymm.exchange.synthetic import market_profiles
 from polymm.venue.recorder import SUFFIX, FrameReader, market_from_json
+from polymm_standin.sim import market_profiles
 
-from .metrics import HORIZONS_S, Path
+from .measures import HORIZONS_S, Path
 from .replay import Replay, ReplayConfig
 from .report import RunReport, render, sparkline, to_json
 from .scenarios import SCENARIOS, scenario
-from .sweep import DaskMissing, Job, Sweep, SweepUnavailable, check_dask_address, default_workers
-from .synthetic import Report, bench_params
+from .simulation import Report, bench_params
+from .sweep import DaskMissing, Job, Sweep, SweepUnavailable
 
 #: What --set and --grid may change: every quoting parameter (``enabled`` is the operator's switch, not one).
 PARAMS: tuple[str, ...] = tuple(k for k in MarketParams.model_fields if k != "enabled")
@@ -87,19 +86,6 @@ def parse_grid(items: Sequence[str] | None, fixed: dict[str, str]) -> list[dict[
     if len(combos) > MAX_COMBINATIONS:
         raise UsageError(f"--grid: {len(combos)} combinations; at most {MAX_COMBINATIONS}")
     return combos
-
-
-_positive_int = number(int, lambda v: v >= 1, "a whole number >= 1")
-_minutes = number(float, lambda v: 0 < v <= 1440, "minutes, more than 0 and at most 1440")
-_width = number(int, lambda v: 10 <= v <= 400, "a width from 10 to 400 columns")
-_workers = number(int, lambda v: 1 <= v <= 1024, "a whole number of worker processes from 1 to 1024")
-
-
-def _dask_address(text: str) -> str:
-    try:
-        return check_dask_address(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def load_markets_file(path: str) -> list[Market]:
@@ -186,8 +172,8 @@ def summarize(params: dict[str, str], reports: Sequence[Report]) -> dict[str, An
     """One grid combination over its seeds (the ``--json`` row)."""
     markouts = []
     for k, h in enumerate(HORIZONS_S):
-        mid = [r.markout_stats[k].pips for r in reports if r.markout_stats[k].pips is not None]
-        fair = [r.markout_stats[k].fair_pips for r in reports if r.markout_stats[k].fair_pips is not None]
+        mid = [v for r in reports if (v := r.markout_stats[k].pips) is not None]
+        fair = [v for r in reports if (v := r.markout_stats[k].fair_pips) is not None]
         markouts.append({"horizon_s": h, "pips_mean": _mean(mid), "fair_pips_mean": _mean(fair),
                          "count": sum(r.markout_stats[k].count for r in reports)})
     pnl = [r.pnl for r in reports]
@@ -325,82 +311,4 @@ def run_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------------------- registration
-
-_REPLAY_HELP = """\
-Run the strategy over recorded market data, faster than real time, in simulated time: the clock is
-each frame's recorded receive time. The engine's own code runs (parse_frame, BookSet, the engine's
-step pipeline: MarketBrain.decide, RiskEngine.check, plan_orders; Portfolio), scheduled as the engine
-schedules it; our orders queue in the recorded book with the order latency (behind the size resting at
-their price, prints eat the queue ahead first). Risk limits, step cadence and the
-default parameters come from the settings (POLYMM_* / .env), as for `polymm run`.
-
-FILE is a recording made by `polymm record` (or the engine's POLYMM_RECORD_DIR): one .jsonl.gz file or
-a directory of them. Recordings carry their market definitions; for older ones pass --markets-file.
-
-The report: P&L (realised / unrealised), fills, orders, max drawdown and inventory, markouts at 1, 10
-and 60 s, one line per market, and a chart of P&L and inventory over time. The same recording and
-parameters always give the same report (--json is byte-identical)."""
-
-_BACKTEST_HELP = """\
-Backtest one market against the stand-in exchange's synthetic order flow (noise makers and takers, an
-informed trader, a competing maker) on its matching engine, in simulated time, for several seeds and
-every combination of a parameter grid: one summary row per combination (means over the seeds).
-
-Scenarios (--scenario):
-""" + "\n".join(f"  {s.name:<10} {s.about}" for s in SCENARIOS.values()) + """
-
-Parameters start from the comparison base (spread 0.04, size 10, 2 layers 0.01 apart, position limit
-100); --set KEY=VALUE changes one for every run, --grid KEY=V1,V2,... sweeps it (several --grid
-options: every combination). KEY is any market parameter:
-""" + textwrap.fill(", ".join(PARAMS) + ".", 100, initial_indent="  ", subsequent_indent="  ") + """
-
-The runs (combinations x seeds) go to every core by default (--workers N; 1 runs them in this process),
-or to an existing Dask cluster with --dask tcp://HOST:PORT (pip install 'polymm[sweep]'; start the
-workers with --nthreads 1, and polymm installed). The results are the same whichever runs them.
-
-Example: polymm backtest --scenario informed --seeds 5 --model pm4 --grid spread=0.02,0.04 --grid size=10,20"""
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``replay`` and ``backtest`` subcommands (each with ``func`` set to its handler)."""
-    rp = sub.add_parser("replay", help="replay a market-data recording through the strategy and paper fills",
-                        description=_REPLAY_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    rp.add_argument("file", metavar="FILE", help="a recording: one .jsonl.gz file or a directory of them")
-    rp.add_argument("--model", choices=MODELS, default=None,
-                    help="quoting model for every market (default: POLYMM_DEFAULT_MODEL, else fixed)")
-    rp.add_argument("--set", action="append", metavar="KEY=VALUE",
-                    help="set a market parameter for every market, e.g. --set spread=0.03 (repeatable)")
-    rp.add_argument("--markets-file", metavar="PATH",
-                    help="JSON list of market definitions, for recordings made before they carried them")
-    rp.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    rp.add_argument("--width", type=_width, default=60, help="chart width in columns (default 60)")
-    rp.set_defaults(func=run_replay)
-
-    bt = sub.add_parser("backtest", help="backtest on the stand-in's synthetic flow over seeds and a parameter grid",
-                        description=_BACKTEST_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    bt.add_argument("--scenario", choices=tuple(SCENARIOS), default="standin",
-                    help="market regime (default standin); see the list above")
-    bt.add_argument("--seeds", type=_positive_int, default=5, help="seeds per combination (default 5)")
-    bt.add_argument("--first-seed", type=int, default=1, help="first seed (default 1)")
-    bt.add_argument("--minutes", type=_minutes, default=DEFAULT_MINUTES,
-                    help=f"simulated minutes per run (default {DEFAULT_MINUTES:g})")
-    bt.add_argument("--model", choices=MODELS, default=None, help="quoting model (default fixed)")
-    bt.add_argument("--market-index", type=int, choices=range(6), default=0, metavar="{0..5}",
-                    help="which synthetic market: 0 rewards, 0.01 tick (default); 1 0.001 tick; 4 0.005 tick; "
-                         "5 no rewards")
-    bt.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a parameter for every run (repeatable)")
-    bt.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
-                    help="sweep a parameter over values (repeatable: every combination)")
-    where = bt.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_workers, default=None, metavar="N",
-                       help=f"run the simulations on N processes (default: every core, {default_workers()} here; "
-                            f"1: in this process)")
-    where.add_argument("--dask", type=_dask_address, default=None, metavar="tcp://HOST:PORT",
-                       help="run them on the Dask cluster with this scheduler instead (needs polymm[sweep])")
-    bt.add_argument("--json", action="store_true", help="print the results as one JSON object")
-    bt.add_argument("--width", type=_width, default=60, help="chart width in columns (default 60)")
-    bt.set_defaults(func=run_backtest)
-
-
-__all__ = ["RunReport", "register", "render", "run_backtest", "run_replay", "to_json"]
+__all__ = ["RunReport", "render", "run_backtest", "run_replay", "to_json"]

@@ -86,8 +86,8 @@ from polymm.domain.order_book import BookView, Level, OrderBook
 from polymm.domain.portfolio import Fill
 from polymm.domain.prices import MAX_PIPS
 from polymm.domain.quoting import Quote
-from polymm.exchange.matching import POST_ONLY_CROSSES, MatchingEngine, OrderRejected, Trade
 from polymm.venue.execution import OpenOrder, OrderRequest, route
+from polymm_standin.sim import POST_ONLY_CROSSES, MatchingEngine, OrderRejected, Trade
 
 #: Our owner name at the simulated venue.
 OWNER = "polymm"
@@ -311,18 +311,18 @@ class SimVenue:
 class MatchingVenue(SimVenue):
     """Our orders in the stand-in's ``MatchingEngine`` (module docstring)."""
 
-    def __init__(self, engine: MatchingEngine, on_fill: OnFill, clock: Callable[[], float],
+    def __init__(self, matching: MatchingEngine, on_fill: OnFill, clock: Callable[[], float],
                  position: Callable[[str], Decimal], latency_s: float = LATENCY_S, owner: str = OWNER) -> None:
         super().__init__(on_fill, clock, position, latency_s)
-        self.engine = engine
+        self.matching = matching
         self.owner = owner
-        for m in engine.markets:
+        for m in matching.markets:
             self.add_market(m)
-        engine.add_listener(self._on_event)
+        matching.add_listener(self._on_event)
 
     def _rest(self, market: Market, quote: Quote, token: str, venue_side: str, venue_price: int) -> OpenOrder | None:
         try:
-            result = self.engine.place(self.owner, token, venue_side, venue_price, quote.size, post_only=True)
+            result = self.matching.place(self.owner, token, venue_side, venue_price, quote.size, post_only=True)
         except OrderRejected as e:
             self._reject(e.message)
             return None
@@ -332,7 +332,7 @@ class MatchingVenue(SimVenue):
                          token_id=token, venue_side=venue_side, placed_at=self.clock())
 
     def _withdraw(self, order_ids: Sequence[str]) -> int:
-        gone = self.engine.cancel_orders(oid for oid in order_ids if oid in self._orders)
+        gone = self.matching.cancel_orders(oid for oid in order_ids if oid in self._orders)
         for o in gone:
             self._drop(o.id)
         return len(gone)
@@ -340,7 +340,7 @@ class MatchingVenue(SimVenue):
     def _on_event(self, event: object) -> None:
         if type(event) is not Trade:
             return
-        trade: Trade = event  # type: ignore[assignment]
+        trade: Trade = event
         for f in trade.fills:
             if f.maker_owner != self.owner:
                 continue

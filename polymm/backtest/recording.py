@@ -18,43 +18,21 @@ from __future__ import annotations
 import heapq
 import os
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
-from polymm.domain.market import Market
-from polymm.exchange.market_channel import MarketChannel, _Subscriber
-from polymm.exchange.matching import MatchingEngine
-from polymm.exchange.standin import DEFAULT_FLOW_RATE
-from polymm.exchange.synthetic import QUESTIONS, SyntheticFlow, market_profiles
 from polymm.venue.recorder import FrameWriter
+from polymm_standin.sim import (
+    DEFAULT_FLOW_RATE,
+    QUESTIONS,
+    MarketChannel,
+    MatchingEngine,
+    SyntheticFlow,
+    market_profiles,
+)
 
-from .synthetic import SIM_START_MS
-
-
-class _Capture(_Subscriber):
-    """A market-channel subscriber whose frames go to a ``FrameWriter`` instead of a socket."""
-
-    __slots__ = ("_stamp", "_writer")
-
-    def __init__(self, writer: FrameWriter, stamp: Callable[[], int]) -> None:
-        super().__init__(None)  # type: ignore[arg-type]  # no socket: ``send`` never queues
-        self._writer = writer
-        self._stamp = stamp
-
-    def send(self, frame: bytes | None) -> None:
-        if frame is not None:
-            self._writer.write(frame.decode(), self._stamp())
-
-
-def subscribe_all(channel: MarketChannel, writer: FrameWriter, markets: list[Market], stamp: Callable[[], int]) -> None:
-    """Subscribe a capture of ``writer`` to every token of ``markets`` on ``channel`` (with the initial
-    ``book`` dump): from now on the frames go to ``writer`` stamped with ``stamp()`` (epoch ns)."""
-    sink = _Capture(writer, stamp)
-    tokens = [t for m in markets for t in (m.yes_token, m.no_token)]
-    channel._on_text(sink, orjson.dumps({"type": "market", "assets_ids": tokens, "initial_dump": True}).decode())
+from .capture import subscribe_all
+from .simulation import SIM_START_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +72,13 @@ def record_synthetic(
         return now[0]
 
     latency_ns = latency_ms * 1_000_000
-    engine = MatchingEngine([p.market for p in profiles], clock=clock, id_salt=f"standin:{seed}")
-    flows = [SyntheticFlow(engine, p, seed, i, clock=clock) for i, p in enumerate(profiles)]
+    matching = MatchingEngine([p.market for p in profiles], clock=clock, id_salt=f"standin:{seed}")
+    flows = [SyntheticFlow(matching, p, seed, i, clock=clock) for i, p in enumerate(profiles)]
     for f in flows:
         f.seed_book()
     writer = FrameWriter(directory, rotate_bytes=rotate_bytes, rotate_seconds=None, compresslevel=compresslevel)
     writer.add_markets([p.market for p in profiles], start_ms * 1_000_000)
-    subscribe_all(MarketChannel(engine), writer, [p.market for p in profiles],
+    subscribe_all(MarketChannel(matching), writer, [p.market for p in profiles],
                   lambda: now[0] * 1_000_000 + latency_ns)
     timings = [random.Random(f"polymm-recording-timing:{seed}:{i}") for i in range(markets)]
     due = [(timings[i].expovariate(rate), i) for i in range(markets)]

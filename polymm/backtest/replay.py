@@ -71,7 +71,7 @@ from polymm.domain.strategy import MarketBrain
 from polymm.venue.recorder import FrameReader, MarketsLine
 
 from .fills import LATENCY_S, RecordedVenue
-from .metrics import HORIZONS_S, Curve, Markouts
+from .measures import HORIZONS_S, Curve, Markouts
 from .report import MarketLine, RunReport
 
 NS = 1_000_000_000

@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
-from .metrics import MarkoutStat, Path
+from .measures import MarkoutStat, Path
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 MONEY_PLACES = 6

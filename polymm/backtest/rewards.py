@@ -1,17 +1,17 @@
-"""Polymarket's liquidity rewards in simulated time (PROTOCOL §8), so a backtest's P&L is trading +
+"""Polymarket's liquidity rewards in simulated time (docs/protocol.md §8), so a backtest's P&L is trading +
 rewards − fees and the reward band's value is weighed against the adverse selection it costs.
 
 Every ``sample_s`` simulated seconds (one minute, as the venue samples) the meter looks at the whole
 book — every maker's resting orders, ours among them — and scores each maker with the venue's rule:
 
 * the size-cutoff-adjusted mid: the mid of the best bid and ask levels whose size is at least the
-  market's reward minimum size (``domain.models.adjusted_mid``);
+  market's reward minimum size (``domain.rewards.adjusted_mid``);
 * each order scores ``S·size`` with ``S = ((v − s)/v)²``, ``s`` its distance from that mid in cents and
   ``v`` the market's max spread; orders under the minimum size or outside ``v`` score nothing;
 * a maker's YES bids (and NO asks, which the single YES book already holds as YES bids) sum to
   ``Q_one``, its asks to ``Q_two``; ``Q_min = max(min(Q_one, Q_two), max(Q_one, Q_two)/3)`` while the
   mid is within [0.10, 0.90] (single-sided liquidity scores at a third), ``min(Q_one, Q_two)`` outside
-  (two-sided required) — ``domain.models.reward_score``, the same code the strategy estimates with.
+  (two-sided required) — ``domain.rewards.reward_score``, the same code the strategy estimates with.
 
 The sample pays our normalised share ``Q_min(ours) / Σ Q_min(every maker)`` of the minute's pool,
 ``daily_rate / 1440``: summed over the week's 10,080 samples this is exactly the venue's payout
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from polymm.domain.market import Market, Side
-from polymm.domain.models import adjusted_mid, reward_score
 from polymm.domain.order_book import Level
-from polymm.exchange.book import MarketBook
+from polymm.domain.rewards import adjusted_mid, reward_score
+from polymm_standin.sim import MarketBook
 
 SAMPLE_S = 60.0
 SAMPLES_PER_DAY = 1440

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from polymm.exchange.standin import DEFAULT_FLOW_RATE
-from polymm.exchange.synthetic import FairValue, SyntheticFlow
+from polymm_standin.sim import DEFAULT_FLOW_RATE, FairValue, SyntheticFlow
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +38,8 @@ class Scenario:
         fair.sigma *= self.sigma_mult
         lo, hi = fair.jump_range
         fair.jump_range = (lo * self.jump_mult, hi * self.jump_mult)
-        fair.JUMP_PROB = self.jump_prob  # type: ignore[misc]  # an instance value shadows the class default
-        fair.LEAD_STEPS = self.lead_steps  # type: ignore[misc]
+        fair.JUMP_PROB = self.jump_prob  # an instance value shadows the class default
+        fair.LEAD_STEPS = self.lead_steps
         if not self.drift_pips:
             return None
         step = [self.drift_pips]

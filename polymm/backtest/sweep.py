@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from polymm.domain.params import MarketParams
 
 from .scenarios import Scenario, scenario
-from .synthetic import Report, simulate
+from .simulation import Report, simulate
 
 T = TypeVar("T")
 R = TypeVar("R")

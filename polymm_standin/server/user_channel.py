@@ -1,4 +1,4 @@
-"""The ``/ws/user`` channel: a wallet's own order and trade events (PROTOCOL §6.2).
+"""The ``/ws/user`` channel: a wallet's own order and trade events (docs/protocol.md §6.2).
 
 Protocol: the client's first text frame is ``{"type":"user","auth":{"apiKey","secret","passphrase"},
 "markets":["0x<condition id>",..]}``; ``markets`` missing or empty means every market. Raw credentials

@@ -26,17 +26,23 @@ from aiohttp import web
 
 from polymm.domain.market import Market, Outcome
 
-from . import wire
+from ..sim import units
+from ..sim.catalog import DEFAULT_NEG_RISK_MARKETS, Catalog, MarketProfile
+from ..sim.flow import DEFAULT_FLOW_RATE, SyntheticFlow
+from ..sim.market_channel import MarketChannel
+from ..sim.matching import MatchingEngine
 from .accounts import Accounts
-from .admin import Controls, Resolution, TickChange
+from .admin import AdminApi, Controls, Resolution, TickChange, faults_middleware
 from .auth import ApiKey, KeyStore
+from .clob import ClobApi, json_errors
+from .data_api import DataApi
 from .faults import Faults
-from .market_channel import MarketChannel
-from .matching import MatchingEngine
-from .public_extra import Tape
-from .server import build_app
-from .synthetic import DEFAULT_NEG_RISK_MARKETS, Catalog, MarketProfile, SyntheticFlow
+from .flows import FlowRunner
+from .gamma import GammaApi
+from .market_ws import MarketWs
+from .public import ClobExtraApi, Tape
 from .trading import Trading, TradingConfig
+from .trading_routes import TradingApi
 from .user_channel import UserChannel
 
 T = TypeVar("T")
@@ -45,8 +51,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_SEED = 7
 DEFAULT_MARKETS = 6
-#: Synthetic steps per second per market for the demo: lively books without a wall of trades.
-DEFAULT_FLOW_RATE = 6.0
 
 
 class StandIn:
@@ -64,7 +68,7 @@ class StandIn:
         *,
         flow_rate: float = DEFAULT_FLOW_RATE,
         flow: bool = True,
-        clock: Callable[[], int] = wire.now_ms,
+        clock: Callable[[], int] = units.now_ms,
         trading: TradingConfig | None = None,
         neg_risk_markets: int = DEFAULT_NEG_RISK_MARKETS,
     ) -> None:
@@ -81,23 +85,42 @@ class StandIn:
         self.catalog = Catalog.build(seed, market_count, neg_risk_markets)
         self.profiles: list[MarketProfile] = self.catalog.profiles
         self.markets: list[Market] = self.catalog.markets
-        self.engine = MatchingEngine(self.markets, clock=clock, id_salt=f"standin:{seed}")
-        self.flows = [SyntheticFlow(self.engine, p, seed, i, clock=clock) for i, p in enumerate(self.profiles)]
-        for f in self.flows:
+        self.matching = MatchingEngine(self.markets, clock=clock, id_salt=f"standin:{seed}")
+        flows = [SyntheticFlow(self.matching, p, seed, i, clock=clock) for i, p in enumerate(self.profiles)]
+        for f in flows:
             f.seed_book()
+        self.flow_runner = FlowRunner(flows, flow_rate, flow)
         self.faults = Faults()
-        self.channel = MarketChannel(self.engine, self.faults)
-        self.tape = Tape(self.engine, self.catalog, clock, seed)  # price history + recent trades
-        self.controls = Controls(self)  # tick changes, resolution, listings, socket drops
+        self.channel = MarketChannel(self.matching, lambda: self.faults.market_ws_frozen)
+        self.market_ws = MarketWs(self.channel, self.faults)
+        self.tape = Tape(self.matching, self.catalog, clock, seed)  # price history + recent trades
         config = trading if trading is not None else TradingConfig()
         self.keys = KeyStore(seed)
         self.accounts = Accounts(config.starting_balance, config.default_fee_rate, self._catalog_fee_rate)
         self.user_channel = UserChannel(self.keys)
-        self.trading = Trading(self.engine, self.keys, self.accounts, self.user_channel, self.faults, config, clock)
+        self.trading = Trading(self.matching, self.keys, self.accounts, self.user_channel, self.faults, config, clock)
+        # Tick changes, resolution, listings, socket drops.
+        self.controls = Controls(
+            seed, self.matching, self.catalog, self.channel, self.flow_runner, self.faults, self.user_channel, clock
+        )
         self.controls.resolution_listeners.append(self.trading.on_resolution)  # winners redeemed
-        self._gate = asyncio.Event()
-        self._gate.set()
-        self._tasks: list[asyncio.Task[None]] = []
+        self.data_api = DataApi(self.matching, self.catalog, self.tape, self.keys, self.accounts)
+
+    @property
+    def flows(self) -> list[SyntheticFlow]:
+        return self.flow_runner.flows
+
+    def build_app(self) -> web.Application:
+        """The aiohttp application serving this stand-in: every route gets the parts it reads."""
+        app = web.Application(middlewares=[json_errors, faults_middleware(self.faults)])
+        app.add_routes(ClobApi(self.matching).routes())
+        app.add_routes(ClobExtraApi(self.matching, self.catalog, self.tape, self.clock).routes())
+        app.add_routes(GammaApi(self.catalog, self.matching).routes())
+        app.add_routes(self.data_api.routes())
+        app.add_routes(AdminApi(self.controls, self.faults, self.flow_runner, self.market_ws, self.markets).routes())
+        app.add_routes([web.get("/ws/market", self.market_ws.handle)])
+        app.add_routes(TradingApi(self.trading, self.keys, self.accounts, self.matching, self.user_channel).routes())
+        return app
 
     def _catalog_fee_rate(self, condition_id: str) -> Decimal | None:
         """The taker fee rate the catalog lists for a market (None: fees off / unknown market)."""
@@ -116,53 +139,34 @@ class StandIn:
     async def start(self) -> None:
         """Start the trading monitor and the synthetic flow tasks (when enabled) on the running loop."""
         self.trading.start()
-        if self.flow_enabled and not self._tasks:
-            self._tasks = [
-                asyncio.create_task(f.run(self.flow_rate, self._gate), name=f"synthetic-flow-{i}")
-                for i, f in enumerate(self.flows)
-            ]
+        self.flow_runner.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self.flow_runner.stop()
         await self.trading.stop()
-        await self.channel.close_all()
+        await self.market_ws.close_all()
         await self.user_channel.close_all()
 
     def pause_flow(self) -> None:
-        self._gate.clear()
+        self.flow_runner.pause()
 
     def resume_flow(self) -> None:
-        self._gate.set()
+        self.flow_runner.resume()
 
     @property
     def flow_paused(self) -> bool:
-        return not self._gate.is_set()
+        return self.flow_runner.paused
 
     def step_flow(self, steps: int = 1) -> None:
         """Advance every market's synthetic flow ``steps`` times, synchronously, in market order."""
-        for _ in range(steps):
-            for f in self.flows:
-                f.step()
+        self.flow_runner.step(steps)
 
     # ---- market data and venue controls (see ``admin.Controls``; faults live in ``self.faults``)
-
-    def start_flow(self, flow: SyntheticFlow) -> None:
-        """Add a market's flow (a new listing); it runs at once if the other flows do."""
-        self.flows.append(flow)
-        if self._tasks:
-            self._tasks.append(
-                asyncio.create_task(flow.run(self.flow_rate, self._gate), name=f"synthetic-flow-{len(self.flows) - 1}")
-            )
 
     def fair_value(self, market_or_token: str) -> float:
         """The synthetic fair value (probability) of a token, or of the YES token for a condition id."""
         cond = self.catalog.resolve_id(market_or_token)
-        flow = next((f for f in self.flows if f.market.condition_id == cond), None)
+        flow = None if cond is None else self.flow_runner.find(cond)
         if cond is None or flow is None:
             raise KeyError(f"unknown market or token {market_or_token!r}")
         no = market_or_token == flow.market.no_token
@@ -219,7 +223,7 @@ class ExchangeServer:
         self._urls: ExchangeUrls | None = None
 
     async def start(self) -> ExchangeUrls:
-        runner = web.AppRunner(build_app(self.standin), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.standin.build_app(), access_log=None, handle_signals=False)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self._port).start()
@@ -258,8 +262,8 @@ class ExchangeServer:
         return self.standin.markets
 
     @property
-    def engine(self) -> MatchingEngine:
-        return self.standin.engine
+    def matching(self) -> MatchingEngine:
+        return self.standin.matching
 
     @property
     def accounts(self) -> Accounts:
@@ -294,7 +298,7 @@ async def run_exchange(
     market_count: int = DEFAULT_MARKETS,
     flow_rate: float = DEFAULT_FLOW_RATE,
     flow: bool = True,
-    clock: Callable[[], int] = wire.now_ms,
+    clock: Callable[[], int] = units.now_ms,
     trading: TradingConfig | None = None,
 ) -> AsyncIterator[ExchangeServer]:
     """Serve a fresh stand-in on the running loop for the duration of the block."""
@@ -326,15 +330,10 @@ class EmbeddedExchange:
         flow: bool = True,
         trading: TradingConfig | None = None,
     ) -> None:
-        self._args = {
-            "host": host,
-            "port": port,
-            "seed": seed,
-            "market_count": market_count,
-            "flow_rate": flow_rate,
-            "flow": flow,
-            "trading": trading,
-        }
+        self._open = functools.partial(
+            run_exchange, host=host, port=port, seed=seed, market_count=market_count, flow_rate=flow_rate,
+            flow=flow, trading=trading,
+        )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -390,11 +389,11 @@ class EmbeddedExchange:
         return future.result(timeout)
 
     @property
-    def engine(self) -> MatchingEngine:
+    def matching(self) -> MatchingEngine:
         """The engine (read it, or mutate it via ``call``: it belongs to the exchange thread)."""
         if self._server is None:
             raise RuntimeError("embedded exchange not started")
-        return self._server.engine
+        return self._server.matching
 
     @property
     def standin(self) -> StandIn:
@@ -423,7 +422,7 @@ class EmbeddedExchange:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        async with run_exchange(**self._args) as server:
+        async with self._open() as server:
             self._server = server
             self.urls = server.urls
             self._ready.set()

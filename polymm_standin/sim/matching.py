@@ -12,7 +12,7 @@ Every change is reported synchronously to listeners as typed events, after the b
 * ``Trade`` when a taker order matched (fills in time order) → ``last_trade_price`` frames and a
   full ``book`` per token.
 
-Rejections raise ``OrderRejected`` whose message is Polymarket's own error string (PROTOCOL §5.3),
+Rejections raise ``OrderRejected`` whose message is Polymarket's own error string (docs/protocol.md §5.3),
 so the HTTP layer can pass it through as ``{"error": message}`` unchanged.
 
 All mutation must happen on one thread (the exchange's event loop); the engine has no locks.
@@ -31,7 +31,7 @@ from enum import StrEnum
 from polymm.domain.market import Market, Outcome, Side
 from polymm.domain.prices import MAX_PIPS, PIPS_PER_UNIT, Tick, pips_to_str
 
-from . import wire
+from . import units
 from .book import BookSide, MarketBook, Order
 
 INVALID_TOKEN = "Invalid token id"
@@ -44,7 +44,7 @@ FAK_UNMATCHED = (
 log = logging.getLogger(__name__)
 
 #: Smallest notional of a marketable order, in micro-USDC ($1).
-MIN_MARKETABLE_MICRO_USDC = wire.MICRO
+MIN_MARKETABLE_MICRO_USDC = units.MICRO
 
 
 class OrderType(StrEnum):
@@ -176,7 +176,7 @@ class MatchingEngine:
     """Books, live orders and matching for a fixed set of binary markets."""
 
     def __init__(
-        self, markets: Iterable[Market], *, clock: Callable[[], int] = wire.now_ms, id_salt: str = "standin"
+        self, markets: Iterable[Market], *, clock: Callable[[], int] = units.now_ms, id_salt: str = "standin"
     ) -> None:
         self._clock = clock
         self._salt = id_salt
@@ -261,7 +261,7 @@ class MatchingEngine:
 
     def volume(self, condition_id: str) -> Decimal:
         """Traded notional (USDC) in a market since start."""
-        return Decimal(self._notional[condition_id]) / (wire.MICRO * PIPS_PER_UNIT)
+        return Decimal(self._notional[condition_id]) / (units.MICRO * PIPS_PER_UNIT)
 
     def seed_last_trade(self, condition_id: str, yes_price: int) -> None:
         """Give a market a starting last-trade price (as if it had history) without emitting events."""
@@ -309,14 +309,14 @@ class MatchingEngine:
         market = book.market
         if not isinstance(price, int) or not market.tick.valid(price):
             raise OrderRejected(_tick_message(oid, price, market.tick))
-        min_text = wire.decimal_str(market.min_order_size)
+        min_text = units.decimal_str(market.min_order_size)
 
         def too_small(shown: object) -> OrderRejected:
             return OrderRejected(f"order {oid} is invalid. Size ({shown}) lower than the minimum: {min_text}")
 
         try:
-            micro = wire.to_micro(size)
-        except wire.SizeError:
+            micro = units.to_micro(size)
+        except units.SizeError:
             raise too_small(size) from None
 
         if outcome is Outcome.YES:
@@ -337,13 +337,13 @@ class MatchingEngine:
                 raise OrderRejected(FAK_UNMATCHED)
             if order_type is OrderType.FOK:
                 raise OrderRejected(FOK_UNFILLED)
-            if micro < market.min_order_size * wire.MICRO:
-                raise too_small(wire.micro_to_str(micro))
+            if micro < market.min_order_size * units.MICRO:
+                raise too_small(units.micro_to_str(micro))
         else:
             notional = micro * price // PIPS_PER_UNIT
             if notional < MIN_MARKETABLE_MICRO_USDC:
                 raise OrderRejected(
-                    f"invalid amount for a marketable {side.value} order (${wire.micro_to_str(notional)}), "
+                    f"invalid amount for a marketable {side.value} order (${units.micro_to_str(notional)}), "
                     f"min size: $1"
                 )
             if order_type is OrderType.FOK and self._available(opposite, yes_side, yes_price) < micro:

@@ -1,6 +1,6 @@
 """The ``/ws/market`` channel: subscriptions and fan-out of matching-engine events.
 
-Protocol (PROTOCOL §6.1): the client's first text frame ``{"type":"market","assets_ids":[..],
+Protocol (docs/protocol.md §6.1): the client's first text frame ``{"type":"market","assets_ids":[..],
 "initial_dump":true}`` subscribes and is answered by ONE frame holding a JSON array of ``book``
 events (``[]`` when no asset is known); later ``{"operation":"subscribe"|"unsubscribe",
 "assets_ids":[..]}`` frames change the set; text ``PING`` is answered with text ``PONG``. There is no
@@ -8,56 +8,56 @@ ack and no sequence number. Malformed frames are counted and ignored: one bad cl
 the server or other sockets.
 
 Events are rendered only when someone subscribes to the market, at most once per event per variant
-(``price_change`` lists only the entries for the tokens a socket subscribes to). Each socket has its
-own outbound queue and writer task, so the engine's synchronous listener never awaits; a socket whose
-backlog exceeds ``MAX_BACKLOG`` frames is closed (a slow consumer must resync anyway).
+(``price_change`` lists only the entries for the tokens a socket subscribes to). The channel knows no
+sockets: a subscriber is a ``Sink`` (``attach``) that takes frames synchronously, so the engine's
+listener never awaits. The server's sinks are sockets with their own outbound queues
+(``polymm_standin.server.market_ws``); the backtest's are recordings.
 
 Beyond books and trades the channel carries ``tick_size_change`` (to every subscriber of the token)
 and, for sockets that set ``custom_feature_enabled``, ``best_bid_ask`` (when a token's best bid or
 ask changes), ``new_market`` (to every such socket) and ``market_resolved`` (to those subscribed to
 the market). Duplicate assets in a subscription are ignored (counted), closed markets are left out of
-initial dumps. While ``faults.market_ws_frozen`` is set, no data frame goes out (``PONG`` still does:
-the silent freeze of PROTOCOL §10.3).
+initial dumps. While the ``frozen`` check says so (the server's ``faults.market_ws_frozen``), no data
+frame goes out (``PONG`` still does: the silent freeze of docs/protocol.md §10.3).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import orjson
-from aiohttp import WSMsgType, web
 
 from polymm.domain.market import Market, Outcome
 from polymm.domain.prices import Tick, complement
 
-from . import wire
+from . import frames, units
 from .book import MarketBook
-from .faults import Faults
 from .matching import Event, LevelsChanged, MatchingEngine, Trade
-from .outbound import OutboundSocket
 
 log = logging.getLogger(__name__)
 
-MAX_BACKLOG = 50_000
+class Sink(Protocol):
+    """Where a subscription's frames go: a socket's outbound queue, a recording, a test list."""
+
+    def send(self, frame: bytes) -> None: ...
 
 
-class _Subscriber(OutboundSocket):
-    """One market-channel socket: its asset set and its ordered outbound queue."""
+class Subscription:
+    """One subscriber of the market channel: its sink, its asset set and its options."""
 
-    __slots__ = ("assets", "custom")
+    __slots__ = ("assets", "custom", "sink")
 
-    CHANNEL = "market-channel"
-    MAX_BACKLOG = MAX_BACKLOG
-
-    def __init__(self, ws: web.WebSocketResponse) -> None:
-        super().__init__(ws)
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
         self.assets: set[str] = set()
         #: ``custom_feature_enabled``: best_bid_ask, new_market and market_resolved frames.
         self.custom = False
+
+    def send(self, frame: bytes) -> None:
+        self.sink.send(frame)
 
 
 def _dedupe_strings(values: object) -> tuple[list[str], int] | None:
@@ -72,13 +72,14 @@ def _dedupe_strings(values: object) -> tuple[list[str], int] | None:
 
 
 class MarketChannel:
-    """Market-channel hub: owns the sockets, listens to the engine, pushes frames."""
+    """Market-channel hub: owns the subscriptions, listens to the matching engine, pushes frames."""
 
-    def __init__(self, engine: MatchingEngine, faults: Faults | None = None) -> None:
-        self.engine = engine
-        self.faults = faults if faults is not None else Faults()
-        self._by_token: dict[str, set[_Subscriber]] = {}
-        self._subscribers: set[_Subscriber] = set()
+    def __init__(self, matching: MatchingEngine, frozen: Callable[[], bool] = lambda: False) -> None:
+        self.matching = matching
+        #: True while no data frame may go out (the venue's silent freeze, a fault the server sets).
+        self.is_frozen = frozen
+        self._by_token: dict[str, set[Subscription]] = {}
+        self._subscribers: set[Subscription] = set()
         #: Counts of ignored client input by kind (malformed JSON, unknown operation, ...).
         self.ignored: Counter[str] = Counter()
         #: Data frames not sent because the channel was frozen.
@@ -87,21 +88,7 @@ class MarketChannel:
         self.closed_markets: set[str] = set()
         #: Last best (bid, ask) in YES pips announced per market, for ``best_bid_ask``.
         self._bba: dict[str, tuple[int | None, int | None]] = {}
-        engine.add_listener(self._on_event)
-
-    async def blast(self, frames: list[bytes], tokens: set[str], chunk: int = 2000) -> int:
-        """Push pre-built frames, in order, to every socket subscribed to any of ``tokens``, as fast
-        as the sockets take them (benchmarks). Waits for each backlog to drain below
-        ``MAX_BACKLOG / 5`` between chunks, so the slow-socket guard is never tripped."""
-        subs = [s for s in self._subscribers if s.assets & tokens and not s.closing]
-        for i in range(0, len(frames), chunk):
-            for s in subs:
-                while s.queue.qsize() > MAX_BACKLOG // 5:
-                    await asyncio.sleep(0.001)
-            for frame in frames[i : i + chunk]:
-                for s in subs:
-                    s.queue.put_nowait(frame)
-        return len(frames) * len(subs)
+        matching.add_listener(self._on_event)
 
     @property
     def connections(self) -> int:
@@ -109,47 +96,33 @@ class MarketChannel:
 
     @property
     def frozen(self) -> bool:
-        return self.faults.market_ws_frozen
+        return self.is_frozen()
 
     def _frozen_drop(self) -> bool:
-        if self.faults.market_ws_frozen:
+        if self.is_frozen():
             self.frozen_dropped += 1
             return True
         return False
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        """aiohttp handler for ``GET /ws/market``."""
-        ws = web.WebSocketResponse(autoping=True, max_msg_size=4 * 1024 * 1024)
-        await ws.prepare(request)
-        sub = _Subscriber(ws)
+    def attach(self, sink: Sink) -> Subscription:
+        """A new subscriber whose frames go to ``sink``; it subscribes by sending frames (``receive``)."""
+        sub = Subscription(sink)
         self._subscribers.add(sub)
-        self.faults.sockets.add(ws, "market")
-        writer = asyncio.create_task(sub.drain())
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    self._on_text(sub, msg.data)
-                elif msg.type is WSMsgType.BINARY:
-                    self.ignored["binary frame"] += 1
-        finally:
-            self.faults.sockets.discard(ws)
-            self._unsubscribe(sub, list(sub.assets))
-            self._subscribers.discard(sub)
-            sub.queue.put_nowait(None)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
-        return ws
+        return sub
 
-    async def close_all(self) -> None:
-        """Close every socket (server shutdown)."""
-        for sub in list(self._subscribers):
-            with contextlib.suppress(Exception):
-                await sub.ws.close(code=1001, message=b"server shutdown")
+    def detach(self, sub: Subscription) -> None:
+        """The subscriber is gone: no more frames to it."""
+        self._unsubscribe(sub, list(sub.assets))
+        self._subscribers.discard(sub)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(self._subscribers)
 
     # ------------------------------------------------------------------ client frames
 
-    def _on_text(self, sub: _Subscriber, text: str) -> None:
+    def receive(self, sub: Subscription, text: str) -> None:
+        """A text frame from the subscriber: subscribe, unsubscribe, ``PING``; anything else is counted."""
         stripped = text.strip()
         if stripped in ("PING", "ping"):
             sub.send(b"PONG")
@@ -190,10 +163,10 @@ class MarketChannel:
         else:
             self.ignored["unknown message"] += 1
 
-    def _subscribe(self, sub: _Subscriber, assets: list[str], dump: bool, only_new: bool) -> None:
+    def _subscribe(self, sub: Subscription, assets: list[str], dump: bool, only_new: bool) -> None:
         known: list[tuple[MarketBook, Outcome]] = []
         for asset in assets:
-            found = self.engine.lookup(asset)
+            found = self.matching.lookup(asset)
             if found is None or (only_new and asset in sub.assets):
                 continue
             sub.assets.add(asset)
@@ -201,9 +174,9 @@ class MarketChannel:
             if found[0].market.condition_id not in self.closed_markets:
                 known.append(found)
         if dump and not self._frozen_drop():
-            sub.send(b"[" + b",".join(wire.ws_book(book, outcome) for book, outcome in known) + b"]")
+            sub.send(b"[" + b",".join(frames.ws_book(book, outcome) for book, outcome in known) + b"]")
 
-    def _unsubscribe(self, sub: _Subscriber, assets: Iterable[str]) -> None:
+    def _unsubscribe(self, sub: Subscription, assets: Iterable[str]) -> None:
         for asset in assets:
             sub.assets.discard(asset)
             subs = self._by_token.get(asset)
@@ -214,7 +187,7 @@ class MarketChannel:
 
     # ------------------------------------------------------------------ engine events
 
-    def _subs(self, market: Market) -> tuple[set[_Subscriber], set[_Subscriber]]:
+    def _subs(self, market: Market) -> tuple[set[Subscription], set[Subscription]]:
         return self._by_token.get(market.yes_token) or set(), self._by_token.get(market.no_token) or set()
 
     def _on_event(self, event: Event) -> None:
@@ -231,7 +204,7 @@ class MarketChannel:
         self._best_bid_ask(event.book, event.timestamp_ms, yes_subs, no_subs)
 
     def _best_bid_ask(
-        self, book: MarketBook, timestamp_ms: int, yes_subs: set[_Subscriber], no_subs: set[_Subscriber]
+        self, book: MarketBook, timestamp_ms: int, yes_subs: set[Subscription], no_subs: set[Subscription]
     ) -> None:
         yes_custom = [s for s in yes_subs if s.custom]
         no_custom = [s for s in no_subs if s.custom]
@@ -244,7 +217,7 @@ class MarketChannel:
         self._bba[market.condition_id] = best
         for outcome, subs in ((Outcome.YES, yes_custom), (Outcome.NO, no_custom)):
             if subs:
-                frame = wire.ws_best_bid_ask(
+                frame = frames.ws_best_bid_ask(
                     market, outcome, book.best_bid(outcome), book.best_ask(outcome), timestamp_ms
                 )
                 for sub in subs:
@@ -259,7 +232,7 @@ class MarketChannel:
         if (yes_subs or no_subs) and not self._frozen_drop():
             for outcome, subs in ((Outcome.YES, yes_subs), (Outcome.NO, no_subs)):
                 if subs:
-                    frame = wire.ws_tick_size_change(market, outcome, old, new, timestamp_ms)
+                    frame = frames.ws_tick_size_change(market, outcome, old, new, timestamp_ms)
                     for sub in subs:
                         sub.send(frame)
                         sent += 1
@@ -273,7 +246,7 @@ class MarketChannel:
         targets = [s for s in yes_subs | no_subs if s.custom]
         if not targets or self._frozen_drop():
             return 0
-        frame = wire.ws_market_resolved(market, gamma_id, winner, timestamp_ms)
+        frame = frames.ws_market_resolved(market, gamma_id, winner, timestamp_ms)
         for sub in targets:
             sub.send(frame)
         return len(targets)
@@ -288,7 +261,7 @@ class MarketChannel:
         return len(targets)
 
     def _price_change(
-        self, event: LevelsChanged, yes_subs: set[_Subscriber], no_subs: set[_Subscriber]
+        self, event: LevelsChanged, yes_subs: set[Subscription], no_subs: set[Subscription]
     ) -> None:
         book = event.book
         market = book.market
@@ -297,8 +270,8 @@ class MarketChannel:
         def entries(outcome: Outcome) -> list[bytes]:
             token = market.token(outcome)
             h = book.hash(outcome)
-            best_bid = wire.price_str(book.best_bid(outcome))
-            best_ask = wire.price_str(book.best_ask(outcome))
+            best_bid = units.price_str(book.best_bid(outcome))
+            best_ask = units.price_str(book.best_ask(outcome))
             out = []
             for c in event.changes:
                 yes = outcome is Outcome.YES
@@ -306,8 +279,8 @@ class MarketChannel:
                     orjson.dumps(
                         {
                             "asset_id": token,
-                            "price": wire.price_str(c.price if yes else complement(c.price)),
-                            "size": wire.micro_to_str(c.size),
+                            "price": units.price_str(c.price if yes else complement(c.price)),
+                            "size": units.micro_to_str(c.size),
                             "side": (c.side if yes else c.side.other).value,
                             "hash": h,
                             "best_bid": best_bid,
@@ -339,7 +312,7 @@ class MarketChannel:
             if sub not in yes_subs:
                 sub.send(frame("no"))
 
-    def _trade(self, trade: Trade, yes_subs: set[_Subscriber], no_subs: set[_Subscriber]) -> None:
+    def _trade(self, trade: Trade, yes_subs: set[Subscription], no_subs: set[Subscription]) -> None:
         book = trade.book
         market = book.market
         taker_subs = yes_subs if trade.outcome is Outcome.YES else no_subs
@@ -356,8 +329,8 @@ class MarketChannel:
                         "event_type": "last_trade_price",
                         "market": market.condition_id,
                         "asset_id": trade.token_id,
-                        "price": wire.price_str(price),
-                        "size": wire.micro_to_str(size),
+                        "price": units.price_str(price),
+                        "size": units.micro_to_str(size),
                         "fee_rate_bps": "0",
                         "side": trade.side.value,
                         "timestamp": ts,
@@ -368,6 +341,6 @@ class MarketChannel:
                     sub.send(frame)
         for outcome, subs in ((Outcome.YES, yes_subs), (Outcome.NO, no_subs)):
             if subs:
-                frame = wire.ws_book(book, outcome)
+                frame = frames.ws_book(book, outcome)
                 for sub in subs:
                     sub.send(frame)

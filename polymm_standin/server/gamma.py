@@ -1,4 +1,4 @@
-"""Gamma ``/markets`` and ``/events``: discovery as Polymarket's Gamma API shapes it (PROTOCOL §7).
+"""Gamma ``/markets`` and ``/events``: discovery as Polymarket's Gamma API shapes it (docs/protocol.md §7).
 
 Gamma differs from the CLOB on purpose and clients trip on it, so the stand-in reproduces the
 differences: camelCase keys, ``id`` as a string, ``outcomes``/``outcomePrices``/``clobTokenIds`` as
@@ -22,11 +22,13 @@ comma lists), ``closed`` (default false), ``active``, ``archived``, ``tag_id``, 
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from multidict import MultiMapping
@@ -34,14 +36,12 @@ from multidict import MultiMapping
 from polymm.domain.market import Outcome
 from polymm.domain.prices import PIPS_PER_UNIT, pips_to_decimal
 
-from . import wire
-from .book import BookSide
-from .matching import MatchingEngine
-from .synthetic import COLLATERAL_ADDRESS, TAGS, Catalog, EventProfile, MarketProfile, MarketStatus
-from .wire import json_response as _json
-
-if TYPE_CHECKING:
-    from .standin import StandIn
+from ..sim import units
+from ..sim.book import BookSide
+from ..sim.catalog import COLLATERAL_ADDRESS, TAGS, Catalog, EventProfile, MarketProfile, MarketStatus
+from ..sim.matching import MatchingEngine
+from . import http
+from .http import json_response as _json
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -82,12 +82,12 @@ def _event_stub(event: EventProfile | None) -> list[dict[str, Any]]:
 
 def gamma_market(
     profile: MarketProfile,
-    engine: MatchingEngine,
+    matching: MatchingEngine,
     status: MarketStatus | None = None,
     event: EventProfile | None = None,
 ) -> dict[str, Any]:
     """One market in Gamma's shape, with live prices from the engine."""
-    book = engine.market_book(profile.market.condition_id)
+    book = matching.market_book(profile.market.condition_id)
     assert book is not None, "profile and engine out of step"
     m = book.market  # the live market (its tick may have changed)
     status = status or MarketStatus(base_tick=m.tick)
@@ -103,8 +103,8 @@ def gamma_market(
         yes = Decimal("0.5")
     # Liquidity as the notional resting on the YES book (both sides), in USDC.
     resting = _side_notional(book.bids) + _side_notional(book.asks)
-    liquidity = (Decimal(resting) / (wire.MICRO * PIPS_PER_UNIT)).quantize(Decimal("0.0001"))
-    session = engine.volume(m.condition_id)
+    liquidity = (Decimal(resting) / (units.MICRO * PIPS_PER_UNIT)).quantize(Decimal("0.0001"))
+    session = matching.volume(m.condition_id)
     volume = profile.base_volume + session
     volume_24h = profile.base_volume_24h + session
     doc: dict[str, Any] = {
@@ -121,7 +121,7 @@ def gamma_market(
         "image": "",
         "icon": "",
         "outcomes": json.dumps(list(m.outcomes)),
-        "outcomePrices": json.dumps([wire.decimal_str(yes), wire.decimal_str(1 - yes)]),
+        "outcomePrices": json.dumps([units.decimal_str(yes), units.decimal_str(1 - yes)]),
         "clobTokenIds": json.dumps([m.yes_token, m.no_token]),
         "active": True,
         "closed": closed,
@@ -131,9 +131,9 @@ def gamma_market(
         "orderPriceMinTickSize": float(m.tick.decimal),
         "orderMinSize": _num(m.min_order_size),
         "negRisk": m.neg_risk,
-        "liquidity": wire.decimal_str(liquidity),
+        "liquidity": units.decimal_str(liquidity),
         "liquidityNum": float(liquidity),
-        "volume": wire.decimal_str(volume),
+        "volume": units.decimal_str(volume),
         "volumeNum": float(volume),
         "volume24hr": float(volume_24h),
         "rewardsMinSize": _num(m.reward_min_size),
@@ -211,7 +211,7 @@ def _flag(query: Mapping[str, str], name: str) -> bool | None:
         return None
     lowered = value.lower()
     if lowered not in ("true", "false"):
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected true or false)")
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected true or false)")
     return lowered == "true"
 
 
@@ -222,9 +222,9 @@ def _int(query: Mapping[str, str], name: str, default: int, maximum: int | None 
     try:
         n = int(value)
     except ValueError:
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected a non-negative integer)") from None
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected a non-negative integer)") from None
     if n < 0:
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected a non-negative integer)")
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected a non-negative integer)")
     return min(n, maximum) if maximum is not None else n
 
 
@@ -237,7 +237,7 @@ def _float(query: Mapping[str, str], name: str) -> float | None:
     except ValueError:
         x = float("nan")
     if x != x or x in (float("inf"), float("-inf")):
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected a number)")
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected a number)")
     return x
 
 
@@ -248,7 +248,7 @@ def _date(query: Mapping[str, str], name: str) -> datetime | None:
     try:
         d = datetime.fromisoformat(value.strip().replace(" ", "T"))
     except ValueError:
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected an ISO 8601 date or time)") from None
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected an ISO 8601 date or time)") from None
     return d if d.tzinfo is not None else d.replace(tzinfo=UTC)
 
 
@@ -272,15 +272,23 @@ def _values(query: MultiMapping[str], name: str) -> set[str]:
 Row = dict[str, Any]
 
 
+def _at_least(key: str, bound: float, row: Row) -> bool:
+    return bool(row[key] >= bound)
+
+
+def _at_most(key: str, bound: float, row: Row) -> bool:
+    return bool(row[key] <= bound)
+
+
 def _range_filters(query: MultiMapping[str], spec: Sequence[tuple[str, str]]) -> list[Callable[[Row], bool]]:
     """Numeric min/max filters: (param stem, row key) → ``stem_min``/``stem_max``."""
     checks: list[Callable[[Row], bool]] = []
     for stem, key in spec:
         lo, hi = _float(query, f"{stem}_min"), _float(query, f"{stem}_max")
         if lo is not None:
-            checks.append(lambda r, k=key, v=lo: r[k] >= v)
+            checks.append(functools.partial(_at_least, key, lo))
         if hi is not None:
-            checks.append(lambda r, k=key, v=hi: r[k] <= v)
+            checks.append(functools.partial(_at_most, key, hi))
     return checks
 
 
@@ -312,10 +320,10 @@ def _order(rows: list[Row], query: MultiMapping[str], template: Row | None) -> N
         twin = _NUMERIC_TWIN.get(name)
         key = twin if twin in sortable else name
         if key not in sortable:
-            raise wire.ApiError(400, f"invalid order field: {name!r}")
+            raise http.ApiError(400, f"invalid order field: {name!r}")
         keys.append(key)
     for key in reversed(keys):
-        rows.sort(key=lambda r, k=key: r[k], reverse=ascending is False)
+        rows.sort(key=operator.itemgetter(key), reverse=ascending is False)
 
 
 def _page(rows: list[Row], query: MultiMapping[str]) -> list[Row]:
@@ -324,125 +332,136 @@ def _page(rows: list[Row], query: MultiMapping[str]) -> list[Row]:
     return rows[offset : offset + limit]
 
 
-def query_markets(
-    profiles: Sequence[MarketProfile],
-    engine: MatchingEngine,
-    query: MultiMapping[str],
-    catalog: Catalog | None = None,
-) -> list[Row]:
-    """GET ``/markets`` with Gamma's filters, ordering and paging. Bad parameters → ``ApiError`` 400."""
-    closed = _flag(query, "closed")
-    active = _flag(query, "active")
-    archived = _flag(query, "archived")
-    _flag(query, "related_tags")
+ProfileCheck = Callable[[MarketProfile], bool]
+EventCheck = Callable[[EventProfile], bool]
+
+
+def _is(key: str, value: bool, row: Row) -> bool:
+    return row[key] is value
+
+
+def _state_checks(query: MultiMapping[str], flags: Sequence[str]) -> list[Callable[[Row], bool]]:
+    """``closed`` (Gamma lists open markets unless asked for closed ones) and the other state flags."""
+    checks: list[Callable[[Row], bool]] = [functools.partial(_is, "closed", _flag(query, "closed") or False)]
+    for key in flags:
+        value = _flag(query, key)
+        if value is not None:
+            checks.append(functools.partial(_is, key, value))
+    _flag(query, "related_tags")  # accepted, validated, no effect here
+    return checks
+
+
+def _tag_id(query: MultiMapping[str]) -> str | None:
+    tag_id = query.get("tag_id")
+    if tag_id is not None and not tag_id.isdigit():
+        raise http.ApiError(400, f"invalid tag_id: {tag_id!r} (expected an integer)")
+    return tag_id
+
+
+def _market_checks(query: MultiMapping[str]) -> list[ProfileCheck]:
+    """The identity filters of ``/markets`` (ids, slugs, tokens, conditions, questions, tag)."""
     ids = _values(query, "id")
     slugs = _values(query, "slug")
     tokens = _values(query, "clob_token_ids")
     conditions = {c.lower() for c in _values(query, "condition_ids")}
     questions = {c.lower() for c in _values(query, "question_ids")}
-    tag_id = query.get("tag_id")
-    if tag_id is not None and not tag_id.isdigit():
-        raise wire.ApiError(400, f"invalid tag_id: {tag_id!r} (expected an integer)")
+    tag_id = _tag_id(query)
+    checks: list[ProfileCheck] = []
+    if ids:
+        checks.append(lambda p: p.gamma_id in ids)
+    if slugs:
+        checks.append(lambda p: p.market.slug in slugs)
+    if tokens:
+        checks.append(lambda p: bool(tokens & {p.market.yes_token, p.market.no_token}))
+    if conditions:
+        checks.append(lambda p: p.market.condition_id in conditions)
+    if questions:
+        checks.append(lambda p: p.question_id.lower() in questions)
+    if tag_id is not None:
+        checks.append(lambda p: p.tag.id == tag_id)
+    return checks
+
+
+def query_markets(
+    profiles: Sequence[MarketProfile],
+    matching: MatchingEngine,
+    query: MultiMapping[str],
+    catalog: Catalog | None = None,
+) -> list[Row]:
+    """GET ``/markets`` with Gamma's filters, ordering and paging. Bad parameters → ``ApiError`` 400."""
+    row_checks = _state_checks(query, ("active", "archived"))
+    picks = _market_checks(query)
     rewards_min = _float(query, "rewards_min_size")
-    checks = _range_filters(query, (("liquidity_num", "liquidityNum"), ("volume_num", "volumeNum")))
-    checks += _date_filters(query)
+    if rewards_min is not None:
+        row_checks.append(functools.partial(_at_least, "rewardsMinSize", rewards_min))
+    row_checks += _range_filters(query, (("liquidity_num", "liquidityNum"), ("volume_num", "volumeNum")))
+    row_checks += _date_filters(query)
     _int(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     _int(query, "offset", 0)
 
     def render(profile: MarketProfile) -> Row:
         cond = profile.market.condition_id
         if catalog is None:
-            return gamma_market(profile, engine)
-        return gamma_market(profile, engine, catalog.status[cond], catalog.event_of(cond))
+            return gamma_market(profile, matching)
+        return gamma_market(profile, matching, catalog.status[cond], catalog.event_of(cond))
 
     template = render(profiles[0]) if profiles else None
     rows = []
     for profile in profiles:
-        m = profile.market
-        if ids and profile.gamma_id not in ids:
-            continue
-        if slugs and m.slug not in slugs:
-            continue
-        if tokens and not tokens & {m.yes_token, m.no_token}:
-            continue
-        if conditions and m.condition_id not in conditions:
-            continue
-        if questions and profile.question_id.lower() not in questions:
-            continue
-        if tag_id is not None and profile.tag.id != tag_id:
-            continue
-        row = render(profile)
-        # Gamma lists open markets unless asked for closed ones.
-        if row["closed"] is not (closed or False):
-            continue
-        if active is not None and row["active"] is not active:
-            continue
-        if archived is not None and row["archived"] is not archived:
-            continue
-        if rewards_min is not None and row["rewardsMinSize"] < rewards_min:
-            continue
-        if all(check(row) for check in checks):
-            rows.append(row)
+        if all(pick(profile) for pick in picks):
+            row = render(profile)
+            if all(check(row) for check in row_checks):
+                rows.append(row)
     _order(rows, query, template)
     return _page(rows, query)
 
 
-def query_events(catalog: Catalog, engine: MatchingEngine, query: MultiMapping[str]) -> list[Row]:
-    """GET ``/events``: events with their markets nested, filtered, ordered and paged."""
-    closed = _flag(query, "closed")
-    active = _flag(query, "active")
-    archived = _flag(query, "archived")
-    featured = _flag(query, "featured")
-    _flag(query, "related_tags")
+def _event_checks(query: MultiMapping[str]) -> list[EventCheck]:
+    """The identity filters of ``/events`` (ids, slugs, tag id, tag slug, excluded tags)."""
     ids = _values(query, "id")
     slugs = _values(query, "slug")
-    tag_id = query.get("tag_id")
-    if tag_id is not None and not tag_id.isdigit():
-        raise wire.ApiError(400, f"invalid tag_id: {tag_id!r} (expected an integer)")
+    tag_id = _tag_id(query)
     excluded = _values(query, "exclude_tag_id")
     if any(not x.isdigit() for x in excluded):
-        raise wire.ApiError(400, "invalid exclude_tag_id (expected integers)")
+        raise http.ApiError(400, "invalid exclude_tag_id (expected integers)")
     tag_slug = query.get("tag_slug")
-    checks = _range_filters(query, (("liquidity", "liquidity"), ("volume", "volume")))
-    checks += _date_filters(query)
+    checks: list[EventCheck] = [lambda e: e.tag.id not in excluded]
+    if ids:
+        checks.append(lambda e: e.id in ids)
+    if slugs:
+        checks.append(lambda e: e.slug in slugs)
+    if tag_id is not None:
+        checks.append(lambda e: e.tag.id == tag_id)
+    if tag_slug is not None:
+        checks.append(lambda e: e.tag.slug == tag_slug)
+    return checks
+
+
+def query_events(catalog: Catalog, matching: MatchingEngine, query: MultiMapping[str]) -> list[Row]:
+    """GET ``/events``: events with their markets nested, filtered, ordered and paged."""
+    row_checks = _state_checks(query, ("active", "archived", "featured"))
+    picks = _event_checks(query)
+    row_checks += _range_filters(query, (("liquidity", "liquidity"), ("volume", "volume")))
+    row_checks += _date_filters(query)
     _int(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     _int(query, "offset", 0)
 
-    rows = []
-    template = None
-    for event in catalog.events:
-        row = event_doc(catalog, engine, event)
-        template = template or row
-        if ids and event.id not in ids:
-            continue
-        if slugs and event.slug not in slugs:
-            continue
-        if tag_id is not None and event.tag.id != tag_id:
-            continue
-        if tag_slug is not None and event.tag.slug != tag_slug:
-            continue
-        if event.tag.id in excluded:
-            continue
-        if row["closed"] is not (closed or False):
-            continue
-        if active is not None and row["active"] is not active:
-            continue
-        if archived is not None and row["archived"] is not archived:
-            continue
-        if featured is not None and row["featured"] is not featured:
-            continue
-        if all(check(row) for check in checks):
-            rows.append(row)
+    docs = [(event, event_doc(catalog, matching, event)) for event in catalog.events]
+    template = docs[0][1] if docs else None
+    rows = [
+        row for event, row in docs
+        if all(pick(event) for pick in picks) and all(check(row) for check in row_checks)
+    ]
     _order(rows, query, template)
     return _page(rows, query)
 
 
-def event_doc(catalog: Catalog, engine: MatchingEngine, event: EventProfile) -> Row:
+def event_doc(catalog: Catalog, matching: MatchingEngine, event: EventProfile) -> Row:
     markets = []
     for cond in event.condition_ids:
         profile = catalog.profile(cond)
         if profile is not None:
-            markets.append(gamma_market(profile, engine, catalog.status[cond], event))
+            markets.append(gamma_market(profile, matching, catalog.status[cond], event))
     closed = bool(markets) and all(d["closed"] for d in markets)
     return gamma_event(event, markets, closed)
 
@@ -455,8 +474,9 @@ def event_doc(catalog: Catalog, engine: MatchingEngine, event: EventProfile) -> 
 class GammaApi:
     """Gamma routes under ``/gamma-api``."""
 
-    def __init__(self, standin: StandIn) -> None:
-        self.standin = standin
+    def __init__(self, catalog: Catalog, matching: MatchingEngine) -> None:
+        self.catalog = catalog
+        self.matching = matching
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -470,51 +490,51 @@ class GammaApi:
         ]
 
     def _market_doc(self, profile: MarketProfile) -> Row:
-        s = self.standin
+        s = self
         cond = profile.market.condition_id
-        return gamma_market(profile, s.engine, s.catalog.status[cond], s.catalog.event_of(cond))
+        return gamma_market(profile, s.matching, s.catalog.status[cond], s.catalog.event_of(cond))
 
     async def markets(self, request: web.Request) -> web.Response:
-        s = self.standin
-        return _json(query_markets(s.catalog.profiles, s.engine, request.query, s.catalog))
+        s = self
+        return _json(query_markets(s.catalog.profiles, s.matching, request.query, s.catalog))
 
     async def market(self, request: web.Request) -> web.Response:
         wanted = request.match_info["id"]
         if not wanted.isdigit():
-            raise wire.ApiError(400, f"invalid id: {wanted!r} (expected an integer)")
-        for profile in self.standin.catalog.profiles:
+            raise http.ApiError(400, f"invalid id: {wanted!r} (expected an integer)")
+        for profile in self.catalog.profiles:
             if profile.gamma_id == wanted:
                 return _json(self._market_doc(profile))
-        raise wire.ApiError(404, "market not found")
+        raise http.ApiError(404, "market not found")
 
     async def market_by_slug(self, request: web.Request) -> web.Response:
         wanted = request.match_info["slug"]
-        for profile in self.standin.catalog.profiles:
+        for profile in self.catalog.profiles:
             if profile.market.slug == wanted:
                 return _json(self._market_doc(profile))
-        raise wire.ApiError(404, "market not found")
+        raise http.ApiError(404, "market not found")
 
     async def events(self, request: web.Request) -> web.Response:
-        s = self.standin
-        return _json(query_events(s.catalog, s.engine, request.query))
+        s = self
+        return _json(query_events(s.catalog, s.matching, request.query))
 
     async def event(self, request: web.Request) -> web.Response:
         wanted = request.match_info["id"]
         if not wanted.isdigit():
-            raise wire.ApiError(400, f"invalid id: {wanted!r} (expected an integer)")
-        s = self.standin
+            raise http.ApiError(400, f"invalid id: {wanted!r} (expected an integer)")
+        s = self
         event = s.catalog.event(wanted)
         if event is None:
-            raise wire.ApiError(404, "event not found")
-        return _json(event_doc(s.catalog, s.engine, event))
+            raise http.ApiError(404, "event not found")
+        return _json(event_doc(s.catalog, s.matching, event))
 
     async def event_by_slug(self, request: web.Request) -> web.Response:
-        s = self.standin
+        s = self
         event = next((e for e in s.catalog.events if e.slug == request.match_info["slug"]), None)
         if event is None:
-            raise wire.ApiError(404, "event not found")
-        return _json(event_doc(s.catalog, s.engine, event))
+            raise http.ApiError(404, "event not found")
+        return _json(event_doc(s.catalog, s.matching, event))
 
     async def tags(self, request: web.Request) -> web.Response:
-        used = {p.category for p in self.standin.catalog.profiles}
+        used = {p.category for p in self.catalog.profiles}
         return _json([{"id": t.id, "label": t.label, "slug": t.slug} for c, t in TAGS.items() if c in used])

@@ -1,6 +1,6 @@
 """Authentication of the stand-in exchange: L1 wallet signatures, L2 HMAC, API keys, order signatures.
 
-Everything here verifies exactly what the official ``py-clob-client-v2`` produces (PROTOCOL §4, §5.1):
+Everything here verifies exactly what the official ``py-clob-client-v2`` produces (docs/protocol.md §4, §5.1):
 
 * **L1** (key create/derive): headers ``POLY_ADDRESS``/``POLY_SIGNATURE``/``POLY_TIMESTAMP``/``POLY_NONCE``;
   the signature is an EIP-712 ``ClobAuth(address address,string timestamp,uint256 nonce,string message)``
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from coincurve import PublicKey
 from eth_utils import keccak, to_checksum_address
 
-from . import wire
+from . import http
 
 AUTH_WINDOW_S = 300
 CHAIN_ID = 137
@@ -64,7 +64,7 @@ ORDER_TYPEHASH = keccak(
 _UINT256_MAX = (1 << 256) - 1
 
 
-class AuthError(wire.ApiError):
+class AuthError(http.ApiError):
     """A 401 with Polymarket's message."""
 
     def __init__(self, message: str = INVALID_L2) -> None:
@@ -223,15 +223,17 @@ def _bytes32(value: object, name: str) -> bytes:
 
 
 def _address(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise OrderFormatError(f"invalid {name}")
     try:
-        address_bytes(value)  # type: ignore[arg-type]
+        address_bytes(value)
     except ValueError:
         raise OrderFormatError(f"invalid {name}") from None
-    return to_checksum_address(value)  # type: ignore[arg-type]
+    return str(to_checksum_address(value))
 
 
 def parse_order(obj: object) -> SignedOrder:
-    """Parse the wire ``order`` object (PROTOCOL §5.3). Raises ``OrderFormatError``."""
+    """Parse the wire ``order`` object (docs/protocol.md §5.3). Raises ``OrderFormatError``."""
     if not isinstance(obj, dict):
         raise OrderFormatError("invalid order")
     side = obj.get("side")
@@ -299,7 +301,7 @@ class KeyStore:
         """Issue the key of (address, nonce); ``ApiError(400)`` if it already exists."""
         slot = (address.lower(), nonce)
         if slot in self._by_slot:
-            raise wire.ApiError(400, CANNOT_CREATE)
+            raise http.ApiError(400, CANNOT_CREATE)
         api_key = self._make(address, nonce)
         self._keys[api_key.key] = api_key
         self._by_slot[slot] = api_key.key
@@ -309,7 +311,7 @@ class KeyStore:
         """The existing key of (address, nonce); ``ApiError(400)`` if it was never created."""
         key = self._by_slot.get((address.lower(), nonce))
         if key is None:
-            raise wire.ApiError(400, CANNOT_DERIVE)
+            raise http.ApiError(400, CANNOT_DERIVE)
         return self._keys[key]
 
     def create_or_derive(self, address: str, nonce: int = 0) -> ApiKey:

@@ -5,8 +5,8 @@ Tests set these through the Python API (``standin.faults``) or the loopback admi
 
 * the HTTP middleware: ``latency_s`` and the queued ``http_errors`` (status, count, retry-after);
 * the market channel: ``market_ws_frozen`` (socket open, ``PONG`` still answered, no data);
-* heartbeats: ``heartbeats_honoured`` (False = silence never cancels, or every heartbeat is
-  treated as missing — see the trading module);
+* heartbeats: ``heartbeats_honoured`` (False = silence never cancels) and
+  ``heartbeat_reply_without_id``;
 * trades: ``ghost_fills`` (the next N trades go MATCHED then FAILED instead of CONFIRMED);
 * every WebSocket handler registers its sockets in ``sockets`` (a ``SocketRegistry``), so one call
   (``standin.drop_all_websockets()`` / ``POST /_admin/drop-websockets``) can drop them all.
@@ -15,12 +15,14 @@ Tests set these through the Python API (``standin.faults``) or the loopback admi
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aiohttp import web
 
-#: Default status messages of the error bursts (PROTOCOL §5.3 / §8 wording where it exists).
+#: Default status messages of the error bursts (docs/protocol.md §5.3 / §8 wording where it exists).
 HTTP_ERROR_MESSAGES: dict[int, str] = {
     425: "Too Early: the matching engine is restarting, retry shortly",
     429: "Too Many Requests",
@@ -78,18 +80,72 @@ class SocketRegistry:
         return len(victims)
 
 
+Check = Callable[[str, object], object]
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+    return value
+
+
+def _seconds(lo: float, hi: float) -> Check:
+    def check(name: str, value: object) -> float:
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a number")
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} must be within [{lo:g}, {hi:g}]")
+        return float(value)
+
+    return check
+
+
+def _count(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer")
+    return value
+
+
+def _fault(default: Any, check: Check, doc: str) -> Any:
+    """A settable fault: its default (what ``clear`` restores), how a new value is checked, and what it does."""
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
 @dataclass(slots=True)
 class Faults:
-    latency_s: float = 0.0
-    http_errors: list[HttpErrorBurst] = field(default_factory=list)
-    market_ws_frozen: bool = False
-    heartbeats_honoured: bool = True
-    ghost_fills: int = 0
+    """Every fault the stand-in can inject. A field declared with ``_fault`` is settable by
+    ``/_admin/faults`` (validated by its check), shown by ``as_dict`` and reset by ``clear``: adding a
+    fault is its field here plus the code that reads it."""
+
+    latency_s: float = _fault(0.0, _seconds(0, 60), "every HTTP request except /_admin/ waits this long")
+    market_ws_frozen: bool = _fault(False, _flag, "market sockets stay open and answer PONG, but send no data")
+    heartbeats_honoured: bool = _fault(True, _flag, "False: heartbeats are answered but silence cancels nothing")
+    ghost_fills: int = _fault(0, _count, "the next N trades with a real participant fail (MATCHED → FAILED)")
     #: Answer heartbeats as Polymarket's docs page shows (``{"status": "ok"}``, no id, nothing chained)
-    #: instead of the SDK's chained ``heartbeat_id`` (PROTOCOL §12): a client must handle both.
-    heartbeat_reply_without_id: bool = False
+    #: instead of the SDK's chained ``heartbeat_id`` (docs/protocol.md §12): a client must handle both.
+    heartbeat_reply_without_id: bool = _fault(False, _flag, "heartbeats answered {status: ok}, nothing chained")
+    #: Queued error bursts (``add_http_errors``; ``/_admin/faults`` appends to them).
+    http_errors: list[HttpErrorBurst] = field(default_factory=list)
     #: Open WebSockets of every channel (not cleared by ``clear()``: it is bookkeeping, not a fault).
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
+
+    @classmethod
+    def settable(cls) -> dict[str, Check]:
+        """The settable faults by name, with their checks."""
+        return {f.name: f.metadata["check"] for f in fields(cls) if "check" in f.metadata}
+
+    def validated(self, values: dict[str, object]) -> dict[str, object]:
+        """``values`` checked (ValueError naming the field and what it allows), nothing changed."""
+        checks = self.settable()
+        unknown = set(values) - set(checks)
+        if unknown:
+            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        return {name: checks[name](name, value) for name, value in values.items()}
+
+    def apply(self, values: dict[str, object]) -> None:
+        """Set faults from ``validated`` values."""
+        for name, value in values.items():
+            setattr(self, name, value)
 
     def add_http_errors(
         self, status: int, count: int, retry_after_s: float = 1.0, path_prefix: str = "/", message: str = ""
@@ -110,14 +166,9 @@ class Faults:
         return burst
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "latency_s": self.latency_s,
-            "http_errors": [b.as_dict() for b in self.http_errors],
-            "market_ws_frozen": self.market_ws_frozen,
-            "heartbeats_honoured": self.heartbeats_honoured,
-            "ghost_fills": self.ghost_fills,
-            "heartbeat_reply_without_id": self.heartbeat_reply_without_id,
-        }
+        out: dict[str, Any] = {name: getattr(self, name) for name in self.settable()}
+        out["http_errors"] = [b.as_dict() for b in self.http_errors]
+        return out
 
     def take_http_error(self, path: str) -> HttpErrorBurst | None:
         """Consume one error from the first burst that applies to ``path``, if any."""
@@ -136,9 +187,7 @@ class Faults:
         return False
 
     def clear(self) -> None:
-        self.latency_s = 0.0
+        for f in fields(self):
+            if "check" in f.metadata:
+                setattr(self, f.name, f.default)
         self.http_errors.clear()
-        self.market_ws_frozen = False
-        self.heartbeats_honoured = True
-        self.ghost_fills = 0
-        self.heartbeat_reply_without_id = False

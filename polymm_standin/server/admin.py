@@ -18,9 +18,9 @@ Admin routes (JSON bodies; 403 for any peer that is not loopback, 400/404 ``{"er
 
 ==============================  ===================================================================
 GET  ``/_admin/state``          faults, sockets, flow, and per market tick / closed / fair value
-POST ``/_admin/faults``         any of ``latency_s``, ``market_ws_frozen``, ``heartbeats_honoured``,
-                                ``ghost_fills``, ``heartbeat_reply_without_id``, ``http_errors`` (list
-                                of bursts, appended)
+POST ``/_admin/faults``         any settable fault (``faults.Faults.settable()``: ``latency_s``,
+                                ``market_ws_frozen``, ``heartbeats_honoured``, ``ghost_fills``,
+                                ``heartbeat_reply_without_id``) and ``http_errors`` (bursts, appended)
 POST ``/_admin/http-errors``    one burst: ``status``, ``count``, ``retry_after_s``, ``path_prefix``
 POST ``/_admin/drop-websockets`` ``{"channel": "market"|"user"}`` (absent = all)
 POST ``/_admin/freeze``         ``{"frozen": true}`` (default true)
@@ -28,6 +28,7 @@ POST ``/_admin/tick-size``      ``{"market": cond or token, "tick_size": "0.001"
 POST ``/_admin/resolve``        ``{"market": cond or token, "winner": "Yes"|"No"|token}``
 POST ``/_admin/new-market``     lists a new synthetic market
 POST ``/_admin/flow``           ``{"paused": bool}``
+POST ``/_admin/blast``          ``{"frames": n, "seed": s}``: generated ``price_change`` frames (benchmarks)
 POST ``/_admin/clear``          every fault back to normal (does not reopen markets)
 ==============================  ===================================================================
 """
@@ -40,7 +41,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -48,15 +49,17 @@ from aiohttp import web
 from polymm.domain.market import Market, Outcome
 from polymm.domain.prices import PriceError, Tick, price_to_pips
 
-from . import wire
-from .book import MarketBook, Order
+from ..sim import frames, units
+from ..sim.book import MarketBook, Order
+from ..sim.catalog import Catalog, MarketProfile, listed_market_profile, single_market_event
+from ..sim.flow import SyntheticFlow
+from ..sim.market_channel import MarketChannel
+from ..sim.matching import Event, MatchingEngine, Trade
 from .faults import Faults
-from .matching import Event, MatchingEngine, Trade
-from .synthetic import MarketProfile, SyntheticFlow, listed_market_profile, single_market_event
-from .wire import json_response as _json
-
-if TYPE_CHECKING:
-    from .standin import StandIn
+from .flows import FlowRunner
+from .http import json_response as _json
+from .market_ws import MarketWs
+from .user_channel import UserChannel
 
 log = logging.getLogger(__name__)
 
@@ -100,19 +103,19 @@ class Resolution:
     timestamp_ms: int
 
 
-def _register_market(engine: MatchingEngine, market: Market) -> None:
+def _register_market(matching: MatchingEngine, market: Market) -> None:
     """Add a market to a running engine (``engine.add_market`` when it has one)."""
-    add = getattr(engine, "add_market", None)
+    add = getattr(matching, "add_market", None)
     if add is not None:
         add(market)
         return
     # The matching engine has no public way to add a market yet: register it the way its
     # constructor does. (Keep in step with MatchingEngine.__init__.)
-    book = MarketBook(market, engine._clock())
-    engine._books[market.condition_id] = book
-    engine._tokens[market.yes_token] = (book, Outcome.YES)
-    engine._tokens[market.no_token] = (book, Outcome.NO)
-    engine._notional[market.condition_id] = 0
+    book = MarketBook(market, matching._clock())
+    matching._books[market.condition_id] = book
+    matching._tokens[market.yes_token] = (book, Outcome.YES)
+    matching._tokens[market.no_token] = (book, Outcome.NO)
+    matching._notional[market.condition_id] = 0
 
 
 def parse_outcome(market: Market, winner: object) -> Outcome:
@@ -135,36 +138,53 @@ def parse_outcome(market: Market, winner: object) -> Outcome:
 class Controls:
     """Operator actions on a running stand-in (see the module docstring)."""
 
-    def __init__(self, standin: StandIn) -> None:
-        self.standin = standin
+    def __init__(
+        self,
+        seed: int,
+        matching: MatchingEngine,
+        catalog: Catalog,
+        channel: MarketChannel,
+        flows: FlowRunner,
+        faults: Faults,
+        user_channel: UserChannel,
+        clock: Callable[[], int],
+    ) -> None:
+        self.seed = seed
+        self.matching = matching
+        self.catalog = catalog
+        self.channel = channel
+        self.flows = flows
+        self.faults = faults
+        self.user_channel = user_channel
+        self.clock = clock
         self.tick_listeners: list[Callable[[TickChange], None]] = []
         #: Called after a market resolved and its orders were cancelled (accounts settle here).
         self.resolution_listeners: list[Callable[[Resolution], None]] = []
         self.tick_changes: list[TickChange] = []
         self.resolutions: list[Resolution] = []
         self._listed = 0
-        standin.engine.add_listener(self._on_event)
+        matching.add_listener(self._on_event)
 
     # ---------------------------------------------------------------- helpers
 
     def condition_id(self, market_or_token: object) -> str:
         if not isinstance(market_or_token, str) or not market_or_token:
             raise ControlError("market must be a condition id or a token id")
-        cond = self.standin.catalog.resolve_id(market_or_token)
+        cond = self.catalog.resolve_id(market_or_token)
         if cond is None:
             raise ControlError(f"market not found: {market_or_token}", 404)
         return cond
 
     def _book(self, cond: str) -> MarketBook:
-        book = self.standin.engine.market_book(cond)
+        book = self.matching.market_book(cond)
         assert book is not None, "catalog and engine out of step"
         return book
 
     def _flow(self, cond: str) -> SyntheticFlow | None:
-        return next((f for f in self.standin.flows if f.market.condition_id == cond), None)
+        return self.flows.find(cond)
 
     def _now(self) -> int:
-        return self.standin.clock()
+        return self.clock()
 
     # ---------------------------------------------------------------- tick size
 
@@ -178,7 +198,7 @@ class Controls:
                 tick = Tick.parse(str(tick))
             except PriceError as exc:
                 raise ControlError(str(exc)) from None
-        s = self.standin
+        s = self
         status = s.catalog.status[cond]
         if status.closed:
             raise ControlError(f"market {cond} is closed")
@@ -188,7 +208,7 @@ class Controls:
             raise ControlError(f"market {cond} already has tick size {tick.text}")
         market = replace(book.market, tick=tick)
         book.market = market
-        for order in s.engine.open_orders():
+        for order in s.matching.open_orders():
             if order.market.condition_id == cond:
                 order.market = market
         ts = self._now()
@@ -214,7 +234,7 @@ class Controls:
             return
         book = event.book
         cond = book.market.condition_id
-        status = self.standin.catalog.status.get(cond)
+        status = self.catalog.status.get(cond)
         last = book.last_trade
         if status is None or status.closed or last is None or status.base_tick != _TICK_COARSE:
             return
@@ -231,7 +251,7 @@ class Controls:
     def resolve_market(self, market_or_token: str, winner: Outcome | str = Outcome.YES) -> Resolution:
         """Resolve and close a market: orders cancelled, book empty, flow stopped, ``market_resolved`` sent."""
         cond = self.condition_id(market_or_token)
-        s = self.standin
+        s = self
         status = s.catalog.status[cond]
         if status.closed:
             raise ControlError(f"market {cond} is already resolved")
@@ -242,7 +262,7 @@ class Controls:
         flow = self._flow(cond)
         if flow is not None:
             flow.deactivate()
-        cancelled = s.engine.cancel_orders([o.id for o in s.engine.open_orders() if o.market.condition_id == cond])
+        cancelled = s.matching.cancel_orders([o.id for o in s.matching.open_orders() if o.market.condition_id == cond])
         profile = s.catalog.profile(cond)
         assert profile is not None
         s.channel.market_resolved(book.market, profile.gamma_id, outcome, ts)
@@ -257,15 +277,15 @@ class Controls:
 
     def list_new_market(self) -> MarketProfile:
         """List a fresh synthetic market (flow running if the venue's is) and announce ``new_market``."""
-        s = self.standin
+        s = self
         profile = listed_market_profile(s.seed, self._listed)
         self._listed += 1
-        _register_market(s.engine, profile.market)
+        _register_market(s.matching, profile.market)
         event = single_market_event(profile)
         s.catalog.add(profile, event)
-        flow = SyntheticFlow(s.engine, profile, s.seed, 1000 + self._listed, clock=s.clock)
+        flow = SyntheticFlow(s.matching, profile, s.seed, 1000 + self._listed, clock=s.clock)
         flow.seed_book()
-        s.start_flow(flow)
+        s.flows.add(flow)
         m = profile.market
         fees = profile.fees
         fee_schedule = (
@@ -273,12 +293,12 @@ class Controls:
             if fees is None
             else {
                 "exponent": str(fees.exponent),
-                "rate": wire.decimal_str(fees.rate),
+                "rate": units.decimal_str(fees.rate),
                 "taker_only": fees.taker_only,
-                "rebate_rate": wire.decimal_str(fees.rebate_rate),
+                "rebate_rate": units.decimal_str(fees.rebate_rate),
             }
         )
-        frame = wire.ws_new_market(
+        frame = frames.ws_new_market(
             m,
             profile.gamma_id,
             {"id": event.id, "ticker": event.ticker, "slug": event.slug, "title": event.title,
@@ -296,24 +316,23 @@ class Controls:
         """Close every open WebSocket (of ``channel``: ``"market"`` or ``"user"``); returns how many."""
         if channel not in (None, "market", "user"):
             raise ControlError(f"invalid channel {channel!r}: expected market, user or nothing (all)")
-        registry = self.standin.faults.sockets
+        registry = self.faults.sockets
         registered_users = registry.count("user")
         closed = await registry.close_all(channel)
         # A user channel that does not register its sockets in ``faults.sockets``: close them its way.
-        users = getattr(self.standin, "user_channel", None)
-        if channel in (None, "user") and registered_users == 0 and users is not None:
-            closed += users.connections
-            await users.close_all()
+        if channel in (None, "user") and registered_users == 0:
+            closed += self.user_channel.connections
+            await self.user_channel.close_all()
         return closed
 
     def freeze_market_ws(self, frozen: bool = True) -> None:
         """Sockets stay open and ``PONG`` still answers, but no market data goes out."""
-        self.standin.faults.market_ws_frozen = bool(frozen)
+        self.faults.market_ws_frozen = bool(frozen)
 
     # ---------------------------------------------------------------- state
 
     def state(self) -> dict[str, Any]:
-        s = self.standin
+        s = self
         markets = []
         for p in s.catalog.profiles:
             cond = p.market.condition_id
@@ -333,7 +352,7 @@ class Controls:
         return {
             "faults": s.faults.as_dict(),
             "websockets": {"market": s.faults.sockets.count("market"), "user": s.faults.sockets.count("user")},
-            "flow_paused": s.flow_paused,
+            "flow_paused": s.flows.paused,
             "markets": markets,
         }
 
@@ -387,16 +406,17 @@ def faults_middleware(faults: Faults) -> Callable[..., Any]:
     return middleware
 
 
-_FAULT_FIELDS = {"latency_s", "market_ws_frozen", "heartbeats_honoured", "ghost_fills", "http_errors",
-                 "heartbeat_reply_without_id"}
-
-
 class AdminApi:
     """The ``/_admin/`` routes (loopback peers only)."""
 
-    def __init__(self, standin: StandIn) -> None:
-        self.standin = standin
-        self.controls: Controls = standin.controls
+    def __init__(
+        self, controls: Controls, faults: Faults, flows: FlowRunner, market_ws: MarketWs, markets: list[Market]
+    ) -> None:
+        self.controls = controls
+        self.faults = faults
+        self.flows = flows
+        self.market_ws = market_ws
+        self.markets = markets  # the catalog's live list (new listings appear in it)
         self._blasts: set[asyncio.Future] = set()  # running /_admin/blast pushes
 
     def routes(self) -> list[web.RouteDef]:
@@ -447,27 +467,21 @@ class AdminApi:
             raise ControlError(f"{key} must be true or false")
         return value
 
-    @staticmethod
-    def _number(value: object, key: str, lo: float, hi: float) -> float:
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            raise ControlError(f"{key} must be a number")
-        if not lo <= value <= hi:
-            raise ControlError(f"{key} must be within [{lo:g}, {hi:g}]")
-        return float(value)
-
     def _add_burst(self, spec: object) -> dict[str, Any]:
         if not isinstance(spec, dict):
             raise ControlError("an http error burst must be an object {status, count, retry_after_s, path_prefix}")
         unknown = set(spec) - {"status", "count", "retry_after_s", "path_prefix", "message"}
         if unknown:
             raise ControlError(f"unknown http error field(s): {', '.join(sorted(unknown))}")
+        fields: dict[str, Any] = spec  # validated by ``add_http_errors``: a bad value is a ValueError
+        status: Any = fields.get("status")
         try:
-            burst = self.standin.faults.add_http_errors(
-                spec.get("status"),  # type: ignore[arg-type]
-                spec.get("count", 1),  # type: ignore[arg-type]
-                spec.get("retry_after_s", 1.0),  # type: ignore[arg-type]
-                spec.get("path_prefix", "/"),  # type: ignore[arg-type]
-                spec.get("message", ""),  # type: ignore[arg-type]
+            burst = self.faults.add_http_errors(
+                status,
+                fields.get("count", 1),
+                fields.get("retry_after_s", 1.0),
+                fields.get("path_prefix", "/"),
+                fields.get("message", ""),
             )
         except ValueError as exc:
             raise ControlError(str(exc)) from None
@@ -478,19 +492,13 @@ class AdminApi:
 
     async def set_faults(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        unknown = set(body) - _FAULT_FIELDS
-        if unknown:
-            raise ControlError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
-        f = self.standin.faults
+        bursts = body.pop("http_errors", [])
+        f = self.faults
         # Validate everything before changing anything.
-        latency = self._number(body["latency_s"], "latency_s", 0, 60) if "latency_s" in body else None
-        frozen = self._bool(body, "market_ws_frozen") if "market_ws_frozen" in body else None
-        honoured = self._bool(body, "heartbeats_honoured") if "heartbeats_honoured" in body else None
-        no_id = self._bool(body, "heartbeat_reply_without_id") if "heartbeat_reply_without_id" in body else None
-        ghosts = body.get("ghost_fills")
-        if ghosts is not None and (not isinstance(ghosts, int) or isinstance(ghosts, bool) or ghosts < 0):
-            raise ControlError("ghost_fills must be a non-negative integer")
-        bursts = body.get("http_errors", [])
+        try:
+            values = f.validated(body)
+        except ValueError as exc:
+            raise ControlError(str(exc)) from None
         if not isinstance(bursts, list):
             raise ControlError("http_errors must be a list")
         saved = list(f.http_errors)
@@ -500,16 +508,7 @@ class AdminApi:
         except ControlError:
             f.http_errors[:] = saved
             raise
-        if latency is not None:
-            f.latency_s = latency
-        if frozen is not None:
-            f.market_ws_frozen = frozen
-        if honoured is not None:
-            f.heartbeats_honoured = honoured
-        if ghosts is not None:
-            f.ghost_fills = ghosts
-        if no_id is not None:
-            f.heartbeat_reply_without_id = no_id
+        f.apply(values)
         return _json(f.as_dict())
 
     async def http_errors(self, request: web.Request) -> web.Response:
@@ -558,15 +557,15 @@ class AdminApi:
     async def flow(self, request: web.Request) -> web.Response:
         paused = self._bool(await self._body(request), "paused")
         if paused:
-            self.standin.pause_flow()
+            self.flows.pause()
         else:
-            self.standin.resume_flow()
-        return _json({"paused": self.standin.flow_paused})
+            self.flows.resume()
+        return _json({"paused": self.flows.paused})
 
     async def blast(self, request: web.Request) -> web.Response:
         """Benchmark load: push ``frames`` generated price_change frames through the market channel
         (they do not touch the matching books). Returns at once; the frames stream behind it."""
-        from .blast import price_change_stream
+        from ..sim.blast import price_change_stream
 
         body = await self._body(request)
         count = body.get("frames", 100_000)
@@ -575,14 +574,14 @@ class AdminApi:
             raise ControlError("frames must be an integer within [1, 5000000]")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ControlError("seed must be an integer")
-        markets = [m for m in self.standin.markets if m.condition_id not in self.standin.channel.closed_markets]
+        markets = [m for m in self.markets if m.condition_id not in self.market_ws.channel.closed_markets]
         frames, levels = price_change_stream(markets, count, seed)
         tokens = {t for m in markets for t in (m.yes_token, m.no_token)}
-        task = asyncio.ensure_future(self.standin.channel.blast(frames, tokens))
+        task = asyncio.ensure_future(self.market_ws.blast(frames, tokens))
         self._blasts.add(task)
         task.add_done_callback(self._blasts.discard)
         return _json({"frames": count, "level_changes": levels})
 
     async def clear(self, request: web.Request) -> web.Response:
-        self.standin.faults.clear()
-        return _json(self.standin.faults.as_dict())
+        self.faults.clear()
+        return _json(self.faults.as_dict())

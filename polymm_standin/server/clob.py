@@ -1,4 +1,7 @@
-"""The stand-in's HTTP surface: one aiohttp application serving every Polymarket host on one port.
+"""The public CLOB REST routes, and the error middleware every route of the stand-in runs behind.
+
+The stand-in serves every Polymarket host from one aiohttp application on one port (built by
+``standin.StandIn.build_app``):
 
 URL layout (fixed; the venue clients and the CLI rely on it):
 
@@ -11,8 +14,8 @@ URL layout (fixed; the venue clients and the CLI rely on it):
 ``http://HOST:P/_admin/``       fault controls, loopback peers only (``admin``)
 ==============================  ==================================================================
 
-Every failure is a JSON ``{"error": "..."}`` with a 4xx status (PROTOCOL §2); an unexpected bug is
-logged and answered 500 with the same shape, never an HTML traceback.
+Every failure is a JSON ``{"error": "..."}`` (docs/protocol.md §2): a 4xx for bad input, the burst's status for
+an injected error, and 500 for an unexpected bug (logged), never an HTML traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -29,12 +32,11 @@ from aiohttp import web
 from polymm.domain.market import Outcome, Side
 from polymm.domain.prices import PIPS_PER_UNIT, pips_to_str
 
-from . import gamma, wire
-from .book import MarketBook
-from .wire import json_response
-
-if TYPE_CHECKING:
-    from .standin import StandIn
+from ..sim import frames, units
+from ..sim.book import MarketBook
+from ..sim.matching import MatchingEngine
+from . import http
+from .http import json_response
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     """Turn every error into ``{"error": ...}``: ours, aiohttp's (404/405/413) and bugs."""
     try:
         return await handler(request)
-    except wire.ApiError as exc:
+    except http.ApiError as exc:
         return json_response({"error": exc.message}, exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -69,10 +71,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
 
 
 class ClobApi:
-    """Public CLOB REST routes (PROTOCOL §3), reading the matching engine's books."""
+    """Public CLOB REST routes (docs/protocol.md §3), reading the matching engine's books."""
 
-    def __init__(self, standin: StandIn) -> None:
-        self.engine = standin.engine
+    def __init__(self, matching: MatchingEngine) -> None:
+        self.matching = matching
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -93,10 +95,10 @@ class ClobApi:
 
     def _find(self, token_id: object) -> tuple[MarketBook, Outcome]:
         if not isinstance(token_id, str) or not (token_id.isascii() and token_id.isdigit()):
-            raise wire.ApiError(400, INVALID_TOKEN)
-        found = self.engine.lookup(token_id)
+            raise http.ApiError(400, INVALID_TOKEN)
+        found = self.matching.lookup(token_id)
         if found is None:
-            raise wire.ApiError(404, NO_BOOK)
+            raise http.ApiError(404, NO_BOOK)
         return found
 
     def _token(self, request: web.Request) -> tuple[MarketBook, Outcome]:
@@ -106,16 +108,16 @@ class ClobApi:
         try:
             body = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
-            raise wire.ApiError(400, "Invalid payload") from None
+            raise http.ApiError(400, "Invalid payload") from None
         if not isinstance(body, list):
-            raise wire.ApiError(400, "Invalid payload")
+            raise http.ApiError(400, "Invalid payload")
         if len(body) > MAX_BOOKS:
-            raise wire.ApiError(400, PAYLOAD_LIMIT)
+            raise http.ApiError(400, PAYLOAD_LIMIT)
         return body
 
     async def book(self, request: web.Request) -> web.Response:
         book, outcome = self._token(request)
-        return _bytes_response(wire.rest_book(book, outcome))
+        return _bytes_response(frames.rest_book(book, outcome))
 
     async def books(self, request: web.Request) -> web.Response:
         items = await self._json_list(request)
@@ -124,11 +126,11 @@ class ClobApi:
             token_id = item.get("token_id") if isinstance(item, dict) else None
             try:
                 book, outcome = self._find(token_id)
-            except wire.ApiError as exc:
+            except http.ApiError as exc:
                 if exc.status == 404:
                     continue  # unknown books are left out of a batch rather than failing it
                 raise
-            rendered.append(wire.rest_book(book, outcome))
+            rendered.append(frames.rest_book(book, outcome))
         return _bytes_response(b"[" + b",".join(rendered) + b"]")
 
     async def tick_size(self, request: web.Request) -> web.Response:
@@ -143,25 +145,25 @@ class ClobApi:
         book, outcome = self._token(request)
         bid, ask = book.best_bid(outcome), book.best_ask(outcome)
         if bid is None or ask is None:
-            raise wire.ApiError(404, NO_BOOK)
-        return json_response({"mid": wire.decimal_str(Decimal(bid + ask) / (2 * PIPS_PER_UNIT))})
+            raise http.ApiError(404, NO_BOOK)
+        return json_response({"mid": units.decimal_str(Decimal(bid + ask) / (2 * PIPS_PER_UNIT))})
 
     async def price(self, request: web.Request) -> web.Response:
         book, outcome = self._token(request)
         side = request.query.get("side", "").upper()
         if side not in (Side.BUY.value, Side.SELL.value):
-            raise wire.ApiError(400, "Invalid side")
-        # BUY answers the best bid and SELL the best ask (PROTOCOL §3, live-probed).
+            raise http.ApiError(400, "Invalid side")
+        # BUY answers the best bid and SELL the best ask (docs/protocol.md §3, live-probed).
         best = book.best_bid(outcome) if side == Side.BUY.value else book.best_ask(outcome)
         if best is None:
-            raise wire.ApiError(404, NO_BOOK)
+            raise http.ApiError(404, NO_BOOK)
         return json_response({"price": pips_to_str(best)})
 
     async def spread(self, request: web.Request) -> web.Response:
         book, outcome = self._token(request)
         bid, ask = book.best_bid(outcome), book.best_ask(outcome)
         if bid is None or ask is None:
-            raise wire.ApiError(404, NO_BOOK)
+            raise http.ApiError(404, NO_BOOK)
         return json_response({"spread": pips_to_str(ask - bid)})
 
     async def last_trade_price(self, request: web.Request) -> web.Response:
@@ -181,20 +183,3 @@ class ClobApi:
 
     async def ok(self, request: web.Request) -> web.Response:
         return json_response("OK")
-
-
-def build_app(standin: StandIn) -> web.Application:
-    """The aiohttp application for one stand-in exchange."""
-    from . import admin, data_api, public_extra  # market data, discovery, Data API, faults (PROTOCOL §3, §7)
-
-    app = web.Application(middlewares=[json_errors, admin.faults_middleware(standin.faults)])
-    app.add_routes(ClobApi(standin).routes())
-    app.add_routes(public_extra.ClobExtraApi(standin).routes())
-    app.add_routes(gamma.GammaApi(standin).routes())
-    app.add_routes(data_api.DataApi(standin).routes())
-    app.add_routes(admin.AdminApi(standin).routes())
-    app.add_routes([web.get("/ws/market", standin.channel.handle)])
-    from . import trading  # keys, orders, trades, balances, heartbeats, /ws/user (PROTOCOL §4-§6.2)
-
-    app.add_routes(trading.routes(standin))
-    return app

@@ -1,11 +1,10 @@
-"""Data API under ``/data-api``: ``/positions`` and ``/trades`` (PROTOCOL §7).
+"""Data API under ``/data-api``: ``/positions`` and ``/trades`` (docs/protocol.md §7).
 
 * GET ``/data-api/positions?user=<address>`` answers a JSON array of positions (camelCase, numbers).
-  Holdings come from ``standin.positions_for(address)`` when the stand-in has it, as
-  ``PositionRecord``-like objects (``token_id``, ``size``, ``avg_price`` and optionally
-  ``total_bought``, ``realized_pnl``); otherwise from ``standin.accounts`` share balances with the
-  current price as entry price (no cost basis yet). Prices, values, PnL and market fields are
-  filled in here.
+  Holdings come from the ``positions_for`` hook when one is set, else from the accounts' share
+  balances with the current price as entry price (no cost basis yet), as ``PositionRecord``s
+  (``token_id``, ``size``, ``avg_price`` and optionally ``total_bought``, ``realized_pnl``). Prices,
+  values, PnL and market fields are filled in here.
   Filters: ``market`` (condition ids, comma list), ``sizeThreshold`` (default 1), ``limit`` (≤ 500),
   ``offset``, ``sortBy`` (TOKENS, CURRENT, INITIAL, CASHPNL, PERCENTPNL, PRICE, TITLE),
   ``sortDirection`` (ASC/DESC), ``redeemable``, ``mergeable``.
@@ -13,9 +12,8 @@
   shape (``tests/fixtures/rest/trades.json``): ``user``, ``market``, ``side``, ``takerOnly`` (default
   true; false adds each maker's side of the fill), ``limit`` (≤ 10 000), ``offset``.
 
-Engine order owners are API keys for user orders (shown as the key's address, via ``standin.keys``,
-or ``standin.owner_address(owner)`` when the stand-in has it) and names for synthetic traders (shown
-under a stable pseudo-address).
+The matching engine's order owners are API keys for user orders (shown as the key's address) and
+names for synthetic traders (shown under a stable pseudo-address).
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -33,12 +31,13 @@ from aiohttp import web
 from polymm.domain.market import Outcome, Side
 from polymm.domain.prices import PIPS_PER_UNIT
 
-from . import wire
-from .matching import Trade
-from .public_extra import token_prices
-
-if TYPE_CHECKING:
-    from .standin import StandIn
+from ..sim import units
+from ..sim.catalog import Catalog
+from ..sim.matching import MatchingEngine, Trade
+from . import http
+from .accounts import Accounts
+from .auth import KeyStore
+from .public import Tape, token_prices
 
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 MAX_POSITIONS = 500
@@ -85,7 +84,7 @@ def _flag(query: Any, name: str) -> bool | None:
     if value is None:
         return None
     if value.lower() not in ("true", "false"):
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected true or false)")
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected true or false)")
     return value.lower() == "true"
 
 
@@ -96,9 +95,9 @@ def _int(query: Any, name: str, default: int, maximum: int) -> int:
     try:
         n = int(value)
     except ValueError:
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected a non-negative integer)") from None
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected a non-negative integer)") from None
     if n < 0:
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected a non-negative integer)")
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected a non-negative integer)")
     return min(n, maximum)
 
 
@@ -112,8 +111,16 @@ def _conditions(query: Any) -> set[str]:
 class DataApi:
     """The ``/data-api`` routes."""
 
-    def __init__(self, standin: StandIn) -> None:
-        self.standin = standin
+    def __init__(
+        self, matching: MatchingEngine, catalog: Catalog, tape: Tape, keys: KeyStore, accounts: Accounts
+    ) -> None:
+        self.matching = matching
+        self.catalog = catalog
+        self.tape = tape
+        self.keys = keys
+        self.accounts = accounts
+        #: Holdings with a cost basis, by address (``PositionRecord``s); None: the accounts' balances.
+        self.positions_for: Callable[[str], Iterable[Any]] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -121,13 +128,8 @@ class DataApi:
             web.get("/data-api/trades", self.trades),
         ]
 
-    def _resolver(self) -> Callable[[str], str | None] | None:
-        explicit = getattr(self.standin, "owner_address", None)
-        if explicit is not None:
-            return explicit
-        keys = getattr(self.standin, "keys", None)  # engine owners of user orders are API keys
-        if keys is None:
-            return None
+    def _resolver(self) -> Callable[[str], str | None]:
+        keys = self.keys  # the matching engine's owners of user orders are API keys
 
         def by_key(owner: str) -> str | None:
             key = keys.get(owner)
@@ -138,28 +140,27 @@ class DataApi:
     # ---- positions
 
     def _holdings(self, address: str) -> list[Any]:
-        source = getattr(self.standin, "positions_for", None)
-        if source is not None:
-            return list(source(address))
+        if self.positions_for is not None:
+            return list(self.positions_for(address))
         # Until the accounts track cost basis: sizes from the accounts, entry price = current price.
-        accounts = getattr(self.standin, "accounts", None)
-        if accounts is None or not accounts.known(address):
+        accounts = self.accounts
+        if not accounts.known(address):
             return []
         out = []
         for token, micro in accounts.account(address).positions.items():
-            found = self.standin.engine.lookup(token)
+            found = self.matching.lookup(token)
             if found is None or micro <= 0:
                 continue
             book, outcome = found
-            yes, no = token_prices(book, self.standin.catalog.status[book.market.condition_id])
-            out.append(PositionRecord(token, Decimal(micro) / wire.MICRO, yes if outcome is Outcome.YES else no))
+            yes, no = token_prices(book, self.catalog.status[book.market.condition_id])
+            out.append(PositionRecord(token, Decimal(micro) / units.MICRO, yes if outcome is Outcome.YES else no))
         return out
 
     def position_doc(self, address: str, record: Any) -> dict[str, Any] | None:
         """A Data API position for one holding (None for unknown tokens)."""
-        s = self.standin
+        s = self
         token = str(getattr(record, "token_id", getattr(record, "asset", "")))
-        found = s.engine.lookup(token)
+        found = s.matching.lookup(token)
         if found is None:
             return None
         book, outcome = found
@@ -209,22 +210,22 @@ class DataApi:
         q = request.query
         user = q.get("user", "")
         if not ADDRESS.match(user):
-            raise wire.ApiError(400, "user must be a 0x-prefixed 40-hex-digit address")
+            raise http.ApiError(400, "user must be a 0x-prefixed 40-hex-digit address")
         threshold_text = q.get("sizeThreshold", "1")
         try:
             threshold = Decimal(threshold_text)
             if not threshold.is_finite() or threshold < 0:
                 raise ValueError
         except (ArithmeticError, ValueError):
-            raise wire.ApiError(400, f"invalid sizeThreshold: {threshold_text!r}") from None
+            raise http.ApiError(400, f"invalid sizeThreshold: {threshold_text!r}") from None
         limit = _int(q, "limit", 100, MAX_POSITIONS)
         offset = _int(q, "offset", 0, 10_000)
         sort_by = q.get("sortBy", "TOKENS").upper()
         if sort_by not in _SORT_KEYS:
-            raise wire.ApiError(400, f"invalid sortBy: {sort_by!r}; allowed: {', '.join(_SORT_KEYS)}")
+            raise http.ApiError(400, f"invalid sortBy: {sort_by!r}; allowed: {', '.join(_SORT_KEYS)}")
         direction = q.get("sortDirection", "DESC").upper()
         if direction not in ("ASC", "DESC"):
-            raise wire.ApiError(400, f"invalid sortDirection: {direction!r} (ASC or DESC)")
+            raise http.ApiError(400, f"invalid sortDirection: {direction!r} (ASC or DESC)")
         redeemable, mergeable = _flag(q, "redeemable"), _flag(q, "mergeable")
         markets = _conditions(q)
 
@@ -250,7 +251,7 @@ class DataApi:
     # ---- trades
 
     def _trade_docs(self, trade: Trade, taker_only: bool) -> Iterable[dict[str, Any]]:
-        s = self.standin
+        s = self
         book = trade.book
         m = book.market
         event = s.catalog.event_of(m.condition_id)
@@ -276,7 +277,7 @@ class DataApi:
             "proxyWallet": owner_address(trade.taker_owner, resolver),
             "side": trade.side.value,
             "asset": trade.token_id,
-            "size": _f(Decimal(size) / wire.MICRO),
+            "size": _f(Decimal(size) / units.MICRO),
             "price": _f(Decimal(notional) / size / PIPS_PER_UNIT, "0.0001"),
             "outcome": m.outcomes[index],
             "outcomeIndex": index,
@@ -290,7 +291,7 @@ class DataApi:
                 "proxyWallet": owner_address(fill.maker_owner, resolver),
                 "side": Side(fill.maker_side).value,
                 "asset": fill.maker_token,
-                "size": _f(Decimal(fill.size) / wire.MICRO),
+                "size": _f(Decimal(fill.size) / units.MICRO),
                 "price": _f(Decimal(fill.maker_price) / PIPS_PER_UNIT, "0.0001"),
                 "outcome": m.outcomes[maker_index],
                 "outcomeIndex": maker_index,
@@ -301,17 +302,17 @@ class DataApi:
         q = request.query
         user = q.get("user")
         if user is not None and not ADDRESS.match(user):
-            raise wire.ApiError(400, "user must be a 0x-prefixed 40-hex-digit address")
+            raise http.ApiError(400, "user must be a 0x-prefixed 40-hex-digit address")
         side = q.get("side")
         if side is not None and side.upper() not in ("BUY", "SELL"):
-            raise wire.ApiError(400, f"invalid side: {side!r} (BUY or SELL)")
+            raise http.ApiError(400, f"invalid side: {side!r} (BUY or SELL)")
         taker_only = _flag(q, "takerOnly")
         limit = _int(q, "limit", 100, MAX_TRADES)
         offset = _int(q, "offset", 0, MAX_TRADES)
         markets = _conditions(q)
         out: list[dict[str, Any]] = []
         wanted = user.lower() if user else None
-        for trade in reversed(self.standin.tape.trades):
+        for trade in reversed(self.tape.trades):
             if markets and trade.book.market.condition_id not in markets:
                 continue
             for doc in self._trade_docs(trade, taker_only is not False):

@@ -1,4 +1,4 @@
-"""The rest of the public CLOB REST surface (PROTOCOL §3) and the trade tape behind it.
+"""The rest of the public CLOB REST surface (docs/protocol.md §3) and the trade tape behind it.
 
 * batch prices: POST ``/midpoints``, ``/prices``, ``/spreads``, ``/last-trades-prices`` (bodies
   ``[{"token_id", "side"?}]``, ≤ 500 items; the GET forms take ``token_ids``/``sides`` comma lists);
@@ -22,7 +22,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -31,14 +31,12 @@ from multidict import MultiMapping
 from polymm.domain.market import Outcome, Side
 from polymm.domain.prices import MAX_PIPS, PIPS_PER_UNIT, pips_to_str
 
-from . import wire
-from .book import MarketBook
-from .matching import Event, MatchingEngine, Trade
-from .synthetic import COLLATERAL_ADDRESS, Catalog, MarketProfile, MarketStatus
-from .wire import json_response as _json
-
-if TYPE_CHECKING:
-    from .standin import StandIn
+from ..sim import units
+from ..sim.book import MarketBook
+from ..sim.catalog import COLLATERAL_ADDRESS, Catalog, MarketProfile, MarketStatus
+from ..sim.matching import Event, MatchingEngine, Trade
+from . import http
+from .http import json_response as _json
 
 INVALID_TOKEN = "Invalid token id"
 PAYLOAD_LIMIT = "Payload exceeds the limit"
@@ -67,9 +65,9 @@ class Tape:
     BACKFILL_HOURS = 7 * 24
 
     def __init__(
-        self, engine: MatchingEngine, catalog: Catalog, clock: Callable[[], int], seed: int, backfill: bool = True
+        self, matching: MatchingEngine, catalog: Catalog, clock: Callable[[], int], seed: int, backfill: bool = True
     ) -> None:
-        self.engine = engine
+        self.matching = matching
         self.seed = seed
         self.clock = clock
         self.history: dict[str, deque[tuple[int, int]]] = {}
@@ -78,7 +76,7 @@ class Tape:
             now_s = clock() // 1000
             for profile in catalog.profiles:
                 self.backfill(profile, now_s)
-        engine.add_listener(self._on_event)
+        matching.add_listener(self._on_event)
 
     def series(self, condition_id: str) -> deque[tuple[int, int]]:
         s = self.history.get(condition_id)
@@ -278,9 +276,9 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         text = base64.b64decode(cursor, validate=True).decode("ascii")
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise wire.ApiError(400, f"invalid next_cursor: {cursor!r}") from None
+        raise http.ApiError(400, f"invalid next_cursor: {cursor!r}") from None
     if not text.isdigit():
-        raise wire.ApiError(400, f"invalid next_cursor: {cursor!r}")
+        raise http.ApiError(400, f"invalid next_cursor: {cursor!r}")
     return int(text)
 
 
@@ -304,7 +302,7 @@ def page(items: Sequence[Any], cursor: str | None, limit: int = PAGE_SIZE) -> di
 
 def _valid_token(token: object) -> str:
     if not isinstance(token, str) or not (token.isascii() and token.isdigit()):
-        raise wire.ApiError(400, INVALID_TOKEN)
+        raise http.ApiError(400, INVALID_TOKEN)
     return token
 
 
@@ -323,20 +321,20 @@ def _int_param(query: MultiMapping[str], name: str, minimum: int = 0) -> int | N
     try:
         n = int(value)
     except ValueError:
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected an integer)") from None
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected an integer)") from None
     if n < minimum:
-        raise wire.ApiError(400, f"invalid {name}: {value!r} (expected an integer >= {minimum})")
+        raise http.ApiError(400, f"invalid {name}: {value!r} (expected an integer >= {minimum})")
     return n
 
 
 class ClobExtraApi:
     """Public CLOB routes beyond the book basics (see the module docstring)."""
 
-    def __init__(self, standin: StandIn) -> None:
-        self.standin = standin
-        self.engine = standin.engine
-        self.catalog = standin.catalog
-        self.tape: Tape = standin.tape
+    def __init__(self, matching: MatchingEngine, catalog: Catalog, tape: Tape, clock: Callable[[], int]) -> None:
+        self.matching = matching
+        self.catalog = catalog
+        self.tape = tape
+        self.clock = clock
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -365,7 +363,7 @@ class ClobExtraApi:
     # ---- helpers
 
     def _lookup(self, token: object) -> tuple[MarketBook, Outcome] | None:
-        return self.engine.lookup(_valid_token(token))
+        return self.matching.lookup(_valid_token(token))
 
     async def _items(self, request: web.Request, with_side: bool = False) -> list[tuple[str, str | None]]:
         """(token, side) pairs from a POST body list or GET ``token_ids``/``sides`` query lists."""
@@ -373,7 +371,7 @@ class ClobExtraApi:
             tokens = _comma(request.query, "token_ids", "token_id")
             sides = _comma(request.query, "sides", "side")
             if with_side and len(sides) != len(tokens):
-                raise wire.ApiError(400, "token_ids and sides must have the same length")
+                raise http.ApiError(400, "token_ids and sides must have the same length")
             raw: list[Any] = [
                 {"token_id": t, **({"side": sides[i]} if with_side else {})} for i, t in enumerate(tokens)
             ]
@@ -381,32 +379,32 @@ class ClobExtraApi:
             try:
                 raw = orjson.loads(await request.read())
             except orjson.JSONDecodeError:
-                raise wire.ApiError(400, "Invalid payload") from None
+                raise http.ApiError(400, "Invalid payload") from None
             if not isinstance(raw, list):
-                raise wire.ApiError(400, "Invalid payload")
+                raise http.ApiError(400, "Invalid payload")
         if len(raw) > MAX_BATCH:
-            raise wire.ApiError(400, PAYLOAD_LIMIT)
+            raise http.ApiError(400, PAYLOAD_LIMIT)
         out: list[tuple[str, str | None]] = []
         for item in raw:
             if not isinstance(item, dict):
-                raise wire.ApiError(400, "Invalid payload")
+                raise http.ApiError(400, "Invalid payload")
             token = _valid_token(item.get("token_id"))
             side = item.get("side")
             if with_side:
                 if not isinstance(side, str) or side.upper() not in (Side.BUY.value, Side.SELL.value):
-                    raise wire.ApiError(400, "Invalid side")
+                    raise http.ApiError(400, "Invalid side")
                 side = side.upper()
             out.append((token, side if with_side else None))
         return out
 
     def _market(self, cond: str) -> tuple[MarketProfile, MarketBook, MarketStatus]:
         if not (isinstance(cond, str) and cond.startswith("0x") and len(cond) == 66):
-            raise wire.ApiError(400, f"invalid condition id: {cond!r}")
+            raise http.ApiError(400, f"invalid condition id: {cond!r}")
         profile = self.catalog.profile(cond.lower())
         if profile is None:
-            raise wire.ApiError(404, "market not found")
+            raise http.ApiError(404, "market not found")
         cond = profile.market.condition_id
-        book = self.engine.market_book(cond)
+        book = self.matching.market_book(cond)
         assert book is not None
         return profile, book, self.catalog.status[cond]
 
@@ -416,7 +414,7 @@ class ClobExtraApi:
             status = self.catalog.status[cond]
             if sampling and (status.closed or not profile.has_rewards):
                 continue
-            book = self.engine.market_book(cond)
+            book = self.matching.market_book(cond)
             assert book is not None
             yield profile, book, status
 
@@ -425,20 +423,20 @@ class ClobExtraApi:
     async def midpoints(self, request: web.Request) -> web.Response:
         out: dict[str, str] = {}
         for token, _ in await self._items(request):
-            found = self.engine.lookup(token)
+            found = self.matching.lookup(token)
             mid = mid_pips(*found) if found is not None else None
             if mid is not None:
-                out[token] = wire.decimal_str(mid / PIPS_PER_UNIT)
+                out[token] = units.decimal_str(mid / PIPS_PER_UNIT)
         return _json(out)
 
     async def prices(self, request: web.Request) -> web.Response:
         out: dict[str, dict[str, str]] = {}
         for token, side in await self._items(request, with_side=True):
-            found = self.engine.lookup(token)
+            found = self.matching.lookup(token)
             if found is None:
                 continue
             book, outcome = found
-            # BUY answers the best bid and SELL the best ask, as GET /price (PROTOCOL §3).
+            # BUY answers the best bid and SELL the best ask, as GET /price (docs/protocol.md §3).
             best = book.best_bid(outcome) if side == Side.BUY.value else book.best_ask(outcome)
             if best is not None:
                 out.setdefault(token, {})[side] = pips_to_str(best)  # type: ignore[index]
@@ -447,7 +445,7 @@ class ClobExtraApi:
     async def spreads(self, request: web.Request) -> web.Response:
         out: dict[str, str] = {}
         for token, _ in await self._items(request):
-            found = self.engine.lookup(token)
+            found = self.matching.lookup(token)
             if found is None:
                 continue
             book, outcome = found
@@ -459,7 +457,7 @@ class ClobExtraApi:
     async def last_trades_prices(self, request: web.Request) -> web.Response:
         out = []
         for token, _ in await self._items(request):
-            found = self.engine.lookup(token)
+            found = self.matching.lookup(token)
             if found is None:
                 continue
             book, outcome = found
@@ -475,7 +473,7 @@ class ClobExtraApi:
     async def fee_rate(self, request: web.Request) -> web.Response:
         found = self._lookup(request.match_info.get("token_id") or request.query.get("token_id"))
         if found is None:
-            raise wire.ApiError(404, "market not found")
+            raise http.ApiError(404, "market not found")
         profile = self.catalog.profile(found[0].market.condition_id)
         assert profile is not None
         return _json({"base_fee": int(profile.fee_rate * 10_000)})
@@ -507,7 +505,7 @@ class ClobExtraApi:
     async def markets_by_token(self, request: web.Request) -> web.Response:
         found = self._lookup(request.match_info["token_id"])
         if found is None:
-            raise wire.ApiError(404, "market not found")
+            raise http.ApiError(404, "market not found")
         return _json({"condition_id": found[0].market.condition_id})
 
     async def rewards_current(self, request: web.Request) -> web.Response:
@@ -525,25 +523,25 @@ class ClobExtraApi:
         q = request.query
         token = q.get("market") or q.get("token_id")
         if not token:
-            raise wire.ApiError(400, "market (a token id) is required")
+            raise http.ApiError(400, "market (a token id) is required")
         found = self._lookup(token)
         if found is None:
-            raise wire.ApiError(404, "market not found")
+            raise http.ApiError(404, "market not found")
         book, outcome = found
         start, end = _int_param(q, "startTs"), _int_param(q, "endTs")
         interval = q.get("interval")
         fidelity = _int_param(q, "fidelity", minimum=1)
         if interval is not None:
             if interval not in INTERVALS:
-                raise wire.ApiError(400, f"invalid interval: {interval!r}; allowed: {', '.join(INTERVALS)}")
+                raise http.ApiError(400, f"invalid interval: {interval!r}; allowed: {', '.join(INTERVALS)}")
             if start is not None or end is not None:
-                raise wire.ApiError(400, "use either interval or startTs/endTs, not both")
+                raise http.ApiError(400, "use either interval or startTs/endTs, not both")
             span = INTERVALS[interval]
             if span is not None:
-                end = self.standin.clock() // 1000
+                end = self.clock() // 1000
                 start = end - span
         if start is not None and end is not None and start > end:
-            raise wire.ApiError(400, "startTs must not be after endTs")
+            raise http.ApiError(400, "startTs must not be after endTs")
         points = self.tape.points(book.market.condition_id, start, end)
         if fidelity is not None:
             bucket = fidelity * 60

@@ -1,7 +1,7 @@
 """Balances of the stand-in exchange: pUSD collateral and outcome shares per wallet address, and fees.
 
 Amounts are exact integers in the venue's on-chain unit, 1e-6 ("micro"), for both pUSD and shares
-(PROTOCOL §2). A wallet's account is created on first use with ``starting_balance`` pUSD and no
+(docs/protocol.md §2). A wallet's account is created on first use with ``starting_balance`` pUSD and no
 shares, so a bot that just created its API key can trade at once.
 
 Settlement is done in each participant's own terms — whichever kind of match it was (normal, MINT of
@@ -9,7 +9,7 @@ a YES buy against a NO buy, MERGE of a YES sell against a NO sell), a BUY of ``n
 pays ``n·p`` and receives ``n`` of its token, a SELL gives ``n`` and receives ``n·p``; cash is conserved
 across the two sides because the prices of the two tokens sum to 1.
 
-Fees (PROTOCOL §8): takers only, ``fee = shares × rate × p × (1 − p)`` in pUSD rounded to 5 dp. A
+Fees (docs/protocol.md §8): takers only, ``fee = shares × rate × p × (1 − p)`` in pUSD rounded to 5 dp. A
 market's ``rate`` is, in order: one set with ``set_fee_rate``; else what ``rate_source`` says (the
 stand-in wires the catalog's per-market fee schedule here, the one Gamma and ``/clob-markets`` show);
 else ``default_fee_rate`` (0 by default). Makers pay nothing.
@@ -30,11 +30,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from polymm.domain.market import Side
 from polymm.domain.prices import MAX_PIPS, PIPS_PER_UNIT
 
-from . import wire
+from ..sim import units
 
 DEFAULT_STARTING_BALANCE = Decimal(10_000)
 _FEE_QUANTUM = Decimal("0.00001")
-_MICRO_D = Decimal(wire.MICRO)
+_MICRO_D = Decimal(units.MICRO)
 
 
 def is_synthetic(owner: str) -> bool:
@@ -177,7 +177,7 @@ class Accounts:
 
     def fee_rate_bps(self, condition_id: str) -> str:
         """The rate as the wire's ``fee_rate_bps`` string (0.04 → ``"400"``)."""
-        return wire.decimal_str(self.fee_rate(condition_id) * 10_000)
+        return units.decimal_str(self.fee_rate(condition_id) * 10_000)
 
     # ---------------------------------------------------------------- settlement
 

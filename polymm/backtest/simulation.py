@@ -90,6 +90,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from polymm.domain import pipeline
 from polymm.domain.market import Outcome, Side
@@ -102,14 +103,13 @@ from polymm.domain.requote import budget_for, positions_for, reserved_for_step
 from polymm.domain.risk import Position, RiskEngine
 from polymm.domain.signals import EventConfig, SignalsConfig
 from polymm.domain.strategy import MarketBrain
-from polymm.exchange.market_channel import MarketChannel
-from polymm.exchange.matching import MatchingEngine, Trade
-from polymm.exchange.synthetic import SyntheticFlow, market_profiles
 from polymm.venue.recorder import FrameWriter
+from polymm_standin.sim import MarketChannel, MatchingEngine, SyntheticFlow, Trade, market_profiles
 
+from .capture import subscribe_all
 from .fills import OWNER as OWNER  # re-exported: the name our orders rest under
 from .fills import MatchingVenue
-from .metrics import HORIZONS_S, Curve, Markouts, MarkoutStat, Path
+from .measures import HORIZONS_S, Curve, Markouts, MarkoutStat, Path
 from .replay import ReplayConfig
 from .rewards import RewardMeter
 from .scenarios import SCENARIOS, Scenario
@@ -224,17 +224,17 @@ class Simulation:
         self._now = SIM_START_MS / 1000.0  # simulated epoch seconds (``_ms`` is its engine-clock form)
         self._t = 0.0  # simulated seconds since the start (of the last flow step)
         self._timing = random.Random(f"polymm-backtest-timing:{seed}:{market_index}")
-        self.engine = MatchingEngine([market], clock=self._clock, id_salt=f"standin:{seed}")
-        self.flow = SyntheticFlow(self.engine, profile, seed, market_index, clock=self._clock)
+        self.matching = MatchingEngine([market], clock=self._clock, id_salt=f"standin:{seed}")
+        self.flow = SyntheticFlow(self.matching, profile, seed, market_index, clock=self._clock)
         self._hook = self.scenario.install(self.flow)
-        book = self.engine.market_book(market.condition_id)
+        book = self.matching.market_book(market.condition_id)
         assert book is not None
         self._book = book
         self._version = 0
-        self.engine.add_listener(self._on_event)  # first: a trade's prints reach the brain before our fills
+        self.matching.add_listener(self._on_event)  # first: a trade's prints reach the brain before our fills
         self.portfolio = Portfolio()
         self._position = self.portfolio.position(market.condition_id)
-        self.venue = MatchingVenue(self.engine, self._on_fill, lambda: self._now, lambda _cid: self._position.qty,
+        self.venue = MatchingVenue(self.matching, self._on_fill, lambda: self._now, lambda _cid: self._position.qty,
                                    cfg.latency_s if latency_s is None else latency_s)
         self.flow.seed_book()
         # the engine's pieces with the engine's settings: brain, risk engine, the market's capital budget
@@ -466,10 +466,9 @@ class Simulation:
         ``price_change``, ``last_trade_price`` and the books after each trade), each stamped with the
         simulated time it was sent, and the market's definition — a recording ``polymm replay`` reads.
         With ``quote=False`` it is the flow as it runs without us (``bench/fill_gap_bench.py``)."""
-        from .recording import subscribe_all  # recording builds on this module
 
         writer.add_markets([self.market], self._ms * 1_000_000)
-        subscribe_all(MarketChannel(self.engine), writer, [self.market], lambda: self._ms * 1_000_000)
+        subscribe_all(MarketChannel(self.matching), writer, [self.market], lambda: self._ms * 1_000_000)
 
     # ------------------------------------------------------------------ run
 
@@ -590,7 +589,7 @@ def simulate(
     seconds: float | None = None,
     config: ReplayConfig | None = None,
     latency_s: float | None = None,
-    **overrides: object,
+    **overrides: Any,
 ) -> Report:
     """Run one simulation (module docstring) of ``steps`` flow steps, or of ``seconds`` of simulated
     time when given. ``params`` is the base (``MarketParams()`` by default); ``model`` and

@@ -1,6 +1,6 @@
 """Heartbeats (cancel-on-disconnect) of the stand-in exchange: POST ``/v1/heartbeats``.
 
-Semantics (PROTOCOL §5.4, §10.12), per wallet address (all API keys of one wallet share a session):
+Semantics (docs/protocol.md §5.4, §10.12), per wallet address (all API keys of one wallet share a session):
 
 * No session yet: a heartbeat with ``heartbeat_id: ""`` starts one and is answered with a fresh id.
 * Active session: the request must carry the id last issued; it is answered with the next id and the
@@ -24,13 +24,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import wire
+from . import http
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 10.0
 INVALID_HEARTBEAT = "Invalid Heartbeat ID"
 
 
-class HeartbeatError(wire.ApiError):
+class HeartbeatError(http.ApiError):
     """A stale heartbeat id; carries the id the server expected."""
 
     def __init__(self, expected: str) -> None:

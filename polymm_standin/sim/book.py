@@ -5,7 +5,7 @@ Polymarket runs one book per binary market: a NO bid at q is the same liquidity 
 mirroring prices, which makes the two token books consistent by construction.
 
 Each side keeps its price levels in a list sorted so that the best level is last, and beside it the
-rendered JSON fragment of every level for both tokens (``wire.level_fragment``). A level change
+rendered JSON fragment of every level for both tokens (``level_fragment``). A level change
 touches one list slot (bisect), and rendering a whole book or hashing it is a C-level byte join of
 cached fragments, not a Python loop over the levels. The list orders are chosen so that each token's
 wire order (bids ascending, asks descending: best last) is the natural list order:
@@ -16,13 +16,14 @@ wire order (bids ascending, asks descending: best last) is the natural list orde
 
 from __future__ import annotations
 
+import hashlib
 from bisect import bisect_left
 from dataclasses import dataclass
 
 from polymm.domain.market import Market, Outcome, Side
 from polymm.domain.prices import MAX_PIPS, complement
 
-from . import wire
+from .units import decimal_str, level_fragment, price_str
 
 
 @dataclass(slots=True, eq=False)
@@ -129,8 +130,8 @@ class BookSide:
             if present:
                 del self.keys[i], self.yes_frags[i], self.no_frags[i]
             return
-        yes = wire.level_fragment(price, total)
-        no = wire.level_fragment(complement(price), total)
+        yes = level_fragment(price, total)
+        no = level_fragment(complement(price), total)
         if present:
             self.yes_frags[i] = yes
             self.no_frags[i] = no
@@ -204,5 +205,44 @@ class MarketBook:
         """The token book's SHA-1 hash at ``updated_ms`` (cached until the next change)."""
         h = self._hashes.get(outcome)
         if h is None:
-            h = self._hashes[outcome] = wire.book_hash(self, outcome, self.updated_ms)
+            h = self._hashes[outcome] = book_hash(self, outcome, self.updated_ms)
         return h
+
+
+# --------------------------------------------------------------------------------------------- hash
+
+
+def rest_bytes(book: MarketBook, outcome: Outcome, timestamp_ms: int, hash_: str) -> bytes:
+    """The compact REST book body (``frames.rest_book``); with ``hash_=""`` it is what the hash covers."""
+    m = book.market
+    bids, asks = book.fragments(outcome)
+    return b"".join(
+        (
+            b'{"market":"',
+            m.condition_id.encode(),
+            b'","asset_id":"',
+            m.token(outcome).encode(),
+            b'","timestamp":"',
+            str(timestamp_ms).encode(),
+            b'","hash":"',
+            hash_.encode(),
+            b'","bids":[',
+            b",".join(bids),
+            b'],"asks":[',
+            b",".join(asks),
+            b'],"min_order_size":"',
+            decimal_str(m.min_order_size).encode(),
+            b'","tick_size":"',
+            m.tick.text.encode(),
+            b'","neg_risk":',
+            b"true" if m.neg_risk else b"false",
+            b',"last_trade_price":"',
+            price_str(book.last_trade_price(outcome)).encode(),
+            b'"}',
+        )
+    )
+
+
+def book_hash(book: MarketBook, outcome: Outcome, timestamp_ms: int) -> str:
+    """SHA-1 hex of the compact REST book with an empty hash (the official client's recipe)."""
+    return hashlib.sha1(rest_bytes(book, outcome, timestamp_ms, "")).hexdigest()
