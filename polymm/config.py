@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .domain.params import ConfigError, MarketParams, describe_validation_error
+from .domain.params import ConfigError, MarketParams, check_model_name, describe_validation_error
 from .domain.risk import RiskLimits
 
 __all__ = ["ConfigError", "MarketParams", "Settings", "load_settings"]
@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     default_position_limit: Decimal = Field(Decimal("100"), gt=0)
 
     # pm4, with the parameters below: chosen by bench/strategy_bench.py (docs/strategy.md has the tables)
-    default_model: Literal["fixed", "avellaneda", "pm4"] = "pm4"
+    default_model: str = "pm4"  # a registered quoting model (domain/params.py QUOTING_MODELS)
     # model parameters (polymm/domain/params.py MarketParams explains each; the defaults are its own)
     default_gamma: float = Field(_P["gamma"], ge=0, le=100)  # avellaneda: risk aversion γ per USDC
     default_horizon_s: float = Field(_P["horizon_s"], gt=0, le=2_592_000)  # avellaneda: T − t in seconds
@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     def _int_literal(cls, v: object) -> object:
         # environment values are strings, and an int Literal does not accept "137" on its own
         return int(v) if isinstance(v, str) and v.strip().isdigit() else v
+
+    @field_validator("default_model", mode="before")
+    @classmethod
+    def _model(cls, v: object) -> object:
+        return check_model_name(v)
 
     @field_validator("clob_url", "gamma_url", "data_url")
     @classmethod

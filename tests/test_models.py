@@ -12,32 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polymm.domain.market import Side
-from polymm.domain.models import (
-    AvellanedaParams,
-    EwmaParams,
-    LiveOrder,
-    ModelState,
-    PM4Params,
-    adjusted_mid,
-    as_spread,
-    avellaneda_quotes,
-    cap_total,
-    clamp_to_rewards,
-    diff_orders,
-    horizon_variance,
-    layered,
-    order_score,
-    parity_ok,
-    pm4_quotes,
-    reward_score,
-    skew,
-    taper_sizes,
-    update,
-)
+from polymm.domain.model_state import EwmaParams, ModelState, update
 from polymm.domain.order_book import BookView, Level
+from polymm.domain.order_diff import LiveOrder, diff_orders
 from polymm.domain.params import MarketParams
 from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick
-from polymm.domain.quoting import Quote, Targets
+from polymm.domain.quoting import Quote, Targets, parity_ok
+from polymm.domain.quoting_models.avellaneda import AvellanedaParams, as_spread, avellaneda_quotes, horizon_variance
+from polymm.domain.quoting_models.pm4 import PM4Params, pm4_quotes
+from polymm.domain.quoting_models.shaping import layered, skew
+from polymm.domain.rewards import adjusted_mid, clamp_to_rewards, order_score, reward_score
+from polymm.domain.sizes import cap_total, taper_sizes
 
 T01 = Tick.parse("0.01")
 D = Decimal

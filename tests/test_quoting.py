@@ -14,7 +14,8 @@ from polymm.domain.messages import parse_frame
 from polymm.domain.order_book import OrderBook
 from polymm.domain.params import MarketParams
 from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick
-from polymm.domain.quoting import Quote, fixed_quotes
+from polymm.domain.quoting import Quote
+from polymm.domain.quoting_models.fixed import fixed_quotes
 
 _market = market_on
 _view = book_view

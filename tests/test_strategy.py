@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polymm.domain.market import Side
-from polymm.domain.models import parity_ok
 from polymm.domain.params import MarketParams
 from polymm.domain.prices import MAX_PIPS, Tick
+from polymm.domain.quoting import parity_ok
 from polymm.domain.strategy import MODELS, MarketBrain, end_time_of
 
 T01 = Tick.parse("0.01")

@@ -90,7 +90,8 @@ class BookSet:
                     book.version += 1
                     changed.add(book.condition_id)
                 continue
-            book = by_token.get(ev.asset_id)
+            # MarketResolved went above (``type() is`` is the hot path's test; mypy cannot narrow by it)
+            book = by_token.get(ev.asset_id)  # type: ignore[union-attr]
             if book is None:
                 self.unknown += 1
                 continue

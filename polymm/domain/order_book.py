@@ -303,14 +303,14 @@ class OrderBook:
             self.best_ask = self._scan_up(arr, p) if self.n_asks else NO_ASK
         return True
 
-    def _scan_down(self, arr: list[float], p: int) -> int:
+    def _scan_down(self, arr: array[float], p: int) -> int:
         step = self._stride
         p -= step
         while p > 0 and not arr[p]:
             p -= step
         return p if p > 0 else NO_BID
 
-    def _scan_up(self, arr: list[float], p: int) -> int:
+    def _scan_up(self, arr: array[float], p: int) -> int:
         step = self._stride
         p += step
         while p < MAX_PIPS and not arr[p]:
@@ -407,15 +407,14 @@ class OrderBook:
         return bids, asks
 
     def view(self, depth: int = 10) -> BookView:
-        b, a = self.best_bid, self.best_ask
+        b: int | None = None
+        a: int | None = None
         bid_size = ask_size = 0.0
-        if b == NO_BID:
-            b = None
-        else:
+        if self.best_bid != NO_BID:
+            b = self.best_bid
             bid_size = self.bids[b]
-        if a == NO_ASK:
-            a = None
-        else:
+        if self.best_ask != NO_ASK:
+            a = self.best_ask
             ask_size = self.asks[a]
         return _new_view(
             self.condition_id,

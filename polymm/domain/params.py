@@ -1,13 +1,19 @@
-"""Per-market quoting parameters and the validation-error wording shared with ``config``."""
+"""Per-market quoting parameters, the registry of quoting models, and the validation-error wording
+shared with ``config``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from .market import Market
+from .quoting_models.avellaneda import AvellanedaFields
+from .quoting_models.base import CommonParams, ModelFields, QuotingModel
+from .quoting_models.fixed import FixedFields
+from .quoting_models.pm4 import PM4Fields
 
 
 class ConfigError(ValueError):
@@ -29,63 +35,31 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
     return "; ".join(lines)
 
 
-class MarketParams(BaseModel):
+def check_model_name(v: object) -> object:
+    """``v`` when it names a registered quoting model; else the error a ``Literal`` of the names gives
+    (``Input should be 'fixed', 'avellaneda' or 'pm4'``), so a bad value names the allowed ones."""
+    if isinstance(v, str) and v in QUOTING_MODELS:
+        return v
+    names = [repr(name) for name in QUOTING_MODELS]
+    expected = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
+
+
+# The bases after ``CommonParams`` are the registered quoting models' own parameters, one
+# ``ModelFields`` class each, the newest first: Python lays out the fields of the last base first, so
+# the fields (and ``QUOTING_MODELS``) read in registration order. Registering a model is adding its
+# fields class right after ``CommonParams``.
+class MarketParams(CommonParams, PM4Fields, AvellanedaFields, FixedFields):
     """Quoting parameters of one market; immutable, validated. Changing one makes a new value.
 
-    * ``model``: ``fixed`` (spread around the mid), ``avellaneda`` or ``pm4`` (``domain.models``).
-    * ``spread``: the full quoted width (ask − bid) in price units; for ``avellaneda`` / ``pm4`` the
-      minimum width, widened by volatility, signals and inventory.
-    * ``size`` (inner layer), ``layers`` (per side), ``layer_step`` (price units between layers),
-      ``size_mult`` (size multiplier per outer layer).
-    * ``requote_threshold``: how far the fair value must move (price units) before ``fixed`` requotes.
-    * ``position_limit``: net YES shares either way; the adding side tapers to 0 at the limit.
-    * ``avellaneda``: ``gamma`` — risk aversion γ per USDC with the inventory in shares (the paper's
-      units: a price is USDC per share); ``horizon_s`` — the time left ``T − t`` in seconds (the market's
-      end date caps it when closer); ``kappa`` — the order-arrival decay κ per price unit (fills at the
-      rate ``A·e^(−κδ)`` at ``δ`` from the mid), used until the market's own prints give an estimate.
-    * ``pm4``: ``gamma_a`` (exponent of the inventory spread multiplier ``1/(1 − |q̂|)^γa``), ``k_vol``
-      (half-spread per σ over one second), ``skew_ticks`` (price shift at the limit), ``j_min`` / ``j_max``
-      (clip of the volatility ratio J, the original's 0.8 / 2.0).
-    * ``fee_ticks``: extra half-spread (both adaptive models).
-    * ``tolerance_ticks``: a resting order within this many ticks of its target keeps its place in the
-      queue; ``max_order_age_s``: older orders are replaced anyway.
-    * ``capital_weight``: this market's share of the total capital, relative to the other markets'.
+    The common ones are documented on ``QuoteShape`` and ``CommonParams``, each model's own on its
+    fields class (``quoting_models``); ``model`` names one of ``QUOTING_MODELS``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model: Literal["fixed", "avellaneda", "pm4"] = "fixed"
-    spread: Decimal = Field(Decimal("0.04"), gt=0, lt=1)
-    size: Decimal = Field(Decimal("10"), gt=0, le=100_000)
-    layers: int = Field(1, ge=1, le=5)
-    layer_step: Decimal = Field(Decimal("0.01"), gt=0, lt=1)
-    requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
-    position_limit: Decimal = Field(Decimal("100"), gt=0, le=1_000_000)
-    size_mult: float = Field(1.0, ge=0.1, le=5.0)
-    # 0.03 per USDC is the former default (3 per position-limit of inventory, at the default limit of
-    # 100 shares) re-expressed in the paper's units; the strategy bench chooses the real default
-    gamma: float = Field(0.03, ge=0, le=100)
-    # 60 s stands for the former horizon of 100 strategy steps (a step every ~0.6 s)
-    horizon_s: float = Field(60.0, gt=0, le=2_592_000)
-    kappa: float = Field(100.0, gt=0, le=100_000)
-    k_vol: float = Field(4.0, ge=0, le=50)
-    skew_ticks: float = Field(12.0, ge=0, le=100)
-    gamma_a: float = Field(1.0, ge=0, le=10)
-    # J = 1 is "no change of regime": a clip that excludes it would scale every quote for good
-    j_min: float = Field(0.8, gt=0, le=1)
-    j_max: float = Field(2.0, ge=1, le=10)
-    fee_ticks: float = Field(0.0, ge=0, le=100)
-    tolerance_ticks: int = Field(1, ge=0, le=100)
-    max_order_age_s: float = Field(300.0, gt=0, le=86_400)
-    capital_weight: float = Field(1.0, ge=0, le=100)
-    enabled: bool = True
-
-    @field_validator("size")
+    @field_validator("model", mode="before")
     @classmethod
-    def _two_decimals(cls, v: Decimal) -> Decimal:
-        if v != v.quantize(Decimal("0.01")):
-            raise ValueError("must have at most 2 decimals (shares are traded in 0.01 steps)")
-        return v
+    def _known_model(cls, v: object) -> object:
+        return check_model_name(v)
 
     def check_for(self, market: Market) -> MarketParams:
         """Validate against the market's tick and minimum size; returns self or raises ConfigError."""
@@ -126,3 +100,11 @@ class MarketParams(BaseModel):
             return MarketParams.model_validate({**self.model_dump(), **changes})
         except ValidationError as e:
             raise ConfigError(describe_validation_error(e)) from None
+
+
+#: The quoting models by name, in registration order (``MarketParams``' bases).
+QUOTING_MODELS: Mapping[str, QuotingModel] = {
+    c.quoting_model.name: c.quoting_model
+    for c in reversed(MarketParams.__mro__)
+    if issubclass(c, ModelFields) and "quoting_model" in vars(c)
+}

@@ -1,7 +1,7 @@
 """One strategy step for one market, the same code wherever polymm trades or simulates trading.
 
 The engine (``Engine.step``), the replay (``backtest/replay.py``) and the synthetic backtest
-(``backtest/synthetic.py``) all call ``step`` and, for what they place after the step's cancels,
+(``backtest/simulation.py``) all call ``step`` and, for what they place after the step's cancels,
 ``recheck``. Pure: no I/O and no clock — the caller passes the book view, what it holds, the worst
 case of every market and the time.
 

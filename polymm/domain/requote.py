@@ -3,9 +3,10 @@
 
 ``plan_orders`` turns the step's targets and our resting orders into what to cancel and what to place:
 - resting orders the book now crosses go, whatever else happens;
-- the ``fixed`` model keeps its quotes unless something moved: a forced step (parameter change,
-  re-arm, regained trust), the fair value by ``requote_threshold``, a new tick epoch, the set of sides,
-  a crossing or an order older than ``max_order_age_s`` — then ``None`` (nothing to do);
+- a model that holds its quotes (``QuotingModel.holds_quotes``: ``fixed``) keeps them unless something
+  moved: a forced step (parameter change, re-arm, regained trust), the fair value by
+  ``requote_threshold``, a new tick epoch, the set of sides, a crossing or an order older than
+  ``max_order_age_s`` — else ``None`` (nothing to do);
 - otherwise ``diff_orders`` keeps queue position: exact prices first, then within
   ``tolerance_ticks`` (0 on a forced step or a new epoch: exactly the new targets).
 """
@@ -18,9 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 from .market import Market, Side
-from .models import LiveOrder, diff_orders
 from .order_book import BookView
-from .params import MarketParams
+from .order_diff import LiveOrder, diff_orders
+from .params import QUOTING_MODELS, MarketParams
 from .prices import Tick
 from .quoting import Quote, Targets, to_pips
 from .risk import Position
@@ -53,22 +54,35 @@ def plan_orders(
     last_fair: float | None,
     now: float,
 ) -> Plan | None:
-    """See the module docstring; ``None`` when the fixed model keeps its quotes."""
-    crossing = [
-        o for o in resting
-        if (o.side is Side.BUY and view.best_ask is not None and o.price >= view.best_ask)
-        or (o.side is Side.SELL and view.best_bid is not None and o.price <= view.best_bid)
-    ]
+    """See the module docstring; ``None`` when a model that holds its quotes keeps them."""
+    crossing = [o for o in resting if _crossed(o, view)]
     fair = targets.fair if targets.fair is not None else NO_FAIR
-    moved = abs(fair - (NO_FAIR if last_fair is None else last_fair)) >= to_pips(params.requote_threshold)
-    sides_changed = {o.side for o in resting} != {q.side for q in targets.quotes}
-    old = any(now - o.placed_at > params.max_order_age_s for o in resting)
-    if params.model == "fixed" and not (forced or moved or epoch_changed or sides_changed or crossing or old):
+    if QUOTING_MODELS[params.model].holds_quotes and not (
+        forced or epoch_changed or crossing or _moved(resting, targets, params, fair, last_fair, now)
+    ):
         return None
     live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in resting if o not in crossing]
     tolerance = 0 if epoch_changed or forced else params.tolerance_ticks
     to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, tick)
     return Plan(tuple(o.order_id for o in crossing) + tuple(o.order_id for o in to_cancel), tuple(to_place), fair)
+
+
+def _crossed(order: Any, view: BookView) -> bool:
+    """The book now trades through this resting order (a bid at or above the best ask, or the reverse)."""
+    if order.side is Side.BUY:
+        return view.best_ask is not None and order.price >= view.best_ask
+    return order.side is Side.SELL and view.best_bid is not None and order.price <= view.best_bid
+
+
+def _moved(
+    resting: Sequence[Any], targets: Targets, params: MarketParams, fair: float, last_fair: float | None, now: float
+) -> bool:
+    """The fair value moved by ``requote_threshold``, the set of sides changed, or an order is too old."""
+    if abs(fair - (NO_FAIR if last_fair is None else last_fair)) >= to_pips(params.requote_threshold):
+        return True
+    if {o.side for o in resting} != {q.side for q in targets.quotes}:
+        return True
+    return any(now - o.placed_at > params.max_order_age_s for o in resting)
 
 
 def reserved_for_step(

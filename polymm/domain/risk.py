@@ -51,9 +51,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from .market import Side
-from .models import cap_total
 from .prices import PIPS_PER_UNIT
 from .quoting import Quote
+from .sizes import cap_total
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,9 +298,9 @@ class RiskEngine:
         dollars of exposure allocated to this market."""
         lim = self.limits
         t = self.tighten
-        vetoes: list[str] = []
         if now < self.cooldown_until:
             return Verdict((), (f"error cooldown: {self.cooldown_until - now:.0f} s left",), t)
+        vetoes: list[str] = []
         ok: list[Quote] = []
         for q in quotes:
             if q.size > lim.max_order_size:
@@ -308,65 +308,87 @@ class RiskEngine:
             else:
                 ok.append(q)
         me = positions.get(cid, Position(0.0, 0.5))
-        qty, mark = me.qty, me.mark
         # each side's worst case: the position after every order of ours on that side that could
         # still fill (resting, in flight, cancelled with fills maybe on their way) has filled
-        worst = {Side.BUY: qty + me.bids, Side.SELL: qty - me.asks}
-        bids = [x for x in ok if x.side is Side.BUY]
-        asks = [x for x in ok if x.side is Side.SELL]
+        worst = {Side.BUY: me.qty + me.bids, Side.SELL: me.qty - me.asks}
+        rooms = self._position_rooms(cid, positions, worst, float(position_limit), reduce_only)
+        others = sum(p.worst_exposure for c, p in positions.items() if c != cid)
+        out: list[Quote] = []
+        for side in (Side.BUY, Side.SELL):
+            side_quotes = [x for x in ok if x.side is side]
+            if not side_quotes:
+                continue
+            rooms[side] += self._exposure_rooms(side, side_quotes, worst[side], me.mark, budget, others, hours_to_end)
+            if me.group:
+                rooms[side].append((self._group_room(cid, side, positions, worst[side]), "neg-risk group worst case"))
+            out.extend(self._cut(cid, side, side_quotes, rooms[side], positions, vetoes))
+        if not lim.enforce:  # log-only: report what would have been cut, quote as the model said
+            return Verdict(tuple(quotes), tuple(f"(log only) {v}" for v in vetoes), t)
+        return Verdict(tuple(out), tuple(vetoes), t)
+
+    def _position_rooms(
+        self, cid: str, positions: Mapping[str, Position], worst: dict[Side, float], position_limit: float,
+        reduce_only: bool,
+    ) -> dict[Side, list[tuple[float, str]]]:
+        """Each side's room (shares, and what limits it) under the position limits."""
+        t = self.tighten
         rooms: dict[Side, list[tuple[float, str]]] = {Side.BUY: [], Side.SELL: []}
-        pos_lim = float(position_limit) * t
+        pos_lim = position_limit * t
         rooms[Side.BUY].append((pos_lim - worst[Side.BUY], "position limit"))
         rooms[Side.SELL].append((pos_lim + worst[Side.SELL], "position limit"))
         # the total position (Σ|q| over markets) is a pre-trade cap too: the kill at the limit stays a
         # last resort for fills that overshoot, not the way the limit is normally kept
-        total_room = float(lim.max_total_position) * t - sum(p.worst_abs for c, p in positions.items() if c != cid)
+        total_room = float(self.limits.max_total_position) * t - sum(
+            p.worst_abs for c, p in positions.items() if c != cid
+        )
         rooms[Side.BUY].append((total_room - worst[Side.BUY], "total position"))
         rooms[Side.SELL].append((total_room + worst[Side.SELL], "total position"))
         if reduce_only:
             rooms[Side.BUY].append((max(-worst[Side.BUY], 0.0), "reduce-only before the end date"))
             rooms[Side.SELL].append((max(worst[Side.SELL], 0.0), "reduce-only before the end date"))
-        others = sum(p.worst_exposure for c, p in positions.items() if c != cid)
-        for side, side_quotes in ((Side.BUY, bids), (Side.SELL, asks)):
-            if not side_quotes:
-                continue
-            q = worst[side]
-            # the price paid per share on this side: the bid for YES, 1 − ask for NO
-            price = max(min(_avg_price(side_quotes, side), 1.0), 1e-4)
-            reducing = max(-q, 0.0) if side is Side.BUY else max(q, 0.0)
-            held = max(q, 0.0) * mark if side is Side.BUY else max(-q, 0.0) * (1 - mark)
-            mkt = budget * t
-            rooms[side].append((reducing + max(mkt - held, 0.0) / price, "market exposure"))
-            total_lim = float(lim.max_total_exposure) * t
-            rooms[side].append((reducing + max(total_lim - others - held, 0.0) / price, "total exposure"))
-            if lim.kelly_fraction > 0:
-                tf = 1.0
-                if hours_to_end is not None:
-                    decay = (max(hours_to_end, 0.0) / lim.kelly_horizon_hours) ** lim.kelly_eta_time
-                    tf = min(max(decay, 0.1), 1.0)
-                # PM4 divides by the probability of the outcome that makes this side lose, not the price
-                p_opp = max(min(1.0 - mark if side is Side.BUY else mark, 1.0), 1e-4)
-                q_max = lim.kelly_fraction * budget * tf / (p_opp * (1 + lim.slippage_buffer))
-                have = max(q, 0.0) if side is Side.BUY else max(-q, 0.0)
-                rooms[side].append((reducing + max(q_max - have, 0.0), "Kelly cap"))
-            if me.group:
-                rooms[side].append((self._group_room(cid, side, positions, q), "neg-risk group worst case"))
-        out: list[Quote] = []
-        for side, side_quotes in ((Side.BUY, bids), (Side.SELL, asks)):
-            if not side_quotes:
-                continue
-            want = float(sum(q.size for q in side_quotes))
-            room, why = min(rooms[side], key=lambda r: r[0])
-            if room < want:
-                vetoes.append(f"{side.value} cut to {max(room, 0):.2f} of {want:.2f}: {why}")
-                side_quotes = list(cap_total(side_quotes, Decimal(repr(max(room, 0.0)))))
-            if side_quotes and self._correlation_breach(cid, side, side_quotes, positions):
-                vetoes.append(f"{side.value} vetoed: correlated exposure over {lim.max_correlated_exposure}")
-                side_quotes = []
-            out.extend(side_quotes)
-        if not lim.enforce:  # log-only: report what would have been cut, quote as the model said
-            return Verdict(tuple(quotes), tuple(f"(log only) {v}" for v in vetoes), t)
-        return Verdict(tuple(out), tuple(vetoes), t)
+        return rooms
+
+    def _exposure_rooms(
+        self, side: Side, side_quotes: Sequence[Quote], q_side: float, mark: float, budget: float, others: float,
+        hours_to_end: float | None,
+    ) -> list[tuple[float, str]]:
+        """One side's room under the exposure limits and the Kelly cap (``q_side``: its worst case)."""
+        lim = self.limits
+        t = self.tighten
+        # the price paid per share on this side: the bid for YES, 1 − ask for NO
+        price = max(min(_avg_price(side_quotes, side), 1.0), 1e-4)
+        reducing = max(-q_side, 0.0) if side is Side.BUY else max(q_side, 0.0)
+        held = max(q_side, 0.0) * mark if side is Side.BUY else max(-q_side, 0.0) * (1 - mark)
+        rooms = [
+            (reducing + max(budget * t - held, 0.0) / price, "market exposure"),
+            (reducing + max(float(lim.max_total_exposure) * t - others - held, 0.0) / price, "total exposure"),
+        ]
+        if lim.kelly_fraction > 0:
+            tf = 1.0
+            if hours_to_end is not None:
+                decay = (max(hours_to_end, 0.0) / lim.kelly_horizon_hours) ** lim.kelly_eta_time
+                tf = min(max(decay, 0.1), 1.0)
+            # PM4 divides by the probability of the outcome that makes this side lose, not the price
+            p_opp = max(min(1.0 - mark if side is Side.BUY else mark, 1.0), 1e-4)
+            q_max = lim.kelly_fraction * budget * tf / (p_opp * (1 + lim.slippage_buffer))
+            have = max(q_side, 0.0) if side is Side.BUY else max(-q_side, 0.0)
+            rooms.append((reducing + max(q_max - have, 0.0), "Kelly cap"))
+        return rooms
+
+    def _cut(
+        self, cid: str, side: Side, side_quotes: list[Quote], rooms: list[tuple[float, str]],
+        positions: Mapping[str, Position], vetoes: list[str],
+    ) -> list[Quote]:
+        """One side's quotes cut to its smallest room, then vetoed on a correlated-exposure breach."""
+        want = float(sum(q.size for q in side_quotes))
+        room, why = min(rooms, key=lambda r: r[0])
+        if room < want:
+            vetoes.append(f"{side.value} cut to {max(room, 0):.2f} of {want:.2f}: {why}")
+            side_quotes = list(cap_total(side_quotes, Decimal(repr(max(room, 0.0)))))
+        if side_quotes and self._correlation_breach(cid, side, side_quotes, positions):
+            vetoes.append(f"{side.value} vetoed: correlated exposure over {self.limits.max_correlated_exposure}")
+            side_quotes = []
+        return side_quotes
 
     def _group_room(self, cid: str, side: Side, positions: Mapping[str, Position], q_side: float) -> float:
         """Shares this side may add before the group's worst case passes ``max_group_loss`` (this

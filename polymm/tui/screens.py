@@ -10,7 +10,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import get_args
 
 from rich.text import Text
 from textual import on, work
@@ -23,6 +22,8 @@ from textual.widgets import Button, DataTable, Input, Label, Select
 
 from ..config import ConfigError, MarketParams, Settings
 from ..domain.market import Market
+from ..domain.params import QUOTING_MODELS
+from ..domain.quoting_models.base import EditorField
 from ..engine.engine import Engine
 from ..venue.discovery import Candidate, Discovery, Filters, RankBy, rank
 from ..venue.rest import PublicClient
@@ -123,7 +124,7 @@ class MarketPicker(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape", "dismiss", "Close", id="picker_close", tooltip="Close the market picker"),
-        Binding("enter", "toggle", "Add/remove", id="picker_toggle",
+        Binding("enter", "toggle_market", "Add/remove", id="picker_toggle",
                 tooltip="Add the highlighted market, or remove it if traded"),
         Binding("a", "add", "Add", id="picker_add", tooltip="Add the highlighted market (subscribe and quote)"),
         Binding("d", "remove", "Remove", id="picker_remove",
@@ -286,14 +287,14 @@ class MarketPicker(ModalScreen[None]):
 
     @on(Input.Submitted, "#picker-search")
     def _submitted(self) -> None:
-        self.action_toggle()
+        self.action_toggle_market()
 
     @on(DataTable.RowSelected, "#picker-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self._act(event.row_key.value, None)
 
-    def action_toggle(self) -> None:
+    def action_toggle_market(self) -> None:
         self._act(self.highlighted, None)
 
     def action_add(self) -> None:
@@ -404,15 +405,32 @@ class _Field:
     kind: type  # Decimal, int or float
 
 
-EDITOR_FIELDS = (
+#: The fields every model has, around the selected model's own (``QuotingModel.editor_fields``): the
+#: quotes' shape first, the position limit last.
+SHAPE_FIELDS = (
     _Field("spread", "Spread", Decimal),
     _Field("size", "Size", Decimal),
     _Field("layers", "Layers", int),
     _Field("layer_step", "Layer step", Decimal),
-    _Field("skew_ticks", "Skew ticks", float),
-    _Field("position_limit", "Position limit", Decimal),
 )
-MODELS: tuple[str, ...] = get_args(MarketParams.model_fields["model"].annotation)
+LIMIT_FIELDS = (_Field("position_limit", "Position limit", Decimal),)
+MODELS: tuple[str, ...] = tuple(QUOTING_MODELS)
+
+
+def _model_field(f: EditorField) -> _Field:
+    kind = MarketParams.model_fields[f.name].annotation
+    assert isinstance(kind, type), f"{f.name}: an editor field needs a plain type"
+    return _Field(f.name, f.label, kind)
+
+
+def model_fields(model: str) -> tuple[_Field, ...]:
+    """The fields the model offers besides the common ones."""
+    return tuple(_model_field(f) for f in QUOTING_MODELS[model].editor_fields)
+
+
+def editor_fields(model: str) -> tuple[_Field, ...]:
+    """Every field the editor shows for ``model``, in order."""
+    return SHAPE_FIELDS + model_fields(model) + LIMIT_FIELDS
 
 
 def _bound(name: str, op: str) -> object | None:
@@ -422,6 +440,17 @@ def _bound(name: str, op: str) -> object | None:
         if value is not None:
             return value
     return None
+
+
+def _range(name: str) -> str:
+    """The allowed range of a ``MarketParams`` field from its bounds: ``0–100``, ``> 0, ≤ 10``."""
+    ge, le = _bound(name, "ge"), _bound(name, "le")
+    if ge is not None and le is not None:
+        return f"{_num(ge)}–{_num(le)}"
+    gt, lt = _bound(name, "gt"), _bound(name, "lt")
+    low = f"> {_num(gt)}" if gt is not None else f"≥ {_num(ge)}" if ge is not None else ""
+    high = f"< {_num(lt)}" if lt is not None else f"≤ {_num(le)}" if le is not None else ""
+    return ", ".join(part for part in (low, high) if part)
 
 
 def parse_field(field: _Field, text: str) -> Decimal | int | float:
@@ -519,6 +548,14 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         super().__init__()
         self.engine = engine
         self.condition_id = condition_id
+        params = engine.params.get(condition_id)
+        #: the model whose fields are shown: the one selected in the model menu
+        self.model = params.model if params is not None else MODELS[0]
+
+    @property
+    def fields(self) -> tuple[_Field, ...]:
+        """The fields shown: the common ones around the selected model's own."""
+        return editor_fields(self.model)
 
     def hint(self, name: str) -> str:
         """The allowed values of one field for this market and the engine's risk caps."""
@@ -534,14 +571,29 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
             return f"orders per side, whole number {_bound('layers', 'ge')}–{_bound('layers', 'le')}"
         if name == "layer_step":
             return f"multiple of {_num(tick)}, < {_bound('layer_step', 'lt')}; gap between layers"
-        if name == "skew_ticks":
-            return (f"{_num(_bound('skew_ticks', 'ge'))}–{_num(_bound('skew_ticks', 'le'))}; "
-                    "pm4 price shift at the limit")
         if name == "position_limit":
             return f"shares either way, > {_bound('position_limit', 'gt')}, ≤ {_num(s.max_total_position)}"
         if name == "model":
             return " · ".join(MODELS)
+        return self._own_hint(name)
+
+    def _own_hint(self, name: str) -> str:
+        """The hint of one of the selected model's own fields: its range and what it does."""
+        for f in QUOTING_MODELS[self.model].editor_fields:
+            if f.name == name:
+                return f"{_range(name)}; {f.help}"
         return ""
+
+    def _row(self, f: _Field, classes: str = "editor-row") -> Horizontal:
+        params = self.engine.params.get(self.condition_id)
+        value = getattr(params, f.name) if params is not None else ""
+        return Horizontal(
+            Label(f.label, classes="editor-label"),
+            Input(_num(value), id=f"edit-{f.name}", select_on_focus=True),
+            Label(self.hint(f.name), id=f"hint-{f.name}", classes="editor-hint"),
+            id=f"row-{f.name}",
+            classes=classes,
+        )
 
     def compose(self) -> ComposeResult:
         params = self.engine.params.get(self.condition_id)
@@ -549,16 +601,15 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         with VerticalScroll(id="editor-dialog") as dialog:  # scrolls on a short terminal
             dialog.border_title = "Parameters"
             yield Label(market.question if market is not None else self.condition_id, id="editor-market")
-            for f in EDITOR_FIELDS:
-                value = getattr(params, f.name) if params is not None else ""
-                with Horizontal(classes="editor-row"):
-                    yield Label(f.label, classes="editor-label")
-                    yield Input(_num(value), id=f"edit-{f.name}", select_on_focus=True)
-                    yield Label(self.hint(f.name), id=f"hint-{f.name}", classes="editor-hint")
+            for f in SHAPE_FIELDS:
+                yield self._row(f)
+            for f in model_fields(self.model):
+                yield self._row(f, "editor-row editor-model-row")
+            for f in LIMIT_FIELDS:
+                yield self._row(f)
             with Horizontal(classes="editor-row"):
                 yield Label("Model", classes="editor-label")
-                yield Select([(m, m) for m in MODELS], value=params.model if params is not None else MODELS[0],
-                             allow_blank=False, id="edit-model")
+                yield Select([(m, m) for m in MODELS], value=self.model, allow_blank=False, id="edit-model")
                 yield Label(self.hint("model"), id="hint-model", classes="editor-hint")
             yield Label("" if params is not None else "this market is no longer traded", id="editor-error")
             with Horizontal(id="editor-buttons"):
@@ -574,7 +625,7 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         running = self.engine.params[self.condition_id]
         out: dict[str, object] = {}
         problems: list[str] = []
-        for f in EDITOR_FIELDS:
+        for f in self.fields:
             try:
                 value = parse_field(f, self.query_one(f"#edit-{f.name}", Input).value)
             except ConfigError as e:
@@ -588,6 +639,17 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         if problems:
             raise ConfigError("; ".join(problems))
         return out
+
+    @on(Select.Changed, "#edit-model")
+    async def _model_selected(self, event: Select.Changed) -> None:
+        """Show the newly selected model's own fields (pre-filled with the running values)."""
+        if not isinstance(event.value, str) or event.value == self.model:
+            return
+        self.model = event.value
+        await self.query(".editor-model-row").remove()
+        rows = [self._row(f, "editor-row editor-model-row") for f in model_fields(self.model)]
+        if rows:
+            await self.query_one("#editor-dialog").mount(*rows, before=f"#row-{LIMIT_FIELDS[0].name}")
 
     @on(Input.Submitted)
     def _field_submitted(self, event: Input.Submitted) -> None:
@@ -630,7 +692,7 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         error.update(Text(f"Not changed: {message}"))
         error.scroll_visible()  # the dialog scrolls on a short terminal
         named = {part.split(":", 1)[0].strip() for part in message.split(";")}
-        for f in EDITOR_FIELDS:
+        for f in self.fields:
             self.query_one(f"#edit-{f.name}", Input).set_class(f.name in named, "-invalid")
 
 

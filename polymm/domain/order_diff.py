@@ -1,0 +1,80 @@
+"""The queue-preserving order diff: which resting orders to keep, cancel and place for a step's targets."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .market import Side
+from .prices import Tick
+from .quoting import Quote
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOrder:
+    """One of our resting orders as ``diff_orders`` sees it (YES terms, pips, seconds)."""
+
+    order_id: str
+    side: Side
+    price: int
+    size: Decimal
+    placed_at: float
+
+
+def diff_orders(
+    existing: Sequence[LiveOrder],
+    targets: Sequence[Quote],
+    tolerance_ticks: int,
+    max_age_s: float,
+    now: float,
+    tick: Tick,
+) -> tuple[tuple[LiveOrder, ...], tuple[Quote, ...]]:
+    """``(to_cancel, to_place)`` turning ``existing`` into ``targets`` while keeping queue position.
+
+    A target is satisfied by an unmatched resting order on the same side with the same size,
+    ``|price − target| ≤ tolerance_ticks·tick`` and age ``now − placed_at ≤ max_age_s``. Exact-price
+    matches are made first (for every target), then the remaining targets take the closest order
+    within tolerance (then the oldest), in target order — so an order that sits exactly on one
+    layer is never borrowed for a neighbouring layer, leaving its own target to be placed twice.
+    Resting orders that satisfy no target are cancelled; targets that no order satisfies are placed."""
+    tol = tolerance_ticks * tick.pips
+    free = list(existing)
+    fresh = {id(o) for o in free if now - o.placed_at <= max_age_s}
+    unmatched: list[Quote] = []
+    for t in targets:  # pass 1: exact price
+        best = _oldest_exact(free, t, fresh)
+        if best is None:
+            unmatched.append(t)
+        else:
+            free.remove(best)
+    to_place: list[Quote] = []
+    for t in unmatched:  # pass 2: within tolerance
+        best = _closest_within(free, t, tol, fresh) if tol else None
+        if best is None:
+            to_place.append(t)
+        else:
+            free.remove(best)
+    return tuple(free), tuple(to_place)
+
+
+def _oldest_exact(free: Sequence[LiveOrder], t: Quote, fresh: Collection[int]) -> LiveOrder | None:
+    """The oldest fresh order of ``free`` at exactly ``t``'s side, price and size (the first of equals)."""
+    best: LiveOrder | None = None
+    for o in free:
+        if (o.side is t.side and o.price == t.price and o.size == t.size and id(o) in fresh
+                and (best is None or o.placed_at < best.placed_at)):
+            best = o
+    return best
+
+
+def _closest_within(free: Sequence[LiveOrder], t: Quote, tol: int, fresh: Collection[int]) -> LiveOrder | None:
+    """The fresh order of ``free`` on ``t``'s side and size closest to its price within ``tol`` pips,
+    then the oldest (the first of equals)."""
+    best: LiveOrder | None = None
+    for o in free:
+        if o.side is not t.side or o.size != t.size or abs(o.price - t.price) > tol or id(o) not in fresh:
+            continue
+        if best is None or (abs(o.price - t.price), o.placed_at) < (abs(best.price - t.price), best.placed_at):
+            best = o
+    return best
