@@ -11,10 +11,12 @@ How it reads, and why:
   the same hop onto the loop to read consistently, and a stalled loop would stall it all the same.
 * **Read, not hooked.** Gauges and counters are read from what the engine keeps: ``engine.feed``
   (frames, reconnects, resyncs), ``engine.execution`` (orders placed, rejects, retries, reversed
-  fills), ``engine.fills_by_side`` / ``shares_by_side``, ``engine.portfolio``, ``engine.halted`` and
-  the store. Only the latency histogram needs events: ``LiveExecution.on_post_latency`` feeds it (paper
-  has no venue round trip, so no samples), and ``stop()`` unhooks it. Counters count from the start
-  of the process (fills restored from the journal are not counted again).
+  fills: what every execution declares in ``ExecutionHealth``, paper reporting zeros and no user
+  channel or heartbeat), ``engine.fills_by_side`` / ``shares_by_side``, ``engine.portfolio``,
+  ``engine.halted`` and the store. Only the latency histogram needs events: the execution's
+  ``on_post_latency`` feeds it (paper has no venue round trip, so no samples), and ``stop()`` unhooks
+  it. Counters count from the start of the process (fills restored from the journal are not counted
+  again).
 * **No secrets.** Labels are condition ids, token ids, sides, statuses and the halt reason; the venue
   address is shown without user info or query; keys and credentials are never read here.
 """
@@ -27,7 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -93,7 +95,7 @@ class FrameRate:
 
 
 class _Latency:
-    """The order post latency histogram: LiveExecution times each batch post and hands the seconds to
+    """The order post latency histogram: the execution times each batch post and hands the seconds to
     ``on_post_latency``; this chains onto that hook (whatever was there is still called, so two
     exporters both observe) and ``remove`` restores it. Paper has no venue round trip: no samples."""
 
@@ -102,11 +104,9 @@ class _Latency:
                                    "Time for a batch of orders to be answered by the venue (retries included)",
                                    buckets=LATENCY_BUCKETS, registry=registry)
         self._active = True
-        self._ex: Any = engine.execution
-        self._timed = hasattr(self._ex, "on_post_latency")  # LiveExecution only
-        self._prev: Callable[[float], None] | None = getattr(self._ex, "on_post_latency", None)
-        if self._timed:
-            self._ex.on_post_latency = self._observe
+        self._ex = engine.execution
+        self._prev = self._ex.on_post_latency
+        self._ex.on_post_latency = self._observe
 
     def _observe(self, seconds: float) -> None:
         if self._active:
@@ -116,7 +116,7 @@ class _Latency:
 
     def remove(self) -> None:
         self._active = False  # a tap that is no longer outermost stays behind as a pass-through
-        if self._timed and self._ex.on_post_latency == self._observe:
+        if self._ex.on_post_latency == self._observe:
             self._ex.on_post_latency = self._prev
 
 
@@ -158,7 +158,7 @@ class EngineCollector:
             frames.add_metric([shard], s.frames)
             for st in FEED_STATUSES:
                 status.add_metric([shard, st], 1.0 if s.status == st else 0.0)
-        user = getattr(e.execution, "user_channel", None)  # LiveExecution's; paper has none
+        user = e.execution.user_channel  # paper has none
         if user is not None:
             connected.add_metric(["user", "0"], 1.0 if user.connected else 0.0)
             reconnects.add_metric(["user", "0"], user.reconnects)
@@ -176,16 +176,16 @@ class EngineCollector:
                                     value=feed.last_frame_age_s)
 
     def _execution(self) -> Iterator[Metric]:
-        ex: Any = self.engine.execution
+        ex = self.engine.execution
         yield GaugeMetricFamily("polymm_open_orders", "Our resting orders (submitted or live)",
                                 value=len(ex.open_orders()))
         yield GaugeMetricFamily("polymm_pending_fills", "Fills matched but not yet confirmed on chain",
-                                value=getattr(ex, "pending_fills", 0))
-        yield CounterMetricFamily("polymm_order_rejects", "Orders the venue refused", value=getattr(ex, "rejects", 0))
+                                value=ex.pending_fills)
+        yield CounterMetricFamily("polymm_order_rejects", "Orders the venue refused", value=ex.rejects)
         yield CounterMetricFamily("polymm_order_retries", "Batch posts retried (busy venue, no answer)",
-                                  value=getattr(ex, "retries", 0))
+                                  value=ex.retries)
         yield CounterMetricFamily("polymm_fills_reversed", "Fills reversed after the venue reported them FAILED",
-                                  value=getattr(ex, "failed_fills", 0))
+                                  value=ex.failed_fills)
         yield CounterMetricFamily("polymm_orders_placed", "Orders the venue accepted (paper: orders placed)",
                                   value=ex.orders_placed)
         fills = CounterMetricFamily("polymm_fills", "Fills of our orders, by YES-terms side", labels=["side"])
@@ -203,7 +203,7 @@ class EngineCollector:
                                       "differed from ours", value=st.mismatches)
             yield GaugeMetricFamily("polymm_markets_paused_by_reconciliation", "Markets paused until a clean "
                                     "comparison with the venue", value=len(st.paused))
-        age = getattr(ex, "heartbeat_age", None)
+        age = ex.heartbeat_age
         if age is not None:
             yield GaugeMetricFamily("polymm_heartbeat_age_seconds", "Seconds since the venue accepted our heartbeat",
                                     value=age)

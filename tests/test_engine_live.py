@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
-from engines import ours, running_engine
+from engines import Writes, ours, running_engine
 
 from polymm.domain.market import Side
-from polymm.exchange import run_exchange
+from polymm_standin.server import run_exchange
 
 pytestmark = pytest.mark.asyncio
 
@@ -21,9 +20,12 @@ async def test_a_tick_size_change_moves_quoting_and_the_client_to_the_new_grid(w
         await wait_until(lambda: len(engine.execution.open_orders(m.condition_id)) >= 2)
         ex.standin.change_tick_size(m.condition_id, "0.001")
         await wait_until(lambda: engine.markets[m.condition_id].tick.text == "0.001")
-        cache = engine.execution._client._ClobClient__tick_sizes
-        assert cache[m.yes_token] == cache[m.no_token] == "0.001"  # pitfall 9: the cache never expires itself
-        await asyncio.sleep(1.0)
+        # pitfall 9: the client's tick cache never expires by itself; the SDK's ``get_tick_size`` answers
+        # from it (it asks the venue only for a token it has never seen)
+        ticks = [await engine.execution.client_tick_size(t) for t in (m.yes_token, m.no_token)]
+        assert ticks == ["0.001", "0.001"]
+        steps = Writes(engine.store, f"book/{m.condition_id}")
+        await wait_until(lambda: steps() >= 3)  # the market steps on the new grid
         await wait_until(lambda: len([o for o in ours(ex, engine) if o.market.condition_id == m.condition_id]) >= 2)
         assert engine.execution.rejects == 0
 
@@ -32,8 +34,8 @@ async def test_stop_cancels_every_order_at_the_venue(wait_until) -> None:
     async with run_exchange(port=0, seed=42, flow_rate=10) as ex:
         async with running_engine(ex) as engine:
             await wait_until(lambda: len(ours(ex, engine)) >= 6)
-            key = engine.execution._api_key
-        assert [o for o in ex.engine.open_orders() if o.owner == key] == []
+            key = engine.execution.api_key
+        assert [o for o in ex.matching.open_orders() if o.owner == key] == []
 
 
 async def test_the_engine_records_market_frames_when_asked(tmp_path, wait_until) -> None:
@@ -74,7 +76,7 @@ async def test_a_model_switch_takes_effect_on_the_next_step_and_decisions_reach_
 async def test_the_fallback_step_interval_adapts_to_activity() -> None:
     from polymm.config import load_settings
     from polymm.engine.engine import Engine
-    from polymm.exchange.synthetic import make_markets
+    from polymm_standin.sim.catalog import make_markets
 
     settings = load_settings(_env_file=None, quote_interval_s=2.0, quote_interval_fast_s=0.1)
     m = make_markets(1, 1)[0]

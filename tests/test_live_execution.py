@@ -7,26 +7,26 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from engines import Live
+from engines import Live, demo_client
 
 from polymm.domain.market import Market, Side
 from polymm.domain.portfolio import Portfolio
-from polymm.exchange import run_exchange
-from polymm.exchange.faults import HttpErrorBurst
-from polymm.exchange.trading import TradingConfig
 from polymm.venue.execution import OrderRequest
 from polymm.venue.live import LiveExecution
+from polymm_standin.server import run_exchange
+from polymm_standin.server.faults import HttpErrorBurst
+from polymm_standin.server.trading import TradingConfig
 
 pytestmark = pytest.mark.asyncio
 
 
 def ours(ex, exe: LiveExecution) -> list:
-    return [o for o in ex.engine.open_orders() if o.owner == exe._api_key]
+    return [o for o in ex.matching.open_orders() if o.owner == exe.api_key]
 
 
 def quotes(ex, m: Market, n: int, size: str = "10") -> list[OrderRequest]:
     """``n`` bids and ``n`` asks just outside the market's current best prices (never crossing)."""
-    book = ex.engine.book(m.yes_token)
+    book = ex.matching.book(m.yes_token)
     bid, ask, t = book.bids[-1][0], book.asks[-1][0], m.tick.pips
     return [OrderRequest(Side.BUY, bid - k * t, Decimal(size)) for k in range(1, n + 1)] + [
         OrderRequest(Side.SELL, ask + k * t, Decimal(size)) for k in range(1, n + 1)
@@ -63,14 +63,13 @@ async def test_resending_a_batch_that_already_landed_creates_no_second_order(wai
     Duplicated, which counts as success; it still holds exactly one of each."""
     async with run_exchange(port=0, seed=23, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
         # these orders bypass the session's own book, so let the reconcile that follows the user
-        # channel's connection run first (it would rightly cancel them as unknown)
-        await wait_until(lambda: exe._user is not None and exe._user.connected)
-        await asyncio.sleep(0.3)
+        # channel's connection run first (it would rightly cancel them as unknown): the catch-up that
+        # ``start`` runs once the channel is subscribed; ``ready`` says it has succeeded
+        await wait_until(lambda: exe.user_channel is not None and exe.user_channel.connected and exe.ready()[0])
         m = ex.markets[0]
-        routed = [(r, *exe._route(m, r)) for r in quotes(ex, m, 1)]
-        signed = await exe._run(exe._sign_many, m, routed)
-        first = await exe._post_batch(m, signed)
-        second = await exe._post_batch(m, signed)
+        signed = await exe.sign_orders(m, quotes(ex, m, 1))
+        first = await exe.post_signed(m, signed)
+        second = await exe.post_signed(m, signed)
         assert first == second == [oid for _, oid in signed]
         assert sorted(o.id for o in ours(ex, exe)) == sorted(first)
 
@@ -96,12 +95,12 @@ async def test_a_ghost_fill_is_booked_then_reversed(wait_until) -> None:
         try:
 
             m = ex.markets[0]
-            book = ex.engine.book(m.yes_token)
+            book = ex.matching.book(m.yes_token)
             ask = book.asks[-1][0] - m.tick.pips  # inside the spread: ours is the only order at the best ask
             assert ask > book.bids[-1][0]
             (oid,) = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask, Decimal(10))])
             ex.standin.faults.ghost_fills = 1
-            ex.engine.place("synthetic-lifter", m.yes_token, Side.BUY, ask, "10", order_type="FAK")  # takes just ours
+            ex.matching.place("synthetic-lifter", m.yes_token, Side.BUY, ask, "10", order_type="FAK")  # takes just ours
             portfolio = Portfolio()
             await wait_until(lambda: len(fills) >= 2, timeout=5)
             for f in fills:
@@ -123,9 +122,9 @@ async def test_a_normal_fill_settles_at_confirmed(wait_until) -> None:
         fills = live.fills
         try:
             m = ex.markets[0]
-            bid = ex.engine.book(m.yes_token).bids[-1][0] + m.tick.pips
+            bid = ex.matching.book(m.yes_token).bids[-1][0] + m.tick.pips
             await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, Decimal(10))])
-            ex.engine.place("synthetic-hitter", m.yes_token, Side.SELL, bid, "10", order_type="FAK")
+            ex.matching.place("synthetic-hitter", m.yes_token, Side.SELL, bid, "10", order_type="FAK")
             await wait_until(lambda: exe.settled_fills == 1, timeout=5)
             assert [(f.side, f.price, f.size) for f in fills] == [(Side.BUY, bid, Decimal(10))]
             assert exe.pending_fills == 0
@@ -141,7 +140,8 @@ async def test_heartbeats_keep_orders_alive_and_silence_cancels_them(wait_until)
         async with live as exe:
             m = ex.markets[0]
             await exe.place_many(m, None, quotes(ex, m, 2))
-            await asyncio.sleep(1.5)  # well past the timeout: the heartbeat kept them
+            # time is what is tested: well past the venue's 0.8 s heartbeat timeout, the heartbeat kept them
+            await asyncio.sleep(1.5)
             assert len(ours(ex, exe)) == 4 and exe.heartbeat_age is not None and exe.heartbeat_age < 0.8
             # the process "dies": the loops stop without cancelling anything
             live.task.cancel()
@@ -156,14 +156,14 @@ async def test_start_up_cancels_orders_left_by_an_earlier_session() -> None:
         exe = await first.__aenter__()
         m = ex.markets[0]
         await exe.place_many(m, None, quotes(ex, m, 2))
-        key = exe._api_key
+        key = exe.api_key
         first.task.cancel()
         for t in exe._tasks:
             t.cancel()
         exe._pool.shutdown(wait=False)  # crashed: nothing cancelled
-        assert len([o for o in ex.engine.open_orders() if o.owner == key]) == 4
+        assert len([o for o in ex.matching.open_orders() if o.owner == key]) == 4
         async with Live(ex) as again:
-            assert again._api_key == key  # the same credentials, derived again
+            assert again.api_key == key  # the same credentials, derived again
             assert ours(ex, again) == []
 
 
@@ -172,10 +172,11 @@ async def test_reconciliation_cancels_venue_orders_this_session_does_not_know(wa
         from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
 
         m = ex.markets[0]
-        price = ex.engine.book(m.yes_token).bids[-1][0] - 5 * m.tick.pips
+        price = ex.matching.book(m.yes_token).bids[-1][0] - 5 * m.tick.pips
         args = OrderArgsV2(token_id=m.yes_token, price=price / 10_000, size=10.0, side="BUY")
         opts = PartialCreateOrderOptions(tick_size=m.tick.text, neg_risk=m.neg_risk)
-        await asyncio.to_thread(exe._client.create_and_post_order, args, opts)  # placed behind our back
+        other = await demo_client(ex)  # the same wallet and API key, another program
+        await asyncio.to_thread(other.create_and_post_order, args, opts)  # placed behind our back
         assert len(ours(ex, exe)) == 1
         await wait_until(lambda: ours(ex, exe) == [], timeout=5)
 
@@ -195,7 +196,7 @@ async def test_a_post_only_quote_that_would_cross_is_refused_but_is_not_a_venue_
     error-burst kill. A genuine refusal (resolved market) above still counts as an error."""
     async with run_exchange(port=0, seed=31, flow=False) as ex, Live(ex) as exe:
         m = ex.markets[0]
-        ask = ex.engine.book(m.yes_token).asks[-1][0]
+        ask = ex.matching.book(m.yes_token).asks[-1][0]
         assert await exe.place_many(m, None, [OrderRequest(Side.BUY, ask, Decimal(10))]) == []
         assert exe.rejects == 1 and exe.post_only_crosses == 1
         assert exe.recent_errors(10.0) == 0

@@ -14,7 +14,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -23,17 +23,19 @@ from ..domain import pipeline
 from ..domain.ledger import ADJUSTMENT, Ledger
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
+from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
-from ..domain.prices import MAX_PIPS, PriceError, human, pips_to_decimal, pips_to_str, price_to_pips
-from ..domain.quoting import Targets
-from ..domain.requote import budget_for, positions_for, reserved_for_step
+from ..domain.prices import MAX_PIPS, PriceError, Tick, human, pips_to_decimal, pips_to_str, price_to_pips
+from ..domain.quoting import Quote, Targets
+from ..domain.requote import Plan, budget_for, positions_for, reserved_for_step
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
-from ..domain.signals import EventConfig, SignalsConfig
+from ..domain.signals import EventConfig, EventSnapshot, SignalsConfig
 from ..domain.strategy import MarketBrain
 from ..journal import Journal, Restored
 from ..state import (
     DecisionState,
     ExecutionState,
+    FeedState,
     HoldingView,
     MarketState,
     PortfolioState,
@@ -251,7 +253,7 @@ class Engine:
                 book.discard(condition_id)
             for table in (self._last_step, self._next_due, self._active_at, self._targets, self._blocked,
                           self._last_fair, self._last_epoch, self._tapes):
-                table.pop(condition_id, None)  # type: ignore[attr-defined]
+                table.pop(condition_id, None)
             self.risk.correlation.forget(condition_id)
             if self.portfolio.position(condition_id).qty or any(
                     h.condition_id == condition_id for h in self.ledger.holdings()):
@@ -373,53 +375,21 @@ class Engine:
         """One pass of the risk loop (tests call it directly)."""
         feed = self.feed.state()
         self.store.set("feed", feed)
-        ex = self.execution
-        hb = getattr(ex, "heartbeat_age", None)
-        errors = ex.recent_errors(10.0) if hasattr(ex, "recent_errors") else 0
-        orders_1s, cancels_1s = ex.rate_usage() if hasattr(ex, "rate_usage") else (0, 0)
-        ready, why = self._ready()
-        self.store.set("execution", ExecutionState(
-            ex.name, len(ex.open_orders()), getattr(ex, "pending_fills", 0), hb, errors,
-            getattr(ex, "rejects", 0), getattr(ex, "retries", 0), orders_1s, cancels_1s,
-            ready=ready, reason=why, mismatches=getattr(ex, "mismatches", 0),
-            paused=tuple(sorted(getattr(getattr(ex, "reconcile", None), "paused", {}))),
-        ))
+        execution = self._execution_state()
+        self.store.set("execution", execution)
+        errors = execution.errors_10s
         now, mono = time.time(), time.monotonic()
         marks = {cid: self._mark(cid) for cid in self.markets}
         realized, unreal, fees, _ = self.portfolio.totals(marks)
         total_pnl = realized + unreal - fees
         self.risk.correlation.update({c: float(m) if m is not None else None for c, m in marks.items()})
-        if self.risk.on_errors(mono, errors):
-            text = f"error cooldown: {errors} venue errors in 10 s, no new orders for " \
-                   f"{self.settings.error_cooldown_s:.0f} s"
-            self.store.log(text, "warning")
-            if self.journal is not None:
-                self.journal.record_risk("cooldown", text)
+        self._check_error_cooldown(mono, errors)
         self._feed_error_since = (self._feed_error_since or mono) if feed.status == "ERROR" else None
-        total = sum((abs(p.qty) for p in self.portfolio.positions.values()), ZERO)
-        reason = self.risk.on_pnl(now, float(total_pnl))
-        if reason is None and total > self.settings.max_total_position:
-            reason = f"total position {total} over limit {self.settings.max_total_position}"
-        if reason is None and errors > self.settings.max_errors_10s:
-            reason = f"venue error burst: {errors} errors in 10 s"
-        if reason is None and self._feed_error_since is not None:
-            down = mono - self._feed_error_since
-            if down > self.settings.feed_error_kill_s:
-                reason = f"market data in ERROR for {down:.0f} s ({feed.reason})"
-        if reason is None and getattr(ex, "foreign_alert", ""):
-            reason = ex.foreign_alert  # type: ignore[attr-defined]
+        reason = self._halt_reason(now, mono, float(total_pnl), errors, feed)
         if reason is not None and not self.halted:
-            if self.risk.limits.enforce:
-                await self.kill(reason)
-            elif reason not in self._risk_logged:
-                self._risk_logged.add(reason)
-                self.store.log(f"(log only) risk would halt: {reason}", "warning")
+            await self._halt_for(reason)
         await self._check_balance(mono, float(total_pnl))
-        for o in ex.open_orders():  # stale-order cleanup: the market's next step replaces them
-            p = self.params.get(o.condition_id)
-            if p is not None and now - o.placed_at > p.max_order_age_s:
-                self._force.add(o.condition_id)
-                self._mark_dirty({o.condition_id})
+        self._refresh_stale_orders(now)
         if self.journal is not None:
             self._journal_orders()
             if mono - self._journal_daily_at >= JOURNAL_DAILY_S:
@@ -427,6 +397,60 @@ class Engine:
                 self._journal_daily(marks)
         self._publish_holdings()
         self._publish_risk()
+
+    def _execution_state(self) -> ExecutionState:
+        """The ``execution`` slice: the order path's health as the execution reports it."""
+        ex = self.execution
+        hb = ex.heartbeat_age
+        errors = ex.recent_errors(10.0)
+        orders_1s, cancels_1s = ex.rate_usage()
+        ready, why = self._ready()
+        return ExecutionState(
+            ex.name, len(ex.open_orders()), ex.pending_fills, hb, errors, ex.rejects, ex.retries, orders_1s,
+            cancels_1s, ready=ready, reason=why, mismatches=ex.mismatches, paused=tuple(sorted(ex.paused_markets)),
+        )
+
+    def _check_error_cooldown(self, mono: float, errors: int) -> None:
+        if self.risk.on_errors(mono, errors):
+            text = f"error cooldown: {errors} venue errors in 10 s, no new orders for " \
+                   f"{self.settings.error_cooldown_s:.0f} s"
+            self.store.log(text, "warning")
+            if self.journal is not None:
+                self.journal.record_risk("cooldown", text)
+
+    def _halt_reason(self, now: float, mono: float, total_pnl: float, errors: int, feed: FeedState) -> str | None:
+        """Why the limits that are not per order say halt (the first that does), or None: daily loss,
+        total position, venue error burst, market data in ERROR too long, another client on the wallet."""
+        reason = self.risk.on_pnl(now, total_pnl)  # first and always: it follows the day's P&L
+        if reason is not None:
+            return reason
+        total = sum((abs(p.qty) for p in self.portfolio.positions.values()), ZERO)
+        if total > self.settings.max_total_position:
+            return f"total position {total} over limit {self.settings.max_total_position}"
+        if errors > self.settings.max_errors_10s:
+            return f"venue error burst: {errors} errors in 10 s"
+        if self._feed_error_since is not None:
+            down = mono - self._feed_error_since
+            if down > self.settings.feed_error_kill_s:
+                return f"market data in ERROR for {down:.0f} s ({feed.reason})"
+        return self.execution.foreign_alert or None
+
+    async def _halt_for(self, reason: str) -> None:
+        """A limit says halt: the kill switch — or, with limits in log-only mode, one log line per reason."""
+        if self.risk.limits.enforce:
+            await self.kill(reason)
+        elif reason not in self._risk_logged:
+            self._risk_logged.add(reason)
+            self.store.log(f"(log only) risk would halt: {reason}", "warning")
+
+    def _refresh_stale_orders(self, now: float) -> None:
+        """Stale-order cleanup: a market with an order older than its ``max_order_age_s`` requotes (its
+        next step replaces them)."""
+        for o in self.execution.open_orders():
+            p = self.params.get(o.condition_id)
+            if p is not None and now - o.placed_at > p.max_order_age_s:
+                self._force.add(o.condition_id)
+                self._mark_dirty({o.condition_id})
 
     def _journal_orders(self) -> None:
         """Orders the journal holds as resting but the execution no longer does: filled or cancelled."""
@@ -536,25 +560,12 @@ class Engine:
         self.store.set(f"book/{cid}", view)
         blocked = self._blocked_reason(cid)
         if self.halted or cid in self.paused or blocked is not None:
-            if self.execution.open_orders(cid):
-                await self.execution.cancel_market(cid)
-            if blocked is not None and cid in self._quoting:  # say so only when there was something to pull
-                self.store.log(f"{market.short_question}: quotes pulled, {blocked[1]}", "warning")
-            self._quoting.discard(cid)
-            if blocked is not None:
-                self._blocked[cid] = blocked
-            else:
-                self._blocked.pop(cid, None)
-            self._force.add(cid)
-            self._publish_market(cid)
+            await self._stand_down(market, blocked)
             return
         self._blocked.pop(cid, None)
         self._quoting.add(cid)
         if book.tick != market.tick:  # a tick_size_change: requote on the new grid, everywhere
-            market = replace(market, tick=book.tick)
-            self.markets[cid] = market
-            self.execution.set_tick(market)
-            self.store.log(f"{market.short_question}: tick is now {market.tick}", "warning")
+            market = self._new_tick(market, book.tick)
         params = self.params[cid]
         now = time.time()
         brain = self.brains[cid]
@@ -567,8 +578,44 @@ class Engine:
             forced=cid in self._force,  # a parameter change, re-arm or regained trust: exactly the new targets
             last_fair=self._last_fair.get(cid),
         )
-        decision, targets, plan = result.decision, result.targets, result.plan
-        events = decision.signals.events
+        self._publish_decision(cid, result, now)
+        plan = result.plan
+        if plan is None:
+            self._publish_market(cid)
+            return  # the fixed model requotes only when the mid moved past the threshold
+        self._force.discard(cid)
+        self._last_fair[cid] = plan.fair
+        self._last_epoch[cid] = book.epoch
+        await self._carry_out(market, book, plan, params, result.decision.signals.events)
+        self._after_orders(cid, brain)
+        self._publish_market(cid)
+
+    async def _stand_down(self, market: Market, blocked: tuple[str, str] | None) -> None:
+        """The market may not quote (halted, paused, or ``blocked``: untrusted book, venue truth not
+        known): its orders are cancelled, and it requotes exactly its targets once it may again."""
+        cid = market.condition_id
+        if self.execution.open_orders(cid):
+            await self.execution.cancel_market(cid)
+        if blocked is not None and cid in self._quoting:  # say so only when there was something to pull
+            self.store.log(f"{market.short_question}: quotes pulled, {blocked[1]}", "warning")
+        self._quoting.discard(cid)
+        if blocked is not None:
+            self._blocked[cid] = blocked
+        else:
+            self._blocked.pop(cid, None)
+        self._force.add(cid)
+        self._publish_market(cid)
+
+    def _new_tick(self, market: Market, tick: Tick) -> Market:
+        """The market under its new tick, known as such to the engine and the execution."""
+        market = replace(market, tick=tick)
+        self.markets[market.condition_id] = market
+        self.execution.set_tick(market)
+        self.store.log(f"{market.short_question}: tick is now {market.tick}", "warning")
+        return market
+
+    def _publish_decision(self, cid: str, result: pipeline.StepResult, now: float) -> None:
+        decision, targets = result.decision, result.targets
         self._targets[cid] = targets
         self.store.set(f"signals/{cid}", decision.signals)
         self.store.set(f"decision/{cid}", DecisionState(
@@ -577,18 +624,19 @@ class Engine:
             decision.reward.q_min if decision.reward is not None else None,
             self._interval(cid, time.monotonic()), now,
         ))
-        if plan is None:
-            self._publish_market(cid)
-            return  # the fixed model requotes only when the mid moved past the threshold
-        self._force.discard(cid)
-        self._last_fair[cid] = plan.fair
-        self._last_epoch[cid] = book.epoch
+
+    async def _carry_out(self, market: Market, book: OrderBook, plan: Plan, params: MarketParams,
+                         events: EventSnapshot) -> None:
+        """The plan's cancels, then its placements (checked again once the cancels are done)."""
         if plan.cancel:
             await self.execution.cancel(list(plan.cancel))
             if plan.place:  # the cancelled orders' last fills (if any) are booked before we size anew
-                await self.execution.settled(cid, SETTLE_WAIT_S)
+                await self.execution.settled(market.condition_id, SETTLE_WAIT_S)
         if plan.place:
             await self._place(market, book, plan.place, params, events)
+
+    def _after_orders(self, cid: str, brain: MarketBrain) -> None:
+        """The market's resting orders after the step: new ones to the journal, our best prices to the brain."""
         resting = self.execution.open_orders(cid)
         if self.journal is not None:
             new = [(o.order_id, o.side, o.price, o.size) for o in resting if o.order_id not in self._journal_live]
@@ -597,9 +645,9 @@ class Engine:
                 self.journal.record_orders(cid, new)
         brain.on_quotes(max((o.price for o in resting if o.side is Side.BUY), default=None),
                         min((o.price for o in resting if o.side is Side.SELL), default=None))
-        self._publish_market(cid)
 
-    async def _place(self, market: Market, book, quotes, params: MarketParams, events) -> None:
+    async def _place(self, market: Market, book: OrderBook | None, quotes: Sequence[Quote], params: MarketParams,
+                     events: EventSnapshot) -> None:
         """Place ``quotes`` if the market may still quote, cut to what every limit allows now that the
         step's cancels are done (everything of ours that could fill counted, placements of other
         markets on their way included). The cut and the registration of the placement happen without
@@ -630,7 +678,7 @@ class Engine:
         ok, why = self.execution.ready()
         if ok and self._balance_why:
             return False, f"collateral balance unknown ({self._balance_why})"
-        hb = getattr(self.execution, "heartbeat_age", None)
+        hb = self.execution.heartbeat_age
         if ok and hb is not None and hb > self.settings.heartbeat_timeout_s:
             return False, f"heartbeat failing for {hb:.0f} s (the venue cancels our orders by itself)"
         return ok, why

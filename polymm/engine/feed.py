@@ -17,7 +17,7 @@ longer than ``error_after_s``), each with a reason. The monitor loop (every ``ch
 * **Book check.** Markets quiet for a second are compared with REST every ``hash_check_s``, by
   their levels; a difference is counted (``hash_mismatches``) and the book resynced from REST. The
   hash is not evidence on its own: Polymarket's docs call ``price_change.hash`` the hash of the
-  order, not of the book (PROTOCOL §12), so a hash that differs from REST's while the levels agree is
+  order, not of the book (docs/protocol.md §12), so a hash that differs from REST's while the levels agree is
   only counted (``hash_only_differences``).
 * **Missing snapshot.** Markets of a connected shard still without a snapshot ``snapshot_wait_s``
   after it connected (the venue withheld or lost the initial dump, as after reconnecting into a
@@ -135,7 +135,7 @@ class MarketFeed:
         self.freezes = 0
         self.resyncs = 0
         # Books whose levels differed from REST's in a check (each one resynced). The name is older
-        # than the rule: the levels decide, never the hash alone (PROTOCOL §12).
+        # than the rule: the levels decide, never the hash alone (docs/protocol.md §12).
         self.hash_mismatches = 0
         self.hash_only_differences = 0  # checked books whose hash differed from REST's while the levels agreed
         self._last_change: dict[str, float] = {}
@@ -241,7 +241,7 @@ class MarketFeed:
         """Markets whose levels differ from REST ``/book``'s: the venue moved without telling us, or
         we lost an update. Only the levels count: a lost delta can leave our levels wrong under the
         venue's current hash (later deltas carry it), and a hash can differ while the levels agree
-        (PROTOCOL §12: the docs call ``price_change.hash`` the hash of the order). A hash-only
+        (docs/protocol.md §12: the docs call ``price_change.hash`` the hash of the order). A hash-only
         difference is counted in ``hash_only_differences``. Levels are compared exactly: both sides
         parse the same decimal strings. A book the socket changed during the fetch is left out: it
         is newer than the snapshot."""
@@ -278,21 +278,35 @@ class MarketFeed:
                     log.warning("feed monitor: %s", e)
 
     async def _check_shard(self, shard: _Shard, now: float) -> None:
-        cfg = self.config
         if shard.status != "RUNNING":
-            if now - shard.since > cfg.error_after_s and shard.status != "ERROR" and shard.status != "STOPPED":
-                self._on_state(shard, "ERROR", f"down for {now - shard.since:.0f} s")
-            if now - shard.last_poll >= cfg.rest_poll_s:
-                shard.last_poll = now
-                await self.resync(list(shard.markets), "socket down")
+            await self._check_down(shard, now)
             return
+        await self._ask_missing_snapshots(shard, now)
+        await self._check_books(shard, now)
+
+    async def _check_down(self, shard: _Shard, now: float) -> None:
+        """A shard not RUNNING: ERROR once down for ``error_after_s``; its books polled over REST meanwhile."""
+        cfg = self.config
+        if now - shard.since > cfg.error_after_s and shard.status != "ERROR" and shard.status != "STOPPED":
+            self._on_state(shard, "ERROR", f"down for {now - shard.since:.0f} s")
+        if now - shard.last_poll >= cfg.rest_poll_s:
+            shard.last_poll = now
+            await self.resync(list(shard.markets), "socket down")
+
+    async def _ask_missing_snapshots(self, shard: _Shard, now: float) -> None:
+        """Markets still without a snapshot ``snapshot_wait_s`` after connecting take one from REST."""
         waiting = [cid for cid in shard.markets if cid not in self.snapshotted]
-        wait = cfg.snapshot_wait_s
+        wait = self.config.snapshot_wait_s
         if waiting and now - shard.since >= wait and now - shard.last_snapshot_ask >= wait:
             shard.last_snapshot_ask = now  # e.g. reconnected while the venue withheld the initial dump
             self.on_log(f"no snapshot for {len(waiting)} market(s) {now - shard.since:.0f} s after connecting: "
                         "taking them from REST", "warning")
             await self.resync(waiting, "no snapshot")
+
+    async def _check_books(self, shard: _Shard, now: float) -> None:
+        """Compare books with REST when due: all of them after ``freeze_after_s`` of silence (a frozen
+        socket), else the quiet ones every ``hash_check_s`` (a lost update)."""
+        cfg = self.config
         silent = now - max(shard.last_data, shard.since)
         frozen_suspect = silent >= cfg.freeze_after_s
         quiet = [cid for cid in shard.markets if now - self._last_change.get(cid, 0.0) >= 1.0]
@@ -302,17 +316,21 @@ class MarketFeed:
         shard.last_probe = now
         differ = await self._probe(list(shard.markets) if frozen_suspect else quiet)
         if differ and frozen_suspect:
-            self.freezes += 1
-            self.on_log(f"feed frozen ({silent:.0f} s without data while {len(differ)} books differ from the venue's): "
-                        "resyncing and reconnecting", "error")
-            await self.resync(differ, "frozen socket")
-            await shard.socket.drop()
+            await self._unfreeze(shard, differ, silent)
             return
         bad = [cid for cid in differ if cid in quiet]
         if bad:
             self.hash_mismatches += len(bad)
             self.on_log(f"book mismatch with the venue on {len(bad)} market(s): resyncing from REST", "warning")
             await self.resync(bad, "book mismatch")
+
+    async def _unfreeze(self, shard: _Shard, differ: list[str], silent: float) -> None:
+        """A silent socket whose books differ from the venue's is frozen: resync them, reconnect."""
+        self.freezes += 1
+        self.on_log(f"feed frozen ({silent:.0f} s without data while {len(differ)} books differ from the venue's): "
+                    "resyncing and reconnecting", "error")
+        await self.resync(differ, "frozen socket")
+        await shard.socket.drop()
 
     # ------------------------------------------------------------ control
     async def run(self) -> None:

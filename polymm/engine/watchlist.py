@@ -259,8 +259,8 @@ class Watchlist:
                     await engine.remove_market(cid)
         by_lower = {cid.lower(): cid for cid in engine.markets}
         for low, entry in parsed.entries.items():
-            cid = by_lower.get(low)
-            problem = await self._add(entry) if cid is None else self._apply(cid, entry)
+            running = by_lower.get(low)
+            problem = await self._add(entry) if running is None else self._apply(running, entry)
             if problem:
                 problems.append(f"market file {self.path}:{entry.line}: {problem}")
         for cid in self._provisional:  # started for a line that is now bad or gone: not ours to trade
@@ -298,7 +298,7 @@ class Watchlist:
 
     def _check(self, market: Market, params: dict[str, object]) -> None:
         """What ``Engine.set_params`` would say about these parameters on a market not added yet."""
-        self.engine.check_params(market, **params)
+        self.engine.check_params(market, None, **params)
 
     def _apply(self, cid: str, entry: Entry) -> str:
         """Apply what changed on a running market's line; the problem as text, or ""."""

@@ -1,9 +1,9 @@
-"""Market discovery: list, filter, rank and resolve Gamma markets for market making (PROTOCOL §7, §8).
+"""Market discovery: list, filter, rank and resolve Gamma markets for market making (docs/protocol.md §7, §8).
 
 ``Discovery`` walks Gamma ``/markets`` (``closed=false``, ordered server-side, paged with
 ``limit``/``offset``) through ``PublicClient.gamma_pages`` and turns each usable market into a
 ``Candidate``: the ``Market`` (via ``market_from_gamma``) plus the stats the filters and the ranking
-use. Filters go to Gamma where PROTOCOL lists a parameter and are (re)applied client-side, so the
+use. Filters go to Gamma where docs/protocol.md §7 lists a parameter and are (re)applied client-side, so the
 result is right even if a server ignores one:
 
 * ``min_liquidity`` → ``liquidity_num_min`` (exact);
@@ -17,7 +17,7 @@ Markets that are not live (``active`` false, ``closed``, not ``acceptingOrders``
 left out and tallied in ``Discovery.filtered``. Markets that cannot be read (not an object, missing or
 wrong token ids, bad condition id or tick, non-numeric numbers, bad dates) are skipped, never raised:
 ``Discovery.skipped`` counts them and ``Discovery.skip_reasons`` tallies them per field. Position-id
-markets (exchange version 3, PROTOCOL §12) are skipped the same way under ``positionIds``; asked for
+markets (exchange version 3, docs/protocol.md §12) are skipped the same way under ``positionIds``; asked for
 by name (``Discovery.resolve``), one raises ``UnsupportedMarket`` saying so.
 """
 
@@ -207,7 +207,7 @@ class Candidate:
           decade of USDC volume).
         * ``reward_yield = rewardsDailyRate / rewardsMinSize × ((v − s) / v)²``: the daily pool per USDC
           of the smallest qualifying two-sided quote (``min_size`` shares each side cost ``min_size``
-          USDC in total), times PROTOCOL §8's order score ``S(v, s)`` for a quote at the touch: ``v`` =
+          USDC in total), times docs/protocol.md §8's order score ``S(v, s)`` for a quote at the touch: ``v`` =
           ``rewardsMaxSpread`` (¢), ``s = max(spread / 2, tick)`` in cents; 0 when ``s ≥ v`` or not
           eligible. ``REWARD_WEIGHT`` (2.0) trades one unit of yield for two decades of volume.
         """

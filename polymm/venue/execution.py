@@ -8,7 +8,7 @@ our open orders back in YES terms, so the engine's diffing never sees the differ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -72,12 +72,92 @@ def route(market: Market, req: OrderRequest, free: Callable[[str], Decimal]) -> 
     return market.yes_token, "BUY", req.price
 
 
-class Execution(Protocol):
+class ChannelStatus(Protocol):
+    """A venue socket's health as the metrics show it."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def reconnects(self) -> int: ...
+
+
+class ExecutionHealth(Protocol):
+    """What every execution reports about its order path, for the risk loop, the screen and the metrics.
+
+    Declared, never probed: an execution without a venue (paper) reports zeros, no foreign client and
+    no paused market, and None for the parts it does not have (a heartbeat, a user channel)."""
+
+    @property
+    def orders_placed(self) -> int:
+        """Orders the venue accepted (paper: orders placed)."""
+        ...
+
+    @property
+    def pending_fills(self) -> int:
+        """Fills matched but not yet confirmed on chain."""
+        ...
+
+    @property
+    def rejects(self) -> int:
+        """Orders the venue refused."""
+        ...
+
+    @property
+    def retries(self) -> int:
+        """Batch posts sent again (a busy venue, no answer)."""
+        ...
+
+    @property
+    def failed_fills(self) -> int:
+        """Fills reversed because the venue reported them FAILED after matching."""
+        ...
+
+    @property
+    def mismatches(self) -> int:
+        """Positions taken from the venue because they differed from the ledger."""
+        ...
+
+    @property
+    def paused_markets(self) -> Mapping[str, str]:
+        """Markets paused until a clean comparison with the venue: condition id → why."""
+        ...
+
+    @property
+    def foreign_alert(self) -> str:
+        """Why another client is taken to trade this wallet ("" while none is): the engine halts."""
+        ...
+
+    @property
+    def heartbeat_age(self) -> float | None:
+        """Seconds since the venue last accepted our heartbeat; None without one (yet)."""
+        ...
+
+    @property
+    def user_channel(self) -> ChannelStatus | None:
+        """The user WebSocket; None without one (paper, or before ``start``)."""
+        ...
+
+    #: called with the seconds from sending a batch of orders to the venue's answer (metrics); an
+    #: execution without a venue round trip never calls it
+    on_post_latency: Callable[[float], None] | None
+
+    def recent_errors(self, window_s: float = 10.0) -> int:
+        """Venue errors on the order path in the last ``window_s`` seconds (the error burst rules)."""
+        ...
+
+    def rate_usage(self, window_s: float = 1.0) -> tuple[int, int]:
+        """(orders, cancels) spent against the venue's per-signer rate buckets in the last ``window_s``."""
+        ...
+
+
+class Execution(ExecutionHealth, Protocol):
     """What the engine needs from an execution venue.
 
     Fills are booked by the execution into ``ledger`` (the engine's) and then reported through the
     ``on_fill`` callback it was built with (journal, log, signals); ``venue_balance`` declares whether
-    ``collateral_balance`` reads a venue (live) or there is none (paper)."""
+    ``collateral_balance`` reads a venue (live) or there is none (paper). The health it reports is
+    declared in ``ExecutionHealth``."""
 
     name: str
     venue_balance: bool

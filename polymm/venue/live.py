@@ -51,7 +51,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -62,7 +62,7 @@ from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS, PriceError, Tick, human, pips_to_decimal, pips_to_str, price_to_pips
-from .execution import OpenOrder, OrderRequest, route
+from .execution import Execution, OpenOrder, OrderRequest, route
 from .order_tracker import OrderTracker
 from .retry import describe, is_transient, retry_after, with_retries
 from .signing import OrderSigner
@@ -202,7 +202,7 @@ class LiveExecution:
         self.on_log(text, "warning")
 
     def _spend(self, kind: str, n: int) -> None:
-        """Count signer-bucket cost (PROTOCOL: 1 per order, 1 per cancelled id) for the budget display."""
+        """Count signer-bucket cost (docs/protocol.md §8: 1 per order, 1 per cancelled id) for the budget display."""
         now = time.monotonic()
         self._usage.append((now, kind, n))
         while self._usage and self._usage[0][0] < now - 10.0:
@@ -227,6 +227,22 @@ class LiveExecution:
     @property
     def heartbeat_age(self) -> float | None:
         return None if not self.last_heartbeat else time.monotonic() - self.last_heartbeat
+
+    @property
+    def paused_markets(self) -> Mapping[str, str]:
+        """Markets paused until a clean comparison with the venue (``Reconciliation``): id → why."""
+        return self.reconcile.paused
+
+    @property
+    def api_key(self) -> str:
+        """Our API key's id ("" before ``start``): the owner the venue shows on our orders. Not a secret
+        (the secret and passphrase never leave the client)."""
+        return self._api_key
+
+    async def client_tick_size(self, token_id: str) -> str:
+        """The tick the SDK's client holds for a token (its cache never expires by itself: docs/protocol.md
+        §10.9; polymm refreshes it on ``tick_size_change``)."""
+        return str(await self._run(self._client.get_tick_size, token_id))
 
     # ================================================================ start / stop
     def _make_client(self) -> tuple[Any, str]:
@@ -376,7 +392,7 @@ class LiveExecution:
 
     def _free_shares(self, token: str) -> Decimal:
         """Shares of ``token`` we may offer: settled ones (the venue refuses to sell shares of a trade
-        it has not settled — PROTOCOL pitfall 5), less what our resting sells already offer."""
+        it has not settled — docs/protocol.md §10.5), less what our resting sells already offer."""
         h = self.ledger.holding(token)
         settled = h.shares - max(h.pending, ZERO) if h is not None else ZERO
         reserved = sum(
@@ -412,6 +428,19 @@ class LiveExecution:
         finally:
             self._inflight.discard(fut)
 
+    async def sign_orders(self, market: Market, reqs: Sequence[OrderRequest]) -> list[tuple[Any, str]]:
+        """(signed order, order id) for each quote, routed as ``place_many`` routes it; nothing is booked
+        or sent (what ``post_signed`` takes)."""
+        return await self._run(self._sign_many, market, [(r, *self._route(market, r)) for r in reqs])
+
+    async def post_signed(self, market: Market, signed: Sequence[tuple[Any, str]]) -> list[str]:
+        """Post orders signed before, in batches of the venue's maximum, exactly as a retry resends them
+        (the venue answers an order it already holds with Duplicated: success); the ids it accepted."""
+        accepted: list[str] = []
+        for i in range(0, len(signed), BATCH_MAX):
+            accepted += await self._post_batch(market, list(signed[i : i + BATCH_MAX]))
+        return accepted
+
     async def _place_many(self, market: Market, reqs: Sequence[OrderRequest]) -> list[str]:
         routed = [(r, *self._route(market, r)) for r in reqs]
         self._spend("order", len(routed))
@@ -425,65 +454,82 @@ class LiveExecution:
             self._ours_set.add(oid)
             if len(self._ours_set) > self._ours.maxlen:  # type: ignore[operator]
                 self._ours_set = set(self._ours)
-        accepted: list[str] = []
-        for i in range(0, len(signed), BATCH_MAX):
-            accepted += await self._post_batch(market, signed[i : i + BATCH_MAX])
+        accepted = await self.post_signed(market, signed)
         self.orders_placed += len(accepted)
         return accepted
 
     async def _post_batch(self, market: Market, batch: list[tuple[Any, str]]) -> list[str]:
+        sent = time.perf_counter()
+        replies = await self._send_batch(batch)
+        if replies is None:
+            return []
+        if self.on_post_latency is not None:
+            self.on_post_latency(time.perf_counter() - sent)
+        return self._accepted(market, batch, replies)
+
+    async def _send_batch(self, batch: list[tuple[Any, str]]) -> list[Any] | None:
+        """Post the signed orders, resending the *same* ones on a busy venue or no answer; the venue's
+        replies, or None when there are none to read: never sent (a kill closed the gate), refused
+        outright (forgotten: none of them rests), or retries exhausted (kept as submitted: the
+        reconciliation decides)."""
         from py_clob_client_v2.clob_types import OrderType, PostOrdersV2Args
         from py_clob_client_v2.exceptions import PolyApiException
 
         args = [PostOrdersV2Args(order=o, orderType=OrderType.GTC) for o, _ in batch]
         delay = 0.25
-        sent = time.perf_counter()
         for attempt in range(1, self.config.max_attempts + 1):
+            last = attempt == self.config.max_attempts
             try:
                 res = await self._run(self._post_if_open, args)
-                break
+                return res if isinstance(res, list) else []
             except _GateClosed:  # a kill closed the gate while this batch waited for a worker: never sent
-                for _, oid in batch:
-                    self.orders.forget(oid)
-                return []
+                self._forget(batch)
+                return None
             except PolyApiException as e:
-                if e.status_code not in RETRYABLE or attempt == self.config.max_attempts:
+                if e.status_code not in RETRYABLE or last:
                     self._error(f"post orders failed: {describe(e)}")
                     if e.status_code not in RETRYABLE:  # a definite refusal: none of them rests
-                        for _, oid in batch:
-                            self.orders.forget(oid)
-                    return []  # retryable but exhausted: kept as submitted, reconciliation decides
-                self.retries += 1
+                        self._forget(batch)
+                    return None  # retryable but exhausted: kept as submitted, reconciliation decides
                 wait = retry_after(e) or delay
                 self._error(f"venue busy ({e.status_code}); retrying the same signed orders in {wait:.2f} s")
-                await asyncio.sleep(wait)
-                delay = min(delay * 2, 5.0)
             except Exception as e:  # network: outcome unknown, resend the same orders
-                if attempt == self.config.max_attempts:
+                if last:
                     self._error(f"post orders: no answer ({type(e).__name__}); reconciliation will decide")
-                    return []
-                self.retries += 1
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        if self.on_post_latency is not None:
-            self.on_post_latency(time.perf_counter() - sent)
+                    return None
+                wait = delay
+            self.retries += 1
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, 5.0)
+        return None
+
+    def _forget(self, batch: list[tuple[Any, str]]) -> None:
+        for _, oid in batch:
+            self.orders.forget(oid)
+
+    def _accepted(self, market: Market, batch: list[tuple[Any, str]], replies: list[Any]) -> list[str]:
+        """The ids the venue took (``Duplicated``: an earlier attempt already got it in); the others
+        are forgotten and counted as rejects."""
         accepted = []
-        for (_, oid), r in zip(batch, res if isinstance(res, list) else [], strict=False):
+        for (_, oid), r in zip(batch, replies, strict=False):
             msg = str(r.get("errorMsg") or "") if isinstance(r, dict) else "bad reply"
-            if not msg or "Duplicated" in msg:  # Duplicated: an earlier attempt already got it in
+            if not msg or "Duplicated" in msg:
                 o = self.orders.get(oid)
                 if o is not None and o.status == "submitted":
                     self.orders.update(oid, status="live")
                 accepted.append(oid)
             else:
-                self.rejects += 1
-                self.orders.forget(oid)
-                if _is_post_only_cross(msg):  # the book moved under a maker quote: routine, not a fault
-                    self.post_only_crosses += 1
-                    self.on_log(f"post-only quote would have crossed ({market.short_question}); requoting", "info")
-                else:
-                    self._error(f"order rejected ({market.short_question}): {msg}")
+                self._rejected(market, oid, msg)
         return accepted
+
+    def _rejected(self, market: Market, order_id: str, msg: str) -> None:
+        self.rejects += 1
+        self.orders.forget(order_id)
+        if _is_post_only_cross(msg):  # the book moved under a maker quote: routine, not a fault
+            self.post_only_crosses += 1
+            self.on_log(f"post-only quote would have crossed ({market.short_question}); requoting", "info")
+        else:
+            self._error(f"order rejected ({market.short_question}): {msg}")
 
     # ================================================================ cancelling
     async def cancel(self, order_ids: Sequence[str]) -> list[str]:
@@ -765,45 +811,69 @@ class LiveExecution:
         await self._compare_positions(confirm_now=True)
 
     async def _reconcile_orders(self) -> None:
+        """The venue's open orders are the truth: ours it no longer lists are closed, ours it still
+        lists are live (and cancelled again if we took them as closed), the rest cancelled — unless
+        another client trades this wallet (``foreign_alert``)."""
+        at_venue = await self._venue_order_ids()
+        self._close_vanished(at_venue)
+        reopened = self._confirm_listed(at_venue)
+        if reopened and self._gate.is_set():  # it was meant to be gone: cancel it again, properly this time
+            self.on_log(f"reconcile: {len(reopened)} orders we took as closed still rest; cancelling", "warning")
+            await self.cancel(reopened)
+        unknown = [oid for oid in at_venue if oid not in self.orders]
+        self._watch_foreign([oid for oid in unknown if oid not in self._ours_set])
+        if self.foreign_alert:
+            unknown = [oid for oid in unknown if oid in self._ours_set]
+        if unknown and self._gate.is_set():
+            await self._cancel_orphans(unknown)
+
+    async def _venue_order_ids(self) -> set[str]:
         try:
             venue = await self._run(self._client.get_open_orders)
         except Exception as e:
             self._read_failed(f"reconcile: open orders unavailable: {describe(e)}")
             raise _Failed(f"open orders unavailable ({describe(e)})") from None
-        at_venue = {str(o.get("id")) for o in venue if isinstance(o, dict)}
+        return {str(o.get("id")) for o in venue if isinstance(o, dict)}
+
+    def _close_vanished(self, at_venue: set[str]) -> None:
+        """Ours the venue does not list, old enough to be listed: gone (filled or cancelled), though
+        their fills may still be on their way."""
         now = time.monotonic()
         for o in self.orders.open():
             # too recent to be visible there yet — or, unanswered, possibly still on its way to the venue
             wait = self.config.unanswered_s if o.status == "submitted" else self.config.settle_s
             if o.order_id not in at_venue and self._placed_at.get(o.order_id, 0.0) < now - wait:
-                self.orders.close(o.order_id)  # gone: filled or cancelled; fills may still be on their way
+                self.orders.close(o.order_id)
                 self._placed_at.pop(o.order_id, None)
                 self._retire([o])
-        reopened = []
+
+    def _confirm_listed(self, at_venue: set[str]) -> list[str]:
+        """Ours the venue lists: a submitted one is live; one we took as closed rests after all and
+        can fill (returned, to be cancelled again)."""
+        reopened: list[str] = []
         for oid in at_venue:
             o = self.orders.get(oid)
             if o is not None and o.status == "submitted":
                 self.orders.update(oid, status="live")
             elif o is None and (self.orders.reopen(oid) or self._revive(oid)):
-                reopened.append(oid)  # we took it as closed, yet it rests: it can fill
-        if reopened and self._gate.is_set():  # it was meant to be gone: cancel it again, properly this time
-            self.on_log(f"reconcile: {len(reopened)} orders we took as closed still rest; cancelling", "warning")
-            await self.cancel(reopened)
-        unknown = [oid for oid in at_venue if oid not in self.orders]
-        foreign = [oid for oid in unknown if oid not in self._ours_set]
+                reopened.append(oid)
+        return reopened
+
+    def _watch_foreign(self, foreign: list[str]) -> None:
+        """Orders we never placed, found in ``foreign_after`` reconciliations in a row: another client
+        trades this wallet (raised once; the engine halts)."""
         self._foreign_runs = self._foreign_runs + 1 if foreign else 0
         if foreign and self._foreign_runs >= self.config.foreign_after and not self.foreign_alert:
             self.foreign_alert = (f"another client is trading this wallet: {len(foreign)} orders we never placed "
                                   f"keep appearing at the venue (no longer cancelled by polymm)")
             self.on_log(self.foreign_alert, "error")
-        if self.foreign_alert:
-            unknown = [oid for oid in unknown if oid in self._ours_set]
-        if unknown and self._gate.is_set():
-            try:
-                await self._run(self._client.cancel_orders, unknown)
-                self.on_log(f"reconcile: cancelled {len(unknown)} orders unknown to this session", "warning")
-            except Exception as e:
-                self._error(f"reconcile: cancel orphans failed: {describe(e)}")
+
+    async def _cancel_orphans(self, order_ids: list[str]) -> None:
+        try:
+            await self._run(self._client.cancel_orders, order_ids)
+            self.on_log(f"reconcile: cancelled {len(order_ids)} orders unknown to this session", "warning")
+        except Exception as e:
+            self._error(f"reconcile: cancel orphans failed: {describe(e)}")
 
     def _retire(self, orders: Sequence[OpenOrder]) -> None:
         for o in orders:
@@ -851,16 +921,38 @@ class LiveExecution:
         raced by fills of that token (the ledger moved meanwhile, or within ``balance_grace_s`` after)
         proves nothing and is skipped. ``confirm_now`` (the catch-up: nothing of ours rests, every
         trade was just booked) takes the venue's number at the first disagreement."""
-        from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
+        tokens = self._known_tokens()
+        checking = set(self._new)
+        versions = {t: self.ledger.version(t) for t in tokens}
+        balances = await self._read_balances(list(tokens))
+        if not confirm_now:
+            await asyncio.sleep(self.config.balance_grace_s)
+        now = time.time()
+        clean: dict[str, bool] = {}
+        for (token, (cid, no)), venue in zip(tokens.items(), balances, strict=True):
+            if self.ledger.version(token) == versions[token] and \
+                    await self._agrees(token, cid, no, venue, confirm_now=confirm_now, now=now):
+                clean.setdefault(cid, True)
+            else:
+                clean[cid] = False  # a disagreement, or fills arrived meanwhile: read again next time
+        for cid, ok in clean.items():
+            if ok:
+                self.reconcile.resume(cid)
+        self._new -= checking
 
+    def _known_tokens(self) -> dict[str, tuple[str, bool]]:
+        """token → (condition id, whether it is the NO token): the markets we know and every holding."""
         tokens: dict[str, tuple[str, bool]] = {}
         for m in self._markets.values():
             tokens[m.yes_token] = (m.condition_id, False)
             tokens[m.no_token] = (m.condition_id, True)
         for h in self.ledger.holdings(nonzero=False):
             tokens.setdefault(h.token_id, (h.condition_id, h.no))
-        checking = set(self._new)
-        versions = {t: self.ledger.version(t) for t in tokens}
+        return tokens
+
+    async def _read_balances(self, tokens: list[str]) -> list[Decimal]:
+        """Every token's balance at the venue, read at once; raises ``_Failed`` when any is unavailable."""
+        from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
 
         async def read(token: str) -> Decimal:
             r = await self._run(self._client.get_balance_allowance,
@@ -868,54 +960,50 @@ class LiveExecution:
             return balance_amount(r)
 
         results = await asyncio.gather(*(read(t) for t in tokens), return_exceptions=True)
-        failed = [(t, r) for t, r in zip(tokens, results, strict=True) if isinstance(r, BaseException)]
+        balances: list[Decimal] = []
+        failed: list[BaseException] = []
+        for r in results:
+            if isinstance(r, BaseException):
+                failed.append(r)
+            else:
+                balances.append(r)
         if failed:
-            self._read_failed(f"reconcile: {len(failed)} token balances unavailable: {describe(failed[0][1])}")
-            raise _Failed(f"token balances unavailable ({describe(failed[0][1])})")
-        if not confirm_now:
-            await asyncio.sleep(self.config.balance_grace_s)
-        now = time.time()
-        clean: dict[str, bool] = {}
-        for (token, (cid, no)), venue in zip(tokens.items(), results, strict=True):
-            assert isinstance(venue, Decimal)
-            if self.ledger.version(token) != versions[token]:
-                clean[cid] = False  # fills arrived meanwhile: read again next time
-                continue
-            h = self.ledger.holding(token)
-            ours, pending = (h.shares, h.pending) if h is not None else (ZERO, ZERO)
-            verdict = self.reconcile.judge(token, venue, ours, pending, confirm_now=confirm_now)
-            clean.setdefault(cid, True)
-            if verdict == "clean":
-                continue
-            clean[cid] = False
-            name = self._markets[cid].short_question if cid in self._markets else cid[:10] + "…"
-            outcome = "NO" if no else "YES"
-            if verdict == "suspect":
-                self.on_log(f"{name}: venue holds {human(venue)} {outcome}, the ledger {human(ours)}; "
-                            f"reading again in {self.config.recheck_s:g} s", "warning")
-                continue
-            won = await self._resolution(cid) if not venue else None
-            if won is not None:  # resolved and redeemed: the shares were paid out (1 if they won, else 0)
-                fill = self.ledger.adjust(token, cid, no, venue, MAX_PIPS if won == "YES" else 0, now)
-                self.redemptions += 1
-                self.on_log(f"{name}: resolved, {won} won: {human(ours)} {outcome} redeemed at "
-                            f"{'1' if won == outcome else '0'}", "warning")
-                if fill is not None:
-                    self.on_fill(fill)
-                continue
-            price = self._adjust_price(cid)
-            fill = self.ledger.adjust(token, cid, no, venue, price, now)
+            self._read_failed(f"reconcile: {len(failed)} token balances unavailable: {describe(failed[0])}")
+            raise _Failed(f"token balances unavailable ({describe(failed[0])})")
+        return balances
+
+    async def _agrees(self, token: str, cid: str, no: bool, venue: Decimal, *, confirm_now: bool,
+                      now: float) -> bool:
+        """Whether the venue's count of ``token`` agrees with the ledger. A disagreement confirmed
+        (``Reconciliation.judge``) is taken from the venue — at 1 or 0 when the market resolved and
+        was redeemed, else at the mark, with the market paused until a clean comparison."""
+        h = self.ledger.holding(token)
+        ours, pending = (h.shares, h.pending) if h is not None else (ZERO, ZERO)
+        verdict = self.reconcile.judge(token, venue, ours, pending, confirm_now=confirm_now)
+        if verdict == "clean":
+            return True
+        name = self._markets[cid].short_question if cid in self._markets else cid[:10] + "…"
+        outcome = "NO" if no else "YES"
+        if verdict == "suspect":
+            self.on_log(f"{name}: venue holds {human(venue)} {outcome}, the ledger {human(ours)}; "
+                        f"reading again in {self.config.recheck_s:g} s", "warning")
+            return False
+        won = await self._resolution(cid) if not venue else None
+        if won is not None:  # resolved and redeemed: the shares were paid out (1 if they won, else 0)
+            fill = self.ledger.adjust(token, cid, no, venue, MAX_PIPS if won == "YES" else 0, now)
+            self.redemptions += 1
+            self.on_log(f"{name}: resolved, {won} won: {human(ours)} {outcome} redeemed at "
+                        f"{'1' if won == outcome else '0'}", "warning")
+        else:
+            fill = self.ledger.adjust(token, cid, no, venue, self._adjust_price(cid), now)
             self.mismatches += 1
             why = (f"position differs from the venue: {outcome} ours {human(ours)}, venue "
                    f"{human(venue)}; taken from the venue, paused until a clean reconcile")
             self.reconcile.pause(cid, why)
             self.on_log(f"{name}: {why}", "error")
-            if fill is not None:
-                self.on_fill(fill)
-        for cid, ok in clean.items():
-            if ok:
-                self.reconcile.resume(cid)
-        self._new -= checking
+        if fill is not None:
+            self.on_fill(fill)
+        return False
 
     async def _resolution(self, cid: str) -> str | None:
         """"YES" or "NO" when the venue says the market resolved (CLOB ``/markets/{cid}``: closed, a
@@ -942,6 +1030,9 @@ class LiveExecution:
         if pos is not None and pos.avg_price:
             return price_to_pips(pos.avg_price.quantize(Decimal("0.0001")))
         return MAX_PIPS // 2
+
+
+_IMPLEMENTS: type[Execution] = LiveExecution  # mypy checks that live implements the whole protocol
 
 
 class _GateClosed(Exception):
@@ -1041,7 +1132,7 @@ def _opposite(side: str) -> str:
 
 
 def _is_post_only_cross(msg: str) -> bool:
-    """PROTOCOL §errors: ``invalid post-only order: order crosses book``. Not the GTC-cross
+    """docs/protocol.md §5.3: ``invalid post-only order: order crosses book``. Not the GTC-cross
     ``order {id} crosses the book`` (cause undocumented), which stays an error."""
     return msg.startswith("invalid post-only order") and "crosses" in msg
 

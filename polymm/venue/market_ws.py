@@ -2,7 +2,7 @@
 
 It knows nothing about books: it hands every raw data frame to ``on_frame(raw, recv_ns)`` and
 reports its connection state through ``on_state(status, reason)``. Protocol facts it follows
-(PROTOCOL.md §6.1): the first text frame subscribes; later changes use ``operation``; the client
+(docs/protocol.md §6.1): the first text frame subscribes; later changes use ``operation``; the client
 sends text ``PING`` every 10 s and the server answers text ``PONG`` (not JSON).
 """
 

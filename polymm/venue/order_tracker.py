@@ -120,7 +120,7 @@ class OrderTracker:
         items = [(order_id, self._closing[order_id])] if order_id in self._closing else (
             list(self._closing.items()) if order_id is None else [])
         for oid, c in items:
-            self._sweep_one(oid, c)  # type: ignore[arg-type]
+            self._sweep_one(oid, c)
 
     def _sweep_one(self, order_id: str, c: _Closing) -> None:
         if self._booked(order_id) >= (c.final if c.final is not None else c.order.size):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -20,7 +20,7 @@ from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS
-from .execution import OpenOrder, OrderRequest, route
+from .execution import ChannelStatus, Execution, OpenOrder, OrderRequest, route
 
 ZERO = Decimal(0)
 
@@ -30,6 +30,13 @@ class PaperExecution:
 
     name = "paper"
     venue_balance = False  # no venue to ask: the engine shows the capital plus the session's P&L
+    # the health every execution reports (``ExecutionHealth``): with no venue nothing is rejected,
+    # retried, failed, mismatched or paused, no other client is seen, and there is no heartbeat or
+    # user channel. ``pending_fills``: a paper fill is final at once
+    pending_fills = rejects = retries = failed_fills = mismatches = 0
+    foreign_alert = ""
+    heartbeat_age: float | None = None
+    user_channel: ChannelStatus | None = None
 
     def __init__(self, on_fill: Callable[[Fill], None] = lambda f: None, clock: Callable[[], float] | None = None,
                  ledger: Ledger | None = None):
@@ -39,6 +46,7 @@ class PaperExecution:
         self.ledger = ledger if ledger is not None else Ledger()
         self._clock = clock or time.time
         self.orders_placed = 0  # metrics
+        self.on_post_latency: Callable[[float], None] | None = None  # never called: no venue round trip
         self._orders: dict[str, OpenOrder] = {}
         self._ids = itertools.count(1)
         self._trades = itertools.count(1)
@@ -76,6 +84,16 @@ class PaperExecution:
 
     async def collateral_balance(self) -> float:
         raise NotImplementedError("paper trading has no venue balance")
+
+    @property
+    def paused_markets(self) -> Mapping[str, str]:
+        return {}
+
+    def recent_errors(self, window_s: float = 10.0) -> int:
+        return 0
+
+    def rate_usage(self, window_s: float = 1.0) -> tuple[int, int]:
+        return 0, 0
 
     def _free(self, token: str) -> Decimal:
         held = self.ledger.shares(token)
@@ -163,3 +181,6 @@ class PaperExecution:
             if self.ledger.book(fill):
                 self.on_fill(fill)
         return fills
+
+
+_IMPLEMENTS: type[Execution] = PaperExecution  # mypy checks that paper implements the whole protocol

@@ -1,6 +1,6 @@
 """Public REST clients: CLOB market data and Gamma discovery (async httpx, no auth).
 
-Gamma quirks handled here (PROTOCOL.md §7): ``outcomes``, ``outcomePrices`` and ``clobTokenIds``
+Gamma quirks handled here (docs/protocol.md §7): ``outcomes``, ``outcomePrices`` and ``clobTokenIds``
 are JSON-encoded strings in live responses but plain arrays in some captures; numbers sometimes
 arrive as strings. A Gamma market that cannot be used (missing tokens, bad tick, a position-id
 market for exchange version 3) is skipped and counted, never raised.
@@ -54,7 +54,7 @@ def _dec(value: Any, default: Decimal = Decimal(0)) -> Decimal:
         return default
 
 
-#: Why a position-id market is refused (PROTOCOL.md §7, §12); shown wherever one is skipped or asked for.
+#: Why a position-id market is refused (docs/protocol.md §7, §12); shown wherever one is skipped or asked for.
 POSITION_ID_UNSUPPORTED = "position-id market (exchange version 3) is not supported yet"
 
 

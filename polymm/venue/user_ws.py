@@ -1,6 +1,6 @@
 """Client for Polymarket's user channel (``/ws/user``): our orders and trades, as they happen.
 
-Credentials go in the subscribe frame (PROTOCOL.md §6.2); ``markets`` filters by condition id
+Credentials go in the subscribe frame (docs/protocol.md §6.2); ``markets`` filters by condition id
 (none = all). Text ``PING`` every 10 s keeps it alive. Reconnects with jittered backoff; after a
 reconnect the owner reconciles over REST because events may have been missed meanwhile.
 """

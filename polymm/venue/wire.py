@@ -5,7 +5,7 @@ side never break parsing. Decimal amounts stay strings here and are converted ex
 Trade statuses arrive as ``CONFIRMED`` on the WebSocket and ``TRADE_STATUS_CONFIRMED`` on REST:
 ``trade_status`` strips the prefix.
 
-Real user-channel payloads are looser than the documented shapes (PROTOCOL.md §12): a field may be
+Real user-channel payloads are looser than the documented shapes (docs/protocol.md §12): a field may be
 ``null`` (``"expiration": null``), a number where strings are documented (``created_at``, sizes,
 prices, ``timestamp``), and ``match_time`` comes as epoch seconds or ISO-8601. The typed decode
 takes the documented shape at full speed; anything else is taken apart item by item and normalised
@@ -86,7 +86,7 @@ class TradeEvent(msgspec.Struct, frozen=True, tag_field="event_type", tag="trade
     outcome: str = ""
     fee_rate_bps: str = "0"
     match_time: str = ""
-    matchtime: str = ""  # the older spelling (PROTOCOL.md §6.2)
+    matchtime: str = ""  # the older spelling (docs/protocol.md §6.2)
     last_update: str = ""
     transaction_hash: str = ""
     timestamp: str = ""
@@ -155,7 +155,7 @@ def _wire_text(value: object) -> object:
 
 def _normalise(item: dict) -> dict:
     """Drop ``null`` fields (so the declared default applies) and turn numbers into their text, at
-    the top level and in ``maker_orders``: the forms real payloads use (PROTOCOL.md §12)."""
+    the top level and in ``maker_orders``: the forms real payloads use (docs/protocol.md §12)."""
     out = {k: _wire_text(v) for k, v in item.items() if v is not None}
     makers = out.get("maker_orders")
     if isinstance(makers, list):
@@ -187,8 +187,9 @@ def trade_from_rest(doc: object) -> TradeEvent:
     if not isinstance(doc, dict):
         raise ValueError(f"trade: expected an object, got {type(doc).__name__}")
     ev = user_event_from_item({**doc, "event_type": "trade"})
-    if not isinstance(ev, TradeEvent):  # a FrameError: the tag forces a trade otherwise
+    if isinstance(ev, FrameError):
         raise ValueError(ev.detail)
+    assert isinstance(ev, TradeEvent)  # the tag forces a trade
     return ev
 
 
@@ -290,7 +291,7 @@ def _allowance_units(value: object, field: str) -> int:
 
 def reply_allowances(reply: Mapping[str, object]) -> Allowances:
     """Read both shapes of a reply's allowances: ``"allowances": {spender: "<int>"}`` and a single
-    ``"allowance": "<int>"`` (seen in real replies, PROTOCOL.md §12). Amounts follow
+    ``"allowance": "<int>"`` (seen in real replies, docs/protocol.md §12). Amounts follow
     ``balance_amount``'s rule and come back in 1e6 units. Raises ``ValueError`` naming the field
     when neither is present or an amount is unreadable."""
     raw_map = reply.get("allowances")
