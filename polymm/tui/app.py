@@ -1,9 +1,11 @@
 """``polymm-tui``: the operator's dashboard.
 
 The App hosts the engine's loops as workers (feed, strategy, risk), polls the StateStore every
-50 ms and pushes only the slices that changed into widgets. It never touches trading state: every
-action goes through the Engine's command API. A trading worker that fails engages the kill switch
-(``Engine.guard``) and is reported on screen; it never takes the app down (``exit_on_error=False``).
+50 ms and draws the panels whose slices changed, each at its own cadence (``polymm.tui.panels``: a
+panel declares what it reads and how often it is drawn; the app draws the panels it composed). It
+never touches trading state: every action goes through the Engine's command API. A trading worker
+that fails engages the kill switch (``Engine.guard``) and is reported on screen; it never takes the
+app down (``exit_on_error=False``).
 
 Every way out cancels: ``q``, ctrl+q and the command palette's Quit (Textual's ``quit`` action),
 ctrl+c (Textual binds it to ``help_quit``, a hint, when no text is selected to copy), and in the
@@ -29,14 +31,13 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.drivers._writer_thread import WriterThread
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Label, Sparkline, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Footer, Label, Sparkline, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from ..config import ConfigError, Settings
@@ -45,10 +46,12 @@ from ..engine.engine import Engine
 from ..engine.heap import SETTLE_AFTER_S, settle_heap
 from ..state import ExecutionState, StateStore
 from ..venue.retry import describe as venue_error
+from .panels import Frame, Panel, Schedule
 from .screens import HelpScreen, MarketPicker, ParamsEditor
 from .widgets import (
     ConfirmScreen,
     EventLog,
+    LadderTitle,
     MarketsTable,
     OpenOrdersTable,
     OrderBookLadder,
@@ -57,13 +60,9 @@ from .widgets import (
     SignalsPanel,
     StatusBar,
     TradesTape,
-    update_if_changed,
 )
 
-REFRESH_S = 0.05  # UI reads the store at most 20 times a second
-STATUS_PERIOD_S = 0.25  # the status bar's figures (a change of risk state is drawn at once)
-#: the panels are drawn at most this often (seconds); the log and a risk-state change every tick
-PANEL_PERIOD_S = {"ladder": 0.2, "markets": 0.5, "orders": 1.0, "positions": 1.0, "signals": 0.5, "tape": 0.5}
+REFRESH_S = 0.05  # UI reads the store at most 20 times a second; each panel declares its own cadence
 CHART_S = 1.0  # one point a second for the session P&L and inventory charts
 CHART_POINTS = 600
 #: what stops the program the orderly way (``stop_signals``); SIGINT arrives only from ``kill`` (the
@@ -166,9 +165,8 @@ class PolymmApp(App[None]):
         self._selected: str | None = None
         #: monotonic times of the last store → widget refreshes (tui_bench reads the intervals)
         self.refresh_times: deque[float] = deque(maxlen=10_000)
-        self._pending: set[str] = set(PANEL_PERIOD_S)  # panels with changes not drawn yet
-        self._drawn_at: dict[str, float] = {}
-        self._redraw = True
+        self._panels: list[Panel] = []  # the panels composed, in layout order (on mount)
+        self._schedule = Schedule(())
         self._pnl_points: deque[float] = deque(maxlen=CHART_POINTS)
         self._inv_points: deque[float] = deque(maxlen=CHART_POINTS)
         self._stop_signals = stop_signals
@@ -198,7 +196,7 @@ class PolymmApp(App[None]):
                     with TabPane("Open orders", id="tab-orders"):
                         yield OpenOrdersTable(id="orders")
             with Vertical(id="right"):
-                yield Static("", id="ladder-title")
+                yield LadderTitle("", id="ladder-title")
                 yield OrderBookLadder(id="ladder")
                 yield TradesTape(id="tape")
                 yield Button("KILL  (ctrl+k)", variant="error", id="kill-button")
@@ -208,6 +206,8 @@ class PolymmApp(App[None]):
         for wid, title in (("#markets", "Markets"), ("#pnl-box", "Positions & P&L"), ("#signals", "Signals"),
                            ("#tape", "Trades")):
             self.query_one(wid).border_title = title
+        self._panels = [node for node in self.query("*") if isinstance(node, Panel)]
+        self._schedule = Schedule(p.PANEL for p in self._panels)
         self.query_one(StatusBar).show(None, None, None)
         if self._stop_signals:
             _guard_output(self)
@@ -253,13 +253,13 @@ class PolymmApp(App[None]):
         """Discover markets (unless given), build the engine, start its loops as workers."""
         markets = self._fixed_markets
         if markets is None:
-            from .. import ops
+            from ..ops.programs import initial_markets
 
             execution = "paper" if self.mode == "PAPER" else "live"
             self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
                                                        reason=f"listing markets at {self.settings.gamma_url}"))
-            try:  # a busy venue is asked again for two minutes (ops.initial_markets), then we say why
-                markets = await ops.initial_markets(self.settings, on_retry=lambda t: self.store.log(t, "warning"))
+            try:  # a busy venue is asked again for two minutes (initial_markets), then we say why
+                markets = await initial_markets(self.settings, on_retry=lambda t: self.store.log(t, "warning"))
             except Exception as e:
                 reason = f"could not list markets at {self.settings.gamma_url}: {venue_error(e)}"
                 self.store.log(reason, "error")
@@ -293,11 +293,11 @@ class PolymmApp(App[None]):
 
     # ------------------------------------------------------------ store → widgets
     def refresh_from_store(self) -> None:
-        """Push what changed in the store into the widgets. The log and a change of risk state are drawn
-        on every tick (50 ms), the status bar's figures every 0.25 s, the ladder and the other panels
-        at most every ``PANEL_PERIOD_S`` seconds each
+        """Draw the panels due on this tick (``Schedule``): a panel whose slices changed, at its cadence
         (a changed panel is never lost, only drawn on its next turn), so a burst of market data costs a
-        bounded amount of drawing per second however many markets move."""
+        bounded amount of drawing per second however many markets move. The panels that do not follow
+        the selected market come first; then the selection follows the markets table, and the panels
+        that show the selected market are drawn."""
         if not self.screen.is_attached or not self.screen.query(StatusBar):
             return  # a modal is up or the app is shutting down: nothing of ours to draw into
         now = time.monotonic()
@@ -305,63 +305,29 @@ class PolymmApp(App[None]):
         store = self.store
         version, changed = store.changed_since(self._seen_version)
         self._seen_version = version
-        sel = self._selected
-        for k in changed:
-            if k.startswith(("market/", "book/")) or k == "markets":
-                self._pending.update(("markets", "orders", "positions"))
-            elif k.startswith("decision/") or k in ("portfolio", "holdings"):
-                self._pending.add("positions")
-            if sel is not None and k in (f"signals/{sel}", f"decision/{sel}"):
-                self._pending.add("signals")
-            if sel is not None and k in (f"trades/{sel}", f"book/{sel}"):
-                self._pending.add("tape")
-            if sel is not None and k in (f"book/{sel}", f"market/{sel}"):
-                self._pending.add("ladder")
-        due = {p for p in self._pending if now - self._drawn_at.get(p, 0.0) >= PANEL_PERIOD_S[p]}
-        order: tuple[str, ...] = store.get("markets", ())
-        if "risk" in changed or now - self._drawn_at.get("status", 0.0) >= STATUS_PERIOD_S:
-            self._drawn_at["status"] = now  # ARMED / HALTED shows at once; the rest 4 times a second
-            execution = store.get("execution")
-            self.query_one(StatusBar).show(store.get("venue"), store.get("feed"), store.get("risk"), execution)
-            self.query_one(ReconcileBanner).show(execution)
+        due = self._schedule.due(now, changed, self._selected)
+        frame = Frame(store, changed, store.get("markets", ()))
         with self.batch_update():
-            if not changed and not due:
+            self._draw(frame, due, follows_selection=False)
+            if self._schedule.quiet(due, changed):
                 return
-            states = {cid: st for cid in order if (st := store.get(f"market/{cid}")) is not None}
             table = self.query_one(MarketsTable)
-            if "markets" in due:
-                books = {cid: b for cid in order if (b := store.get(f"book/{cid}")) is not None}
-                table.show(order, states, books)
-            self._selected = sel = table.selected or (order[0] if order else None)
-            if sel is not None and ("ladder" in due or self._redraw):
-                st = states.get(sel)
-                ladder = self.query_one(OrderBookLadder)
-                ladder.show(store.get(f"book/{sel}"), st)
-                title = st.question if st else sel
-                update_if_changed(self.query_one("#ladder-title", Static), Text(f"{ladder.outcome} book · {title}"))
-            if sel is not None and "tape" in due:
-                self.query_one(TradesTape).show(store.get(f"trades/{sel}"), self.query_one(OrderBookLadder).outcome)
-            if sel is not None and "signals" in due:
-                self.query_one(SignalsPanel).show(store.get(f"signals/{sel}"), store.get(f"decision/{sel}"))
-            if "positions" in due:
-                rewards = {cid: d.reward_score for cid in order if (d := store.get(f"decision/{cid}")) is not None}
-                self.query_one(PositionsPanel).show(order, states, store.get("portfolio"), rewards,
-                                                    store.get("holdings"))
-            if "orders" in due and self.query_one("#tabs", TabbedContent).active == "tab-orders":
-                self.query_one(OpenOrdersTable).show(states)  # hidden, it would only cost layouts
-            if "events" in changed:
-                self.query_one(EventLog).show(changed["events"])
+            self._selected = frame.selected = table.selected or (frame.order[0] if frame.order else None)
+            if frame.selected is not None:
+                frame.outcome = self.query_one(OrderBookLadder).outcome
+                self._draw(frame, due, follows_selection=True)
             self.set_class(bool(store.get("risk") and store.get("risk").halted), "-halted")
-        for p in due:
-            self._drawn_at[p] = now
-        self._pending -= due
-        self._redraw = False
+        self._schedule.drawn(due, now)
+
+    def _draw(self, frame: Frame, due: set[str], follows_selection: bool) -> None:
+        for panel in self._panels:
+            spec = panel.PANEL
+            if spec.name in due and spec.follows_selection == follows_selection:
+                panel.draw(frame)
 
     def redraw_all(self) -> None:
         """Draw every panel on the next tick (a new market selected, the ladder flipped to NO)."""
-        self._pending.update(PANEL_PERIOD_S)
-        self._drawn_at.clear()
-        self._redraw = True
+        self._schedule.redraw_all()
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
@@ -369,6 +335,10 @@ class PolymmApp(App[None]):
 
     @on(DataTable.RowHighlighted, "#markets")
     def _market_selected(self, event: DataTable.RowHighlighted) -> None:
+        # A table that shrank under the cursor can highlight no row (Textual sends a None key): keep the
+        # selection, the next refresh moves it to a row that exists.
+        if event.row_key is None or event.row_key.value is None:
+            return
         self._selected = event.row_key.value
         self.redraw_all()  # the ladder, tape and signals follow the new market at once
 
@@ -476,7 +446,7 @@ class PolymmApp(App[None]):
         await self.stop_engine()
         self.exit()
 
-    async def action_help_quit(self) -> None:
+    async def action_help_quit(self) -> None:  # type: ignore[override]  # an async action: Textual awaits it
         """ctrl+c when no text is selected to copy (Textual only shows a hint there): quit, cancelling."""
         await self.action_quit()
 
