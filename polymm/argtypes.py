@@ -1,4 +1,4 @@
-"""Argument types shared by the command-line parsers (``cli.py``, ``backtest/commands.py``)."""
+"""Argument types shared by the command-line parsers (``polymm.commands``)."""
 
 from __future__ import annotations
 

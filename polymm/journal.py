@@ -348,7 +348,7 @@ def export_pnl(path: str | Path, date: str) -> str:
     return out.getvalue()
 
 
-# ------------------------------------------------------------ rebuild-positions (``ops.rebuild_positions``)
+# ------------------------------------------------------------ rebuild-positions (``ops.rebuild.rebuild_positions``)
 @dataclass(frozen=True)
 class JournalFills:
     """Every fill row of a journal as ``polymm rebuild-positions`` reads it (read-only)."""

@@ -6,13 +6,14 @@ import argparse
 
 import pytest
 
-from polymm.backtest.commands import register
+from polymm.commands import backtest, replay
 
 
 def cli(*argv: str) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="polymm")
     sub = p.add_subparsers(dest="command", required=True)
-    register(sub)
+    replay.register(sub)
+    backtest.register(sub)
     return p.parse_args(list(argv))
 
 

@@ -14,11 +14,13 @@ import httpx
 import pytest
 from eth_account import Account
 
-from polymm import ops
 from polymm.cli import main
 from polymm.config import load_settings
 from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
-from polymm.exchange import EmbeddedExchange
+from polymm.ops.logs import JsonFormatter, TextFormatter, settings_secrets
+from polymm.ops.programs import initial_markets
+from polymm.ops.wallet import authed_client
+from polymm_standin.server import EmbeddedExchange
 
 DEMO_ADDRESS = Account.from_key(DEMO_PRIVATE_KEY).address
 
@@ -45,7 +47,7 @@ def _rest_orders(ex: EmbeddedExchange, per_market: list[int]) -> list[str]:
     """Deep post-only bids of the demo wallet (they never fill): ``per_market[i]`` orders in market i."""
     from py_clob_client_v2.clob_types import OrderArgsV2, OrderType, PartialCreateOrderOptions
 
-    client = ops._authed_client(_settings(ex))
+    client = authed_client(_settings(ex))
     markets = [m for m in ex.markets if not m.neg_risk and m.tick.text == "0.01"]
     ids = []
     for m, n in zip(markets, per_market, strict=False):
@@ -61,7 +63,7 @@ def _rest_orders(ex: EmbeddedExchange, per_market: list[int]) -> list[str]:
 def _ours(ex: EmbeddedExchange) -> list:
     def find() -> list:
         keys = {k.key for k in ex.standin.keys.keys_of(DEMO_ADDRESS)}
-        return [o.id for o in ex.engine.open_orders() if o.owner in keys]
+        return [o.id for o in ex.matching.open_orders() if o.owner in keys]
 
     return ex.call(find)
 
@@ -274,7 +276,7 @@ V2_ADAPTER = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"
 
 def _reshape_balance_reply(monkeypatch, reshape) -> list[dict]:
     """Serve ``reshape(the stand-in's real reply)`` from the SDK's balance call: the stand-in answers
-    the documented shape only; real replies also come in the others (PROTOCOL §12). Everything else
+    the documented shape only; real replies also come in the others (docs/protocol.md §12). Everything else
     (auth, the request, the venue's numbers) stays real. Returns the real replies seen."""
     from py_clob_client_v2.client import ClobClient
 
@@ -374,7 +376,7 @@ def test_doctor_fails_on_an_env_file_holding_the_key_that_others_can_read(clean,
 def _record(logger: logging.Logger, fmt: str, secrets: list[str]) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(ops.JsonFormatter(secrets) if fmt == "json" else ops.TextFormatter(secrets))
+    handler.setFormatter(JsonFormatter(secrets) if fmt == "json" else TextFormatter(secrets))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
@@ -414,7 +416,7 @@ def test_text_log_lines_append_fields_and_blank_secrets() -> None:
 def test_the_settings_secrets_include_the_configured_and_the_demo_key(clean) -> None:
     s = load_settings(_env_file=None, private_key="0x" + "77" * 32, api_key="k" * 36, api_secret="s" * 44,
                       api_passphrase="p" * 20)
-    found = ops.settings_secrets(s)
+    found = settings_secrets(s)
     assert "77" * 32 in found and "0x" + "77" * 32 in found and "s" * 44 in found and "p" * 20 in found
     assert DEMO_PRIVATE_KEY in found
 
@@ -427,9 +429,9 @@ def test_the_start_up_listing_rides_out_a_busy_venue_and_then_gives_up_naming_th
 
     venue.call(lambda: venue.standin.faults.add_http_errors(503, 2, 0.05, "/gamma-api/markets"))
     said: list[str] = []
-    found = asyncio.run(ops.initial_markets(_settings(venue, venue_retry_s=10.0), on_retry=said.append))
+    found = asyncio.run(initial_markets(_settings(venue, venue_retry_s=10.0), on_retry=said.append))
     assert len(found) == 6 and len(said) == 2 and all("listing markets: 503" in s for s in said)
     venue.call(lambda: venue.standin.faults.add_http_errors(429, 10_000, 0.05, "/gamma-api/markets"))
     with pytest.raises(VenueUnavailable, match=r"listing markets: the venue kept failing for 1 s .*last: 429"):
-        asyncio.run(ops.initial_markets(_settings(venue, venue_retry_s=1.0), on_retry=said.append))
+        asyncio.run(initial_markets(_settings(venue, venue_retry_s=1.0), on_retry=said.append))
     venue.call(lambda: venue.standin.faults.clear())

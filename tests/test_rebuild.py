@@ -24,9 +24,9 @@ from polymm.domain.market import Side
 from polymm.domain.portfolio import Fill
 from polymm.domain.prices import pips_to_str
 from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
-from polymm.exchange import run_exchange
-from polymm.exchange.trading import TradingConfig
 from polymm.journal import Journal, read_status
+from polymm_standin.server import run_exchange
+from polymm_standin.server.trading import TradingConfig
 
 D = Decimal
 ADDRESS = Account.from_key(DEMO_PRIVATE_KEY).address
@@ -197,12 +197,12 @@ async def test_a_ghost_fill_ends_reversed(state, tmp_path: Path, capsys, wait_un
     both the position is the venue's (none)."""
     from py_clob_client_v2.clob_types import OrderArgsV2, OrderType, PartialCreateOrderOptions
 
-    from polymm import ops
+    from polymm.ops.wallet import authed_client
 
     async with run_exchange(port=0, seed=82, flow=False, trading=FAST) as ex:
         m = next(x for x in ex.markets if not x.neg_risk and x.tick.text == "0.01")
-        client = await asyncio.to_thread(ops._authed_client, demo_settings(ex))
-        bid = ex.engine.book(m.yes_token).bids[-1][0] + m.tick.pips  # inside the spread: only ours there
+        client = await asyncio.to_thread(authed_client, demo_settings(ex))
+        bid = ex.matching.book(m.yes_token).bids[-1][0] + m.tick.pips  # inside the spread: only ours there
         price = float(pips_to_str(bid))
         order = await asyncio.to_thread(client.create_order,
                                         OrderArgsV2(token_id=m.yes_token, price=price, size=10.0, side="BUY"),
@@ -210,7 +210,7 @@ async def test_a_ghost_fill_ends_reversed(state, tmp_path: Path, capsys, wait_un
         r = await asyncio.to_thread(client.post_order, order, OrderType.GTC, True)
         assert r.get("success"), r
         ex.standin.faults.ghost_fills = 1
-        ex.engine.place("synthetic-hitter", m.yes_token, Side.SELL, bid, "10", order_type="FAK")
+        ex.matching.place("synthetic-hitter", m.yes_token, Side.SELL, bid, "10", order_type="FAK")
         (trade,) = ex.standin.trading.trades.values()
         await wait_until(lambda: trade.status == "FAILED", timeout=5)
         assert ex.standin.accounts.position(ADDRESS, m.yes_token) == 0  # the venue gave the shares back

@@ -1,0 +1,93 @@
+"""The programs' logging: text or one JSON object a line, to stderr, with every secret the process
+knows blanked from each line (the private key, the API credentials, the demo key)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ..config import Settings
+
+HIDDEN = "<hidden>"
+
+_RECORD_KEYS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+
+
+def settings_secrets(settings: Settings) -> list[str]:
+    """Every secret value the process knows up front (the demo key too), for the log formatters."""
+    from ..engine.execution_factory import DEMO_PRIVATE_KEY
+
+    out = [DEMO_PRIVATE_KEY, DEMO_PRIVATE_KEY.removeprefix("0x")]
+    for s in (settings.private_key, settings.api_key, settings.api_secret, settings.api_passphrase):
+        if s is not None and s.get_secret_value():
+            v = s.get_secret_value()
+            out += [v, v.removeprefix("0x")]
+    return [s for s in out if len(s) >= 8]
+
+
+class _Redacting(logging.Formatter):
+    def __init__(self, secrets: Iterable[str] = (), **kw: Any) -> None:
+        super().__init__(**kw)
+        self.secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            if s in text:
+                text = text.replace(s, HIDDEN)
+        return text
+
+    @staticmethod
+    def fields(record: logging.LogRecord) -> dict[str, Any]:
+        """The ``extra=`` fields of a record."""
+        return {k: v for k, v in record.__dict__.items() if k not in _RECORD_KEYS and not k.startswith("_")}
+
+
+class TextFormatter(_Redacting):
+    """``2026-11-03 10:00:00,123 INFO polymm: message key=value ...`` (secrets blanked)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__(secrets, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extra = self.fields(record)
+        if extra:
+            line += " " + " ".join(f"{k}={v}" for k, v in extra.items())
+        return self.redact(line)
+
+
+class JsonFormatter(_Redacting):
+    """One JSON object a line: ``ts`` (ISO 8601 UTC), ``level``, ``logger``, ``msg``, then the record's
+    fields (``extra=``) and ``exc`` for a traceback (secrets blanked)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        doc: dict[str, Any] = {"ts": ts, "level": record.levelname, "logger": record.name,
+                               "msg": self.redact(record.getMessage())}
+        for k, v in self.fields(record).items():
+            doc[k] = self.redact(v) if isinstance(v, str) else v
+        if record.exc_info:
+            doc["exc"] = self.redact(self.formatException(record.exc_info))
+        return self.redact(orjson.dumps(doc, default=str).decode())
+
+
+def setup_logging(settings: Settings, stream: Any = None) -> None:
+    """The programs' logging: ``settings.log_format`` (text | json) at ``settings.log_level`` to stderr."""
+    secrets = settings_secrets(settings)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets) if settings.log_format == "json" else TextFormatter(secrets))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for noisy in ("httpx", "httpcore", "websockets"):  # one line per request drowns the engine's log
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # the SDK logs every non-200 answer itself (a fresh wallet's derive-api-key 400 included); we report
+    # the ones that matter, with what they mean
+    logging.getLogger("py_clob_client_v2").setLevel(logging.CRITICAL)

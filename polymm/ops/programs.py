@@ -1,0 +1,76 @@
+"""What both programs (the dashboard, ``polymm-tui``, and the headless ``polymm run``) need around
+the engine: the markets to start with, and the extras that run beside it (the market file watcher,
+the metrics endpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..config import ConfigError, Settings
+from ..domain.market import Market
+from ..venue.rest import PublicClient
+
+log = logging.getLogger("polymm")
+
+
+async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None] | None = None) -> list[Market]:
+    """The markets to start with: the market file's (resolved at the venue), else ``POLYMM_MARKETS``
+    among the top markets by 24 h volume, else the top ``max_markets``. A venue that answers 425 /
+    429 / 5xx or not at all is asked again for up to ``venue_retry_s`` seconds (``on_retry`` hears
+    each retry; ``VenueUnavailable`` says what it last answered)."""
+    budget_s = settings.venue_retry_s
+    from ..engine.watchlist import read_market_file, resolve_markets
+    from ..venue.retry import with_retries
+
+    say = on_retry or (lambda text: log.warning("%s", text))
+    public = PublicClient(settings.clob_url, settings.gamma_url)
+    try:
+        if settings.market_file:
+            lines = read_market_file(settings.market_file)
+            return await with_retries(lambda: resolve_markets(lines, public), what="resolving the market file",
+                                      budget_s=budget_s, on_retry=say)
+        wanted = set(settings.market_ids)
+        found = await with_retries(lambda: public.list_markets(limit=100), what="listing markets",
+                                   budget_s=budget_s, on_retry=say)
+    finally:
+        await public.aclose()
+    return [m for m in found if not wanted or m.condition_id in wanted][: settings.max_markets]
+
+
+async def start_metrics(engine: Any, port: int) -> Any:
+    """``polymm.metrics.start_metrics_server`` on 127.0.0.1:``port`` (None when ``port`` is 0); raises
+    ConfigError when the port cannot be bound."""
+    if not port:
+        return None
+    from ..metrics import start_metrics_server
+
+    return await start_metrics_server(engine, port)
+
+
+async def stop_metrics(handle: Any) -> None:
+    if handle is not None:
+        await handle.stop()
+
+
+async def run_extras(engine: Any, settings: Settings, provisional: Iterable[str] = ()) -> None:
+    """What the programs add around an engine that runs: the market file watcher (when
+    ``market_file`` is set) and the metrics endpoint (``metrics_port``). Runs until cancelled."""
+    from ..engine.watchlist import Watchlist
+
+    try:
+        metrics = await start_metrics(engine, settings.metrics_port)
+    except ConfigError as e:  # the port is taken: say so; the market file still matters
+        engine.store.log(f"metrics: {e}", "error")
+        metrics = None
+    try:
+        if settings.market_file:
+            watch = Watchlist(engine, settings.market_file, provisional=set(provisional))
+            await watch.sync()
+            await watch.run()
+        else:
+            await asyncio.Event().wait()
+    finally:
+        await stop_metrics(metrics)
