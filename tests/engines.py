@@ -11,7 +11,7 @@ from decimal import Decimal
 from polymm.config import load_settings
 from polymm.domain.market import Side
 from polymm.engine.engine import Engine
-from polymm.exchange.matching import OrderType
+from polymm_standin.sim.matching import OrderType
 
 
 def demo_settings(ex, **overrides):
@@ -38,6 +38,25 @@ async def until(pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
         await pilot.pause(0.05)
 
 
+class Writes:
+    """Counts writes of one store slice, for waiting on a number of engine passes instead of on time:
+    every strategy step of a market writes ``book/{cid}`` (halted or not), every risk tick ``risk``.
+    Call it to poll: ``steps = Writes(engine.store, f"book/{cid}")`` then
+    ``await wait_until(lambda: steps() >= 3)``. Polling may miss a write between two polls (it counts
+    too few, never too many), so "at least n" is safe."""
+
+    def __init__(self, store, key: str) -> None:
+        self.store, self.key = store, key
+        self.seen = store.slice_version(key)
+        self.count = 0
+
+    def __call__(self) -> int:
+        version = self.store.slice_version(self.key)
+        if version != self.seen:
+            self.seen, self.count = version, self.count + 1
+        return self.count
+
+
 @contextlib.asynccontextmanager
 async def running_engine(ex, count: int = 3, markets: list | None = None, **overrides):
     """The engine (demo mode: real orders over py-clob-client-v2) on ``markets``, by default the first
@@ -55,10 +74,22 @@ async def running_engine(ex, count: int = 3, markets: list | None = None, **over
             await task
 
 
+async def demo_client(ex):
+    """The demo wallet as another program would trade it: py-clob-client-v2 with the wallet's own L2
+    credentials (the engine's API key too), through the SDK's public API only."""
+    from py_clob_client_v2.client import ClobClient
+
+    from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+
+    client = ClobClient(ex.clob_url, chain_id=137, key=DEMO_PRIVATE_KEY)
+    client.set_api_creds(await asyncio.to_thread(client.create_or_derive_api_key))
+    return client
+
+
 def ours(ex, engine, condition_id: str | None = None) -> list:
     """Our orders resting at the venue (the stand-in's own book, not the engine's view of it)."""
-    key = engine.execution._api_key
-    return [o for o in ex.engine.open_orders()
+    key = engine.execution.api_key
+    return [o for o in ex.matching.open_orders()
             if o.owner == key and (condition_id is None or o.market.condition_id == condition_id)]
 
 
@@ -71,7 +102,7 @@ def hit_our_bid(ex, engine, cid: str) -> Decimal:
     venue would see any other trader do); returns the size of our bid."""
     bid = max(yes_bids(ours(ex, engine, cid)), key=lambda o: o.yes_price)
     m = engine.markets[cid]
-    ex.engine.place("test-taker", m.yes_token, Side.SELL, bid.yes_price, Decimal(50_000), order_type=OrderType.FAK)
+    ex.matching.place("test-taker", m.yes_token, Side.SELL, bid.yes_price, Decimal(50_000), order_type=OrderType.FAK)
     return Decimal(bid.original) / 1_000_000
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from polymm.domain.market import Market
 from polymm.domain.prices import Tick
-from polymm.exchange import run_exchange
 from polymm.venue.discovery import Candidate, Discovery, Filters, SkippedMarket, candidate_from_gamma, rank
 from polymm.venue.rest import POSITION_ID_UNSUPPORTED, PublicClient, UnsupportedMarket
+from polymm_standin.server import run_exchange
 
 pytestmark = pytest.mark.asyncio
 
@@ -363,7 +363,7 @@ async def test_candidate_from_gamma_reads_plain_arrays_and_refuses_position_id_m
     doc = _good(0, clobTokenIds=["7", "8"], outcomes=["Up", "Down"])
     c = candidate_from_gamma(doc, NOW)
     assert (c.market.yes_token, c.market.no_token, c.market.outcomes) == ("7", "8", ("Up", "Down"))
-    # protocol-V2 markets sign for exchange version 3 (PROTOCOL §12): refused, never a candidate
+    # protocol-V2 markets sign for exchange version 3 (docs/protocol.md §12): refused, never a candidate
     v2 = _good(0, clobTokenIds=None, positionIds=["7", "8"], version="v2")
     with pytest.raises(SkippedMarket) as e:
         candidate_from_gamma(v2, NOW)

@@ -8,10 +8,12 @@ import dataclasses
 
 import pytest
 
+from polymm.domain.market import Side
 from polymm.domain.prices import price_to_pips
 from polymm.engine.feed import FeedConfig, MarketFeed
-from polymm.exchange import run_exchange
 from polymm.venue.rest import PublicClient
+from polymm_standin.server import run_exchange
+from polymm_standin.sim.units import now_ms
 
 pytestmark = pytest.mark.asyncio
 
@@ -55,25 +57,26 @@ async def books_equal_venue(ex, feed: MarketFeed) -> int:
     return n
 
 
-async def converges(ex, feed: MarketFeed, timeout: float = 6.0) -> int:
+async def converges(ex, feed: MarketFeed, wait_until, timeout: float = 15.0) -> int:
     """The feed heals itself (quiet-book checks resync from REST): wait until every book equals the
     venue's, failing with the last difference if it takes longer than ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        try:
-            return await books_equal_venue(ex, feed)
-        except AssertionError:
-            if loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+    return await wait_until(lambda: books_equal_venue(ex, feed), timeout=timeout, step=0.2)
 
 
-async def quiesce(feed: MarketFeed, quiet_s: float = 0.3) -> None:
-    last = -1
-    while last != feed.frames:
-        last = feed.frames
-        await asyncio.sleep(quiet_s)
+async def quiesce(ex, feed: MarketFeed, wait_until) -> None:
+    """Every frame the venue sent so far has landed (call it with the flow paused). Proved, not
+    waited out: a marker order is placed deep in the book of one market per shard, and a shard is one
+    ordered socket, so once the marker's frame has landed (its book's timestamp is newer than any frame
+    sent before) so has everything before it. The marker stays: it is part of the venue's book now."""
+    t0 = now_ms()
+    await wait_until(lambda: now_ms() > t0)  # every frame from here on carries a later timestamp
+    by_cid = {m.condition_id: m for m in ex.markets}
+    marked = []
+    for shard in feed.shards:
+        m = by_cid[shard.markets[0]]
+        ex.matching.place("test-marker", m.yes_token, Side.BUY, m.tick.pips, m.min_order_size)
+        marked.append(feed.books.get(m.condition_id))
+    await wait_until(lambda: all(book.timestamp > t0 for book in marked), timeout=15)
 
 
 async def test_a_dropped_socket_reconnects_and_the_books_match_again(wait_until) -> None:
@@ -85,7 +88,7 @@ async def test_a_dropped_socket_reconnects_and_the_books_match_again(wait_until)
         await wait_until(lambda: feed.state().reconnects >= 1)
         await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
         ex.pause_flow()
-        await quiesce(feed)
+        await quiesce(ex, feed, wait_until)
         assert await books_equal_venue(ex, feed) > 50
 
 
@@ -101,10 +104,10 @@ async def test_a_frozen_socket_is_detected_in_time_and_resynced_from_rest(wait_u
         ex.standin.controls.freeze_market_ws(False)
         ex.pause_flow()
         await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
-        await quiesce(feed)
+        await quiesce(ex, feed, wait_until)
         assert feed.resyncs > len(ex.markets)  # start-up snapshot plus the freeze resync
         # deltas sent while frozen are lost for good; the quiet-book check resyncs what they left wrong
-        await converges(ex, feed)
+        await converges(ex, feed, wait_until)
 
 
 async def test_a_socket_that_reconnects_without_its_snapshot_is_snapshotted_over_rest(wait_until) -> None:
@@ -128,7 +131,17 @@ async def test_a_socket_that_reconnects_without_its_snapshot_is_snapshotted_over
 async def test_a_quiet_market_raises_no_false_freeze(wait_until) -> None:
     async with run_exchange(port=0, seed=53, flow=False) as ex, feed_on(ex) as feed:
         await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == len(ex.markets))
-        await asyncio.sleep(FAST.freeze_after_s * 3)  # several freeze windows without any data
+        # several freeze windows without any data: the frozen-socket probe has run three times on the
+        # silent shard (each time a shard silent for a whole window), and none found a difference
+        probes: set[float] = set()
+
+        def silent_probes() -> int:
+            for s in feed.shards:
+                if s.last_probe - max(s.last_data, s.since) >= FAST.freeze_after_s:
+                    probes.add(s.last_probe)
+            return len(probes)
+
+        await wait_until(lambda: silent_probes() >= 3, timeout=20)
         assert feed.freezes == 0 and feed.state().reconnects == 0 and feed.hash_mismatches == 0
         assert all(feed.trusted(cid)[0] for cid in feed.books.books)
 
@@ -141,7 +154,7 @@ async def test_a_book_that_disagrees_with_the_venue_is_caught_and_resynced(wait_
             feed_on(ex, dataclasses.replace(FAST, freeze_after_s=60)) as feed:
         await wait_until(lambda: len(feed.snapshotted) == len(ex.markets))
         ex.pause_flow()
-        await quiesce(feed)
+        await quiesce(ex, feed, wait_until)
         book = feed.books.get(ex.markets[0].condition_id)
         p = book.best_bid
         book._set(True, p, book.bids[p] + 1.0)  # the update we "lost"
@@ -151,7 +164,7 @@ async def test_a_book_that_disagrees_with_the_venue_is_caught_and_resynced(wait_
 
 
 async def test_a_hash_that_differs_while_the_levels_agree_is_no_proof_and_no_resync(wait_until) -> None:
-    """PROTOCOL §12: the docs call ``price_change.hash`` the hash of the order, not of the book, so a
+    """docs/protocol.md §12: the docs call ``price_change.hash`` the hash of the order, not of the book, so a
     hash unlike REST ``/book``'s proves nothing on its own: neither a lost update (resync) nor, on a
     silent shard, a frozen socket (resync and reconnect). The levels decide; when they differ, the
     book is still resynced."""
@@ -174,7 +187,7 @@ async def test_a_hash_that_differs_while_the_levels_agree_is_no_proof_and_no_res
         book._set(True, p, book.bids[p] + 1.0)  # now the levels differ too
         await wait_until(lambda: feed.resyncs > resyncs, timeout=5)
         await wait_until(lambda: feed.status == "RUNNING")
-        await converges(ex, feed)
+        await converges(ex, feed, wait_until)
 
 
 async def test_a_tick_change_starts_a_new_epoch_on_the_new_grid(wait_until) -> None:
@@ -195,9 +208,9 @@ async def test_twenty_markets_over_two_shards(wait_until) -> None:
         async with feed_on(ex, FeedConfig(max_assets_per_connection=20), markets) as feed:
             assert len(feed.shards) == 2 and [len(s.markets) for s in feed.shards] == [10, 10]
             await wait_until(lambda: feed.status == "RUNNING" and len(feed.snapshotted) == 20)
-            assert all(s.frames > 0 for s in feed.shards) or await asyncio.sleep(1) is None
+            await wait_until(lambda: all(s.frames > 1 for s in feed.shards))  # deltas after each initial dump
             ex.pause_flow()
-            await quiesce(feed)
+            await quiesce(ex, feed, wait_until)
             assert await books_equal_venue(ex, feed) > 100
             st = feed.state()
             assert len(st.shards) == 2 and st.applied_p99_ms is not None
@@ -212,7 +225,9 @@ async def test_books_are_polled_over_rest_while_the_socket_is_down(wait_until) -
             ok, why = feed.trusted(cid)
             assert not ok and "REST polling" in why  # books current on screen, quotes still pulled
             ex.pause_flow()
-            await asyncio.sleep(FAST.rest_poll_s * 2)
+            polled = feed.resyncs
+            # two more polls: the second was asked after the first came back, so after the pause
+            await wait_until(lambda: feed.resyncs >= polled + 2 * len(ex.markets))
             await books_equal_venue(ex, feed)
 
 
@@ -252,7 +267,13 @@ async def test_markets_are_subscribed_and_unsubscribed_while_running(wait_until)
             await feed.remove_market(first[0])
             assert feed.books.get(first[0].condition_id) is None
             assert feed.trusted(first[0].condition_id) == (False, "not subscribed")
-            await asyncio.sleep(0.5)  # frames already in flight when we unsubscribed may still land
-            unknown = feed.books.unknown
-            await asyncio.sleep(1.0)
-            assert feed.books.unknown == unknown  # after that, nothing arrives for the removed tokens
+            # frames the venue queued before it took the unsubscribe may still land; one it sent after
+            # (a later timestamp, on a market still subscribed: the socket is ordered) proves they have
+            gone = {first[0].yes_token, first[0].no_token}
+            await wait_until(lambda: not any(sub.assets & gone for sub in ex.standin.channel.subscriptions))
+            t0 = now_ms()
+            kept = [feed.books.get(m.condition_id) for m in (*first[1:], later)]
+            await wait_until(lambda: any(b.timestamp > t0 for b in kept), timeout=15)
+            unknown, frames = feed.books.unknown, feed.frames
+            await wait_until(lambda: feed.frames >= frames + 200, timeout=20)  # the other markets' frames go on...
+            assert feed.books.unknown == unknown  # ...and nothing arrives for the removed tokens

@@ -15,14 +15,15 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from engines import hit_our_bid, ours, running_engine, yes_bids
+from engines import Writes, demo_client, hit_our_bid, ours, running_engine, yes_bids
 
 from polymm.domain.market import Side
 from polymm.domain.portfolio import Fill, Portfolio
-from polymm.exchange import run_exchange
-from polymm.exchange.matching import OrderType
 from polymm.journal import Journal, export_pnl, read_status
 from polymm.venue.rest import PublicClient
+from polymm_standin.server import run_exchange
+from polymm_standin.server.records import TERMINAL_STATUSES
+from polymm_standin.sim.matching import OrderType
 
 D = Decimal
 CID = "0x" + "ab" * 32
@@ -154,7 +155,8 @@ async def test_a_tweak_a_fill_and_the_kill_latch_survive_a_restart(tmp_path: Pat
             await engine.kill("operator kill switch")
         async with engine_on(ex, path, markets) as again:
             await wait_until(lambda: again.execution.name and again.store.get("risk") is not None)
-            await asyncio.sleep(1.0)  # a few steps: a latched engine places nothing
+            steps = [Writes(again.store, f"book/{m.condition_id}") for m in markets]
+            await wait_until(lambda: all(n() >= 3 for n in steps))  # a few steps: a latched engine places nothing
             assert again.halted and "latched before restart" in again.halt_reason
             assert again.params[cid].spread == D("0.06")
             assert again.portfolio.position(cid).qty == size and again.portfolio.position(cid).fills == 1
@@ -200,17 +202,17 @@ async def test_kill_9_under_load_loses_no_fill_counts_none_twice_and_leaves_no_o
              ex.gamma_url, str(path), str(len(markets))],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": os.getcwd()},
         )
-        key = await _demo_api_key(ex.clob_url)
+        key = await _demo_api_key(ex.clob_url, wait_until)
 
         def resting(cid: str | None = None) -> list:
-            return [o for o in ex.engine.open_orders()
+            return [o for o in ex.matching.open_orders()
                     if o.owner == key and (cid is None or o.market.condition_id == cid)]
 
         def hit(m, bid: bool) -> None:  # a taker through our best bid (or ask), as any trader could
             mine = [o for o in resting(m.condition_id) if (o.yes_side is Side.BUY) == bid]
             if mine:
                 price = (max if bid else min)(o.yes_price for o in mine)
-                ex.engine.place("test-taker", m.yes_token, Side.SELL if bid else Side.BUY, price, D(50_000),
+                ex.matching.place("test-taker", m.yes_token, Side.SELL if bid else Side.BUY, price, D(50_000),
                                 order_type=OrderType.FAK)
 
         try:
@@ -234,9 +236,12 @@ async def test_kill_9_under_load_loses_no_fill_counts_none_twice_and_leaves_no_o
         async with engine_on(ex, path, markets) as engine:
             await wait_until(lambda: {c: engine.portfolio.position(c).qty for c in truth} == truth, timeout=10,
                              why=lambda: ({c: engine.portfolio.position(c).qty for c in truth}, truth))
-            await asyncio.sleep(1.0)  # whatever the venue replays late must not be booked twice
+            # whatever the venue replays late must not be booked twice: the venue has finished with every
+            # trade of ours (CONFIRMED or FAILED) and the engine has heard each one's last status
+            await wait_until(lambda: all(t.status in TERMINAL_STATUSES for t in ex.trading.trades_of(address))
+                             and engine.execution.pending_fills == 0, timeout=20)
             assert {c: engine.portfolio.position(c).qty for c in truth} == truth
-            venue_legs = await asyncio.to_thread(_our_trade_legs, engine)
+            venue_legs = await asyncio.to_thread(_our_trade_legs, await demo_client(ex))
             assert engine.portfolio._seen == venue_legs  # every venue fill of ours, each exactly once
             assert journaled and venue_legs - journaled, "the restart had nothing to take from the venue"
             await wait_until(lambda: {o.id for o in ours(ex, engine)}
@@ -251,7 +256,7 @@ def _journaled(path: Path) -> set[tuple[str, str]]:
         return set(c.execute("SELECT trade_id, order_id FROM fills"))
 
 
-async def _demo_api_key(clob_url: str, timeout: float = 20.0) -> str:
+async def _demo_api_key(clob_url: str, wait_until, timeout: float = 20.0) -> str:
     """The demo wallet's API key as the venue derives it (the owner of the engine's orders), once the
     child engine has created it."""
     from py_clob_client_v2.client import ClobClient
@@ -260,21 +265,23 @@ async def _demo_api_key(clob_url: str, timeout: float = 20.0) -> str:
     from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
 
     client = ClobClient(clob_url, chain_id=137, key=DEMO_PRIVATE_KEY)
-    deadline = time.monotonic() + timeout
-    while True:
+    said: list[str] = []
+
+    async def derived() -> str | None:
         try:
             return (await asyncio.to_thread(client.derive_api_key)).api_key
-        except PolyApiException:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+        except PolyApiException as e:  # no key yet: the child has not signed in
+            said[:] = [str(e)]
+            return None
+
+    return await wait_until(derived, timeout=timeout, step=0.2, why=lambda: said)
 
 
-def _our_trade_legs(engine) -> set[tuple[str, str]]:
-    """(trade id, order id) of every leg of ours the venue reports (REST /data/trades)."""
+def _our_trade_legs(client) -> set[tuple[str, str]]:
+    """(trade id, order id) of every leg of ours the venue reports (REST /data/trades, as the wallet)."""
     from py_clob_client_v2.clob_types import TradeParams
 
-    client, key = engine.execution._client, engine.execution._api_key
+    key = client.creds.api_key
     legs = set()
     for t in client.get_trades(TradeParams(after=int(time.time()) - 3600)):
         for mo in t.get("maker_orders") or []:

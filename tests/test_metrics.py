@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 import httpx
 import pytest
-from engines import hit_our_bid, ours, running_engine
+from engines import Writes, demo_client, hit_our_bid, ours, running_engine
 from prometheus_client.parser import text_string_to_metric_families
 
 from polymm.config import ConfigError, load_settings
@@ -15,9 +14,9 @@ from polymm.domain.market import Market, Side
 from polymm.domain.prices import Tick
 from polymm.engine.engine import Engine
 from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
-from polymm.exchange import run_exchange
 from polymm.metrics import public_address, start_metrics_server
 from polymm.venue.execution import OrderRequest
+from polymm_standin.server import run_exchange
 
 Samples = dict[tuple[str, frozenset], float]
 
@@ -72,16 +71,16 @@ def _address() -> str:
     return Account.from_key(DEMO_PRIVATE_KEY).address
 
 
-async def scrape_until(url: str, cond, timeout: float = 5.0) -> Scrape:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        s = await scrape(url)
-        if cond(s):
-            return s
-        if loop.time() > deadline:
-            raise AssertionError(f"metrics never satisfied the condition:\n{s.text}")
-        await asyncio.sleep(0.1)
+async def scrape_until(wait_until, url: str, cond, timeout: float = 15.0) -> Scrape:
+    """The first scrape that satisfies ``cond``; on time-out the error shows the last one."""
+    last: list[Scrape] = []
+
+    async def satisfied() -> Scrape | None:
+        last[:] = [await scrape(url)]
+        return last[0] if cond(last[0]) else None
+
+    return await wait_until(satisfied, timeout=timeout, step=0.1,
+                            why=lambda: "metrics never satisfied the condition:\n" + (last[0].text if last else ""))
 
 
 async def test_a_position_taken_from_the_venue_is_counted_and_shown_per_token(wait_until) -> None:
@@ -96,7 +95,7 @@ async def test_a_position_taken_from_the_venue_is_counted_and_shown_per_token(wa
             ex.standin.accounts.set_shares(_address(), market.no_token, Decimal(3))
             engine.execution._positions_due = 0.0
             engine.execution._wake.set()
-            s = await scrape_until(server.url, lambda s: s["polymm_position_mismatches_total"] >= 1, timeout=15)
+            s = await scrape_until(wait_until, server.url, lambda s: s["polymm_position_mismatches_total"] >= 1)
             assert s["polymm_inventory_shares", {"market": cid, "outcome": "NO", "token": market.no_token}] == 3
             assert s["polymm_position_shares", {"market": cid}] == -3
         finally:
@@ -118,7 +117,7 @@ async def test_a_demo_engine_exports_feed_orders_fills_inventory_pnl_risk_and_la
 
             market_0 = {"channel": "market", "shard": "0"}
             user_0 = {"channel": "user", "shard": "0"}
-            s = await scrape_until(server.url, lambda s: s["polymm_ws_connected", market_0] == 1)
+            s = await scrape_until(wait_until, server.url, lambda s: s["polymm_ws_connected", market_0] == 1)
             assert PROMISED - s.names() == set()
             assert s["polymm_ws_connected", user_0] == 1
             assert s["polymm_feed_shard_status", {"shard": "0", "status": "RUNNING"}] == 1
@@ -149,7 +148,7 @@ async def test_a_demo_engine_exports_feed_orders_fills_inventory_pnl_risk_and_la
             # drop every socket: the reconnects are counted and both channels come back
             await ex.standin.drop_all_websockets()
             both = (market_0, user_0)
-            await scrape_until(server.url, lambda s: all(
+            await scrape_until(wait_until, server.url, lambda s: all(
                 s["polymm_ws_reconnects_total", ch] >= 1 and s["polymm_ws_connected", ch] == 1 for ch in both
             ))
 
@@ -158,7 +157,9 @@ async def test_a_demo_engine_exports_feed_orders_fills_inventory_pnl_risk_and_la
             assert s["polymm_halted"] == 1 and s.info["polymm_halt_info"] == {"reason": "metrics test"}
             assert s["polymm_open_orders"] == 0
             # once halted nothing moves (no flow, no quotes): the store's P&L and the scrape agree exactly
-            await asyncio.sleep(1.2)  # a strategy pass and two risk ticks publish the quiet state
+            # strategy passes and risk ticks publish the quiet state
+            steps, ticks = Writes(engine.store, f"book/{cid}"), Writes(engine.store, "risk")
+            await wait_until(lambda: steps() >= 2 and ticks() >= 2)
             s = await scrape(server.url)
             pf, risk = engine.store.get("portfolio"), engine.store.get("risk")
             assert s["polymm_pnl_realized_dollars"] == float(pf.realized_pnl) == 0  # nothing closed yet
@@ -169,7 +170,7 @@ async def test_a_demo_engine_exports_feed_orders_fills_inventory_pnl_risk_and_la
             assert s["polymm_pnl_today_dollars"] == float(risk.daily_pnl)
             assert s["polymm_daily_loss_limit_dollars"] == float(risk.daily_loss_limit) > 0
 
-            creds = engine.execution._client.creds
+            creds = (await demo_client(ex)).creds  # the wallet's L2 credentials, as the engine derived them
             for secret in (DEMO_PRIVATE_KEY, DEMO_PRIVATE_KEY[2:], creds.api_key, creds.api_secret,
                            creds.api_passphrase):
                 assert secret not in s.text

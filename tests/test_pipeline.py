@@ -13,7 +13,7 @@ import pytest
 import polymm.engine.engine as engine_module
 from polymm.backtest.fills import OWNER
 from polymm.backtest.replay import Replay, ReplayConfig
-from polymm.backtest.synthetic import SIM_START_MS, Simulation
+from polymm.backtest.simulation import SIM_START_MS, Simulation
 from polymm.config import load_settings
 from polymm.domain import pipeline
 from polymm.domain.market import Market, Side
@@ -25,8 +25,8 @@ from polymm.domain.risk import Position, RiskEngine, RiskLimits
 from polymm.domain.signals import SignalsConfig
 from polymm.domain.strategy import MarketBrain
 from polymm.engine.engine import Engine
-from polymm.exchange.synthetic import market_profiles
 from polymm.venue.paper import PaperExecution
+from polymm_standin.sim.catalog import market_profiles
 
 D = Decimal
 SEED = 3
@@ -188,7 +188,7 @@ def _sim_orders(model: str, rec: Recorder) -> list[Orders]:
     sim = Simulation(SEED, model, _params(model), config=config)
     market = sim.market
     cid = market.condition_id
-    engine = sim.engine
+    engine = sim.matching
     engine.cancel_orders([o.id for o in engine.open_orders() if o.owner != OWNER])  # no synthetic flow here
     sim.portfolio.apply(Fill(cid, "held", Side.BUY, HELD[1], HELD[0], D(0), T0, "held", market.yes_token))
     sent = _watch_venue(sim.venue, cid)

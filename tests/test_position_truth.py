@@ -14,19 +14,19 @@ from pathlib import Path
 
 import pytest
 from engines import Live as _Live
-from engines import demo_settings, hit_our_bid, ours, yes_bids
+from engines import demo_client, demo_settings, hit_our_bid, ours, yes_bids
 from eth_account import Account
 
 from polymm.domain.market import Side
 from polymm.engine.engine import Engine
 from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
-from polymm.exchange import run_exchange
-from polymm.exchange.faults import HttpErrorBurst
-from polymm.exchange.matching import OrderType
-from polymm.exchange.trading import TradingConfig
 from polymm.venue.execution import OrderRequest
 from polymm.venue.live import LiveConfig, LiveExecution
 from polymm.venue.retry import VenueUnavailable
+from polymm_standin.server import run_exchange
+from polymm_standin.server.faults import HttpErrorBurst
+from polymm_standin.server.trading import TradingConfig
+from polymm_standin.sim.matching import OrderType
 
 pytestmark = pytest.mark.asyncio
 
@@ -85,13 +85,14 @@ async def test_a_fill_in_a_market_we_do_not_trade_is_booked_and_counted(wait_unt
             await wait_until(lambda: exe.ready()[0])
             from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
 
-            book = ex.engine.book(other.yes_token)
+            book = ex.matching.book(other.yes_token)
             bid = book.bids[-1][0] + other.tick.pips
             args = OrderArgsV2(token_id=other.yes_token, price=bid / 10_000, size=10.0, side="BUY")
             opts = PartialCreateOrderOptions(tick_size=other.tick.text, neg_risk=other.neg_risk)
             # behind the engine's back, as an earlier run of ours would have, then hit at once
-            await asyncio.to_thread(exe._client.create_and_post_order, args, opts)
-            ex.engine.place("test-taker", other.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
+            earlier = await demo_client(ex)  # the same wallet and API key
+            await asyncio.to_thread(earlier.create_and_post_order, args, opts)
+            ex.matching.place("test-taker", other.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
             cid = other.condition_id
             await wait_until(lambda: engine.portfolio.position(cid).qty == venue_position(ex, other) == 10)
             assert cid not in engine.markets and engine._held[cid].yes_token == other.yes_token
@@ -188,16 +189,17 @@ async def test_another_client_on_the_wallet_halts_instead_of_a_cancel_war(wait_u
             await wait_until(lambda: exe.ready()[0] and ours(ex, engine))
             from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
 
-            price = ex.engine.book(m.yes_token).bids[-1][0] - 10 * m.tick.pips
+            price = ex.matching.book(m.yes_token).bids[-1][0] - 10 * m.tick.pips
             opts = PartialCreateOrderOptions(tick_size=m.tick.text, neg_risk=m.neg_risk)
             other_ids: list[str] = []
+            other = await demo_client(ex)  # the same wallet and API key
 
             async def other_client() -> None:  # another program trading this wallet, placing again and again
                 while True:
                     args = OrderArgsV2(token_id=m.yes_token, price=price / 10_000, size=5.0, side="BUY")
-                    r = await asyncio.to_thread(exe._client.create_and_post_order, args, opts)
+                    r = await asyncio.to_thread(other.create_and_post_order, args, opts)
                     other_ids.append(r["orderID"])
-                    await asyncio.sleep(0.1)
+                    await asyncio.sleep(0.1)  # the other program's pace (the load), not a wait
 
             task = asyncio.create_task(other_client())
             try:
@@ -207,7 +209,7 @@ async def test_another_client_on_the_wallet_halts_instead_of_a_cancel_war(wait_u
             assert "another client" in engine.halt_reason
             placed_by_us = engine.execution._ours_set  # ours cancelled by the kill (it runs on after HALTED)
             await wait_until(lambda: not [o for o in ours(ex, engine) if o.id in placed_by_us])
-            resting = {o.id for o in ex.engine.open_orders()}
+            resting = {o.id for o in ex.matching.open_orders()}
             assert set(other_ids) & resting, "the other client's orders were cancelled wholesale"
 
 
@@ -247,13 +249,13 @@ class Live(_Live):
 
 
 def venue_orders(ex, exe) -> list:
-    return [o for o in ex.engine.open_orders() if o.owner == exe._api_key]
+    return [o for o in ex.matching.open_orders() if o.owner == exe.api_key]
 
 
 async def test_a_cancel_refused_for_an_unanswered_order_keeps_it_counted(wait_until) -> None:
     async with run_exchange(port=0, seed=110, flow=False) as ex, Live(ex, max_attempts=2, reconcile_s=60) as exe:
         m = ex.markets[0]
-        bid = ex.engine.book(m.yes_token).bids[-1][0] - m.tick.pips
+        bid = ex.matching.book(m.yes_token).bids[-1][0] - m.tick.pips
         ex.standin.faults.http_errors.append(HttpErrorBurst(503, 2, 0.0, "/orders"))
         assert await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))]) == []  # outcome unknown
         assert await exe.cancel([o.order_id for o in exe.open_orders()]) == []  # the venue: not canceled
@@ -264,10 +266,10 @@ async def test_a_cancel_refused_for_an_unanswered_order_keeps_it_counted(wait_un
 async def test_a_cancel_refused_for_a_matched_order_is_a_fill_to_come(wait_until) -> None:
     async with run_exchange(port=0, seed=111, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
         m = ex.markets[0]
-        bid = ex.engine.book(m.yes_token).bids[-1][0] + m.tick.pips
+        bid = ex.matching.book(m.yes_token).bids[-1][0] + m.tick.pips
         (oid,) = await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))])
         await exe.user_channel.stop()  # we hear nothing of the fill as it happens
-        ex.engine.place("test-taker", m.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
+        ex.matching.place("test-taker", m.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
         assert venue_orders(ex, exe) == []  # filled at the venue; we have not heard of it
         assert await exe.cancel([oid]) == []  # "already canceled or matched"
         assert exe.open_orders() == [] and exe.reserved() == {m.condition_id: (D(10), D(0))}
@@ -282,7 +284,7 @@ async def test_heartbeats_answered_without_an_id_keep_the_orders_alive(wait_unti
         ex.standin.faults.heartbeat_reply_without_id = True
         async with Live(ex, heartbeat_s=0.2) as exe:
             m = ex.markets[0]
-            bid = ex.engine.book(m.yes_token).bids[-1][0] - m.tick.pips
+            bid = ex.matching.book(m.yes_token).bids[-1][0] - m.tick.pips
             await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))])
             await wait_until(lambda: exe.heartbeat_age is not None)
             last = exe.last_heartbeat
@@ -295,7 +297,7 @@ async def test_an_orders_size_is_what_was_signed() -> None:
     one the venue holds."""
     async with run_exchange(port=0, seed=113, flow=False) as ex, Live(ex) as exe:
         m = ex.markets[0]
-        bid = ex.engine.book(m.yes_token).bids[-1][0] - 3 * m.tick.pips
+        bid = ex.matching.book(m.yes_token).bids[-1][0] - 3 * m.tick.pips
         (oid,) = await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D("1051.1"))])
         (o,) = exe.open_orders()
         (v,) = venue_orders(ex, exe)
@@ -319,16 +321,16 @@ async def test_a_heartbeat_chain_the_venue_ended_is_started_again(wait_until) ->
 
 
 async def test_only_settled_shares_are_offered_for_sale(wait_until) -> None:
-    """Shares of a trade the venue has not settled cannot be sold there (PROTOCOL pitfall 5): an ask
+    """Shares of a trade the venue has not settled cannot be sold there (docs/protocol.md §10.5): an ask
     goes out as a NO bid until they are."""
     slow = TradingConfig(trade_step_s=3600.0)
     async with run_exchange(port=0, seed=115, flow=False, trading=slow) as ex, Live(ex, reconcile_s=60) as exe:
         m = ex.markets[0]
-        bid = ex.engine.book(m.yes_token).bids[-1][0] + m.tick.pips
+        bid = ex.matching.book(m.yes_token).bids[-1][0] + m.tick.pips
         await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))])
-        ex.engine.place("test-taker", m.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
+        ex.matching.place("test-taker", m.yes_token, Side.SELL, bid, D(10), order_type=OrderType.FAK)
         await wait_until(lambda: exe.ledger.shares(m.yes_token) == 10)
-        ask = ex.engine.book(m.yes_token).asks[-1][0] + m.tick.pips
+        ask = ex.matching.book(m.yes_token).asks[-1][0] + m.tick.pips
         (first,) = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask, D(5))])
         assert exe.orders.get(first).token_id == m.no_token  # not yet ours to sell: a NO bid
         ((trade_id, order_id),) = exe.ledger.portfolio._seen
@@ -360,7 +362,7 @@ async def test_an_order_let_go_that_rests_after_all_is_counted_again_and_cancell
     when the venue lists it after all, it counts again — never left resting uncounted."""
     async with run_exchange(port=0, seed=117, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
         m = ex.markets[0]
-        bid = ex.engine.book(m.yes_token).bids[-1][0] - 2 * m.tick.pips
+        bid = ex.matching.book(m.yes_token).bids[-1][0] - 2 * m.tick.pips
         (oid,) = await exe.place_many(m, None, [OrderRequest(Side.BUY, bid, D(10))])
         o = exe.orders.get(oid)
         exe.orders.close(oid)  # as if the venue had not listed it for unanswered_s

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from decimal import Decimal
 
 import pytest
-from engines import hit_our_bid, ours, running_engine, yes_bids
+from engines import Writes, hit_our_bid, ours, running_engine, yes_bids
 
 from polymm.domain.market import Side
-from polymm.exchange import run_exchange
-from polymm.exchange.matching import OrderType
+from polymm_standin.server import run_exchange
+from polymm_standin.sim.matching import OrderType
 
 pytestmark = pytest.mark.asyncio
 
@@ -24,7 +23,10 @@ async def test_kill_leaves_zero_orders_at_the_venue_within_a_second_and_nothing_
         await wait_until(lambda: ours(ex, engine) == [], timeout=1.0)
         assert time.monotonic() - t0 < 1.0
         assert engine.store.get("risk").halted and engine.store.get("risk").reason == "scenario"
-        await asyncio.sleep(1.0)  # several strategy steps and book changes later
+        steps = [Writes(engine.store, f"book/{cid}") for cid in engine.markets]
+        frames = engine.feed.frames
+        # several strategy steps of every market and book changes later
+        await wait_until(lambda: all(n() >= 3 for n in steps) and engine.feed.frames >= frames + 10)
         assert ours(ex, engine) == [] and engine.execution.open_orders() == []
         await engine.rearm()
         await wait_until(lambda: len(ours(ex, engine)) >= 6)
@@ -40,9 +42,9 @@ async def test_the_daily_loss_limit_trips_on_a_forced_adverse_move(wait_until) -
         await wait_until(lambda: engine.portfolio.position(cid).qty == size)
         # the market collapses: every bid is swept away and the last trade prints at 0.05
         m = engine.markets[cid]
-        ex.engine.place("test-taker", m.yes_token, Side.SELL, 500, Decimal(20_000), order_type=OrderType.FAK)
-        ex.engine.place("test-maker", m.yes_token, Side.BUY, 500, Decimal(20))
-        ex.engine.place("test-taker", m.yes_token, Side.SELL, 500, Decimal(20), order_type=OrderType.FAK)
+        ex.matching.place("test-taker", m.yes_token, Side.SELL, 500, Decimal(20_000), order_type=OrderType.FAK)
+        ex.matching.place("test-maker", m.yes_token, Side.BUY, 500, Decimal(20))
+        ex.matching.place("test-taker", m.yes_token, Side.SELL, 500, Decimal(20), order_type=OrderType.FAK)
         await wait_until(lambda: engine.halted, timeout=5)
         assert engine.halt_reason.startswith("daily loss")
         assert engine.store.get("risk").daily_pnl < -1
@@ -76,7 +78,8 @@ async def test_at_the_position_limit_the_adding_side_stops(wait_until) -> None:
         size = hit_our_bid(ex, engine, cid)
         await wait_until(lambda: engine.portfolio.position(cid).qty == size)
         await wait_until(lambda: ours(ex, engine, cid) and not yes_bids(ours(ex, engine, cid)), timeout=5)
-        await asyncio.sleep(0.6)  # steps keep running: still no bid, the reducing ask still rests
+        steps = Writes(engine.store, f"book/{cid}")
+        await wait_until(lambda: steps() >= 3)  # steps keep running: still no bid, the reducing ask still rests
         assert yes_bids(ours(ex, engine, cid)) == []
         assert [o.yes_side for o in ours(ex, engine, cid)] == [Side.SELL]
         assert "long limit" in engine.store.market(cid).reason

@@ -37,7 +37,7 @@ def _sdk(signed, neg_risk: bool) -> tuple[str, str, dict]:
 
 def test_protocol_example_amounts_and_sdk_identical_signature(signer: OrderSigner) -> None:
     signed, oid = signer.sign(TOKEN, "BUY", Decimal("0.43"), Decimal("17.37"), "0.01", False)
-    assert (signed.makerAmount, signed.takerAmount) == ("7469100", "17370000")  # PROTOCOL §5.2 example
+    assert (signed.makerAmount, signed.takerAmount) == ("7469100", "17370000")  # docs/protocol.md §5.2 example
     sig, digest, typed = _sdk(signed, False)
     assert signed.signature == sig and oid == digest
     # and the signature recovers to the key's address, as the venue checks

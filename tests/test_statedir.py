@@ -95,12 +95,12 @@ def test_the_journal_and_its_wal_and_shm_are_0600_in_a_0700_state_dir(state: Pat
 
 # ---------------------------------------------------------------- the one-instance lock
 _HOLD = """
-import sys, time
+import signal, sys
 from polymm.statedir import InstanceLock
 lock = InstanceLock(sys.argv[1], sys.argv[2], "polymm run")
 lock.acquire()
 print("held", flush=True)
-time.sleep(60)
+signal.pause()  # holds the lock until the test kills it
 """
 
 

@@ -3,14 +3,12 @@ the stand-in exchange over real sockets."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from decimal import Decimal
 
 import pytest
-from engines import demo_settings, hit_our_bid, ours, until
+from engines import Writes, demo_settings, hit_our_bid, ours, until
 
-from polymm.exchange import run_exchange
 from polymm.tui.app import PolymmApp
 from polymm.tui.widgets import (
     ConfirmScreen,
@@ -21,6 +19,7 @@ from polymm.tui.widgets import (
     StatusBar,
     shares_text,
 )
+from polymm_standin.server import run_exchange
 
 pytestmark = pytest.mark.asyncio
 
@@ -42,7 +41,7 @@ def _screen(app: PolymmApp, widget=None) -> list[str]:
 
 def _our_venue_orders(ex) -> list:
     """Orders resting at the stand-in that are not the synthetic traders' (the demo's are ours)."""
-    return [o for o in ex.engine.open_orders() if not str(o.owner).startswith("synthetic")]
+    return [o for o in ex.matching.open_orders() if not str(o.owner).startswith("synthetic")]
 
 
 async def test_kill_switch_cancels_everything_and_rearm_resumes_quoting() -> None:
@@ -62,8 +61,10 @@ async def test_kill_switch_cancels_everything_and_rearm_resumes_quoting() -> Non
             await until(pilot, lambda: not engine.execution.open_orders() and not _our_venue_orders(ex), 1.0)
             assert "HALTED" in _status_text(app)
             assert app.has_class("-halted")
-            # latched: no order comes back while halted, however the books move
-            await pilot.pause(1.0)
+            # latched: no order comes back while halted, however the books move (every market steps)
+            steps = [Writes(engine.store, f"book/{cid}") for cid in engine.markets]
+            frames = engine.feed.frames
+            await until(pilot, lambda: all(n() >= 3 for n in steps) and engine.feed.frames > frames)
             assert engine.execution.open_orders() == [] and _our_venue_orders(ex) == []
 
             await pilot.press("ctrl+r")
@@ -86,7 +87,9 @@ async def test_rearm_can_be_declined_and_the_kill_button_works() -> None:
             await pilot.press("ctrl+r")
             await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             await pilot.press("n")
-            await pilot.pause(0.5)
+            await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+            steps = [Writes(app.engine.store, f"book/{cid}") for cid in app.engine.markets]
+            await until(pilot, lambda: all(n() >= 3 for n in steps))  # declined: steps go on, still latched
             assert app.engine.halted
             assert app.engine.execution.open_orders() == [] and _our_venue_orders(ex) == []
 
@@ -120,18 +123,19 @@ async def test_ladder_shows_the_selected_book_and_our_quotes() -> None:
             await until(pilot, lambda: question[:20] in str(app.query_one("#ladder-title").render()))
 
 
-async def test_a_crashing_worker_engages_the_kill_switch_and_the_app_survives(monkeypatch) -> None:
+async def test_a_crashing_worker_engages_the_kill_switch_and_the_app_survives(monkeypatch, wait_until) -> None:
     async with run_exchange(port=0, seed=9, flow_rate=10) as ex:
         app = PolymmApp(demo_settings(ex), mode="DEMO")
 
         async def boom(self, interval: float = 0.5) -> None:
-            await asyncio.sleep(0.3)
+            # the risk loop dies once the engine quotes: the kill has orders to cancel
+            await wait_until(lambda: self.execution.open_orders(), timeout=20)
             raise RuntimeError("risk check exploded")
 
         monkeypatch.setattr("polymm.engine.engine.Engine.run_risk", boom)
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.engine is not None and app.engine.halted)
-            assert "risk loop crashed" in app.engine.halt_reason
+            assert "risk loop crashed: RuntimeError" in app.engine.halt_reason  # not our wait's AssertionError
             await until(pilot, lambda: not app.engine.execution.open_orders() and not _our_venue_orders(ex), 2.0)
             await until(pilot, lambda: "HALTED" in _status_text(app))
             assert app.is_running
@@ -218,14 +222,15 @@ async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -
             assert log.level_name == "all"
 
 
-async def test_quit_cancels_every_order_at_the_venue_first() -> None:
+async def test_quit_cancels_every_order_at_the_venue_first(wait_until) -> None:
     async with run_exchange(port=0, seed=12, flow_rate=20) as ex:
         app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
             await pilot.press("q")
-            await pilot.pause(0.2)
-        assert _our_venue_orders(ex) == []
+            await wait_until(lambda: app.return_code is not None)  # the quit exits by itself...
+            assert _our_venue_orders(ex) == []  # ...once every order of ours is cancelled at the venue
+        assert app.return_code == 0
 
 
 async def test_every_binding_has_an_id_and_is_in_the_command_palette() -> None:

@@ -8,15 +8,15 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from engines import demo_settings, hit_our_bid, until
+from engines import Writes, demo_settings, hit_our_bid, until
 from textual.widgets import DataTable, Input, Label
 
 from polymm.domain.market import Side
 from polymm.domain.quoting import to_pips
-from polymm.exchange import run_exchange
 from polymm.tui.app import PolymmApp
 from polymm.tui.screens import HelpScreen, MarketPicker, ParamsEditor
 from polymm.tui.widgets import ConfirmScreen, MarketsTable, PositionsPanel, shares_text
+from polymm_standin.server import run_exchange
 
 pytestmark = pytest.mark.asyncio
 
@@ -25,14 +25,14 @@ SIZE = (160, 48)
 
 def _ours(ex, app: PolymmApp, cid: str) -> list:
     """Our orders resting at the venue in one market (the stand-in's own records)."""
-    key = app.engine.execution._api_key
+    key = app.engine.execution.api_key
     assert key, "no API key yet: the execution has not started"
-    return [o for o in ex.engine.open_orders(key) if o.market.condition_id == cid]
+    return [o for o in ex.matching.open_orders(key) if o.market.condition_id == cid]
 
 
 async def _started(pilot, app: PolymmApp, ex) -> None:
     """The engine is up, the dashboard lists its markets and its quotes rest at the venue."""
-    await until(pilot, lambda: app.engine is not None and app.engine.execution._api_key != "")
+    await until(pilot, lambda: app.engine is not None and app.engine.execution.api_key != "")
     await until(pilot, lambda: app.query_one(MarketsTable).row_count == len(app.engine.markets))
     await until(pilot, lambda: any(_ours(ex, app, cid) for cid in app.engine.markets))
 
@@ -118,7 +118,8 @@ async def test_picker_removes_a_traded_market_and_its_venue_orders() -> None:
             assert _ours(ex, app, cid) == []  # cancelled at the venue before it was dropped
             await until(pilot, lambda: "removed" in _text(picker.query_one("#picker-message", Label)))
             # stays out: nothing of ours comes back in that market, while the others keep quoting
-            await pilot.pause(0.8)
+            steps = [Writes(engine.store, f"book/{c}") for c in engine.markets]
+            await until(pilot, lambda: all(n() >= 3 for n in steps))
             assert _ours(ex, app, cid) == []
             assert any(_ours(ex, app, c) for c in engine.markets)
             assert str(picker.query_one("#picker-table", DataTable).get_cell(cid, "traded")) == ""
@@ -162,7 +163,8 @@ async def test_removing_a_market_we_hold_asks_first_and_its_position_stays_shown
                 await pilot.press(decline)
                 await until(pilot, lambda: app.screen is picker)
                 assert "kept, nothing changed" in _text(picker.query_one("#picker-message", Label))
-                await pilot.pause(0.5)
+                steps = Writes(engine.store, f"book/{cid}")
+                await until(pilot, lambda steps=steps: steps() >= 2)  # it goes on stepping
                 assert cid in engine.markets and engine.feed.books.get(cid) is not None
                 assert len(_ours(ex, app, cid)) >= 2  # still quoting at the venue
 
@@ -200,27 +202,41 @@ async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_arme
         app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             engine, cid = await _quoting_december(pilot, app, ex)
-            ex_place, ex_cancel = engine.execution.place_many, engine.execution.cancel_market
+            ex_place, ex_cancel, ex_step = engine.execution.place_many, engine.execution.cancel_market, engine.step
+            busy: list[str] = []  # the market's steps and placements under way
 
             # a slower venue: cancels answer 0.5 s after they land, placements take 0.6 s. The market steps
             # every ~0.25 s, so a step sees the cancelled book and is placing while remove_market goes on.
+            # These sleeps are the fault (the venue's latency), not waits.
             async def slow_place_many(market, book, reqs):
-                await asyncio.sleep(0.6)
-                return await ex_place(market, book, reqs)
+                busy.append(market.condition_id)
+                try:
+                    await asyncio.sleep(0.6)
+                    return await ex_place(market, book, reqs)
+                finally:
+                    busy.remove(market.condition_id)
 
             async def slow_cancel_market(condition_id):
                 n = await ex_cancel(condition_id)
                 await asyncio.sleep(0.5)
                 return n
 
+            async def step(condition_id):
+                busy.append(condition_id)
+                try:
+                    return await ex_step(condition_id)
+                finally:
+                    busy.remove(condition_id)
+
             engine.execution.place_many = slow_place_many
             engine.execution.cancel_market = slow_cancel_market
+            engine.step = step
             picker = await _open_picker(pilot, app)
             await pilot.press(*"december")
             await until(pilot, lambda: _rows(picker) == [cid])
             await pilot.press("enter")
             await until(pilot, lambda: cid not in engine.markets)
-            await pilot.pause(1.0)
+            await until(pilot, lambda: cid not in busy)  # whatever was under way for it has finished
             assert not engine.halted, engine.halt_reason
             assert _ours(ex, app, cid) == []
 

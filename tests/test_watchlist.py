@@ -17,9 +17,9 @@ from engines import demo_settings, ours, running_engine
 
 from polymm.engine.engine import Engine
 from polymm.engine.watchlist import PARAM_KEYS, Watchlist, parse_market_file, read_market_file, resolve_markets
-from polymm.exchange import run_exchange
 from polymm.venue.discovery import Discovery
 from polymm.venue.rest import PublicClient
+from polymm_standin.server import run_exchange
 
 CID_A = "0x" + "a1" * 32
 CID_B = "0x" + "B2" * 32
@@ -171,7 +171,7 @@ POSITION_ID_MARKET = json.loads((Path(__file__).parent / "fixtures" / "rest" / "
 
 
 async def test_a_position_id_market_in_the_file_is_refused_saying_why(tmp_path: Path, caplog) -> None:
-    """Protocol-V2 markets sign for exchange version 3 (PROTOCOL §12): the file's line is ignored with
+    """Protocol-V2 markets sign for exchange version 3 (docs/protocol.md §12): the file's line is ignored with
     that reason, not 'no open market ... retrying' (the venue knows the market; retrying won't help)."""
     cid = POSITION_ID_MARKET["conditionId"]
     gamma = _gamma_serving([POSITION_ID_MARKET])

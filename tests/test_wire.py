@@ -1,5 +1,5 @@
 """REST and user-channel shapes: every captured REST answer parses; Gamma quirks; REST books; the loose
-forms real payloads use (PROTOCOL §12: nulls, numbers, ISO times, decimal balances, one allowance)."""
+forms real payloads use (docs/protocol.md §12: nulls, numbers, ISO times, decimal balances, one allowance)."""
 
 from __future__ import annotations
 
@@ -428,7 +428,7 @@ def test_trade_from_rest_tolerates_numbers_and_nulls() -> None:
     ("balance", "expected"),
     [
         ("250500000", Decimal("250.5")),  # the documented integer string, 1e6 units
-        ("250.500000", Decimal("250.5")),  # a decimal string: already units (PROTOCOL §12)
+        ("250.500000", Decimal("250.5")),  # a decimal string: already units (docs/protocol.md §12)
         (250500000, Decimal("250.5")),
         (250.5, Decimal("250.5")),
         ("0", Decimal(0)),
