@@ -22,11 +22,15 @@ demo: $(VENV)/.installed
 	$(BIN)/polymm-tui --demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check polymm tests bench
+	$(BIN)/ruff check polymm polymm_standin tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check polymm tests bench
+	$(BIN)/ruff check polymm polymm_standin tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/book_bench.py

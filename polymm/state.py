@@ -114,7 +114,7 @@ class ExecutionState:
     errors_10s: int
     rejects: int
     retries: int
-    orders_1s: int = 0  # signer-bucket spend in the last second (PROTOCOL: 40 orders/s, 80 cancels/s)
+    orders_1s: int = 0  # signer-bucket spend in the last second (docs/protocol.md §8: 40 orders/s, 80 cancels/s)
     cancels_1s: int = 0
     #: False while what we hold is not known (catch-up, reconciliation failing, balance unknown):
     #: nothing is quoted, and ``reason`` says why (the status bar shows RECONCILING)
