@@ -207,6 +207,6 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings (env, ``.env``, then ``overrides``); raise ConfigError with a clear message."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # any value: validated here, a bad one raises
     except ValidationError as e:
         raise ConfigError(describe_validation_error(e, ENV_PREFIX)) from None

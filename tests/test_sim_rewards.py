@@ -1,4 +1,4 @@
-"""Liquidity rewards in simulated time (polymm/backtest/rewards.py): the venue's scoring per maker on a
+"""Liquidity rewards in simulated time (polymm/backtest/reward_meter.py): the venue's scoring per maker on a
 real matching-engine book, our normalised share of each minute's pool."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from polymm.backtest.rewards import RewardMeter, maker_scores
+from polymm.backtest.reward_meter import RewardMeter, maker_scores
 from polymm.domain.market import Market, Side
 from polymm.domain.prices import Tick
 from polymm_standin.sim.matching import MatchingEngine

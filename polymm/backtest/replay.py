@@ -229,7 +229,7 @@ class Replay:
                 for m in item.markets:
                     self.add_market(m)
             else:
-                held = (t_ns, item)  # type: ignore[assignment]
+                held = (t_ns, item)  # type: ignore[assignment]  # not a MarketsLine: a frame (``type() is`` does not narrow)
         if held is not None:
             self.feed(*held)
         counters = (("frames", reader.frames), ("bad_lines", reader.bad_lines), ("bad_files", reader.bad_files))
@@ -267,13 +267,13 @@ class Replay:
             for ev in events:
                 tp = type(ev)
                 if tp is LastTrade:
-                    self._on_trade(ev)  # type: ignore[arg-type]
+                    self._on_trade(ev)  # type: ignore[arg-type]  # narrowed by ``type() is`` above (the hot path's test), which mypy does not follow
                 elif tp is BookSnapshot:
-                    book = self.books.by_token(ev.asset_id)  # type: ignore[union-attr]
+                    book = self.books.by_token(ev.asset_id)  # type: ignore[union-attr]  # narrowed by ``type() is``
                     if book is not None:
                         self._snapshotted.add(book.condition_id)
                 elif tp is TickSizeChange:
-                    book = self.books.by_token(ev.asset_id)  # type: ignore[union-attr]
+                    book = self.books.by_token(ev.asset_id)  # type: ignore[union-attr]  # narrowed by ``type() is``
                     if book is not None:
                         self._snapshotted.discard(book.condition_id)
             books = self.books
@@ -443,7 +443,7 @@ class Replay:
         return pips_to_decimal(bid + ask) / 2
 
     def _mark_pips(self, cid: object) -> float | None:
-        book = self.books.get(cid)  # type: ignore[arg-type]
+        book = self.books.get(cid)  # type: ignore[arg-type]  # the markouts key references by condition id
         if book is None:
             return None
         bid, ask = self.venue.touch(book)

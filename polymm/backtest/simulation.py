@@ -111,7 +111,7 @@ from .fills import OWNER as OWNER  # re-exported: the name our orders rest under
 from .fills import MatchingVenue
 from .measures import HORIZONS_S, Curve, Markouts, MarkoutStat, Path
 from .replay import ReplayConfig
-from .rewards import RewardMeter
+from .reward_meter import RewardMeter
 from .scenarios import SCENARIOS, Scenario
 
 #: Simulated start: 2026-09-01T00:00:00Z in epoch ms.
@@ -451,8 +451,8 @@ class Simulation:
             land_t = due - start if due is not None else float("inf")
             if min(land_t, self._next_risk) >= t:
                 return
-            if land_t < self._next_risk:
-                self._set_time(due)  # type: ignore[arg-type]
+            if due is not None and land_t < self._next_risk:
+                self._set_time(due)
                 venue.land()
                 self._landed()
             else:
@@ -499,7 +499,7 @@ class Simulation:
         rewards = self.rewards
         n = 0
         start = SIM_START_MS / 1000.0
-        while (n < steps) if steps is not None else (self._t < until_s):  # type: ignore[operator]
+        while (n < steps) if steps is not None else (self._t < until_s):  # type: ignore[operator]  # one of the two is set
             n += 1
             self._t += timing.expovariate(rate)
             self._catch_up(self._t)

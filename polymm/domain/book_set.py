@@ -90,8 +90,7 @@ class BookSet:
                     book.version += 1
                     changed.add(book.condition_id)
                 continue
-            # MarketResolved went above (``type() is`` is the hot path's test; mypy cannot narrow by it)
-            book = by_token.get(ev.asset_id)  # type: ignore[union-attr]
+            book = by_token.get(ev.asset_id)  # type: ignore[union-attr]  # MarketResolved went above (``type() is``)
             if book is None:
                 self.unknown += 1
                 continue

@@ -530,7 +530,7 @@ def _guard_output(app: App) -> None:
     old.stop()  # drains what is queued, then ends
     new = _DroppingWriter(file)
     new.start()
-    driver._writer_thread = new  # type: ignore[union-attr]
+    driver._writer_thread = new  # type: ignore[union-attr]  # the Linux driver has one (checked above)
 
 
 def _terminal_gone() -> bool:

@@ -78,7 +78,7 @@ def update_if_changed(widget: Static, content: Text | Table, key: object = None,
     k = key if key is not None else (content.plain, tuple(content.spans)) if isinstance(content, Text) else content
     if getattr(widget, "_last_key", None) == k:
         return
-    widget._last_key = k  # type: ignore[attr-defined]
+    widget._last_key = k  # type: ignore[attr-defined]  # a memo on any Static, read back with getattr above
     widget.update(content, layout=layout)
 
 
@@ -271,9 +271,9 @@ class _LineTable(_LiveTable):
     def _put(self, row: object, cells: tuple, add: bool = False) -> None:
         """Write one row (only when it changed); ``add`` appends a new row keyed ``row``."""
         if add:
-            self.add_row(self._line(cells), key=row)  # type: ignore[arg-type]
+            self.add_row(self._line(cells), key=row)  # type: ignore[arg-type]  # our row keys are str market ids
         elif self._cells.get(row) != cells:
-            self.update_cell(row, "line", self._line(cells))  # type: ignore[arg-type]
+            self.update_cell(row, "line", self._line(cells))  # type: ignore[arg-type]  # str row keys, as above
         self._cells[row] = cells
 
     def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Any:
@@ -301,7 +301,7 @@ class MarketsTable(_LineTable, Panel):
 
     def show(self, order: tuple[str, ...], states: dict[str, MarketState], books: dict[str, BookView]) -> None:
         for cid in [c for c in self._cells if c not in order]:
-            self.remove_row(cid)  # type: ignore[arg-type]
+            self.remove_row(cid)  # type: ignore[arg-type]  # str row keys, as above
             del self._cells[cid]
         for cid in order:
             st = states.get(cid)
@@ -458,7 +458,7 @@ class TradesTape(Static, Panel):
             return
         table = Table(expand=True, box=None, pad_edge=False, show_header=True)
         for col, just in (("Time", "left"), ("Side", "left"), ("Price", "right"), ("Size", "right")):
-            table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+            table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]  # "left"/"right": Rich's literals
         for tp in (prints or ())[:TAPE_ROWS]:
             side, price = tp.side, tp.price
             if outcome == "NO":

@@ -452,7 +452,7 @@ class LiveExecution:
             self._placed_at[oid] = now
             self._ours.append(oid)
             self._ours_set.add(oid)
-            if len(self._ours_set) > self._ours.maxlen:  # type: ignore[operator]
+            if len(self._ours_set) > self._ours.maxlen:  # type: ignore[operator]  # a bounded deque: maxlen is set
                 self._ours_set = set(self._ours)
         accepted = await self.post_signed(market, signed)
         self.orders_placed += len(accepted)

@@ -69,7 +69,7 @@ class OrderTracker:
     def update(self, order_id: str, **changes: object) -> None:
         o = self._open.get(order_id)
         if o is not None:
-            self._open[order_id] = replace(o, **changes)  # type: ignore[arg-type]
+            self._open[order_id] = replace(o, **changes)  # type: ignore[arg-type]  # OpenOrder fields by name
 
     def forget(self, order_id: str) -> None:
         """The order never rested (a definitive refusal, or never sent): it cannot fill."""

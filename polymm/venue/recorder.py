@@ -311,7 +311,7 @@ class FrameReader:
     def __iter__(self) -> Iterator[tuple[int, str | bytes]]:
         for t, item in self.records():
             if type(item) is not MarketsLine:
-                yield t, item  # type: ignore[misc]
+                yield t, item  # type: ignore[misc]  # not a MarketsLine: a frame (``type() is`` does not narrow)
 
     def records(self) -> Iterator[tuple[int, str | bytes | MarketsLine]]:
         """Frames and market-definition lines, in recorded order (``markets`` follows along)."""

@@ -58,7 +58,7 @@ from ..sim.matching import Event, MatchingEngine, Trade
 from .faults import Faults
 from .flows import FlowRunner
 from .http import json_response as _json
-from .market_ws import MarketWs
+from .market_sockets import MarketSockets
 from .user_channel import UserChannel
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,7 @@ class Controls:
         s.flows.add(flow)
         m = profile.market
         fees = profile.fees
-        fee_schedule = (
+        fee_schedule: dict[str, str | bool] | None = (
             None
             if fees is None
             else {
@@ -304,7 +304,7 @@ class Controls:
             {"id": event.id, "ticker": event.ticker, "slug": event.slug, "title": event.title,
              "description": event.description},
             [profile.tag.label],
-            fee_schedule,  # type: ignore[arg-type]
+            fee_schedule,
             self._now(),
         )
         s.channel.new_market(frame)
@@ -410,12 +410,17 @@ class AdminApi:
     """The ``/_admin/`` routes (loopback peers only)."""
 
     def __init__(
-        self, controls: Controls, faults: Faults, flows: FlowRunner, market_ws: MarketWs, markets: list[Market]
+        self,
+        controls: Controls,
+        faults: Faults,
+        flows: FlowRunner,
+        market_sockets: MarketSockets,
+        markets: list[Market],
     ) -> None:
         self.controls = controls
         self.faults = faults
         self.flows = flows
-        self.market_ws = market_ws
+        self.market_sockets = market_sockets
         self.markets = markets  # the catalog's live list (new listings appear in it)
         self._blasts: set[asyncio.Future] = set()  # running /_admin/blast pushes
 
@@ -529,15 +534,17 @@ class AdminApi:
         tick = body.get("tick_size")
         if not isinstance(tick, str | int | float) or isinstance(tick, bool):
             raise ControlError("tick_size must be one of 0.1, 0.01, 0.005, 0.0025, 0.001, 0.0001")
-        change = self.controls.change_tick_size(body.get("market", body.get("token_id")), tick)  # type: ignore[arg-type]
+        market: Any = body.get("market", body.get("token_id"))  # checked by ``condition_id``
+        change = self.controls.change_tick_size(market, tick)
         return _json(
             {"market": change.condition_id, "old_tick_size": change.old.text, "new_tick_size": change.new.text}
         )
 
     async def resolve(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        market: Any = body.get("market", body.get("token_id"))  # checked by ``condition_id``
         res = self.controls.resolve_market(
-            body.get("market", body.get("token_id")),  # type: ignore[arg-type]
+            market,
             body.get("winner", "Yes"),
         )
         return _json(
@@ -574,10 +581,10 @@ class AdminApi:
             raise ControlError("frames must be an integer within [1, 5000000]")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ControlError("seed must be an integer")
-        markets = [m for m in self.markets if m.condition_id not in self.market_ws.channel.closed_markets]
+        markets = [m for m in self.markets if m.condition_id not in self.market_sockets.channel.closed_markets]
         frames, levels = price_change_stream(markets, count, seed)
         tokens = {t for m in markets for t in (m.yes_token, m.no_token)}
-        task = asyncio.ensure_future(self.market_ws.blast(frames, tokens))
+        task = asyncio.ensure_future(self.market_sockets.blast(frames, tokens))
         self._blasts.add(task)
         task.add_done_callback(self._blasts.discard)
         return _json({"frames": count, "level_changes": levels})

@@ -434,11 +434,11 @@ def verify_ws_creds(keys: KeyStore, auth: object) -> ApiKey | None:
     if not isinstance(auth, dict):
         return None
     key_id, secret, passphrase = auth.get("apiKey"), auth.get("secret"), auth.get("passphrase")
-    if not all(isinstance(v, str) for v in (key_id, secret, passphrase)):
+    if not (isinstance(key_id, str) and isinstance(secret, str) and isinstance(passphrase, str)):
         return None
-    api_key = keys.get(key_id)  # type: ignore[arg-type]
+    api_key = keys.get(key_id)
     if api_key is None:
         return None
-    ok_secret = hmac.compare_digest(secret.encode(), api_key.secret.encode())  # type: ignore[union-attr]
-    ok_pass = hmac.compare_digest(passphrase.encode(), api_key.passphrase.encode())  # type: ignore[union-attr]
+    ok_secret = hmac.compare_digest(secret.encode(), api_key.secret.encode())
+    ok_pass = hmac.compare_digest(passphrase.encode(), api_key.passphrase.encode())
     return api_key if ok_secret and ok_pass else None

@@ -286,10 +286,10 @@ def page(items: Sequence[Any], cursor: str | None, limit: int = PAGE_SIZE) -> di
     """One CLOB page ``{limit, count, next_cursor, data}``; ``next_cursor`` is ``LTE=`` on the last page."""
     offset = decode_cursor(cursor)
     data = [] if offset is None else list(items[offset : offset + limit])
-    end = offset is None or offset + limit >= len(items)
+    next_offset = None if offset is None or offset + limit >= len(items) else offset + limit
     return {
         "data": data,
-        "next_cursor": END_CURSOR if end else encode_cursor(offset + limit),  # type: ignore[operator]
+        "next_cursor": END_CURSOR if next_offset is None else encode_cursor(next_offset),
         "limit": limit,
         "count": len(data),
     }
@@ -439,7 +439,7 @@ class ClobExtraApi:
             # BUY answers the best bid and SELL the best ask, as GET /price (docs/protocol.md §3).
             best = book.best_bid(outcome) if side == Side.BUY.value else book.best_ask(outcome)
             if best is not None:
-                out.setdefault(token, {})[side] = pips_to_str(best)  # type: ignore[index]
+                out.setdefault(token, {})[str(side)] = pips_to_str(best)
         return _json(out)
 
     async def spreads(self, request: web.Request) -> web.Response:

@@ -39,7 +39,7 @@ from .data_api import DataApi
 from .faults import Faults
 from .flows import FlowRunner
 from .gamma import GammaApi
-from .market_ws import MarketWs
+from .market_sockets import MarketSockets
 from .public import ClobExtraApi, Tape
 from .trading import Trading, TradingConfig
 from .trading_routes import TradingApi
@@ -92,7 +92,7 @@ class StandIn:
         self.flow_runner = FlowRunner(flows, flow_rate, flow)
         self.faults = Faults()
         self.channel = MarketChannel(self.matching, lambda: self.faults.market_ws_frozen)
-        self.market_ws = MarketWs(self.channel, self.faults)
+        self.market_sockets = MarketSockets(self.channel, self.faults)
         self.tape = Tape(self.matching, self.catalog, clock, seed)  # price history + recent trades
         config = trading if trading is not None else TradingConfig()
         self.keys = KeyStore(seed)
@@ -117,8 +117,9 @@ class StandIn:
         app.add_routes(ClobExtraApi(self.matching, self.catalog, self.tape, self.clock).routes())
         app.add_routes(GammaApi(self.catalog, self.matching).routes())
         app.add_routes(self.data_api.routes())
-        app.add_routes(AdminApi(self.controls, self.faults, self.flow_runner, self.market_ws, self.markets).routes())
-        app.add_routes([web.get("/ws/market", self.market_ws.handle)])
+        admin = AdminApi(self.controls, self.faults, self.flow_runner, self.market_sockets, self.markets)
+        app.add_routes(admin.routes())
+        app.add_routes([web.get("/ws/market", self.market_sockets.handle)])
         app.add_routes(TradingApi(self.trading, self.keys, self.accounts, self.matching, self.user_channel).routes())
         return app
 
@@ -144,7 +145,7 @@ class StandIn:
     async def stop(self) -> None:
         await self.flow_runner.stop()
         await self.trading.stop()
-        await self.market_ws.close_all()
+        await self.market_sockets.close_all()
         await self.user_channel.close_all()
 
     def pause_flow(self) -> None:
@@ -407,10 +408,10 @@ class EmbeddedExchange:
         return self.call(self.standin.open_account, address, nonce)
 
     def pause_flow(self) -> None:
-        self.call(lambda: self._server.pause_flow())  # type: ignore[union-attr]
+        self.call(self.standin.pause_flow)
 
     def resume_flow(self) -> None:
-        self.call(lambda: self._server.resume_flow())  # type: ignore[union-attr]
+        self.call(self.standin.resume_flow)
 
     def _main(self) -> None:
         try:

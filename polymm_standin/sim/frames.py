@@ -110,7 +110,7 @@ def ws_new_market(
     gamma_id: str,
     event: dict[str, str],
     tags: Sequence[str],
-    fee_schedule: dict[str, str] | None,
+    fee_schedule: dict[str, str | bool] | None,
     timestamp_ms: int,
 ) -> bytes:
     """Custom-feature ``new_market`` (``event``: id, ticker, slug, title, description)."""

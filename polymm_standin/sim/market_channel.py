@@ -11,7 +11,7 @@ Events are rendered only when someone subscribes to the market, at most once per
 (``price_change`` lists only the entries for the tokens a socket subscribes to). The channel knows no
 sockets: a subscriber is a ``Sink`` (``attach``) that takes frames synchronously, so the engine's
 listener never awaits. The server's sinks are sockets with their own outbound queues
-(``polymm_standin.server.market_ws``); the backtest's are recordings.
+(``polymm_standin.server.market_sockets``); the backtest's are recordings.
 
 Beyond books and trades the channel carries ``tick_size_change`` (to every subscriber of the token)
 and, for sockets that set ``custom_feature_enabled``, ``best_bid_ask`` (when a token's best bid or

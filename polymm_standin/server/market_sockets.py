@@ -28,7 +28,7 @@ class MarketSocket(OutboundSocket):
     MAX_BACKLOG = MAX_BACKLOG
 
 
-class MarketWs:
+class MarketSockets:
     """The market channel's sockets: accepts them, attaches each to the channel, closes them all."""
 
     def __init__(self, channel: MarketChannel, faults: Faults) -> None:
