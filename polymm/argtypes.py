@@ -20,3 +20,22 @@ def number(cast: type[int] | type[float], ok: Callable[[Any], bool], allowed: st
         return x
 
     return parse
+
+
+def number_range(lo: float, hi: float, allowed: str, *, open_high: bool = False) -> Callable[[str], Any]:
+    """An argparse ``type``: ``A:B`` (or ``A`` alone when ``open_high``: no upper bound) with
+    ``lo <= A < B <= hi``; returns ``(A, B or None)``. The error names what is allowed."""
+
+    def parse(text: str) -> tuple[float, float | None]:
+        first, sep, second = text.partition(":")
+        try:
+            a = float(first)
+            b = float(second) if sep else None
+        except ValueError:
+            a, b = float("nan"), None
+        ok = lo <= a <= hi and ((b is None and open_high and not sep) or (b is not None and a < b <= hi))
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {allowed} (got {text!r})")
+        return a, b
+
+    return parse

@@ -10,10 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.params import ConfigError, MarketParams, check_model_name, describe_validation_error
+from .domain.prices import human
 from .domain.risk import RiskLimits
 
 __all__ = ["ConfigError", "MarketParams", "Settings", "load_settings"]
@@ -46,8 +47,18 @@ class Settings(BaseSettings):
     funder: str | None = None
     signature_type: Literal[0, 1, 2, 3] = 0
 
-    markets: str = ""  # comma-separated condition ids to trade; empty = top markets by volume
+    markets: str = ""  # comma-separated condition ids to trade; empty = automatic selection (below)
     max_markets: int = Field(6, ge=1, le=200)
+    # automatic selection (no market list given): discovery keeps the open markets that pass these, ranks
+    # them by score and takes the first max_markets; the dashboard's picker shows the same selection
+    # (polymm/venue/discovery.py selection_filters). None: no bound.
+    select_min_volume_24h: float = Field(0.0, ge=0)  # USDC traded in the last 24 h
+    select_max_spread: float | None = Field(None, gt=0, lt=1)  # best ask − best bid
+    select_min_hours_to_end: float = Field(24.0, ge=0, le=100_000)  # hours left to the end date
+    select_max_hours_to_end: float | None = Field(None, gt=0, le=100_000)
+    select_price_min: float = Field(0.10, ge=0, le=1)  # YES price (mid, else last trade)
+    select_price_max: float = Field(0.90, ge=0, le=1)
+    select_rewards_only: bool = False  # only markets paying liquidity rewards
     default_spread: Decimal = Field(Decimal("0.04"), gt=0, lt=1)
     default_size: Decimal = Field(Decimal("10"), gt=0)
     default_layers: int = Field(1, ge=1, le=5)
@@ -113,6 +124,22 @@ class Settings(BaseSettings):
     def _int_literal(cls, v: object) -> object:
         # environment values are strings, and an int Literal does not accept "137" on its own
         return int(v) if isinstance(v, str) and v.strip().isdigit() else v
+
+    @field_validator("select_price_max")
+    @classmethod
+    def _price_range(cls, v: float, info: ValidationInfo) -> float:
+        lo = info.data.get("select_price_min")
+        if lo is not None and v <= lo:
+            raise ValueError(f"must be above POLYMM_SELECT_PRICE_MIN ({human(Decimal(repr(lo)))})")
+        return v
+
+    @field_validator("select_max_hours_to_end")
+    @classmethod
+    def _hours_range(cls, v: float | None, info: ValidationInfo) -> float | None:
+        lo = info.data.get("select_min_hours_to_end")
+        if v is not None and lo is not None and v <= lo:
+            raise ValueError(f"must be above POLYMM_SELECT_MIN_HOURS_TO_END ({human(Decimal(repr(lo)))})")
+        return v
 
     @field_validator("default_model", mode="before")
     @classmethod

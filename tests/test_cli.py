@@ -243,6 +243,9 @@ def _free_port() -> int:
     (["run"], {"POLYMM_LOG_FORMAT": "xml"}, ["POLYMM_LOG_FORMAT", "'text' or 'json'", "'xml'"]),
     (["run"], {"POLYMM_METRICS_PORT": "70000"}, ["POLYMM_METRICS_PORT", "65535"]),
     (["cancel-all"], {"POLYMM_MODE": "turbo"}, ["POLYMM_MODE", "'paper', 'live' or 'demo'"]),
+    (["run"], {"POLYMM_SELECT_PRICE_MIN": "0.8", "POLYMM_SELECT_PRICE_MAX": "0.2"},
+     ["POLYMM_SELECT_PRICE_MAX", "must be above POLYMM_SELECT_PRICE_MIN (0.8)", "(got '0.2')"]),
+    (["run"], {"POLYMM_SELECT_MAX_SPREAD": "2"}, ["POLYMM_SELECT_MAX_SPREAD", "less than 1", "(got '2')"]),
 ])
 def test_bad_settings_of_the_new_commands_exit_2_naming_the_field_and_allowed_values(
     monkeypatch, capsys, argv, env, words
@@ -260,6 +263,10 @@ def test_bad_settings_of_the_new_commands_exit_2_naming_the_field_and_allowed_va
     (["run", "--log-format", "xml"], ["--log-format", "invalid choice", "'xml'", "text", "json"]),
     (["run", "--metrics-port", "70000"], ["--metrics-port", "from 0 (off) to 65535", "'70000'"]),
     (["run", "--metrics-port", "http"], ["--metrics-port", "from 0 (off) to 65535"]),
+    (["run", "--price-range", "0.9:0.1"], ["--price-range", "0 ≤ LO < HI ≤ 1", "'0.9:0.1'"]),
+    (["run", "--price-range", "0.5"], ["--price-range", "LO:HI", "'0.5'"]),
+    (["run", "--hours-to-end", "48:24"], ["--hours-to-end", "MIN or MIN:MAX hours", "'48:24'"]),
+    (["run", "--max-spread", "1"], ["--max-spread", "above 0 and below 1", "'1'"]),
 ])
 def test_bad_run_options_exit_2_naming_the_option_and_allowed_values(capsys, argv, words) -> None:
     with pytest.raises(SystemExit) as info:

@@ -100,8 +100,15 @@ async def test_ladder_shows_the_selected_book_and_our_quotes() -> None:
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.engine is not None and len(app.engine.execution.open_orders()) >= 2)
             ladder = app.query_one(OrderBookLadder)
-            await until(pilot, lambda: app.query_one(MarketsTable).selected is not None)
-            cid = app.query_one(MarketsTable).selected
+            table = app.query_one(MarketsTable)
+            await until(pilot, lambda: table.selected is not None)
+            # a 0.01-tick market: its quotes (0.04 wide) fall within the ladder's rows
+            for _ in range(len(app.engine.markets)):
+                if app.engine.markets[table.selected].tick.text == "0.01":
+                    break
+                await pilot.press("down")
+            cid = table.selected
+            assert app.engine.markets[cid].tick.text == "0.01"
 
             def quotes_marked() -> bool:
                 st = app.store.market(cid)
@@ -114,9 +121,8 @@ async def test_ladder_shows_the_selected_book_and_our_quotes() -> None:
             prices = [str(ladder.get_cell(f"bid-{i}", "price")) for i in range(3)]
             assert all(prices), prices  # the best bids are drawn
             # moving the cursor selects another market and the ladder follows it
-            table = app.query_one(MarketsTable)
             first = table.selected
-            await pilot.press("down")
+            await pilot.press("down" if table.cursor_row < table.row_count - 1 else "up")
             second = table.selected
             assert second is not None and second != first
             question = app.engine.markets[second].question

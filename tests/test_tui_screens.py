@@ -243,16 +243,29 @@ async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_arme
 
 async def test_picker_sorts_and_filters_a_long_list_and_reports_a_failed_discovery() -> None:
     async with run_exchange(port=0, seed=7, market_count=150, flow=False) as ex:
-        app = PolymmApp(demo_settings(ex), mode="DEMO")
+        settings = demo_settings(ex).model_copy(update={"select_price_min": 0.3, "select_price_max": 0.6})
+        app = PolymmApp(settings, mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.engine is not None)
             picker = await _open_picker(pilot, app)
-            assert len(picker.candidates) > 150
+            sort_label = picker.query_one("#picker-sort", Label)
+            selection = picker.query_one("#picker-selection", Label)
+            # it opens on the automatic selection (POLYMM_SELECT_*: here YES price 0.3–0.6), by score
+            assert "selection: price 0.3–0.6, ≥ 24 h to end" in _text(selection) and "score" in _text(sort_label)
+            selected = dict(picker.candidates)
+            traded = set(app.engine.markets)
+            assert all(0.3 <= c.price <= 0.6 for cid, c in selected.items() if cid not in traded)
+            scores = [picker.candidates[c].score for c in _rows(picker)]
+            assert scores == sorted(scores, reverse=True)
+            await pilot.press("ctrl+f")  # every open market
+            await until(pilot, lambda: picker.loaded and len(picker.candidates) > 150)
+            assert "all open markets" in _text(selection)
+            assert len(selected) < len(picker.candidates)
             assert len(_rows(picker)) == len(picker.candidates)  # all drawn (under the row cap)
+            await pilot.press("ctrl+s")
+            assert "volume" in _text(sort_label)
             vols = [picker.candidates[c].volume_24h for c in _rows(picker)]
             assert vols == sorted(vols, reverse=True)
-            sort_label = picker.query_one("#picker-sort", Label)
-            assert "volume" in _text(sort_label)
             await pilot.press("ctrl+s")
             assert "spread" in _text(sort_label)
             spreads = [picker.candidates[c].spread for c in _rows(picker)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..argtypes import number
+from ..argtypes import number, number_range
 
 port = number(int, lambda n: 0 <= n <= 65535, "a port number from 0 (off) to 65535")
 #: ``--width`` of the charts (``replay``, ``backtest``)
@@ -37,6 +37,32 @@ def program_args(p: argparse.ArgumentParser, *, logs: bool = True) -> None:
         p.add_argument("--log-format", choices=("text", "json"),
                        help="log lines as text, or one JSON object a line (POLYMM_LOG_FORMAT)")
     p.add_argument("--seed", type=int, default=None, help="stand-in seed for --demo (POLYMM_DEMO_SEED)")
+    selection_args(p)
+
+
+_volume = number(float, lambda x: 0 <= x < float("inf"), "a number of dollars, 0 or more")
+_spread = number(float, lambda x: 0 < x < 1, "a price difference above 0 and below 1")
+_prices = number_range(0, 1, "LO:HI, two prices with 0 ≤ LO < HI ≤ 1, e.g. 0.10:0.90")
+_hours = number_range(0, 100_000, "MIN or MIN:MAX hours with 0 ≤ MIN < MAX, e.g. 48 or 24:720", open_high=True)
+
+
+def selection_args(p: argparse.ArgumentParser) -> None:
+    """The automatic selection's filters (``POLYMM_SELECT_*``): which markets are picked when no market
+    list is given, and which the dashboard's picker shows."""
+    g = p.add_argument_group("automatic selection", "which markets are picked when no market list is given "
+                                                    "(the dashboard's picker shows the same)")
+    g.add_argument("--min-volume", type=_volume, metavar="USDC",
+                   help="only markets with at least this 24 h volume (POLYMM_SELECT_MIN_VOLUME_24H)")
+    g.add_argument("--max-spread", type=_spread, metavar="X",
+                   help="only markets whose spread is at most X (POLYMM_SELECT_MAX_SPREAD)")
+    g.add_argument("--price-range", type=_prices, metavar="LO:HI",
+                   help="only markets whose YES price is within LO..HI (POLYMM_SELECT_PRICE_MIN/MAX; "
+                        "default 0.10:0.90)")
+    g.add_argument("--hours-to-end", type=_hours, metavar="MIN[:MAX]",
+                   help="only markets ending in MIN (to MAX) hours or more (POLYMM_SELECT_MIN/MAX_HOURS_TO_END; "
+                        "default 24)")
+    g.add_argument("--rewards-only", action="store_true", default=None,
+                   help="only markets paying liquidity rewards (POLYMM_SELECT_REWARDS_ONLY)")
 
 
 def operator_args(p: argparse.ArgumentParser) -> None:

@@ -17,6 +17,22 @@ from ..config import ConfigError, Settings, load_settings
 LIVE_CONFIRM_WORD = "LIVE"
 
 
+def selection_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The automatic selection's settings the command line gives (``options.selection_args``)."""
+    out: dict[str, Any] = {}
+    if getattr(args, "min_volume", None) is not None:
+        out["select_min_volume_24h"] = args.min_volume
+    if getattr(args, "max_spread", None) is not None:
+        out["select_max_spread"] = args.max_spread
+    if getattr(args, "price_range", None) is not None:
+        out["select_price_min"], out["select_price_max"] = args.price_range
+    if getattr(args, "hours_to_end", None) is not None:
+        out["select_min_hours_to_end"], out["select_max_hours_to_end"] = args.hours_to_end
+    if getattr(args, "rewards_only", None):
+        out["select_rewards_only"] = True
+    return out
+
+
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The settings the command line gives (each wins over its ``POLYMM_*`` variable)."""
     out: dict[str, Any] = {}
@@ -26,6 +42,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
             out[name] = v
     if getattr(args, "seed", None) is not None:
         out["demo_seed"] = args.seed
+    out.update(selection_overrides(args))
     if args.demo:
         out["mode"] = "demo"
     elif getattr(args, "live", False):

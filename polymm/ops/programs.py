@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import ConfigError, Settings
 from ..domain.market import Market
+from ..venue.discovery import Discovery, describe_filters, selection_filters
 from ..venue.rest import PublicClient
 
 log = logging.getLogger("polymm")
@@ -18,7 +19,7 @@ log = logging.getLogger("polymm")
 
 async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None] | None = None) -> list[Market]:
     """The markets to start with: the market file's (resolved at the venue), else ``POLYMM_MARKETS``
-    among the top markets by 24 h volume, else the top ``max_markets``. A venue that answers 425 /
+    among the top markets by 24 h volume, else the automatic selection (``select_markets``). A venue that answers 425 /
     429 / 5xx or not at all is asked again for up to ``venue_retry_s`` seconds (``on_retry`` hears
     each retry; ``VenueUnavailable`` says what it last answered)."""
     budget_s = settings.venue_retry_s
@@ -33,11 +34,27 @@ async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None]
             return await with_retries(lambda: resolve_markets(lines, public), what="resolving the market file",
                                       budget_s=budget_s, on_retry=say)
         wanted = set(settings.market_ids)
+        if not wanted:
+            return await with_retries(lambda: select_markets(public, settings), what="listing markets",
+                                      budget_s=budget_s, on_retry=say)
         found = await with_retries(lambda: public.list_markets(limit=100), what="listing markets",
                                    budget_s=budget_s, on_retry=say)
     finally:
         await public.aclose()
-    return [m for m in found if not wanted or m.condition_id in wanted][: settings.max_markets]
+    return [m for m in found if m.condition_id in wanted][: settings.max_markets]
+
+
+#: Gamma markets read for the automatic selection (by 24 h volume, the venue's order), then ranked by score.
+SELECTION_SCAN = 500
+
+
+async def select_markets(public: PublicClient, settings: Settings) -> list[Market]:
+    """The automatic selection: the open markets passing ``selection_filters(settings)`` among the
+    ``SELECTION_SCAN`` most traded, ranked by score, the first ``max_markets``."""
+    discovery = Discovery(public, max_scan=SELECTION_SCAN)
+    ranked = await discovery.ranked(selection_filters(settings), by="score", top=settings.max_markets)
+    log.info("selected %d market(s) by score (%s)", len(ranked), describe_filters(selection_filters(settings)))
+    return [c.market for c in ranked]
 
 
 async def start_metrics(engine: Any, port: int) -> Any:

@@ -25,12 +25,12 @@ from ..domain.market import Market
 from ..domain.params import QUOTING_MODELS
 from ..domain.quoting_models.base import EditorField
 from ..engine.engine import Engine
-from ..venue.discovery import Candidate, Discovery, Filters, RankBy, rank
+from ..venue.discovery import Candidate, Discovery, Filters, RankBy, describe_filters, rank, selection_filters
 from ..venue.rest import PublicClient
 from .widgets import ConfirmScreen, shares_text
 
 #: Sort orders ``ctrl+s`` cycles through (``discovery.rank`` keys).
-SORTS: tuple[RankBy, ...] = ("volume", "spread", "reward", "score")
+SORTS: tuple[RankBy, ...] = ("score", "volume", "spread", "reward")
 SORT_LABELS = {
     "volume": "24 h volume, highest first",
     "spread": "spread, tightest first",
@@ -106,6 +106,10 @@ class MarketPicker(ModalScreen[None]):
     MarketPicker #picker-status {
         width: auto;
     }
+    MarketPicker #picker-selection {
+        height: 1;
+        color: $text-muted;
+    }
     MarketPicker .-error {
         color: $error;
         text-style: bold;
@@ -131,6 +135,8 @@ class MarketPicker(ModalScreen[None]):
                 tooltip="Remove the highlighted market: cancel orders, unsubscribe"),
         Binding("ctrl+s", "cycle_sort", "Sort", id="picker_sort", tooltip="Sort by volume, spread, reward, score"),
         Binding("f5", "reload", "Reload", id="picker_reload", tooltip="Read the markets from Gamma again"),
+        Binding("ctrl+f", "toggle_selection", "Selection/all", id="picker_selection",
+                tooltip="Show the automatic selection's markets (POLYMM_SELECT_*), or every open market"),
         Binding("down", "move(1)", "Down", show=False, id="picker_down", tooltip="Next market (while typing)"),
         Binding("up", "move(-1)", "Up", show=False, id="picker_up", tooltip="Previous market (while typing)"),
     ]
@@ -145,6 +151,8 @@ class MarketPicker(ModalScreen[None]):
         self._query = ""
         self._busy: set[str] = set()  # markets with an add / remove in flight
         self.loaded = False  # discovery answered at least once
+        #: Only the markets the automatic selection's filters keep (``POLYMM_SELECT_*``); ctrl+f: all.
+        self.selection = True
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-dialog") as dialog:
@@ -153,10 +161,11 @@ class MarketPicker(ModalScreen[None]):
             with Horizontal(id="picker-bar"):
                 yield Label("", id="picker-sort")
                 yield Label("loading…", id="picker-status")
+            yield Label("", id="picker-selection")
             yield DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
             yield Label("", id="picker-message")
-            yield Label("enter add/remove · a add · d remove (in the list) · ↑↓ move · ctrl+s sort · f5 reload · "
-                        "esc close", id="picker-keys")
+            yield Label("enter add/remove · a add · d remove (in the list) · ↑↓ move · ctrl+s sort · "
+                        "ctrl+f selection/all · f5 reload · esc close", id="picker-keys")
 
     def on_mount(self) -> None:
         table = self.query_one("#picker-table", DataTable)
@@ -176,7 +185,8 @@ class MarketPicker(ModalScreen[None]):
         self._set_status("loading…")
         client = PublicClient(self.settings.clob_url, self.settings.gamma_url)
         try:
-            found = await Discovery(client, page_size=500, max_scan=MAX_SCAN).discover()
+            filters = selection_filters(self.settings) if self.selection else None
+            found = await Discovery(client, page_size=500, max_scan=MAX_SCAN).discover(filters)
         except Exception as e:  # no Gamma, bad answer: say so in the modal, keep it usable
             self._set_status(f"discovery failed: {type(e).__name__}: {e} (f5 retries)", error=True)
             return
@@ -192,6 +202,12 @@ class MarketPicker(ModalScreen[None]):
     def action_reload(self) -> None:
         self.load()
 
+    def action_toggle_selection(self) -> None:
+        self.selection = not self.selection
+        self._show_sort()
+        self.candidates = {}
+        self.load()
+
     # ------------------------------------------------------------ filter, sort, draw
     @on(Input.Changed, "#picker-search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -205,6 +221,9 @@ class MarketPicker(ModalScreen[None]):
 
     def _show_sort(self) -> None:
         self.query_one("#picker-sort", Label).update(f"sort: {SORT_LABELS[self.sort]}  (ctrl+s)")
+        shown = (f"automatic selection: {describe_filters(selection_filters(self.settings))}" if self.selection
+                 else "all open markets")
+        self.query_one("#picker-selection", Label).update(f"{shown}  (ctrl+f)")
 
     def _rerank(self) -> None:
         self._ranked = rank(self.candidates.values(), by=self.sort)

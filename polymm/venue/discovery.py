@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from ..config import Settings
 from ..domain.market import Market
 from .rest import (
     POSITION_ID_UNSUPPORTED,
@@ -346,6 +347,39 @@ class Filters:
             if not all(term in hay for term in self.search.lower().split()):
                 return "search"
         return None
+
+
+def selection_filters(settings: Settings) -> Filters:
+    """The automatic selection's filters (``POLYMM_SELECT_*``): what ``polymm run`` and the dashboard start
+    with when no market list is given, and what the dashboard's picker shows."""
+    return Filters(
+        min_volume_24h=settings.select_min_volume_24h or None,
+        max_spread=settings.select_max_spread,
+        price_range=(settings.select_price_min, settings.select_price_max),
+        min_hours_to_end=settings.select_min_hours_to_end or None,
+        max_hours_to_end=settings.select_max_hours_to_end,
+        rewards_only=settings.select_rewards_only,
+    )
+
+
+def describe_filters(f: Filters) -> str:
+    """The filters as a person reads them (the picker's status line, ``polymm markets``)."""
+    parts = []
+    if f.price_range is not None:
+        parts.append(f"price {f.price_range[0]:g}–{f.price_range[1]:g}")
+    if f.min_hours_to_end is not None or f.max_hours_to_end is not None:
+        lo = f"≥ {f.min_hours_to_end:g} h" if f.min_hours_to_end is not None else ""
+        hi = f"≤ {f.max_hours_to_end:g} h" if f.max_hours_to_end is not None else ""
+        parts.append(f"{' '.join(x for x in (lo, hi) if x)} to end")
+    if f.min_volume_24h is not None:
+        parts.append(f"volume 24h ≥ {f.min_volume_24h:,g}")
+    if f.max_spread is not None:
+        parts.append(f"spread ≤ {f.max_spread:g}")
+    if f.rewards_only:
+        parts.append("rewards only")
+    if f.search:
+        parts.append(f"search {f.search!r}")
+    return ", ".join(parts) or "no filters"
 
 
 def rank(candidates: Iterable[Candidate], by: RankBy = "score") -> list[Candidate]:
