@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .domain.params import ConfigError, MarketParams, check_model_name, describe_validation_error
 from .domain.prices import human
 from .domain.risk import RiskLimits
+from .domain.signals import EventConfig
 
 __all__ = ["ConfigError", "MarketParams", "Settings", "load_settings"]
 
@@ -89,6 +90,10 @@ class Settings(BaseSettings):
     error_cooldown_errors: int = Field(5, ge=1, le=10_000)
     error_cooldown_s: float = Field(30.0, ge=0, le=3600)
     reduce_only_hours: float = Field(2.0, ge=0, le=720)
+    # event protection: no quotes this many hours before a market's end date (0 = never), and from this many
+    # minutes before its game starts (Gamma gameStartTime; always once the game has started)
+    halt_before_end_h: float = Field(0.5, ge=0, le=8760)
+    halt_before_start_min: float = Field(10.0, ge=0, le=10_080)
     kelly_fraction: float = Field(0.0, ge=0, le=1)  # 0 = no Kelly cap
     kelly_horizon_hours: float = Field(72.0, gt=0, le=10_000)
     kelly_eta_time: float = Field(0.5, ge=0, le=10)  # time factor = (hours to end / horizon)^eta_time
@@ -209,6 +214,11 @@ class Settings(BaseSettings):
             k_vol=self.default_k_vol,
             skew_ticks=self.default_skew_ticks,
         )
+
+    def event_config(self) -> EventConfig:
+        """The event rules of the signals: reduce-only, and the halts before the end and a game's start."""
+        return EventConfig(reduce_only_hours=self.reduce_only_hours, halt_before_end_h=self.halt_before_end_h,
+                           halt_before_start_min=self.halt_before_start_min)
 
     def risk_limits(self) -> RiskLimits:
         return RiskLimits(

@@ -51,6 +51,8 @@ class Market:
     reward_max_spread: Decimal = Decimal(0)
     end_date: str = ""
     outcomes: tuple[str, str] = field(default=("Yes", "No"))
+    #: When the market's game starts (Gamma's ``gameStartTime``, e.g. ``2026-09-24 03:00:00+00``); "" none.
+    game_start: str = ""
 
     def outcome_of(self, token_id: str) -> Outcome | None:
         if token_id == self.yes_token:

@@ -632,6 +632,8 @@ class Markouts:
 class EventConfig:
     widen_hours: float = 24.0  # hours to end < this → widen
     reduce_only_hours: float = 2.0  # hours to end < this (or past end) → reduce-only
+    halt_before_end_h: float = 0.0  # hours to end < this (or past end) → no quotes; 0 = never
+    halt_before_start_min: float = 0.0  # minutes to a game's start < this → no quotes; 0 = only once started
     widen_factor: float = 1.5
     bucket: float = 60.0  # seconds per volume bucket (and the "recent" sliding window)
     volume_half_life: float = 30.0  # buckets, for the baseline EWMA of per-bucket volume
@@ -650,6 +652,8 @@ class EventSnapshot:
     baseline_volume: float  # EWMA of per-bucket volume over closed buckets
     volume_ratio: float | None  # recent / baseline
     volume_spike: bool
+    minutes_to_start: float | None  # to the game's start (negative once started); None without one
+    halt: str  # why nothing may be quoted now (the end date or a game's start is near); "" otherwise
 
 
 _new_event = slots_constructor(EventSnapshot)
@@ -659,7 +663,9 @@ class EventSignal:
     """Resolution approaching and volume spikes.
 
     Resolution: ``hours = (end − now) / 3600``; ``hours < reduce_only_hours`` → reduce-only (and widen);
-    ``hours < widen_hours`` → widen by ``widen_factor``.
+    ``hours < widen_hours`` → widen by ``widen_factor``; ``hours < halt_before_end_h`` → halt.
+    A game (``start_time``, Gamma's ``gameStartTime``): halt from ``halt_before_start_min`` minutes
+    before it starts, and always once it has started (the book then moves with the play).
     Volume: time is cut into buckets ``[k·B, (k+1)·B)``. When a bucket closes its volume (0 for empty
     ones) folds into a bias-corrected EWMA with a half-life of ``volume_half_life`` buckets:
     ``d = 2^(−1/half_life)`` per bucket. ``recent`` is the volume over the sliding window
@@ -667,9 +673,12 @@ class EventSignal:
     and ``recent ≥ min_volume`` (a zero baseline with any recent volume counts as a spike).
     """
 
-    def __init__(self, config: EventConfig | None = None, end_time: float | None = None) -> None:
+    def __init__(
+        self, config: EventConfig | None = None, end_time: float | None = None, start_time: float | None = None
+    ) -> None:
         self.config = c = config or EventConfig()
         self.end_time = end_time
+        self.start_time = start_time
         self._base = Ewma(1.0)  # half-life unused: decayed per bucket via decay()
         self._d = 2.0 ** (-1.0 / c.volume_half_life)
         self._bucket: int | None = None
@@ -678,9 +687,9 @@ class EventSignal:
         self._recent: deque[tuple[float, float]] = deque()
         self._recent_vol = 0.0
         self._now: float | None = None
-        # cached snapshot and what it was built for: config, end_time and (with an end time) _now
+        # cached snapshot and what it was built for: config, end and start times and (with either) _now
         self._snap: EventSnapshot | None = None
-        self._snap_key: tuple[EventConfig, float | None, float | None] | None = None
+        self._snap_key: tuple[EventConfig, float | None, float | None, float | None] | None = None
 
     def set_end_time(self, end_time: float | None) -> None:
         self.end_time = end_time
@@ -720,6 +729,7 @@ class EventSignal:
     def snapshot(self) -> EventSnapshot:
         c = self.config
         end = self.end_time
+        start = self.start_time
         snap = self._snap
         key = self._snap_key
         if (
@@ -727,10 +737,12 @@ class EventSignal:
             and key is not None
             and key[0] is c
             and key[1] is end
-            and (end is None or key[2] == self._now)
+            and key[2] is start
+            and ((end is None and start is None) or key[3] == self._now)
         ):
             return snap
         hours = None if self.end_time is None or self._now is None else (self.end_time - self._now) / 3600.0
+        minutes = None if start is None or self._now is None else (start - self._now) / 60.0
         reduce_only = hours is not None and hours < c.reduce_only_hours
         near = hours is not None and hours < c.widen_hours
         recent = max(self._recent_vol, 0.0)
@@ -751,9 +763,25 @@ class EventSignal:
             base,  # baseline_volume
             ratio,  # volume_ratio
             spike,  # volume_spike
+            minutes,  # minutes_to_start
+            _halt(c, hours, minutes),  # halt
         )
-        self._snap, self._snap_key = snap, (c, end, self._now)
+        self._snap, self._snap_key = snap, (c, end, start, self._now)
         return snap
+
+
+def _halt(c: EventConfig, hours: float | None, minutes: float | None) -> str:
+    """Why an event stops quoting (``EventSnapshot.halt``), or ""."""
+    if minutes is not None:
+        if minutes <= 0:
+            return "the game has started"
+        if minutes < c.halt_before_start_min:
+            return f"the game starts in {minutes:.0f} min (halts {c.halt_before_start_min:g} min before)"
+    if hours is not None and c.halt_before_end_h > 0 and hours < c.halt_before_end_h:
+        if hours <= 0:
+            return "past its end date"
+        return f"ends in {hours:.1f} h (halts {c.halt_before_end_h:g} h before)"
+    return ""
 
 
 # =====================================================================================  8. order-arrival intensity
@@ -996,7 +1024,10 @@ class SignalSet:
     book, and read ``snapshot(now)``.
     """
 
-    def __init__(self, condition_id: str = "", config: SignalsConfig | None = None, end_time: float | None = None):
+    def __init__(
+        self, condition_id: str = "", config: SignalsConfig | None = None, end_time: float | None = None,
+        start_time: float | None = None,
+    ):
         self.condition_id = condition_id
         self.config = c = config or SignalsConfig()
         self.volatility = Volatility(c.volatility)
@@ -1005,7 +1036,7 @@ class SignalSet:
         self.competitor = CompetitorDetector(c.competitor)
         self.parity = ParityArb(c.parity)
         self.markouts = Markouts(c.markouts)
-        self.events = EventSignal(c.events, end_time)
+        self.events = EventSignal(c.events, end_time, start_time)
         self.intensity = TradingIntensity(c.intensity)
         self.our_bid: int | None = None
         self.our_ask: int | None = None

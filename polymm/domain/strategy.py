@@ -29,7 +29,7 @@ The result is a ``Decision``: the targets, the signals snapshot, the reward esti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from . import rewards
@@ -62,14 +62,26 @@ class Decision:
     ts: float
 
 
-def end_time_of(market: Market) -> float | None:
-    """The market's end date as epoch seconds (None when absent or unparsable)."""
-    if not market.end_date:
+def instant(text: str) -> float | None:
+    """An ISO date or time as epoch seconds (UTC when it names no zone; None when empty or unparsable):
+    Gamma writes ``2027-01-01T12:00:00Z``, ``2027-01-01`` and ``2026-09-24 03:00:00+00``."""
+    if not text:
         return None
     try:
-        return datetime.fromisoformat(market.end_date.replace("Z", "+00:00")).timestamp()
+        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
+    return (t if t.tzinfo is not None else t.replace(tzinfo=UTC)).timestamp()
+
+
+def end_time_of(market: Market) -> float | None:
+    """The market's end date as epoch seconds (None when absent or unparsable)."""
+    return instant(market.end_date)
+
+
+def start_time_of(market: Market) -> float | None:
+    """When the market's game starts, as epoch seconds (None when it has none)."""
+    return instant(market.game_start)
 
 
 class MarketBrain:
@@ -80,7 +92,7 @@ class MarketBrain:
     def __init__(self, market: Market, config: SignalsConfig | None = None, ewma: EwmaParams | None = None):
         self.market = market
         self.state = ModelState()
-        self.signals = SignalSet(market.condition_id, config, end_time_of(market))
+        self.signals = SignalSet(market.condition_id, config, end_time_of(market), start_time_of(market))
         self._ewma = ewma or EwmaParams()
 
     # ------------------------------------------------------------ events between steps
@@ -102,6 +114,8 @@ class MarketBrain:
         model = QUOTING_MODELS[params.model]
         inputs = QuoteInputs(view, position, params, state, snap, now, self.signals.events.end_time)
         targets, widen = model.quote(inputs)
+        if snap.events.halt:  # the end date or a game's start is near: nothing rests (the plan cancels)
+            targets = Targets((), targets.fair, f"halted: {snap.events.halt}")
         reward = None
         if self.market.reward_max_spread > 0 and targets.quotes:
             if model.chases_rewards:  # else the model's prices stand: the score is only estimated

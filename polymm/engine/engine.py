@@ -29,7 +29,7 @@ from ..domain.prices import MAX_PIPS, PriceError, Tick, human, pips_to_decimal, 
 from ..domain.quoting import Quote, Targets
 from ..domain.requote import Plan, budget_for, positions_for, reserved_for_step
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
-from ..domain.signals import EventConfig, EventSnapshot, SignalsConfig
+from ..domain.signals import EventSnapshot, SignalsConfig
 from ..domain.strategy import MarketBrain
 from ..journal import Journal, Restored
 from ..state import (
@@ -100,12 +100,13 @@ class Engine:
         self._last_epoch: dict[str, int] = {}
         self._force: set[str] = set(self.markets)
         self._targets: dict[str, Targets] = {}
+        self._event_halts: dict[str, str] = {}  # market → why its end date or game start stops quoting
         self._blocked: dict[str, tuple[str, str]] = {}  # market → (status, why) while it may not quote
         self._quoting: set[str] = set()  # markets whose last step quoted
         self._stopping = False
         self._locks: dict[str, asyncio.Lock] = {}  # one step at a time per market
         self.risk = RiskEngine(settings.risk_limits())
-        self._signals_config = SignalsConfig(events=EventConfig(reduce_only_hours=settings.reduce_only_hours))
+        self._signals_config = SignalsConfig(events=settings.event_config())
         self.brains: dict[str, MarketBrain] = {}
         self._last_step: dict[str, float] = {}  # monotonic time of each market's last step
         self._next_due: dict[str, float] = {}  # fallback timer per market (adaptive)
@@ -617,6 +618,13 @@ class Engine:
     def _publish_decision(self, cid: str, result: pipeline.StepResult, now: float) -> None:
         decision, targets = result.decision, result.targets
         self._targets[cid] = targets
+        halt = decision.signals.events.halt
+        if halt:
+            if cid not in self._event_halts:  # once, as it begins
+                self.store.log(f"{self.markets[cid].short_question}: quotes pulled, {halt}", "warning")
+            self._event_halts[cid] = halt
+        else:
+            self._event_halts.pop(cid, None)
         self.store.set(f"signals/{cid}", decision.signals)
         self.store.set(f"decision/{cid}", DecisionState(
             cid, decision.model, targets.reason, targets.fair,
@@ -801,6 +809,9 @@ class Engine:
             status, reason = "paused", "paused by operator"
         elif cid in self._blocked:
             status, reason = self._blocked[cid]
+        elif cid in self._event_halts:
+            t = self._targets.get(cid)
+            status, reason = "event halt", t.reason if t else self._event_halts[cid]
         else:
             t = self._targets.get(cid)
             status, reason = "quoting", t.reason if t else "waiting for book"

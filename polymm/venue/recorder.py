@@ -79,6 +79,7 @@ def market_to_json(m: Market) -> dict[str, Any]:
         "reward_max_spread": str(m.reward_max_spread),
         "end_date": m.end_date,
         "outcomes": list(m.outcomes),
+        **({"game_start": m.game_start} if m.game_start else {}),
     }
 
 
@@ -89,7 +90,8 @@ def market_from_json(doc: object) -> Market:
     missing = [k for k in _REQUIRED if not doc.get(k)]
     if missing:
         raise ValueError(f"market definition: missing {', '.join(missing)} (required: {', '.join(_REQUIRED)})")
-    for k in ("condition_id", "yes_token", "no_token", "question", "neg_risk_market_id", "slug", "end_date"):
+    for k in ("condition_id", "yes_token", "no_token", "question", "neg_risk_market_id", "slug", "end_date",
+              "game_start"):
         if not isinstance(doc.get(k, ""), str):
             raise ValueError(f"market definition: {k} must be a string (got {doc[k]!r})")
     try:
@@ -127,6 +129,7 @@ def market_from_json(doc: object) -> Market:
         reward_max_spread=dec("reward_max_spread", "0"),
         end_date=doc.get("end_date", ""),
         outcomes=(outcomes[0], outcomes[1]),
+        game_start=doc.get("game_start", ""),
     )
 
 

@@ -101,6 +101,7 @@ def market_from_gamma(m: dict) -> Market:
         reward_max_spread=_dec(m.get("rewardsMaxSpread")),
         end_date=str(m.get("endDate") or ""),
         outcomes=(str(outcomes[0]), str(outcomes[1])) if len(outcomes) == 2 else ("Yes", "No"),
+        game_start=str(m.get("gameStartTime") or m.get("eventStartTime") or ""),  # sports markets only
     )
 
 

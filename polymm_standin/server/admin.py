@@ -27,6 +27,8 @@ POST ``/_admin/freeze``         ``{"frozen": true}`` (default true)
 POST ``/_admin/tick-size``      ``{"market": cond or token, "tick_size": "0.001"}``
 POST ``/_admin/resolve``        ``{"market": cond or token, "winner": "Yes"|"No"|token}``
 POST ``/_admin/new-market``     lists a new synthetic market
+POST ``/_admin/game-start``     ``{"market": cond or token, "game_start": ISO time or ""}``: Gamma's
+                                ``gameStartTime`` (a sports market's kick-off)
 POST ``/_admin/flow``           ``{"paused": bool}``
 POST ``/_admin/blast``          ``{"frames": n, "seed": s}``: generated ``price_change`` frames (benchmarks)
 POST ``/_admin/clear``          every fault back to normal (does not reopen markets)
@@ -41,6 +43,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -188,6 +191,35 @@ class Controls:
 
     # ---------------------------------------------------------------- tick size
 
+    def _swap_market(self, cond: str, market: Market) -> Market:
+        """Put a changed definition of a market everywhere the venue holds it (book, orders, catalog, flow)."""
+        book = self._book(cond)
+        book.market = market
+        for order in self.matching.open_orders():
+            if order.market.condition_id == cond:
+                order.market = market
+        self.catalog.replace_market(market)
+        flow = self._flow(cond)
+        if flow is not None:
+            flow.market = market
+        return market
+
+    def schedule_game(self, market_or_token: str, start: str) -> Market:
+        """Give a market a game start (Gamma's ``gameStartTime``, shown as ``2026-09-24 03:00:00+00``); ""
+        clears it. An ISO time; a time without a zone is UTC."""
+        cond = self.condition_id(market_or_token)
+        text = ""
+        if start:
+            try:
+                when = datetime.fromisoformat(start.strip().replace("Z", "+00:00"))
+            except ValueError:
+                raise ControlError(
+                    f"game_start must be an ISO time such as 2026-09-24T03:00:00Z (got {start!r})"
+                ) from None
+            when = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
+            text = when.strftime("%Y-%m-%d %H:%M:%S+00")
+        return self._swap_market(cond, replace(self._book(cond).market, game_start=text))
+
     def change_tick_size(
         self, market_or_token: str, tick: Tick | str | float, *, reason: str = "control"
     ) -> TickChange:
@@ -206,17 +238,9 @@ class Controls:
         old = book.market.tick
         if tick == old:
             raise ControlError(f"market {cond} already has tick size {tick.text}")
-        market = replace(book.market, tick=tick)
-        book.market = market
-        for order in s.matching.open_orders():
-            if order.market.condition_id == cond:
-                order.market = market
+        market = self._swap_market(cond, replace(book.market, tick=tick))
         ts = self._now()
         book.touch(ts)  # the book's tick_size is part of its hash
-        s.catalog.replace_market(market)
-        flow = self._flow(cond)
-        if flow is not None:
-            flow.market = market
         if reason != "auto":
             status.auto_tick = False
         change = TickChange(cond, old, tick, ts, reason)
@@ -435,6 +459,7 @@ class AdminApi:
             web.post("/_admin/tick-size", g(self.tick_size)),
             web.post("/_admin/resolve", g(self.resolve)),
             web.post("/_admin/new-market", g(self.new_market)),
+            web.post("/_admin/game-start", g(self.game_start)),
             web.post("/_admin/flow", g(self.flow)),
             web.post("/_admin/clear", g(self.clear)),
             web.post("/_admin/blast", g(self.blast)),
@@ -555,6 +580,15 @@ class AdminApi:
                 "cancelled_orders": [o.id for o in res.cancelled],
             }
         )
+
+    async def game_start(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        start = body.get("game_start", "")
+        if not isinstance(start, str):
+            raise ControlError("game_start must be an ISO time string, or \"\" to clear it")
+        market: Any = body.get("market", body.get("token_id"))  # checked by ``condition_id``
+        m = self.controls.schedule_game(market, start)
+        return _json({"market": m.condition_id, "gameStartTime": m.game_start or None})
 
     async def new_market(self, request: web.Request) -> web.Response:
         profile = self.controls.list_new_market()

@@ -118,6 +118,7 @@ def gamma_market(
         "startDate": profile.start_date,
         "endDate": m.end_date,
         "endDateIso": m.end_date[:10],
+        **({"gameStartTime": m.game_start} if m.game_start else {}),
         "image": "",
         "icon": "",
         "outcomes": json.dumps(list(m.outcomes)),

@@ -1,0 +1,98 @@
+"""Event protection: no quotes from ``POLYMM_HALT_BEFORE_START_MIN`` minutes before a game starts
+(Gamma's ``gameStartTime``), none once it has started, none in the last ``POLYMM_HALT_BEFORE_END_H``
+hours before the end date; the reason is shown per market."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from engines import ours, running_engine
+
+from polymm.domain.signals import EventConfig, EventSignal
+from polymm.domain.strategy import instant
+from polymm.venue.discovery import Discovery
+from polymm.venue.rest import PublicClient
+from polymm_standin.server import run_exchange
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(("start_in_s", "end_in_s", "halt"), [
+    (None, None, ""),
+    (3600.0, None, ""),  # an hour to the game: quoting
+    (9 * 60.0, None, "the game starts in 9 min (halts 10 min before)"),
+    (-1.0, None, "the game has started"),
+    (None, 10 * 3600.0, ""),
+    (None, 20 * 60.0, "ends in 0.3 h (halts 0.5 h before)"),
+    (None, -5.0, "past its end date"),
+    (-60.0, 20 * 60.0, "the game has started"),  # the game's reason comes first
+])
+def test_the_events_that_halt_quoting(start_in_s, end_in_s, halt) -> None:
+    config = EventConfig(halt_before_end_h=0.5, halt_before_start_min=10)
+    end = None if end_in_s is None else NOW + end_in_s
+    start = None if start_in_s is None else NOW + start_in_s
+    e = EventSignal(config, end, start)
+    e.advance(NOW)
+    assert e.snapshot().halt == halt
+
+
+def test_a_game_start_halts_even_with_no_lead_and_the_snapshot_follows_the_clock() -> None:
+    e = EventSignal(EventConfig(), start_time=NOW + 60)  # halt_before_start_min 0: only once started
+    e.advance(NOW)
+    before = e.snapshot()
+    assert before.halt == "" and before.minutes_to_start == pytest.approx(1.0)
+    e.advance(NOW + 61)
+    assert e.snapshot().halt == "the game has started"
+
+
+def test_game_start_times_read_as_gamma_writes_them() -> None:
+    assert instant("2026-09-24 03:00:00+00") == datetime(2026, 9, 24, 3, tzinfo=UTC).timestamp()
+    assert instant("2026-08-06T23:00:00Z") == datetime(2026, 8, 6, 23, tzinfo=UTC).timestamp()
+    assert instant("2026-09-24") == datetime(2026, 9, 24, tzinfo=UTC).timestamp()
+    assert instant("") is None and instant("soon") is None
+
+
+async def test_a_market_whose_game_starts_soon_is_not_quoted_and_says_why(wait_until) -> None:
+    async with run_exchange(port=0, seed=61, flow_rate=10) as ex:
+        plain = [m for m in ex.markets if not m.neg_risk][:3]
+        soon = plain[0]
+        kickoff = datetime.now(UTC) + timedelta(minutes=5)
+        ex.standin.controls.schedule_game(soon.condition_id, kickoff.isoformat())
+        # Gamma shows it as Polymarket does, and polymm reads it
+        gamma_id = ex.standin.catalog.profile(soon.condition_id).gamma_id
+        async with httpx.AsyncClient(timeout=5) as http:
+            doc = (await http.get(f"{ex.gamma_url}/markets/{gamma_id}")).json()
+        assert doc["gameStartTime"] == kickoff.strftime("%Y-%m-%d %H:%M:%S+00")
+        public = PublicClient(ex.clob_url, ex.gamma_url)
+        try:
+            read = (await Discovery(public).resolve(soon.condition_id)).market
+        finally:
+            await public.aclose()
+        assert abs(instant(read.game_start) - kickoff.timestamp()) < 1
+        markets = [read, *plain[1:]]
+        async with running_engine(ex, markets=markets, halt_before_start_min=10.0) as engine:
+            others = [m.condition_id for m in plain[1:]]
+            await wait_until(lambda: all(ours(ex, engine, cid) for cid in others))  # the others quote
+            await wait_until(lambda: (st := engine.store.market(soon.condition_id)) is not None
+                             and st.status == "event halt")
+            st = engine.store.market(soon.condition_id)
+            assert st.reason.startswith("halted: the game starts in 5 min") or st.reason.startswith(
+                "halted: the game starts in 4 min"), st.reason
+            assert ours(ex, engine, soon.condition_id) == []
+            assert any("quotes pulled, the game starts in" in e.text for e in engine.store.get("events", ()))
+
+
+async def test_the_admin_route_sets_and_checks_a_game_start() -> None:
+    async with run_exchange(port=0, seed=62, flow=False) as ex:
+        m = ex.markets[0]
+        url = f"{ex.clob_url}/_admin/game-start"
+        async with httpx.AsyncClient(timeout=5) as http:
+            r = await http.post(url, json={"market": m.condition_id, "game_start": "2027-01-02T20:30:00Z"})
+            assert r.status_code == 200 and r.json()["gameStartTime"] == "2027-01-02 20:30:00+00"
+            r = await http.post(url, json={"market": m.condition_id, "game_start": "tomorrow"})
+            assert r.status_code == 400 and "ISO time" in r.json()["error"] and "'tomorrow'" in r.json()["error"]
+            r = await http.post(url, json={"market": m.condition_id, "game_start": ""})
+            assert r.status_code == 200 and r.json()["gameStartTime"] is None
+        assert ex.standin.catalog.profile(m.condition_id).market.game_start == ""
