@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     # minutes before its game starts (Gamma gameStartTime; always once the game has started)
     halt_before_end_h: float = Field(0.5, ge=0, le=8760)
     halt_before_start_min: float = Field(10.0, ge=0, le=10_080)
+    # cool-off: no quotes for cool_off_s seconds after a jump of the mid (at least jump_min_ticks ticks and
+    # jump_k times its usual move per book update) or a sweep of sweep_levels levels; 0 = off
+    cool_off_s: float = Field(0.0, ge=0, le=3600)
+    jump_k: float = Field(6.0, gt=0, le=1000)
+    jump_min_ticks: float = Field(3.0, gt=0, le=1000)
+    sweep_levels: int = Field(3, ge=1, le=100)
     kelly_fraction: float = Field(0.0, ge=0, le=1)  # 0 = no Kelly cap
     kelly_horizon_hours: float = Field(72.0, gt=0, le=10_000)
     kelly_eta_time: float = Field(0.5, ge=0, le=10)  # time factor = (hours to end / horizon)^eta_time
@@ -218,7 +224,8 @@ class Settings(BaseSettings):
     def event_config(self) -> EventConfig:
         """The event rules of the signals: reduce-only, and the halts before the end and a game's start."""
         return EventConfig(reduce_only_hours=self.reduce_only_hours, halt_before_end_h=self.halt_before_end_h,
-                           halt_before_start_min=self.halt_before_start_min)
+                           halt_before_start_min=self.halt_before_start_min, cool_off_s=self.cool_off_s,
+                           jump_k=self.jump_k, jump_min_ticks=self.jump_min_ticks, sweep_levels=self.sweep_levels)
 
     def risk_limits(self) -> RiskLimits:
         return RiskLimits(

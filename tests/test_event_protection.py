@@ -10,6 +10,8 @@ import httpx
 import pytest
 from engines import ours, running_engine
 
+from polymm.domain.order_book import BookView, Level
+from polymm.domain.prices import Tick
 from polymm.domain.signals import EventConfig, EventSignal
 from polymm.domain.strategy import instant
 from polymm.venue.discovery import Discovery
@@ -96,3 +98,46 @@ async def test_the_admin_route_sets_and_checks_a_game_start() -> None:
             r = await http.post(url, json={"market": m.condition_id, "game_start": ""})
             assert r.status_code == 200 and r.json()["gameStartTime"] is None
         assert ex.standin.catalog.profile(m.condition_id).market.game_start == ""
+
+
+# ---------------------------------------------------------------- jump and sweep cool-off
+def _view(bid: int, ask: int, levels: int = 5) -> BookView:
+    tick = Tick(100)  # 0.01
+    bids = tuple(Level(bid - i * 100, 50.0) for i in range(levels))
+    asks = tuple(Level(ask + i * 100, 50.0) for i in range(levels))
+    return BookView("c", 0, 1, tick, bid, ask, 50.0, 50.0, bids, asks, None, 0)
+
+
+def _fed(config: EventConfig, books: list[tuple[float, BookView]]) -> EventSignal:
+    e = EventSignal(config)
+    for t, v in books:
+        e.on_book(t, v)
+        e.advance(t)
+    return e
+
+
+COOL = EventConfig(cool_off_s=5.0, jump_k=3.0, jump_min_ticks=3.0, sweep_levels=3)
+
+
+def test_a_jump_of_the_mid_cools_quoting_off_then_it_resumes() -> None:
+    # the mid wanders by a tick an update, then jumps 4 ticks in one (a thin book: no 3 levels swept)
+    calm = [(NOW + i, _view(4900 + 100 * (i % 2), 5100 + 100 * (i % 2), levels=1)) for i in range(20)]
+    e = _fed(COOL, [*calm, (NOW + 20, _view(5400, 5600, levels=1))])
+    assert e.snapshot().halt == "cooling off after a jump of 4 ticks (5 s left)"
+    e.advance(NOW + 24)
+    assert e.snapshot().halt == "cooling off after a jump of 4 ticks (1 s left)"
+    e.advance(NOW + 25.5)
+    assert e.snapshot().halt == ""
+    # the same move where the mid usually moves that much is no jump
+    wild = [(NOW + i, _view(4900 + 400 * (i % 2), 5100 + 400 * (i % 2), levels=1)) for i in range(20)]
+    assert _fed(COOL, [*wild, (NOW + 20, _view(4900, 5100, levels=1))]).snapshot().halt == ""
+
+
+def test_a_sweep_of_levels_cools_quoting_off_and_a_small_take_does_not() -> None:
+    before = _view(5000, 5100)
+    swept = _view(4700, 5100)  # three bid levels (0.50, 0.49, 0.48) gone at once
+    assert _fed(COOL, [(NOW, before), (NOW + 1, swept)]).snapshot().halt == (
+        "cooling off after a sweep of 3 levels (5 s left)")
+    assert _fed(COOL, [(NOW, before), (NOW + 1, _view(4800, 5100))]).snapshot().halt == ""
+    off = EventConfig(cool_off_s=0.0)  # the default: no cool-off
+    assert _fed(off, [(NOW, before), (NOW + 1, swept)]).snapshot().halt == ""

@@ -426,7 +426,9 @@ async def test_a_market_added_with_the_picker_shows_the_position_the_venue_holds
     from polymm.tui.screens import MarketPicker
 
     async with run_exchange(port=0, seed=5, flow_rate=5) as ex:
-        app = PolymmApp(demo_settings(ex), mode="DEMO")
+        # it starts on other markets (the automatic selection ranks by a score the flow keeps moving)
+        start = [m.condition_id for m in ex.markets if "taylor" not in m.question.lower()][:4]
+        app = PolymmApp(demo_settings(ex, markets=",".join(start)), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
             await until(pilot, lambda: app.engine is not None and len(_our_venue_orders(ex)) >= 4)
             engine = app.engine

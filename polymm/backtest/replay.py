@@ -102,6 +102,10 @@ class ReplayConfig:
     reduce_only_hours: float = _DEFAULTS["reduce_only_hours"]
     halt_before_end_h: float = _DEFAULTS["halt_before_end_h"]
     halt_before_start_min: float = _DEFAULTS["halt_before_start_min"]
+    cool_off_s: float = _DEFAULTS["cool_off_s"]
+    jump_k: float = _DEFAULTS["jump_k"]
+    jump_min_ticks: float = _DEFAULTS["jump_min_ticks"]
+    sweep_levels: int = _DEFAULTS["sweep_levels"]
     min_step_gap_s: float = _DEFAULTS["min_step_gap_s"]
     quote_interval_s: float = _DEFAULTS["quote_interval_s"]
     quote_interval_fast_s: float = _DEFAULTS["quote_interval_fast_s"]
@@ -115,6 +119,7 @@ class ReplayConfig:
             max_market_exposure=s.max_market_exposure, max_total_position=s.max_total_position,
             max_order_size=s.max_order_size, reduce_only_hours=s.reduce_only_hours,
             halt_before_end_h=s.halt_before_end_h, halt_before_start_min=s.halt_before_start_min,
+            cool_off_s=s.cool_off_s, jump_k=s.jump_k, jump_min_ticks=s.jump_min_ticks, sweep_levels=s.sweep_levels,
             min_step_gap_s=s.min_step_gap_s, quote_interval_s=s.quote_interval_s,
             quote_interval_fast_s=s.quote_interval_fast_s,
         )
@@ -122,7 +127,8 @@ class ReplayConfig:
     def event_config(self) -> EventConfig:
         """The signals' event rules, as ``Settings.event_config``."""
         return EventConfig(reduce_only_hours=self.reduce_only_hours, halt_before_end_h=self.halt_before_end_h,
-                           halt_before_start_min=self.halt_before_start_min)
+                           halt_before_start_min=self.halt_before_start_min, cool_off_s=self.cool_off_s,
+                           jump_k=self.jump_k, jump_min_ticks=self.jump_min_ticks, sweep_levels=self.sweep_levels)
 
 
 @dataclass(slots=True)

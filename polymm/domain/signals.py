@@ -634,6 +634,12 @@ class EventConfig:
     reduce_only_hours: float = 2.0  # hours to end < this (or past end) → reduce-only
     halt_before_end_h: float = 0.0  # hours to end < this (or past end) → no quotes; 0 = never
     halt_before_start_min: float = 0.0  # minutes to a game's start < this → no quotes; 0 = only once started
+    # cool-off: no quotes for cool_off_s seconds after the mid jumps (one book update moves it by at least
+    # jump_min_ticks ticks and jump_k times its usual move) or a sweep takes sweep_levels levels of a side
+    cool_off_s: float = 0.0  # 0 = off
+    jump_k: float = 6.0
+    jump_min_ticks: float = 3.0
+    sweep_levels: int = 3
     widen_factor: float = 1.5
     bucket: float = 60.0  # seconds per volume bucket (and the "recent" sliding window)
     volume_half_life: float = 30.0  # buckets, for the baseline EWMA of per-bucket volume
@@ -666,6 +672,10 @@ class EventSignal:
     ``hours < widen_hours`` → widen by ``widen_factor``; ``hours < halt_before_end_h`` → halt.
     A game (``start_time``, Gamma's ``gameStartTime``): halt from ``halt_before_start_min`` minutes
     before it starts, and always once it has started (the book then moves with the play).
+    Cool-off (``on_book``, when ``cool_off_s`` > 0): a book update that moves the mid by at least
+    ``jump_min_ticks`` ticks and ``jump_k`` times the EWMA of |Δmid| per update (α 0.1), or that takes
+    ``sweep_levels`` or more of the previous levels of one side at once, halts quoting for
+    ``cool_off_s`` seconds (a later one extends it).
     Volume: time is cut into buckets ``[k·B, (k+1)·B)``. When a bucket closes its volume (0 for empty
     ones) folds into a bias-corrected EWMA with a half-life of ``volume_half_life`` buckets:
     ``d = 2^(−1/half_life)`` per bucket. ``recent`` is the volume over the sliding window
@@ -687,12 +697,40 @@ class EventSignal:
         self._recent: deque[tuple[float, float]] = deque()
         self._recent_vol = 0.0
         self._now: float | None = None
+        self._last: BookView | None = None  # the previous book (cool-off)
+        self._move: float | None = None  # EWMA of |Δmid| per book update, pips
+        self._cool_until = 0.0
+        self._cool_why = ""
         # cached snapshot and what it was built for: config, end and start times and (with either) _now
         self._snap: EventSnapshot | None = None
         self._snap_key: tuple[EventConfig, float | None, float | None, float | None] | None = None
 
     def set_end_time(self, end_time: float | None) -> None:
         self.end_time = end_time
+
+    def on_book(self, now: float, view: BookView) -> None:
+        """A book change: a jump of the mid or a sweep of a side starts a cool-off (class docstring)."""
+        c = self.config
+        if c.cool_off_s <= 0:
+            return
+        last, self._last = self._last, view
+        if last is None or view.mid is None or last.mid is None:
+            return
+        move = abs(view.mid - last.mid)
+        usual = self._move
+        self._move = move if usual is None else usual + 0.1 * (move - usual)
+        tick = view.tick.pips
+        if usual is not None and move >= c.jump_min_ticks * tick and move > c.jump_k * usual:
+            self._cool(now, f"a jump of {move / tick:g} ticks")
+            return
+        taken = _levels_taken(last, view)
+        if c.sweep_levels > 0 and taken >= c.sweep_levels:
+            self._cool(now, f"a sweep of {taken} levels")
+
+    def _cool(self, now: float, why: str) -> None:
+        self._cool_until = now + self.config.cool_off_s
+        self._cool_why = why
+        self._snap = None
 
     def advance(self, now: float) -> None:
         c = self.config
@@ -738,7 +776,7 @@ class EventSignal:
             and key[0] is c
             and key[1] is end
             and key[2] is start
-            and ((end is None and start is None) or key[3] == self._now)
+            and ((end is None and start is None and not self._cool_until) or key[3] == self._now)
         ):
             return snap
         hours = None if self.end_time is None or self._now is None else (self.end_time - self._now) / 3600.0
@@ -764,10 +802,28 @@ class EventSignal:
             ratio,  # volume_ratio
             spike,  # volume_spike
             minutes,  # minutes_to_start
-            _halt(c, hours, minutes),  # halt
+            _halt(c, hours, minutes) or self._cooling(),  # halt
         )
         self._snap, self._snap_key = snap, (c, end, start, self._now)
         return snap
+
+
+    def _cooling(self) -> str:
+        left = self._cool_until - (self._now or 0.0)
+        if left <= 0:
+            return ""
+        return f"cooling off after {self._cool_why} ({left:.0f} s left)"
+
+
+def _levels_taken(before: BookView, after: BookView) -> int:
+    """How many of ``before``'s price levels on one side are gone through ``after``'s best (the larger
+    side): bids above the new best bid, asks below the new best ask."""
+    bids = asks = 0
+    if after.best_bid is not None and before.best_bid is not None and after.best_bid < before.best_bid:
+        bids = sum(1 for lv in before.bids if lv.price > after.best_bid)
+    if after.best_ask is not None and before.best_ask is not None and after.best_ask > before.best_ask:
+        asks = sum(1 for lv in before.asks if lv.price < after.best_ask)
+    return max(bids, asks)
 
 
 def _halt(c: EventConfig, hours: float | None, minutes: float | None) -> str:
@@ -1054,6 +1110,7 @@ class SignalSet:
         self.intensity.on_mid(mid)
         self.markouts.on_mid(now, mid)
         self.liquidity.update(view)
+        self.events.on_book(now, view)
         self.competitor.update(now, self.our_bid, self.our_ask, view.best_bid, view.best_ask, view.tick.pips)
         if not self._has_token_books:
             self.parity.update(view.best_bid, view.best_ask)
