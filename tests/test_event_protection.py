@@ -141,3 +141,41 @@ def test_a_sweep_of_levels_cools_quoting_off_and_a_small_take_does_not() -> None
     assert _fed(COOL, [(NOW, before), (NOW + 1, _view(4800, 5100))]).snapshot().halt == ""
     off = EventConfig(cool_off_s=0.0)  # the default: no cool-off
     assert _fed(off, [(NOW, before), (NOW + 1, swept)]).snapshot().halt == ""
+
+
+# ---------------------------------------------------------------- GTD before events
+def test_order_expiry_is_when_the_halt_begins() -> None:
+    from polymm.domain.strategy import order_expiry
+
+    m = _market(game_start="", end_date="")
+    events = EventConfig(halt_before_end_h=0.5, halt_before_start_min=10)
+    assert order_expiry(m, NOW, events) == 0  # no event known: GTC
+    iso = datetime.fromtimestamp(NOW + 3600, UTC).isoformat()
+    assert order_expiry(_market(game_start=iso), NOW, events) == int(NOW + 3600 - 600)
+    assert order_expiry(_market(end_date=iso), NOW, events) == int(NOW + 3600 - 1800)
+    assert order_expiry(_market(game_start=iso, end_date=iso), NOW, events) == int(NOW + 1800)  # the earlier
+    soon = datetime.fromtimestamp(NOW + 600 + 60, UTC).isoformat()  # the halt begins in 60 s: under the lead
+    assert order_expiry(_market(game_start=soon), NOW, events) == 0
+
+
+def _market(game_start: str = "", end_date: str = ""):
+    from polymm.domain.market import Market
+
+    return Market("0x" + "1" * 64, "1", "2", "q", Tick(100), end_date=end_date, game_start=game_start)
+
+
+async def test_our_orders_carry_the_event_halt_as_their_gtd_expiration(wait_until) -> None:
+    async with run_exchange(port=0, seed=63, flow_rate=10) as ex:
+        m = next(m for m in ex.markets if not m.neg_risk)
+        kickoff = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
+        ex.standin.controls.schedule_game(m.condition_id, kickoff.isoformat())
+        public = PublicClient(ex.clob_url, ex.gamma_url)
+        try:
+            read = (await Discovery(public).resolve(m.condition_id)).market
+        finally:
+            await public.aclose()
+        async with running_engine(ex, markets=[read], halt_before_start_min=10.0) as engine:
+            await wait_until(lambda: len(ours(ex, engine, m.condition_id)) >= 2)
+            records = [ex.standin.trading.orders[o.id] for o in ours(ex, engine, m.condition_id)]
+            want = int(kickoff.timestamp()) - 600
+            assert {(r.order_type, r.expiration) for r in records} == {("GTD", want)}

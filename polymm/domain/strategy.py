@@ -43,7 +43,7 @@ from .quoting import Quote, Targets, parity_ok
 from .quoting_models.avellaneda import horizon
 from .quoting_models.base import QuoteInputs
 from .rewards import RewardScore
-from .signals import SignalsConfig, SignalSet, SignalsSnapshot
+from .signals import EventConfig, SignalsConfig, SignalSet, SignalsSnapshot
 
 #: The registered quoting models' names, in registration order.
 MODELS: tuple[str, ...] = tuple(QUOTING_MODELS)
@@ -82,6 +82,28 @@ def end_time_of(market: Market) -> float | None:
 def start_time_of(market: Market) -> float | None:
     """When the market's game starts, as epoch seconds (None when it has none)."""
     return instant(market.game_start)
+
+
+#: A GTD order's expiration must lie more than 60 s ahead (docs/protocol.md §5.3); we keep a margin.
+GTD_MIN_LEAD_S = 90.0
+
+
+def order_expiry(market: Market, now: float, events: EventConfig) -> int:
+    """The expiration (epoch seconds) our orders in ``market`` carry as GTD: the moment quoting halts
+    for its game's start or its end date (``events``' leads), so the venue pulls them even if we are
+    gone. 0 (GTC) when the market has neither, or when that moment is too close for the venue's
+    minimum lead (the halt pulls them then)."""
+    times = []
+    start = start_time_of(market)
+    if start is not None:
+        times.append(start - events.halt_before_start_min * 60.0)
+    end = end_time_of(market)
+    if end is not None:
+        times.append(end - events.halt_before_end_h * 3600.0)
+    if not times:
+        return 0
+    when = min(times)
+    return int(when) if when - now >= GTD_MIN_LEAD_S else 0
 
 
 class MarketBrain:

@@ -35,7 +35,7 @@ def live_config(settings: Settings) -> LiveConfig:
     return LiveConfig(
         clob_url=settings.clob_url, ws_url=settings.ws_url, private_key=key, chain_id=settings.chain_id,
         signature_type=settings.signature_type, funder=settings.funder, creds=creds,
-        start_budget_s=settings.venue_retry_s,
+        start_budget_s=settings.venue_retry_s, events=settings.event_config(),
     )
 
 

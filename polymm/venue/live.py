@@ -62,6 +62,8 @@ from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS, PriceError, Tick, human, pips_to_decimal, pips_to_str, price_to_pips
+from ..domain.signals import EventConfig
+from ..domain.strategy import order_expiry
 from .execution import Execution, OpenOrder, OrderRequest, route
 from .order_tracker import OrderTracker
 from .retry import describe, is_transient, retry_after, with_retries
@@ -100,6 +102,8 @@ class LiveConfig:
     max_attempts: int = 5
     start_budget_s: float = 120.0  # signing in: transient venue errors are retried this long
     foreign_after: int = 2  # reconciliations in a row finding orders we never placed → another client
+    #: The event halts (end date, game start): orders carry them as a GTD expiration (``order_expiry``).
+    events: EventConfig | None = None
 
     def __repr__(self) -> str:
         return f"LiveConfig(clob_url={self.clob_url!r}, chain_id={self.chain_id}, key=<hidden>)"
@@ -400,23 +404,34 @@ class LiveExecution:
         )
         return settled - reserved
 
-    def _sign(self, market: Market, token: str, side: str, price: int, size: Decimal) -> tuple[Any, str]:
+    def _expiry(self, market: Market) -> int:
+        """Our orders' GTD expiration in ``market`` (0: GTC): the moment its event halt begins."""
+        events = self.config.events
+        return 0 if events is None else order_expiry(market, time.time(), events)
+
+    def _sign(
+        self, market: Market, token: str, side: str, price: int, size: Decimal, expiration: int = 0
+    ) -> tuple[Any, str]:
         """(signed order, order id). The fast signer for EOA-style keys; the SDK for deposit wallets
         (type 3, a wrapped ERC-1271 signature)."""
         if self._signer is not None:
-            return self._signer.sign(token, side, pips_to_decimal(price), size, market.tick.text, market.neg_risk)
+            return self._signer.sign(token, side, pips_to_decimal(price), size, market.tick.text, market.neg_risk,
+                                     expiration)
         from py_clob_client_v2.clob_types import OrderArgsV2, PartialCreateOrderOptions
         from py_clob_client_v2.order_utils.exchange_order_builder_v2 import ExchangeOrderBuilderV2
 
         args = OrderArgsV2(token_id=token, price=float(pips_to_str(price)), size=float(size), side=side)
         opts = PartialCreateOrderOptions(tick_size=market.tick.text, neg_risk=market.neg_risk, version=self._version)
         signed = self._client.create_order(args, opts)
+        if expiration:
+            signed.expiration = str(expiration)  # not signed in V2: the order id does not change
         builder = ExchangeOrderBuilderV2(self._exchange_addr[market.neg_risk], self.config.chain_id,
                                          self._client.signer)
         return signed, builder.build_order_hash(builder.build_order_typed_data(signed))
 
     def _sign_many(self, market: Market, routed: list[tuple[OrderRequest, str, str, int]]) -> list[tuple[Any, str]]:
-        return [self._sign(market, tok, side, px, req.size) for req, tok, side, px in routed]
+        expiration = self._expiry(market)
+        return [self._sign(market, tok, side, px, req.size, expiration) for req, tok, side, px in routed]
 
     async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest]) -> list[str]:
         if not reqs or not self._gate.is_set():
@@ -475,7 +490,8 @@ class LiveExecution:
         from py_clob_client_v2.clob_types import OrderType, PostOrdersV2Args
         from py_clob_client_v2.exceptions import PolyApiException
 
-        args = [PostOrdersV2Args(order=o, orderType=OrderType.GTC) for o, _ in batch]
+        # an order with an expiration rests until then (GTD), the others until cancelled (GTC)
+        args = [PostOrdersV2Args(order=o, orderType=OrderType.GTD if _expires(o) else OrderType.GTC) for o, _ in batch]
         delay = 0.25
         for attempt in range(1, self.config.max_attempts + 1):
             last = attempt == self.config.max_attempts
@@ -1136,3 +1152,7 @@ def _is_post_only_cross(msg: str) -> bool:
     ``order {id} crosses the book`` (cause undocumented), which stays an error."""
     return msg.startswith("invalid post-only order") and "crosses" in msg
 
+
+def _expires(order: Any) -> bool:
+    """Whether a signed order carries a GTD expiration."""
+    return str(getattr(order, "expiration", "0") or "0") != "0"

@@ -80,9 +80,11 @@ class OrderSigner:
         return "OrderSigner(<key hidden>)"
 
     def sign(
-        self, token_id: str, side: str, price: Decimal, size: Decimal, tick: str, neg_risk: bool
+        self, token_id: str, side: str, price: Decimal, size: Decimal, tick: str, neg_risk: bool,
+        expiration: int = 0,
     ) -> tuple[Any, str]:
-        """(SignedOrderV2 ready to post, order id) for a GTC limit order."""
+        """(SignedOrderV2 ready to post, order id) for a limit order: GTC, or GTD until ``expiration``
+        (epoch seconds; V2 does not sign it, so the order id is the same either way)."""
         from py_clob_client_v2.constants import BYTES32_ZERO
         from py_clob_client_v2.order_utils.model.order_data_v2 import OrderDataV2, SignedOrderV2
 
@@ -92,7 +94,7 @@ class OrderSigner:
         data = OrderDataV2(
             maker=b.funder, tokenId=token_id, makerAmount=str(maker_amount), takerAmount=str(taker_amount),
             side=venue_side, signer=b._v2_order_signer(), signatureType=b.signature_type, timestamp="",
-            metadata=BYTES32_ZERO, builder=BYTES32_ZERO, expiration="0",
+            metadata=BYTES32_ZERO, builder=BYTES32_ZERO, expiration=str(expiration),
         )
         order = self._builders[neg_risk].build_order(data)
         digest = order_digest(order, self._domains[neg_risk])
