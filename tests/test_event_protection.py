@@ -151,10 +151,11 @@ def test_order_expiry_is_when_the_halt_begins() -> None:
     events = EventConfig(halt_before_end_h=0.5, halt_before_start_min=10)
     assert order_expiry(m, NOW, events) == 0  # no event known: GTC
     iso = datetime.fromtimestamp(NOW + 3600, UTC).isoformat()
-    assert order_expiry(_market(game_start=iso), NOW, events) == int(NOW + 3600 - 600)
-    assert order_expiry(_market(end_date=iso), NOW, events) == int(NOW + 3600 - 1800)
-    assert order_expiry(_market(game_start=iso, end_date=iso), NOW, events) == int(NOW + 1800)  # the earlier
-    soon = datetime.fromtimestamp(NOW + 600 + 60, UTC).isoformat()  # the halt begins in 60 s: under the lead
+    # the venue ends a GTD order 60 s before its stated expiration: the halt's beginning + 60 s
+    assert order_expiry(_market(game_start=iso), NOW, events) == int(NOW + 3600 - 600 + 60)
+    assert order_expiry(_market(end_date=iso), NOW, events) == int(NOW + 3600 - 1800 + 60)
+    assert order_expiry(_market(game_start=iso, end_date=iso), NOW, events) == int(NOW + 1800 + 60)  # earlier
+    soon = datetime.fromtimestamp(NOW + 600 + 100, UTC).isoformat()  # halt in 100 s: expiration under 180 s
     assert order_expiry(_market(game_start=soon), NOW, events) == 0
 
 
@@ -177,5 +178,5 @@ async def test_our_orders_carry_the_event_halt_as_their_gtd_expiration(wait_unti
         async with running_engine(ex, markets=[read], halt_before_start_min=10.0) as engine:
             await wait_until(lambda: len(ours(ex, engine, m.condition_id)) >= 2)
             records = [ex.standin.trading.orders[o.id] for o in ours(ex, engine, m.condition_id)]
-            want = int(kickoff.timestamp()) - 600
+            want = int(kickoff.timestamp()) - 600 + 60  # ended by the venue when the halt begins
             assert {(r.order_type, r.expiration) for r in records} == {("GTD", want)}

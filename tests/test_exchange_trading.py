@@ -242,15 +242,16 @@ async def test_post_only_crossing_and_other_rejections(ex: ExchangeServer, wait_
     # Marketable below $1.
     status, err = await rejected(c.create_and_post_order, buy(m, ask, 1))
     assert "invalid amount for a marketable BUY order" in err["error"] and "min size: $1" in err["error"]
-    # GTD must expire more than a minute out.
-    soon = OrderArgs(token_id=m.yes_token, price=0.05, size=10, side="BUY", expiration=int(time.time()) + 30)
+    # GTD must expire at least three minutes out.
+    soon = OrderArgs(token_id=m.yes_token, price=0.05, size=10, side="BUY", expiration=int(time.time()) + 150)
     status, err = await rejected(c.create_and_post_order, soon, None, OrderType.GTD)
     assert err == {"error": "invalid expiration"}
     later = OrderArgs(token_id=m.yes_token, price=0.05, size=10, side="BUY", expiration=int(time.time()) + 600)
     gtd = await call(c.create_and_post_order, later, None, OrderType.GTD)
     assert gtd["status"] == "live"
     assert (await call(c.get_order, gtd["orderID"]))["expiration"] == str(later.expiration)
-    ex.trading.orders[gtd["orderID"]].expiration = int(time.time()) - 1  # let it run out
+    # the venue ends it a minute before the expiration it states (its security threshold)
+    ex.trading.orders[gtd["orderID"]].expiration = int(time.time()) + 55
     await wait_until(lambda: ex.trading.orders[gtd["orderID"]].status == "CANCELED")
     # FOK that cannot fill, FAK with nothing to hit.
     empty = empty_market(ex, 2)

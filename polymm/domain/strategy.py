@@ -84,15 +84,17 @@ def start_time_of(market: Market) -> float | None:
     return instant(market.game_start)
 
 
-#: A GTD order's expiration must lie more than 60 s ahead (docs/protocol.md §5.3); we keep a margin.
-GTD_MIN_LEAD_S = 90.0
+#: A GTD expiration must lie at least 180 s ahead, and the venue ends the order 60 s before the
+#: expiration it states (its security threshold): docs/protocol.md §5.3.
+GTD_MIN_LEAD_S = 180.0
+GTD_SECURITY_S = 60.0
 
 
 def order_expiry(market: Market, now: float, events: EventConfig) -> int:
-    """The expiration (epoch seconds) our orders in ``market`` carry as GTD: the moment quoting halts
-    for its game's start or its end date (``events``' leads), so the venue pulls them even if we are
-    gone. 0 (GTC) when the market has neither, or when that moment is too close for the venue's
-    minimum lead (the halt pulls them then)."""
+    """The expiration (epoch seconds) our orders in ``market`` carry as GTD, so that the venue ends
+    them when quoting halts for its game's start or its end date (``events``' leads) even if we are
+    gone: that moment plus the venue's 60 s security threshold. 0 (GTC) when the market has neither,
+    or when the expiration would be under the venue's 180 s minimum lead (the halt pulls them then)."""
     times = []
     start = start_time_of(market)
     if start is not None:
@@ -102,8 +104,8 @@ def order_expiry(market: Market, now: float, events: EventConfig) -> int:
         times.append(end - events.halt_before_end_h * 3600.0)
     if not times:
         return 0
-    when = min(times)
-    return int(when) if when - now >= GTD_MIN_LEAD_S else 0
+    expiration = min(times) + GTD_SECURITY_S  # the venue ends it when the halt begins
+    return int(expiration) if expiration - now >= GTD_MIN_LEAD_S + 5.0 else 0
 
 
 class MarketBrain:

@@ -102,7 +102,10 @@ ORDER_NOT_FOUND = "Order not found"
 NOT_CANCELED = "already canceled or matched"
 MAX_BATCH_ORDERS = 15
 MAX_BATCH_CANCELS = 1000
-GTD_MIN_LEAD_S = 60
+#: A GTD expiration must lie at least this far ahead, and the venue ends the order this long before it
+#: (its "security threshold"): docs/protocol.md §5.3.
+GTD_MIN_LEAD_S = 180
+GTD_SECURITY_S = 60
 MAX_ALLOWANCE = str((1 << 256) - 1)
 
 
@@ -220,7 +223,7 @@ class Trading:
                     self.matching.cancel_orders(ids)
         if self._gtd:
             now = time.time()
-            expired = [oid for oid, rec in self._gtd.items() if rec.expiration <= now]
+            expired = [oid for oid, rec in self._gtd.items() if rec.expiration - GTD_SECURITY_S <= now]
             if expired:
                 self.matching.cancel_orders(expired)
 
@@ -344,7 +347,7 @@ class Trading:
             raise http.ApiError(400, f"order {order_id} is invalid. Duplicated.")
         if post_only and not order_type.rests:
             raise http.ApiError(400, POST_ONLY_TYPE)
-        if order_type is OrderType.GTD and signed.expiration <= time.time() + GTD_MIN_LEAD_S:
+        if order_type is OrderType.GTD and signed.expiration < time.time() + GTD_MIN_LEAD_S:
             raise http.ApiError(400, INVALID_EXPIRATION)
         return _Admitted(order_id, signed, order_type, post_only, token_id, market, outcome)
 
