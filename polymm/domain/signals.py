@@ -765,20 +765,12 @@ class EventSignal:
             self._snap = None
 
     def snapshot(self) -> EventSnapshot:
+        cached = self._cached()
+        if cached is not None:
+            return cached
         c = self.config
         end = self.end_time
         start = self.start_time
-        snap = self._snap
-        key = self._snap_key
-        if (
-            snap is not None
-            and key is not None
-            and key[0] is c
-            and key[1] is end
-            and key[2] is start
-            and ((end is None and start is None and not self._cool_until) or key[3] == self._now)
-        ):
-            return snap
         hours = None if self.end_time is None or self._now is None else (self.end_time - self._now) / 3600.0
         minutes = None if start is None or self._now is None else (start - self._now) / 60.0
         reduce_only = hours is not None and hours < c.reduce_only_hours
@@ -807,6 +799,17 @@ class EventSignal:
         self._snap, self._snap_key = snap, (c, end, start, self._now)
         return snap
 
+
+    def _cached(self) -> EventSnapshot | None:
+        """The last snapshot while it still holds: same config and times, and (when anything here depends
+        on the clock: an end, a start or a cool-off) the same instant."""
+        snap, key = self._snap, self._snap_key
+        if snap is None or key is None or key[0] is not self.config or key[1] is not self.end_time:
+            return None
+        if key[2] is not self.start_time:
+            return None
+        timeless = self.end_time is None and self.start_time is None and not self._cool_until
+        return snap if timeless or key[3] == self._now else None
 
     def _cooling(self) -> str:
         left = self._cool_until - (self._now or 0.0)
