@@ -223,7 +223,8 @@ async def test_the_running_watcher_adds_retunes_and_removes_markets_at_the_venue
         watch = Watchlist(engine, path, poll_s=0.05, settle_s=0.02)
         task = asyncio.create_task(watch.run())
         try:
-            await wait_until(lambda: len(ours(ex, engine, b.condition_id)) >= 2, timeout=10,
+            # a busy 2-core machine: b's first quotes can take a while behind the fills of 20 flow steps/s
+            await wait_until(lambda: len(ours(ex, engine, b.condition_id)) >= 2, timeout=30,
                              why=lambda: _events(engine)[-5:])
             assert all(o.original == int(engine.params[b.condition_id].size * 1_000_000)
                        for o in ours(ex, engine, b.condition_id))
