@@ -99,13 +99,7 @@ class ReplayConfig:
     max_market_exposure: Decimal = _DEFAULTS["max_market_exposure"]
     max_total_position: Decimal = _DEFAULTS["max_total_position"]
     max_order_size: Decimal = _DEFAULTS["max_order_size"]
-    reduce_only_hours: float = _DEFAULTS["reduce_only_hours"]
-    halt_before_end_h: float = _DEFAULTS["halt_before_end_h"]
-    halt_before_start_min: float = _DEFAULTS["halt_before_start_min"]
-    cool_off_s: float = _DEFAULTS["cool_off_s"]
-    jump_k: float = _DEFAULTS["jump_k"]
-    jump_min_ticks: float = _DEFAULTS["jump_min_ticks"]
-    sweep_levels: int = _DEFAULTS["sweep_levels"]
+    events: EventConfig = field(default_factory=_SETTINGS.event_config)  # reduce-only, halts, cool-off
     min_step_gap_s: float = _DEFAULTS["min_step_gap_s"]
     quote_interval_s: float = _DEFAULTS["quote_interval_s"]
     quote_interval_fast_s: float = _DEFAULTS["quote_interval_fast_s"]
@@ -117,18 +111,10 @@ class ReplayConfig:
         return cls(
             limits=s.risk_limits(), base=s.default_params(), total_capital=s.total_capital,
             max_market_exposure=s.max_market_exposure, max_total_position=s.max_total_position,
-            max_order_size=s.max_order_size, reduce_only_hours=s.reduce_only_hours,
-            halt_before_end_h=s.halt_before_end_h, halt_before_start_min=s.halt_before_start_min,
-            cool_off_s=s.cool_off_s, jump_k=s.jump_k, jump_min_ticks=s.jump_min_ticks, sweep_levels=s.sweep_levels,
+            max_order_size=s.max_order_size, events=s.event_config(),
             min_step_gap_s=s.min_step_gap_s, quote_interval_s=s.quote_interval_s,
             quote_interval_fast_s=s.quote_interval_fast_s,
         )
-
-    def event_config(self) -> EventConfig:
-        """The signals' event rules, as ``Settings.event_config``."""
-        return EventConfig(reduce_only_hours=self.reduce_only_hours, halt_before_end_h=self.halt_before_end_h,
-                           halt_before_start_min=self.halt_before_start_min, cool_off_s=self.cool_off_s,
-                           jump_k=self.jump_k, jump_min_ticks=self.jump_min_ticks, sweep_levels=self.sweep_levels)
 
 
 @dataclass(slots=True)
@@ -172,7 +158,7 @@ class Replay:
         #: the frames received at one instant are applied together before anything due then runs (module
         #: docstring); False only to measure what that is worth (``bench/fill_gap_bench.py``)
         self.batch_instants = True
-        self._signals = SignalsConfig(events=config.event_config())
+        self._signals = SignalsConfig(events=config.events)
         self.markouts = Markouts(HORIZONS_S, unit=NS)
         self.curve = Curve(1.0, markets=0)
         self.now = 0.0  # simulated epoch seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -68,3 +69,10 @@ class Market:
     def short_question(self) -> str:
         q = self.question
         return q if len(q) <= 48 else q[:47] + "…"
+
+
+def parse_time(text: str) -> datetime:
+    """A time as Gamma writes it, in UTC: ``2027-01-01T12:00:00Z``, ``2027-01-01``, ``2026-09-24 03:00:00+00``
+    (a time naming no zone is UTC). ValueError when it is not one."""
+    t = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace(" ", "T"))
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

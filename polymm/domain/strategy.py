@@ -29,11 +29,10 @@ The result is a ``Decision``: the targets, the signals snapshot, the reward esti
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from . import rewards
-from .market import Market, Side
+from .market import Market, Side, parse_time
 from .model_state import EwmaParams, ModelState, update
 from .order_book import BookView
 from .params import QUOTING_MODELS, MarketParams
@@ -68,10 +67,9 @@ def instant(text: str) -> float | None:
     if not text:
         return None
     try:
-        t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return parse_time(text).timestamp()
     except ValueError:
         return None
-    return (t if t.tzinfo is not None else t.replace(tzinfo=UTC)).timestamp()
 
 
 def end_time_of(market: Market) -> float | None:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from ..config import Settings
-from ..domain.market import Market
+from ..domain.market import Market, parse_time
 from .rest import (
     POSITION_ID_UNSUPPORTED,
     PublicClient,
@@ -95,10 +95,9 @@ def _end_date(m: dict) -> datetime | None:
     if not isinstance(raw, str):
         raise SkippedMarket("endDate", f"not a string: {raw!r}")
     try:
-        d = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace(" ", "T"))
+        return parse_time(raw)
     except ValueError:
         raise SkippedMarket("endDate", f"not an ISO date: {raw!r}") from None
-    return d if d.tzinfo is not None else d.replace(tzinfo=UTC)
 
 
 def _reward_rate(m: dict) -> float:

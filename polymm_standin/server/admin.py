@@ -43,13 +43,13 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from polymm.domain.market import Market, Outcome
+from polymm.domain.market import Market, Outcome, parse_time
 from polymm.domain.prices import PriceError, Tick, price_to_pips
 
 from ..sim import frames, units
@@ -211,13 +211,12 @@ class Controls:
         text = ""
         if start:
             try:
-                when = datetime.fromisoformat(start.strip().replace("Z", "+00:00"))
+                when = parse_time(start)
             except ValueError:
                 raise ControlError(
                     f"game_start must be an ISO time such as 2026-09-24T03:00:00Z (got {start!r})"
                 ) from None
-            when = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
-            text = when.strftime("%Y-%m-%d %H:%M:%S+00")
+            text = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
         return self._swap_market(cond, replace(self._book(cond).market, game_start=text))
 
     def change_tick_size(
