@@ -282,9 +282,12 @@ def _answer_kind(message: str) -> str:
 
 
 async def _venue_main(seed: int, flow_rate: float, markets: int) -> None:
-    from polymm_standin.server import run_exchange
+    from polymm_standin.server import TradingConfig, run_exchange
 
-    async with run_exchange(port=0, seed=seed, market_count=markets, flow_rate=flow_rate) as ex:
+    # a resolution redeems every holder at once (the position path below counts on it): the real venue
+    # leaves that to the holders (docs/protocol.md §15), the stand-in does it when asked
+    redeeming = TradingConfig(auto_redeem=True)
+    async with run_exchange(port=0, seed=seed, market_count=markets, flow_rate=flow_rate, trading=redeeming) as ex:
         rec = _Recorder(ex.standin, demo_address())
         sampler = asyncio.create_task(rec.sample())
         loop = asyncio.get_running_loop()

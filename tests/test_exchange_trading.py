@@ -429,9 +429,11 @@ async def test_catalog_fee_schedule_neg_risk_and_resolution(ex: ExchangeServer) 
     nr = next(m for m in ex.markets if m.neg_risk)
     placed = await call(c.create_and_post_order, buy(nr, 0.02, 10))
     assert placed["status"] == "live"
-    # Resolution: the resting order is cancelled and winning shares pay out 1 pUSD each.
+    # Resolution: the resting order is cancelled and, redeemed at once (auto_redeem: the real venue
+    # leaves redeeming to the holders), winning shares pay out 1 pUSD each.
     cash = ex.accounts.cash_micro(address)
     resting = await call(c.create_and_post_order, buy(m, 0.02, 10))
+    ex.trading.config.auto_redeem = True
     ex.standin.resolve_market(m.condition_id, "Yes")
     assert (await call(c.get_order, resting["orderID"]))["status"] == "CANCELED_MARKET_RESOLVED"
     assert ex.accounts.shares_micro(address, m.yes_token) == 0

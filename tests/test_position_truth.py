@@ -342,7 +342,8 @@ async def test_only_settled_shares_are_offered_for_sale(wait_until) -> None:
 
 
 async def test_a_resolved_markets_payout_is_booked_at_one_and_is_no_mismatch(wait_until) -> None:
-    async with run_exchange(port=0, seed=116, flow=False) as ex:
+    # the stand-in redeems the holders at the resolution (auto_redeem: the real venue leaves it to them)
+    async with run_exchange(port=0, seed=116, flow=False, trading=TradingConfig(auto_redeem=True)) as ex:
         (m,) = plain(ex, 1)
         cid = m.condition_id
         async with engine_on(ex, [m]) as engine:

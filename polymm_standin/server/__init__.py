@@ -12,8 +12,13 @@ Public surface::
     ex = EmbeddedExchange(seed=7); urls = ex.start(); ...; ex.stop()   # own thread + loop
 
     serve(host, port, seed)                              # blocking, for ``polymm exchange``
+
+Capital operations (docs/protocol.md §15): ``ex.relayer_url`` (Polymarket's relayer, for
+``py-builder-relayer-client``; ``ex.standin.issue_builder_key()``) and ``ex.rpc_url`` (JSON-RPC, for
+``web3``), both over ``ex.standin.chain``.
 """
 
+from .relayer import RelayerConfig
 from .standin import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -34,6 +39,7 @@ __all__ = [
     "EmbeddedExchange",
     "ExchangeServer",
     "ExchangeUrls",
+    "RelayerConfig",
     "StandIn",
     "TradingConfig",
     "run_exchange",

@@ -20,18 +20,24 @@ Admin routes (JSON bodies; 403 for any peer that is not loopback, 400/404 ``{"er
 GET  ``/_admin/state``          faults, sockets, flow, and per market tick / closed / fair value
 POST ``/_admin/faults``         any settable fault (``faults.Faults.settable()``: ``latency_s``,
                                 ``market_ws_frozen``, ``heartbeats_honoured``, ``ghost_fills``,
-                                ``heartbeat_reply_without_id``) and ``http_errors`` (bursts, appended)
+                                ``heartbeat_reply_without_id``, ``relayer_failures``) and
+                                ``http_errors`` (bursts, appended)
 POST ``/_admin/http-errors``    one burst: ``status``, ``count``, ``retry_after_s``, ``path_prefix``
 POST ``/_admin/drop-websockets`` ``{"channel": "market"|"user"}`` (absent = all)
 POST ``/_admin/freeze``         ``{"frozen": true}`` (default true)
 POST ``/_admin/tick-size``      ``{"market": cond or token, "tick_size": "0.001"}``
-POST ``/_admin/resolve``        ``{"market": cond or token, "winner": "Yes"|"No"|token}``
+POST ``/_admin/resolve``        ``{"market": cond or token, "winner": "Yes"|"No"|token}``: closed;
+                                holders keep their shares (``TradingConfig.auto_redeem``)
 POST ``/_admin/new-market``     lists a new synthetic market
 POST ``/_admin/game-start``     ``{"market": cond or token, "game_start": ISO time or ""}``: Gamma's
                                 ``gameStartTime`` (a sports market's kick-off)
+POST ``/_admin/gamma-stale``    ``{"market": cond or token, "stale": bool}``: Gamma keeps listing the
+                                market open and accepting orders whatever the CLOB says
 POST ``/_admin/flow``           ``{"paused": bool}``
 POST ``/_admin/blast``          ``{"frames": n, "seed": s}``: generated ``price_change`` frames (benchmarks)
 POST ``/_admin/clear``          every fault back to normal (does not reopen markets)
+POST ``/_admin/builder-key``    ``{"owner"?, "daily_limit"?: int | null}``: a relayer builder key
+                                (served by ``relayer.Relayer``, docs/protocol.md §15)
 ==============================  ===================================================================
 """
 
@@ -218,6 +224,13 @@ class Controls:
                 ) from None
             text = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
         return self._swap_market(cond, replace(self._book(cond).market, game_start=text))
+
+    def set_gamma_stale(self, market_or_token: str, stale: bool = True) -> str:
+        """Make Gamma lag the CLOB for one market: while ``stale`` it lists the market open and accepting
+        orders whatever the CLOB says (as Gamma was seen doing for finished matches). Returns the id."""
+        cond = self.condition_id(market_or_token)
+        self.catalog.status[cond].gamma_stale = bool(stale)
+        return cond
 
     def change_tick_size(
         self, market_or_token: str, tick: Tick | str | float, *, reason: str = "control"
@@ -459,6 +472,7 @@ class AdminApi:
             web.post("/_admin/resolve", g(self.resolve)),
             web.post("/_admin/new-market", g(self.new_market)),
             web.post("/_admin/game-start", g(self.game_start)),
+            web.post("/_admin/gamma-stale", g(self.gamma_stale)),
             web.post("/_admin/flow", g(self.flow)),
             web.post("/_admin/clear", g(self.clear)),
             web.post("/_admin/blast", g(self.blast)),
@@ -588,6 +602,14 @@ class AdminApi:
         market: Any = body.get("market", body.get("token_id"))  # checked by ``condition_id``
         m = self.controls.schedule_game(market, start)
         return _json({"market": m.condition_id, "gameStartTime": m.game_start or None})
+
+    async def gamma_stale(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        stale = body.get("stale", True)
+        if not isinstance(stale, bool):
+            raise ControlError("stale must be true or false")
+        market: Any = body.get("market", body.get("token_id"))  # checked by ``condition_id``
+        return _json({"market": self.controls.set_gamma_stale(market, stale), "gamma_stale": stale})
 
     async def new_market(self, request: web.Request) -> web.Response:
         profile = self.controls.list_new_market()

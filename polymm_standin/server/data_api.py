@@ -7,7 +7,8 @@
   values, PnL and market fields are filled in here.
   Filters: ``market`` (condition ids, comma list), ``sizeThreshold`` (default 1), ``limit`` (≤ 500),
   ``offset``, ``sortBy`` (TOKENS, CURRENT, INITIAL, CASHPNL, PERCENTPNL, PRICE, TITLE),
-  ``sortDirection`` (ASC/DESC), ``redeemable``, ``mergeable``.
+  ``sortDirection`` (ASC/DESC), ``redeemable`` (the market resolved and the wallet holds the token:
+  its holders redeem on chain, docs/protocol.md §15), ``mergeable`` (the wallet holds YES and NO).
 * GET ``/data-api/trades`` lists recent venue trades from the tape, newest first, in the captured
   shape (``tests/fixtures/rest/trades.json``): ``user``, ``market``, ``side``, ``takerOnly`` (default
   true; false adds each maker's side of the fill), ``limit`` (≤ 10 000), ``offset``.
@@ -191,8 +192,8 @@ class DataApi:
             "totalBought": _f(Decimal(bought) if bought is not None else size),
             "realizedPnl": _f(realized),
             "curPrice": _f(cur, "0.0001"),
-            "redeemable": status.closed,
-            "mergeable": False,  # filled in per user below
+            "redeemable": status.closed and size > 0,  # resolved, and shares to redeem (on chain, §15)
+            "mergeable": False,  # filled in per user below: both YES and NO held
             "title": m.question,
             "slug": m.slug,
             "icon": "",

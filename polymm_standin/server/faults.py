@@ -8,6 +8,7 @@ Tests set these through the Python API (``standin.faults``) or the loopback admi
 * heartbeats: ``heartbeats_honoured`` (False = silence never cancels) and
   ``heartbeat_reply_without_id``;
 * trades: ``ghost_fills`` (the next N trades go MATCHED then FAILED instead of CONFIRMED);
+* the relayer: ``relayer_failures`` (the next N relayed transactions go STATE_FAILED, nothing applied);
 * every WebSocket handler registers its sockets in ``sockets`` (a ``SocketRegistry``), so one call
   (``standin.drop_all_websockets()`` / ``POST /_admin/drop-websockets``) can drop them all.
 """
@@ -124,6 +125,8 @@ class Faults:
     #: Answer heartbeats as Polymarket's docs page shows (``{"status": "ok"}``, no id, nothing chained)
     #: instead of the SDK's chained ``heartbeat_id`` (docs/protocol.md §12): a client must handle both.
     heartbeat_reply_without_id: bool = _fault(False, _flag, "heartbeats answered {status: ok}, nothing chained")
+    #: The relayer (docs/protocol.md §15): accepted transactions that then revert on chain.
+    relayer_failures: int = _fault(0, _count, "the next N relayed transactions end STATE_FAILED, balances untouched")
     #: Queued error bursts (``add_http_errors``; ``/_admin/faults`` appends to them).
     http_errors: list[HttpErrorBurst] = field(default_factory=list)
     #: Open WebSockets of every channel (not cleared by ``clear()``: it is bookkeeping, not a fault).
@@ -183,6 +186,12 @@ class Faults:
     def take_ghost_fill(self) -> bool:
         if self.ghost_fills > 0:
             self.ghost_fills -= 1
+            return True
+        return False
+
+    def take_relayer_failure(self) -> bool:
+        if self.relayer_failures > 0:
+            self.relayer_failures -= 1
             return True
         return False
 

@@ -91,7 +91,7 @@ def gamma_market(
     assert book is not None, "profile and engine out of step"
     m = book.market  # the live market (its tick may have changed)
     status = status or MarketStatus(base_tick=m.tick)
-    closed = status.closed
+    closed = status.closed and not status.gamma_stale
     bid, ask, last = book.best_bid(), book.best_ask(), book.last_trade
     if status.winner is not None:
         yes = Decimal(1 if status.winner is Outcome.YES else 0)
@@ -127,7 +127,7 @@ def gamma_market(
         "active": True,
         "closed": closed,
         "archived": False,
-        "acceptingOrders": status.accepting_orders,
+        "acceptingOrders": status.accepting_orders or status.gamma_stale,
         "enableOrderBook": True,
         "orderPriceMinTickSize": float(m.tick.decimal),
         "orderMinSize": _num(m.min_order_size),

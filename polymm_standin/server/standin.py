@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
@@ -34,6 +34,7 @@ from ..sim.matching import MatchingEngine
 from .accounts import Accounts
 from .admin import AdminApi, Controls, Resolution, TickChange, faults_middleware
 from .auth import ApiKey, KeyStore
+from .chain import Chain
 from .clob import ClobApi, json_errors
 from .data_api import DataApi
 from .faults import Faults
@@ -41,6 +42,9 @@ from .flows import FlowRunner
 from .gamma import GammaApi
 from .market_sockets import MarketSockets
 from .public import ClobExtraApi, Tape
+from .relayer import BuilderKey, Relayer, RelayerConfig
+from .rewards import RewardsApi, RewardsLedger  # rewards earned
+from .rpc import RpcApi
 from .trading import Trading, TradingConfig
 from .trading_routes import TradingApi
 from .user_channel import UserChannel
@@ -59,6 +63,10 @@ class StandIn:
     Trading parts (see ``trading``): ``keys`` (API keys), ``accounts`` (balances, fee rates),
     ``trading`` (orders, trades, heartbeats; ``trading.config`` is the ``TradingConfig`` passed in),
     ``user_channel`` (``/ws/user``). ``open_account(address)`` gives a wallet its API key without HTTP.
+
+    Capital operations (docs/protocol.md §15): ``chain`` (nonces, blocks, split / merge / redeem on the
+    accounts), ``relayer`` (``/relayer``; ``relayer.config`` is the ``RelayerConfig`` passed in;
+    ``issue_builder_key`` gives a builder key without HTTP) and ``rpc`` (``/rpc``, JSON-RPC for EOAs).
     """
 
     def __init__(
@@ -71,6 +79,7 @@ class StandIn:
         clock: Callable[[], int] = units.now_ms,
         trading: TradingConfig | None = None,
         neg_risk_markets: int = DEFAULT_NEG_RISK_MARKETS,
+        relayer: RelayerConfig | None = None,
     ) -> None:
         if flow_rate <= 0:
             raise ValueError(f"flow_rate must be > 0 steps/s per market, got {flow_rate}")
@@ -103,8 +112,14 @@ class StandIn:
         self.controls = Controls(
             seed, self.matching, self.catalog, self.channel, self.flow_runner, self.faults, self.user_channel, clock
         )
-        self.controls.resolution_listeners.append(self.trading.on_resolution)  # winners redeemed
+        self.controls.resolution_listeners.append(self.trading.on_resolution)  # closed (auto-redeemed if asked)
         self.data_api = DataApi(self.matching, self.catalog, self.tape, self.keys, self.accounts)
+        # capital operations (docs/protocol.md §15): what unsettled trades brought cannot be spent on chain
+        self.chain = Chain(self.catalog, self.accounts, locked=self.trading.failing_in, clock=clock, seed=seed)
+        self.relayer = Relayer(self.chain, self.keys, self.faults, relayer, clock, seed)
+        self.rpc = RpcApi(self.chain)
+        # rewards earned (server/rewards.py): samples reward markets, serves /rewards/user*
+        self.rewards = RewardsLedger(self.matching, self.catalog, self.trading.orders, clock=clock)
 
     @property
     def flows(self) -> list[SyntheticFlow]:
@@ -121,6 +136,9 @@ class StandIn:
         app.add_routes(admin.routes())
         app.add_routes([web.get("/ws/market", self.market_sockets.handle)])
         app.add_routes(TradingApi(self.trading, self.keys, self.accounts, self.matching, self.user_channel).routes())
+        app.add_routes(self.relayer.routes())  # capital operations: /relayer, /auth/builder-api-key
+        app.add_routes(self.rpc.routes())  # capital operations: /rpc
+        app.add_routes(RewardsApi(self.rewards, self.keys, self.trading.config).routes())  # rewards earned
         return app
 
     def _catalog_fee_rate(self, condition_id: str) -> Decimal | None:
@@ -137,14 +155,24 @@ class StandIn:
         """The wallet's API key for ``nonce`` (created, with a funded account, if new). No HTTP."""
         return self.trading.open_account(address, nonce)
 
+    def issue_builder_key(
+        self, owner: str = "", *, daily_limit: int | Literal["config"] | None = "config"
+    ) -> BuilderKey:
+        """A relayer builder key (``.key``, ``.secret``, ``.passphrase``; ``.creds()``). No HTTP.
+        ``daily_limit``: transactions per UTC day, None = unlimited; default ``relayer.config.daily_limit``."""
+        return self.relayer.issue_builder_key(owner, daily_limit=daily_limit)
+
     async def start(self) -> None:
         """Start the trading monitor and the synthetic flow tasks (when enabled) on the running loop."""
         self.trading.start()
         self.flow_runner.start()
+        self.rewards.start()  # rewards earned
 
     async def stop(self) -> None:
+        await self.rewards.stop()  # rewards earned
         await self.flow_runner.stop()
         await self.trading.stop()
+        self.relayer.stop()  # capital operations
         await self.market_sockets.close_all()
         await self.user_channel.close_all()
 
@@ -197,6 +225,8 @@ class ExchangeUrls:
     user_ws_url: str
     gamma_url: str
     data_url: str
+    relayer_url: str
+    rpc_url: str
 
     @classmethod
     def for_address(cls, host: str, port: int) -> ExchangeUrls:
@@ -210,6 +240,8 @@ class ExchangeUrls:
             user_ws_url=f"{ws}/ws/user",
             gamma_url=f"{http}/gamma-api",
             data_url=f"{http}/data-api",
+            relayer_url=f"{http}/relayer",
+            rpc_url=f"{http}/rpc",
         )
 
 
@@ -257,6 +289,8 @@ class ExchangeServer:
     user_ws_url = property(lambda self: self.urls.user_ws_url)
     gamma_url = property(lambda self: self.urls.gamma_url)
     data_url = property(lambda self: self.urls.data_url)
+    relayer_url = property(lambda self: self.urls.relayer_url)
+    rpc_url = property(lambda self: self.urls.rpc_url)
 
     @property
     def markets(self) -> list[Market]:
@@ -301,10 +335,13 @@ async def run_exchange(
     flow: bool = True,
     clock: Callable[[], int] = units.now_ms,
     trading: TradingConfig | None = None,
+    relayer: RelayerConfig | None = None,
 ) -> AsyncIterator[ExchangeServer]:
     """Serve a fresh stand-in on the running loop for the duration of the block."""
     server = ExchangeServer(
-        StandIn(seed, market_count, flow_rate=flow_rate, flow=flow, clock=clock, trading=trading), host, port
+        StandIn(seed, market_count, flow_rate=flow_rate, flow=flow, clock=clock, trading=trading, relayer=relayer),
+        host,
+        port,
     )
     await server.start()
     try:
@@ -330,10 +367,11 @@ class EmbeddedExchange:
         flow_rate: float = DEFAULT_FLOW_RATE,
         flow: bool = True,
         trading: TradingConfig | None = None,
+        relayer: RelayerConfig | None = None,
     ) -> None:
         self._open = functools.partial(
             run_exchange, host=host, port=port, seed=seed, market_count=market_count, flow_rate=flow_rate,
-            flow=flow, trading=trading,
+            flow=flow, trading=trading, relayer=relayer,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -454,6 +492,8 @@ def serve(
             out(f"  user WS     {u.user_ws_url}")
             out(f"  Gamma API   {u.gamma_url}")
             out(f"  Data API    {u.data_url}")
+            out(f"  relayer     {u.relayer_url}")
+            out(f"  JSON-RPC    {u.rpc_url}")
             out("Ctrl-C to stop.")
             # our own handlers: a process started in the background by a shell inherits SIGINT
             # *ignored*, and Python then never raises KeyboardInterrupt — Ctrl-C / SIGTERM must stop it

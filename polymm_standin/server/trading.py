@@ -19,8 +19,10 @@
   sale) is not available to new orders (docs/protocol.md §10.5: selling unsettled shares is refused with
   ``not enough balance / allowance``), so the reversal never takes a balance below zero;
 * runs the heartbeat dead-man switch (``heartbeat``) and expires GTD orders;
-* on a market resolution (``admin.Controls.resolution_listeners``) redeems every holder: winning
-  shares pay 1 pUSD, both tokens are burned.
+* on a market resolution (``admin.Controls.resolution_listeners``) closes the market; holders keep
+  their shares and redeem them themselves (``redeemPositions`` through the relayer or JSON-RPC,
+  ``chain``), as on Polymarket — unless ``TradingConfig.auto_redeem``, which redeems every holder at
+  once (winning shares pay 1 pUSD, both tokens burned).
 
 Identity: orders and trades belong to a wallet ADDRESS (all its API keys see and cancel them); the
 engine owner of an order is the API key that placed it. Balances are keyed by the API key's address
@@ -127,6 +129,9 @@ class TradingConfig:
     auth_window_s: float = AUTH_WINDOW_S
     #: How often heartbeats and GTD expirations are checked.
     monitor_interval_s: float = 0.05
+    #: Redeem every holder when a market resolves (winning shares pay 1 pUSD, both tokens burned).
+    #: Polymarket does not: holders call ``redeemPositions`` (docs/protocol.md §15).
+    auto_redeem: bool = False
 
 
 def _price_text(usdc: int, shares: int) -> str:
@@ -472,10 +477,10 @@ class Trading:
     # ---------------------------------------------------------------- heartbeats
 
     def on_resolution(self, resolution: Any) -> None:
-        """A market resolved (``admin.Controls.resolution_listeners``): auto-redeem every holder.
-
-        Winning shares pay 1 pUSD each, both tokens are burned; the orders the venue cancelled for
-        the resolution (already CANCELED by the cancel listener) read ``CANCELED_MARKET_RESOLVED``.
+        """A market resolved (``admin.Controls.resolution_listeners``): it takes no new orders, and the
+        orders the venue cancelled for the resolution (already CANCELED by the cancel listener) read
+        ``CANCELED_MARKET_RESOLVED``. Holders keep their shares (they redeem on chain) unless
+        ``config.auto_redeem``: then winning shares pay 1 pUSD each and both tokens are burned.
         """
         self.closed_markets.add(resolution.condition_id)
         for order in getattr(resolution, "cancelled", ()):
@@ -483,7 +488,7 @@ class Trading:
             if rec is not None and rec.status == "CANCELED":
                 rec.status = "CANCELED_MARKET_RESOLVED"
         book = self.matching.market_book(resolution.condition_id)
-        if book is None:
+        if book is None or not self.config.auto_redeem:
             return
         m = book.market
         losing = m.no_token if resolution.winning_token == m.yes_token else m.yes_token

@@ -21,6 +21,7 @@ from .matching import (
     PlaceResult,
     Trade,
 )
+from .rewards import maker_scores
 
 __all__ = [
     "DEFAULT_FLOW_RATE",
@@ -46,5 +47,6 @@ __all__ = [
     "SyntheticFlow",
     "Trade",
     "make_markets",
+    "maker_scores",
     "market_profiles",
 ]

@@ -207,6 +207,9 @@ class MarketStatus:
     closed_ms: int | None = None
     #: True while the tick is the finer one the venue switches to beyond 0.96 / 0.04.
     auto_tick: bool = False
+    #: Gamma lags: it keeps listing the market open and accepting orders whatever the CLOB says (seen on
+    #: finished sports matches; ``Controls.set_gamma_stale``).
+    gamma_stale: bool = False
 
     @property
     def accepting_orders(self) -> bool:
