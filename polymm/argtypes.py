@@ -39,3 +39,17 @@ def number_range(lo: float, hi: float, allowed: str, *, open_high: bool = False)
         return a, b
 
     return parse
+
+
+def positive_decimal(text: str) -> Any:
+    """An argparse ``type``: an amount above 0 with at most 6 decimals (pUSD and shares), as a Decimal."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        x = Decimal(text)
+    except InvalidOperation:
+        x = None
+    if x is None or not x.is_finite() or x <= 0 or x.as_tuple().exponent < -6:  # type: ignore[operator]  # finite: int
+        raise argparse.ArgumentTypeError(f"must be a number above 0 with at most 6 decimals, e.g. 25 or 12.5 "
+                                         f"(got {text!r})")
+    return x

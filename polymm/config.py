@@ -130,6 +130,28 @@ class Settings(BaseSettings):
     market_file: str = ""
     metrics_port: int = Field(0, ge=0, le=65535)  # serve metrics (polymm/metrics.py) on this port; 0 = off
 
+    # how often Gamma's and the CLOB's listings of the traded markets are read (closed, not accepting orders,
+    # or disagreeing: the market stops quoting until both allow it)
+    listing_check_s: float = Field(60.0, ge=1, le=3600)
+
+    # how often the liquidity rewards the venue says we earned today are read (live and demo mode)
+    rewards_check_s: float = Field(300.0, ge=5, le=86_400)
+
+    # capital operations (polymm/engine/capital.py; README "Merge, redeem, split"): merge YES+NO pairs back
+    # to pUSD while running once a market holds at least auto_merge_min pairs; redeem resolved markets
+    auto_merge: bool = False
+    auto_merge_min: Decimal = Field(Decimal("5"), gt=0, le=1_000_000)  # pairs (shares of each side)
+    auto_redeem: bool = False
+    capital_check_s: float = Field(30.0, ge=1, le=3600)  # how often the engine looks for pairs and payouts
+    # EOA wallets (signature type 0) send the transaction themselves over this Polygon JSON-RPC (gas in POL)
+    rpc_url: str = "https://polygon-rpc.com"
+    # proxy, Safe and deposit wallets (types 1, 2, 3) go through Polymarket's relayer with builder API keys
+    relayer_url: str = "https://relayer-v2.polymarket.com"
+    builder_api_key: SecretStr | None = None
+    builder_secret: SecretStr | None = None
+    builder_passphrase: SecretStr | None = None
+    relayer_daily_limit: int = Field(100, ge=1, le=1_000_000)  # the builder tier's quota (Unverified: 100)
+
     @field_validator("chain_id", "signature_type", mode="before")
     @classmethod
     def _int_literal(cls, v: object) -> object:
@@ -157,7 +179,7 @@ class Settings(BaseSettings):
     def _model(cls, v: object) -> object:
         return check_model_name(v)
 
-    @field_validator("clob_url", "gamma_url", "data_url")
+    @field_validator("clob_url", "gamma_url", "data_url", "rpc_url", "relayer_url")
     @classmethod
     def _http(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
@@ -195,7 +217,18 @@ class Settings(BaseSettings):
         parts = [self.api_key, self.api_secret, self.api_passphrase]
         if any(parts) and not all(parts):
             raise ValueError("POLYMM_API_KEY, POLYMM_API_SECRET and POLYMM_API_PASSPHRASE go together")
+        builder = [self.builder_api_key, self.builder_secret, self.builder_passphrase]
+        if any(builder) and not all(builder):
+            raise ValueError("POLYMM_BUILDER_API_KEY, POLYMM_BUILDER_SECRET and POLYMM_BUILDER_PASSPHRASE go together")
         return self
+
+    @property
+    def builder_creds(self) -> tuple[str, str, str] | None:
+        """(key, secret, passphrase) of the builder API key the relayer wants, or None."""
+        if self.builder_api_key and self.builder_secret and self.builder_passphrase:
+            return (self.builder_api_key.get_secret_value(), self.builder_secret.get_secret_value(),
+                    self.builder_passphrase.get_secret_value())
+        return None
 
     @property
     def market_ids(self) -> list[str]:

@@ -69,6 +69,15 @@ CREATE TABLE IF NOT EXISTS risk_events (
 CREATE TABLE IF NOT EXISTS latch (
     id INTEGER PRIMARY KEY CHECK (id = 1), latched INTEGER NOT NULL, reason TEXT NOT NULL, ts REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS fills_by_ts ON fills (ts);
+CREATE TABLE IF NOT EXISTS capital_ops (
+    op_id TEXT PRIMARY KEY, kind TEXT NOT NULL, condition_id TEXT NOT NULL, question TEXT NOT NULL,
+    amount TEXT NOT NULL, path TEXT NOT NULL, tx_id TEXT NOT NULL, tx_hash TEXT NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL, error TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    yes_token TEXT NOT NULL, no_token TEXT NOT NULL, yes_delta TEXT NOT NULL, no_delta TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS capital_ops_by_time ON capital_ops (created_at);
+CREATE TABLE IF NOT EXISTS rewards (
+    date TEXT NOT NULL, condition_id TEXT NOT NULL, earned TEXT NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (date, condition_id));
 """
 
 _STOP = object()
@@ -87,6 +96,8 @@ class Restored:
     reason: str
     fills: list[tuple[Fill, str]]  # oldest first, each with the venue's last status for its leg
     open_orders: list[str]  # orders the journal last knew as resting (the venue decides their fate)
+    #: confirmed merges and splits: token counts that moved without a trade (``Ledger.restore_moves``)
+    moves: list[CapitalRecord] = field(default_factory=list)
 
     @property
     def last_fill_ts(self) -> float | None:
@@ -249,6 +260,20 @@ class Journal:
             self._put("INSERT OR REPLACE INTO daily_pnl VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       (day, cid, str(pos.qty), str(pos.realized), str(unreal), str(pos.fees), pos.fills, ts))
 
+    def record_capital_op(self, op: CapitalRecord) -> None:
+        """A capital operation as it stands now (one row per operation, replaced as its status moves)."""
+        self._put("INSERT OR REPLACE INTO capital_ops VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (op.op_id, op.kind, op.condition_id, op.question, str(op.amount), op.path, op.tx_id, op.tx_hash,
+                   op.status, op.attempts, op.error, op.created_at, op.updated_at, op.yes_token, op.no_token,
+                   str(op.yes_delta), str(op.no_delta)))
+
+    def record_rewards(self, date: str, by_market: dict[str, Decimal], ts: float | None = None) -> None:
+        """The liquidity rewards the venue says we earned on ``date`` (UTC), per market (replaces the day's
+        earlier reading: the venue's figure is cumulative for the day)."""
+        ts = self.clock() if ts is None else ts
+        for cid, earned in by_market.items():
+            self._put("INSERT OR REPLACE INTO rewards VALUES (?, ?, ?, ?)", (date, cid, str(earned), ts))
+
     def record_risk(self, kind: str, text: str) -> None:
         self._put("INSERT INTO risk_events (ts, kind, text) VALUES (?, ?, ?)", (self.clock(), kind, text))
 
@@ -266,10 +291,93 @@ class Journal:
             fills = [(_fill_from_row(r[:-1]), r[-1]) for r in conn.execute(
                 f"SELECT {_FILL_COLUMNS}, status FROM fills ORDER BY rowid")]
             orders = [oid for (oid,) in conn.execute("SELECT order_id FROM orders WHERE status = 'live'")]
+            moves = [_capital_from_row(r) for r in conn.execute(
+                "SELECT * FROM capital_ops WHERE status = 'confirmed' AND kind IN ('merge', 'split') ORDER BY rowid")]
         finally:
             conn.close()
         self._params = {cid: dict(p) for cid, p in params.items()}
-        return Restored(params, bool(row[0]) if row else False, row[1] if row else "", fills, orders)
+        return Restored(params, bool(row[0]) if row else False, row[1] if row else "", fills, orders, moves)
+
+
+@dataclass(frozen=True, slots=True)
+class CapitalRecord:
+    """One capital operation (merge, split, redeem) as the journal keeps it."""
+
+    op_id: str
+    kind: str
+    condition_id: str
+    question: str
+    amount: Decimal
+    path: str  # "eoa", "relayer-safe", "relayer-proxy", "relayer-wallet", "paper"
+    tx_id: str
+    tx_hash: str
+    status: str  # planned, submitted, retrying, confirmed, failed
+    attempts: int
+    error: str
+    created_at: float
+    updated_at: float
+    yes_token: str = ""
+    no_token: str = ""
+    yes_delta: Decimal = Decimal(0)  # what it does to our YES and NO counts once confirmed
+    no_delta: Decimal = Decimal(0)
+
+    def as_json(self) -> dict[str, object]:
+        return {"op": self.kind, "op_id": self.op_id, "condition_id": self.condition_id, "question": self.question,
+                "amount": _text(self.amount), "path": self.path, "tx_id": self.tx_id, "tx_hash": self.tx_hash,
+                "status": self.status, "attempts": self.attempts, "error": self.error,
+                "created_at": self.created_at, "updated_at": self.updated_at}
+
+
+def read_capital_ops(path: str | Path, limit: int = 100) -> list[CapitalRecord]:
+    """The journal's latest capital operations, newest first (read-only)."""
+    conn = _connect_ro(path)
+    try:
+        if not _has_table(conn, "capital_ops"):
+            return []
+        rows = conn.execute("SELECT * FROM capital_ops ORDER BY created_at DESC, op_id LIMIT ?", (limit,)).fetchall()
+    finally:
+        conn.close()
+    return [_capital_from_row(r) for r in rows]
+
+
+def _capital_from_row(r: tuple) -> CapitalRecord:
+    return CapitalRecord(r[0], r[1], r[2], r[3], Decimal(r[4]), r[5], r[6], r[7], r[8], int(r[9]), r[10],
+                         float(r[11]), float(r[12]), r[13], r[14], Decimal(r[15]), Decimal(r[16]))
+
+
+def count_metered_today(path: str | Path, paths: tuple[str, ...], ts: float) -> int:
+    """Distinct transactions sent on ``ts``'s UTC day through ``paths`` (the relayer's daily quota)."""
+    p = Path(path)
+    if not p.is_file():
+        return 0
+    conn = _connect_ro(p)
+    try:
+        if not _has_table(conn, "capital_ops"):
+            return 0
+        day = utc_date(ts)
+        start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+        marks = ",".join("?" * len(paths))
+        (n,) = conn.execute(f"SELECT count(DISTINCT tx_id) FROM capital_ops WHERE tx_id != '' AND path IN ({marks}) "
+                            "AND created_at >= ? AND created_at < ?", (*paths, start, start + 86_400)).fetchone()
+    finally:
+        conn.close()
+    return int(n)
+
+
+def read_rewards(path: str | Path, date: str) -> dict[str, Decimal]:
+    """condition id → rewards earned on ``date`` as last journaled (read-only)."""
+    conn = _connect_ro(path)
+    try:
+        if not _has_table(conn, "rewards"):
+            return {}
+        return {cid: Decimal(e) for cid, e in conn.execute(
+            "SELECT condition_id, earned FROM rewards WHERE date = ?", (date,))}
+    finally:
+        conn.close()
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
 def resolve_path(setting: str, mode: str) -> str:
@@ -287,8 +395,9 @@ def resolve_path(setting: str, mode: str) -> str:
 
 
 def _text(v: object) -> str:
+    """A value as text; a Decimal without exponent or trailing zeros (10 → "10", 2.50 → "2.5")."""
     if isinstance(v, Decimal):
-        return str(v.normalize()) if v == v.to_integral_value() else str(v)
+        return format(v.normalize(), "f")
     return str(v)
 
 
@@ -309,14 +418,25 @@ def read_status(path: str | Path) -> JournalStatus:
                          params, max(stamps) if stamps else None)
 
 
-PNL_COLUMNS = ("date", "condition_id", "position", "realized", "unrealized", "fees", "total", "fills")
+#: ``total`` is trading alone (realised + unrealised − fees); ``rewards`` the liquidity rewards the venue
+#: said the market earned that day; ``net`` = total + rewards (trading + rewards − fees).
+PNL_COLUMNS = ("date", "condition_id", "position", "realized", "unrealized", "fees", "total", "fills", "rewards", "net")
+
+
+def _plain(d: Decimal) -> str:
+    """A Decimal as plain digits (never an exponent: ``1E+1`` → ``10``), as exact as it was stored."""
+    return format(d, "f")
 
 
 def export_pnl(path: str | Path, date: str) -> str:
     """CSV of one UTC day's P&L per market, with a TOTAL row. The journal keeps running (cumulative)
     snapshots per day; a day's realised P&L, fees, total and fills are its last snapshot minus the
     last snapshot of the market's previous journaled day; position and unrealised are as of the day's
-    last snapshot. ``date``: ``YYYY-MM-DD``; raises ValueError naming the field otherwise."""
+    last snapshot. ``total`` is trading (realised + unrealised − fees); ``rewards`` is what the venue
+    said the market earned that day (the journal's ``rewards`` table, its last reading); ``net`` =
+    total + rewards. A market that earned rewards but has no P&L snapshot that day is listed with zero
+    trading and its position and unrealised left empty. ``date``: ``YYYY-MM-DD``; raises ValueError
+    naming the field otherwise."""
     try:
         datetime.strptime(date, "%Y-%m-%d")
     except ValueError:
@@ -329,22 +449,34 @@ def export_pnl(path: str | Path, date: str) -> str:
         before = {cid: (Decimal(r), Decimal(u), Decimal(f), int(n)) for cid, r, u, f, n in conn.execute(
             "SELECT condition_id, realized, unrealized, fees, fills FROM daily_pnl d WHERE date = "
             "(SELECT max(date) FROM daily_pnl e WHERE e.condition_id = d.condition_id AND e.date < ?)", (date,))}
+        rewards = {cid: Decimal(e) for cid, e in conn.execute(
+            "SELECT condition_id, earned FROM rewards WHERE date = ?", (date,))} if _has_table(conn, "rewards") else {}
     finally:
         conn.close()
+    zero = Decimal(0)
+    # condition id → (position, realised, unrealised, fees, total, fills); None where the day has no snapshot
+    days: dict[str, tuple[Decimal | None, Decimal, Decimal | None, Decimal, Decimal, int]] = {}
+    for cid, pos, real, unreal, fees, n in rows:
+        r0, u0, f0, n0 = before.get(cid, (zero, zero, zero, 0))
+        real_d, unreal_d, fees_d = Decimal(real) - r0, Decimal(unreal), Decimal(fees) - f0
+        days[cid] = (Decimal(pos), real_d, unreal_d, fees_d, real_d + (unreal_d - u0) - fees_d, int(n) - n0)
+    for cid in rewards.keys() - days.keys():
+        days[cid] = (None, zero, None, zero, zero, 0)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(PNL_COLUMNS)
-    totals = [Decimal(0)] * 4
+    sums = [zero] * 6  # realised, unrealised, fees, total, rewards, net
     fills = 0
-    for cid, pos, real, unreal, fees, n in rows:
-        r0, u0, f0, n0 = before.get(cid, (Decimal(0), Decimal(0), Decimal(0), 0))
-        real_d, unreal_d, fees_d = Decimal(real) - r0, Decimal(unreal), Decimal(fees) - f0
-        total = real_d + (unreal_d - u0) - fees_d
-        w.writerow((date, cid, pos, str(real_d), unreal, str(fees_d), str(total), int(n) - n0))
-        for i, v in enumerate((real_d, unreal_d, fees_d, total)):
-            totals[i] += v
-        fills += int(n) - n0
-    w.writerow((date, "TOTAL", "", *(str(v) for v in totals), fills))
+    for cid in sorted(days):
+        held, realised, unrealised, paid, total, n = days[cid]
+        earned = rewards.get(cid, zero)
+        w.writerow((date, cid, "" if held is None else _plain(held), _plain(realised),
+                    "" if unrealised is None else _plain(unrealised), _plain(paid), _plain(total), n,
+                    _plain(earned), _plain(total + earned)))
+        for i, v in enumerate((realised, unrealised or zero, paid, total, earned, total + earned)):
+            sums[i] += v
+        fills += n
+    w.writerow((date, "TOTAL", "", *(_plain(v) for v in sums[:4]), fills, *(_plain(v) for v in sums[4:])))
     return out.getvalue()
 
 

@@ -13,10 +13,11 @@ How it reads, and why:
   (frames, reconnects, resyncs), ``engine.execution`` (orders placed, rejects, retries, reversed
   fills: what every execution declares in ``ExecutionHealth``, paper reporting zeros and no user
   channel or heartbeat), ``engine.fills_by_side`` / ``shares_by_side``, ``engine.portfolio``,
-  ``engine.halted`` and the store. Only the latency histogram needs events: the execution's
+  ``engine.halted``, ``engine.capital`` (merges, redeems, splits) and the store (``rewards``: what the
+  venue says we earned today). Only the latency histogram needs events: the execution's
   ``on_post_latency`` feeds it (paper has no venue round trip, so no samples), and ``stop()`` unhooks
   it. Counters count from the start of the process (fills restored from the journal are not counted
-  again).
+  again; a capital operation is counted when a scrape first sees it ended).
 * **No secrets.** Labels are condition ids, token ids, sides, statuses and the halt reason; the venue
   address is shown without user info or query; keys and credentials are never read here.
 """
@@ -38,7 +39,8 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 from .config import ConfigError
-from .state import FeedState, PortfolioState, RiskState, VenueState
+from .domain.ctf import CapitalKind
+from .state import FeedState, PortfolioState, RewardsState, RiskState, VenueState
 
 if TYPE_CHECKING:
     from .engine.engine import Engine
@@ -49,10 +51,17 @@ SAMPLE_EVERY_S = 1.0
 # a batch post is one HTTPS round trip when all is well; retries with backoff reach seconds
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 REASON_MAX = 200  # a label value, not a log line
+#: the statuses a capital operation ends in (``engine/capital.py``): each operation is counted once, ended
+CAPITAL_END_STATUSES = ("confirmed", "failed", "deferred")
 
 
 def _f(x: Decimal | float | int | None) -> float:
     return float(x) if x is not None else 0.0
+
+
+def rewards_earned(rewards: RewardsState | None) -> Decimal:
+    """Today's rewards as last read from the venue (0 before a first good reading, and in paper)."""
+    return rewards.today if rewards is not None and rewards.known else Decimal(0)
 
 
 def public_address(url: str) -> str:
@@ -126,6 +135,10 @@ class EngineCollector:
     def __init__(self, engine: Engine, rate: FrameRate) -> None:
         self.engine = engine
         self.rate = rate
+        #: capital operations counted so far, by (op, status); ``_counted_ids``: those in the manager's
+        #: ``recent`` list already counted (an operation is counted once, when a scrape sees it ended)
+        self._capital_counts: dict[tuple[str, str], int] = {}
+        self._counted_ids: set[str] = set()
 
     def collect(self) -> Iterator[Metric]:
         yield from self._venue()
@@ -133,6 +146,8 @@ class EngineCollector:
         yield from self._execution()
         yield from self._inventory()
         yield from self._pnl()
+        yield from self._rewards()
+        yield from self._capital()
         yield from self._risk()
 
     def _venue(self) -> Iterator[Metric]:
@@ -237,6 +252,56 @@ class EngineCollector:
                                 value=_f(p.total_pnl if p else 0))
         yield GaugeMetricFamily("polymm_pnl_today_dollars", "Today's P&L (since 00:00 UTC), as the daily loss "
                                 "limit sees it", value=_f(r.daily_pnl if r else 0))
+        earned = rewards_earned(self.engine.store.get("rewards"))
+        yield GaugeMetricFamily("polymm_net_pnl", "Net P&L in pUSD: trading (realised + unrealised) + the "
+                                "liquidity rewards earned today as last read from the venue (0 in paper and before "
+                                "a first reading) - fees", value=_f((p.total_pnl if p else Decimal(0)) + earned))
+
+    def _rewards(self) -> Iterator[Metric]:
+        """Today's liquidity rewards as the venue reports them (live and demo; paper earns none: nothing)."""
+        rw: RewardsState | None = self.engine.store.get("rewards")
+        if rw is None:
+            return
+        yield GaugeMetricFamily("polymm_rewards_up", "1 when the last reading of the rewards earned from the venue "
+                                "succeeded, 0 when it failed (the figures are then the last good reading's)",
+                                value=1.0 if rw.known and not rw.error else 0.0)
+        if not rw.known:
+            return
+        earned = GaugeMetricFamily("polymm_rewards_earned_today", "Liquidity rewards earned today (UTC) in pUSD, as "
+                                   "last read from the venue: per market, and market=\"total\" the venue's day "
+                                   "total (do not add it to the markets)", labels=["market"])
+        earned.add_metric(["total"], _f(rw.today))
+        for cid, amount in sorted(rw.by_market.items()):
+            earned.add_metric([cid], _f(amount))
+        yield earned
+        if rw.read_at is not None:
+            yield GaugeMetricFamily("polymm_rewards_read_timestamp_seconds", "When the rewards were last read "
+                                    "from the venue successfully (epoch seconds)", value=rw.read_at)
+
+    def _capital(self) -> Iterator[Metric]:
+        """Merges, redeems and splits of the engine's capital manager (POLYMM_AUTO_MERGE / _AUTO_REDEEM):
+        ended operations counted by op and status when a scrape first sees them in its ``recent`` list,
+        and those in flight. Nothing without a capital manager."""
+        cap = self.engine.capital
+        if cap is None:
+            return
+        recent = list(cap.recent)
+        for op in recent:
+            if op.op_id not in self._counted_ids:
+                key = (op.kind.value, op.status)
+                self._capital_counts[key] = self._capital_counts.get(key, 0) + 1
+        self._counted_ids = {op.op_id for op in recent}  # bounded: an operation that left the list never returns
+        counts = CounterMetricFamily("polymm_capital_ops", "Capital operations ended, by op (merge, redeem, split) "
+                                     "and status (confirmed, failed, deferred)", labels=["op", "status"])
+        shown = {(k.value, st): 0 for k in CapitalKind for st in CAPITAL_END_STATUSES} | self._capital_counts
+        for (op_name, status), n in sorted(shown.items()):
+            counts.add_metric([op_name, status], n)
+        yield counts
+        flying = GaugeMetricFamily("polymm_capital_ops_in_flight", "Capital operations under way (sent, not ended "
+                                   "yet), by op", labels=["op"])
+        for kind in CapitalKind:
+            flying.add_metric([kind.value], sum(op.kind is kind for op in cap.in_flight.values()))
+        yield flying
 
     def _risk(self) -> Iterator[Metric]:
         e = self.engine

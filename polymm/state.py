@@ -177,6 +177,20 @@ class PortfolioState:
 
 
 @dataclass(frozen=True, slots=True)
+class RewardsState:
+    """Liquidity rewards the venue says we earned on ``date`` (UTC): the day's total and per market (pUSD).
+    ``error`` says why the last reading failed ("" when it did not); ``known`` is False until a first
+    reading succeeded (paper: never — there is no venue to pay us)."""
+
+    date: str = ""
+    today: Decimal = Decimal(0)
+    by_market: dict[str, Decimal] = field(default_factory=dict)
+    read_at: float | None = None  # epoch seconds of the last good reading
+    error: str = ""
+    known: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class HoldingView:
     """Shares of one outcome token we hold, as the ledger has them (the ``holdings`` slice lists every
     token with a non-zero count, traded now or not: what we hold is what the venue says)."""

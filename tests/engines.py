@@ -24,7 +24,8 @@ def demo_settings(ex, **overrides):
     strategy, pipeline and snapshot tests)."""
     return load_settings(**{
         "_env_file": None, "mode": "demo", "clob_url": ex.clob_url, "ws_url": ex.ws_base, "gamma_url": ex.gamma_url,
-        "data_url": ex.data_url, "quote_interval_s": 0.2, "default_model": "fixed", **overrides,
+        "data_url": ex.data_url, "rpc_url": f"{ex.clob_url}/rpc", "relayer_url": f"{ex.clob_url}/relayer",
+        "quote_interval_s": 0.2, "default_model": "fixed", **overrides,
     })
 
 

@@ -100,6 +100,28 @@ async def test_the_admin_route_sets_and_checks_a_game_start() -> None:
         assert ex.standin.catalog.profile(m.condition_id).market.game_start == ""
 
 
+async def test_a_market_the_clob_closed_while_gamma_lists_it_open_stops_quoting_and_says_why(wait_until) -> None:
+    """Gamma was seen listing finished matches as active and accepting orders: the CLOB's word counts too."""
+    async with run_exchange(port=0, seed=63, flow=False) as ex:
+        first, other = [m for m in ex.markets if not m.neg_risk][:2]
+        cid = first.condition_id
+        async with running_engine(ex, markets=[first, other]) as engine:
+            await wait_until(lambda: ours(ex, engine, cid) and ours(ex, engine, other.condition_id))
+            assert await engine.listing_once() == {}
+            ex.standin.controls.set_gamma_stale(cid)  # Gamma lags...
+            gamma_id = ex.standin.catalog.profile(cid).gamma_id
+            ex.standin.resolve_market(cid, "Yes")  # ...while the CLOB closes the market
+            async with httpx.AsyncClient(timeout=5) as http:
+                doc = (await http.get(f"{ex.gamma_url}/markets/{gamma_id}")).json()
+            assert doc["closed"] is False and doc["acceptingOrders"] is True
+            why = "listings disagree: the CLOB says closed, Gamma says open"
+            assert await engine.listing_once() == {cid: why}
+            await wait_until(lambda: (st := engine.store.market(cid)) is not None and st.status == "closed")
+            assert engine.store.market(cid).reason == f"not tradeable: {why}"
+            assert any(f"not tradeable: {why}" in e.text for e in engine.store.get("events", ()))
+            assert ours(ex, engine, other.condition_id)  # the other market quotes on
+
+
 # ---------------------------------------------------------------- jump and sweep cool-off
 def _view(bid: int, ask: int, levels: int = 5) -> BookView:
     tick = Tick(100)  # 0.01

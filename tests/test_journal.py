@@ -110,9 +110,9 @@ def test_export_pnl_is_the_days_difference_per_market_with_a_total(tmp_path: Pat
     j.record_daily([(CID, pos, D("-2"))], ts=day2)
     j.close()
     lines = export_pnl(path, "2025-11-22").splitlines()
-    assert lines[0] == "date,condition_id,position,realized,unrealized,fees,total,fills"
-    assert lines[1] == f"2025-11-22,{CID},4,3,-2,0.2,-0.2,4"  # 3 realised, unrealised 1 → -2, fees 0.2
-    assert lines[2] == "2025-11-22,TOTAL,,3,-2,0.2,-0.2,4"
+    assert lines[0] == "date,condition_id,position,realized,unrealized,fees,total,fills,rewards,net"
+    assert lines[1] == f"2025-11-22,{CID},4,3,-2,0.2,-0.2,4,0,-0.2"  # 3 realised, unrealised 1 → -2, fees 0.2
+    assert lines[2] == "2025-11-22,TOTAL,,3,-2,0.2,-0.2,4,0,-0.2"
     with pytest.raises(ValueError, match="--date: must be a date as YYYY-MM-DD"):
         export_pnl(path, "22/11/2025")
 
@@ -128,12 +128,48 @@ def test_export_pnl_command_writes_the_csv_and_names_bad_input(tmp_path: Path, c
     j.close()
     out = tmp_path / "pnl.csv"
     assert main(["export-pnl", "--date", "2025-11-22", "--journal", str(path), "--out", str(out)]) == 0
-    assert out.read_text().splitlines()[1:] == [f"2025-11-22,{CID},10,2.5,0.5,0,3.0,2",
-                                                "2025-11-22,TOTAL,,2.5,0.5,0,3.0,2"]
+    assert out.read_text().splitlines()[1:] == [f"2025-11-22,{CID},10,2.5,0.5,0,3.0,2,0,3.0",
+                                                "2025-11-22,TOTAL,,2.5,0.5,0,3.0,2,0,3.0"]
     assert main(["export-pnl", "--date", "2025-13-01", "--journal", str(path)]) == 2
     assert "--date: must be a date as YYYY-MM-DD" in capsys.readouterr().err
     assert main(["export-pnl", "--date", "2025-11-22", "--journal", str(tmp_path / "none.sqlite")]) == 1
     assert "no journal at" in capsys.readouterr().err
+
+
+def test_export_pnl_adds_the_days_rewards_per_market_and_a_net_column(tmp_path: Path) -> None:
+    """``total`` stays trading (realised + unrealised − fees); ``rewards`` is the journal's last reading
+    of the day for the market; ``net`` = total + rewards. A market that earned without a P&L snapshot
+    is listed too; the TOTAL row sums every column; no number is written with an exponent."""
+    import csv
+    import io
+
+    path = tmp_path / "j.sqlite"
+    other, idle = "0x" + "cd" * 32, "0x" + "ef" * 32
+    j = Journal(path)
+    day = 1_763_769_600.0 + 3600  # 2025-11-22 01:00 UTC
+    pos = Portfolio().position(CID)
+    pos.realized, pos.fees, pos.fills, pos.qty = D("1.5"), D("0.25"), 3, D("1E+1")  # an exponent as stored
+    j.record_daily([(CID, pos, D("0.75"))], ts=day)
+    j.record_rewards("2025-11-22", {CID: D("0.1"), idle: D("0.2")}, ts=day)
+    j.record_rewards("2025-11-22", {CID: D("0.35"), idle: D("0.000001")}, ts=day + 60)  # the day's later reading
+    j.record_rewards("2025-11-21", {other: D("9")}, ts=day - 86_400)  # another day: not in this export
+    j.close()
+    rows = list(csv.DictReader(io.StringIO(export_pnl(path, "2025-11-22"))))
+    assert [r["condition_id"] for r in rows] == [CID, idle, "TOTAL"]
+    mine, earned_only, total = rows
+    assert mine == {"date": "2025-11-22", "condition_id": CID, "position": "10", "realized": "1.5",
+                    "unrealized": "0.75", "fees": "0.25", "total": "2.00", "fills": "3", "rewards": "0.35",
+                    "net": "2.35"}
+    assert earned_only == {"date": "2025-11-22", "condition_id": idle, "position": "", "realized": "0",
+                           "unrealized": "", "fees": "0", "total": "0", "fills": "0", "rewards": "0.000001",
+                           "net": "0.000001"}
+    assert total == {"date": "2025-11-22", "condition_id": "TOTAL", "position": "", "realized": "1.5",
+                     "unrealized": "0.75", "fees": "0.25", "total": "2.00", "fills": "3", "rewards": "0.350001",
+                     "net": "2.350001"}
+    assert "E" not in export_pnl(path, "2025-11-22").replace("TOTAL", "")
+    # a day with rewards only
+    assert export_pnl(path, "2025-11-21").splitlines()[1:] == [f"2025-11-21,{other},,0,,0,0,0,9,9",
+                                                               "2025-11-21,TOTAL,,0,0,0,0,0,9,9"]
 
 
 # ------------------------------------------------------------------------------------------ engine

@@ -27,7 +27,7 @@ PROMISED = {
     "polymm_pnl_realized_dollars", "polymm_pnl_unrealized_dollars", "polymm_pnl_total_dollars",
     "polymm_pnl_today_dollars", "polymm_halted", "polymm_halt_info", "polymm_order_post_seconds_bucket",
     "polymm_order_post_seconds_count", "polymm_order_post_seconds_sum", "polymm_reconciling",
-    "polymm_position_mismatches_total",
+    "polymm_position_mismatches_total", "polymm_net_pnl",
 }
 
 
@@ -209,6 +209,117 @@ async def test_a_paper_engine_exports_without_user_channel_or_latency_and_two_ex
         await engine.public.aclose()
     assert "place_many" not in vars(engine.execution)
     assert engine.execution.on_fill == engine._on_fill
+
+
+def reward_market(ex) -> Market:
+    """The stand-alone reward market on the 0.01 grid with the smallest reward minimum size (quotes of that
+    size, 2 cents either side of the mid, score: its max spread is 3.5 or 4.5 cents)."""
+    market = min((p.market for p in ex.standin.profiles if p.has_rewards and p.market.tick.text == "0.01"
+                  and not p.market.neg_risk), key=lambda m: m.reward_min_size)
+    assert market.reward_min_size <= 100 and market.reward_max_spread > 2  # within the default position limit
+    return market
+
+
+async def test_rewards_earned_today_and_net_pnl_are_exported_and_a_failed_reading_says_so(wait_until) -> None:
+    """The engine's own quotes score (both sides, at the reward minimum size, inside the max spread): the
+    stand-in pays the demo wallet for a sample, ``rewards_once`` reads it, and the scrape shows it per
+    market and as the venue's total, with net P&L = trading + rewards − fees. A reading that fails
+    keeps the last figures and sets ``polymm_rewards_up`` to 0."""
+    async with run_exchange(port=0, seed=7, flow=False) as ex:
+        await ex.standin.rewards.stop()  # only this test's samples
+        market = reward_market(ex)
+        async with running_engine(ex, markets=[market], default_size=market.reward_min_size) as engine:
+            server = await start_metrics_server(engine, 0)
+            try:
+                cid = market.condition_id
+                await wait_until(lambda: engine.store.get("rewards") is not None, timeout=20)  # the loop's first
+                await wait_until(lambda: {o.yes_side for o in ours(ex, engine, cid)} == {Side.BUY, Side.SELL},
+                                 timeout=20)
+                sample = ex.standin.rewards.sample_now()
+                assert sample.markets[cid].credits.get(_address().lower(), 0) > 0  # our quotes scored
+                state = await engine.rewards_once()
+                assert state.known and not state.error and state.today > 0 and state.by_market[cid] > 0
+                s = await scrape(server.url)
+                assert s["polymm_rewards_up"] == 1
+                assert s["polymm_rewards_earned_today", {"market": "total"}] == float(state.today)
+                assert s["polymm_rewards_earned_today", {"market": cid}] == float(state.by_market[cid])
+                assert s["polymm_rewards_read_timestamp_seconds"] == state.read_at
+                assert s["polymm_net_pnl"] == pytest.approx(
+                    s["polymm_pnl_total_dollars"] + s["polymm_rewards_earned_today", {"market": "total"}])
+                assert s["polymm_net_pnl"] != s["polymm_pnl_total_dollars"]
+
+                ex.standin.faults.add_http_errors(503, 1, 0.0, "/rewards/user")
+                failed = await engine.rewards_once()
+                assert failed.error and failed.today == state.today  # the last good figure is kept
+                s = await scrape(server.url)
+                assert s["polymm_rewards_up"] == 0
+                assert s["polymm_rewards_earned_today", {"market": "total"}] == float(state.today)
+                assert s.series("polymm_capital_ops_total") == []  # no capital manager without auto merge/redeem
+            finally:
+                await server.stop()
+
+
+async def test_capital_operations_are_counted_by_op_and_status_once_each_and_in_flight(wait_until) -> None:
+    """The engine's capital manager (POLYMM_AUTO_MERGE): an operation under way shows in flight; one that
+    ended is counted by op and status, once however often it is scraped. Paper earns no rewards: no
+    rewards series, and net P&L is the trading total."""
+    import asyncio
+
+    from polymm.engine.capital import CapitalManager, Holding, plan_merges
+    from polymm.venue.capital import Polled, Submitted
+
+    release = asyncio.Event()
+    slow, bad = (Market(f"0x{i:064x}", f"{i}1", f"{i}2", f"market {i}", Tick.parse("0.01")) for i in (1, 2))
+
+    class Path:
+        """Confirms ``slow``'s merge once released, fails ``bad``'s at once."""
+
+        name, batch_limit, metered = "eoa", 1, False
+
+        def submit(self, calls):
+            return Submitted(calls[0][1].condition_id, "")
+
+        def poll(self, sub):
+            if sub.tx_id == bad.condition_id:
+                return Polled("failed", "STATE_FAILED: reverted")
+            return Polled("confirmed", "") if release.is_set() else Polled("pending", "")
+
+    async def run(fn, *args):
+        return fn(*args)
+
+    engine = Engine(load_settings(_env_file=None, auto_merge=True), [], mode="PAPER")
+    assert engine.capital is not None
+    engine.capital = CapitalManager(Path(), poll_s=0.01, backoff_s=60, run=run)
+    server = await start_metrics_server(engine, 0)
+    try:
+        s = await scrape(server.url)
+        for op in ("merge", "redeem", "split"):
+            for status in ("confirmed", "failed", "deferred"):
+                assert s["polymm_capital_ops_total", {"op": op, "status": status}] == 0
+            assert s["polymm_capital_ops_in_flight", {"op": op}] == 0
+        assert s.series("polymm_rewards_earned_today") == [] and s.series("polymm_rewards_up") == []
+        assert s["polymm_net_pnl"] == s["polymm_pnl_total_dollars"]
+
+        ops = plan_merges([Holding(slow, Decimal(5), Decimal(7)), Holding(bad, Decimal(3), Decimal(3))], Decimal(1),
+                          "eoa")
+        task = asyncio.create_task(engine.capital.execute(ops))
+        cap = engine.capital  # the failed one ends at once; the other waits for its release
+        await wait_until(lambda: cap.failed == 1 and slow.condition_id in cap.in_flight)
+        s = await scrape(server.url)
+        assert s["polymm_capital_ops_total", {"op": "merge", "status": "failed"}] == 1
+        assert s["polymm_capital_ops_total", {"op": "merge", "status": "confirmed"}] == 0
+        assert s["polymm_capital_ops_in_flight", {"op": "merge"}] == 1
+        release.set()
+        done = await asyncio.wait_for(task, 10)
+        assert sorted(op.status for op in done) == ["confirmed", "failed"]
+        for _ in range(2):  # counted once, however often scraped
+            s = await scrape(server.url)
+            assert s["polymm_capital_ops_total", {"op": "merge", "status": "confirmed"}] == 1
+            assert s["polymm_capital_ops_total", {"op": "merge", "status": "failed"}] == 1
+            assert s["polymm_capital_ops_in_flight", {"op": "merge"}] == 0
+    finally:
+        await server.stop()
+        await engine.public.aclose()
 
 
 def test_the_venue_address_drops_user_info_and_query() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import socket
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +21,7 @@ from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
 from polymm.ops.logs import JsonFormatter, TextFormatter, settings_secrets
 from polymm.ops.programs import initial_markets
 from polymm.ops.wallet import authed_client
+from polymm.venue.rewards import read_earned
 from polymm_standin.server import EmbeddedExchange
 
 DEMO_ADDRESS = Account.from_key(DEMO_PRIVATE_KEY).address
@@ -154,6 +156,157 @@ def test_status_shows_venue_clock_orders_per_market_balance_positions_and_the_jo
     assert {o["condition_id"]: (o["bids"], o["asks"]) for o in doc["orders"]} == \
         {m0.condition_id: (2, 0), m1.condition_id: (1, 0)}
     assert doc["journal"]["latched"] is True and doc["journal"]["params"] == {m0.condition_id: {"spread": "0.03"}}
+
+
+def _today() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _earn(ex: EmbeddedExchange) -> str:
+    """The demo wallet earns liquidity rewards today in one reward market: bids and asks (a NO bid) at the
+    book's best, at the market's reward minimum size, then one sample of the stand-in's ledger (its own
+    sampler is put off for a day). Returns the market's condition id."""
+    from py_clob_client_v2.clob_types import OrderArgsV2, OrderType, PartialCreateOrderOptions
+
+    profile = next(p for p in ex.standin.profiles if p.has_rewards and p.market.tick.text == "0.01"
+                   and not p.market.neg_risk)
+    m = profile.market
+    ex.call(ex.standin.rewards.set_sample_s, 86_400)
+    book = ex.call(ex.matching.market_book, m.condition_id)
+    bid, ask = ex.call(book.bids.best) / 10_000, ex.call(book.asks.best) / 10_000
+    client = authed_client(_settings(ex))
+    options = PartialCreateOrderOptions(tick_size="0.01", neg_risk=False)
+    for token, price in ((m.yes_token, bid), (m.no_token, round(1 - ask, 2))):
+        order = client.create_order(OrderArgsV2(token_id=token, price=price, size=float(m.reward_min_size),
+                                                side="BUY"), options)
+        assert client.post_order(order, OrderType.GTC, post_only=True)["success"]
+    sample = ex.call(ex.standin.rewards.sample_now)
+    assert sample.markets[m.condition_id].credits.get(DEMO_ADDRESS.lower(), 0) > 0
+    return m.condition_id
+
+
+def _capital_journal(path: Path, cid: str, question: str, earned: dict[str, Decimal]) -> None:
+    """A journal holding one confirmed merge of 10 pairs in ``cid`` and today's rewards ``earned``."""
+    import time
+
+    from polymm.journal import CapitalRecord, Journal
+
+    j = Journal(path)
+    now = time.time()
+    j.record_capital_op(CapitalRecord("cap-1", "merge", cid, question, Decimal(10), "eoa", "tx-1", "0x" + "1" * 64,
+                                      "confirmed", 1, "", now - 5, now - 2))
+    j.record_rewards(_today(), earned)
+    j.close()
+
+
+def test_status_shows_positions_per_market_capital_operations_and_todays_rewards_from_the_venue(
+    clean, venue, capsys, tmp_path: Path
+) -> None:
+    m = next(m for m in venue.markets if not m.neg_risk and m.tick.text == "0.01")
+    venue.call(venue.standin.accounts.set_shares, DEMO_ADDRESS, m.yes_token, Decimal("12.5"))
+    venue.call(venue.standin.accounts.set_shares, DEMO_ADDRESS, m.no_token, Decimal(8))
+    earning = _earn(venue)
+    path = tmp_path / "journal.sqlite"
+    _capital_journal(path, m.condition_id, m.question, {earning: Decimal("0.25")})
+
+    code, out, _ = _run(capsys, ["status", *_demo(venue), "--journal", str(path), "--json"])
+    doc = json.loads(out)
+    assert code == 0, doc["problems"]
+    # one entry per market: YES and NO share counts, the pairs that merge, the venue's flags
+    [pos] = [p for p in doc["positions"] if p["condition_id"] == m.condition_id]
+    assert {"condition_id", "question", "yes", "no", "mergeable", "redeemable", "avg_price_yes", "avg_price_no",
+            "cur_price", "cash_pnl"} <= set(pos)
+    assert (pos["question"], pos["yes"], pos["no"], pos["mergeable"], pos["redeemable"]) == \
+        (m.question, "12.5", "8", "8", False)
+    assert Decimal(pos["avg_price_yes"]) > 0 and Decimal(pos["avg_price_no"]) > 0 and 0 < Decimal(pos["cur_price"]) < 1
+    assert sorted(o["side"] for o in pos["outcomes"]) == ["NO", "YES"]
+    assert len({p["condition_id"] for p in doc["positions"]}) == len(doc["positions"])
+    # the journal's capital operations, newest first; amounts are plain decimals
+    [op] = doc["capital_ops"]
+    assert {k: op[k] for k in ("op", "condition_id", "amount", "status")} == \
+        {"op": "merge", "condition_id": m.condition_id, "amount": "10", "status": "confirmed"}
+    # today's rewards, as the venue reports them (not the journal's 0.25)
+    earned = read_earned(authed_client(_settings(venue)), _today())
+    rw = doc["rewards"]
+    assert rw["source"] == "venue" and rw["date"] == _today()
+    assert Decimal(rw["today"]) == earned.total > 0
+    assert {c: Decimal(v) for c, v in rw["by_market"].items()} == earned.by_market
+    assert earning in rw["by_market"]
+
+    code, out, _ = _run(capsys, ["status", *_demo(venue), "--journal", str(path)])
+    assert code == 0, out
+    assert f"rewards    today ({_today()} UTC) {rw['today']} pUSD from the venue, 1 market" in out
+    assert "positions  1 market (Data API)" in out
+    held = r"YES 12\.5 @ [\d.]+, NO 8 @ [\d.]+, YES now [\d.]+; 8 pairs mergeable; P&L [-+][\d.]+ pUSD"
+    assert re.search(held, out), out
+    assert "capital    1 operation in the journal:" in out
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC  merge 10 pairs  confirmed  ", out), out
+
+
+def test_status_takes_todays_rewards_from_the_journal_when_the_venue_does_not_answer(
+    clean, venue, capsys, tmp_path: Path
+) -> None:
+    m = next(m for m in venue.markets if not m.neg_risk)
+    path = tmp_path / "journal.sqlite"
+    _capital_journal(path, m.condition_id, m.question, {m.condition_id: Decimal("0.25"), "0x" + "ef" * 32:
+                                                        Decimal("0.000001")})
+    venue.call(venue.standin.faults.add_http_errors, 503, 1, 0.0, "/rewards/user")
+    code, out, _ = _run(capsys, ["status", *_demo(venue), "--journal", str(path), "--json"])
+    rw = json.loads(out)["rewards"]
+    assert code == 0
+    assert rw["source"] == "journal" and rw["today"] == "0.250001"
+    assert rw["by_market"] == {m.condition_id: "0.25", "0x" + "ef" * 32: "0.000001"}
+    assert "did not answer" in rw["note"] and "503" in rw["note"]
+
+    # neither: no journal there, and the venue refuses again
+    venue.call(venue.standin.faults.add_http_errors, 503, 1, 0.0, "/rewards/user")
+    code, out, _ = _run(capsys, ["status", *_demo(venue), "--journal", str(tmp_path / "none.sqlite"), "--json"])
+    doc = json.loads(out)
+    assert code == 1
+    assert doc["rewards"]["today"] is None and doc["rewards"]["source"] is None
+    assert doc["capital_ops"] == []
+    assert any(p.startswith("rewards unavailable: ") for p in doc["problems"])
+
+
+def test_status_groups_the_data_apis_rows_per_market_and_writes_plain_numbers() -> None:
+    """Per-outcome rows → one entry per market (YES by outcomeIndex 0, whatever its label); only NO held:
+    the YES price is 1 − NO's; the venue's redeemable flag; more capital operations than the text lists."""
+    from polymm.journal import CapitalRecord
+    from polymm.ops.status import JournalView, StatusReport, group_positions, render_status
+    from polymm.ops.venue import Ping
+
+    a, b = "0x" + "a1" * 32, "0x" + "b2" * 32
+    rows = [
+        {"conditionId": a, "title": "Lakers or Celtics?", "outcome": "Lakers", "outcomeIndex": 0, "size": 1e1,
+         "avgPrice": 0.45, "curPrice": 0.5, "cashPnl": 0.5, "asset": "1", "redeemable": False},
+        {"conditionId": b, "title": "Will it rain?", "outcome": "No", "outcomeIndex": 1, "size": 3.25,
+         "avgPrice": 0.3, "curPrice": 0.2, "cashPnl": -0.325, "asset": "4", "redeemable": True},
+        {"conditionId": a, "title": "Lakers or Celtics?", "outcome": "Celtics", "outcomeIndex": 1, "size": 4,
+         "avgPrice": 0.52, "curPrice": 0.5, "cashPnl": -0.08, "asset": "2", "redeemable": False},
+    ]
+    first, second = group_positions(rows)
+    assert (first.condition_id, first.yes, first.no, first.mergeable, first.redeemable) == \
+        (a, Decimal(10), Decimal(4), Decimal(4), False)
+    assert (first.avg_price_yes, first.avg_price_no, first.cur_price, first.cash_pnl) == \
+        (Decimal("0.45"), Decimal("0.52"), Decimal("0.5"), Decimal("0.42"))
+    assert (second.yes, second.no, second.mergeable, second.redeemable, second.avg_price_yes, second.cur_price) == \
+        (Decimal(0), Decimal("3.25"), Decimal(0), True, None, Decimal("0.8"))
+    ops = tuple(CapitalRecord(f"cap-{i}", "redeem", b, "Will it rain?", Decimal("1E+1"), "eoa", "", "", "failed", 4,
+                              "relayer unreachable", 1_795_000_000.0 - i, 1_795_000_000.0 - i) for i in range(7))
+    report = StatusReport(Ping("http://venue", False, error="ConnectError"), positions=(first, second),
+                          journal=JournalView("j.sqlite", "present"), capital_ops=ops)
+    doc = report.as_json()
+    assert [p["yes"] for p in doc["positions"]] == ["10", "0"] and doc["positions"][1]["avg_price_yes"] is None
+    assert {op["amount"] for op in doc["capital_ops"]} == {"10"} and len(doc["capital_ops"]) == 7
+    text = render_status(report)
+    assert "positions  2 markets (Data API)" in text
+    assert "YES 10 @ 0.45, NO 4 @ 0.52, YES now 0.5; 4 pairs mergeable; P&L +0.42 pUSD  Lakers or Celtics?" in text
+    assert "NO 3.25 @ 0.3, YES now 0.8; redeemable; P&L -0.32 pUSD  Will it rain?" in text  # to the cent, half to even
+    assert "capital    the journal's latest 5 operations, newest first:" in text
+    assert text.count("  redeem for 10 pUSD  failed (relayer unreachable)  0xb2b2b2…b2b2  Will it rain?") == 5
+    assert "E+" not in text and "E+" not in report.to_json()
 
 
 def test_status_without_credentials_or_journal_still_reports_the_venue(clean, venue, capsys, tmp_path: Path) -> None:

@@ -14,9 +14,11 @@ from polymm.tui.widgets import (
     ConfirmScreen,
     MarketsTable,
     OrderBookLadder,
+    PnlSummary,
     PositionsPanel,
     ReconcileBanner,
     StatusBar,
+    reward_text,
     shares_text,
 )
 from polymm_standin.server import run_exchange
@@ -375,11 +377,11 @@ async def test_the_positions_panel_lists_every_token_held_traded_or_not(monkeypa
         rows = _screen(app, app.query_one(PositionsPanel))
         text = "\n".join(rows)
         # the outcome and its share count, the venue's way (not only the YES-terms net)
-        assert re.search(r"Will the UK\S*\s+Yes 20\.00\s+\+1\.20\s+-0\.40", text), text
-        assert re.search(r"Will Real M\S*\s+Yes 2\.50 No 37\.50\s+-0\.75\s+\+0\.90", text), text  # both tokens
-        assert re.search(r"Will a hurr\S*\s+Yes 12\.50", text), text
+        assert re.search(r"Will the UK[^\n]*?\sYes 20\.00\s+\+1\.20\s+-0\.40", text), text
+        assert re.search(r"Will Real M[^\n]*?\sYes 2\.50 No 37\.50\s+-0\.75\s+\+0\.90", text), text  # both tokens
+        assert re.search(r"Will a hurr[^\n]*?\sYes 12\.50", text), text
         # a market held but not traded (removed earlier) is listed, marked, with its tokens
-        assert re.search(r"\(not traded\)\s*\n\s*Will Bitcoi\S*\s+No 8\.25", text), text
+        assert re.search(r"\(not traded\)\s*\n\s*Will Bitcoi[^\n]*?\sNo 8\.25", text), text
         assert re.search(r"Total\s+fees 0\.10\s+\+0\.75\s+\+0\.55\s+14", text), text
 
 
@@ -507,3 +509,121 @@ async def test_the_status_bar_shows_the_venues_balance_or_that_it_is_unknown() -
         paper = ExecutionState("paper", 0, 0, None, 0, 0, 0)
         bar.show(VenueState("PAPER", "http://venue", "paper"), None, RiskState(False, balance=1000.0), paper)
         assert "pUSD" not in str(bar.render())  # paper trades no wallet
+
+
+# ---------------------------------------------------------------- rewards, net P&L and capital operations
+
+
+def _summary(app: PolymmApp) -> str:
+    """The P&L summary over the positions, as drawn (its one or two lines joined by a space)."""
+    return " ".join(line.strip() for line in _screen(app, app.query_one(PnlSummary)))
+
+
+async def test_the_rewards_the_venue_pays_show_in_the_pnl_summary_and_per_market(monkeypatch) -> None:
+    """Demo mode against the stand-in: the engine quotes a reward market at its minimum size, the
+    stand-in pays the wallet for a sample, and once the engine's ``rewards_once`` read it the summary
+    says ``rewards today +X`` and net = trading + rewards − fees, and the markets list shows the
+    market's share. A reading that fails says ``rewards unknown: <why>`` instead of a number."""
+    import time
+
+    from polymm.state import PortfolioState
+
+    monkeypatch.setattr(StatusBar, "clock", staticmethod(time.time))  # today is today (snapshot tests pin it)
+    async with run_exchange(port=0, seed=7, flow=False) as ex:
+        await ex.standin.rewards.stop()  # only this test's sample
+        market = _reward_market(ex)
+        cid = market.condition_id
+        app = PolymmApp(demo_settings(ex, markets=cid, default_size=market.reward_min_size), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.engine is not None and app.store.get("rewards") is not None, 20.0)
+            engine = app.engine
+            await until(pilot, lambda: {o.yes_side.value for o in ours(ex, engine, cid)} == {"BUY", "SELL"}, 20.0)
+            sample = ex.standin.rewards.sample_now()
+            assert sample.markets[cid].credits.get(_demo_address().lower(), 0) > 0  # our quotes scored
+            state = await engine.rewards_once()
+            assert state.known and state.today > 0 and set(state.by_market) == {cid}
+
+            shown = f"rewards today +{reward_text(state.today)}"
+            await until(pilot, lambda: shown in _summary(app))
+            pf: PortfolioState = app.store.get("portfolio")
+            trading, fees = pf.realized_pnl + pf.unrealized_pnl, pf.fees
+            text = _summary(app)
+            assert f"trading {trading:+,.2f}" in text and "fees " in text
+            assert f"net {trading + state.today - fees:+,.2f} pUSD" in text, text
+            table = app.query_one(MarketsTable)
+            await until(pilot, lambda: table.get_cell(cid, "rewards") == reward_text(state.by_market[cid]))
+
+            ex.standin.faults.add_http_errors(503, 1, 0.0, "/rewards/user")
+            failed = await engine.rewards_once()
+            assert failed.error
+            await until(pilot, lambda: "rewards unknown: " in _summary(app))
+            text = _summary(app)
+            assert "503" in text and "net unknown" in text and shown not in text, text
+            await until(pilot, lambda: table.get_cell(cid, "rewards") == "?")
+
+
+def _reward_market(ex):
+    """The stand-alone reward market on the 0.01 grid with the smallest reward minimum size: the demo's
+    quotes (2 cents either side of the mid) of that size score (its max spread is 3.5 or 4.5 cents)."""
+    market = min((p.market for p in ex.standin.profiles if p.has_rewards and p.market.tick.text == "0.01"
+                  and not p.market.neg_risk), key=lambda m: m.reward_min_size)
+    assert market.reward_min_size <= 100 and market.reward_max_spread > 2  # within the default position limit
+    return market
+
+
+def _demo_address() -> str:
+    from eth_account import Account
+
+    from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
+
+    return Account.from_key(DEMO_PRIVATE_KEY).address
+
+
+async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_at_80_columns(monkeypatch) -> None:
+    """Paper earns no rewards (n/a, net = trading − fees); live before the first reading says so (no
+    net); a known reading from before 00:00 UTC shows its date; at 80×24 the summary wraps onto two
+    lines, nothing cut; the capital operations' counts sit on the box's lower border."""
+    from snapshot_scenario import NOW, build_app
+
+    from polymm.state import RewardsState, VenueState
+
+    monkeypatch.setattr(StatusBar, "clock", StatusBar.clock)
+    app = build_app()  # paper: trading 0.75 + 0.55, fees 0.10
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        lines = [line.strip() for line in _screen(app, app.query_one(PnlSummary))]
+        assert lines == ["trading +1.30  rewards n/a (paper)", "fees -0.10  net +1.20 pUSD"], lines
+        cells = {app.query_one(MarketsTable).get_cell(c, "rewards") for c in app.engine.markets}
+        assert cells == {"—"}
+
+        order = app.store.get("markets")
+        app.store.set("venue", VenueState("LIVE", "http://venue", "live"))
+        await until(pilot, lambda: "rewards not read yet" in _summary(app))
+        assert "net unknown" in _summary(app)
+        assert app.query_one(MarketsTable).get_cell(order[0], "rewards") == "?"
+
+        app.store.set("rewards", RewardsState("2026-11-18", Decimal("2.5"), {order[0]: Decimal("2.5")}, NOW, "", True))
+        await until(pilot, lambda: "rewards today +2.50" in _summary(app))
+        lines = [line.strip() for line in _screen(app, app.query_one(PnlSummary))]
+        assert lines == ["trading +1.30  rewards today +2.50", "fees -0.10  net +3.70 pUSD"], lines
+        await until(pilot, lambda: app.query_one(MarketsTable).get_cell(order[0], "rewards") == "2.50")
+
+        class Capital:  # what the app reads of the engine's capital manager
+            in_flight = {"0x1": object()}
+            confirmed, failed = 3, 1
+
+        app.engine.capital = Capital()  # type: ignore[assignment]  # a stand-in for the manager's counts
+        box = app.query_one("#pnl-box")
+        await until(pilot, lambda: "capital 1 in flight 3 ok 1 failed" in _screen(app, box)[-1])
+
+    app = build_app()
+    app.store.set("venue", VenueState("LIVE", "http://venue", "live"))
+    order = app.store.get("markets")
+    # read before 00:00 UTC (the screen's clock says 2026-11-18), an amount under a cent
+    app.store.set("rewards", RewardsState("2026-11-17", Decimal("0.004211"), {order[0]: Decimal("0.004211")},
+                                          NOW - 600, "", True))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "rewards yesterday +0.004211" in _summary(app))
+        assert "net +1.20 pUSD" in _summary(app)  # 1.30 + 0.004211 − 0.10, to the cent
+        assert app.query_one(MarketsTable).get_cell(order[0], "rewards") == "0.004211"
+        assert app.query_one(MarketsTable).get_cell(order[1], "rewards") == "0.00"

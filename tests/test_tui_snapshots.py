@@ -26,6 +26,35 @@ def test_reconciling(snap_compare, size) -> None:
     assert snap_compare(build_app(reconciling=True), terminal_size=size)
 
 
+class _Capital:
+    """What the dashboard reads of the engine's capital manager (POLYMM_AUTO_MERGE): its counts."""
+
+    in_flight = {"0x01": object()}
+    confirmed, failed = 4, 0
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+def test_rewards(snap_compare, size) -> None:
+    """A live session: today's rewards from the venue in the P&L summary (net = trading + rewards − fees)
+    and per market, and the capital operations' counts on the positions box's lower border."""
+    from decimal import Decimal as D
+
+    from snapshot_scenario import NOW
+
+    from polymm.state import ExecutionState, RewardsState, VenueState
+
+    app = build_app()
+    store = app.store
+    order = store.get("markets")
+    store.set("venue", VenueState("LIVE", "https://clob.polymarket.com", "live"))
+    store.set("execution", ExecutionState("live", 9, 0, 1.2, 0, 0, 0, orders_1s=3, cancels_1s=2))
+    store.set("rewards", RewardsState("2026-11-18", D("0.354211"), {order[0]: D("0.35"), order[1]: D("0.004211")},
+                                      NOW - 30, "", True))
+    assert app.engine is not None
+    app.engine.capital = _Capital()  # type: ignore[assignment]  # only its counts are read
+    assert snap_compare(app, terminal_size=size)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
 def test_help(snap_compare, size) -> None:
     assert snap_compare(build_app(), terminal_size=size, press=["question_mark"])

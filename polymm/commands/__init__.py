@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "exchange",
     "record",
     "cancel_all",
+    "capital",
     "status",
     "markets",
     "doctor",

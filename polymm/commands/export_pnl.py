@@ -1,4 +1,5 @@
-"""``polymm export-pnl``: one UTC day's P&L per market from the journal, as CSV (``journal.export_pnl``)."""
+"""``polymm export-pnl``: one UTC day's P&L per market (trading, rewards, net) from the journal, as CSV
+(``journal.export_pnl``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from ..config import ConfigError, load_settings
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export-pnl", help="one UTC day's P&L per market from the journal, as CSV",
                        description="Print (or write to --out) one UTC day's P&L per market from the journal as CSV: "
-                                   "date, condition_id, position (end of day), realized, unrealized, fees, total, "
-                                   "fills (the day's share: its last snapshot minus the previous day's), and a "
-                                   "TOTAL row. Exits 1 when there is no journal.")
+                                   "date, condition_id, position (end of day), realized, unrealized, fees, total "
+                                   "(trading: realised + unrealised - fees), fills (the day's share: its last "
+                                   "snapshot minus the previous day's), rewards (the liquidity rewards the venue "
+                                   "said the market earned that day) and net (total + rewards: trading + rewards "
+                                   "- fees), and a TOTAL row. Exits 1 when there is no journal.")
     p.add_argument("--date", required=True, help="the UTC day, YYYY-MM-DD")
     p.add_argument("--journal", metavar="PATH",
                    help="the journal to read (default: the one `polymm run` keeps in this mode: POLYMM_MODE)")

@@ -52,6 +52,7 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         out.setdefault("ws_url", "ws" + base.removeprefix("http"))
         out.setdefault("gamma_url", f"{base}/gamma-api")
         out["data_url"] = f"{base}/data-api"
+        out["rpc_url"], out["relayer_url"] = f"{base}/rpc", f"{base}/relayer"
     return out
 
 
@@ -87,7 +88,8 @@ def venue(settings: Settings, args: argparse.Namespace) -> Iterator[tuple[Settin
     try:
         demo = settings.model_copy(
             update={"clob_url": urls.clob_url, "ws_url": urls.ws_base, "gamma_url": urls.gamma_url,
-                    "data_url": urls.data_url}
+                    "data_url": urls.data_url, "rpc_url": f"{urls.clob_url}/rpc",
+                    "relayer_url": f"{urls.clob_url}/relayer"}
         )
         yield demo, "DEMO"
     finally:

@@ -1,4 +1,5 @@
-"""``polymm status``: venue, clock skew, our orders, balance, positions and the journal (``ops.status``)."""
+"""``polymm status``: venue, clock skew, our orders, balance, positions per market, today's rewards,
+capital operations and the journal (``ops.status``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from .options import operator_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="venue, clock skew, our orders, balance, positions and the journal",
+    p = sub.add_parser("status", help="venue, clock skew, our orders, balance, positions per market, today's "
+                                      "rewards, capital operations and the journal",
                        description="Show whether the venue answers, its time and our clock's skew, our open orders "
-                                   "per market, the balance and positions as the venue reports them, and what the "
+                                   "per market, the balance and positions as the venue reports them (per market: "
+                                   "YES and NO shares, pairs that can be merged, redeemable), the liquidity rewards "
+                                   "earned today (UTC) as the venue reports them (else the journal's last reading), "
+                                   "the journal's latest capital operations (merge, redeem, split), and what the "
                                    "journal says (latch, positions, parameter overrides). Exits 1 when the venue "
                                    "cannot be reached or a part of the status could not be read.")
     operator_args(p)

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import Any
 
 from .market import Side
 from .portfolio import REVERSAL, Fill, Portfolio
@@ -187,6 +188,22 @@ class Ledger:
         self._legs[(fill.trade_id, "")] = Leg(fill, "ADJUSTED")
         self._apply(fill, pending=False)
         return fill
+
+    def move(self, token_id: str, condition_id: str, no: bool, delta: Decimal) -> None:
+        """Shares that came or went without a trade — a merge burns YES+NO pairs, a split mints them:
+        the token's count moves, the market's position (YES terms: YES − NO) and its P&L do not."""
+        if not delta:
+            return
+        self._tokens.setdefault(token_id, (condition_id, no))
+        self._shares[token_id] = self.shares(token_id) + delta
+        self._version[token_id] = self.version(token_id) + 1
+
+    def restore_moves(self, moves: Iterable[Any]) -> None:
+        """Confirmed merges and splits from the journal (``yes_token``/``no_token``/``yes_delta``/
+        ``no_delta``/``condition_id``): their counts moved without a trade, so the fills do not say it."""
+        for m in moves:
+            self.move(m.yes_token, m.condition_id, False, m.yes_delta)
+            self.move(m.no_token, m.condition_id, True, m.no_delta)
 
     # ------------------------------------------------------------------ restart
     def restore(self, fills: Iterable[tuple[Fill, str]]) -> list[Fill]:

@@ -31,7 +31,7 @@ from ..domain.requote import Plan, budget_for, positions_for, reserved_for_step
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
 from ..domain.signals import EventSnapshot, SignalsConfig
 from ..domain.strategy import MarketBrain
-from ..journal import Journal, Restored
+from ..journal import Journal, Restored, utc_date
 from ..state import (
     DecisionState,
     ExecutionState,
@@ -39,16 +39,28 @@ from ..state import (
     HoldingView,
     MarketState,
     PortfolioState,
+    RewardsState,
     RiskState,
     StateStore,
     TradePrint,
     VenueState,
 )
 from ..venue.execution import Execution, OrderRequest
+from ..venue.listing import listing_problems
 from ..venue.live import LiveExecution
 from ..venue.recorder import FrameWriter
 from ..venue.rest import PublicClient
 from ..venue.retry import describe as venue_error
+from .capital import (
+    CapitalManager,
+    CapitalOp,
+    Holding,
+    Quota,
+    path_from_settings,
+    plan_merges,
+    plan_redeems,
+    used_today,
+)
 from .execution_factory import build_execution
 from .feed import FeedConfig, MarketFeed
 
@@ -102,6 +114,7 @@ class Engine:
         self._targets: dict[str, Targets] = {}
         self._event_halts: dict[str, str] = {}  # market → why its end date or game start stops quoting
         self._blocked: dict[str, tuple[str, str]] = {}  # market → (status, why) while it may not quote
+        self._listing: dict[str, str] = {}  # market → why Gamma or the CLOB says it may not be traded
         self._quoting: set[str] = set()  # markets whose last step quoted
         self._stopping = False
         self._locks: dict[str, asyncio.Lock] = {}  # one step at a time per market
@@ -150,6 +163,14 @@ class Engine:
         self.store.set("venue", VenueState(mode, venue_host or settings.clob_url, self.execution.name))
         self.store.set("markets", tuple(self.markets))
         self._publish_risk()
+        #: merge and redeem while running (POLYMM_AUTO_MERGE / POLYMM_AUTO_REDEEM; engine/capital.py)
+        self.capital: CapitalManager | None = None
+        self.execution.keep_pairs = settings.auto_merge  # pairs go back to pUSD instead of backing sells
+        if settings.auto_merge or settings.auto_redeem:
+            cap_path = path_from_settings(settings, mode)
+            self.capital = CapitalManager(
+                cap_path, execution=self.execution, journal=self.journal, on_log=self.store.log,
+                quota=Quota(settings.relayer_daily_limit, used_today(self.journal, cap_path)))
 
     def default_params(self, market: Market) -> MarketParams:
         """The parameters a market starts with: the settings' defaults fitted to its tick and minimum size."""
@@ -300,6 +321,7 @@ class Engine:
             if self.journal is not None:
                 self.journal.record_fill(owed, self.portfolio.position(owed.condition_id), "REVERSAL")
             self.store.log(f"journal: trade {owed.trade_id[:8]} had FAILED; its fill is reversed now", "warning")
+        self.ledger.restore_moves(r.moves)  # merges and splits: counts moved without a trade
         if isinstance(self.execution, LiveExecution):  # the venue's trades since then, before the first quote
             self.execution.trades_since = r.last_fill_ts or time.time() - 3600
         for cid, overrides in r.params.items():
@@ -512,8 +534,103 @@ class Engine:
 
     def loops(self) -> list[tuple[str, Callable[[], Awaitable[None]]]]:
         """The long-running loops a host runs after ``start`` (each under ``guard``)."""
-        return [("feed", self.run_feed), ("strategy", self.run_strategy), ("risk", self.run_risk),
-                ("execution", self.run_execution)]
+        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("feed", self.run_feed), ("strategy", self.run_strategy), ("risk", self.run_risk),
+            ("execution", self.run_execution), ("listing", self.run_listing)]
+        if self.capital is not None:
+            loops.append(("capital", self.run_capital))
+        if isinstance(self.execution, LiveExecution):
+            loops.append(("rewards", self.run_rewards))
+        return loops
+
+    async def run_rewards(self) -> None:
+        """Every ``rewards_check_s``: what the venue says we earned today (``rewards_once``)."""
+        while not self._stopping:
+            await self.rewards_once()
+            await asyncio.sleep(self.settings.rewards_check_s)
+
+    async def rewards_once(self) -> RewardsState:
+        """Read today's rewards from the venue into the ``rewards`` slice and the journal (one row per day
+        and market, replaced as the day's figure grows). A failed reading keeps the last figure and says why."""
+        exe = self.execution
+        last: RewardsState = self.store.get("rewards", RewardsState())
+        if not isinstance(exe, LiveExecution):
+            return last
+        day = utc_date(time.time())
+        try:
+            earned = await exe.earned_rewards(day)
+        except Exception as e:
+            state = replace(last, error=f"rewards unavailable: {venue_error(e)}")
+            if not last.error:
+                self.store.log(state.error, "warning")
+        else:
+            state = RewardsState(earned.date, earned.total, dict(earned.by_market), time.time(), "", True)
+            if self.journal is not None:
+                self.journal.record_rewards(earned.date, earned.by_market)
+        self.store.set("rewards", state)
+        return state
+
+    async def run_listing(self) -> None:
+        """Every ``listing_check_s``: what Gamma and the CLOB say of each traded market (``listing_once``)."""
+        while not self._stopping:
+            await self.listing_once()
+            await asyncio.sleep(self.settings.listing_check_s)
+
+    async def listing_once(self) -> dict[str, str]:
+        """Markets Gamma or the CLOB mark closed, inactive or not accepting orders (or disagree about)
+        stop quoting, with the reason on screen, until both listings allow them again."""
+        try:
+            problems = await listing_problems(self.public, list(self.markets))
+        except Exception as e:  # unreadable listings decide nothing: the feed and reconciliation judge the venue
+            log.debug("listings unavailable: %s", e)
+            return self._listing
+        for cid in set(self._listing) - set(problems):
+            if cid in self.markets:
+                self.store.log(f"{self.markets[cid].short_question}: listings allow trading again")
+        for cid, why in problems.items():
+            if self._listing.get(cid) != why and cid in self.markets:
+                self.store.log(f"{self.markets[cid].short_question}: not tradeable: {why}", "warning")
+        self._listing = problems
+        self._mark_dirty(set(self.markets))
+        return problems
+
+    async def run_capital(self) -> None:
+        """Every ``capital_check_s``: merge the pairs we hold (POLYMM_AUTO_MERGE) and redeem resolved
+        markets (POLYMM_AUTO_REDEEM), while what we hold is known."""
+        while not self._stopping:
+            await self.capital_once()
+            await asyncio.sleep(self.settings.capital_check_s)
+
+    async def capital_once(self) -> list[CapitalOp]:
+        """One look at the holdings: the merges and redeems due, carried out (confirmed ones booked)."""
+        cap = self.capital
+        if cap is None or not self.execution.ready()[0]:
+            return []
+        holdings = await self._capital_holdings()
+        ops: list[CapitalOp] = []
+        if self.settings.auto_redeem:
+            ops += plan_redeems(holdings, cap.path.name)
+        if self.settings.auto_merge:
+            done = {op.condition_id for op in ops}
+            ops += [op for op in plan_merges(holdings, self.settings.auto_merge_min, cap.path.name)
+                    if op.condition_id not in done]
+        ops = cap.eligible(ops)
+        return await cap.execute(ops) if ops else []
+
+    async def _capital_holdings(self) -> list[Holding]:
+        """Free YES and NO shares of every market we hold something of (and its outcome, for redeems)."""
+        markets = {**self._held, **self.markets}
+        out = []
+        for cid in sorted(self.ledger.markets()):
+            m = markets.get(cid)
+            if m is None or (self.capital is not None and cid in self.capital.in_flight):
+                continue
+            yes, no = self.execution.free_shares(m.yes_token), self.execution.free_shares(m.no_token)
+            if yes <= 0 and no <= 0:
+                continue
+            winner = await self.execution.resolution(cid) if self.settings.auto_redeem else None
+            out.append(Holding(m, yes, no, winner))
+        return out
 
     async def run(self) -> None:
         """``start``, then every loop (headless mode); returns when ``stop`` is called."""
@@ -694,6 +811,9 @@ class Engine:
     def _blocked_reason(self, cid: str) -> tuple[str, str] | None:
         """(status, why) when the market may not quote now: its book is not trusted, or what we hold is
         not known (catch-up, reconciliation failing, a position being taken from the venue, balance)."""
+        listing = self._listing.get(cid)
+        if listing:
+            return "closed", f"not tradeable: {listing}"
         ok, why = self.feed.trusted(cid)
         if not ok:
             return "untrusted", why

@@ -1,6 +1,8 @@
 """``polymm status``: the venue (reachable, server time and clock skew), our open orders per market,
-the balance and positions as the venue reports them, and what the journal says (``status``), and the
-text form of that report (``render_status``)."""
+the balance and positions (per market: YES and NO shares, pairs to merge, redeemable) as the venue
+reports them, the liquidity rewards earned today, the journal's latest capital operations (merge,
+redeem, split), and what the journal says (``status``), and the text form of that report
+(``render_status``)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -18,6 +20,7 @@ import orjson
 
 from ..config import ConfigError, Settings
 from ..domain.prices import human
+from ..journal import CapitalRecord
 from ..venue.rest import PublicClient
 from .text import ago, count, short
 from .venue import CLOCK_OK_S, Ping, ping, venue_error
@@ -39,14 +42,67 @@ class MarketOrders:
 
 
 @dataclass(frozen=True)
-class PositionLine:
+class OutcomeLine:
+    """One outcome token held, as the Data API's ``/positions`` reports it (prices and P&L in pUSD)."""
+
+    outcome: str  # the venue's label ("Yes", "No", "Lakers", ...)
+    side: str  # "YES" (outcomeIndex 0) or "NO" (outcomeIndex 1)
+    asset: str  # token id
+    size: Decimal
+    avg_price: Decimal
+    cur_price: Decimal
+    cash_pnl: Decimal
+    redeemable: bool
+
+
+@dataclass(frozen=True)
+class MarketPosition:
+    """What we hold of one market (the Data API's rows of it grouped by ``conditionId``): YES and NO
+    shares, the pairs that can be merged back to pUSD (``min(yes, no)``), whether the venue says the
+    market can be redeemed, average entry and current prices per side and the cash P&L of both."""
+
     condition_id: str
-    title: str
-    outcome: str
-    size: float
-    avg_price: float
-    cur_price: float
-    cash_pnl: float
+    question: str
+    yes: Decimal
+    no: Decimal
+    mergeable: Decimal
+    redeemable: bool
+    avg_price_yes: Decimal | None
+    avg_price_no: Decimal | None
+    cur_price: Decimal | None  # the YES price now (1 − the NO price when only NO is held)
+    cash_pnl: Decimal
+    outcomes: tuple[OutcomeLine, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"condition_id": self.condition_id, "question": self.question, "yes": human(self.yes),
+                "no": human(self.no), "mergeable": human(self.mergeable), "redeemable": self.redeemable,
+                "avg_price_yes": _opt(self.avg_price_yes), "avg_price_no": _opt(self.avg_price_no),
+                "cur_price": _opt(self.cur_price), "cash_pnl": human(self.cash_pnl),
+                "outcomes": [{"outcome": o.outcome, "side": o.side, "asset": o.asset, "size": human(o.size),
+                              "avg_price": human(o.avg_price), "cur_price": human(o.cur_price),
+                              "cash_pnl": human(o.cash_pnl), "redeemable": o.redeemable} for o in self.outcomes]}
+
+
+@dataclass(frozen=True)
+class RewardsView:
+    """The liquidity rewards earned on ``date`` (UTC, today): the day's total and per market (pUSD), and
+    where they were read: ``venue`` (``/rewards/user*``), ``journal`` (the engine's last reading, when
+    the venue could not be asked) or None (neither; ``note`` says why)."""
+
+    date: str
+    today: Decimal | None
+    by_market: dict[str, Decimal] = field(default_factory=dict)
+    source: Literal["venue", "journal"] | None = None
+    note: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"date": self.date, "today": _opt(self.today),
+                "by_market": {c: human(v) for c, v in sorted(self.by_market.items())}, "source": self.source,
+                "note": self.note}
+
+
+def _opt(d: Decimal | None) -> str | None:
+    return None if d is None else human(d)
 
 
 @dataclass(frozen=True)
@@ -69,16 +125,36 @@ class StatusReport:
     wallet_note: str = ""
     collateral: Decimal | None = None
     orders: tuple[MarketOrders, ...] | None = None
-    positions: tuple[PositionLine, ...] | None = None
+    positions: tuple[MarketPosition, ...] | None = None  # one per market
     journal: JournalView | None = None
     problems: tuple[str, ...] = ()
+    rewards: RewardsView | None = None
+    capital_ops: tuple[CapitalRecord, ...] = ()  # the journal's latest, newest first
 
     @property
     def ok(self) -> bool:
         return self.venue.reachable and not self.problems
 
+    def as_json(self) -> dict[str, Any]:
+        """The report as JSON values: amounts as decimal strings (never an exponent)."""
+        special: dict[str, Any] = {
+            "positions": None if self.positions is None else [p.as_json() for p in self.positions],
+            "rewards": None if self.rewards is None else self.rewards.as_json(),
+            "capital_ops": [r.as_json() for r in self.capital_ops],
+        }
+        doc = {f.name: special[f.name] if f.name in special else getattr(self, f.name) for f in fields(self)}
+        return orjson.loads(orjson.dumps(doc, default=_jsonable))
+
     def to_json(self) -> str:
-        return orjson.dumps(asdict(self), default=str, option=orjson.OPT_INDENT_2).decode()
+        return orjson.dumps(self.as_json(), option=orjson.OPT_INDENT_2).decode()
+
+
+def _jsonable(v: object) -> object:
+    if isinstance(v, Decimal):
+        return human(v)
+    if is_dataclass(v) and not isinstance(v, type):
+        return asdict(v)
+    return str(v)
 
 
 def journal_view(settings: Settings, path: str | None) -> JournalView:
@@ -149,19 +225,76 @@ def _group_orders(raw: list[dict], names: dict[str, tuple[str, str, str]]) -> tu
     return tuple(out)
 
 
-async def _positions(settings: Settings, user: str) -> tuple[PositionLine, ...]:
+async def _positions(settings: Settings, user: str) -> tuple[MarketPosition, ...]:
+    """What ``user`` holds, one entry per market (sizes under a share included: they still merge)."""
     async with httpx.AsyncClient(timeout=5.0) as http:
-        r = await http.get(f"{settings.data_url}/positions", params={"user": user})
+        r = await http.get(f"{settings.data_url}/positions", params={"user": user, "sizeThreshold": 0})
         if r.status_code != 200:
             raise RuntimeError(f"Data API /positions answered {r.status_code}")
         docs = r.json()
+    return group_positions([d for d in docs if isinstance(d, dict)] if isinstance(docs, list) else [])
+
+
+def _num(doc: dict, key: str) -> Decimal:
+    """A Data API number as an exact Decimal (``str()`` of the JSON number: 0.1 stays 0.1)."""
+    v = doc.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return Decimal(0)
+    try:
+        d = Decimal(str(v))
+    except ArithmeticError:
+        return Decimal(0)
+    return d if d.is_finite() else Decimal(0)
+
+
+def _side(doc: dict) -> str:
+    """YES for the market's first outcome (``outcomeIndex`` 0), NO for the second."""
+    index = doc.get("outcomeIndex")
+    if isinstance(index, int) and not isinstance(index, bool) and index in (0, 1):
+        return "YES" if index == 0 else "NO"
+    return "NO" if str(doc.get("outcome", "")).strip().lower() == "no" else "YES"
+
+
+def group_positions(docs: list[dict]) -> tuple[MarketPosition, ...]:
+    """The Data API's per-outcome ``/positions`` rows grouped by ``conditionId`` (in the order markets
+    first appear): YES and NO shares, ``mergeable`` = min(YES, NO) pairs, ``redeemable`` when the venue
+    flags any of the market's rows, the average entry price of each side, the YES price now and the
+    cash P&L of both sides."""
+    rows: dict[str, list[OutcomeLine]] = {}
+    titles: dict[str, str] = {}
+    for d in docs:
+        cid = str(d.get("conditionId", ""))
+        titles.setdefault(cid, str(d.get("title", "")))
+        rows.setdefault(cid, []).append(OutcomeLine(
+            str(d.get("outcome", "")), _side(d), str(d.get("asset", "")), _num(d, "size"), _num(d, "avgPrice"),
+            _num(d, "curPrice"), _num(d, "cashPnl"), d.get("redeemable") is True))
     out = []
-    for d in docs if isinstance(docs, list) else []:
-        if isinstance(d, dict):
-            out.append(PositionLine(str(d.get("conditionId", "")), str(d.get("title", "")), str(d.get("outcome", "")),
-                                    float(d.get("size") or 0), float(d.get("avgPrice") or 0),
-                                    float(d.get("curPrice") or 0), float(d.get("cashPnl") or 0)))
+    for cid, lines in rows.items():
+        yes = [o for o in lines if o.side == "YES"]
+        no = [o for o in lines if o.side == "NO"]
+        n_yes, n_no = sum((o.size for o in yes), Decimal(0)), sum((o.size for o in no), Decimal(0))
+        cur = yes[0].cur_price if yes else (1 - no[0].cur_price if no else None)
+        out.append(MarketPosition(
+            cid, titles[cid], n_yes, n_no, max(Decimal(0), min(n_yes, n_no)), any(o.redeemable for o in lines),
+            _avg(yes), _avg(no), cur, sum((o.cash_pnl for o in lines), Decimal(0)), tuple(lines)))
     return tuple(out)
+
+
+def _avg(lines: list[OutcomeLine]) -> Decimal | None:
+    """The size-weighted average entry price of one side's rows (None when it holds nothing)."""
+    size = sum((o.size for o in lines), Decimal(0))
+    if not lines or size <= 0:
+        return None
+    if len(lines) == 1:
+        return lines[0].avg_price
+    return (sum((o.size * o.avg_price for o in lines), Decimal(0)) / size).quantize(Decimal("0.000001"))
+
+
+CAPITAL_OPS_SHOWN = 20  # the journal's latest capital operations in the report
+
+
+def today_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 async def status(settings: Settings, journal_path: str | None = None, timeout: float = 5.0) -> StatusReport:
@@ -169,24 +302,77 @@ async def status(settings: Settings, journal_path: str | None = None, timeout: f
     each part that failed is named in ``problems``."""
     venue = await ping(settings, timeout)
     journal = journal_view(settings, journal_path)
+    ops, ops_problem = capital_ops(journal)
+    base = (f"capital operations unavailable: {ops_problem}",) if ops_problem else ()
     if not venue.reachable:
-        return StatusReport(venue, journal=journal, problems=(f"venue unreachable: {venue.error}",))
+        return StatusReport(venue, journal=journal, problems=(f"venue unreachable: {venue.error}", *base),
+                            rewards=await rewards_view(None, journal, f"venue unreachable: {venue.error}"),
+                            capital_ops=ops)
     try:
         w = wallet(settings)
     except ConfigError as e:
-        return StatusReport(venue, None, f"no credentials: {e}", journal=journal)
+        return StatusReport(venue, None, f"no credentials: {e}", journal=journal, problems=base,
+                            rewards=await rewards_view(None, journal, "no credentials to ask the venue"),
+                            capital_ops=ops)
     note = "demo wallet: a throwaway key, for stand-ins only" if w.demo else ""
     if w.funder != w.address:
         note = f"funds held by {w.funder}"
     try:
         client = await asyncio.to_thread(authed_client, settings)
     except Exception as e:
-        return StatusReport(venue, w.address, note, journal=journal, problems=(f"auth failed: {venue_error(e)}",))
-    problems: list[str] = []
+        why = f"auth failed: {venue_error(e)}"
+        return StatusReport(venue, w.address, note, journal=journal, problems=(why, *base),
+                            rewards=await rewards_view(None, journal, why), capital_ops=ops)
+    problems: list[str] = list(base)
     collateral = await _part(problems, "balance", _collateral(client))
     orders = await _part(problems, "open orders", _open_orders(settings, client))
     positions = await _part(problems, "positions", _positions(settings, w.funder))
-    return StatusReport(venue, w.address, note, collateral, orders, positions, journal, tuple(problems))
+    rewards = await rewards_view(client, journal)
+    if rewards.source is None:
+        problems.append(f"rewards unavailable: {rewards.note}")
+    return StatusReport(venue, w.address, note, collateral, orders, positions, journal, tuple(problems), rewards,
+                        ops)
+
+
+def capital_ops(journal: JournalView, limit: int = CAPITAL_OPS_SHOWN) -> tuple[tuple[CapitalRecord, ...], str]:
+    """The journal's latest capital operations, newest first, and why they could not be read ("" when
+    they could; none and no problem when there is no journal)."""
+    if journal.state != "present":
+        return (), ""
+    from ..journal import read_capital_ops
+
+    try:
+        return tuple(read_capital_ops(journal.path, limit)), ""
+    except Exception as e:  # a journal that went away or is not ours: the rest of the status still counts
+        return (), f"{type(e).__name__}: {e}"
+
+
+async def rewards_view(client: Any, journal: JournalView, no_venue: str = "", date: str | None = None) -> RewardsView:
+    """Today's (UTC) rewards: from the venue with ``client`` (``venue.rewards.read_earned``); when that
+    fails or there is no client (``no_venue`` says why), the journal's last reading of the day; else
+    none, ``note`` saying why."""
+    from ..venue.rewards import read_earned
+
+    day = date or today_utc()
+    why = no_venue
+    if client is not None:
+        try:
+            earned = await asyncio.to_thread(read_earned, client, day)
+        except Exception as e:
+            why = f"the venue's /rewards/user did not answer: {venue_error(e)}"
+        else:
+            return RewardsView(day, earned.total, dict(earned.by_market), "venue")
+    if journal.state == "present":
+        from ..journal import read_rewards
+
+        try:
+            journaled = read_rewards(journal.path, day)
+        except Exception as e:
+            return RewardsView(day, None, {}, None, f"{why}; the journal's could not be read: {type(e).__name__}: {e}")
+        kept = "the journal's last reading of the day instead" if journaled else \
+            "the journal holds no rewards for the day (none earned, or not read yet)"
+        return RewardsView(day, sum(journaled.values(), Decimal(0)), journaled, "journal", f"{why}; {kept}")
+    return RewardsView(day, None, {}, None, f"{why}; no journal to fall back on")
 
 
 async def _part(problems: list[str], what: str, read: Awaitable[T]) -> T | None:
@@ -228,6 +414,10 @@ def render_status(r: StatusReport) -> str:
         lines += _order_lines(r.orders)
     if r.positions is not None:
         lines += _position_lines(r.positions)
+    if r.rewards is not None:
+        lines += _rewards_lines(r.rewards)
+    if r.journal is not None and r.journal.state == "present":
+        lines += _capital_lines(r.capital_ops)
     if r.journal is not None:
         lines += _journal_lines(r.journal)
     lines += [f"problem    {p}" for p in r.problems]
@@ -256,12 +446,55 @@ def _order_lines(orders: tuple[MarketOrders, ...]) -> list[str]:
     return lines
 
 
-def _position_lines(positions: tuple[PositionLine, ...]) -> list[str]:
-    lines = [f"positions  {len(positions)} (Data API)" if positions else "positions  none (Data API)"]
+def _position_lines(positions: tuple[MarketPosition, ...]) -> list[str]:
+    lines = [f"positions  {count(len(positions), 'market')} (Data API)" if positions else "positions  none (Data API)"]
     for p in positions:
-        t = (p.title[:40] + "…") if len(p.title) > 41 else p.title
-        lines.append(f"           {short(p.condition_id)}  {p.outcome} {p.size:,.2f} @ {p.avg_price:.4g}, "
-                     f"now {p.cur_price:.4g}, P&L {p.cash_pnl:+,.2f}  {t}")
+        t = (p.question[:40] + "…") if len(p.question) > 41 else p.question
+        held = ", ".join(f"{side} {human(n)} @ {human(avg)}" for side, n, avg in
+                         (("YES", p.yes, p.avg_price_yes), ("NO", p.no, p.avg_price_no)) if n and avg is not None)
+        now = f", YES now {human(p.cur_price)}" if p.cur_price is not None else ""
+        extra = "".join((f"; {human(p.mergeable)} pairs mergeable" if p.mergeable else "",
+                         "; redeemable" if p.redeemable else ""))
+        lines.append(f"           {short(p.condition_id)}  {held or 'nothing'}{now}{extra}; "
+                     f"P&L {_signed(p.cash_pnl)} pUSD  {t}")
+    return lines
+
+
+def _signed(d: Decimal) -> str:
+    """Signed, to the cent (never ``-0.00``)."""
+    cents = d.quantize(Decimal("0.01"))
+    return f"{cents if cents else abs(cents):+,.2f}"
+
+
+def _rewards_lines(rw: RewardsView) -> list[str]:
+    """``rewards    today (2026-11-18 UTC) 0.35 pUSD from the venue, 2 markets`` and one line per market."""
+    if rw.today is None:
+        return [f"rewards    today ({rw.date} UTC) unknown: {rw.note}"]
+    where = "from the venue" if rw.source == "venue" else f"from the journal ({rw.note})"
+    lines = [f"rewards    today ({rw.date} UTC) {human(rw.today)} pUSD {where}, "
+             f"{count(len(rw.by_market), 'market')}"]
+    for cid, amount in sorted(rw.by_market.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"           {short(cid)}  {human(amount)} pUSD")
+    return lines
+
+
+CAPITAL_LINES = 5  # operations the text form lists (the JSON has CAPITAL_OPS_SHOWN)
+
+
+def _capital_lines(ops: tuple[CapitalRecord, ...]) -> list[str]:
+    """The journal's latest capital operations: kind, amount, status, market and when (newest first)."""
+    if not ops:
+        return ["capital    no merge, redeem or split in the journal"]
+    shown = ops[:CAPITAL_LINES]
+    lines = [f"capital    the journal's latest {len(shown)} operations, newest first:" if len(ops) > len(shown)
+             else f"capital    {count(len(ops), 'operation')} in the journal:"]
+    for op in shown:
+        what = {"merge": f"merge {human(op.amount)} pairs", "split": f"split {human(op.amount)} pUSD",
+                "redeem": f"redeem for {human(op.amount)} pUSD"}.get(op.kind, f"{op.kind} {human(op.amount)}")
+        when = datetime.fromtimestamp(op.updated_at or op.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        q = (op.question[:40] + "…") if len(op.question) > 41 else op.question
+        err = f" ({op.error[:80]})" if op.error and op.status != "confirmed" else ""
+        lines.append(f"           {when}  {what}  {op.status}{err}  {short(op.condition_id)}  {q}")
     return lines
 
 

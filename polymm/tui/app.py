@@ -55,6 +55,7 @@ from .widgets import (
     MarketsTable,
     OpenOrdersTable,
     OrderBookLadder,
+    PnlSummary,
     PositionsPanel,
     ReconcileBanner,
     SignalsPanel,
@@ -169,6 +170,8 @@ class PolymmApp(App[None]):
         self._schedule = Schedule(())
         self._pnl_points: deque[float] = deque(maxlen=CHART_POINTS)
         self._inv_points: deque[float] = deque(maxlen=CHART_POINTS)
+        self._capital_at = 0.0  # when the capital operations' counts were last shown (monotonic)
+        self._capital_title = ""
         self._stop_signals = stop_signals
         self._quitting = False  # set by the first way out: an engine still starting then never quotes
         self._stopping: asyncio.Future[StopSummary] | None = None
@@ -184,8 +187,9 @@ class PolymmApp(App[None]):
                 yield MarketsTable(id="markets")
                 with Horizontal(id="lower"):
                     with Vertical(id="pnl-box"):
+                        yield PnlSummary(id="pnl-summary")
                         yield PositionsPanel(id="positions")
-                        yield Label("total P&L", classes="chart-label")
+                        yield Label("total P&L (trading, after fees)", classes="chart-label")
                         yield Sparkline([], id="pnl-chart")
                         yield Label("net inventory", classes="chart-label")
                         yield Sparkline([], id="inv-chart")
@@ -236,6 +240,18 @@ class PolymmApp(App[None]):
                 self.log.error(f"refresh failed: {type(e).__name__}: {e}")
             now = loop.time()
             next_at = max(next_at + REFRESH_S, now + REFRESH_S / 5)  # never a burst of catch-up ticks
+
+    def _show_capital(self) -> None:
+        """The engine's merges, redeems and splits (POLYMM_AUTO_MERGE / _AUTO_REDEEM) on the lower border
+        of the positions box: in flight, confirmed (ok) and failed since the start (short enough for 80
+        columns). Nothing without a capital manager."""
+        cap = self.engine.capital if self.engine is not None else None
+        if cap is None or not self.screen.query("#pnl-box"):
+            return
+        failed = f"[bold red]{cap.failed} failed[/]" if cap.failed else "0 failed"
+        title = f"capital {len(cap.in_flight)} in flight {cap.confirmed} ok {failed}"
+        if self._capital_title != title:
+            self._capital_title = self.query_one("#pnl-box").border_subtitle = title
 
     def _sample_charts(self) -> None:
         """One point a second for the session charts (bounded: the last CHART_POINTS)."""
@@ -302,6 +318,9 @@ class PolymmApp(App[None]):
             return  # a modal is up or the app is shutting down: nothing of ours to draw into
         now = time.monotonic()
         self.refresh_times.append(now)
+        if now - self._capital_at >= CHART_S:  # not in the store: read off the engine once a second
+            self._capital_at = now
+            self._show_capital()
         store = self.store
         version, changed = store.changed_since(self._seen_version)
         self._seen_version = version

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..state import (
     LogEntry,
     MarketState,
     PortfolioState,
+    RewardsState,
     RiskState,
     TradePrint,
     VenueState,
@@ -44,7 +46,9 @@ TAPE_ROWS = 12
 
 
 def _money(v: Decimal) -> str:
-    return f"{v:+,.2f}"
+    """Signed, to the cent; a figure that rounds to zero reads +0.00, never -0.00."""
+    cents = v.quantize(Decimal("0.01"))
+    return f"{cents if cents else abs(cents):+,.2f}"
 
 
 def _qty(v: Decimal) -> str:
@@ -69,6 +73,28 @@ def holdings_text(holdings: list[HoldingView] | tuple[HoldingView, ...]) -> str:
     """``Yes 20.00`` / ``Yes 5.00 No 3.00``: each outcome token held and its share count (Yes first)."""
     ordered = sorted(holdings, key=lambda h: h.outcome != "Yes")
     return " ".join(f"{h.outcome[:12]} {shares_text(h.shares)}" for h in ordered)
+
+
+def reward_text(v: Decimal) -> str:
+    """A reward amount in pUSD for a human: to the cent, except that an amount under a cent shows its
+    digits (the venue pays in micro-pUSD: 0.004211 must not read 0.00); never an exponent."""
+    if abs(v) >= Decimal("0.01") or not v.quantize(SHARE_PLACES):
+        return f"{v.quantize(Decimal('0.01')) or Decimal('0.00'):,.2f}"
+    return shares_text(v)
+
+
+def paper_mode(venue: VenueState | None) -> bool:
+    """Paper execution: no venue pays us rewards."""
+    return venue is not None and venue.execution == "paper"
+
+
+def rewards_why(rewards: RewardsState) -> str:
+    """Why the last reading of the rewards failed, without the engine's own ``rewards unavailable:``."""
+    why = rewards.error.strip()
+    for prefix in ("rewards unavailable:", "rewards unknown:"):
+        if why.lower().startswith(prefix):
+            why = why[len(prefix):].strip()
+    return why or "the venue did not answer"
 
 
 def update_if_changed(widget: Static, content: Text | Table, key: object = None, layout: bool = False) -> None:
@@ -286,20 +312,26 @@ class MarketsTable(_LineTable, Panel):
     """One row per market (keyed by condition id); a row is rewritten only when it changes. Its cursor
     selects the market the ladder, the tape and the signals show."""
 
-    PANEL = PanelSpec("markets", ("markets", "market/*", "book/*"), throttled(0.5))
-    COLUMNS = ("market", "state", "mid", "bid", "ask", "spread", "pos", "pnl")
-    LABELS = ("Market", "State", "Mid", "Our bid", "Our ask", "Spread", "Pos", "P&L")
-    WIDTHS = (33, 11, 7, 8, 8, 6, 8, 9)  # State fits "reconciling"
-    RIGHT = frozenset({"pos", "pnl"})
+    PANEL = PanelSpec("markets", ("markets", "market/*", "book/*", "rewards", "venue"), throttled(0.5))
+    COLUMNS = ("market", "state", "mid", "bid", "ask", "spread", "pos", "pnl", "rewards")
+    LABELS = ("Market", "State", "Mid", "Our bid", "Our ask", "Spread", "Pos", "P&L", "Rewards")
+    WIDTHS = (30, 11, 7, 8, 8, 6, 8, 9, 8)  # State fits "reconciling"
+    RIGHT = frozenset({"pos", "pnl", "rewards"})
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self._setup()
 
     def draw(self, frame: Frame) -> None:
-        self.show(frame.order, frame.states, frame.per_market("book"))
+        self.show(frame.order, frame.states, frame.per_market("book"), frame.store.get("rewards"),
+                  frame.store.get("venue"))
 
-    def show(self, order: tuple[str, ...], states: dict[str, MarketState], books: dict[str, BookView]) -> None:
+    def show(self, order: tuple[str, ...], states: dict[str, MarketState], books: dict[str, BookView],
+             rewards: RewardsState | None = None, venue: VenueState | None = None) -> None:
+        """``rewards``: what the venue says each market earned today (the P&L column is trading only):
+        ``—`` in paper (nothing pays it), ``?`` while not known (not read yet, or the last reading failed)."""
+        paper = paper_mode(venue)
+        known = rewards is not None and rewards.known and not rewards.error
         for cid in [c for c in self._cells if c not in order]:
             self.remove_row(cid)  # type: ignore[arg-type]  # str row keys, as above
             del self._cells[cid]
@@ -320,6 +352,7 @@ class MarketsTable(_LineTable, Panel):
                 str(st.spread.normalize()),
                 _qty(st.position),
                 _money(st.realized_pnl + st.unrealized_pnl),
+                "—" if paper else reward_text(rewards.by_market.get(cid, Decimal(0))) if known and rewards else "?",
             )
             self._put(cid, cells, add=cid not in self._cells)
 
@@ -566,7 +599,7 @@ class PositionsPanel(Static, Panel):
 
     PANEL = PanelSpec("positions", ("markets", "market/*", "book/*", "decision/*", "portfolio", "holdings"),
                       throttled(1.0))
-    NARROW = 58  # below this many columns the Reward column is left out
+    NARROW = 58  # below this many columns the Score column (our reward score estimate) is left out
     _args: tuple = ()
 
     def draw(self, frame: Frame) -> None:
@@ -610,16 +643,16 @@ def _by_market(holdings: tuple[HoldingView, ...]) -> dict[str, list[HoldingView]
 
 class _PositionsTable:
     """The positions panel's Rich table, row by row; ``rows`` counts the market rows (not the totals).
-    On a narrow panel the Reward column is left out."""
+    On a narrow panel the Score column is left out."""
 
-    REWARD_AT = 4  # the Reward cell's index in a row
+    REWARD_AT = 4  # the Score cell's index in a row
 
     def __init__(self, narrow: bool, held_width: int) -> None:
         self.narrow = narrow
         self.rows = 0
         self.table = Table(expand=True, box=None, pad_edge=False, collapse_padding=True)  # one space between
         columns = ("Market", "Held", "Realised", "Unreal.", "Fills") if narrow else (
-            "Market", "Held", "Realised", "Unreal.", "Reward", "Fills")
+            "Market", "Held", "Realised", "Unreal.", "Score", "Fills")
         for col in columns:
             self.table.add_column(col, justify="left" if col in ("Market", "Held") else "right", no_wrap=True,
                                   ratio=3 if col == "Market" else None,
@@ -652,10 +685,102 @@ class _PositionsTable:
             self.rows += 1
 
     def totals(self, total: PortfolioState) -> None:
-        """The totals (with fees) and the session's P&L."""
+        """The totals and the fees (trading + rewards − fees: ``PnlSummary``, over the table)."""
         self._row(Text("Total", style="bold"), f"fees {total.fees:,.2f}", _money(total.realized_pnl),
                   _money(total.unrealized_pnl), "", str(total.fills), style="bold")
-        self._row(Text("P&L", style="bold"), "", "", _money(total.total_pnl), "", "", style="bold")
+
+
+class PnlSummary(Static, Panel):
+    """The P&L in one or two lines over the positions, each figure labelled:
+    ``trading +1.30  rewards today +0.35  fees -0.10  net +1.55 pUSD``.
+
+    * trading: realised + unrealised of every fill booked, the journal's included (before fees;
+      ``PortfolioState``);
+    * rewards today: the liquidity rewards the venue says we earned today (the ``rewards`` slice, read
+      every POLYMM_REWARDS_CHECK_S), ``rewards unknown: <why>`` when the last reading failed (then no
+      net: it would be a guess), ``rewards not read yet`` before the first one, and ``rewards n/a
+      (paper)`` in paper mode, which earns none (net = trading − fees there);
+    * fees: paid on our fills;
+    * net = trading + rewards − fees, in pUSD.
+
+    On one line when it fits, else two (trading and rewards, then fees and net)."""
+
+    DEFAULT_CSS = """
+    PnlSummary {
+        height: auto;
+        max-height: 2;
+    }
+    """
+    PANEL = PanelSpec("pnl-summary", ("portfolio", "rewards", "venue"), throttled(1.0))
+    _args: tuple = ()
+
+    def draw(self, frame: Frame) -> None:
+        store = frame.store
+        self.show(store.get("portfolio"), store.get("rewards"), store.get("venue"))
+
+    def show(self, total: PortfolioState | None, rewards: RewardsState | None, venue: VenueState | None,
+             today: str | None = None) -> None:
+        self._args = (total, rewards, venue, today)
+        today = today or time.strftime("%Y-%m-%d", time.gmtime(StatusBar.clock()))  # the bar's clock (pinned in tests)
+        pieces = pnl_pieces(total, rewards, venue, today)
+        width = self.size.width
+        one = _join(pieces)
+        lines = [one] if not width or one.cell_len <= width else [_join(pieces[:2]), _join(pieces[2:])]
+        t = Text(no_wrap=True, overflow="ellipsis")
+        for i, line in enumerate(lines):
+            if i:
+                t.append("\n")
+            if width:
+                line.truncate(width, overflow="ellipsis")
+            t.append_text(line)
+        update_if_changed(self, t, layout=len(lines) != getattr(self, "_lines", 0))  # its height: the lines
+        self._lines = len(lines)
+
+    def on_resize(self) -> None:
+        if self._args:
+            self.show(*self._args)
+
+
+def pnl_pieces(total: PortfolioState | None, rewards: RewardsState | None, venue: VenueState | None,
+               today: str) -> list[Text]:
+    """The summary's four labelled figures: trading, rewards, fees, net (``PnlSummary``)."""
+    zero = Decimal(0)
+    trading = (total.realized_pnl + total.unrealized_pnl) if total is not None else zero
+    fees = total.fees if total is not None else zero
+    earned: Decimal | None = None
+    if paper_mode(venue):
+        rewards_piece = Text.assemble("rewards ", ("n/a (paper)", "dim"))
+        earned = zero
+    elif rewards is not None and rewards.error:
+        rewards_piece = Text.assemble(("rewards unknown: ", "yellow"), (rewards_why(rewards), "yellow"))
+    elif rewards is None or not rewards.known:
+        rewards_piece = Text.assemble("rewards ", ("not read yet", "dim"))
+    else:
+        earned = rewards.today
+        day = _day_name(rewards.date, today)  # a reading from before 00:00 UTC is not today's
+        rewards_piece = Text.assemble(f"rewards {day} ", (f"+{reward_text(earned)}", "green" if earned else ""))
+    net = Text.assemble(("net ", "bold"), (f"{_money(trading + earned - fees)} pUSD" if earned is not None
+                                           else "unknown", "bold"))
+    trading_piece = Text(f"trading {_money(trading)}")
+    fees_piece = Text(f"fees {_money(-fees) if fees else '0.00'}")  # never "-0.00"
+    if earned is None and rewards is not None and rewards.error:  # the reason is long: it goes last
+        return [trading_piece, fees_piece, net, rewards_piece]
+    return [trading_piece, rewards_piece, fees_piece, net]
+
+
+def _day_name(day: str, today: str) -> str:
+    """``today``, ``yesterday`` or the date (UTC days, YYYY-MM-DD)."""
+    if day in ("", today):
+        return "today"
+    try:
+        before = (datetime.strptime(today, "%Y-%m-%d") - timedelta(days=1)).strftime("%Y-%m-%d")
+    except ValueError:
+        return day
+    return "yesterday" if day == before else day
+
+
+def _join(pieces: list[Text]) -> Text:
+    return Text("  ").join(pieces)
 
 
 class EventLog(Static, Panel):

@@ -16,6 +16,7 @@ from typing import Protocol
 from ..domain.ledger import Ledger
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
+from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS
 from ..state import OrderView
 
@@ -215,3 +216,54 @@ class Execution(ExecutionHealth, Protocol):
     async def collateral_balance(self) -> float:
         """The venue's collateral balance (raises when it cannot be read); only if ``venue_balance``."""
         ...
+
+    # ---- capital operations (polymm/engine/capital.py)
+    #: pairs are merged, not sold (``POLYMM_AUTO_MERGE``): quotes sell only the shares beyond the pairs
+    keep_pairs: bool
+
+    def free_shares(self, token: str) -> Decimal:
+        """Shares of ``token`` we may offer or merge: settled, not offered by a resting sell, not held for
+        a capital operation in flight."""
+        ...
+
+    def hold_capital(self, condition_id: str, shares: Mapping[str, Decimal]) -> None:
+        """A capital operation in flight will burn ``shares`` (token → count): they are not offered, and
+        the market's balances are not compared with the venue's until ``release_capital``."""
+        ...
+
+    def release_capital(self, condition_id: str) -> None: ...
+
+    def book_capital(self, market: Market, yes: Decimal, no: Decimal, price: int | None) -> list[Fill]:
+        """A confirmed capital operation moved our YES and NO counts by ``yes`` and ``no``. ``price`` None
+        (a merge or split: pairs, worth 1 whatever the price): the counts move, the position and P&L do not.
+        Else (a redeem) it is booked as adjustments at ``price`` (YES-terms pips), reported like fills."""
+        ...
+
+    async def resolution(self, condition_id: str) -> str | None:
+        """"YES" or "NO" once the venue says the market resolved, else None (also when unreadable)."""
+        ...
+
+
+def sellable(market: Market | None, token: str, free: Callable[[str], Decimal], keep_pairs: bool) -> Decimal:
+    """Shares of ``token`` a quote may sell: ``free`` ones, less — when pairs are kept for merging
+    (``POLYMM_AUTO_MERGE``) — the YES+NO pairs among them, which go back to pUSD instead of backing sells."""
+    n = free(token)
+    if not keep_pairs or market is None:
+        return n
+    other = market.no_token if token == market.yes_token else market.yes_token
+    return n - max(ZERO, min(n, free(other)))
+
+
+def book_capital(ledger: Ledger, market: Market, yes: Decimal, no: Decimal, price: int | None, ts: float,
+                 on_fill: Callable[[Fill], None]) -> list[Fill]:
+    """``Execution.book_capital`` for every execution: counts moved, or one adjustment per token."""
+    fills: list[Fill] = []
+    for token, is_no, delta in ((market.yes_token, False, yes), (market.no_token, True, no)):
+        if delta and price is None:
+            ledger.move(token, market.condition_id, is_no, delta)
+        elif delta and price is not None:
+            fill = ledger.adjust(token, market.condition_id, is_no, ledger.shares(token) + delta, price, ts)
+            if fill is not None:
+                fills.append(fill)
+                on_fill(fill)
+    return fills

@@ -64,9 +64,10 @@ from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS, PriceError, Tick, human, pips_to_decimal, pips_to_str, price_to_pips
 from ..domain.signals import EventConfig
 from ..domain.strategy import order_expiry
-from .execution import Execution, OpenOrder, OrderRequest, route
+from .execution import Execution, OpenOrder, OrderRequest, book_capital, route, sellable
 from .order_tracker import OrderTracker
 from .retry import describe, is_transient, retry_after, with_retries
+from .rewards import EarnedRewards, read_earned
 from .signing import OrderSigner
 from .user_ws import UserSocket
 from .wire import OrderEvent, TradeEvent, UserEvent, balance_amount, trade_from_rest, trade_status
@@ -185,6 +186,9 @@ class LiveExecution:
         #: orders we stopped tracking because the venue did not list them (the last few thousand): one
         #: that lands late after all is counted again (``_revive``) instead of resting uncounted
         self._retired: dict[str, OpenOrder] = {}
+        #: capital operations in flight: market → the shares they will burn (not offered, not compared)
+        self._capital: dict[str, dict[str, Decimal]] = {}
+        self.keep_pairs = False  # POLYMM_AUTO_MERGE: pairs are merged, not sold (``execution.sellable``)
 
     def __repr__(self) -> str:
         return f"LiveExecution({self.config.clob_url!r}, orders={len(self.orders)})"
@@ -392,7 +396,7 @@ class LiveExecution:
     # ================================================================ placing
     def _route(self, market: Market, req: OrderRequest) -> tuple[str, str, int]:
         """(token, venue side, venue price) for a YES-terms quote, preferring to sell what we hold."""
-        return route(market, req, self._free_shares)
+        return route(market, req, lambda token: sellable(market, token, self._free_shares, self.keep_pairs))
 
     def _free_shares(self, token: str) -> Decimal:
         """Shares of ``token`` we may offer: settled ones (the venue refuses to sell shares of a trade
@@ -402,7 +406,28 @@ class LiveExecution:
         reserved = sum(
             (o.remaining for o in self.orders.open() if o.token_id == token and o.venue_side == "SELL"), ZERO
         )
-        return settled - reserved
+        held = sum((c.get(token, ZERO) for c in self._capital.values()), ZERO)
+        return settled - reserved - held
+
+    # ================================================================ capital operations
+    def free_shares(self, token: str) -> Decimal:
+        return self._free_shares(token)
+
+    def hold_capital(self, condition_id: str, shares: Mapping[str, Decimal]) -> None:
+        self._capital[condition_id] = dict(shares)
+
+    def release_capital(self, condition_id: str) -> None:
+        self._capital.pop(condition_id, None)
+
+    def book_capital(self, market: Market, yes: Decimal, no: Decimal, price: int | None) -> list[Fill]:
+        return book_capital(self.ledger, market, yes, no, price, time.time(), self.on_fill)
+
+    async def resolution(self, condition_id: str) -> str | None:
+        return await self._resolution(condition_id)
+
+    async def earned_rewards(self, date: str) -> EarnedRewards:
+        """The liquidity rewards the venue says this wallet earned on ``date`` (UTC, ``YYYY-MM-DD``)."""
+        return await self._run(read_earned, self._client, date)
 
     def _expiry(self, market: Market) -> int:
         """Our orders' GTD expiration in ``market`` (0: GTC): the moment its event halt begins."""
@@ -946,6 +971,9 @@ class LiveExecution:
         now = time.time()
         clean: dict[str, bool] = {}
         for (token, (cid, no)), venue in zip(tokens.items(), balances, strict=True):
+            if cid in self._capital:  # a merge, split or redeem in flight moves it: compare once it is booked
+                clean[cid] = False
+                continue
             if self.ledger.version(token) == versions[token] and \
                     await self._agrees(token, cid, no, venue, confirm_now=confirm_now, now=now):
                 clean.setdefault(cid, True)

@@ -20,7 +20,7 @@ from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS
-from .execution import ChannelStatus, Execution, OpenOrder, OrderRequest, route
+from .execution import ChannelStatus, Execution, OpenOrder, OrderRequest, book_capital, route, sellable
 
 ZERO = Decimal(0)
 
@@ -50,6 +50,9 @@ class PaperExecution:
         self._orders: dict[str, OpenOrder] = {}
         self._ids = itertools.count(1)
         self._trades = itertools.count(1)
+        self._capital_by_market: dict[str, dict[str, Decimal]] = {}  # in-flight capital ops' shares
+        self.keep_pairs = False  # POLYMM_AUTO_MERGE: pairs are merged, not sold (``execution.sellable``)
+        self._capital_held: dict[str, Decimal] = {}  # token → shares they hold
 
     # ------------------------------------------------------------ the execution interface
     async def start(self, markets: Sequence[Market]) -> None:
@@ -99,7 +102,34 @@ class PaperExecution:
         held = self.ledger.shares(token)
         selling = sum((o.remaining for o in self._orders.values() if o.token_id == token and o.venue_side == "SELL"),
                       ZERO)
-        return held - selling
+        return held - selling - self._capital_held.get(token, ZERO)
+
+    # ------------------------------------------------------------ capital operations
+    def free_shares(self, token: str) -> Decimal:
+        return self._free(token)
+
+    def _sellable(self, market: Market) -> Callable[[str], Decimal]:
+        return lambda token: sellable(market, token, self._free, self.keep_pairs)
+
+    def hold_capital(self, condition_id: str, shares: Mapping[str, Decimal]) -> None:
+        self._capital_by_market[condition_id] = dict(shares)
+        self._recount_held()
+
+    def release_capital(self, condition_id: str) -> None:
+        self._capital_by_market.pop(condition_id, None)
+        self._recount_held()
+
+    def _recount_held(self) -> None:
+        self._capital_held = {}
+        for held in self._capital_by_market.values():
+            for token, n in held.items():
+                self._capital_held[token] = self._capital_held.get(token, ZERO) + n
+
+    def book_capital(self, market: Market, yes: Decimal, no: Decimal, price: int | None) -> list[Fill]:
+        return book_capital(self.ledger, market, yes, no, price, self._clock(), self.on_fill)
+
+    async def resolution(self, condition_id: str) -> str | None:
+        return None  # paper has no venue to resolve markets
 
     async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest]) -> list[str]:
         ids = []
@@ -108,7 +138,7 @@ class PaperExecution:
             ahead = 0.0
             if book is not None:
                 ahead = book.bids[r.price] if r.side is Side.BUY else book.asks[r.price]
-            token, venue_side, _ = route(market, r, self._free)  # as the venue would hold it
+            token, venue_side, _ = route(market, r, self._sellable(market))  # as the venue would hold it
             self._orders[oid] = OpenOrder(oid, market.condition_id, r.side, r.price, r.size, queue_ahead=ahead,
                                           token_id=token, venue_side=venue_side,
                                           placed_at=self._clock())  # the simulated clock in a replay

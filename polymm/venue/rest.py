@@ -157,6 +157,13 @@ class PublicClient:
                         log.warning("skipping a malformed /books entry: %s", e)
         return out
 
+    async def clob_market(self, condition_id: str) -> dict[str, Any]:
+        """CLOB ``GET /markets/{condition_id}`` as parsed JSON (VenueError 404 when it is not listed)."""
+        doc = orjson.loads(await self._get(f"{self.clob_url}/markets/{condition_id}"))
+        if not isinstance(doc, dict):
+            raise VenueError(404, f"/markets/{condition_id}: no market object")
+        return doc
+
     async def gamma_get(self, path: str, **params: Any) -> Any:
         """GET a Gamma path (``/markets``, ``/events``...) as parsed JSON; list values repeat the parameter."""
         return orjson.loads(await self._get(f"{self.gamma_url}{path}", **params))
