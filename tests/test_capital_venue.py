@@ -216,3 +216,31 @@ def test_split_mints_pairs_and_bad_input_names_the_option(clean, venue, capsys) 
     assert "--amount: must be a number above 0 with at most 6 decimals" in capsys.readouterr().err
     assert main(["merge", *_demo(venue), "--market", "0x12"]) == 2
     assert "--market: must be a condition id (0x + 64 hex digits)" in capsys.readouterr().out
+
+
+async def test_a_demo_engine_with_auto_redeem_collects_a_resolved_market_once(tmp_path, wait_until) -> None:
+    async with run_exchange(port=0, flow=False, seed=29) as ex:
+        m, other = _plain(ex, 2)
+        acc = ex.standin.accounts
+        acc.set_shares(DEMO, m.yes_token, "10")  # held before the start: the catch-up takes it from the venue
+        acc.set_shares(DEMO, m.no_token, "4")
+        engine = Engine(demo_settings(ex, auto_redeem=True, capital_check_s=3600, journal_path=str(tmp_path / "j")),
+                        [m, other], mode="DEMO")
+        task = asyncio.create_task(engine.run())
+        try:
+            await wait_until(lambda: engine.ledger.shares(m.yes_token) == 10 and engine.execution.ready()[0])
+            assert await engine.capital_once() == []  # not resolved: nothing to redeem
+            cash = acc.balance(DEMO)
+            ex.standin.resolve_market(m.condition_id, "Yes")
+            [op] = await engine.capital_once()
+            assert (op.kind, op.status, op.amount) == (CapitalKind.REDEEM, "confirmed", D(10))
+            assert acc.balance(DEMO) == cash + 10  # 10 winning YES paid, 4 losing NO burned
+            assert acc.position(DEMO, m.yes_token) == acc.position(DEMO, m.no_token) == 0
+            assert engine.ledger.shares(m.yes_token) == engine.ledger.shares(m.no_token) == 0
+            assert engine.portfolio.position(m.condition_id).qty == 0
+            assert await engine.capital_once() == []  # nothing left: redeemed once
+        finally:
+            await engine.stop(cancel_orders=True)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
