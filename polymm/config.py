@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     def _price_range(cls, v: float, info: ValidationInfo) -> float:
         lo = info.data.get("select_price_min")
         if lo is not None and v <= lo:
-            raise ValueError(f"must be above POLYMM_SELECT_PRICE_MIN ({human(Decimal(repr(lo)))})")
+            raise ValueError(f"must be above POLYMM_SELECT_PRICE_MIN ({human(lo)})")
         return v
 
     @field_validator("select_max_hours_to_end")
@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     def _hours_range(cls, v: float | None, info: ValidationInfo) -> float | None:
         lo = info.data.get("select_min_hours_to_end")
         if v is not None and lo is not None and v <= lo:
-            raise ValueError(f"must be above POLYMM_SELECT_MIN_HOURS_TO_END ({human(Decimal(repr(lo)))})")
+            raise ValueError(f"must be above POLYMM_SELECT_MIN_HOURS_TO_END ({human(lo)})")
         return v
 
     @field_validator("default_model", mode="before")

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from .domain.market import Side
 from .domain.portfolio import Fill, Position
+from .domain.prices import fmt_amount
 
 log = logging.getLogger(__name__)
 
@@ -424,8 +425,10 @@ PNL_COLUMNS = ("date", "condition_id", "position", "realized", "unrealized", "fe
 
 
 def _plain(d: Decimal) -> str:
-    """A Decimal as plain digits (never an exponent: ``1E+1`` → ``10``), as exact as it was stored."""
-    return format(d, "f")
+    """A CSV amount (``prices.fmt_amount``): plain digits, never an exponent (``1E+1`` → ``10.00``,
+    ``0E-7`` → ``0.00``), 2 decimals and up to 6 where the value has them (``0.000001``), rounded
+    there (``-24.9799999999999996`` → ``-24.98``)."""
+    return fmt_amount(d)
 
 
 def export_pnl(path: str | Path, date: str) -> str:
@@ -434,9 +437,9 @@ def export_pnl(path: str | Path, date: str) -> str:
     last snapshot of the market's previous journaled day; position and unrealised are as of the day's
     last snapshot. ``total`` is trading (realised + unrealised − fees); ``rewards`` is what the venue
     said the market earned that day (the journal's ``rewards`` table, its last reading); ``net`` =
-    total + rewards. A market that earned rewards but has no P&L snapshot that day is listed with zero
-    trading and its position and unrealised left empty. ``date``: ``YYYY-MM-DD``; raises ValueError
-    naming the field otherwise."""
+    total + rewards; amounts are plain decimals with 2 to 6 decimals (``_plain``). A market that earned
+    rewards but has no P&L snapshot that day is listed with zero trading and its position and
+    unrealised left empty. ``date``: ``YYYY-MM-DD``; raises ValueError naming the field otherwise."""
     try:
         datetime.strptime(date, "%Y-%m-%d")
     except ValueError:

@@ -215,7 +215,7 @@ def test_split_mints_pairs_and_bad_input_names_the_option(clean, venue, capsys) 
     assert e.value.code == 2
     assert "--amount: must be a number above 0 with at most 6 decimals" in capsys.readouterr().err
     assert main(["merge", *_demo(venue), "--market", "0x12"]) == 2
-    assert "--market: must be a condition id (0x + 64 hex digits)" in capsys.readouterr().out
+    assert "--market: must be a condition id (0x + 64 hex digits), got 0x12" in capsys.readouterr().err
 
 
 async def test_a_demo_engine_with_auto_redeem_collects_a_resolved_market_once(tmp_path, wait_until) -> None:

@@ -244,8 +244,8 @@ def _free_port() -> int:
     (["run"], {"POLYMM_METRICS_PORT": "70000"}, ["POLYMM_METRICS_PORT", "65535"]),
     (["cancel-all"], {"POLYMM_MODE": "turbo"}, ["POLYMM_MODE", "'paper', 'live' or 'demo'"]),
     (["run"], {"POLYMM_SELECT_PRICE_MIN": "0.8", "POLYMM_SELECT_PRICE_MAX": "0.2"},
-     ["POLYMM_SELECT_PRICE_MAX", "must be above POLYMM_SELECT_PRICE_MIN (0.8)", "(got '0.2')"]),
-    (["run"], {"POLYMM_SELECT_MAX_SPREAD": "2"}, ["POLYMM_SELECT_MAX_SPREAD", "less than 1", "(got '2')"]),
+     ["POLYMM_SELECT_PRICE_MAX", "must be above POLYMM_SELECT_PRICE_MIN (0.8)", "(got 0.2)"]),
+    (["run"], {"POLYMM_SELECT_MAX_SPREAD": "2"}, ["POLYMM_SELECT_MAX_SPREAD", "less than 1", "(got 2)"]),
 ])
 def test_bad_settings_of_the_new_commands_exit_2_naming_the_field_and_allowed_values(
     monkeypatch, capsys, argv, env, words

@@ -248,12 +248,12 @@ def test_updated_returns_a_new_validated_value() -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"spread": "1.5"}, ["spread", "less than 1", "'1.5'"]),
-        ({"spread": "0"}, ["spread", "greater than 0"]),
+        ({"spread": "1.5"}, ["spread", "less than 1", "(got 1.5)"]),
+        ({"spread": "0"}, ["spread", "greater than 0", "(got 0)"]),
         ({"layers": 9}, ["layers", "less than or equal to 5", "9"]),
         ({"size": "10.005"}, ["size", "at most 2 decimals"]),
-        ({"size": "-1"}, ["size", "greater than 0"]),
-        ({"position_limit": "abc"}, ["position_limit", "decimal"]),
+        ({"size": "-1"}, ["size", "greater than 0", "(got -1)"]),
+        ({"position_limit": "abc"}, ["position_limit", "decimal", "(got 'abc')"]),
         ({"requote_threshold": "-0.1"}, ["requote_threshold", "greater than or equal to 0"]),
         ({"enabled": "maybe"}, ["enabled", "boolean"]),
         ({"sprad": "0.05"}, ["sprad", "Extra inputs are not permitted"]),
@@ -305,3 +305,53 @@ def test_every_setting_is_documented_in_env_example():
     text = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
     missing = [n for n in Settings.model_fields if f"POLYMM_{n.upper()}=" not in text]
     assert missing == []
+
+
+# ---------------------------------------------------------------- values shown as typed
+@pytest.mark.parametrize(("change", "message"), [
+    ({"spread": Decimal("-1")}, "spread: Input should be greater than 0 (got -1)"),
+    ({"size": Decimal("0")}, "size: Input should be greater than 0 (got 0)"),
+    ({"spread": Decimal("1.50")}, "spread: Input should be less than 1 (got 1.50)"),
+    ({"size": Decimal("1E+6")}, "size: Input should be less than or equal to 100000 (got 1000000)"),
+    ({"layers": 0}, "layers: Input should be greater than or equal to 1 (got 0)"),
+    ({"size_mult": 5.000000000000001 + 1}, "size_mult: Input should be less than or equal to 5 (got 6)"),  # noise
+])
+def test_the_parameter_editors_values_are_shown_as_typed_never_as_a_decimal_repr(change: dict, message: str) -> None:
+    """The dashboard's editor hands ``updated`` Decimals: the error shows them as the user typed them."""
+    with pytest.raises(ConfigError) as info:
+        MarketParams().updated(**change)
+    assert str(info.value) == message
+    assert "Decimal(" not in str(info.value) and "E+" not in str(info.value)
+
+
+def test_settings_errors_show_the_value_as_typed(config_env: pytest.MonkeyPatch) -> None:
+    assert "POLYMM_DEFAULT_SPREAD: Input should be greater than 0 (got -1)" in _error(config_env,
+                                                                                     POLYMM_DEFAULT_SPREAD="-1")
+    config_env.delenv("POLYMM_DEFAULT_SPREAD")
+    with pytest.raises(ConfigError) as info:
+        _load(default_size=Decimal("0"), max_order_size=Decimal("-2.50"))
+    assert str(info.value) == ("POLYMM_DEFAULT_SIZE: Input should be greater than 0 (got 0); "
+                               "POLYMM_MAX_ORDER_SIZE: Input should be greater than 0 (got -2.50)")
+
+
+def test_check_for_and_the_caps_write_ticks_and_values_plainly() -> None:
+    with pytest.raises(ConfigError) as info:
+        MarketParams(spread=Decimal("0.01"), size=Decimal("4.00")).check_for(_market("0.01", "5.000"))
+    assert str(info.value) == ("spread: must be at least two ticks, 0.02 (got 0.01); "
+                               "size: must be at least the market minimum 5 (got 4.00)")
+    with pytest.raises(ConfigError) as info:
+        MarketParams(size=Decimal("600")).check_caps(Decimal("5E+2"), Decimal("1000"))
+    assert str(info.value) == "size: must be at most the risk cap 500 (got 600)"
+
+
+def test_a_market_files_bad_value_is_shown_as_written_in_the_file() -> None:
+    from polymm.engine.watchlist import parse_market_file
+
+    cid = "0x" + "ab" * 32
+    parsed = parse_market_file(f"{cid} spread=-1\n{cid.replace('ab', 'cd')} size=0 layers=2\n"
+                               f"{cid.replace('ab', 'ef')} spread=abc\n")
+    assert [e.message for e in parsed.errors] == [
+        "spread: Input should be greater than 0 (got -1)",
+        "size: Input should be greater than 0 (got 0)",
+        "spread: Input should be a valid decimal (got 'abc')",
+    ]

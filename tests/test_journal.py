@@ -111,8 +111,8 @@ def test_export_pnl_is_the_days_difference_per_market_with_a_total(tmp_path: Pat
     j.close()
     lines = export_pnl(path, "2025-11-22").splitlines()
     assert lines[0] == "date,condition_id,position,realized,unrealized,fees,total,fills,rewards,net"
-    assert lines[1] == f"2025-11-22,{CID},4,3,-2,0.2,-0.2,4,0,-0.2"  # 3 realised, unrealised 1 → -2, fees 0.2
-    assert lines[2] == "2025-11-22,TOTAL,,3,-2,0.2,-0.2,4,0,-0.2"
+    assert lines[1] == f"2025-11-22,{CID},4.00,3.00,-2.00,0.20,-0.20,4,0.00,-0.20"  # 3 realised, unrealised 1 → -2
+    assert lines[2] == "2025-11-22,TOTAL,,3.00,-2.00,0.20,-0.20,4,0.00,-0.20"
     with pytest.raises(ValueError, match="--date: must be a date as YYYY-MM-DD"):
         export_pnl(path, "22/11/2025")
 
@@ -128,8 +128,8 @@ def test_export_pnl_command_writes_the_csv_and_names_bad_input(tmp_path: Path, c
     j.close()
     out = tmp_path / "pnl.csv"
     assert main(["export-pnl", "--date", "2025-11-22", "--journal", str(path), "--out", str(out)]) == 0
-    assert out.read_text().splitlines()[1:] == [f"2025-11-22,{CID},10,2.5,0.5,0,3.0,2,0,3.0",
-                                                "2025-11-22,TOTAL,,2.5,0.5,0,3.0,2,0,3.0"]
+    assert out.read_text().splitlines()[1:] == [f"2025-11-22,{CID},10.00,2.50,0.50,0.00,3.00,2,0.00,3.00",
+                                                "2025-11-22,TOTAL,,2.50,0.50,0.00,3.00,2,0.00,3.00"]
     assert main(["export-pnl", "--date", "2025-13-01", "--journal", str(path)]) == 2
     assert "--date: must be a date as YYYY-MM-DD" in capsys.readouterr().err
     assert main(["export-pnl", "--date", "2025-11-22", "--journal", str(tmp_path / "none.sqlite")]) == 1
@@ -157,19 +157,69 @@ def test_export_pnl_adds_the_days_rewards_per_market_and_a_net_column(tmp_path: 
     rows = list(csv.DictReader(io.StringIO(export_pnl(path, "2025-11-22"))))
     assert [r["condition_id"] for r in rows] == [CID, idle, "TOTAL"]
     mine, earned_only, total = rows
-    assert mine == {"date": "2025-11-22", "condition_id": CID, "position": "10", "realized": "1.5",
+    assert mine == {"date": "2025-11-22", "condition_id": CID, "position": "10.00", "realized": "1.50",
                     "unrealized": "0.75", "fees": "0.25", "total": "2.00", "fills": "3", "rewards": "0.35",
                     "net": "2.35"}
-    assert earned_only == {"date": "2025-11-22", "condition_id": idle, "position": "", "realized": "0",
-                           "unrealized": "", "fees": "0", "total": "0", "fills": "0", "rewards": "0.000001",
+    assert earned_only == {"date": "2025-11-22", "condition_id": idle, "position": "", "realized": "0.00",
+                           "unrealized": "", "fees": "0.00", "total": "0.00", "fills": "0", "rewards": "0.000001",
                            "net": "0.000001"}
-    assert total == {"date": "2025-11-22", "condition_id": "TOTAL", "position": "", "realized": "1.5",
+    assert total == {"date": "2025-11-22", "condition_id": "TOTAL", "position": "", "realized": "1.50",
                      "unrealized": "0.75", "fees": "0.25", "total": "2.00", "fills": "3", "rewards": "0.350001",
                      "net": "2.350001"}
     assert "E" not in export_pnl(path, "2025-11-22").replace("TOTAL", "")
     # a day with rewards only
-    assert export_pnl(path, "2025-11-21").splitlines()[1:] == [f"2025-11-21,{other},,0,,0,0,0,9,9",
-                                                               "2025-11-21,TOTAL,,0,0,0,0,0,9,9"]
+    assert export_pnl(path, "2025-11-21").splitlines()[1:] == [f"2025-11-21,{other},,0.00,,0.00,0.00,0,9.00,9.00",
+                                                               "2025-11-21,TOTAL,,0.00,0.00,0.00,0.00,0,9.00,9.00"]
+
+
+def test_export_pnl_writes_money_plainly_whatever_the_journal_stored(tmp_path: Path) -> None:
+    """Float noise and exponents as stored (``-24.9799999999999996``, ``0E-7``, ``1E+1``) come out as
+    plain amounts: 2 decimals, up to 6 where the value has them, never an exponent."""
+    import csv
+    import io
+
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    pos = Portfolio().position(CID)
+    pos.realized, pos.fees, pos.fills, pos.qty = D("-24.9799999999999996"), D("0E-7"), 1, D("1E+1")
+    j.record_daily([(CID, pos, D("4E-16"))], ts=1_763_769_600.0 + 60)  # 2025-11-22
+    j.close()
+    text = export_pnl(path, "2025-11-22")
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert [row[k] for k in ("position", "realized", "unrealized", "fees", "total", "net")] == \
+        ["10.00", "-24.98", "0.00", "0.00", "-24.98", "-24.98"]
+    body = text.replace("TOTAL", "")
+    assert "E" not in body and "e-" not in body and "Decimal" not in body
+    for r in csv.DictReader(io.StringIO(text)):
+        for k in ("realized", "fees", "total", "rewards", "net"):
+            assert 2 <= len(r[k].partition(".")[2]) <= 6, (k, r[k])
+
+
+def test_export_pnl_takes_today_utc_when_no_date_is_given(tmp_path: Path, capsys) -> None:
+    from datetime import UTC, datetime
+
+    from polymm.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["export-pnl", "--help"])
+    assert "(default: today, UTC)" in " ".join(capsys.readouterr().out.split())  # the help says so
+
+    def today() -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%d")
+
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    pos = Portfolio().position(CID)
+    pos.realized, pos.qty, pos.fills = D("1.25"), D(3), 1
+    day = today()
+    j.record_daily([(CID, pos, D(0))], ts=time.time())
+    j.close()
+    assert main(["export-pnl", "--journal", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    if today() != day:
+        pytest.skip("midnight UTC passed during the test")
+    assert lines[1:] == [f"{day},{CID},3.00,1.25,0.00,0.00,1.25,1,0.00,1.25",
+                         f"{day},TOTAL,,1.25,0.00,0.00,1.25,1,0.00,1.25"]
 
 
 # ------------------------------------------------------------------------------------------ engine

@@ -143,7 +143,7 @@ def test_status_shows_venue_clock_orders_per_market_balance_positions_and_the_jo
     assert "balance    " in out and "pUSD" in out
     assert "3 open orders of ours in 2 markets" in out
     assert m0.condition_id in out and m0.question in out and m1.condition_id in out
-    assert "2 bids, 0 asks: BUY Yes 5 @ 0.02, BUY Yes 5 @ 0.03" in out
+    assert "2 bids, 0 asks: BUY Yes 5.00 @ 0.02, BUY Yes 5.00 @ 0.03" in out
     assert "positions  none (Data API)" in out
     assert f"journal    {path}: HALTED (daily loss limit)" in out and "spread=0.03" in out
 
@@ -237,12 +237,14 @@ def test_status_shows_positions_per_market_capital_operations_and_todays_rewards
 
     code, out, _ = _run(capsys, ["status", *_demo(venue), "--journal", str(path)])
     assert code == 0, out
-    assert f"rewards    today ({_today()} UTC) {rw['today']} pUSD from the venue, 1 market" in out
+    shown = re.search(rf"rewards    today \({_today()} UTC\) (\d+\.\d{{2,6}}) pUSD from the venue, 1 market", out)
+    assert shown and Decimal(shown[1]) == Decimal(rw["today"]), out  # to the cent, more only where it has more
     assert "positions  1 market (Data API)" in out
-    held = r"YES 12\.5 @ [\d.]+, NO 8 @ [\d.]+, YES now [\d.]+; 8 pairs mergeable; P&L [-+][\d.]+ pUSD"
+    held = (r"YES 12\.50 @ 0\.\d{2,4}, NO 8\.00 @ 0\.\d{2,4}, YES now 0\.\d{2,4}; 8\.00 pairs mergeable; "
+            r"P&L [-+]\d+\.\d\d pUSD")
     assert re.search(held, out), out
     assert "capital    1 operation in the journal:" in out
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC  merge 10 pairs  confirmed  ", out), out
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC  merge 10\.00 pairs  confirmed  ", out), out
 
 
 def test_status_takes_todays_rewards_from_the_journal_when_the_venue_does_not_answer(
@@ -302,11 +304,32 @@ def test_status_groups_the_data_apis_rows_per_market_and_writes_plain_numbers() 
     assert {op["amount"] for op in doc["capital_ops"]} == {"10"} and len(doc["capital_ops"]) == 7
     text = render_status(report)
     assert "positions  2 markets (Data API)" in text
-    assert "YES 10 @ 0.45, NO 4 @ 0.52, YES now 0.5; 4 pairs mergeable; P&L +0.42 pUSD  Lakers or Celtics?" in text
-    assert "NO 3.25 @ 0.3, YES now 0.8; redeemable; P&L -0.32 pUSD  Will it rain?" in text  # to the cent, half to even
+    assert "YES 10.00 @ 0.45, NO 4.00 @ 0.52, YES now 0.50; 4.00 pairs mergeable; P&L +0.42 pUSD  Lakers or Celtics?" \
+        in text  # a price never as 0.5 beside 0.45
+    assert "NO 3.25 @ 0.30, YES now 0.80; redeemable; P&L -0.32 pUSD  Will it rain?" in text  # to the cent, half even
     assert "capital    the journal's latest 5 operations, newest first:" in text
-    assert text.count("  redeem for 10 pUSD  failed (relayer unreachable)  0xb2b2b2…b2b2  Will it rain?") == 5
+    assert text.count("  redeem for 10.00 pUSD  failed (relayer unreachable)  0xb2b2b2…b2b2  Will it rain?") == 5
     assert "E+" not in text and "E+" not in report.to_json()
+
+
+def test_status_text_writes_every_number_plainly_whatever_was_stored() -> None:
+    """An older journal's ``1E+1``, a balance with a 1e-6 residue, a float-noise order size: plain digits,
+    amounts to the cent (more only where the value has them), prices to the tick."""
+    from polymm.ops.status import JournalView, MarketOrders, StatusReport, _group_orders, render_status
+    from polymm.ops.venue import Ping
+
+    cid = "0x" + "c3" * 32
+    orders = _group_orders([{"market": cid, "side": "BUY", "outcome": "Yes", "price": "0.3",
+                             "original_size": 10.000000000000002, "size_matched": "0E-7"}], {})
+    assert orders == (MarketOrders(cid, "", 1, 0, ("BUY Yes 10.00 @ 0.30",)),)
+    journal = JournalView("j.sqlite", "present", positions={cid: Decimal("1E+1")},
+                          params={cid: {"size": "1E+1", "spread": "0.030", "model": "pm4"}})
+    report = StatusReport(Ping("http://venue", True, 3.0, 2, 1_795_000_000, 0.0), "0xW",
+                          collateral=Decimal("1234.000001"), orders=orders, journal=journal)
+    text = render_status(report)
+    assert "balance    1,234.000001 pUSD" in text
+    assert "0xc3c3c3…c3c3  10.00 YES" in text and "model=pm4 size=10 spread=0.03" in text
+    assert "E+" not in text and "E-" not in text and "Decimal(" not in text
 
 
 def test_status_without_credentials_or_journal_still_reports_the_venue(clean, venue, capsys, tmp_path: Path) -> None:
@@ -329,7 +352,7 @@ def test_status_of_an_unreachable_venue_exits_1(clean, capsys) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
     code, out, _ = _run(capsys, ["status", "--demo", "--clob-url", url])
     assert code == 1
-    assert f"venue      {url}  UNREACHABLE: ConnectError" in out
+    assert f"venue      {url}  UNREACHABLE: connection refused (nothing listens there" in out
 
 
 # ---------------------------------------------------------------- markets
@@ -351,6 +374,68 @@ def test_markets_are_ranked_by_the_chosen_column_with_a_limit(clean, venue, caps
     lines = out.splitlines()
     assert code == 0 and len(lines) == 3
     assert all(col in lines[0] for col in ("condition_id", "volume 24h", "spread", "reward/day", "score"))
+
+
+def test_markets_sort_reward_ranks_by_the_reward_per_day_column_it_shows(clean, venue, capsys) -> None:
+    code, out, _ = _run(capsys, ["markets", *_demo(venue), "--sort", "reward", "--json"])
+    rows = json.loads(out)
+    rates = [r["reward_daily_rate"] for r in rows]
+    assert code == 0 and len(set(rates)) >= 2, rates  # the stand-in pays different pools: the order means something
+    assert rates == sorted(rates, reverse=True)
+    code, out, _ = _run(capsys, ["markets", *_demo(venue), "--sort", "reward"])
+    table = out.splitlines()[1:]
+    shown = [line.split()[4] for line in table]  # #, condition_id, volume, spread, reward/day, ...
+    assert [line.split()[1] for line in table] == [r["condition_id"] for r in rows]
+    assert [Decimal(x.replace(",", "")) if x != "-" else Decimal(0) for x in shown] == \
+        [Decimal(str(r)).quantize(Decimal("0.01")) for r in rates]
+    assert all(x == "-" or re.fullmatch(r"[\d,]+\.\d{2,6}", x) for x in shown), shown
+
+
+def test_markets_reward_order_is_the_pool_per_day_not_the_yield() -> None:
+    """A big pool whose band the spread misses (yield 0) still ranks first: the column the table shows."""
+    from polymm.domain.market import Market
+    from polymm.domain.prices import Tick
+    from polymm.ops.markets import by_reward_per_day, render_markets
+    from polymm.venue.discovery import Candidate, rank
+
+    def cand(cid: str, rate: float, spread: float, tick: str = "0.01") -> Candidate:
+        m = Market(cid, "1", "2", "q", Tick.parse(tick), reward_min_size=Decimal(50), reward_max_spread=Decimal(4))
+        return Candidate(m, "1", 1000.0, 0.0, spread, 0.5 - spread / 2, 0.5 + spread / 2, None, None, None, rate,
+                         50.0, 4.0)
+
+    wide_rich, tight_poor = cand("0xa", 500.0, 0.2), cand("0xb", 20.0, 0.02)
+    assert rank([wide_rich, tight_poor], by="reward")[0] is tight_poor  # the yield's order differs
+    assert by_reward_per_day([tight_poor, wide_rich]) == [wide_rich, tight_poor]
+    text = render_markets([wide_rich, tight_poor, cand("0xc", 0.0, 0.1 + 0.2 - 0.25, "0.005")])
+    assert [line.split()[3:5] for line in text.splitlines()[1:]] == [["0.20", "500.00"], ["0.02", "20.00"],
+                                                                     ["0.050", "-"]]  # the tick's decimals
+
+
+def test_operator_commands_with_demo_and_no_url_say_they_act_on_a_fresh_stand_in(clean, capsys) -> None:
+    code, out, err = _run(capsys, ["markets", "--demo", "--limit", "1", "--json"])
+    assert code == 0 and len(json.loads(out)) == 1  # stdout stays the answer
+    assert err.strip() == ("polymm markets: no --clob-url: acting on a fresh embedded stand-in, not on a running "
+                           "demo; give --clob-url http://127.0.0.1:PORT to reach one")
+
+
+def test_cancel_all_with_demo_and_no_url_refuses_rather_than_confirm_nothing(clean, venue, capsys) -> None:
+    _rest_orders(venue, [1])
+    code, out, err = _run(capsys, ["cancel-all", "--demo"])
+    assert code == 2 and out == ""
+    assert err.startswith("polymm cancel-all: --clob-url: required with --demo (a fresh embedded stand-in holds "
+                          "no orders of ours") and "--clob-url http://127.0.0.1:PORT" in err
+    assert len(_ours(venue)) == 1  # nothing was touched
+    code, out, _ = _run(capsys, ["cancel-all", *_demo(venue)])
+    assert code == 0 and "cancelled 1 orders" in out
+
+
+def test_an_unreachable_venue_is_one_line_naming_the_cause(clean, capsys) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    for command in (["cancel-all"], ["markets", "--gamma-url", f"{url}/gamma-api"], ["merge"]):
+        code, out, err = _run(capsys, [*command, "--demo", "--clob-url", url])
+        assert code == 1 and out == "", (command, out)
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert err.startswith(f"polymm {command[0]}: {url}: connection refused (nothing listens there"), err
 
 
 def test_markets_search_keeps_only_matching_questions(clean, venue, capsys) -> None:
@@ -572,6 +657,27 @@ def test_the_settings_secrets_include_the_configured_and_the_demo_key(clean) -> 
     found = settings_secrets(s)
     assert "77" * 32 in found and "0x" + "77" * 32 in found and "s" * 44 in found and "p" * 20 in found
     assert DEMO_PRIVATE_KEY in found
+
+
+async def test_the_engines_fill_line_has_the_size_to_the_cent_and_the_price_on_the_tick(clean, wait_until) -> None:
+    """``fill BUY 10.00 @ 0.30 …``: one formatter for the log too (never ``1E+1``, never ``0.3`` beside
+    ``0.29``)."""
+    from engines import hit_our_bid, ours, running_engine, yes_bids
+
+    from polymm_standin.server import run_exchange
+
+    async with run_exchange(port=0, flow=False, seed=31) as ex:
+        m = next(m for m in ex.markets if not m.neg_risk and m.tick.text == "0.01")
+        cid = m.condition_id
+        async with running_engine(ex, markets=[m]) as engine:
+            await wait_until(lambda: engine.execution.ready()[0] and yes_bids(ours(ex, engine, cid)), timeout=30)
+            bid = max(o.yes_price for o in yes_bids(ours(ex, engine, cid)))
+            size = hit_our_bid(ex, engine, cid)
+            line = await wait_until(lambda: next((e.text for e in engine.store.get("events", ())
+                                                  if e.text.startswith("fill ")), None), timeout=30)
+    shown = re.fullmatch(r"fill BUY (\d+\.\d{2,6}) @ (0\.\d\d) (.+)", line)
+    assert shown, line
+    assert Decimal(shown[1]) == size and shown[2] == f"{Decimal(bid) / 10_000:.2f}" and shown[3] == m.short_question
 
 
 # ---------------------------------------------------------------- start-up against a busy venue

@@ -11,14 +11,20 @@ from ..ops.wallet import wallet
 from .operator import operator_command
 from .options import operator_args
 
+#: why ``cancel-all --demo`` without ``--clob-url`` is refused
+NO_ORDERS_TO_CANCEL = "a fresh embedded stand-in holds no orders of ours: it could only confirm that none rest"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cancel-all", help="panic button: cancel every open order of ours at the venue",
                        description="Cancel every open order of ours at the venue (DELETE /cancel-all), print how "
                                    "many, and confirm with GET /data/orders that none remain. Exits 1 if some still "
-                                   "rest. A polymm still running keeps quoting: stop it first (ctrl+k or SIGTERM).")
-    operator_args(p)
-    p.set_defaults(func=operator_command(_cancel_all))
+                                   "rest. A polymm still running keeps quoting: stop it first (ctrl+k or SIGTERM). "
+                                   "With --demo it needs --clob-url: the running demo's stand-in (a fresh one holds "
+                                   "no orders of ours).")
+    operator_args(p, demo_needs_url=True)
+    p.set_defaults(func=operator_command(_cancel_all, needs_running_demo=NO_ORDERS_TO_CANCEL))
+
 
 
 async def _cancel_all(settings: Settings, args: argparse.Namespace) -> int:

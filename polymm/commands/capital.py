@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from decimal import Decimal
 
 from ..argtypes import positive_decimal
@@ -52,13 +53,14 @@ def _runner(kind: CapitalKind) -> Work:
 async def _capital(settings: Settings, args: argparse.Namespace, kind: CapitalKind) -> int:
     market = args.market
     if market is not None and not (market.startswith("0x") and len(market) == 66):
-        print(f"polymm {kind.value}: --market: must be a condition id (0x + 64 hex digits), got {market!r}")
+        print(f"polymm {kind.value}: --market: must be a condition id (0x + 64 hex digits), got {market}",
+              file=sys.stderr)
         return 2
     try:
         run = await run_capital(settings, kind, market=market, amount=getattr(args, "amount", None),
                                 dry_run=args.dry_run)
     except ValueError as e:
-        print(f"polymm {kind.value}: {e}")
+        print(f"polymm {kind.value}: {e}", file=sys.stderr)
         return 2
     print(f"wallet {run.wallet} via {run.path}")
     if not run.ops:

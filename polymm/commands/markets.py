@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "spread, liquidity reward pool (USDC/day) and score (see "
                                    "polymm/venue/discovery.py, Candidate.score).")
     operator_args(p)
-    p.add_argument("--sort", choices=MARKET_SORTS, default="score", help="rank by (default: score)")
+    p.add_argument("--sort", choices=MARKET_SORTS, default="score",
+                   help="rank by: score (highest first, the default), volume (24 h, highest first), spread "
+                        "(tightest first) or reward (the reward/day column, highest first)")
     p.add_argument("--limit", type=_limit, default=20, help="rows to show, 1..1000 (default: 20)")
     p.add_argument("--search", help="only markets whose question or slug has every word")
     p.add_argument("--rewards-only", action="store_true", help="only markets paying liquidity rewards")

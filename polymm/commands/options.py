@@ -65,11 +65,13 @@ def selection_args(p: argparse.ArgumentParser) -> None:
                    help="only markets paying liquidity rewards (POLYMM_SELECT_REWARDS_ONLY)")
 
 
-def operator_args(p: argparse.ArgumentParser) -> None:
-    """The options every operator command has: which venue, and as whom."""
+def operator_args(p: argparse.ArgumentParser, *, demo_needs_url: bool = False) -> None:
+    """The options every operator command has: which venue, and as whom (``demo_needs_url``: ``--demo``
+    only with ``--clob-url``, a fresh embedded stand-in being pointless for the command)."""
     p.add_argument("--demo", action="store_true",
-                   help="as the demo wallet: against the stand-in at --clob-url (e.g. `polymm exchange`), else a "
-                        "fresh embedded stand-in")
+                   help="as the demo wallet: against the stand-in at --clob-url (e.g. `polymm exchange`, or the "
+                        "running demo's)" + ("; --clob-url is required" if demo_needs_url else
+                                             ", else a fresh embedded stand-in (said on stderr)"))
     venue_args(p)
     p.add_argument("--seed", type=int, default=None, help="stand-in seed for --demo (POLYMM_DEMO_SEED)")
     p.set_defaults(live=False)

@@ -8,6 +8,7 @@ import asyncio
 import sys
 
 from ..config import ConfigError, Settings
+from ..ops.errors import failed_url, is_connection, os_cause, os_problem
 from ..ops.logs import setup_logging
 from ..ops.rebuild import parse_since, rebuild_positions
 from ..ops.rebuild_report import render_rebuild
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "balances the report says so, and the next start's reconciliation takes the venue's number). "
                     "Refuses to rewrite while a polymm trades this wallet on this venue (exit 1, naming it). Exits 2 "
                     "for bad input (no journal there, no wallet key), 1 when the venue could not be read completely.")
-    operator_args(p)
+    operator_args(p, demo_needs_url=True)
     p.add_argument("--live", action="store_true",
                    help="the live journal (journal-live.sqlite) as the default --journal (also POLYMM_MODE=live)")
     p.add_argument("--journal", metavar="PATH",
@@ -55,8 +56,8 @@ def _since(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """2 for bad input, 1 when the venue could not be read completely or a polymm holds this wallet's
-    instance lock (to rewrite), else 0."""
+    """2 for bad input (a journal or lock file this machine cannot write included), 1 when the venue could
+    not be read completely or a polymm holds this wallet's instance lock (to rewrite), else 0."""
     settings = _settings(args)
     if settings is None:
         return 2
@@ -109,11 +110,15 @@ def _rebuild(settings: Settings, path: str, args: argparse.Namespace) -> int:
     except InstanceLocked as e:
         print(f"{PROG}: not rewriting the journal: {e} (--dry-run only reads)", file=sys.stderr)
         return 1
-    except (JournalChanged, sqlite3.Error, OSError) as e:  # the journal, or the state directory of the lock
+    except (JournalChanged, sqlite3.Error) as e:  # the journal changed meanwhile, or is not one
         print(f"{PROG}: {e}; nothing was written", file=sys.stderr)
         return 1
     except Exception as e:
-        print(f"{PROG}: {settings.clob_url}: {venue_error(e)}", file=sys.stderr)
+        err = os_cause(e)
+        if err is not None and err.errno is not None and not is_connection(err):  # the journal's or the lock's file
+            print(f"{PROG}: {os_problem(e)}; nothing was written", file=sys.stderr)
+            return 2
+        print(f"{PROG}: {failed_url(e) or settings.clob_url}: {venue_error(e)}", file=sys.stderr)
         return 1
     print(report.to_json() if args.json else render_rebuild(report))
     return 0 if report.ok else 1

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 
+from ..ops.errors import failed_url, is_connection, os_cause, os_problem
+from ..ops.venue import venue_error
 from .options import venue_args
 from .startup import load, venue
 
@@ -25,14 +27,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """2 for bad input, 1 when there was nothing to record, else 0 (the files are listed)."""
+    """2 for bad input (an --out that cannot be written included), 1 when there was nothing to record or
+    the venue could not be reached, else 0 (the files are listed)."""
     from ..venue.recorder import FrameWriter, record
 
     settings = load(args, "polymm record", program=False)  # recording needs no credentials
     if settings is None:
         return 2
-    writer = FrameWriter(args.out, rotate_bytes=int(args.rotate_mb * 1024 * 1024) or None,
-                         rotate_seconds=args.rotate_minutes * 60 or None)
+    try:
+        writer = FrameWriter(args.out, rotate_bytes=int(args.rotate_mb * 1024 * 1024) or None,
+                             rotate_seconds=args.rotate_minutes * 60 or None)
+    except OSError as e:  # the directory cannot be made
+        print(f"polymm record: {os_problem(e, option='--out', path=args.out)}", file=sys.stderr)
+        return 2
     with venue(settings, args) as (settings, _mode):
         try:
             recorder, ids = asyncio.run(record(
@@ -40,7 +47,13 @@ def run(args: argparse.Namespace) -> int:
                 settings.market_ids, args.max_markets or settings.max_markets, args.duration))
         except Exception as e:  # discovery failed / nothing to record: say so, no traceback
             writer.close()
-            print(f"polymm record: {type(e).__name__}: {e}", file=sys.stderr)
+            err = os_cause(e)
+            if err is not None and err.errno is not None and not is_connection(err):  # --out: this machine's disk
+                print(f"polymm record: {os_problem(e, option='--out', path=args.out)}", file=sys.stderr)
+                return 2
+            why = f"{failed_url(e) or settings.clob_url}: {venue_error(e)}" if err is not None else \
+                f"{type(e).__name__}: {e}"
+            print(f"polymm record: {why}", file=sys.stderr)
             return 1
     print(f"polymm record: {recorder.frames} frames from {len(ids)} markets ({settings.ws_url}) "
           f"in {len(writer.files)} files under {writer.directory.resolve()}")

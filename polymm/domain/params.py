@@ -10,6 +10,7 @@ from pydantic import ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from .market import Market
+from .prices import as_typed, fmt_price, human
 from .quoting_models.avellaneda import AvellanedaFields
 from .quoting_models.base import CommonParams, ModelFields, QuotingModel
 from .quoting_models.fixed import FixedFields
@@ -21,6 +22,8 @@ class ConfigError(ValueError):
 
 
 def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
+    """Each bad field as ``FIELD: what it allows (got VALUE)``, the value as the user typed it
+    (``prices.as_typed``: ``got -1``, not ``got Decimal('-1')``; a secret's as ``<hidden>``)."""
     lines = []
     for e in err.errors():
         if not e["loc"]:  # a model-level rule: its input is every field, secrets included
@@ -29,7 +32,7 @@ def describe_validation_error(err: ValidationError, prefix: str = "") -> str:
         name = ".".join(str(p) for p in e["loc"])
         field = f"{prefix}{name.upper()}" if prefix else name
         value = e.get("input")
-        shown = "<hidden>" if any(s in name for s in ("key", "secret", "passphrase")) else repr(value)
+        shown = "<hidden>" if any(s in name for s in ("key", "secret", "passphrase")) else as_typed(value)
         msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"{field}: {msg} (got {shown})")
     return "; ".join(lines)
@@ -66,13 +69,16 @@ class MarketParams(CommonParams, PM4Fields, AvellanedaFields, FixedFields):
         tick = market.tick.decimal
         problems = []
         if self.spread % tick:
-            problems.append(f"spread: must be a multiple of the tick {tick} (got {self.spread})")
+            problems.append(f"spread: must be a multiple of the tick {market.tick.text} (got {as_typed(self.spread)})")
         if self.spread < 2 * tick:
-            problems.append(f"spread: must be at least two ticks, {2 * tick} (got {self.spread})")
+            problems.append(f"spread: must be at least two ticks, {fmt_price(2 * tick, market.tick)} "
+                            f"(got {as_typed(self.spread)})")
         if self.layer_step % tick:
-            problems.append(f"layer_step: must be a multiple of the tick {tick} (got {self.layer_step})")
+            problems.append(f"layer_step: must be a multiple of the tick {market.tick.text} "
+                            f"(got {as_typed(self.layer_step)})")
         if self.size < market.min_order_size:
-            problems.append(f"size: must be at least the market minimum {market.min_order_size} (got {self.size})")
+            problems.append(f"size: must be at least the market minimum {human(market.min_order_size)} "
+                            f"(got {as_typed(self.size)})")
         if problems:
             raise ConfigError("; ".join(problems))
         return self
@@ -88,10 +94,10 @@ class MarketParams(CommonParams, PM4Fields, AvellanedaFields, FixedFields):
     def check_caps(self, max_order_size: Decimal, max_total_position: Decimal) -> MarketParams:
         """Within the risk caps (``max_order_size``, ``max_total_position``); self or ConfigError."""
         if self.size > max_order_size:
-            raise ConfigError(f"size: must be at most the risk cap {max_order_size} (got {self.size})")
+            raise ConfigError(f"size: must be at most the risk cap {human(max_order_size)} (got {as_typed(self.size)})")
         if self.position_limit > max_total_position:
-            raise ConfigError(f"position_limit: must be at most the total position cap {max_total_position} "
-                              f"(got {self.position_limit})")
+            raise ConfigError(f"position_limit: must be at most the total position cap {human(max_total_position)} "
+                              f"(got {as_typed(self.position_limit)})")
         return self
 
     def updated(self, **changes: object) -> MarketParams:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from ..domain.market import Market
 from ..domain.params import ConfigError, MarketParams
+from ..domain.prices import human
 from ..venue.discovery import Discovery
 from ..venue.rest import PublicClient, UnsupportedMarket
 
@@ -279,11 +280,12 @@ class Watchlist:
             return f"condition_id: {e}; line ignored"
         except LookupError:
             self._retry_at = time.monotonic() + self.retry_s
-            return f"condition_id: no open market {entry.condition_id} at the venue; retrying every {self.retry_s:g} s"
+            return (f"condition_id: no open market {entry.condition_id} at the venue; retrying every "
+                    f"{human(self.retry_s)} s")
         except Exception as e:  # the venue did not answer: try again later
             self._retry_at = time.monotonic() + self.retry_s
             return (f"condition_id: could not look up {entry.condition_id} ({type(e).__name__}: {e}); "
-                    f"retrying every {self.retry_s:g} s")
+                    f"retrying every {human(self.retry_s)} s")
         try:
             self._check(market, entry.params)
         except ConfigError as e:

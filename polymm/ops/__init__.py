@@ -7,6 +7,8 @@ arguments and prints; these do the work and build the reports):
 * ``runner``: ``polymm run``, the engine headless until SIGINT / SIGTERM / SIGHUP, then cancel-all;
 * ``wallet``: who we are at the venue (shown by address, never the key) and a signed-in client;
 * ``venue``: the venue's public health (``ping``) and its errors as one line;
+* ``errors``: the operating system's errors (a port in use, permission denied, a full disk, a host that
+  refuses) as one line naming the cause;
 * ``cancel_all``: the panic button, confirmed with ``GET /data/orders``;
 * ``status``: venue, clock, our orders, balance, positions and the journal;
 * ``markets``: discovery's ranking;

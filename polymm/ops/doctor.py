@@ -13,6 +13,7 @@ from typing import Literal
 import orjson
 
 from ..config import Settings
+from ..domain.prices import fmt_amount
 from ..venue.rest import PublicClient
 from .venue import CLOCK_FAIL_S, CLOCK_OK_S, Ping, ping, venue_error
 from .wallet import authed_client, wallet
@@ -78,7 +79,7 @@ async def _ws_check(settings: Settings, token: str | None, timeout: float) -> Ch
     except TimeoutError:
         return Check("market ws", "FAIL", f"{url}: no frame within {timeout:g} s of subscribing")
     except Exception as e:
-        return Check("market ws", "FAIL", f"{url}: {type(e).__name__}: {e}")
+        return Check("market ws", "FAIL", f"{url}: {venue_error(e)}")
     kind = "a frame"
     with contextlib.suppress(Exception):
         doc = orjson.loads(raw)
@@ -170,7 +171,7 @@ def _balance_check(r: dict) -> Check:
     except ValueError as e:
         return Check("balance", "FAIL", f"balance reply unreadable: {e}")
     return Check("balance", "OK" if balance > 0 else "WARN",
-                 f"{balance:,.2f} pUSD" if balance > 0 else "0 pUSD: no bid can be placed")
+                 f"{fmt_amount(balance, grouping=True)} pUSD" if balance > 0 else "0.00 pUSD: no bid can be placed")
 
 
 def _allowances_check(settings: Settings, r: dict) -> Check:

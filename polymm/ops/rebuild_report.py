@@ -10,8 +10,13 @@ from typing import Any
 
 import orjson
 
-from ..domain.prices import human
+from ..domain.prices import AMOUNT_MAX_PLACES, fmt_price, human
 from .text import count, short
+
+
+def _shares(d: Decimal) -> str:
+    """Shares as the report writes them: plain, as few decimals as they need, at most the chain's 6."""
+    return human(d, AMOUNT_MAX_PLACES)
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,12 @@ class RebuildLeg:
             (other.condition_id, other.side, other.price, other.size, other.token)
 
     def line(self) -> str:
-        return (f"trade {short(self.trade_id)}  order {short(self.order_id)}  {self.side} {human(self.size)} YES "
-                f"@ {self.price}  {self.status}")
+        return (f"trade {short(self.trade_id)}  order {short(self.order_id)}  {self.side} {_shares(self.size)} YES "
+                f"@ {fmt_price(self.price)}  {self.status}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"trade_id": self.trade_id, "order_id": self.order_id, "condition_id": self.condition_id,
-                "side": self.side, "price": self.price, "size": human(self.size), "token": self.token,
+                "side": self.side, "price": self.price, "size": _shares(self.size), "token": self.token,
                 "status": self.status}
 
 
@@ -72,10 +77,10 @@ class RebuildMarket:
 
     def to_dict(self) -> dict[str, Any]:
         def pair(p: tuple[Decimal, Decimal] | None) -> dict[str, str] | None:
-            return None if p is None else {"yes": human(p[0]), "no": human(p[1])}
+            return None if p is None else {"yes": _shares(p[0]), "no": _shares(p[1])}
 
-        return {"condition_id": self.condition_id, "question": self.question, "journal": human(self.journal),
-                "rebuilt": human(self.rebuilt), "venue": None if self.venue is None else human(self.venue),
+        return {"condition_id": self.condition_id, "question": self.question, "journal": _shares(self.journal),
+                "rebuilt": _shares(self.rebuilt), "venue": None if self.venue is None else _shares(self.venue),
                 "journal_shares": pair(self.journal_shares), "rebuilt_shares": pair(self.rebuilt_shares),
                 "venue_shares": pair(self.venue_shares), "differs": self.differs, "agrees_with_venue": self.agrees,
                 "only_journal": [leg.to_dict() for leg in self.only_journal],
@@ -156,11 +161,11 @@ def _market_table(markets: tuple[RebuildMarket, ...]) -> list[str]:
             f"{'only journal':>12} {'only venue':>10} {'changed':>7} {'adj':>3}  question")
     lines = ["", head]
     for m in markets:
-        vy, vn = (human(m.venue_shares[0]), human(m.venue_shares[1])) if m.venue_shares else ("?", "?")
+        vy, vn = (_shares(m.venue_shares[0]), _shares(m.venue_shares[1])) if m.venue_shares else ("?", "?")
         q = (m.question[:37] + "…") if len(m.question) > 38 else m.question
         mark = " *" if m.differs else ""
-        lines.append(f"{short(m.condition_id):<16} {human(m.journal):>10} {human(m.rebuilt):>10} "
-                     f"{human(m.venue) if m.venue is not None else '?':>10} {vy:>10} {vn:>10}  "
+        lines.append(f"{short(m.condition_id):<16} {_shares(m.journal):>10} {_shares(m.rebuilt):>10} "
+                     f"{_shares(m.venue) if m.venue is not None else '?':>10} {vy:>10} {vn:>10}  "
                      f"{len(m.only_journal):>12} {len(m.only_venue):>10} {len(m.changed):>7} "
                      f"{m.adjustments:>3}  {q}{mark}")
     lines.append("(positions in YES shares: YES − NO; * = the journal differs from the venue's trades)")
@@ -184,10 +189,12 @@ def _leg_lines(markets: tuple[RebuildMarket, ...]) -> list[str]:
 
 
 def _what_differs(a: RebuildLeg, b: RebuildLeg) -> list[str]:
-    what = [f"{x} {getattr(a, x)} → {getattr(b, x)}" for x in ("side", "price", "token", "status")
+    what = [f"{x} {getattr(a, x)} → {getattr(b, x)}" for x in ("side", "token", "status")
             if getattr(a, x) != getattr(b, x)]
+    if a.price != b.price:
+        what.insert(0, f"price {fmt_price(a.price)} → {fmt_price(b.price)}")
     if a.size != b.size:
-        what.insert(0, f"size {human(a.size)} → {human(b.size)}")
+        what.insert(0, f"size {_shares(a.size)} → {_shares(b.size)}")
     return what
 
 
@@ -199,8 +206,8 @@ def _outcome_lines(r: RebuildReport) -> list[str]:
     for m in r.markets:
         if m.agrees is False:
             assert m.venue_shares is not None and m.venue is not None
-            lines.append(f"{short(m.condition_id)}: rebuilt {human(m.rebuilt)} YES, the venue's balances "
-                         f"{human(m.venue)} (YES {human(m.venue_shares[0])}, NO {human(m.venue_shares[1])}): "
+            lines.append(f"{short(m.condition_id)}: rebuilt {_shares(m.rebuilt)} YES, the venue's balances "
+                         f"{_shares(m.venue)} (YES {_shares(m.venue_shares[0])}, NO {_shares(m.venue_shares[1])}): "
                          f"{'a rewrite keeps' if r.dry_run else 'the journal keeps'} no adjustment; the next start's "
                          f"reconciliation takes the venue's number")
     if r.written:

@@ -19,7 +19,7 @@ import httpx
 import orjson
 
 from ..config import ConfigError, Settings
-from ..domain.prices import human
+from ..domain.prices import AMOUNT_MAX_PLACES, fmt_amount, fmt_price, human
 from ..journal import CapitalRecord
 from ..venue.rest import PublicClient
 from .text import ago, count, short
@@ -74,13 +74,13 @@ class MarketPosition:
     outcomes: tuple[OutcomeLine, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"condition_id": self.condition_id, "question": self.question, "yes": human(self.yes),
-                "no": human(self.no), "mergeable": human(self.mergeable), "redeemable": self.redeemable,
+        return {"condition_id": self.condition_id, "question": self.question, "yes": _plain(self.yes),
+                "no": _plain(self.no), "mergeable": _plain(self.mergeable), "redeemable": self.redeemable,
                 "avg_price_yes": _opt(self.avg_price_yes), "avg_price_no": _opt(self.avg_price_no),
-                "cur_price": _opt(self.cur_price), "cash_pnl": human(self.cash_pnl),
-                "outcomes": [{"outcome": o.outcome, "side": o.side, "asset": o.asset, "size": human(o.size),
-                              "avg_price": human(o.avg_price), "cur_price": human(o.cur_price),
-                              "cash_pnl": human(o.cash_pnl), "redeemable": o.redeemable} for o in self.outcomes]}
+                "cur_price": _opt(self.cur_price), "cash_pnl": _plain(self.cash_pnl),
+                "outcomes": [{"outcome": o.outcome, "side": o.side, "asset": o.asset, "size": _plain(o.size),
+                              "avg_price": _plain(o.avg_price), "cur_price": _plain(o.cur_price),
+                              "cash_pnl": _plain(o.cash_pnl), "redeemable": o.redeemable} for o in self.outcomes]}
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,18 @@ class RewardsView:
 
     def as_json(self) -> dict[str, Any]:
         return {"date": self.date, "today": _opt(self.today),
-                "by_market": {c: human(v) for c, v in sorted(self.by_market.items())}, "source": self.source,
+                "by_market": {c: _plain(v) for c, v in sorted(self.by_market.items())}, "source": self.source,
                 "note": self.note}
 
 
+def _plain(d: Decimal) -> str:
+    """A number in the JSON: a plain decimal string, as few decimals as it needs and at most the chain's 6
+    (no exponent, no float noise the Data API's numbers carried)."""
+    return human(d, AMOUNT_MAX_PLACES)
+
+
 def _opt(d: Decimal | None) -> str | None:
-    return None if d is None else human(d)
+    return None if d is None else _plain(d)
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ class StatusReport:
 
 def _jsonable(v: object) -> object:
     if isinstance(v, Decimal):
-        return human(v)
+        return _plain(v)
     if is_dataclass(v) and not isinstance(v, type):
         return asdict(v)
     return str(v)
@@ -219,8 +225,8 @@ def _group_orders(raw: list[dict], names: dict[str, tuple[str, str, str]]) -> tu
             else:
                 asks += 1
             left = Decimal(str(o.get("original_size") or 0)) - Decimal(str(o.get("size_matched") or 0))
-            lines.append(f"{o.get('side')} {o.get('outcome') or ('No' if is_no else 'Yes')} {human(left)} "
-                         f"@ {o.get('price')}")
+            lines.append(f"{o.get('side')} {o.get('outcome') or ('No' if is_no else 'Yes')} {fmt_amount(left)} "
+                         f"@ {_price(o.get('price'))}")
         out.append(MarketOrders(cid, question, bids, asks, tuple(lines)))
     return tuple(out)
 
@@ -233,6 +239,14 @@ async def _positions(settings: Settings, user: str) -> tuple[MarketPosition, ...
             raise RuntimeError(f"Data API /positions answered {r.status_code}")
         docs = r.json()
     return group_positions([d for d in docs if isinstance(d, dict)] if isinstance(docs, list) else [])
+
+
+def _price(raw: object) -> str:
+    """A price the venue sent, as ``fmt_price`` writes it (what it sent, when that is not a number)."""
+    try:
+        return fmt_price(Decimal(str(raw)))
+    except ArithmeticError:
+        return str(raw)
 
 
 def _num(doc: dict, key: str) -> Decimal:
@@ -409,7 +423,7 @@ def render_status(r: StatusReport) -> str:
     if r.wallet is not None or r.wallet_note:
         lines.append(f"wallet     {r.wallet or '-'}" + (f"  ({r.wallet_note})" if r.wallet_note else ""))
     if r.collateral is not None:
-        lines.append(f"balance    {r.collateral:,.2f} pUSD")
+        lines.append(f"balance    {fmt_amount(r.collateral, grouping=True)} pUSD")
     if r.orders is not None:
         lines += _order_lines(r.orders)
     if r.positions is not None:
@@ -450,10 +464,10 @@ def _position_lines(positions: tuple[MarketPosition, ...]) -> list[str]:
     lines = [f"positions  {count(len(positions), 'market')} (Data API)" if positions else "positions  none (Data API)"]
     for p in positions:
         t = (p.question[:40] + "…") if len(p.question) > 41 else p.question
-        held = ", ".join(f"{side} {human(n)} @ {human(avg)}" for side, n, avg in
+        held = ", ".join(f"{side} {fmt_amount(n)} @ {fmt_price(avg)}" for side, n, avg in
                          (("YES", p.yes, p.avg_price_yes), ("NO", p.no, p.avg_price_no)) if n and avg is not None)
-        now = f", YES now {human(p.cur_price)}" if p.cur_price is not None else ""
-        extra = "".join((f"; {human(p.mergeable)} pairs mergeable" if p.mergeable else "",
+        now = f", YES now {fmt_price(p.cur_price)}" if p.cur_price is not None else ""
+        extra = "".join((f"; {fmt_amount(p.mergeable)} pairs mergeable" if p.mergeable else "",
                          "; redeemable" if p.redeemable else ""))
         lines.append(f"           {short(p.condition_id)}  {held or 'nothing'}{now}{extra}; "
                      f"P&L {_signed(p.cash_pnl)} pUSD  {t}")
@@ -471,10 +485,10 @@ def _rewards_lines(rw: RewardsView) -> list[str]:
     if rw.today is None:
         return [f"rewards    today ({rw.date} UTC) unknown: {rw.note}"]
     where = "from the venue" if rw.source == "venue" else f"from the journal ({rw.note})"
-    lines = [f"rewards    today ({rw.date} UTC) {human(rw.today)} pUSD {where}, "
+    lines = [f"rewards    today ({rw.date} UTC) {fmt_amount(rw.today)} pUSD {where}, "
              f"{count(len(rw.by_market), 'market')}"]
     for cid, amount in sorted(rw.by_market.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"           {short(cid)}  {human(amount)} pUSD")
+        lines.append(f"           {short(cid)}  {fmt_amount(amount)} pUSD")
     return lines
 
 
@@ -489,8 +503,9 @@ def _capital_lines(ops: tuple[CapitalRecord, ...]) -> list[str]:
     lines = [f"capital    the journal's latest {len(shown)} operations, newest first:" if len(ops) > len(shown)
              else f"capital    {count(len(ops), 'operation')} in the journal:"]
     for op in shown:
-        what = {"merge": f"merge {human(op.amount)} pairs", "split": f"split {human(op.amount)} pUSD",
-                "redeem": f"redeem for {human(op.amount)} pUSD"}.get(op.kind, f"{op.kind} {human(op.amount)}")
+        amount = fmt_amount(op.amount)
+        what = {"merge": f"merge {amount} pairs", "split": f"split {amount} pUSD",
+                "redeem": f"redeem for {amount} pUSD"}.get(op.kind, f"{op.kind} {amount}")
         when = datetime.fromtimestamp(op.updated_at or op.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         q = (op.question[:40] + "…") if len(op.question) > 41 else op.question
         err = f" ({op.error[:80]})" if op.error and op.status != "confirmed" else ""
@@ -507,7 +522,15 @@ def _journal_lines(j: JournalView) -> list[str]:
              f"{count(len(held), 'position')}, parameter overrides for "
              f"{count(len(j.params), 'market')}, last event {ago(j.last_event_at)}"]
     for cid, q in sorted(held.items()):
-        lines.append(f"           {short(cid)}  {human(q)} YES")
+        lines.append(f"           {short(cid)}  {fmt_amount(q)} YES")
     for cid, p in sorted(j.params.items()):
-        lines.append(f"           {short(cid)}  " + " ".join(f"{k}={v}" for k, v in sorted(p.items())))
+        lines.append(f"           {short(cid)}  " + " ".join(f"{k}={_param(v)}" for k, v in sorted(p.items())))
     return lines
+
+
+def _param(text: str) -> str:
+    """A journaled parameter value: a number in plain digits (an older journal's ``1E+1`` is ``10``)."""
+    try:
+        return human(Decimal(text))
+    except (ArithmeticError, TypeError, ValueError):
+        return str(text)

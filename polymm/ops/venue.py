@@ -10,19 +10,25 @@ from dataclasses import dataclass
 import httpx
 
 from ..config import Settings
+from .errors import os_cause, os_problem, timed_out
 
 CLOCK_OK_S = 2.0  # /time has whole seconds: within this the clocks agree as far as we can tell
 CLOCK_FAIL_S = 10.0  # beyond this L2 signatures (seconds timestamps) risk 401s
 
 
 def venue_error(e: BaseException) -> str:
-    """A venue exception as one line: status and the venue's error text, else the exception's kind."""
+    """A venue exception as one line: status and the venue's error text; for a connection that failed,
+    its cause (``connection refused (…)``, ``host unreachable (…)``: ``errors.os_problem``, also when
+    the SDK wraps it as ``Request exception!``); else the exception's kind and text."""
     msg = getattr(e, "error_msg", None)
     if isinstance(msg, dict):
         msg = msg.get("error") or msg
     status = getattr(e, "status_code", None)
     if status is not None:
         return f"{status} {msg}"
+    cause = os_problem(e) if os_cause(e) is not None else "no answer in time" if timed_out(e) else None
+    if cause is not None:
+        return cause
     text = str(msg or e)
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 

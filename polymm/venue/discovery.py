@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from ..config import Settings
 from ..domain.market import Market, parse_time
+from ..domain.prices import fmt_number, human
 from .rest import (
     POSITION_ID_UNSUPPORTED,
     PublicClient,
@@ -365,15 +366,15 @@ def describe_filters(f: Filters) -> str:
     """The filters as a person reads them (the picker's status line, ``polymm markets``)."""
     parts = []
     if f.price_range is not None:
-        parts.append(f"price {f.price_range[0]:g}–{f.price_range[1]:g}")
+        parts.append(f"price {human(f.price_range[0])}–{human(f.price_range[1])}")
     if f.min_hours_to_end is not None or f.max_hours_to_end is not None:
-        lo = f"≥ {f.min_hours_to_end:g} h" if f.min_hours_to_end is not None else ""
-        hi = f"≤ {f.max_hours_to_end:g} h" if f.max_hours_to_end is not None else ""
+        lo = f"≥ {human(f.min_hours_to_end)} h" if f.min_hours_to_end is not None else ""
+        hi = f"≤ {human(f.max_hours_to_end)} h" if f.max_hours_to_end is not None else ""
         parts.append(f"{' '.join(x for x in (lo, hi) if x)} to end")
     if f.min_volume_24h is not None:
-        parts.append(f"volume 24h ≥ {f.min_volume_24h:,g}")
+        parts.append(f"volume 24h ≥ {fmt_number(f.min_volume_24h, grouping=True)}")
     if f.max_spread is not None:
-        parts.append(f"spread ≤ {f.max_spread:g}")
+        parts.append(f"spread ≤ {human(f.max_spread)}")
     if f.rewards_only:
         parts.append("rewards only")
     if f.search:
