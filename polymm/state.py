@@ -133,6 +133,7 @@ class OrderView:
     price: int  # pips
     size: Decimal
     filled: Decimal = Decimal(0)
+    placed_at: float = 0.0  # epoch seconds (the venue's clock's reading at placement, ours); 0 unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,27 @@ class PortfolioState:
     @property
     def total_pnl(self) -> Decimal:
         return self.realized_pnl + self.unrealized_pnl - self.fees
+
+
+@dataclass(frozen=True, slots=True)
+class FillView:
+    """One of our fills for the fills tab (the ``fills`` slice: newest first, the last 200). ``side``,
+    ``outcome`` and ``price`` are as the venue traded the token (a YES-terms sell done as a NO buy at
+    0.45 reads ``BUY NO 0.45``); ``status`` is the venue's last word (MATCHED, MINED, CONFIRMED, FAILED,
+    RETRYING; paper: CONFIRMED); ``markout_10s``: the YES mid 10 s later against the fill's YES-terms
+    price, + = good for us (None until then)."""
+
+    ts: float
+    condition_id: str
+    question: str
+    side: str
+    outcome: str
+    price: Decimal
+    size: Decimal
+    fee: Decimal
+    status: str
+    markout_10s: Decimal | None
+    trade_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

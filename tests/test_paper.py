@@ -199,4 +199,4 @@ async def test_fills_book_into_a_portfolio_exactly() -> None:
 def test_paper_order_view() -> None:
     o = OpenOrder("p1", COND, Side.SELL, 5200, D(10), D(3))
     assert o.remaining == D(7)
-    assert o.view() == OrderView("p1", "SELL", 5200, D(10), D(3))
+    assert o.view() == OrderView("p1", "SELL", 5200, D(10), D(3), o.placed_at)  # its age shows on screen

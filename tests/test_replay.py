@@ -291,6 +291,11 @@ def test_replay_text_report_has_figures_and_chart(capsys, clean) -> None:
     assert len(chart) == 3
     assert all(sum(ch in BLOCKS for ch in ln) == 40 for ln in chart)
     assert "x real time" in out
+    # the chart ends at the report's figure, not at the last sampling boundary before the end
+    pnl = next(ln for ln in out.splitlines() if ln.startswith("P&L "))
+    figure = float(pnl.split()[1].replace(",", ""))
+    end = float(chart[0].rsplit("(end ", 1)[1].rstrip(")").replace(",", ""))
+    assert end == pytest.approx(figure, abs=1e-4)
 
 
 def test_replay_single_file_equals_its_directory(clean) -> None:
@@ -436,11 +441,13 @@ def test_synthetic_report_has_the_three_horizons_and_a_path() -> None:
     assert r.markout_stats[0].count >= ten.count >= r.markout_stats[2].count > 0
     assert r.realized + r.unrealized == pytest.approx(r.pnl)
     p = r.path
-    assert p.t[0] == 0.0 and all(b - a == p.every_s for a, b in zip(p.t, p.t[1:], strict=False))
-    assert len(p.t) == int(r.sim_seconds) + 1
+    # one point per boundary, then the end itself (where the report's figures are)
+    assert p.t[0] == 0.0 and all(b - a == p.every_s for a, b in zip(p.t[:-1], p.t[1:-1], strict=False))
+    assert len(p.t) == int(r.sim_seconds) + 2 and p.t[-1] == r.sim_seconds
     assert max(abs(q) for q in p.inventory[0]) <= r.max_abs_inventory
     assert any(p.inventory[0]) and p.pnl[0] == 0.0
     assert min(p.pnl) >= -r.max_drawdown - 1e-9  # the curve never fell further than its max drawdown
+    assert p.pnl[-1] == pytest.approx(r.pnl) and p.inventory[0][-1] == r.final_inventory  # it ends at the report
 
 
 # ------------------------------------------------------------------------------------------- metrics and chart

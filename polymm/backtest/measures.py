@@ -160,5 +160,20 @@ class Curve:
         self._inv.append([0.0] * len(self._t))
         self.markets += 1
 
-    def path(self) -> Path:
-        return Path(self.every, tuple(self._t), tuple(self._pnl), tuple(tuple(r) for r in self._inv))
+    def path(self, end: tuple[float, float, Sequence[float]] | None = None) -> Path:
+        """The sampled path; with ``end`` = (t, equity, inventory) it ends at that point — the figures the
+        report gives — so the chart ends where the report does (a sample already at ``t`` is replaced).
+        The curve itself is not changed: a run can go on after a report."""
+        t, pnl, inv = list(self._t), list(self._pnl), [list(r) for r in self._inv]
+        if end is not None:
+            at, equity, last = end
+            if t and t[-1] >= at:
+                t.pop(), pnl.pop()
+                for row in inv:
+                    if row:
+                        row.pop()
+            t.append(at)
+            pnl.append(equity)
+            for row, q in zip(inv, last, strict=False):
+                row.append(q)
+        return Path(self.every, tuple(t), tuple(pnl), tuple(tuple(r) for r in inv))

@@ -538,7 +538,8 @@ class Replay:
             max_abs_inventory=max((float(s.max_abs) for s in self._stats.values()), default=0.0),
             markouts=self.markouts.stats(),
             markets=tuple(lines),
-            path=self.curve.path(),
+            path=self.curve.path(end=None if self.start is None else (
+                self.now - self.start, float(equity), [float(self.portfolio.position(c).qty) for c in self.markets])),
             notes=tuple(notes),
             counters=(*tuple(counters), ("markets", len(self.markets)), *self._venue_counters()),
         )

@@ -566,7 +566,7 @@ class Simulation:
             final_fair=fair_pips / PIPS_PER_UNIT,
             final_mid=None if mid is None else mid / PIPS_PER_UNIT,
             markout_stats=stats,
-            path=self.curve.path(),
+            path=self.curve.path(end=(self._t, float(trading) + earned, (float(pos.qty),))),  # ends at the report
             scenario=self.scenario.name,
             late_cancels=self.venue.late_cancels,
             placement_cuts=self.venue.cuts,

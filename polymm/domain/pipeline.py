@@ -75,6 +75,7 @@ def step(
     forced: bool,
     last_fair: float | None,
     risk_now: float | None = None,
+    reduce_only: bool = False,
 ) -> StepResult:
     """One market's strategy step (module docstring).
 
@@ -83,12 +84,13 @@ def step(
     exposure allocated to it (``requote.budget_for``); ``resting``: our open orders in the market
     (``OpenOrder``-like: order_id, side, price, remaining, placed_at). ``now`` is the strategy's clock
     (signals, order ages); ``risk_now`` the risk engine's (its error cooldown), ``now`` when omitted.
-    The tick is the view's and the minimum order size the brain's market's."""
+    ``reduce_only``: the operator switched the market to reduce-only (the end-date window is the
+    signals'). The tick is the view's and the minimum order size the brain's market's."""
     decision = brain.decide(view, position, params, now)
     events = decision.signals.events
     verdict = risk.check(
         brain.market.condition_id, decision.targets.quotes, positions, position_limit=params.position_limit,
-        budget=budget, now=now if risk_now is None else risk_now, reduce_only=events.reduce_only,
+        budget=budget, now=now if risk_now is None else risk_now, reduce_only=events.reduce_only or reduce_only,
         hours_to_end=events.hours_to_end,
     )
     min_size = brain.market.min_order_size
@@ -113,6 +115,7 @@ def recheck(
     budget: float,
     min_size: Decimal,
     now: float,
+    reduce_only: bool = False,
 ) -> Recheck:
     """The placement check after the step's cancels (module docstring): ``quotes`` cut to what every
     limit allows against ``positions`` — every market's worst case, this market's open orders
@@ -120,7 +123,7 @@ def recheck(
     with ``reduce_only`` and ``hours_to_end``)."""
     verdict = risk.check(
         condition_id, quotes, positions, position_limit=params.position_limit, budget=budget, now=now,
-        reduce_only=events.reduce_only, hours_to_end=events.hours_to_end,
+        reduce_only=events.reduce_only or reduce_only, hours_to_end=events.hours_to_end,
     )
     allowed, _ = placeable(verdict.quotes, min_size)
     cut = len(allowed) < len(quotes) or any(a.size != q.size for a, q in zip(allowed, quotes, strict=False))

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from ..config import ConfigError, MarketParams, Settings
@@ -24,8 +24,18 @@ from ..domain.ledger import ADJUSTMENT, Ledger
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
 from ..domain.order_book import OrderBook
-from ..domain.portfolio import Fill
-from ..domain.prices import MAX_PIPS, PriceError, Tick, human, pips_to_decimal, pips_to_str, price_to_pips
+from ..domain.portfolio import REVERSAL, Fill
+from ..domain.prices import (
+    MAX_PIPS,
+    PriceError,
+    Tick,
+    fmt_amount,
+    fmt_pips,
+    human,
+    pips_to_decimal,
+    pips_to_str,
+    price_to_pips,
+)
 from ..domain.quoting import Quote, Targets
 from ..domain.requote import Plan, budget_for, positions_for, reserved_for_step
 from ..domain.risk import Position, RiskEngine, correlated_exposure, exposure
@@ -36,6 +46,7 @@ from ..state import (
     DecisionState,
     ExecutionState,
     FeedState,
+    FillView,
     HoldingView,
     MarketState,
     PortfolioState,
@@ -70,6 +81,25 @@ ZERO = Decimal(0)
 TAPE_LEN = 30  # recent trades kept per market for the tape
 JOURNAL_DAILY_S = 5.0  # the journal's daily P&L snapshot, at most this often (and at stop)
 SETTLE_WAIT_S = 1.0  # after cancelling, wait at most this long for the cancelled orders' last fills
+FILLS_KEPT = 200  # the fills tab's length
+MARKOUT_S = 10.0  # the fills tab's markout horizon
+
+
+@dataclass(slots=True)
+class FillRecord:
+    """One of our fills as the fills tab shows it (its status and markout change after it arrived)."""
+
+    fill: Fill
+    question: str
+    status: str
+    seen_at: float
+    markout: Decimal | None = None
+
+    def view(self) -> FillView:
+        f = self.fill
+        side, price = (f.side.other, MAX_PIPS - f.price) if f.no else (f.side, f.price)  # as the venue traded
+        return FillView(f.ts, f.condition_id, self.question, side.value, "NO" if f.no else "YES",
+                        pips_to_decimal(price), f.size, f.fee, self.status, self.markout, f.trade_id)
 
 
 class Engine:
@@ -104,6 +134,10 @@ class Engine:
         self._placement_ids = itertools.count()
         self.placement_cuts = 0  # placements cut after the step's cancels (something could still fill)
         self.halted = False
+        self.reduce_only: set[str] = set()  # markets the operator switched to reduce-only (``set_reduce_only``)
+        self._flattening: set[str] = set()  # markets a flatten is taking out (no quotes meanwhile)
+        self._fills: deque[FillRecord] = deque(maxlen=FILLS_KEPT)  # the fills tab (``_publish_fills``)
+        self._fills_dirty = False
         self.halt_reason = ""
         self._halted_at = 0.0
         self._dirty: set[str] = set(self.markets)
@@ -137,9 +171,8 @@ class Engine:
         self._journal_live: set[str] = set()  # order ids the journal holds as resting
         self._journal_daily_at = 0.0
         self._venue_statuses = self.journal is not None and isinstance(self.execution, LiveExecution)
-        if isinstance(self.execution, LiveExecution):
-            if self.journal is not None:  # the venue's fill statuses go to the journal as they change
-                self.execution.on_fill_status = self.journal.record_fill_status
+        if isinstance(self.execution, LiveExecution):  # the venue's fill statuses: the fills tab, the journal
+            self.execution.on_fill_status = self._on_fill_status
             self.execution.mark = self._mark_pips
             self.execution.on_market = self._on_held_market
         for m in markets:
@@ -217,7 +250,7 @@ class Engine:
         values = {k: getattr(new, k) for k in changes}
         if self.journal is not None:
             self.journal.record_params(condition_id, values)
-        shown = ", ".join(f"{k}={human(v) if isinstance(v, Decimal) else v}" for k, v in values.items())
+        shown = ", ".join(f"{k}={human(v) if isinstance(v, (Decimal, float)) else v}" for k, v in values.items())
         self.store.log(f"{market.short_question}: {shown}")
         self._mark_dirty({condition_id})
         return new
@@ -227,6 +260,66 @@ class Engine:
         and within the risk caps; raises ConfigError naming the field. Changes nothing."""
         new = (base or self.default_params(market)).updated(**changes).check_for(market)
         return new.check_caps(self.settings.max_order_size, self.settings.max_total_position)
+
+    def set_reduce_only(self, condition_id: str, on: bool = True) -> None:
+        """Quote only the side that reduces the market's position (or both again)."""
+        if on:
+            self.reduce_only.add(condition_id)
+        else:
+            self.reduce_only.discard(condition_id)
+        self._force.add(condition_id)
+        self._mark_dirty({condition_id})
+        name = self.markets[condition_id].short_question if condition_id in self.markets else condition_id[:10]
+        self.store.log(f"{name}: reduce-only {'on' if on else 'off'}")
+
+    async def flatten(self, condition_id: str) -> str:
+        """Take the market's position to zero with a marketable (fill-and-kill) order at the far side of
+        the book, within the risk limits' order size; the market's quotes are cancelled first so nothing
+        of ours trades against it. Returns what happened, for the screen (also logged)."""
+        m = self.markets.get(condition_id)
+        name = m.short_question if m else condition_id[:10]
+        qty = self.portfolio.position(condition_id).qty
+        book = self.feed.books.get(condition_id)
+        why = ""
+        if m is None:
+            why = "not a traded market"
+        elif self.halted:
+            why = "HALTED: re-arm first"
+        elif not qty:
+            why = "no position"
+        elif book is None or book.best_bid is None or book.best_ask is None:
+            why = "no two-sided book to trade against"
+        elif not self.execution.ready(condition_id)[0]:
+            why = f"not ready: {self.execution.ready(condition_id)[1]}"
+        if why or m is None or book is None:
+            text = f"{name}: not flattened: {why}"
+            self.store.log(text, "warning")
+            return text
+        side = Side.SELL if qty > 0 else Side.BUY
+        size = min(abs(qty), self.settings.max_order_size)
+        self._flattening.add(condition_id)  # no quotes meanwhile: ours would trade against the take
+        try:
+            if self.execution.open_orders(condition_id):
+                await self.execution.cancel_market(condition_id)
+                await self.execution.settled(condition_id, SETTLE_WAIT_S)
+            price = book.best_bid if side is Side.SELL else book.best_ask
+            if price is None:
+                text = f"{name}: not flattened: the book's {'bids' if side is Side.SELL else 'asks'} are gone"
+                self.store.log(text, "warning")
+                return text
+            matched, refused = await self.execution.take(m, book, OrderRequest(side, price, size))
+        finally:
+            self._flattening.discard(condition_id)
+        left = self.portfolio.position(condition_id).qty
+        if refused:
+            text = f"{name}: flatten refused: {refused}"
+        else:
+            text = (f"{name}: flatten {side.value} {human(size)} @ {pips_to_str(price)}: {human(matched)} matched"
+                    + (f", {human(abs(left))} left (the book or the order-size limit)" if left else ""))
+        self.store.log(text, "warning" if refused or left else "info")
+        self._force.add(condition_id)
+        self._mark_dirty({condition_id})
+        return text
 
     async def pause(self, condition_id: str) -> None:
         self._market(condition_id)
@@ -398,6 +491,7 @@ class Engine:
         """One pass of the risk loop (tests call it directly)."""
         feed = self.feed.state()
         self.store.set("feed", feed)
+        self._publish_fills()
         execution = self._execution_state()
         self.store.set("execution", execution)
         errors = execution.errors_10s
@@ -449,7 +543,7 @@ class Engine:
             return reason
         total = sum((abs(p.qty) for p in self.portfolio.positions.values()), ZERO)
         if total > self.settings.max_total_position:
-            return f"total position {total} over limit {self.settings.max_total_position}"
+            return f"total position {fmt_amount(total)} over limit {fmt_amount(self.settings.max_total_position)}"
         if errors > self.settings.max_errors_10s:
             return f"venue error burst: {errors} errors in 10 s"
         if self._feed_error_since is not None:
@@ -694,7 +788,7 @@ class Engine:
             positions=self._positions(cid), budget=self._budget(cid), resting=self.execution.open_orders(cid),
             now=now, risk_now=time.monotonic(), epoch_changed=self._last_epoch.get(cid) != book.epoch,
             forced=cid in self._force,  # a parameter change, re-arm or regained trust: exactly the new targets
-            last_fair=self._last_fair.get(cid),
+            last_fair=self._last_fair.get(cid), reduce_only=cid in self.reduce_only,
         )
         self._publish_decision(cid, result, now)
         plan = result.plan
@@ -781,7 +875,8 @@ class Engine:
         if self.halted or cid in self.paused or self._blocked_reason(cid) is not None:
             return  # a kill (or a pause, or lost venue truth) landed while we were cancelling
         checked = pipeline.recheck(self.risk, cid, quotes, self._positions(), params=params, events=events,
-                                   budget=self._budget(cid), min_size=market.min_order_size, now=time.monotonic())
+                                   budget=self._budget(cid), min_size=market.min_order_size, now=time.monotonic(),
+                                   reduce_only=cid in self.reduce_only)
         allowed = checked.quotes
         if checked.cut:
             self.placement_cuts += 1
@@ -811,6 +906,8 @@ class Engine:
     def _blocked_reason(self, cid: str) -> tuple[str, str] | None:
         """(status, why) when the market may not quote now: its book is not trusted, or what we hold is
         not known (catch-up, reconciliation failing, a position being taken from the venue, balance)."""
+        if cid in self._flattening:
+            return "flattening", "a flatten order is taking the position out"
         listing = self._listing.get(cid)
         if listing:
             return "closed", f"not tradeable: {listing}"
@@ -891,12 +988,47 @@ class Engine:
         name = m.short_question if m else fill.condition_id[:10]
         if adjusted:
             return  # the execution logged why, with both numbers
-        self.store.log(f"fill {fill.side.value} {human(fill.size)} @ {pips_to_str(fill.price)} {name}")
+        price = fmt_pips(fill.price, m.tick if m else None)
+        self.store.log(f"fill {fill.side.value} {fmt_amount(fill.size)} @ {price} {name}")
+        if fill.is_reversal:
+            self._fill_status(fill.trade_id.removesuffix(REVERSAL), fill.order_id, "FAILED")
+        else:
+            status = self.ledger.status(fill.trade_id, fill.order_id) or "MATCHED"
+            self._fills.appendleft(FillRecord(fill, m.question if m else "", status, time.time()))
+            self._fills_dirty = True
         brain = self.brains.get(fill.condition_id)
         if brain is not None:
             brain.on_fill(time.time(), fill)
         self._active_at[fill.condition_id] = time.monotonic()
         self._mark_dirty({fill.condition_id})
+
+    def _on_fill_status(self, trade_id: str, order_id: str, status: str) -> None:
+        if self.journal is not None:
+            self.journal.record_fill_status(trade_id, order_id, status)
+        self._fill_status(trade_id, order_id, status)
+
+    def _fill_status(self, trade_id: str, order_id: str, status: str) -> None:
+        """A fill's venue status changed (the journal's feed of statuses, or a reversal): the fills tab follows."""
+        for rec in self._fills:
+            if rec.fill.trade_id == trade_id and rec.fill.order_id == order_id:
+                rec.status = status
+                self._fills_dirty = True
+                return
+
+    def _publish_fills(self) -> None:
+        """The ``fills`` slice: the last FILLS_KEPT fills, newest first, with their status and their
+        markout once MARKOUT_S has passed (the mark then against the fill's price, + = good for us)."""
+        now = time.time()
+        for rec in self._fills:
+            if rec.markout is None and now - rec.seen_at >= MARKOUT_S:
+                mark = self._mark(rec.fill.condition_id)
+                if mark is not None:
+                    price = pips_to_decimal(rec.fill.price)
+                    rec.markout = (mark - price) if rec.fill.side is Side.BUY else (price - mark)
+                    self._fills_dirty = True
+        if self._fills_dirty:
+            self._fills_dirty = False
+            self.store.set("fills", tuple(rec.view() for rec in self._fills))
 
     def _on_held_market(self, market: Market) -> None:
         """A market we hold something of but do not trade (learned from a fill): named on screen."""

@@ -33,15 +33,45 @@ async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None]
             lines = read_market_file(settings.market_file)
             return await with_retries(lambda: resolve_markets(lines, public), what="resolving the market file",
                                       budget_s=budget_s, on_retry=say)
-        wanted = set(settings.market_ids)
+        wanted = list(dict.fromkeys(settings.market_ids))
         if not wanted:
             return await with_retries(lambda: select_markets(public, settings), what="listing markets",
                                       budget_s=budget_s, on_retry=say)
-        found = await with_retries(lambda: public.list_markets(limit=100), what="listing markets",
-                                   budget_s=budget_s, on_retry=say)
+        return await with_retries(lambda: resolve_ids(public, wanted[: settings.max_markets]),
+                                  what="looking up the markets", budget_s=budget_s, on_retry=say)
     finally:
         await public.aclose()
-    return [m for m in found if m.condition_id in wanted][: settings.max_markets]
+
+
+class UnknownMarkets(ConfigError):
+    """Market ids the venue does not list as open (``--markets`` / ``POLYMM_MARKETS``): named, with why."""
+
+    def __init__(self, missing: dict[str, str], found: list[Market]) -> None:
+        self.missing = missing
+        self.found = found
+        shown = "; ".join(f"{ident}: {why}" for ident, why in missing.items())
+        super().__init__(f"--markets / POLYMM_MARKETS: {len(missing)} market id(s) not found open at the venue: "
+                         f"{shown}")
+
+
+async def resolve_ids(public: PublicClient, ids: list[str]) -> list[Market]:
+    """Each id (condition id, slug or token id) looked up at the venue; ``UnknownMarkets`` names the ones
+    it does not list as open (carrying the ones it found). Venue trouble (busy, unreachable) raises as is."""
+    from ..venue.discovery import UnsupportedMarket
+
+    discovery = Discovery(public)
+    found: list[Market] = []
+    missing: dict[str, str] = {}
+    for ident in ids:
+        try:
+            found.append((await discovery.resolve(ident)).market)
+        except UnsupportedMarket as e:
+            missing[ident] = str(e)
+        except LookupError:
+            missing[ident] = "not listed as an open market by Gamma"
+    if missing:
+        raise UnknownMarkets(missing, found)
+    return found
 
 
 #: Gamma markets read for the automatic selection (by 24 h volume, the venue's order), then ranked by score.

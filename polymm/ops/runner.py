@@ -4,6 +4,7 @@ endpoint, and on SIGINT / SIGTERM / SIGHUP every order of ours cancelled at the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -66,10 +67,25 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
     (or a loop fails) and shut down with cancel-all. The exit status: 0 done, 1 the venue or a loop
     failed or orders may still rest, 2 bad input (the metrics port)."""
     from ..engine.engine import Engine
+    from ..venue.retry import until_reachable
+    from .programs import UnknownMarkets
 
+    async def wait(why: str, seconds: float) -> None:  # the venue is away: say so, try again (until stopped)
+        log.warning("%s; retrying in %.0f s", why, seconds, extra={"retry_in_s": seconds})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+        if stop.is_set():
+            raise _Stopped
+
+    quick = settings.model_copy(update={"venue_retry_s": 0.0})  # ``wait`` above does the retrying
     try:
-        markets = await initial_markets(settings)
-    except Exception as e:  # the venue's Gamma did not answer: nothing started
+        markets = await until_reachable(lambda: initial_markets(quick), wait)
+    except _Stopped:
+        return 0  # stopped before anything started
+    except UnknownMarkets as e:  # bad input: name the ids, start nothing
+        log.error("%s", e, extra={"unknown_markets": sorted(e.missing)})
+        return 2
+    except Exception as e:  # the venue answered, but not with markets (a bad market file...)
         log.error("could not list markets at %s: %s", settings.gamma_url, venue_error(e),
                   extra={"error": type(e).__name__})
         return 1
@@ -85,6 +101,10 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
         return 2
     _log_start(settings, mode, markets, metrics)
     return await _start_trade_stop(engine, settings, markets, metrics, stop, rearm)
+
+
+class _Stopped(Exception):
+    """A stop signal came while waiting for the venue."""
 
 
 async def _start_trade_stop(engine: Any, settings: Settings, markets: list[Market], metrics: Any,

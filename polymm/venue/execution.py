@@ -57,7 +57,7 @@ class OpenOrder:
         return self.size - self.filled
 
     def view(self) -> OrderView:
-        return OrderView(self.order_id, self.side.value, self.price, self.size, self.filled)
+        return OrderView(self.order_id, self.side.value, self.price, self.size, self.filled, self.placed_at)
 
 
 def route(market: Market, req: OrderRequest, free: Callable[[str], Decimal]) -> tuple[str, str, int]:
@@ -215,6 +215,11 @@ class Execution(ExecutionHealth, Protocol):
 
     async def collateral_balance(self) -> float:
         """The venue's collateral balance (raises when it cannot be read); only if ``venue_balance``."""
+        ...
+
+    async def take(self, market: Market, book: OrderBook, req: OrderRequest) -> tuple[Decimal, str]:
+        """A marketable order (fill and kill: what does not match at ``req.price`` or better is cancelled),
+        routed like a quote; returns (shares matched as far as known, "" or why it was refused)."""
         ...
 
     # ---- capital operations (polymm/engine/capital.py)

@@ -61,7 +61,16 @@ from ..domain.ledger import Ledger, Reconciliation
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
-from ..domain.prices import MAX_PIPS, PriceError, Tick, human, pips_to_decimal, pips_to_str, price_to_pips
+from ..domain.prices import (
+    MAX_PIPS,
+    PriceError,
+    Tick,
+    fmt_amount,
+    human,
+    pips_to_decimal,
+    pips_to_str,
+    price_to_pips,
+)
 from ..domain.signals import EventConfig
 from ..domain.strategy import order_expiry
 from .execution import Execution, OpenOrder, OrderRequest, book_capital, route, sellable
@@ -468,6 +477,35 @@ class LiveExecution:
         finally:
             self._inflight.discard(fut)
 
+    async def take(self, market: Market, book: OrderBook, req: OrderRequest) -> tuple[Decimal, str]:
+        """A fill-and-kill order (``POST /order`` with ``FAK``), routed and signed like a quote and tracked
+        as ours while it is in flight, so its fills are booked and the limits count it."""
+        from py_clob_client_v2.clob_types import OrderType
+
+        if not self._gate.is_set():
+            return ZERO, "a cancel-all is running"
+        token, side, price = self._route(market, req)
+        self._spend("order", 1)
+        order, oid = await self._run(self._sign, market, token, side, price, req.size)
+        self.orders.add(OpenOrder(oid, market.condition_id, req.side, req.price, signed_size(order, req.size),
+                                  status="submitted", token_id=token, venue_side=side))
+        self._ours.append(oid)
+        self._ours_set.add(oid)
+        try:
+            r = await self._run(self._client.post_order, order, OrderType.FAK)
+        except Exception as e:
+            self.orders.forget(oid)
+            self._error(f"take order refused: {describe(e)}")
+            return ZERO, describe(e)
+        self.orders_placed += 1
+        msg = str(r.get("errorMsg") or "") if isinstance(r, dict) else "bad reply"
+        if msg or not (isinstance(r, dict) and r.get("success", True)):
+            self.orders.forget(oid)
+            return ZERO, msg or "refused"
+        matched = _dec(r.get("takingAmount") if side == "BUY" else r.get("makingAmount"))
+        self.orders.close(oid, final=matched)  # a FAK never rests: what matched is all it can fill
+        return matched, ""
+
     async def sign_orders(self, market: Market, reqs: Sequence[OrderRequest]) -> list[tuple[Any, str]]:
         """(signed order, order id) for each quote, routed as ``place_many`` routes it; nothing is booked
         or sent (what ``post_signed`` takes)."""
@@ -720,7 +758,7 @@ class LiveExecution:
             for booked in self.ledger.record(fill, status):
                 if booked.is_reversal:
                     self.failed_fills += 1
-                    self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {human(fill.size)} reversed")
+                    self._error(f"trade {ev.id[:8]} FAILED after matching: fill of {fmt_amount(fill.size)} reversed")
                 self.on_fill(booked)
             after = self.ledger.status(ev.id, order_id)
             if after != before and after is not None:
@@ -1029,20 +1067,20 @@ class LiveExecution:
         name = self._markets[cid].short_question if cid in self._markets else cid[:10] + "…"
         outcome = "NO" if no else "YES"
         if verdict == "suspect":
-            self.on_log(f"{name}: venue holds {human(venue)} {outcome}, the ledger {human(ours)}; "
+            self.on_log(f"{name}: venue holds {human(venue, 6)} {outcome}, the ledger {human(ours, 6)}; "
                         f"reading again in {self.config.recheck_s:g} s", "warning")
             return False
         won = await self._resolution(cid) if not venue else None
         if won is not None:  # resolved and redeemed: the shares were paid out (1 if they won, else 0)
             fill = self.ledger.adjust(token, cid, no, venue, MAX_PIPS if won == "YES" else 0, now)
             self.redemptions += 1
-            self.on_log(f"{name}: resolved, {won} won: {human(ours)} {outcome} redeemed at "
+            self.on_log(f"{name}: resolved, {won} won: {human(ours, 6)} {outcome} redeemed at "
                         f"{'1' if won == outcome else '0'}", "warning")
         else:
             fill = self.ledger.adjust(token, cid, no, venue, self._adjust_price(cid), now)
             self.mismatches += 1
-            why = (f"position differs from the venue: {outcome} ours {human(ours)}, venue "
-                   f"{human(venue)}; taken from the venue, paused until a clean reconcile")
+            why = (f"position differs from the venue: {outcome} ours {human(ours, 6)}, venue "
+                   f"{human(venue, 6)}; taken from the venue, paused until a clean reconcile")
             self.reconcile.pause(cid, why)
             self.on_log(f"{name}: {why}", "error")
         if fill is not None:

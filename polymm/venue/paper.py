@@ -165,6 +165,26 @@ class PaperExecution:
         return [o for o in self._orders.values() if condition_id is None or o.condition_id == condition_id]
 
     # ------------------------------------------------------------ market data in
+    async def take(self, market: Market, book: OrderBook, req: OrderRequest) -> tuple[Decimal, str]:
+        """Fill and kill against the book's displayed levels up to ``req.price`` (the levels are not
+        consumed: the next book update is the venue's word), booked at each level's price."""
+        view = book.view(50)
+        levels = view.asks if req.side is Side.BUY else view.bids
+        token, _venue_side, _ = route(market, req, self._sellable(market))
+        left, done = req.size, ZERO
+        oid = f"paper-{next(self._ids)}"
+        for level in levels:
+            if left <= 0 or (level.price > req.price if req.side is Side.BUY else level.price < req.price):
+                break
+            qty = min(left, Decimal(str(level.size)))
+            fill = Fill(market.condition_id, oid, req.side, level.price, qty, ZERO, self._clock(),
+                        f"paper-trade-{next(self._trades)}", token, token == market.no_token)
+            if self.ledger.book(fill):
+                self.on_fill(fill)
+            left, done = left - qty, done + qty
+        self.orders_placed += 1
+        return done, "" if done else "nothing on the book at that price or better"
+
     def on_book(self, book: OrderBook) -> None:
         """Shrink our queue estimate when the level we sit on shrinks (orders ahead cancelled)."""
         for o in self.open_orders(book.condition_id):

@@ -48,6 +48,30 @@ def is_transient(e: BaseException) -> bool:
         "PolyApiException", "RequestException")  # the SDK wraps network errors without a status
 
 
+async def until_reachable(
+    attempt: Callable[[], Awaitable[T]],
+    wait: Callable[[str, float], Awaitable[None]],
+    *,
+    first_delay: float = 2.0,
+    max_delay: float = 60.0,
+) -> T:
+    """``await attempt()`` until the venue lets it succeed, however long that takes: while the venue is
+    unreachable or failing (transient errors, ``VenueUnavailable``), ``wait(why, seconds)`` shows
+    ``venue unreachable: <why>`` and waits that long (doubling up to ``max_delay``). Other errors raise."""
+    delay = first_delay
+    while True:
+        try:
+            return await attempt()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            if not (is_transient(e) or isinstance(e, VenueUnavailable)):
+                raise
+            cause = e.__cause__ if isinstance(e, VenueUnavailable) and e.__cause__ is not None else e
+            await wait(f"venue unreachable: {describe(cause)}", delay)
+            delay = min(delay * 2, max_delay)
+
+
 def retry_after(e: BaseException) -> float | None:
     """The venue's requested wait (``retry_after_seconds`` in the error body), if it gave one."""
     msg = getattr(e, "error_msg", None)
