@@ -20,6 +20,7 @@ from polymm.state import (
     DecisionState,
     ExecutionState,
     FeedState,
+    FillView,
     HoldingView,
     LogEntry,
     MarketState,
@@ -97,6 +98,17 @@ def build_app(halted: bool = False, reconciling: bool = False) -> PolymmApp:
                 TradePrint(NOW - 2 * i, "BUY" if i % 2 else "SELL", view.best_ask if i % 2 else view.best_bid,
                            12.5 + 3 * i) for i in range(10)))
     store.set("portfolio", PortfolioState(D("0.75"), D("0.55"), D("0.10"), 14))
+    # our fills, newest first, as the venue traded each token: settled and not, one markout still pending
+    store.set("fills", (
+        FillView(NOW - 4, markets[3].condition_id, markets[3].question, "BUY", "YES", D("0.71"), D("12.5"),
+                 D("0.0042"), "MATCHED", None, "t-4"),
+        FillView(NOW - 15, markets[1].condition_id, markets[1].question, "BUY", "NO", D("0.55"), D("35"),
+                 D("0.02"), "MINED", D("-0.01"), "t-3"),
+        FillView(NOW - 20, markets[0].condition_id, markets[0].question, "BUY", "YES", D("0.29"), D(10),
+                 D("0.01"), "CONFIRMED", D("0.015"), "t-2"),
+        FillView(NOW - 40, markets[0].condition_id, markets[0].question, "SELL", "YES", D("0.32"), D(5),
+                 D(0), "FAILED", D(0), "t-1"),
+    ))
     store.set("venue", VenueState("PAPER", f"http://{DEAD}", "paper"))
     store.set("feed", FeedState("RUNNING", "", 48_213, 0, 1, 0.4, (), 0, 6, 0, 0.006, 0.021))
     store.set("holdings", (

@@ -96,15 +96,18 @@ async def test_the_editor_shows_the_selected_models_own_fields() -> None:
         def shown() -> list[str]:
             return [i.id.removeprefix("edit-") for i in editor.query(Input) if i.id]
 
-        assert shown() == ["spread", "size", "layers", "layer_step", "skew_ticks", "position_limit"]
+        def group(model: str) -> str:
+            return str(editor.query_one(f"#group-model-{model}").render())
+
+        # every parameter the market file takes is offered; the selected model's group says it is in use
+        assert {"spread", "size", "layers", "layer_step", "position_limit", "skew_ticks", "gamma"} <= set(shown())
         assert "0–100; pm4 price shift at the limit" in str(editor.query_one("#hint-skew_ticks").render())
+        assert group("pm4").endswith("— in use") and "used when the model is avellaneda" in group("avellaneda")
         select = editor.query_one("#edit-model", Select)
         select.value = "fixed"
-        await until(pilot, lambda: "skew_ticks" not in shown())
-        assert shown() == ["spread", "size", "layers", "layer_step", "position_limit"]
+        await until(pilot, lambda: "used when the model is pm4" in group("pm4"))
         assert editor.changes() == {"model": "fixed"}
         select.value = "pm4"
-        await until(pilot, lambda: "skew_ticks" in shown())
-        assert shown() == ["spread", "size", "layers", "layer_step", "skew_ticks", "position_limit"]
+        await until(pilot, lambda: group("pm4").endswith("— in use"))
         assert editor.query_one("#edit-skew_ticks", Input).value == f"{running.skew_ticks:g}"
         assert editor.changes() == {}

@@ -13,10 +13,10 @@ from polymm.tui.app import PolymmApp
 from polymm.tui.widgets import (
     ConfirmScreen,
     MarketsTable,
+    NoticeBanner,
     OrderBookLadder,
     PnlSummary,
     PositionsPanel,
-    ReconcileBanner,
     StatusBar,
     reward_text,
     shares_text,
@@ -205,8 +205,12 @@ async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -
             text = str(app.query_one(SignalsPanel).render())
             assert "liquidity" in text and "markouts" in text and "flow imbalance" in text
             table = app.query_one(OpenOrdersTable)
-            app.query_one("#tabs").active = "tab-orders"  # drawn while its tab is shown
+            await pilot.press("6")  # the Orders tab: drawn while it is shown
+            assert not table.has_class("-hidden") and app.query_one(EventLog).has_class("-hidden")
             await until(pilot, lambda: table.row_count == len(app.engine.execution.open_orders()) > 0)
+            oid = app.engine.execution.open_orders()[0].order_id
+            assert str(table.get_cell(oid, "id")) == oid[:10]  # the short id, and its age
+            assert re.fullmatch(r"≥?(\d+s|\d+m\d\ds)", str(table.get_cell(oid, "age")))
             # NO view: the best NO bid is 1 - the best YES ask
             cid = app.query_one(MarketsTable).selected
             ladder = app.query_one(OrderBookLadder)
@@ -223,11 +227,14 @@ async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -
             await until(pilot, no_view_right)
             assert "NO book" in str(app.query_one("#ladder-title").render())
             log = app.query_one(EventLog)
+            await pilot.press("5")
             await pilot.press("l")
             assert log.level_name == "warnings+"
+            tab = app.query_one("#tab-log")
+            assert "Log (warnings+)" in str(tab.render())  # the log's title says its filter
             await pilot.press("l")
             await pilot.press("l")
-            assert log.level_name == "all"
+            assert log.level_name == "all" and str(tab.render()).strip() == "5 Log"
 
 
 async def test_quit_cancels_every_order_at_the_venue_first(wait_until) -> None:
@@ -259,21 +266,45 @@ async def test_every_binding_has_an_id_and_is_in_the_command_palette() -> None:
 
 
 async def test_an_unreachable_venue_says_so_instead_of_an_empty_armed_dashboard() -> None:
-    """Nothing listens at the venue's address: the market listing is retried for ``venue_retry_s``
-    (each retry in the log), then RECONCILING stays up with the reason — never a quiet ARMED screen."""
+    """Nothing listens at the venue's address: the status bar never says just ARMED — it says ARMED ·
+    NOT QUOTING and why, with the next retry's countdown, and so does the banner under it, at 80
+    columns too; the app keeps asking (each try in the log) and builds no engine meanwhile."""
     from polymm.config import load_settings
 
     app = PolymmApp(load_settings(_env_file=None, mode="paper", clob_url="http://127.0.0.1:9",
                                   gamma_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9", venue_retry_s=4.0),
                     mode="PAPER")
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: "could not list markets" in "\n".join(_screen(app, app.query_one(ReconcileBanner))),
-                    15.0)
-        assert "RECONCILING" in _status_text(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        def banner() -> str:
+            return " ".join(line.strip() for line in _screen(app, app.query_one(NoticeBanner)))
+
+        await until(pilot, lambda: "venue unreachable" in banner() and "retrying in" in banner(), 15.0)
+        bar = _screen(app)[0]
+        assert "ARMED" in bar and "NOT QUOTING" in bar and bar.rstrip().endswith("UTC"), bar
+        assert "venue unr" in bar, bar  # the reason, shortened to fit beside the clock
+        assert "nothing is quoted" in banner()
+        assert app.query_one(StatusBar).has_class("-not-ready")
         texts = [e.text for e in app.store.get("events", ())]
-        assert any("listing markets" in t and "retrying" in t for t in texts), texts
-        assert any("could not list markets at http://127.0.0.1:9" in t for t in texts), texts
+        assert any("venue unreachable" in t and "retrying in" in t for t in texts), texts
         assert app.engine is None
+
+
+async def test_the_banner_keeps_the_engines_notice_until_it_is_cleared() -> None:
+    """The ``notice`` slice (unknown market ids, …) stays on the banner, wrapped, not as a toast."""
+    from snapshot_scenario import build_app
+
+    app = build_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        banner = app.query_one(NoticeBanner)
+        assert not banner.has_class("-shown")
+        notice = "unknown market ids: 0xabc1234567 (not listed by Gamma or the CLOB); the other markets are traded"
+        app.store.set("notice", notice)
+        await until(pilot, lambda: banner.has_class("-shown") and "0xabc1234567" in "".join(_screen(app, banner)))
+        shown = " ".join(line.strip() for line in _screen(app, banner))
+        assert shown == f"NOTICE: {notice}", shown  # wrapped over two lines at 80 columns, nothing cut
+        assert _screen(app)[0].rstrip().endswith("11:06:40 UTC")
+        app.store.set("notice", "")
+        await until(pilot, lambda: not banner.has_class("-shown"))
 
 
 async def _quit_cancels_first(ex, keys) -> None:
@@ -337,8 +368,8 @@ async def test_ctrl_q_and_ctrl_c_cancel_every_order_at_the_venue_first(key: str)
 # ---------------------------------------------------------------- what we hold, and when it is not known
 
 
-async def test_the_status_bar_shows_reconciling_and_why_at_80_and_160_columns(monkeypatch) -> None:
-    """While what we hold is not known, RECONCILING sits beside the mode and ARMED / HALTED even at
+async def test_the_status_bar_shows_not_quoting_and_why_at_80_and_160_columns(monkeypatch) -> None:
+    """While what we hold is not known, NOT QUOTING sits beside the mode and ARMED / HALTED even at
     80 columns, the banner under the bar says why, the markets list says so per market, and the
     clock stays on screen; all of it goes once the execution is ready."""
     from dataclasses import replace
@@ -350,21 +381,54 @@ async def test_the_status_bar_shows_reconciling_and_why_at_80_and_160_columns(mo
         app = build_app(halted=halted, reconciling=True)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
-            lines = _screen(app)
-            bar, banner = lines[0], lines[1]
-            assert "PAPER" in bar and ("HALTED" if halted else "ARMED") in bar and "RECONCILING" in bar, bar
+            bar = _screen(app)[0]
+            banner = " ".join(line.strip() for line in _screen(app, app.query_one(NoticeBanner)))
+            assert "PAPER" in bar and ("HALTED" if halted else "ARMED") in bar and "NOT QUOTING" in bar, bar
             assert bar.rstrip().endswith("11:06:40 UTC"), bar  # the clock is never pushed off
-            assert banner.strip().startswith(RECONCILE_REASON), banner
-            assert app.query_one(ReconcileBanner).display
+            # the reasons too: shortened at 80 columns when halted as well (the banner has them in full)
+            assert ("reconcili" if halted and size[0] == 80 else "reconciling with the venue") in bar, bar
+            assert not halted or "operator kill switch" in bar
+            # the banner says it all, wrapped at 80 columns
+            assert banner == f"NOT QUOTING: {RECONCILE_REASON} — nothing is quoted meanwhile", banner
+            assert app.query_one(NoticeBanner).display
             if size[0] == 160 and not halted:
                 table = app.query_one(MarketsTable)
                 rows = _screen(app, table)
                 assert sum(" reconciling " in r for r in rows) == len(app.engine.markets), rows
 
                 app.store.set("execution", replace(app.store.get("execution"), ready=True, reason=""))
-                await until(pilot, lambda a=app: "RECONCILING" not in _screen(a)[0])
-                assert not app.query_one(ReconcileBanner).display
+                await until(pilot, lambda a=app: "NOT QUOTING" not in _screen(a)[0])
+                assert not app.query_one(NoticeBanner).display
                 assert "nothing is quoted" not in "\n".join(_screen(app))
+
+
+async def test_the_status_bar_keeps_halted_its_reason_and_the_clock_dropping_the_rest_first(monkeypatch) -> None:
+    """HALTED with tightened limits, a cooldown, a live balance and every figure the bar can show: at
+    160, 100 and 80 columns the state, its reason and the clock stay (the clock at the right edge); the
+    figures go in order of importance (frames and venue first, the risk figures last)."""
+    from dataclasses import replace
+
+    from snapshot_scenario import build_app
+
+    from polymm.state import ExecutionState
+
+    monkeypatch.setattr(StatusBar, "clock", StatusBar.clock)
+    for width in (160, 100, 80):
+        app = build_app(halted=True)
+        store = app.store
+        store.set("risk", replace(store.get("risk"), reason="daily loss limit reached: -100.00 of -100",
+                                  tighten=0.96, cooldown_s=12.0, balance=1234.5))
+        store.set("execution", ExecutionState("live", 0, 3, 2.0, 0, 0, 0, orders_1s=8, cancels_1s=7))
+        async with app.run_test(size=(width, 30)) as pilot:
+            await pilot.pause()
+            bar = _screen(app)[0]
+            assert bar.startswith(" PAPER   HALTED  ") and bar.endswith("11:06:40 UTC"), bar
+            assert "daily loss limit reached" in bar, bar
+            if width == 160:
+                assert "limits x0.96" in bar and "cooldown 12s" in bar and "pUSD 1,234.50" in bar, bar
+                assert "frames" not in bar and "127.0.0.1" not in bar  # the least important gave way
+            if width == 80:
+                assert "rl 8/40" not in bar and "hb 2s" not in bar
 
 
 async def test_the_positions_panel_lists_every_token_held_traded_or_not(monkeypatch) -> None:
@@ -376,13 +440,16 @@ async def test_the_positions_panel_lists_every_token_held_traded_or_not(monkeypa
         await pilot.pause()
         rows = _screen(app, app.query_one(PositionsPanel))
         text = "\n".join(rows)
-        # the outcome and its share count, the venue's way (not only the YES-terms net)
-        assert re.search(r"Will the UK[^\n]*?\sYes 20\.00\s+\+1\.20\s+-0\.40", text), text
-        assert re.search(r"Will Real M[^\n]*?\sYes 2\.50 No 37\.50\s+-0\.75\s+\+0\.90", text), text  # both tokens
-        assert re.search(r"Will a hurr[^\n]*?\sYes 12\.50", text), text
+        # the outcome and its share count, the venue's way (not only the YES-terms net), P&L by sign
+        assert re.search(r"UK hold[^\n]*?\sYES 20\.00\s+\+1\.20\s+-0\.40", text), text
+        assert re.search(r"Real Ma[^\n]*?\sYES 2\.50 NO 37\.50\s+-0\.75\s+\+0\.90", text), text  # both tokens
+        assert re.search(r"Hurrica[^\n]*?\sYES 12\.50", text), text
         # a market held but not traded (removed earlier) is listed, marked, with its tokens
-        assert re.search(r"\(not traded\)\s*\n\s*Will Bitcoi[^\n]*?\sNo 8\.25", text), text
-        assert re.search(r"Total\s+fees 0\.10\s+\+0\.75\s+\+0\.55\s+14", text), text
+        assert re.search(r"\(not traded\)\s*\n\s*Bitcoin[^\n]*?\sNO 8\.25", text), text
+        assert re.search(r"Total pUSD\s+fees 0\.10\s+\+0\.75\s+\+0\.55\s+14", text), text
+        order = app.store.get("markets")
+        shown = app.query_one(PositionsPanel).shown
+        assert shown[order[1]][1:3] == ("YES 2.50 NO 37.50", "-35.00")  # and the YES-terms net, labelled
 
 
 async def test_share_counts_read_as_a_person_writes_them() -> None:
@@ -407,18 +474,12 @@ def _venue_position(ex, market) -> tuple[Decimal, Decimal]:
 
 
 def _shown_holding(app: PolymmApp, cid: str) -> dict[str, Decimal] | None:
-    """The outcome → shares the positions panel shows for a traded market, read off the screen (its
-    rows follow the markets' order; None while the panel does not show the market yet)."""
-    lines = _screen(app, app.query_one(PositionsPanel))
-    order = list(app.store.get("markets", ()))
-    if not lines or "Held" not in lines[0] or cid not in order or len(lines) <= 1 + order.index(cid):
+    """The outcome → shares the positions panel shows for a traded market (None while it shows none),
+    checked against the screen: the row's held text is on it."""
+    row = app.query_one(PositionsPanel).shown.get(cid)
+    if row is None or row[1] not in "\n".join(_screen(app, app.query_one(PositionsPanel))):
         return None
-    held_at = lines[0].index("Held")
-    row = lines[1 + order.index(cid)]
-    name = row[:held_at].strip().rstrip("…")
-    if not name or not app.engine.markets[cid].question.startswith(name):
-        return None  # drawn before the market was added
-    return {o: Decimal(n.replace(",", "")) for o, n in re.findall(r"\b(Yes|No) (-?[\d,]+(?:\.\d+)?)", row[held_at:])}
+    return {o: Decimal(n.replace(",", "")) for o, n in re.findall(r"\b(YES|NO) (-?[\d,]+(?:\.\d+)?)", row[1])}
 
 
 async def test_a_market_added_with_the_picker_shows_the_position_the_venue_holds() -> None:
@@ -455,9 +516,9 @@ async def test_a_market_added_with_the_picker_shows_the_position_the_venue_holds
                 shown = _shown_holding(app, cid)
                 if not (yes or no) or shown is None:
                     return False
-                want = {k: v for k, v in (("Yes", yes), ("No", no)) if v}
-                pos = str(app.query_one(MarketsTable).get_cell(cid, "pos"))
-                return shown == want and pos == f"{yes - no:,.2f}"
+                want = {k: v for k, v in (("YES", yes), ("NO", no)) if v}
+                pos = str(app.query_one(MarketsTable).get_cell(cid, "pos"))  # the same words in the markets list
+                return shown == want and pos == app.query_one(PositionsPanel).shown[cid][1]
 
             await until(pilot, shown_is_the_venues, 10.0)
             yes, no = _venue_position(ex, market)
@@ -466,27 +527,27 @@ async def test_a_market_added_with_the_picker_shows_the_position_the_venue_holds
 
 
 async def test_reconciling_is_shown_while_the_catch_up_fails_and_quoting_waits_for_it() -> None:
-    """The venue's trade history answers 503 at start: RECONCILING and why, and nothing of ours rests,
-    until the burst is over; then the quotes rest and RECONCILING goes."""
+    """The venue's trade history answers 503 at start: NOT QUOTING and why, and nothing of ours rests,
+    until the burst is over; then the quotes rest and NOT QUOTING goes."""
     async with run_exchange(port=0, seed=15, flow_rate=5) as ex:
         ex.standin.faults.add_http_errors(503, 3, 0.1, "/data/trades")
         app = PolymmApp(demo_settings(ex), mode="DEMO")
         async with app.run_test(size=SIZE) as pilot:
-            await until(pilot, lambda: "RECONCILING" in _status_text(app), 15.0)  # from the very start
+            await until(pilot, lambda: "NOT QUOTING" in _status_text(app), 15.0)  # from the very start
 
             def banner() -> str:
-                return "\n".join(_screen(app, app.query_one(ReconcileBanner)))
+                return " ".join(line.strip() for line in _screen(app, app.query_one(NoticeBanner)))
 
             await until(pilot, lambda: "reconciling with the venue" in banner(), 15.0)  # signed in: the catch-up
             assert "nothing is quoted" in banner(), banner()
             assert _our_venue_orders(ex) == []
             table = app.query_one(MarketsTable)
             await until(pilot, lambda: "reconciling" in {table.get_cell(c, "state") for c in table.rows})
-            assert "RECONCILING" in _status_text(app) and _our_venue_orders(ex) == []
+            assert "NOT QUOTING" in _status_text(app) and _our_venue_orders(ex) == []
 
             await until(pilot, lambda: len(_our_venue_orders(ex)) >= 4, 20.0)  # the burst ran out: quoting
-            await until(pilot, lambda: "RECONCILING" not in _status_text(app))
-            assert not app.query_one(ReconcileBanner).display
+            await until(pilot, lambda: "NOT QUOTING" not in _status_text(app))
+            assert not app.query_one(NoticeBanner).display
 
 
 async def test_the_status_bar_shows_the_venues_balance_or_that_it_is_unknown() -> None:
@@ -581,8 +642,9 @@ def _demo_address() -> str:
 
 async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_at_80_columns(monkeypatch) -> None:
     """Paper earns no rewards (n/a, net = trading − fees); live before the first reading says so (no
-    net); a known reading from before 00:00 UTC shows its date; at 80×24 the summary wraps onto two
-    lines, nothing cut; the capital operations' counts sit on the box's lower border."""
+    net); a known reading from before 00:00 UTC shows its date; at 80×24 (the Positions tab, the whole
+    width) the summary is one line, and on the wide layout's narrower box it wraps onto two, nothing
+    cut; the capital operations' counts sit on the box's lower border."""
     from snapshot_scenario import NOW, build_app
 
     from polymm.state import RewardsState, VenueState
@@ -591,8 +653,9 @@ async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_
     app = build_app()  # paper: trading 0.75 + 0.55, fees 0.10
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
+        await pilot.press("2")  # a small terminal: the positions and P&L are a tab
         lines = [line.strip() for line in _screen(app, app.query_one(PnlSummary))]
-        assert lines == ["trading +1.30  rewards n/a (paper)", "fees -0.10  net +1.20 pUSD"], lines
+        assert lines == ["trading +1.30  rewards n/a (paper)  fees -0.10  net +1.20 pUSD"], lines
         cells = {app.query_one(MarketsTable).get_cell(c, "rewards") for c in app.engine.markets}
         assert cells == {"—"}
 
@@ -605,7 +668,7 @@ async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_
         app.store.set("rewards", RewardsState("2026-11-18", Decimal("2.5"), {order[0]: Decimal("2.5")}, NOW, "", True))
         await until(pilot, lambda: "rewards today +2.50" in _summary(app))
         lines = [line.strip() for line in _screen(app, app.query_one(PnlSummary))]
-        assert lines == ["trading +1.30  rewards today +2.50", "fees -0.10  net +3.70 pUSD"], lines
+        assert lines == ["trading +1.30  rewards today +2.50  fees -0.10  net +3.70 pUSD"], lines
         await until(pilot, lambda: app.query_one(MarketsTable).get_cell(order[0], "rewards") == "2.50")
 
         class Capital:  # what the app reads of the engine's capital manager
@@ -624,6 +687,279 @@ async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_
                                           NOW - 600, "", True))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "rewards yesterday +0.004211" in _summary(app))
+        lines = [line.strip() for line in _screen(app, app.query_one(PnlSummary))]
+        assert lines == ["trading +1.30  rewards yesterday +0.004211", "fees -0.10  net +1.20 pUSD"], lines
         assert "net +1.20 pUSD" in _summary(app)  # 1.30 + 0.004211 − 0.10, to the cent
         assert app.query_one(MarketsTable).get_cell(order[0], "rewards") == "0.004211"
         assert app.query_one(MarketsTable).get_cell(order[1], "rewards") == "0.00"
+
+
+# ---------------------------------------------------------------- one store version per frame
+
+
+async def test_the_markets_list_and_the_positions_agree_in_every_refresh() -> None:
+    """Fills come in: the engine writes a market's slice (its position and P&L) at the market's next
+    step and the ``holdings`` (what the venue says we hold) at its next pass, so for a while the store
+    holds the new one beside the old other. The markets list and the positions panel are drawn on the
+    same tick from the same store version, both showing what we hold from ``holdings`` and the P&L
+    from the market's slice: after every refresh, for every market, they say the same."""
+    import random
+    from dataclasses import replace
+
+    from snapshot_scenario import build_app
+
+    from polymm.state import HoldingView
+
+    app = build_app()
+    store = app.store
+    disagreements: list[str] = []
+    refreshes = [0]
+    draw = app.refresh_from_store
+
+    def checked_refresh() -> None:  # the refresh loop swallows exceptions: collect, assert after
+        draw()
+        table, panel = app.query_one(MarketsTable), app.query_one(PositionsPanel)
+        for cid in store.get("markets"):
+            row = panel.shown.get(cid)
+            if row is None or cid not in table.rows:
+                continue
+            refreshes[0] += 1
+            held, pnl = str(table.get_cell(cid, "pos")), Decimal(table.get_cell(cid, "pnl").plain)
+            if held != row[1] or pnl != Decimal(row[3]) + Decimal(row[4]):
+                disagreements.append(f"{cid[:8]}: list {held} {pnl}, positions {row[1]} {row[3]} {row[4]}")
+
+    app.refresh_from_store = checked_refresh  # type: ignore[method-assign]  # the refresh loop calls it
+    rng = random.Random(15)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(MarketsTable)
+        order = store.get("markets")
+        for step in range(12):
+            cid = order[rng.randrange(len(order))]
+            st = store.get(f"market/{cid}")
+            qty = Decimal(rng.randrange(-60, 60)) + Decimal("0.55")
+            realized = st.realized_pnl + Decimal(rng.randrange(-300, 300)) / 100
+            unreal = Decimal(rng.randrange(-300, 300)) / 100
+            store.set(f"market/{cid}", replace(st, position=qty, realized_pnl=realized, unrealized_pnl=unreal,
+                                               fills=st.fills + 1))
+            # the market's slice is drawn while the holdings still say the old count
+            await until(pilot, lambda c=cid, p=realized + unreal: table.get_cell(c, "pnl").plain == f"{p:+,.2f}")
+            market = app.engine.markets[cid]
+            token = ("Yes", market.yes_token) if qty > 0 else ("No", market.no_token)
+            others = [h for h in store.get("holdings") if h.condition_id != cid]
+            store.set("holdings", (*others, HoldingView(cid, market.question, token[0], token[1], abs(qty), True)))
+            want = f"{token[0].upper()} {abs(qty):,.2f}"
+            await until(pilot, lambda c=cid, w=want: str(table.get_cell(c, "pos")) == w)
+            assert app.query_one(PositionsPanel).shown[cid][1] == want, step
+    assert refreshes[0] > 0 and not disagreements, disagreements[:5]
+
+
+# ---------------------------------------------------------------- keys: sort, tabs, flatten
+
+
+async def test_s_sorts_the_markets_and_the_positions_follow(monkeypatch) -> None:
+    from snapshot_scenario import build_app
+
+    monkeypatch.setattr(StatusBar, "clock", StatusBar.clock)
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(MarketsTable)
+        await until(pilot, lambda: table.row_count == 4)
+        m = list(app.store.get("markets"))
+        table.move_cursor(row=1)
+        await pilot.pause()
+        selected = table.selected
+
+        def rows() -> list[str]:
+            return [str(k.value) for k in table.rows]
+
+        def title() -> str:
+            return _screen(app, table)[0]
+
+        assert "sort: as listed (s)" in title() and rows() == m
+        expected = {
+            "P&L, worst first": [m[2], m[1], m[3], m[0]],  # 0.00, +0.15, +0.35, +0.80
+            "position, largest first": [m[1], m[0], m[3], m[2]],  # 35, 20, 12.5, 0 shares
+            "fills, most first": [m[3], m[2], m[1], m[0]],  # 6, 5, 4, 3 fills
+            "state, trouble first": [m[2], m[0], m[1], m[3]],  # paused first, then quoting as listed
+            "name": [m[3], m[2], m[1], m[0]],  # Hurricane, NASA's, Real Madrid, UK
+            "as listed": m,
+        }
+        for label, want in expected.items():
+            await pilot.press("s")
+            await until(pilot, lambda w=want: rows() == w)
+            assert f"sort: {label} (s)" in title(), title()
+            assert list(app.query_one(PositionsPanel).shown)[:4] == want  # the positions in the same order
+            assert table.selected == selected  # the cursor stays on its market
+
+
+async def test_every_tab_has_a_key_and_a_small_terminal_shows_one_pane_at_a_time(monkeypatch) -> None:
+    from snapshot_scenario import build_app
+
+    from polymm.tui.app import TABS
+
+    monkeypatch.setattr(StatusBar, "clock", StatusBar.clock)
+    app = build_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.compact and app.active_tab == "book"
+        for t in TABS:
+            await pilot.press(t.key)
+            assert app.active_tab == t.name
+            shown = [u.name for u in TABS if not app.query_one(f"#{u.pane}").has_class("-hidden")]
+            assert shown == [t.name], shown
+            await pilot.pause()
+            pane = app.query_one(f"#{t.pane}")
+            assert pane.region.height > 5 and pane.region.y > 6  # under the markets, over the tab bar
+        tabs_line = _screen(app)[-2]
+        assert all(f"{t.key} {t.label}" in tabs_line for t in TABS), tabs_line
+    app = build_app()
+    async with app.run_test(size=SIZE) as pilot:  # wide: the book, positions, signals and trades stay
+        await pilot.pause()
+        assert not app.compact and app.active_tab == "log"
+        await pilot.press("1")
+        assert app.active_tab == "log" and not app.query_one("#book-box").has_class("-hidden")
+        assert any("on screen" in str(n.message) for n in app._notifications)
+        await pilot.press("7")
+        assert app.active_tab == "fills" and app.query_one("#event-log").has_class("-hidden")
+        assert "5 Log  6 Orders  7 Fills" in "\n".join(_screen(app)) and "1 Book" not in "\n".join(_screen(app))
+        # the terminal shrinks, then grows: the layout follows, the tab chosen stays
+        await pilot.resize_terminal(100, 30)
+        await until(pilot, lambda: app.compact and "1 Book  2 Positions" in "\n".join(_screen(app)))
+        assert app.active_tab == "fills" and app.query_one("#book-box").has_class("-hidden")
+        table = app.query_one(MarketsTable)
+        await until(pilot, lambda: all(n in "\n".join(_screen(app, table)) for n in ("Our bid", "Our ask", "Held")))
+        await pilot.resize_terminal(*SIZE)
+        await until(pilot, lambda: not app.compact and not app.query_one("#book-box").has_class("-hidden"))
+        assert app.active_tab == "fills"
+
+
+async def test_f_flattens_the_selected_markets_position_at_the_venue_after_asking() -> None:
+    """Demo engine against the stand-in: a taker hits our bid, so we hold YES; ``f`` asks (what is held,
+    sell YES at market within the limits, or reduce-only instead); ``n`` changes nothing, ``r`` switches
+    the market to reduce-only and back, ``y`` flattens: the venue holds nothing of it, the event log and
+    the markets list say so."""
+    from polymm.tui.screens import FlattenScreen
+
+    async with run_exchange(port=0, seed=16, flow=False) as ex:
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.engine is not None and app.query_one(MarketsTable).selected is not None)
+            engine = app.engine
+            table = app.query_one(MarketsTable)
+            cid = table.selected
+            market = engine.markets[cid]
+            await until(pilot, lambda: any(o.yes_side.value == "BUY" for o in ours(ex, engine, cid)), 15.0)
+            hit_our_bid(ex, engine, cid)
+            await until(pilot, lambda: _venue_position(ex, market)[0] > 0 and engine.portfolio.position(cid).qty > 0)
+            yes = _venue_position(ex, market)[0]
+            await until(pilot, lambda: str(table.get_cell(cid, "pos")) == f"YES {shares_text(yes)}")
+
+            await pilot.press("f")
+            await until(pilot, lambda: isinstance(app.screen, FlattenScreen))
+            question = app.screen.question
+            assert f"Flatten {market.question}: sell YES {shares_text(yes)} at market within the risk limits?" \
+                in question, question
+            assert "reduce-only" in question
+            await pilot.press("n")
+            await until(pilot, lambda: not isinstance(app.screen, FlattenScreen))
+            assert _venue_position(ex, market)[0] == yes and cid not in engine.reduce_only
+
+            for on in (True, False):  # the second choice: reduce-only instead (and back)
+                await pilot.press("f")
+                await until(pilot, lambda: isinstance(app.screen, FlattenScreen))
+                await pilot.press("r")
+                await until(pilot, lambda o=on: (cid in engine.reduce_only) == o)
+                assert _venue_position(ex, market)[0] == yes
+            assert any("reduce-only on" in e.text for e in app.store.get("events"))
+
+            await pilot.press("f")
+            await until(pilot, lambda: isinstance(app.screen, FlattenScreen))
+            await pilot.press("y")
+            await until(pilot, lambda: _venue_position(ex, market) == (0, 0), 15.0)
+            await until(pilot, lambda: engine.portfolio.position(cid).qty == 0)
+            await until(pilot, lambda: any("flatten SELL" in e.text and "matched" in e.text
+                                           for e in app.store.get("events")))
+            await until(pilot, lambda: str(table.get_cell(cid, "pos")) == "—")
+            assert not engine.halted
+            # the session charts say the range they span, with the unit
+            label = app.query_one("#pnl-chart-label")
+            await until(pilot, lambda: re.search(r"after fees\)  [+-]\d+\.\d\d … [+-]\d+\.\d\d pUSD$",
+                                                 str(label.render())) is not None)
+
+
+@pytest.mark.usefixtures("clean")
+async def test_on_quit_the_terminal_gets_the_session_pnl_and_the_positions_left(monkeypatch, capsys) -> None:
+    """``polymm-tui``, once its app exited: how the stop went, then the session's P&L (the summary's
+    figures) and every token still held with its market — or that nothing is."""
+    from snapshot_scenario import build_app
+
+    from polymm.commands import dashboard
+    from polymm.tui.app import StopSummary, session_summary
+
+    monkeypatch.setattr(StatusBar, "clock", StatusBar.clock)
+    app = build_app()  # paper: trading +1.30, fees 0.10; holds tokens of four markets
+    app.run = lambda *a, **kw: None  # type: ignore[method-assign]  # the session already ran
+    app.stop_summary = StopSummary(cancelled=9, left=0, venue=False)
+    monkeypatch.setattr(dashboard, "program_app", lambda settings, mode, markets: app)
+    assert dashboard.main([]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "polymm-tui: stopped: 9 paper orders cancelled", err
+    assert err[1] == ("polymm-tui: session P&L: trading +1.30  rewards n/a (paper)  fees -0.10  net +1.20 pUSD "
+                      "(14 fills)"), err
+    assert err[2] == "polymm-tui: positions left (4 markets; the venue holds them after the exit):", err
+    held = {line.split("  ")[1].strip(): line.rsplit("  ", 1)[1] for line in err[3:]}
+    assert held == {"YES 20.00": "Will the UK hold a general election in 2027?",
+                    "YES 2.50 NO 37.50": "Will Real Madrid win the 2026-27 Champions League?",
+                    "YES 12.50": "Will a hurricane make US landfall as Category 5 in 2027?",
+                    "NO 8.25": "Will Bitcoin close above $150,000 on December 31, 2026?"}, err
+
+    app.store.set("holdings", ())
+    assert session_summary(app.store)[-1] == "positions left: none"
+
+
+async def test_the_names_in_a_narrow_table_keep_the_words_that_tell_markets_apart() -> None:
+    from polymm.tui.text import fit_name, short_names
+
+    names = short_names({"a": "Will the UK hold a general election in 2027?",
+                         "b": "Will Real Madrid win the 2026-27 Champions League?",
+                         "c": "Will NASA's Artemis III launch before December 2027?"})
+    assert names == {"a": "UK hold a general election in 2027", "b": "Real Madrid 2026-27 Champions League",
+                     "c": "NASA's Artemis III launch before December 2027"}
+    # a year every row has says nothing about which row is which
+    both = short_names({"x": "Will Lakers win the 2026 NBA Finals?", "y": "Will Celtics win the 2026 NBA Finals?"})
+    assert both == {"x": "Lakers NBA Finals", "y": "Celtics NBA Finals"}
+    assert fit_name(names["a"], 40) == names["a"]
+    assert fit_name(names["a"], 29) == "UK hold general election 2027"  # filler words go first
+    assert fit_name(names["a"], 22) == "UK hold general… 2027"  # then a cut, the year kept
+    assert fit_name(names["c"], 20) == "NASA's Artemis III…"
+    assert all(len(fit_name(n, w)) <= w for n in names.values() for w in range(12, 50))
+
+
+async def test_the_status_bar_fits_by_rank_and_keeps_the_clock_at_the_right_edge() -> None:
+    from decimal import Decimal as D
+
+    from rich.text import Text
+
+    from polymm.state import ExecutionState, FeedState, RiskState, VenueState
+    from polymm.tui.app import INV_CHART, PNL_CHART, chart_label
+    from polymm.tui.status import fit, status_parts
+    from polymm.tui.text import money, signed_shares_text
+
+    parts = status_parts(VenueState("LIVE", "https://clob.polymarket.com", "live"),
+                         FeedState("RUNNING", frames=48_213, applied_p99_ms=0.02),
+                         RiskState(True, "operator kill switch", daily_pnl=D("-3.5"), daily_loss_limit=D(100),
+                                   tighten=0.96, balance=1234.5),
+                         ExecutionState("live", 0, 0, 2.0, 0, 0, 0, orders_1s=8, cancels_1s=7))
+    clock = Text("11:06:40 UTC")
+    every = fit(parts, clock, 0).plain
+    assert "rl 8/40 7/80" in every and "48,213 frames" in every and "clob.polymarket.com" in every
+    for width in (200, 160, 120, 100, 80, 60):
+        line = fit(parts, clock, width).plain
+        assert len(line) == width and line.endswith("11:06:40 UTC"), (width, line)
+        assert "HALTED" in line and "operator kill switch" in line and "LIVE" in line, (width, line)
+    assert "limits x0.96" in fit(parts, clock, 120).plain and "frames" not in fit(parts, clock, 120).plain
+    assert chart_label(PNL_CHART, [D("-1.2"), D("3.4"), D(0)], money, " pUSD").plain == \
+        "total P&L (trading, after fees)  -1.20 … +3.40 pUSD"
+    assert chart_label(INV_CHART, [D(-35), D("12.5")], signed_shares_text).plain == \
+        "net inventory (YES shares)  -35.00 … +12.50"
+    assert chart_label(INV_CHART, [], signed_shares_text).plain == INV_CHART

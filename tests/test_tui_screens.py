@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from engines import Writes, demo_settings, hit_our_bid, until
-from textual.widgets import DataTable, Input, Label
+from textual.widgets import DataTable, Input, Label, Select
 
 from polymm.domain.market import Side
 from polymm.domain.quoting import to_pips
@@ -158,7 +158,7 @@ async def test_removing_a_market_we_hold_asks_first_and_its_position_stays_shown
                 await pilot.press("enter")  # on a traded row: remove, but we hold shares: asks first
                 await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
                 question = app.screen.question
-                assert f"We hold Yes {shares_text(yes)}" in question and market.short_question in question
+                assert f"We hold YES {shares_text(yes)}" in question and market.short_question in question
                 assert "stays counted" in question and "shown under Positions" in question
                 await pilot.press(decline)
                 await until(pilot, lambda: app.screen is picker)
@@ -184,13 +184,12 @@ async def test_removing_a_market_we_hold_asks_first_and_its_position_stays_shown
                 r = app.query_one(PositionsPanel).region
                 panel = [line[r.x:r.right] for line in lines[r.y:r.bottom]]
                 at = next((i for i, t in enumerate(panel) if "(not traded)" in t), None)
-                if not panel or "Held" not in panel[0] or at is None or at + 1 >= len(panel):
+                row = app.query_one(PositionsPanel).shown.get(cid)
+                if at is None or at + 1 >= len(panel) or row is None:
                     return False
-                held_at = panel[0].index("Held")
-                row = panel[at + 1]
-                name = row[:held_at].strip().rstrip("…")
-                return bool(name) and market.question.startswith(name) and row[held_at:].startswith(
-                    f"Yes {shares_text(yes)} ")
+                name, held = row[:2]
+                return held == f"YES {shares_text(yes)}" and name.rstrip("…") in panel[at + 1] and \
+                    f" {held} " in panel[at + 1] + " "
 
             await until(pilot, listed)
 
@@ -377,7 +376,8 @@ async def test_editor_refuses_invalid_values_inside_the_modal() -> None:
             await pilot.press("enter")
             assert isinstance(app.screen, ParamsEditor)  # stays open
             shown = _text(error)
-            assert "spread" in shown and f"multiple of the tick {tick}" in shown and str(off_grid) in shown
+            assert "spread" in shown and f"multiple of the tick {engine.markets[cid].tick.text}" in shown
+            assert str(off_grid.normalize()) in shown
             assert error.display and error.region.height >= 1  # visible, not only a toast
             assert spread_box.has_class("-invalid")
             assert engine.params[cid].spread == before.spread
@@ -415,6 +415,69 @@ async def test_help_lists_every_binding_with_its_id() -> None:
             # every app binding is listed, and the modals' own keys too
             assert {b.id for b in PolymmApp.BINDINGS} <= set(by_id)
             assert {"picker_toggle", "picker_sort", "editor_save", "help_close"} <= set(by_id)
+            # Textual's own keys too (the arrows, the palette), every tab's key, and the status bar's words
+            by_key = {r[1]: r for r in rows}
+            assert {"↑ / ↓", "ctrl+p", "tab / shift+tab", "ctrl+q / ctrl+c"} <= set(by_key)
+            assert {"tab_book", "tab_log", "tab_orders", "tab_fills", "flatten", "sort"} <= set(by_id)
+            assert by_id["tab_log"][1] == "5" and by_id["flatten"][1] == "f" and by_id["sort"][1] == "s"
+            assert {"flatten_yes", "flatten_reduce_only", "flatten_no"} <= set(by_id)
+            assert "rate limit" in by_key["rl 8/40 7/80"][3] and "queue" in by_key["q54 (ladder)"][3]
+            assert {"hb 2s", "p99 0.02ms", "limits x0.96", "NOT QUOTING: <why>"} <= set(by_key)
             await pilot.press("q")  # closes the help, does not quit the app
             await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
             assert app.is_running
+            assert "rate limit" in str(app.query_one("#status-bar").tooltip)  # and the bar's own tooltip
+
+
+async def test_picker_removes_with_ctrl_d_without_leaving_the_search_box() -> None:
+    """``d`` types into the search box; ``ctrl+d`` removes the highlighted market from there."""
+    async with run_exchange(port=0, seed=5, flow=False) as ex:
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
+        async with app.run_test(size=SIZE) as pilot:
+            engine, cid = await _quoting_december(pilot, app, ex)
+            picker = await _open_picker(pilot, app)
+            await pilot.press(*"december")  # a "d" among them: typed, not a removal
+            await until(pilot, lambda: _rows(picker) == [cid])
+            search = picker.query_one("#picker-search", Input)
+            assert search.value == "december" and app.focused is search and cid in engine.markets
+            await pilot.press("ctrl+d")
+            await until(pilot, lambda: cid not in engine.markets)
+            assert app.focused is search and search.value == "december"  # still typing
+            assert _ours(ex, app, cid) == []
+
+
+async def test_editor_offers_every_parameter_the_market_file_takes_grouped_with_help() -> None:
+    from polymm.engine.watchlist import PARAM_KEYS
+    from polymm.tui.screens import field_groups
+
+    async with run_exchange(port=0, seed=9, flow=False) as ex:
+        app = PolymmApp(demo_settings(ex), mode="DEMO")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await until(pilot, lambda: app.engine is not None)
+            engine = app.engine
+            editor, cid = await _open_editor(pilot, app)
+            running = engine.params[cid]
+            offered = {f.name for _, _, fields in field_groups() for f in fields} | {"model"}
+            assert set(PARAM_KEYS) <= offered, set(PARAM_KEYS) - offered
+            for name in PARAM_KEYS:
+                if name == "model":
+                    continue
+                box = editor.query_one(f"#edit-{name}", Input)
+                assert Decimal(box.value) == Decimal(str(getattr(running, name))), name  # the running value
+                hint = _text(editor.query_one(f"#hint-{name}"))
+                assert "; " in hint and len(hint.split("; ", 1)[1]) > 10, (name, hint)  # its range; what it does
+            groups = [_text(label) for label in editor.query(".editor-group")]
+            assert groups[:3] == ["Quotes", "Risk", "Order upkeep"], groups
+            assert running.model == "fixed" and not [g for g in groups if g.endswith("in use")], groups
+            assert "pm4 model — used when the model is pm4" in groups
+            editor.query_one("#edit-model", Select).value = "pm4"  # the menu marks the group in use
+            await until(pilot, lambda: _text(editor.query_one("#group-model-pm4")) == "pm4 model — in use")
+            # another model's field saved like any other, with the model, in one set_params call
+            calls: list[dict] = []
+            real = engine.set_params
+            engine.set_params = lambda c, **kw: calls.append(kw) or real(c, **kw)
+            await _type(pilot, editor, "kappa", "250")
+            await pilot.press("enter")
+            await until(pilot, lambda: not isinstance(app.screen, ParamsEditor))
+            assert calls == [{"kappa": 250.0, "model": "pm4"}]
+            assert engine.params[cid].kappa == 250.0 and engine.params[cid].model == "pm4"

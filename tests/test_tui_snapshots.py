@@ -1,29 +1,51 @@
-"""Snapshot tests of the dashboard (pytest-textual-snapshot), at 160×48 and 100×30, on a canned
-session with a fixed clock and theme (tests/snapshot_scenario.py). Update after a deliberate UI
+"""Snapshot tests of the dashboard (pytest-textual-snapshot), at 160×48 (the wide layout: panels side
+by side), 100×30 and 80×24 (the compact layout: the markets table, one tab's pane under it), on a
+canned session with a fixed clock and theme (tests/snapshot_scenario.py). Update after a deliberate UI
 change with ``pytest tests/test_tui_snapshots.py --snapshot-update`` and review the SVGs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal as D
+
 import pytest
-from snapshot_scenario import build_app, canned_picker
+from snapshot_scenario import NOW, build_app, canned_picker
 
-SIZES = [(160, 48), (100, 30)]
+from polymm.state import ExecutionState, RewardsState, VenueState
+
+SIZES = [(160, 48), (100, 30), (80, 24)]
+IDS = ["160x48", "100x30", "80x24"]
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_dashboard(snap_compare, size) -> None:
     assert snap_compare(build_app(), terminal_size=size)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_halted(snap_compare, size) -> None:
-    assert snap_compare(build_app(halted=True), terminal_size=size)
+    """HALTED and its reason, tightened limits and a cooldown: the clock stays at the right edge."""
+    app = build_app(halted=True)
+    app.store.set("risk", replace(app.store.get("risk"), tighten=0.96, cooldown_s=12.0))
+    assert snap_compare(app, terminal_size=size)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_reconciling(snap_compare, size) -> None:
-    """What we hold is not known yet (the catch-up with the venue failing): RECONCILING, why, no quotes."""
+    """What we hold is not known yet (the catch-up with the venue failing): NOT QUOTING, why, no quotes."""
     assert snap_compare(build_app(reconciling=True), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+def test_venue_unreachable_with_a_notice(snap_compare, size) -> None:
+    """ARMED · NOT QUOTING while the venue does not answer (the next retry counted down), and the
+    engine's standing notice on the banner."""
+    app = build_app(reconciling=True)
+    app.store.set("execution", ExecutionState("paper", 0, 0, None, 0, 0, 0, ready=False,
+                                              reason="venue unreachable: All connection attempts failed — "
+                                                     "retrying in 8 s"))
+    app.store.set("notice", "unknown market ids: 0xabc1234567… (not listed by Gamma or the CLOB)")
+    assert snap_compare(app, terminal_size=size)
 
 
 class _Capital:
@@ -33,16 +55,10 @@ class _Capital:
     confirmed, failed = 4, 0
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+@pytest.mark.parametrize("size", [(160, 48), (100, 30)], ids=["160x48", "100x30"])
 def test_rewards(snap_compare, size) -> None:
     """A live session: today's rewards from the venue in the P&L summary (net = trading + rewards − fees)
     and per market, and the capital operations' counts on the positions box's lower border."""
-    from decimal import Decimal as D
-
-    from snapshot_scenario import NOW
-
-    from polymm.state import ExecutionState, RewardsState, VenueState
-
     app = build_app()
     store = app.store
     order = store.get("markets")
@@ -52,15 +68,38 @@ def test_rewards(snap_compare, size) -> None:
                                       NOW - 30, "", True))
     assert app.engine is not None
     app.engine.capital = _Capital()  # type: ignore[assignment]  # only its counts are read
-    assert snap_compare(app, terminal_size=size)
+
+    async def positions_tab(pilot) -> None:
+        if app.compact:  # the positions are a tab there (wide, they are on screen)
+            await pilot.press("2")
+
+    assert snap_compare(app, terminal_size=size, run_before=positions_tab)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+@pytest.mark.parametrize("tab", ["2", "3", "4", "5", "6", "7"],
+                         ids=["positions", "signals", "trades", "log", "orders", "fills"])
+def test_compact_tabs(snap_compare, tab) -> None:
+    """80×24: each tab's pane under the markets table (the book is the dashboard's own snapshot)."""
+    assert snap_compare(build_app(), terminal_size=(80, 24), press=[tab])
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+def test_sorted_by_pnl(snap_compare, size) -> None:
+    assert snap_compare(build_app(), terminal_size=size, press=["s"])
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+def test_flatten_asks_first(snap_compare, size) -> None:
+    """``f`` on a market we hold: what is held, what the order does, and reduce-only as the other way."""
+    assert snap_compare(build_app(), terminal_size=size, press=["f"])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_help(snap_compare, size) -> None:
     assert snap_compare(build_app(), terminal_size=size, press=["question_mark"])
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_picker(snap_compare, size) -> None:
     app = build_app()
 
@@ -72,7 +111,7 @@ def test_picker(snap_compare, size) -> None:
     assert snap_compare(app, terminal_size=size, run_before=open_picker)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["160x48", "100x30"])
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_editor(snap_compare, size) -> None:
     app = build_app()
 

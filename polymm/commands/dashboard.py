@@ -20,7 +20,8 @@ PROG = "polymm-tui"
 
 def main(argv: list[str] | None = None) -> int:
     """``polymm-tui``: 2 for bad input, 1 when another polymm holds this wallet, the market file's
-    markets could not be looked up or the stop's cancel-all was not confirmed, else 0."""
+    markets could not be looked up or the stop's cancel-all was not confirmed, else 0. Once the app
+    exited it says how the stop went, the session's P&L and the positions left (``session_summary``)."""
     p = argparse.ArgumentParser(prog=PROG, description="polymm: Polymarket market maker dashboard")
     program_args(p, logs=False)
     args = p.parse_args(argv)
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"{PROG}: stopped before the engine started; no orders were placed")
         return 0
     say(f"{PROG}: {summary.line()}")
+    for line in app.session_summary():  # the session's P&L and what is still held, once the screen is gone
+        say(f"{PROG}: {line}")
     return 0 if summary.confirmed else 1
 
 

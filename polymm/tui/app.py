@@ -31,13 +31,15 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 
-from textual import on, work
+from rich.text import Text
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Vertical
 from textual.drivers._writer_thread import WriterThread
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Label, Sparkline, TabbedContent, TabPane
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Footer, Label, Sparkline, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 from ..config import ConfigError, Settings
@@ -46,26 +48,62 @@ from ..engine.engine import Engine
 from ..engine.heap import SETTLE_AFTER_S, settle_heap
 from ..state import ExecutionState, StateStore
 from ..venue.retry import describe as venue_error
-from .panels import Frame, Panel, Schedule
-from .screens import HelpScreen, MarketPicker, ParamsEditor
+from .panels import SORTS, Frame, Panel, Schedule
+from .screens import FlattenScreen, HelpScreen, MarketPicker, ParamsEditor
+from .text import held_text, money, shares_text, signed_shares_text
 from .widgets import (
     ConfirmScreen,
     EventLog,
+    FillsTable,
     LadderTitle,
     MarketsTable,
+    NoticeBanner,
     OpenOrdersTable,
     OrderBookLadder,
     PnlSummary,
     PositionsPanel,
-    ReconcileBanner,
     SignalsPanel,
     StatusBar,
     TradesTape,
+    pnl_pieces,
 )
 
 REFRESH_S = 0.05  # UI reads the store at most 20 times a second; each panel declares its own cadence
 CHART_S = 1.0  # one point a second for the session P&L and inventory charts
 CHART_POINTS = 600
+#: from this many columns and rows the panels sit side by side (the wide layout); below either, the
+#: markets table takes the width and every other panel is a tab under it (the compact layout)
+WIDE_COLUMNS = 130
+WIDE_ROWS = 40
+
+
+@dataclass(frozen=True)
+class PaneTab:
+    """A tab of the dashboard: its name (the tab's id is ``tab-<name>``), label, key, and the pane it
+    shows. ``beside``: on a wide, tall terminal the pane is always on screen, beside the tabs."""
+
+    name: str
+    label: str
+    key: str
+    pane: str
+    beside: bool = False
+
+
+TABS = (
+    PaneTab("book", "Book", "1", "book-box", beside=True),
+    PaneTab("positions", "Positions", "2", "pnl-box", beside=True),
+    PaneTab("signals", "Signals", "3", "signals", beside=True),
+    PaneTab("trades", "Trades", "4", "tape-box", beside=True),
+    PaneTab("log", "Log", "5", "event-log"),
+    PaneTab("orders", "Orders", "6", "orders"),
+    PaneTab("fills", "Fills", "7", "fills"),
+)
+TAB_BY_NAME = {t.name: t for t in TABS}
+
+
+class PaneTabs(Tabs, can_focus=False):
+    """The dashboard's tabs: clicked or chosen with their keys (1–7); never focused, so the arrows keep
+    moving the markets table's cursor."""
 #: what stops the program the orderly way (``stop_signals``); SIGINT arrives only from ``kill`` (the
 #: terminal's ctrl+c is a key while Textual runs)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -111,7 +149,8 @@ class PolymmApp(App[None]):
 
     CSS_PATH = stylesheet_path()
     TITLE = "polymm"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_COLUMNS, "-wide")]  # -narrow or -short: compact (tcss)
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (WIDE_ROWS, "-tall")]
 
     BINDINGS = [
         Binding("ctrl+k", "kill", "KILL", priority=True, id="kill", tooltip="Cancel every order and halt"),
@@ -126,11 +165,19 @@ class PolymmApp(App[None]):
                 tooltip="Raise the selected market's size by one step"),
         Binding("left_square_bracket", "size(-1)", "Size-", show=False, id="size_down",
                 tooltip="Lower the selected market's size by one step"),
+        Binding("f", "flatten", "Flatten", id="flatten",
+                tooltip="Flatten the selected market's position at market (asks first; or switch it to reduce-only)"),
         Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the selected market"),
-        Binding("n", "toggle_outcome", "YES/NO", id="toggle_outcome", tooltip="Show the ladder as YES or NO"),
+        Binding("s", "cycle_sort", "Sort", id="sort",
+                tooltip="Sort the markets: P&L, position, fills, state, name, as listed"),
+        Binding("n", "toggle_outcome", "YES/NO", show=False, id="toggle_outcome",
+                tooltip="Show the ladder and the trades as the YES or the NO book"),
         Binding("l", "cycle_log_level", "Log level", show=False, id="log_level",
-                tooltip="Filter the event log: all, warnings and errors, errors"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
+                tooltip="Filter the event log: all, warnings and errors, errors (the Log tab says which)"),
+        *(Binding(t.key, f"show_tab('{t.name}')", t.label, show=False, id=f"tab_{t.name}",
+                  tooltip=f"Show the {t.label} tab" + (" (on a small terminal; a wide one shows it beside)"
+                                                       if t.beside else "")) for t in TABS),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key, and what the status bar says"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Cancel all orders and quit"),
     ]
 
@@ -168,8 +215,8 @@ class PolymmApp(App[None]):
         self.refresh_times: deque[float] = deque(maxlen=10_000)
         self._panels: list[Panel] = []  # the panels composed, in layout order (on mount)
         self._schedule = Schedule(())
-        self._pnl_points: deque[float] = deque(maxlen=CHART_POINTS)
-        self._inv_points: deque[float] = deque(maxlen=CHART_POINTS)
+        self._pnl_points: deque[Decimal] = deque(maxlen=CHART_POINTS)
+        self._inv_points: deque[Decimal] = deque(maxlen=CHART_POINTS)
         self._capital_at = 0.0  # when the capital operations' counts were last shown (monotonic)
         self._capital_title = ""
         self._stop_signals = stop_signals
@@ -177,42 +224,49 @@ class PolymmApp(App[None]):
         self._stopping: asyncio.Future[StopSummary] | None = None
         #: set once the engine stopped through ``stop_engine`` (None: it never ran, or still runs)
         self.stop_summary: StopSummary | None = None
+        self.sort = "listed"  # the markets table's sort (``s``; ``panels.SORTS``)
+        self.compact = False  # the compact layout: one tab at a time under the markets table
+        self.chosen_tab: str | None = None  # the tab the operator chose last (None: the layout's default)
+        self._hidden: set[Panel] = set()  # panels on a pane not shown now: not drawn
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
+        """One container of panes in an order that suits both layouts (app.tcss): a grid on a wide, tall
+        terminal (markets over positions and signals on the left, the book and the trades on the
+        right, the tabs and their pane under them), a column on a small one (the markets table, the one
+        pane of the tab chosen, the tabs docked at the bottom)."""
         yield StatusBar(id="status-bar")
-        yield ReconcileBanner(id="reconcile-banner")
-        with Horizontal(id="main"):
-            with Vertical(id="left"):
-                yield MarketsTable(id="markets")
-                with Horizontal(id="lower"):
-                    with Vertical(id="pnl-box"):
-                        yield PnlSummary(id="pnl-summary")
-                        yield PositionsPanel(id="positions")
-                        yield Label("total P&L (trading, after fees)", classes="chart-label")
-                        yield Sparkline([], id="pnl-chart")
-                        yield Label("net inventory", classes="chart-label")
-                        yield Sparkline([], id="inv-chart")
-                    yield SignalsPanel(id="signals")
-                with TabbedContent(id="tabs"):
-                    with TabPane("Event log", id="tab-log"):
-                        yield EventLog(id="event-log")
-                    with TabPane("Open orders", id="tab-orders"):
-                        yield OpenOrdersTable(id="orders")
-            with Vertical(id="right"):
+        yield NoticeBanner(id="notice-banner")
+        with Container(id="main"):
+            yield MarketsTable(id="markets")
+            with Vertical(id="book-box", classes="pane"):
                 yield LadderTitle("", id="ladder-title")
                 yield OrderBookLadder(id="ladder")
+            with Vertical(id="pnl-box", classes="pane"):
+                yield PnlSummary(id="pnl-summary")
+                yield PositionsPanel(id="positions")
+                yield Label(PNL_CHART, id="pnl-chart-label", classes="chart-label")
+                yield Sparkline([], id="pnl-chart")
+                yield Label(INV_CHART, id="inv-chart-label", classes="chart-label")
+                yield Sparkline([], id="inv-chart")
+            yield SignalsPanel(id="signals", classes="pane")
+            yield PaneTabs(*(Tab(f"{t.key} {t.label}", id=f"tab-{t.name}") for t in TABS), id="tabs")
+            with Vertical(id="tape-box", classes="pane"):
                 yield TradesTape(id="tape")
                 yield Button("KILL  (ctrl+k)", variant="error", id="kill-button")
-        yield Footer()
+            yield EventLog(id="event-log", classes="pane")
+            yield OpenOrdersTable(id="orders", classes="pane")
+            yield FillsTable(id="fills", classes="pane")
+        yield Footer(compact=True, show_command_palette=False)  # ctrl+p still opens it (the help says so)
 
     async def on_mount(self) -> None:
-        for wid, title in (("#markets", "Markets"), ("#pnl-box", "Positions & P&L"), ("#signals", "Signals"),
-                           ("#tape", "Trades")):
+        for wid, title in (("#pnl-box", "Positions & P&L"), ("#signals", "Signals"), ("#tape", "Trades")):
             self.query_one(wid).border_title = title
+        self._show_sort()
         self._panels = [node for node in self.query("*") if isinstance(node, Panel)]
         self._schedule = Schedule(p.PANEL for p in self._panels)
         self.query_one(StatusBar).show(None, None, None)
+        self._apply_layout()
         if self._stop_signals:
             _guard_output(self)
             loop = asyncio.get_running_loop()
@@ -254,44 +308,69 @@ class PolymmApp(App[None]):
             self._capital_title = self.query_one("#pnl-box").border_subtitle = title
 
     def _sample_charts(self) -> None:
-        """One point a second for the session charts (bounded: the last CHART_POINTS)."""
+        """One point a second for the session charts (bounded: the last CHART_POINTS); each chart's label
+        says the range it spans."""
         total = self.store.get("portfolio")
-        self._pnl_points.append(float(total.total_pnl) if total is not None else 0.0)
+        pnl = total.total_pnl if total is not None else Decimal(0)
         inv = sum((st.position for k in self.store.keys("market/") if (st := self.store.get(k)) is not None),
                   Decimal(0))
-        self._inv_points.append(float(inv))
+        self._pnl_points.append(pnl)
+        self._inv_points.append(inv)
         if self.screen.query("#pnl-chart"):
-            self.query_one("#pnl-chart", Sparkline).data = list(self._pnl_points)
-            self.query_one("#inv-chart", Sparkline).data = list(self._inv_points)
+            self.query_one("#pnl-chart", Sparkline).data = [float(v) for v in self._pnl_points]
+            self.query_one("#inv-chart", Sparkline).data = [float(v) for v in self._inv_points]
+            self.query_one("#pnl-chart-label", Label).update(chart_label(PNL_CHART, self._pnl_points, money, " pUSD"))
+            self.query_one("#inv-chart-label", Label).update(chart_label(INV_CHART, self._inv_points,
+                                                                         signed_shares_text))
 
     @work(exclusive=True, group="setup", exit_on_error=False)
     async def start_engine(self) -> None:
-        """Discover markets (unless given), build the engine, start its loops as workers."""
+        """Discover markets (unless given), build the engine, start its loops as workers. An unreachable
+        venue is asked again, with a backoff, for as long as the app runs: the status bar and the banner
+        say ``venue unreachable: <why> — retrying in N s`` (``_venue_wait``) until it answers. Unknown
+        market ids are named in a persistent notice; the markets found are traded."""
+        from ..ops.programs import UnknownMarkets, initial_markets
+        from ..venue.retry import until_reachable
+
+        execution = "paper" if self.mode == "PAPER" else "live"
         markets = self._fixed_markets
         if markets is None:
-            from ..ops.programs import initial_markets
-
-            execution = "paper" if self.mode == "PAPER" else "live"
             self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
                                                        reason=f"listing markets at {self.settings.gamma_url}"))
-            try:  # a busy venue is asked again for two minutes (initial_markets), then we say why
-                markets = await initial_markets(self.settings, on_retry=lambda t: self.store.log(t, "warning"))
-            except Exception as e:
+            quick = self.settings.model_copy(update={"venue_retry_s": 0.0})  # the countdown below retries
+            try:
+                markets = await until_reachable(
+                    lambda: initial_markets(quick, on_retry=lambda t: self.store.log(t, "warning")),
+                    lambda why, s: self._venue_wait(execution, why, s))
+            except UnknownMarkets as e:
+                self.store.set("notice", str(e))
+                self.store.log(str(e), "error")
+                markets = e.found
+            except Exception as e:  # not the venue being away: a bad market file, say
                 reason = f"could not list markets at {self.settings.gamma_url}: {venue_error(e)}"
                 self.store.log(reason, "error")
-                self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
-                                                           reason=f"{reason}; restart polymm-tui to try again"))
-                self.notify(reason, severity="error", timeout=15)
+                self.store.set("notice", f"{reason}; fix it and restart polymm-tui")
+                self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False, reason=reason))
                 return
-        engine = Engine(self.settings, markets, self.store, mode=self.mode, venue_host=self.venue_host)
-        try:
-            await engine.start()
-        except Exception as e:  # no venue, bad credentials: say so, trade nothing
-            self.store.log(f"could not start execution: {type(e).__name__}: {e}", "error")
-            self.notify(f"Execution did not start: {e}", severity="error", timeout=15)
-            await engine.kill(f"execution did not start: {type(e).__name__}")
-            self.engine = engine
-            return
+        while True:
+            engine = Engine(self.settings, markets, self.store, mode=self.mode, venue_host=self.venue_host)
+            try:
+                await engine.start()
+                break
+            except Exception as e:
+                from ..venue.retry import VenueUnavailable, is_transient
+
+                if is_transient(e) or isinstance(e, VenueUnavailable):
+                    with contextlib.suppress(Exception):
+                        await engine.stop(cancel_orders=False)
+                    await self._venue_wait(execution, f"venue unreachable: {venue_error(e)}", 10.0)
+                    continue
+                # bad credentials and the like: say so, trade nothing
+                self.store.log(f"could not start execution: {type(e).__name__}: {e}", "error")
+                self.store.set("notice", f"execution did not start: {venue_error(e)}")
+                await engine.kill(f"execution did not start: {type(e).__name__}")
+                self.engine = engine
+                return
         self.engine = engine
         if self._quitting:  # a way out was taken while the engine started: stop it before it quotes
             await self.stop_engine()
@@ -302,6 +381,18 @@ class PolymmApp(App[None]):
             self.run_worker(engine.guard(name, loop), name=name, group="engine", exit_on_error=False)
         if self._settle_heap:  # after the first books and screens: most of what start-up made is in place
             self.set_timer(SETTLE_AFTER_S, settle_heap)
+
+    async def _venue_wait(self, execution: str, why: str, seconds: float) -> None:
+        """Say why nothing trades and when the next try is, counting down each second, then return."""
+        self.store.log(f"{why}; retrying in {seconds:.0f} s", "warning")
+        left = seconds
+        while left > 0:
+            self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
+                                                       reason=f"{why} — retrying in {left:.0f} s"))
+            await asyncio.sleep(min(1.0, left))
+            left -= 1.0
+        self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
+                                                   reason=f"{why} — retrying now"))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
@@ -326,6 +417,7 @@ class PolymmApp(App[None]):
         self._seen_version = version
         due = self._schedule.due(now, changed, self._selected)
         frame = Frame(store, changed, store.get("markets", ()))
+        frame.sort(self.sort)
         with self.batch_update():
             self._draw(frame, due, follows_selection=False)
             if self._schedule.quiet(due, changed):
@@ -339,17 +431,101 @@ class PolymmApp(App[None]):
         self._schedule.drawn(due, now)
 
     def _draw(self, frame: Frame, due: set[str], follows_selection: bool) -> None:
+        hidden = self._hidden
         for panel in self._panels:
             spec = panel.PANEL
-            if spec.name in due and spec.follows_selection == follows_selection:
+            if spec.name in due and spec.follows_selection == follows_selection and panel not in hidden:
                 panel.draw(frame)
 
     def redraw_all(self) -> None:
         """Draw every panel on the next tick (a new market selected, the ladder flipped to NO)."""
         self._schedule.redraw_all()
 
-    @on(TabbedContent.TabActivated)
-    def _tab_shown(self) -> None:
+    def _draw_now(self, panels: list[Panel]) -> None:
+        """Draw ``panels`` at once from the store as it is (a pane just shown: hidden, it was not drawn)."""
+        if not panels:
+            return
+        if not self.screen.query(StatusBar):  # a modal is up: draw them on the next ticks instead
+            self.redraw_all()
+            return
+        store = self.store
+        frame = Frame(store, {}, store.get("markets", ()))
+        frame.sort(self.sort)
+        frame.selected = self._selected if self._selected in frame.order else (frame.order[0] if frame.order else None)
+        frame.outcome = self.query_one(OrderBookLadder).outcome
+        with self.batch_update():
+            for panel in panels:
+                if frame.selected is not None or not panel.PANEL.follows_selection:
+                    panel.draw(frame)
+
+    # ------------------------------------------------------------ layout and tabs
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int | None = None, height: int | None = None) -> None:
+        """The wide or the compact layout for this terminal (``WIDE_COLUMNS`` × ``WIDE_ROWS``): which tabs
+        the tab bar offers and which panes are shown (the tcss arranges them by the same breakpoints)."""
+        width = self.size.width if width is None else width
+        height = self.size.height if height is None else height
+        self.compact = width < WIDE_COLUMNS or height < WIDE_ROWS
+        tabs = self.query_one(PaneTabs)
+        for t in TABS:
+            if t.beside:
+                (tabs.show if self.compact else tabs.hide)(f"tab-{t.name}")
+        self._show_panes()
+
+    @property
+    def active_tab(self) -> str:
+        """The tab shown: the one chosen last, unless the wide layout shows it beside the tabs anyway;
+        by default the book on a small terminal, the event log on a wide one."""
+        chosen = self.chosen_tab
+        if chosen is not None and (self.compact or not TAB_BY_NAME[chosen].beside):
+            return chosen
+        return "book" if self.compact else "log"
+
+    def _show_panes(self) -> None:
+        """Show the active tab's pane (and, wide, the panes beside the tabs); hide the others. Their
+        panels are not drawn while hidden, and drawn at once when shown."""
+        active = self.active_tab
+        tabs = self.query_one(PaneTabs)
+        if tabs.active != f"tab-{active}":
+            tabs.active = f"tab-{active}"
+        was_hidden = self._hidden
+        hidden: set[Panel] = set()
+        for t in TABS:
+            pane = self.query_one(f"#{t.pane}")
+            shown = t.name == active or (t.beside and not self.compact)
+            pane.set_class(not shown, "-hidden")
+            if not shown:
+                hidden.update(_panels_in(pane))
+        self._hidden = hidden
+        self._draw_now([p for p in self._panels if p in was_hidden and p not in hidden])
+
+    @on(Tabs.TabActivated, "#tabs")
+    def _tab_clicked(self, event: Tabs.TabActivated) -> None:
+        name = (event.tab.id or "").removeprefix("tab-")
+        if name in TAB_BY_NAME and name != self.active_tab:
+            self.chosen_tab = name
+            self._show_panes()
+
+    def action_show_tab(self, name: str) -> None:
+        """Show a tab (its key: 1–7). On a wide terminal the book, positions, signals and trades are on
+        screen anyway: the key says so."""
+        t = TAB_BY_NAME[name]
+        if t.beside and not self.compact:
+            self.notify(f"{t.label}: on screen (a terminal under {WIDE_COLUMNS}×{WIDE_ROWS} shows it as a tab)")
+            return
+        self.chosen_tab = name
+        self._show_panes()
+
+    def _show_sort(self) -> None:
+        self.query_one(MarketsTable).border_title = f"Markets · sort: {SORTS[self.sort]} (s)"
+
+    def action_cycle_sort(self) -> None:
+        """The markets table's next sort (the positions follow it); its title names it."""
+        names = list(SORTS)
+        self.sort = names[(names.index(self.sort) + 1) % len(names)]
+        self._show_sort()
         self.redraw_all()
 
     @on(DataTable.RowHighlighted, "#markets")
@@ -358,8 +534,11 @@ class PolymmApp(App[None]):
         # selection, the next refresh moves it to a row that exists.
         if event.row_key is None or event.row_key.value is None:
             return
-        self._selected = event.row_key.value
-        self.redraw_all()  # the ladder, tape and signals follow the new market at once
+        if event.row_key.value != self._selected:
+            self._selected = event.row_key.value
+            self.redraw_all()  # the ladder, tape and signals follow the new market at once
+        st = self.store.market(self._selected)
+        self.query_one(MarketsTable).border_subtitle = st.question if st is not None else ""
 
     # ------------------------------------------------------------ actions
     async def action_kill(self) -> None:
@@ -441,7 +620,59 @@ class PolymmApp(App[None]):
     def action_cycle_log_level(self) -> None:
         log = self.query_one(EventLog)
         log.cycle_level()
+        t = TAB_BY_NAME["log"]
+        self.query_one("#tab-log", Tab).label = f"{t.key} {t.label}" + (
+            f" ({log.level_name})" if log.level_name != "all" else "")
         self.notify(f"Event log shows: {log.level_name}")
+
+    def action_flatten(self) -> None:
+        """Ask, then flatten the selected market's position (``Engine.flatten``: a marketable order within
+        the risk limits) — or switch the market to reduce-only instead, or back. The result is logged."""
+        cid = self._selected_market()
+        if cid is None or self.engine is None:
+            return
+        engine = self.engine
+        market = engine.markets[cid]
+        st = self.store.market(cid)  # what the screen shows (the engine checks its own count again)
+        qty = st.position if st is not None else engine.portfolio.position(cid).qty
+        reduce_only = cid in engine.reduce_only
+        if not qty and not reduce_only:
+            self.notify(f"{market.short_question}: no position to flatten", severity="warning")
+            return
+        held = held_text([h for h in self.store.get("holdings") or () if h.condition_id == cid], qty)
+        cap = engine.settings.max_order_size
+        if qty:
+            verb = f"sell {'YES' if qty > 0 else 'NO'} {shares_text(abs(qty))}"
+            more = (f"\n\nAt most {shares_text(cap)} shares go in one order (the risk limit): the rest stays held."
+                    if abs(qty) > cap else "")
+            question = (f"Flatten {market.question}: {verb} at market within the risk limits?\n\n"
+                        f"We hold {held}. Its quotes are cancelled first; a marketable order takes the "
+                        f"position to zero (YES terms: {'SELL' if qty > 0 else 'BUY'} {shares_text(abs(qty))}). "
+                        f"The market quotes again afterwards: r switches it to reduce-only instead, p pauses it."
+                        + more)
+        else:
+            question = f"{market.question}: no position, and reduce-only is on.\n\nSwitch reduce-only off?"
+
+        def answered(choice: str | None) -> None:
+            if choice == "flatten":
+                self.run_worker(self._flatten(cid), name="flatten", group="flatten", exit_on_error=False)
+            elif choice == "reduce":
+                engine.set_reduce_only(cid, not reduce_only)
+                self.notify(f"{market.short_question}: reduce-only {'off' if reduce_only else 'on'}")
+                self.redraw_all()
+
+        self.push_screen(FlattenScreen(question, can_flatten=bool(qty), reduce_only=reduce_only), answered)
+
+    async def _flatten(self, cid: str) -> None:
+        assert self.engine is not None
+        try:
+            text = await self.engine.flatten(cid)
+        except Exception as e:  # the engine says why in its answer; anything else is shown, never fatal
+            text = f"flatten failed: {type(e).__name__}: {e}"
+            self.store.log(text, "error")
+        failed = any(w in text for w in ("not flattened", "refused", "failed", " left"))
+        self.notify(text, title="Flatten", severity="warning" if failed else "information", timeout=10)
+        self.redraw_all()
 
     def action_pick_markets(self) -> None:
         if self.engine is None:
@@ -456,6 +687,10 @@ class PolymmApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))
+
+    def session_summary(self) -> list[str]:
+        """What the terminal says once the app exited (``commands.dashboard``): ``session_summary``."""
+        return session_summary(self.store, StatusBar.clock())
 
     # ------------------------------------------------------------ every way out
     async def action_quit(self) -> None:
@@ -510,6 +745,42 @@ class PolymmApp(App[None]):
         (a no-op after ``action_quit``). An engine given to the app belongs to whoever built it."""
         if self._given_engine is None:
             await self.stop_engine()
+
+
+PNL_CHART = "total P&L (trading, after fees)"
+INV_CHART = "net inventory (YES shares)"
+
+
+def chart_label(title: str, points: Iterable[Decimal], fmt: Callable[[Decimal], str], unit: str = "") -> Text:
+    """A chart's title and the range its points span (``… −1.20 … +3.40 pUSD``)."""
+    values = list(points)
+    if not values:
+        return Text(title)
+    return Text.assemble(title, "  ", (f"{fmt(min(values))} … {fmt(max(values))}{unit}", "bold"))
+
+
+def _panels_in(widget: Widget) -> list[Panel]:
+    return [w for w in (widget, *widget.query("*")) if isinstance(w, Panel)]
+
+
+def session_summary(store: StateStore, now: float | None = None) -> list[str]:
+    """The session's P&L and the positions left, for the terminal once the dashboard exited: the P&L
+    summary's figures, then each token still held (the ledger's count, the venue's way) and its market."""
+    today = time.strftime("%Y-%m-%d", time.gmtime(now if now is not None else time.time()))
+    pieces = pnl_pieces(store.get("portfolio"), store.get("rewards"), store.get("venue"), today)
+    total = store.get("portfolio")
+    fills = f" ({total.fills} fills)" if total is not None else ""
+    lines = ["session P&L: " + "  ".join(p.plain for p in pieces) + fills]
+    held: dict[str, list] = {}
+    for h in store.get("holdings") or ():
+        held.setdefault(h.condition_id, []).append(h)
+    if not held:
+        return [*lines, "positions left: none"]
+    lines.append(f"positions left ({len(held)} markets; the venue holds them after the exit):")
+    names = {cid: hs[0].question or cid for cid, hs in held.items()}
+    width = max(len(held_text(hs)) for hs in held.values())
+    lines += [f"  {held_text(hs):<{width}}  {names[cid]}" for cid, hs in held.items()]
+    return lines
 
 
 class _DroppingWriter(WriterThread):

@@ -12,11 +12,12 @@ Plain Python, no Textual: the schedule is a rule about keys and clocks, testable
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from ..state import MarketState, StateStore
+from ..state import HoldingView, MarketState, StateStore
+from .text import short_names
 
 #: in a read pattern, the selected market's condition id (``book/{selected}``)
 SELECTED = "{selected}"
@@ -101,6 +102,55 @@ class Frame:
     def states(self) -> dict[str, MarketState]:
         """Each market's ``MarketState`` (in ``order``)."""
         return self.per_market("market")
+
+    @property
+    def held(self) -> dict[str, list[HoldingView]]:
+        """The tokens we hold, by market (the ``holdings`` slice: the ledger, what the venue says)."""
+        got = self._per_market.get("#held")
+        if got is None:
+            got = self._per_market["#held"] = {}
+            for h in self.store.get("holdings") or ():
+                got.setdefault(h.condition_id, []).append(h)
+        return got
+
+    def sort(self, by: str) -> None:
+        """Put ``order`` in the markets table's sort (``SORTS``); ``listed`` keeps the engine's order."""
+        if by != "listed" and self.order:
+            self.order = sort_order(self.order, self.states, by)
+
+
+#: The markets table's sorts (``s`` cycles them) and how its title names each.
+SORTS: dict[str, str] = {
+    "listed": "as listed",
+    "pnl": "P&L, worst first",
+    "position": "position, largest first",
+    "activity": "fills, most first",
+    "state": "state, trouble first",
+    "name": "name",
+}
+#: states by how much they need a look (the ``state`` sort): not quoting for a reason first
+STATE_RANK = {"halted": 0, "untrusted": 1, "reconciling": 2, "event halt": 3, "paused": 4, "waiting": 5,
+              "quoting": 6}
+
+
+def sort_order(order: tuple[str, ...], states: dict[str, MarketState], by: str) -> tuple[str, ...]:
+    """``order`` sorted ``by`` one of ``SORTS`` (ties keep the listed order; a market without a state
+    yet goes last)."""
+    keys: dict[str, Callable[[MarketState], Any]] = {
+        "pnl": lambda st: st.realized_pnl + st.unrealized_pnl,
+        "position": lambda st: -abs(st.position),
+        "activity": lambda st: -st.fills,
+        "state": lambda st: STATE_RANK.get(st.status, 1),
+    }
+    if by == "name":  # by the names the table shows (no "Will the")
+        names = short_names({cid: st.question for cid, st in states.items()})
+        keys["name"] = lambda st: names[st.condition_id].lower()
+    key = keys.get(by)
+    if key is None:
+        return order
+    known = [cid for cid in order if cid in states]
+    rest = [cid for cid in order if cid not in states]
+    return tuple(sorted(known, key=lambda cid: key(states[cid]))) + tuple(rest)
 
 
 class Panel:

@@ -23,10 +23,12 @@ from textual.widgets import Button, DataTable, Input, Label, Select
 from ..config import ConfigError, MarketParams, Settings
 from ..domain.market import Market
 from ..domain.params import QUOTING_MODELS
-from ..domain.quoting_models.base import EditorField
+from ..domain.quoting_models.base import ModelFields, QuoteShape
 from ..engine.engine import Engine
 from ..venue.discovery import Candidate, Discovery, Filters, RankBy, describe_filters, rank, selection_filters
 from ..venue.rest import PublicClient
+from .status import LEGEND
+from .text import outcome_label
 from .widgets import ConfirmScreen, shares_text
 
 #: Sort orders ``ctrl+s`` cycles through (``discovery.rank`` keys).
@@ -41,7 +43,7 @@ SORT_LABELS = {
 MAX_ROWS = 300
 #: Gamma markets read at most (Gamma pages of up to 500).
 MAX_SCAN = 5000
-QUESTION_WIDTH = 58
+QUESTION_WIDTH = 58  # at most; a narrow terminal gives the question what the other columns leave
 
 
 def _num(v: object) -> str:
@@ -121,7 +123,8 @@ class MarketPicker(ModalScreen[None]):
         height: 1;
     }
     MarketPicker #picker-keys {
-        height: 1;
+        width: 100%;
+        height: auto;
         color: $text-muted;
     }
     """
@@ -132,7 +135,9 @@ class MarketPicker(ModalScreen[None]):
                 tooltip="Add the highlighted market, or remove it if traded"),
         Binding("a", "add", "Add", id="picker_add", tooltip="Add the highlighted market (subscribe and quote)"),
         Binding("d", "remove", "Remove", id="picker_remove",
-                tooltip="Remove the highlighted market: cancel orders, unsubscribe"),
+                tooltip="Remove the highlighted market: cancel orders, unsubscribe (in the list)"),
+        Binding("ctrl+d", "remove", "Remove", priority=True, id="picker_remove_typing",
+                tooltip="Remove the highlighted market, also while typing in the search box"),
         Binding("ctrl+s", "cycle_sort", "Sort", id="picker_sort", tooltip="Sort by volume, spread, reward, score"),
         Binding("f5", "reload", "Reload", id="picker_reload", tooltip="Read the markets from Gamma again"),
         Binding("ctrl+f", "toggle_selection", "Selection/all", id="picker_selection",
@@ -164,14 +169,22 @@ class MarketPicker(ModalScreen[None]):
             yield Label("", id="picker-selection")
             yield DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
             yield Label("", id="picker-message")
-            yield Label("enter add/remove · a add · d remove (in the list) · ↑↓ move · ctrl+s sort · "
-                        "ctrl+f selection/all · f5 reload · esc close", id="picker-keys")
+            yield Label("enter add/remove · ctrl+d remove · ↑↓ move · ctrl+s sort · ctrl+f selection/all · "
+                        "f5 reload · esc close  (in the list: a add, d remove)", id="picker-keys")
+
+    question_width = QUESTION_WIDTH  # the Market column's (on_mount fits it to the terminal)
+    #: the table's columns besides the question, and their widths
+    OTHER_COLUMNS = (("volume", "Vol 24h", 11), ("spread", "Spread", 7), ("reward", "Reward/d", 9),
+                     ("tick", "Tick", 6), ("ends", "Ends", 5))
 
     def on_mount(self) -> None:
         table = self.query_one("#picker-table", DataTable)
-        for key, label, width in (("traded", "Traded", 7), ("market", "Market", QUESTION_WIDTH),
-                                  ("volume", "Vol 24h", 11), ("spread", "Spread", 7), ("reward", "Reward/d", 9),
-                                  ("tick", "Tick", 6), ("ends", "Ends", 5)):
+        # the question takes what the other columns leave (each column has a cell padding either side)
+        inside = min(self.app.size.width * 92 // 100, 150) - 4 - 2
+        others = 7 + sum(w for _, _, w in self.OTHER_COLUMNS) + 2 * (len(self.OTHER_COLUMNS) + 2) + 2  # +scrollbar
+        self.question_width = max(min(inside - others, QUESTION_WIDTH), 20)
+        for key, label, width in (("traded", "Traded", 7), ("market", "Market", self.question_width),
+                                  *self.OTHER_COLUMNS):
             table.add_column(label, key=key, width=width)
         self._show_sort()
         self.query_one("#picker-search", Input).focus()
@@ -264,7 +277,8 @@ class MarketPicker(ModalScreen[None]):
 
     def _cells(self, c: Candidate) -> tuple[Text, ...]:
         q = c.market.question
-        q = q if len(q) <= QUESTION_WIDTH else q[: QUESTION_WIDTH - 1] + "…"
+        width = self.question_width
+        q = q if len(q) <= width else q[: width - 1] + "…"
         spread = f"{c.spread:.4f}".rstrip("0").rstrip(".") if c.spread is not None else "—"
         reward = f"${c.reward_daily_rate:,.0f}" if c.reward_eligible else "—"
         return (self._traded_cell(c.condition_id), Text(q), Text(f"{c.volume_24h:,.0f}", justify="right"),
@@ -361,16 +375,17 @@ class MarketPicker(ModalScreen[None]):
             f"the position stays counted (limits, P&L) and shown under Positions as not traded."), answered)
 
     def held(self, cid: str) -> str:
-        """What we hold in a market, for a person (``Yes 20.00``; ``Yes 5.00 and No 3.00``), "" when
+        """What we hold in a market, for a person (``YES 20.00``; ``YES 5.00 and NO 3.00``), "" when
         nothing: the ledger's tokens with a non-zero count, else the market's YES-terms position."""
         market = self.engine.markets.get(cid)
         outcomes = market.outcomes if market is not None else ("Yes", "No")
         tokens = [h for h in self.engine.ledger.holdings() if h.condition_id == cid]
         if tokens:
-            return " and ".join(f"{outcomes[1] if h.no else outcomes[0]} {shares_text(h.shares)}" for h in tokens)
+            return " and ".join(f"{outcome_label(outcomes[1] if h.no else outcomes[0])} {shares_text(h.shares)}"
+                                for h in tokens)
         net = self.engine.portfolio.position(cid).qty
         if net:
-            return f"a net position of {'+' if net > 0 else ''}{shares_text(net)} {outcomes[0]}"
+            return f"a net position of {'+' if net > 0 else ''}{shares_text(net)} {outcome_label(outcomes[0])}"
         return ""
 
     def _start(self, op: str, c: Candidate) -> None:
@@ -422,34 +437,81 @@ class _Field:
     name: str
     label: str
     kind: type  # Decimal, int or float
+    help: str = ""
 
 
-#: The fields every model has, around the selected model's own (``QuotingModel.editor_fields``): the
-#: quotes' shape first, the position limit last.
-SHAPE_FIELDS = (
-    _Field("spread", "Spread", Decimal),
-    _Field("size", "Size", Decimal),
-    _Field("layers", "Layers", int),
-    _Field("layer_step", "Layer step", Decimal),
+#: What each parameter does, as the editor says it (its range comes from ``MarketParams``' bounds).
+FIELD_HELP: dict[str, tuple[str, str]] = {
+    "spread": ("Spread", "the full quoted width; the adaptive models' minimum"),
+    "size": ("Size", "shares per order on the inner layer"),
+    "layers": ("Layers", "orders per side"),
+    "layer_step": ("Layer step", "price gap between layers"),
+    "size_mult": ("Size multiplier", "each outer layer's size is the inner one's times this"),
+    "requote_threshold": ("Requote at", "how far (price) the fair value moves before a holding model requotes"),
+    "position_limit": ("Position limit", "net YES shares either way; the adding side tapers to 0 at it"),
+    "capital_weight": ("Capital weight", "this market's share of the capital, relative to the others'"),
+    "tolerance_ticks": ("Tolerance ticks", "a resting order this close to its target keeps its queue place"),
+    "max_order_age_s": ("Max order age s", "an order older than this is replaced anyway"),
+    "fee_ticks": ("Fee ticks", "extra half-spread, in ticks (the adaptive models)"),
+    "k_vol": ("k vol", "half-spread per unit of volatility (σ over one second)"),
+    "skew_ticks": ("Skew ticks", "price shift at the position limit, in ticks"),
+    "gamma_a": ("γ inventory", "exponent of the inventory spread multiplier 1/(1 − |q|)^γ"),
+    "j_min": ("J min", "lowest volatility-regime ratio J (1: no change of regime)"),
+    "j_max": ("J max", "highest volatility-regime ratio J"),
+    "gamma": ("γ risk aversion", "per USDC, inventory in shares"),
+    "horizon_s": ("Horizon s", "time left T − t; the market's end date caps it when closer"),
+    "kappa": ("κ arrival decay", "order-arrival decay per price unit, until the market's own prints say"),
+}
+#: The groups of the common parameters, in the editor's order (each model's own follow, then any other).
+COMMON_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Quotes", ("spread", "size", "layers", "layer_step", "size_mult", "requote_threshold")),
+    ("Risk", ("position_limit", "capital_weight")),
+    ("Order upkeep", ("tolerance_ticks", "max_order_age_s", "fee_ticks")),
 )
-LIMIT_FIELDS = (_Field("position_limit", "Position limit", Decimal),)
 MODELS: tuple[str, ...] = tuple(QUOTING_MODELS)
+#: what the editor does not offer: the model is a menu, and ``enabled`` is the pause key (``p``)
+NOT_FIELDS = frozenset({"model", "enabled"})
 
 
-def _model_field(f: EditorField) -> _Field:
-    kind = MarketParams.model_fields[f.name].annotation
-    assert isinstance(kind, type), f"{f.name}: an editor field needs a plain type"
-    return _Field(f.name, f.label, kind)
+def _field(name: str) -> _Field:
+    kind = MarketParams.model_fields[name].annotation
+    assert isinstance(kind, type), f"{name}: an editor field needs a plain type"
+    label, help_ = FIELD_HELP.get(name, (name, ""))
+    for model in QUOTING_MODELS.values():  # a model's own words for its field win
+        for f in model.editor_fields:
+            if f.name == name:
+                label, help_ = f.label, f.help
+    return _Field(name, label, kind, help_)
 
 
-def model_fields(model: str) -> tuple[_Field, ...]:
-    """The fields the model offers besides the common ones."""
-    return tuple(_model_field(f) for f in QUOTING_MODELS[model].editor_fields)
+def model_field_names(model: str) -> tuple[str, ...]:
+    """The fields of ``MarketParams`` that belong to one quoting model (its ``ModelFields`` class)."""
+    for c in MarketParams.__mro__:
+        if isinstance(c, type) and issubclass(c, ModelFields) and "quoting_model" in vars(c) \
+                and c.quoting_model.name == model:
+            return tuple(n for n in c.model_fields if n not in QuoteShape.model_fields)
+    return ()
 
 
-def editor_fields(model: str) -> tuple[_Field, ...]:
-    """Every field the editor shows for ``model``, in order."""
-    return SHAPE_FIELDS + model_fields(model) + LIMIT_FIELDS
+def field_groups() -> tuple[tuple[str, str, tuple[_Field, ...]], ...]:
+    """(group id, title, fields) of every parameter a market takes (what the market file accepts):
+    the common groups, then each model's own, then any other field (none today)."""
+    groups: list[tuple[str, str, tuple[_Field, ...]]] = [
+        (title.lower().replace(" ", "-"), title, tuple(_field(n) for n in names)) for title, names in COMMON_GROUPS]
+    for model in MODELS:
+        names = model_field_names(model)
+        if names:
+            groups.append((f"model-{model}", f"{model} model", tuple(_field(n) for n in names)))
+    placed = {f.name for _, _, fs in groups for f in fs} | NOT_FIELDS
+    other = tuple(_field(n) for n in MarketParams.model_fields if n not in placed)
+    if other:
+        groups.append(("other", "Other", other))
+    return tuple(groups)
+
+
+def editor_fields() -> tuple[_Field, ...]:
+    """Every field the editor shows, in order."""
+    return tuple(f for _, _, fs in field_groups() for f in fs)
 
 
 def _bound(name: str, op: str) -> object | None:
@@ -494,7 +556,9 @@ def parse_field(field: _Field, text: str) -> Decimal | int | float:
 
 
 class ParamsEditor(ModalScreen[MarketParams | None]):
-    """One market's parameters, pre-filled with the running values.
+    """One market's parameters — every one the market file takes — grouped (quotes, risk, order
+    upkeep, each model's own), pre-filled with the running values, each with its allowed range and
+    a line on what it does. A model's group says whether the model in the menu uses it.
 
     Save (``enter`` in a field, ``ctrl+s`` or the button) sends only the fields that changed, in one
     ``Engine.set_params`` call, which validates them against the market (tick, minimum size) and the
@@ -507,7 +571,7 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         align: center middle;
     }
     ParamsEditor #editor-dialog {
-        width: 96;
+        width: 110;
         max-width: 100%;
         height: auto;
         max-height: 95%;
@@ -518,24 +582,32 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
     }
     ParamsEditor #editor-market {
         text-style: bold;
-        margin: 0 0 1 0;
+    }
+    ParamsEditor .editor-group {
+        margin: 1 0 0 0;
+        text-style: bold;
+        color: $secondary;
+    }
+    ParamsEditor .editor-group.-unused {
+        text-style: none;
+        color: $text-muted;
     }
     ParamsEditor .editor-row {
-        height: 3;
+        height: auto;
     }
     ParamsEditor .editor-label {
-        width: 16;
-        height: 3;
-        content-align: left middle;
+        width: 17;
     }
     ParamsEditor .editor-row Input, ParamsEditor .editor-row Select {
-        width: 24;
+        width: 16;
+    }
+    ParamsEditor .editor-row Input.-invalid {
+        background: $error 30%;
     }
     ParamsEditor .editor-hint {
         width: 1fr;
-        height: 3;
-        padding: 0 1;
-        content-align: left middle;
+        height: auto;
+        padding: 0 0 0 1;
         color: $text-muted;
     }
     ParamsEditor #editor-error {
@@ -561,6 +633,10 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         Binding("enter", "save", "Save", id="editor_save", tooltip="Apply the changed fields"),
         Binding("ctrl+s", "save", "Save", id="editor_save_anywhere",
                 tooltip="Apply the changed fields (also from the model menu)"),
+        Binding("tab,down", "app.focus_next", "Next field", show=False, id="editor_next",
+                tooltip="The next field (shift+tab / up: the one before)"),
+        Binding("shift+tab,up", "app.focus_previous", "Previous field", show=False, id="editor_previous",
+                tooltip="The field before"),
     ]
 
     def __init__(self, engine: Engine, condition_id: str) -> None:
@@ -568,51 +644,53 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         self.engine = engine
         self.condition_id = condition_id
         params = engine.params.get(condition_id)
-        #: the model whose fields are shown: the one selected in the model menu
+        #: the model selected in the model menu (its group is marked as the one in use)
         self.model = params.model if params is not None else MODELS[0]
 
     @property
     def fields(self) -> tuple[_Field, ...]:
-        """The fields shown: the common ones around the selected model's own."""
-        return editor_fields(self.model)
+        """Every field shown, in order."""
+        return editor_fields()
 
     def hint(self, name: str) -> str:
-        """The allowed values of one field for this market and the engine's risk caps."""
+        """The allowed values of one field for this market and the engine's risk caps, and what it does."""
         market = self.engine.markets.get(self.condition_id)
         tick = market.tick.decimal if market is not None else Decimal("0.01")
         s = self.engine.settings
         if name == "spread":
-            return f"multiple of {_num(tick)}, ≥ {_num(2 * tick)}, < {_bound('spread', 'lt')} (ask − bid)"
-        if name == "size":
+            allowed = f"multiple of {_num(tick)}, ≥ {_num(2 * tick)}, < {_bound('spread', 'lt')} (ask − bid)"
+        elif name == "size":
             low = market.min_order_size if market is not None else _bound("size", "gt")
-            return f"shares per order, ≥ {_num(low)}, ≤ {_num(s.max_order_size)}, 0.01 steps"
-        if name == "layers":
-            return f"orders per side, whole number {_bound('layers', 'ge')}–{_bound('layers', 'le')}"
-        if name == "layer_step":
-            return f"multiple of {_num(tick)}, < {_bound('layer_step', 'lt')}; gap between layers"
-        if name == "position_limit":
-            return f"shares either way, > {_bound('position_limit', 'gt')}, ≤ {_num(s.max_total_position)}"
-        if name == "model":
+            allowed = f"≥ {_num(low)}, ≤ {_num(s.max_order_size)}, 0.01 steps"
+        elif name == "layers":
+            allowed = f"whole number {_bound('layers', 'ge')}–{_bound('layers', 'le')}"
+        elif name == "layer_step":
+            allowed = f"multiple of {_num(tick)}, < {_bound('layer_step', 'lt')}"
+        elif name == "position_limit":
+            allowed = f"> {_bound('position_limit', 'gt')}, ≤ {_num(s.max_total_position)}"
+        elif name == "model":
             return " · ".join(MODELS)
-        return self._own_hint(name)
+        else:
+            allowed = _range(name)
+        what = _field(name).help
+        return f"{allowed}; {what}" if what else allowed
 
-    def _own_hint(self, name: str) -> str:
-        """The hint of one of the selected model's own fields: its range and what it does."""
-        for f in QUOTING_MODELS[self.model].editor_fields:
-            if f.name == name:
-                return f"{_range(name)}; {f.help}"
-        return ""
-
-    def _row(self, f: _Field, classes: str = "editor-row") -> Horizontal:
+    def _row(self, f: _Field) -> Horizontal:
         params = self.engine.params.get(self.condition_id)
         value = getattr(params, f.name) if params is not None else ""
         return Horizontal(
             Label(f.label, classes="editor-label"),
-            Input(_num(value), id=f"edit-{f.name}", select_on_focus=True),
+            Input(_num(value), id=f"edit-{f.name}", select_on_focus=True, compact=True),
             Label(self.hint(f.name), id=f"hint-{f.name}", classes="editor-hint"),
             id=f"row-{f.name}",
-            classes=classes,
+            classes="editor-row",
         )
+
+    def _group_title(self, gid: str, title: str) -> str:
+        model = gid.removeprefix("model-")
+        if not gid.startswith("model-"):
+            return title
+        return f"{title} — in use" if model == self.model else f"{title} — used when the model is {model}"
 
     def compose(self) -> ComposeResult:
         params = self.engine.params.get(self.condition_id)
@@ -620,20 +698,23 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         with VerticalScroll(id="editor-dialog") as dialog:  # scrolls on a short terminal
             dialog.border_title = "Parameters"
             yield Label(market.question if market is not None else self.condition_id, id="editor-market")
-            for f in SHAPE_FIELDS:
-                yield self._row(f)
-            for f in model_fields(self.model):
-                yield self._row(f, "editor-row editor-model-row")
-            for f in LIMIT_FIELDS:
-                yield self._row(f)
             with Horizontal(classes="editor-row"):
                 yield Label("Model", classes="editor-label")
-                yield Select([(m, m) for m in MODELS], value=self.model, allow_blank=False, id="edit-model")
+                yield Select([(m, m) for m in MODELS], value=self.model, allow_blank=False, id="edit-model",
+                             compact=True)
                 yield Label(self.hint("model"), id="hint-model", classes="editor-hint")
+            for gid, title, fields in field_groups():
+                yield Label(self._group_title(gid, title), id=f"group-{gid}",
+                            classes="editor-group" + (" -unused" if self._unused(gid) else ""))
+                for f in fields:
+                    yield self._row(f)
             yield Label("" if params is not None else "this market is no longer traded", id="editor-error")
             with Horizontal(id="editor-buttons"):
                 yield Button("Save (enter)", variant="primary", id="editor-save")
                 yield Button("Cancel (esc)", id="editor-cancel")
+
+    def _unused(self, gid: str) -> bool:
+        return gid.startswith("model-") and gid != f"model-{self.model}"
 
     def on_mount(self) -> None:
         self.query_one("#edit-spread", Input).focus()
@@ -660,15 +741,15 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
         return out
 
     @on(Select.Changed, "#edit-model")
-    async def _model_selected(self, event: Select.Changed) -> None:
-        """Show the newly selected model's own fields (pre-filled with the running values)."""
+    def _model_selected(self, event: Select.Changed) -> None:
+        """Mark the newly selected model's group as the one in use."""
         if not isinstance(event.value, str) or event.value == self.model:
             return
         self.model = event.value
-        await self.query(".editor-model-row").remove()
-        rows = [self._row(f, "editor-row editor-model-row") for f in model_fields(self.model)]
-        if rows:
-            await self.query_one("#editor-dialog").mount(*rows, before=f"#row-{LIMIT_FIELDS[0].name}")
+        for gid, title, _ in field_groups():
+            label = self.query_one(f"#group-{gid}", Label)
+            label.update(self._group_title(gid, title))
+            label.set_class(self._unused(gid), "-unused")
 
     @on(Input.Submitted)
     def _field_submitted(self, event: Input.Submitted) -> None:
@@ -715,6 +796,47 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
             self.query_one(f"#edit-{f.name}", Input).set_class(f.name in named, "-invalid")
 
 
+# ====================================================================== flatten
+
+
+class FlattenScreen(ModalScreen[str | None]):
+    """Flatten a market's position — or switch it to reduce-only instead: ``y`` flattens (dismisses with
+    ``"flatten"``), ``r`` switches reduce-only on or off (``"reduce"``), ``n`` or ``escape`` changes
+    nothing (None)."""
+
+    BINDINGS = [
+        Binding("y", "answer('flatten')", "Flatten", id="flatten_yes",
+                tooltip="Send the marketable order that takes the position to zero"),
+        Binding("r", "answer('reduce')", "Reduce-only", id="flatten_reduce_only",
+                tooltip="Instead: quote only the side that reduces the position (r again: both sides)"),
+        Binding("n,escape", "answer(None)", "No", id="flatten_no", tooltip="Change nothing"),
+    ]
+
+    def __init__(self, question: str, can_flatten: bool = True, reduce_only: bool = False) -> None:
+        super().__init__()
+        self.question = question
+        self.can_flatten = can_flatten
+        self.reduce_only = reduce_only
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog"):
+            yield Label(self.question, id="confirm-question")
+            with Horizontal(id="confirm-buttons"):
+                if self.can_flatten:
+                    yield Button("Flatten (y)", variant="error", id="flatten-yes")
+                yield Button("Reduce-only off (r)" if self.reduce_only else "Reduce-only (r)", variant="warning",
+                             id="flatten-reduce")
+                yield Button("No (n)", variant="primary", id="flatten-no")
+
+    def action_answer(self, choice: str | None) -> None:
+        if choice == "flatten" and not self.can_flatten:
+            return
+        self.dismiss(choice)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss({"flatten-yes": "flatten", "flatten-reduce": "reduce"}.get(event.button.id or ""))
+
+
 # ====================================================================== help
 
 
@@ -733,6 +855,16 @@ def binding_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str, str, s
         keys = " / ".join(_key_label(k.strip()) for k in binding.key.split(","))
         rows.append((keys, binding.description or binding.action, binding.tooltip, binding.id or ""))
     return rows
+
+
+#: The keys that are Textual's own (no binding of ours), listed in the help all the same.
+NAVIGATION: tuple[Binding, ...] = (
+    Binding("up,down", "", "Select", tooltip="Move the markets table's cursor: the book, trades and signals follow"),
+    Binding("pageup,pagedown,home,end", "", "Scroll", tooltip="Move the markets table's cursor a page, to the ends"),
+    Binding("tab,shift+tab", "", "Focus", tooltip="Move the focus between the markets table and the other tables"),
+    Binding("ctrl+p", "", "Palette", tooltip="The command palette: every action by name, and Quit, Theme, Keys"),
+    Binding("ctrl+q,ctrl+c", "", "Quit", tooltip="Cancel every order of ours, then quit (as q)"),
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -769,8 +901,11 @@ class HelpScreen(ModalScreen[None]):
     def sections(self) -> list[tuple[str, Sequence[BindingType]]]:
         return [
             ("dashboard", self.app_bindings),
+            ("moving around", NAVIGATION),
             ("market picker", MarketPicker.BINDINGS),
             ("parameter editor", ParamsEditor.BINDINGS),
+            ("flatten", FlattenScreen.BINDINGS),
+            ("yes / no questions", ConfirmScreen.BINDINGS),
             ("this help", self.BINDINGS),
         ]
 
@@ -778,20 +913,37 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-dialog") as dialog:
             dialog.border_title = "Keys"
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
-            yield Label("escape, ? or q closes", id="help-keys")
+            yield Label("escape, ? or q closes · the status bar's words are at the end", id="help-keys")
+
+    def listing(self) -> list[tuple[str, str, str, str, str]]:
+        """(where, keys, action, what it does, binding id): every key, then the status bar's words."""
+        out = [(where, *row) for where, bindings in self.sections() for row in binding_rows(bindings)]
+        out += [("status bar", shown, "", meaning, "") for shown, meaning in LEGEND]
+        return out
 
     def on_mount(self) -> None:
+        """One section after another, under its name; on a narrow terminal the description wraps and the
+        binding id (for keymaps) follows it, instead of a column of its own."""
         table = self.query_one("#help-table", DataTable)
-        for key, label, width in (("where", "Where", 17), ("keys", "Key", 16), ("action", "Action", 12),
-                                  ("tooltip", "What it does", 60), ("id", "Binding id", 22)):
+        inside = min(self.app.size.width * 92 // 100, 140) - 4 - 2  # the dialog's border and padding, scrollbar
+        wide = inside >= 120
+        fixed = 16 + 14 + (22 if wide else 0)
+        what = max(inside - fixed - 2 * (4 if wide else 3), 20)
+        columns = [("keys", "Key", 16), ("action", "Action", 14), ("tooltip", "What it does", what)]
+        for key, label, width in columns + ([("id", "Binding id", 22)] if wide else []):
             table.add_column(label, key=key, width=width)
-        for where, bindings in self.sections():
-            for i, (keys, action, tooltip, bid) in enumerate(binding_rows(bindings)):
-                table.add_row(Text(where if i == 0 else "", style="bold"), Text(keys, style="bold"), Text(action),
-                              Text(tooltip), Text(bid, style="dim"))
+        where_now = ""
+        for where, keys, action, tooltip, bid in self.listing():
+            if where != where_now:
+                where_now = where
+                table.add_row(Text(where, style="bold reverse"), "", "", *([""] if wide else []))
+            described = Text(tooltip)
+            if bid and not wide:
+                described.append(f" ({bid})", style="dim")
+            id_cell = [Text(bid, style="dim")] if wide else []
+            table.add_row(Text(keys, style="bold"), Text(action), described, *id_cell, height=None)
         table.focus()
 
     def rows(self) -> list[tuple[str, ...]]:
-        """The table as plain text (tests, copy-paste)."""
-        table = self.query_one("#help-table", DataTable)
-        return [tuple(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+        """Every key as plain text: (where, keys, action, what it does, binding id) (tests, copy-paste)."""
+        return list(self.listing())

@@ -1,14 +1,18 @@
 """Dashboard widgets. Each renders one or a few StateStore slices and writes only what changed.
 
 The panels among them (``Panel``) declare, next to the widget, the store keys they read and how often
-they are drawn (``PANEL``); ``draw(frame)`` feeds them from one refresh tick (``polymm.tui.panels``)."""
+they are drawn (``PANEL``); ``draw(frame)`` feeds them from one refresh tick (``polymm.tui.panels``).
+The markets table, the positions and the P&L summary share one spec: they are drawn on the same tick
+from the same store version, so the figures they share never disagree on screen."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from rich.console import RenderableType
@@ -19,17 +23,17 @@ from textual.binding import Binding
 from textual.cache import LRUCache
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widget import Widget
-from textual.widgets import Button, DataTable, Label, Static, TabbedContent, TabPane
+from textual.widgets import Button, DataTable, Label, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from ..domain.order_book import BookView
-from ..domain.prices import pips_to_str
+from ..domain.prices import Tick, tick_places
 from ..domain.signals import SignalsSnapshot
 from ..state import (
     DecisionState,
     ExecutionState,
     FeedState,
+    FillView,
     HoldingView,
     LogEntry,
     MarketState,
@@ -40,47 +44,31 @@ from ..state import (
     VenueState,
 )
 from .panels import ON_CHANGE, Frame, Panel, PanelSpec, every, throttled
+from .status import clock_text, fit, legend_text, status_parts
+from .text import (
+    age_text,
+    by_market,
+    decimal_price_text,
+    fit_name,
+    held_text,
+    money,
+    money_text,
+    net_held,
+    price_text,
+    reward_text,
+    shares_text,
+    short_id,
+    short_names,
+    signed_price_text,
+    signed_shares_text,
+)
+
+__all__ = ["ConfirmScreen", "EventLog", "FillsTable", "LadderTitle", "MarketsTable", "NoticeBanner",
+           "OpenOrdersTable", "OrderBookLadder", "PnlSummary", "PositionsPanel", "SignalsPanel", "StatusBar",
+           "TradesTape", "reward_text", "shares_text"]
 
 LADDER_DEPTH = 10
 TAPE_ROWS = 12
-
-
-def _money(v: Decimal) -> str:
-    """Signed, to the cent; a figure that rounds to zero reads +0.00, never -0.00."""
-    cents = v.quantize(Decimal("0.01"))
-    return f"{cents if cents else abs(cents):+,.2f}"
-
-
-def _qty(v: Decimal) -> str:
-    return f"{v:,.2f}"
-
-
-SHARE_PLACES = Decimal("0.000001")  # the venue's share unit (1e-6)
-
-
-def shares_text(v: Decimal) -> str:
-    """A share count for a human: 2 decimals, more only where the value has them (a holding of
-    0.004 shares must not read 0.00), never an exponent (``1E+1``) or a 28-digit residue."""
-    v = v.quantize(SHARE_PLACES)
-    if not v:
-        v = abs(v)  # never "-0.00"
-    if v == v.quantize(Decimal("0.01")):
-        return f"{v:,.2f}"
-    return f"{v.normalize():,f}"
-
-
-def holdings_text(holdings: list[HoldingView] | tuple[HoldingView, ...]) -> str:
-    """``Yes 20.00`` / ``Yes 5.00 No 3.00``: each outcome token held and its share count (Yes first)."""
-    ordered = sorted(holdings, key=lambda h: h.outcome != "Yes")
-    return " ".join(f"{h.outcome[:12]} {shares_text(h.shares)}" for h in ordered)
-
-
-def reward_text(v: Decimal) -> str:
-    """A reward amount in pUSD for a human: to the cent, except that an amount under a cent shows its
-    digits (the venue pays in micro-pUSD: 0.004211 must not read 0.00); never an exponent."""
-    if abs(v) >= Decimal("0.01") or not v.quantize(SHARE_PLACES):
-        return f"{v.quantize(Decimal('0.01')) or Decimal('0.00'):,.2f}"
-    return shares_text(v)
 
 
 def paper_mode(venue: VenueState | None) -> bool:
@@ -108,26 +96,39 @@ def update_if_changed(widget: Static, content: Text | Table, key: object = None,
     widget.update(content, layout=layout)
 
 
-def _in_shown_tab(widget: Widget) -> bool:
-    """Whether ``widget`` is on the active pane of the tabs it is in (True when in none)."""
-    pane: TabPane | None = None
-    for node in widget.ancestors:
-        if isinstance(node, TabPane):
-            pane = node
-        elif isinstance(node, TabbedContent) and pane is not None:
-            return node.active == pane.id
-    return True
+@lru_cache(maxsize=16)
+def _names(questions: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return short_names(dict(questions))
+
+
+def market_names(frame: Frame) -> dict[str, str]:
+    """Each traded market's short name (``text.short_names`` over the markets shown together)."""
+    return _names(tuple((cid, st.question) for cid, st in frame.states.items()))
+
+
+def tick_of(frame: Frame, cid: str | None) -> Tick | None:
+    """The market's tick (from its book; None until the book is known)."""
+    book = frame.per_market("book").get(cid) if cid is not None else None
+    return book.tick if book is not None else None
+
+
+# ====================================================================== status bar and banner
 
 
 class StatusBar(Static, Panel):
-    """Mode, risk state (ARMED / HALTED) and RECONCILING (what we hold is not known yet, so nothing is
-    quoted) first — they must survive a narrow terminal — then the halt reason, feed state and latency,
-    heartbeat age, rate-limit budget, today's P&L, venue, and the UTC clock, which stays at the right
-    edge: what does not fit before it is cut (with an ellipsis), the clock never is."""
+    """Mode and risk state (ARMED / HALTED, NOT QUOTING and why) first — they survive any width — then
+    the risk figures, feed, order path, latency, rate limit, frames and venue, each dropped in turn when
+    the terminal is narrow (``status.fit``), and the UTC clock at the right edge. Its tooltip explains
+    every abbreviation (so does the help screen)."""
 
     #: the figures 4 times a second (the clock ticks with them); a change of risk state at once
-    PANEL = PanelSpec("status", ("venue", "feed", "risk", "execution"), every(0.25, at_once=("risk",)))
+    PANEL = PanelSpec("status", ("venue", "feed", "risk", "execution", "notice"),
+                      every(0.25, at_once=("risk", "notice")))
     clock: Callable[[], float] = staticmethod(time.time)  # replaced by snapshot tests (a fixed clock)
+    _args: tuple = ()
+
+    def on_mount(self) -> None:
+        self.tooltip = legend_text()
 
     def draw(self, frame: Frame) -> None:
         store = frame.store
@@ -135,111 +136,51 @@ class StatusBar(Static, Panel):
 
     def show(self, venue: VenueState | None, feed: FeedState | None, risk: RiskState | None,
              execution: ExecutionState | None = None) -> None:
+        self._args = (venue, feed, risk, execution)
         halted = bool(risk and risk.halted)
-        reconciling = execution is not None and not execution.ready
-        t = Text()
-        _status_state(t, venue, risk, halted, reconciling)
-        if feed is not None:
-            _status_feed(t, feed)
-        if execution is not None:
-            _status_order_path(t, execution)
-        if risk is not None:
-            _status_risk(t, risk, live=execution is not None and execution.name == "live")
-        _status_origin(t, feed, venue)
-        t = self._with_clock(t)
+        not_ready = execution is not None and not execution.ready
+        line = fit(status_parts(venue, feed, risk, execution), clock_text(self.clock()), self.size.width)
         self.set_class(halted, "-halted")
-        self.set_class(reconciling, "-reconciling")
-        update_if_changed(self, t)
+        self.set_class(not_ready, "-not-ready")
+        update_if_changed(self, line)
 
-    def _with_clock(self, t: Text) -> Text:
-        """``t`` and the UTC clock at the right edge; ``t`` is cut (with an ellipsis) to leave it room."""
-        clock = Text(time.strftime("  %H:%M:%S UTC", time.gmtime(self.clock())))
-        width = self.size.width
-        if width and t.cell_len + clock.cell_len > width:
-            t.truncate(max(width - clock.cell_len, 0), overflow="ellipsis")
-        t.append_text(clock)
-        return t
+    def on_resize(self) -> None:
+        if self._args:
+            self.show(*self._args)
 
 
-def _status_state(t: Text, venue: VenueState | None, risk: RiskState | None, halted: bool,
-                  reconciling: bool) -> None:
-    """The mode, ARMED / HALTED, RECONCILING and the halt reason."""
-    if venue is not None:
-        t.append(f" {venue.mode} ", style="bold reverse red" if venue.mode == "LIVE" else "bold reverse")
-    t.append(" ")
-    t.append(" HALTED " if halted else " ARMED ", style="bold reverse red" if halted else "bold reverse green")
-    if reconciling:  # the reason is on the banner under the bar (ReconcileBanner)
-        t.append(" ")
-        t.append(" RECONCILING ", style="bold reverse yellow")
-    if halted and risk is not None:
-        t.append(f" {risk.reason}", style="red")
-
-
-def _status_feed(t: Text, feed: FeedState) -> None:
-    """The feed's state, applied-latency p99, shards running and frames skipped."""
-    style = {"RUNNING": "green", "DEGRADED": "yellow", "ERROR": "bold red"}.get(feed.status, "dim")
-    t.append("  feed ")
-    t.append(feed.status, style=style)
-    if feed.applied_p99_ms is not None:
-        t.append(f" p99 {feed.applied_p99_ms:.2f}ms")
-    if len(feed.shards) > 1:
-        t.append(f" {sum(s.status == 'RUNNING' for s in feed.shards)}/{len(feed.shards)} shards")
-    if feed.errors:
-        t.append(f" {feed.errors} skipped", style="yellow")
-
-
-def _status_order_path(t: Text, execution: ExecutionState) -> None:
-    """The heartbeat's age, unsettled fills and (live) the rate-limit budget spent."""
-    if execution.heartbeat_age_s is not None:
-        age = execution.heartbeat_age_s
-        t.append(f"  hb {age:.0f}s", style="green" if age < 7 else "bold red")
-    if execution.pending_fills:
-        t.append(f"  {execution.pending_fills} unsettled", style="yellow")
-    if execution.name == "live":  # per-signer buckets (docs/protocol.md §8, rate limits)
-        busy = execution.orders_1s > 30 or execution.cancels_1s > 60
-        t.append(f"  rl {execution.orders_1s}/40 {execution.cancels_1s}/80", style="bold yellow" if busy else "dim")
-
-
-def _status_risk(t: Text, risk: RiskState, live: bool) -> None:
-    """Today's P&L against the loss limit, tightened limits, the error cooldown and (live) the balance."""
-    if risk.daily_loss_limit:
-        t.append(f"  day {risk.daily_pnl:+,.2f}/-{risk.daily_loss_limit:,.0f}",
-                 style="red" if risk.daily_pnl < 0 else "")
-        if risk.tighten < 0.995:  # shown once the limits really moved
-            t.append(f" limits x{risk.tighten:.2f}", style="yellow")
-        if risk.cooldown_s > 0:
-            t.append(f" cooldown {risk.cooldown_s:.0f}s", style="yellow")
-    if live:  # the venue's, or unknown
-        if risk.balance is None:
-            t.append("  pUSD unknown", style="bold red")  # never an estimate: quoting waits for it
-        else:
-            t.append(f"  pUSD {risk.balance:,.2f}")
-
-
-def _status_origin(t: Text, feed: FeedState | None, venue: VenueState | None) -> None:
-    """Frames received and the venue's host and execution (dim: first to be cut on a narrow bar)."""
-    if feed is not None:
-        t.append(f"  {feed.frames:,} frames", style="dim")
-    if venue is not None:
-        t.append(f"  {venue.host} exec={venue.execution}", style="dim")
-
-
-class ReconcileBanner(Static, Panel):
-    """One line under the status bar while what we hold is not known (``ExecutionState.ready`` False:
-    the catch-up with the venue, a failing reconciliation, a position being taken from the venue, an
-    unknown balance): why nothing is quoted. Hidden otherwise (a layout pass only when it comes or goes)."""
+class NoticeBanner(Static, Panel):
+    """Under the status bar, what the operator must not miss, for as long as it holds: why nothing is
+    quoted (``ExecutionState.ready`` False: listing markets, connecting, a venue that does not answer
+    and the next retry, reconciling what we hold) and the engine's standing notice (the ``notice``
+    slice: markets the venue does not list, …). Wrapped, never cut; hidden when there is nothing to say
+    (a layout pass only when it comes, goes or changes its height)."""
 
     PANEL = StatusBar.PANEL  # drawn with the status bar
 
     def draw(self, frame: Frame) -> None:
-        self.show(frame.store.get("execution"))
+        self.show(frame.store.get("execution"), frame.store.get("notice") or "")
 
-    def show(self, execution: ExecutionState | None) -> None:
-        shown = execution is not None and not execution.ready
-        self.set_class(shown, "-shown")
-        if shown and execution is not None:
+    def show(self, execution: ExecutionState | None, notice: str = "") -> None:
+        not_ready = execution is not None and not execution.ready
+        t = Text()
+        if not_ready and execution is not None:
             why = execution.reason or "what we hold is not known yet"
-            update_if_changed(self, Text(f" {why} — nothing is quoted meanwhile", no_wrap=True, overflow="ellipsis"))
+            t.append("NOT QUOTING: ", style="bold")
+            t.append(f"{why} — nothing is quoted meanwhile")
+        if notice:
+            if t.plain:
+                t.append("\n")
+            t.append("NOTICE: ", style="bold")
+            t.append(notice)
+        shown = bool(t.plain)
+        self.set_class(shown, "-shown")
+        self.set_class(bool(notice), "-notice")
+        if shown:
+            update_if_changed(self, t, layout=True)  # only when it changed: it wraps, its height may too
+
+
+# ====================================================================== tables
 
 
 class _LiveTable(DataTable):
@@ -261,32 +202,57 @@ class _LiveTable(DataTable):
             setattr(self, name, LRUCache(self.CACHE_SIZE))
 
 
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A logical column of a ``_LineTable``: its key, header (and a shorter one for a narrow table),
+    width, whether it is right-aligned, and its rank (0 always shown; higher ranks give way first)."""
+
+    key: str
+    label: str
+    width: int
+    right: bool = False
+    rank: int = 0
+    short: str = ""
+
+
 class _LineTable(_LiveTable):
     """A DataTable whose rows are one pre-formatted line each (a single column).
 
     DataTable invalidates every cell's render cache on any update and renders each cell through Rich
     separately — measured by tui_bench as the largest share of the UI's stalls under load. Rendering
     one cell per row instead of one per column makes a redraw several times cheaper; ``get_cell`` still
-    answers per logical column (``COLUMNS``) from the kept cell values."""
+    answers per logical column (``COLUMNS``) from the kept cell values. ``layout`` says which columns
+    are drawn, how wide (a subclass fits it to its width)."""
 
-    COLUMNS: tuple[str, ...] = ()
-    LABELS: tuple[str, ...] = ()
-    WIDTHS: tuple[int, ...] = ()
-    RIGHT: frozenset[str] = frozenset()
+    COLUMNS: tuple[Column, ...] = ()
 
     def _setup(self) -> None:
         self._cells: dict[object, tuple] = {}
-        self.add_column(self._line(self.LABELS), key="line", width=sum(self.WIDTHS) + len(self.WIDTHS) - 1)
+        self._keys = tuple(c.key for c in self.COLUMNS)
+        self.shown_columns: tuple[tuple[Column, int], ...] = tuple((c, c.width) for c in self.COLUMNS)
+        self._add_header()
 
-    def _line(self, cells: tuple) -> Text:
+    def _add_header(self) -> None:
+        shown = self.shown_columns
+        header = tuple((c.label if len(c.label) <= w or not c.short else c.short) for c, w in shown)
+        self.add_column(self._format_line(header, header=True), key="line",
+                        width=sum(w for _, w in shown) + len(shown) - 1)
+
+    def _cell(self, column: Column, value: object, width: int) -> Text:
+        """How one cell is drawn (a subclass shortens names, states)."""
+        return value if isinstance(value, Text) else Text(str(value))
+
+    def _format_line(self, cells: tuple, header: bool = False) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
-        for i, (key, cell, width) in enumerate(zip(self.COLUMNS, cells, self.WIDTHS, strict=True)):
-            if i:
+        index = {k: i for i, k in enumerate(self._keys)}
+        for n, (col, width) in enumerate(self.shown_columns):
+            if n:
                 t.append(" ")
-            piece = cell if isinstance(cell, Text) else Text(str(cell))
+            value = cells[n] if header else cells[index[col.key]]
+            piece = Text(str(value)) if header else self._cell(col, value, width).copy()
             piece.truncate(width, overflow="ellipsis")
             pad = " " * (width - piece.cell_len)
-            if key in self.RIGHT:
+            if col.right:
                 t.append(pad)
                 t.append_text(piece)
             else:
@@ -297,86 +263,212 @@ class _LineTable(_LiveTable):
     def _put(self, row: object, cells: tuple, add: bool = False) -> None:
         """Write one row (only when it changed); ``add`` appends a new row keyed ``row``."""
         if add:
-            self.add_row(self._line(cells), key=row)  # type: ignore[arg-type]  # our row keys are str market ids
+            self.add_row(self._format_line(cells), key=row)  # type: ignore[arg-type]  # our row keys are str ids
         elif self._cells.get(row) != cells:
-            self.update_cell(row, "line", self._line(cells))  # type: ignore[arg-type]  # str row keys, as above
+            self.update_cell(row, "line", self._format_line(cells))  # type: ignore[arg-type]  # str row keys
         self._cells[row] = cells
 
+    def _relayout(self, shown: tuple[tuple[Column, int], ...], order: list) -> None:
+        """Draw every row again with the columns ``shown`` (a resize), in ``order``, keeping the cursor's
+        row (``clear`` resets it)."""
+        keep = self._cursor_key()
+        self.shown_columns = shown
+        cells = self._cells
+        self.clear(columns=True)
+        self._cells = {}
+        self._add_header()
+        for row in order:
+            if row in cells:
+                self._put(row, cells[row], add=True)
+        self._restore_cursor(keep)
+
+    def _cursor_key(self) -> Any:
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:  # the cursor beyond the rows while the table changes
+            return None
+
+    def _restore_cursor(self, key: Any) -> None:
+        if key is not None and key in self.rows:
+            self.move_cursor(row=self.get_row_index(key), animate=False, scroll=True)
+
     def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Any:
-        if column_key in self.COLUMNS:
-            return self._cells[row_key][self.COLUMNS.index(column_key)]
+        if column_key in self._keys:
+            return self._cells[row_key][self._keys.index(str(column_key))]
         return super().get_cell(row_key, column_key)
 
 
-class MarketsTable(_LineTable, Panel):
-    """One row per market (keyed by condition id); a row is rewritten only when it changes. Its cursor
-    selects the market the ladder, the tape and the signals show."""
+#: the State column's words in 8 columns (a narrow table)
+SHORT_STATES = {"reconciling": "reconc.", "untrusted": "untrust.", "event halt": "ev. halt"}
 
-    PANEL = PanelSpec("markets", ("markets", "market/*", "book/*", "rewards", "venue"), throttled(0.5))
-    COLUMNS = ("market", "state", "mid", "bid", "ask", "spread", "pos", "pnl", "rewards")
-    LABELS = ("Market", "State", "Mid", "Our bid", "Our ask", "Spread", "Pos", "P&L", "Rewards")
-    WIDTHS = (30, 11, 7, 8, 8, 6, 8, 9, 8)  # State fits "reconciling"
-    RIGHT = frozenset({"pos", "pnl", "rewards"})
+
+class MarketsTable(_LineTable, Panel):
+    """One row per market (keyed by condition id), in the order of the table's sort (``s``); a row is
+    rewritten only when it changes. Its cursor selects the market the ladder, the tape and the signals
+    show. The columns fit the table's width: the market's name (shortened, ``text.short_names``), its
+    state, what we hold (the venue's way), its P&L and our bid and ask always; the mid, the spread, the
+    rewards and the fill count as room allows. Drawn with the positions and the P&L summary (one
+    spec), from the same store version."""
+
+    PANEL = PanelSpec("markets", ("markets", "market/*", "book/*", "rewards", "venue", "holdings", "portfolio",
+                                  "decision/*"), throttled(0.5))
+    COLUMNS = (
+        Column("market", "Market", 16),
+        Column("state", "State", 11),
+        Column("mid", "Mid", 6, right=True, rank=4),
+        Column("bid", "Our bid", 7, right=True, rank=1, short="Bid"),
+        Column("ask", "Our ask", 7, right=True, rank=1, short="Ask"),
+        Column("spread", "Spread", 6, right=True, rank=5),
+        Column("pos", "Held (shares)", 9, short="Held"),
+        Column("pnl", "P&L pUSD", 9, right=True),
+        Column("rewards", "Rewards pUSD", 8, right=True, rank=3, short="Rwd pUSD"),
+        Column("fills", "Fills", 5, right=True, rank=2),
+    )
+    NAME_MAX = 48  # the name column never grows beyond this (the rest of the row stays near it)
+    #: by rank, the fewest columns a column leaves the market's name before it gives way
+    NAME_NEEDS = {1: 14, 2: 20, 3: 20, 4: 22, 5: 24}
+    WIDE_STATES = 100  # from this width the State column spells every state out
+    _held_width = 9
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self._setup()
+        self._order: list[str] = []
+        self._fit()
+
+    def fitted_columns(self, width: int) -> tuple[tuple[Column, int], ...]:
+        """The columns that fit ``width`` (the table's inside) and their widths: a column gives way (the
+        highest rank first) when the market's name would otherwise get fewer than ``NAME_NEEDS[rank]``
+        columns; the name takes what is left, at most ``NAME_MAX``."""
+        widths = {c.key: c.width for c in self.COLUMNS}
+        widths["state"] = 11 if width >= self.WIDE_STATES else 8
+        widths["pos"] = max(self._held_width, 9)
+        shown = list(self.COLUMNS)
+
+        def room(cols: list[Column]) -> int:  # what the name gets
+            return width - sum(widths[c.key] for c in cols if c.key != "market") - (len(cols) - 1)
+
+        for col in sorted((c for c in self.COLUMNS if c.rank), key=lambda c: -c.rank):
+            if width and room(shown) < self.NAME_NEEDS[col.rank]:
+                shown.remove(col)
+        name = min(max(room(shown), 12), self.NAME_MAX) if width else 30
+        return tuple((c, name if c.key == "market" else widths[c.key]) for c in shown)
+
+    def _fit(self) -> None:
+        inner = self.scrollable_content_region.width - 2 * self.cell_padding - 1  # 1: the vertical scrollbar
+        shown = self.fitted_columns(max(inner, 0))
+        if shown != self.shown_columns:
+            self._relayout(shown, self._order)
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _cell(self, column: Column, value: object, width: int) -> Text:
+        if column.key == "market":
+            return Text(fit_name(str(value), width))
+        if column.key == "state" and width < 11:
+            return Text(SHORT_STATES.get(str(value), str(value)))
+        return super()._cell(column, value, width)
 
     def draw(self, frame: Frame) -> None:
         self.show(frame.order, frame.states, frame.per_market("book"), frame.store.get("rewards"),
-                  frame.store.get("venue"))
+                  frame.store.get("venue"), frame.held, market_names(frame))
 
     def show(self, order: tuple[str, ...], states: dict[str, MarketState], books: dict[str, BookView],
-             rewards: RewardsState | None = None, venue: VenueState | None = None) -> None:
+             rewards: RewardsState | None = None, venue: VenueState | None = None,
+             held: dict[str, list[HoldingView]] | None = None, names: dict[str, str] | None = None) -> None:
         """``rewards``: what the venue says each market earned today (the P&L column is trading only):
-        ``—`` in paper (nothing pays it), ``?`` while not known (not read yet, or the last reading failed)."""
+        ``—`` in paper (nothing pays it), ``?`` while not known (not read yet, or the last reading failed).
+        ``held``: the tokens held by market (``Frame.held``), the Held column's source — the positions
+        panel's too."""
         paper = paper_mode(venue)
         known = rewards is not None and rewards.known and not rewards.error
-        for cid in [c for c in self._cells if c not in order]:
-            self.remove_row(cid)  # type: ignore[arg-type]  # str row keys, as above
-            del self._cells[cid]
+        held = held or {}
+        names = names or {}
+        rows: dict[str, tuple] = {}
         for cid in order:
             st = states.get(cid)
             if st is None:
                 continue
             book = books.get(cid)
+            tick = book.tick if book is not None else None
             bids = [o.price for o in st.orders if o.side == "BUY"]
             asks = [o.price for o in st.orders if o.side == "SELL"]
-            mid = book.mid if book is not None else None
-            cells = (
-                st.question,
+            pnl = st.realized_pnl + st.unrealized_pnl
+            rows[cid] = (
+                names.get(cid, st.question),
                 st.status,
-                f"{mid / 10_000:.4f}".rstrip("0") if mid is not None else "—",
-                pips_to_str(max(bids)) if bids else "—",
-                pips_to_str(min(asks)) if asks else "—",
-                str(st.spread.normalize()),
-                _qty(st.position),
-                _money(st.realized_pnl + st.unrealized_pnl),
+                _mid_text(book),
+                price_text(max(bids), tick) if bids else "—",
+                price_text(min(asks), tick) if asks else "—",
+                _plain(st.spread),
+                held_text(held.get(cid, ()), st.position),
+                money_text(pnl),
                 "—" if paper else reward_text(rewards.by_market.get(cid, Decimal(0))) if known and rewards else "?",
+                str(st.fills),
             )
-            self._put(cid, cells, add=cid not in self._cells)
+        widest = min(max((len(r[6]) for r in rows.values()), default=9), 20)
+        if widest > self._held_width or widest < self._held_width - 2:  # what we hold is never cut
+            self._held_width = widest
+            self._fit()
+        wanted = list(rows)
+        if wanted != self._order:
+            gone = [cid for cid in self._order if cid not in rows]
+            kept = [cid for cid in self._order if cid in rows]
+            added = [cid for cid in wanted if cid not in kept]
+            if wanted != kept + added:  # the sort moved rows: draw them all again, in the new order
+                for cid in gone:
+                    self._cells.pop(cid, None)
+                self._cells.update(rows)
+                self._order = wanted
+                self._relayout(self.shown_columns, wanted)
+                return
+            for cid in gone:
+                self.remove_row(cid)
+                del self._cells[cid]
+            self._order = wanted
+            for cid in added:
+                self._put(cid, rows[cid], add=True)
+        for cid, cells in rows.items():
+            self._put(cid, cells)
 
     @property
     def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return self._cursor_key()
+
+
+def _plain(v: Decimal) -> str:
+    """A parameter as typed (``0.04``), never an exponent."""
+    return format(v.normalize(), "f") if v else "0"
+
+
+def _mid_text(book: BookView | None) -> str:
+    """The mid on the tick, one more decimal when it falls between two ticks."""
+    if book is None or book.best_bid is None or book.best_ask is None:
+        return "—"
+    total = book.best_bid + book.best_ask  # twice the mid, in pips: exact
+    if total % 2 == 0 and (total // 2) % book.tick.pips == 0:
+        return price_text(total // 2, book.tick)
+    return f"{Decimal(total) / 20_000:.{tick_places(book.tick) + 1}f}"
 
 
 class OrderBookLadder(_LineTable, Panel):
     """The selected market's book, YES view: 10 asks over 10 bids, our orders marked.
 
     Rows are fixed ranks (``ask-9`` … ``ask-0``, ``bid-0`` … ``bid-9``), never keyed by price, so an
-    update rewrites only the ranks whose content changed and the scroll never jumps.
+    update rewrites only the ranks whose content changed and the scroll never jumps. On a short panel
+    the rows around the spread are the ones in view.
     """
 
-    COLUMNS = ("ours_bid", "bid", "price", "ask", "ours_ask")
-    LABELS = ("Our bid", "Bid size", "Price", "Ask size", "Our ask")
-    WIDTHS = (10, 10, 7, 10, 10)
-    RIGHT = frozenset({"ours_bid", "bid"})
+    COLUMNS = (
+        Column("ours_bid", "Our bid", 10, right=True),
+        Column("bid", "Bid size", 10, right=True),
+        Column("price", "Price", 7),
+        Column("ask", "Ask size", 10),
+        Column("ours_ask", "Our ask", 10),
+    )
     PANEL = PanelSpec("ladder", ("book/{selected}", "market/{selected}"), throttled(0.2))
     outcome = "YES"  # or "NO": the same book seen from the NO token (prices 1 − p, sides swapped)
 
@@ -386,6 +478,16 @@ class OrderBookLadder(_LineTable, Panel):
         self._rows = [f"ask-{i}" for i in reversed(range(LADDER_DEPTH))] + [f"bid-{i}" for i in range(LADDER_DEPTH)]
         for r in self._rows:
             self._put(r, ("", "", "", "", ""), add=True)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.centre)
+
+    def centre(self) -> None:
+        """Put the inside of the book (the best ask over the best bid) in the middle of the view (a
+        ladder too short for all 20 ranks)."""
+        shown = self.scrollable_content_region.height - self.header_height
+        if 0 < shown < 2 * LADDER_DEPTH:
+            self.scroll_to(y=LADDER_DEPTH - shown // 2, animate=False, immediate=True)
 
     def draw(self, frame: Frame) -> None:
         sel = frame.selected
@@ -397,6 +499,7 @@ class OrderBookLadder(_LineTable, Panel):
         their open size and the estimated queue ahead of them (the level's displayed size beyond ours:
         we joined at the back)."""
         no = self.outcome == "NO"
+        tick = book.tick if book is not None else None
         ours_bid, ours_ask = _our_sizes(state, no)
         bid_levels, ask_levels = _levels(book, no)
         # Our quotes may sit where the venue shows no level (inside the spread, or paper orders):
@@ -404,22 +507,19 @@ class OrderBookLadder(_LineTable, Panel):
         bids = _merge(bid_levels, ours_bid, reverse=True)
         asks = _merge(ask_levels, ours_ask, reverse=False)
         for i in range(LADDER_DEPTH):
-            self._write(f"ask-{i}", _ask_cells(asks[i] if i < len(asks) else None, ours_ask))
-            self._write(f"bid-{i}", _bid_cells(bids[i] if i < len(bids) else None, ours_bid))
-
-    def _write(self, row: str, cells: tuple) -> None:
-        self._put(row, cells)
+            self._put(f"ask-{i}", _ask_cells(asks[i] if i < len(asks) else None, ours_ask, tick))
+            self._put(f"bid-{i}", _bid_cells(bids[i] if i < len(bids) else None, ours_bid, tick))
 
 
 class LadderTitle(Static, Panel):
-    """The line over the ladder: which outcome's book it shows, and of which market."""
+    """The line over the ladder: which outcome's book it shows, and of which market (its full question)."""
 
     PANEL = OrderBookLadder.PANEL  # drawn with the ladder
 
     def draw(self, frame: Frame) -> None:
         st = frame.states.get(frame.selected) if frame.selected is not None else None
         title = st.question if st else frame.selected
-        update_if_changed(self, Text(f"{frame.outcome} book · {title}"))
+        update_if_changed(self, Text(f"{frame.outcome} book · {title}", no_wrap=True, overflow="ellipsis"))
 
 
 def _our_sizes(state: MarketState | None, no: bool) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
@@ -444,22 +544,22 @@ def _levels(book: BookView | None, no: bool) -> tuple[tuple[tuple[int, float], .
     return tuple((lv.price, lv.size) for lv in yes_bids), tuple((lv.price, lv.size) for lv in yes_asks)
 
 
-def _ask_cells(ask: tuple[int, float] | None, ours: dict[int, Decimal]) -> tuple:
+def _ask_cells(ask: tuple[int, float] | None, ours: dict[int, Decimal], tick: Tick | None) -> tuple:
     """An ask rank's cells: its price and size, and our order there."""
     if ask is None:
         return "", "", "", "", ""
     price, size = ask
-    return ("", "", Text(pips_to_str(price), style="red"), f"{size:,.2f}" if size else "",
+    return ("", "", Text(price_text(price, tick), style="red"), f"{size:,.2f}" if size else "",
             _ours(ours[price], size, "◀ ") if price in ours else "")
 
 
-def _bid_cells(bid: tuple[int, float] | None, ours: dict[int, Decimal]) -> tuple:
+def _bid_cells(bid: tuple[int, float] | None, ours: dict[int, Decimal], tick: Tick | None) -> tuple:
     """A bid rank's cells: our order there, and its size and price."""
     if bid is None:
         return "", "", "", "", ""
     price, size = bid
     return (_ours(ours[price], size, "", " ▶") if price in ours else "", f"{size:,.2f}" if size else "",
-            Text(pips_to_str(price), style="green"), "", "")
+            Text(price_text(price, tick), style="green"), "", "")
 
 
 def _merge(levels: tuple, ours: dict[int, Decimal], reverse: bool) -> list[tuple[int, float]]:
@@ -473,31 +573,33 @@ def _merge(levels: tuple, ours: dict[int, Decimal], reverse: bool) -> list[tuple
 def _ours(size: Decimal, level: float, before: str, after: str = "") -> Text:
     """Our open size at a level and the estimated queue ahead of us (``q`` shares)."""
     ahead = max(level - float(size), 0.0)
-    return Text(f"{before}{size.normalize():f} q{ahead:,.0f}{after}", style="bold yellow")
+    return Text(f"{before}{shares_text(size).removesuffix('.00')} q{ahead:,.0f}{after}", style="bold yellow")
 
 
 class TradesTape(Static, Panel):
     """The selected market's recent prints, newest first (taker side: BUY lifts, SELL hits), in the
-    terms of the outcome the ladder shows."""
+    terms of the outcome the ladder shows, prices on the market's tick."""
 
     PANEL = PanelSpec("tape", ("trades/{selected}", "book/{selected}"), throttled(0.5))
 
     def draw(self, frame: Frame) -> None:
-        self.show(frame.store.get(f"trades/{frame.selected}"), frame.outcome)
+        sel = frame.selected
+        self.show(frame.store.get(f"trades/{sel}"), frame.outcome, tick_of(frame, sel))
 
-    def show(self, prints: tuple[TradePrint, ...] | None, outcome: str = "YES") -> None:
-        key = (outcome, (prints or ())[:TAPE_ROWS])
+    def show(self, prints: tuple[TradePrint, ...] | None, outcome: str = "YES", tick: Tick | None = None) -> None:
+        key = (outcome, tick, (prints or ())[:TAPE_ROWS])
         if getattr(self, "_last_key", None) == key:
             return
         table = Table(expand=True, box=None, pad_edge=False, show_header=True)
-        for col, just in (("Time", "left"), ("Side", "left"), ("Price", "right"), ("Size", "right")):
+        for col, just in (("Time UTC", "left"), ("Taker", "left"), (f"{outcome} price", "right"),
+                          ("Shares", "right")):
             table.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]  # "left"/"right": Rich's literals
         for tp in (prints or ())[:TAPE_ROWS]:
             side, price = tp.side, tp.price
             if outcome == "NO":
                 side, price = ("SELL" if side == "BUY" else "BUY"), 10_000 - price
             table.add_row(time.strftime("%H:%M:%S", time.gmtime(tp.ts)), Text(side, style="green" if side == "BUY"
-                          else "red"), pips_to_str(price), f"{tp.size:,.2f}")
+                          else "red"), price_text(price, tick), f"{tp.size:,.2f}")
         update_if_changed(self, table, key)
 
 
@@ -551,32 +653,87 @@ def _signals_text(t: Text, signals: SignalsSnapshot) -> None:
              f"{'  volume spike' if ev.volume_spike else ''}")
 
 
-class OpenOrdersTable(_LiveTable, Panel):
-    """Every open order of ours (YES terms), keyed by order id; rows added and removed as they change.
-    Drawn only while its tab is shown (hidden, it would only cost layouts; showing a tab redraws all)."""
+class _FittedTable(_LiveTable):
+    """A DataTable of several columns whose ``market`` column takes the width the others leave (at least
+    ``MARKET_MIN``), so the table fits a narrow terminal without scrolling sideways. Its cells are
+    left-aligned with one space after each (no cell padding: two columns more on 80 columns)."""
 
-    PANEL = PanelSpec("orders", ("markets", "market/*", "book/*"), throttled(1.0))
-    COLUMNS = ("market", "side", "price", "size", "filled")
+    COLUMNS: tuple[str, ...] = ()
+    LABELS: tuple[str, ...] = ()
+    WIDTHS: tuple[int, ...] = ()  # the market column's is its widest
+    MARKET_MIN = 12
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("cell_padding", 0)
+        super().__init__(*args, **kwargs)
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        for key, label, width in zip(self.COLUMNS, ("Market", "Side", "Price", "Size", "Filled"),
-                                     (30, 5, 7, 9, 8), strict=True):
-            self.add_column(label, key=key, width=width)
+        for key, label, width in zip(self.COLUMNS, self.LABELS, self.WIDTHS, strict=True):
+            self.add_column(label, key=key, width=width + 1)
+        self.market_width = self.WIDTHS[self.COLUMNS.index("market")]
+
+    def on_resize(self) -> None:
+        others = sum(w + 1 for k, w in zip(self.COLUMNS, self.WIDTHS, strict=True) if k != "market")
+        room = self.scrollable_content_region.width - others - 2  # the market column's space, the scrollbar
+        width = min(max(room, self.MARKET_MIN), self.WIDTHS[self.COLUMNS.index("market")])
+        if room > 0 and width != self.market_width:
+            self.market_width = width
+            self.columns[ColumnKey("market")].width = width + 1
+            self._require_update_dimensions = True
+            self.refresh()
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the rows again (the market column's width changed)."""
+
+
+class OpenOrdersTable(_FittedTable, Panel):
+    """Every open order of ours (YES terms), keyed by order id, oldest first: its age, short id, market,
+    side, price on the tick, size and filled shares. Rows added and removed as they change; drawn only
+    while its tab is shown (the app draws no hidden panel; showing one draws it at once)."""
+
+    PANEL = PanelSpec("orders", ("markets", "market/*", "book/*"), throttled(1.0))
+    COLUMNS = ("age", "id", "market", "side", "price", "size", "filled")
+    LABELS = ("Age", "Order id", "Market", "YES side", "Price", "Shares", "Filled")
+    WIDTHS = (6, 10, 30, 8, 5, 8, 8)
+    _args: tuple = ()
+
+    def on_mount(self) -> None:  # Textual runs _FittedTable's too (the columns)
         self._rows: dict[str, tuple] = {}
+        self._first_seen: dict[str, float] = {}
 
     def draw(self, frame: Frame) -> None:
-        if _in_shown_tab(self):
-            self.show(frame.states)
+        self.show(frame.states, market_names(frame), {cid: tick_of(frame, cid) for cid in frame.states})
 
-    def show(self, states: dict[str, MarketState]) -> None:
+    def redraw(self) -> None:
+        if self._args:
+            self.show(*self._args)
+
+    def show(self, states: dict[str, MarketState], names: dict[str, str] | None = None,
+             ticks: dict[str, Tick | None] | None = None) -> None:
+        self._args = (states, names, ticks)
+        now = StatusBar.clock()  # one clock for the screen (pinned in snapshot tests)
+        names, ticks = names or {}, ticks or {}
         want: dict[str, tuple] = {}
-        for st in states.values():
+        for cid, st in states.items():
             for o in st.orders:
-                want[o.order_id] = (st.question[:29], o.side, pips_to_str(o.price), _qty(o.size), _qty(o.filled))
+                # the order's own time once the engine publishes it (OrderView.placed_at); else the age since
+                # this table first saw it, marked as a lower bound (≥)
+                placed = getattr(o, "placed_at", 0.0)
+                age = age_text(now - placed) if placed else "≥" + age_text(
+                    now - self._first_seen.setdefault(o.order_id, now))
+                side = Text(o.side, style="green" if o.side == "BUY" else "red")
+                want[o.order_id] = (age, short_id(o.order_id),
+                                    fit_name(names.get(cid, st.question), self.market_width), side,
+                                    price_text(o.price, ticks.get(cid)), shares_text(o.size),
+                                    shares_text(o.filled))
+        if not want:
+            want["-"] = ("", "", Text("no open orders", style="dim"), "", "", "", "")
         for oid in [k for k in self._rows if k not in want]:
             self.remove_row(oid)
             del self._rows[oid]
+            self._first_seen.pop(oid, None)
         for oid, cells in want.items():
             old = self._rows.get(oid)
             if old is None:
@@ -588,43 +745,103 @@ class OpenOrdersTable(_LiveTable, Panel):
             self._rows[oid] = cells
 
 
+class FillsTable(_FittedTable, Panel):
+    """Our fills, newest first (the ``fills`` slice, the last 200): time, market, side and token as the
+    venue traded it (``BUY NO``), price, shares, the venue's status, fee and the 10 s markout (the YES
+    mid 10 s later against the fill's price, + = good for us; ``…`` until then). Drawn only while its
+    tab is shown."""
+
+    PANEL = PanelSpec("fills", ("fills", "markets", "book/*"), throttled(1.0))
+    COLUMNS = ("time", "market", "side", "price", "size", "status", "fee", "markout")
+    LABELS = ("Time UTC", "Market", "Side", "Price", "Shares", "Status", "Fee pUSD", "Mk 10s")
+    WIDTHS = (8, 30, 8, 5, 8, 9, 8, 6)
+    _args: tuple = ()
+    _shown: object = None
+
+    def draw(self, frame: Frame) -> None:
+        fills = frame.store.get("fills") or ()
+        self.show(fills, market_names(frame), {f.condition_id: tick_of(frame, f.condition_id) for f in fills})
+
+    def redraw(self) -> None:
+        if self._args:
+            self._shown = None
+            self.show(*self._args)
+
+    def show(self, fills: tuple[FillView, ...], names: dict[str, str] | None = None,
+             ticks: dict[str, Tick | None] | None = None) -> None:
+        self._args = (fills, names, ticks)
+        if fills is self._shown:
+            return
+        self._shown = fills
+        names, ticks = names or {}, ticks or {}
+        self.clear()  # newest first: a new fill goes on top (at most 200 rows, once a second at most)
+        for i, f in enumerate(fills):
+            self.add_row(*fill_cells(f, names, ticks.get(f.condition_id), self.market_width), key=str(i))
+        if not fills:
+            self.add_row("", Text("no fills yet this session", style="dim"), "", "", "", "", "", "", key="-")
+
+
+def fill_cells(f: FillView, names: dict[str, str], tick: Tick | None = None, width: int = 26) -> tuple:
+    """One fill's row in the fills tab."""
+    side = Text(f"{f.side} {f.outcome}", style="green" if f.side == "BUY" else "red")
+    status = Text(f.status, style="bold red" if f.status in ("FAILED", "RETRYING") else
+                  "green" if f.status == "CONFIRMED" else "yellow")
+    if f.markout_10s is None:
+        markout = Text("…", style="dim")
+    else:
+        good = f.markout_10s.quantize(Decimal("0.0001"))
+        markout = Text(signed_price_text(f.markout_10s), style="green" if good > 0 else "red" if good < 0 else "")
+    name = names.get(f.condition_id) or f.question or f.condition_id[:10]
+    return (time.strftime("%H:%M:%S", time.gmtime(f.ts)), fit_name(name, width), side,
+            decimal_price_text(f.price, tick), shares_text(f.size), status, reward_text(f.fee), markout)
+
+
+# ====================================================================== positions and P&L
+
+
 class PositionsPanel(Static, Panel):
     """What we hold and the P&L per market: each traded market (in the markets table's order) with the
-    outcome tokens it holds and their share counts (the venue's way: ``Yes 20.00``, ``No 35.00``),
-    realised and unrealised P&L, our reward score estimate and fills; then every market we hold
-    tokens of but do not trade now (removed, or known only from a fill), dimmed, under a ``(not
-    traded)`` line; then the totals (with fees). Holdings come from the ``holdings`` slice (the
-    ledger: every token with a non-zero count), so no position is ever out of sight. The share counts
-    are never cut; on a narrow panel the reward estimate gives way to the market's name."""
+    outcome tokens it holds and their share counts (the venue's way: ``YES 20.00``, ``NO 35.00``), the
+    net in YES terms (what the limits count), realised and unrealised P&L coloured by sign, our reward
+    score estimate and fills; then every market we hold tokens of but do not trade now (removed, or
+    known only from a fill), dimmed, under a ``(not traded)`` line; then the totals (with fees).
+    Holdings come from the ``holdings`` slice (the ledger: every token with a non-zero count), so no
+    position is ever out of sight — and the markets table's Held column is drawn from the same slice on
+    the same tick. The share counts are never cut; on a narrow panel the reward estimate and the net
+    give way to the market's name."""
 
-    PANEL = PanelSpec("positions", ("markets", "market/*", "book/*", "decision/*", "portfolio", "holdings"),
-                      throttled(1.0))
-    NARROW = 58  # below this many columns the Score column (our reward score estimate) is left out
+    PANEL = MarketsTable.PANEL  # drawn with the markets table: the same store version, the same figures
     _args: tuple = ()
+    #: each market's row as last drawn, plain text (condition id → Market, Held, Net YES, Realised, …)
+    shown: dict[str, tuple[str, ...]] = {}
 
     def draw(self, frame: Frame) -> None:
         rewards = {cid: d.reward_score for cid, d in frame.per_market("decision").items()}
-        self.show(frame.order, frame.states, frame.store.get("portfolio"), rewards, frame.store.get("holdings"))
+        self.show(frame.order, frame.states, frame.store.get("portfolio"), rewards, frame.store.get("holdings"),
+                  market_names(frame))
 
     def show(self, order: tuple[str, ...], states: dict[str, MarketState], total: PortfolioState | None,
              rewards: dict[str, float | None] | None = None,
-             holdings: tuple[HoldingView, ...] | None = None) -> None:
-        self._args = (order, states, total, rewards, holdings)
+             holdings: tuple[HoldingView, ...] | None = None, names: dict[str, str] | None = None) -> None:
+        self._args = (order, states, total, rewards, holdings, names)
         holdings = holdings or ()
         rewards = rewards or {}
-        narrow = 0 < self.size.width < self.NARROW
-        figures = tuple((cid, st.realized_pnl, st.unrealized_pnl, st.fills, rewards.get(cid))
+        names = names or {}
+        width = self.size.width
+        figures = tuple((cid, st.position, st.realized_pnl, st.unrealized_pnl, st.fills, rewards.get(cid))
                         for cid in order if (st := states.get(cid)) is not None)
-        key = (figures, holdings, total, narrow)
+        key = (figures, holdings, total, width)
         if getattr(self, "_last_key", None) == key:
             return
-        held = _by_market(holdings)
-        table = _PositionsTable(narrow, held_width=max((len(holdings_text(hs)) for hs in held.values()), default=4))
-        table.traded(order, states, held, rewards)
+        held = by_market(holdings)
+        held_width = max((len(held_text(hs)) for hs in held.values()), default=4)
+        table = _PositionsTable(width, max(held_width, len("Held (shares)")))
+        table.traded(order, states, held, rewards, names)
         table.untraded([(cid, hs) for cid, hs in held.items() if cid not in states or cid not in order])
         if total is not None:
             table.totals(total)
         rows = table.rows
+        self.shown = table.shown
         update_if_changed(self, table.table, key, layout=rows != getattr(self, "_rows", None))  # height: rows
         self._rows = rows
 
@@ -633,65 +850,78 @@ class PositionsPanel(Static, Panel):
             self.show(*self._args)
 
 
-def _by_market(holdings: tuple[HoldingView, ...]) -> dict[str, list[HoldingView]]:
-    """The tokens held, by market (in the order they come)."""
-    held: dict[str, list[HoldingView]] = {}
-    for h in holdings:
-        held.setdefault(h.condition_id, []).append(h)
-    return held
-
-
 class _PositionsTable:
     """The positions panel's Rich table, row by row; ``rows`` counts the market rows (not the totals).
-    On a narrow panel the Score column is left out."""
+    The columns fit ``width``: the Score column, then the Net YES one, give way before the market's
+    name would get fewer than ``NAME_MIN`` columns; what we hold is never cut."""
 
-    REWARD_AT = 4  # the Score cell's index in a row
+    HEADERS = ("Market", "Held (shares)", "Net YES", "Realised", "Unreal.", "Score", "Fills")
+    FIXED = {"Net YES": 9, "Realised": 9, "Unreal.": 9, "Score": 6, "Fills": 5}
+    GIVE_WAY = (5, 2)  # Score, then Net YES
+    NAME_MIN = 14
 
-    def __init__(self, narrow: bool, held_width: int) -> None:
-        self.narrow = narrow
+    def __init__(self, width: int, held_width: int) -> None:
         self.rows = 0
-        self.table = Table(expand=True, box=None, pad_edge=False, collapse_padding=True)  # one space between
-        columns = ("Market", "Held", "Realised", "Unreal.", "Fills") if narrow else (
-            "Market", "Held", "Realised", "Unreal.", "Score", "Fills")
-        for col in columns:
-            self.table.add_column(col, justify="left" if col in ("Market", "Held") else "right", no_wrap=True,
-                                  ratio=3 if col == "Market" else None,
-                                  min_width=held_width if col == "Held" else None)  # the shares are never cut
+        #: what each market's row says, as plain text (condition id → the cells, Market first)
+        self.shown: dict[str, tuple[str, ...]] = {}
+        self.drop: set[int] = set()
 
-    def _row(self, *cells: RenderableType, style: str = "") -> None:
-        self.table.add_row(*(c for i, c in enumerate(cells) if not (self.narrow and i == self.REWARD_AT)),
-                           style=style)
+        def used() -> int:
+            shown = [h for i, h in enumerate(self.HEADERS) if i not in self.drop]
+            return sum(self.FIXED.get(h, 0) for h in shown) + held_width + len(shown) - 1
+
+        for i in self.GIVE_WAY:
+            if width and width - used() < self.NAME_MIN:
+                self.drop.add(i)
+        self.name_width = max(width - used(), self.NAME_MIN) if width else 30
+        self.table = Table(expand=True, box=None, pad_edge=False, collapse_padding=True)  # one space between
+        for i, col in enumerate(self.HEADERS):
+            if i not in self.drop:
+                self.table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True, overflow="ellipsis",
+                                      ratio=3 if i == 0 else None,
+                                      min_width=held_width if i == 1 else None)  # the shares are never cut
+
+    def _row(self, *cells: RenderableType, style: str = "", cid: str = "") -> None:
+        self.table.add_row(*(c for i, c in enumerate(cells) if i not in self.drop), style=style)
+        if cid:
+            self.shown[cid] = tuple(c.plain if isinstance(c, Text) else str(c) for c in cells)
 
     def traded(self, order: tuple[str, ...], states: dict[str, MarketState], held: dict[str, list[HoldingView]],
-               rewards: dict[str, float | None]) -> None:
-        """The markets we trade, in ``order``: what each holds, its P&L, our reward score estimate, fills."""
+               rewards: dict[str, float | None], names: dict[str, str]) -> None:
+        """The markets we trade, in ``order``: what each holds, its net, P&L, reward score estimate, fills."""
         for cid in order:
             st = states.get(cid)
             if st is None:
                 continue
             reward = rewards.get(cid)
-            self._row(st.question[:22], holdings_text(held.get(cid, ())) or "—", _money(st.realized_pnl),
-                      _money(st.unrealized_pnl), f"{reward:,.0f}" if reward is not None else "—", str(st.fills))
+            hs = held.get(cid, [])
+            net = net_held(hs, st.position)
+            self._row(fit_name(names.get(cid, st.question), self.name_width), held_text(hs, st.position),
+                      signed_shares_text(net), money_text(st.realized_pnl),
+                      money_text(st.unrealized_pnl), f"{reward:,.0f}" if reward is not None else "—", str(st.fills),
+                      cid=cid)
             self.rows += 1
 
     def untraded(self, held: list[tuple[str, list[HoldingView]]]) -> None:
         """Markets we hold tokens of but do not trade, dimmed, under a ``(not traded)`` line."""
         if held:
-            self._row(Text("(not traded)", style="italic"), "", "", "", "", "", style="dim")
+            self._row(Text("(not traded)", style="italic"), "", "", "", "", "", "", style="dim")
             self.rows += 1
         for cid, hs in held:
             name = hs[0].question or f"{cid[:10]}…"
-            self._row(name[:22], holdings_text(hs), "—", "—", "—", "—", style="dim")
+            self._row(fit_name(short_names({cid: name})[cid], self.name_width), held_text(hs), "—", "—", "—", "—",
+                      "—", style="dim", cid=cid)
             self.rows += 1
 
     def totals(self, total: PortfolioState) -> None:
         """The totals and the fees (trading + rewards − fees: ``PnlSummary``, over the table)."""
-        self._row(Text("Total", style="bold"), f"fees {total.fees:,.2f}", _money(total.realized_pnl),
-                  _money(total.unrealized_pnl), "", str(total.fills), style="bold")
+        self._row(Text("Total pUSD", style="bold"), f"fees {reward_text(total.fees)}", "",
+                  money_text(total.realized_pnl, bold=True), money_text(total.unrealized_pnl, bold=True), "",
+                  str(total.fills), style="bold")
 
 
 class PnlSummary(Static, Panel):
-    """The P&L in one or two lines over the positions, each figure labelled:
+    """The P&L in one or two lines over the positions, each figure labelled and coloured by sign:
     ``trading +1.30  rewards today +0.35  fees -0.10  net +1.55 pUSD``.
 
     * trading: realised + unrealised of every fill booked, the journal's included (before fees;
@@ -703,7 +933,8 @@ class PnlSummary(Static, Panel):
     * fees: paid on our fills;
     * net = trading + rewards − fees, in pUSD.
 
-    On one line when it fits, else two (trading and rewards, then fees and net)."""
+    On one line when it fits, else two (trading and rewards, then fees and net). Drawn with the
+    markets table and the positions (one spec)."""
 
     DEFAULT_CSS = """
     PnlSummary {
@@ -711,7 +942,7 @@ class PnlSummary(Static, Panel):
         max-height: 2;
     }
     """
-    PANEL = PanelSpec("pnl-summary", ("portfolio", "rewards", "venue"), throttled(1.0))
+    PANEL = MarketsTable.PANEL
     _args: tuple = ()
 
     def draw(self, frame: Frame) -> None:
@@ -759,10 +990,10 @@ def pnl_pieces(total: PortfolioState | None, rewards: RewardsState | None, venue
         earned = rewards.today
         day = _day_name(rewards.date, today)  # a reading from before 00:00 UTC is not today's
         rewards_piece = Text.assemble(f"rewards {day} ", (f"+{reward_text(earned)}", "green" if earned else ""))
-    net = Text.assemble(("net ", "bold"), (f"{_money(trading + earned - fees)} pUSD" if earned is not None
-                                           else "unknown", "bold"))
-    trading_piece = Text(f"trading {_money(trading)}")
-    fees_piece = Text(f"fees {_money(-fees) if fees else '0.00'}")  # never "-0.00"
+    net = (Text.assemble(("net ", "bold"), money_text(trading + earned - fees, " pUSD", bold=True))
+           if earned is not None else Text.assemble(("net ", "bold"), ("unknown", "bold")))
+    trading_piece = Text.assemble("trading ", money_text(trading))
+    fees_piece = Text(f"fees {money(-fees) if fees else '0.00'}")  # never "-0.00"
     if earned is None and rewards is not None and rewards.error:  # the reason is long: it goes last
         return [trading_piece, fees_piece, net, rewards_piece]
     return [trading_piece, rewards_piece, fees_piece, net]
@@ -783,9 +1014,12 @@ def _join(pieces: list[Text]) -> Text:
     return Text("  ").join(pieces)
 
 
+# ====================================================================== event log and confirmation
+
+
 class EventLog(Static, Panel):
     """The engine's bounded event log: the newest entries that fit, newest last. ``cycle_level``
-    filters by severity (all → warnings and errors → errors only).
+    filters by severity (all → warnings and errors → errors only); the log's tab says which.
 
     A Static redrawn without a layout pass, not a RichLog: every RichLog write re-lays-out the whole
     screen (measured: the second largest source of full-screen layouts under load)."""
@@ -801,11 +1035,10 @@ class EventLog(Static, Panel):
         return self.LEVELS[self._level][0]
 
     def draw(self, frame: Frame) -> None:
-        self.show(frame.changed["events"])
+        self.show(frame.store.get("events") or ())
 
     def cycle_level(self) -> None:
         self._level = (self._level + 1) % len(self.LEVELS)
-        self.border_title = f"log: {self.level_name}"
         self.show(self._entries)
 
     def show(self, entries: tuple[LogEntry, ...]) -> None:
@@ -819,6 +1052,8 @@ class EventLog(Static, Panel):
                 t.append("\n")
             style = {"error": "bold red", "warning": "yellow"}.get(e.level, "")
             t.append(time.strftime("%H:%M:%S ", time.gmtime(e.ts)) + e.text, style=style)
+        if not picked:
+            t = Text(f"nothing logged at this filter ({self.level_name}; l changes it)", style="dim")
         update_if_changed(self, t, (self._level, picked[-1] if picked else None, rows))
 
     def on_resize(self) -> None:
