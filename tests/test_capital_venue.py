@@ -190,16 +190,16 @@ def test_merge_by_hand_dry_run_then_for_real_and_redeem_after_resolution(clean, 
     venue.call(acc.set_shares, DEMO, m.no_token, "4")
     assert main(["merge", *_demo(venue), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "dry-run" in out and "merge 4 YES+NO pairs → 4 pUSD" in out
+    assert "dry-run" in out and "merge 4.00 YES+NO pairs → 4.00 pUSD" in out
     assert venue.call(acc.position, DEMO, m.no_token) == D(4)
     assert main(["merge", *_demo(venue), "--market", m.condition_id]) == 0
     out = capsys.readouterr().out
-    assert "confirmed" in out and "1 of 1 confirmed; 4 pUSD" in out
+    assert "confirmed" in out and "1 of 1 confirmed; 4.00 pUSD" in out
     assert venue.call(acc.position, DEMO, m.no_token) == 0 and venue.call(acc.position, DEMO, m.yes_token) == D(5)
     venue.call(venue.standin.resolve_market, m.condition_id, "Yes")
     cash = venue.call(acc.balance, DEMO)
     assert main(["redeem", *_demo(venue)]) == 0
-    assert "redeem → 5 pUSD" in capsys.readouterr().out
+    assert "redeem → 5.00 pUSD" in capsys.readouterr().out
     assert venue.call(acc.balance, DEMO) == cash + 5
     assert [(r.kind, r.status) for r in read_capital_ops(tmp_path / "j.sqlite")] == [("redeem", "confirmed"),
                                                                                      ("merge", "confirmed")]
@@ -208,7 +208,7 @@ def test_merge_by_hand_dry_run_then_for_real_and_redeem_after_resolution(clean, 
 def test_split_mints_pairs_and_bad_input_names_the_option(clean, venue, capsys) -> None:
     m = _plain(venue)[0]
     assert main(["split", *_demo(venue), "--market", m.condition_id, "--amount", "7.5"]) == 0
-    assert "split 7.5 pUSD → 7.5 YES+NO pairs" in capsys.readouterr().out
+    assert "split 7.50 pUSD → 7.50 YES+NO pairs" in capsys.readouterr().out
     assert venue.call(venue.standin.accounts.position, DEMO, m.no_token) == D("7.5")
     with pytest.raises(SystemExit) as e:
         main(["split", *_demo(venue), "--market", m.condition_id, "--amount", "-1"])

@@ -9,6 +9,7 @@ from engines import hit_our_bid, ours, running_engine, yes_bids
 from eth_account import Account
 
 from polymm.domain.market import Side
+from polymm.domain.prices import fmt_amount
 from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
 from polymm_standin.server import run_exchange
 from polymm_standin.server.trading import TradingConfig
@@ -37,7 +38,8 @@ async def test_flatten_takes_the_position_to_zero_at_the_venue_and_the_fills_tab
             ask = min(o.yes_price for o in ours(ex, engine, cid) if o.yes_side is Side.SELL)
             ex.matching.place("bidder", m.yes_token, Side.BUY, ask - m.tick.pips, D(500))
             text = await engine.flatten(cid)
-            assert f"flatten SELL {size}" in text and f"{size} matched" in text and "left" not in text, text
+            n = fmt_amount(size)
+            assert f"flatten SELL {n}" in text and f"{n} matched" in text and "refused" not in text, text
             await wait_until(lambda: _venue_position(ex, m) == 0 and engine.portfolio.position(cid).qty == 0)
             assert any("flatten SELL" in e.text for e in engine.store.get("events", ()))
             await engine.risk_tick()

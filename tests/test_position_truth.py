@@ -161,7 +161,7 @@ async def test_a_position_the_venue_disagrees_with_is_taken_from_the_venue(tmp_p
             await wait_until(lambda: exe.mismatches == 1)
             assert engine.portfolio.position(a.condition_id).qty == D("7.5") == exe.ledger.shares(a.yes_token)
             said = [e.text for e in engine.store.get("events", ())]
-            assert any("YES ours 0, venue 7.5; taken from the venue, paused until a clean reconcile" in t
+            assert any("YES ours 0.00, venue 7.50; taken from the venue, paused until a clean reconcile" in t
                        for t in said), said
             await wait_until(lambda: not exe.reconcile.paused and ours(ex, engine, a.condition_id), timeout=10)
             assert exe.mismatches == 1 and engine.portfolio.position(b.condition_id).qty == 0

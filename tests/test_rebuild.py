@@ -148,7 +148,7 @@ async def test_a_lost_and_an_extra_fill_are_reported_by_a_dry_run_then_rebuilt_f
         code, out, err = await cli(capsys, *demo(ex), "--journal", str(tampered), "--dry-run")
         assert code == 0, err
         assert "(dry run: nothing written)" in out
-        assert "legs only in the journal:" in out and "trade trade-extra  order order-extra  BUY 7.5 YES @ 0.42" in out
+        assert "legs only in the journal:" in out and "trade trade-extra  order order-extra  BUY 7.50 YES @ 0.42" in out
         assert "legs only at the venue:" in out and f"trade {lost[0][:8]}" in out
         assert "run without --dry-run" in out
         assert journal_rows(tampered) == frozen  # nothing changed
@@ -227,7 +227,7 @@ async def test_a_ghost_fill_ends_reversed(state, tmp_path: Path, capsys, wait_un
         assert code == 0, err
         assert "1 of FAILED trades (booked and reversed)" in out
         assert f"trade {trade.id[:8]}" in out and "status MATCHED → FAILED" in out
-        assert "legs only at the venue:" in out and "SELL 10 YES @ " in out  # the reversal it owes
+        assert "legs only at the venue:" in out and "SELL 10.00 YES @ " in out  # the reversal it owes
         for path in (matched, never):
             code, out, err = await cli(capsys, *demo(ex), "--journal", str(path), "--json")
             assert code == 0, err

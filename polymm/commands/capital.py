@@ -9,7 +9,7 @@ from decimal import Decimal
 from ..argtypes import positive_decimal
 from ..config import Settings
 from ..domain.ctf import CapitalKind
-from ..domain.prices import human
+from ..domain.prices import fmt_amount
 from ..ops.capital import run_capital
 from .operator import Work, operator_command
 from .options import operator_args
@@ -77,5 +77,5 @@ async def _capital(settings: Settings, args: argparse.Namespace, kind: CapitalKi
     total = sum((op.amount for op in run.ops if op.status == "confirmed"), Decimal(0))
     if run.ops and not args.dry_run:
         print(f"{sum(op.status == 'confirmed' for op in run.ops)} of {len(run.ops)} confirmed; "
-              f"{human(total)} {'pUSD' if kind is not CapitalKind.SPLIT else 'pairs'}")
+              f"{fmt_amount(total)} {'pUSD' if kind is not CapitalKind.SPLIT else 'pairs'}")
     return 1 if any(op.status in ("failed", "deferred") for op in run.ops) else 0

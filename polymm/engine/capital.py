@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from ..domain.ctf import CapitalKind, CtfCall, adapter_for, to_units
 from ..domain.market import Market
-from ..domain.prices import MAX_PIPS, human
+from ..domain.prices import MAX_PIPS, as_typed, fmt_amount
 from ..journal import CapitalRecord, Journal
 from ..venue.capital import CapitalPath, Polled, Submitted
 from ..venue.execution import Execution
@@ -99,9 +99,10 @@ class CapitalOp:
 
     def describe(self) -> str:
         name = self.market.short_question
-        what = {CapitalKind.MERGE: f"merge {human(self.amount)} YES+NO pairs → {human(self.amount)} pUSD",
-                CapitalKind.SPLIT: f"split {human(self.amount)} pUSD → {human(self.amount)} YES+NO pairs",
-                CapitalKind.REDEEM: f"redeem → {human(self.amount)} pUSD"}[self.kind]
+        n = fmt_amount(self.amount)
+        what = {CapitalKind.MERGE: f"merge {n} YES+NO pairs → {n} pUSD",
+                CapitalKind.SPLIT: f"split {n} pUSD → {n} YES+NO pairs",
+                CapitalKind.REDEEM: f"redeem → {n} pUSD"}[self.kind]
         return f"{name}: {what}"
 
 
@@ -128,7 +129,7 @@ def plan_redeems(holdings: Sequence[Holding], path: str) -> list[CapitalOp]:
 
 def plan_split(market: Market, amount: Decimal, path: str) -> CapitalOp:
     if amount <= 0:
-        raise ValueError(f"--amount: must be greater than 0 pUSD (got {human(amount)})")
+        raise ValueError(f"--amount: must be greater than 0 pUSD (got {as_typed(amount)})")
     amount = amount.quantize(QUANTUM, rounding=ROUND_DOWN)
     return CapitalOp(CapitalKind.SPLIT, market, amount, path, yes=amount, no=amount)
 

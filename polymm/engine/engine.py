@@ -33,7 +33,6 @@ from ..domain.prices import (
     fmt_pips,
     human,
     pips_to_decimal,
-    pips_to_str,
     price_to_pips,
 )
 from ..domain.quoting import Quote, Targets
@@ -81,6 +80,7 @@ ZERO = Decimal(0)
 TAPE_LEN = 30  # recent trades kept per market for the tape
 JOURNAL_DAILY_S = 5.0  # the journal's daily P&L snapshot, at most this often (and at stop)
 SETTLE_WAIT_S = 1.0  # after cancelling, wait at most this long for the cancelled orders' last fills
+FLATTEN_WAIT_S = 5.0  # a flatten waits at most this long for its fills before saying what is left
 FILLS_KEPT = 200  # the fills tab's length
 MARKOUT_S = 10.0  # the fills tab's markout horizon
 
@@ -308,14 +308,20 @@ class Engine:
                 self.store.log(text, "warning")
                 return text
             matched, refused = await self.execution.take(m, book, OrderRequest(side, price, size))
+            # its fills come by the user channel: what is left is known once they are booked
+            booked = not matched or await self.execution.settled(condition_id, FLATTEN_WAIT_S)
         finally:
             self._flattening.discard(condition_id)
         left = self.portfolio.position(condition_id).qty
         if refused:
             text = f"{name}: flatten refused: {refused}"
         else:
-            text = (f"{name}: flatten {side.value} {human(size)} @ {pips_to_str(price)}: {human(matched)} matched"
-                    + (f", {human(abs(left))} left (the book or the order-size limit)" if left else ""))
+            text = (f"{name}: flatten {side.value} {fmt_amount(size)} @ {fmt_pips(price, m.tick)}: "
+                    f"{fmt_amount(matched)} matched")
+            if not booked:
+                text += "; its fills are still on their way"
+            elif left:
+                text += f", {fmt_amount(abs(left))} left (the book or the order-size limit)"
         self.store.log(text, "warning" if refused or left else "info")
         self._force.add(condition_id)
         self._mark_dirty({condition_id})

@@ -18,7 +18,7 @@ import httpx
 
 from ..config import Settings
 from ..domain.ctf import CapitalKind
-from ..domain.prices import human
+from ..domain.prices import fmt_amount
 from ..engine.capital import (
     CapitalManager,
     CapitalOp,
@@ -173,4 +173,4 @@ def _nothing_to_merge(cid: str, holdings: list[Holding]) -> str:
         return f"{cid}: no shares held"
     if h.winner is not None:
         return f"{cid}: resolved ({h.winner} won): redeem instead"
-    return f"{cid}: holds {human(h.yes)} YES and {human(h.no)} NO free of resting sells: no pair to merge"
+    return f"{cid}: holds {fmt_amount(h.yes)} YES and {fmt_amount(h.no)} NO free of resting sells: no pair to merge"

@@ -10,12 +10,17 @@ from typing import Any
 
 import orjson
 
-from ..domain.prices import AMOUNT_MAX_PLACES, fmt_price, human
+from ..domain.prices import AMOUNT_MAX_PLACES, fmt_amount, fmt_price, human
 from .text import count, short
 
 
 def _shares(d: Decimal) -> str:
-    """Shares as the report writes them: plain, as few decimals as they need, at most the chain's 6."""
+    """Shares as the report writes them: 2 decimals, up to the chain's 6 where the value has them."""
+    return fmt_amount(d)
+
+
+def _plain(d: Decimal) -> str:
+    """Shares in the JSON: a plain decimal string, as few decimals as it needs, at most the chain's 6."""
     return human(d, AMOUNT_MAX_PLACES)
 
 
@@ -46,7 +51,7 @@ class RebuildLeg:
 
     def to_dict(self) -> dict[str, Any]:
         return {"trade_id": self.trade_id, "order_id": self.order_id, "condition_id": self.condition_id,
-                "side": self.side, "price": self.price, "size": _shares(self.size), "token": self.token,
+                "side": self.side, "price": self.price, "size": _plain(self.size), "token": self.token,
                 "status": self.status}
 
 
@@ -77,10 +82,10 @@ class RebuildMarket:
 
     def to_dict(self) -> dict[str, Any]:
         def pair(p: tuple[Decimal, Decimal] | None) -> dict[str, str] | None:
-            return None if p is None else {"yes": _shares(p[0]), "no": _shares(p[1])}
+            return None if p is None else {"yes": _plain(p[0]), "no": _plain(p[1])}
 
-        return {"condition_id": self.condition_id, "question": self.question, "journal": _shares(self.journal),
-                "rebuilt": _shares(self.rebuilt), "venue": None if self.venue is None else _shares(self.venue),
+        return {"condition_id": self.condition_id, "question": self.question, "journal": _plain(self.journal),
+                "rebuilt": _plain(self.rebuilt), "venue": None if self.venue is None else _plain(self.venue),
                 "journal_shares": pair(self.journal_shares), "rebuilt_shares": pair(self.rebuilt_shares),
                 "venue_shares": pair(self.venue_shares), "differs": self.differs, "agrees_with_venue": self.agrees,
                 "only_journal": [leg.to_dict() for leg in self.only_journal],

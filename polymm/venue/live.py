@@ -66,7 +66,6 @@ from ..domain.prices import (
     PriceError,
     Tick,
     fmt_amount,
-    human,
     pips_to_decimal,
     pips_to_str,
     price_to_pips,
@@ -1067,20 +1066,20 @@ class LiveExecution:
         name = self._markets[cid].short_question if cid in self._markets else cid[:10] + "…"
         outcome = "NO" if no else "YES"
         if verdict == "suspect":
-            self.on_log(f"{name}: venue holds {human(venue, 6)} {outcome}, the ledger {human(ours, 6)}; "
+            self.on_log(f"{name}: venue holds {fmt_amount(venue)} {outcome}, the ledger {fmt_amount(ours)}; "
                         f"reading again in {self.config.recheck_s:g} s", "warning")
             return False
         won = await self._resolution(cid) if not venue else None
         if won is not None:  # resolved and redeemed: the shares were paid out (1 if they won, else 0)
             fill = self.ledger.adjust(token, cid, no, venue, MAX_PIPS if won == "YES" else 0, now)
             self.redemptions += 1
-            self.on_log(f"{name}: resolved, {won} won: {human(ours, 6)} {outcome} redeemed at "
+            self.on_log(f"{name}: resolved, {won} won: {fmt_amount(ours)} {outcome} redeemed at "
                         f"{'1' if won == outcome else '0'}", "warning")
         else:
             fill = self.ledger.adjust(token, cid, no, venue, self._adjust_price(cid), now)
             self.mismatches += 1
-            why = (f"position differs from the venue: {outcome} ours {human(ours, 6)}, venue "
-                   f"{human(venue, 6)}; taken from the venue, paused until a clean reconcile")
+            why = (f"position differs from the venue: {outcome} ours {fmt_amount(ours)}, venue "
+                   f"{fmt_amount(venue)}; taken from the venue, paused until a clean reconcile")
             self.reconcile.pause(cid, why)
             self.on_log(f"{name}: {why}", "error")
         if fill is not None:
