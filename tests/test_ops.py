@@ -433,7 +433,7 @@ def test_an_unreachable_venue_is_one_line_naming_the_cause(clean, capsys) -> Non
     url = f"http://127.0.0.1:{_closed_port()}"
     for command in (["cancel-all"], ["markets", "--gamma-url", f"{url}/gamma-api"], ["merge"]):
         code, out, err = _run(capsys, [*command, "--demo", "--clob-url", url])
-        assert code == 1 and out == "", (command, out)
+        assert code == 2 and out == "", (command, out)
         assert err.count("\n") == 1 and "Traceback" not in err, err
         assert err.startswith(f"polymm {command[0]}: {url}: connection refused (nothing listens there"), err
 

@@ -305,7 +305,7 @@ async def test_a_running_polymm_blocks_the_rewrite_but_not_a_dry_run(state, tmp_
         assert code == 0 and "written: 0 fill rows" in out, err
 
 
-async def test_an_unreachable_venue_exits_1_and_writes_nothing(state, tmp_path: Path, capsys) -> None:
+async def test_an_unreachable_venue_exits_2_and_writes_nothing(state, tmp_path: Path, capsys) -> None:
     import socket
 
     with socket.socket() as s:
@@ -316,7 +316,7 @@ async def test_an_unreachable_venue_exits_1_and_writes_nothing(state, tmp_path: 
     frozen = journal_rows(journal)
     code, out, err = await cli(capsys, "rebuild-positions", "--demo", "--clob-url", f"http://127.0.0.1:{port}",
                                "--journal", str(journal))
-    assert code == 1 and out == "" and f"http://127.0.0.1:{port}" in err
+    assert code == 2 and out == "" and f"http://127.0.0.1:{port}" in err  # nothing listens: an OS error
     assert journal_rows(journal) == frozen
 
 

@@ -605,7 +605,8 @@ async def test_the_rewards_the_venue_pays_show_in_the_pnl_summary_and_per_market
             assert state.known and state.today > 0 and set(state.by_market) == {cid}
 
             shown = f"rewards today +{reward_text(state.today)}"
-            await until(pilot, lambda: shown in _summary(app))
+            # both lines drawn (a long figure wraps the summary onto a second line, laid out a refresh later)
+            await until(pilot, lambda: shown in _summary(app) and " net " in f" {_summary(app)}")
             pf: PortfolioState = app.store.get("portfolio")
             trading, fees = pf.realized_pnl + pf.unrealized_pnl, pf.fees
             text = _summary(app)

@@ -1,8 +1,9 @@
 """How the operator commands (cancel-all, status, markets, doctor, merge, redeem, split) run: settings
 without the trading checks, quiet logs (stdout is the answer), the venue (a fresh embedded stand-in for
 ``--demo`` without ``--clob-url``, said on stderr first — or refused where that would be pointless), then
-the command's work; 2 for bad input (a file this machine cannot write included), 1 when the venue says
-no or cannot be reached (its cause named in one line: ``ops.errors``)."""
+the command's work; 2 for bad input and for what the operating system refused (a file this machine
+cannot write, a port, a host that cannot be reached — the cause named in one line: ``ops.errors``),
+1 when the venue answered no."""
 
 from __future__ import annotations
 
@@ -59,6 +60,6 @@ def operator_command(work: Work, *, needs_running_demo: str = "") -> Callable[[a
                     print(f"{prog}: {os_problem(e)}", file=sys.stderr)
                     return 2
                 print(f"{prog}: {failed_url(e) or settings.clob_url}: {venue_error(e)}", file=sys.stderr)
-                return 1
+                return 2 if err is not None else 1  # no answer at all (refused, unreachable, timed out): 2
 
     return handle

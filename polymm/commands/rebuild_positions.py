@@ -119,6 +119,6 @@ def _rebuild(settings: Settings, path: str, args: argparse.Namespace) -> int:
             print(f"{PROG}: {os_problem(e)}; nothing was written", file=sys.stderr)
             return 2
         print(f"{PROG}: {failed_url(e) or settings.clob_url}: {venue_error(e)}", file=sys.stderr)
-        return 1
+        return 2 if err is not None else 1  # no answer at all (refused, unreachable, timed out): 2
     print(report.to_json() if args.json else render_rebuild(report))
     return 0 if report.ok else 1
