@@ -283,6 +283,8 @@ class Engine:
         why = ""
         if m is None:
             why = "not a traded market"
+        elif self._stopping:
+            why = "stopping"
         elif self.halted:
             why = "HALTED: re-arm first"
         elif not qty:
@@ -777,6 +779,8 @@ class Engine:
         view = book.view(10)  # one snapshot per step: the store's and the model's
         self.store.set(f"book/{cid}", view)
         blocked = self._blocked_reason(cid)
+        if self._stopping:
+            return  # stopping: the stop's cancel-all is the last word; a step now would place after it
         if self.halted or cid in self.paused or blocked is not None:
             await self._stand_down(market, blocked)
             return
@@ -878,8 +882,8 @@ class Engine:
         markets on their way included). The cut and the registration of the placement happen without
         a suspension point in between, so a shared cap is never given out twice."""
         cid = market.condition_id
-        if self.halted or cid in self.paused or self._blocked_reason(cid) is not None:
-            return  # a kill (or a pause, or lost venue truth) landed while we were cancelling
+        if self._stopping or self.halted or cid in self.paused or self._blocked_reason(cid) is not None:
+            return  # a stop, a kill (or a pause, or lost venue truth) landed while we were cancelling
         checked = pipeline.recheck(self.risk, cid, quotes, self._positions(), params=params, events=events,
                                    budget=self._budget(cid), min_size=market.min_order_size, now=time.monotonic(),
                                    reduce_only=cid in self.reduce_only)
