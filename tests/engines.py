@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from polymm.config import load_settings
 from polymm.domain.market import Side
@@ -133,3 +134,26 @@ class Live:
         if self.task is not None:
             self.task.cancel()
         await self.exe.close()
+
+
+def screen_lines(app, widget=None) -> list[str]:
+    """The lines on the terminal as drawn (all of them, or the part ``widget`` covers)."""
+    lines = [strip.text for strip in app.screen._compositor.render_strips()]
+    if widget is None:
+        return lines
+    r = widget.region
+    return [line[r.x:r.right] for line in lines[r.y:r.bottom]]
+
+
+async def sdk_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A synchronous SDK call off the event loop (the stand-in may run on this loop)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def sdk_client(ex, key: str):
+    """py-clob-client-v2 for wallet ``key`` at the stand-in ``ex``, with its L2 credentials."""
+    from py_clob_client_v2 import ClobClient
+
+    c = ClobClient(ex.clob_url, 137, key=key)
+    c.set_api_creds(await sdk_call(c.create_or_derive_api_key))
+    return c

@@ -22,6 +22,7 @@ import orjson
 import pytest
 import pytest_asyncio
 import websockets
+from engines import sdk_call, sdk_client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from py_clob_client_v2 import ClobClient, OrderArgs, OrderType
@@ -70,14 +71,11 @@ async def ex() -> AsyncIterator[ExchangeServer]:
         yield server
 
 
-async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.to_thread(fn, *args, **kwargs)
+call = sdk_call
 
 
 async def client(ex: ExchangeServer, key: str = KEY_A) -> ClobClient:
-    c = ClobClient(ex.clob_url, 137, key=key)
-    c.set_api_creds(await call(c.create_or_derive_api_key))
-    return c
+    return await sdk_client(ex, key)
 
 
 def empty_market(ex: ExchangeServer, index: int = 0) -> Market:

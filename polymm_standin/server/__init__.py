@@ -13,11 +13,17 @@ Public surface::
 
     serve(host, port, seed)                              # blocking, for ``polymm exchange``
 
+At scale: ``market_count`` up to 500, ``frames_per_s`` (total market-channel frames/s, hot markets and
+a quiet tail), ``TradingConfig.starting_balance`` (None: grows with the market count) and
+``TradingConfig.rate_tier`` (``STANDARD_TIER`` by default, ``UNLIMITED_TIER``; ``ratelimit``). The
+429s the limits sent: ``ex.trading.limits.http_429``, or ``GET /_admin/stats`` → ``rate_limit.http_429``.
+
 Capital operations (docs/protocol.md §15): ``ex.relayer_url`` (Polymarket's relayer, for
 ``py-builder-relayer-client``; ``ex.standin.issue_builder_key()``) and ``ex.rpc_url`` (JSON-RPC, for
 ``web3``), both over ``ex.standin.chain``.
 """
 
+from .ratelimit import RATE_TIERS, STANDARD_TIER, UNLIMITED_TIER, RateTier
 from .relayer import RelayerConfig
 from .standin import (
     DEFAULT_HOST,
@@ -30,18 +36,23 @@ from .standin import (
     run_exchange,
     serve,
 )
-from .trading import TradingConfig
+from .trading import TradingConfig, default_starting_balance
 
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "DEFAULT_SEED",
+    "RATE_TIERS",
+    "STANDARD_TIER",
+    "UNLIMITED_TIER",
     "EmbeddedExchange",
     "ExchangeServer",
     "ExchangeUrls",
+    "RateTier",
     "RelayerConfig",
     "StandIn",
     "TradingConfig",
+    "default_starting_balance",
     "run_exchange",
     "serve",
 ]

@@ -18,6 +18,11 @@ Admin routes (JSON bodies; 403 for any peer that is not loopback, 400/404 ``{"er
 
 ==============================  ===================================================================
 GET  ``/_admin/state``          faults, sockets, flow, and per market tick / closed / fair value
+GET  ``/_admin/stats``          counters: ``rate_limit`` (tier, ``http_429`` = 429s the signer limits
+                                sent, ``http_429_orders`` / ``http_429_cancels``; ``ratelimit``),
+                                ``injected_http_errors`` (answers of the bursts below, by status:
+                                ``{"429": n}``) and ``flow`` (markets, target and measured frames/s,
+                                steps; ``flows``)
 POST ``/_admin/faults``         any settable fault (``faults.Faults.settable()``: ``latency_s``,
                                 ``market_ws_frozen``, ``heartbeats_honoured``, ``ghost_fills``,
                                 ``heartbeat_reply_without_id``, ``relayer_failures``) and
@@ -46,7 +51,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -67,6 +71,7 @@ from ..sim.matching import Event, MatchingEngine, Trade
 from .faults import Faults
 from .flows import FlowRunner
 from .http import json_response as _json
+from .http import retry_after
 from .market_sockets import MarketSockets
 from .user_channel import UserChannel
 
@@ -433,9 +438,9 @@ def faults_middleware(faults: Faults) -> Callable[..., Any]:
         if burst is not None:
             body: dict[str, Any] = {"error": burst.text}
             headers = None
-            if burst.status == 429:
-                body["retry_after_seconds"] = burst.retry_after_s
-                headers = {"Retry-After": str(max(0, math.ceil(burst.retry_after_s)))}
+            if burst.status == 429:  # the same shape as the signer limits' 429s (``ratelimit``)
+                extra, headers = retry_after(burst.retry_after_s)
+                body.update(extra)
             return _json(body, burst.status, headers)
         return await handler(request)
 
@@ -452,18 +457,22 @@ class AdminApi:
         flows: FlowRunner,
         market_sockets: MarketSockets,
         markets: list[Market],
+        stats: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.controls = controls
         self.faults = faults
         self.flows = flows
         self.market_sockets = market_sockets
         self.markets = markets  # the catalog's live list (new listings appear in it)
+        #: What ``GET /_admin/stats`` answers (the stand-in's counters); None: the flow's alone.
+        self._stats = stats
         self._blasts: set[asyncio.Future] = set()  # running /_admin/blast pushes
 
     def routes(self) -> list[web.RouteDef]:
         g = self._guard
         return [
             web.get("/_admin/state", g(self.state)),
+            web.get("/_admin/stats", g(self.stats)),
             web.post("/_admin/faults", g(self.set_faults)),
             web.post("/_admin/http-errors", g(self.http_errors)),
             web.post("/_admin/drop-websockets", g(self.drop_websockets)),
@@ -532,6 +541,9 @@ class AdminApi:
 
     async def state(self, request: web.Request) -> web.Response:
         return _json(self.controls.state())
+
+    async def stats(self, request: web.Request) -> web.Response:
+        return _json(self._stats() if self._stats is not None else {"flow": self.flows.stats()})
 
     async def set_faults(self, request: web.Request) -> web.Response:
         body = await self._body(request)

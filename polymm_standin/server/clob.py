@@ -60,7 +60,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except http.ApiError as exc:
-        return json_response({"error": exc.message}, exc.status)
+        return exc.response()
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -131,6 +132,8 @@ class Faults:
     http_errors: list[HttpErrorBurst] = field(default_factory=list)
     #: Open WebSockets of every channel (not cleared by ``clear()``: it is bookkeeping, not a fault).
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    #: Requests answered by a burst so far, by status (bookkeeping for ``/_admin/stats``, not cleared).
+    injected: Counter[int] = field(default_factory=Counter)
 
     @classmethod
     def settable(cls) -> dict[str, Check]:
@@ -178,6 +181,7 @@ class Faults:
         for burst in self.http_errors:
             if burst.count > 0 and path.startswith(burst.path_prefix):
                 burst.count -= 1
+                self.injected[burst.status] += 1
                 if burst.count == 0:
                     self.http_errors.remove(burst)
                 return burst

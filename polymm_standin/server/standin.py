@@ -1,7 +1,11 @@
 """Running the stand-in exchange: in-process, in a background thread, or as a blocking server.
 
 * ``StandIn`` is the exchange itself without sockets: markets, matching engine, market-channel hub
-  and the synthetic flow tasks. Tests can drive it synchronously (``step_flow``).
+  and the synthetic flow (one task for every market). Tests can drive it synchronously (``step_flow``).
+  At scale (``market_count`` up to 500): ``frames_per_s`` sets the total market-channel frame rate,
+  shared out hot-to-quiet by seeded weights (``flows``); a new wallet's pUSD grows with the market
+  count (``trading.default_starting_balance``); the venue's per-signer rate limits are on
+  (``TradingConfig.rate_tier``, ``ratelimit``) and ``stats()`` counts their 429s.
 * ``ExchangeServer`` binds it to a host/port (port 0 = any free port, read back from the socket)
   and knows the URLs of every Polymarket host it imitates. ``run_exchange`` is its context manager.
 * ``EmbeddedExchange`` runs the same on its own event loop in a daemon thread, so the demo's UI loop
@@ -27,7 +31,7 @@ from aiohttp import web
 from polymm.domain.market import Market, Outcome
 
 from ..sim import units
-from ..sim.catalog import DEFAULT_NEG_RISK_MARKETS, Catalog, MarketProfile
+from ..sim.catalog import DEFAULT_NEG_RISK_MARKETS, MAX_MARKETS, Catalog, MarketProfile
 from ..sim.flow import DEFAULT_FLOW_RATE, SyntheticFlow
 from ..sim.market_channel import MarketChannel
 from ..sim.matching import MatchingEngine
@@ -45,7 +49,7 @@ from .public import ClobExtraApi, Tape
 from .relayer import BuilderKey, Relayer, RelayerConfig
 from .rewards import RewardsApi, RewardsLedger  # rewards earned
 from .rpc import RpcApi
-from .trading import Trading, TradingConfig
+from .trading import Trading, TradingConfig, default_starting_balance
 from .trading_routes import TradingApi
 from .user_channel import UserChannel
 
@@ -55,6 +59,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
 DEFAULT_SEED = 7
 DEFAULT_MARKETS = 6
+#: Fair-value log entries kept over all markets (``SyntheticFlow.fair_log``): a venue of hundreds of
+#: markets keeps fewer per market (at least ``MIN_FAIR_LOG``), so its memory stays bounded.
+FAIR_LOG_BUDGET = 200_000
+MIN_FAIR_LOG = 500
 
 
 class StandIn:
@@ -80,13 +88,18 @@ class StandIn:
         trading: TradingConfig | None = None,
         neg_risk_markets: int = DEFAULT_NEG_RISK_MARKETS,
         relayer: RelayerConfig | None = None,
+        frames_per_s: float | None = None,
     ) -> None:
         if flow_rate <= 0:
             raise ValueError(f"flow_rate must be > 0 steps/s per market, got {flow_rate}")
-        if market_count < 1:
-            raise ValueError(f"market_count must be >= 1, got {market_count}")
+        if not 1 <= market_count <= MAX_MARKETS:
+            raise ValueError(f"market_count must be 1..{MAX_MARKETS}, got {market_count}")
+        if frames_per_s is not None and not frames_per_s > 0:
+            raise ValueError(f"frames_per_s must be > 0 frames/s over all markets, got {frames_per_s}")
         self.seed = seed
         self.flow_rate = flow_rate
+        #: Total market-channel frames/s the flow aims at (None: ``flow_rate`` steps/s per market).
+        self.frames_per_s = frames_per_s
         self.flow_enabled = flow
         self.clock = clock
         # Markets, events and per-market state (closed, winner): ``market_count`` stand-alone markets
@@ -95,15 +108,23 @@ class StandIn:
         self.profiles: list[MarketProfile] = self.catalog.profiles
         self.markets: list[Market] = self.catalog.markets
         self.matching = MatchingEngine(self.markets, clock=clock, id_salt=f"standin:{seed}")
-        flows = [SyntheticFlow(self.matching, p, seed, i, clock=clock) for i, p in enumerate(self.profiles)]
+        log_len = min(SyntheticFlow.FAIR_LOG, max(MIN_FAIR_LOG, FAIR_LOG_BUDGET // len(self.profiles)))
+        flows = [
+            SyntheticFlow(self.matching, p, seed, i, clock=clock, fair_log_len=log_len)
+            for i, p in enumerate(self.profiles)
+        ]
         for f in flows:
             f.seed_book()
-        self.flow_runner = FlowRunner(flows, flow_rate, flow)
+        self.flow_runner = FlowRunner(
+            flows, flow_rate, flow, frames_per_s=frames_per_s, seed=seed, matching=self.matching
+        )
         self.faults = Faults()
         self.channel = MarketChannel(self.matching, lambda: self.faults.market_ws_frozen)
         self.market_sockets = MarketSockets(self.channel, self.faults)
         self.tape = Tape(self.matching, self.catalog, clock, seed)  # price history + recent trades
         config = trading if trading is not None else TradingConfig()
+        if config.starting_balance is None:  # the demo wallet's pUSD grows with the venue
+            config.starting_balance = default_starting_balance(market_count)
         self.keys = KeyStore(seed)
         self.accounts = Accounts(config.starting_balance, config.default_fee_rate, self._catalog_fee_rate)
         self.user_channel = UserChannel(self.keys)
@@ -132,7 +153,7 @@ class StandIn:
         app.add_routes(ClobExtraApi(self.matching, self.catalog, self.tape, self.clock).routes())
         app.add_routes(GammaApi(self.catalog, self.matching).routes())
         app.add_routes(self.data_api.routes())
-        admin = AdminApi(self.controls, self.faults, self.flow_runner, self.market_sockets, self.markets)
+        admin = AdminApi(self.controls, self.faults, self.flow_runner, self.market_sockets, self.markets, self.stats)
         app.add_routes(admin.routes())
         app.add_routes([web.get("/ws/market", self.market_sockets.handle)])
         app.add_routes(TradingApi(self.trading, self.keys, self.accounts, self.matching, self.user_channel).routes())
@@ -150,6 +171,16 @@ class StandIn:
     @property
     def trading_config(self) -> TradingConfig:
         return self.trading.config
+
+    def stats(self) -> dict[str, Any]:
+        """The counters ``GET /_admin/stats`` serves: ``rate_limit`` (tier; ``http_429``: the 429s the
+        signer limits sent), ``injected_http_errors`` (requests answered by fault bursts, by status) and
+        ``flow`` (target and measured frames/s, steps)."""
+        return {
+            "rate_limit": self.trading.limits.stats(),
+            "injected_http_errors": {str(status): n for status, n in sorted(self.faults.injected.items())},
+            "flow": self.flow_runner.stats(),
+        }
 
     def open_account(self, address: str, nonce: int = 0) -> ApiKey:
         """The wallet's API key for ``nonce`` (created, with a funded account, if new). No HTTP."""
@@ -336,13 +367,14 @@ async def run_exchange(
     clock: Callable[[], int] = units.now_ms,
     trading: TradingConfig | None = None,
     relayer: RelayerConfig | None = None,
+    frames_per_s: float | None = None,
 ) -> AsyncIterator[ExchangeServer]:
     """Serve a fresh stand-in on the running loop for the duration of the block."""
-    server = ExchangeServer(
-        StandIn(seed, market_count, flow_rate=flow_rate, flow=flow, clock=clock, trading=trading, relayer=relayer),
-        host,
-        port,
+    standin = StandIn(
+        seed, market_count, flow_rate=flow_rate, flow=flow, clock=clock, trading=trading, relayer=relayer,
+        frames_per_s=frames_per_s,
     )
+    server = ExchangeServer(standin, host, port)
     await server.start()
     try:
         yield server
@@ -368,10 +400,11 @@ class EmbeddedExchange:
         flow: bool = True,
         trading: TradingConfig | None = None,
         relayer: RelayerConfig | None = None,
+        frames_per_s: float | None = None,
     ) -> None:
         self._open = functools.partial(
             run_exchange, host=host, port=port, seed=seed, market_count=market_count, flow_rate=flow_rate,
-            flow=flow, trading=trading, relayer=relayer,
+            flow=flow, trading=trading, relayer=relayer, frames_per_s=frames_per_s,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -476,17 +509,20 @@ def serve(
     flow_rate: float = DEFAULT_FLOW_RATE,
     flow: bool = True,
     out: Callable[[str], None] | None = None,
+    *,
+    frames_per_s: float | None = None,
+    trading: TradingConfig | None = None,
 ) -> None:
     """Run the stand-in until Ctrl-C, printing where each Polymarket host lives."""
     out = out or functools.partial(print, flush=True)
 
     async def main() -> None:
-        async with run_exchange(host, port, seed, market_count, flow_rate, flow) as ex:
+        async with run_exchange(
+            host, port, seed, market_count, flow_rate, flow, trading=trading, frames_per_s=frames_per_s
+        ) as ex:
             u = ex.urls
-            out(
-                f"polymm stand-in exchange: seed {seed}, {len(ex.markets)} markets, "
-                f"synthetic flow {f'{flow_rate:g} steps/s per market' if flow else 'off'}"
-            )
+            out(f"polymm stand-in exchange: seed {seed}, {len(ex.markets)} markets, synthetic flow "
+                f"{_flow_text(flow, flow_rate, frames_per_s)}")
             out(f"  CLOB REST   {u.clob_url}")
             out(f"  market WS   {u.ws_url}")
             out(f"  user WS     {u.user_ws_url}")
@@ -494,6 +530,9 @@ def serve(
             out(f"  Data API    {u.data_url}")
             out(f"  relayer     {u.relayer_url}")
             out(f"  JSON-RPC    {u.rpc_url}")
+            config = ex.trading.config
+            out(f"  rate limits {config.rate_tier.describe()} per signer; new wallets start with "
+                f"{_human(config.starting_balance or 0)} pUSD")
             out("Ctrl-C to stop.")
             # our own handlers: a process started in the background by a shell inherits SIGINT
             # *ignored*, and Python then never raises KeyboardInterrupt — Ctrl-C / SIGTERM must stop it
@@ -509,3 +548,18 @@ def serve(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
+
+
+def _human(x: float | Decimal) -> str:
+    """A number for people: thousands grouped, no trailing zeros, never an exponent (``500,000``, ``2.5``)."""
+    text = format(Decimal(str(x)), ",f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _flow_text(flow: bool, flow_rate: float, frames_per_s: float | None) -> str:
+    """How busy the synthetic traders are, for the banner."""
+    if not flow:
+        return "off"
+    if frames_per_s is not None:
+        return f"{_human(frames_per_s)} frames/s over all markets, hot to quiet"
+    return f"{_human(flow_rate)} steps/s per market"

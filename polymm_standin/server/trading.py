@@ -19,6 +19,8 @@
   sale) is not available to new orders (docs/protocol.md §10.5: selling unsettled shares is refused with
   ``not enough balance / allowance``), so the reversal never takes a balance below zero;
 * runs the heartbeat dead-man switch (``heartbeat``) and expires GTD orders;
+* keeps the records of ended orders and of finished trades up to ``TradingConfig.max_closed_orders`` /
+  ``max_trades`` (the oldest forgotten first), so a long session's memory stays flat;
 * on a market resolution (``admin.Controls.resolution_listeners``) closes the market; holders keep
   their shares and redeem them themselves (``redeemPositions`` through the relayer or JSON-RPC,
   ``chain``), as on Polymarket — unless ``TradingConfig.auto_redeem``, which redeems every holder at
@@ -44,9 +46,10 @@ import hashlib
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 
 from polymm.domain.market import Market, Outcome, Side
@@ -75,6 +78,7 @@ from .auth import (
 )
 from .faults import Faults
 from .heartbeat import DEFAULT_HEARTBEAT_TIMEOUT_S, Heartbeats
+from .ratelimit import STANDARD_TIER, RateTier, SignerLimits
 from .user_channel import UserChannel
 
 if TYPE_CHECKING:
@@ -111,12 +115,26 @@ GTD_SECURITY_S = 60
 MAX_ALLOWANCE = str((1 << 256) - 1)
 
 
+#: pUSD a new wallet starts with on a stand-in of up to ``BALANCE_MARKETS`` stand-alone markets.
+DEFAULT_STARTING_BALANCE = Decimal(10_000)
+BALANCE_MARKETS = 6
+
+
+def default_starting_balance(market_count: int) -> Decimal:
+    """A new wallet's pUSD for a stand-in of ``market_count`` stand-alone markets: 10,000 up to 6 markets,
+    then the same per market (a 300-market run quotes 50 times the books, so it gets 500,000): the demo
+    wallet must not run out of collateral because the venue grew. Whole pUSD, rounded up."""
+    scaled = DEFAULT_STARTING_BALANCE * max(market_count, BALANCE_MARKETS) / BALANCE_MARKETS
+    return scaled.to_integral_value(rounding=ROUND_CEILING)
+
+
 @dataclass(slots=True)
 class TradingConfig:
     """Knobs of the trading core (mutable at run time; read when used)."""
 
-    #: pUSD a new wallet starts with.
-    starting_balance: Decimal = Decimal(10_000)
+    #: pUSD a new wallet (the demo wallet too) starts with; None: ``default_starting_balance`` of the
+    #: stand-in's market count (``StandIn`` fills it in).
+    starting_balance: Decimal | None = None
     #: Taker fee rate of markets without their own (``accounts.set_fee_rate``).
     default_fee_rate: Decimal = Decimal(0)
     #: Silence after the last heartbeat that cancels a wallet's orders.
@@ -132,6 +150,16 @@ class TradingConfig:
     #: Redeem every holder when a market resolves (winning shares pay 1 pUSD, both tokens burned).
     #: Polymarket does not: holders call ``redeemPositions`` (docs/protocol.md §15).
     auto_redeem: bool = False
+    #: Per-signer rate limits on orders and cancels (``ratelimit``; docs/protocol.md §8): the venue's
+    #: standard tier, or ``UNLIMITED_TIER`` for none.
+    rate_tier: RateTier = STANDARD_TIER
+    #: Records of ended orders (cancelled, matched, never rested) kept at most: the oldest to end is
+    #: forgotten first (``/data/order/{id}`` then answers 404 as for an unknown id). Live orders are
+    #: always kept.
+    max_closed_orders: int = 20_000
+    #: Trade records kept at most: the oldest is forgotten first once the venue is done with it
+    #: (CONFIRMED or FAILED), so ``/data/trades`` lists from the oldest kept.
+    max_trades: int = 20_000
 
 
 def _price_text(usdc: int, shares: int) -> str:
@@ -178,12 +206,16 @@ class Trading:
         self.config = config or TradingConfig()
         self._clock = clock
         self.heartbeats = Heartbeats(self.config.heartbeat_timeout_s)
+        #: Per-signer token buckets of the order and cancel routes (``config.rate_tier``, read at each use).
+        self.limits = SignerLimits(lambda: self.config.rate_tier, clock)
         self.orders: dict[str, OrderRecord] = {}
         self.closed_markets: set[str] = set()  # resolved: no new orders
         self.trades: dict[str, TradeRecord] = {}
         self._live: dict[str, dict[str, OrderRecord]] = {}
         self._gtd: dict[str, OrderRecord] = {}
-        self._trades_by_address: dict[str, list[TradeRecord]] = {}
+        self._trades_by_address: dict[str, deque[TradeRecord]] = {}
+        #: Ids of ended orders still in ``orders``, oldest to end first (``_retire``).
+        self._closed: dict[str, None] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         #: Trades that will fail (ghosts) and have not yet: what they brought in cannot be spent.
         self._failing: dict[str, TradeRecord] = {}
@@ -316,6 +348,8 @@ class Trading:
             if order.order_type is OrderType.GTD and rec.expiration:
                 self._gtd[order.id] = rec
             self._publish_order(rec, "PLACEMENT")
+        else:
+            self._retire(rec)  # matched on entry, or killed: it has ended
         return self._placed_reply(rec, result.status)
 
     def _admit(self, api_key: ApiKey, body: object) -> _Admitted:
@@ -446,15 +480,18 @@ class Trading:
                 not_canceled[oid] = NOT_CANCELED
         return {"canceled": done, "not_canceled": not_canceled}
 
-    def cancel_where(self, address: str, market: str | None = None, asset_id: str | None = None) -> dict[str, Any]:
+    def live_ids(self, address: str, market: str | None = None, asset_id: str | None = None) -> list[str]:
+        """Ids of the wallet's live orders, of one market (condition id) and/or token if given."""
         recs = self._live.get(address.lower(), {}).values()
-        ids = [
+        return [
             r.id
             for r in recs
             if (market is None or r.market.condition_id.lower() == market.lower())
             and (asset_id is None or r.token_id == asset_id)
         ]
-        return self.cancel(address, ids)
+
+    def cancel_where(self, address: str, market: str | None = None, asset_id: str | None = None) -> dict[str, Any]:
+        return self.cancel(address, self.live_ids(address, market, asset_id))
 
     def _on_cancel(self, orders: list[Order]) -> None:
         ts = self._clock()
@@ -473,6 +510,16 @@ class Trading:
             if not live:
                 del self._live[rec.address.lower()]
         self._gtd.pop(rec.id, None)
+        self._retire(rec)
+
+    def _retire(self, rec: OrderRecord) -> None:
+        """An order ended: its record is kept among the last ``max_closed_orders`` ended ones."""
+        closed = self._closed
+        closed[rec.id] = None
+        while len(closed) > self.config.max_closed_orders:
+            oid = next(iter(closed))
+            del closed[oid]
+            self.orders.pop(oid, None)
 
     # ---------------------------------------------------------------- heartbeats
 
@@ -583,8 +630,24 @@ class Trading:
         if rec.ghost:
             self._failing[trade_id] = rec
         for address in rec.participants():
-            self._trades_by_address.setdefault(address, []).append(rec)
+            self._trades_by_address.setdefault(address, deque()).append(rec)
+        self._trim_trades()
         return rec
+
+    def _trim_trades(self) -> None:
+        """Forget the oldest trade records beyond ``max_trades`` that the venue is done with (a record
+        whose statuses are still to come stops it: kept, with the newer ones, until it ends)."""
+        while len(self.trades) > self.config.max_trades:
+            oldest = next(iter(self.trades.values()))
+            if oldest.status not in TERMINAL_STATUSES:
+                return
+            del self.trades[oldest.id]
+            for address in oldest.participants():  # each wallet's list is in the same (creation) order
+                mine = self._trades_by_address.get(address)
+                if mine and mine[0] is oldest:
+                    mine.popleft()
+                    if not mine:
+                        del self._trades_by_address[address]
 
     def _maker_fill(
         self,

@@ -1,6 +1,7 @@
 """The trading routes: L1 key management and every L2 trading and account call, and ``/ws/user``
-(docs/protocol.md §4, §5). Authentication and request parsing live here; what a call does is the
-trading core's (``trading.Trading``)."""
+(docs/protocol.md §4, §5). Authentication, request parsing and the per-signer rate limits
+(``ratelimit``: what each order and cancel route costs, its 429s and ``Poly-RateLimit-*`` headers) live
+here; what a call does is the trading core's (``trading.Trading``)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .auth import (
 from .heartbeat import HeartbeatError
 from .http import json_response as _json_response
 from .paging import page
+from .ratelimit import Bucket
 from .trading import BAD_JSON, MAX_ALLOWANCE, MAX_BATCH_CANCELS, MAX_BATCH_ORDERS, ORDER_NOT_FOUND, Trading
 from .user_channel import UserChannel
 
@@ -58,19 +60,19 @@ class TradingApi:
         self.user_channel = user_channel
 
     def routes(self) -> list[web.RouteDef]:
-        l2 = self._l2
+        l2, orders, cancels = self._l2, Bucket.ORDERS, Bucket.CANCELS
         return [
             web.post("/auth/api-key", self.create_api_key),
             web.get("/auth/derive-api-key", self.derive_api_key),
             web.get("/auth/api-keys", l2(self.api_keys)),
             web.delete("/auth/api-key", l2(self.delete_api_key)),
             web.get("/auth/ban-status/closed-only", l2(self.closed_only)),
-            web.post("/order", l2(self.post_order)),
-            web.post("/orders", l2(self.post_orders)),
-            web.delete("/order", l2(self.cancel_order)),
-            web.delete("/orders", l2(self.cancel_orders)),
-            web.delete("/cancel-all", l2(self.cancel_all)),
-            web.delete("/cancel-market-orders", l2(self.cancel_market_orders)),
+            web.post("/order", l2(self.post_order, orders)),
+            web.post("/orders", l2(self.post_orders, orders)),
+            web.delete("/order", l2(self.cancel_order, cancels)),
+            web.delete("/orders", l2(self.cancel_orders, cancels)),
+            web.delete("/cancel-all", l2(self.cancel_all, cancels)),
+            web.delete("/cancel-market-orders", l2(self.cancel_market_orders, cancels)),
             web.get("/data/order/{order_id}", l2(self.get_order)),
             web.get("/data/orders", l2(self.get_orders)),
             web.get("/data/trades", l2(self.get_trades)),
@@ -84,7 +86,10 @@ class TradingApi:
             web.get("/ws/user", self.user_channel.handle),
         ]
 
-    def _l2(self, handler: Handler) -> Callable[[web.Request], Any]:
+    def _l2(self, handler: Handler, bucket: Bucket | None = None) -> Callable[[web.Request], Any]:
+        """An L2-authenticated route; one metered on ``bucket`` answers with the signer's
+        ``Poly-RateLimit-*`` headers, errors (and 429s) included."""
+
         async def wrapped(request: web.Request) -> web.StreamResponse:
             body = await request.read()
             api_key = verify_l2(
@@ -95,7 +100,15 @@ class TradingApi:
                 body,
                 window_s=self.trading.config.auth_window_s,
             )
-            return await handler(request, api_key, body)
+            if bucket is None:
+                return await handler(request, api_key, body)
+            try:
+                response = await handler(request, api_key, body)
+            except http.ApiError as exc:
+                response = exc.response()
+            for name, value in self.trading.limits.headers(api_key.address, bucket).items():
+                response.headers.setdefault(name, value)  # a 429's own (its reset time) stay
+            return response
 
         return wrapped
 
@@ -124,6 +137,7 @@ class TradingApi:
     # ---------------------------------------------------------------- orders
 
     async def post_order(self, request: web.Request, api_key: ApiKey, body: bytes) -> web.Response:
+        self.trading.limits.admit(api_key.address, Bucket.ORDERS, 1)
         return _json_response(self.trading.place(api_key, _loads(body)))
 
     async def post_orders(self, request: web.Request, api_key: ApiKey, body: bytes) -> web.Response:
@@ -132,6 +146,7 @@ class TradingApi:
             raise http.ApiError(400, BAD_JSON)
         if len(items) > MAX_BATCH_ORDERS:
             raise http.ApiError(400, f"Too many orders in payload: {len(items)}, max allowed: {MAX_BATCH_ORDERS}")
+        self.trading.limits.admit(api_key.address, Bucket.ORDERS, len(items))  # the whole batch, or none of it
         results = []
         for item in items:
             try:
@@ -156,6 +171,7 @@ class TradingApi:
         order_id = obj.get("orderID") if isinstance(obj, dict) else None
         if not isinstance(order_id, str):
             raise http.ApiError(400, BAD_JSON)
+        self.trading.limits.admit(api_key.address, Bucket.CANCELS, 1)
         return _json_response(self.trading.cancel(api_key.address, [order_id]))
 
     async def cancel_orders(self, request: web.Request, api_key: ApiKey, body: bytes) -> web.Response:
@@ -164,10 +180,14 @@ class TradingApi:
             raise http.ApiError(400, BAD_JSON)
         if len(ids) > MAX_BATCH_CANCELS:
             raise http.ApiError(400, f"Too many orders in payload: {len(ids)}, max allowed: {MAX_BATCH_CANCELS}")
+        self.trading.limits.admit(api_key.address, Bucket.CANCELS, len(ids))  # 1 per id sent, all or nothing
         return _json_response(self.trading.cancel(api_key.address, ids))
 
     async def cancel_all(self, request: web.Request, api_key: ApiKey, body: bytes) -> web.Response:
-        return _json_response(self.trading.cancel_where(api_key.address))
+        """Always let in (the kill switch); costs 1 + the number cancelled afterwards, maybe below zero."""
+        reply = self.trading.cancel_where(api_key.address)
+        self.trading.limits.charge(api_key.address, Bucket.CANCELS, 1 + len(reply["canceled"]))
+        return _json_response(reply)
 
     async def cancel_market_orders(self, request: web.Request, api_key: ApiKey, body: bytes) -> web.Response:
         obj = _loads(body, {})
@@ -178,7 +198,11 @@ class TradingApi:
             asset_id is not None and not isinstance(asset_id, str)
         ):
             raise http.ApiError(400, BAD_JSON)
-        return _json_response(self.trading.cancel_where(api_key.address, market, asset_id))
+        limits = self.trading.limits
+        limits.admit(api_key.address, Bucket.CANCELS, 1)  # let in on one token, as on the venue ...
+        reply = self.trading.cancel_where(api_key.address, market, asset_id)
+        limits.charge(api_key.address, Bucket.CANCELS, len(reply["canceled"]))  # ... then 1 per cancelled order
+        return _json_response(reply)
 
     async def get_order(self, request: web.Request, api_key: ApiKey, body: bytes) -> web.Response:
         rec = self.trading.orders.get(request.match_info["order_id"])

@@ -9,10 +9,13 @@ them. Everything here is a pure function of a seed, so a failing test or a demo 
   ``random.Random`` seeded with a string (string seeds hash with SHA-512: the same on every run and
   machine, unlike ``hash()``); ``neg_risk_event(seed, size)`` adds a mutually exclusive event group
   (``negRisk`` markets sharing one ``negRiskMarketID``); ``Catalog`` holds both plus the mutable
-  per-market state (closed, winner) that Gamma, the CLOB market routes and the controls read;
+  per-market state (closed, winner) that Gamma, the CLOB market routes and the controls read. Up to
+  ``MAX_MARKETS`` (500) stand-alone markets: the first 16 ask the hand-written ``QUESTIONS``, the rest
+  generated ones (``questions.generated_questions``: distinct, dated, categories mixed); about two in
+  three of those pay liquidity rewards, one in 25 trades on 0.001 and one in 25 on 0.005;
 * each market's ``SyntheticFlow`` owns its own generators seeded from (seed, market index), so the
-  sequence of actions for a seed is fixed however the markets' asyncio tasks interleave. Only the
-  timing (Poisson gaps from an unseeded generator) varies between runs.
+  sequence of actions for a seed is fixed however the markets' steps interleave. Only the timing
+  (Poisson gaps, ``activity``) varies between runs.
 
 A market's hidden fair value (``FairValue``) is a mean-reverting random walk with jumps that are
 scheduled some steps before they happen. It has its own generator, so the fair-value path of a seed
@@ -33,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -41,6 +43,8 @@ from decimal import Decimal
 
 from polymm.domain.market import Market, Outcome
 from polymm.domain.prices import MAX_PIPS, Tick, price_to_pips
+
+from .questions import generated_questions, slug
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +137,10 @@ MIN_LEVELS = 5
 MAX_LEVELS = 15
 
 DEFAULT_NEG_RISK_MARKETS = 3
+#: Most stand-alone markets a catalog holds (``polymm exchange --markets``; the question pool allows more).
+MAX_MARKETS = 500
+#: Share of the generated markets (past the hand-written ones) that pay liquidity rewards.
+REWARD_SHARE = 2 / 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,12 +225,21 @@ class MarketStatus:
 
 
 def _tick_for(index: int) -> Tick:
-    # Most markets trade on 0.01; one on 0.001 (kept near 0.5) and one on the newer 0.005 grid.
-    if index == 1:
+    # Most markets trade on 0.01; one in 25 on 0.001 (kept near 0.5) and one in 25 on the newer 0.005 grid
+    # (markets 1 and 4 among the first six, as before).
+    if index % 25 == 1:
         return _TICK_0001
-    if index == 4:
+    if index % 25 == 4:
         return _TICK_0005
     return _TICK_001
+
+
+def _reward_eligible(index: int, rng: random.Random) -> bool:
+    """Whether a market pays liquidity rewards: among the hand-written markets every sixth does not (so
+    "sampling" lists are a real subset); past them about two in three do, as on the venue's larger lists."""
+    if index < len(QUESTIONS):
+        return index % 6 != 5
+    return rng.random() < REWARD_SHARE
 
 
 def _digest_int(text: str) -> int:
@@ -239,7 +256,12 @@ def _hex32(text: str) -> str:
 
 
 def _slug(question: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", question.lower()).strip("-")
+    return slug(question)
+
+
+def _reserved_questions() -> list[str]:
+    """Questions generated markets must not repeat: the hand-written ones and every neg-risk item's."""
+    return [*QUESTIONS, *(fmt.format(item) for _, _, fmt, items in _GROUPS for item in items)]
 
 
 def _iso(d: datetime) -> str:
@@ -257,22 +279,29 @@ def _rewards(rng: random.Random, tick: Tick, eligible: bool) -> tuple[Decimal, D
 
 def market_profiles(seed: int, count: int = 6) -> list[MarketProfile]:
     """``count`` stand-alone synthetic binary markets (each its own Gamma event), a pure function of ``seed``."""
+    if not 1 <= count <= MAX_MARKETS:
+        raise ValueError(f"market count must be 1..{MAX_MARKETS}, got {count}")
     rng = random.Random(f"polymm-markets:{seed}")
     picks = rng.sample(range(len(QUESTIONS)), min(count, len(QUESTIONS)))
     gamma_ids = rng.sample(range(540_000, 990_000), count)
     event_ids = random.Random(f"polymm-events:{seed}").sample(range(20_000, 99_999), count)
+    # Past the hand-written questions: generated ones (sim.questions), none equal to a catalog question.
+    more = generated_questions(seed, count - len(picks), exclude=_reserved_questions())
     profiles = []
     for i in range(count):
-        q = picks[i] if i < len(picks) else i % len(QUESTIONS)
-        question = QUESTIONS[q] if i < len(picks) else f"{QUESTIONS[q]} (#{i + 1})"
-        category = CATEGORIES[q]
+        end = None
+        if i < len(picks):
+            question, category = QUESTIONS[picks[i]], CATEGORIES[picks[i]]
+        else:
+            generated = more[i - len(picks)]
+            question, category, end = generated.text, generated.category, generated.deadline
         tick = _tick_for(i)
         lo, hi = (0.45, 0.55) if tick is _TICK_0001 else (0.15, 0.85)
         fair = tick.floor(int(rng.uniform(lo, hi) * MAX_PIPS))
-        end = _END_BASE + timedelta(days=rng.randint(30, 400))
+        drawn_end = _END_BASE + timedelta(days=rng.randint(30, 400))  # drawn always: later draws stay put
+        end = end or drawn_end
         extra = random.Random(f"polymm-market-meta:{seed}:{i}")
-        # Every sixth market has no liquidity rewards, so "sampling" lists are a real subset.
-        min_size, max_spread, daily = _rewards(extra, tick, eligible=i % 6 != 5)
+        min_size, max_spread, daily = _rewards(extra, tick, eligible=_reward_eligible(i, extra))
         market = Market(
             condition_id=_hex32(f"polymm-condition:{seed}:{i}"),
             yes_token=_token_id(seed, i, "yes"),

@@ -1,8 +1,9 @@
 """The synthetic traders: each market's hidden fair value and the flow that trades around it.
 
 Each market's ``SyntheticFlow`` owns its own generators seeded from (seed, market index), so the
-sequence of actions for a seed is fixed however the markets' asyncio tasks interleave. Only the timing
-(Poisson gaps from an unseeded generator) varies between runs. A market's hidden fair value
+sequence of actions for a seed is fixed however the markets' steps interleave. Only the timing varies
+between runs: the stand-in steps every market from one schedule (``activity.FlowSchedule``, run by
+``server.flows.FlowRunner``); ``run`` steps one market alone at a Poisson rate. A market's hidden fair value
 (``FairValue``) is a mean-reverting random walk with jumps scheduled some steps before they happen; it
 has its own generator, so the fair-value path of a seed does not depend on what anybody trades. Each
 flow step advances it and lets one trader act:
@@ -131,6 +132,7 @@ class SyntheticFlow:
         index: int,
         max_orders: int = 80,
         clock: Callable[[], int] = units.now_ms,
+        fair_log_len: int | None = None,
     ) -> None:
         self.matching = matching
         self.market = profile.market
@@ -157,7 +159,8 @@ class SyntheticFlow:
         #: Net YES shares the informed trader bought (sells negative), cumulative.
         self.informed_position = Decimal(0)
         #: (step, epoch ms, fair YES price) per step, newest last.
-        self.fair_log: deque[tuple[int, int, float]] = deque(maxlen=self.FAIR_LOG)
+        #: ``fair_log_len`` (default ``FAIR_LOG``) bounds it: a venue of hundreds of markets keeps less each.
+        self.fair_log: deque[tuple[int, int, float]] = deque(maxlen=fair_log_len or self.FAIR_LOG)
         self._live: list[str] = []
         self._quotes: dict[Side, str] = {}
 
@@ -246,9 +249,12 @@ class SyntheticFlow:
             return self._trim(Side.BUY)
         if len(asks) > MAX_LEVELS:
             return self._trim(Side.SELL)
-        self._prune()
+        # Prune only when the list is long: a shorter list cannot hold too many live orders, and pruning
+        # keeps the order of the survivors, so the actions are the same as pruning every step (cheaper).
         if len(self._live) > self.max_orders:
-            return self._cancel_random()
+            self._prune()
+            if len(self._live) > self.max_orders:
+                return self._cancel_random()
         r = self.rng.random()
         if r < 0.12 and self.fair.pending is not None:
             action = self._informed()
