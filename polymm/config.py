@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     signature_type: Literal[0, 1, 2, 3] = 0
 
     markets: str = ""  # comma-separated condition ids to trade; empty = automatic selection (below)
-    max_markets: int = Field(6, ge=1, le=200)
+    max_markets: int = Field(6, ge=1, le=500)
     # automatic selection (no market list given): discovery keeps the open markets that pass these, ranks
     # them by score and takes the first max_markets; the dashboard's picker shows the same selection
     # (polymm/venue/discovery.py selection_filters). None: no bound.
@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     quote_interval_s: float = Field(1.0, gt=0, le=60)  # fallback step of a quiet market
     quote_interval_fast_s: float = Field(0.25, gt=0, le=60)  # fallback step of an active market
     min_step_gap_s: float = Field(0.05, ge=0, le=10)  # coalesce book changes into one step per gap
+    # the venue's per-signer rate limits (docs/protocol.md §8; standard tier: 40 orders/s, burst 60; 80
+    # cancels/s, burst 120). polymm paces itself by them (venue/ratelimit.py), ``rate_headroom`` below.
+    # A higher tier (by 30-day volume) raises them; a lower setting than the venue's is always safe.
+    rate_orders_per_s: float = Field(40.0, gt=0, le=100_000)
+    rate_orders_burst: int = Field(60, ge=15, le=1_000_000)  # ≥ one batch of 15 orders
+    rate_cancels_per_s: float = Field(80.0, gt=0, le=100_000)
+    rate_cancels_burst: int = Field(120, ge=1, le=1_000_000)
+    rate_headroom: float = Field(0.1, ge=0, lt=1)  # run this fraction below the venue's rates and bursts
     demo_seed: int = 7
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object a line (ts, level, logger, msg, fields)

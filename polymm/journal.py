@@ -6,7 +6,10 @@ daily P&L per market, per-market parameter overrides (a tweak made in the TUI su
 risk events, and the kill latch.
 
 Writes never block the event loop: every ``record_*`` call puts one statement on a queue and returns;
-a writer thread drains the queue and commits in batches (one transaction per batch). SQLite runs in
+a writer thread drains the queue and commits in batches (one transaction per batch). The queue is
+bounded (``max_queued`` statements): should the writer fall that far behind (a disk that stalls for
+minutes), further statements are dropped and counted (``dropped``, logged) rather than held in memory
+without bound or waited for on the event loop. SQLite runs in
 WAL mode with ``synchronous=NORMAL``: a committed batch survives the process being killed (``kill
 -9``); only statements still queued at that instant are lost, and the venue fills that gap on restart
 (see below). Readers (``restore``, ``read_status``, ``export_pnl``, ``polymm status``) use their own
@@ -82,6 +85,9 @@ CREATE TABLE IF NOT EXISTS rewards (
 """
 
 _STOP = object()
+#: Statements waiting for the writer at most (a few hundred bytes each); the writer commits up to
+#: 1000 a batch, so this is many batches behind: only a stalled disk gets there.
+MAX_QUEUED = 50_000
 
 
 def utc_date(ts: float) -> str:
@@ -138,7 +144,7 @@ class Journal:
     """An open journal: ``record_*`` from the event loop (never blocks), ``restore`` at start-up,
     ``close`` at the end (waits for the queue to drain)."""
 
-    def __init__(self, path: str | Path, clock=time.time) -> None:
+    def __init__(self, path: str | Path, clock=time.time, max_queued: int = MAX_QUEUED) -> None:
         self.path = Path(path).expanduser()
         from .statedir import private_file
 
@@ -158,8 +164,10 @@ class Journal:
             conn.close()
         self._params: dict[str, dict[str, str]] = {}
         self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self.max_queued = max_queued
         self.errors = 0
         self.written = 0
+        self.dropped = 0  # statements not queued because ``max_queued`` were waiting (never written)
         self._closed = False
         self._thread = threading.Thread(target=self._writer, name="journal-writer", daemon=True)
         self._thread.start()
@@ -197,8 +205,20 @@ class Journal:
         conn.close()
 
     def _put(self, sql: str, args: tuple) -> None:
-        if not self._closed:
-            self._q.put((sql, args))
+        if self._closed:
+            return
+        if self._q.qsize() >= self.max_queued:  # the writer is that far behind: drop, never grow or wait
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 10_000 == 0:
+                log.error("journal: the writer is %d statements behind; %d dropped so far (disk stalled?)",
+                          self.max_queued, self.dropped)
+            return
+        self._q.put((sql, args))
+
+    @property
+    def queued(self) -> int:
+        """Statements waiting for the writer now."""
+        return self._q.qsize()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything recorded so far is committed (tests, shutdown)."""

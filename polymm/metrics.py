@@ -13,7 +13,8 @@ How it reads, and why:
   (frames, reconnects, resyncs), ``engine.execution`` (orders placed, rejects, retries, reversed
   fills: what every execution declares in ``ExecutionHealth``, paper reporting zeros and no user
   channel or heartbeat), ``engine.fills_by_side`` / ``shares_by_side``, ``engine.portfolio``,
-  ``engine.halted``, ``engine.capital`` (merges, redeems, splits) and the store (``rewards``: what the
+  ``engine.halted``, ``engine.capital`` (merges, redeems, splits), ``engine.journal`` (its writer
+  queue and what a full queue dropped) and the store (``rewards``: what the
   venue says we earned today). Only the latency histogram needs events: the execution's
   ``on_post_latency`` feeds it (paper has no venue round trip, so no samples), and ``stop()`` unhooks
   it. Counters count from the start of the process (fills restored from the journal are not counted
@@ -50,6 +51,7 @@ RATE_WINDOW_S = 10.0  # frames/s is averaged over about this long
 SAMPLE_EVERY_S = 1.0
 # a batch post is one HTTPS round trip when all is well; retries with backoff reach seconds
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+TICK_TO_TRADE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 REASON_MAX = 200  # a label value, not a log line
 #: the statuses a capital operation ends in (``engine/capital.py``): each operation is counted once, ended
 CAPITAL_END_STATUSES = ("confirmed", "failed", "deferred")
@@ -104,18 +106,21 @@ class FrameRate:
 
 
 class _Latency:
-    """The order post latency histogram: the execution times each batch post and hands the seconds to
-    ``on_post_latency``; this chains onto that hook (whatever was there is still called, so two
-    exporters both observe) and ``remove`` restores it. Paper has no venue round trip: no samples."""
+    """A latency histogram fed by an execution hook (``hook``: ``on_post_latency``, the seconds for a
+    batch post to be answered; ``on_tick_to_trade``, a frame's receipt to the orders it led to leaving).
+    It chains onto the hook (whatever was there is still called, so two exporters both observe) and
+    ``remove`` restores it. Paper has no venue round trip: no samples."""
 
-    def __init__(self, engine: Engine, registry: CollectorRegistry) -> None:
-        self.histogram = Histogram("polymm_order_post_seconds",
-                                   "Time for a batch of orders to be answered by the venue (retries included)",
-                                   buckets=LATENCY_BUCKETS, registry=registry)
+    def __init__(self, engine: Engine, registry: CollectorRegistry, hook: str = "on_post_latency",
+                 name: str = "polymm_order_post_seconds",
+                 doc: str = "Time for a batch of orders to be answered by the venue (retries included)",
+                 buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self.histogram = Histogram(name, doc, buckets=buckets, registry=registry)
         self._active = True
         self._ex = engine.execution
-        self._prev = self._ex.on_post_latency
-        self._ex.on_post_latency = self._observe
+        self._hook = hook
+        self._prev = getattr(self._ex, hook, None)
+        setattr(self._ex, hook, self._observe)
 
     def _observe(self, seconds: float) -> None:
         if self._active:
@@ -125,8 +130,8 @@ class _Latency:
 
     def remove(self) -> None:
         self._active = False  # a tap that is no longer outermost stays behind as a pass-through
-        if self._ex.on_post_latency == self._observe:
-            self._ex.on_post_latency = self._prev
+        if getattr(self._ex, self._hook, None) == self._observe:
+            setattr(self._ex, self._hook, self._prev)
 
 
 class EngineCollector:
@@ -149,6 +154,7 @@ class EngineCollector:
         yield from self._rewards()
         yield from self._capital()
         yield from self._risk()
+        yield from self._journal()
 
     def _venue(self) -> Iterator[Metric]:
         venue: VenueState | None = self.engine.store.get("venue")
@@ -218,6 +224,17 @@ class EngineCollector:
                                       "differed from ours", value=st.mismatches)
             yield GaugeMetricFamily("polymm_markets_paused_by_reconciliation", "Markets paused until a clean "
                                     "comparison with the venue", value=len(st.paused))
+            if st.loop_lag_ms is not None:
+                yield GaugeMetricFamily("polymm_event_loop_lag_seconds", "How late the event loop runs a timer "
+                                        "(worst of the last 5 s)", value=st.loop_lag_ms / 1000)
+            yield GaugeMetricFamily("polymm_rate_limit_queued", "Requests waiting for the client-side rate "
+                                    "limiter", value=st.queued)
+            yield GaugeMetricFamily("polymm_rate_limit_throttled", "Requests the rate limiter held back in the "
+                                    "last minute", value=st.throttled_1m)
+            yield CounterMetricFamily("polymm_venue_rate_limited", "Requests the venue refused with 429",
+                                      value=st.venue_429s)
+        yield CounterMetricFamily("polymm_requotes_deferred", "Requotes put off because the venue's rate limits "
+                                  "had no room (the old quotes stayed)", value=self.engine.deferrals)
         age = ex.heartbeat_age
         if age is not None:
             yield GaugeMetricFamily("polymm_heartbeat_age_seconds", "Seconds since the venue accepted our heartbeat",
@@ -323,12 +340,22 @@ class EngineCollector:
             yield GaugeMetricFamily("polymm_balance_dollars", "Collateral balance (paper: capital + session P&L)",
                                     value=r.balance)
 
+    def _journal(self) -> Iterator[Metric]:
+        """The journal's writer queue (bounded: ``journal.MAX_QUEUED``) and what it had to drop."""
+        j = self.engine.journal
+        if j is None:
+            return
+        yield GaugeMetricFamily("polymm_journal_queued", "Journal statements waiting for the writer thread",
+                                value=j.queued)
+        yield CounterMetricFamily("polymm_journal_dropped", "Journal statements dropped because the writer was "
+                                  "too far behind (never written)", value=j.dropped)
+
 
 class MetricsServer:
     """A running exporter: ``url`` to scrape, ``registry`` it serves, ``await stop()`` to close and unhook."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int, runner: web.AppRunner, taps: _Latency,
-                 sampler: asyncio.Task) -> None:
+    def __init__(self, registry: CollectorRegistry, host: str, port: int, runner: web.AppRunner,
+                 taps: tuple[_Latency, ...], sampler: asyncio.Task) -> None:
         self.registry = registry
         self.host = host
         self.port = port  # the bound port (the one the OS chose when asked for port 0)
@@ -345,7 +372,8 @@ class MetricsServer:
         self._sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._sampler
-        self._taps.remove()
+        for tap in self._taps:
+            tap.remove()
         await self._runner.cleanup()
 
 
@@ -356,6 +384,9 @@ async def start_metrics_server(engine: Engine, port: int, host: str = "127.0.0.1
     address cannot be bound. Call from the loop that runs the engine."""
     registry = CollectorRegistry()
     taps = _Latency(engine, registry)
+    tick = _Latency(engine, registry, "on_tick_to_trade", "polymm_tick_to_trade_seconds",
+                    "Time from a market-data frame's receipt to the orders it led to leaving for the venue",
+                    TICK_TO_TRADE_BUCKETS)
     rate = FrameRate(lambda: engine.feed.frames)
     registry.register(EngineCollector(engine, rate))
     app = web.Application()
@@ -368,7 +399,8 @@ async def start_metrics_server(engine: Engine, port: int, host: str = "127.0.0.1
     except OSError as e:
         await runner.cleanup()
         taps.remove()
+        tick.remove()
         raise ConfigError(f"metrics_port: cannot listen on {host}:{port} ({e.strerror or e})") from None
     bound = runner.addresses[0][1]
     sampler = asyncio.create_task(rate.run(), name="metrics-frame-rate")
-    return MetricsServer(registry, host, bound, runner, taps, sampler)
+    return MetricsServer(registry, host, bound, runner, (taps, tick), sampler)

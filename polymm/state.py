@@ -122,6 +122,16 @@ class ExecutionState:
     reason: str = ""
     mismatches: int = 0  # positions taken from the venue because they differed from ours
     paused: tuple[str, ...] = ()  # markets paused until a clean comparison with the venue
+    #: time from a market-data frame's receipt to the order it caused leaving for the venue (ms), over
+    #: the last minute of placements; None before the first
+    tick_to_trade_p50_ms: float | None = None
+    tick_to_trade_p99_ms: float | None = None
+    loop_lag_ms: float | None = None  # how late the event loop runs a timer now (worst of the last 5 s)
+    queued: int = 0  # requests waiting for the client-side rate limiter (venue/ratelimit.py)
+    throttled_1m: int = 0  # requests the limiter held back in the last minute
+    venue_429s: int = 0  # rate-limit refusals the venue answered (should stay 0: the limiter paces us)
+    rate_orders_per_s: float = 40.0  # the venue's per-signer rates the spend is shown against (the settings')
+    rate_cancels_per_s: float = 80.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +242,11 @@ class _Slice:
     value: Any
 
 
+#: Deleted slices remembered (``changed_since`` reports each once as None) at most: the oldest marker
+#: goes first, so a reader that last looked before thousands of markets were removed may keep one.
+DELETED_KEPT = 10_000
+
+
 @dataclass
 class StateStore:
     """See the module docstring. Owned by one event loop; not thread-safe by design."""
@@ -261,6 +276,8 @@ class StateStore:
         if self._slices.pop(key, None) is not None:
             self.version += 1
             self._deleted[key] = self.version
+            while len(self._deleted) > DELETED_KEPT:  # the oldest marker first (insertion = version order)
+                del self._deleted[next(iter(self._deleted))]
             self._schedule_notify()
 
     def log(self, text: str, level: str = "info") -> None:

@@ -147,7 +147,31 @@ async def test_heartbeats_keep_orders_alive_and_silence_cancels_them(wait_until)
             live.task.cancel()
             for t in exe._tasks:
                 t.cancel()
+            exe._hb_stop.set()  # the heartbeat's own thread dies with the process too
             await wait_until(lambda: ours(ex, exe) == [], timeout=3)
+
+
+async def test_heartbeats_keep_their_schedule_while_the_event_loop_is_held() -> None:
+    """With hundreds of markets the event loop saturates; heartbeats run on a thread of their own, so a
+    held loop never lets the venue's heartbeat timeout cancel our orders. The stand-in runs on its own
+    thread here (its loop is not the one held)."""
+    import time
+    from types import SimpleNamespace
+
+    from polymm_standin.server import EmbeddedExchange
+
+    with EmbeddedExchange(seed=29, flow=False, trading=TradingConfig(heartbeat_timeout_s=0.8)) as ex:
+        venue = SimpleNamespace(clob_url=ex.urls.clob_url, ws_base=ex.urls.ws_base, markets=ex.markets)
+        async with Live(venue, heartbeat_s=0.2) as exe:
+            m = ex.markets[0]
+            await exe.place_many(m, None, ex.call(quotes, ex, m, 2))
+
+            def resting() -> int:
+                return len([o for o in ex.call(ex.matching.open_orders) if o.owner == exe.api_key])
+
+            assert resting() == 4
+            time.sleep(2.0)  # the loop held for 2.5× the venue's timeout (load, not a wait for a condition)
+            assert resting() == 4 and exe.heartbeat_age is not None and exe.heartbeat_age < 0.8
 
 
 async def test_start_up_cancels_orders_left_by_an_earlier_session() -> None:
@@ -160,6 +184,7 @@ async def test_start_up_cancels_orders_left_by_an_earlier_session() -> None:
         first.task.cancel()
         for t in exe._tasks:
             t.cancel()
+        exe._hb_stop.set()  # the heartbeat's own thread dies with the process too
         exe._pool.shutdown(wait=False)  # crashed: nothing cancelled
         assert len([o for o in ex.matching.open_orders() if o.owner == key]) == 4
         async with Live(ex) as again:

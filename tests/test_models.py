@@ -774,3 +774,34 @@ def test_memo_tables_never_mix_equal_keys_of_other_types() -> None:
     # zeros keep their sign, as quantize does
     _same(taper_sizes(D(0), D("-0"), D(100)), _ref_taper_sizes(D(0), D("-0"), D(100)))
     _same(taper_sizes(D(0), D(0), D(100)), _ref_taper_sizes(D(0), D(0), D(100)))
+
+
+def test_under_rate_limit_pressure_only_quotes_well_off_target_are_replaced() -> None:
+    """With no room at the venue's rate limits, a resting order keeps its place within three times the
+    tolerance and up to half smaller than its target — never larger (it would hold more than the limits
+    gave the target) — while one the book trades through is still replaced, and named as crossing."""
+    from polymm.domain.requote import plan_orders
+
+    params = MarketParams(model="pm4")
+    view = book_view(T01, {4000: 50.0}, {6000: 50.0})
+
+    class Resting:
+        def __init__(self, oid: str, side: Side, price: int, size: str) -> None:
+            self.order_id, self.side, self.price, self.remaining, self.placed_at = oid, side, price, D(size), 0.0
+
+    resting = [Resting("bid", Side.BUY, 4700, "8"), Resting("ask", Side.SELL, 5300, "10")]
+    targets = Targets((Quote(Side.BUY, 4900, D(10)), Quote(Side.SELL, 5300, D(10))), 5100.0, "")
+
+    def plan(pressure: bool, orders=resting, t=targets):
+        return plan_orders(orders, t, view, params, T01, epoch_changed=False, forced=False, last_fair=None,
+                           now=1.0, pressure=pressure)
+
+    assert plan(False).cancel == ("bid",)  # two ticks off and smaller: replaced normally
+    assert plan(True).cancel == () and plan(True).place == ()  # kept under pressure
+    far = Targets((Quote(Side.BUY, 5100, D(10)), targets.quotes[1]), 5100.0, "")
+    assert plan(True, t=far).cancel == ("bid",)  # four ticks off: replaced even so
+    bigger = [Resting("bid", Side.BUY, 4900, "12"), resting[1]]
+    assert plan(True, orders=bigger).cancel == ("bid",)  # larger than its target: never kept
+    crossed = [Resting("bid", Side.BUY, 6000, "10"), resting[1]]
+    p = plan(True, orders=crossed)
+    assert p.crossing == ("bid",) and "bid" in p.cancel

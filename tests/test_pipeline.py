@@ -133,7 +133,7 @@ async def _engine_orders(model: str, rec: Recorder, monkeypatch: pytest.MonkeyPa
     sent: list[tuple[list, list]] = []
     place, cancel = ex.place_many, ex.cancel
 
-    async def place_many(m, book, reqs):
+    async def place_many(m, book, reqs, origin_ns=0):
         sent[-1][0].extend((r.side.value, r.price, r.size) for r in reqs)
         return await place(m, book, reqs)
 

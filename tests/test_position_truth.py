@@ -382,7 +382,8 @@ async def test_an_order_let_go_that_rests_after_all_is_counted_again_and_cancell
 async def test_markets_placing_at_once_never_share_one_room_twice() -> None:
     """Two markets place at the same moment against a shared total cap that has room for one order:
     the second sees the first's placement on its way (registered in the same synchronous pass as its
-    check) and gets only what is left."""
+    check) and gets only what is left — even where its own slice of the cap would allow more (b was
+    paused while a placed with the whole cap as its slice; resumed, b's slice is half)."""
     from types import SimpleNamespace
 
     from polymm.config import load_settings
@@ -396,7 +397,7 @@ async def test_markets_placing_at_once_never_share_one_room_twice() -> None:
             super().__init__()
             self.entered, self.release = asyncio.Event(), asyncio.Event()
 
-        async def place_many(self, market, book, reqs):
+        async def place_many(self, market, book, reqs, origin_ns=0):
             self.entered.set()
             await self.release.wait()
             return await super().place_many(market, book, reqs)
@@ -407,9 +408,13 @@ async def test_markets_placing_at_once_never_share_one_room_twice() -> None:
     engine = Engine(settings, [a, b], mode="PAPER", execution=ex)
     engine._blocked_reason = lambda cid: None  # type: ignore[method-assign]  # no feed here: trusted
     events = SimpleNamespace(reduce_only=False, hours_to_end=None)
+    await engine.pause(b.condition_id)
+    assert engine._share(a.condition_id) == 1.0
     first = asyncio.create_task(engine._place(a, None, [Quote(Side.BUY, 4000, D(10))], engine.params[a.condition_id],
                                               events))
     await ex.entered.wait()  # a's order is on its way, not yet resting anywhere
+    engine.resume(b.condition_id)
+    assert engine._share(b.condition_id) == 0.5  # 7.5 of the 15: more than the 5 a's order leaves
     ex.release.set()
     await engine._place(b, None, [Quote(Side.BUY, 4000, D(10))], engine.params[b.condition_id], events)
     await first

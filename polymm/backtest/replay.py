@@ -64,7 +64,7 @@ from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import MAX_PIPS, PriceError, pips_to_decimal, price_to_pips
 from polymm.domain.quoting import Quote
-from polymm.domain.requote import budget_for, positions_for, reserved_for_step
+from polymm.domain.requote import budget_for, positions_for, reserved_for_step, shares_for
 from polymm.domain.risk import Position, RiskEngine, RiskLimits
 from polymm.domain.signals import EventConfig, SignalsConfig
 from polymm.domain.strategy import MarketBrain
@@ -379,7 +379,7 @@ class Replay:
         view = venue.view(book, VIEW_DEPTH) if self.show_own_orders else book.view(VIEW_DEPTH)
         params = self.params[cid]
         result = pipeline.step(
-            self.brains[cid], self.risk, view, self.portfolio.position(cid).qty, params,
+            self.brains[cid], self.risk, view, self.portfolio.position(cid).qty, params, share=self._share(cid),
             positions=self._positions(cid), budget=self._budget(cid), resting=venue.open_orders(cid), now=now,
             epoch_changed=self._last_epoch.get(cid) != book.epoch, forced=cid in self._force,
             last_fair=self._last_fair.get(cid),
@@ -399,7 +399,8 @@ class Replay:
             if self.halted or not self._trusted(cid, book):
                 return ()
             return pipeline.recheck(self.risk, cid, quotes, self._positions(), params=params, events=events,
-                                    budget=self._budget(cid), min_size=market.min_order_size, now=self.now).quotes
+                                    budget=self._budget(cid), min_size=market.min_order_size, now=self.now,
+                                    share=self._share(cid)).quotes
 
         venue.submit(cid, plan.cancel, plan.place, check)
         if not venue.busy(cid):
@@ -428,6 +429,10 @@ class Replay:
     def _budget(self, cid: str) -> float:
         weights = {c: p.capital_weight for c, p in self.params.items()}
         return budget_for(cid, weights, self.config.total_capital, self.config.max_market_exposure)
+
+    def _share(self, cid: str) -> float:
+        """As ``Engine._share``: the market's slice of the shared caps, by ``capital_weight``."""
+        return shares_for({c: p.capital_weight for c, p in self.params.items()}).get(cid, 0.0)
 
     # ------------------------------------------------------------------ the risk loop's pass
 

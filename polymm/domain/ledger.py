@@ -18,6 +18,9 @@ not by the set of markets being quoted.
 * **Orders.** ``booked_for(order_id)`` is the size booked for one of our orders (failed legs
   included: the venue does not give a failed match back to the order), which is what the order book
   keeping of the execution needs to know how much of an order can still fill.
+* **History.** Legs are kept to deduplicate replays of the venue's trades; ``forget(before)`` drops
+  the ones the venue is done with that no replay can bring any more (the caller knows how far back
+  its replays read), so the history stays bounded in a long run.
 
 Restart: the journal's fills (originals, reversals, adjustments) and each leg's last status are
 given back to ``restore``; a leg whose last status is FAILED but whose reversal never reached the
@@ -84,6 +87,9 @@ class Ledger:
         self._by_order: dict[str, Decimal] = {}
         self._version: dict[str, int] = {}  # token → number of changes (a reconcile read races with these)
         self._revocable: dict[str, list[Decimal]] = {}  # market → [YES bought, YES sold] the venue may still fail
+        #: markets whose position, booked sizes or revocable legs changed since the engine last looked
+        #: (it re-reads only those: ``Engine._positions``)
+        self.touched: set[str] = set()
         self.reversals = 0
         self.adjustments = 0
 
@@ -144,6 +150,7 @@ class Ledger:
             if leg is None:  # never booked: remember, so a late MATCHED does not book it
                 self._legs[key] = Leg(fill, status, booked=False)
                 self._by_order[fill.order_id] = self.booked_for(fill.order_id) + fill.size
+                self.touched.add(fill.condition_id)
                 return []
             leg.status = status
             self._settle(leg)
@@ -197,6 +204,7 @@ class Ledger:
         self._tokens.setdefault(token_id, (condition_id, no))
         self._shares[token_id] = self.shares(token_id) + delta
         self._version[token_id] = self.version(token_id) + 1
+        self.touched.add(condition_id)
 
     def restore_moves(self, moves: Iterable[Any]) -> None:
         """Confirmed merges and splits from the journal (``yes_token``/``no_token``/``yes_delta``/
@@ -237,10 +245,48 @@ class Ledger:
                 owed.append(self._reverse(leg))
         return owed
 
+    # ------------------------------------------------------------------ bounding the history
+    def legs(self) -> int:
+        """Legs held (booked or refused), for the bound on the history."""
+        return len(self._legs)
+
+    def forget(self, before: float, keep_orders: Iterable[str] = ()) -> int:
+        """Forget the legs the venue is done with (CONFIRMED, FAILED and reversed or never booked,
+        ADJUSTED: nothing pending, nothing revocable) whose fill is older than ``before`` (epoch
+        seconds), and their trade ids in the portfolio's deduplication. Their shares, positions and
+        P&L stay as booked; only the memory of each leg goes, so a later replay of such a trade would
+        be booked again: pass the oldest trade time a replay can still bring, less a margin. An
+        order's booked size (``booked_for``) goes with its last leg, unless the order is one of
+        ``keep_orders`` (orders that can still fill or are closing: the execution still reads it).
+        Returns how many legs were forgotten."""
+        keep = set(keep_orders)
+        gone: list[tuple[str, str]] = []
+        left: set[str] = set()
+        for key, leg in self._legs.items():
+            if (leg.fill.ts < before and leg.status in TERMINAL and not leg.pending and not leg.revocable
+                    and (leg.status != "FAILED" or leg.reversed or not leg.booked)):
+                gone.append(key)
+            else:
+                left.add(leg.fill.order_id)
+        if not gone:
+            return 0
+        seen: list[tuple[str, str]] = []
+        for key in gone:
+            leg = self._legs.pop(key)
+            seen.append(key)
+            if leg.reversed:
+                seen.append((key[0] + REVERSAL, key[1]))
+            oid = leg.fill.order_id
+            if oid not in left and oid not in keep:
+                self._by_order.pop(oid, None)
+        self.portfolio.forget(seen)
+        return len(gone)
+
     # ------------------------------------------------------------------ internals
     def _apply(self, fill: Fill, *, pending: bool) -> bool:
         if not self.portfolio.apply(fill):
             return False
+        self.touched.add(fill.condition_id)
         if fill.token:
             self._tokens.setdefault(fill.token, (fill.condition_id, fill.no))
             d = token_delta(fill)
@@ -262,6 +308,7 @@ class Ledger:
 
     def _revoke(self, leg: Leg, sign: int) -> None:
         leg.revocable = sign > 0
+        self.touched.add(leg.fill.condition_id)
         r = self._revocable.setdefault(leg.fill.condition_id, [ZERO, ZERO])
         r[0 if leg.fill.side is Side.BUY else 1] += sign * leg.fill.size
 

@@ -29,6 +29,7 @@ def diff_orders(
     max_age_s: float,
     now: float,
     tick: Tick,
+    size_tolerance: float = 0.0,
 ) -> tuple[tuple[LiveOrder, ...], tuple[Quote, ...]]:
     """``(to_cancel, to_place)`` turning ``existing`` into ``targets`` while keeping queue position.
 
@@ -37,7 +38,11 @@ def diff_orders(
     matches are made first (for every target), then the remaining targets take the closest order
     within tolerance (then the oldest), in target order — so an order that sits exactly on one
     layer is never borrowed for a neighbouring layer, leaving its own target to be placed twice.
-    Resting orders that satisfy no target are cancelled; targets that no order satisfies are placed."""
+    Resting orders that satisfy no target are cancelled; targets that no order satisfies are placed.
+
+    ``size_tolerance`` (a fraction): in the within-tolerance pass, a resting order no larger than the
+    target and at most this much smaller also satisfies it — never larger, so it never holds more than
+    the limits allowed the target (used when the venue's rate limits have no room for a requote)."""
     tol = tolerance_ticks * tick.pips
     free = list(existing)
     fresh = {id(o) for o in free if now - o.placed_at <= max_age_s}
@@ -50,7 +55,7 @@ def diff_orders(
             free.remove(best)
     to_place: list[Quote] = []
     for t in unmatched:  # pass 2: within tolerance
-        best = _closest_within(free, t, tol, fresh) if tol else None
+        best = _closest_within(free, t, tol, fresh, size_tolerance) if tol else None
         if best is None:
             to_place.append(t)
         else:
@@ -68,12 +73,15 @@ def _oldest_exact(free: Sequence[LiveOrder], t: Quote, fresh: Collection[int]) -
     return best
 
 
-def _closest_within(free: Sequence[LiveOrder], t: Quote, tol: int, fresh: Collection[int]) -> LiveOrder | None:
-    """The fresh order of ``free`` on ``t``'s side and size closest to its price within ``tol`` pips,
-    then the oldest (the first of equals)."""
+def _closest_within(free: Sequence[LiveOrder], t: Quote, tol: int, fresh: Collection[int],
+                    size_tolerance: float = 0.0) -> LiveOrder | None:
+    """The fresh order of ``free`` on ``t``'s side and size (or, with ``size_tolerance``, up to that
+    fraction smaller) closest to its price within ``tol`` pips, then the oldest (the first of equals)."""
+    least = t.size * (1 - Decimal(repr(size_tolerance))) if size_tolerance else t.size
     best: LiveOrder | None = None
     for o in free:
-        if o.side is not t.side or o.size != t.size or abs(o.price - t.price) > tol or id(o) not in fresh:
+        if (o.side is not t.side or not least <= o.size <= t.size or abs(o.price - t.price) > tol
+                or id(o) not in fresh):
             continue
         if best is None or (abs(o.price - t.price), o.placed_at) < (abs(best.price - t.price), best.placed_at):
             best = o

@@ -76,6 +76,7 @@ def step(
     last_fair: float | None,
     risk_now: float | None = None,
     reduce_only: bool = False,
+    share: float = 1.0,
 ) -> StepResult:
     """One market's strategy step (module docstring).
 
@@ -85,13 +86,14 @@ def step(
     (``OpenOrder``-like: order_id, side, price, remaining, placed_at). ``now`` is the strategy's clock
     (signals, order ages); ``risk_now`` the risk engine's (its error cooldown), ``now`` when omitted.
     ``reduce_only``: the operator switched the market to reduce-only (the end-date window is the
-    signals'). The tick is the view's and the minimum order size the brain's market's."""
+    signals'). ``share``: the market's slice of the shared caps (``RiskEngine.check``). The tick is the
+    view's and the minimum order size the brain's market's."""
     decision = brain.decide(view, position, params, now)
     events = decision.signals.events
     verdict = risk.check(
         brain.market.condition_id, decision.targets.quotes, positions, position_limit=params.position_limit,
         budget=budget, now=now if risk_now is None else risk_now, reduce_only=events.reduce_only or reduce_only,
-        hours_to_end=events.hours_to_end,
+        hours_to_end=events.hours_to_end, share=share,
     )
     min_size = brain.market.min_order_size
     quotes, dropped = placeable(verdict.quotes, min_size)
@@ -102,6 +104,23 @@ def step(
     plan = plan_orders(resting, targets, view, params, view.tick, epoch_changed=epoch_changed, forced=forced,
                        last_fair=last_fair, now=now)
     return StepResult(decision, targets, vetoes, plan)
+
+
+def replan(
+    result: StepResult,
+    resting: Sequence[Any],
+    view: BookView,
+    params: MarketParams,
+    *,
+    epoch_changed: bool,
+    forced: bool,
+    last_fair: float | None,
+    now: float,
+) -> Plan | None:
+    """The step's plan again under pressure (the venue's rate limits have no room for it now): the same
+    targets, only orders well off them or crossing replaced (``requote.plan_orders(pressure=True)``)."""
+    return plan_orders(resting, result.targets, view, params, view.tick, epoch_changed=epoch_changed, forced=forced,
+                       last_fair=last_fair, now=now, pressure=True)
 
 
 def recheck(
@@ -116,6 +135,7 @@ def recheck(
     min_size: Decimal,
     now: float,
     reduce_only: bool = False,
+    share: float = 1.0,
 ) -> Recheck:
     """The placement check after the step's cancels (module docstring): ``quotes`` cut to what every
     limit allows against ``positions`` — every market's worst case, this market's open orders
@@ -123,11 +143,11 @@ def recheck(
     with ``reduce_only`` and ``hours_to_end``)."""
     verdict = risk.check(
         condition_id, quotes, positions, position_limit=params.position_limit, budget=budget, now=now,
-        reduce_only=events.reduce_only or reduce_only, hours_to_end=events.hours_to_end,
+        reduce_only=events.reduce_only or reduce_only, hours_to_end=events.hours_to_end, share=share,
     )
     allowed, _ = placeable(verdict.quotes, min_size)
     cut = len(allowed) < len(quotes) or any(a.size != q.size for a, q in zip(allowed, quotes, strict=False))
     return Recheck(allowed, cut)
 
 
-__all__ = ["Recheck", "StepResult", "recheck", "step"]
+__all__ = ["Recheck", "StepResult", "recheck", "replan", "step"]

@@ -7,6 +7,7 @@ realised P&L uses average cost, unrealised is marked at the mid.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -99,6 +100,15 @@ class Portfolio:
             self._seen.add(key)
         self.position(fill.condition_id).apply(fill)
         return True
+
+    def seen(self) -> int:
+        """(trade id, order id) keys remembered for deduplication."""
+        return len(self._seen)
+
+    def forget(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Stop remembering these (trade id, order id) keys: a fill with one of them would be booked
+        again (``Ledger.forget`` drops the keys of legs no replay can bring any more)."""
+        self._seen.difference_update(keys)
 
     def totals(self, marks: dict[str, Decimal | None]) -> tuple[Decimal, Decimal, Decimal, int]:
         """(realised, unrealised, fees, fills) over all markets, unrealised at ``marks``."""

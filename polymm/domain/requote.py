@@ -34,6 +34,13 @@ class Plan:
     cancel: tuple[str, ...]  # order ids
     place: tuple[Quote, ...]
     fair: float  # remember as the market's last fair value (pips; NO_FAIR when none)
+    crossing: tuple[str, ...] = ()  # of ``cancel``: orders the book now trades through (they go whatever else waits)
+
+
+#: Under pressure (the venue's rate limits have no room for a requote now) a resting order this many
+#: times further from its target still keeps its place, as does one up to this fraction smaller
+PRESSURE_TOLERANCE = 3
+PRESSURE_SIZE_TOLERANCE = 0.5
 
 
 def placeable(quotes: Sequence[Quote], min_size: Decimal) -> tuple[tuple[Quote, ...], int]:
@@ -53,8 +60,11 @@ def plan_orders(
     forced: bool,
     last_fair: float | None,
     now: float,
+    pressure: bool = False,
 ) -> Plan | None:
-    """See the module docstring; ``None`` when a model that holds its quotes keeps them."""
+    """See the module docstring; ``None`` when a model that holds its quotes keeps them. ``pressure``:
+    the venue's rate limits have no room for a requote now — only orders well off their targets
+    (``PRESSURE_TOLERANCE`` × the tolerance, or much smaller) or crossing are replaced."""
     crossing = [o for o in resting if _crossed(o, view)]
     fair = targets.fair if targets.fair is not None else NO_FAIR
     if QUOTING_MODELS[params.model].holds_quotes and not (
@@ -63,8 +73,13 @@ def plan_orders(
         return None
     live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in resting if o not in crossing]
     tolerance = 0 if epoch_changed or forced else params.tolerance_ticks
-    to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, tick)
-    return Plan(tuple(o.order_id for o in crossing) + tuple(o.order_id for o in to_cancel), tuple(to_place), fair)
+    size_tolerance = 0.0
+    if pressure and tolerance:
+        tolerance, size_tolerance = tolerance * PRESSURE_TOLERANCE, PRESSURE_SIZE_TOLERANCE
+    to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, tick,
+                                      size_tolerance)
+    crossed = tuple(o.order_id for o in crossing)
+    return Plan(crossed + tuple(o.order_id for o in to_cancel), tuple(to_place), fair, crossed)
 
 
 def _crossed(order: Any, view: BookView) -> bool:
@@ -110,16 +125,35 @@ def positions_for(
     ``revocable`` (the ledger's), fills the venue may still fail — a failed buy comes back as a sell,
     so (bought, sold) count like (asks, bids). ``markets`` may map a condition id to None: a market we
     hold but whose definition is not known (no group)."""
-    out = {}
-    for cid, m in markets.items():
-        mk = mark(cid)
-        bids, asks = reserved.get(cid, (Decimal(0), Decimal(0)))
-        if revocable is not None:
-            bought, sold = revocable(cid)
-            bids, asks = bids + sold, asks + bought
-        out[cid] = Position(float(qty(cid)), float(mk) if mk is not None else 0.5,
-                            m.neg_risk_market_id if m is not None else "", float(bids), float(asks))
-    return out
+    return {cid: position_for(cid, m, reserved.get(cid, (Decimal(0), Decimal(0))), qty, mark, revocable)
+            for cid, m in markets.items()}
+
+
+def position_for(
+    cid: str,
+    market: Market | None,
+    reserved: tuple[Decimal, Decimal],
+    qty: Callable[[str], Decimal],
+    mark: Callable[[str], Decimal | None],
+    revocable: Callable[[str], tuple[Decimal, Decimal]] | None = None,
+) -> Position:
+    """One market's ``Position`` (see ``positions_for``); ``reserved``: its (YES bid, YES ask) shares that
+    could still fill."""
+    mk = mark(cid)
+    bids, asks = reserved
+    if revocable is not None:
+        bought, sold = revocable(cid)
+        bids, asks = bids + sold, asks + bought
+    return Position(float(qty(cid)), float(mk) if mk is not None else 0.5,
+                    market.neg_risk_market_id if market is not None else "", float(bids), float(asks))
+
+
+def shares_for(weights: Mapping[str, float]) -> dict[str, float]:
+    """Each market's slice of the shared caps (total position, total exposure): its ``capital_weight``
+    over the traded markets' total. It changes only when the traded set or a weight does — never with
+    another market's orders — so worst-case limits do not turn into requotes across markets."""
+    total_w = sum(w for w in weights.values() if w > 0)
+    return {c: (w / total_w if total_w > 0 and w > 0 else 0.0) for c, w in weights.items()}
 
 
 def budget_for(cid: str, weights: Mapping[str, float], total_capital: Decimal, max_market_exposure: Decimal) -> float:

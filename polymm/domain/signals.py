@@ -20,12 +20,19 @@ nearly the same instant barely move the estimate, and a long quiet gap lets a ne
 
 Snapshots are cached: a signal rebuilds its snapshot only after its state (or its ``config``) changed,
 and otherwise returns the same immutable object again, so a strategy step pays only for what moved.
+
+Every window is bounded twice: by time (its ``window`` seconds) and by count (its config's ``max_*``):
+a market printing faster than the count allows keeps its newest entries (the oldest go first), so
+memory stays flat at any rate and for any number of markets. The sliding windows keep their entries
+as rows of floats in flat arrays (``_Rows``), about 24 bytes an entry.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -67,6 +74,86 @@ class Ewma:
     @property
     def value(self) -> float:
         return self._s / self._w if self._w > 0.0 else 0.0
+
+
+class _Rows:
+    """A FIFO of rows of three floats ``(t, a, b)``, oldest first, kept in three flat ``array("d")``
+    used as a ring: no Python object per row (24 bytes a row instead of ~150 for a tuple of boxed
+    floats, and nothing for the garbage collector to walk). The arrays grow by half as rows come, up
+    to the ``room`` the owner gives ``push``; the owner bounds the count itself (``popleft`` before
+    ``push`` while ``n`` is at its bound), so the bound can follow its config.
+
+    ``n`` is the number of rows and ``first`` the time of the oldest (``inf`` when empty): the hot
+    paths read them as attributes (``while rows.first <= horizon: rows.popleft()``)."""
+
+    __slots__ = ("_a", "_b", "_head", "_t", "first", "n")
+
+    def __init__(self) -> None:
+        self._t = array("d")
+        self._a = array("d")
+        self._b = array("d")
+        self._head = 0
+        self.n = 0
+        self.first = math.inf
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+    def __iter__(self) -> Iterator[tuple[float, float, float]]:
+        size, h = len(self._t), self._head
+        t, a, b = self._t, self._a, self._b
+        for k in range(self.n):
+            i = (h + k) % size
+            yield t[i], a[i], b[i]
+
+    def last_t(self) -> float:
+        """Time of the newest row (IndexError when empty)."""
+        if not self.n:
+            raise IndexError("no rows")
+        return self._t[(self._head + self.n - 1) % len(self._t)]
+
+    def push(self, t: float, a: float, b: float, room: int) -> None:
+        """Append a row; the arrays grow (by half, at most to ``room`` rows) when full."""
+        n = self.n
+        size = len(self._t)
+        if n == size:
+            size = max(min(size + max(size // 2, 8), room), size + 1)
+            self._grow(size)
+        i = (self._head + n) % size
+        self._t[i] = t
+        self._a[i] = a
+        self._b[i] = b
+        self.n = n + 1
+        if not n:
+            self.first = t
+
+    def popleft(self) -> tuple[float, float, float]:
+        n = self.n
+        if not n:
+            raise IndexError("no rows")
+        h = self._head
+        t = self._t
+        row = (t[h], self._a[h], self._b[h])
+        h = self._head = (h + 1) % len(t)
+        self.n = n - 1
+        self.first = t[h] if n > 1 else math.inf
+        return row
+
+    def _grow(self, size: int) -> None:
+        h, old = self._head, len(self._t)
+        pad = array("d", bytes(8 * (size - old)))
+        self._t = self._t[h:] + self._t[:h] + pad
+        self._a = self._a[h:] + self._a[:h] + pad
+        self._b = self._b[h:] + self._b[:h] + pad
+        self._head = 0
+
+
+def _check_max(name: str, value: int, least: int = 1) -> None:
+    if not (isinstance(value, int) and value >= least):
+        raise ValueError(f"{name}: must be a whole number >= {least} (got {value!r})")
 
 
 # =====================================================================================  1. volatility
@@ -170,6 +257,10 @@ class FlowConfig:
     max_skew_ticks: float = 2.0  # skew at |imbalance| = 1
     widen_k: float = 0.5  # widening factor = 1 + widen_k·|imbalance|
     min_volume: float = 0.0  # below this total the suggestions are neutral (imbalance still reported)
+    max_prints: int = 2_000  # prints kept in the window at most (the newest): binds above 33 prints/s
+
+    def __post_init__(self) -> None:
+        _check_max("max_prints", self.max_prints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +281,13 @@ class FlowImbalance:
 
     ``imbalance = (B − S) / (B + S)`` where B, S are taker-buy and taker-sell sizes of prints with
     ``now − window < t ≤ now``. ``skew_ticks = max_skew_ticks · imbalance`` and
-    ``widen = 1 + widen_k · |imbalance|`` once ``B + S ≥ min_volume`` (else 0 and 1).
+    ``widen = 1 + widen_k · |imbalance|`` once ``B + S ≥ min_volume`` (else 0 and 1). At most the
+    newest ``max_prints`` prints of the window count (the oldest leave first).
     """
 
     def __init__(self, config: FlowConfig | None = None) -> None:
         self.config = config or FlowConfig()
-        self._prints: deque[tuple[float, float, bool]] = deque()
+        self._prints = _Rows()  # (t, size, 1.0 taker buy / 0.0 taker sell)
         self._buy = 0.0
         self._sell = 0.0
         self._snap: FlowSnapshot | None = None  # cached for ``_snap_config``; None once stale
@@ -203,7 +295,10 @@ class FlowImbalance:
 
     def update(self, now: float, size: float, taker_is_buy: bool) -> None:
         if size > 0:
-            self._prints.append((now, size, taker_is_buy))
+            q, cap = self._prints, self.config.max_prints
+            while q.n >= cap:
+                self._drop(q.popleft())
+            q.push(now, size, 1.0 if taker_is_buy else 0.0, cap)
             if taker_is_buy:
                 self._buy += size
             else:
@@ -214,17 +309,20 @@ class FlowImbalance:
     def expire(self, now: float) -> None:
         horizon = now - self.config.window
         q = self._prints
-        if not q or q[0][0] > horizon:  # nothing to drop (an empty window was already cleared)
+        if q.first > horizon:  # nothing to drop (an empty window was already cleared)
             return
-        while q and q[0][0] <= horizon:
-            _, size, is_buy = q.popleft()
-            if is_buy:
-                self._buy -= size
-            else:
-                self._sell -= size
-        if not q:  # clear float residue
-            self._buy = self._sell = 0.0
+        while q.first <= horizon:
+            self._drop(q.popleft())
         self._snap = None
+
+    def _drop(self, row: tuple[float, float, float]) -> None:
+        _, size, is_buy = row
+        if is_buy:
+            self._buy -= size
+        else:
+            self._sell -= size
+        if not self._prints.n:  # clear float residue
+            self._buy = self._sell = 0.0
 
     def snapshot(self) -> FlowSnapshot:
         c = self.config
@@ -352,10 +450,12 @@ class CompetitorConfig:
     max_improve_ticks: int = 1  # an improvement is 1..this many ticks better than our quote
     action: str = "back_off"  # "back_off" (widen) or "match" (join their price)
     back_off_ticks: int = 1
+    max_events: int = 1_000  # improvements kept in the window at most (the newest)
 
     def __post_init__(self) -> None:
         if self.action not in ("back_off", "match"):
             raise ValueError(f"action {self.action!r} is not allowed; allowed: back_off, match")
+        _check_max("max_events", self.max_events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,12 +474,13 @@ class CompetitorDetector:
     An *improvement* on the bid is a transition into the state ``0 < best_bid − our_bid ≤
     max_improve_ticks · tick`` (asks mirrored: ``0 < our_ask − best_ask ≤ …``). It is counted once
     per (our price, their price): staying pennied is not re-counted, but after we move (or they do)
-    and get pennied again, it is. Flag when ``count ≥ min_events`` over ``(now − window, now]``.
+    and get pennied again, it is. Flag when ``count ≥ min_events`` over ``(now − window, now]`` (the
+    newest ``max_events`` of them at most).
     """
 
     def __init__(self, config: CompetitorConfig | None = None) -> None:
         self.config = config or CompetitorConfig()
-        self._events: deque[tuple[float, bool]] = deque()  # (t, is_bid)
+        self._events = _Rows()  # (t, 1.0 bid / 0.0 ask, unused)
         self._last_bid: tuple[int, int] | None = None
         self._last_ask: tuple[int, int] | None = None
         self._snap: CompetitorSnapshot | None = None  # cached for ``_snap_config``; None once stale
@@ -399,23 +500,28 @@ class CompetitorDetector:
         if our_bid is not None and best_bid is not None and 0 < best_bid - our_bid <= limit:
             bid_state = (our_bid, best_bid)
             if bid_state != self._last_bid:
-                self._events.append((now, True))
-                self._snap = None
+                self._add(now, True)
         self._last_bid = bid_state
         ask_state = None
         if our_ask is not None and best_ask is not None and 0 < our_ask - best_ask <= limit:
             ask_state = (our_ask, best_ask)
             if ask_state != self._last_ask:
-                self._events.append((now, False))
-                self._snap = None
+                self._add(now, False)
         self._last_ask = ask_state
         self.expire(now)
+
+    def _add(self, now: float, is_bid: bool) -> None:
+        events, cap = self._events, self.config.max_events
+        while events.n >= cap:
+            events.popleft()
+        events.push(now, 1.0 if is_bid else 0.0, 0.0, cap)
+        self._snap = None
 
     def expire(self, now: float) -> None:
         horizon = now - self.config.window
         events = self._events
-        if events and events[0][0] <= horizon:
-            while events and events[0][0] <= horizon:
+        if events.first <= horizon:
+            while events.first <= horizon:
                 events.popleft()
             self._snap = None
 
@@ -425,7 +531,7 @@ class CompetitorDetector:
         if snap is not None and self._snap_config is c:
             return snap
         n = len(self._events)
-        nb = sum(1 for _, is_bid in self._events if is_bid)
+        nb = sum(1 for _, is_bid, _ in self._events if is_bid)
         flagged = n >= c.min_events
         snap = CompetitorSnapshot(
             flagged=flagged,
@@ -519,10 +625,12 @@ class MarkoutConfig:
     window: int = 100  # rolling means over the last N resolved fills per horizon
     toxicity_horizon: float = 10.0  # must be one of ``horizons``
     widen_k: float = 1.0  # widen = 1 + widen_k · max(0, 2·toxicity − 1)
+    max_pending: int = 1_000  # fills awaiting a horizon at most (the oldest are dropped unresolved)
 
     def __post_init__(self) -> None:
         if self.toxicity_horizon not in self.horizons:
             raise ValueError(f"toxicity_horizon {self.toxicity_horizon!r} is not one of horizons {self.horizons!r}")
+        _check_max("max_pending", self.max_pending)
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,6 +662,7 @@ class Markouts:
     size-weighted over the last ``window`` resolved fills: ``Σ size·m / Σ size``.
     ``toxicity = Σ size·[m < 0] / Σ size`` over the rolling window at ``toxicity_horizon`` — 0.5 is
     uninformed flow, 1 means every fill was picked off. ``widen = 1 + widen_k · max(0, 2·tox − 1)``.
+    At most ``max_pending`` fills wait for their horizons (more, and the oldest are dropped unresolved).
     """
 
     def __init__(self, config: MarkoutConfig | None = None) -> None:
@@ -567,6 +676,9 @@ class Markouts:
 
     def on_fill(self, now: float, fill: Fill) -> None:
         sign = 1 if fill.side is Side.BUY else -1
+        over = len(self._pending) + 1 - self.config.max_pending
+        if over > 0:
+            del self._pending[:over]
         self._pending.append(_Pending(now, sign, fill.price, float(fill.size), list(self._horizons)))
         self._snap = None
 
@@ -646,6 +758,10 @@ class EventConfig:
     spike_k: float = 3.0  # spike when recent ≥ spike_k · baseline
     min_buckets: int = 5  # closed buckets before a spike can be flagged
     min_volume: float = 0.0  # and recent ≥ this
+    max_recent: int = 2_000  # prints kept for the recent window at most (the newest): binds above 33 prints/s
+
+    def __post_init__(self) -> None:
+        _check_max("max_recent", self.max_recent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -680,7 +796,8 @@ class EventSignal:
     ones) folds into a bias-corrected EWMA with a half-life of ``volume_half_life`` buckets:
     ``d = 2^(−1/half_life)`` per bucket. ``recent`` is the volume over the sliding window
     ``(now − B, now]``; spike when ≥ ``min_buckets`` buckets closed, ``recent ≥ spike_k · baseline``
-    and ``recent ≥ min_volume`` (a zero baseline with any recent volume counts as a spike).
+    and ``recent ≥ min_volume`` (a zero baseline with any recent volume counts as a spike). ``recent``
+    sums the newest ``max_recent`` prints of the window at most.
     """
 
     def __init__(
@@ -694,7 +811,7 @@ class EventSignal:
         self._bucket: int | None = None
         self._bucket_vol = 0.0
         self._closed = 0
-        self._recent: deque[tuple[float, float]] = deque()
+        self._recent = _Rows()  # (t, size, unused)
         self._recent_vol = 0.0
         self._now: float | None = None
         self._last: BookView | None = None  # the previous book (cool-off)
@@ -748,10 +865,10 @@ class EventSignal:
             self._snap = None
         horizon = now - c.bucket
         recent = self._recent
-        if recent and recent[0][0] <= horizon:
-            while recent and recent[0][0] <= horizon:
+        if recent.first <= horizon:
+            while recent.first <= horizon:
                 self._recent_vol -= recent.popleft()[1]
-            if not recent:
+            if not recent.n:
                 self._recent_vol = 0.0
             self._snap = None
 
@@ -760,7 +877,12 @@ class EventSignal:
         self.advance(now)
         if size > 0:
             self._bucket_vol += size
-            self._recent.append((now, size))
+            recent, cap = self._recent, self.config.max_recent
+            while recent.n >= cap:
+                self._recent_vol -= recent.popleft()[1]
+            if not recent.n:
+                self._recent_vol = 0.0
+            recent.push(now, size, 0.0, cap)
             self._recent_vol += size
             self._snap = None
 
@@ -854,6 +976,8 @@ class IntensityConfig:
     kappa_min: float = 1.0  # per price unit: a decay length of at most the whole price range
     kappa_max: float = 10_000.0  # per price unit: a decay length of at least one pip
     refit_s: float = 1.0  # refit at most this often: κ drifts over minutes, and a step must stay cheap
+    max_samples: int = 4_000  # samples kept in the window at most (the newest): binds above 6.7 prints/s
+    max_unmatched: int = 500  # recent prints (and fills) kept for matching a fill to its print, at most
 
     def __post_init__(self) -> None:
         if not self.window > 0:
@@ -867,6 +991,8 @@ class IntensityConfig:
                              f"(got {self.kappa_min!r}, {self.kappa_max!r})")
         if not self.refit_s >= 0:
             raise ValueError(f"refit_s: must be >= 0 (got {self.refit_s!r})")
+        _check_max("max_samples", self.max_samples)
+        _check_max("max_unmatched", self.max_unmatched)
 
 
 @dataclass(frozen=True, slots=True)
@@ -899,11 +1025,15 @@ class TradingIntensity:
     Our own fills count too, but a fill is also a print on the public tape: a fill and a print at the
     same price within ``dedupe_s`` seconds of each other are one trade, whichever arrives first, so
     only a fill the tape did not show adds a sample.
+
+    The window keeps at most the newest ``max_samples`` samples: in a market printing faster than
+    that, the oldest leave first and the span becomes the time the kept ones cover (so ``λ`` stays a
+    rate); at most ``max_unmatched`` recent prints and fills wait to be matched.
     """
 
     def __init__(self, config: IntensityConfig | None = None) -> None:
         self.config = config or IntensityConfig()
-        self._samples: deque[tuple[float, int, float]] = deque()  # (t, depth in half-pips, size)
+        self._samples = _Rows()  # (t, depth in half-pips, size)
         self._size: dict[int, float] = {}  # per depth in half-pips: shares in the window
         self._count: dict[int, int] = {}  # and prints
         self._prints: deque[list] = deque()  # [t, price, size not matched to a fill] of recent prints
@@ -928,7 +1058,7 @@ class TradingIntensity:
         self.expire(now)
         left = _consume(self._fills, price, size)  # the part of it that is a fill of ours already counted
         if left > 0:
-            self._prints.append([now, price, left])
+            _append(self._prints, [now, price, left], self.config.max_unmatched)
             self._add(now, price, left)
 
     def on_fill(self, now: float, fill: Fill) -> None:
@@ -941,14 +1071,17 @@ class TradingIntensity:
         self.expire(now)
         left = _consume(self._prints, fill.price, size)
         if left > 0:
-            self._fills.append([now, fill.price, left])
+            _append(self._fills, [now, fill.price, left], self.config.max_unmatched)
             self._add(now, fill.price, left)
 
     def _add(self, now: float, price: int, size: float) -> None:
         if self._mid is None:
             return  # no reference mid yet: the depth is unknown
         key = round(2.0 * abs(price - self._mid))  # half-pips: a mid sits on a half pip at most
-        self._samples.append((now, key, size))
+        q, cap = self._samples, self.config.max_samples
+        while q.n >= cap:  # full: the oldest goes, and the span starts after it
+            self._start = self._drop(q.popleft())
+        q.push(now, key, size, cap)
         self._size[key] = self._size.get(key, 0.0) + size
         self._count[key] = self._count.get(key, 0) + 1
         if self._start is None:
@@ -962,22 +1095,29 @@ class TradingIntensity:
         c = self.config
         horizon = now - c.window
         q = self._samples
-        if q and q[0][0] <= horizon:
-            while q and q[0][0] <= horizon:
-                _, key, size = q.popleft()
-                n = self._count[key] - 1
-                if n:
-                    self._count[key] = n
-                    self._size[key] -= size
-                else:  # the last one at that depth: drop the key (and its float residue)
-                    del self._count[key], self._size[key]
-            if not q:
+        if q.first <= horizon:
+            while q.first <= horizon:
+                self._drop(q.popleft())
+            if not q.n:
                 self._start = None  # the next print starts a new span
             self._dirty = True
         horizon = now - c.dedupe_s
         for buf in (self._prints, self._fills):
             while buf and buf[0][0] < horizon:
                 buf.popleft()
+
+    def _drop(self, row: tuple[float, float, float]) -> float:
+        """Take a sample that left the window out of the per-depth sums; returns its time."""
+        t, depth, size = row
+        key = int(depth)
+        n = self._count[key] - 1
+        if n:
+            self._count[key] = n
+            self._size[key] -= size
+        else:  # the last one at that depth: drop the key (and its float residue)
+            del self._count[key], self._size[key]
+        self._dirty = True
+        return t
 
     def snapshot(self) -> IntensitySnapshot:
         c = self.config
@@ -990,7 +1130,7 @@ class TradingIntensity:
         snap = _new_intensity(None, None, n, m)
         if n >= c.min_samples and m >= 2:
             # the span the prints cover (not the clock: the fit changes only when the samples do)
-            last = self._samples[-1][0]
+            last = self._samples.last_t()
             span = max(min(c.window, last - (self._start if self._start is not None else last)), 1.0)
             # weighted least squares of y = ln(N/span) on x = depth, weights w = prints at ≥ depth, in
             # one pass over the sums (a dozen levels or so: this runs inside a strategy step)
@@ -1018,6 +1158,13 @@ class TradingIntensity:
         self._snap, self._snap_config = snap, c
         self._dirty, self._fit_t = False, self._now
         return snap
+
+
+def _append(buf: deque[list], entry: list, cap: int) -> None:
+    """``buf.append(entry)``, the oldest entries dropped first to keep at most ``cap``."""
+    while len(buf) >= cap:
+        buf.popleft()
+    buf.append(entry)
 
 
 def _consume(buf: deque[list], price: int, size: float) -> float:

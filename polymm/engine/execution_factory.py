@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..config import ConfigError, Settings
 from ..domain.ledger import Ledger
@@ -16,6 +17,7 @@ from ..domain.portfolio import Fill
 from ..venue.execution import Execution
 from ..venue.live import LiveConfig, LiveExecution
 from ..venue.paper import PaperExecution
+from ..venue.ratelimit import STANDARD, Rate, VenueLimits
 
 #: A fixed throwaway key for the demo (controls nothing anywhere: it exists only for the stand-in).
 DEMO_PRIVATE_KEY = "0x" + hashlib.sha256(b"polymm demo wallet: stand-in exchange only").hexdigest()
@@ -35,8 +37,15 @@ def live_config(settings: Settings) -> LiveConfig:
     return LiveConfig(
         clob_url=settings.clob_url, ws_url=settings.ws_url, private_key=key, chain_id=settings.chain_id,
         signature_type=settings.signature_type, funder=settings.funder, creds=creds,
-        start_budget_s=settings.venue_retry_s, events=settings.event_config(),
+        start_budget_s=settings.venue_retry_s, events=settings.event_config(), limits=venue_limits(settings),
     )
+
+
+def venue_limits(settings: Settings) -> VenueLimits:
+    """The rate limits the order path paces itself by (the settings' signer tier, Cloudflare's routes)."""
+    return replace(STANDARD, orders=Rate(settings.rate_orders_per_s, settings.rate_orders_burst),
+                   cancels=Rate(settings.rate_cancels_per_s, settings.rate_cancels_burst),
+                   headroom=settings.rate_headroom)
 
 
 def build_execution(

@@ -121,6 +121,9 @@ class MarketFeed:
         self.url = ws_url
         self.config = config or FeedConfig()
         self.books = BookSet()
+        #: market → ``perf_counter_ns`` receipt of the last frame that changed its book; the strategy step
+        #: that acts on it takes it (tick-to-trade ends when the resulting orders leave)
+        self.received_ns: dict[str, int] = {}
         self.errors = self.books.errors  # one counter for parse and apply problems
         self.on_change = on_change
         self.on_trade = on_trade
@@ -212,6 +215,7 @@ class MarketFeed:
                     self._spawn(self.resync([book.condition_id], "tick size change"))
         for cid in changed:
             self._last_change[cid] = now
+            self.received_ns[cid] = recv_ns
         if changed:
             self.on_change(changed)
 
@@ -275,7 +279,7 @@ class MarketFeed:
                 try:
                     await self._check_shard(shard, now)
                 except Exception as e:  # REST trouble must not stop monitoring
-                    log.warning("feed monitor: %s", e)
+                    log.warning("feed monitor: %s: %s", type(e).__name__, e)
 
     async def _check_shard(self, shard: _Shard, now: float) -> None:
         if shard.status != "RUNNING":
@@ -409,3 +413,4 @@ class MarketFeed:
         self.books.remove(market.condition_id)
         self.snapshotted.discard(market.condition_id)
         self._last_change.pop(market.condition_id, None)
+        self.received_ns.pop(market.condition_id, None)

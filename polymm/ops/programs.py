@@ -37,6 +37,9 @@ async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None]
         if not wanted:
             return await with_retries(lambda: select_markets(public, settings), what="listing markets",
                                       budget_s=budget_s, on_retry=say)
+        if len(wanted) > settings.max_markets:
+            say(f"{len(wanted)} markets asked for, POLYMM_MAX_MARKETS is {settings.max_markets}: trading the first "
+                f"{settings.max_markets} (raise it, up to 500, to trade them all)")
         return await with_retries(lambda: resolve_ids(public, wanted[: settings.max_markets]),
                                   what="looking up the markets", budget_s=budget_s, on_retry=say)
     finally:
@@ -80,8 +83,8 @@ SELECTION_SCAN = 500
 
 async def select_markets(public: PublicClient, settings: Settings) -> list[Market]:
     """The automatic selection: the open markets passing ``selection_filters(settings)`` among the
-    ``SELECTION_SCAN`` most traded, ranked by score, the first ``max_markets``."""
-    discovery = Discovery(public, max_scan=SELECTION_SCAN)
+    ``SELECTION_SCAN`` (or five times ``max_markets``) most traded, ranked by score, the first ``max_markets``."""
+    discovery = Discovery(public, max_scan=max(SELECTION_SCAN, 5 * settings.max_markets))
     ranked = await discovery.ranked(selection_filters(settings), by="score", top=settings.max_markets)
     log.info("selected %d market(s) by score (%s)", len(ranked), describe_filters(selection_filters(settings)))
     return [c.market for c in ranked]

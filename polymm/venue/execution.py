@@ -33,6 +33,19 @@ class OrderRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Pacing:
+    """How the order path paces itself against the venue's limits (venue/ratelimit.py), and how fast it
+    reacts: tick-to-trade is the time from the market-data frame a step acted on to its orders leaving
+    for the venue (ms, the last minute's placements; None before the first)."""
+
+    queued: int = 0  # requests waiting for the rate limiter
+    throttled_1m: int = 0  # requests it held back in the last minute
+    venue_429s: int = 0  # "too many requests" the venue answered anyway
+    tick_to_trade_p50_ms: float | None = None
+    tick_to_trade_p99_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OpenOrder:
     """One of our orders as the engine sees it (YES terms).
 
@@ -142,6 +155,9 @@ class ExecutionHealth(Protocol):
     #: called with the seconds from sending a batch of orders to the venue's answer (metrics); an
     #: execution without a venue round trip never calls it
     on_post_latency: Callable[[float], None] | None
+    #: called (from a worker thread) with the seconds from a market-data frame's receipt to the orders it
+    #: led to leaving for the venue (metrics); an execution without a venue never calls it
+    on_tick_to_trade: Callable[[float], None] | None
 
     def recent_errors(self, window_s: float = 10.0) -> int:
         """Venue errors on the order path in the last ``window_s`` seconds (the error burst rules)."""
@@ -149,6 +165,10 @@ class ExecutionHealth(Protocol):
 
     def rate_usage(self, window_s: float = 1.0) -> tuple[int, int]:
         """(orders, cancels) spent against the venue's per-signer rate buckets in the last ``window_s``."""
+        ...
+
+    def pacing(self) -> Pacing:
+        """The rate limiter's queue and refusals, and tick-to-trade (``Pacing``)."""
         ...
 
 
@@ -172,8 +192,29 @@ class Execution(ExecutionHealth, Protocol):
         """Background work (heartbeat, user channel, reconciliation); runs until cancelled."""
         ...
 
-    async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest]) -> list[str]:
-        """Place quotes; returns the ids of the orders accepted (or still in flight)."""
+    async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest],
+                         origin_ns: int = 0) -> list[str]:
+        """Place quotes; returns the ids of the orders accepted (or still in flight). ``origin_ns``: the
+        ``perf_counter_ns`` receipt of the market-data frame that led to them (tick-to-trade; 0 none)."""
+        ...
+
+    def try_place(self, n: int) -> bool:
+        """Take the rate-limit room for ``n`` new quotes if it is there now (the placement that follows
+        uses it); False when they would have to wait — a strategy step then puts the requote off: its
+        old quotes stay, and a plan that waited would be stale by the time it went out."""
+        ...
+
+    def touched(self) -> set[str]:
+        """The markets whose orders changed (placed, cancelled, filled, closed) since the last call: the
+        engine re-reads only their positions."""
+        ...
+
+    def release_places(self, n: int) -> None:
+        """Give back the room ``try_place`` took for ``n`` quotes that were not sent after all."""
+        ...
+
+    def place_eta(self, n: int) -> float:
+        """Seconds until ``n`` new quotes could go out without waiting (0 when ``can_place``)."""
         ...
 
     async def cancel(self, order_ids: Sequence[str]) -> list[str]: ...

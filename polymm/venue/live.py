@@ -72,8 +72,9 @@ from ..domain.prices import (
 )
 from ..domain.signals import EventConfig
 from ..domain.strategy import order_expiry
-from .execution import Execution, OpenOrder, OrderRequest, book_capital, route, sellable
+from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital, route, sellable
 from .order_tracker import OrderTracker
+from .ratelimit import STANDARD, Abandoned, Priority, RateLimiter, VenueLimits, WireBucket
 from .retry import describe, is_transient, retry_after, with_retries
 from .rewards import EarnedRewards, read_earned
 from .signing import OrderSigner
@@ -84,6 +85,8 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 BATCH_MAX = 15
+FORGET_MARGIN_S = 600.0  # ledger legs are forgotten this long before the oldest trade a replay can bring
+PROMISE_S = 2.0  # rate-limit room promised to a strategy step (``try_place``) lapses if not used by then
 RETRYABLE = {425, 429, 500, 502, 503, 504, None}  # None: no answer (network error, timeout)
 MICRO = Decimal(1_000_000)
 RETIRED_MAX = 5_000  # orders let go of that we still recognise if the venue shows them after all
@@ -107,12 +110,14 @@ class LiveConfig:
     settle_s: float = 5.0  # an order younger than this may not show in /data/orders yet
     unanswered_s: float = 30.0  # a placement never answered may still land this long after it was sent
     balance_grace_s: float = 0.5  # fills reported this soon after a balance read make it inconclusive
-    workers: int = 4
+    workers: int = 8  # posts, cancels and reads wait on the venue here (the kill has its own lane)
     max_attempts: int = 5
     start_budget_s: float = 120.0  # signing in: transient venue errors are retried this long
     foreign_after: int = 2  # reconciliations in a row finding orders we never placed → another client
     #: The event halts (end date, game start): orders carry them as a GTD expiration (``order_expiry``).
     events: EventConfig | None = None
+    #: the venue's rate limits the order path paces itself by (venue/ratelimit.py)
+    limits: VenueLimits = STANDARD
 
     def __repr__(self) -> str:
         return f"LiveConfig(clob_url={self.clob_url!r}, chain_id={self.chain_id}, key=<hidden>)"
@@ -163,6 +168,18 @@ class LiveExecution:
         self.heartbeat_id = ""
         self.last_heartbeat = 0.0
         self.errors: deque[float] = deque(maxlen=1000)  # times of venue errors (for the risk engine)
+        #: paces posts and cancels by the venue's limits, cancels and reductions first (venue/ratelimit.py)
+        self.limiter = RateLimiter(config.limits)
+        #: charged by the worker thread as each post or cancel leaves (``WireBucket``)
+        self._wire_orders = WireBucket(config.limits.wire(config.limits.orders))
+        self._wire_cancels = WireBucket(config.limits.wire(config.limits.cancels))
+        self.venue_429s = 0  # rate-limit refusals the venue answered anyway
+        #: order room promised to strategy steps (``try_place``) and not yet used: [when, how many]
+        self._promised: deque[list[float]] = deque()
+        #: (monotonic time, ms) from a market-data frame's receipt to the orders it led to leaving for the venue
+        self.tick_to_trade: deque[tuple[float, float]] = deque(maxlen=4096)
+        self._hb_stop = threading.Event()
+        self._hb_thread: threading.Thread | None = None
         self._usage: deque[tuple[float, str, int]] = deque()  # (time, "order" | "cancel", cost)
         self.orders_placed = 0  # orders the venue accepted (metrics)
         self.rejects = 0
@@ -178,6 +195,8 @@ class LiveExecution:
         self.trades_since: float | None = None
         #: seconds from sending a batch to the venue's answer (retries included; none if no answer): metrics
         self.on_post_latency: Callable[[float], None] | None = None
+        #: seconds from a frame's receipt to the orders it led to leaving (worker thread; metrics)
+        self.on_tick_to_trade: Callable[[float], None] | None = None
         # ---- what we know, and what we do not yet (``ready``)
         self._caught_up = False
         self._catchup_reason = "connecting to the venue"
@@ -234,6 +253,49 @@ class LiveExecution:
     def recent_errors(self, window_s: float = 10.0) -> int:
         cutoff = time.monotonic() - window_s
         return sum(1 for t in self.errors if t >= cutoff)
+
+    def pacing(self) -> Pacing:
+        cutoff = time.monotonic() - 60.0
+        recent = sorted(ms for t, ms in list(self.tick_to_trade) if t >= cutoff)
+        return Pacing(self.limiter.queued, self.limiter.held_recently(), self.venue_429s,
+                      _quantile(recent, 0.5), _quantile(recent, 0.99))
+
+    def try_place(self, n: int) -> bool:
+        """Promise room for ``n`` orders if the buckets hold it beyond what is promised already. Nothing
+        is taken yet: the venue charges a request when it arrives, so the limiter does too
+        (``_room_for``) — a step that takes room and sends a second later, after its cancels, would
+        arrive at the venue together with requests that took the refilled room meanwhile (429s)."""
+        n = min(n, int(self.limiter.capacity("order")))
+        if not self.limiter.can("order", self._promised_now() + n, Priority.QUOTE):
+            return False
+        self._promised.append([time.monotonic(), float(n)])
+        return True
+
+    def _promised_now(self) -> float:
+        cutoff = time.monotonic() - PROMISE_S
+        while self._promised and self._promised[0][0] < cutoff:
+            self._promised.popleft()  # a step that never placed (stopped, cut to nothing): lapsed
+        return sum(n for _, n in self._promised)
+
+    def _keep_promise(self, n: float) -> None:
+        """``n`` promised orders were sent, or will not be: the promises go, oldest first."""
+        while n > 0 and self._promised:
+            first = self._promised[0]
+            used = min(first[1], n)
+            first[1] -= used
+            n -= used
+            if first[1] <= 0:
+                self._promised.popleft()
+
+    def touched(self) -> set[str]:
+        out, self.orders.touched = self.orders.touched, set()
+        return out
+
+    def release_places(self, n: int) -> None:
+        self._keep_promise(n)
+
+    def place_eta(self, n: int) -> float:
+        return self.limiter.eta("order", min(n, self.limiter.capacity("order")), Priority.QUOTE)
 
     @property
     def user_channel(self) -> UserSocket | None:
@@ -296,10 +358,8 @@ class LiveExecution:
             f"{self.config.ws_url}/ws/user", creds.api_key, creds.api_secret, creds.api_passphrase,
             self._on_user_event, on_connect=self._on_user_connect,
         )
-        self._tasks = [
-            asyncio.create_task(self._user.run(), name="user-ws"),
-            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
-        ]
+        self._tasks = [asyncio.create_task(self._user.run(), name="user-ws")]
+        self._start_heartbeat()
         try:  # fills made from here on reach us as they happen; the catch-up replays the rest
             await asyncio.wait_for(self._user.subscribed.wait(), timeout=5.0)
         except TimeoutError:
@@ -351,6 +411,7 @@ class LiveExecution:
             await asyncio.Event().wait()
 
     async def close(self) -> None:
+        self._hb_stop.set()
         for t in [*self._tasks, *self._side_tasks]:
             t.cancel()
         if self._user is not None:
@@ -466,10 +527,11 @@ class LiveExecution:
         expiration = self._expiry(market)
         return [self._sign(market, tok, side, px, req.size, expiration) for req, tok, side, px in routed]
 
-    async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest]) -> list[str]:
+    async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest],
+                         origin_ns: int = 0) -> list[str]:
         if not reqs or not self._gate.is_set():
             return []  # a cancel-all is running (kill, stop): drop, never queue behind it
-        fut = asyncio.ensure_future(self._place_many(market, reqs))
+        fut = asyncio.ensure_future(self._place_many(market, reqs, origin_ns))
         self._inflight.add(fut)
         try:
             return await asyncio.shield(fut)
@@ -484,6 +546,10 @@ class LiveExecution:
         if not self._gate.is_set():
             return ZERO, "a cancel-all is running"
         token, side, price = self._route(market, req)
+        try:
+            await self.limiter.acquire("order", 1, Priority.REDUCE)
+        except Abandoned:
+            return ZERO, "a cancel-all is running"
         self._spend("order", 1)
         order, oid = await self._run(self._sign, market, token, side, price, req.size)
         self.orders.add(OpenOrder(oid, market.condition_id, req.side, req.price, signed_size(order, req.size),
@@ -510,18 +576,33 @@ class LiveExecution:
         or sent (what ``post_signed`` takes)."""
         return await self._run(self._sign_many, market, [(r, *self._route(market, r)) for r in reqs])
 
-    async def post_signed(self, market: Market, signed: Sequence[tuple[Any, str]]) -> list[str]:
+    async def post_signed(self, market: Market, signed: Sequence[tuple[Any, str]], origin_ns: int = 0) -> list[str]:
         """Post orders signed before, in batches of the venue's maximum, exactly as a retry resends them
-        (the venue answers an order it already holds with Duplicated: success); the ids it accepted."""
+        (the venue answers an order it already holds with Duplicated: success); the ids it accepted.
+        Each batch waits for the rate limiter first (a kill abandons the wait: never sent)."""
         accepted: list[str] = []
         for i in range(0, len(signed), BATCH_MAX):
-            accepted += await self._post_batch(market, list(signed[i : i + BATCH_MAX]))
+            batch = list(signed[i : i + BATCH_MAX])
+            try:
+                await self._room_for(len(batch))
+            except Abandoned:
+                self._forget(batch)
+                continue
+            accepted += await self._post_batch(market, batch, origin_ns)
         return accepted
 
-    async def _place_many(self, market: Market, reqs: Sequence[OrderRequest]) -> list[str]:
+    async def _room_for(self, n: int) -> None:
+        """Rate-limit room for ``n`` orders, taken as they leave (a promise made to the step is kept)."""
+        self._keep_promise(n)
+        await self.limiter.acquire("order", n, Priority.QUOTE)
+
+    async def _place_many(self, market: Market, reqs: Sequence[OrderRequest], origin_ns: int = 0) -> list[str]:
         routed = [(r, *self._route(market, r)) for r in reqs]
         self._spend("order", len(routed))
-        signed = await self._run(self._sign_many, market, routed)
+        # the fast signer (~0.1 ms an order) signs right here: a hop to the worker pool would queue behind
+        # posts waiting for the venue (tick-to-trade); the SDK's slow path (deposit wallets) goes to the pool
+        signed = self._sign_many(market, routed) if self._signer is not None else \
+            await self._run(self._sign_many, market, routed)
         now = time.monotonic()
         for (req, token, side, _px), (order, oid) in zip(routed, signed, strict=True):
             self.orders.add(OpenOrder(oid, market.condition_id, req.side, req.price, signed_size(order, req.size),
@@ -531,20 +612,20 @@ class LiveExecution:
             self._ours_set.add(oid)
             if len(self._ours_set) > self._ours.maxlen:  # type: ignore[operator]  # a bounded deque: maxlen is set
                 self._ours_set = set(self._ours)
-        accepted = await self.post_signed(market, signed)
+        accepted = await self.post_signed(market, signed, origin_ns)
         self.orders_placed += len(accepted)
         return accepted
 
-    async def _post_batch(self, market: Market, batch: list[tuple[Any, str]]) -> list[str]:
+    async def _post_batch(self, market: Market, batch: list[tuple[Any, str]], origin_ns: int = 0) -> list[str]:
         sent = time.perf_counter()
-        replies = await self._send_batch(batch)
+        replies = await self._send_batch(batch, origin_ns)
         if replies is None:
             return []
         if self.on_post_latency is not None:
             self.on_post_latency(time.perf_counter() - sent)
         return self._accepted(market, batch, replies)
 
-    async def _send_batch(self, batch: list[tuple[Any, str]]) -> list[Any] | None:
+    async def _send_batch(self, batch: list[tuple[Any, str]], origin_ns: int = 0) -> list[Any] | None:
         """Post the signed orders, resending the *same* ones on a busy venue or no answer; the venue's
         replies, or None when there are none to read: never sent (a kill closed the gate), refused
         outright (forgotten: none of them rests), or retries exhausted (kept as submitted: the
@@ -558,11 +639,15 @@ class LiveExecution:
         for attempt in range(1, self.config.max_attempts + 1):
             last = attempt == self.config.max_attempts
             try:
-                res = await self._run(self._post_if_open, args)
+                if attempt > 1:  # a resend costs at the venue like the first send
+                    await self.limiter.acquire("order", len(batch), Priority.QUOTE)
+                res = await self._run(self._post_if_open, args, origin_ns if attempt == 1 else 0)
                 return res if isinstance(res, list) else []
             except _GateClosed:  # a kill closed the gate while this batch waited for a worker: never sent
                 self._forget(batch)
                 return None
+            except Abandoned:  # a kill while a resend waited for room: an earlier attempt may have landed
+                return None  # kept as submitted: the reconciliation decides
             except PolyApiException as e:
                 if e.status_code not in RETRYABLE or last:
                     self._error(f"post orders failed: {describe(e)}")
@@ -570,6 +655,9 @@ class LiveExecution:
                         self._forget(batch)
                     return None  # retryable but exhausted: kept as submitted, reconciliation decides
                 wait = retry_after(e) or delay
+                if e.status_code == 429:  # the limiter paces us below the venue's buckets: someone else spends them
+                    self.venue_429s += 1
+                    self.limiter.refused("order", wait)
                 self._error(f"venue busy ({e.status_code}); retrying the same signed orders in {wait:.2f} s")
             except Exception as e:  # network: outcome unknown, resend the same orders
                 if last:
@@ -617,10 +705,22 @@ class LiveExecution:
         ids = [i for i in order_ids if i in self.orders]
         if not ids:
             return []
+        step = max(int(self.limiter.capacity("cancel")), 1)
+        canceled: list[str] = []
+        for i in range(0, len(ids), step):
+            canceled += await self._cancel_chunk(ids[i : i + step])
+        return canceled
+
+    async def _cancel_chunk(self, ids: list[str]) -> list[str]:
+        """One ``DELETE /orders`` within the cancel bucket (cancels wait behind nothing but cancels)."""
+        await self.limiter.acquire("cancel", len(ids), Priority.CANCEL)
         self._spend("cancel", len(ids))
         try:
-            r = await self._run(self._client.cancel_orders, ids)
+            r = await self._run(self._send_cancels, ids)
         except Exception as e:
+            if getattr(e, "status_code", None) == 429:
+                self.venue_429s += 1
+                self.limiter.refused("cancel", retry_after(e) or 1.0)
             self._error(f"cancel failed: {describe(e)}")
             return []  # still open as far as we know: they keep counting
         canceled = [str(i) for i in r.get("canceled") or []]
@@ -647,6 +747,9 @@ class LiveExecution:
         With another client on the wallet (``foreign_alert``) only our own orders are cancelled."""
         self._gate.clear()
         self._gate_open.clear()
+        self.limiter.abandon("order")  # placements waiting for the rate limiter are never sent
+        self.limiter.force("cancel", 1 + len(self.orders))  # the venue always admits a cancel-all
+        self._wire_cancels.force(1 + len(self.orders))
         try:
             total = 0
             if self._inflight:
@@ -670,10 +773,23 @@ class LiveExecution:
         ids = list(dict.fromkeys([*self.orders.ids(), *also]))
         return (lambda: self._client.cancel_orders(ids)) if ids else (lambda: {"canceled": []})
 
-    def _post_if_open(self, args: list[Any]) -> Any:
-        """Runs on a worker thread: post the batch unless a kill closed the gate meanwhile."""
+    def _send_cancels(self, ids: list[str]) -> Any:
+        """Runs on a worker thread: ``DELETE /orders`` once the venue's cancel bucket can take it."""
+        self._wire_cancels.take(len(ids))
+        return self._client.cancel_orders(ids)
+
+    def _post_if_open(self, args: list[Any], origin_ns: int = 0) -> Any:
+        """Runs on a worker thread: post the batch unless a kill closed the gate meanwhile. Tick-to-trade
+        ends here, as the request leaves (a deque's append is thread-safe)."""
         if not self._gate_open.is_set():
             raise _GateClosed
+        if not self._wire_orders.take(len(args), lambda: not self._gate_open.is_set()):
+            raise _GateClosed  # a kill while it waited for the venue's bucket: never sent
+        if origin_ns:
+            ms = (time.perf_counter_ns() - origin_ns) / 1e6
+            self.tick_to_trade.append((time.monotonic(), ms))
+            if self.on_tick_to_trade is not None:
+                self.on_tick_to_trade(ms / 1000)
         return self._client.post_orders(args, True)
 
     async def _urgent_run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -803,29 +919,51 @@ class LiveExecution:
             self._wake.set()
 
     # ================================================================ heartbeat
-    async def _heartbeat_loop(self) -> None:
+    def _start_heartbeat(self) -> None:
+        """Heartbeats run on a thread of their own: a busy event loop (hundreds of markets) or a worker
+        pool full of posts must never make one late — the venue cancels every order of ours ~10 s
+        after the last. Results reach the loop by ``call_soon_threadsafe``."""
+        self._hb_stop.clear()
+        loop = asyncio.get_running_loop()
+        self._hb_thread = threading.Thread(target=self._heartbeat_thread, args=(loop,), name="heartbeat", daemon=True)
+        self._hb_thread.start()
+
+    def _heartbeat_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        while not self._hb_stop.is_set():
+            again = self._beat(loop)
+            if not again:
+                self._hb_stop.wait(self.config.heartbeat_s)
+
+    def _beat(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """One heartbeat (on the heartbeat thread); True when it must be sent again at once (the venue
+        told us the id it expects)."""
         from py_clob_client_v2.exceptions import PolyApiException
 
-        while True:
+        def tell(fn: Callable[..., Any], *args: Any) -> None:
             try:
-                r = await self._run(self._client.post_heartbeat, self.heartbeat_id)
-                # the SDK's reply chains ids; Polymarket's docs show {"status": "ok"}: then none is sent
-                self.heartbeat_id = str(r.get("heartbeat_id") or "") if isinstance(r, dict) else ""
-                now = time.monotonic()
-                if self.last_heartbeat and now - self.last_heartbeat > 2 * self.config.heartbeat_s:
-                    self._wake.set()  # after a gap the venue may have cancelled our orders: reconcile now
-                self.last_heartbeat = now
-            except PolyApiException as e:
-                expected = e.error_msg.get("heartbeat_id") if isinstance(e.error_msg, dict) else None
-                if expected is not None and str(expected) != self.heartbeat_id:
-                    # our chain broke: continue from the venue's id — "" when it ended our session (after
-                    # ~10 s without a heartbeat), which starts a new chain
-                    self.heartbeat_id = str(expected)
-                    continue
-                self._read_failed(f"heartbeat failed: {describe(e)}")  # its own fail-closed rule: not an error burst
-            except Exception as e:
-                self._read_failed(f"heartbeat failed: {type(e).__name__}")
-            await asyncio.sleep(self.config.heartbeat_s)
+                loop.call_soon_threadsafe(fn, *args)
+            except RuntimeError:  # the loop closed under us: the program is ending
+                self._hb_stop.set()
+
+        try:
+            r = self._client.post_heartbeat(self.heartbeat_id)
+            # the SDK's reply chains ids; Polymarket's docs show {"status": "ok"}: then none is sent
+            self.heartbeat_id = str(r.get("heartbeat_id") or "") if isinstance(r, dict) else ""
+            now = time.monotonic()
+            if self.last_heartbeat and now - self.last_heartbeat > 2 * self.config.heartbeat_s:
+                tell(self._wake.set)  # after a gap the venue may have cancelled our orders: reconcile now
+            self.last_heartbeat = now
+        except PolyApiException as e:
+            expected = e.error_msg.get("heartbeat_id") if isinstance(e.error_msg, dict) else None
+            if expected is not None and str(expected) != self.heartbeat_id:
+                # our chain broke: continue from the venue's id — "" when it ended our session (after
+                # ~10 s without a heartbeat), which starts a new chain
+                self.heartbeat_id = str(expected)
+                return True
+            tell(self._read_failed, f"heartbeat failed: {describe(e)}")  # its own fail-closed rule: not an error burst
+        except Exception as e:
+            tell(self._read_failed, f"heartbeat failed: {type(e).__name__}")
+        return False
 
     # ================================================================ reconciliation
     async def _reconcile_loop(self) -> None:
@@ -978,6 +1116,7 @@ class LiveExecution:
             if t is not None:
                 since = min(since, t - 60)
         mark = self.orders.replay_started()
+        started = time.time()
         try:
             trades = await self._run(self._client.get_trades, TradeParams(after=int(since)))
         except Exception as e:
@@ -992,7 +1131,19 @@ class LiveExecution:
             self._on_trade_event(ev)
         self.orders.replay_done(mark)  # every fill of orders closed before the replay is booked now
         self._settled.set()
+        self._forget_history(since, started)
         return True
+
+    def _forget_history(self, since: float, started: float) -> None:
+        """Keep memory flat: once a replay from ``since`` is booked, no later replay reaches further
+        back than the last hour (or an unfinished leg, which is never forgotten), so the legs the
+        venue is done with from before then — and their dedup keys — can go; so can the placement
+        times of orders no longer open."""
+        self.trades_since = None  # a restart's gap is booked now: from here on the last hour is enough
+        keep = {*self.orders.ids(), *self.orders.closing_ids()}
+        self.ledger.forget(min(since, started - 3600) - FORGET_MARGIN_S, keep_orders=keep)
+        cutoff = time.monotonic() - self.config.unanswered_s
+        self._placed_at = {oid: t for oid, t in self._placed_at.items() if oid in keep or t >= cutoff}
 
     async def _compare_positions(self, *, confirm_now: bool) -> None:
         """Read every known token's balance and compare it with the ledger (``Reconciliation``). A read
@@ -1199,6 +1350,11 @@ def market_from_clob(doc: Any) -> Market:
         slug=str(doc.get("market_slug") or ""), end_date=str(doc.get("end_date_iso") or ""),
         outcomes=(str(tokens[0].get("outcome") or "Yes"), str(tokens[1].get("outcome") or "No")),
     )
+
+
+def _quantile(ordered: list[float], q: float) -> float | None:
+    """The ``q`` quantile of sorted values (nearest rank); None without any."""
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else None
 
 
 def _dec(value: object, default: Decimal = ZERO) -> Decimal:

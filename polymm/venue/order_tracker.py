@@ -45,11 +45,33 @@ class OrderTracker:
         self._booked = booked
         self._open: dict[str, OpenOrder] = {}
         self._closing: dict[str, _Closing] = {}
+        #: market → ids of its open / closing orders: per-market questions cost that market's orders,
+        #: not every order of hundreds of markets
+        self._open_in: dict[str, dict[str, None]] = {}  # (dicts: insertion order, as ``_open``'s)
+        self._closing_in: dict[str, dict[str, None]] = {}
         self._seq = 0
+        #: markets whose orders changed since the engine last looked (``Execution.touched``)
+        self.touched: set[str] = set()
 
     # ------------------------------------------------------------ the open set
     def add(self, order: OpenOrder) -> None:
         self._open[order.order_id] = order
+        self._open_in.setdefault(order.condition_id, {})[order.order_id] = None
+        self.touched.add(order.condition_id)
+
+    def _pop_open(self, order_id: str) -> OpenOrder | None:
+        o = self._open.pop(order_id, None)
+        if o is not None:
+            _drop(self._open_in, o.condition_id, order_id)
+            self.touched.add(o.condition_id)
+        return o
+
+    def _pop_closing(self, order_id: str) -> _Closing | None:
+        c = self._closing.pop(order_id, None)
+        if c is not None:
+            _drop(self._closing_in, c.order.condition_id, order_id)
+            self.touched.add(c.order.condition_id)
+        return c
 
     def get(self, order_id: str) -> OpenOrder | None:
         return self._open.get(order_id)
@@ -61,19 +83,26 @@ class OrderTracker:
         return len(self._open)
 
     def open(self, condition_id: str | None = None) -> list[OpenOrder]:
-        return [o for o in self._open.values() if condition_id is None or o.condition_id == condition_id]
+        if condition_id is None:
+            return list(self._open.values())
+        return [self._open[i] for i in self._open_in.get(condition_id, ())]
 
     def ids(self) -> list[str]:
         return list(self._open)
+
+    def closing_ids(self) -> list[str]:
+        """Orders the venue closed whose fills may still come (their booked size is still read)."""
+        return list(self._closing)
 
     def update(self, order_id: str, **changes: object) -> None:
         o = self._open.get(order_id)
         if o is not None:
             self._open[order_id] = replace(o, **changes)  # type: ignore[arg-type]  # OpenOrder fields by name
+            self.touched.add(o.condition_id)
 
     def forget(self, order_id: str) -> None:
         """The order never rested (a definitive refusal, or never sent): it cannot fill."""
-        self._open.pop(order_id, None)
+        self._pop_open(order_id)
 
     # ------------------------------------------------------------ closing
     def close(self, order_id: str, final: Decimal | None = None) -> None:
@@ -82,22 +111,24 @@ class OrderTracker:
         if c is not None:
             if final is not None:
                 c.final = final
+                self.touched.add(c.order.condition_id)
                 self._sweep_one(order_id, c)
             return
-        o = self._open.pop(order_id, None)
+        o = self._pop_open(order_id)
         if o is None:
             return  # unknown or already settled
         self._seq += 1
         c = self._closing[order_id] = _Closing(o, self._seq, final)
+        self._closing_in.setdefault(o.condition_id, {})[order_id] = None
         self._sweep_one(order_id, c)
 
     def reopen(self, order_id: str) -> bool:
         """The venue lists as resting an order we took as closed (a late landing, a stale answer): it
         is open again, whatever we believed. True when it was closing."""
-        c = self._closing.pop(order_id, None)
+        c = self._pop_closing(order_id)
         if c is None:
             return False
-        self._open[order_id] = replace(c.order, status="live")
+        self.add(replace(c.order, status="live"))
         return True
 
     def close_all(self) -> None:
@@ -113,7 +144,7 @@ class OrderTracker:
 
     def replay_done(self, mark: int) -> None:
         for oid in [oid for oid, c in self._closing.items() if c.seq < mark]:
-            del self._closing[oid]
+            self._pop_closing(oid)
 
     def sweep(self, order_id: str | None = None) -> None:
         """Release closing orders whose fills are all booked (one, or all)."""
@@ -124,10 +155,10 @@ class OrderTracker:
 
     def _sweep_one(self, order_id: str, c: _Closing) -> None:
         if self._booked(order_id) >= (c.final if c.final is not None else c.order.size):
-            self._closing.pop(order_id, None)
+            self._pop_closing(order_id)
 
     def closing(self, condition_id: str | None = None) -> int:
-        return sum(1 for c in self._closing.values() if condition_id is None or c.order.condition_id == condition_id)
+        return len(self._closing) if condition_id is None else len(self._closing_in.get(condition_id, ()))
 
     # ------------------------------------------------------------ what could still fill
     def unfilled(self, order: OpenOrder, final: Decimal | None = None) -> Decimal:
@@ -149,7 +180,21 @@ class OrderTracker:
                     r = out.setdefault(o.condition_id, [ZERO, ZERO])
                     r[0 if o.side is Side.BUY else 1] += left
 
+        if condition_id is None:
+            opened: Iterable[OpenOrder] = self._open.values()
+            closing: Iterable[_Closing] = self._closing.values()
+        else:
+            opened = [self._open[i] for i in self._open_in.get(condition_id, ())]
+            closing = [self._closing[i] for i in self._closing_in.get(condition_id, ())]
         if not closing_only:
-            add((o, None) for o in self._open.values())
-        add((c.order, c.final) for c in self._closing.values())
+            add((o, None) for o in opened)
+        add((c.order, c.final) for c in closing)
         return {cid: (b, a) for cid, (b, a) in out.items()}
+
+
+def _drop(index: dict[str, dict[str, None]], condition_id: str, order_id: str) -> None:
+    ids = index.get(condition_id)
+    if ids is not None:
+        ids.pop(order_id, None)
+        if not ids:
+            del index[condition_id]

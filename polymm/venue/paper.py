@@ -20,9 +20,10 @@ from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS
-from .execution import ChannelStatus, Execution, OpenOrder, OrderRequest, book_capital, route, sellable
+from .execution import ChannelStatus, Execution, OpenOrder, OrderRequest, Pacing, book_capital, route, sellable
 
 ZERO = Decimal(0)
+FORGET_EVERY = 1_000  # fills between two ``Ledger.forget`` passes (memory stays flat over a long run)
 
 
 class PaperExecution:
@@ -47,7 +48,10 @@ class PaperExecution:
         self._clock = clock or time.time
         self.orders_placed = 0  # metrics
         self.on_post_latency: Callable[[float], None] | None = None  # never called: no venue round trip
+        self.on_tick_to_trade: Callable[[float], None] | None = None  # never called: nothing leaves for a venue
         self._orders: dict[str, OpenOrder] = {}
+        self._touched: set[str] = set()  # markets whose orders changed since ``touched`` was last asked
+        self._booked = itertools.count(1)  # fills booked (every FORGET_EVERY the ledger forgets old legs)
         self._ids = itertools.count(1)
         self._trades = itertools.count(1)
         self._capital_by_market: dict[str, dict[str, Decimal]] = {}  # in-flight capital ops' shares
@@ -63,7 +67,12 @@ class PaperExecution:
         await asyncio.Event().wait()
 
     async def close(self) -> None:
+        self._touched.update(o.condition_id for o in self._orders.values())
         self._orders.clear()
+
+    def touched(self) -> set[str]:
+        out, self._touched = self._touched, set()
+        return out
 
     async def add_market(self, market: Market) -> None:
         return None
@@ -98,6 +107,18 @@ class PaperExecution:
     def rate_usage(self, window_s: float = 1.0) -> tuple[int, int]:
         return 0, 0
 
+    def pacing(self) -> Pacing:
+        return Pacing()  # no venue: nothing to pace, no frame-to-wire path
+
+    def try_place(self, n: int) -> bool:
+        return True
+
+    def release_places(self, n: int) -> None:
+        pass
+
+    def place_eta(self, n: int) -> float:
+        return 0.0
+
     def _free(self, token: str) -> Decimal:
         held = self.ledger.shares(token)
         selling = sum((o.remaining for o in self._orders.values() if o.token_id == token and o.venue_side == "SELL"),
@@ -131,7 +152,8 @@ class PaperExecution:
     async def resolution(self, condition_id: str) -> str | None:
         return None  # paper has no venue to resolve markets
 
-    async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest]) -> list[str]:
+    async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest],
+                         origin_ns: int = 0) -> list[str]:
         ids = []
         for r in reqs:
             oid = f"paper-{next(self._ids)}"
@@ -143,14 +165,18 @@ class PaperExecution:
                                           token_id=token, venue_side=venue_side,
                                           placed_at=self._clock())  # the simulated clock in a replay
             ids.append(oid)
+        self._touched.add(market.condition_id)
         self.orders_placed += len(ids)
         return ids
 
     async def cancel(self, order_ids: Sequence[str]) -> list[str]:
-        return [oid for oid in order_ids if self._orders.pop(oid, None) is not None]
+        gone = [o for oid in order_ids if (o := self._orders.pop(oid, None)) is not None]
+        self._touched.update(o.condition_id for o in gone)
+        return [o.order_id for o in gone]
 
     async def cancel_all(self) -> int:
         n = len(self._orders)
+        self._touched.update(o.condition_id for o in self._orders.values())
         self._orders.clear()
         return n
 
@@ -230,6 +256,8 @@ class PaperExecution:
             fills.append(fill)
             if self.ledger.book(fill):
                 self.on_fill(fill)
+            if next(self._booked) % FORGET_EVERY == 0:  # paper never replays: the legs' memory can go
+                self.ledger.forget(self._clock() - 60, keep_orders=self._orders)
         return fills
 
 

@@ -20,6 +20,7 @@ import orjson
 from ..domain.market import Market
 from ..domain.messages import BookSnapshot
 from ..domain.prices import PriceError, Tick
+from .ratelimit import Priority, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,8 @@ class PublicClient:
         self.gamma_url = gamma_url.rstrip("/")
         self._http = httpx.AsyncClient(timeout=timeout)
         self.skipped_markets = 0
+        #: book reads paced by Cloudflare's per-route limits (a resync of hundreds of books at once)
+        self.limiter = RateLimiter()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -137,12 +140,14 @@ class PublicClient:
 
     async def get_book(self, token_id: str) -> BookSnapshot:
         """GET /book as a ``BookSnapshot`` (the REST shape has no ``event_type``)."""
+        await self.limiter.acquire("book", 1, Priority.READ)
         return book_from_rest(await self._get(f"{self.clob_url}/book", token_id=token_id))
 
     async def get_books(self, token_ids: list[str]) -> list[BookSnapshot]:
         """POST /books (≤ 500 tokens per call, chunked): unknown tokens are simply absent."""
         out: list[BookSnapshot] = []
         for i in range(0, len(token_ids), 500):
+            await self.limiter.acquire("books", 1, Priority.READ)  # Cloudflare meters /books per request
             body = orjson.dumps([{"token_id": t} for t in token_ids[i : i + 500]])
             r = await self._http.post(f"{self.clob_url}/books", content=body,
                                       headers={"Content-Type": "application/json"})

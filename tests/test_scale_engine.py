@@ -1,0 +1,210 @@
+"""The engine at hundreds of markets: stable slices of the shared caps, a strategy loop that looks only at
+what changed, requotes put off (not queued) when the venue's rate limits have no room."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from polymm.config import load_settings
+from polymm.domain.market import Market, Side
+from polymm.domain.prices import Tick
+from polymm.domain.quoting import Quote
+from polymm.domain.requote import shares_for
+from polymm.domain.risk import Position, RiskEngine, RiskLimits
+from polymm.engine.engine import Engine
+from polymm.venue.paper import PaperExecution
+
+BIG = D(10**6)
+
+
+def markets(n: int) -> list[Market]:
+    return [Market("0x" + f"{i:064x}", f"{i}1", f"{i}2", f"market {i}", Tick.parse("0.01")) for i in range(n)]
+
+
+def paper_engine(n: int, execution=None, **overrides) -> Engine:
+    settings = load_settings(**{"_env_file": None, "mode": "paper", "journal_path": "off", **overrides})
+    return Engine(settings, markets(n), mode="PAPER", execution=execution)
+
+
+# ------------------------------------------------------------------ stable slices of the shared caps
+def test_a_markets_room_under_the_total_cap_does_not_move_with_another_markets_orders() -> None:
+    """Worst-case sharing made every market's size move whenever any other market's orders did — and
+    each move was a requote. With slices, another market's orders within its slice change nothing."""
+    risk = RiskEngine(RiskLimits(max_total_position=D(100), max_market_exposure=BIG, max_total_exposure=BIG,
+                                 max_group_loss=BIG, max_correlated_exposure=BIG, daily_loss_limit=BIG))
+    bid = [Quote(Side.BUY, 5000, D(80))]
+
+    def room(other_bids: float) -> D:
+        positions = {"a": Position(0.0, 0.5), "b": Position(0.0, 0.5, bids=other_bids)}
+        v = risk.check("a", bid, positions, position_limit=D(1000), budget=1e9, now=0.0, share=0.5)
+        return sum((q.size for q in v.quotes), D(0))
+
+    assert room(0) == room(20) == room(50) == D(50)  # b within its slice: a's room stays its 50
+    assert room(70) == D(30)  # b beyond its slice (e.g. its orders from before a joined): the cap still holds
+
+
+def test_slices_follow_the_weights_of_the_traded_markets() -> None:
+    assert shares_for({"a": 1.0, "b": 1.0, "c": 2.0}) == {"a": 0.25, "b": 0.25, "c": 0.5}
+    assert shares_for({"a": 1.0, "b": 0.0}) == {"a": 1.0, "b": 0.0}
+
+
+async def test_the_engine_recomputes_slices_only_when_the_traded_set_or_a_weight_changes() -> None:
+    engine = paper_engine(4)
+    cids = list(engine.markets)
+    assert engine._share(cids[0]) == 0.25
+    assert engine._allocation()[0] is engine._allocation()[0]  # cached: no O(markets) work per step
+    await engine.pause(cids[3])
+    assert engine._share(cids[0]) == 1 / 3 and engine._share(cids[3]) == 0.0
+    engine.set_params(cids[0], capital_weight=2.0)
+    assert engine._share(cids[0]) == 0.5
+    engine.resume(cids[3])
+    assert engine._share(cids[3]) == 0.2
+    await engine.stop(cancel_orders=False)
+
+
+# ------------------------------------------------------------------ the strategy loop's scheduling
+async def test_a_pass_takes_only_changed_markets_past_their_gap_and_due_timers() -> None:
+    engine = paper_engine(300)
+    cids = list(engine.markets)
+    engine._dirty.clear()
+    now = 1000.0
+    engine._last_step = {cids[0]: now - 1.0, cids[1]: now - 0.01}
+    engine._dirty |= {cids[0], cids[1]}
+    engine._schedule(cids[2], now - 0.5)  # due
+    engine._schedule(cids[3], now - 0.5)
+    engine._schedule(cids[3], now + 5.0)  # superseded: the earlier timer no longer counts
+    engine._schedule(cids[4], now + 2.0)
+    ready, soonest = engine._take_ready(now, gap=0.05)
+    assert sorted(ready) == sorted([cids[0], cids[2]])
+    assert soonest == now - 0.01 + 0.05  # cids[1] is due once its gap has passed
+    assert cids[1] in engine._dirty and cids[0] not in engine._dirty
+    engine._stepping.add(cids[4])
+    ready, _ = engine._take_ready(now + 2.5, gap=0.05)
+    assert cids[4] not in ready and cids[4] in engine._dirty  # stepped again once its step in flight is done
+    await engine.stop(cancel_orders=False)
+
+
+async def test_markets_without_quotes_go_first_then_the_requotes_put_off_longest() -> None:
+    engine = paper_engine(3)
+    from polymm.venue.execution import OrderRequest
+
+    a, b, c = engine.markets.values()
+    ex = engine.execution
+    await ex.place_many(b, None, [OrderRequest(Side.BUY, 4000, D(10))])
+    await ex.place_many(c, None, [OrderRequest(Side.BUY, 4000, D(10))])
+    engine._deferred[c.condition_id] = 5.0
+    order = sorted([b.condition_id, c.condition_id, a.condition_id], key=engine._need)
+    assert order == [a.condition_id, c.condition_id, b.condition_id]
+    await engine.stop(cancel_orders=False)
+
+
+# ------------------------------------------------------------------ requotes put off for the rate limits
+class NoRoom(PaperExecution):
+    """An order path whose rate limits have no room for new quotes until ``room`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.room = False
+        self.asked: list[int] = []
+
+    def try_place(self, n: int) -> bool:
+        self.asked.append(n)
+        return self.room
+
+    def place_eta(self, n: int) -> float:
+        return 0.3
+
+
+async def test_a_requote_without_rate_limit_room_keeps_the_old_quotes_and_comes_back() -> None:
+    import time
+
+    from polymm.domain.messages import parse_frame
+
+    ex = NoRoom()
+    engine = paper_engine(1, execution=ex, default_model="fixed", min_step_gap_s=0.0)
+    (m,) = engine.markets.values()
+    cid = m.condition_id
+    frame = (b'[{"event_type":"book","asset_id":"' + m.yes_token.encode() + b'","market":"' + cid.encode()
+             + b'","bids":[{"price":"0.48","size":"100"}],"asks":[{"price":"0.52","size":"100"}],'
+             b'"timestamp":"1","hash":"x"}]')
+    engine.feed.books.apply(parse_frame(frame)[0])
+    engine.feed.snapshotted.add(cid)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    t = time.monotonic()
+    await engine.step(cid)
+    assert ex.asked and not ex.open_orders(cid)  # no room: nothing placed, nothing cancelled
+    assert engine.deferrals == 1 and cid in engine._deferred
+    assert engine._next_due[cid] >= t + 0.3  # stepped again once the limiter expects room
+    ex.room = True
+    await engine.step(cid)
+    assert len(ex.open_orders(cid)) == 2 and cid not in engine._deferred
+    await engine.stop(cancel_orders=False)
+
+
+# ------------------------------------------------------------------ the kept position book
+async def test_the_kept_position_book_matches_a_full_recount_through_quotes_fills_and_cancels(wait_until) -> None:
+    """Each step reads only the markets that changed; every risk tick recounts them all. Through quoting,
+    a fill and a kill, the recount never finds a change that nobody reported."""
+    from engines import Writes, hit_our_bid, ours, running_engine
+
+    from polymm_standin.server import run_exchange
+
+    async with run_exchange(port=0, seed=131, flow=False) as ex, running_engine(ex, count=4) as engine:
+        cids = list(engine.markets)
+        await wait_until(lambda: all(ours(ex, engine, c) for c in cids), timeout=30)
+        hit_our_bid(ex, engine, cids[0])
+        await wait_until(lambda: engine.portfolio.position(cids[0]).qty != 0, timeout=30)
+        # another trader moves a book without trading with us: only the mark of that market changes (it
+        # is paused, so no requote of ours touches it either)
+        await engine.pause(cids[1])
+        paused = Writes(engine.store, "risk")
+        await wait_until(lambda: paused() >= 2, timeout=30)
+        m = engine.markets[cids[1]]
+        book = engine.feed.books.get(cids[1])
+        inside = book.best_bid + m.tick.pips
+        mark_before = engine._mark(cids[1])
+        ex.matching.place("someone", m.yes_token, Side.BUY, inside, D(100))
+        await wait_until(lambda: engine._mark(cids[1]) != mark_before, timeout=30)
+        ticks = Writes(engine.store, "risk")
+        await wait_until(lambda: ticks() >= 3, timeout=30)
+        await engine.kill("test")
+        kept = engine._positions()
+        assert {c: kept[c] for c in kept} == {c: p for c, p in engine._count_positions().items()}
+        assert kept[cids[0]].qty != 0
+        assert engine.position_book_misses == 0
+
+
+# ------------------------------------------------------------------ the venue's rate limits, paced
+async def test_a_burst_of_requotes_across_many_markets_gets_no_429_from_the_venue(wait_until) -> None:
+    """40 markets quote at once (80 orders, past the venue's burst of 60), then every one of them
+    requotes at once (a parameter change: 80 cancels and 80 orders): the order path paces itself by the
+    venue's per-signer buckets, so the stand-in (standard tier, on by default) never answers 429, and
+    every market ends up quoting its new targets."""
+    from engines import ours, running_engine
+
+    from polymm_standin.server import run_exchange
+
+    async with run_exchange(port=0, seed=137, flow=False, market_count=40) as ex:
+        markets = [m for m in ex.markets if not m.neg_risk][:40]
+        async with running_engine(ex, markets=markets, quote_interval_s=0.5) as engine:
+            cids = [m.condition_id for m in markets]
+            await wait_until(lambda: all(ours(ex, engine, c) for c in cids), timeout=60)
+            before = {o.id for o in ours(ex, engine)}
+            for cid in cids:
+                engine.set_params(cid, spread=D("0.06"))
+            await wait_until(lambda: all(ours(ex, engine, c) for c in cids)
+                             and not before & {o.id for o in ours(ex, engine)}, timeout=60)
+            limiter = engine.execution.limiter
+            assert ex.standin.trading.limits.http_429 == 0 and engine.execution.venue_429s == 0
+            assert limiter.waited + engine.deferrals > 0  # the bursts were over the venue's: something waited
+
+
+async def test_statements_the_journal_dropped_raise_an_alert(tmp_path) -> None:
+    """A stalled disk makes the bounded journal queue drop statements: that is said, as an alert, since a
+    restart cannot restore what was dropped."""
+    engine = paper_engine(1, journal_path=str(tmp_path / "j.sqlite"))
+    engine.journal.dropped = 1_234  # as the writer's bounded queue counts them
+    engine._check_journal()
+    assert "journal behind: 1,234 records not written" in engine._alert
+    assert any("journal behind" in e.text for e in engine.store.get("events", ()))
+    await engine.stop(cancel_orders=False)
