@@ -1,10 +1,13 @@
-"""TUI benchmark: the whole app headless (Textual ``run_test``) against a stand-in streaming 20 markets.
+"""TUI benchmark: the whole app headless (Textual ``run_test``) against a stand-in streaming N markets.
 
-The stand-in runs in its own process (``polymm exchange --markets 17``: 17 stand-alone markets plus
-its 3-market neg-risk event = 20 markets) with synthetic flow fast enough for ≥ 2,000 market frames/s
-in total (real, consistent books and trades: no blasted frames). The app runs in demo mode: the real
-order path (LiveExecution over py-clob-client-v2 with the demo key), all 20 markets quoted, the UI
-polling the store every 50 ms (``polymm.tui.app.REFRESH_S``). One run, three phases:
+The stand-in runs in its own process (``polymm exchange --markets N-3``: N-3 stand-alone markets plus
+its 3-market neg-risk event = N markets; ``--markets``, default 20) with synthetic flow fast enough for
+≥ 2,000 market frames/s in total whatever N is (the steps per second per market shrink as N grows:
+the same load spread over more books; real, consistent books and trades: no blasted frames). The app
+runs in demo mode: the real order path (LiveExecution over py-clob-client-v2 with the demo key), all
+N markets quoted, the UI polling the store every 50 ms (``polymm.tui.app.REFRESH_S``). What grows with
+N is what the dashboard holds (rows, names, positions), not the stream: that is what it measures. One
+run, three phases:
 
 1. **idle baseline**: flow paused at the stand-in (books still, our quotes resting);
 2. **streaming**: flow on. Over the window: frames/s applied by the app's feed (``engine.feed.frames``
@@ -21,12 +24,19 @@ polling the store every 50 ms (``polymm.tui.app.REFRESH_S``). One run, three pha
    to split the latency: key → kill action runs → cancel-all request leaves → venue empty.
 
 One setting is relaxed (``RELAXED``: the synthetic informed trader would trip the daily loss limit);
-everything else is the default. The app runs as ``polymm-tui`` does, with ``settle_heap`` (the
-start-up heap frozen out of full garbage collections: ``polymm/engine/heap.py``); the report shows
-the full collections during the stream and their longest pause.
+beyond 20 markets the risk totals scale with the count (``TOTALS``); everything else is the default.
+The app runs as ``polymm-tui`` does, with ``settle_heap`` (the start-up heap frozen out of full garbage
+collections: ``polymm/engine/heap.py``); the report shows the full collections during the stream and
+their longest pause.
 
 ``--diagnose`` adds a sampler thread that, whenever the event loop is stalled (the sleeper > 50 ms
 late), records which part of the app holds it (screen layout / render, store → widgets, feed, ...).
+
+``--ui-only`` measures the dashboard alone: no stand-in and no engine loops, a store of ``--markets``
+paper markets into which ``--writes-per-s`` market updates a second are written (a book and a state
+each, as the engine writes them). Refresh intervals there are the dashboard's own; in the full run
+they also wait for whatever else holds the one event loop (the engine's steps, the feed). Last line:
+``{"bench": "tui-ui", ...}``.
 
 Last line: ``{"bench": "tui", "frames_per_s": …, "refresh_p99_ms": …, "kill_ms": …}`` (``kill_ms``:
 the worst kill of the run; more keys follow).
@@ -52,7 +62,10 @@ from textual.screen import Screen
 from textual.widget import Widget
 
 SIZE = (160, 48)
-STANDALONE = 17  # + the stand-in's 3-market neg-risk event = 20 markets
+MARKETS = 20  # the default: 17 stand-alone + the stand-in's 3-market neg-risk event
+EVENT_MARKETS = 3  # the stand-in always adds one neg-risk event of 3 markets
+#: steps/s summed over every market (~1.9 frames per step: ~2,700 frames/s), 70 per market at 20 markets
+TOTAL_FLOW = 1_400.0
 SLEEPER_S = 0.010
 LATE_MS = 120  # a refresh interval beyond this is late by more than scheduling jitter
 #: The synthetic informed trader picks quotes off faster than the default daily loss limit allows; that
@@ -230,6 +243,7 @@ class Window:
     seconds: float = 0.0
     frames: int = 0
     refresh_ms: list[float] = field(default_factory=list)
+    draw_ms: list[float] = field(default_factory=list)  # each refresh's own time (store → widgets)
     lag_ms: list[float] = field(default_factory=list)
     app_cpu: float = float("nan")
     venue_cpu: float = float("nan")
@@ -247,7 +261,8 @@ class Window:
         r, lag = self.refresh_ms, self.lag_ms
         return (f"{self.name:<10} {self.seconds:3.0f} s {self.frames_per_s:>6,.0f} frames/s | refresh interval "
                 f"p50 {pct(r, .5):5.1f} p99 {pct(r, .99):6.1f} max {max(r, default=float('nan')):6.1f} ms, "
-                f">{LATE_MS} ms {self.late:5.1%} (n={len(r)}) | loop lag p50 {pct(lag, .5):5.1f} "
+                f">{LATE_MS} ms {self.late:5.1%} (n={len(r)}), store → widgets p50 {pct(self.draw_ms, .5):4.1f} "
+                f"p99 {pct(self.draw_ms, .99):5.1f} ms | loop lag p50 {pct(lag, .5):5.1f} "
                 f"p99 {pct(lag, .99):6.1f} max {max(lag, default=float('nan')):6.1f} ms | "
                 f"CPU app {self.app_cpu:4.0%} stand-in {self.venue_cpu:4.0%}")
 
@@ -255,6 +270,15 @@ class Window:
 def refresh_intervals(stamps: list[float], a: float, b: float) -> list[float]:
     inside = [t for t in stamps if a <= t <= b]
     return [(y - x) * 1000 for x, y in itertools.pairwise(inside)]
+
+
+def refresh_costs(app, a: float, b: float) -> list[float]:
+    """How long each refresh between ``a`` and ``b`` took (``app.refresh_costs``, kept in step with
+    ``refresh_times``; an app without it: none)."""
+    costs = getattr(app, "refresh_costs", None)
+    if costs is None:
+        return []
+    return [c for t, c in zip(list(app.refresh_times), list(costs), strict=False) if a <= t <= b]
 
 
 async def measure(app, lag: LoopLag, stalls: Stalls | None, name: str, seconds: float, venue_pid: int,
@@ -274,6 +298,7 @@ async def measure(app, lag: LoopLag, stalls: Stalls | None, name: str, seconds: 
         stalls.phase = ""
     w = Window(name, b - a, feed.frames - f0)
     w.refresh_ms = refresh_intervals(list(app.refresh_times), a, b)
+    w.draw_ms = refresh_costs(app, a, b)
     w.lag_ms = lag.between(a, b)
     w.app_cpu = (time.process_time() - c0) / (b - a)
     w.venue_cpu = (cpu_seconds(venue_pid) - v0) / (b - a)
@@ -299,17 +324,41 @@ async def venue_at_least(venue: Venue, n: int, timeout: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------ the run
+#: the risk limits summed over every market: their defaults suit about ``MARKETS`` markets, so beyond that
+#: the bench scales them with the count (what an operator of N markets sets; the per-market ones stay)
+TOTALS = ("total_capital", "max_total_exposure", "max_correlated_exposure", "max_total_position")
+
+
+def bench_settings(clob: str, urls: dict[str, str], markets: int):
+    """Demo settings for ``markets`` markets: ``max_markets`` and, beyond ``MARKETS``, the ``TOTALS`` scaled
+    with the count (else the risk limits, not the dashboard, would decide how many markets quote). A
+    count beyond the configuration's bound on ``max_markets`` (an operator's guard) is set directly, and
+    said, rather than measure fewer markets than asked."""
+    from decimal import Decimal
+
+    from polymm.config import ConfigError, load_settings
+
+    common = dict(_env_file=None, mode="demo", clob_url=clob, ws_url=urls["ws_base"], gamma_url=urls["gamma"],
+                  data_url=f"{clob}/data-api", **RELAXED)
+    try:
+        settings = load_settings(max_markets=markets, **common)
+    except ConfigError:
+        print(f"(max_markets={markets} is beyond polymm.config's bound: set directly for this bench)",
+              file=sys.stderr)
+        settings = load_settings(**common).model_copy(update={"max_markets": markets})
+    if markets > MARKETS:
+        scale = Decimal(markets) / MARKETS
+        settings = settings.model_copy(update={k: getattr(settings, k) * scale for k in TOTALS})
+    return settings
+
+
 async def run(urls: dict[str, str], args, venue_pid: int) -> dict:
-    from polymm.config import load_settings
     from polymm.tui.app import PolymmApp
 
     clob = urls["clob"]
     async with httpx.AsyncClient(base_url=clob, timeout=10) as admin:
         (await admin.post("/_admin/flow", json={"paused": True})).raise_for_status()  # idle for the baseline
-        settings = load_settings(
-            _env_file=None, mode="demo", clob_url=clob, ws_url=urls["ws_base"], gamma_url=urls["gamma"],
-            data_url=f"{clob}/data-api", max_markets=20, **RELAXED,
-        )
+        settings = bench_settings(clob, urls, args.markets)
         app = PolymmApp(settings, mode="DEMO", settle_heap=not args.no_settle_heap)  # as polymm-tui runs it
         res: dict = {"halts": [], "t_start": time.monotonic()}
         lag = LoopLag()
@@ -355,12 +404,12 @@ async def drive(app, pilot, admin: httpx.AsyncClient, lag: LoopLag, stalls: Stal
     from polymm.tui.widgets import ConfirmScreen
 
     await until(lambda: app.engine is not None and len(app.engine.feed.snapshotted) >= len(app.engine.markets),
-                30, "the engine and every book")
+                30 + args.markets / 10, "the engine and every book")
     engine = app.engine
     res["markets"] = len(engine.markets)
     venue = await asyncio.to_thread(Venue, str(admin.base_url).rstrip("/"))  # the engine made the key: derive it
     res["venue_counts"] = venue.counts
-    await venue_at_least(venue, args.min_orders, 30)
+    await venue_at_least(venue, args.min_orders, 30 + args.markets / 10)
     res["startup_s"] = time.monotonic() - res["t_start"]
     await asyncio.sleep(1.0)  # let the start-up redraws settle
 
@@ -449,7 +498,8 @@ async def drive(app, pilot, admin: httpx.AsyncClient, lag: LoopLag, stalls: Stal
             t_pressed = time.monotonic()
             t_zero = await watcher
             if t_zero is None:
-                raise RuntimeError("the venue still holds orders of ours 5 s after ctrl+k")
+                raise RuntimeError(f"the venue still held {venue.counts[-1][1]} orders of ours 5 s after ctrl+k "
+                                   f"(kill {len(kills) + 1})")
             kills.append({"total": t_zero, "press_returned": t_pressed, **marks})
             for key in ("total", "press_returned", "action", "sent", "answered"):
                 kills[-1][key] = (kills[-1][key] - t0) * 1000 if key in kills[-1] else float("nan")
@@ -461,6 +511,9 @@ async def drive(app, pilot, admin: httpx.AsyncClient, lag: LoopLag, stalls: Stal
             await pilot.press("y")
             await until(lambda: not engine.halted, 5, "re-arm")
             rearms.append(await venue_at_least(venue, args.min_orders, 20) * 1000)
+    except RuntimeError as e:  # a kill cycle that failed is a result: reported, and so are the streaming figures
+        res["kill_error"] = f"{e} (kill cycle {len(kills) + 1}; engine halted: {engine.halt_reason or 'no'})"
+        dump(app, res)
     finally:
         if stalls is not None:
             stalls.phase = ""
@@ -468,6 +521,127 @@ async def drive(app, pilot, admin: httpx.AsyncClient, lag: LoopLag, stalls: Stal
         if real_cancel_all is not None:
             del client.cancel_all
     res.update(kills=kills, rearms=rearms, latched=latched, poll_rtt=list(venue.rtt_ms))
+
+
+# ------------------------------------------------------------------------------------------ --ui-only
+def ui_app(markets: int, seed: int):
+    """The dashboard over ``markets`` paper markets with a store filled as the engine fills it (a book,
+    two orders, a position and P&L per market), the engine built but never started: what the dashboard
+    alone costs, whatever the engine's own loops cost meanwhile."""
+    import random
+    from decimal import Decimal as D
+
+    from polymm.config import load_settings
+    from polymm.domain.order_book import BookView, Level
+    from polymm.engine.engine import Engine
+    from polymm.state import ExecutionState, FeedState, MarketState, OrderView, PortfolioState, RiskState, VenueState
+    from polymm.tui.app import PolymmApp
+    from polymm_standin.sim.catalog import make_markets
+
+    rng = random.Random(seed)
+    dead = "http://127.0.0.1:9"  # nothing listens: nothing here may touch the network
+    settings = load_settings(_env_file=None, mode="paper", clob_url=dead, ws_url="ws://127.0.0.1:9",
+                             gamma_url=f"{dead}/gamma-api", data_url=f"{dead}/data-api")
+    found = make_markets(seed, markets)
+    engine = Engine(settings, found, mode="PAPER", venue_host=dead)
+    store = engine.store
+    now_ms = int(time.time() * 1000)
+    for k, m in enumerate(found):
+        cid, tick = m.condition_id, m.tick.pips
+        mid = (2_000 + 100 * rng.randrange(60)) // tick * tick
+        bids = tuple(Level(mid - tick * (i + 1), 50.0 + i) for i in range(10))
+        asks = tuple(Level(mid + tick * (i + 1), 40.0 + i) for i in range(10))
+        store.set(f"book/{cid}", BookView(cid, 1, 0, m.tick, bids[0].price, asks[0].price, 50.0, 40.0, bids, asks,
+                                          None, now_ms))
+        p = engine.params[cid]
+        orders = (OrderView(f"{k}b", "BUY", bids[0].price, p.size), OrderView(f"{k}s", "SELL", asks[0].price, p.size))
+        store.set(f"market/{cid}", MarketState(cid, m.question, "quoting", "", orders, D(rng.randrange(-20, 20)),
+                                               None, D(0), D(0), 0, p.spread, p.size, p.position_limit))
+    store.set("markets", tuple(m.condition_id for m in found))
+    store.set("venue", VenueState("PAPER", dead, "paper"))
+    store.set("feed", FeedState("RUNNING"))
+    store.set("execution", ExecutionState("paper", 2 * markets, 0, None, 0, 0, 0))
+    store.set("risk", RiskState(False))
+    store.set("portfolio", PortfolioState(D(0), D(0), D(0), 0))
+    return PolymmApp(settings, mode="PAPER", engine=engine)
+
+
+async def ui_run(args) -> dict:
+    """``--ui-only``: an idle window, then a streaming one in which ``--writes-per-s`` markets a second
+    get a new book and a new state (P&L, fills), round-robin — the store writes a stream makes."""
+    app = ui_app(args.markets, args.seed)
+    store = app.store
+    lag = LoopLag()
+    res: dict = {"markets": args.markets}
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(args.sorts):
+            await pilot.press("s")
+        lag.start()
+        await asyncio.sleep(2.0)  # the first draws
+        written = [0]
+        streaming = asyncio.Event()
+
+        async def writer() -> None:
+            from dataclasses import replace
+
+            order = list(store.get("markets"))
+            i = 0
+            await streaming.wait()
+            t0 = time.monotonic()
+            while True:
+                due = int((time.monotonic() - t0) * args.writes_per_s) - i  # the rate kept however late a tick is
+                for _ in range(due):
+                    cid = order[i % len(order)]
+                    i += 1
+                    book, st = store.get(f"book/{cid}"), store.get(f"market/{cid}")
+                    store.set(f"book/{cid}", replace(book, version=book.version + 1,
+                                                     timestamp=int(time.time() * 1000), bid_size=book.bid_size + 1))
+                    store.set(f"market/{cid}", replace(st, unrealized_pnl=st.unrealized_pnl + (1 if i % 3 else -2),
+                                                       fills=st.fills + (i % 7 == 0)))
+                    written[0] += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(writer())
+        try:
+            for name, seconds, on in (("idle", args.idle_s, False), ("streaming", args.stream_s, True)):
+                if on:
+                    streaming.set()
+                    await asyncio.sleep(args.warmup_s)
+                a, c0, w0 = time.monotonic(), time.process_time(), written[0]
+                await asyncio.sleep(seconds)
+                b = time.monotonic()
+                w = Window(name, b - a, written[0] - w0)
+                w.refresh_ms = refresh_intervals(list(app.refresh_times), a, b)
+                w.draw_ms = refresh_costs(app, a, b)
+                w.lag_ms = lag.between(a, b)
+                w.app_cpu = (time.process_time() - c0) / (b - a)
+                res[name] = w
+        finally:
+            task.cancel()
+            lag.stop()
+    return res
+
+
+def ui_report(res: dict, args) -> None:
+    from polymm.tui.panels import SORTS
+
+    idle, stream = res["idle"], res["streaming"]
+    sort = list(SORTS)[args.sorts % len(SORTS)]
+    print(f"python {sys.version.split()[0]}; {os.cpu_count()} CPUs; --ui-only: the dashboard alone over "
+          f"{res['markets']} paper markets (no engine loops, no stand-in), run_test {SIZE[0]}x{SIZE[1]}, sorted by "
+          f"{SORTS[sort]}; streaming = {args.writes_per_s:,.0f} markets a second get a new book and state")
+    for w in (idle, stream):
+        print(w.line().replace("frames/s", "writes/s").replace(" | CPU app", " | CPU").split(" stand-in")[0])
+    r = stream.refresh_ms
+    print(json.dumps({
+        "bench": "tui-ui", "markets": res["markets"], "sort": sort, "writes_per_s": round(stream.frames_per_s),
+        "refresh_p50_ms": round(pct(r, .5), 1), "refresh_p99_ms": round(pct(r, .99), 1),
+        "refresh_max_ms": round(max(r, default=float("nan")), 1),
+        "draw_p50_ms": round(pct(stream.draw_ms, .5), 2) if stream.draw_ms else None,
+        "draw_p99_ms": round(pct(stream.draw_ms, .99), 2) if stream.draw_ms else None,
+        "loop_lag_p99_ms": round(pct(stream.lag_ms, .99), 1),
+        "idle_refresh_p99_ms": round(pct(idle.refresh_ms, .99), 1),
+    }))
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -484,8 +658,12 @@ def thirds(samples: list, idx: int) -> tuple[list[float], list[float]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--flow-rate", type=float, default=70.0,
-                    help="synthetic steps/s per market at the stand-in (~1.9 frames per step: 70 → ~2,700 frames/s)")
+    ap.add_argument("--markets", type=int, default=MARKETS,
+                    help=f"markets traded, at least {EVENT_MARKETS + 1}: N-{EVENT_MARKETS} stand-alone ones and the "
+                         f"stand-in's {EVENT_MARKETS}-market neg-risk event (default {MARKETS})")
+    ap.add_argument("--flow-rate", type=float, default=None,
+                    help=f"synthetic steps/s per market at the stand-in (~1.9 frames per step; default "
+                         f"{TOTAL_FLOW:,.0f} / markets: 70 at 20 markets, ~2,700 frames/s in total at any count)")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--idle-s", type=float, default=6.0)
     ap.add_argument("--warmup-s", type=float, default=3.0)
@@ -495,10 +673,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-settle-heap", action="store_true",
                     help="leave the start-up heap in full garbage collections (the pauses settle_heap removes)")
     ap.add_argument("--diagnose", action="store_true", help="sample who holds the event loop when it stalls")
+    ap.add_argument("--ui-only", action="store_true",
+                    help="the dashboard alone: a store of --markets paper markets written at --writes-per-s, no "
+                         "engine and no stand-in (what drawing costs, apart from the engine's loops)")
+    ap.add_argument("--writes-per-s", type=float, default=2_700.0,
+                    help="--ui-only: markets a second that get a new book and state (default 2,700: a frame each)")
+    ap.add_argument("--sorts", type=int, default=0, help="--ui-only: press s this many times first (1: by P&L)")
     args = ap.parse_args(argv)
+    if args.ui_only:
+        ui_report(asyncio.run(ui_run(args)), args)
+        return 0
+    if args.markets <= EVENT_MARKETS:
+        ap.error(f"--markets must be more than {EVENT_MARKETS} (the stand-in's neg-risk event is always there)")
+    if args.flow_rate is None:
+        args.flow_rate = TOTAL_FLOW / args.markets
 
     t_all = time.monotonic()
-    proc, urls = start_exchange("--seed", str(args.seed), "--markets", str(STANDALONE),
+    standalone = args.markets - EVENT_MARKETS
+    proc, urls = start_exchange("--seed", str(args.seed), "--markets", str(standalone),
                                 "--flow-rate", f"{args.flow_rate:g}")
     try:
         res = asyncio.run(run(urls, args, proc.pid))
@@ -512,7 +704,9 @@ def main(argv: list[str] | None = None) -> int:
     refresh_p50, refresh_p99, refresh_max = pct(r, .5), pct(r, .99), max(r, default=float("nan"))
     kills = res["kills"]
     totals = [k["total"] for k in kills]
-    kill_p50, kill_max = med(totals), max(totals)
+    kill_p50, kill_max = med(totals), max(totals, default=float("nan"))
+    if "kill_error" in res:
+        kill_max = float("inf")
 
     # backlog: first third vs last third of the streaming window
     s = res["samples"]
@@ -534,8 +728,8 @@ def main(argv: list[str] | None = None) -> int:
                    or res["reconnects"])
 
     print(f"python {sys.version.split()[0]}; {os.cpu_count()} CPUs; stand-in in its own process (seed {args.seed}, "
-          f"{res['markets']} markets = {STANDALONE} stand-alone + a 3-market neg-risk event, synthetic flow "
-          f"{args.flow_rate:g} steps/s per market); app: PolymmApp demo mode (LiveExecution), run_test "
+          f"{res['markets']} markets = {standalone} stand-alone + a {EVENT_MARKETS}-market neg-risk event, synthetic "
+          f"flow {args.flow_rate:g} steps/s per market); app: PolymmApp demo mode (LiveExecution), run_test "
           f"{SIZE[0]}x{SIZE[1]}; relaxed: {', '.join(f'{k}={v:,}' for k, v in RELAXED.items())}")
     print(f"start-up   {res['startup_s']:.1f} s to every book and ≥ {args.min_orders} of our orders resting "
           "at the venue")
@@ -563,6 +757,8 @@ def main(argv: list[str] | None = None) -> int:
     def col(key: str) -> list[float]:
         return [k.get(key, float("nan")) for k in kills]
 
+    if "kill_error" in res:
+        print(f"kill       FAILED: {res['kill_error']}")
     print(f"kill       ctrl+k → the venue holds zero orders of ours: p50 {kill_p50:.0f} ms, max {kill_max:.0f} ms "
           f"over {len(kills)} kills ({', '.join(f'{t:.0f}' for t in totals)} ms; median {med(col('resting')):.0f} "
           f"orders resting at the key); venue poll round trip p50 {med(res['poll_rtt']):.1f} ms")
@@ -574,7 +770,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"           (pilot.press itself returned after p50 {med(col('press_returned')):.0f} ms: it waits for the "
           "screen to go idle)")
     print(f"           still zero 0.5 s later (latched): {all(n == 0 for n in res['latched'])}; re-arm (y) → "
-          f"≥ {args.min_orders} orders resting again: p50 {med(res['rearms']):.0f} ms, max {max(res['rearms']):.0f} ms")
+          f"≥ {args.min_orders} orders resting again: p50 {med(res['rearms']):.0f} ms, max "
+          f"{max(res['rearms'], default=float('nan')):.0f} ms")
     if res["halts"]:
         print(f"halts      the engine halted by itself while streaming: {sorted(set(res['halts']))}")
     if res["stalls"] is not None:
@@ -590,9 +787,10 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "tui",
         "frames_per_s": round(fps),
         "refresh_p99_ms": round(refresh_p99, 1),
-        "kill_ms": round(kill_max, 1),
+        "kill_ms": None if "kill_error" in res else round(kill_max, 1),  # null: a kill never emptied the venue
         "kill_p50_ms": round(kill_p50, 1),
         "refresh_p50_ms": round(refresh_p50, 1),
+        "draw_p99_ms": round(pct(stream.draw_ms, .99), 1) if stream.draw_ms else None,
         "refresh_max_ms": round(refresh_max, 1),
         "refresh_late_frac": round(stream.late, 4),
         "idle_refresh_p99_ms": round(pct(idle.refresh_ms, .99), 1),

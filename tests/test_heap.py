@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from polymm.tui.widgets import MarketsTable, OrderBookLadder
+from polymm.tui.widgets import OrderBookLadder
 
 
 def test_live_tables_keep_small_render_caches() -> None:
     """DataTable keys its render caches by update count, so updates strand old entries; the live
     tables cap them (tui_bench: ~60,000 dead objects per 30 s otherwise, walked by every full
-    collection). Checks the pinned Textual still has the caches this relies on."""
+    collection). Checks the pinned Textual still has the caches this relies on. (The markets table
+    draws its own visible rows: tests/test_tui_scale.py bounds its cache.)"""
     from textual.cache import LRUCache
     from textual.widgets import DataTable
 
@@ -17,7 +18,7 @@ def test_live_tables_keep_small_render_caches() -> None:
 
     plain = DataTable()
     assert all(isinstance(getattr(plain, name), LRUCache) for name in _LiveTable.CACHES)
-    for table in (MarketsTable(), OrderBookLadder(), OpenOrdersTable()):
+    for table in (OrderBookLadder(), OpenOrdersTable()):
         assert all(getattr(table, name).maxsize == _LiveTable.CACHE_SIZE for name in _LiveTable.CACHES)
 
 

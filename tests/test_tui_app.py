@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 
 import pytest
-from engines import Writes, demo_settings, hit_our_bid, ours, until
+from engines import Writes, demo_settings, hit_our_bid, ours, screen_lines, until
 
 from polymm.tui.app import PolymmApp
 from polymm.tui.widgets import (
@@ -30,15 +30,6 @@ SIZE = (160, 48)
 
 def _status_text(app: PolymmApp) -> str:
     return str(app.query_one(StatusBar).render())
-
-
-def _screen(app: PolymmApp, widget=None) -> list[str]:
-    """The lines on the terminal as drawn (all of them, or the part ``widget`` covers)."""
-    lines = [strip.text for strip in app.screen._compositor.render_strips()]
-    if widget is None:
-        return lines
-    r = widget.region
-    return [line[r.x:r.right] for line in lines[r.y:r.bottom]]
 
 
 def _our_venue_orders(ex) -> list:
@@ -276,10 +267,10 @@ async def test_an_unreachable_venue_says_so_instead_of_an_empty_armed_dashboard(
                     mode="PAPER")
     async with app.run_test(size=(80, 24)) as pilot:
         def banner() -> str:
-            return " ".join(line.strip() for line in _screen(app, app.query_one(NoticeBanner)))
+            return " ".join(line.strip() for line in screen_lines(app, app.query_one(NoticeBanner)))
 
         await until(pilot, lambda: "venue unreachable" in banner() and "retrying in" in banner(), 15.0)
-        bar = _screen(app)[0]
+        bar = screen_lines(app)[0]
         assert "ARMED" in bar and "NOT QUOTING" in bar and bar.rstrip().endswith("UTC"), bar
         assert "venue unr" in bar, bar  # the reason, shortened to fit beside the clock
         assert "nothing is quoted" in banner()
@@ -299,10 +290,10 @@ async def test_the_banner_keeps_the_engines_notice_until_it_is_cleared() -> None
         assert not banner.has_class("-shown")
         notice = "unknown market ids: 0xabc1234567 (not listed by Gamma or the CLOB); the other markets are traded"
         app.store.set("notice", notice)
-        await until(pilot, lambda: banner.has_class("-shown") and "0xabc1234567" in "".join(_screen(app, banner)))
-        shown = " ".join(line.strip() for line in _screen(app, banner))
+        await until(pilot, lambda: banner.has_class("-shown") and "0xabc1234567" in "".join(screen_lines(app, banner)))
+        shown = " ".join(line.strip() for line in screen_lines(app, banner))
         assert shown == f"NOTICE: {notice}", shown  # wrapped over two lines at 80 columns, nothing cut
-        assert _screen(app)[0].rstrip().endswith("11:06:40 UTC")
+        assert screen_lines(app)[0].rstrip().endswith("11:06:40 UTC")
         app.store.set("notice", "")
         await until(pilot, lambda: not banner.has_class("-shown"))
 
@@ -381,8 +372,8 @@ async def test_the_status_bar_shows_not_quoting_and_why_at_80_and_160_columns(mo
         app = build_app(halted=halted, reconciling=True)
         async with app.run_test(size=size) as pilot:
             await pilot.pause()
-            bar = _screen(app)[0]
-            banner = " ".join(line.strip() for line in _screen(app, app.query_one(NoticeBanner)))
+            bar = screen_lines(app)[0]
+            banner = " ".join(line.strip() for line in screen_lines(app, app.query_one(NoticeBanner)))
             assert "PAPER" in bar and ("HALTED" if halted else "ARMED") in bar and "NOT QUOTING" in bar, bar
             assert bar.rstrip().endswith("11:06:40 UTC"), bar  # the clock is never pushed off
             # the reasons too: shortened at 80 columns when halted as well (the banner has them in full)
@@ -393,13 +384,13 @@ async def test_the_status_bar_shows_not_quoting_and_why_at_80_and_160_columns(mo
             assert app.query_one(NoticeBanner).display
             if size[0] == 160 and not halted:
                 table = app.query_one(MarketsTable)
-                rows = _screen(app, table)
+                rows = screen_lines(app, table)
                 assert sum(" reconciling " in r for r in rows) == len(app.engine.markets), rows
 
                 app.store.set("execution", replace(app.store.get("execution"), ready=True, reason=""))
-                await until(pilot, lambda a=app: "NOT QUOTING" not in _screen(a)[0])
+                await until(pilot, lambda a=app: "NOT QUOTING" not in screen_lines(a)[0])
                 assert not app.query_one(NoticeBanner).display
-                assert "nothing is quoted" not in "\n".join(_screen(app))
+                assert "nothing is quoted" not in "\n".join(screen_lines(app))
 
 
 async def test_the_status_bar_keeps_halted_its_reason_and_the_clock_dropping_the_rest_first(monkeypatch) -> None:
@@ -421,7 +412,7 @@ async def test_the_status_bar_keeps_halted_its_reason_and_the_clock_dropping_the
         store.set("execution", ExecutionState("live", 0, 3, 2.0, 0, 0, 0, orders_1s=8, cancels_1s=7))
         async with app.run_test(size=(width, 30)) as pilot:
             await pilot.pause()
-            bar = _screen(app)[0]
+            bar = screen_lines(app)[0]
             assert bar.startswith(" PAPER   HALTED  ") and bar.endswith("11:06:40 UTC"), bar
             assert "daily loss limit reached" in bar, bar
             if width == 160:
@@ -438,7 +429,7 @@ async def test_the_positions_panel_lists_every_token_held_traded_or_not(monkeypa
     app = build_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        rows = _screen(app, app.query_one(PositionsPanel))
+        rows = screen_lines(app, app.query_one(PositionsPanel))
         text = "\n".join(rows)
         # the outcome and its share count, the venue's way (not only the YES-terms net), P&L by sign
         assert re.search(r"UK hold[^\n]*?\sYES 20\.00\s+\+1\.20\s+-0\.40", text), text
@@ -477,7 +468,7 @@ def _shown_holding(app: PolymmApp, cid: str) -> dict[str, Decimal] | None:
     """The outcome → shares the positions panel shows for a traded market (None while it shows none),
     checked against the screen: the row's held text is on it."""
     row = app.query_one(PositionsPanel).shown.get(cid)
-    if row is None or row[1] not in "\n".join(_screen(app, app.query_one(PositionsPanel))):
+    if row is None or row[1] not in "\n".join(screen_lines(app, app.query_one(PositionsPanel))):
         return None
     return {o: Decimal(n.replace(",", "")) for o, n in re.findall(r"\b(YES|NO) (-?[\d,]+(?:\.\d+)?)", row[1])}
 
@@ -536,7 +527,7 @@ async def test_reconciling_is_shown_while_the_catch_up_fails_and_quoting_waits_f
             await until(pilot, lambda: "NOT QUOTING" in _status_text(app), 15.0)  # from the very start
 
             def banner() -> str:
-                return " ".join(line.strip() for line in _screen(app, app.query_one(NoticeBanner)))
+                return " ".join(line.strip() for line in screen_lines(app, app.query_one(NoticeBanner)))
 
             await until(pilot, lambda: "reconciling with the venue" in banner(), 15.0)  # signed in: the catch-up
             assert "nothing is quoted" in banner(), banner()
@@ -577,7 +568,7 @@ async def test_the_status_bar_shows_the_venues_balance_or_that_it_is_unknown() -
 
 def _summary(app: PolymmApp) -> str:
     """The P&L summary over the positions, as drawn (its one or two lines joined by a space)."""
-    return " ".join(line.strip() for line in _screen(app, app.query_one(PnlSummary)))
+    return " ".join(line.strip() for line in screen_lines(app, app.query_one(PnlSummary)))
 
 
 async def test_the_rewards_the_venue_pays_show_in_the_pnl_summary_and_per_market(monkeypatch) -> None:
@@ -655,7 +646,7 @@ async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         await pilot.press("2")  # a small terminal: the positions and P&L are a tab
-        lines = [line.strip() for line in _screen(app, app.query_one(PnlSummary))]
+        lines = [line.strip() for line in screen_lines(app, app.query_one(PnlSummary))]
         assert lines == ["trading +1.30  rewards n/a (paper)  fees -0.10  net +1.20 pUSD"], lines
         cells = {app.query_one(MarketsTable).get_cell(c, "rewards") for c in app.engine.markets}
         assert cells == {"—"}
@@ -668,7 +659,7 @@ async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_
 
         app.store.set("rewards", RewardsState("2026-11-18", Decimal("2.5"), {order[0]: Decimal("2.5")}, NOW, "", True))
         await until(pilot, lambda: "rewards today +2.50" in _summary(app))
-        lines = [line.strip() for line in _screen(app, app.query_one(PnlSummary))]
+        lines = [line.strip() for line in screen_lines(app, app.query_one(PnlSummary))]
         assert lines == ["trading +1.30  rewards today +2.50  fees -0.10  net +3.70 pUSD"], lines
         await until(pilot, lambda: app.query_one(MarketsTable).get_cell(order[0], "rewards") == "2.50")
 
@@ -678,7 +669,7 @@ async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_
 
         app.engine.capital = Capital()  # type: ignore[assignment]  # a stand-in for the manager's counts
         box = app.query_one("#pnl-box")
-        await until(pilot, lambda: "capital 1 in flight 3 ok 1 failed" in _screen(app, box)[-1])
+        await until(pilot, lambda: "capital 1 in flight 3 ok 1 failed" in screen_lines(app, box)[-1])
 
     app = build_app()
     app.store.set("venue", VenueState("LIVE", "http://venue", "live"))
@@ -688,7 +679,7 @@ async def test_the_pnl_summary_labels_each_figure_in_paper_before_a_reading_and_
                                           NOW - 600, "", True))
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: "rewards yesterday +0.004211" in _summary(app))
-        lines = [line.strip() for line in _screen(app, app.query_one(PnlSummary))]
+        lines = [line.strip() for line in screen_lines(app, app.query_one(PnlSummary))]
         assert lines == ["trading +1.30  rewards yesterday +0.004211", "fees -0.10  net +1.20 pUSD"], lines
         assert "net +1.20 pUSD" in _summary(app)  # 1.30 + 0.004211 − 0.10, to the cent
         assert app.query_one(MarketsTable).get_cell(order[0], "rewards") == "0.004211"
@@ -771,15 +762,16 @@ async def test_s_sorts_the_markets_and_the_positions_follow(monkeypatch) -> None
         selected = table.selected
 
         def rows() -> list[str]:
-            return [str(k.value) for k in table.rows]
+            return list(table.rows)
 
         def title() -> str:
-            return _screen(app, table)[0]
+            return screen_lines(app, table)[0]
 
         assert "sort: as listed (s)" in title() and rows() == m
         expected = {
             "P&L, worst first": [m[2], m[1], m[3], m[0]],  # 0.00, +0.15, +0.35, +0.80
             "position, largest first": [m[1], m[0], m[3], m[2]],  # 35, 20, 12.5, 0 shares
+            "book activity, latest first": m,  # the canned books carry no exchange time: a tie, as listed
             "fills, most first": [m[3], m[2], m[1], m[0]],  # 6, 5, 4, 3 fills
             "state, trouble first": [m[2], m[0], m[1], m[3]],  # paused first, then quoting as listed
             "name": [m[3], m[2], m[1], m[0]],  # Hurricane, NASA's, Real Madrid, UK
@@ -811,7 +803,7 @@ async def test_every_tab_has_a_key_and_a_small_terminal_shows_one_pane_at_a_time
             await pilot.pause()
             pane = app.query_one(f"#{t.pane}")
             assert pane.region.height > 5 and pane.region.y > 6  # under the markets, over the tab bar
-        tabs_line = _screen(app)[-2]
+        tabs_line = screen_lines(app)[-2]
         assert all(f"{t.key} {t.label}" in tabs_line for t in TABS), tabs_line
     app = build_app()
     async with app.run_test(size=SIZE) as pilot:  # wide: the book, positions, signals and trades stay
@@ -822,13 +814,15 @@ async def test_every_tab_has_a_key_and_a_small_terminal_shows_one_pane_at_a_time
         assert any("on screen" in str(n.message) for n in app._notifications)
         await pilot.press("7")
         assert app.active_tab == "fills" and app.query_one("#event-log").has_class("-hidden")
-        assert "5 Log  6 Orders  7 Fills" in "\n".join(_screen(app)) and "1 Book" not in "\n".join(_screen(app))
+        shown = "\n".join(screen_lines(app))
+        assert "5 Log  6 Orders  7 Fills" in shown and "1 Book" not in shown
         # the terminal shrinks, then grows: the layout follows, the tab chosen stays
         await pilot.resize_terminal(100, 30)
-        await until(pilot, lambda: app.compact and "1 Book  2 Positions" in "\n".join(_screen(app)))
+        await until(pilot, lambda: app.compact and "1 Book  2 Positions" in "\n".join(screen_lines(app)))
         assert app.active_tab == "fills" and app.query_one("#book-box").has_class("-hidden")
         table = app.query_one(MarketsTable)
-        await until(pilot, lambda: all(n in "\n".join(_screen(app, table)) for n in ("Our bid", "Our ask", "Held")))
+        await until(pilot, lambda: all(n in "\n".join(screen_lines(app, table))
+                                       for n in ("Our bid", "Our ask", "Held")))
         await pilot.resize_terminal(*SIZE)
         await until(pilot, lambda: not app.compact and not app.query_one("#book-box").has_class("-hidden"))
         assert app.active_tab == "fills"

@@ -124,3 +124,17 @@ def test_editor(snap_compare, size) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=edit_badly)
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
+def test_many_markets_filtered(snap_compare, size) -> None:
+    """300 markets (tests/test_tui_scale.py's session): the filter box open over the table with "fed"
+    typed — the rows that match, how many of the 300 in the title — and the status bar with
+    tick-to-trade, the loop lag (amber) and the rate limiter's queue."""
+    from test_tui_scale import scale_app
+
+    app = scale_app()
+    app.store.set("execution", ExecutionState("paper", 600, 0, None, 0, 0, 0, tick_to_trade_p50_ms=3.1,
+                                              tick_to_trade_p99_ms=8.4, loop_lag_ms=120.0, queued=2,
+                                              throttled_1m=14))
+    assert snap_compare(app, terminal_size=size, press=["slash", "f", "e", "d"])

@@ -39,7 +39,7 @@ from textual.containers import Container, Vertical
 from textual.drivers._writer_thread import WriterThread
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Footer, Label, Sparkline, Tab, Tabs
+from textual.widgets import Button, Footer, Label, Sparkline, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 from ..config import ConfigError, Settings
@@ -169,7 +169,9 @@ class PolymmApp(App[None]):
                 tooltip="Flatten the selected market's position at market (asks first; or switch it to reduce-only)"),
         Binding("p", "toggle_pause", "Pause", id="pause", tooltip="Pause or resume the selected market"),
         Binding("s", "cycle_sort", "Sort", id="sort",
-                tooltip="Sort the markets: P&L, position, fills, state, name, as listed"),
+                tooltip="Sort the markets: P&L, position, book activity, fills, state, name, as listed"),
+        Binding("slash", "filter_markets", "Filter", show=False, id="filter_markets",  # the table's title says /
+                tooltip="Filter the markets as you type: a piece of the name or the condition id (escape clears)"),
         Binding("n", "toggle_outcome", "YES/NO", show=False, id="toggle_outcome",
                 tooltip="Show the ladder and the trades as the YES or the NO book"),
         Binding("l", "cycle_log_level", "Log level", show=False, id="log_level",
@@ -213,6 +215,8 @@ class PolymmApp(App[None]):
         self._selected: str | None = None
         #: monotonic times of the last store → widget refreshes (tui_bench reads the intervals)
         self.refresh_times: deque[float] = deque(maxlen=10_000)
+        #: how long each of them took, ms (tui_bench: the drawing's own cost, apart from the loop's stalls)
+        self.refresh_costs: deque[float] = deque(maxlen=10_000)
         self._panels: list[Panel] = []  # the panels composed, in layout order (on mount)
         self._schedule = Schedule(())
         self._pnl_points: deque[Decimal] = deque(maxlen=CHART_POINTS)
@@ -409,6 +413,12 @@ class PolymmApp(App[None]):
             return  # a modal is up or the app is shutting down: nothing of ours to draw into
         now = time.monotonic()
         self.refresh_times.append(now)
+        try:
+            self._refresh(now)
+        finally:
+            self.refresh_costs.append((time.monotonic() - now) * 1000)
+
+    def _refresh(self, now: float) -> None:
         if now - self._capital_at >= CHART_S:  # not in the store: read off the engine once a second
             self._capital_at = now
             self._show_capital()
@@ -519,7 +529,7 @@ class PolymmApp(App[None]):
         self._show_panes()
 
     def _show_sort(self) -> None:
-        self.query_one(MarketsTable).border_title = f"Markets · sort: {SORTS[self.sort]} (s)"
+        self.query_one(MarketsTable).set_sort_label(SORTS[self.sort])
 
     def action_cycle_sort(self) -> None:
         """The markets table's next sort (the positions follow it); its title names it."""
@@ -528,17 +538,19 @@ class PolymmApp(App[None]):
         self._show_sort()
         self.redraw_all()
 
-    @on(DataTable.RowHighlighted, "#markets")
-    def _market_selected(self, event: DataTable.RowHighlighted) -> None:
-        # A table that shrank under the cursor can highlight no row (Textual sends a None key): keep the
-        # selection, the next refresh moves it to a row that exists.
-        if event.row_key is None or event.row_key.value is None:
-            return
-        if event.row_key.value != self._selected:
-            self._selected = event.row_key.value
+    def action_filter_markets(self) -> None:
+        """Open the markets table's filter box (``/``); on the dashboard only (a modal has its own keys)."""
+        tables = self.screen.query(MarketsTable)
+        if tables:
+            tables.first().open_filter()
+
+    @on(MarketsTable.Highlighted)
+    def _market_selected(self, event: MarketsTable.Highlighted) -> None:
+        if event.condition_id != self._selected:
+            self._selected = event.condition_id
             self.redraw_all()  # the ladder, tape and signals follow the new market at once
         st = self.store.market(self._selected)
-        self.query_one(MarketsTable).border_subtitle = st.question if st is not None else ""
+        event.table.border_subtitle = st.question if st is not None else ""  # the table at hand, even at exit
 
     # ------------------------------------------------------------ actions
     async def action_kill(self) -> None:

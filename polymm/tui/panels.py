@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
+from ..domain.order_book import BookView
 from ..state import HoldingView, MarketState, StateStore
 from .text import short_names
 
@@ -78,23 +80,37 @@ class PanelSpec:
 @dataclass(eq=False)
 class Frame:
     """One refresh tick as the panels see it: the store, the slices written since the last tick
-    (``changed``; a deleted slice maps to None) and the markets in the table's order. ``selected`` (the
-    market the ladder, tape and signals show) and ``outcome`` (YES or NO, the ladder's view) are set
-    once the markets table is drawn, before the panels that follow the selection are."""
+    (``changed``; a deleted slice maps to None) and the markets in the table's order (``order``: the
+    engine's ``listed`` order, sorted by ``sort``). ``selected`` (the market the ladder, tape and signals
+    show) and ``outcome`` (YES or NO, the ladder's view) are set once the markets table is drawn, before
+    the panels that follow the selection are."""
 
     store: StateStore
     changed: Mapping[str, Any]
-    order: tuple[str, ...]
+    listed: tuple[str, ...]
     selected: str | None = None
     outcome: str = "YES"
     _per_market: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _by: str = "listed"
+    _order: tuple[str, ...] | None = None
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The markets in the table's sort, sorted on first use: most ticks draw nothing that needs it,
+        and a sort reads every market (hundreds of them)."""
+        if self._order is None:
+            self._order = self.listed
+            if self._by != "listed" and self.listed:
+                books = self.per_market("book") if self._by == "activity" else None
+                self._order = sort_order(self.listed, self.states, self._by, books)
+        return self._order
 
     def per_market(self, kind: str) -> dict[str, Any]:
-        """``{condition id: slice}`` of ``kind/<id>`` for every market in ``order`` that has one."""
+        """``{condition id: slice}`` of ``kind/<id>`` for every market that has one, in the listed order."""
         got = self._per_market.get(kind)
         if got is None:
             store = self.store
-            got = self._per_market[kind] = {cid: v for cid in self.order
+            got = self._per_market[kind] = {cid: v for cid in self.listed
                                             if (v := store.get(f"{kind}/{cid}")) is not None}
         return got
 
@@ -115,8 +131,19 @@ class Frame:
 
     def sort(self, by: str) -> None:
         """Put ``order`` in the markets table's sort (``SORTS``); ``listed`` keeps the engine's order."""
-        if by != "listed" and self.order:
-            self.order = sort_order(self.order, self.states, by)
+        self._by = by
+        self._order = None
+
+
+@lru_cache(maxsize=16)
+def _names(questions: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return short_names(dict(questions))
+
+
+def market_names(frame: Frame) -> dict[str, str]:
+    """Each traded market's short name (``text.short_names`` over the markets shown together); computed
+    once per set of markets, not per tick."""
+    return _names(tuple((cid, st.question) for cid, st in frame.states.items()))
 
 
 #: The markets table's sorts (``s`` cycles them) and how its title names each.
@@ -124,7 +151,8 @@ SORTS: dict[str, str] = {
     "listed": "as listed",
     "pnl": "P&L, worst first",
     "position": "position, largest first",
-    "activity": "fills, most first",
+    "activity": "book activity, latest first",
+    "fills": "fills, most first",
     "state": "state, trouble first",
     "name": "name",
 }
@@ -133,17 +161,35 @@ STATE_RANK = {"halted": 0, "untrusted": 1, "reconciling": 2, "event halt": 3, "p
               "quoting": 6}
 
 
-def sort_order(order: tuple[str, ...], states: dict[str, MarketState], by: str) -> tuple[str, ...]:
-    """``order`` sorted ``by`` one of ``SORTS`` (ties keep the listed order; a market without a state
-    yet goes last)."""
+#: the ``activity`` sort's resolution (ms): books that changed within the same second tie, and keep their
+#: listed order, so a busy board does not reshuffle on every refresh over a few milliseconds
+ACTIVITY_MS = 1_000
+
+
+def sort_order(order: tuple[str, ...], states: dict[str, MarketState], by: str,
+               books: Mapping[str, BookView] | None = None) -> tuple[str, ...]:
+    """``order`` sorted ``by`` one of ``SORTS``. Ties keep the listed order (Python's sort is stable), so
+    rows whose figures are equal never swap between refreshes; a market without a state yet goes last.
+
+    ``activity``: the book's last change first (``BookView.timestamp``, the exchange's clock, to the
+    second: ``ACTIVITY_MS``), markets without a book last. The engine publishes no count of frames per
+    market yet; the book's time of last change is the activity it does publish."""
     keys: dict[str, Callable[[MarketState], Any]] = {
         "pnl": lambda st: st.realized_pnl + st.unrealized_pnl,
         "position": lambda st: -abs(st.position),
-        "activity": lambda st: -st.fills,
+        "fills": lambda st: -st.fills,
         "state": lambda st: STATE_RANK.get(st.status, 1),
     }
+    if by == "activity":
+        got = books or {}
+
+        def latest(st: MarketState) -> int:
+            book = got.get(st.condition_id)
+            return -(book.timestamp // ACTIVITY_MS) if book is not None and book.timestamp else 1
+
+        keys["activity"] = latest
     if by == "name":  # by the names the table shows (no "Will the")
-        names = short_names({cid: st.question for cid, st in states.items()})
+        names = _names(tuple((cid, st.question) for cid, st in states.items()))
         keys["name"] = lambda st: names[st.condition_id].lower()
     key = keys.get(by)
     if key is None:

@@ -857,10 +857,15 @@ def binding_rows(bindings: Iterable[BindingType]) -> list[tuple[str, str, str, s
     return rows
 
 
-#: The keys that are Textual's own (no binding of ours), listed in the help all the same.
+#: Moving around: the markets table's keys (``markets.MarketsTable.BINDINGS``) and Textual's own, in plain words.
 NAVIGATION: tuple[Binding, ...] = (
     Binding("up,down", "", "Select", tooltip="Move the markets table's cursor: the book, trades and signals follow"),
-    Binding("pageup,pagedown,home,end", "", "Scroll", tooltip="Move the markets table's cursor a page, to the ends"),
+    Binding("pageup,pagedown,home,end", "", "Scroll",
+            tooltip="Move the markets table's cursor a page, to the first or the last market"),
+    Binding("enter", "", "Keep filter",
+            tooltip="In the markets filter box (/): keep the filter and give the keys back to the table"),
+    Binding("escape", "", "Clear filter",
+            tooltip="In the markets table or its filter box: clear the filter, every market again"),
     Binding("tab,shift+tab", "", "Focus", tooltip="Move the focus between the markets table and the other tables"),
     Binding("ctrl+p", "", "Palette", tooltip="The command palette: every action by name, and Quit, Theme, Keys"),
     Binding("ctrl+q,ctrl+c", "", "Quit", tooltip="Cancel every order of ours, then quit (as q)"),

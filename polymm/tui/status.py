@@ -5,18 +5,23 @@ The line is made of parts, each with a rank: 0 is never dropped (the mode, ARMED
 dropped), then the risk figures, the feed's state, the order path's health, latency, the rate-limit
 spend, and last the frame count and the venue's host. When the line does not fit, the highest ranks
 go first; the UTC clock always sits at the right edge. ``LEGEND`` explains every abbreviation (the
-bar's tooltip and the help screen show it).
+bar's tooltip and the help screen show it); the tooltip adds every latency figure in full
+(``detail_text``), the bar having room for one.
 
 Plain Python and Rich, no Textual."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
 from rich.text import Text
 
 from ..state import ExecutionState, FeedState, RiskState, VenueState
+
+LAG_SHOWN_MS = 50.0  # the loop lag is shown from here (amber) ...
+LAG_RED_MS = 250.0  # ... and red from here: a quarter of a second late, quotes go stale
 
 #: (what the bar shows, what it means), in the bar's order
 LEGEND: tuple[tuple[str, str], ...] = (
@@ -32,10 +37,18 @@ LEGEND: tuple[tuple[str, str], ...] = (
     ("feed RUNNING", "market data: RUNNING, DEGRADED (a socket down, books polled), ERROR"),
     ("hb 2s", "age of the venue's last heartbeat answer; the venue cancels our orders if heartbeats stop"),
     ("3 unsettled", "fills the venue has not confirmed yet"),
-    ("p99 0.02ms", "99th percentile time from a market-data frame received to the book updated"),
+    ("t2t 12ms", "tick-to-trade, 99th percentile over the last minute: a market-data frame received → the order "
+                 "it caused sent to the venue (the tooltip has the p50, and the feed's own figures)"),
+    ("p99 0.02ms", "before our first order (no tick-to-trade yet): 99th percentile time from a market-data frame "
+                   "received to the book updated (the tooltip keeps it as 'feed apply')"),
     ("2/3 shards", "market-data connections running of those opened"),
     ("4 skipped", "malformed market-data frames skipped"),
+    ("lag 120ms", f"the event loop runs this late (worst of the last 5 s): the feed, quoting and this screen all wait; "
+                  f"shown from {LAG_SHOWN_MS:.0f} ms (amber), red from {LAG_RED_MS:.0f} ms"),
     ("rl 8/40 7/80", "rate limit: orders sent in the last second of the 40 allowed, cancels of the 80 allowed"),
+    ("queue 3 held 12/min", "our rate limiter: requests waiting for it now, and held back by it in the last minute "
+                            "(shown when not zero; amber while requests wait)"),
+    ("429×2", "rate-limit refusals the venue answered since the start, in red: the limiter should prevent every one"),
     ("48,213 frames", "market-data frames received since the start"),
     ("host exec=live", "the venue's address and where orders go (live: the venue; paper: simulated)"),
     ("11:06:40 UTC", "the clock (UTC)"),
@@ -85,7 +98,7 @@ def status_parts(venue: VenueState | None, feed: FeedState | None, risk: RiskSta
     if risk is not None:
         parts.extend(_risk_parts(risk, live=execution is not None and execution.name == "live"))
     if feed is not None:
-        parts.extend(_feed_parts(feed))
+        parts.extend(_feed_parts(feed, execution))
     if execution is not None:
         parts.extend(_order_path_parts(execution))
     if feed is not None:
@@ -113,13 +126,29 @@ def _risk_parts(risk: RiskState, live: bool) -> list[Part]:
     return parts
 
 
-def _feed_parts(feed: FeedState) -> list[Part]:
-    """The feed's state; its applied-latency p99, shards running and frames skipped."""
+def ms_text(ms: float) -> str:
+    """A latency for a person, with the decimals that matter at its size: ``0.02ms``, ``4.5ms``,
+    ``120ms``, ``1,250ms``; ``—`` for a figure that is not a number."""
+    if not math.isfinite(ms):
+        return "—"
+    if ms < 1:
+        return f"{ms:.2f}ms"
+    if ms < 10:
+        return f"{ms:.1f}ms"
+    return f"{ms:,.0f}ms"
+
+
+def _feed_parts(feed: FeedState, execution: ExecutionState | None) -> list[Part]:
+    """The feed's state; the latency (tick-to-trade p99 once known, else the feed's apply p99), shards
+    running and frames skipped; the loop lag when it is late enough to matter."""
     style = {"RUNNING": "green", "DEGRADED": "yellow", "ERROR": "bold red"}.get(feed.status, "dim")
     parts = [Part(Text.assemble("feed ", (feed.status, style)), FEED)]
     detail = Text()
-    if feed.applied_p99_ms is not None:
-        detail.append(f"p99 {feed.applied_p99_ms:.2f}ms")
+    t2t = execution.tick_to_trade_p99_ms if execution is not None else None
+    if t2t is not None:
+        detail.append(f"t2t {ms_text(t2t)}")
+    elif feed.applied_p99_ms is not None:
+        detail.append(f"p99 {ms_text(feed.applied_p99_ms)}")
     if len(feed.shards) > 1:
         detail.append(f" {sum(s.status == 'RUNNING' for s in feed.shards)}/{len(feed.shards)} shards")
     if feed.errors:
@@ -127,6 +156,16 @@ def _feed_parts(feed: FeedState) -> list[Part]:
     if detail.plain:
         parts.append(Part(detail, LATENCY))
     return parts
+
+
+def _lag_part(execution: ExecutionState) -> Part | None:
+    """The event loop's lag from ``LAG_SHOWN_MS`` (amber), red from ``LAG_RED_MS`` (then it stays on a
+    narrow bar as long as the risk figures do)."""
+    lag = execution.loop_lag_ms
+    if lag is None or not lag > LAG_SHOWN_MS:
+        return None
+    red = lag > LAG_RED_MS
+    return Part(Text(f"lag {ms_text(lag)}", style="bold red" if red else "yellow"), RISK if red else ORDER_PATH)
 
 
 def _order_path_parts(execution: ExecutionState) -> list[Part]:
@@ -138,11 +177,45 @@ def _order_path_parts(execution: ExecutionState) -> list[Part]:
                           ORDER_PATH if age < 7 else RISK))
     if execution.pending_fills:
         parts.append(Part(Text(f"{execution.pending_fills} unsettled", style="yellow"), ORDER_PATH))
+    lag = _lag_part(execution)
+    if lag is not None:
+        parts.append(lag)
+    rate = Text()
+    busy = execution.queued > 0
     if execution.name == "live":  # per-signer buckets (docs/protocol.md §8, rate limits)
-        busy = execution.orders_1s > 30 or execution.cancels_1s > 60
-        parts.append(Part(Text(f"rl {execution.orders_1s}/40 {execution.cancels_1s}/80",
-                               style="bold yellow" if busy else "dim"), RISK if busy else RATE))
+        orders_cap, cancels_cap = execution.rate_orders_per_s, execution.rate_cancels_per_s
+        busy = busy or execution.orders_1s > 0.75 * orders_cap or execution.cancels_1s > 0.75 * cancels_cap
+        rate.append(f"rl {execution.orders_1s}/{orders_cap:,.0f} {execution.cancels_1s}/{cancels_cap:,.0f}")
+    if execution.queued or execution.throttled_1m:  # our limiter at work: next to what it paces
+        rate.append(" " if rate.plain else "")
+        rate.append(f"queue {execution.queued:,} held {execution.throttled_1m:,}/min")
+    if rate.plain:
+        rate.stylize("bold yellow" if busy else "dim")
+        parts.append(Part(rate, RISK if busy else RATE))
+    if execution.venue_429s:  # the limiter should make this impossible: never hidden among the dim figures
+        parts.append(Part(Text(f"429×{execution.venue_429s:,}", style="bold red"), RISK))
     return parts
+
+
+def detail_text(feed: FeedState | None, execution: ExecutionState | None) -> str:
+    """Every latency and rate-limit figure in full, for the bar's tooltip (the bar has room for one):
+    the feed's apply p50 / p99, tick-to-trade p50 / p99, the loop lag, the limiter and the venue's 429s."""
+    def pair(p50: float | None, p99: float | None) -> str:
+        if p50 is None and p99 is None:
+            return "not measured yet"
+        return f"p50 {ms_text(p50) if p50 is not None else '—'}, p99 {ms_text(p99) if p99 is not None else '—'}"
+
+    lines = ["now:"]
+    if feed is not None:
+        lines.append(f"  feed apply (frame received → book updated): {pair(feed.applied_p50_ms, feed.applied_p99_ms)}")
+    if execution is not None:
+        lines.append(f"  tick-to-trade (frame received → order sent): "
+                     f"{pair(execution.tick_to_trade_p50_ms, execution.tick_to_trade_p99_ms)}")
+        lag = execution.loop_lag_ms
+        lines.append(f"  loop lag (worst of the last 5 s): {ms_text(lag) if lag is not None else 'not measured yet'}")
+        lines.append(f"  rate limiter: {execution.queued:,} queued, {execution.throttled_1m:,} held back in the last "
+                     f"minute; venue 429s: {execution.venue_429s:,}")
+    return "\n".join(lines) if len(lines) > 1 else ""
 
 
 SEP = "  "

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from rich.console import RenderableType
@@ -27,7 +25,7 @@ from textual.widgets import Button, DataTable, Label, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from ..domain.order_book import BookView
-from ..domain.prices import Tick, tick_places
+from ..domain.prices import Tick
 from ..domain.signals import SignalsSnapshot
 from ..state import (
     DecisionState,
@@ -43,8 +41,10 @@ from ..state import (
     TradePrint,
     VenueState,
 )
-from .panels import ON_CHANGE, Frame, Panel, PanelSpec, every, throttled
-from .status import clock_text, fit, legend_text, status_parts
+from .columns import Column, Shown, format_line, header_cells, line_width
+from .markets import MarketsTable, paper_mode
+from .panels import ON_CHANGE, Frame, Panel, PanelSpec, every, market_names, throttled
+from .status import clock_text, detail_text, fit, legend_text, status_parts
 from .text import (
     age_text,
     by_market,
@@ -71,11 +71,6 @@ LADDER_DEPTH = 10
 TAPE_ROWS = 12
 
 
-def paper_mode(venue: VenueState | None) -> bool:
-    """Paper execution: no venue pays us rewards."""
-    return venue is not None and venue.execution == "paper"
-
-
 def rewards_why(rewards: RewardsState) -> str:
     """Why the last reading of the rewards failed, without the engine's own ``rewards unavailable:``."""
     why = rewards.error.strip()
@@ -96,16 +91,6 @@ def update_if_changed(widget: Static, content: Text | Table, key: object = None,
     widget.update(content, layout=layout)
 
 
-@lru_cache(maxsize=16)
-def _names(questions: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    return short_names(dict(questions))
-
-
-def market_names(frame: Frame) -> dict[str, str]:
-    """Each traded market's short name (``text.short_names`` over the markets shown together)."""
-    return _names(tuple((cid, st.question) for cid, st in frame.states.items()))
-
-
 def tick_of(frame: Frame, cid: str | None) -> Tick | None:
     """The market's tick (from its book; None until the book is known)."""
     book = frame.per_market("book").get(cid) if cid is not None else None
@@ -119,13 +104,15 @@ class StatusBar(Static, Panel):
     """Mode and risk state (ARMED / HALTED, NOT QUOTING and why) first — they survive any width — then
     the risk figures, feed, order path, latency, rate limit, frames and venue, each dropped in turn when
     the terminal is narrow (``status.fit``), and the UTC clock at the right edge. Its tooltip explains
-    every abbreviation (so does the help screen)."""
+    every abbreviation (so does the help screen) and gives every latency figure in full: the bar shows
+    one (tick-to-trade once known), the tooltip the feed's too."""
 
     #: the figures 4 times a second (the clock ticks with them); a change of risk state at once
     PANEL = PanelSpec("status", ("venue", "feed", "risk", "execution", "notice"),
                       every(0.25, at_once=("risk", "notice")))
     clock: Callable[[], float] = staticmethod(time.time)  # replaced by snapshot tests (a fixed clock)
     _args: tuple = ()
+    _detail = ""  # the tooltip's figures as last shown
 
     def on_mount(self) -> None:
         self.tooltip = legend_text()
@@ -143,6 +130,10 @@ class StatusBar(Static, Panel):
         self.set_class(halted, "-halted")
         self.set_class(not_ready, "-not-ready")
         update_if_changed(self, line)
+        detail = detail_text(feed, execution)
+        if detail != self._detail:  # the figures the bar has no room for (the feed's p99 beside tick-to-trade)
+            self._detail = detail
+            self.tooltip = f"{legend_text()}\n\n{detail}" if detail else legend_text()
 
     def on_resize(self) -> None:
         if self._args:
@@ -202,63 +193,30 @@ class _LiveTable(DataTable):
             setattr(self, name, LRUCache(self.CACHE_SIZE))
 
 
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A logical column of a ``_LineTable``: its key, header (and a shorter one for a narrow table),
-    width, whether it is right-aligned, and its rank (0 always shown; higher ranks give way first)."""
-
-    key: str
-    label: str
-    width: int
-    right: bool = False
-    rank: int = 0
-    short: str = ""
-
-
 class _LineTable(_LiveTable):
     """A DataTable whose rows are one pre-formatted line each (a single column).
 
     DataTable invalidates every cell's render cache on any update and renders each cell through Rich
     separately — measured by tui_bench as the largest share of the UI's stalls under load. Rendering
     one cell per row instead of one per column makes a redraw several times cheaper; ``get_cell`` still
-    answers per logical column (``COLUMNS``) from the kept cell values. ``layout`` says which columns
-    are drawn, how wide (a subclass fits it to its width)."""
+    answers per logical column (``COLUMNS``) from the kept cell values; ``shown_columns`` says which
+    columns are drawn, how wide (``columns.format_line``, shared with the markets table)."""
 
     COLUMNS: tuple[Column, ...] = ()
 
     def _setup(self) -> None:
         self._cells: dict[object, tuple] = {}
         self._keys = tuple(c.key for c in self.COLUMNS)
-        self.shown_columns: tuple[tuple[Column, int], ...] = tuple((c, c.width) for c in self.COLUMNS)
+        self._index = {k: i for i, k in enumerate(self._keys)}
+        self.shown_columns: Shown = tuple((c, c.width) for c in self.COLUMNS)
         self._add_header()
 
     def _add_header(self) -> None:
         shown = self.shown_columns
-        header = tuple((c.label if len(c.label) <= w or not c.short else c.short) for c, w in shown)
-        self.add_column(self._format_line(header, header=True), key="line",
-                        width=sum(w for _, w in shown) + len(shown) - 1)
+        self.add_column(format_line(shown, header_cells(shown)), key="line", width=line_width(shown))
 
-    def _cell(self, column: Column, value: object, width: int) -> Text:
-        """How one cell is drawn (a subclass shortens names, states)."""
-        return value if isinstance(value, Text) else Text(str(value))
-
-    def _format_line(self, cells: tuple, header: bool = False) -> Text:
-        t = Text(no_wrap=True, overflow="ellipsis")
-        index = {k: i for i, k in enumerate(self._keys)}
-        for n, (col, width) in enumerate(self.shown_columns):
-            if n:
-                t.append(" ")
-            value = cells[n] if header else cells[index[col.key]]
-            piece = Text(str(value)) if header else self._cell(col, value, width).copy()
-            piece.truncate(width, overflow="ellipsis")
-            pad = " " * (width - piece.cell_len)
-            if col.right:
-                t.append(pad)
-                t.append_text(piece)
-            else:
-                t.append_text(piece)
-                t.append(pad)
-        return t
+    def _format_line(self, cells: tuple) -> Text:
+        return format_line(self.shown_columns, cells, self._index)
 
     def _put(self, row: object, cells: tuple, add: bool = False) -> None:
         """Write one row (only when it changed); ``add`` appends a new row keyed ``row``."""
@@ -268,190 +226,10 @@ class _LineTable(_LiveTable):
             self.update_cell(row, "line", self._format_line(cells))  # type: ignore[arg-type]  # str row keys
         self._cells[row] = cells
 
-    def _relayout(self, shown: tuple[tuple[Column, int], ...], order: list) -> None:
-        """Draw every row again with the columns ``shown`` (a resize), in ``order``, keeping the cursor's
-        row (``clear`` resets it)."""
-        keep = self._cursor_key()
-        self.shown_columns = shown
-        cells = self._cells
-        self.clear(columns=True)
-        self._cells = {}
-        self._add_header()
-        for row in order:
-            if row in cells:
-                self._put(row, cells[row], add=True)
-        self._restore_cursor(keep)
-
-    def _cursor_key(self) -> Any:
-        if not self.row_count:
-            return None
-        try:
-            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:  # the cursor beyond the rows while the table changes
-            return None
-
-    def _restore_cursor(self, key: Any) -> None:
-        if key is not None and key in self.rows:
-            self.move_cursor(row=self.get_row_index(key), animate=False, scroll=True)
-
     def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Any:
         if column_key in self._keys:
             return self._cells[row_key][self._keys.index(str(column_key))]
         return super().get_cell(row_key, column_key)
-
-
-#: the State column's words in 8 columns (a narrow table)
-SHORT_STATES = {"reconciling": "reconc.", "untrusted": "untrust.", "event halt": "ev. halt"}
-
-
-class MarketsTable(_LineTable, Panel):
-    """One row per market (keyed by condition id), in the order of the table's sort (``s``); a row is
-    rewritten only when it changes. Its cursor selects the market the ladder, the tape and the signals
-    show. The columns fit the table's width: the market's name (shortened, ``text.short_names``), its
-    state, what we hold (the venue's way), its P&L and our bid and ask always; the mid, the spread, the
-    rewards and the fill count as room allows. Drawn with the positions and the P&L summary (one
-    spec), from the same store version."""
-
-    PANEL = PanelSpec("markets", ("markets", "market/*", "book/*", "rewards", "venue", "holdings", "portfolio",
-                                  "decision/*"), throttled(0.5))
-    COLUMNS = (
-        Column("market", "Market", 16),
-        Column("state", "State", 11),
-        Column("mid", "Mid", 6, right=True, rank=4),
-        Column("bid", "Our bid", 7, right=True, rank=1, short="Bid"),
-        Column("ask", "Our ask", 7, right=True, rank=1, short="Ask"),
-        Column("spread", "Spread", 6, right=True, rank=5),
-        Column("pos", "Held (shares)", 9, short="Held"),
-        Column("pnl", "P&L pUSD", 9, right=True),
-        Column("rewards", "Rewards pUSD", 8, right=True, rank=3, short="Rwd pUSD"),
-        Column("fills", "Fills", 5, right=True, rank=2),
-    )
-    NAME_MAX = 48  # the name column never grows beyond this (the rest of the row stays near it)
-    #: by rank, the fewest columns a column leaves the market's name before it gives way
-    NAME_NEEDS = {1: 14, 2: 20, 3: 20, 4: 22, 5: 24}
-    WIDE_STATES = 100  # from this width the State column spells every state out
-    _held_width = 9
-
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self._setup()
-        self._order: list[str] = []
-        self._fit()
-
-    def fitted_columns(self, width: int) -> tuple[tuple[Column, int], ...]:
-        """The columns that fit ``width`` (the table's inside) and their widths: a column gives way (the
-        highest rank first) when the market's name would otherwise get fewer than ``NAME_NEEDS[rank]``
-        columns; the name takes what is left, at most ``NAME_MAX``."""
-        widths = {c.key: c.width for c in self.COLUMNS}
-        widths["state"] = 11 if width >= self.WIDE_STATES else 8
-        widths["pos"] = max(self._held_width, 9)
-        shown = list(self.COLUMNS)
-
-        def room(cols: list[Column]) -> int:  # what the name gets
-            return width - sum(widths[c.key] for c in cols if c.key != "market") - (len(cols) - 1)
-
-        for col in sorted((c for c in self.COLUMNS if c.rank), key=lambda c: -c.rank):
-            if width and room(shown) < self.NAME_NEEDS[col.rank]:
-                shown.remove(col)
-        name = min(max(room(shown), 12), self.NAME_MAX) if width else 30
-        return tuple((c, name if c.key == "market" else widths[c.key]) for c in shown)
-
-    def _fit(self) -> None:
-        inner = self.scrollable_content_region.width - 2 * self.cell_padding - 1  # 1: the vertical scrollbar
-        shown = self.fitted_columns(max(inner, 0))
-        if shown != self.shown_columns:
-            self._relayout(shown, self._order)
-
-    def on_resize(self) -> None:
-        self._fit()
-
-    def _cell(self, column: Column, value: object, width: int) -> Text:
-        if column.key == "market":
-            return Text(fit_name(str(value), width))
-        if column.key == "state" and width < 11:
-            return Text(SHORT_STATES.get(str(value), str(value)))
-        return super()._cell(column, value, width)
-
-    def draw(self, frame: Frame) -> None:
-        self.show(frame.order, frame.states, frame.per_market("book"), frame.store.get("rewards"),
-                  frame.store.get("venue"), frame.held, market_names(frame))
-
-    def show(self, order: tuple[str, ...], states: dict[str, MarketState], books: dict[str, BookView],
-             rewards: RewardsState | None = None, venue: VenueState | None = None,
-             held: dict[str, list[HoldingView]] | None = None, names: dict[str, str] | None = None) -> None:
-        """``rewards``: what the venue says each market earned today (the P&L column is trading only):
-        ``—`` in paper (nothing pays it), ``?`` while not known (not read yet, or the last reading failed).
-        ``held``: the tokens held by market (``Frame.held``), the Held column's source — the positions
-        panel's too."""
-        paper = paper_mode(venue)
-        known = rewards is not None and rewards.known and not rewards.error
-        held = held or {}
-        names = names or {}
-        rows: dict[str, tuple] = {}
-        for cid in order:
-            st = states.get(cid)
-            if st is None:
-                continue
-            book = books.get(cid)
-            tick = book.tick if book is not None else None
-            bids = [o.price for o in st.orders if o.side == "BUY"]
-            asks = [o.price for o in st.orders if o.side == "SELL"]
-            pnl = st.realized_pnl + st.unrealized_pnl
-            rows[cid] = (
-                names.get(cid, st.question),
-                st.status,
-                _mid_text(book),
-                price_text(max(bids), tick) if bids else "—",
-                price_text(min(asks), tick) if asks else "—",
-                _plain(st.spread),
-                held_text(held.get(cid, ()), st.position),
-                money_text(pnl),
-                "—" if paper else reward_text(rewards.by_market.get(cid, Decimal(0))) if known and rewards else "?",
-                str(st.fills),
-            )
-        widest = min(max((len(r[6]) for r in rows.values()), default=9), 20)
-        if widest > self._held_width or widest < self._held_width - 2:  # what we hold is never cut
-            self._held_width = widest
-            self._fit()
-        wanted = list(rows)
-        if wanted != self._order:
-            gone = [cid for cid in self._order if cid not in rows]
-            kept = [cid for cid in self._order if cid in rows]
-            added = [cid for cid in wanted if cid not in kept]
-            if wanted != kept + added:  # the sort moved rows: draw them all again, in the new order
-                for cid in gone:
-                    self._cells.pop(cid, None)
-                self._cells.update(rows)
-                self._order = wanted
-                self._relayout(self.shown_columns, wanted)
-                return
-            for cid in gone:
-                self.remove_row(cid)
-                del self._cells[cid]
-            self._order = wanted
-            for cid in added:
-                self._put(cid, rows[cid], add=True)
-        for cid, cells in rows.items():
-            self._put(cid, cells)
-
-    @property
-    def selected(self) -> str | None:
-        return self._cursor_key()
-
-
-def _plain(v: Decimal) -> str:
-    """A parameter as typed (``0.04``), never an exponent."""
-    return format(v.normalize(), "f") if v else "0"
-
-
-def _mid_text(book: BookView | None) -> str:
-    """The mid on the tick, one more decimal when it falls between two ticks."""
-    if book is None or book.best_bid is None or book.best_ask is None:
-        return "—"
-    total = book.best_bid + book.best_ask  # twice the mid, in pips: exact
-    if total % 2 == 0 and (total // 2) % book.tick.pips == 0:
-        return price_text(total // 2, book.tick)
-    return f"{Decimal(total) / 20_000:.{tick_places(book.tick) + 1}f}"
 
 
 class OrderBookLadder(_LineTable, Panel):
@@ -808,9 +586,15 @@ class PositionsPanel(Static, Panel):
     Holdings come from the ``holdings`` slice (the ledger: every token with a non-zero count), so no
     position is ever out of sight — and the markets table's Held column is drawn from the same slice on
     the same tick. The share counts are never cut; on a narrow panel the reward estimate and the net
-    give way to the market's name."""
+    give way to the market's name.
+
+    With more than ``ROWS`` traded markets, only those holding something are listed (at most ``ROWS``,
+    in the table's order) and a line counts the others: a Rich table of hundreds of rows, rebuilt each
+    time a P&L moved, held the event loop for tens of milliseconds (tui_bench at 200 markets), and the
+    markets table lists every market anyway (sort it by position, ``s``, to see the rest held)."""
 
     PANEL = MarketsTable.PANEL  # drawn with the markets table: the same store version, the same figures
+    ROWS = 30
     _args: tuple = ()
     #: each market's row as last drawn, plain text (condition id → Market, Held, Net YES, Realised, …)
     shown: dict[str, tuple[str, ...]] = {}
@@ -828,15 +612,19 @@ class PositionsPanel(Static, Panel):
         rewards = rewards or {}
         names = names or {}
         width = self.size.width
+        held = by_market(holdings)
+        traded = tuple(cid for cid in order if cid in states)
+        listed, more, more_held = self._listed(traded, states, held)
         figures = tuple((cid, st.position, st.realized_pnl, st.unrealized_pnl, st.fills, rewards.get(cid))
-                        for cid in order if (st := states.get(cid)) is not None)
-        key = (figures, holdings, total, width)
+                        for cid in listed if (st := states[cid]) is not None)
+        key = (figures, holdings, total, width, more, more_held)
         if getattr(self, "_last_key", None) == key:
             return
-        held = by_market(holdings)
         held_width = max((len(held_text(hs)) for hs in held.values()), default=4)
         table = _PositionsTable(width, max(held_width, len("Held (shares)")))
-        table.traded(order, states, held, rewards, names)
+        table.traded(listed, states, held, rewards, names)
+        if more:
+            table.more(more, more_held)
         table.untraded([(cid, hs) for cid, hs in held.items() if cid not in states or cid not in order])
         if total is not None:
             table.totals(total)
@@ -844,6 +632,15 @@ class PositionsPanel(Static, Panel):
         self.shown = table.shown
         update_if_changed(self, table.table, key, layout=rows != getattr(self, "_rows", None))  # height: rows
         self._rows = rows
+
+    def _listed(self, traded: tuple[str, ...], states: dict[str, MarketState],
+                held: dict[str, list[HoldingView]]) -> tuple[tuple[str, ...], int, int]:
+        """The traded markets listed, how many are not, and how many of those hold something."""
+        if len(traded) <= self.ROWS:
+            return traded, 0, 0
+        holding = tuple(cid for cid in traded if cid in held or states[cid].position)
+        listed = holding[: self.ROWS]
+        return listed, len(traded) - len(listed), len(holding) - len(listed)
 
     def on_resize(self) -> None:
         if self._args:
@@ -901,6 +698,13 @@ class _PositionsTable:
                       money_text(st.unrealized_pnl), f"{reward:,.0f}" if reward is not None else "—", str(st.fills),
                       cid=cid)
             self.rows += 1
+
+    def more(self, markets: int, holding: int) -> None:
+        """The traded markets not listed (``PositionsPanel.ROWS``), and how many of them hold something
+        (short: it fits the name column; sorting the markets table by position lists them)."""
+        self._row(Text(f"+{markets:,} more, {holding:,} holding", style="italic"), "", "", "", "", "", "",
+                  style="dim")
+        self.rows += 1
 
     def untraded(self, held: list[tuple[str, list[HoldingView]]]) -> None:
         """Markets we hold tokens of but do not trade, dimmed, under a ``(not traded)`` line."""
