@@ -53,6 +53,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/strategy_bench.py --seeds 30
 	$(BIN)/python bench/replay_bench.py
 	$(BIN)/python bench/tui_bench.py
+	$(BIN)/python bench/scale_bench.py
 	$(BIN)/python bench/chaos_bench.py --minutes 5 --seed 1
 
 run: $(VENV)/.installed
