@@ -206,6 +206,38 @@ async def test_reconciliation_cancels_venue_orders_this_session_does_not_know(wa
         await wait_until(lambda: ours(ex, exe) == [], timeout=5)
 
 
+async def test_a_list_of_open_orders_older_than_a_confirmed_cancel_is_no_reason_to_cancel_again(wait_until) -> None:
+    """The venue's list of our open orders is read (page by page, at 300 markets for seconds) while a
+    cancel is answered: the list still shows the cancelled order. It was neither unknown to this
+    session nor closed by mistake — nothing is cancelled again, nothing reopened."""
+    import threading
+
+    async with run_exchange(port=0, seed=32, flow=False) as ex, Live(ex, reconcile_s=600) as exe:
+        await wait_until(lambda: exe.ready()[0])
+        m = ex.markets[0]
+        ids = await exe.place_many(m, None, quotes(ex, m, 1))
+        assert len(ids) == 2
+        logs: list[str] = []
+        exe.on_log = lambda msg, level="info": logs.append(msg)
+        listed, answer = threading.Event(), threading.Event()
+        real = exe._client.get_open_orders
+
+        def list_then_wait(*a, **kw):  # the real venue's list, answered after the cancel below
+            orders = real(*a, **kw)
+            listed.set()
+            answer.wait(10)
+            return orders
+
+        exe._client.get_open_orders = list_then_wait
+        reconcile = asyncio.create_task(exe._reconcile_orders())
+        assert await asyncio.to_thread(listed.wait, 10)
+        assert await exe.cancel(ids[:1]) == ids[:1]
+        answer.set()
+        await reconcile
+        assert [o.id for o in ours(ex, exe)] == ids[1:] and [o.order_id for o in exe.open_orders()] == ids[1:]
+        assert not [msg for msg in logs if "reconcile" in msg], logs
+
+
 async def test_orders_on_a_resolved_market_are_refused_and_nothing_rests() -> None:
     async with run_exchange(port=0, seed=30, flow=False) as ex, Live(ex) as exe:
         m = ex.markets[0]

@@ -128,6 +128,18 @@ async def test_a_429_empties_the_bucket_until_retry_after() -> None:
     assert lim.can("order", 1, Priority.REDUCE)  # … then refilling at the rate
 
 
+async def test_a_429_drains_only_the_signers_bucket_not_the_routes_ten_minute_budget() -> None:
+    """The default limits: a 50 ms Retry-After must not hold quotes for the minute a drained ten-minute
+    route bucket (18,900 requests, 10% kept from quotes) would take to refill."""
+    clock = Clock()
+    lim = RateLimiter(clock=clock)
+    lim.refused("order", 0.05)
+    assert not lim.can("order", 4, Priority.QUOTE)
+    assert lim.eta("order", 4, Priority.QUOTE) < 1.0
+    clock.t += lim.eta("order", 4, Priority.QUOTE)
+    assert lim.can("order", 4, Priority.QUOTE)
+
+
 async def test_a_request_larger_than_the_bucket_must_be_split() -> None:
     lim = limiter(Clock())
     with pytest.raises(ValueError, match="exceeds the bucket"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
@@ -15,6 +16,7 @@ from polymm.domain.risk import (
     CorrelationTracker,
     DailyLoss,
     Position,
+    PositionBook,
     RiskEngine,
     RiskLimits,
     correlated_exposure,
@@ -172,6 +174,117 @@ def test_correlated_exposure_vetoes_a_side_that_adds_to_correlated_risk() -> Non
     v = check(risk, quotes(), pos, limit=D(1000))
     assert sides(v) == {"SELL": D(10)}  # buying more adds to the correlated long; selling reduces it
     assert any("correlated" in r for r in v.vetoes)
+
+
+class EagerCorrelation:
+    """The tracker's definition spelled out pair by pair (the oracle for the matrix form)."""
+
+    def __init__(self, alpha: float, min_samples: int) -> None:
+        self.alpha, self.min_samples = alpha, min_samples
+        self.last: dict[str, float] = {}
+        self.n: dict[str, int] = {}
+        self.cov: dict[tuple[str, str], float] = {}
+
+    def update(self, mids) -> None:
+        moved = {}
+        for cid, mid in mids.items():
+            if mid is None:
+                continue
+            prev = self.last.get(cid)
+            self.last[cid] = mid
+            if prev is not None and mid != prev:
+                moved[cid] = mid - prev
+                self.n[cid] = self.n.get(cid, 0) + 1
+        for key in list(self.cov):
+            self.cov[key] *= 1 - self.alpha
+        for i in moved:
+            for j in moved:
+                self.cov[(i, j)] = self.cov.get((i, j), 0.0) + self.alpha * moved[i] * moved[j]
+
+    def forget(self, cid: str) -> None:
+        self.last.pop(cid, None)
+        self.n.pop(cid, None)
+        for key in [k for k in self.cov if cid in k]:
+            del self.cov[key]
+
+    def rho(self, i: str, j: str) -> float:
+        if i == j:
+            return 1.0
+        if self.n.get(i, 0) < self.min_samples or self.n.get(j, 0) < self.min_samples:
+            return 0.0
+        vi, vj = self.cov.get((i, i), 0.0), self.cov.get((j, j), 0.0)
+        if vi <= 0 or vj <= 0:
+            return 0.0
+        return max(-1.0, min(1.0, self.cov.get((i, j), 0.0) / (vi * vj) ** 0.5))
+
+    def exposure(self, positions) -> float:
+        e = {c: p.qty * (p.mark * (1 - p.mark)) ** 0.5 for c, p in positions.items() if p.qty}
+        return max(sum(e[i] * e[j] * self.rho(i, j) for i in e for j in e), 0.0) ** 0.5
+
+
+MARKETS = [f"0x{i:02x}" for i in range(40)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.tuples(
+    st.dictionaries(st.sampled_from(MARKETS), st.one_of(st.none(), st.floats(0.05, 0.95)), max_size=40),
+    st.lists(st.tuples(st.sampled_from(MARKETS), st.floats(-200, 200), st.floats(0.05, 0.95)), max_size=6),
+    st.lists(st.sampled_from(MARKETS), max_size=2)), min_size=1, max_size=40))
+def test_correlation_matrix_and_kept_units_match_the_pairwise_definition(steps) -> None:
+    """Samples, position changes and forgotten markets in any order: ρ, the correlated exposure and the
+    risk units a ``PositionBook`` keeps by slot (its overlay too) agree with the pairwise definition."""
+    fast, slow = CorrelationTracker(alpha=0.2, min_samples=3), EagerCorrelation(alpha=0.2, min_samples=3)
+    book = PositionBook()
+    plain: dict[str, Position] = {}
+    for mids, changes, forgets in steps:
+        fast.update(mids)
+        slow.update(mids)
+        for cid, qty, mark in changes:  # one at a time: the kept ρ·e is updated, not recomputed
+            book.set(cid, Position(qty, mark))
+            plain[cid] = Position(qty, mark)
+            want = slow.exposure(plain)
+            assert abs(correlated_exposure(book, fast) - want) < 1e-6 * max(1.0, want)
+        if changes:
+            gone = changes[0][0]
+            book.discard(gone)
+            plain.pop(gone)
+        for cid in forgets:
+            fast.forget(cid)
+            slow.forget(cid)
+        for i in MARKETS[:8]:
+            for j in MARKETS[:8]:
+                assert abs(fast.rho(i, j) - slow.rho(i, j)) < 1e-9
+        want = slow.exposure(plain)
+        assert abs(correlated_exposure(book, fast) - want) < 1e-6 * max(1.0, want)
+        assert abs(correlated_exposure(plain, fast) - want) < 1e-6 * max(1.0, want)
+        mover = MARKETS[0]
+        view = book.overlay(mover, Position(50.0, 0.3))
+        assert abs(correlated_exposure(view, fast) - slow.exposure({**plain, mover: Position(50.0, 0.3)})) < 1e-6 * 1e3
+
+
+def test_correlation_of_seeded_walks_matches_the_pairwise_definition() -> None:
+    """Ten markets on a common factor for 200 samples (some skip a sample, one is forgotten midway)."""
+    rng = random.Random(11)
+    fast, slow = CorrelationTracker(alpha=0.1, min_samples=10), EagerCorrelation(alpha=0.1, min_samples=10)
+    mids = {c: 0.5 for c in MARKETS[:10]}
+    for t in range(200):
+        f = rng.gauss(0, 0.01)
+        for i, c in enumerate(mids):
+            mids[c] = min(0.95, max(0.05, mids[c] + f * (i % 3) + rng.gauss(0, 0.004)))
+        sample = {c: (None if rng.random() < 0.1 else m) for c, m in mids.items()}
+        fast.update(sample)
+        slow.update(sample)
+        if t == 120:
+            fast.forget(MARKETS[4])
+            slow.forget(MARKETS[4])
+    strong = 0
+    for i in MARKETS[:10]:
+        for j in MARKETS[:10]:
+            assert abs(fast.rho(i, j) - slow.rho(i, j)) < 1e-9
+            strong += i != j and fast.rho(i, j) > 0.5
+    assert strong >= 10  # the factor shows
+    pos = {c: Position(float(10 * (k - 4)), mids[c]) for k, c in enumerate(MARKETS[:10])}
+    assert abs(correlated_exposure(PositionBook(pos), fast) - slow.exposure(pos)) < 1e-9 * slow.exposure(pos)
 
 
 def test_balance_monitor_alerts_once_on_a_large_drop_and_rearms() -> None:

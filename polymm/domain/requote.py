@@ -65,7 +65,7 @@ def plan_orders(
     """See the module docstring; ``None`` when a model that holds its quotes keeps them. ``pressure``:
     the venue's rate limits have no room for a requote now — only orders well off their targets
     (``PRESSURE_TOLERANCE`` × the tolerance, or much smaller) or crossing are replaced."""
-    crossing = [o for o in resting if _crossed(o, view)]
+    crossing = crossed(resting, view.best_bid, view.best_ask)
     fair = targets.fair if targets.fair is not None else NO_FAIR
     if QUOTING_MODELS[params.model].holds_quotes and not (
         forced or epoch_changed or crossing or _moved(resting, targets, params, fair, last_fair, now)
@@ -78,15 +78,14 @@ def plan_orders(
         tolerance, size_tolerance = tolerance * PRESSURE_TOLERANCE, PRESSURE_SIZE_TOLERANCE
     to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, tick,
                                       size_tolerance)
-    crossed = tuple(o.order_id for o in crossing)
-    return Plan(crossed + tuple(o.order_id for o in to_cancel), tuple(to_place), fair, crossed)
+    crossed_ids = tuple(o.order_id for o in crossing)
+    return Plan(crossed_ids + tuple(o.order_id for o in to_cancel), tuple(to_place), fair, crossed_ids)
 
 
-def _crossed(order: Any, view: BookView) -> bool:
-    """The book now trades through this resting order (a bid at or above the best ask, or the reverse)."""
-    if order.side is Side.BUY:
-        return view.best_ask is not None and order.price >= view.best_ask
-    return order.side is Side.SELL and view.best_bid is not None and order.price <= view.best_bid
+def crossed(resting: Sequence[Any], best_bid: int | None, best_ask: int | None) -> list[Any]:
+    """The resting orders the book now trades through (a bid at or above the best ask, or the reverse)."""
+    return [o for o in resting if (o.side is Side.BUY and best_ask is not None and o.price >= best_ask)
+            or (o.side is Side.SELL and best_bid is not None and o.price <= best_bid)]
 
 
 def _moved(

@@ -51,6 +51,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
+
 from .market import Side
 from .prices import PIPS_PER_UNIT
 from .quoting import Quote
@@ -115,6 +117,12 @@ class PositionBook(Mapping[str, Position]):
         self._exp = 0.0
         self._groups: dict[str, set[str]] = {}
         self._held: set[str] = set()
+        self._e: np.ndarray | None = None  # risk units by a tracker's slots, once asked for (``units``)
+        self._e_for: CorrelationTracker | None = None
+        self._e_epoch = -1
+        self._quad: tuple[int, float, np.ndarray] | None = None  # (ρ's version, eᵀρe, ρ·e), kept with e
+        self._base: PositionBook | None = None  # an overlay's book
+        self._over: tuple[str, Position] | None = None
         for cid, p in (positions or {}).items():
             self.set(cid, p)
 
@@ -136,6 +144,27 @@ class PositionBook(Mapping[str, Position]):
             self._groups.setdefault(p.group, set()).add(cid)
         if p.qty:
             self._held.add(cid)
+            if self._e_for is not None:
+                self._put_unit(cid, p)
+
+    def _put_unit(self, cid: str, p: Position | None) -> None:
+        rho = self._e_for
+        assert rho is not None and self._e is not None
+        k = rho.slot(cid) if p is not None else rho.index(cid)
+        if k is None:
+            return
+        if k >= len(self._e):
+            self._e = np.concatenate([self._e, np.zeros(rho.capacity - len(self._e))])
+        new = risk_unit(p) if p is not None else 0.0
+        delta = new - self._e[k]
+        self._e[k] = new
+        if delta and self._quad is not None:
+            version, v2, u = self._quad
+            if version == rho.version and k < len(u):
+                # e + δ·1ₖ: eᵀρe gains 2δ(ρe)ₖ + δ² (ρₖₖ = 1), ρe gains δ·ρ[:, k]
+                self._quad = (version, v2 + 2 * delta * u[k] + delta * delta, u + delta * rho.matrix()[:, k])
+            else:
+                self._quad = None
 
     def discard(self, cid: str) -> None:
         old = self._pos.pop(cid, None)
@@ -149,7 +178,10 @@ class PositionBook(Mapping[str, Position]):
                 members.discard(cid)
                 if not members:
                     del self._groups[old.group]
-        self._held.discard(cid)
+        if cid in self._held:
+            self._held.discard(cid)
+            if self._e_for is not None:
+                self._put_unit(cid, None)
 
     def others(self, cid: str, attr: str) -> float:
         """Σ ``attr`` (``worst_abs`` | ``worst_exposure``) over every market but ``cid``."""
@@ -174,7 +206,53 @@ class PositionBook(Mapping[str, Position]):
         view._groups = self._groups if (old is not None and old.group == p.group) or not p.group else \
             {**self._groups, p.group: {*self._groups.get(p.group, ()), cid}}
         view._held = (self._held | {cid}) if p.qty else (self._held - {cid})
+        view._e, view._e_for, view._e_epoch, view._base, view._over = None, None, -1, self, (cid, p)
+        view._quad = None
         return view
+
+    def quadratic(self, rho: CorrelationTracker) -> tuple[float, np.ndarray]:
+        """``rho.quadratic(self.units(rho))``, kept: a change of one market updates it in O(markets)
+        numpy work and ρ's next sample recomputes it; an overlay adjusts its book's for its one market."""
+        if self._base is not None and self._over is not None:
+            cid, p = self._over
+            v2, u = self._base.quadratic(rho)
+            k = rho.slot(cid) if p.qty else rho.index(cid)
+            if k is None:
+                return v2, u
+            base_e = self._base.units(rho)
+            delta = risk_unit(p) - (base_e[k] if k < len(base_e) else 0.0)
+            if not delta:
+                return v2, u
+            if k >= len(u):
+                return rho.quadratic(self.units(rho))
+            return v2 + 2 * delta * u[k] + delta * delta, u + delta * rho.matrix()[:, k]
+        e = self.units(rho)
+        if self._quad is None or self._quad[0] != rho.version or len(self._quad[2]) != len(e):
+            v2, u = rho.quadratic(e)
+            self._quad = (rho.version, v2, u)
+        return self._quad[1], self._quad[2]
+
+    def units(self, rho: CorrelationTracker) -> np.ndarray:
+        """Every held market's risk unit (``risk_unit``) by ``rho``'s slots — read-only. Built from the
+        held markets when first asked (or after ``rho`` forgot a market: its slot may be another's now),
+        then kept by ``set``/``discard``; an overlay copies its book's and changes its one market."""
+        if self._base is not None and self._over is not None:
+            cid, p = self._over
+            e = self._base.units(rho).copy()
+            k = rho.slot(cid) if p.qty else rho.index(cid)
+            if k is not None:
+                if k >= len(e):
+                    e = np.concatenate([e, np.zeros(rho.capacity - len(e))])
+                e[k] = risk_unit(p)
+            return e
+        if self._e is None or self._e_for is not rho or self._e_epoch != rho.epoch:
+            self._e, self._e_for, self._e_epoch, self._quad = np.zeros(rho.capacity), rho, rho.epoch, None
+            for c in self._held:
+                self._put_unit(c, self._pos[c])
+        if len(self._e) < rho.capacity:
+            self._e = np.concatenate([self._e, np.zeros(rho.capacity - len(self._e))])
+            self._quad = None
+        return self._e
 
 
 def _others(positions: Mapping[str, Position], cid: str, attr: str) -> float:
@@ -187,10 +265,6 @@ def _group(positions: Mapping[str, Position], gid: str) -> Mapping[str, Position
     if isinstance(positions, PositionBook):
         return positions.group(gid)
     return {c: p for c, p in positions.items() if p.group == gid}
-
-
-def _held(positions: Mapping[str, Position]) -> Mapping[str, Position]:
-    return positions.held() if isinstance(positions, PositionBook) else positions
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,98 +295,159 @@ class CorrelationTracker:
     """EWMA correlation of mid changes between markets, sampled on the risk loop's cadence.
 
     Each ``update(mids)`` takes the change of every market's mid since the previous sample and folds
-    ``dᵢ·dⱼ`` into an EWMA (weight ``alpha``) per pair. ``rho(i, j) = cᵢⱼ/√(cᵢᵢ·cⱼⱼ)``, 0 until both
-    markets moved ``min_samples`` times.
+    ``dᵢ·dⱼ`` into an EWMA (weight ``alpha``) per pair: ``C ← (1 − alpha)·C + alpha·d·dᵀ``.
+    ``rho(i, j) = Cᵢⱼ/√(Cᵢᵢ·Cⱼⱼ)``, 0 until both markets moved ``min_samples`` times. A market without
+    a mid in a sample counts as not having moved.
 
-    Built for hundreds of markets: the decay is applied lazily (each entry remembers the sample it was
-    last written at and is decayed by ``(1 − alpha)^k`` when read), so an update touches only the pairs
-    of markets that both moved in the sample — a pair where one did not adds 0 and only decays — and ρ
-    is computed when asked for, never as a whole matrix. (Eagerly, 300 markets cost ~45,000 pair updates
-    and a full matrix every half second: 120 ms of a stalled event loop.) A market without a mid in a
-    sample counts as not having moved."""
+    Built for hundreds of markets: ``C`` is a dense matrix (numpy) over the markets' slots, so a sample
+    is one outer product and the pre-trade check's ``Σⱼ ρ_cj eⱼ`` and ``Σᵢⱼ eᵢeⱼρᵢⱼ`` are one
+    matrix-vector product (``quadratic``). In Python those sums cost ~45,000 ρ lookups a check at 300
+    markets and held the event loop for seconds. ``slot`` numbers the markets (a forgotten market's slot
+    is reused; ``epoch`` counts forgets, so a vector kept by slot knows when to rebuild)."""
+
+    _GROW = 32
 
     def __init__(self, alpha: float = 0.05, min_samples: int = 20) -> None:
         self.alpha = alpha
         self.min_samples = min_samples
-        self._last: dict[str, float] = {}
-        self._cov: dict[tuple[str, str], tuple[float, int]] = {}  # (x ≤ y) → (value, sample it was written)
-        self._n: dict[str, int] = {}
-        self._t = 0  # samples taken
+        self.epoch = 0  # markets forgotten (their slots may be reused)
+        self.version = 0  # changes of ρ (samples, forgets, growth): what a kept ρ·e depends on
+        self._slot: dict[str, int] = {}
+        self._cids: list[str | None] = []
+        self._free: list[int] = []
+        self._cov = np.zeros((0, 0))
+        self._last = np.zeros(0)
+        self._has_last = np.zeros(0, dtype=bool)
+        self._n = np.zeros(0, dtype=np.int64)
+        self._rho: np.ndarray | None = None  # ρ over every slot, computed when first asked after a change
+
+    @property
+    def capacity(self) -> int:
+        return len(self._cids)
+
+    def index(self, cid: str) -> int | None:
+        return self._slot.get(cid)
+
+    def slot(self, cid: str) -> int:
+        """``cid``'s slot, given one if it has none."""
+        k = self._slot.get(cid)
+        if k is not None:
+            return k
+        if not self._free:
+            old = self.capacity
+            cap = old + self._GROW
+            cov = np.zeros((cap, cap))
+            cov[:old, :old] = self._cov
+            self._cov = cov
+            self._last = np.concatenate([self._last, np.zeros(cap - old)])
+            self._has_last = np.concatenate([self._has_last, np.zeros(cap - old, dtype=bool)])
+            self._n = np.concatenate([self._n, np.zeros(cap - old, dtype=np.int64)])
+            self._cids.extend([None] * (cap - old))
+            self._free = list(range(cap - 1, old - 1, -1))
+            self._rho = None
+            self.version += 1
+        k = self._free.pop()
+        self._slot[cid] = k
+        self._cids[k] = cid
+        return k
 
     def update(self, mids: Mapping[str, float | None]) -> None:
-        self._t += 1
-        moved: dict[str, float] = {}
+        for cid, mid in mids.items():
+            if mid is not None:
+                self.slot(cid)
+        d = np.zeros(self.capacity)
+        last, has = self._last, self._has_last
         for cid, mid in mids.items():
             if mid is None:
                 continue
-            prev = self._last.get(cid)
-            self._last[cid] = mid
-            if prev is not None and mid != prev:
-                moved[cid] = mid - prev
-        keys = sorted(moved)
-        a = self.alpha
-        for i, ki in enumerate(keys):
-            self._n[ki] = self._n.get(ki, 0) + 1
-            di = moved[ki]
-            for kj in keys[i:]:
-                key = (ki, kj)
-                self._cov[key] = (self._decayed(key) + a * di * moved[kj], self._t)
+            k = self._slot[cid]
+            if has[k] and mid != last[k]:
+                d[k] = mid - last[k]
+            last[k] = mid
+            has[k] = True
+        self._n += d != 0
+        self._cov *= 1 - self.alpha
+        self._cov += self.alpha * np.outer(d, d)
+        self._rho = None
+        self.version += 1
 
-    def _decayed(self, key: tuple[str, str]) -> float:
-        """The entry as of now: decayed once for every sample since it was written."""
-        entry = self._cov.get(key)
-        if entry is None:
-            return 0.0
-        value, t = entry
-        return value * (1 - self.alpha) ** (self._t - t)
+    def matrix(self) -> np.ndarray:
+        """ρ over every slot (1 on the diagonal; 0 for a market short of ``min_samples``)."""
+        if self._rho is None:
+            var = np.diagonal(self._cov)
+            ok = (self._n >= self.min_samples) & (var > 0)
+            inv = np.zeros(self.capacity)
+            np.divide(1.0, np.sqrt(var, where=ok, out=np.zeros(self.capacity)), out=inv, where=ok)
+            r = self._cov * inv[:, None] * inv[None, :]
+            np.clip(r, -1.0, 1.0, out=r)
+            np.fill_diagonal(r, 1.0)
+            self._rho = r
+        return self._rho
 
     def rho(self, i: str, j: str) -> float:
         if i == j:
             return 1.0
-        if self._n.get(i, 0) < self.min_samples or self._n.get(j, 0) < self.min_samples:
+        x, y = self._slot.get(i), self._slot.get(j)
+        if x is None or y is None:
             return 0.0
-        x, y = (i, j) if i < j else (j, i)
-        vx, vy = self._decayed((x, x)), self._decayed((y, y))
-        if vx <= 0 or vy <= 0:
-            return 0.0
-        return max(-1.0, min(1.0, self._decayed((x, y)) / math.sqrt(vx * vy)))
+        return float(self.matrix()[x, y])
+
+    def quadratic(self, e: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(Σᵢⱼ eᵢeⱼρᵢⱼ, ρ·e)`` for risk units ``e`` by slot (``units``)."""
+        u = self.matrix() @ e
+        return float(e @ u), u
+
+    def units(self, positions: Mapping[str, Position]) -> np.ndarray:
+        """Every held market's risk unit ``eᵢ = qᵢ·√(pᵢ(1 − pᵢ))`` by slot (a ``PositionBook`` keeps its own)."""
+        if isinstance(positions, PositionBook):
+            return positions.units(self)
+        e = np.zeros(self.capacity)
+        for cid, p in positions.items():
+            if p.qty:
+                k = self.slot(cid)
+                if k >= len(e):
+                    e = np.concatenate([e, np.zeros(self.capacity - len(e))])
+                e[k] = risk_unit(p)
+        return e
 
     def pairs(self) -> dict[tuple[str, str], float]:
-        """Every correlated pair (both orders) with its ρ; pairs without enough data are absent. Reads
-        every pair written: for tests and diagnostics, not the pre-trade check."""
+        """Every correlated pair (both orders) with its ρ; pairs without enough data are absent. For
+        tests and diagnostics, not the pre-trade check."""
+        r = self.matrix()
         out: dict[tuple[str, str], float] = {}
-        for x, y in self._cov:
-            if x != y and (r := self.rho(x, y)):
-                out[(x, y)] = out[(y, x)] = r
+        for x, y in zip(*np.nonzero(r), strict=True):
+            cx, cy = self._cids[x], self._cids[y]
+            if x != y and cx is not None and cy is not None:
+                out[(cx, cy)] = float(r[x, y])
         return out
 
     def forget(self, cid: str) -> None:
-        self._last.pop(cid, None)
-        self._n.pop(cid, None)
-        for key in [k for k in self._cov if cid in k]:
-            del self._cov[key]
+        k = self._slot.pop(cid, None)
+        if k is None:
+            return
+        self._cov[k, :] = 0.0
+        self._cov[:, k] = 0.0
+        self._last[k], self._has_last[k], self._n[k] = 0.0, False, 0
+        self._cids[k] = None
+        self._free.append(k)
+        self._rho = None
+        self.version += 1
+        self.epoch += 1
 
 
-def _risk_units(positions: Mapping[str, Position]) -> dict[str, float]:
-    """``eᵢ = qᵢ·√(pᵢ(1 − pᵢ))`` for every market holding a position."""
-    return {cid: p.qty * math.sqrt(max(p.mark * (1 - p.mark), 0.0)) for cid, p in positions.items() if p.qty}
+def risk_unit(p: Position) -> float:
+    """``q·√(p(1 − p))``: the position's standard deviation of payoff."""
+    return p.qty * math.sqrt(max(p.mark * (1 - p.mark), 0.0))
 
 
-def _quadratic(e: Mapping[str, float], rho: CorrelationTracker) -> float:
-    """``Σᵢⱼ eᵢ eⱼ ρᵢⱼ`` over the markets holding something (``e``): the diagonal plus each pair twice."""
-    total = sum(v * v for v in e.values())
-    keys = list(e)
-    for n, i in enumerate(keys):
-        for j in keys[n + 1:]:
-            r = rho.rho(i, j)
-            if r:
-                total += 2 * e[i] * e[j] * r
-    return total
+def _quadratic(positions: Mapping[str, Position], rho: CorrelationTracker) -> tuple[float, np.ndarray]:
+    """``(Σᵢⱼ eᵢeⱼρᵢⱼ, ρ·e)`` over ``positions`` (a ``PositionBook`` keeps it as it changes)."""
+    return positions.quadratic(rho) if isinstance(positions, PositionBook) else rho.quadratic(rho.units(positions))
 
 
 def correlated_exposure(positions: Mapping[str, Position], rho: CorrelationTracker) -> float:
     """``√(Σᵢⱼ eᵢ eⱼ ρᵢⱼ)`` with ``eᵢ = qᵢ·√(pᵢ(1 − pᵢ))``."""
-    return math.sqrt(max(_quadratic(_risk_units(positions), rho), 0.0))
+    return math.sqrt(max(_quadratic(positions, rho)[0], 0.0))
 
 
 class DailyLoss:
@@ -530,13 +665,14 @@ class RiskEngine:
         Changing ``e_c`` by ``Δ`` changes ``V² = Σᵢⱼ eᵢeⱼρᵢⱼ`` by ``2Δ·Σⱼ ρ_cj eⱼ + Δ²``: one pass over
         the markets, not a second quadratic sum."""
         limit = float(self.limits.max_correlated_exposure)
-        e = _risk_units(_held(positions))
-        before = _quadratic(e, self.correlation)
+        rho = self.correlation
+        before, u = _quadratic(positions, rho)
         me = positions.get(cid, Position(0.0, 0.5))
         resting = me.bids if side is Side.BUY else me.asks  # ours on this side that could fill too
         add = (float(sum(q.size for q in quotes)) + resting) * (1 if side is Side.BUY else -1)
         delta = add * math.sqrt(max(me.mark * (1 - me.mark), 0.0))
-        s_c = sum(self.correlation.rho(cid, j) * ej for j, ej in e.items())
+        k = rho.index(cid)
+        s_c = float(u[k]) if k is not None else risk_unit(me)  # Σⱼ ρ_cj eⱼ (a market never sampled: eᵢ)
         after = before + 2 * delta * s_c + delta * delta
         return after > limit * limit and after > before
 

@@ -37,7 +37,7 @@ from ..domain.prices import (
     price_to_pips,
 )
 from ..domain.quoting import Quote, Targets
-from ..domain.requote import Plan, budget_for, position_for, shares_for
+from ..domain.requote import Plan, budget_for, crossed, position_for, shares_for
 from ..domain.risk import Position, PositionBook, RiskEngine, correlated_exposure, exposure
 from ..domain.signals import EventSnapshot, SignalsConfig
 from ..domain.strategy import MarketBrain
@@ -162,7 +162,10 @@ class Engine:
         self._timers: list[tuple[float, str]] = []  # (due, market): the fallback timers as a heap
         self._stepping: set[str] = set()  # markets with a step in flight (one at a time each)
         self._step_tasks: set[asyncio.Task] = set()
-        self._deferred: dict[str, float] = {}  # markets whose requote waits for the rate limits: since when
+        # markets whose requote waits for order room at the venue's rate limits, in turn (first put off
+        # first): since when, and the orders its last plan needed
+        self._deferred: dict[str, tuple[float, int]] = {}
+        self._top: dict[str, tuple[int | None, int | None]] = {}  # best bid and ask at each market's last step
         self.deferrals = 0  # requotes put off because the venue's rate limits had no room (metrics)
         self._pos_book: PositionBook | None = None  # every market's position, kept as it changes (``_positions``)
         self._pos_touched: set[str] = set()  # markets whose position the engine itself changed (book, placements)
@@ -391,14 +394,14 @@ class Engine:
             del self.markets[condition_id]
             self._pos_touched.add(condition_id)
             self._alloc_version += 1
-            self._deferred.pop(condition_id, None)
             self.brains.pop(condition_id, None)
             self.params.pop(condition_id, None)
             self.paused.discard(condition_id)
             for book in (self._force, self._dirty, self._quoting, self.reduce_only, self._flattening):
                 book.discard(condition_id)
             for table in (self._last_step, self._next_due, self._active_at, self._targets, self._blocked,
-                          self._last_fair, self._last_epoch, self._tapes, self._event_halts, self._listing):
+                          self._last_fair, self._last_epoch, self._tapes, self._event_halts, self._listing,
+                          self._top, self._deferred):
                 table.pop(condition_id, None)
             self.risk.correlation.forget(condition_id)
             if self.portfolio.position(condition_id).qty or any(
@@ -517,15 +520,22 @@ class Engine:
         """The markets to step now (changed ones past their gap, due timers), and when to look again."""
         soonest = float("inf")
         ready: list[str] = []
+        waiting: list[str] = []
         for cid in self._dirty:
             if cid in self._stepping:
                 continue  # stepped again once its step in flight is done (``_step_task``)
+            if cid in self._deferred and self._next_due.get(cid, 0.0) > now:
+                waiting.append(cid)  # its turn for order room is its timer; meanwhile only crossed orders go
+                continue
             at = self._last_step.get(cid, -1e9) + gap
-            if at <= now:
+            if at <= now or self._top_moved(cid):
                 ready.append(cid)
             else:
                 soonest = min(soonest, at)
         self._dirty.difference_update(ready)
+        self._dirty.difference_update(waiting)
+        for cid in waiting:
+            self._pull_crossed(cid)
         chosen = set(ready)
         while self._timers and self._timers[0][0] <= now:
             due, cid = heapq.heappop(self._timers)
@@ -540,13 +550,52 @@ class Engine:
             soonest = min(soonest, self._timers[0][0])
         return [c for c in ready if c in self.markets], soonest
 
+    def _top_moved(self, cid: str) -> bool:
+        """Whether the best bid or ask price moved since the market's last step: such a change goes to
+        the strategy at once, not after ``min_step_gap_s`` (tick-to-trade). Changes of size only — 85%
+        of the frames at the stand-in, the same share at 20 and 300 markets — are coalesced."""
+        book, top = self.feed.books.get(cid), self._top.get(cid)
+        return book is not None and top is not None and top != (book.bid(), book.ask())
+
     def _need(self, cid: str) -> tuple[int, float]:
         """Sort key of a pass: markets without resting quotes first, then the requotes put off longest,
         then the most recently active (their books move: their quotes go stale first)."""
         if not self.execution.open_orders(cid):
             return 0, 0.0
-        since = self._deferred.get(cid)
-        return (1, since) if since is not None else (2, -self._active_at.get(cid, 0.0))
+        waits = self._deferred.get(cid)
+        return (1, waits[0]) if waits is not None else (2, -self._active_at.get(cid, 0.0))
+
+    def _ahead(self, cid: str) -> int:
+        """Orders of the requotes waiting their turn before ``cid``'s (all of them when it waits for none)."""
+        n = 0
+        for other, (_since, need) in self._deferred.items():
+            if other == cid:
+                break
+            n += need
+        return n
+
+    def _pull_crossed(self, cid: str) -> None:
+        """A market waiting its turn for order room whose book now trades through an order of ours:
+        that order is cancelled at once (cancels have their own bucket), without a strategy step."""
+        book = self.feed.books.get(cid)
+        if book is None or self._stopping:
+            return
+        ids = [o.order_id for o in crossed(self.execution.open_orders(cid), book.bid(), book.ask())]
+        if not ids:
+            return
+        self._stepping.add(cid)  # no step of this market while its cancel is on its way
+
+        async def pull() -> None:
+            try:
+                await self.execution.cancel(ids)
+            finally:
+                self._stepping.discard(cid)
+                if cid in self._dirty:
+                    self._wake.set()
+
+        task = asyncio.create_task(pull(), name=f"pull {cid[:10]}")
+        self._step_tasks.add(task)
+        task.add_done_callback(self._step_tasks.discard)
 
     async def _step_task(self, cid: str) -> None:
         """One market's step as a task; a crash engages the kill switch (as a crashed loop would)."""
@@ -887,6 +936,7 @@ class Engine:
         if book is None:
             return
         origin_ns = self.feed.received_ns.pop(cid, 0)  # the frame this step acts on (tick-to-trade)
+        self._top[cid] = (book.bid(), book.ask())
         self.execution.on_book(book)
         view = book.view(10)  # one snapshot per step: the store's and the model's
         self.store.set(f"book/{cid}", view)
@@ -917,12 +967,13 @@ class Engine:
         )
         self._publish_decision(cid, result, now)
         plan = result.plan
-        if plan is not None and plan.place and not self.execution.try_place(len(plan.place)):
+        ahead = self._ahead(cid) if self._deferred else 0
+        if plan is not None and plan.place and not self.execution.try_place(len(plan.place), ahead):
             # no room at the venue's rate limits now: replace only what is well off target or crossing
             plan = pipeline.replan(result, resting, view, params, epoch_changed=epoch_changed, forced=forced,
                                    last_fair=last_fair, now=now)
-            if plan is not None and plan.place and not self.execution.try_place(len(plan.place)):
-                await self._defer(cid, plan)
+            if plan is not None and plan.place and not self.execution.try_place(len(plan.place), ahead):
+                await self._defer(cid, plan, ahead)
                 self._publish_market(cid)
                 return
         if plan is None or not (plan.place or plan.cancel):
@@ -942,14 +993,20 @@ class Engine:
         self._after_orders(cid, brain)
         self._publish_market(cid)
 
-    async def _defer(self, cid: str, plan: Plan) -> None:
+    async def _defer(self, cid: str, plan: Plan, ahead: int) -> None:
         """The venue's rate limits have no room for this requote now: its quotes stay as they are — but
-        orders the book trades through are cancelled at once (cancels have their own bucket) — and the
-        market is stepped again (with a fresh plan) once there is room, first among those waiting."""
+        orders the book trades through are cancelled at once (cancels have their own bucket) — and it
+        waits its turn: first put off, first served. Its market is stepped again (with a fresh plan)
+        when the limits will have room for it after the requotes ahead of it; until then its book
+        changes only cancel crossed orders (``_pull_crossed``) — without the queue a waiting market
+        was stepped every ``min_step_gap_s`` only to be put off again: at 300 markets, 85% of ~3,500
+        steps a second."""
         self.deferrals += 1
-        self._deferred.setdefault(cid, time.monotonic())
-        self._schedule(cid, time.monotonic() + max(self.execution.place_eta(len(plan.place)),
-                                                   self.settings.min_step_gap_s))
+        now = time.monotonic()
+        since = self._deferred.get(cid, (now, 0))[0]
+        self._deferred[cid] = (since, len(plan.place))  # an update keeps its place in the queue
+        self._schedule(cid, now + max(self.execution.place_eta(len(plan.place), ahead),
+                                      self.settings.min_step_gap_s))
         if plan.crossing:
             await self.execution.cancel(list(plan.crossing))
 
@@ -957,6 +1014,7 @@ class Engine:
         """The market may not quote (halted, paused, or ``blocked``: untrusted book, venue truth not
         known): its orders are cancelled, and it requotes exactly its targets once it may again."""
         cid = market.condition_id
+        self._deferred.pop(cid, None)  # not waiting for order room: it places nothing
         if self.execution.open_orders(cid):
             await self.execution.cancel_market(cid)
         if blocked is not None and cid in self._quoting:  # say so only when there was something to pull

@@ -198,10 +198,11 @@ class Execution(ExecutionHealth, Protocol):
         ``perf_counter_ns`` receipt of the market-data frame that led to them (tick-to-trade; 0 none)."""
         ...
 
-    def try_place(self, n: int) -> bool:
+    def try_place(self, n: int, ahead: int = 0) -> bool:
         """Take the rate-limit room for ``n`` new quotes if it is there now (the placement that follows
-        uses it); False when they would have to wait — a strategy step then puts the requote off: its
-        old quotes stay, and a plan that waited would be stale by the time it went out."""
+        uses it) beyond ``ahead`` orders of requotes waiting their turn before this one; False when
+        they would have to wait — a strategy step then puts the requote off: its old quotes stay, and
+        a plan that waited would be stale by the time it went out."""
         ...
 
     def touched(self) -> set[str]:
@@ -213,8 +214,9 @@ class Execution(ExecutionHealth, Protocol):
         """Give back the room ``try_place`` took for ``n`` quotes that were not sent after all."""
         ...
 
-    def place_eta(self, n: int) -> float:
-        """Seconds until ``n`` new quotes could go out without waiting (0 when ``can_place``)."""
+    def place_eta(self, n: int, ahead: int = 0) -> float:
+        """Seconds until ``n`` new quotes could go out without waiting, after ``ahead`` orders of
+        requotes waiting before them (0 when ``try_place`` would take them now)."""
         ...
 
     async def cancel(self, order_ids: Sequence[str]) -> list[str]: ...

@@ -260,13 +260,14 @@ class LiveExecution:
         return Pacing(self.limiter.queued, self.limiter.held_recently(), self.venue_429s,
                       _quantile(recent, 0.5), _quantile(recent, 0.99))
 
-    def try_place(self, n: int) -> bool:
-        """Promise room for ``n`` orders if the buckets hold it beyond what is promised already. Nothing
+    def try_place(self, n: int, ahead: int = 0) -> bool:
+        """Promise room for ``n`` orders if the buckets hold it beyond what is promised already and
+        the ``ahead`` orders of requotes waiting their turn before this one. Nothing
         is taken yet: the venue charges a request when it arrives, so the limiter does too
         (``_room_for``) — a step that takes room and sends a second later, after its cancels, would
         arrive at the venue together with requests that took the refilled room meanwhile (429s)."""
         n = min(n, int(self.limiter.capacity("order")))
-        if not self.limiter.can("order", self._promised_now() + n, Priority.QUOTE):
+        if not self.limiter.can("order", self._promised_now() + ahead + n, Priority.QUOTE):
             return False
         self._promised.append([time.monotonic(), float(n)])
         return True
@@ -294,8 +295,9 @@ class LiveExecution:
     def release_places(self, n: int) -> None:
         self._keep_promise(n)
 
-    def place_eta(self, n: int) -> float:
-        return self.limiter.eta("order", min(n, self.limiter.capacity("order")), Priority.QUOTE)
+    def place_eta(self, n: int, ahead: int = 0) -> float:
+        n = min(n, int(self.limiter.capacity("order")))
+        return self.limiter.eta("order", self._promised_now() + ahead + n, Priority.QUOTE)
 
     @property
     def user_channel(self) -> UserSocket | None:
@@ -1030,7 +1032,11 @@ class LiveExecution:
         """The venue's open orders are the truth: ours it no longer lists are closed, ours it still
         lists are live (and cancelled again if we took them as closed), the rest cancelled — unless
         another client trades this wallet (``foreign_alert``)."""
+        mark = self.orders.mark()
         at_venue = await self._venue_order_ids()
+        # an order the venue confirmed closed while its list was read (a cancel answered, a fill): the
+        # list, read page by page, may predate that. Not unknown, not to be cancelled again
+        at_venue = {oid for oid in at_venue if not self.orders.closed_since(oid, mark)}
         self._close_vanished(at_venue)
         reopened = self._confirm_listed(at_venue)
         if reopened and self._gate.is_set():  # it was meant to be gone: cancel it again, properly this time

@@ -29,6 +29,7 @@ from ..domain.market import Side
 from .execution import OpenOrder
 
 ZERO = Decimal(0)
+CLOSED_KEPT = 20_000  # closes remembered for ``closed_since`` (minutes of churn at hundreds of markets)
 
 
 @dataclass(slots=True)
@@ -50,6 +51,7 @@ class OrderTracker:
         self._open_in: dict[str, dict[str, None]] = {}  # (dicts: insertion order, as ``_open``'s)
         self._closing_in: dict[str, dict[str, None]] = {}
         self._seq = 0
+        self._closed_seq: dict[str, int] = {}  # the last CLOSED_KEPT closes: order id → ``_seq`` then
         #: markets whose orders changed since the engine last looked (``Execution.touched``)
         self.touched: set[str] = set()
 
@@ -119,6 +121,9 @@ class OrderTracker:
             return  # unknown or already settled
         self._seq += 1
         c = self._closing[order_id] = _Closing(o, self._seq, final)
+        self._closed_seq[order_id] = self._seq
+        if len(self._closed_seq) > CLOSED_KEPT:
+            del self._closed_seq[next(iter(self._closed_seq))]
         self._closing_in.setdefault(o.condition_id, {})[order_id] = None
         self._sweep_one(order_id, c)
 
@@ -135,6 +140,16 @@ class OrderTracker:
         """A cancel-all the venue confirmed: nothing of ours rests."""
         for oid in list(self._open):
             self.close(oid)
+
+    def mark(self) -> int:
+        """A point on the tracker's clock: ``closed_since(order_id, mark)`` tells what closed after it."""
+        self._seq += 1
+        return self._seq
+
+    def closed_since(self, order_id: str, mark: int) -> bool:
+        """Whether the venue told us after ``mark`` that the order can no longer fill: a list of open
+        orders read meanwhile may predate that and still show it."""
+        return self._closed_seq.get(order_id, 0) > mark
 
     def replay_started(self) -> int:
         """A trade replay is about to read the venue's history: orders closed before now will have

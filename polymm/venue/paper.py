@@ -110,13 +110,13 @@ class PaperExecution:
     def pacing(self) -> Pacing:
         return Pacing()  # no venue: nothing to pace, no frame-to-wire path
 
-    def try_place(self, n: int) -> bool:
+    def try_place(self, n: int, ahead: int = 0) -> bool:
         return True
 
     def release_places(self, n: int) -> None:
         pass
 
-    def place_eta(self, n: int) -> float:
+    def place_eta(self, n: int, ahead: int = 0) -> float:
         return 0.0
 
     def _free(self, token: str) -> Decimal:
