@@ -87,6 +87,9 @@ class Figures:
     tick_p50_ms: float = float("nan")
     tick_p99_ms: float = float("nan")
     tick_n: int = 0
+    turn_p50_ms: float = float("nan")  # a requote put off for the rate limits: its wait for its turn
+    turn_p99_ms: float = float("nan")
+    turn_n: int = 0
     venue_429s: int = 0
     refresh_p50_ms: float = float("nan")
     refresh_p99_ms: float = float("nan")
@@ -160,6 +163,9 @@ async def dashboard_phase(n: int, urls: dict[str, str], args, venue_pid: int, fi
             ticks = sorted(ms for t, ms in list(ex.tick_to_trade) if a <= t <= b)
             fig.tick_n = len(ticks)
             fig.tick_p50_ms, fig.tick_p99_ms = pct(ticks, .5), pct(ticks, .99)
+            turns = sorted(w * 1000 for t, w in list(engine.turn_waits) if a <= t <= b)
+            fig.turn_n = len(turns)
+            fig.turn_p50_ms, fig.turn_p99_ms = pct(turns, .5), pct(turns, .99)
             r = refresh_intervals(list(app.refresh_times), a, b)
             fig.refresh_p50_ms, fig.refresh_p99_ms = pct(r, .5), pct(r, .99)
             fig.lag_p99_ms = pct(lag.between(a, b), .99)
@@ -344,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         print(line(f))
         print(f"       quoting everywhere {f.quoting_s:.1f} s after start; app CPU {f.app_cpu:.0%}, stand-in CPU "
               f"{f.venue_cpu:.0%}; orders {f.orders_per_s:.1f}/s; requotes put off for the rate limits "
-              f"{f.deferred}, requests held by the limiter {f.throttled}" + "".join(f"; {x}" for x in f.notes))
+              f"{f.deferred}, requests held by the limiter {f.throttled}; tick-to-trade over {f.tick_n} posts; "
+              f"{f.turn_n} requotes waited their turn for order room, p50 {f.turn_p50_ms:.0f} / p99 "
+              f"{f.turn_p99_ms:.0f} ms" + "".join(f"; {x}" for x in f.notes))
     main_fig, base = figs[-1], figs[0]
     if len(figs) > 1:
         def ratio(a: float, b: float) -> str:
@@ -363,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         "tick_to_trade_p50_ms": num(main_fig.tick_p50_ms, 2), "tick_to_trade_p99_ms": num(main_fig.tick_p99_ms, 2),
         "venue_429s": main_fig.venue_429s, "rss_growth_mb": num(main_fig.rss_growth_mb),
         "tui_refresh_p99_ms": num(main_fig.refresh_p99_ms), "kill_ms": num(main_fig.kill_max_ms, 0),
+        "tick_to_trade_posts": main_fig.tick_n, "turn_wait_p50_ms": num(main_fig.turn_p50_ms, 0),
+        "turn_wait_p99_ms": num(main_fig.turn_p99_ms, 0),
         "baseline": {"markets": base.markets, "tick_to_trade_p99_ms": num(base.tick_p99_ms, 2),
                      "tui_refresh_p99_ms": num(base.refresh_p99_ms), "kill_ms": num(base.kill_max_ms, 0),
                      "rss_growth_mb": num(base.rss_growth_mb), "venue_429s": base.venue_429s},

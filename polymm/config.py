@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = Field(15.0, gt=0, le=600)
     quote_interval_s: float = Field(1.0, gt=0, le=60)  # fallback step of a quiet market
     quote_interval_fast_s: float = Field(0.25, gt=0, le=60)  # fallback step of an active market
-    min_step_gap_s: float = Field(0.05, ge=0, le=10)  # coalesce book changes into one step per gap
+    min_step_gap_s: float = Field(0.05, ge=0, le=10)  # while the strategy is busy: one step per gap per market
     # the venue's per-signer rate limits (docs/protocol.md §8; standard tier: 40 orders/s, burst 60; 80
     # cancels/s, burst 120). polymm paces itself by them (venue/ratelimit.py), ``rate_headroom`` below.
     # A higher tier (by 30-day volume) raises them; a lower setting than the venue's is always safe.

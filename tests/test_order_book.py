@@ -166,6 +166,17 @@ def test_a_book_gives_the_garbage_collector_nothing_to_walk() -> None:
     assert (book.bids[1000], book.asks[9000], len(book.bids)) == (1.0, 2.0, MAX_PIPS + 1)
 
 
+def test_a_snapshot_reuses_the_books_arrays() -> None:
+    """Each resync is a snapshot: two fresh 80 kB arrays per market each time churned the allocator
+    (~48 MB of RSS in two minutes of resyncs at 300 markets). They are zeroed in place."""
+    book = _simple_book()
+    where = (book.bids.buffer_info()[0], book.asks.buffer_info()[0])
+    for bid in ("0.10", "0.20"):
+        book.apply(_events(_book_msg(YES, [(bid, "1")], [("0.90", "2")]))[0])
+    assert (book.bids.buffer_info()[0], book.asks.buffer_info()[0]) == where
+    assert book.levels_for(YES) == ([Level(2000, 1.0)], [Level(9000, 2.0)]) and book.bids[1000] == 0.0
+
+
 def test_snapshot_with_bad_price_leaves_the_book_untouched() -> None:
     book = _simple_book()
     before = (list(book.bids), list(book.asks), book.version)

@@ -112,6 +112,26 @@ async def test_a_move_of_the_best_price_is_stepped_at_once_a_change_of_size_wait
     await engine.stop(cancel_orders=False)
 
 
+async def test_book_changes_are_coalesced_only_while_the_strategy_is_busy() -> None:
+    """With the loop to spare a market is stepped on its next frame (tick-to-trade); once planning takes
+    more than a quarter of the loop, changes are coalesced into one step per ``min_step_gap_s`` again,
+    until it falls under 15%."""
+    from polymm.engine.engine import BUSY_SHARE, IDLE_SHARE
+
+    engine = paper_engine(2, min_step_gap_s=0.05)
+    now = engine._busy_since + 1.0
+    engine._step_cpu = (BUSY_SHARE + 0.05) * 1.0
+    assert engine._gap(now) == 0.05
+    engine._step_cpu = (IDLE_SHARE + BUSY_SHARE) / 2  # between the two: stays busy
+    assert engine._gap(now + 1.0) == 0.05
+    engine._step_cpu = IDLE_SHARE / 2
+    assert engine._gap(now + 2.0) == 0.0
+    engine._step_cpu = (IDLE_SHARE + BUSY_SHARE) / 2  # between the two: stays idle
+    assert engine._gap(now + 3.0) == 0.0
+    assert engine._gap(now + 3.1) == 0.0  # measured over half a second at least
+    await engine.stop(cancel_orders=False)
+
+
 async def test_markets_without_quotes_go_first_then_the_requotes_put_off_longest() -> None:
     engine = paper_engine(3)
     from polymm.venue.execution import OrderRequest

@@ -159,11 +159,15 @@ class OrderBook:
         self.last_trade: int | None = None
         self.last_trade_size = 0.0
         self.resolved = False  # the market resolved: never quote it again
+        self.bids = _ZEROS[:]  # a copy (memcpy)
+        self.asks = _ZEROS[:]
         self._reset()
 
     def _reset(self) -> None:
-        self.bids = _ZEROS[:]  # a copy (memcpy)
-        self.asks = _ZEROS[:]
+        # zeroed in place: a snapshot (each resync) must not allocate two 80 kB arrays per market — at
+        # 300 markets the allocator's churn showed as ~48 MB of RSS over two minutes of resyncs
+        self.bids[:] = _ZEROS
+        self.asks[:] = _ZEROS
         self.best_bid = NO_BID
         self.best_ask = NO_ASK
         self.n_bids = 0

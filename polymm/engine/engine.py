@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from time import perf_counter  # the strategy's own CPU accounting (``_gap``): never a test's clock
 
 from ..config import ConfigError, MarketParams, Settings
 from ..domain import pipeline
@@ -84,6 +85,8 @@ SETTLE_WAIT_S = 1.0  # after cancelling, wait at most this long for the cancelle
 FLATTEN_WAIT_S = 5.0  # a flatten waits at most this long for its fills before saying what is left
 FILLS_KEPT = 200  # the fills tab's length
 PORTFOLIO_EVERY_S = 0.1  # the portfolio totals (every market's mark) are published at most this often
+BUSY_SHARE = 0.25  # the strategy coalesces book changes (``min_step_gap_s``) once its planning takes this share
+IDLE_SHARE = 0.15  # … and steps on every change again below this one
 MARKOUT_S = 10.0  # the fills tab's markout horizon
 
 
@@ -166,6 +169,9 @@ class Engine:
         # first): since when, and the orders its last plan needed
         self._deferred: dict[str, tuple[float, int]] = {}
         self._top: dict[str, tuple[int | None, int | None]] = {}  # best bid and ask at each market's last step
+        self._busy, self._busy_since, self._step_cpu = True, time.monotonic(), 0.0  # ``_gap``
+        #: (when, seconds): a requote's wait from its first deferral to its orders going out (its turn)
+        self.turn_waits: deque[tuple[float, float]] = deque(maxlen=4096)
         self.deferrals = 0  # requotes put off because the venue's rate limits had no room (metrics)
         self._pos_book: PositionBook | None = None  # every market's position, kept as it changes (``_positions``)
         self._pos_touched: set[str] = set()  # markets whose position the engine itself changed (book, placements)
@@ -486,12 +492,11 @@ class Engine:
         round trip (or its wait for the rate limits) never holds up another's step; the markets of a
         pass go in order of need — no quotes resting first, then requotes put off longest, then the most
         active."""
-        gap = self.settings.min_step_gap_s
         for cid in self.markets:
             self._schedule(cid, 0.0)
         while not self._stopping:
             now = time.monotonic()
-            ready, soonest = self._take_ready(now, gap)
+            ready, soonest = self._take_ready(now, self._gap(now))
             if not ready:
                 self._wake.clear()
                 try:
@@ -511,6 +516,18 @@ class Engine:
             self._publish_tapes()
             if now - self._portfolio_at >= PORTFOLIO_EVERY_S:  # O(markets): not once per pass
                 self._publish_portfolio()
+
+    def _gap(self, now: float) -> float:
+        """The coalescing gap: ``min_step_gap_s`` while the strategy is busy — its steps' planning took
+        more than ``BUSY_SHARE`` of the last half second (until it falls under ``IDLE_SHARE``) — else
+        0: with the loop to spare, a market is stepped on its next frame (tick-to-trade), and a frame
+        that comes while its step is in flight still waits for that step to finish."""
+        span = now - self._busy_since
+        if span >= 0.5:
+            share = self._step_cpu / span
+            self._busy = share > (IDLE_SHARE if self._busy else BUSY_SHARE)
+            self._busy_since, self._step_cpu = now, 0.0
+        return self.settings.min_step_gap_s if self._busy else 0.0
 
     def _schedule(self, cid: str, due: float) -> None:
         self._next_due[cid] = due
@@ -935,7 +952,10 @@ class Engine:
         book = self.feed.books.get(cid)
         if book is None:
             return
+        t_plan = perf_counter()
         origin_ns = self.feed.received_ns.pop(cid, 0)  # the frame this step acts on (tick-to-trade)
+        if cid in self._deferred:
+            origin_ns = 0  # a turn for order room, not a reaction to a frame: its wait is in ``turn_waits``
         self._top[cid] = (book.bid(), book.ask())
         self.execution.on_book(book)
         view = book.view(10)  # one snapshot per step: the store's and the model's
@@ -966,6 +986,7 @@ class Engine:
             now=now,
         )
         self._publish_decision(cid, result, now)
+        self._step_cpu += perf_counter() - t_plan
         plan = result.plan
         ahead = self._ahead(cid) if self._deferred else 0
         if plan is not None and plan.place and not self.execution.try_place(len(plan.place), ahead):
@@ -980,7 +1001,10 @@ class Engine:
             self._deferred.pop(cid, None)
             self._publish_market(cid)
             return  # nothing to change (the fixed model: the mid has not moved past the threshold)
-        self._deferred.pop(cid, None)
+        waited = self._deferred.pop(cid, None)
+        if waited is not None:
+            t = time.monotonic()
+            self.turn_waits.append((t, t - waited[0]))
         self._force.discard(cid)
         self._last_fair[cid] = plan.fair
         self._last_epoch[cid] = book.epoch
