@@ -154,7 +154,7 @@ class PositionBook(Mapping[str, Position]):
         if k is None:
             return
         if k >= len(self._e):
-            self._e = np.concatenate([self._e, np.zeros(rho.capacity - len(self._e))])
+            self._e = _fit(self._e, rho.capacity)
         new = risk_unit(p) if p is not None else 0.0
         delta = new - self._e[k]
         self._e[k] = new
@@ -242,7 +242,7 @@ class PositionBook(Mapping[str, Position]):
             k = rho.slot(cid) if p.qty else rho.index(cid)
             if k is not None:
                 if k >= len(e):
-                    e = np.concatenate([e, np.zeros(rho.capacity - len(e))])
+                    e = _fit(e, rho.capacity)
                 e[k] = risk_unit(p)
             return e
         if self._e is None or self._e_for is not rho or self._e_epoch != rho.epoch:
@@ -250,7 +250,7 @@ class PositionBook(Mapping[str, Position]):
             for c in self._held:
                 self._put_unit(c, self._pos[c])
         if len(self._e) < rho.capacity:
-            self._e = np.concatenate([self._e, np.zeros(rho.capacity - len(self._e))])
+            self._e = _fit(self._e, rho.capacity)
             self._quad = None
         return self._e
 
@@ -406,7 +406,7 @@ class CorrelationTracker:
             if p.qty:
                 k = self.slot(cid)
                 if k >= len(e):
-                    e = np.concatenate([e, np.zeros(self.capacity - len(e))])
+                    e = _fit(e, self.capacity)
                 e[k] = risk_unit(p)
         return e
 
@@ -433,6 +433,11 @@ class CorrelationTracker:
         self._rho = None
         self.version += 1
         self.epoch += 1
+
+
+def _fit(e: np.ndarray, n: int) -> np.ndarray:
+    """``e`` padded with zeros to ``n`` slots (the tracker gave out new ones)."""
+    return e if len(e) >= n else np.concatenate([e, np.zeros(n - len(e))])
 
 
 def risk_unit(p: Position) -> float:
