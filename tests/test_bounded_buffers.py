@@ -213,6 +213,20 @@ def test_ledger_forgets_only_what_the_venue_is_done_with():
     assert ledger.forget(before=50.0) == 1 and ledger.legs() == 1
 
 
+def test_ledger_never_books_again_a_trade_from_before_what_it_forgot():
+    """Forgetting drops a leg's dedup key: a replay reaching back past it would book the trade twice. The
+    ledger refuses unknown trades older than its horizon (what it may have forgotten) instead."""
+    ledger = Ledger()
+    old = leg(2, 10.0)
+    assert ledger.record(old, "CONFIRMED") == [old]
+    assert ledger.forget(before=50.0) == 1 and ledger.horizon == 50.0
+    assert ledger.record(old, "CONFIRMED") == [] and ledger.record(old, "MATCHED") == []  # a replay of it
+    assert ledger.shares("yes") == D(-1) and ledger.portfolio.position(CID).fills == 1 and ledger.beyond_horizon == 2
+    fresh = leg(3, 60.0)
+    assert ledger.record(fresh, "MATCHED") == [fresh]  # newer than the horizon: booked as always
+    assert ledger.forget(before=20.0) == 0 and ledger.horizon == 50.0  # the horizon never goes back
+
+
 # ------------------------------------------------------------------------------------------ journal queue
 
 
@@ -369,3 +383,44 @@ async def test_live_execution_forgets_placements_no_longer_open_after_a_replay()
         assert await exe._replay_trades()
         assert set(exe._placed_at) == {o.order_id for o in exe.open_orders()} and len(exe._placed_at) == 5
         assert exe.trades_since is None
+
+
+async def test_trade_replays_read_from_the_last_replay_not_the_whole_hour_and_never_book_twice(wait_until) -> None:
+    """Every ``reconcile_s`` a replay read the venue's trades of the whole last hour (tens of thousands at
+    hundreds of markets) and the ledger kept every leg of that hour. Now the first replay reads the hour,
+    the next ones from ``REPLAY_OVERLAP_S`` before the previous one started, and legs older than that go.
+    A replay forced back over the hour afterwards books nothing twice (against the real venue's trades)."""
+    import time
+
+    from engines import Live
+
+    from polymm.venue.execution import OrderRequest
+    from polymm.venue.live import REPLAY_OVERLAP_S
+    from polymm_standin.server import run_exchange
+    from polymm_standin.sim.matching import OrderType
+
+    async with run_exchange(port=0, seed=31, flow=False) as ex, Live(ex, reconcile_s=3600.0) as exe:
+        await wait_until(lambda: exe.ready()[0])  # the catch-up (the first replay) is done
+        m = ex.markets[0]
+        asked: list[int] = []
+        get_trades = exe._client.get_trades
+
+        def noting(params, *args, **kwargs):  # the SDK's own call, its ``after`` noted
+            asked.append(params.after)
+            return get_trades(params, *args, **kwargs)
+
+        exe._client.get_trades = noting
+        bid = ex.matching.book(m.yes_token).bids[-1][0]
+        await exe.place_many(m, None, [OrderRequest(Side.BUY, bid + m.tick.pips, Decimal(5))])
+        ex.matching.place("test-taker", m.yes_token, Side.SELL, bid + m.tick.pips, Decimal(5), order_type=OrderType.FAK)
+        await wait_until(lambda: exe.ledger.shares(m.yes_token) == Decimal(5))
+        first = exe._replayed_from
+        assert first is not None
+        assert await exe._replay_trades()
+        assert asked == [int(first - REPLAY_OVERLAP_S)]  # from the last replay less the overlap, not the hour
+        await wait_until(lambda: exe.ledger.pending_legs() == 0, timeout=30)  # the venue is done with the trade
+        assert exe.ledger.forget(before=time.time() + 1) == 1  # its leg forgotten (as in a long run)
+        exe._replayed_from = None  # and a replay forced back over the whole hour
+        assert await exe._replay_trades()
+        assert abs(asked[-1] - (time.time() - 3600)) < 60
+        assert exe.ledger.shares(m.yes_token) == Decimal(5) and exe.ledger.beyond_horizon >= 1  # not booked twice

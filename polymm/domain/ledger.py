@@ -20,7 +20,9 @@ not by the set of markets being quoted.
   keeping of the execution needs to know how much of an order can still fill.
 * **History.** Legs are kept to deduplicate replays of the venue's trades; ``forget(before)`` drops
   the ones the venue is done with that no replay can bring any more (the caller knows how far back
-  its replays read), so the history stays bounded in a long run.
+  its replays read), so the history stays bounded in a long run. A trade older than what was
+  forgotten (``horizon``) and not known is not booked (``beyond_horizon`` counts them): a replay that
+  reached back too far can never book one twice; the balance comparison still sees it.
 
 Restart: the journal's fills (originals, reversals, adjustments) and each leg's last status are
 given back to ``restore``; a leg whose last status is FAILED but whose reversal never reached the
@@ -92,6 +94,9 @@ class Ledger:
         self.touched: set[str] = set()
         self.reversals = 0
         self.adjustments = 0
+        #: legs with a fill older than this (epoch seconds) may have been forgotten: not booked again
+        self.horizon = 0.0
+        self.beyond_horizon = 0  # trades refused for that
 
     # ------------------------------------------------------------------ reads
     def shares(self, token_id: str) -> Decimal:
@@ -146,6 +151,9 @@ class Ledger:
         booked leg turns FAILED, else nothing."""
         key = (fill.trade_id, fill.order_id)
         leg = self._legs.get(key)
+        if leg is None and fill.ts < self.horizon:
+            self.beyond_horizon += 1  # booked once already, or older than anything a replay may bring
+            return []
         if status == "FAILED":
             if leg is None:  # never booked: remember, so a late MATCHED does not book it
                 self._legs[key] = Leg(fill, status, booked=False)
@@ -260,6 +268,7 @@ class Ledger:
         ``keep_orders`` (orders that can still fill or are closing: the execution still reads it).
         Returns how many legs were forgotten."""
         keep = set(keep_orders)
+        self.horizon = max(self.horizon, before)
         gone: list[tuple[str, str]] = []
         left: set[str] = set()
         for key, leg in self._legs.items():

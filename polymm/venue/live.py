@@ -85,7 +85,11 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 BATCH_MAX = 15
-FORGET_MARGIN_S = 600.0  # ledger legs are forgotten this long before the oldest trade a replay can bring
+#: A replay reads the venue's trades from this long before the previous successful replay started
+#: (trades matched while it ran, and our clock against the venue's), not the whole last hour again:
+#: at hundreds of markets an hour of trades is tens of thousands, read every ``reconcile_s``.
+REPLAY_OVERLAP_S = 120.0
+FORGET_MARGIN_S = 120.0  # ledger legs are forgotten this long before the oldest trade a replay can bring
 PROMISE_S = 2.0  # rate-limit room promised to a strategy step (``try_place``) lapses if not used by then
 RETRYABLE = {425, 429, 500, 502, 503, 504, None}  # None: no answer (network error, timeout)
 MICRO = Decimal(1_000_000)
@@ -193,6 +197,7 @@ class LiveExecution:
         self.on_fill_status: Callable[[str, str, str], None] | None = None
         #: set by a restart from the journal: replay the venue's trades since then (not just the last hour)
         self.trades_since: float | None = None
+        self._replayed_from: float | None = None  # when the last successful trade replay started (epoch)
         #: seconds from sending a batch to the venue's answer (retries included; none if no answer): metrics
         self.on_post_latency: Callable[[float], None] | None = None
         #: seconds from a frame's receipt to the orders it led to leaving (worker thread; metrics)
@@ -1113,11 +1118,12 @@ class LiveExecution:
         return True
 
     async def _replay_trades(self) -> bool:
-        """Book the venue's trades since the oldest thing we may have missed: the last hour, the last
-        journaled fill (a restart) and the oldest leg the venue has not finished with."""
+        """Book the venue's trades since the oldest thing we may have missed: the last hour on the
+        first replay, then ``REPLAY_OVERLAP_S`` before the previous one started; the last journaled
+        fill (a restart) and the oldest leg the venue has not finished with."""
         from py_clob_client_v2.clob_types import TradeParams
 
-        since = time.time() - 3600
+        since = time.time() - 3600 if self._replayed_from is None else self._replayed_from - REPLAY_OVERLAP_S
         for t in (self.trades_since, self.ledger.oldest_open_leg()):
             if t is not None:
                 since = min(since, t - 60)
@@ -1137,17 +1143,19 @@ class LiveExecution:
             self._on_trade_event(ev)
         self.orders.replay_done(mark)  # every fill of orders closed before the replay is booked now
         self._settled.set()
+        self._replayed_from = started
         self._forget_history(since, started)
         return True
 
     def _forget_history(self, since: float, started: float) -> None:
         """Keep memory flat: once a replay from ``since`` is booked, no later replay reaches further
-        back than the last hour (or an unfinished leg, which is never forgotten), so the legs the
-        venue is done with from before then — and their dedup keys — can go; so can the placement
-        times of orders no longer open."""
-        self.trades_since = None  # a restart's gap is booked now: from here on the last hour is enough
+        back than ``REPLAY_OVERLAP_S`` before this one started (or an unfinished leg, which is never
+        forgotten), so the legs the venue is done with from before then — and their dedup keys — can
+        go; so can the placement times of orders no longer open. The ledger refuses to book a trade
+        from before what it forgot (``Ledger.horizon``): a replay can never book one twice."""
+        self.trades_since = None  # a restart's gap is booked now: from here on the overlap is enough
         keep = {*self.orders.ids(), *self.orders.closing_ids()}
-        self.ledger.forget(min(since, started - 3600) - FORGET_MARGIN_S, keep_orders=keep)
+        self.ledger.forget(min(since, started - REPLAY_OVERLAP_S) - FORGET_MARGIN_S, keep_orders=keep)
         cutoff = time.monotonic() - self.config.unanswered_s
         self._placed_at = {oid: t for oid, t in self._placed_at.items() if oid in keep or t >= cutoff}
 
