@@ -7,6 +7,7 @@ stops start-up with ``ConfigError`` naming the variable and the allowed values. 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Literal
 
@@ -16,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .domain.params import ConfigError, MarketParams, check_model_name, describe_validation_error
 from .domain.prices import human
 from .domain.risk import RiskLimits
-from .domain.signals import EventConfig
+from .domain.signals import EventConfig, HourConfig, ParityConfig, SignalsConfig
 
 __all__ = ["ConfigError", "MarketParams", "Settings", "load_settings"]
 
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     default_layers: int = Field(1, ge=1, le=5)
     default_requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
     default_position_limit: Decimal = Field(Decimal("100"), gt=0)
+    # the outer layers moved away from the book by up to N ticks and shrunk by up to a fraction of their size,
+    # drawn (deterministically) from the seed, the market, the layer and its inner price (0: no jitter)
+    default_jitter_ticks: int = Field(0, ge=0, le=20)
+    default_jitter_size: float = Field(0.0, ge=0, lt=1)
+    jitter_seed: int = Field(0, ge=0, le=2**32 - 1)
 
     # pm4, with the parameters below: chosen by bench/strategy_bench.py (docs/strategy.md has the tables)
     default_model: str = "pm4"  # a registered quoting model (domain/params.py QUOTING_MODELS)
@@ -75,6 +81,8 @@ class Settings(BaseSettings):
     default_gamma_a: float = Field(_P["gamma_a"], ge=0, le=10)  # pm4: exponent of 1/(1 − |q̂|)^γa
     default_k_vol: float = Field(_P["k_vol"], ge=0, le=50)  # pm4: half-spread per σ over one second
     default_skew_ticks: float = Field(_P["skew_ticks"], ge=0, le=100)  # pm4: price shift at the limit, ticks
+    default_j_min: float = Field(_P["j_min"], gt=0, le=1)  # pm4: the volatility multiplier J at least (lambda_min)
+    default_j_max: float = Field(_P["j_max"], ge=1, le=10)  # pm4: and at most (lambda_max)
 
     # risk (polymm/engine/risk.py explains every rule)
     risk_mode: Literal["enforce", "log"] = "enforce"  # log: vetoes and limit breaches are only logged
@@ -86,6 +94,9 @@ class Settings(BaseSettings):
     max_group_loss: Decimal = Field(Decimal("300"), gt=0)
     max_correlated_exposure: Decimal = Field(Decimal("500"), gt=0)
     daily_loss_limit: Decimal = Field(Decimal("100"), gt=0)
+    # soft cap: a warning (event log, metric, amber status) once the total position, the total, worst market's or
+    # correlated exposure uses this percentage of its hard cap; again after it fell 5 points below (100: off)
+    soft_cap_pct: float = Field(80.0, gt=0, le=100)
     loss_tighten_min: float = Field(0.25, gt=0, le=1)
     error_cooldown_errors: int = Field(5, ge=1, le=10_000)
     error_cooldown_s: float = Field(30.0, ge=0, le=3600)
@@ -104,6 +115,45 @@ class Settings(BaseSettings):
     kelly_horizon_hours: float = Field(72.0, gt=0, le=10_000)
     kelly_eta_time: float = Field(0.5, ge=0, le=10)  # time factor = (hours to end / horizon)^eta_time
     kelly_slippage: float = Field(0.05, ge=0, le=1)
+    # signals (polymm/domain/signals.py explains each; the defaults are the measured ones). Flow: taker buys vs
+    # sells over flow_window_s skew the quotes (up to flow_max_skew_ticks) and widen them (1 + flow_widen_k·|imb|)
+    # once |imbalance| ≥ flow_imbalance_threshold
+    flow_window_s: float = Field(60.0, gt=0, le=86_400)
+    flow_imbalance_threshold: float = Field(0.0, ge=0, lt=1)
+    flow_max_skew_ticks: float = Field(2.0, ge=0, le=100)
+    flow_widen_k: float = Field(0.5, ge=0, le=100)
+    # volatility: σ is an EWMA of squared mid changes with vol_half_life_s; the regime J is the fast over the slow
+    # EWMA of |Δmid| (the regime windows), clipped per market to [j_min, j_max] (POLYMM_DEFAULT_J_MIN/_MAX)
+    vol_half_life_s: float = Field(60.0, gt=0, le=86_400)
+    regime_fast_half_life_s: float = Field(10.0, gt=0, le=86_400)
+    regime_slow_half_life_s: float = Field(300.0, gt=0, le=86_400)
+    # toxic flow: the share of our fills marked out adversely at 10 s; from toxic_threshold on the spread widens by
+    # 1 + toxic_widen_k·(toxicity − threshold)/(1 − threshold)
+    toxic_threshold: float = Field(0.5, ge=0, lt=1)
+    toxic_widen_k: float = Field(1.0, ge=0, le=100)
+    # volume spikes: the last minute's prints ≥ spike_k × the usual minute; spike_widen multiplies the spread meanwhile
+    # (1: shown, not acted on). Time of day: an hour that moves more than the day's mean widens by that ratio, at most
+    # hour_widen_max (1: learned and shown, not acted on). max_widen caps the signals' combined multiplier (0: none)
+    spike_k: float = Field(3.0, gt=1, le=1_000)
+    spike_widen: float = Field(1.0, ge=1, le=10)
+    hour_widen_max: float = Field(1.0, ge=1, le=10)
+    max_widen: float = Field(0.0, ge=0, le=100)
+
+    # YES/NO parity arbitrage (domain/signals.py ParityArb, domain/pipeline.py parity_take): a gap in the book
+    # (YES ask + NO ask under $1, or the bids' mirror) worth arb_min_profit_bps a pair after the taker fees
+    # (arb_fee_rate · p · (1 − p) a leg; 0.07 is the highest documented rate) is shown and logged with its
+    # profit and size ("alert"), also taken with two fill-and-kill orders within the risk limits ("take"),
+    # or ignored ("off"); at most arb_max_size shares a take, once per arb_cooldown_s per market
+    arb_mode: Literal["off", "alert", "take"] = "alert"
+    arb_min_profit_bps: float = Field(10.0, ge=0, le=5_000)
+    arb_fee_rate: float = Field(0.07, ge=0, le=0.25)
+    arb_max_size: float = Field(50.0, gt=0, le=1_000_000)
+    arb_cooldown_s: float = Field(5.0, ge=0, le=3600)
+    # latency alerts (0 = off): a warning in the event log while the last minute's order round trip p99 (sending
+    # a batch to the venue's answer) or the market data's delay p99 (the venue's timestamp to receipt, clock
+    # offset included) is over its threshold, and a note once it is back under
+    alert_order_latency_ms: float = Field(1000.0, ge=0, le=600_000)
+    alert_feed_delay_ms: float = Field(5000.0, ge=0, le=600_000)
     balance_drop_alert: float = Field(0.2, gt=0, lt=1)
     balance_check_s: float = Field(30.0, gt=0, le=3600)
     feed_error_kill_s: float = Field(60.0, gt=0, le=3600)
@@ -115,6 +165,11 @@ class Settings(BaseSettings):
     # SQLite journal (polymm/journal.py). Empty: the programs use ~/.local/state/polymm/journal-<mode>.sqlite
     # in paper and live mode and none in demo mode (its venue is new every run); "off": no journal.
     journal_path: str = ""
+    # JSONL event log (polymm/eventlog.py): one JSON object a line for every decision, fill and risk event, rotated
+    # at event_log_max_mb, event_log_files old files kept. Empty: none
+    event_log: str = ""
+    event_log_max_mb: float = Field(50.0, gt=0, le=100_000)
+    event_log_files: int = Field(5, ge=1, le=1000)
     # how long signing in, the start-up market listing and the first catch-up ride out a busy or
     # unreachable venue (425, 429, 5xx, no answer) before a clear final error
     venue_retry_s: float = Field(120.0, ge=0, le=3600)
@@ -122,6 +177,10 @@ class Settings(BaseSettings):
     heartbeat_timeout_s: float = Field(15.0, gt=0, le=600)
     quote_interval_s: float = Field(1.0, gt=0, le=60)  # fallback step of a quiet market
     quote_interval_fast_s: float = Field(0.25, gt=0, le=60)  # fallback step of an active market
+    # sleep mode: a market whose book has not changed for sleep_after_s seconds (0 = never) is stepped every
+    # quote_interval_sleep_s only (a book change still steps it at once)
+    sleep_after_s: float = Field(300.0, ge=0, le=86_400)
+    quote_interval_sleep_s: float = Field(10.0, gt=0, le=3600)
     min_step_gap_s: float = Field(0.05, ge=0, le=10)  # while the strategy is busy: one step per gap per market
     # the venue's per-signer rate limits (docs/protocol.md §8; standard tier: 40 orders/s, burst 60; 80
     # cancels/s, burst 120). polymm paces itself by them (venue/ratelimit.py), ``rate_headroom`` below.
@@ -180,6 +239,14 @@ class Settings(BaseSettings):
         lo = info.data.get("select_min_hours_to_end")
         if v is not None and lo is not None and v <= lo:
             raise ValueError(f"must be above POLYMM_SELECT_MIN_HOURS_TO_END ({human(lo)})")
+        return v
+
+    @field_validator("regime_slow_half_life_s")
+    @classmethod
+    def _regime_windows(cls, v: float, info: ValidationInfo) -> float:
+        fast = info.data.get("regime_fast_half_life_s")
+        if fast is not None and v <= fast:
+            raise ValueError(f"must be above POLYMM_REGIME_FAST_HALF_LIFE_S ({human(fast)})")
         return v
 
     @field_validator("default_model", mode="before")
@@ -260,13 +327,35 @@ class Settings(BaseSettings):
             gamma_a=self.default_gamma_a,
             k_vol=self.default_k_vol,
             skew_ticks=self.default_skew_ticks,
+            j_min=self.default_j_min,
+            j_max=self.default_j_max,
+            jitter_ticks=self.default_jitter_ticks,
+            jitter_size=self.default_jitter_size,
+            jitter_seed=self.jitter_seed,
         )
 
     def event_config(self) -> EventConfig:
         """The event rules of the signals: reduce-only, and the halts before the end and a game's start."""
         return EventConfig(reduce_only_hours=self.reduce_only_hours, halt_before_end_h=self.halt_before_end_h,
                            halt_before_start_min=self.halt_before_start_min, cool_off_s=self.cool_off_s,
-                           jump_k=self.jump_k, jump_min_ticks=self.jump_min_ticks, sweep_levels=self.sweep_levels)
+                           jump_k=self.jump_k, jump_min_ticks=self.jump_min_ticks, sweep_levels=self.sweep_levels,
+                           spike_k=self.spike_k, spike_widen=self.spike_widen)
+
+    def signals_config(self) -> SignalsConfig:
+        """Every market's signal settings (the ``POLYMM_`` signal knobs; the rest at the measured defaults)."""
+        d = SignalsConfig()
+        return replace(
+            d, events=self.event_config(),
+            flow=replace(d.flow, window=self.flow_window_s, threshold=self.flow_imbalance_threshold,
+                         max_skew_ticks=self.flow_max_skew_ticks, widen_k=self.flow_widen_k),
+            volatility=replace(d.volatility, var_half_life=self.vol_half_life_s,
+                               fast_half_life=self.regime_fast_half_life_s,
+                               slow_half_life=self.regime_slow_half_life_s),
+            markouts=replace(d.markouts, threshold=self.toxic_threshold, widen_k=self.toxic_widen_k),
+            parity=ParityConfig(threshold_bps=self.arb_min_profit_bps, fee_rate=self.arb_fee_rate,
+                                max_size=self.arb_max_size),
+            hours=HourConfig(widen_max=self.hour_widen_max), max_widen=self.max_widen,
+        )
 
     def risk_limits(self) -> RiskLimits:
         return RiskLimits(

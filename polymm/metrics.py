@@ -215,6 +215,20 @@ class EngineCollector:
             fills.add_metric([side.value.lower()], n)
             shares.add_metric([side.value.lower()], float(self.engine.shares_by_side[side]))
         yield from (fills, shares)
+        sent = CounterMetricFamily("polymm_quotes_sent", "Quotes sent to the venue, by YES-terms side", labels=["side"])
+        for side, n in self.engine.orders_by_side.items():
+            sent.add_metric([side.value.lower()], n)
+        yield sent
+        yield GaugeMetricFamily("polymm_fills_per_minute", "Fills of ours in the last minute",
+                                value=self.engine.fills_per_minute())
+        yield CounterMetricFamily("polymm_latency_alerts", "Latency alerts raised (order round trip or market data "
+                                  "delay over its threshold)", value=self.engine.latency_alerts)
+        yield CounterMetricFamily("polymm_soft_cap_warnings", "Warnings that a cap's use passed the soft cap "
+                                  "(POLYMM_SOFT_CAP_PCT)", value=self.engine.soft_cap_warnings)
+        usage = GaugeMetricFamily("polymm_cap_usage_ratio", "Each hard cap's use as a fraction of it", labels=["cap"])
+        for cap, used in self.engine.usage.items():
+            usage.add_metric([cap.replace(" ", "_")], used)
+        yield usage
         st = self.engine.store.get("execution")
         if st is not None:
             yield GaugeMetricFamily("polymm_reconciling", "1 while what we hold is not known (catch-up, a failing "
@@ -235,6 +249,11 @@ class EngineCollector:
                                       value=st.venue_429s)
         yield CounterMetricFamily("polymm_requotes_deferred", "Requotes put off because the venue's rate limits "
                                   "had no room (the old quotes stayed)", value=self.engine.deferrals)
+        arbs = CounterMetricFamily("polymm_parity_gaps", "YES/NO parity gaps worth the minimum profit after fees, "
+                                   "by what was done (alerted, taken, refused by the limits)", labels=["action"])
+        for action, n in self.engine.arbs.items():
+            arbs.add_metric([action], n)
+        yield arbs
         age = ex.heartbeat_age
         if age is not None:
             yield GaugeMetricFamily("polymm_heartbeat_age_seconds", "Seconds since the venue accepted our heartbeat",

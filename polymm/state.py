@@ -78,6 +78,8 @@ class RiskState:
     balance: float | None = None
     alert: str = ""
     enforce: bool = True
+    #: the caps used beyond ``POLYMM_SOFT_CAP_PCT`` of their limit, e.g. ``("total position 85%",)``
+    near_caps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,8 +94,9 @@ def test_exchange_command_prints_its_urls_and_serves_books(tmp_path) -> None:
 
 
 def test_headless_demo_quotes_and_sigint_cancels_and_exits_0(tmp_path) -> None:
-    """The embedded stand-in (``--demo``), text logs: quote, then Ctrl-C; the venue confirms none rest."""
-    p = subprocess.Popen([*POLYMM, "run", "--demo"], cwd=tmp_path, env=_env(POLYMM_QUOTE_INTERVAL_S="0.2"),
+    """The embedded stand-in (``--demo``), text logs: quote, then Ctrl-C; the venue confirms none rest. With
+    ``--profile`` the hot functions' table follows on exit."""
+    p = subprocess.Popen([*POLYMM, "run", "--demo", "--profile"], cwd=tmp_path, env=_env(POLYMM_QUOTE_INTERVAL_S="0.2"),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = []
     try:
@@ -114,6 +115,9 @@ def test_headless_demo_quotes_and_sigint_cancels_and_exits_0(tmp_path) -> None:
     assert "SIGINT: stopping; cancelling every order of ours at the venue" in out
     assert re.search(r"stopped: \d+ resting orders cancelled; the venue confirms none of ours rest", out), out
     assert "Traceback" not in out
+    table = out[out.index("profile (--profile)"):]
+    assert re.search(r"^MarketBrain\.decide +[1-9][\d,]* ", table, re.M), table  # called, and counted
+    assert re.search(r"^LiveExecution\._sign_many +[1-9]", table, re.M), table
 
 
 async def test_sigterm_cancels_every_order_of_ours_at_the_venue_then_exits_0(tmp_path: Path, wait_until) -> None:

@@ -131,6 +131,10 @@ async def test_a_demo_engine_exports_feed_orders_fills_inventory_pnl_risk_and_la
             assert s["polymm_fills_total", {"side": "buy"}] == 1 and s["polymm_fills_total", {"side": "sell"}] == 0
             assert s["polymm_filled_shares_total", {"side": "buy"}] == float(size)
             assert s["polymm_fills_reversed_total"] == 0
+            assert s["polymm_fills_per_minute"] == 1  # the one fill, just now
+            sent = s["polymm_quotes_sent_total", {"side": "buy"}], s["polymm_quotes_sent_total", {"side": "sell"}]
+            assert sent[0] >= 1 and sent[1] >= 1 and sum(sent) >= resting + 1  # both sides quoted, the hit bid too
+            assert s["polymm_parity_gaps_total", {"action": "taken"}] == 0
             qty = engine.portfolio.position(cid).qty
             assert s["polymm_inventory_shares", {"market": cid, "outcome": "YES", "token": market.yes_token}] \
                 == float(qty) == float(size)

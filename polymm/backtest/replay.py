@@ -66,7 +66,7 @@ from polymm.domain.prices import MAX_PIPS, PriceError, pips_to_decimal, price_to
 from polymm.domain.quoting import Quote
 from polymm.domain.requote import budget_for, positions_for, reserved_for_step, shares_for
 from polymm.domain.risk import Position, RiskEngine, RiskLimits
-from polymm.domain.signals import EventConfig, SignalsConfig
+from polymm.domain.signals import SignalsConfig
 from polymm.domain.strategy import MarketBrain
 from polymm.venue.recorder import FrameReader, MarketsLine
 
@@ -99,7 +99,10 @@ class ReplayConfig:
     max_market_exposure: Decimal = _DEFAULTS["max_market_exposure"]
     max_total_position: Decimal = _DEFAULTS["max_total_position"]
     max_order_size: Decimal = _DEFAULTS["max_order_size"]
-    events: EventConfig = field(default_factory=_SETTINGS.event_config)  # reduce-only, halts, cool-off
+    #: the signals' settings: reduce-only, halts, cool-off, the signal knobs, parity gaps (a crossed book's gap
+    #: is counted: ``parity_gaps``)
+    signals: SignalsConfig = field(default_factory=_SETTINGS.signals_config)
+    arb_cooldown_s: float = _DEFAULTS["arb_cooldown_s"]
     min_step_gap_s: float = _DEFAULTS["min_step_gap_s"]
     quote_interval_s: float = _DEFAULTS["quote_interval_s"]
     quote_interval_fast_s: float = _DEFAULTS["quote_interval_fast_s"]
@@ -111,7 +114,7 @@ class ReplayConfig:
         return cls(
             limits=s.risk_limits(), base=s.default_params(), total_capital=s.total_capital,
             max_market_exposure=s.max_market_exposure, max_total_position=s.max_total_position,
-            max_order_size=s.max_order_size, events=s.event_config(),
+            max_order_size=s.max_order_size, signals=s.signals_config(), arb_cooldown_s=s.arb_cooldown_s,
             min_step_gap_s=s.min_step_gap_s, quote_interval_s=s.quote_interval_s,
             quote_interval_fast_s=s.quote_interval_fast_s,
         )
@@ -158,7 +161,13 @@ class Replay:
         #: the frames received at one instant are applied together before anything due then runs (module
         #: docstring); False only to measure what that is worth (``bench/fill_gap_bench.py``)
         self.batch_instants = True
-        self._signals = SignalsConfig(events=config.events)
+        self._signals = config.signals
+        #: parity gaps seen in crossed books (``pipeline.parity_gap``, once per ``arb_cooldown_s`` a market),
+        #: and the dollars taking each in full would have locked in: counted, not traded (the engine's
+        #: ``arb_mode=take`` is not simulated)
+        self.parity_gaps = 0
+        self.parity_gap_profit = _ZERO
+        self._gap_at: dict[str, float] = {}
         self.markouts = Markouts(HORIZONS_S, unit=NS)
         self.curve = Curve(1.0, markets=0)
         self.now = 0.0  # simulated epoch seconds
@@ -367,6 +376,8 @@ class Replay:
             self._deferred.add(cid)
             return
         if self.halted or not self._trusted(cid, book):
+            if book.crossed and not self.halted:
+                self._parity_gap(cid, book, now)
             if venue.open_orders(cid):
                 venue.cancel_market(cid)
             self._force.add(cid)
@@ -405,6 +416,15 @@ class Replay:
         venue.submit(cid, plan.cancel, plan.place, check)
         if not venue.busy(cid):
             self._quoted(cid)
+
+    def _parity_gap(self, cid: str, book: OrderBook, now: float) -> None:
+        """A crossed book: the engine's parity-gap check (``Engine._on_arb``), counted."""
+        arb = pipeline.parity_gap(self.brains[cid], self.venue.view(book, VIEW_DEPTH), self.venue.open_orders(cid))
+        if arb is None or now - self._gap_at.get(cid, -math.inf) < self.config.arb_cooldown_s:
+            return
+        self._gap_at[cid] = now
+        self.parity_gaps += 1
+        self.parity_gap_profit += arb.profit
 
     def _quoted(self, cid: str) -> None:
         """Our resting inner quotes to the brain (competitor detection), as the engine does after a step."""
@@ -491,7 +511,8 @@ class Replay:
     def _venue_counters(self) -> tuple[tuple[str, int | float], ...]:
         v = self.venue
         return (("latency_ms", round(v.latency_s * 1000, 3)), ("post_only_rejects", v.post_only_rejects),
-                ("late_cancels", v.late_cancels), ("placement_cuts", v.cuts), ("crossed_by_recording", v.crossed))
+                ("late_cancels", v.late_cancels), ("placement_cuts", v.cuts), ("crossed_by_recording", v.crossed),
+                ("parity_gaps", self.parity_gaps), ("parity_gap_profit", float(self.parity_gap_profit)))
 
     def report(self, counters: Iterable[tuple[str, int | float | str | None]] = ()) -> RunReport:
         """The report as of now (markouts whose horizon ended by the last frame are resolved)."""

@@ -101,7 +101,6 @@ from polymm.domain.prices import PIPS_PER_UNIT, pips_to_decimal
 from polymm.domain.quoting import Quote
 from polymm.domain.requote import budget_for, positions_for, reserved_for_step
 from polymm.domain.risk import Position, RiskEngine
-from polymm.domain.signals import SignalsConfig
 from polymm.domain.strategy import MarketBrain
 from polymm.venue.recorder import FrameWriter
 from polymm_standin.sim import MarketChannel, MatchingEngine, SyntheticFlow, Trade, market_profiles
@@ -238,7 +237,7 @@ class Simulation:
                                    cfg.latency_s if latency_s is None else latency_s)
         self.flow.seed_book()
         # the engine's pieces with the engine's settings: brain, risk engine, the market's capital budget
-        self.brain = MarketBrain(market, SignalsConfig(events=cfg.events))
+        self.brain = MarketBrain(market, cfg.signals)
         self.risk = RiskEngine(cfg.limits)
         self._budget = budget_for(market.condition_id, {market.condition_id: self.params.capital_weight},
                                   cfg.total_capital, cfg.max_market_exposure)

@@ -13,7 +13,7 @@ from ..domain.market import Market
 from ..ops.programs import initial_markets, run_extras
 from ..ops.venue import venue_error
 from .options import program_args
-from .startup import load, one_instance, say, venue, warn_exposed_keys, with_journal
+from .startup import load, one_instance, profiled, say, venue, warn_exposed_keys, with_journal
 
 PROG = "polymm-tui"
 
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{venue_error(e)}", file=sys.stderr)
             return 1
         app = program_app(settings, mode, markets)
-        app.run()
+        with profiled(args.profile):
+            app.run()
     summary = app.stop_summary
     if summary is None:
         say(f"{PROG}: stopped before the engine started; no orders were placed")

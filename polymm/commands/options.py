@@ -37,6 +37,9 @@ def program_args(p: argparse.ArgumentParser, *, logs: bool = True) -> None:
         p.add_argument("--log-format", choices=("text", "json"),
                        help="log lines as text, or one JSON object a line (POLYMM_LOG_FORMAT)")
     p.add_argument("--seed", type=int, default=None, help="stand-in seed for --demo (POLYMM_DEMO_SEED)")
+    p.add_argument("--profile", action="store_true",
+                   help="time the hot functions (frame parsing, book updates, the strategy step, risk checks, "
+                        "signing) and print a table of calls, total, mean, p99 and worst on exit")
     selection_args(p)
 
 

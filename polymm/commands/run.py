@@ -8,7 +8,7 @@ import asyncio
 from ..ops.logs import setup_logging
 from ..ops.runner import run_headless
 from .options import program_args
-from .startup import load, one_instance, venue, warn_exposed_keys, with_journal
+from .startup import load, one_instance, profiled, venue, warn_exposed_keys, with_journal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,5 +32,6 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     setup_logging(settings)
-    with venue(with_journal(settings), args) as (settings, mode), one_instance(settings, "polymm run") as ok:
+    with venue(with_journal(settings), args) as (settings, mode), one_instance(settings, "polymm run") as ok, \
+            profiled(args.profile):
         return asyncio.run(run_headless(settings, mode, rearm=args.rearm)) if ok else 1

@@ -186,3 +186,20 @@ def with_journal(settings: Settings) -> Settings:
     from ..journal import resolve_path
 
     return settings.model_copy(update={"journal_path": resolve_path(settings.journal_path, settings.mode) or "off"})
+
+
+@contextlib.contextmanager
+def profiled(on: bool) -> Iterator[None]:
+    """``--profile``: the hot functions timed while the program runs (``ops.profile``), their table on
+    stderr when it ends (however it ends)."""
+    if not on:
+        yield
+        return
+    from ..ops.profile import Profile
+
+    profile = Profile().install()
+    try:
+        yield
+    finally:
+        profile.uninstall()
+        print(profile.table(), file=sys.stderr)

@@ -16,6 +16,8 @@ case of every market and the time.
 4. the order plan (``requote.plan_orders``): what to cancel and what to place against the orders we
    rest (``None`` when the ``fixed`` model keeps its quotes).
 
+``parity_gap`` is what runs instead on a crossed book (not quoted on): a YES/NO parity gap as a take.
+
 ``recheck`` is the placement check the engine runs once the step's cancels are done: ``RiskEngine.check``
 of what it is about to place against everything of ours that could still fill then (this market's
 open orders included, placements of other markets on their way included), then the minimum-size drop.
@@ -39,6 +41,50 @@ from .strategy import Decision, MarketBrain
 
 if TYPE_CHECKING:
     from .signals import EventSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ArbTake:
+    """A YES/NO parity gap to take: YES bought at the ask (``buy``) and sold at the bid (``sell``; without
+    YES held that leg is a NO bought at 1 − bid: together a complete set for less than $1), ``size``
+    shares each, ``edge_bps`` per pair after fees and costs (``signals.ParityArb``)."""
+
+    buy: int  # pips, YES terms
+    sell: int
+    size: Decimal
+    edge_bps: float
+
+    @property
+    def profit(self) -> Decimal:
+        """Dollars the take locks in when both legs fill in full."""
+        return (self.size * Decimal(round(self.edge_bps, 2)) / 10_000).quantize(Decimal("0.0001"))
+
+
+def parity_take(view: BookView, parity: Any, resting: Sequence[Any], max_size: float,
+                min_size: Decimal) -> ArbTake | None:
+    """The gap ``parity`` (a ``ParitySnapshot``) flags in the merged YES book, as a take: at most
+    ``max_size`` shares and the size at the top of both sides, at least ``min_size`` (the venue's
+    minimum); None when there is nothing to take — no flag, not crossed, or our own order rests at
+    either price (the gap would be ourselves)."""
+    bid, ask = view.best_bid, view.best_ask
+    if not parity.flagged or bid is None or ask is None or bid <= ask:
+        return None
+    if any(o.price in (bid, ask) for o in resting):
+        return None
+    size = Decimal(str(min(view.bid_size, view.ask_size, max_size))).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+    if size < min_size:
+        return None
+    return ArbTake(ask, bid, size, parity.edge_bps)
+
+
+def parity_gap(brain: MarketBrain, view: BookView, resting: Sequence[Any]) -> ArbTake | None:
+    """A YES/NO parity gap in a crossed book, as a take (``parity_take``), or None. A crossed book is not
+    quoted on (``step`` never runs on it: the engine's feed and the replay call it untrusted), but in the
+    book merged from both tokens it is exactly where YES ask + NO ask < $1 shows. The market's parity
+    signal is updated with it (the signals panel shows it); what to do with the take is the caller's
+    ``arb_mode``."""
+    parity = brain.signals.parity.update(view.best_bid, view.best_ask)
+    return parity_take(view, parity, resting, brain.signals.config.parity.max_size, brain.market.min_order_size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,4 +196,4 @@ def recheck(
     return Recheck(allowed, cut)
 
 
-__all__ = ["Recheck", "StepResult", "recheck", "replan", "step"]
+__all__ = ["ArbTake", "Recheck", "StepResult", "parity_gap", "parity_take", "recheck", "replan", "step"]

@@ -258,6 +258,7 @@ class FlowConfig:
     widen_k: float = 0.5  # widening factor = 1 + widen_k·|imbalance|
     min_volume: float = 0.0  # below this total the suggestions are neutral (imbalance still reported)
     max_prints: int = 2_000  # prints kept in the window at most (the newest): binds above 33 prints/s
+    threshold: float = 0.0  # |imbalance| under this: neutral suggestions (0: every imbalance acts)
 
     def __post_init__(self) -> None:
         _check_max("max_prints", self.max_prints)
@@ -281,7 +282,8 @@ class FlowImbalance:
 
     ``imbalance = (B − S) / (B + S)`` where B, S are taker-buy and taker-sell sizes of prints with
     ``now − window < t ≤ now``. ``skew_ticks = max_skew_ticks · imbalance`` and
-    ``widen = 1 + widen_k · |imbalance|`` once ``B + S ≥ min_volume`` (else 0 and 1). At most the
+    ``widen = 1 + widen_k · |imbalance|`` once ``B + S ≥ min_volume`` and ``|imbalance| ≥ threshold``
+    (else 0 and 1). At most the
     newest ``max_prints`` prints of the window count (the oldest leave first).
     """
 
@@ -332,7 +334,7 @@ class FlowImbalance:
         b, s = max(self._buy, 0.0), max(self._sell, 0.0)
         total = b + s
         imb = 0.0 if total <= 0 else max(-1.0, min(1.0, (b - s) / total))
-        active = total > 0 and total >= c.min_volume
+        active = total > 0 and total >= c.min_volume and abs(imb) >= c.threshold
         snap = _new_flow(
             b,  # buy_volume
             s,  # sell_volume
@@ -551,7 +553,16 @@ class CompetitorDetector:
 @dataclass(frozen=True, slots=True)
 class ParityConfig:
     threshold_bps: float = 10.0  # flag when edge ≥ this (1 bp = 1 pip = $0.0001 per pair)
-    cost_bps: float = 0.0  # subtracted from both edges (fees, gas) before comparing
+    cost_bps: float = 0.0  # subtracted from both edges (gas, a margin) before comparing
+    #: the venue's taker fee rate: a leg bought at p costs ``rate · p · (1 − p)`` a share (PROTOCOL §8),
+    #: subtracted from both edges (both legs are taken)
+    fee_rate: float = 0.0
+    max_size: float = 50.0  # shares a take of the gap may trade at most (``pipeline.parity_take``)
+
+
+def taker_fee_bps(rate: float, *prices: int) -> float:
+    """The taker fee of buying one share at each of ``prices`` (pips), in bps of $1."""
+    return rate * sum(p * (MAX_PIPS - p) for p in prices) / MAX_PIPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,8 +612,11 @@ class ParityArb:
             no_bid = MAX_PIPS - yes_ask if yes_ask is not None else None
             no_ask = MAX_PIPS - yes_bid if yes_bid is not None else None
         c = self.config
-        buy = MAX_PIPS - (yes_ask + no_ask) - c.cost_bps if yes_ask is not None and no_ask is not None else None
-        sell = yes_bid + no_bid - MAX_PIPS - c.cost_bps if yes_bid is not None and no_bid is not None else None
+        buy = sell = None
+        if yes_ask is not None and no_ask is not None:
+            buy = MAX_PIPS - (yes_ask + no_ask) - c.cost_bps - taker_fee_bps(c.fee_rate, yes_ask, no_ask)
+        if yes_bid is not None and no_bid is not None:  # selling at p: the fee is p·(1 − p) as well
+            sell = yes_bid + no_bid - MAX_PIPS - c.cost_bps - taker_fee_bps(c.fee_rate, yes_bid, no_bid)
         self._snap = ParitySnapshot(
             buy_edge_bps=buy,
             sell_edge_bps=sell,
@@ -624,10 +638,13 @@ class MarkoutConfig:
     horizons: tuple[float, ...] = (1.0, 10.0, 60.0)  # seconds
     window: int = 100  # rolling means over the last N resolved fills per horizon
     toxicity_horizon: float = 10.0  # must be one of ``horizons``
-    widen_k: float = 1.0  # widen = 1 + widen_k · max(0, 2·toxicity − 1)
+    widen_k: float = 1.0  # widen = 1 + widen_k · max(0, toxicity − threshold) / (1 − threshold)
     max_pending: int = 1_000  # fills awaiting a horizon at most (the oldest are dropped unresolved)
+    threshold: float = 0.5  # toxicity from which the spread widens (0.5: as many fills picked off as not)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold < 1.0:
+            raise ValueError(f"threshold: must be >= 0 and < 1 (got {self.threshold!r})")
         if self.toxicity_horizon not in self.horizons:
             raise ValueError(f"toxicity_horizon {self.toxicity_horizon!r} is not one of horizons {self.horizons!r}")
         _check_max("max_pending", self.max_pending)
@@ -661,7 +678,8 @@ class Markouts:
     a later mid arrives, or on ``advance(now)`` once ``now ≥ t + h``). Per horizon the rolling mean is
     size-weighted over the last ``window`` resolved fills: ``Σ size·m / Σ size``.
     ``toxicity = Σ size·[m < 0] / Σ size`` over the rolling window at ``toxicity_horizon`` — 0.5 is
-    uninformed flow, 1 means every fill was picked off. ``widen = 1 + widen_k · max(0, 2·tox − 1)``.
+    uninformed flow, 1 means every fill was picked off. ``widen = 1 + widen_k · max(0, tox − threshold) /
+    (1 − threshold)`` (at the default threshold 0.5: ``1 + widen_k · max(0, 2·tox − 1)``).
     At most ``max_pending`` fills wait for their horizons (more, and the oldest are dropped unresolved).
     """
 
@@ -731,7 +749,7 @@ class Markouts:
             counts=tuple(counts),
             pending=len(self._pending),
             toxicity=tox,
-            widen=1.0 + c.widen_k * max(0.0, 2.0 * tox - 1.0),
+            widen=1.0 + c.widen_k * max(0.0, tox - c.threshold) / (1.0 - c.threshold),
         )
         self._snap, self._snap_config = snap, c
         return snap
@@ -756,6 +774,7 @@ class EventConfig:
     bucket: float = 60.0  # seconds per volume bucket (and the "recent" sliding window)
     volume_half_life: float = 30.0  # buckets, for the baseline EWMA of per-bucket volume
     spike_k: float = 3.0  # spike when recent ≥ spike_k · baseline
+    spike_widen: float = 1.0  # the spread multiplier while a volume spike lasts (1: shown, not acted on)
     min_buckets: int = 5  # closed buckets before a spike can be flagged
     min_volume: float = 0.0  # and recent ≥ this
     max_recent: int = 2_000  # prints kept for the recent window at most (the newest): binds above 33 prints/s
@@ -910,7 +929,7 @@ class EventSignal:
             hours,  # hours_to_end
             near,  # resolution_near
             reduce_only,
-            c.widen_factor if near else 1.0,  # widen
+            (c.widen_factor if near else 1.0) * (c.spike_widen if spike else 1.0),  # widen
             recent,  # recent_volume
             base,  # baseline_volume
             ratio,  # volume_ratio
@@ -1179,6 +1198,52 @@ def _consume(buf: deque[list], price: int, size: float) -> float:
     return size
 
 
+# =====================================================================================  9. time of day
+
+
+@dataclass(frozen=True, slots=True)
+class HourConfig:
+    widen_max: float = 1.0  # the hour's widening at most (1: learned and shown, not acted on)
+    min_samples: int = 300  # mid changes seen in an hour of the day before its ratio counts
+
+
+class HourProfile:
+    """Volatility by hour of the day (UTC): the mean |Δmid| of each hour's book changes against the mean
+    over every hour. ``widen = clip(hour mean / overall mean, 1, widen_max)`` once the hour has
+    ``min_samples`` changes: the hours that move most (a sport's evening, an economic release) are
+    quoted wider, the quiet ones as set. Learned while running: 24 sums and counts, O(1) a change."""
+
+    __slots__ = ("_last", "_n", "_sum", "config")
+
+    def __init__(self, config: HourConfig | None = None) -> None:
+        self.config = config or HourConfig()
+        self._sum = [0.0] * 24
+        self._n = [0] * 24
+        self._last: float | None = None
+
+    def on_mid(self, now: float, mid: float | None) -> None:
+        if mid is None:
+            return
+        if self._last is not None and mid != self._last:
+            h = int(now // 3600) % 24
+            self._sum[h] += abs(mid - self._last)
+            self._n[h] += 1
+        self._last = mid
+
+    def ratio(self, now: float) -> float | None:
+        """This hour's mean move over the all-hours mean (None until the hour has ``min_samples``)."""
+        h = int(now // 3600) % 24
+        n, total_n = self._n[h], sum(self._n)
+        if n < self.config.min_samples or total_n <= 0:
+            return None
+        overall = sum(self._sum) / total_n
+        return (self._sum[h] / n) / overall if overall > 0 else None
+
+    def widen(self, now: float) -> float:
+        r = self.ratio(now)
+        return 1.0 if r is None else max(1.0, min(self.config.widen_max, r))
+
+
 # =====================================================================================  signal set
 
 
@@ -1192,6 +1257,8 @@ class SignalsConfig:
     markouts: MarkoutConfig = field(default_factory=MarkoutConfig)
     events: EventConfig = field(default_factory=EventConfig)
     intensity: IntensityConfig = field(default_factory=IntensityConfig)
+    hours: HourConfig = field(default_factory=HourConfig)
+    max_widen: float = 0.0  # the signals' combined spread multiplier at most (0: no cap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1206,16 +1273,41 @@ class SignalsSnapshot:
     markouts: MarkoutSnapshot
     events: EventSnapshot
     intensity: IntensitySnapshot = _NO_INTENSITY
+    hour_widen: float = 1.0  # the time of day's multiplier (``HourProfile``)
+    max_widen: float = 0.0  # the cap of ``widen`` (0: none)
 
     @property
     def widen(self) -> float:
-        """Combined spread multiplier: the product of every signal's suggestion (≥ 1)."""
-        return self.widen_ex_volatility * max(1.0, self.volatility.regime)
+        """Combined spread multiplier: the product of every signal's suggestion (≥ 1), at most ``max_widen``."""
+        return self._capped(self._product() * max(1.0, self.volatility.regime))
 
     @property
     def widen_ex_volatility(self) -> float:
         """``widen`` without the volatility regime: for a model that applies J itself (PM4)."""
-        return self.flow.widen * self.markouts.widen * self.events.widen
+        return self._capped(self._product())
+
+    def _product(self) -> float:
+        return self.flow.widen * self.markouts.widen * self.events.widen * self.hour_widen
+
+    def _capped(self, w: float) -> float:
+        return min(w, self.max_widen) if self.max_widen >= 1.0 else w
+
+    def widen_reasons(self, volatility: bool = True) -> str:
+        """Which signals widen the spread and by how much (``flow x1.20, volume spike x2.00``), for the
+        decision's reason on screen; ``volatility``: the regime counts (not for a model that applies it
+        itself)."""
+        ev = self.events
+        regime = self.volatility.regime if volatility else 1.0
+        parts = [(name, f) for name, f in (
+            ("volatility regime", regime), ("flow", self.flow.widen), ("toxic flow", self.markouts.widen),
+            (" and ".join(w for w, on in (("resolution near", ev.resolution_near), ("volume spike", ev.volume_spike))
+                          if on) or "events", ev.widen),
+            ("time of day", self.hour_widen)) if f > 1.0]
+        text = ", ".join(f"{name} x{f:.2f}" for name, f in parts)
+        total = self._product() * max(1.0, regime)
+        if self.max_widen >= 1.0 and total > self.max_widen:
+            text += f" (capped at x{self.max_widen:.2f})"
+        return text
 
 
 _new_signals = slots_constructor(SignalsSnapshot)
@@ -1244,6 +1336,7 @@ class SignalSet:
         self.markouts = Markouts(c.markouts)
         self.events = EventSignal(c.events, end_time, start_time)
         self.intensity = TradingIntensity(c.intensity)
+        self.hours = HourProfile(c.hours)
         self.our_bid: int | None = None
         self.our_ask: int | None = None
         self._has_token_books = False
@@ -1257,6 +1350,7 @@ class SignalSet:
         self._now = max(self._now, now)
         mid = view.mid
         self.volatility.update(now, mid)
+        self.hours.on_mid(now, mid)
         self.intensity.on_mid(mid)
         self.markouts.on_mid(now, mid)
         self.liquidity.update(view)
@@ -1302,10 +1396,12 @@ class SignalSet:
         mk = self.markouts.snapshot()
         ev = self.events.snapshot()
         it = self.intensity.snapshot()
+        hw = self.hours.widen(t) if self.config.hours.widen_max > 1.0 else 1.0
         last = self._snap
         if (
             last is not None
             and last.ts == t
+            and last.hour_widen == hw
             and last.volatility is vol
             and last.flow is flow
             and last.liquidity is liq
@@ -1317,5 +1413,6 @@ class SignalSet:
             and last.condition_id is self.condition_id
         ):
             return last
-        self._snap = snap = _new_signals(self.condition_id, t, vol, flow, liq, comp, par, mk, ev, it)
+        self._snap = snap = _new_signals(self.condition_id, t, vol, flow, liq, comp, par, mk, ev, it, hw,
+                                         self.config.max_widen)
         return snap

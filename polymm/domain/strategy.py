@@ -28,8 +28,9 @@ The result is a ``Decision``: the targets, the signals snapshot, the reward esti
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from . import rewards
 from .market import Market, Side, parse_time
@@ -37,7 +38,7 @@ from .model_state import EwmaParams, ModelState, update
 from .order_book import BookView
 from .params import QUOTING_MODELS, MarketParams
 from .portfolio import Fill
-from .prices import MAX_PIPS
+from .prices import MAX_PIPS, Tick
 from .quoting import Quote, Targets, parity_ok
 from .quoting_models.avellaneda import horizon
 from .quoting_models.base import QuoteInputs
@@ -143,6 +144,8 @@ class MarketBrain:
             if model.chases_rewards:  # else the model's prices stand: the score is only estimated
                 targets = rewards.pull_into_band(view, targets, position, params.position_limit, self.market)
             reward = rewards.estimate(view, targets, self.market)
+        if (params.jitter_ticks or params.jitter_size) and params.layers > 1:
+            targets = jittered(targets, params, self.market.condition_id, view.tick)
         targets = _venue_minimum(targets, self.market.min_order_size, position, params.position_limit)
         bid = max((q.price for q in targets.quotes if q.side is Side.BUY), default=None)
         ask = min((q.price for q in targets.quotes if q.side is Side.SELL), default=None)
@@ -156,6 +159,30 @@ class MarketBrain:
     def horizon(self, params: MarketParams, now: float) -> float:
         """A–S ``T − t`` in seconds: ``params.horizon_s``, or the time to the market's end when closer (≥ 0)."""
         return horizon(params.horizon_s, self.signals.events.end_time, now)
+
+
+def jittered(targets: Targets, params: MarketParams, condition_id: str, tick: Tick) -> Targets:
+    """The outer layers moved away from the book by 0..``jitter_ticks`` ticks and shrunk by up to
+    ``jitter_size`` of their size (rounded down to cents), the inner quote of each side as the model
+    set it. Never toward the book and never larger: no crossing, no new exposure. The draw is a hash of
+    the seed, the market, the side, the layer and the side's inner price: deterministic, and the same
+    while the inner quote stays (a quote that keeps its price keeps its jitter: no requote)."""
+    out: list[Quote] = []
+    for side, sign in ((Side.BUY, -1), (Side.SELL, 1)):
+        quotes = sorted((q for q in targets.quotes if q.side is side), key=lambda q: sign * q.price)
+        if not quotes:
+            continue
+        inner = quotes[0].price
+        out.append(quotes[0])
+        for i, q in enumerate(quotes[1:], start=1):
+            h = hashlib.blake2b(f"{params.jitter_seed}:{condition_id}:{side.value}:{i}:{inner}".encode(),
+                                digest_size=8).digest()
+            u, v = int.from_bytes(h[:4], "big") / 2**32, int.from_bytes(h[4:], "big") / 2**32
+            price = q.price + sign * int(u * (params.jitter_ticks + 1)) * tick.pips
+            size = (q.size * Decimal(str(1.0 - v * params.jitter_size))).quantize(Decimal("0.01"), ROUND_DOWN)
+            if tick.min_price <= price <= tick.max_price and size > 0:
+                out.append(q if (price, size) == (q.price, q.size) else Quote(side, price, size))
+    return Targets(tuple(out), targets.fair, targets.reason)
 
 
 def _venue_minimum(targets: Targets, min_size: Decimal, position: Decimal, limit: Decimal) -> Targets:

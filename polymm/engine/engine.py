@@ -32,6 +32,7 @@ from ..domain.prices import (
     PriceError,
     Tick,
     fmt_amount,
+    fmt_number,
     fmt_pips,
     human,
     pips_to_decimal,
@@ -40,8 +41,9 @@ from ..domain.prices import (
 from ..domain.quoting import Quote, Targets
 from ..domain.requote import Plan, budget_for, crossed, position_for, shares_for
 from ..domain.risk import Position, PositionBook, RiskEngine, correlated_exposure, exposure
-from ..domain.signals import EventSnapshot, SignalsConfig
+from ..domain.signals import EventSnapshot
 from ..domain.strategy import MarketBrain
+from ..eventlog import EventLog
 from ..journal import Journal, Restored, utc_date
 from ..state import (
     DecisionState,
@@ -128,6 +130,17 @@ class Engine:
         self.paused: set[str] = set()
         self.fills_by_side: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}
         self.shares_by_side: dict[Side, Decimal] = {Side.BUY: ZERO, Side.SELL: ZERO}
+        self.orders_by_side: dict[Side, int] = {Side.BUY: 0, Side.SELL: 0}  # quotes sent, YES terms (metrics)
+        self.latency_alerts = 0  # latency alerts raised (metrics)
+        self._born = time.monotonic()  # a market that never changed has been quiet since then (``_interval``)
+        self.soft_cap_warnings = 0  # soft-cap warnings raised (metrics)
+        self.usage: dict[str, float] = {}  # each cap's use at the last risk tick (``cap_usage``; metrics)
+        self._near: set[str] = set()  # the caps over the soft cap now
+        #: POLYMM_EVENT_LOG: every decision, fill and risk event as a JSON line (``_event``)
+        self.event_log = EventLog(settings.event_log, int(settings.event_log_max_mb * 2**20),
+                                  settings.event_log_files) if settings.event_log else None
+        self._slow: set[str] = set()  # what is over its latency threshold now
+        self._fill_times: deque[float] = deque(maxlen=100_000)  # monotonic times of fills (``fills_per_minute``)
         self.execution: Execution = execution or build_execution(settings, mode, self._on_fill, self.store.log,
                                                                  Ledger())
         #: what we hold, per token and per market (the execution books into it; the venue is the truth)
@@ -158,7 +171,7 @@ class Engine:
         self._stopping = False
         self._locks: dict[str, asyncio.Lock] = {}  # one step at a time per market
         self.risk = RiskEngine(settings.risk_limits())
-        self._signals_config = SignalsConfig(events=settings.event_config())
+        self._signals_config = settings.signals_config()
         self.brains: dict[str, MarketBrain] = {}
         self._last_step: dict[str, float] = {}  # monotonic time of each market's last step
         self._next_due: dict[str, float] = {}  # fallback timer per market (adaptive)
@@ -173,6 +186,8 @@ class Engine:
         #: (when, seconds): a requote's wait from its first deferral to its orders going out (its turn)
         self.turn_waits: deque[tuple[float, float]] = deque(maxlen=4096)
         self.deferrals = 0  # requotes put off because the venue's rate limits had no room (metrics)
+        self.arbs: dict[str, int] = {"alerted": 0, "taken": 0, "refused": 0}  # parity gaps (metrics)
+        self._arb_at: dict[str, float] = {}  # market → when its last parity gap was acted on (``arb_cooldown_s``)
         self._pos_book: PositionBook | None = None  # every market's position, kept as it changes (``_positions``)
         self._pos_touched: set[str] = set()  # markets whose position the engine itself changed (book, placements)
         self.position_book_misses = 0  # risk ticks whose recount found a change nobody reported (should stay 0)
@@ -241,6 +256,7 @@ class Engine:
         self.halt_reason = reason
         if first:
             self._halted_at = time.time()
+            self._risk_event("kill", reason)
             if self.journal is not None:
                 self.journal.record_latch(True, reason)
         self._publish_risk()
@@ -258,6 +274,7 @@ class Engine:
             return
         self.halted = False
         self.halt_reason = ""
+        self._risk_event("rearm", "re-armed by operator")
         if self.journal is not None:
             self.journal.record_latch(False)
         self._force.update(self.markets)
@@ -630,9 +647,17 @@ class Engine:
                 self._wake.set()
 
     def _interval(self, cid: str, now: float) -> float:
-        """The adaptive fallback interval: fast while the market is active, slow when quiet."""
-        active = now - self._active_at.get(cid, -1e9) < 5.0
-        return self.settings.quote_interval_fast_s if active else self.settings.quote_interval_s
+        """The adaptive fallback interval: fast while the market's book moves, slow when quiet, and asleep
+        (``quote_interval_sleep_s``) once it has not changed for ``sleep_after_s`` (since the start for a
+        market that never changed). A book change steps any market at once, asleep or not."""
+        s = self.settings
+        at = self._active_at.get(cid)
+        if at is not None and now - at < 5.0:
+            return s.quote_interval_fast_s
+        quiet = now - (self._born if at is None else at)
+        if s.sleep_after_s and quiet >= s.sleep_after_s:
+            return max(s.quote_interval_sleep_s, s.quote_interval_s)
+        return s.quote_interval_s
 
     async def run_risk(self, interval: float = 0.5) -> None:
         """Publish feed and execution health and run the limits that are not per order: daily loss,
@@ -666,6 +691,8 @@ class Engine:
         total_pnl = realized + unreal - fees
         self.risk.correlation.update({c: float(m) if m is not None else None for c, m in marks.items()})
         self._check_error_cooldown(mono, errors)
+        self._check_latency(feed)
+        self._check_soft_caps()
         self._feed_error_since = (self._feed_error_since or mono) if feed.status == "ERROR" else None
         reason = self._halt_reason(now, mono, float(total_pnl), errors, feed)
         if reason is not None and not self.halted:
@@ -700,11 +727,69 @@ class Engine:
             rate_cancels_per_s=self.settings.rate_cancels_per_s,
         )
 
+    def cap_usage(self) -> dict[str, float]:
+        """Each hard cap's use, as a fraction of it: the total position, the total exposure, the worst
+        market's exposure and the correlated exposure (held positions, at their marks)."""
+        s = self.settings
+        positions = self._positions()
+        held = [exposure(p.qty, p.mark) for p in positions.values()]
+        total_position = sum((abs(p.qty) for p in self.portfolio.positions.values()), ZERO)
+        return {
+            "total position": float(total_position / s.max_total_position),
+            "total exposure": sum(held) / float(s.max_total_exposure),
+            "market exposure": max(held, default=0.0) / float(s.max_market_exposure),
+            "correlated exposure": correlated_exposure(positions, self.risk.correlation)
+                                   / float(s.max_correlated_exposure),
+        }
+
+    def _check_soft_caps(self) -> None:
+        """The soft cap (``soft_cap_pct``): a warning once a cap's use passes it, a note once it fell 5 points
+        below; the caps near their limit go to the risk slice (the status bar shows them amber)."""
+        soft = self.settings.soft_cap_pct / 100
+        if soft >= 1.0:
+            return
+        self.usage = usage = self.cap_usage()
+        for cap, used in usage.items():
+            if used >= soft and cap not in self._near:
+                self._near.add(cap)
+                self.soft_cap_warnings += 1
+                text = f"soft cap: {cap} at {used:.0%} of its limit (warning from {soft:.0%})"
+                self.store.log(text, "warning")
+                self._risk_event("soft_cap", text, cap=cap, used=round(used, 4))
+            elif used < soft - 0.05 and cap in self._near:
+                self._near.discard(cap)
+                self.store.log(f"soft cap: {cap} back to {used:.0%} of its limit")
+
+    def _risk_event(self, kind: str, text: str, **fields: object) -> None:
+        """A risk event to the JSONL event log (``POLYMM_EVENT_LOG``), when there is one."""
+        if self.event_log is not None:
+            self.event_log.write("risk", kind=kind, text=text, **fields)
+
+    def _check_latency(self, feed: FeedState) -> None:
+        """Latency alerts: a warning when the order round trip's or the market data delay's p99 goes over its
+        threshold (``alert_order_latency_ms``, ``alert_feed_delay_ms``; 0 = off), a note when it is back."""
+        wire = [sh.wire_p99_ms for sh in feed.shards if sh.wire_p99_ms is not None]
+        checks = (("order round trip", self.execution.pacing().post_p99_ms, self.settings.alert_order_latency_ms),
+                  ("market data delay", max(wire, default=None), self.settings.alert_feed_delay_ms))
+        for label, value, limit in checks:
+            if not limit or value is None:
+                continue
+            if value > limit and label not in self._slow:
+                self._slow.add(label)
+                self.latency_alerts += 1
+                text = f"latency alert: {label} p99 {value:,.0f} ms, over {limit:,.0f} ms"
+                self.store.log(text, "warning")
+                self._risk_event("latency", text)
+            elif value <= limit and label in self._slow:
+                self._slow.discard(label)
+                self.store.log(f"latency: {label} p99 back to {value:,.0f} ms (threshold {limit:,.0f} ms)")
+
     def _check_error_cooldown(self, mono: float, errors: int) -> None:
         if self.risk.on_errors(mono, errors):
             text = f"error cooldown: {errors} venue errors in 10 s, no new orders for " \
                    f"{self.settings.error_cooldown_s:.0f} s"
             self.store.log(text, "warning")
+            self._risk_event("cooldown", text)
             if self.journal is not None:
                 self.journal.record_risk("cooldown", text)
 
@@ -796,6 +881,7 @@ class Engine:
             self.store.log(f"ALERT: {alert}", "error")
             if self.journal is not None:
                 self.journal.record_risk("balance", alert)
+            self._risk_event("balance", alert)
 
     async def guard(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
         """Run one loop; an exception is logged and engages the kill switch (never silent)."""
@@ -930,6 +1016,8 @@ class Engine:
             self._journal_orders()
             self._journal_daily()
             await asyncio.to_thread(self.journal.close)
+        if self.event_log is not None:
+            await asyncio.to_thread(self.event_log.close)
 
     # ================================================================ one market's step
     async def _step_locked(self, cid: str) -> None:
@@ -964,6 +1052,10 @@ class Engine:
         if self._stopping:
             return  # stopping: the stop's cancel-all is the last word; a step now would place after it
         if self.halted or cid in self.paused or blocked is not None:
+            if book.crossed and self.settings.arb_mode != "off" and not self.halted and cid not in self.paused:
+                arb = pipeline.parity_gap(self.brains[cid], view, self.execution.open_orders(cid))
+                if arb is not None:
+                    self._on_arb(market, book, arb)
             await self._stand_down(market, blocked)
             return
         self._blocked.pop(cid, None)
@@ -1016,6 +1108,68 @@ class Engine:
                 self.execution.release_places(len(plan.place) - placed)
         self._after_orders(cid, brain)
         self._publish_market(cid)
+
+    def _on_arb(self, market: Market, book: OrderBook, arb: pipeline.ArbTake) -> None:
+        """A YES/NO parity gap (``pipeline.parity_take``): logged with its profit and size, at most once per
+        ``arb_cooldown_s`` per market, and with ``arb_mode=take`` taken (``_take_arb``)."""
+        cid = market.condition_id
+        now = time.monotonic()
+        if now - self._arb_at.get(cid, -1e9) < self.settings.arb_cooldown_s or cid in self._flattening:
+            return
+        self._arb_at[cid] = now
+        self.arbs["alerted"] += 1
+        tick = market.tick
+        text = (f"{market.short_question}: parity gap: YES ask {fmt_pips(arb.buy, tick)} + NO ask "
+                f"{fmt_pips(MAX_PIPS - arb.sell, tick)} = {fmt_pips(arb.buy + MAX_PIPS - arb.sell, tick)}, "
+                f"{arb.edge_bps:.0f} bps a pair after fees on {fmt_amount(arb.size)} shares "
+                f"(${fmt_number(arb.profit, 2, 2)})")
+        self.store.log(text, "warning")
+        self._risk_event("parity_gap", text, market=cid)
+        if self.settings.arb_mode == "take":
+            task = asyncio.create_task(self._take_arb(market, book, arb), name=f"arb {cid[:10]}")
+            self._step_tasks.add(task)
+            task.add_done_callback(self._step_tasks.discard)
+
+    async def _take_arb(self, market: Market, book: OrderBook, arb: pipeline.ArbTake) -> None:
+        """Take a parity gap: YES bought at the ask and sold at the bid (a NO buy without YES held), two
+        fill-and-kill orders of the same size sent together, both within every risk limit (``_recheck``,
+        counted as placing while they fly). A leg that fills less than the other leaves a position the
+        quotes then work off; a complete set is merged later by the capital operations (``auto_merge``)."""
+        cid = market.condition_id
+        name = market.short_question
+        blocked = self._blocked_reason(cid, crossed_ok=True)  # the gap is a crossed book: that is no reason
+        why = blocked[1] if blocked is not None else ""
+        if self._stopping or self.halted or cid in self.paused:
+            why = "stopping" if self._stopping else "halted" if self.halted else "paused"
+        legs = [Quote(Side.BUY, arb.buy, arb.size), Quote(Side.SELL, arb.sell, arb.size)]
+        events = self.brains[cid].signals.snapshot(time.time()).events
+        checked = self._recheck(market, legs, self.params[cid], events) if not why else None
+        if checked is not None and (len(checked.quotes) < 2 or checked.cut):
+            why = "the risk limits do not allow both legs in full"
+        if why or checked is None:
+            self.arbs["refused"] += 1
+            self.store.log(f"{name}: parity gap not taken: {why}", "warning")
+            return
+        key = next(self._placement_ids)
+        for i, q in enumerate(legs):
+            self._placing[(key, i)] = (cid, q.side, q.size)
+        self._pos_touched.add(cid)
+        try:
+            results = await asyncio.gather(*(self.execution.take(market, book, OrderRequest(q.side, q.price, q.size))
+                                             for q in legs))
+        finally:
+            for i in range(len(legs)):
+                self._placing.pop((key, i), None)
+            self._pos_touched.add(cid)
+        (bought, why_buy), (sold, why_sell) = results
+        self.arbs["taken"] += 1
+        text = (f"{name}: parity gap taken: {fmt_amount(bought)} bought @ {fmt_pips(arb.buy, market.tick)}, "
+                f"{fmt_amount(sold)} sold @ {fmt_pips(arb.sell, market.tick)}")
+        refused = "; ".join(w for w in (why_buy, why_sell) if w)
+        if refused:
+            text += f" (refused: {refused})"
+        self.store.log(text, "warning" if refused or bought != sold else "info")
+        self._mark_dirty({cid})
 
     async def _defer(self, cid: str, plan: Plan, ahead: int) -> None:
         """The venue's rate limits have no room for this requote now: its quotes stay as they are — but
@@ -1070,6 +1224,11 @@ class Engine:
         else:
             self._event_halts.pop(cid, None)
         self.store.set(f"signals/{cid}", decision.signals)
+        if self.event_log is not None:
+            self.event_log.write(
+                "decision", market=cid, model=decision.model, fair=targets.fair, widen=round(decision.widen, 4),
+                quotes=[[q.side.value, pips_to_decimal(q.price), q.size] for q in targets.quotes],
+                reason=targets.reason, vetoes=list(result.vetoes))
         self.store.set(f"decision/{cid}", DecisionState(
             cid, decision.model, targets.reason, targets.fair,
             tuple((q.side.value, q.price, q.size) for q in targets.quotes), result.vetoes, decision.widen,
@@ -1142,6 +1301,7 @@ class Engine:
         key = next(self._placement_ids)
         for i, q in enumerate(allowed):
             self._placing[(key, i)] = (cid, q.side, q.size)
+            self.orders_by_side[q.side] += 1
         self._pos_touched.add(cid)
         try:
             await self.execution.place_many(market, book, [OrderRequest(q.side, q.price, q.size) for q in allowed],
@@ -1164,15 +1324,16 @@ class Engine:
             return False, f"heartbeat failing for {hb:.0f} s (the venue cancels our orders by itself)"
         return ok, why
 
-    def _blocked_reason(self, cid: str) -> tuple[str, str] | None:
+    def _blocked_reason(self, cid: str, crossed_ok: bool = False) -> tuple[str, str] | None:
         """(status, why) when the market may not quote now: its book is not trusted, or what we hold is
-        not known (catch-up, reconciliation failing, a position being taken from the venue, balance)."""
+        not known (catch-up, reconciliation failing, a position being taken from the venue, balance).
+        ``crossed_ok``: a crossed book is no reason (a parity gap's take)."""
         if cid in self._flattening:
             return "flattening", "a flatten order is taking the position out"
         listing = self._listing.get(cid)
         if listing:
             return "closed", f"not tradeable: {listing}"
-        ok, why = self.feed.trusted(cid)
+        ok, why = self.feed.trusted(cid, crossed_ok=True) if crossed_ok else self.feed.trusted(cid)
         if not ok:
             return "untrusted", why
         ok, why = self._ready()
@@ -1289,13 +1450,26 @@ class Engine:
         tape.appendleft(TradePrint(now, "BUY" if taker_buys else "SELL", yes_price, float(ev.size)))
         self._tape_dirty.add(cid)
 
+    def fills_per_minute(self) -> int:
+        """Fills of ours in the last minute (metrics)."""
+        times, cutoff = self._fill_times, time.monotonic() - 60.0
+        while times and times[0] < cutoff:
+            times.popleft()
+        return len(times)
+
     def _on_fill(self, fill: Fill) -> None:
         """A fill the execution booked in the ledger (a new leg, a reversal, or an adjustment to the
         venue's balance): journal it, tell the log, the metrics and the market's signals."""
         adjusted = fill.trade_id.startswith(ADJUSTMENT)
+        if self.event_log is not None:
+            self.event_log.write(
+                "fill", market=fill.condition_id, side=fill.side.value, price=pips_to_decimal(fill.price),
+                size=fill.size, fee=fill.fee, trade_id=fill.trade_id, order_id=fill.order_id, token=fill.token,
+                no=fill.no, kind="adjustment" if adjusted else "reversal" if fill.is_reversal else "fill")
         if not fill.is_reversal and not adjusted:  # fills by side, for the metrics (reversals: the execution)
             self.fills_by_side[fill.side] += 1
             self.shares_by_side[fill.side] += fill.size
+            self._fill_times.append(time.monotonic())
         if self.journal is not None:
             status = "ADJUSTED" if adjusted else "REVERSAL" if fill.is_reversal else \
                 None if self._venue_statuses else "CONFIRMED"
@@ -1445,4 +1619,5 @@ class Engine:
             balance=self._balance,
             alert=self._alert,
             enforce=self.risk.limits.enforce,
+            near_caps=tuple(f"{cap} {self.usage.get(cap, 0.0):.0%}" for cap in sorted(self._near)),
         ))

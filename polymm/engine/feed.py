@@ -367,8 +367,9 @@ class MarketFeed:
         return "; ".join(f"shard {s.index}: {s.reason}" if len(self.shards) > 1 else s.reason
                          for s in self.shards if s.status != "RUNNING" and s.reason)
 
-    def trusted(self, condition_id: str) -> tuple[bool, str]:
-        """Whether this market's book may be quoted on, and if not, why."""
+    def trusted(self, condition_id: str, crossed_ok: bool = False) -> tuple[bool, str]:
+        """Whether this market's book may be quoted on, and if not, why (``crossed_ok``: whether it may be
+        traded against while crossed — a parity gap's take)."""
         book = self.books.get(condition_id)
         if book is None:
             return False, "not subscribed"
@@ -380,7 +381,7 @@ class MarketFeed:
             return False, f"feed {state}" + (" (REST polling)" if shard and self.rest else "")
         if condition_id not in self.snapshotted:
             return False, "waiting for book snapshot"
-        if book.crossed:
+        if book.crossed and not crossed_ok:
             return False, "book crossed"
         return True, ""
 

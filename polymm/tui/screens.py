@@ -453,6 +453,9 @@ FIELD_HELP: dict[str, tuple[str, str]] = {
     "tolerance_ticks": ("Tolerance ticks", "a resting order this close to its target keeps its queue place"),
     "max_order_age_s": ("Max order age s", "an order older than this is replaced anyway"),
     "fee_ticks": ("Fee ticks", "extra half-spread, in ticks (the adaptive models)"),
+    "jitter_ticks": ("Jitter ticks", "outer layers moved away from the book by up to this many ticks"),
+    "jitter_size": ("Jitter size", "outer layers shrunk by up to this fraction of their size"),
+    "jitter_seed": ("Jitter seed", "the seed of the layers' jitter draws"),
     "k_vol": ("k vol", "half-spread per unit of volatility (σ over one second)"),
     "skew_ticks": ("Skew ticks", "price shift at the position limit, in ticks"),
     "gamma_a": ("γ inventory", "exponent of the inventory spread multiplier 1/(1 − |q|)^γ"),
@@ -467,6 +470,7 @@ COMMON_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Quotes", ("spread", "size", "layers", "layer_step", "size_mult", "requote_threshold")),
     ("Risk", ("position_limit", "capital_weight")),
     ("Order upkeep", ("tolerance_ticks", "max_order_age_s", "fee_ticks")),
+    ("Layer jitter", ("jitter_ticks", "jitter_size", "jitter_seed")),
 )
 MODELS: tuple[str, ...] = tuple(QUOTING_MODELS)
 #: what the editor does not offer: the model is a menu, and ``enabled`` is the pause key (``p``)

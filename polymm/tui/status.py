@@ -33,6 +33,7 @@ LEGEND: tuple[tuple[str, str], ...] = (
     ("day +1.20/-100", "today's P&L (pUSD) against the daily loss limit; the kill switch engages at the limit"),
     ("limits x0.96", "the risk limits tightened to 96% after losses or errors"),
     ("cooldown 12s", "placing waits this long after venue errors"),
+    ("near cap: total position 85%", "a cap used beyond the soft cap (POLYMM_SOFT_CAP_PCT) of its limit"),
     ("pUSD 1,234.50", "the wallet's balance at the venue (live); 'pUSD unknown' stops quoting until it is read"),
     ("feed RUNNING", "market data: RUNNING, DEGRADED (a socket down, books polled), ERROR"),
     ("hb 2s", "age of the venue's last heartbeat answer; the venue cancels our orders if heartbeats stop"),
@@ -118,6 +119,8 @@ def _risk_parts(risk: RiskState, live: bool) -> list[Part]:
         parts.append(Part(Text(f"limits x{risk.tighten:.2f}", style="yellow"), RISK))
     if risk.cooldown_s > 0:
         parts.append(Part(Text(f"cooldown {risk.cooldown_s:.0f}s", style="yellow"), RISK))
+    if risk.near_caps:  # the soft cap: amber before the hard cap
+        parts.append(Part(Text("near cap: " + ", ".join(risk.near_caps), style="bold yellow"), RISK, shortens=True))
     if live:  # the venue's, or unknown
         if risk.balance is None:
             parts.append(Part(Text("pUSD unknown", style="bold red"), RISK))  # never an estimate

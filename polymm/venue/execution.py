@@ -43,6 +43,7 @@ class Pacing:
     venue_429s: int = 0  # "too many requests" the venue answered anyway
     tick_to_trade_p50_ms: float | None = None
     tick_to_trade_p99_ms: float | None = None
+    post_p99_ms: float | None = None  # sending a batch to the venue's answer, the last minute's (latency alerts)
 
 
 @dataclass(frozen=True, slots=True)

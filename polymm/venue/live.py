@@ -182,6 +182,7 @@ class LiveExecution:
         self._promised: deque[list[float]] = deque()
         #: (monotonic time, ms) from a market-data frame's receipt to the orders it led to leaving for the venue
         self.tick_to_trade: deque[tuple[float, float]] = deque(maxlen=4096)
+        self.post_ms: deque[tuple[float, float]] = deque(maxlen=1024)  # (monotonic, ms): batch post round trips
         self._hb_stop = threading.Event()
         self._hb_thread: threading.Thread | None = None
         self._usage: deque[tuple[float, str, int]] = deque()  # (time, "order" | "cancel", cost)
@@ -262,8 +263,9 @@ class LiveExecution:
     def pacing(self) -> Pacing:
         cutoff = time.monotonic() - 60.0
         recent = sorted(ms for t, ms in list(self.tick_to_trade) if t >= cutoff)
+        posts = sorted(ms for t, ms in list(self.post_ms) if t >= cutoff)
         return Pacing(self.limiter.queued, self.limiter.held_recently(), self.venue_429s,
-                      _quantile(recent, 0.5), _quantile(recent, 0.99))
+                      _quantile(recent, 0.5), _quantile(recent, 0.99), _quantile(posts, 0.99))
 
     def try_place(self, n: int, ahead: int = 0) -> bool:
         """Promise room for ``n`` orders if the buckets hold it beyond what is promised already and
@@ -628,8 +630,10 @@ class LiveExecution:
         replies = await self._send_batch(batch, origin_ns)
         if replies is None:
             return []
+        took = time.perf_counter() - sent
+        self.post_ms.append((time.monotonic(), took * 1000))
         if self.on_post_latency is not None:
-            self.on_post_latency(time.perf_counter() - sent)
+            self.on_post_latency(took)
         return self._accepted(market, batch, replies)
 
     async def _send_batch(self, batch: list[tuple[Any, str]], origin_ns: int = 0) -> list[Any] | None:

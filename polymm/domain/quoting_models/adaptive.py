@@ -49,7 +49,8 @@ class SignalAwareModel(QuotingModel):
             targets = _join_best(view, targets)
         notes = [targets.reason]
         if widen > 1.0:
-            notes.append(f"widen x{widen:.2f}")
+            why = snap.widen_reasons(volatility=widen != snap.widen_ex_volatility)
+            notes.append(f"widen x{widen:.2f}" + (f" ({why})" if why else ""))
         if back_off:
             notes.append(f"competitor: back off {back_off} tick")
         return Targets(targets.quotes, targets.fair, "; ".join(notes)), widen

@@ -59,6 +59,10 @@ class CommonParams(QuoteShape):
       queue; ``max_order_age_s``: older orders are replaced anyway.
     * ``capital_weight``: this market's share of the total capital, relative to the other markets'.
     * ``enabled``: False quotes nothing.
+    * ``jitter_ticks``, ``jitter_size``: the outer layers (not the inner quote) are moved away from the
+      book by 0..``jitter_ticks`` ticks and shrunk by up to ``jitter_size`` of their size — a ladder
+      that is not an exact pattern for others to read. Seeded (``jitter_seed``) and drawn from the
+      layer and its inner price, so a quote that stays put keeps its draw (no requote churn).
     """
 
     fee_ticks: float = Field(0.0, ge=0, le=100)
@@ -66,6 +70,9 @@ class CommonParams(QuoteShape):
     max_order_age_s: float = Field(300.0, gt=0, le=86_400)
     capital_weight: float = Field(1.0, ge=0, le=100)
     enabled: bool = True
+    jitter_ticks: int = Field(0, ge=0, le=20)
+    jitter_size: float = Field(0.0, ge=0, lt=1)
+    jitter_seed: int = Field(0, ge=0, le=2**32 - 1)
 
 
 @dataclass(frozen=True, slots=True)
