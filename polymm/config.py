@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     default_layers: int = Field(1, ge=1, le=5)
     default_requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
     default_position_limit: Decimal = Field(Decimal("100"), gt=0)
+    # sizing in dollars (0: not used): the inner layer's size as dollars at the mid instead of shares, the dollars
+    # one quote may lock at most, and what a side's quotes together may lock (a bid locks its price a share, an
+    # ask 1 − its price)
+    default_size_usd: Decimal = Field(Decimal(0), ge=0, le=10_000_000)
+    default_max_size_usd: Decimal = Field(Decimal(0), ge=0, le=10_000_000)
+    default_max_notional_side: Decimal = Field(Decimal(0), ge=0, le=100_000_000)
     # the outer layers moved away from the book by up to N ticks and shrunk by up to a fraction of their size,
     # drawn (deterministically) from the seed, the market, the layer and its inner price (0: no jitter)
     default_jitter_ticks: int = Field(0, ge=0, le=20)
@@ -329,6 +335,9 @@ class Settings(BaseSettings):
             skew_ticks=self.default_skew_ticks,
             j_min=self.default_j_min,
             j_max=self.default_j_max,
+            size_usd=self.default_size_usd,
+            max_size_usd=self.default_max_size_usd,
+            max_notional_side=self.default_max_notional_side,
             jitter_ticks=self.default_jitter_ticks,
             jitter_size=self.default_jitter_size,
             jitter_seed=self.jitter_seed,

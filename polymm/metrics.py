@@ -223,6 +223,8 @@ class EngineCollector:
                                 value=self.engine.fills_per_minute())
         yield CounterMetricFamily("polymm_latency_alerts", "Latency alerts raised (order round trip or market data "
                                   "delay over its threshold)", value=self.engine.latency_alerts)
+        yield CounterMetricFamily("polymm_balance_cuts", "Placements cut because the collateral free of open "
+                                  "orders did not cover them", value=self.engine.balance_cuts)
         yield CounterMetricFamily("polymm_soft_cap_warnings", "Warnings that a cap's use passed the soft cap "
                                   "(POLYMM_SOFT_CAP_PCT)", value=self.engine.soft_cap_warnings)
         usage = GaugeMetricFamily("polymm_cap_usage_ratio", "Each hard cap's use as a fraction of it", labels=["cap"])

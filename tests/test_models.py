@@ -264,6 +264,42 @@ def test_diff_orders_keeps_queue_position() -> None:
     assert same == ((existing[1],), (targets[1],))  # tolerance 0: only the exact ones kept
 
 
+def test_a_partly_filled_order_whose_remainder_still_fits_keeps_its_queue_place() -> None:
+    """A fill no longer costs the rest of an order its place: a partly filled order whose remainder is
+    at most its target's size and at least half of it satisfies the target (exactly or within tolerance);
+    an unfilled order of a different size, a remainder under half, or one over the target is replaced."""
+    def live(oid: str, price: int, left: str, partial: bool = True) -> LiveOrder:
+        return LiveOrder(oid, Side.BUY, price, D(left), 0.0, partial)
+
+    target = [Quote(Side.BUY, 4900, D(10))]
+    for order, kept in [
+        (live("p6", 4900, "6"), True),  # 4 of 10 filled, 6 left: kept
+        (live("p5", 4800, "5"), True),  # half left, one tick off: within tolerance, kept
+        (live("p4", 4900, "4"), False),  # under half left: replaced
+        (live("u6", 4900, "6", partial=False), False),  # not filled, just smaller (a cut): replaced
+        (live("p12", 4900, "12"), False),  # more than the target now allows: replaced
+    ]:
+        cancel, place = diff_orders([order], target, tolerance_ticks=1, max_age_s=60, now=1.0, tick=T01)
+        assert (cancel, place) == (((), ()) if kept else ((order,), tuple(target))), order.order_id
+
+
+def test_plan_orders_sees_partial_fills_of_resting_orders() -> None:
+    from polymm.domain.requote import plan_orders
+    from polymm.venue.execution import OpenOrder
+
+    view = BookView("c", 0, 1, T01, 4800, 5200, 100.0, 100.0, (Level(4800, 100.0),), (Level(5200, 100.0),), None, 0)
+    targets = Targets((Quote(Side.BUY, 4900, D(10)),), 5000.0, "t")
+    params = MarketParams(model="pm4")
+    part = OpenOrder("o1", "c", Side.BUY, 4900, D(10), filled=D(3), placed_at=0.0)
+    plan = plan_orders([part], targets, view, params, T01, epoch_changed=False, forced=False, last_fair=5000.0,
+                       now=1.0)
+    assert plan is not None and plan.cancel == () and plan.place == ()  # 7 left of 10: kept in the queue
+    fresh = OpenOrder("o2", "c", Side.BUY, 4900, D(7), placed_at=0.0)
+    plan = plan_orders([fresh], targets, view, params, T01, epoch_changed=False, forced=False, last_fair=5000.0,
+                       now=1.0)
+    assert plan is not None and plan.cancel == ("o2",) and plan.place == targets.quotes
+
+
 def test_diff_orders_never_borrows_an_exact_layer_for_its_neighbour() -> None:
     """Bids rest at 0.23 and 0.21; the targets move to 0.22 and 0.21 (one-tick layers, tolerance one
     tick). The order at 0.21 is exactly on its own target, so it stays there and the 0.23 order is the
@@ -788,6 +824,7 @@ def test_under_rate_limit_pressure_only_quotes_well_off_target_are_replaced() ->
     class Resting:
         def __init__(self, oid: str, side: Side, price: int, size: str) -> None:
             self.order_id, self.side, self.price, self.remaining, self.placed_at = oid, side, price, D(size), 0.0
+            self.size = self.remaining  # nothing filled
 
     resting = [Resting("bid", Side.BUY, 4700, "8"), Resting("ask", Side.SELL, 5300, "10")]
     targets = Targets((Quote(Side.BUY, 4900, D(10)), Quote(Side.SELL, 5300, D(10))), 5100.0, "")

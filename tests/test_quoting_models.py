@@ -72,7 +72,8 @@ def test_the_strategy_and_the_order_plan_dispatch_through_the_registry() -> None
         assert d.model == name and d.targets.quotes
         # the targets already rest and nothing moved: a model that holds its quotes has nothing to do,
         # the others re-diff and keep every order
-        resting = [SimpleNamespace(order_id=str(i), side=q.side, price=q.price, remaining=q.size, placed_at=1000.0)
+        resting = [SimpleNamespace(order_id=str(i), side=q.side, price=q.price, size=q.size, remaining=q.size,
+                                   placed_at=1000.0)
                    for i, q in enumerate(d.targets.quotes)]
         plan = plan_orders(resting, d.targets, view, p, T01, epoch_changed=False, forced=False,
                            last_fair=d.targets.fair, now=1001.0)

@@ -127,7 +127,9 @@ async def test_a_crashing_worker_engages_the_kill_switch_and_the_app_survives(mo
         app = PolymmApp(demo_settings(ex), mode="DEMO")
 
         async def boom(self, interval: float = 0.5) -> None:
-            # the risk loop dies once the engine quotes: the kill has orders to cancel
+            # the risk loop runs once (the balance read lets quoting start), then dies once the engine
+            # quotes: the kill has orders to cancel
+            await self.risk_tick()
             await wait_until(lambda: self.execution.open_orders(), timeout=20)
             raise RuntimeError("risk check exploded")
 

@@ -18,8 +18,22 @@ class LiveOrder:
     order_id: str
     side: Side
     price: int
-    size: Decimal
+    size: Decimal  # what is left to fill
     placed_at: float
+    partial: bool = False  # partly filled already: ``size`` is its remainder
+
+
+#: A partly filled order whose remainder is at most its target's size and at least this share of it
+#: satisfies the target (keeps its place in the queue); a smaller remainder is replaced.
+PARTIAL_KEEP = Decimal("0.5")
+
+
+def _fits(o: LiveOrder, t: Quote, least: Decimal) -> bool:
+    """``o``'s size satisfies ``t``: ``least`` ≤ size ≤ the target's, or a partly filled order's remainder
+    within ``PARTIAL_KEEP`` of it — never larger than the target (never more than the limits allowed it)."""
+    if o.partial:
+        least = min(least, t.size * PARTIAL_KEEP)
+    return least <= o.size <= t.size
 
 
 def diff_orders(
@@ -42,7 +56,11 @@ def diff_orders(
 
     ``size_tolerance`` (a fraction): in the within-tolerance pass, a resting order no larger than the
     target and at most this much smaller also satisfies it — never larger, so it never holds more than
-    the limits allowed the target (used when the venue's rate limits have no room for a requote)."""
+    the limits allowed the target (used when the venue's rate limits have no room for a requote).
+
+    A partly filled order (``LiveOrder.partial``) whose remainder still fits its target — at most its
+    size, at least ``PARTIAL_KEEP`` of it — satisfies it in both passes: a fill no longer costs the rest
+    of the order its place in the queue."""
     tol = tolerance_ticks * tick.pips
     free = list(existing)
     fresh = {id(o) for o in free if now - o.placed_at <= max_age_s}
@@ -67,8 +85,8 @@ def _oldest_exact(free: Sequence[LiveOrder], t: Quote, fresh: Collection[int]) -
     """The oldest fresh order of ``free`` at exactly ``t``'s side, price and size (the first of equals)."""
     best: LiveOrder | None = None
     for o in free:
-        if (o.side is t.side and o.price == t.price and o.size == t.size and id(o) in fresh
-                and (best is None or o.placed_at < best.placed_at)):
+        if (o.side is t.side and o.price == t.price and (o.size == t.size or (o.partial and _fits(o, t, t.size)))
+                and id(o) in fresh and (best is None or o.placed_at < best.placed_at)):
             best = o
     return best
 
@@ -80,7 +98,7 @@ def _closest_within(free: Sequence[LiveOrder], t: Quote, tol: int, fresh: Collec
     least = t.size * (1 - Decimal(repr(size_tolerance))) if size_tolerance else t.size
     best: LiveOrder | None = None
     for o in free:
-        if (o.side is not t.side or not least <= o.size <= t.size or abs(o.price - t.price) > tol
+        if (o.side is not t.side or not _fits(o, t, least) or abs(o.price - t.price) > tol
                 or id(o) not in fresh):
             continue
         if best is None or (abs(o.price - t.price), o.placed_at) < (abs(best.price - t.price), best.placed_at):

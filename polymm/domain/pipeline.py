@@ -129,7 +129,7 @@ def step(
     ``position``: the market's YES position; ``positions``: every market's worst case for the risk
     check, this market's open orders left out (``requote.positions_for``); ``budget``: the dollars of
     exposure allocated to it (``requote.budget_for``); ``resting``: our open orders in the market
-    (``OpenOrder``-like: order_id, side, price, remaining, placed_at). ``now`` is the strategy's clock
+    (``OpenOrder``-like: order_id, side, price, size, remaining, placed_at). ``now`` is the strategy's clock
     (signals, order ages); ``risk_now`` the risk engine's (its error cooldown), ``now`` when omitted.
     ``reduce_only``: the operator switched the market to reduce-only (the end-date window is the
     signals'). ``share``: the market's slice of the shared caps (``RiskEngine.check``). The tick is the

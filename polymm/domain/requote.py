@@ -50,7 +50,7 @@ def placeable(quotes: Sequence[Quote], min_size: Decimal) -> tuple[tuple[Quote, 
 
 
 def plan_orders(
-    resting: Sequence[Any],  # OpenOrder-like: order_id, side, price, remaining, placed_at
+    resting: Sequence[Any],  # OpenOrder-like: order_id, side, price, size, remaining, placed_at
     targets: Targets,
     view: BookView,
     params: MarketParams,
@@ -71,7 +71,8 @@ def plan_orders(
         forced or epoch_changed or crossing or _moved(resting, targets, params, fair, last_fair, now)
     ):
         return None
-    live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at) for o in resting if o not in crossing]
+    live = [LiveOrder(o.order_id, o.side, o.price, o.remaining, o.placed_at, o.remaining < o.size)
+            for o in resting if o not in crossing]
     tolerance = 0 if epoch_changed or forced else params.tolerance_ticks
     size_tolerance = 0.0
     if pressure and tolerance:

@@ -131,6 +131,8 @@ class MarketBrain:
 
     # ------------------------------------------------------------ the step
     def decide(self, view: BookView, position: Decimal, params: MarketParams, now: float) -> Decision:
+        if params.size_usd and view.mid:  # sized in dollars: the inner layer's shares at the mid
+            params = params.model_copy(update={"size": shares_for_usd(params.size_usd, view.mid)})
         self.state = state = update(self.state, view, self._ewma, now)
         self.signals.on_book(now, view)
         snap = self.signals.snapshot(now)
@@ -146,6 +148,8 @@ class MarketBrain:
             reward = rewards.estimate(view, targets, self.market)
         if (params.jitter_ticks or params.jitter_size) and params.layers > 1:
             targets = jittered(targets, params, self.market.condition_id, view.tick)
+        if params.max_size_usd or params.max_notional_side:
+            targets = dollar_caps(targets, params.max_size_usd, params.max_notional_side)
         targets = _venue_minimum(targets, self.market.min_order_size, position, params.position_limit)
         bid = max((q.price for q in targets.quotes if q.side is Side.BUY), default=None)
         ask = min((q.price for q in targets.quotes if q.side is Side.SELL), default=None)
@@ -159,6 +163,41 @@ class MarketBrain:
     def horizon(self, params: MarketParams, now: float) -> float:
         """A–S ``T − t`` in seconds: ``params.horizon_s``, or the time to the market's end when closer (≥ 0)."""
         return horizon(params.horizon_s, self.signals.events.end_time, now)
+
+
+_CENT = Decimal("0.01")
+
+
+def shares_for_usd(usd: Decimal, mid: float) -> Decimal:
+    """``usd`` dollars in shares at ``mid`` (pips), rounded down to a cent of a share (at least one cent)."""
+    return max((usd * MAX_PIPS / Decimal(repr(mid))).quantize(_CENT, ROUND_DOWN), _CENT)
+
+
+def quote_cost(q: Quote) -> Decimal:
+    """Dollars a share of ``q`` locks: its price as a bid, 1 − its price as an ask (a NO bought at 1 − p)."""
+    return Decimal(q.price if q.side is Side.BUY else MAX_PIPS - q.price) / MAX_PIPS
+
+
+def dollar_caps(targets: Targets, max_size_usd: Decimal, max_notional_side: Decimal) -> Targets:
+    """Each quote cut to lock at most ``max_size_usd`` dollars, and each side's quotes together at most
+    ``max_notional_side`` (best first: the outer layers are cut first); sizes rounded down to cents of a
+    share, a quote cut to nothing dropped. 0 = no such cap. Never larger: the limits still hold."""
+    out: list[Quote] = []
+    left = {Side.BUY: max_notional_side, Side.SELL: max_notional_side}
+    order = sorted(targets.quotes, key=lambda q: (q.side is Side.SELL, q.price if q.side is Side.SELL else -q.price))
+    for q in order:
+        cost = quote_cost(q)
+        size = q.size
+        if max_size_usd and cost > 0:
+            size = min(size, (max_size_usd / cost).quantize(_CENT, ROUND_DOWN))
+        if max_notional_side and cost > 0:
+            size = min(size, (left[q.side] / cost).quantize(_CENT, ROUND_DOWN))
+            left[q.side] -= size * cost
+        if size > 0:
+            out.append(q if size == q.size else Quote(q.side, q.price, size))
+    cut = len(out) < len(targets.quotes) or any(a.size != b.size for a, b in zip(out, order, strict=False))
+    reason = targets.reason + ("; sizes cut to the dollar caps" if cut else "")
+    return Targets(tuple(out), targets.fair, reason)
 
 
 def jittered(targets: Targets, params: MarketParams, condition_id: str, tick: Tick) -> Targets:

@@ -59,7 +59,7 @@ from ..state import (
     TradePrint,
     VenueState,
 )
-from ..venue.execution import Execution, OrderRequest
+from ..venue.execution import Execution, OrderRequest, route
 from ..venue.listing import listing_problems
 from ..venue.live import LiveExecution
 from ..venue.recorder import FrameWriter
@@ -134,6 +134,9 @@ class Engine:
         self.latency_alerts = 0  # latency alerts raised (metrics)
         self._born = time.monotonic()  # a market that never changed has been quiet since then (``_interval``)
         self.soft_cap_warnings = 0  # soft-cap warnings raised (metrics)
+        self.balance_cuts = 0  # placements cut by the balance check (``_affordable``; metrics)
+        self._committing = 0.0  # dollars the placements on their way lock (``_affordable``)
+        self._balance_cut_logged: dict[str, float] = {}  # market → when a cut was last logged
         self.usage: dict[str, float] = {}  # each cap's use at the last risk tick (``cap_usage``; metrics)
         self._near: set[str] = set()  # the caps over the soft cap now
         #: POLYMM_EVENT_LOG: every decision, fill and risk event as a JSON line (``_event``)
@@ -1296,6 +1299,7 @@ class Engine:
         allowed = checked.quotes
         if checked.cut:
             self.placement_cuts += 1
+        allowed, cost = self._affordable(market, allowed)
         if not allowed:
             return 0
         key = next(self._placement_ids)
@@ -1303,14 +1307,56 @@ class Engine:
             self._placing[(key, i)] = (cid, q.side, q.size)
             self.orders_by_side[q.side] += 1
         self._pos_touched.add(cid)
+        self._committing += cost
         try:
             await self.execution.place_many(market, book, [OrderRequest(q.side, q.price, q.size) for q in allowed],
                                             origin_ns=origin_ns)
         finally:
+            self._committing -= cost
             for k in [k for k in self._placing if k[0] == key]:
                 del self._placing[k]
             self._pos_touched.add(cid)
         return len(allowed)
+
+    def _affordable(self, market: Market, quotes: Sequence[Quote]) -> tuple[tuple[Quote, ...], float]:
+        """The balance check before sending (live and demo: the venue's collateral balance): each quote's
+        cost — what it locks at the venue as routed (a BUY of YES at p, a BUY of NO at 1 − p; a SELL of
+        shares we hold costs none) — against the balance less what our open orders and the placements
+        on their way lock. Quotes that do not fit are dropped, the rest are sent; returns them and their
+        cost. Paper (no venue balance): all of them."""
+        if not self.execution.venue_balance or not quotes:
+            return tuple(quotes), 0.0
+        if self._balance is None:  # not read yet, or unreadable: nothing is sent (``_ready`` says why)
+            return (), 0.0
+        free = self._balance - self._locked_collateral() - self._committing
+        out: list[Quote] = []
+        total = 0.0
+        for q in quotes:
+            _token, side, price = route(market, OrderRequest(q.side, q.price, q.size), self.ledger.shares)
+            cost = float(q.size) * price / MAX_PIPS if side == "BUY" else 0.0
+            if cost <= free - total + 1e-9:
+                out.append(q)
+                total += cost
+        if len(out) < len(quotes):
+            self.balance_cuts += 1
+            now = time.monotonic()
+            if now - self._balance_cut_logged.get(market.condition_id, -1e9) >= 60.0:
+                self._balance_cut_logged[market.condition_id] = now
+                self.store.log(f"{market.short_question}: {len(quotes) - len(out)} quote(s) not sent: the collateral "
+                               f"free of open orders (${fmt_number(max(free, 0.0), 2, 2)}) does not cover them",
+                               "warning")
+        return tuple(out), total
+
+    def _locked_collateral(self) -> float:
+        """Dollars our open orders lock at the venue: the remainder of each BUY at its token's price."""
+        locked = 0.0
+        for o in self.execution.open_orders():
+            if o.venue_side != "BUY":
+                continue
+            m = self.markets.get(o.condition_id) or self._held.get(o.condition_id)
+            price = MAX_PIPS - o.price if m is not None and o.token_id == m.no_token else o.price
+            locked += float(o.remaining) * price / MAX_PIPS
+        return locked
 
     def _ready(self) -> tuple[bool, str]:
         """Whether anything may be quoted: the execution's venue truth, (live) a known balance and a
@@ -1319,6 +1365,8 @@ class Engine:
         ok, why = self.execution.ready()
         if ok and self._balance_why:
             return False, f"collateral balance unknown ({self._balance_why})"
+        if ok and self._balance is None and self.execution.venue_balance:
+            return False, "reading the collateral balance"  # the balance check needs it before any order
         hb = self.execution.heartbeat_age
         if ok and hb is not None and hb > self.settings.heartbeat_timeout_s:
             return False, f"heartbeat failing for {hb:.0f} s (the venue cancels our orders by itself)"

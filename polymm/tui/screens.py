@@ -453,6 +453,9 @@ FIELD_HELP: dict[str, tuple[str, str]] = {
     "tolerance_ticks": ("Tolerance ticks", "a resting order this close to its target keeps its queue place"),
     "max_order_age_s": ("Max order age s", "an order older than this is replaced anyway"),
     "fee_ticks": ("Fee ticks", "extra half-spread, in ticks (the adaptive models)"),
+    "size_usd": ("Size USD", "the inner layer's size in dollars at the mid instead of shares (0: use Size)"),
+    "max_size_usd": ("Max order USD", "dollars one quote may lock at most (0: no cap)"),
+    "max_notional_side": ("Max USD per side", "dollars a side's quotes may lock together (0: no cap)"),
     "jitter_ticks": ("Jitter ticks", "outer layers moved away from the book by up to this many ticks"),
     "jitter_size": ("Jitter size", "outer layers shrunk by up to this fraction of their size"),
     "jitter_seed": ("Jitter seed", "the seed of the layers' jitter draws"),
@@ -470,6 +473,7 @@ COMMON_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Quotes", ("spread", "size", "layers", "layer_step", "size_mult", "requote_threshold")),
     ("Risk", ("position_limit", "capital_weight")),
     ("Order upkeep", ("tolerance_ticks", "max_order_age_s", "fee_ticks")),
+    ("Dollars", ("size_usd", "max_size_usd", "max_notional_side")),
     ("Layer jitter", ("jitter_ticks", "jitter_size", "jitter_seed")),
 )
 MODELS: tuple[str, ...] = tuple(QUOTING_MODELS)

@@ -59,6 +59,11 @@ class CommonParams(QuoteShape):
       queue; ``max_order_age_s``: older orders are replaced anyway.
     * ``capital_weight``: this market's share of the total capital, relative to the other markets'.
     * ``enabled``: False quotes nothing.
+    * ``size_usd``: when set, the inner layer's size in dollars (shares = size_usd / mid, in cents of a
+      share) instead of ``size``; ``max_size_usd``: no quote locks more dollars than this;
+      ``max_notional_side``: a side's quotes together lock at most this (the outer layers cut first).
+      A quote locks its price a share as a bid and 1 − its price as an ask (a NO bought at 1 − p).
+      0 = not used.
     * ``jitter_ticks``, ``jitter_size``: the outer layers (not the inner quote) are moved away from the
       book by 0..``jitter_ticks`` ticks and shrunk by up to ``jitter_size`` of their size — a ladder
       that is not an exact pattern for others to read. Seeded (``jitter_seed``) and drawn from the
@@ -70,6 +75,9 @@ class CommonParams(QuoteShape):
     max_order_age_s: float = Field(300.0, gt=0, le=86_400)
     capital_weight: float = Field(1.0, ge=0, le=100)
     enabled: bool = True
+    size_usd: Decimal = Field(Decimal(0), ge=0, le=10_000_000)
+    max_size_usd: Decimal = Field(Decimal(0), ge=0, le=10_000_000)
+    max_notional_side: Decimal = Field(Decimal(0), ge=0, le=100_000_000)
     jitter_ticks: int = Field(0, ge=0, le=20)
     jitter_size: float = Field(0.0, ge=0, lt=1)
     jitter_seed: int = Field(0, ge=0, le=2**32 - 1)
