@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .domain.model_state import EwmaParams
 from .domain.params import ConfigError, MarketParams, check_model_name, describe_validation_error
 from .domain.prices import human
 from .domain.risk import RiskLimits
@@ -25,6 +26,10 @@ __all__ = ["ConfigError", "MarketParams", "Settings", "load_settings"]
 _P = {name: f.default for name, f in MarketParams.model_fields.items()}
 
 ENV_PREFIX = "POLYMM_"
+
+#: settings that must be above another (the upper end of a range → its lower end)
+_ABOVE = {"select_price_max": "select_price_min", "select_max_hours_to_end": "select_min_hours_to_end",
+          "regime_slow_half_life_s": "regime_fast_half_life_s"}
 
 
 class Settings(BaseSettings):
@@ -61,11 +66,17 @@ class Settings(BaseSettings):
     select_price_min: float = Field(0.10, ge=0, le=1)  # YES price (mid, else last trade)
     select_price_max: float = Field(0.90, ge=0, le=1)
     select_rewards_only: bool = False  # only markets paying liquidity rewards
+    select_min_liquidity: float = Field(0.0, ge=0)  # Gamma's liquidity (USDC resting in the book); 0: any
     default_spread: Decimal = Field(Decimal("0.04"), gt=0, lt=1)
     default_size: Decimal = Field(Decimal("10"), gt=0)
     default_layers: int = Field(1, ge=1, le=5)
     default_requote_threshold: Decimal = Field(Decimal("0.005"), ge=0, lt=1)
     default_position_limit: Decimal = Field(Decimal("100"), gt=0)
+    # order upkeep (per market: tolerance_ticks, max_order_age_s, fee_ticks): a resting order this many ticks from
+    # its target keeps its queue place; an order older than this is replaced; extra half-spread of the adaptive models
+    default_tolerance_ticks: int = Field(_P["tolerance_ticks"], ge=0, le=100)
+    default_max_order_age_s: float = Field(_P["max_order_age_s"], gt=0, le=86_400)
+    default_fee_ticks: float = Field(_P["fee_ticks"], ge=0, le=100)
     # sizing in dollars (0: not used): the inner layer's size as dollars at the mid instead of shares, the dollars
     # one quote may lock at most, and what a side's quotes together may lock (a bid locks its price a share, an
     # ask 1 − its price)
@@ -131,6 +142,9 @@ class Settings(BaseSettings):
     # volatility: σ is an EWMA of squared mid changes with vol_half_life_s; the regime J is the fast over the slow
     # EWMA of |Δmid| (the regime windows), clipped per market to [j_min, j_max] (POLYMM_DEFAULT_J_MIN/_MAX)
     vol_half_life_s: float = Field(60.0, gt=0, le=86_400)
+    alpha_fair: float = Field(0.2, gt=0, le=1)  # the fair value's EWMA weight per book update (1: the last microprice)
+    # warm-up: a market is not quoted until its book has been seen this many seconds (its signals' windows fill)
+    warmup_s: float = Field(0.0, ge=0, le=86_400)
     regime_fast_half_life_s: float = Field(10.0, gt=0, le=86_400)
     regime_slow_half_life_s: float = Field(300.0, gt=0, le=86_400)
     # toxic flow: the share of our fills marked out adversely at 10 s; from toxic_threshold on the spread widens by
@@ -231,28 +245,14 @@ class Settings(BaseSettings):
         # environment values are strings, and an int Literal does not accept "137" on its own
         return int(v) if isinstance(v, str) and v.strip().isdigit() else v
 
-    @field_validator("select_price_max")
+    @field_validator(*_ABOVE)
     @classmethod
-    def _price_range(cls, v: float, info: ValidationInfo) -> float:
-        lo = info.data.get("select_price_min")
-        if lo is not None and v <= lo:
-            raise ValueError(f"must be above POLYMM_SELECT_PRICE_MIN ({human(lo)})")
-        return v
-
-    @field_validator("select_max_hours_to_end")
-    @classmethod
-    def _hours_range(cls, v: float | None, info: ValidationInfo) -> float | None:
-        lo = info.data.get("select_min_hours_to_end")
+    def _above(cls, v: float | None, info: ValidationInfo) -> float | None:
+        """The upper end of a range above its lower end (``_ABOVE``)."""
+        name = _ABOVE[str(info.field_name)]
+        lo = info.data.get(name)
         if v is not None and lo is not None and v <= lo:
-            raise ValueError(f"must be above POLYMM_SELECT_MIN_HOURS_TO_END ({human(lo)})")
-        return v
-
-    @field_validator("regime_slow_half_life_s")
-    @classmethod
-    def _regime_windows(cls, v: float, info: ValidationInfo) -> float:
-        fast = info.data.get("regime_fast_half_life_s")
-        if fast is not None and v <= fast:
-            raise ValueError(f"must be above POLYMM_REGIME_FAST_HALF_LIFE_S ({human(fast)})")
+            raise ValueError(f"must be above {ENV_PREFIX}{name.upper()} ({human(lo)})")
         return v
 
     @field_validator("default_model", mode="before")
@@ -338,6 +338,9 @@ class Settings(BaseSettings):
             size_usd=self.default_size_usd,
             max_size_usd=self.default_max_size_usd,
             max_notional_side=self.default_max_notional_side,
+            tolerance_ticks=self.default_tolerance_ticks,
+            max_order_age_s=self.default_max_order_age_s,
+            fee_ticks=self.default_fee_ticks,
             jitter_ticks=self.default_jitter_ticks,
             jitter_size=self.default_jitter_size,
             jitter_seed=self.jitter_seed,
@@ -365,6 +368,10 @@ class Settings(BaseSettings):
                                 max_size=self.arb_max_size),
             hours=HourConfig(widen_max=self.hour_widen_max), max_widen=self.max_widen,
         )
+
+    def ewma_params(self) -> EwmaParams:
+        """The model state's smoothing: the fair value's weight and σ's half-life (the signals' too)."""
+        return replace(EwmaParams(), alpha_fair=self.alpha_fair, vol_half_life=self.vol_half_life_s)
 
     def risk_limits(self) -> RiskLimits:
         return RiskLimits(

@@ -59,6 +59,7 @@ from polymm.domain import pipeline
 from polymm.domain.book_set import BookSet
 from polymm.domain.market import Market, Side
 from polymm.domain.messages import BookSnapshot, LastTrade, TickSizeChange, parse_frame
+from polymm.domain.model_state import EwmaParams
 from polymm.domain.order_book import OrderBook
 from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
@@ -102,6 +103,7 @@ class ReplayConfig:
     #: the signals' settings: reduce-only, halts, cool-off, the signal knobs, parity gaps (a crossed book's gap
     #: is counted: ``parity_gaps``)
     signals: SignalsConfig = field(default_factory=_SETTINGS.signals_config)
+    ewma: EwmaParams = field(default_factory=_SETTINGS.ewma_params)  # the model state's smoothing
     arb_cooldown_s: float = _DEFAULTS["arb_cooldown_s"]
     min_step_gap_s: float = _DEFAULTS["min_step_gap_s"]
     quote_interval_s: float = _DEFAULTS["quote_interval_s"]
@@ -114,7 +116,8 @@ class ReplayConfig:
         return cls(
             limits=s.risk_limits(), base=s.default_params(), total_capital=s.total_capital,
             max_market_exposure=s.max_market_exposure, max_total_position=s.max_total_position,
-            max_order_size=s.max_order_size, signals=s.signals_config(), arb_cooldown_s=s.arb_cooldown_s,
+            max_order_size=s.max_order_size, signals=s.signals_config(), ewma=s.ewma_params(),
+            arb_cooldown_s=s.arb_cooldown_s,
             min_step_gap_s=s.min_step_gap_s, quote_interval_s=s.quote_interval_s,
             quote_interval_fast_s=s.quote_interval_fast_s,
         )
@@ -217,7 +220,7 @@ class Replay:
         self.markets[cid] = market
         self.books.add(market)
         self.venue.add_market(market)
-        self.brains[cid] = MarketBrain(market, self._signals)
+        self.brains[cid] = MarketBrain(market, self._signals, self.config.ewma)
         self._stats[cid] = _MarketStats()
         self._force.add(cid)
         self.curve.add_market()

@@ -237,7 +237,7 @@ class Simulation:
                                    cfg.latency_s if latency_s is None else latency_s)
         self.flow.seed_book()
         # the engine's pieces with the engine's settings: brain, risk engine, the market's capital budget
-        self.brain = MarketBrain(market, cfg.signals)
+        self.brain = MarketBrain(market, cfg.signals, cfg.ewma)
         self.risk = RiskEngine(cfg.limits)
         self._budget = budget_for(market.condition_id, {market.condition_id: self.params.capital_weight},
                                   cfg.total_capital, cfg.max_market_exposure)

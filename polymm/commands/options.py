@@ -56,6 +56,8 @@ def selection_args(p: argparse.ArgumentParser) -> None:
                                                     "(the dashboard's picker shows the same)")
     g.add_argument("--min-volume", type=_volume, metavar="USDC",
                    help="only markets with at least this 24 h volume (POLYMM_SELECT_MIN_VOLUME_24H)")
+    g.add_argument("--min-liquidity", type=_volume, metavar="USDC",
+                   help="only markets with at least this much resting in the book (POLYMM_SELECT_MIN_LIQUIDITY)")
     g.add_argument("--max-spread", type=_spread, metavar="X",
                    help="only markets whose spread is at most X (POLYMM_SELECT_MAX_SPREAD)")
     g.add_argument("--price-range", type=_prices, metavar="LO:HI",

@@ -24,6 +24,8 @@ def selection_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["select_min_volume_24h"] = args.min_volume
     if getattr(args, "max_spread", None) is not None:
         out["select_max_spread"] = args.max_spread
+    if getattr(args, "min_liquidity", None) is not None:
+        out["select_min_liquidity"] = args.min_liquidity
     if getattr(args, "price_range", None) is not None:
         out["select_price_min"], out["select_price_max"] = args.price_range
     if getattr(args, "hours_to_end", None) is not None:

@@ -175,6 +175,8 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}  # one step at a time per market
         self.risk = RiskEngine(settings.risk_limits())
         self._signals_config = settings.signals_config()
+        self._ewma = settings.ewma_params()
+        self._first_book: dict[str, float] = {}  # market → when its book was first stepped (``warmup_s``)
         self.brains: dict[str, MarketBrain] = {}
         self._last_step: dict[str, float] = {}  # monotonic time of each market's last step
         self._next_due: dict[str, float] = {}  # fallback timer per market (adaptive)
@@ -219,7 +221,7 @@ class Engine:
             self.execution.on_market = self._on_held_market
         for m in markets:
             self.params[m.condition_id] = self.default_params(m)
-            self.brains[m.condition_id] = MarketBrain(m, self._signals_config)
+            self.brains[m.condition_id] = MarketBrain(m, self._signals_config, self._ewma)
         self.public = PublicClient(settings.clob_url, settings.gamma_url)
         self.recorder = FrameWriter(settings.record_dir) if settings.record_dir else None
         if self.recorder is not None:  # a recording carries its markets: `polymm replay` needs them
@@ -399,7 +401,7 @@ class Engine:
         if self.recorder is not None:
             self.recorder.add_markets([market])
         self.params[cid] = self.default_params(market)
-        self.brains[cid] = MarketBrain(market, self._signals_config)
+        self.brains[cid] = MarketBrain(market, self._signals_config, self._ewma)
         self._force.add(cid)
         self._held.pop(cid, None)
         self._pos_touched.add(cid)
@@ -1048,6 +1050,7 @@ class Engine:
         if cid in self._deferred:
             origin_ns = 0  # a turn for order room, not a reaction to a frame: its wait is in ``turn_waits``
         self._top[cid] = (book.bid(), book.ask())
+        self._first_book.setdefault(cid, time.monotonic())
         self.execution.on_book(book)
         view = book.view(10)  # one snapshot per step: the store's and the model's
         self.store.set(f"book/{cid}", view)
@@ -1374,10 +1377,16 @@ class Engine:
 
     def _blocked_reason(self, cid: str, crossed_ok: bool = False) -> tuple[str, str] | None:
         """(status, why) when the market may not quote now: its book is not trusted, or what we hold is
-        not known (catch-up, reconciliation failing, a position being taken from the venue, balance).
-        ``crossed_ok``: a crossed book is no reason (a parity gap's take)."""
+        not known (catch-up, reconciliation failing, a position being taken from the venue, balance), or
+        its signals are still warming up (``warmup_s``). ``crossed_ok``: a crossed book is no reason (a
+        parity gap's take)."""
         if cid in self._flattening:
             return "flattening", "a flatten order is taking the position out"
+        warm = self.settings.warmup_s
+        if warm:
+            seen = time.monotonic() - self._first_book.get(cid, time.monotonic())
+            if seen < warm:
+                return "warming up", f"warming up: {seen:.0f} of {warm:.0f} s of book data before quoting"
         listing = self._listing.get(cid)
         if listing:
             return "closed", f"not tradeable: {listing}"

@@ -359,6 +359,7 @@ def selection_filters(settings: Settings) -> Filters:
         min_hours_to_end=settings.select_min_hours_to_end or None,
         max_hours_to_end=settings.select_max_hours_to_end,
         rewards_only=settings.select_rewards_only,
+        min_liquidity=settings.select_min_liquidity or None,
     )
 
 
@@ -375,6 +376,8 @@ def describe_filters(f: Filters) -> str:
         parts.append(f"volume 24h ≥ {fmt_number(f.min_volume_24h, grouping=True)}")
     if f.max_spread is not None:
         parts.append(f"spread ≤ {human(f.max_spread)}")
+    if f.min_liquidity is not None:
+        parts.append(f"liquidity ≥ {fmt_number(f.min_liquidity, grouping=True)}")
     if f.rewards_only:
         parts.append("rewards only")
     if f.search:
