@@ -213,6 +213,7 @@ class Settings(BaseSettings):
     demo_seed: int = 7
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"  # json: one object a line (ts, level, logger, msg, fields)
+    log_file: str = ""  # the log lines to this file too (polymm-tui: only there), rotated at 20 MB, 5 kept
     # curated markets, one a line (polymm/engine/watchlist.py); watched while running. Empty: discovery
     market_file: str = ""
     metrics_port: int = Field(0, ge=0, le=65535)  # serve metrics (polymm/metrics.py) on this port; 0 = off

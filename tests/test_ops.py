@@ -694,3 +694,36 @@ def test_the_start_up_listing_rides_out_a_busy_venue_and_then_gives_up_naming_th
     with pytest.raises(VenueUnavailable, match=r"listing markets: the venue kept failing for 1 s .*last: 429"):
         asyncio.run(initial_markets(_settings(venue, venue_retry_s=1.0), on_retry=said.append))
     venue.call(lambda: venue.standin.faults.clear())
+
+
+def test_the_log_file_gets_the_lines_with_secrets_masked_and_the_dashboard_only_the_file(clean, tmp_path) -> None:
+    """``POLYMM_LOG_FILE``: the same lines as stderr (``polymm run``), or only there (``polymm-tui``: the
+    screen is the dashboard's); rotated by the standard library's handler; a secret never reaches it."""
+    import io
+    from logging.handlers import RotatingFileHandler
+
+    from polymm.ops.logs import LOG_FILE_KEPT, LOG_FILE_MAX_BYTES, setup_logging
+
+    key = "0x" + "9c" * 32
+    path = tmp_path / "logs" / "polymm.log"
+    s = load_settings(_env_file=None, private_key=key, log_file=str(path), log_level="INFO")
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    try:
+        stream = io.StringIO()
+        setup_logging(s, stream)
+        logging.getLogger("polymm.test.file").info("signed with %s", key)
+        files = [h for h in root.handlers if isinstance(h, RotatingFileHandler)]
+        assert len(files) == 1 and (files[0].maxBytes, files[0].backupCount) == (LOG_FILE_MAX_BYTES, LOG_FILE_KEPT)
+        files[0].flush()
+        text = path.read_text()
+        assert "polymm.test.file: signed with <hidden>" in text and key not in text and key[2:] not in text
+        assert "signed with <hidden>" in stream.getvalue()  # and on the stream, as before
+        setup_logging(s, to_stream=False)  # the dashboard: the file only
+        assert [type(h) for h in root.handlers] == [RotatingFileHandler]
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+            h.close()
+        for h in saved:
+            root.addHandler(h)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..config import Settings
 from ..domain.market import Market
+from ..ops.logs import setup_logging
 from ..ops.programs import initial_markets, run_extras
 from ..ops.venue import venue_error
 from .options import program_args
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = load(args, PROG)
     if settings is None:
         return 2
+    if settings.log_file:  # the screen is the dashboard's: the log lines go to the file only
+        setup_logging(settings, to_stream=False)
     with venue(with_journal(settings), args) as (settings, mode), one_instance(settings, PROG) as ok:
         if not ok:
             return 1

@@ -7,6 +7,8 @@ import logging
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -76,15 +78,30 @@ class JsonFormatter(_Redacting):
         return self.redact(orjson.dumps(doc, default=str).decode())
 
 
-def setup_logging(settings: Settings, stream: Any = None) -> None:
-    """The programs' logging: ``settings.log_format`` (text | json) at ``settings.log_level`` to stderr."""
+LOG_FILE_MAX_BYTES = 20 * 2**20  # POLYMM_LOG_FILE rotates at this size
+LOG_FILE_KEPT = 5  # and keeps this many old files
+
+
+def setup_logging(settings: Settings, stream: Any = None, *, to_stream: bool = True) -> None:
+    """The programs' logging: ``settings.log_format`` (text | json) at ``settings.log_level`` to stderr
+    (unless ``to_stream`` is False: the dashboard owns the terminal) and, with ``POLYMM_LOG_FILE``, to that
+    file as well, rotated at ``LOG_FILE_MAX_BYTES`` with ``LOG_FILE_KEPT`` old files. Secrets are masked
+    in both."""
     secrets = settings_secrets(settings)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter(secrets) if settings.log_format == "json" else TextFormatter(secrets))
+    handlers: list[logging.Handler] = []
+    if to_stream:
+        handlers.append(logging.StreamHandler(stream or sys.stderr))
+    if settings.log_file:
+        path = Path(settings.log_file).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(RotatingFileHandler(path, maxBytes=LOG_FILE_MAX_BYTES, backupCount=LOG_FILE_KEPT,
+                                            encoding="utf-8"))
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    root.addHandler(handler)
+    for handler in handlers:
+        handler.setFormatter(JsonFormatter(secrets) if settings.log_format == "json" else TextFormatter(secrets))
+        root.addHandler(handler)
     root.setLevel(settings.log_level)
     for noisy in ("httpx", "httpcore", "websockets"):  # one line per request drowns the engine's log
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
