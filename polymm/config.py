@@ -80,14 +80,14 @@ class Settings(BaseSettings):
     # sizing in dollars (0: not used): the inner layer's size as dollars at the mid instead of shares, the dollars
     # one quote may lock at most, and what a side's quotes together may lock (a bid locks its price a share, an
     # ask 1 − its price)
-    default_size_usd: Decimal = Field(Decimal(0), ge=0, le=10_000_000)
-    default_max_size_usd: Decimal = Field(Decimal(0), ge=0, le=10_000_000)
-    default_max_notional_side: Decimal = Field(Decimal(0), ge=0, le=100_000_000)
+    default_size_usd: Decimal = Field(_P["size_usd"], ge=0, le=10_000_000)
+    default_max_size_usd: Decimal = Field(_P["max_size_usd"], ge=0, le=10_000_000)
+    default_max_notional_side: Decimal = Field(_P["max_notional_side"], ge=0, le=100_000_000)
     # the outer layers moved away from the book by up to N ticks and shrunk by up to a fraction of their size,
     # drawn (deterministically) from the seed, the market, the layer and its inner price (0: no jitter)
-    default_jitter_ticks: int = Field(0, ge=0, le=20)
-    default_jitter_size: float = Field(0.0, ge=0, lt=1)
-    jitter_seed: int = Field(0, ge=0, le=2**32 - 1)
+    default_jitter_ticks: int = Field(_P["jitter_ticks"], ge=0, le=20)
+    default_jitter_size: float = Field(_P["jitter_size"], ge=0, lt=1)
+    jitter_seed: int = Field(_P["jitter_seed"], ge=0, le=2**32 - 1)
 
     # pm4, with the parameters below: chosen by bench/strategy_bench.py (docs/strategy.md has the tables)
     default_model: str = "pm4"  # a registered quoting model (domain/params.py QUOTING_MODELS)

@@ -10,12 +10,13 @@ an exception is reported and engages the kill switch instead of dying silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from time import perf_counter  # the strategy's own CPU accounting (``_gap``): never a test's clock
@@ -59,7 +60,7 @@ from ..state import (
     TradePrint,
     VenueState,
 )
-from ..venue.execution import Execution, OrderRequest, route
+from ..venue.execution import Execution, OrderRequest, Pacing, route
 from ..venue.listing import listing_problems
 from ..venue.live import LiveExecution
 from ..venue.recorder import FrameWriter
@@ -687,7 +688,8 @@ class Engine:
         feed = self.feed.state()
         self.store.set("feed", feed)
         self._publish_fills()
-        execution = self._execution_state()
+        pace = self.execution.pacing()  # once a tick: it sorts the last minute's samples
+        execution = self._execution_state(pace)
         self.store.set("execution", execution)
         errors = execution.errors_10s
         now, mono = time.time(), time.monotonic()
@@ -696,7 +698,7 @@ class Engine:
         total_pnl = realized + unreal - fees
         self.risk.correlation.update({c: float(m) if m is not None else None for c, m in marks.items()})
         self._check_error_cooldown(mono, errors)
-        self._check_latency(feed)
+        self._check_latency(feed, pace)
         self._check_soft_caps()
         self._feed_error_since = (self._feed_error_since or mono) if feed.status == "ERROR" else None
         reason = self._halt_reason(now, mono, float(total_pnl), errors, feed)
@@ -715,14 +717,13 @@ class Engine:
         self._check_positions()
         self._publish_risk()
 
-    def _execution_state(self) -> ExecutionState:
+    def _execution_state(self, pace: Pacing) -> ExecutionState:
         """The ``execution`` slice: the order path's health as the execution reports it."""
         ex = self.execution
         hb = ex.heartbeat_age
         errors = ex.recent_errors(10.0)
         orders_1s, cancels_1s = ex.rate_usage()
         ready, why = self._ready()
-        pace = ex.pacing()
         return ExecutionState(
             ex.name, len(ex.open_orders()), ex.pending_fills, hb, errors, ex.rejects, ex.retries, orders_1s,
             cancels_1s, ready=ready, reason=why, mismatches=ex.mismatches, paused=tuple(sorted(ex.paused_markets)),
@@ -770,11 +771,11 @@ class Engine:
         if self.event_log is not None:
             self.event_log.write("risk", kind=kind, text=text, **fields)
 
-    def _check_latency(self, feed: FeedState) -> None:
+    def _check_latency(self, feed: FeedState, pace: Pacing) -> None:
         """Latency alerts: a warning when the order round trip's or the market data delay's p99 goes over its
         threshold (``alert_order_latency_ms``, ``alert_feed_delay_ms``; 0 = off), a note when it is back."""
         wire = [sh.wire_p99_ms for sh in feed.shards if sh.wire_p99_ms is not None]
-        checks = (("order round trip", self.execution.pacing().post_p99_ms, self.settings.alert_order_latency_ms),
+        checks = (("order round trip", pace.post_p99_ms, self.settings.alert_order_latency_ms),
                   ("market data delay", max(wire, default=None), self.settings.alert_feed_delay_ms))
         for label, value, limit in checks:
             if not limit or value is None:
@@ -1156,17 +1157,9 @@ class Engine:
             self.arbs["refused"] += 1
             self.store.log(f"{name}: parity gap not taken: {why}", "warning")
             return
-        key = next(self._placement_ids)
-        for i, q in enumerate(legs):
-            self._placing[(key, i)] = (cid, q.side, q.size)
-        self._pos_touched.add(cid)
-        try:
+        with self._in_flight(cid, legs):
             results = await asyncio.gather(*(self.execution.take(market, book, OrderRequest(q.side, q.price, q.size))
                                              for q in legs))
-        finally:
-            for i in range(len(legs)):
-                self._placing.pop((key, i), None)
-            self._pos_touched.add(cid)
         (bought, why_buy), (sold, why_sell) = results
         self.arbs["taken"] += 1
         text = (f"{name}: parity gap taken: {fmt_amount(bought)} bought @ {fmt_pips(arb.buy, market.tick)}, "
@@ -1305,21 +1298,30 @@ class Engine:
         allowed, cost = self._affordable(market, allowed)
         if not allowed:
             return 0
-        key = next(self._placement_ids)
-        for i, q in enumerate(allowed):
-            self._placing[(key, i)] = (cid, q.side, q.size)
+        for q in allowed:
             self.orders_by_side[q.side] += 1
+        with self._in_flight(cid, allowed, cost):
+            await self.execution.place_many(market, book, [OrderRequest(q.side, q.price, q.size) for q in allowed],
+                                            origin_ns=origin_ns)
+        return len(allowed)
+
+    @contextlib.contextmanager
+    def _in_flight(self, cid: str, quotes: Sequence[Quote], cost: float = 0.0) -> Iterator[None]:
+        """Orders on their way to the venue: counted by every limit (``_placing``) and by the balance check
+        (``_committing``, their ``cost``) from before the first suspension point until they are sent — so
+        two markets (or a step and a parity take) never share one room."""
+        key = next(self._placement_ids)
+        for i, q in enumerate(quotes):
+            self._placing[(key, i)] = (cid, q.side, q.size)
         self._pos_touched.add(cid)
         self._committing += cost
         try:
-            await self.execution.place_many(market, book, [OrderRequest(q.side, q.price, q.size) for q in allowed],
-                                            origin_ns=origin_ns)
+            yield
         finally:
             self._committing -= cost
-            for k in [k for k in self._placing if k[0] == key]:
-                del self._placing[k]
+            for i in range(len(quotes)):
+                self._placing.pop((key, i), None)
             self._pos_touched.add(cid)
-        return len(allowed)
 
     def _affordable(self, market: Market, quotes: Sequence[Quote]) -> tuple[tuple[Quote, ...], float]:
         """The balance check before sending (live and demo: the venue's collateral balance): each quote's
@@ -1384,7 +1386,8 @@ class Engine:
             return "flattening", "a flatten order is taking the position out"
         warm = self.settings.warmup_s
         if warm:
-            seen = time.monotonic() - self._first_book.get(cid, time.monotonic())
+            now = time.monotonic()
+            seen = now - self._first_book.get(cid, now)
             if seen < warm:
                 return "warming up", f"warming up: {seen:.0f} of {warm:.0f} s of book data before quoting"
         listing = self._listing.get(cid)
