@@ -104,8 +104,21 @@ def test_picker(snap_compare, size) -> None:
     app = build_app()
 
     async def open_picker(pilot) -> None:
-        await app.push_screen(canned_picker(app))
+        picker = canned_picker(app)
+        await app.push_screen(picker)
+        search = picker.query_one("#picker-search")
+        for _ in range(200):  # the search box has the focus (the picker's on_mount) before typing
+            if app.focused is search:
+                break
+            await pilot.pause()
         await pilot.press(*"best")  # search as you type
+        # wait on the condition, not a fixed pause: the search typed in full and its rows drawn
+        table = picker.query_one("#picker-table")
+        for _ in range(200):
+            if picker._query == "best" and picker.loaded and table.row_count == len(picker.matches()):
+                break
+            await pilot.pause()
+        assert picker._query == "best", picker._query
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=open_picker)
