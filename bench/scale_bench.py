@@ -16,7 +16,9 @@ per-signer rate limits on). Two phases:
    /data/orders`` with the demo wallet's own client) back to back until it holds zero orders of ours:
    kill latency = keypress → that answer.
 2. **Memory** (headless ``polymm run`` in its own process, metrics on): after a warm-up, the RSS of the
-   bot and of the stand-in while the bot applies ``--rss-frames`` frames (1,000,000 by default).
+   bot and of the stand-in while the bot applies ``--rss-frames`` frames (1,000,000 by default); and
+   tick-to-trade without the dashboard in the process, from its ``polymm_tick_to_trade_seconds``
+   histogram over the phase.
 
 Settings scaled with N (what a 300-market operator sets): ``max_markets`` N; per market $50 of
 capital and exposure and 100 shares of position, so the totals are N × those; the daily loss limit
@@ -107,6 +109,12 @@ class Figures:
     rss_seconds: float = 0.0
     venue_rss_start_mb: float = float("nan")
     venue_rss_end_mb: float = float("nan")
+    #: tick-to-trade in the memory phase (``polymm run``, no dashboard in the process), from the
+    #: ``polymm_tick_to_trade_seconds`` histogram over the phase (interpolated within its buckets)
+    headless_tick_p50_ms: float = float("nan")
+    headless_tick_p99_ms: float = float("nan")
+    headless_tick_n: int = 0
+    headless_within_10ms: float = float("nan")  # the share of posts within 10 ms (exact: a bucket bound)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -220,6 +228,28 @@ def metric(text: str, name: str) -> float:
     return total if seen else float("nan")
 
 
+def histogram(text: str, name: str) -> list[tuple[float, float]]:
+    """A Prometheus histogram's cumulative buckets: [(upper bound, count)], +Inf last."""
+    out = []
+    for m in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} ([0-9.e+-]+)$', text, re.M):
+        out.append((float(m.group(1)), float(m.group(2))))
+    return sorted(out)
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """As Prometheus's ``histogram_quantile``: linear within the bucket the quantile falls in."""
+    if not buckets or buckets[-1][1] <= 0:
+        return float("nan")
+    rank, lower, below = q * buckets[-1][1], 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * ((rank - below) / (count - below) if count > below else 1.0)
+        lower, below = bound, count
+    return lower
+
+
 def free_port() -> int:
     import socket
 
@@ -261,7 +291,9 @@ def memory_phase(n: int, urls: dict[str, str], args, venue_pid: int, fig: Figure
         while time.monotonic() - t_warm < args.rss_warmup_s:
             time.sleep(1.0)
         name = "polymm_feed_frames_total"
-        f0 = metric(scrape(), name)
+        first = scrape()
+        f0 = metric(first, name)
+        h0 = dict(histogram(first, "polymm_tick_to_trade_seconds"))
         fig.rss_start_mb, fig.venue_rss_start_mb = rss_mb(p.pid), rss_mb(venue_pid)
         a = time.monotonic()
         frames = 0.0
@@ -277,7 +309,14 @@ def memory_phase(n: int, urls: dict[str, str], args, venue_pid: int, fig: Figure
                 break
         fig.rss_end_mb, fig.venue_rss_end_mb = rss_mb(p.pid), rss_mb(venue_pid)
         fig.rss_frames, fig.rss_seconds = int(frames) if frames == frames else 0, time.monotonic() - a
-        rl = metric(scrape(), "polymm_venue_rate_limited_total")
+        last = scrape()
+        h = [(bound, count - h0.get(bound, 0.0)) for bound, count in histogram(last, "polymm_tick_to_trade_seconds")]
+        if h and h[-1][1] > 0:
+            fig.headless_tick_n = int(h[-1][1])
+            fig.headless_tick_p50_ms = histogram_quantile(0.5, h) * 1000
+            fig.headless_tick_p99_ms = histogram_quantile(0.99, h) * 1000
+            fig.headless_within_10ms = dict(h).get(0.01, float("nan")) / h[-1][1]
+        rl = metric(last, "polymm_venue_rate_limited_total")
         if rl == rl and rl > 0:
             fig.notes.append(f"polymm run saw {rl:.0f} 429s")
     finally:
@@ -352,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{f.venue_cpu:.0%}; orders {f.orders_per_s:.1f}/s; requotes put off for the rate limits "
               f"{f.deferred}, requests held by the limiter {f.throttled}; tick-to-trade over {f.tick_n} posts; "
               f"{f.turn_n} requotes waited their turn for order room, p50 {f.turn_p50_ms:.0f} / p99 "
-              f"{f.turn_p99_ms:.0f} ms" + "".join(f"; {x}" for x in f.notes))
+              f"{f.turn_p99_ms:.0f} ms; without the dashboard (polymm run, the memory phase) tick-to-trade p50 "
+              f"{f.headless_tick_p50_ms:.2f} / p99 {f.headless_tick_p99_ms:.2f} ms over {f.headless_tick_n:,} posts, "
+              f"{f.headless_within_10ms:.1%} within 10 ms" + "".join(f"; {x}" for x in f.notes))
     main_fig, base = figs[-1], figs[0]
     if len(figs) > 1:
         def ratio(a: float, b: float) -> str:
@@ -373,7 +414,11 @@ def main(argv: list[str] | None = None) -> int:
         "tui_refresh_p99_ms": num(main_fig.refresh_p99_ms), "kill_ms": num(main_fig.kill_max_ms, 0),
         "tick_to_trade_posts": main_fig.tick_n, "turn_wait_p50_ms": num(main_fig.turn_p50_ms, 0),
         "turn_wait_p99_ms": num(main_fig.turn_p99_ms, 0),
+        "headless_tick_to_trade_p50_ms": num(main_fig.headless_tick_p50_ms, 2),
+        "headless_tick_to_trade_p99_ms": num(main_fig.headless_tick_p99_ms, 2),
+        "headless_tick_to_trade_within_10ms": num(main_fig.headless_within_10ms, 4),
         "baseline": {"markets": base.markets, "tick_to_trade_p99_ms": num(base.tick_p99_ms, 2),
+                     "headless_tick_to_trade_p99_ms": num(base.headless_tick_p99_ms, 2),
                      "tui_refresh_p99_ms": num(base.refresh_p99_ms), "kill_ms": num(base.kill_max_ms, 0),
                      "rss_growth_mb": num(base.rss_growth_mb), "venue_429s": base.venue_429s},
     }))

@@ -251,6 +251,9 @@ class EngineCollector:
                                       value=st.venue_429s)
         yield CounterMetricFamily("polymm_requotes_deferred", "Requotes put off because the venue's rate limits "
                                   "had no room (the old quotes stayed)", value=self.engine.deferrals)
+        yield GaugeMetricFamily("polymm_requote_pressure", "The requote tolerance's factor under the venue's rate "
+                                "limits (1: room to spare; above: only orders that many tolerances off target "
+                                "are requoted)", value=self.engine.pressure)
         arbs = CounterMetricFamily("polymm_parity_gaps", "YES/NO parity gaps worth the minimum profit after fees, "
                                    "by what was done (alerted, taken, refused by the limits)", labels=["action"])
         for action, n in self.engine.arbs.items():

@@ -134,6 +134,8 @@ class ExecutionState:
     venue_429s: int = 0  # rate-limit refusals the venue answered (should stay 0: the limiter paces us)
     rate_orders_per_s: float = 40.0  # the venue's per-signer rates the spend is shown against (the settings')
     rate_cancels_per_s: float = 80.0
+    #: the requote tolerance's factor under the rate limits (``Engine._adapt_pressure``): 1 with room to spare
+    requote_pressure: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

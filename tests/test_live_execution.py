@@ -258,3 +258,30 @@ async def test_a_post_only_quote_that_would_cross_is_refused_but_is_not_a_venue_
         assert exe.rejects == 1 and exe.post_only_crosses == 1
         assert exe.recent_errors(10.0) == 0
         assert exe.open_orders() == [] and ours(ex, exe) == []
+
+
+async def test_posts_never_wait_behind_reads_and_balance_reads_are_paced() -> None:
+    """At 300 markets a position check reads 600 token balances at once; in the order path's thread pool
+    they held posts back for up to 0.9 s (tick-to-trade p99 ~1 s). Reads have their own lane: with
+    every thread of both lanes' worth of reads stuck, an order still goes out. And each balance read
+    waits for Cloudflare's balance bucket (200 per 10 s) at the reads' priority."""
+    import threading
+
+    from polymm.venue.ratelimit import Priority
+
+    async with run_exchange(port=0, seed=31, flow=False) as ex, Live(ex) as exe:
+        stuck = threading.Event()
+        blocked = [asyncio.ensure_future(exe._read(stuck.wait, 30)) for _ in
+                   range(exe.config.workers + exe.config.read_workers)]
+        try:
+            m = ex.markets[0]
+            price = ex.matching.book(m.yes_token).bids[-1][0] - 5 * m.tick.pips
+            ids = await asyncio.wait_for(exe.place_many(m, None, [OrderRequest(Side.BUY, price, Decimal(10))]), 10)
+            assert len(ids) == 1 and not any(b.done() for b in blocked)
+        finally:
+            stuck.set()
+            await asyncio.gather(*blocked)
+        reads = exe.limiter.granted[Priority.READ]
+        tokens = [m.yes_token, m.no_token, ex.markets[1].yes_token]
+        assert len(await exe._read_balances(tokens)) == 3
+        assert exe.limiter.granted[Priority.READ] == reads + 3

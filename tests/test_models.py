@@ -829,9 +829,9 @@ def test_under_rate_limit_pressure_only_quotes_well_off_target_are_replaced() ->
     resting = [Resting("bid", Side.BUY, 4700, "8"), Resting("ask", Side.SELL, 5300, "10")]
     targets = Targets((Quote(Side.BUY, 4900, D(10)), Quote(Side.SELL, 5300, D(10))), 5100.0, "")
 
-    def plan(pressure: bool, orders=resting, t=targets):
+    def plan(pressure: bool, orders=resting, t=targets):  # under pressure: three times the tolerance
         return plan_orders(orders, t, view, params, T01, epoch_changed=False, forced=False, last_fair=None,
-                           now=1.0, pressure=pressure)
+                           now=1.0, pressure=3.0 if pressure else 1.0)
 
     assert plan(False).cancel == ("bid",)  # two ticks off and smaller: replaced normally
     assert plan(True).cancel == () and plan(True).place == ()  # kept under pressure

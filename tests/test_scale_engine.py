@@ -216,6 +216,69 @@ def show_book(engine, m, bid: str, ask: str) -> None:
     engine.feed.snapshotted.add(m.condition_id)
 
 
+class Room(Turns):
+    """``Turns`` whose limits have no wait while the orders fit (``place_eta`` 0: room to spare)."""
+
+    def place_eta(self, n: int, ahead: int = 0) -> float:
+        return 0.0 if ahead + n <= self.room else 0.1 * (ahead + n)
+
+
+async def test_the_requote_tolerance_widens_while_requotes_are_put_off_and_narrows_with_room() -> None:
+    """Hundreds of markets want more requotes than the venue's limits admit; put off, each went out
+    seconds after the frame it answered. While requotes are put off the tolerance widens, so a move
+    within it keeps the quotes (nothing asked of the limits, nothing put off) and the larger moves go at
+    once. It widens too while the limits are nearly spent, and narrows back to 1 with room to spare."""
+    from polymm.engine.engine import PRESSURE_EVERY_S, PRESSURE_LOW_ORDERS, PRESSURE_MAX, PRESSURE_SPARE_ORDERS
+
+    ex = Room(room=100)
+    engine = paper_engine(1, execution=ex, default_model="fixed", min_step_gap_s=0.0)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    (m,) = engine.markets.values()
+    cid = m.condition_id
+    show_book(engine, m, "0.48", "0.52")
+    await engine.step(cid)
+    placed = {o.order_id for o in ex.open_orders(cid)}
+    assert len(placed) == 2 and engine.pressure == 1.0
+    t = 1000.0
+    for _ in range(3):  # three looks with requotes put off meanwhile: ×1.5 each
+        engine.deferrals += 1
+        t += PRESSURE_EVERY_S
+        engine._adapt_pressure(t)
+    assert engine.pressure == 1.5 ** 3
+    engine._adapt_pressure(t + PRESSURE_EVERY_S / 2)  # at most once per PRESSURE_EVERY_S
+    assert engine.pressure == 1.5 ** 3
+    asked = len(ex.asked)
+    show_book(engine, m, "0.50", "0.54")  # two ticks: within 3.4 × the tolerance of 1 tick
+    await engine.step(cid)
+    assert {o.order_id for o in ex.open_orders(cid)} == placed and len(ex.asked) == asked
+    show_book(engine, m, "0.53", "0.57")  # five ticks: requoted at once
+    await engine.step(cid)
+    assert not placed & {o.order_id for o in ex.open_orders(cid)} and len(ex.asked) == asked + 1
+    assert engine.deferrals == 3
+    for _ in range(20):  # nothing put off and room to spare: ÷1.25 a look, down to 1
+        t += PRESSURE_EVERY_S
+        engine._adapt_pressure(t)
+    assert engine.pressure == 1.0
+    placed = {o.order_id for o in ex.open_orders(cid)}
+    show_book(engine, m, "0.55", "0.59")  # two ticks again: beyond the tolerance of 1 now
+    await engine.step(cid)
+    assert not placed & {o.order_id for o in ex.open_orders(cid)}
+    for _ in range(20):  # put off all along: bounded
+        engine.deferrals += 1
+        t += PRESSURE_EVERY_S
+        engine._adapt_pressure(t)
+    assert engine.pressure == PRESSURE_MAX
+    ex.room = (PRESSURE_LOW_ORDERS + PRESSURE_SPARE_ORDERS) // 2  # some room, not to spare: it stays
+    t += PRESSURE_EVERY_S
+    engine._adapt_pressure(t)
+    assert engine.pressure == PRESSURE_MAX
+    engine.pressure, ex.room = 2.0, PRESSURE_LOW_ORDERS - 1  # nothing put off, the limits nearly spent: wider
+    t += PRESSURE_EVERY_S
+    engine._adapt_pressure(t)
+    assert engine.pressure == 3.0
+    await engine.stop(cancel_orders=False)
+
+
 async def test_requotes_waiting_for_order_room_go_in_turn_and_meanwhile_only_crossed_orders_are_pulled() -> None:
     """Without a queue, a market put off was stepped every ``min_step_gap_s`` only to be put off again
     (at 300 markets, 85% of ~3,500 steps a second). Now it waits its turn — first put off, first served:

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from .order_book import BookView
 from .params import MarketParams
 from .quoting import Quote, Targets
-from .requote import Plan, placeable, plan_orders
+from .requote import PRESSURE_TOLERANCE, Plan, placeable, plan_orders
 from .risk import Position, RiskEngine
 from .strategy import Decision, MarketBrain
 
@@ -162,11 +162,13 @@ def replan(
     forced: bool,
     last_fair: float | None,
     now: float,
+    pressure: float = PRESSURE_TOLERANCE,
 ) -> Plan | None:
-    """The step's plan again under pressure (the venue's rate limits have no room for it now): the same
-    targets, only orders well off them or crossing replaced (``requote.plan_orders(pressure=True)``)."""
+    """The step's plan again under pressure (the venue's rate limits are short of room for it): the same
+    targets, only orders ``pressure`` × the tolerance off them, or crossing, replaced
+    (``requote.plan_orders``)."""
     return plan_orders(resting, result.targets, view, params, view.tick, epoch_changed=epoch_changed, forced=forced,
-                       last_fair=last_fair, now=now, pressure=True)
+                       last_fair=last_fair, now=now, pressure=pressure)
 
 
 def recheck(

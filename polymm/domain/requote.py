@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,7 +40,7 @@ class Plan:
 
 #: Under pressure (the venue's rate limits have no room for a requote now) a resting order this many
 #: times further from its target still keeps its place, as does one up to this fraction smaller
-PRESSURE_TOLERANCE = 3
+PRESSURE_TOLERANCE = 3.0
 PRESSURE_SIZE_TOLERANCE = 0.5
 
 
@@ -60,11 +61,12 @@ def plan_orders(
     forced: bool,
     last_fair: float | None,
     now: float,
-    pressure: bool = False,
+    pressure: float = 1.0,
 ) -> Plan | None:
-    """See the module docstring; ``None`` when a model that holds its quotes keeps them. ``pressure``:
-    the venue's rate limits have no room for a requote now — only orders well off their targets
-    (``PRESSURE_TOLERANCE`` × the tolerance, or much smaller) or crossing are replaced."""
+    """See the module docstring; ``None`` when a model that holds its quotes keeps them. ``pressure``
+    (> 1: the venue's rate limits are short of room for requotes): only orders well off their targets
+    (``pressure`` × the tolerance, rounded up, or ``PRESSURE_SIZE_TOLERANCE`` smaller) or crossing are
+    replaced."""
     crossing = crossed(resting, view.best_bid, view.best_ask)
     fair = targets.fair if targets.fair is not None else NO_FAIR
     if QUOTING_MODELS[params.model].holds_quotes and not (
@@ -75,8 +77,8 @@ def plan_orders(
             for o in resting if o not in crossing]
     tolerance = 0 if epoch_changed or forced else params.tolerance_ticks
     size_tolerance = 0.0
-    if pressure and tolerance:
-        tolerance, size_tolerance = tolerance * PRESSURE_TOLERANCE, PRESSURE_SIZE_TOLERANCE
+    if pressure > 1.0 and tolerance:
+        tolerance, size_tolerance = math.ceil(tolerance * pressure - 1e-9), PRESSURE_SIZE_TOLERANCE
     to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, tick,
                                       size_tolerance)
     crossed_ids = tuple(o.order_id for o in crossing)

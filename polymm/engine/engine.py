@@ -40,7 +40,7 @@ from ..domain.prices import (
     price_to_pips,
 )
 from ..domain.quoting import Quote, Targets
-from ..domain.requote import Plan, budget_for, crossed, position_for, shares_for
+from ..domain.requote import PRESSURE_TOLERANCE, Plan, budget_for, crossed, position_for, shares_for
 from ..domain.risk import Position, PositionBook, RiskEngine, correlated_exposure, exposure
 from ..domain.signals import EventSnapshot
 from ..domain.strategy import MarketBrain
@@ -91,6 +91,16 @@ PORTFOLIO_EVERY_S = 0.1  # the portfolio totals (every market's mark) are publis
 BUSY_SHARE = 0.25  # the strategy coalesces book changes (``min_step_gap_s``) once its planning takes this share
 IDLE_SHARE = 0.15  # … and steps on every change again below this one
 MARKOUT_S = 10.0  # the fills tab's markout horizon
+#: The requote tolerance under the venue's rate limits (``Engine._adapt_pressure``): every
+#: ``PRESSURE_EVERY_S``, ×``PRESSURE_UP`` (up to ``PRESSURE_MAX``) while requotes are put off for order
+#: room or the limits hold less than ``PRESSURE_LOW_ORDERS`` orders of room, ÷``PRESSURE_DOWN`` (down to
+#: 1) while they hold ``PRESSURE_SPARE_ORDERS``
+PRESSURE_EVERY_S = 0.5
+PRESSURE_UP = 1.5
+PRESSURE_DOWN = 1.25
+PRESSURE_MAX = 8.0
+PRESSURE_LOW_ORDERS = 12
+PRESSURE_SPARE_ORDERS = 30
 
 
 @dataclass(slots=True)
@@ -192,6 +202,10 @@ class Engine:
         #: (when, seconds): a requote's wait from its first deferral to its orders going out (its turn)
         self.turn_waits: deque[tuple[float, float]] = deque(maxlen=4096)
         self.deferrals = 0  # requotes put off because the venue's rate limits had no room (metrics)
+        #: the requote tolerance's factor (``_adapt_pressure``): 1 while the rate limits have room
+        self.pressure = 1.0
+        self._pressure_at = 0.0
+        self._deferrals_seen = 0
         self.arbs: dict[str, int] = {"alerted": 0, "taken": 0, "refused": 0}  # parity gaps (metrics)
         self._arb_at: dict[str, float] = {}  # market → when its last parity gap was acted on (``arb_cooldown_s``)
         self._pos_book: PositionBook | None = None  # every market's position, kept as it changes (``_positions``)
@@ -519,6 +533,7 @@ class Engine:
             self._schedule(cid, 0.0)
         while not self._stopping:
             now = time.monotonic()
+            self._adapt_pressure(now)
             ready, soonest = self._take_ready(now, self._gap(now))
             if not ready:
                 self._wake.clear()
@@ -589,6 +604,25 @@ class Engine:
         if self._timers:
             soonest = min(soonest, self._timers[0][0])
         return [c for c in ready if c in self.markets], soonest
+
+    def _adapt_pressure(self, now: float) -> None:
+        """The requote tolerance follows the venue's rate limits. Hundreds of markets want more requotes
+        than the limits admit (standard tier: 40 orders/s for every market together); put off, each
+        waits its turn, and goes out seconds after the frame it answered, on a book that has moved on.
+        Instead, while requotes are put off the tolerance widens (every resting order within
+        ``pressure`` × ``tolerance_ticks`` of its target keeps its place; crossed orders are cancelled
+        whatever the tolerance), so fewer, larger moves are requoted — at once, on the frame that
+        showed them. It widens too while the limits are nearly spent (a placement would wait for the
+        bucket), and narrows again while they have room to spare."""
+        if now - self._pressure_at < PRESSURE_EVERY_S:
+            return
+        self._pressure_at = now
+        put_off = self.deferrals != self._deferrals_seen or bool(self._deferred)
+        self._deferrals_seen = self.deferrals
+        if put_off or self.execution.place_eta(PRESSURE_LOW_ORDERS) > 0.0:
+            self.pressure = min(self.pressure * PRESSURE_UP, PRESSURE_MAX)
+        elif self.pressure > 1.0 and self.execution.place_eta(PRESSURE_SPARE_ORDERS) <= 0.0:
+            self.pressure = max(self.pressure / PRESSURE_DOWN, 1.0)
 
     def _top_moved(self, cid: str) -> bool:
         """Whether the best bid or ask price moved since the market's last step: such a change goes to
@@ -730,7 +764,7 @@ class Engine:
             tick_to_trade_p50_ms=pace.tick_to_trade_p50_ms, tick_to_trade_p99_ms=pace.tick_to_trade_p99_ms,
             loop_lag_ms=self.loop_lag_ms, queued=pace.queued, throttled_1m=pace.throttled_1m,
             venue_429s=pace.venue_429s, rate_orders_per_s=self.settings.rate_orders_per_s,
-            rate_cancels_per_s=self.settings.rate_cancels_per_s,
+            rate_cancels_per_s=self.settings.rate_cancels_per_s, requote_pressure=self.pressure,
         )
 
     def cap_usage(self) -> dict[str, float]:
@@ -1088,10 +1122,14 @@ class Engine:
         self._step_cpu += perf_counter() - t_plan
         plan = result.plan
         ahead = self._ahead(cid) if self._deferred else 0
+        if plan is not None and plan.place and self.pressure > 1.0:  # the rate limits are short of room
+            plan = pipeline.replan(result, resting, view, params, epoch_changed=epoch_changed, forced=forced,
+                                   last_fair=last_fair, now=now, pressure=self.pressure)
         if plan is not None and plan.place and not self.execution.try_place(len(plan.place), ahead):
             # no room at the venue's rate limits now: replace only what is well off target or crossing
             plan = pipeline.replan(result, resting, view, params, epoch_changed=epoch_changed, forced=forced,
-                                   last_fair=last_fair, now=now)
+                                   last_fair=last_fair, now=now,
+                                   pressure=max(PRESSURE_TOLERANCE, PRESSURE_UP * self.pressure))
             if plan is not None and plan.place and not self.execution.try_place(len(plan.place), ahead):
                 await self._defer(cid, plan, ahead)
                 self._publish_market(cid)

@@ -49,6 +49,8 @@ LEGEND: tuple[tuple[str, str], ...] = (
     ("rl 8/40 7/80", "rate limit: orders sent in the last second of the 40 allowed, cancels of the 80 allowed"),
     ("queue 3 held 12/min", "our rate limiter: requests waiting for it now, and held back by it in the last minute "
                             "(shown when not zero; amber while requests wait)"),
+    ("tol ×3.4", "the rate limits are short of room for every requote: a resting order within 3.4 times its "
+                 "tolerance keeps its place, so fewer, larger moves are requoted, each at once"),
     ("429×2", "rate-limit refusals the venue answered since the start, in red: the limiter should prevent every one"),
     ("48,213 frames", "market-data frames received since the start"),
     ("host exec=live", "the venue's address and where orders go (live: the venue; paper: simulated)"),
@@ -192,6 +194,9 @@ def _order_path_parts(execution: ExecutionState) -> list[Part]:
     if execution.queued or execution.throttled_1m:  # our limiter at work: next to what it paces
         rate.append(" " if rate.plain else "")
         rate.append(f"queue {execution.queued:,} held {execution.throttled_1m:,}/min")
+    if execution.requote_pressure > 1.0:  # requotes thinned to what the limits admit
+        rate.append(" " if rate.plain else "")
+        rate.append(f"tol ×{execution.requote_pressure:.1f}")
     if rate.plain:
         rate.stylize("bold yellow" if busy else "dim")
         parts.append(Part(rate, RISK if busy else RATE))
@@ -218,6 +223,8 @@ def detail_text(feed: FeedState | None, execution: ExecutionState | None) -> str
         lines.append(f"  loop lag (worst of the last 5 s): {ms_text(lag) if lag is not None else 'not measured yet'}")
         lines.append(f"  rate limiter: {execution.queued:,} queued, {execution.throttled_1m:,} held back in the last "
                      f"minute; venue 429s: {execution.venue_429s:,}")
+        if execution.requote_pressure > 1.0:
+            lines.append(f"  requote tolerance ×{execution.requote_pressure:.1f} (the rate limits are short of room)")
     return "\n".join(lines) if len(lines) > 1 else ""
 
 

@@ -114,7 +114,8 @@ class LiveConfig:
     settle_s: float = 5.0  # an order younger than this may not show in /data/orders yet
     unanswered_s: float = 30.0  # a placement never answered may still land this long after it was sent
     balance_grace_s: float = 0.5  # fills reported this soon after a balance read make it inconclusive
-    workers: int = 8  # posts, cancels and reads wait on the venue here (the kill has its own lane)
+    workers: int = 8  # posts and cancels wait on the venue here (the kill has its own lane)
+    read_workers: int = 4  # reads (balances, open orders, trades, markets) wait here: never before a post
     max_attempts: int = 5
     start_budget_s: float = 120.0  # signing in: transient venue errors are retried this long
     foreign_after: int = 2  # reconciliations in a row finding orders we never placed → another client
@@ -151,6 +152,9 @@ class LiveExecution:
         self.on_market: Callable[[Market], None] = lambda m: None
         self._pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="clob")
         self._urgent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clob-kill")  # the kill's own lane
+        #: Reads have their own lane: at 300 markets a position check reads 600 token balances, and in the
+        #: order path's pool they held posts back for up to 0.9 s (tick-to-trade)
+        self._reads = ThreadPoolExecutor(max_workers=config.read_workers, thread_name_prefix="clob-read")
         self._client: Any = None
         self._api_key = ""
         self._markets: dict[str, Market] = {}
@@ -228,7 +232,12 @@ class LiveExecution:
 
     # ================================================================ plumbing
     async def _run(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """The order path's lane: signing, posts and cancels."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kw))
+
+    async def _read(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        """The reads' lane (``_reads``): what the order path never waits behind."""
+        return await asyncio.get_running_loop().run_in_executor(self._reads, functools.partial(fn, *args, **kw))
 
     def _error(self, text: str) -> None:
         """A venue error on the order path (posts, cancels): bursts of these start the error cooldown
@@ -329,7 +338,7 @@ class LiveExecution:
     async def client_tick_size(self, token_id: str) -> str:
         """The tick the SDK's client holds for a token (its cache never expires by itself: docs/protocol.md
         §10.9; polymm refreshes it on ``tick_size_change``)."""
-        return str(await self._run(self._client.get_tick_size, token_id))
+        return str(await self._read(self._client.get_tick_size, token_id))
 
     # ================================================================ start / stop
     def _make_client(self) -> tuple[Any, str]:
@@ -403,7 +412,7 @@ class LiveExecution:
         from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
 
         try:
-            r = await self._run(self._client.get_balance_allowance,
+            r = await self._read(self._client.get_balance_allowance,
                                 BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
             return float(balance_amount(r))
         except Exception as e:
@@ -432,6 +441,7 @@ class LiveExecution:
                 pass
         self._tasks = []
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._reads.shutdown(wait=False, cancel_futures=True)
         self._urgent.shutdown(wait=False, cancel_futures=True)
 
     # ================================================================ what may be quoted
@@ -505,7 +515,7 @@ class LiveExecution:
 
     async def earned_rewards(self, date: str) -> EarnedRewards:
         """The liquidity rewards the venue says this wallet earned on ``date`` (UTC, ``YYYY-MM-DD``)."""
-        return await self._run(read_earned, self._client, date)
+        return await self._read(read_earned, self._client, date)
 
     def _expiry(self, market: Market) -> int:
         """Our orders' GTD expiration in ``market`` (0: GTC): the moment its event halt begins."""
@@ -910,7 +920,7 @@ class LiveExecution:
         delay = 0.5
         while True:
             try:
-                doc = await self._run(self._client.get_market, condition_id)
+                doc = await self._read(self._client.get_market, condition_id)
                 market = market_from_clob(doc)
                 break
             except asyncio.CancelledError:
@@ -1060,7 +1070,7 @@ class LiveExecution:
 
     async def _venue_order_ids(self) -> set[str]:
         try:
-            venue = await self._run(self._client.get_open_orders)
+            venue = await self._read(self._client.get_open_orders)
         except Exception as e:
             self._read_failed(f"reconcile: open orders unavailable: {describe(e)}")
             raise _Failed(f"open orders unavailable ({describe(e)})") from None
@@ -1134,7 +1144,7 @@ class LiveExecution:
         mark = self.orders.replay_started()
         started = time.time()
         try:
-            trades = await self._run(self._client.get_trades, TradeParams(after=int(since)))
+            trades = await self._read(self._client.get_trades, TradeParams(after=int(since)))
         except Exception as e:
             self._read_failed(f"reconcile: trades unavailable: {describe(e)}")
             return False
@@ -1205,7 +1215,8 @@ class LiveExecution:
         from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
 
         async def read(token: str) -> Decimal:
-            r = await self._run(self._client.get_balance_allowance,
+            await self.limiter.acquire("balance", 1, Priority.READ)  # Cloudflare: 200 balance reads per 10 s
+            r = await self._read(self._client.get_balance_allowance,
                                 BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token))
             return balance_amount(r)
 
@@ -1259,7 +1270,7 @@ class LiveExecution:
         """"YES" or "NO" when the venue says the market resolved (CLOB ``/markets/{cid}``: closed, a
         winning token), else None (also when it cannot be read: then it is a plain mismatch)."""
         try:
-            doc = await self._run(self._client.get_market, cid)
+            doc = await self._read(self._client.get_market, cid)
         except Exception as e:
             self._read_failed(f"reconcile: market {cid[:10]}… unavailable: {describe(e)}")
             return None

@@ -157,6 +157,7 @@ class VenueLimits:
     delete_orders: tuple[Rate, ...] = (Rate.per_window(2_000, 10), Rate.per_window(15_000, 600))
     books: tuple[Rate, ...] = (Rate.per_window(500, 10),)
     book: tuple[Rate, ...] = (Rate.per_window(1_500, 10),)
+    balance: tuple[Rate, ...] = (Rate.per_window(200, 10),)  # GET /balance-allowance
     headroom: float = 0.1  # the client runs this fraction below the venue's rates and bursts
     reserve: float = 0.1  # quotes leave this fraction of each bucket to cancels and reductions
 
@@ -178,6 +179,7 @@ KINDS: Mapping[str, tuple[tuple[str, str], ...]] = {
     "cancel": (("cancels", "n"), ("delete_orders", "1")),
     "books": (("books", "1"),),
     "book": (("book", "1"),),
+    "balance": (("balance", "1"),),
 }
 
 
@@ -206,6 +208,7 @@ class RateLimiter:
                               for i, r in enumerate(lim.delete_orders)],
             "books": [TokenBucket(f"books/{i}", lim.scaled(r), clock) for i, r in enumerate(lim.books)],
             "book": [TokenBucket(f"book/{i}", lim.scaled(r), clock) for i, r in enumerate(lim.book)],
+            "balance": [TokenBucket(f"balance/{i}", lim.scaled(r), clock) for i, r in enumerate(lim.balance)],
         }
         self._waiters: list[_Waiter] = []
         self._seq = itertools.count()
