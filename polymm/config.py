@@ -29,7 +29,7 @@ ENV_PREFIX = "POLYMM_"
 
 #: settings that must be above another (the upper end of a range → its lower end)
 _ABOVE = {"select_price_max": "select_price_min", "select_max_hours_to_end": "select_min_hours_to_end",
-          "regime_slow_half_life_s": "regime_fast_half_life_s"}
+          "select_max_spread": "select_min_spread", "regime_slow_half_life_s": "regime_fast_half_life_s"}
 
 
 class Settings(BaseSettings):
@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # them by score and takes the first max_markets; the dashboard's picker shows the same selection
     # (polymm/venue/discovery.py selection_filters). None: no bound.
     select_min_volume_24h: float = Field(0.0, ge=0)  # USDC traded in the last 24 h
+    select_min_volume_1wk: float = Field(0.0, ge=0)  # USDC traded in the last 7 days (Gamma's volume1wk); 0: any
+    select_min_spread: float | None = Field(None, gt=0, lt=1)  # skip markets tighter than this (too competitive)
     select_max_spread: float | None = Field(None, gt=0, lt=1)  # best ask − best bid
     select_min_hours_to_end: float = Field(24.0, ge=0, le=100_000)  # hours left to the end date
     select_max_hours_to_end: float | None = Field(None, gt=0, le=100_000)
@@ -67,6 +69,10 @@ class Settings(BaseSettings):
     select_price_max: float = Field(0.90, ge=0, le=1)
     select_rewards_only: bool = False  # only markets paying liquidity rewards
     select_min_liquidity: float = Field(0.0, ge=0)  # Gamma's liquidity (USDC resting in the book); 0: any
+    # the trend: the last day's volume against the week's daily average, volume24hr / (volume1wk / 7) (1: steady,
+    # 0.3: the last day traded 30% of an average day); the score: discovery's Candidate.score, its ranking. 0: any
+    select_min_trend: float = Field(0.0, ge=0, le=1000)
+    select_min_score: float = Field(0.0, ge=0, le=1000)
     default_spread: Decimal = Field(Decimal("0.04"), gt=0, lt=1)
     default_size: Decimal = Field(Decimal("10"), gt=0)
     default_layers: int = Field(1, ge=1, le=5)
@@ -151,6 +157,21 @@ class Settings(BaseSettings):
     # 1 + toxic_widen_k·(toxicity − threshold)/(1 − threshold)
     toxic_threshold: float = Field(0.5, ge=0, lt=1)
     toxic_widen_k: float = Field(1.0, ge=0, le=100)
+    toxic_half_life_s: float = Field(0.0, ge=0, le=86_400)  # a fill's weight halves this often (0: no fading)
+    # liquidity regime (HIGH / NORMAL / LOW / CRISIS from the spread in ticks and the top levels' depth): HIGH to LOW
+    # from the median of the last regime_window books (CRISIS from each book alone); the spread × regime_high_widen
+    # in HIGH (≤ 1: tighter) and × regime_low_widen in LOW (1: the regime shown, not acted on)
+    regime_window: int = Field(1, ge=1, le=10_000)
+    regime_high_widen: float = Field(1.0, ge=0.1, le=1)
+    regime_low_widen: float = Field(1.0, ge=1, le=10)
+    # competitor pennying our quotes: competitor_min_events improvements within competitor_window_s flag it; then
+    # "back_off" (widen each side by competitor_back_off_ticks) or "match" (join the best price), and the sizes
+    # × competitor_size_factor (1: the price response only)
+    competitor_window_s: float = Field(30.0, gt=0, le=86_400)
+    competitor_min_events: int = Field(3, ge=1, le=1_000)
+    competitor_action: Literal["back_off", "match"] = "back_off"
+    competitor_back_off_ticks: int = Field(1, ge=0, le=100)
+    competitor_size_factor: float = Field(1.0, ge=0.05, le=1)
     # volume spikes: the last minute's prints ≥ spike_k × the usual minute; spike_widen multiplies the spread meanwhile
     # (1: shown, not acted on). Time of day: an hour that moves more than the day's mean widens by that ratio, at most
     # hour_widen_max (1: learned and shown, not acted on). max_widen caps the signals' combined multiplier (0: none)
@@ -181,6 +202,10 @@ class Settings(BaseSettings):
     feed_assets_per_connection: int = Field(200, ge=2, le=2000)
     feed_hash_check_s: float = Field(30.0, gt=0, le=3600)
     feed_rest_poll_s: float = Field(2.0, gt=0, le=600)
+    # a dropped market-data socket reconnects after feed_reconnect_min_s, the wait doubling on each failed try up
+    # to feed_reconnect_max_s (each wait jittered by ±50%)
+    feed_reconnect_min_s: float = Field(0.25, gt=0, le=60)
+    feed_reconnect_max_s: float = Field(10.0, gt=0, le=600)
     record_dir: str = ""  # when set, every market frame is also recorded there (as `polymm record`)
     # SQLite journal (polymm/journal.py). Empty: the programs use ~/.local/state/polymm/journal-<mode>.sqlite
     # in paper and live mode and none in demo mode (its venue is new every run); "off": no journal.
@@ -254,6 +279,15 @@ class Settings(BaseSettings):
         lo = info.data.get(name)
         if v is not None and lo is not None and v <= lo:
             raise ValueError(f"must be above {ENV_PREFIX}{name.upper()} ({human(lo)})")
+        return v
+
+    @field_validator("feed_reconnect_max_s")
+    @classmethod
+    def _reconnect_range(cls, v: float, info: ValidationInfo) -> float:
+        """The longest reconnect wait at least the first one."""
+        lo = info.data.get("feed_reconnect_min_s")
+        if lo is not None and v < lo:
+            raise ValueError(f"must be at least {ENV_PREFIX}FEED_RECONNECT_MIN_S ({human(lo)})")
         return v
 
     @field_validator("default_model", mode="before")
@@ -364,7 +398,13 @@ class Settings(BaseSettings):
             volatility=replace(d.volatility, var_half_life=self.vol_half_life_s,
                                fast_half_life=self.regime_fast_half_life_s,
                                slow_half_life=self.regime_slow_half_life_s),
-            markouts=replace(d.markouts, threshold=self.toxic_threshold, widen_k=self.toxic_widen_k),
+            markouts=replace(d.markouts, threshold=self.toxic_threshold, widen_k=self.toxic_widen_k,
+                             half_life_s=self.toxic_half_life_s),
+            liquidity=replace(d.liquidity, window=self.regime_window, high_widen=self.regime_high_widen,
+                              low_widen=self.regime_low_widen),
+            competitor=replace(d.competitor, window=self.competitor_window_s, min_events=self.competitor_min_events,
+                               action=self.competitor_action, back_off_ticks=self.competitor_back_off_ticks,
+                               size_factor=self.competitor_size_factor),
             parity=ParityConfig(threshold_bps=self.arb_min_profit_bps, fee_rate=self.arb_fee_rate,
                                 max_size=self.arb_max_size),
             hours=HourConfig(widen_max=self.hour_widen_max), max_widen=self.max_widen,

@@ -82,6 +82,12 @@ CREATE INDEX IF NOT EXISTS capital_ops_by_time ON capital_ops (created_at);
 CREATE TABLE IF NOT EXISTS rewards (
     date TEXT NOT NULL, condition_id TEXT NOT NULL, earned TEXT NOT NULL, updated_at REAL NOT NULL,
     PRIMARY KEY (date, condition_id));
+CREATE TABLE IF NOT EXISTS markouts (
+    trade_id TEXT NOT NULL, order_id TEXT NOT NULL, condition_id TEXT NOT NULL, horizon_s REAL NOT NULL,
+    markout TEXT NOT NULL, ts REAL NOT NULL, PRIMARY KEY (trade_id, order_id, horizon_s));
+CREATE TABLE IF NOT EXISTS selections (
+    ts REAL NOT NULL, rank INTEGER NOT NULL, condition_id TEXT NOT NULL, question TEXT NOT NULL,
+    score REAL NOT NULL, filters TEXT NOT NULL, PRIMARY KEY (ts, rank));
 """
 
 _STOP = object()
@@ -295,6 +301,21 @@ class Journal:
         for cid, earned in by_market.items():
             self._put("INSERT OR REPLACE INTO rewards VALUES (?, ?, ?, ?)", (date, cid, str(earned), ts))
 
+    def record_markout(self, fill: Fill, horizon_s: float, markout: Decimal, ts: float | None = None) -> None:
+        """A fill's markout ``horizon_s`` after it: the mark then against its price, dollars a share in
+        YES terms, + = the market moved our way (the fills tab's figure)."""
+        ts = self.clock() if ts is None else ts
+        self._put("INSERT OR REPLACE INTO markouts VALUES (?, ?, ?, ?, ?, ?)",
+                  (fill.trade_id, fill.order_id, fill.condition_id, horizon_s, _text(markout), ts))
+
+    def record_selection(self, picked: list[tuple[str, str, float]], filters: str, ts: float | None = None) -> None:
+        """The automatic selection as it was made: (condition id, question, score) in rank order, and its
+        filters as a person reads them (``describe_filters``)."""
+        ts = self.clock() if ts is None else ts
+        for rank, (cid, question, score) in enumerate(picked, 1):
+            self._put("INSERT OR REPLACE INTO selections VALUES (?, ?, ?, ?, ?, ?)",
+                      (ts, rank, cid, question, float(score), filters))
+
     def record_risk(self, kind: str, text: str) -> None:
         self._put("INSERT INTO risk_events (ts, kind, text) VALUES (?, ?, ?)", (self.clock(), kind, text))
 
@@ -395,6 +416,39 @@ def read_rewards(path: str | Path, date: str) -> dict[str, Decimal]:
             "SELECT condition_id, earned FROM rewards WHERE date = ?", (date,))}
     finally:
         conn.close()
+
+
+def read_markouts(path: str | Path, condition_id: str | None = None) -> list[tuple[str, str, str, float, Decimal]]:
+    """(trade id, order id, condition id, horizon s, markout) of the journaled fills, oldest first (read-only)."""
+    conn = _connect_ro(path)
+    try:
+        if not _has_table(conn, "markouts"):
+            return []
+        where, args = ("WHERE condition_id = ?", (condition_id,)) if condition_id else ("", ())
+        rows = conn.execute(f"SELECT trade_id, order_id, condition_id, horizon_s, markout FROM markouts {where} "
+                            "ORDER BY ts, trade_id", args).fetchall()
+    finally:
+        conn.close()
+    return [(t, o, c, float(h), Decimal(m)) for t, o, c, h, m in rows]
+
+
+def read_selections(path: str | Path) -> list[tuple[float, list[tuple[str, str, float]], str]]:
+    """Every automatic selection journaled, oldest first: (time, [(condition id, question, score)] in rank
+    order, its filters) (read-only)."""
+    conn = _connect_ro(path)
+    try:
+        if not _has_table(conn, "selections"):
+            return []
+        rows = conn.execute("SELECT ts, rank, condition_id, question, score, filters FROM selections "
+                            "ORDER BY ts, rank").fetchall()
+    finally:
+        conn.close()
+    out: list[tuple[float, list[tuple[str, str, float]], str]] = []
+    for ts, _rank, cid, question, score, filters in rows:
+        if not out or out[-1][0] != ts:
+            out.append((float(ts), [], filters))
+        out[-1][1].append((cid, question, float(score)))
+    return out
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

@@ -73,7 +73,7 @@ GAMMA_MARKET_FIELDS = {
 #: Real Gamma market fields the stand-in writes beyond the list of docs/protocol.md §7 (all present on live Gamma).
 GAMMA_MARKET_EXTRA = {
     "questionID", "description", "resolutionSource", "startDate", "endDateIso", "image", "icon",
-    "negRiskRequestID", "groupItemTitle",
+    "negRiskRequestID", "groupItemTitle", "volume1wk",
 }  # fmt: skip
 #: Gamma event fields beyond the captures (live Gamma event fields; docs/protocol.md §7 lists the filters).
 GAMMA_EVENT_EXTRA = {

@@ -123,9 +123,11 @@ async def test_a_socket_that_reconnects_without_its_snapshot_is_snapshotted_over
         ex.pause_flow()  # from the freeze resync on, the books equal the venue's: no hash mismatch
         await wait_until(lambda: feed.state().reconnects > reconnects and feed.status == "RUNNING", timeout=5)
         ex.standin.controls.freeze_market_ws(False)  # connected, but no dump was sent
+        # the socket sent no dump: only REST can snapshot them now — the missing-snapshot check ("no
+        # snapshot" in the log), or, on a busy machine, the poll made while the socket was down answering
+        # after it reconnected (found in a full run: the log then has no "no snapshot")
         await wait_until(lambda: len(feed.snapshotted) == len(ex.markets), timeout=5)
         assert all(feed.trusted(cid) == (True, "") for cid in feed.books.books)
-        assert any("no snapshot" in text for _, text in feed.log), feed.log
 
 
 async def test_a_quiet_market_raises_no_false_freeze(wait_until) -> None:

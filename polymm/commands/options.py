@@ -45,6 +45,7 @@ def program_args(p: argparse.ArgumentParser, *, logs: bool = True) -> None:
 
 _volume = number(float, lambda x: 0 <= x < float("inf"), "a number of dollars, 0 or more")
 _spread = number(float, lambda x: 0 < x < 1, "a price difference above 0 and below 1")
+_ratio = number(float, lambda x: 0 <= x <= 1000, "a number from 0 (any) to 1000")
 _prices = number_range(0, 1, "LO:HI, two prices with 0 ≤ LO < HI ≤ 1, e.g. 0.10:0.90")
 _hours = number_range(0, 100_000, "MIN or MIN:MAX hours with 0 ≤ MIN < MAX, e.g. 48 or 24:720", open_high=True)
 
@@ -58,8 +59,18 @@ def selection_args(p: argparse.ArgumentParser) -> None:
                    help="only markets with at least this 24 h volume (POLYMM_SELECT_MIN_VOLUME_24H)")
     g.add_argument("--min-liquidity", type=_volume, metavar="USDC",
                    help="only markets with at least this much resting in the book (POLYMM_SELECT_MIN_LIQUIDITY)")
+    g.add_argument("--min-volume-1wk", type=_volume, metavar="USDC",
+                   help="only markets with at least this 7-day volume (POLYMM_SELECT_MIN_VOLUME_1WK)")
     g.add_argument("--max-spread", type=_spread, metavar="X",
                    help="only markets whose spread is at most X (POLYMM_SELECT_MAX_SPREAD)")
+    g.add_argument("--min-spread", type=_spread, metavar="X",
+                   help="skip markets whose spread is under X, too competitive (POLYMM_SELECT_MIN_SPREAD)")
+    g.add_argument("--min-trend", type=_ratio, metavar="X",
+                   help="only markets whose last day traded at least X times their average day of the week "
+                        "(POLYMM_SELECT_MIN_TREND)")
+    g.add_argument("--min-score", type=_ratio, metavar="X",
+                   help="only markets scoring at least X, the ranking `polymm markets` shows "
+                        "(POLYMM_SELECT_MIN_SCORE)")
     g.add_argument("--price-range", type=_prices, metavar="LO:HI",
                    help="only markets whose YES price is within LO..HI (POLYMM_SELECT_PRICE_MIN/MAX; "
                         "default 0.10:0.90)")

@@ -26,6 +26,10 @@ def selection_overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["select_max_spread"] = args.max_spread
     if getattr(args, "min_liquidity", None) is not None:
         out["select_min_liquidity"] = args.min_liquidity
+    for flag, setting in (("min_spread", "select_min_spread"), ("min_volume_1wk", "select_min_volume_1wk"),
+                          ("min_trend", "select_min_trend"), ("min_score", "select_min_score")):
+        if getattr(args, flag, None) is not None:
+            out[setting] = getattr(args, flag)
     if getattr(args, "price_range", None) is not None:
         out["select_price_min"], out["select_price_max"] = args.price_range
     if getattr(args, "hours_to_end", None) is not None:

@@ -151,6 +151,13 @@ class _Rows:
         self._head = 0
 
 
+def _plain(x: float) -> str:
+    """A count or a size in a reason: plain digits, at most 2 decimals, never an exponent (``:g`` wrote
+    a depth of a million as ``1e+06``); cheap enough for every book update."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
 def _check_max(name: str, value: int, least: int = 1) -> None:
     if not (isinstance(value, int) and value >= least):
         raise ValueError(f"{name}: must be a whole number >= {least} (got {value!r})")
@@ -366,6 +373,19 @@ class LiquidityConfig:
     low_max_depth: float = 500.0
     crisis_min_spread_ticks: float = 20.0  # CRISIS: spread ≥ this or depth < crisis_max_depth or one-sided
     crisis_max_depth: float = 50.0
+    #: HIGH / NORMAL / LOW from the median spread and depth of the last ``window`` books (1: this book);
+    #: CRISIS always from this book alone (a stressed book is never smoothed away)
+    window: int = 1
+    high_widen: float = 1.0  # the spread multiplier in HIGH liquidity (≤ 1: tighter in a deep book)
+    low_widen: float = 1.0  # and in LOW (≥ 1: wider in a thin one)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.window <= 10_000:
+            raise ValueError(f"window: must be 1 to 10000 books (got {self.window!r})")
+        if not 0.1 <= self.high_widen <= 1.0:
+            raise ValueError(f"high_widen: must be 0.1 to 1 (got {self.high_widen!r})")
+        if not 1.0 <= self.low_widen <= 10.0:
+            raise ValueError(f"low_widen: must be 1 to 10 (got {self.low_widen!r})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +396,7 @@ class LiquiditySnapshot:
     depth: float  # min(bid depth, ask depth) over the top N levels, shares
     bid_depth: float
     ask_depth: float
+    widen: float = 1.0  # the regime's spread multiplier (``LiquidityConfig.high_widen`` / ``low_widen``)
 
 
 _new_liquidity = slots_constructor(LiquiditySnapshot)
@@ -389,13 +410,19 @@ class LiquidityRegime:
     ``depth < crisis_max_depth`` → CRISIS; ``spread ≥ low_min_spread_ticks`` or
     ``depth < low_max_depth`` → LOW; ``spread ≤ high_max_spread_ticks`` and ``depth ≥ high_min_depth``
     → HIGH; otherwise NORMAL. The reason names the rule that fired.
+
+    With ``window`` > 1, HIGH / NORMAL / LOW are read from the median spread and median depth of the
+    last ``window`` two-sided books (the earlier bots' regime window: one thin update does not flip the
+    regime), while CRISIS is still decided by the current book alone. The regime's spread multiplier
+    (``widen``: ``high_widen`` in HIGH, ``low_widen`` in LOW, else 1) goes through the signals' widening.
     """
 
     def __init__(self, config: LiquidityConfig | None = None) -> None:
         self.config = config or LiquidityConfig()
+        self._recent: deque[tuple[float, float]] = deque(maxlen=self.config.window)  # (spread ticks, depth)
         self._snap = LiquiditySnapshot(Liquidity.CRISIS, "no book yet", None, 0.0, 0.0, 0.0)
-        # the last classification, (config, spread ticks, depth) -> (regime, reason): the reason formats
-        # the numbers with ``:g``, so equal inputs (even an int 0 and a 0.0 depth) give the same text
+        # the last classification, (config, spread ticks, depth) -> (regime, reason): equal inputs (even an
+        # int 0 and a 0.0 depth) give the same text
         self._last_key: tuple[LiquidityConfig, float, float] | None = None
         self._last_class: tuple[Liquidity, str] = (Liquidity.CRISIS, "")
 
@@ -416,27 +443,49 @@ class LiquidityRegime:
             else:
                 regime, reason = self._last_class = self._classify(st, depth)
                 self._last_key = (c, st, depth)
-            snap = _new_liquidity(regime, reason, st, depth, bd, ad)
+            if c.window > 1:
+                regime, reason = self._windowed(st, depth, regime, reason)
+            widen = c.high_widen if regime is Liquidity.HIGH else c.low_widen if regime is Liquidity.LOW else 1.0
+            snap = _new_liquidity(regime, reason, st, depth, bd, ad, widen)
         self._snap = snap
         return snap
+
+    def _windowed(self, st: float, depth: float, regime: Liquidity, reason: str) -> tuple[Liquidity, str]:
+        """The regime of the window's median spread and depth, unless this book alone is a CRISIS."""
+        recent = self._recent
+        if recent.maxlen != self.config.window:
+            self._recent = recent = deque(recent, maxlen=self.config.window)
+        recent.append((st, depth))
+        if regime is Liquidity.CRISIS:
+            return regime, reason
+        spreads = sorted(x for x, _ in recent)
+        depths = sorted(d for _, d in recent)
+        mid = len(recent) // 2
+        if len(recent) % 2:
+            med_st, med_depth = spreads[mid], depths[mid]
+        else:
+            med_st, med_depth = (spreads[mid - 1] + spreads[mid]) / 2, (depths[mid - 1] + depths[mid]) / 2
+        regime, why = self._classify(med_st, med_depth)
+        if regime is Liquidity.CRISIS:  # the window's medians are stressed, this book is not: LOW at worst
+            regime = Liquidity.LOW
+        return regime, f"median of {len(recent)} books: {why}"
 
     def _classify(self, st: float, depth: float) -> tuple[Liquidity, str]:
         c = self.config
         if st <= 0:
-            return Liquidity.CRISIS, f"crossed or locked book (spread {st:g} ticks)"
+            return Liquidity.CRISIS, f"crossed or locked book (spread {_plain(st)} ticks)"
         if st >= c.crisis_min_spread_ticks:
-            return Liquidity.CRISIS, f"spread {st:g} ≥ {c.crisis_min_spread_ticks:g} ticks"
+            return Liquidity.CRISIS, f"spread {_plain(st)} ≥ {_plain(c.crisis_min_spread_ticks)} ticks"
         if depth < c.crisis_max_depth:
-            return Liquidity.CRISIS, f"depth {depth:g} < {c.crisis_max_depth:g}"
+            return Liquidity.CRISIS, f"depth {_plain(depth)} < {_plain(c.crisis_max_depth)}"
         if st >= c.low_min_spread_ticks:
-            return Liquidity.LOW, f"spread {st:g} ≥ {c.low_min_spread_ticks:g} ticks"
+            return Liquidity.LOW, f"spread {_plain(st)} ≥ {_plain(c.low_min_spread_ticks)} ticks"
         if depth < c.low_max_depth:
-            return Liquidity.LOW, f"depth {depth:g} < {c.low_max_depth:g}"
+            return Liquidity.LOW, f"depth {_plain(depth)} < {_plain(c.low_max_depth)}"
         if st <= c.high_max_spread_ticks and depth >= c.high_min_depth:
-            return Liquidity.HIGH, f"spread {st:g} ≤ {c.high_max_spread_ticks:g} ticks and depth {depth:g} ≥ " + (
-                f"{c.high_min_depth:g}"
-            )
-        return Liquidity.NORMAL, f"spread {st:g} ticks, depth {depth:g}"
+            return Liquidity.HIGH, (f"spread {_plain(st)} ≤ {_plain(c.high_max_spread_ticks)} ticks and depth "
+                                    f"{_plain(depth)} ≥ {_plain(c.high_min_depth)}")
+        return Liquidity.NORMAL, f"spread {_plain(st)} ticks, depth {_plain(depth)}"
 
     def snapshot(self) -> LiquiditySnapshot:
         return self._snap
@@ -453,10 +502,13 @@ class CompetitorConfig:
     action: str = "back_off"  # "back_off" (widen) or "match" (join their price)
     back_off_ticks: int = 1
     max_events: int = 1_000  # improvements kept in the window at most (the newest)
+    size_factor: float = 1.0  # while flagged, quote sizes × this (1: price response only)
 
     def __post_init__(self) -> None:
         if self.action not in ("back_off", "match"):
             raise ValueError(f"action {self.action!r} is not allowed; allowed: back_off, match")
+        if not 0.0 < self.size_factor <= 1.0:
+            raise ValueError(f"size_factor: must be > 0 and <= 1 (got {self.size_factor!r})")
         _check_max("max_events", self.max_events)
 
 
@@ -468,6 +520,7 @@ class CompetitorSnapshot:
     ask_events: int
     suggestion: str  # "none", "back_off" or "match"
     widen_ticks: int  # ticks to widen each side when suggestion == "back_off"
+    size_factor: float = 1.0  # quote sizes × this while flagged (``CompetitorConfig.size_factor``)
 
 
 class CompetitorDetector:
@@ -542,6 +595,7 @@ class CompetitorDetector:
             ask_events=n - nb,
             suggestion=c.action if flagged else "none",
             widen_ticks=c.back_off_ticks if flagged and c.action == "back_off" else 0,
+            size_factor=c.size_factor if flagged else 1.0,
         )
         self._snap, self._snap_config = snap, c
         return snap
@@ -641,8 +695,13 @@ class MarkoutConfig:
     widen_k: float = 1.0  # widen = 1 + widen_k · max(0, toxicity − threshold) / (1 − threshold)
     max_pending: int = 1_000  # fills awaiting a horizon at most (the oldest are dropped unresolved)
     threshold: float = 0.5  # toxicity from which the spread widens (0.5: as many fills picked off as not)
+    #: a fill's weight in the toxicity halves every this many seconds of its age (0: no fading; the
+    #: window of the last ``window`` fills only) — an old run of picked-off fills stops penalising
+    half_life_s: float = 0.0
 
     def __post_init__(self) -> None:
+        if not self.half_life_s >= 0.0:
+            raise ValueError(f"half_life_s: must be >= 0 (got {self.half_life_s!r})")
         if not 0.0 <= self.threshold < 1.0:
             raise ValueError(f"threshold: must be >= 0 and < 1 (got {self.threshold!r})")
         if self.toxicity_horizon not in self.horizons:
@@ -680,6 +739,10 @@ class Markouts:
     ``toxicity = Σ size·[m < 0] / Σ size`` over the rolling window at ``toxicity_horizon`` — 0.5 is
     uninformed flow, 1 means every fill was picked off. ``widen = 1 + widen_k · max(0, tox − threshold) /
     (1 − threshold)`` (at the default threshold 0.5: ``1 + widen_k · max(0, 2·tox − 1)``).
+    With ``half_life_s`` each fill's size in the toxicity is weighted by ``2^(−age / half_life_s)``
+    (its age since the fill), and the widening's excess is scaled by the weighted share of the window's
+    sizes (how fresh its evidence is): the penalty fades with time even when no newer fills replace
+    the old ones.
     At most ``max_pending`` fills wait for their horizons (more, and the oldest are dropped unresolved).
     """
 
@@ -687,8 +750,11 @@ class Markouts:
         self.config = c = config or MarkoutConfig()
         self._horizons = tuple(sorted(c.horizons))
         self._pending: list[_Pending] = []
-        self._done: dict[float, deque[tuple[float, float]]] = {h: deque(maxlen=c.window) for h in self._horizons}
+        #: per horizon: (markout, size, fill time) of the last ``window`` resolved fills
+        self._done: dict[float, deque[tuple[float, float, float]]] = {h: deque(maxlen=c.window) for h in self._horizons}
         self._mid: float | None = None
+        self._now = 0.0  # the latest time seen (the age of a fill, for ``half_life_s``)
+        self._snap_at = 0.0  # when the cached snapshot was made
         self._snap: MarkoutSnapshot | None = None  # cached for ``_snap_config``; None once stale
         self._snap_config: MarkoutConfig | None = None
 
@@ -702,6 +768,8 @@ class Markouts:
 
     def on_mid(self, now: float, mid: float | None) -> None:
         """Feed the mid (pips) at ``now``. Deadlines before ``now`` resolve at the previous mid."""
+        if now > self._now:
+            self._now = now
         self._resolve(now, inclusive=False)
         if mid is not None:
             self._mid = mid
@@ -709,6 +777,8 @@ class Markouts:
 
     def advance(self, now: float) -> None:
         """Resolve deadlines ≤ ``now`` at the current mid (nothing newer has been seen)."""
+        if now > self._now:
+            self._now = now
         self._resolve(now, inclusive=True)
 
     def _resolve(self, now: float, inclusive: bool) -> None:
@@ -720,7 +790,7 @@ class Markouts:
         for p in self._pending:
             while p.todo and (p.t + p.todo[0] <= now if inclusive else p.t + p.todo[0] < now):
                 h = p.todo.pop(0)
-                self._done[h].append((p.sign * (mid - p.price), p.size))
+                self._done[h].append((p.sign * (mid - p.price), p.size, p.t))
                 resolved = True
             if p.todo:
                 keep.append(p)
@@ -731,27 +801,36 @@ class Markouts:
     def snapshot(self) -> MarkoutSnapshot:
         c = self.config
         snap = self._snap
-        if snap is not None and self._snap_config is c:
+        fading = c.half_life_s > 0.0
+        if snap is not None and self._snap_config is c and not (fading and self._now != self._snap_at):
             return snap
         means: list[float | None] = []
         counts: list[int] = []
         for h in self._horizons:
             d = self._done[h]
-            w = sum(s for _, s in d)
-            means.append(sum(m * s for m, s in d) / w if w > 0 else None)
+            w = sum(s for _, s, _ in d)
+            means.append(sum(m * s for m, s, _ in d) / w if w > 0 else None)
             counts.append(len(d))
         d = self._done[c.toxicity_horizon]
-        w = sum(s for _, s in d)
-        tox = min(1.0, max(0.0, sum(s for m, s in d if m < 0) / w)) if w > 0 else 0.0
+        fresh = 1.0  # the share of the evidence still fresh: the penalty is scaled by it
+        if fading:
+            now, k = self._now, math.log(2.0) / c.half_life_s
+            weighted = [(m, s * math.exp(-k * max(0.0, now - t))) for m, s, t in d]
+            raw = sum(s for _, s, _ in d)
+            fresh = sum(s for _, s in weighted) / raw if raw > 0 else 0.0
+        else:
+            weighted = [(m, s) for m, s, _ in d]
+        w = sum(s for _, s in weighted)
+        tox = min(1.0, max(0.0, sum(s for m, s in weighted if m < 0) / w)) if w > 1e-12 else 0.0
         snap = MarkoutSnapshot(
             horizons=self._horizons,
             means=tuple(means),
             counts=tuple(counts),
             pending=len(self._pending),
             toxicity=tox,
-            widen=1.0 + c.widen_k * max(0.0, tox - c.threshold) / (1.0 - c.threshold),
+            widen=1.0 + c.widen_k * max(0.0, tox - c.threshold) / (1.0 - c.threshold) * fresh,
         )
-        self._snap, self._snap_config = snap, c
+        self._snap, self._snap_config, self._snap_at = snap, c, self._now
         return snap
 
 
@@ -1287,7 +1366,7 @@ class SignalsSnapshot:
         return self._capped(self._product())
 
     def _product(self) -> float:
-        return self.flow.widen * self.markouts.widen * self.events.widen * self.hour_widen
+        return self.flow.widen * self.markouts.widen * self.events.widen * self.hour_widen * self.liquidity.widen
 
     def _capped(self, w: float) -> float:
         return min(w, self.max_widen) if self.max_widen >= 1.0 else w
@@ -1303,6 +1382,8 @@ class SignalsSnapshot:
             (" and ".join(w for w, on in (("resolution near", ev.resolution_near), ("volume spike", ev.volume_spike))
                           if on) or "events", ev.widen),
             ("time of day", self.hour_widen)) if f > 1.0]
+        if self.liquidity.widen != 1.0:  # the one factor that may also tighten (HIGH liquidity)
+            parts.append((f"liquidity {self.liquidity.regime.value}", self.liquidity.widen))
         text = ", ".join(f"{name} x{f:.2f}" for name, f in parts)
         total = self._product() * max(1.0, regime)
         if self.max_widen >= 1.0 and total > self.max_widen:

@@ -249,6 +249,8 @@ class Engine:
                 freeze_after_s=settings.feed_stale_s,
                 hash_check_s=settings.feed_hash_check_s,
                 rest_poll_s=settings.feed_rest_poll_s,
+                reconnect_min_s=settings.feed_reconnect_min_s,
+                reconnect_max_s=settings.feed_reconnect_max_s,
             ),
             tap=self.recorder.write if self.recorder is not None else None,
         )
@@ -1614,9 +1616,16 @@ class Engine:
                     price = pips_to_decimal(rec.fill.price)
                     rec.markout = (mark - price) if rec.fill.side is Side.BUY else (price - mark)
                     self._fills_dirty = True
+                    if self.journal is not None:
+                        self.journal.record_markout(rec.fill, MARKOUT_S, rec.markout)
         if self._fills_dirty:
             self._fills_dirty = False
             self.store.set("fills", tuple(rec.view() for rec in self._fills))
+
+    def record_selection(self, picked: list[tuple[str, str, float]], filters: str) -> None:
+        """The automatic selection these markets came from, for the journal's history of selections."""
+        if self.journal is not None:
+            self.journal.record_selection(picked, filters)
 
     def _on_held_market(self, market: Market) -> None:
         """A market we hold something of but do not trade (learned from a fill): named on screen."""

@@ -60,6 +60,9 @@ class FeedConfig:
     rest_poll_s: float = 2.0
     error_after_s: float = 30.0
     snapshot_wait_s: float = 3.0  # a connected shard's markets still without a snapshot → REST snapshots
+    # a dropped socket's first reconnect wait and the longest, doubling between (POLYMM_FEED_RECONNECT_MIN_S/_MAX_S)
+    reconnect_min_s: float = 0.25
+    reconnect_max_s: float = 10.0
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -86,7 +89,8 @@ class _Shard:
         self.applied_us: deque[float] = deque(maxlen=4000)  # receive → applied
         self.wire_ms: deque[float] = deque(maxlen=4000)  # exchange timestamp → receive
         self.socket = MarketSocket(url, lambda raw, ns: feed._on_frame(self, raw, ns),
-                                   lambda st, why: feed._on_state(self, st, why), custom_features=True)
+                                   lambda st, why: feed._on_state(self, st, why), custom_features=True,
+                                   min_backoff=feed.config.reconnect_min_s, max_backoff=feed.config.reconnect_max_s)
 
     def tokens(self, feed: MarketFeed) -> list[str]:
         return [t for cid in self.markets if (b := feed.books.get(cid)) for t in (b.yes_token, b.no_token)]

@@ -17,11 +17,13 @@ from ..venue.rest import PublicClient
 log = logging.getLogger("polymm")
 
 
-async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None] | None = None) -> list[Market]:
+async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None] | None = None,
+                          on_selected: Selected | None = None) -> list[Market]:
     """The markets to start with: the market file's (resolved at the venue), else ``POLYMM_MARKETS``
-    among the top markets by 24 h volume, else the automatic selection (``select_markets``). A venue that answers 425 /
-    429 / 5xx or not at all is asked again for up to ``venue_retry_s`` seconds (``on_retry`` hears
-    each retry; ``VenueUnavailable`` says what it last answered)."""
+    among the top markets by 24 h volume, else the automatic selection (``select_markets``; ``on_selected``
+    hears what it picked, for the journal). A venue that answers 425 / 429 / 5xx or not at all is asked
+    again for up to ``venue_retry_s`` seconds (``on_retry`` hears each retry; ``VenueUnavailable`` says
+    what it last answered)."""
     budget_s = settings.venue_retry_s
     from ..engine.watchlist import read_market_file, resolve_markets
     from ..venue.retry import with_retries
@@ -35,7 +37,7 @@ async def initial_markets(settings: Settings, *, on_retry: Callable[[str], None]
                                       budget_s=budget_s, on_retry=say)
         wanted = list(dict.fromkeys(settings.market_ids))
         if not wanted:
-            return await with_retries(lambda: select_markets(public, settings), what="listing markets",
+            return await with_retries(lambda: select_markets(public, settings, on_selected), what="listing markets",
                                       budget_s=budget_s, on_retry=say)
         if len(wanted) > settings.max_markets:
             say(f"{len(wanted)} markets asked for, POLYMM_MAX_MARKETS is {settings.max_markets}: trading the first "
@@ -81,12 +83,19 @@ async def resolve_ids(public: PublicClient, ids: list[str]) -> list[Market]:
 SELECTION_SCAN = 500
 
 
-async def select_markets(public: PublicClient, settings: Settings) -> list[Market]:
+#: Hears an automatic selection: [(condition id, question, score)] in rank order, and its filters in words.
+Selected = Callable[[list[tuple[str, str, float]], str], None]
+
+
+async def select_markets(public: PublicClient, settings: Settings, on_selected: Selected | None = None) -> list[Market]:
     """The automatic selection: the open markets passing ``selection_filters(settings)`` among the
     ``SELECTION_SCAN`` (or five times ``max_markets``) most traded, ranked by score, the first ``max_markets``."""
     discovery = Discovery(public, max_scan=max(SELECTION_SCAN, 5 * settings.max_markets))
     ranked = await discovery.ranked(selection_filters(settings), by="score", top=settings.max_markets)
-    log.info("selected %d market(s) by score (%s)", len(ranked), describe_filters(selection_filters(settings)))
+    filters = describe_filters(selection_filters(settings))
+    log.info("selected %d market(s) by score (%s)", len(ranked), filters)
+    if on_selected is not None:
+        on_selected([(c.condition_id, c.market.question, c.score) for c in ranked], filters)
     return [c.market for c in ranked]
 
 

@@ -78,8 +78,10 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
             raise _Stopped
 
     quick = settings.model_copy(update={"venue_retry_s": 0.0})  # ``wait`` above does the retrying
+    selections: list[tuple[list[tuple[str, str, float]], str]] = []
     try:
-        markets = await until_reachable(lambda: initial_markets(quick), wait)
+        markets = await until_reachable(
+            lambda: initial_markets(quick, on_selected=lambda picked, f: selections.append((picked, f))), wait)
     except _Stopped:
         return 0  # stopped before anything started
     except UnknownMarkets as e:  # bad input: name the ids, start nothing
@@ -92,6 +94,8 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
     if stop.is_set():
         return 0  # stopped before anything started
     engine = Engine(settings, markets, mode=mode)
+    for picked, filters in selections[-1:]:
+        engine.record_selection(picked, filters)
     engine.store.subscribe(_echo_events(engine))
     try:
         metrics = await start_metrics(engine, settings.metrics_port)

@@ -338,13 +338,15 @@ class PolymmApp(App[None]):
 
         execution = "paper" if self.mode == "PAPER" else "live"
         markets = self._fixed_markets
+        selections: list[tuple[list[tuple[str, str, float]], str]] = []
         if markets is None:
             self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
                                                        reason=f"listing markets at {self.settings.gamma_url}"))
             quick = self.settings.model_copy(update={"venue_retry_s": 0.0})  # the countdown below retries
             try:
                 markets = await until_reachable(
-                    lambda: initial_markets(quick, on_retry=lambda t: self.store.log(t, "warning")),
+                    lambda: initial_markets(quick, on_retry=lambda t: self.store.log(t, "warning"),
+                                            on_selected=lambda picked, f: selections.append((picked, f))),
                     lambda why, s: self._venue_wait(execution, why, s))
             except UnknownMarkets as e:
                 self.store.set("notice", str(e))
@@ -376,6 +378,8 @@ class PolymmApp(App[None]):
                 self.engine = engine
                 return
         self.engine = engine
+        for picked, filters in selections[-1:]:
+            engine.record_selection(picked, filters)
         if self._quitting:  # a way out was taken while the engine started: stop it before it quotes
             await self.stop_engine()
             return

@@ -7,11 +7,13 @@ use. Filters go to Gamma where docs/protocol.md §7 lists a parameter and are (r
 result is right even if a server ignores one:
 
 * ``min_liquidity`` → ``liquidity_num_min`` (exact);
-* ``min_volume_24h`` → ``volume_num_min`` (a superset pre-filter: total volume ≥ 24 h volume), then
-  ``volume24hr`` client-side;
+* ``min_volume_24h`` and ``min_volume_1wk`` → ``volume_num_min`` (a superset pre-filter: total volume ≥
+  7-day volume ≥ 24 h volume; Gamma has no parameter for either window), then ``volume24hr`` and
+  ``volume1wk`` client-side;
 * ``min_hours_to_end``/``max_hours_to_end`` → ``end_date_min``/``end_date_max``;
 * ``rewards_only`` → ``rewards_min_size=1`` (no reward program has a min size under one share);
-* spread, price range, neg-risk, text search, ``max_reward_min_size``: client-side only.
+* spread (both bounds), trend, score, price range, neg-risk, text search, ``max_reward_min_size``:
+  client-side only.
 
 Markets that are not live (``active`` false, ``closed``, not ``acceptingOrders``, no order book) are
 left out and tallied in ``Discovery.filtered``. Markets that cannot be read (not an object, missing or
@@ -127,7 +129,8 @@ class Candidate:
     Prices are YES prices in [0, 1] (``None`` when Gamma has none); ``spread`` is ``best_ask −
     best_bid`` when both sides exist, else Gamma's ``spread`` field when positive, else ``None``.
     ``reward_max_spread`` is in cents, ``reward_min_size`` in shares, ``reward_daily_rate`` in USDC/day.
-    ``hours_to_end`` is measured when the candidate was built.
+    ``hours_to_end`` is measured when the candidate was built. ``volume_1wk`` is Gamma's ``volume1wk``
+    (USDC traded in the last 7 days), ``None`` when Gamma does not give it.
     """
 
     market: Market
@@ -144,6 +147,7 @@ class Candidate:
     reward_min_size: float
     reward_max_spread: float
     outcome_price: float | None = None
+    volume_1wk: float | None = None
 
     @property
     def condition_id(self) -> str:
@@ -166,6 +170,15 @@ class Candidate:
             if p is not None:
                 return p
         return None
+
+    @property
+    def trend(self) -> float | None:
+        """The activity trend: the last day's volume against the week's daily average,
+        ``volume_24h / (volume_1wk / 7)``. 1 is steady, above 1 rising, 0.3 means the last day traded 30%
+        of an average day. ``None`` when the weekly volume is unknown or zero (nothing to compare with)."""
+        if self.volume_1wk is None or self.volume_1wk <= 0:
+            return None
+        return max(0.0, self.volume_24h) / (self.volume_1wk / 7)
 
     @property
     def reward_eligible(self) -> bool:
@@ -223,6 +236,7 @@ def candidate_from_gamma(m: Any, now: datetime | None = None) -> Candidate:
         raise SkippedMarket("positionIds", POSITION_ID_UNSUPPORTED, unsupported=True)
     # Strict reads first, so a garbage number is not silently read as 0 by ``market_from_gamma``.
     volume_24h = _num(m, "volume24hr") or 0.0
+    volume_1wk = _num(m, "volume1wk", default=None)
     liquidity = _num(m, "liquidityNum", default=None)
     if liquidity is None:
         liquidity = _num(m, "liquidity") or 0.0
@@ -263,6 +277,7 @@ def candidate_from_gamma(m: Any, now: datetime | None = None) -> Candidate:
         reward_min_size=min_size,
         reward_max_spread=max_spread,
         outcome_price=outcome_price,
+        volume_1wk=volume_1wk,
     )
 
 
@@ -278,11 +293,20 @@ def _is_live(m: dict) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Filters:
-    """What ``Discovery.discover`` keeps. ``None`` means "no constraint"; prices are YES prices."""
+    """What ``Discovery.discover`` keeps. ``None`` means "no constraint"; prices are YES prices.
+
+    ``min_spread`` skips markets too tight (too competitive) to earn on; ``min_volume_1wk`` bounds the 7-day
+    volume, ``min_trend`` ``Candidate.trend`` and ``min_score`` ``Candidate.score``. A market whose value is
+    unknown (no spread, no ``volume1wk``) fails a filter that is set on it: the filter cannot vouch for it.
+    """
 
     min_volume_24h: float | None = None
     min_liquidity: float | None = None
     max_spread: float | None = None
+    min_spread: float | None = None
+    min_volume_1wk: float | None = None
+    min_trend: float | None = None
+    min_score: float | None = None
     price_range: tuple[float, float] | None = None
     min_hours_to_end: float | None = None
     max_hours_to_end: float | None = None
@@ -300,14 +324,17 @@ class Filters:
             raise ValueError(f"neg_risk: expected include, exclude or only, got {self.neg_risk!r}")
         if self.price_range is not None and self.price_range[0] > self.price_range[1]:
             raise ValueError(f"price_range: low above high: {self.price_range}")
+        if self.min_spread is not None and self.max_spread is not None and self.min_spread > self.max_spread:
+            raise ValueError(f"min_spread: above max_spread ({human(self.min_spread)} > {human(self.max_spread)})")
 
     def params(self, now: datetime) -> dict[str, Any]:
         """The Gamma ``/markets`` query parameters these filters map to (without paging)."""
         p: dict[str, Any] = {"closed": "false", "order": self.order, "ascending": str(self.ascending).lower()}
         if self.min_liquidity is not None:
             p["liquidity_num_min"] = self.min_liquidity
-        if self.min_volume_24h is not None:
-            p["volume_num_min"] = self.min_volume_24h
+        volume_floor = max((v for v in (self.min_volume_24h, self.min_volume_1wk) if v is not None), default=None)
+        if volume_floor is not None:
+            p["volume_num_min"] = volume_floor
         if self.min_hours_to_end is not None:
             p["end_date_min"] = _iso(now + timedelta(hours=self.min_hours_to_end))
         if self.max_hours_to_end is not None:
@@ -323,8 +350,16 @@ class Filters:
             return "volume"
         if self.min_liquidity is not None and c.liquidity < self.min_liquidity:
             return "liquidity"
+        if self.min_volume_1wk is not None and (c.volume_1wk is None or c.volume_1wk < self.min_volume_1wk):
+            return "volume_1wk"
         if self.max_spread is not None and (c.spread is None or c.spread > self.max_spread + 1e-12):
             return "spread"
+        if self.min_spread is not None and (c.spread is None or c.spread < self.min_spread - 1e-12):
+            return "spread"
+        if self.min_trend is not None:
+            trend = c.trend
+            if trend is None or trend < self.min_trend:
+                return "trend"
         if self.price_range is not None:
             p = c.price
             lo, hi = self.price_range
@@ -346,6 +381,8 @@ class Filters:
             hay = f"{c.market.question}\n{c.market.slug}".lower()
             if not all(term in hay for term in self.search.lower().split()):
                 return "search"
+        if self.min_score is not None and c.score < self.min_score:
+            return "score"
         return None
 
 
@@ -360,6 +397,10 @@ def selection_filters(settings: Settings) -> Filters:
         max_hours_to_end=settings.select_max_hours_to_end,
         rewards_only=settings.select_rewards_only,
         min_liquidity=settings.select_min_liquidity or None,
+        min_spread=settings.select_min_spread,
+        min_volume_1wk=settings.select_min_volume_1wk or None,
+        min_trend=settings.select_min_trend or None,
+        min_score=settings.select_min_score or None,
     )
 
 
@@ -374,10 +415,18 @@ def describe_filters(f: Filters) -> str:
         parts.append(f"{' '.join(x for x in (lo, hi) if x)} to end")
     if f.min_volume_24h is not None:
         parts.append(f"volume 24h ≥ {fmt_number(f.min_volume_24h, grouping=True)}")
+    if f.min_volume_1wk is not None:
+        parts.append(f"volume 7d ≥ {fmt_number(f.min_volume_1wk, grouping=True)}")
+    if f.min_spread is not None:
+        parts.append(f"spread ≥ {human(f.min_spread)}")
     if f.max_spread is not None:
         parts.append(f"spread ≤ {human(f.max_spread)}")
     if f.min_liquidity is not None:
         parts.append(f"liquidity ≥ {fmt_number(f.min_liquidity, grouping=True)}")
+    if f.min_trend is not None:
+        parts.append(f"trend ≥ {human(f.min_trend)}")
+    if f.min_score is not None:
+        parts.append(f"score ≥ {human(f.min_score)}")
     if f.rewards_only:
         parts.append("rewards only")
     if f.search:

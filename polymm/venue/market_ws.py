@@ -17,6 +17,7 @@ import orjson
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from ..domain.prices import human
 from .reconnect import Backoff, ping_forever
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,9 @@ class MarketSocket:
     """One market-channel connection that resubscribes and reconnects by itself.
 
     ``run()`` loops until ``stop()``: connect, subscribe to the current asset set (initial dump on),
-    read frames; on any drop wait a jittered exponential backoff (0.25 s doubling to 10 s) and
-    connect again. ``subscribe``/``unsubscribe`` take effect live and survive reconnects.
+    read frames; on any drop wait a jittered exponential backoff (``min_backoff`` doubling to
+    ``max_backoff``: 0.25 s to 10 s unless given, POLYMM_FEED_RECONNECT_MIN_S/_MAX_S) and connect again.
+    ``subscribe``/``unsubscribe`` take effect live and survive reconnects.
     """
 
     def __init__(
@@ -41,13 +43,18 @@ class MarketSocket:
         ping_interval: float = PING_INTERVAL_S,
         max_backoff: float = 10.0,
         custom_features: bool = False,
+        min_backoff: float = 0.25,
     ) -> None:
+        if not 0 < min_backoff <= max_backoff:
+            raise ValueError(f"reconnect backoff: expected 0 < min_backoff ≤ max_backoff, got {human(min_backoff)} "
+                             f"and {human(max_backoff)}")
         self.url = url
         self.custom_features = custom_features  # best_bid_ask / new_market / market_resolved
         self.on_frame = on_frame
         self.on_state = on_state
         self.assets: list[str] = list(dict.fromkeys(assets))
         self.ping_interval = ping_interval
+        self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.reconnects = 0
         self.last_pong = 0.0
@@ -56,7 +63,7 @@ class MarketSocket:
         self._closing: asyncio.Future | None = None
 
     async def run(self) -> None:
-        backoff = Backoff(0.25, self.max_backoff)
+        backoff = Backoff(self.min_backoff, self.max_backoff)
         first = True
         while not self._stopped.is_set():
             self.on_state("STARTING" if first else "DEGRADED", "connecting" if first else "reconnecting")

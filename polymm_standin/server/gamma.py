@@ -5,7 +5,9 @@ differences: camelCase keys, ``id`` as a string, ``outcomes``/``outcomePrices``/
 JSON-ENCODED STRINGS (``"[\\"Yes\\", \\"No\\"]"``), numbers (not decimal strings) for prices and
 ticks, ``liquidity``/``volume`` as strings beside their ``…Num`` numbers, and ``rewardsMaxSpread`` in
 cents. Live fields (best bid/ask, spread, last trade, liquidity, volume, tick, closed) are read from
-the matching engine and the catalog at request time.
+the matching engine and the catalog at request time. ``volume1wk`` (the 7-day volume) is the catalog's
+pretend 24 h volume over a trend drawn per market from a generator seeded with its condition id (a
+function of the catalog's seed, so the same every run), plus the session's trades.
 
 Routes (under ``/gamma-api``): ``/markets`` (filters below), ``/markets/{id}``, ``/markets/slug/{slug}``,
 ``/events`` (nesting their markets), ``/events/{id}``, ``/events/slug/{slug}``, ``/tags``.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
+import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,11 +50,23 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 #: ``order=`` names that sort by their numeric twin (Gamma's string-typed amounts).
 _NUMERIC_TWIN = {"liquidity": "liquidityNum", "volume": "volumeNum"}
+#: The pretend trends (the last day's volume against the week's daily average) the 7-day volumes are drawn
+#: with: from a market fading to a fifth of its usual day to one trading two and a half times it.
+TREND_RANGE = (0.2, 2.5)
 
 
 def _num(d: Decimal) -> int | float:
     """A JSON number as Gamma writes it: integral values as ints (``5``), others as floats."""
     return int(d) if d == d.to_integral_value() else float(d)
+
+
+def base_volume_1wk(profile: MarketProfile) -> Decimal:
+    """The pretend pre-session 7-day volume (USDC): ``7 × base_volume_24h / trend``, the trend drawn from
+    ``TREND_RANGE`` by a generator seeded with the market's condition id, so a seed's markets always
+    get the same; at least the 24 h volume and at most the all-time volume, as on a live venue."""
+    trend = random.Random(f"polymm-volume-1wk:{profile.market.condition_id}").uniform(*TREND_RANGE)
+    week = (profile.base_volume_24h * 7 / Decimal(str(round(trend, 4)))).quantize(Decimal("0.01"))
+    return min(max(week, profile.base_volume_24h), max(profile.base_volume, profile.base_volume_24h))
 
 
 def _side_notional(side: BookSide) -> int:
@@ -107,6 +122,7 @@ def gamma_market(
     session = matching.volume(m.condition_id)
     volume = profile.base_volume + session
     volume_24h = profile.base_volume_24h + session
+    volume_1wk = base_volume_1wk(profile) + session
     doc: dict[str, Any] = {
         "id": profile.gamma_id,
         "question": m.question,
@@ -137,6 +153,7 @@ def gamma_market(
         "volume": units.decimal_str(volume),
         "volumeNum": float(volume),
         "volume24hr": float(volume_24h),
+        "volume1wk": float(volume_1wk),
         "rewardsMinSize": _num(m.reward_min_size),
         "rewardsMaxSpread": _num(m.reward_max_spread),
         "clobRewards": (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import replace
+from decimal import ROUND_DOWN, Decimal
 
 from ..market import Side
 from ..model_state import ModelState
@@ -19,6 +20,8 @@ from ..prices import PIPS_PER_UNIT
 from ..quoting import Quote, Targets
 from ..signals import Liquidity, SignalsSnapshot
 from .base import QuoteInputs, QuotingModel
+
+CENT = Decimal("0.01")
 
 
 class SignalAwareModel(QuotingModel):
@@ -47,13 +50,23 @@ class SignalAwareModel(QuotingModel):
         targets = self.quote_around(inputs, state, min_spread)
         if snap.competitor.suggestion == "match":
             targets = _join_best(view, targets)
+        if snap.competitor.size_factor < 1.0:
+            targets = _smaller(targets, snap.competitor.size_factor)
         notes = [targets.reason]
-        if widen > 1.0:
+        if widen != 1.0:
             why = snap.widen_reasons(volatility=widen != snap.widen_ex_volatility)
             notes.append(f"widen x{widen:.2f}" + (f" ({why})" if why else ""))
         if back_off:
             notes.append(f"competitor: back off {back_off} tick")
         return Targets(targets.quotes, targets.fair, "; ".join(notes)), widen
+
+
+def _smaller(targets: Targets, factor: float) -> Targets:
+    """A competitor flagged: every quote's size × ``factor``, in whole cents of a share (rounded down;
+    a quote cut under the venue's minimum is dropped later, as any other)."""
+    k = Decimal(repr(factor))
+    quotes = tuple(Quote(q.side, q.price, (q.size * k).quantize(CENT, rounding=ROUND_DOWN)) for q in targets.quotes)
+    return Targets(quotes, targets.fair, targets.reason + f"; competitor: size x{factor:.2f}")
 
 
 def _join_best(view: BookView, targets: Targets) -> Targets:
