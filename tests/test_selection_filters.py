@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from test_discovery import _good
 
 from polymm.config import ConfigError, load_settings
 from polymm.domain.market import Market
@@ -40,42 +40,12 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures" / "rest"
 
 
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """No POLYMM_* variables and a cwd without a developer's ``.env``."""
-    for name in list(os.environ):
-        if name.upper().startswith("POLYMM_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
-
-
 def _gamma(i: int, bid: float | None = 0.39, ask: float | None = 0.41, **over: Any) -> dict[str, Any]:
-    """One Gamma ``/markets`` entry: a live market with a book ``bid``/``ask`` (None: no side)."""
-    doc: dict[str, Any] = {
-        "id": str(2000 + i),
-        "question": f"Filter market {i}?",
-        "conditionId": "0x" + f"{i:064x}",
-        "slug": f"filter-market-{i}",
-        "outcomes": json.dumps(["Yes", "No"]),
-        "outcomePrices": json.dumps(["0.4", "0.6"]),
-        "clobTokenIds": json.dumps([str(50_000 + 2 * i), str(50_001 + 2 * i)]),
-        "active": True,
-        "closed": False,
-        "acceptingOrders": True,
-        "enableOrderBook": True,
-        "orderPriceMinTickSize": 0.01,
-        "orderMinSize": 5,
-        "negRisk": False,
-        "endDate": "2026-12-31T12:00:00Z",
-        "liquidityNum": 5000,
-        "volume24hr": 1000,
-        "volume1wk": 7000,
-        "spread": 0,
-        "bestBid": bid or 0,
-        "bestAsk": ask or 0,
-        "lastTradePrice": 0.4,
-    }
+    """One Gamma ``/markets`` entry (``test_discovery._good``): a live market with a book ``bid``/``ask``
+    (None: no side), 1,000 traded in 24 h and 7,000 in the week."""
+    doc = _good(2000 + i, question=f"Filter market {i}?", slug=f"filter-market-{i}", liquidityNum=5000,
+                volume24hr=1000, volume1wk=7000, spread=0, bestBid=bid or 0, bestAsk=ask or 0, clobRewards=[],
+                rewardsMinSize=0, rewardsMaxSpread=0)
     doc.update(over)
     return doc
 
@@ -190,16 +160,16 @@ def test_min_score_keeps_the_markets_scoring_at_least_it() -> None:
 # ------------------------------------------------------------------------------------------- settings and text
 
 
-def test_the_settings_map_to_the_selection_filters(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setenv("POLYMM_SELECT_MIN_SPREAD", "0.02")
-    clean_env.setenv("POLYMM_SELECT_MIN_VOLUME_1WK", "50000")
-    clean_env.setenv("POLYMM_SELECT_MIN_TREND", "0.3")
-    clean_env.setenv("POLYMM_SELECT_MIN_SCORE", "2.5")
+def test_the_settings_map_to_the_selection_filters(clean: pytest.MonkeyPatch) -> None:
+    clean.setenv("POLYMM_SELECT_MIN_SPREAD", "0.02")
+    clean.setenv("POLYMM_SELECT_MIN_VOLUME_1WK", "50000")
+    clean.setenv("POLYMM_SELECT_MIN_TREND", "0.3")
+    clean.setenv("POLYMM_SELECT_MIN_SCORE", "2.5")
     f = selection_filters(load_settings(_env_file=None))
     assert (f.min_spread, f.min_volume_1wk, f.min_trend, f.min_score) == (0.02, 50_000, 0.3, 2.5)
     for name in ("POLYMM_SELECT_MIN_SPREAD", "POLYMM_SELECT_MIN_VOLUME_1WK", "POLYMM_SELECT_MIN_TREND",
                  "POLYMM_SELECT_MIN_SCORE"):
-        clean_env.delenv(name)
+        clean.delenv(name)
     # the defaults: no constraint (an empty spread, and 0 for the others, means any market)
     d = selection_filters(load_settings(_env_file=None))
     assert (d.min_spread, d.min_volume_1wk, d.min_trend, d.min_score) == (None, None, None, None)
@@ -234,15 +204,15 @@ def test_describe_filters_writes_each_new_filter_plainly() -> None:
      "POLYMM_FEED_RECONNECT_MAX_S: Input should be less than or equal to 600 (got 601)"),
 ])
 def test_a_bad_setting_names_the_variable_and_the_allowed_range(
-    clean_env: pytest.MonkeyPatch, var: str, value: str, message: str
+    clean: pytest.MonkeyPatch, var: str, value: str, message: str
 ) -> None:
-    clean_env.setenv(var, value)
+    clean.setenv(var, value)
     with pytest.raises(ConfigError) as info:
         load_settings(_env_file=None)
     assert str(info.value).startswith(message)
 
 
-def test_a_minimum_spread_not_below_the_maximum_is_refused(clean_env: pytest.MonkeyPatch) -> None:
+def test_a_minimum_spread_not_below_the_maximum_is_refused(clean: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(_env_file=None, select_min_spread=0.05, select_max_spread=0.03)
     assert str(info.value) == ("POLYMM_SELECT_MAX_SPREAD: must be above POLYMM_SELECT_MIN_SPREAD (0.05) "
@@ -348,7 +318,7 @@ async def test_the_socket_backs_off_from_its_minimum_to_its_maximum(monkeypatch:
     assert sock.reconnects == 6 and states[-1] == ("STOPPED", "")
 
 
-def test_a_reconnect_minimum_above_the_maximum_is_refused(clean_env: pytest.MonkeyPatch) -> None:
+def test_a_reconnect_minimum_above_the_maximum_is_refused(clean: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(_env_file=None, feed_reconnect_min_s=5, feed_reconnect_max_s=2)
     assert str(info.value) == ("POLYMM_FEED_RECONNECT_MAX_S: must be at least POLYMM_FEED_RECONNECT_MIN_S (5) "
