@@ -113,6 +113,20 @@ def test_markouts_keep_the_newest_pending_fills():
     assert snap.means[0] == pytest.approx(sum(6000 - (5000 + t) for t in kept) / cap)
 
 
+def test_markouts_keep_the_newest_resolved_fills_of_their_window():
+    """The resolved markouts are flat rows bounded by ``window`` per horizon (the newest kept)."""
+    window = 20
+    m = Markouts(MarkoutConfig(window=window))
+    for t in range(10 * window):
+        m.on_mid(float(t), 5000.0)
+        m.on_fill(float(t), Fill("c", f"o{t}", Side.BUY, 5000 - t, D(1)))  # markout +t at every horizon
+    m.advance(10 * window + 100.0)
+    snap = m.snapshot()
+    assert snap.counts == (window, window, window) and all(len(r) == window for r in m._done.values())
+    kept = range(9 * window, 10 * window)
+    assert snap.means[0] == pytest.approx(sum(kept) / window)
+
+
 def test_event_volume_counts_the_newest_prints_of_its_bucket():
     cap = 25
     e = EventSignal(EventConfig(bucket=1e9, max_recent=cap))

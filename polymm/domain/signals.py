@@ -750,8 +750,9 @@ class Markouts:
         self.config = c = config or MarkoutConfig()
         self._horizons = tuple(sorted(c.horizons))
         self._pending: list[_Pending] = []
-        #: per horizon: (markout, size, fill time) of the last ``window`` resolved fills
-        self._done: dict[float, deque[tuple[float, float, float]]] = {h: deque(maxlen=c.window) for h in self._horizons}
+        #: per horizon: (fill time, markout, size) of the last ``window`` resolved fills, in flat arrays (at
+        #: 300 markets, 3 horizons × 100 fills of tuples were ~12 MB once full; these are 24 bytes a row)
+        self._done: dict[float, _Rows] = {h: _Rows() for h in self._horizons}
         self._mid: float | None = None
         self._now = 0.0  # the latest time seen (the age of a fill, for ``half_life_s``)
         self._snap_at = 0.0  # when the cached snapshot was made
@@ -790,7 +791,10 @@ class Markouts:
         for p in self._pending:
             while p.todo and (p.t + p.todo[0] <= now if inclusive else p.t + p.todo[0] < now):
                 h = p.todo.pop(0)
-                self._done[h].append((p.sign * (mid - p.price), p.size, p.t))
+                rows, cap = self._done[h], self.config.window
+                while rows.n >= cap:
+                    rows.popleft()
+                rows.push(p.t, p.sign * (mid - p.price), p.size, cap)
                 resolved = True
             if p.todo:
                 keep.append(p)
@@ -808,18 +812,18 @@ class Markouts:
         counts: list[int] = []
         for h in self._horizons:
             d = self._done[h]
-            w = sum(s for _, s, _ in d)
-            means.append(sum(m * s for m, s, _ in d) / w if w > 0 else None)
+            w = sum(s for _, _, s in d)
+            means.append(sum(m * s for _, m, s in d) / w if w > 0 else None)
             counts.append(len(d))
         d = self._done[c.toxicity_horizon]
         fresh = 1.0  # the share of the evidence still fresh: the penalty is scaled by it
         if fading:
             now, k = self._now, math.log(2.0) / c.half_life_s
-            weighted = [(m, s * math.exp(-k * max(0.0, now - t))) for m, s, t in d]
-            raw = sum(s for _, s, _ in d)
+            weighted = [(m, s * math.exp(-k * max(0.0, now - t))) for t, m, s in d]
+            raw = sum(s for _, _, s in d)
             fresh = sum(s for _, s in weighted) / raw if raw > 0 else 0.0
         else:
-            weighted = [(m, s) for m, s, _ in d]
+            weighted = [(m, s) for _, m, s in d]
         w = sum(s for _, s in weighted)
         tox = min(1.0, max(0.0, sum(s for m, s in weighted if m < 0) / w)) if w > 1e-12 else 0.0
         snap = MarkoutSnapshot(
