@@ -149,7 +149,9 @@ async def dashboard_phase(n: int, urls: dict[str, str], args, venue_pid: int, fi
         lag.start()
         t0 = time.monotonic()
         try:
-            await until(lambda: app.engine is not None and len(app.engine.markets) >= n, 60, "the engine")
+            # the engine is the app's once it started: at 300 markets that includes the first position check,
+            # 600 token balances read at Cloudflare's 200 per 10 s (~35 s)
+            await until(lambda: app.engine is not None and len(app.engine.markets) >= n, 60 + n / 3, "the engine")
             engine = app.engine
             await until(lambda: all_quoting(app)[0] >= n, 120 + n,
                         f"every market quoting ({n})", step=0.25)
