@@ -87,6 +87,21 @@ SELECTION_SCAN = 500
 Selected = Callable[[list[tuple[str, str, float]], str], None]
 
 
+class LastSelection:
+    """An ``on_selected`` for ``initial_markets`` that keeps the last selection heard (retries may select
+    again) until the engine exists: ``journal(engine)`` then records it (``Engine.record_selection``)."""
+
+    def __init__(self) -> None:
+        self.last: tuple[list[tuple[str, str, float]], str] | None = None
+
+    def __call__(self, picked: list[tuple[str, str, float]], filters: str) -> None:
+        self.last = (picked, filters)
+
+    def journal(self, engine: Any) -> None:
+        if self.last is not None:
+            engine.record_selection(*self.last)
+
+
 async def select_markets(public: PublicClient, settings: Settings, on_selected: Selected | None = None) -> list[Market]:
     """The automatic selection: the open markets passing ``selection_filters(settings)`` among the
     ``SELECTION_SCAN`` (or five times ``max_markets``) most traded, ranked by score, the first ``max_markets``."""

@@ -68,7 +68,7 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
     failed or orders may still rest, 2 bad input (the metrics port)."""
     from ..engine.engine import Engine
     from ..venue.retry import until_reachable
-    from .programs import UnknownMarkets
+    from .programs import LastSelection, UnknownMarkets
 
     async def wait(why: str, seconds: float) -> None:  # the venue is away: say so, try again (until stopped)
         log.warning("%s; retrying in %.0f s", why, seconds, extra={"retry_in_s": seconds})
@@ -78,10 +78,9 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
             raise _Stopped
 
     quick = settings.model_copy(update={"venue_retry_s": 0.0})  # ``wait`` above does the retrying
-    selections: list[tuple[list[tuple[str, str, float]], str]] = []
+    selection = LastSelection()
     try:
-        markets = await until_reachable(
-            lambda: initial_markets(quick, on_selected=lambda picked, f: selections.append((picked, f))), wait)
+        markets = await until_reachable(lambda: initial_markets(quick, on_selected=selection), wait)
     except _Stopped:
         return 0  # stopped before anything started
     except UnknownMarkets as e:  # bad input: name the ids, start nothing
@@ -94,8 +93,7 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
     if stop.is_set():
         return 0  # stopped before anything started
     engine = Engine(settings, markets, mode=mode)
-    for picked, filters in selections[-1:]:
-        engine.record_selection(picked, filters)
+    selection.journal(engine)
     engine.store.subscribe(_echo_events(engine))
     try:
         metrics = await start_metrics(engine, settings.metrics_port)

@@ -333,12 +333,12 @@ class PolymmApp(App[None]):
         venue is asked again, with a backoff, for as long as the app runs: the status bar and the banner
         say ``venue unreachable: <why> — retrying in N s`` (``_venue_wait``) until it answers. Unknown
         market ids are named in a persistent notice; the markets found are traded."""
-        from ..ops.programs import UnknownMarkets, initial_markets
+        from ..ops.programs import LastSelection, UnknownMarkets, initial_markets
         from ..venue.retry import until_reachable
 
         execution = "paper" if self.mode == "PAPER" else "live"
         markets = self._fixed_markets
-        selections: list[tuple[list[tuple[str, str, float]], str]] = []
+        selection = LastSelection()
         if markets is None:
             self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False,
                                                        reason=f"listing markets at {self.settings.gamma_url}"))
@@ -346,7 +346,7 @@ class PolymmApp(App[None]):
             try:
                 markets = await until_reachable(
                     lambda: initial_markets(quick, on_retry=lambda t: self.store.log(t, "warning"),
-                                            on_selected=lambda picked, f: selections.append((picked, f))),
+                                            on_selected=selection),
                     lambda why, s: self._venue_wait(execution, why, s))
             except UnknownMarkets as e:
                 self.store.set("notice", str(e))
@@ -378,8 +378,7 @@ class PolymmApp(App[None]):
                 self.engine = engine
                 return
         self.engine = engine
-        for picked, filters in selections[-1:]:
-            engine.record_selection(picked, filters)
+        selection.journal(engine)
         if self._quitting:  # a way out was taken while the engine started: stop it before it quotes
             await self.stop_engine()
             return

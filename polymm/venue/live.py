@@ -239,6 +239,12 @@ class LiveExecution:
         """The reads' lane (``_reads``): what the order path never waits behind."""
         return await asyncio.get_running_loop().run_in_executor(self._reads, functools.partial(fn, *args, **kw))
 
+    async def _read_balance(self, params: Any) -> Decimal:
+        """One ``GET /balance-allowance`` (collateral or a token), paced by Cloudflare's limit for it
+        (200 per 10 s: the limiter's ``balance`` bucket, at the reads' priority)."""
+        await self.limiter.acquire("balance", 1, Priority.READ)
+        return balance_amount(await self._read(self._client.get_balance_allowance, params))
+
     def _error(self, text: str) -> None:
         """A venue error on the order path (posts, cancels): bursts of these start the error cooldown
         and, past ``max_errors_10s``, the kill."""
@@ -412,9 +418,7 @@ class LiveExecution:
         from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
 
         try:
-            r = await self._read(self._client.get_balance_allowance,
-                                BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
-            return float(balance_amount(r))
+            return float(await self._read_balance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)))
         except Exception as e:
             self._read_failed(f"collateral balance: {describe(e)}")
             raise
@@ -1214,13 +1218,9 @@ class LiveExecution:
         """Every token's balance at the venue, read at once; raises ``_Failed`` when any is unavailable."""
         from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams
 
-        async def read(token: str) -> Decimal:
-            await self.limiter.acquire("balance", 1, Priority.READ)  # Cloudflare: 200 balance reads per 10 s
-            r = await self._read(self._client.get_balance_allowance,
-                                BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token))
-            return balance_amount(r)
-
-        results = await asyncio.gather(*(read(t) for t in tokens), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._read_balance(BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=t)) for t in tokens),
+            return_exceptions=True)
         balances: list[Decimal] = []
         failed: list[BaseException] = []
         for r in results:
