@@ -6,8 +6,9 @@ How it behaves, and why:
   thread pool (``workers`` threads) so the event loop only decides and renders.
 * **One round trip per batch.** Tick size, neg-risk and the order version are resolved once per
   market and handed to the client (its tick cache is seeded), so signing is local and placing N
-  quotes of a market is one ``POST /orders`` (≤ 15 per call). Each order's size is read back from
-  its signed amounts (the SDK rounds with floats: 1051.1 can be signed as 1051.09).
+  quotes of a market is one ``POST /orders`` (≤ 15 per call); while every worker is busy, waiting
+  posts (and cancels) of several markets go as one request (``lane.py``). Each order's size is read
+  back from its signed amounts (the SDK rounds with floats: 1051.1 can be signed as 1051.09).
 * **Never a duplicate.** The order id is the EIP-712 digest, computed before sending. On 425 / 429
   / 503 or a network error the *same signed orders* are resent after a backoff (429 honours
   ``retry_after_seconds``); the venue answers ``Duplicated`` for any that already landed, which
@@ -73,6 +74,7 @@ from ..domain.prices import (
 from ..domain.signals import EventConfig
 from ..domain.strategy import order_expiry
 from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital, route, sellable
+from .lane import Lane, split_cancels, split_in_order
 from .order_tracker import OrderTracker
 from .ratelimit import STANDARD, Abandoned, Priority, RateLimiter, VenueLimits, WireBucket
 from .retry import describe, is_transient, retry_after, with_retries
@@ -178,6 +180,11 @@ class LiveExecution:
         self.errors: deque[float] = deque(maxlen=1000)  # times of venue errors (for the risk engine)
         #: paces posts and cancels by the venue's limits, cancels and reductions first (venue/ratelimit.py)
         self.limiter = RateLimiter(config.limits)
+        #: posts and cancels: sent at once while a worker is free, else merged across markets (``lane.py``)
+        self._lane = Lane(config.workers)
+        self._lane.add("cancel", lambda ids, _tags: self._run(self._send_cancels, ids), split_cancels,
+                       int(min(self.limiter.capacity("cancel"), 3000)))
+        self._lane.add("post", self._send_batch, split_in_order, BATCH_MAX)
         #: charged by the worker thread as each post or cancel leaves (``WireBucket``)
         self._wire_orders = WireBucket(config.limits.wire(config.limits.orders))
         self._wire_cancels = WireBucket(config.limits.wire(config.limits.cancels))
@@ -641,7 +648,7 @@ class LiveExecution:
 
     async def _post_batch(self, market: Market, batch: list[tuple[Any, str]], origin_ns: int = 0) -> list[str]:
         sent = time.perf_counter()
-        replies = await self._send_batch(batch, origin_ns)
+        replies = await self._lane.submit("post", batch, origin_ns)
         if replies is None:
             return []
         took = time.perf_counter() - sent
@@ -650,11 +657,12 @@ class LiveExecution:
             self.on_post_latency(took)
         return self._accepted(market, batch, replies)
 
-    async def _send_batch(self, batch: list[tuple[Any, str]], origin_ns: int = 0) -> list[Any] | None:
-        """Post the signed orders, resending the *same* ones on a busy venue or no answer; the venue's
-        replies, or None when there are none to read: never sent (a kill closed the gate), refused
-        outright (forgotten: none of them rests), or retries exhausted (kept as submitted: the
-        reconciliation decides)."""
+    async def _send_batch(self, batch: list[tuple[Any, str]], origins: Sequence[int] = ()) -> list[Any] | None:
+        """Post the signed orders (``origins``: the frames they answer, for tick-to-trade), resending the
+        *same* ones on a busy venue or no answer; the venue's replies, or None when there are none to
+        read: never sent (a kill closed the gate), refused outright (forgotten: none of them rests), or
+        retries exhausted (kept as submitted: the reconciliation decides). Several markets' orders may
+        go together (``lane.py``): they share the outcome."""
         from py_clob_client_v2.clob_types import OrderType, PostOrdersV2Args
         from py_clob_client_v2.exceptions import PolyApiException
 
@@ -666,7 +674,7 @@ class LiveExecution:
             try:
                 if attempt > 1:  # a resend costs at the venue like the first send
                     await self.limiter.acquire("order", len(batch), Priority.QUOTE)
-                res = await self._run(self._post_if_open, args, origin_ns if attempt == 1 else 0)
+                res = await self._run(self._post_if_open, args, origins if attempt == 1 else ())
                 return res if isinstance(res, list) else []
             except _GateClosed:  # a kill closed the gate while this batch waited for a worker: never sent
                 self._forget(batch)
@@ -741,7 +749,7 @@ class LiveExecution:
         await self.limiter.acquire("cancel", len(ids), Priority.CANCEL)
         self._spend("cancel", len(ids))
         try:
-            r = await self._run(self._send_cancels, ids)
+            r = await self._lane.submit("cancel", ids)
         except Exception as e:
             if getattr(e, "status_code", None) == 429:
                 self.venue_429s += 1
@@ -803,18 +811,20 @@ class LiveExecution:
         self._wire_cancels.take(len(ids))
         return self._client.cancel_orders(ids)
 
-    def _post_if_open(self, args: list[Any], origin_ns: int = 0) -> Any:
+    def _post_if_open(self, args: list[Any], origins: Sequence[int] = ()) -> Any:
         """Runs on a worker thread: post the batch unless a kill closed the gate meanwhile. Tick-to-trade
-        ends here, as the request leaves (a deque's append is thread-safe)."""
+        ends here, as the request leaves, for each frame it answers (a deque's append is thread-safe)."""
         if not self._gate_open.is_set():
             raise _GateClosed
         if not self._wire_orders.take(len(args), lambda: not self._gate_open.is_set()):
             raise _GateClosed  # a kill while it waited for the venue's bucket: never sent
-        if origin_ns:
-            ms = (time.perf_counter_ns() - origin_ns) / 1e6
-            self.tick_to_trade.append((time.monotonic(), ms))
-            if self.on_tick_to_trade is not None:
-                self.on_tick_to_trade(ms / 1000)
+        now_ns, now = time.perf_counter_ns(), time.monotonic()
+        for origin_ns in origins:
+            if origin_ns:
+                ms = (now_ns - origin_ns) / 1e6
+                self.tick_to_trade.append((now, ms))
+                if self.on_tick_to_trade is not None:
+                    self.on_tick_to_trade(ms / 1000)
         return self._client.post_orders(args, True)
 
     async def _urgent_run(self, fn: Callable[..., Any], *args: Any) -> Any:

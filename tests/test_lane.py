@@ -1,0 +1,147 @@
+"""The order path's lane (venue/lane.py): requests go at once while a worker is free, and merge across
+markets — cancels first — while every worker is busy. Unit tests on the lane itself, then the real
+order path (py-clob-client-v2 against the stand-in) merging several markets' posts and cancels."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from polymm.domain.market import Side
+from polymm.venue.execution import OrderRequest
+from polymm.venue.lane import Lane, split_cancels, split_in_order
+from polymm_standin.server import run_exchange
+
+pytestmark = pytest.mark.asyncio
+
+
+class Sends:
+    """A lane's two kinds, recording every merged request; a request waits until ``release`` is set."""
+
+    def __init__(self, lane: Lane) -> None:
+        self.sent: list[tuple[str, list, list[int]]] = []
+        self.release = asyncio.Event()
+        lane.add("cancel", self.cancel, split_cancels, 120)
+        lane.add("post", self.post, split_in_order, 15)
+
+    async def cancel(self, ids: list, tags: list[int]) -> dict:
+        self.sent.append(("cancel", ids, tags))
+        await self.release.wait()
+        return {"canceled": [i for i in ids if i != "refused"], "not_canceled": {"refused": "matched"}}
+
+    async def post(self, items: list, tags: list[int]) -> list:
+        self.sent.append(("post", items, tags))
+        await self.release.wait()
+        return [f"ok {i}" for i in items]
+
+
+async def test_requests_go_at_once_while_a_worker_is_free() -> None:
+    lane = Lane(2)
+    s = Sends(lane)
+    a = asyncio.ensure_future(lane.submit("post", [1, 2], 10))
+    b = asyncio.ensure_future(lane.submit("post", [3], 11))
+    while len(s.sent) < 2:
+        await asyncio.sleep(0)
+    assert s.sent == [("post", [1, 2], [10]), ("post", [3], [11])] and lane.busy == 2
+    s.release.set()
+    assert await a == ["ok 1", "ok 2"] and await b == ["ok 3"]
+    assert lane.busy == 0 and lane.merged == 0
+
+
+async def test_waiting_requests_merge_per_kind_cancels_first_each_batch_whole() -> None:
+    lane = Lane(1)
+    s = Sends(lane)
+    first = asyncio.ensure_future(lane.submit("post", ["x"], 1))
+    while not s.sent:
+        await asyncio.sleep(0)
+    waiting = [asyncio.ensure_future(c) for c in (
+        lane.submit("post", list(range(5)), 2), lane.submit("post", list(range(5, 11)), 3),
+        lane.submit("post", list(range(11, 18)), 4),  # 7 more would make 18 > 15: its own request
+        lane.submit("cancel", ["a", "refused"]), lane.submit("cancel", ["c"]))]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(s.sent) == 1 and lane.waiting("post") == 3 and lane.waiting("cancel") == 2
+    s.release.set()
+    results = await asyncio.gather(first, *waiting)
+    assert [(kind, tags) for kind, _, tags in s.sent] == [
+        ("post", [1]), ("cancel", [0, 0]), ("post", [2, 3]), ("post", [4])]
+    assert s.sent[1][1] == ["a", "refused", "c"] and s.sent[2][1] == list(range(11))
+    assert results[1] == [f"ok {i}" for i in range(5)] and results[2] == [f"ok {i}" for i in range(5, 11)]
+    assert results[3] == [f"ok {i}" for i in range(11, 18)]
+    assert results[4] == {"canceled": ["a"], "not_canceled": {"refused": "matched"}}
+    assert results[5] == {"canceled": ["c"], "not_canceled": {}}
+    assert lane.merged == 2 and lane.busy == 0
+
+
+async def test_a_merged_request_that_fails_fails_for_every_caller_and_frees_its_worker() -> None:
+    lane = Lane(1)
+    gate = asyncio.Event()
+    calls: list[list] = []
+
+    async def post(items: list, tags: list[int]) -> list:
+        calls.append(items)
+        await gate.wait()
+        if len(calls) == 2:
+            raise ConnectionError("no answer")
+        return list(items)
+
+    lane.add("post", post, split_in_order, 15)
+    first = asyncio.ensure_future(lane.submit("post", [1]))
+    while not calls:
+        await asyncio.sleep(0)
+    a, b = asyncio.ensure_future(lane.submit("post", [2])), asyncio.ensure_future(lane.submit("post", [3]))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await first == [1]
+    for f in (a, b):
+        with pytest.raises(ConnectionError):
+            await f
+    assert calls == [[1], [2, 3]] and lane.busy == 0
+    assert await lane.submit("post", [4]) == [4]  # the worker is free again: at once
+
+
+async def test_markets_stepping_together_share_posts_and_cancels_at_the_venue() -> None:
+    """One worker, six markets requoting at once (the real SDK, the stand-in): the first market's post
+    goes alone, the other five wait for the worker and go as one ``POST /orders`` (10 orders); their
+    cancels go as one ``DELETE /orders``. Every order lands in its own market, and each market's
+    frame gets its tick-to-trade figure."""
+    from engines import Live
+
+    async with run_exchange(port=0, seed=41, flow=False) as ex, Live(ex, workers=1) as exe:
+        posts: list[int] = []
+        cancels: list[int] = []
+        client = exe._client
+        post_orders, cancel_orders = client.post_orders, client.cancel_orders
+
+        def counting_post(args, *a, **k):
+            posts.append(len(args))
+            return post_orders(args, *a, **k)
+
+        def counting_cancel(ids, *a, **k):
+            cancels.append(len(ids))
+            return cancel_orders(ids, *a, **k)
+
+        client.post_orders, client.cancel_orders = counting_post, counting_cancel
+        markets = ex.markets[:6]
+        reqs = {}
+        for m in markets:
+            book = ex.matching.book(m.yes_token)
+            bid, ask = book.bids[-1][0] - 3 * m.tick.pips, book.asks[-1][0] + 3 * m.tick.pips
+            reqs[m.condition_id] = [OrderRequest(Side.BUY, bid, Decimal(10)), OrderRequest(Side.SELL, ask, Decimal(10))]
+        before = len(exe.tick_to_trade)
+        ids = await asyncio.gather(*(exe.place_many(m, None, reqs[m.condition_id], origin_ns=i + 1)
+                                     for i, m in enumerate(markets)))
+        assert [len(x) for x in ids] == [2] * 6
+        assert posts == [2, 10]
+        assert len(exe.tick_to_trade) - before == 6
+        key = exe.api_key
+        for m, placed in zip(markets, ids, strict=True):
+            mine = ex.matching.open_orders(key)
+            assert {o.id for o in mine if o.market.condition_id == m.condition_id} == set(placed)
+        done = await asyncio.gather(*(exe.cancel(x) for x in ids))
+        assert [sorted(d) for d in done] == [sorted(x) for x in ids]
+        assert cancels == [2, 10]
+        assert ex.matching.open_orders(key) == []
+        assert exe.open_orders() == []
