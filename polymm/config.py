@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     default_skew_ticks: float = Field(_P["skew_ticks"], ge=0, le=100)  # pm4: price shift at the limit, ticks
     default_j_min: float = Field(_P["j_min"], gt=0, le=1)  # pm4: the volatility multiplier J at least (lambda_min)
     default_j_max: float = Field(_P["j_max"], ge=1, le=10)  # pm4: and at most (lambda_max)
+    default_c_risk: float = Field(_P["c_risk"], ge=0, le=1)  # pm4: liquidity risk premium c_risk/κ (0: off)
+    default_kappa0: float = Field(_P["kappa0"], gt=0, le=1000)  # pm4: κ = kappa0 · depth/size
 
     # risk (polymm/engine/risk.py explains every rule)
     risk_mode: Literal["enforce", "log"] = "enforce"  # log: vetoes and limit breaches are only logged
@@ -370,6 +372,8 @@ class Settings(BaseSettings):
             skew_ticks=self.default_skew_ticks,
             j_min=self.default_j_min,
             j_max=self.default_j_max,
+            c_risk=self.default_c_risk,
+            kappa0=self.default_kappa0,
             size_usd=self.default_size_usd,
             max_size_usd=self.default_max_size_usd,
             max_notional_side=self.default_max_notional_side,

@@ -73,6 +73,8 @@ def test_property_kelly_room_shrinks_as_the_end_nears_and_as_the_adverse_outcome
     ("gamma_a", 11, "less than or equal to 10"),
     ("j_min", 1.2, "less than or equal to 1"),
     ("j_max", 0.9, "greater than or equal to 1"),
+    ("c_risk", 2, "less than or equal to 1"),
+    ("kappa0", 0, "greater than 0"),
 ])
 def test_new_model_parameters_are_validated_with_named_errors(field: str, value: float, rule: str) -> None:
     with pytest.raises(ConfigError, match=rf"{field}: .*{rule}"):
@@ -92,9 +94,13 @@ def test_model_defaults_come_from_the_settings(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("POLYMM_DEFAULT_KAPPA", "250")
     monkeypatch.setenv("POLYMM_DEFAULT_GAMMA_A", "2")
     monkeypatch.setenv("POLYMM_KELLY_ETA_TIME", "1")
+    monkeypatch.setenv("POLYMM_DEFAULT_C_RISK", "0.06")
+    monkeypatch.setenv("POLYMM_DEFAULT_KAPPA0", "2.5")
     s = load_settings(_env_file=None)
     p = s.default_params()
     assert (p.horizon_s, p.kappa, p.gamma_a) == (900.0, 250.0, 2.0)
+    assert (base.default_params().c_risk, base.default_params().kappa0) == (0.0, 1.0)  # off by default
+    assert (p.c_risk, p.kappa0) == (0.06, 2.5)
     assert s.risk_limits().kelly_eta_time == 1.0
     monkeypatch.setenv("POLYMM_DEFAULT_KAPPA", "0")
     with pytest.raises(ConfigError, match="POLYMM_DEFAULT_KAPPA"):

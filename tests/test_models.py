@@ -19,7 +19,7 @@ from polymm.domain.params import MarketParams
 from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick
 from polymm.domain.quoting import Quote, Targets, parity_ok
 from polymm.domain.quoting_models.avellaneda import AvellanedaParams, as_spread, avellaneda_quotes, horizon_variance
-from polymm.domain.quoting_models.pm4 import PM4Params, pm4_quotes
+from polymm.domain.quoting_models.pm4 import PM4Params, liquidity_premium, pm4_quotes
 from polymm.domain.quoting_models.shaping import layered, skew
 from polymm.domain.rewards import adjusted_mid, clamp_to_rewards, order_score, reward_score
 from polymm.domain.sizes import cap_total, taper_sizes
@@ -842,3 +842,30 @@ def test_under_rate_limit_pressure_only_quotes_well_off_target_are_replaced() ->
     crossed = [Resting("bid", Side.BUY, 6000, "10"), resting[1]]
     p = plan(True, orders=crossed)
     assert p.crossing == ("bid",) and "bid" in p.cancel
+
+
+def test_pm4_liquidity_premium_c_risk_over_kappa_by_hand() -> None:
+    """PM4's c_risk and kappa0: c_risk/κ on the base half-spread, κ = kappa0 · depth/size (in quotes,
+    clipped to 0.25–100); 0 turns it off. Size 10, c_risk 0.01, kappa0 1."""
+    assert liquidity_premium(0.01, 1.0, 10.0, 10.0) == pytest.approx(100.0)  # one quote deep: 0.01
+    assert liquidity_premium(0.01, 1.0, 40.0, 10.0) == pytest.approx(25.0)  # four: a quarter
+    assert liquidity_premium(0.01, 2.0, 40.0, 10.0) == pytest.approx(12.5)  # kappa0 scales κ
+    assert liquidity_premium(0.01, 1.0, 0.0, 10.0) == pytest.approx(400.0)  # empty side: 0.25 quotes at most
+    assert liquidity_premium(0.01, 1.0, 1e9, 10.0) == pytest.approx(1.0)  # 100 quotes at least
+    assert liquidity_premium(0.01, 1.0, None, 10.0) == pytest.approx(100.0)  # unknown depth: one quote
+    assert liquidity_premium(0.0, 1.0, 1.0, 10.0) == 0.0
+    params = MarketParams(size=D(10), position_limit=D(100))
+    model = PM4Params(gamma_a=1.0, skew_ticks=2.0, min_spread=0.02, c_risk=0.01, kappa0=1.0)
+    # one quote deep: h = 0.01 + 0.01 = 0.02 around 0.50
+    thin = pm4_quotes(WIDE, D(0), params, ModelState(fair=5000.0), model, depth=10.0)
+    assert _prices(thin.bids) == [4800] and _prices(thin.asks) == [5200] and "liquidity +0.0100" in thin.reason
+    # an empty side: h = 0.01 + 0.04 = 0.05
+    empty = pm4_quotes(WIDE, D(0), params, ModelState(fair=5000.0), model, depth=0.0)
+    assert _prices(empty.bids) == [4500] and _prices(empty.asks) == [5500]
+    # off (c_risk 0): the spread is the minimum width, and the reason says nothing of it
+    off = pm4_quotes(WIDE, D(0), params, ModelState(fair=5000.0), replace(model, c_risk=0.0), depth=0.0)
+    assert _prices(off.bids) == [4900] and _prices(off.asks) == [5100] and "liquidity" not in off.reason
+    with pytest.raises(ValueError, match="kappa0: must be > 0"):
+        PM4Params(kappa0=0.0)
+    with pytest.raises(ValueError, match="c_risk: must be >= 0"):
+        PM4Params(c_risk=-0.1)

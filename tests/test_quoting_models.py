@@ -40,7 +40,8 @@ def test_the_registry_lists_every_model_in_registration_order_with_its_own_field
     own = [n for f in (FixedFields, AvellanedaFields, PM4Fields) for n in f.model_fields if n not in shape]
     rest = [n for n in CommonParams.model_fields if n not in shape]
     assert list(MarketParams.model_fields) == [*shape, *own, *rest]
-    assert own == ["gamma", "horizon_s", "kappa", "k_vol", "skew_ticks", "gamma_a", "j_min", "j_max"]
+    assert own == ["gamma", "horizon_s", "kappa", "k_vol", "skew_ticks", "gamma_a", "j_min", "j_max", "c_risk",
+                   "kappa0"]
 
 
 def test_only_fixed_holds_its_quotes_and_leaves_the_reward_band_alone() -> None:

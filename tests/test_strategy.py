@@ -222,6 +222,26 @@ def test_pm4_takes_gamma_a_from_the_market_parameters() -> None:
     assert "M=2.00" in brain().decide(view(), D(50), params("pm4", position_limit=D(100)), 1.0).targets.reason
 
 
+def test_pm4_quotes_a_thin_book_wider_by_its_c_risk_and_kappa0() -> None:
+    """The market's c_risk / kappa0 reach pm4 with the liquidity signal's depth (the thinner side's top
+    levels): 50 shares against a size of 100 is half a quote, κ = 0.5, premium 0.01/0.5 = 0.02 — the half
+    spread 0.02 + 0.02; a book 100 quotes deep adds 0.0001 only. Off by default."""
+    thin = book_view(T01, {4500: 50.0}, {5500: 50.0})
+    deep = book_view(T01, {4500: 10_000.0}, {5500: 10_000.0})
+    kw = {"k_vol": 0.0, "size": D(100), "position_limit": D(1000)}
+    d = brain().decide(thin, D(0), params("pm4", c_risk=0.01, kappa0=1.0, **kw), 1.0)
+    assert d.signals.liquidity.depth == 50.0 and "liquidity +0.0200" in d.targets.reason
+    assert (d.targets.bids[0].price, d.targets.asks[0].price) == (4600, 5400)
+    d = brain().decide(deep, D(0), params("pm4", c_risk=0.01, kappa0=1.0, **kw), 1.0)
+    assert "liquidity +0.0001" in d.targets.reason
+    assert (d.targets.bids[0].price, d.targets.asks[0].price) == (4700, 5300)  # 0.0201 off the grid: out
+    d = brain().decide(thin, D(0), params("pm4", c_risk=0.01, kappa0=4.0, **kw), 1.0)
+    assert "liquidity +0.0050" in d.targets.reason
+    plain = brain().decide(thin, D(0), params("pm4", **kw), 1.0)
+    assert "liquidity +" not in plain.targets.reason
+    assert (plain.targets.bids[0].price, plain.targets.asks[0].price) == (4800, 5200)
+
+
 def test_rewards_pull_only_the_side_that_reduces_the_inventory() -> None:
     kw = {"reward_max_spread": D("1.5"), "reward_min_size": D(5)}  # the band: (0.485, 0.515)
     p = params("avellaneda")

@@ -78,7 +78,7 @@ def test_every_parameter_key_is_a_market_parameter() -> None:
         "skew_ticks": "1", "fee_ticks": "0.5", "tolerance_ticks": "2", "max_order_age_s": "60",
         "capital_weight": "2", "horizon_s": "300", "kappa": "150", "gamma_a": "1.5", "j_min": "0.9",
         "j_max": "1.8", "jitter_ticks": "2", "jitter_size": "0.2", "jitter_seed": "7",
-        "size_usd": "25", "max_size_usd": "40", "max_notional_side": "100"}.items())
+        "size_usd": "25", "max_size_usd": "40", "max_notional_side": "100", "c_risk": "0.06", "kappa0": "2"}.items())
     parsed = parse_market_file(f"{CID_A} {line}")
     assert parsed.errors == ()
     assert set(parsed.entries[CID_A].params) == set(PARAM_KEYS)

@@ -464,6 +464,8 @@ FIELD_HELP: dict[str, tuple[str, str]] = {
     "gamma_a": ("γ inventory", "exponent of the inventory spread multiplier 1/(1 − |q|)^γ"),
     "j_min": ("J min", "lowest volatility-regime ratio J (1: no change of regime)"),
     "j_max": ("J max", "highest volatility-regime ratio J"),
+    "c_risk": ("c risk", "liquidity premium c/κ on the half-spread, in price units (0: off)"),
+    "kappa0": ("κ0 liquidity", "κ = κ0 · depth/size: how the thinner side's depth shrinks the premium"),
     "gamma": ("γ risk aversion", "per USDC, inventory in shares"),
     "horizon_s": ("Horizon s", "time left T − t; the market's end date caps it when closer"),
     "kappa": ("κ arrival decay", "order-arrival decay per price unit, until the market's own prints say"),
