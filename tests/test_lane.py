@@ -145,3 +145,33 @@ async def test_markets_stepping_together_share_posts_and_cancels_at_the_venue() 
         assert cancels == [2, 10]
         assert ex.matching.open_orders(key) == []
         assert exe.open_orders() == []
+
+
+async def test_a_placement_reaches_a_worker_within_the_turn_that_asked_for_it() -> None:
+    """Tick-to-trade: with room at the rate limiter and a free worker, ``place_many`` signs the batch and
+    hands it to a worker before the event loop turns again. The loop is then blocked outright (a
+    thread's wait): only a request already with a worker can reach the SDK's ``post_orders`` (a task
+    would start a turn later, and fails this). A requote's cancels meanwhile have their own lane."""
+    import threading
+
+    from engines import Live
+
+    async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex) as exe:
+        called = threading.Event()
+        client = exe._client
+        post_orders = client.post_orders
+
+        def spy(args, *a, **k):
+            called.set()
+            return post_orders(args, *a, **k)
+
+        client.post_orders = spy
+        m = ex.markets[0]
+        book = ex.matching.book(m.yes_token)
+        bid = book.bids[-1][0] - 3 * m.tick.pips
+        placing = asyncio.ensure_future(exe.place_many(m, None, [OrderRequest(Side.BUY, bid, Decimal(10))], 7))
+        await asyncio.sleep(0)  # one turn: the placement's own synchronous part
+        assert called.wait(10)  # the loop stays blocked while we wait
+        ids = await placing
+        assert len(ids) == 1 and {o.id for o in ex.matching.open_orders(exe.api_key)} == set(ids)
+        assert exe._lane.busy == 0  # the worker it held is free again

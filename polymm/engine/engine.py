@@ -78,6 +78,7 @@ from .capital import (
 )
 from .execution_factory import build_execution
 from .feed import FeedConfig, MarketFeed
+from .wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,12 @@ class FillRecord:
         side, price = (f.side.other, MAX_PIPS - f.price) if f.no else (f.side, f.price)  # as the venue traded
         return FillView(f.ts, f.condition_id, self.question, side.value, "NO" if f.no else "YES",
                         pips_to_decimal(price), f.size, f.fee, self.status, self.markout, f.trade_id)
+
+
+def _retrieved(task: asyncio.Future) -> None:
+    """A task whose outcome its creator may not read (it failed first): nothing left unretrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 class Engine:
@@ -173,7 +180,7 @@ class Engine:
         self.halt_reason = ""
         self._halted_at = 0.0
         self._dirty: set[str] = set(self.markets)
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()  # the strategy loop's: a book change, a step done (``wakeup.py``)
         self._last_fair: dict[str, float] = {}
         self._last_epoch: dict[str, int] = {}
         self._force: set[str] = set(self.markets)
@@ -539,10 +546,7 @@ class Engine:
             ready, soonest = self._take_ready(now, self._gap(now))
             if not ready:
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(min(soonest, now + 1.0) - now, 0.001))
-                except TimeoutError:
-                    pass
+                await self._wake.wait(max(min(soonest, now + 1.0) - now, 0.001))
                 continue
             ready.sort(key=self._need)
             for cid in ready:
@@ -1286,8 +1290,16 @@ class Engine:
         if plan.cancel and plan.place and not self._meets_own(cid, plan):
             checked = self._recheck(market, plan.place, params, events)
             if not checked.cut and len(checked.quotes) == len(plan.place):
-                _, placed = await asyncio.gather(self.execution.cancel(list(plan.cancel)),
-                                                 self._place(market, book, plan.place, params, events, origin_ns))
+                # the placement goes on in this task (it can reach the worker pool without a turn of the
+                # loop: tick-to-trade), the cancels in one of their own
+                cancelling = asyncio.ensure_future(self.execution.cancel(list(plan.cancel)))
+                cancelling.add_done_callback(_retrieved)
+                try:
+                    placed = await self._place(market, book, plan.place, params, events, origin_ns)
+                finally:
+                    if not cancelling.done():
+                        await asyncio.wait([cancelling])
+                await cancelling  # its failure, as the step's
                 return placed
         if plan.cancel:
             await self.execution.cancel(list(plan.cancel))

@@ -56,6 +56,18 @@ class Lane:
     def add(self, kind: str, send: Send, split: Split, limit: int) -> None:
         self._kinds[kind] = _Kind(send, split, max(int(limit), 1))
 
+    def hold(self) -> bool:
+        """A worker for a request sent outside ``submit`` (``release`` it when answered): only when one
+        is free and nothing waits for it."""
+        if self.busy < self.workers and not self._any_waiting():
+            self.busy += 1
+            return True
+        return False
+
+    def release(self) -> None:
+        self.busy -= 1
+        self._drain()
+
     def waiting(self, kind: str) -> int:
         return len(self._kinds[kind].waiting)
 
