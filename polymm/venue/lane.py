@@ -9,8 +9,9 @@ The lane sends a request at once while a worker is free — never a wait that wa
 When every worker is busy, requests wait as they would in the pool's queue, but merged with the
 others of their kind: the quotes of several markets in one ``POST /orders`` (at most the venue's 15
 a request, each market's batch kept whole), the cancels of every market in one ``DELETE /orders``.
-When a worker frees up, waiting cancels go before waiting posts (a cancel takes risk off). Each
-caller gets its own share of the merged reply (``split``)."""
+Each caller gets its own share of the merged reply (``split``). A lane may carry several kinds (the
+first added goes first when a worker frees up); ``LiveExecution`` gives posts and cancels a lane and
+a thread pool each, so a post never waits behind cancels."""
 
 from __future__ import annotations
 
