@@ -18,7 +18,12 @@ per-signer rate limits on). Two phases:
 2. **Memory** (headless ``polymm run`` in its own process, metrics on): after a warm-up, the RSS of the
    bot and of the stand-in while the bot applies ``--rss-frames`` frames (1,000,000 by default); and
    tick-to-trade without the dashboard in the process, from its ``polymm_tick_to_trade_seconds``
-   histogram over the phase.
+   histogram over the phase. The warm-up at the target count is ``--rss-warmup-s`` and then
+   ``--rss-warmup-frames`` frames (1,000,000: ~4.5 min at 300 markets), its own growth reported too:
+   the windows bounded by time or count (tapes, trade and fill windows, ledger legs, closed orders) fill
+   over those minutes — measured at 300 markets, +33 to +39 MB over the first million frames, +10 to
+   +15 MB over the second, the RSS then flattening. The baseline's (its frames come 15× slower) is
+   ``--rss-warmup-s`` only.
 
 Settings scaled with N (what a 300-market operator sets): ``max_markets`` N; per market $50 of
 capital and exposure and 100 shares of position, so the totals are N × those; the daily loss limit
@@ -109,6 +114,10 @@ class Figures:
     rss_seconds: float = 0.0
     venue_rss_start_mb: float = float("nan")
     venue_rss_end_mb: float = float("nan")
+    #: RSS growth over the warm-up's frames (``--rss-warmup-frames`` after ``--rss-warmup-s``): the bounded
+    #: windows filling (NaN without a frame warm-up)
+    rss_warmup_growth_mb: float = float("nan")
+    rss_warmup_frames: int = 0
     #: tick-to-trade in the memory phase (``polymm run``, no dashboard in the process), from the
     #: ``polymm_tick_to_trade_seconds`` histogram over the phase (interpolated within its buckets)
     headless_tick_p50_ms: float = float("nan")
@@ -293,6 +302,18 @@ def memory_phase(n: int, urls: dict[str, str], args, venue_pid: int, fig: Figure
         while time.monotonic() - t_warm < args.rss_warmup_s:
             time.sleep(1.0)
         name = "polymm_feed_frames_total"
+        if n == args.markets and args.rss_warmup_frames > 0:
+            # the windows bounded by time or count (tapes, trade and fill windows, ledger legs, the order
+            # tracker's closed orders) fill over the first minutes: the growth is measured once they have
+            w0, r0 = metric(scrape(), name), rss_mb(p.pid)
+            w = 0.0
+            while w < args.rss_warmup_frames and time.monotonic() - t_warm < args.rss_max_s:
+                time.sleep(2.0)
+                if p.poll() is not None:
+                    raise RuntimeError(f"polymm run exited with {p.returncode}")
+                now_w = metric(scrape(), name) - w0
+                w = now_w if now_w == now_w else w
+            fig.rss_warmup_growth_mb, fig.rss_warmup_frames = rss_mb(p.pid) - r0, int(w)
         first = scrape()
         f0 = metric(first, name)
         h0 = dict(histogram(first, "polymm_tick_to_trade_seconds"))
@@ -359,7 +380,9 @@ def line(f: Figures) -> str:
             f"p99 {f.refresh_p99_ms:6.1f} ms | loop lag p99 {f.lag_p99_ms:6.1f} ms | kill max {f.kill_max_ms:5.0f} ms "
             f"({', '.join(f'{k:.0f}' for k in f.kill_ms)}) | RSS {f.rss_start_mb:.0f} → {f.rss_end_mb:.0f} MB "
             f"({f.rss_growth_mb:+.1f}) over {f.rss_frames:,} frames in {f.rss_seconds:.0f} s, stand-in "
-            f"{f.venue_rss_start_mb:.0f} → {f.venue_rss_end_mb:.0f} MB")
+            f"{f.venue_rss_start_mb:.0f} → {f.venue_rss_end_mb:.0f} MB"
+            + (f" (after a warm-up of {f.rss_warmup_frames:,} frames that grew it {f.rss_warmup_growth_mb:+.1f} MB)"
+               if f.rss_warmup_frames else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kills", type=int, default=3)
     ap.add_argument("--rss-frames", type=int, default=1_000_000, help="frames of the memory phase (0: skip it)")
     ap.add_argument("--rss-warmup-s", type=float, default=30.0)
+    ap.add_argument("--rss-warmup-frames", type=int, default=1_000_000,
+                    help="then (at --markets only) this many frames before RSS is measured: the bounded windows fill")
     ap.add_argument("--rss-max-s", type=float, default=900.0)
     ap.add_argument("--baseline-rss-s", type=float, default=180.0,
                     help="the baseline's memory phase runs this long (its frames come 15× slower)")
@@ -413,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "scale", "markets": main_fig.markets, "frames_per_s": num(main_fig.frames_per_s, 0),
         "tick_to_trade_p50_ms": num(main_fig.tick_p50_ms, 2), "tick_to_trade_p99_ms": num(main_fig.tick_p99_ms, 2),
         "venue_429s": main_fig.venue_429s, "rss_growth_mb": num(main_fig.rss_growth_mb),
+        "rss_warmup_growth_mb": num(main_fig.rss_warmup_growth_mb),
         "tui_refresh_p99_ms": num(main_fig.refresh_p99_ms), "kill_ms": num(main_fig.kill_max_ms, 0),
         "tick_to_trade_posts": main_fig.tick_n, "turn_wait_p50_ms": num(main_fig.turn_p50_ms, 0),
         "turn_wait_p99_ms": num(main_fig.turn_p99_ms, 0),

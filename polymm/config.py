@@ -228,7 +228,7 @@ class Settings(BaseSettings):
     # quote_interval_sleep_s only (a book change still steps it at once)
     sleep_after_s: float = Field(300.0, ge=0, le=86_400)
     quote_interval_sleep_s: float = Field(10.0, gt=0, le=3600)
-    min_step_gap_s: float = Field(0.02, ge=0, le=10)  # while the strategy is busy: one step per gap per market
+    min_step_gap_s: float = Field(0.005, ge=0, le=10)  # while the strategy is busy: one step per gap per market
     # the venue's per-signer rate limits (docs/protocol.md §8; standard tier: 40 orders/s, burst 60; 80
     # cancels/s, burst 120). polymm paces itself by them (venue/ratelimit.py), ``rate_headroom`` below.
     # A higher tier (by 30-day volume) raises them; a lower setting than the venue's is always safe.

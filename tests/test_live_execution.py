@@ -285,3 +285,21 @@ async def test_posts_never_wait_behind_reads_and_balance_reads_are_paced() -> No
         tokens = [m.yes_token, m.no_token, ex.markets[1].yes_token]
         assert len(await exe._read_balances(tokens)) == 3
         assert exe.limiter.granted[Priority.READ] == reads + 3
+
+
+async def test_a_sell_the_venue_refuses_for_balance_is_not_sent_again() -> None:
+    """We count 10 YES shares the venue does not hold for us (here: moved into the ledger by hand; at 300
+    markets, an order the venue still had while we took it as closed). The YES ask goes as a SELL of YES
+    and the venue refuses it for balance. The next ask goes as a BUY of NO (pUSD) instead of the same
+    refused sell — sent again at every step it started the error cooldown and every market's quotes
+    went for 30 s — and the reconciliation runs at once."""
+    async with run_exchange(port=0, seed=47, flow=False) as ex, Live(ex) as exe:
+        m = ex.markets[0]
+        exe.ledger.move(m.yes_token, m.condition_id, False, Decimal(10))
+        ask = ex.matching.book(m.yes_token).asks[-1][0] + 3 * m.tick.pips
+        assert await exe.place_many(m, None, [OrderRequest(Side.SELL, ask, Decimal(10))]) == []
+        assert exe.rejects == 1 and exe._wake.is_set()
+        ids = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask, Decimal(10))])
+        assert len(ids) == 1 and exe.rejects == 1
+        (resting,) = ex.matching.open_orders(exe.api_key)
+        assert resting.id == ids[0] and resting.token_id == m.no_token and resting.side.name == "BUY"

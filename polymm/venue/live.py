@@ -89,6 +89,9 @@ log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
 BATCH_MAX = 15
+#: seconds a token's shares are not offered after the venue refused a sell of them (``_rejected``): the
+#: reconciliation (run at once) and the next balance reads say what the venue holds meanwhile
+SELL_BLOCK_S = 30.0
 #: A replay reads the venue's trades from this long before the previous successful replay started
 #: (trades matched while it ran, and our clock against the venue's), not the whole last hour again:
 #: at hundreds of markets an hour of trades is tens of thousands, read every ``reconcile_s``.
@@ -226,6 +229,8 @@ class LiveExecution:
         self._reconcile_error = ""  # the last reconciliation's failure ("" = it succeeded)
         self._reconcile_lock = asyncio.Lock()
         self._wake = asyncio.Event()  # run a reconciliation now (connect, mismatch recheck, new market)
+        #: token → until when (monotonic) none of its shares are offered: the venue refused a sell of them
+        self._sell_blocked: dict[str, float] = {}
         self._positions_due = 0.0  # monotonic time of the next balance comparison
         self._new: set[str] = set()  # markets added while running whose balances were not read yet
         self._unknown: dict[str, str] = {}  # condition id → why: fills of markets being looked up
@@ -517,6 +522,8 @@ class LiveExecution:
             (o.remaining for o in self.orders.open() if o.token_id == token and o.venue_side == "SELL"), ZERO
         )
         held = sum((c.get(token, ZERO) for c in self._capital.values()), ZERO)
+        if self._sell_blocked and self._sell_blocked.get(token, 0.0) > time.monotonic():
+            return min(ZERO, settled - reserved - held)
         return settled - reserved - held
 
     # ================================================================ capital operations
@@ -785,6 +792,17 @@ class LiveExecution:
 
     def _rejected(self, market: Market, order_id: str, msg: str) -> None:
         self.rejects += 1
+        o = self.orders.get(order_id)
+        if o is not None and o.venue_side == "SELL" and _is_balance_refusal(msg):
+            # the venue holds fewer of these shares free than we count (an order of ours it still has and
+            # we took as closed, a trade it has not settled): none are offered until the venue says how
+            # many there are (the quotes go as BUYs of the other token), and the reconciliation runs now.
+            # Sending the same sell again was refused again at every step: 5 refusals in 10 s started the
+            # error cooldown, and every market's quotes went for 30 s (measured at 300 markets)
+            now = time.monotonic()
+            self._sell_blocked = {t: until for t, until in self._sell_blocked.items() if until > now}
+            self._sell_blocked[o.token_id] = now + SELL_BLOCK_S
+            self._wake.set()
         self.orders.forget(order_id)
         if _is_post_only_cross(msg):  # the book moved under a maker quote: routine, not a fault
             self.post_only_crosses += 1
@@ -1131,11 +1149,12 @@ class LiveExecution:
         lists are live (and cancelled again if we took them as closed), the rest cancelled — unless
         another client trades this wallet (``foreign_alert``)."""
         mark = self.orders.mark()
+        asked = time.monotonic()
         at_venue = await self._venue_order_ids()
         # an order the venue confirmed closed while its list was read (a cancel answered, a fill): the
         # list, read page by page, may predate that. Not unknown, not to be cancelled again
         at_venue = {oid for oid in at_venue if not self.orders.closed_since(oid, mark)}
-        self._close_vanished(at_venue)
+        self._close_vanished(at_venue, asked)
         reopened = self._confirm_listed(at_venue)
         if reopened and self._gate.is_set():  # it was meant to be gone: cancel it again, properly this time
             self.on_log(f"reconcile: {len(reopened)} orders we took as closed still rest; cancelling", "warning")
@@ -1155,14 +1174,16 @@ class LiveExecution:
             raise _Failed(f"open orders unavailable ({describe(e)})") from None
         return {str(o.get("id")) for o in venue if isinstance(o, dict)}
 
-    def _close_vanished(self, at_venue: set[str]) -> None:
-        """Ours the venue does not list, old enough to be listed: gone (filled or cancelled), though
-        their fills may still be on their way."""
-        now = time.monotonic()
+    def _close_vanished(self, at_venue: set[str], asked: float) -> None:
+        """Ours the venue does not list, old enough to be listed when the list was asked for (``asked``,
+        monotonic): gone (filled or cancelled), though their fills may still be on their way. Measured
+        from the asking, not the answer: at 300 markets the list (pages of it) took long enough that
+        orders placed while it was read were missing from it and taken as closed — still resting, their
+        shares were offered twice and the venue refused the sells."""
         for o in self.orders.open():
             # too recent to be visible there yet — or, unanswered, possibly still on its way to the venue
             wait = self.config.unanswered_s if o.status == "submitted" else self.config.settle_s
-            if o.order_id not in at_venue and self._placed_at.get(o.order_id, 0.0) < now - wait:
+            if o.order_id not in at_venue and self._placed_at.get(o.order_id, 0.0) < asked - wait:
                 self.orders.close(o.order_id)
                 self._placed_at.pop(o.order_id, None)
                 self._retire([o])
@@ -1470,6 +1491,12 @@ def _dec(value: object, default: Decimal = ZERO) -> Decimal:
 
 def _opposite(side: str) -> str:
     return "SELL" if side == "BUY" else "BUY"
+
+
+def _is_balance_refusal(msg: str) -> bool:
+    """docs/protocol.md §5.3: ``not enough balance / allowance`` (a sell of shares the venue does not see
+    free, or a buy its pUSD does not cover)."""
+    return "not enough balance" in msg
 
 
 def _is_post_only_cross(msg: str) -> bool:
