@@ -21,7 +21,7 @@ per-signer rate limits on). Two phases:
    histogram over the phase. The warm-up at the target count is ``--rss-warmup-s`` and then
    ``--rss-warmup-frames`` frames (1,000,000: ~4.5 min at 300 markets), its own growth reported too:
    the windows bounded by time or count (tapes, trade and fill windows, ledger legs, closed orders) fill
-   over those minutes — measured at 300 markets, +33 to +39 MB over the first million frames, +10 to
+   over those minutes — measured at 300 markets, +30 to +40 MB over the first million frames, +10 to
    +15 MB over the second, the RSS then flattening. The baseline's (its frames come 15× slower) is
    ``--rss-warmup-s`` only.
 
