@@ -121,12 +121,6 @@ class FillRecord:
                         pips_to_decimal(price), f.size, f.fee, self.status, self.markout, f.trade_id)
 
 
-def _retrieved(task: asyncio.Future) -> None:
-    """A task whose outcome its creator may not read (it failed first): nothing left unretrieved."""
-    if not task.cancelled():
-        task.exception()
-
-
 class Engine:
     """See the module docstring. Create, ``await start()``, then run the three loops."""
 
@@ -1293,13 +1287,13 @@ class Engine:
                 # the placement goes on in this task (it can reach the worker pool without a turn of the
                 # loop: tick-to-trade), the cancels in one of their own
                 cancelling = asyncio.ensure_future(self.execution.cancel(list(plan.cancel)))
-                cancelling.add_done_callback(_retrieved)
                 try:
                     placed = await self._place(market, book, plan.place, params, events, origin_ns)
                 finally:
-                    if not cancelling.done():
-                        await asyncio.wait([cancelling])
-                await cancelling  # its failure, as the step's
+                    await asyncio.wait([cancelling])  # the cancels end either way (a step cancelled too)
+                    failed = None if cancelling.cancelled() else cancelling.exception()
+                if failed is not None:
+                    raise failed  # its failure, as the step's
                 return placed
         if plan.cancel:
             await self.execution.cancel(list(plan.cancel))

@@ -76,13 +76,11 @@ class Lane:
         """Send ``items`` (at once if a worker is free, else merged with the others waiting); this
         caller's share of the reply. An exception of the merged request is every caller's."""
         k = self._kinds[kind]
-        if self.busy < self.workers and not self._any_waiting():
-            self.busy += 1
+        if self.hold():
             try:
                 return await k.send(list(items), [tag])
             finally:
-                self.busy -= 1
-                self._drain()
+                self.release()
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         k.waiting.append(_Waiting(list(items), tag, future))
         self._drain()

@@ -250,12 +250,12 @@ class LiveExecution:
 
     # ================================================================ plumbing
     async def _run(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        """The order path's lane: signing, posts and cancels."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kw))
+        """The order path's pool: signing, posts, FAK takes, orphan cancels (a requote's cancels: ``_cancel_lane``)."""
+        return await self._run_now(fn, *args, **kw)
 
-    def _run_now(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
+    def _run_now(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> asyncio.Future:
         """``_run`` handed to the worker pool before this returns (a coroutine starts a turn later)."""
-        return asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+        return asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args, **kw))
 
     async def _read(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         """The reads' lane (``_reads``): what the order path never waits behind."""
@@ -1177,9 +1177,8 @@ class LiveExecution:
     def _close_vanished(self, at_venue: set[str], asked: float) -> None:
         """Ours the venue does not list, old enough to be listed when the list was asked for (``asked``,
         monotonic): gone (filled or cancelled), though their fills may still be on their way. Measured
-        from the asking, not the answer: at 300 markets the list (pages of it) took long enough that
-        orders placed while it was read were missing from it and taken as closed — still resting, their
-        shares were offered twice and the venue refused the sells."""
+        from the asking, not the answer: a list slow to read (pages of it, a busy read lane) must not
+        close an order placed while it was read."""
         for o in self.orders.open():
             # too recent to be visible there yet — or, unanswered, possibly still on its way to the venue
             wait = self.config.unanswered_s if o.status == "submitted" else self.config.settle_s
