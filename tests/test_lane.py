@@ -103,13 +103,13 @@ async def test_a_merged_request_that_fails_fails_for_every_caller_and_frees_its_
 
 
 async def test_markets_stepping_together_share_posts_and_cancels_at_the_venue() -> None:
-    """One worker, six markets requoting at once (the real SDK, the stand-in): the first market's post
-    goes alone, the other five wait for the worker and go as one ``POST /orders`` (10 orders); their
-    cancels go as one ``DELETE /orders``. Every order lands in its own market, and each market's
-    frame gets its tick-to-trade figure."""
+    """One worker each for posts and cancels, six markets requoting at once (the real SDK, the
+    stand-in): the first market's post goes alone, the other five wait for the worker and go as one
+    ``POST /orders`` (10 orders); their cancels go as one ``DELETE /orders``. Every order lands in its
+    own market, and each market's frame gets its tick-to-trade figure."""
     from engines import Live
 
-    async with run_exchange(port=0, seed=41, flow=False) as ex, Live(ex, workers=1) as exe:
+    async with run_exchange(port=0, seed=41, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
         posts: list[int] = []
         cancels: list[int] = []
         client = exe._client

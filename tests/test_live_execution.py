@@ -48,6 +48,21 @@ async def test_batches_land_with_locally_computed_ids_and_cancel_all_leaves_noth
         assert ours(ex, exe) == [] and exe.open_orders() == []
 
 
+async def test_the_order_paths_threads_hand_back_the_gil_quickly_while_it_runs() -> None:
+    """The switch interval is ``switch_interval_s`` while the execution runs (a post handed to a worker
+    thread, and the event loop after a socket read, wait at most that for the GIL) and Python's own
+    again once it is closed."""
+    import sys
+
+    before = sys.getswitchinterval()
+    async with run_exchange(port=0, seed=23, flow=False) as ex:
+        async with Live(ex, switch_interval_s=0.0007):
+            assert sys.getswitchinterval() == pytest.approx(0.0007)
+        assert sys.getswitchinterval() == pytest.approx(before)
+        async with Live(ex, switch_interval_s=0):
+            assert sys.getswitchinterval() == pytest.approx(before)  # 0: left alone
+
+
 @pytest.mark.parametrize("status", [425, 429, 503])
 async def test_a_burst_of_busy_answers_is_retried_with_the_same_orders_and_never_duplicates(status: int) -> None:
     async with run_exchange(port=0, seed=22, flow=False) as ex, Live(ex) as exe:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from polymm.domain.market import Side
 from polymm.domain.model_state import EwmaParams, ModelState, update
 from polymm.domain.order_book import BookView, Level
-from polymm.domain.order_diff import LiveOrder, diff_orders
+from polymm.domain.order_diff import AGE_SPREAD, LiveOrder, age_limit, diff_orders
 from polymm.domain.params import MarketParams
 from polymm.domain.prices import ALL_TICKS, MAX_PIPS, Tick
 from polymm.domain.quoting import Quote, Targets, parity_ok
@@ -262,6 +262,27 @@ def test_diff_orders_keeps_queue_position() -> None:
     assert place == (targets[2], targets[3], targets[4])
     same = diff_orders(existing[:3], [*targets[:2], Quote(Side.BUY, 4500, D(10))], 0, 60, 10.0, T01)
     assert same == ((existing[1],), (targets[1],))  # tolerance 0: only the exact ones kept
+
+
+def test_each_order_has_its_own_age_limit_so_orders_placed_together_are_not_replaced_together() -> None:
+    """An order's age limit is ``max_age_s`` less up to a quarter, fixed by its id: the same in every run
+    (replays replace the same orders), spread across the last quarter for orders placed together — so
+    the start's orders do not all come due in one burst. ``diff_orders`` keeps an order within its own
+    limit and replaces it past it, whatever the others' limits."""
+    limits = [age_limit(f"0x{i:064x}", 300.0) for i in range(2000)]
+    assert all(300.0 * (1 - AGE_SPREAD) <= x <= 300.0 for x in limits)
+    assert min(limits) < 230.0 and max(limits) > 295.0  # spread over the whole quarter
+    assert sum(1 for x in limits if x < 262.5) == pytest.approx(1000, abs=120)  # evenly, about half below the middle
+    assert age_limit("0xabc", 300.0) == age_limit("0xabc", 300.0) != age_limit("0xabd", 300.0)
+    early = next(f"e{i}" for i in range(1000) if age_limit(f"e{i}", 60.0) < 50.0)
+    late = next(f"l{i}" for i in range(1000) if age_limit(f"l{i}", 60.0) > 55.0)
+    target = [Quote(Side.BUY, 4900, D(10))]
+    for oid, replaced in [(early, True), (late, False)]:  # both 52 s old: past the one's limit, within the other's
+        order = LiveOrder(oid, Side.BUY, 4900, D(10), 0.0)
+        cancel, place = diff_orders([order], target, tolerance_ticks=1, max_age_s=60, now=52.0, tick=T01)
+        assert (cancel, place) == (((order,), tuple(target)) if replaced else ((), ())), oid
+    order = LiveOrder(late, Side.BUY, 4900, D(10), 0.0)
+    assert diff_orders([order], target, 1, 60, 60.5, T01) == ((order,), tuple(target))  # past every limit
 
 
 def test_a_partly_filled_order_whose_remainder_still_fits_keeps_its_queue_place() -> None:

@@ -50,7 +50,10 @@ async def test_flatten_with_no_position_or_halted_says_why_and_sends_nothing(wai
     async with run_exchange(port=0, flow=False, seed=32) as ex:
         m = next(m for m in ex.markets if not m.neg_risk)
         async with running_engine(ex, markets=[m]) as engine:
-            await wait_until(lambda: engine.execution.ready()[0])
+            # the strategy's first quotes answered (they would count as placed orders): the book is still,
+            # so nothing more is placed until the flatten
+            await wait_until(lambda: engine.execution.ready()[0] and (resting := engine.execution.open_orders())
+                             and all(o.status == "live" for o in resting))
             placed = engine.execution.orders_placed
             assert (await engine.flatten(m.condition_id)).endswith("not flattened: no position")
             await engine.kill("test")

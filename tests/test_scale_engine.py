@@ -85,6 +85,45 @@ async def test_a_pass_takes_only_changed_markets_past_their_gap_and_due_timers()
     await engine.stop(cancel_orders=False)
 
 
+async def test_a_pass_steps_its_markets_at_once_and_the_loop_never_holds_the_event_loop_pass_after_pass() -> None:
+    """Each step of a pass starts in the pass (its synchronous part done before the pass goes on), and
+    the strategy gives the event loop's other work a turn at least every ``MAX_PASSES_IN_A_ROW`` passes
+    — even with every market due again by the end of each pass."""
+    from polymm.engine.engine import MAX_PASSES_IN_A_ROW
+
+    engine = paper_engine(3)
+    cids = list(engine.markets)
+    passes, turns, stepped = 0, 0, []
+
+    def take_ready(now: float, gap: float) -> tuple[list[str], float]:
+        nonlocal passes
+        passes += 1
+        if passes > 200:
+            engine._stopping = True
+            return [], now
+        return list(cids), now
+
+    async def step(cid: str) -> None:
+        stepped.append((passes, turns))  # where the pass was, and how many turns the other task had
+        engine._stepping.discard(cid)
+
+    engine._take_ready = take_ready  # type: ignore[method-assign]  # every market ready at every pass
+    engine._step_task = step  # type: ignore[method-assign]  # a step with nothing to wait for
+
+    async def other_work() -> None:
+        nonlocal turns
+        while not engine._stopping:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_work())
+    await engine.run_strategy()
+    await other
+    assert len(stepped) == 3 * 200 and stepped[:3] == [(1, 0)] * 3  # the first pass: all three, no turn between
+    assert MAX_PASSES_IN_A_ROW <= 2 and turns >= 200 // 2 - 1
+    await engine.stop(cancel_orders=False)
+
+
 async def test_a_move_of_the_best_price_is_stepped_at_once_a_change_of_size_waits_its_gap() -> None:
     """Tick-to-trade: a frame that moves the best bid or ask goes to the strategy without waiting out
     ``min_step_gap_s``; frames that change only sizes (85% of them) are still coalesced."""

@@ -200,8 +200,15 @@ async def test_the_panels_show_signals_orders_the_no_view_and_a_filtered_log() -
             table = app.query_one(OpenOrdersTable)
             await pilot.press("6")  # the Orders tab: drawn while it is shown
             assert not table.has_class("-hidden") and app.query_one(EventLog).has_class("-hidden")
-            await until(pilot, lambda: table.row_count == len(app.engine.execution.open_orders()) > 0)
-            oid = app.engine.execution.open_orders()[0].order_id
+            shown: list[str] = []
+
+            def the_orders_are_the_tables_rows() -> bool:  # read together: the strategy requotes meanwhile
+                ids = [o.order_id for o in app.engine.execution.open_orders()]
+                shown[:] = ids
+                return bool(ids) and {str(k.value) for k in table.rows} == set(ids)
+
+            await until(pilot, the_orders_are_the_tables_rows)
+            oid = shown[0]
             assert str(table.get_cell(oid, "id")) == oid[:10]  # the short id, and its age
             assert re.fullmatch(r"≥?(\d+s|\d+m\d\ds)", str(table.get_cell(oid, "age")))
             # NO view: the best NO bid is 1 - the best YES ask

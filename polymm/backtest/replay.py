@@ -61,6 +61,7 @@ from polymm.domain.market import Market, Side
 from polymm.domain.messages import BookSnapshot, LastTrade, TickSizeChange, parse_frame
 from polymm.domain.model_state import EwmaParams
 from polymm.domain.order_book import OrderBook
+from polymm.domain.order_diff import too_old
 from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import MAX_PIPS, PriceError, pips_to_decimal, price_to_pips
@@ -497,7 +498,7 @@ class Replay:
             self.venue.cancel_all()
         for o in self.venue.open_orders():  # stale-order cleanup: the market's next step replaces them
             p = self.params.get(o.condition_id)
-            if p is not None and now - o.placed_at > p.max_order_age_s:
+            if p is not None and too_old(o, p.max_order_age_s, now):
                 self._force.add(o.condition_id)
                 self._dirty(o.condition_id, now)
         self._sample(now, float(equity))

@@ -95,6 +95,7 @@ from typing import Any
 from polymm.domain import pipeline
 from polymm.domain.market import Outcome, Side
 from polymm.domain.order_book import BookView, Level
+from polymm.domain.order_diff import too_old
 from polymm.domain.params import MarketParams
 from polymm.domain.portfolio import Fill, Portfolio
 from polymm.domain.prices import PIPS_PER_UNIT, pips_to_decimal
@@ -437,7 +438,7 @@ class Simulation:
         if reason is not None and not self.halted and self.risk.limits.enforce:
             self.halted = f"halted at +{self._now - SIM_START_MS / 1000.0:,.1f} s: {reason}"
             self.venue.cancel_all()
-        if any(self._now - o.placed_at > self.params.max_order_age_s for o in self.venue.open_orders()):
+        if any(too_old(o, self.params.max_order_age_s, self._now) for o in self.venue.open_orders()):
             self._forced = True
 
     def _catch_up(self, t: float) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from .market import Market, Side
 from .order_book import BookView
-from .order_diff import LiveOrder, diff_orders
+from .order_diff import LiveOrder, diff_orders, too_old
 from .params import QUOTING_MODELS, MarketParams
 from .prices import Tick
 from .quoting import Quote, Targets, to_pips
@@ -99,7 +99,7 @@ def _moved(
         return True
     if {o.side for o in resting} != {q.side for q in targets.quotes}:
         return True
-    return any(now - o.placed_at > params.max_order_age_s for o in resting)
+    return any(too_old(o, params.max_order_age_s, now) for o in resting)
 
 
 def reserved_for_step(

@@ -27,6 +27,7 @@ from ..domain.ledger import ADJUSTMENT, Ledger
 from ..domain.market import Market, Side
 from ..domain.messages import LastTrade
 from ..domain.order_book import OrderBook
+from ..domain.order_diff import too_old
 from ..domain.portfolio import REVERSAL, Fill
 from ..domain.prices import (
     MAX_PIPS,
@@ -66,6 +67,7 @@ from ..venue.live import LiveExecution
 from ..venue.recorder import FrameWriter
 from ..venue.rest import PublicClient
 from ..venue.retry import describe as venue_error
+from . import eager
 from .capital import (
     CapitalManager,
     CapitalOp,
@@ -89,6 +91,7 @@ SETTLE_WAIT_S = 1.0  # after cancelling, wait at most this long for the cancelle
 FLATTEN_WAIT_S = 5.0  # a flatten waits at most this long for its fills before saying what is left
 FILLS_KEPT = 200  # the fills tab's length
 PORTFOLIO_EVERY_S = 0.1  # the portfolio totals (every market's mark) are published at most this often
+MAX_PASSES_IN_A_ROW = 2  # the strategy's passes before it gives the event loop's other work a turn
 BUSY_SHARE = 0.25  # the strategy coalesces book changes (``min_step_gap_s``) once its planning takes this share
 IDLE_SHARE = 0.15  # … and steps on every change again below this one
 MARKOUT_S = 10.0  # the fills tab's markout horizon
@@ -174,7 +177,7 @@ class Engine:
         self.halt_reason = ""
         self._halted_at = 0.0
         self._dirty: set[str] = set(self.markets)
-        self._wake = Wakeup()  # the strategy loop's: a book change, a step done (``wakeup.py``)
+        self._wake = Wakeup(urgent=True)  # the strategy loop's: a book change, a step done (``wakeup.py``)
         self._last_fair: dict[str, float] = {}
         self._last_epoch: dict[str, int] = {}
         self._force: set[str] = set(self.markets)
@@ -528,17 +531,21 @@ class Engine:
         when it is quiet.
 
         Built for hundreds of markets: a pass looks only at the markets that changed and the timers that
-        are due (a heap), never at every market; each step runs as its own task, so one market's venue
-        round trip (or its wait for the rate limits) never holds up another's step; the markets of a
-        pass go in order of need — no quotes resting first, then requotes put off longest, then the most
-        active."""
+        are due (a heap), never at every market; each step starts in the pass itself (``eager.py``: its
+        planning, signing and post go before the pass moves on) and what waits — the venue's round
+        trip, the rate limits — goes on in a task of its own, so it never holds up another's step; the
+        markets of a pass go in order of need — no quotes resting first, then requotes put off longest,
+        then the most active. A book change wakes the pass ahead of the callbacks already queued
+        (``Wakeup(urgent=True)``: a dashboard's redraw among them)."""
         for cid in self.markets:
             self._schedule(cid, 0.0)
+        in_a_row = 0  # passes since the loop last gave up its turn
         while not self._stopping:
             now = time.monotonic()
             self._adapt_pressure(now)
             ready, soonest = self._take_ready(now, self._gap(now))
             if not ready:
+                in_a_row = 0
                 self._wake.clear()
                 await self._wake.wait(max(min(soonest, now + 1.0) - now, 0.001))
                 continue
@@ -547,13 +554,22 @@ class Engine:
                 self._last_step[cid] = now
                 self._schedule(cid, now + self._interval(cid, now))
                 self._stepping.add(cid)
-                task = asyncio.create_task(self._step_task(cid), name=f"step {cid[:10]}")
-                self._step_tasks.add(task)
-                task.add_done_callback(self._step_tasks.discard)
-            await asyncio.sleep(0)  # the steps start (their synchronous part) before the next pass
+                # its planning, signing and post run now (``eager.py``); a task carries on what waits
+                task = eager.start(self._step_task(cid), name=f"step {cid[:10]}")
+                if task is not None:
+                    self._step_tasks.add(task)
+                    task.add_done_callback(self._step_tasks.discard)
             self._publish_tapes()
             if now - self._portfolio_at >= PORTFOLIO_EVERY_S:  # O(markets): not once per pass
                 self._publish_portfolio()
+            # After a pass the loop looks again at once: usually nothing is ready and it waits — a book
+            # change then wakes it first (a turn given up here would queue it behind a redraw, and the
+            # frame with it). A second pass in a row (timers come due while the first ran) gives the
+            # feed and the dashboard their turn first: the strategy never holds the loop pass after pass
+            in_a_row += 1
+            if in_a_row >= MAX_PASSES_IN_A_ROW:
+                in_a_row = 0
+                await asyncio.sleep(0)
 
     def _gap(self, now: float) -> float:
         """The coalescing gap: ``min_step_gap_s`` while the strategy is busy — its steps' planning took
@@ -859,11 +875,11 @@ class Engine:
             self.store.log(f"(log only) risk would halt: {reason}", "warning")
 
     def _refresh_stale_orders(self, now: float) -> None:
-        """Stale-order cleanup: a market with an order older than its ``max_order_age_s`` requotes (its
-        next step replaces them)."""
+        """Stale-order cleanup: a market with an order past its age limit (``max_order_age_s``, less up to
+        a quarter by the order's id: ``order_diff.too_old``) requotes (its next step replaces them)."""
         for o in self.execution.open_orders():
             p = self.params.get(o.condition_id)
-            if p is not None and now - o.placed_at > p.max_order_age_s:
+            if p is not None and too_old(o, p.max_order_age_s, now):
                 self._force.add(o.condition_id)
                 self._mark_dirty({o.condition_id})
 
