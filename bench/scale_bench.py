@@ -261,6 +261,22 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
     return lower
 
 
+def count_frames(p: subprocess.Popen, scrape, target: int, limit_s: float) -> float:
+    """Wait until ``polymm run`` (``p``, its metrics read by ``scrape``) applied ``target`` more frames, or
+    ``limit_s`` passed; the frames it applied meanwhile."""
+    name = "polymm_feed_frames_total"
+    f0 = metric(scrape(), name)
+    a = time.monotonic()
+    frames = 0.0
+    while frames < target and time.monotonic() - a <= limit_s:
+        time.sleep(2.0)
+        if p.poll() is not None:
+            raise RuntimeError(f"polymm run exited with {p.returncode}")
+        now_frames = metric(scrape(), name) - f0
+        frames = now_frames if now_frames == now_frames else frames  # a scrape the busy bot did not answer
+    return frames
+
+
 def free_port() -> int:
     import socket
 
@@ -301,35 +317,19 @@ def memory_phase(n: int, urls: dict[str, str], args, venue_pid: int, fig: Figure
         t_warm = time.monotonic()
         while time.monotonic() - t_warm < args.rss_warmup_s:
             time.sleep(1.0)
-        name = "polymm_feed_frames_total"
         if n == args.markets and args.rss_warmup_frames > 0:
             # the windows bounded by time or count (tapes, trade and fill windows, ledger legs, the order
             # tracker's closed orders) fill over the first minutes: the growth is measured once they have
-            w0, r0 = metric(scrape(), name), rss_mb(p.pid)
-            w = 0.0
-            while w < args.rss_warmup_frames and time.monotonic() - t_warm < args.rss_max_s:
-                time.sleep(2.0)
-                if p.poll() is not None:
-                    raise RuntimeError(f"polymm run exited with {p.returncode}")
-                now_w = metric(scrape(), name) - w0
-                w = now_w if now_w == now_w else w
+            r0 = rss_mb(p.pid)
+            w = count_frames(p, scrape, args.rss_warmup_frames, args.rss_max_s - (time.monotonic() - t_warm))
             fig.rss_warmup_growth_mb, fig.rss_warmup_frames = rss_mb(p.pid) - r0, int(w)
-        first = scrape()
-        f0 = metric(first, name)
-        h0 = dict(histogram(first, "polymm_tick_to_trade_seconds"))
+        h0 = dict(histogram(scrape(), "polymm_tick_to_trade_seconds"))
         fig.rss_start_mb, fig.venue_rss_start_mb = rss_mb(p.pid), rss_mb(venue_pid)
         a = time.monotonic()
-        frames = 0.0
-        while frames < args.rss_frames:
-            time.sleep(2.0)
-            if p.poll() is not None:
-                raise RuntimeError(f"polymm run exited with {p.returncode}")
-            now_frames = metric(scrape(), name) - f0
-            frames = now_frames if now_frames == now_frames else frames  # a scrape the busy bot did not answer
-            limit = args.rss_max_s if n == args.markets else args.baseline_rss_s
-            if time.monotonic() - a > limit:
-                fig.notes.append(f"memory phase stopped at {limit:.0f} s with {frames:,.0f} frames")
-                break
+        limit = args.rss_max_s if n == args.markets else args.baseline_rss_s
+        frames = count_frames(p, scrape, args.rss_frames, limit)
+        if frames < args.rss_frames:
+            fig.notes.append(f"memory phase stopped at {limit:.0f} s with {frames:,.0f} frames")
         fig.rss_end_mb, fig.venue_rss_end_mb = rss_mb(p.pid), rss_mb(venue_pid)
         fig.rss_frames, fig.rss_seconds = int(frames) if frames == frames else 0, time.monotonic() - a
         last = scrape()

@@ -555,10 +555,7 @@ class Engine:
                 self._schedule(cid, now + self._interval(cid, now))
                 self._stepping.add(cid)
                 # its planning, signing and post run now (``eager.py``); a task carries on what waits
-                task = eager.start(self._step_task(cid), name=f"step {cid[:10]}")
-                if task is not None:
-                    self._step_tasks.add(task)
-                    task.add_done_callback(self._step_tasks.discard)
+                self._keep(eager.start(self._step_task(cid), name=f"step {cid[:10]}"))
             self._publish_tapes()
             if now - self._portfolio_at >= PORTFOLIO_EVERY_S:  # O(markets): not once per pass
                 self._publish_portfolio()
@@ -683,9 +680,13 @@ class Engine:
                 if cid in self._dirty:
                     self._wake.set()
 
-        task = asyncio.create_task(pull(), name=f"pull {cid[:10]}")
-        self._step_tasks.add(task)
-        task.add_done_callback(self._step_tasks.discard)
+        self._keep(asyncio.create_task(pull(), name=f"pull {cid[:10]}"))
+
+    def _keep(self, task: asyncio.Task | None) -> None:
+        """A step's task (or a crossed order's pull, a parity take): ``stop`` waits for it."""
+        if task is not None:
+            self._step_tasks.add(task)
+            task.add_done_callback(self._step_tasks.discard)
 
     async def _step_task(self, cid: str) -> None:
         """One market's step as a task; a crash engages the kill switch (as a crashed loop would)."""
@@ -1187,9 +1188,7 @@ class Engine:
         self.store.log(text, "warning")
         self._risk_event("parity_gap", text, market=cid)
         if self.settings.arb_mode == "take":
-            task = asyncio.create_task(self._take_arb(market, book, arb), name=f"arb {cid[:10]}")
-            self._step_tasks.add(task)
-            task.add_done_callback(self._step_tasks.discard)
+            self._keep(asyncio.create_task(self._take_arb(market, book, arb), name=f"arb {cid[:10]}"))
 
     async def _take_arb(self, market: Market, book: OrderBook, arb: pipeline.ArbTake) -> None:
         """Take a parity gap: YES bought at the ask and sold at the bid (a NO buy without YES held), two

@@ -28,9 +28,8 @@ class Wakeup:
 
     def set(self) -> None:
         self._flag = True
-        w = self._waiter
-        if w is not None and not w.done():
-            _resume(w, self.urgent)
+        if self._waiter is not None:
+            _resume(self._waiter, self.urgent)
 
     def clear(self) -> None:
         self._flag = False
@@ -45,7 +44,7 @@ class Wakeup:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiter = waiter
-        timer = loop.call_later(max(timeout, 0.0), _expire, waiter, self.urgent)
+        timer = loop.call_later(max(timeout, 0.0), _resume, waiter, self.urgent)
         try:
             await waiter
         finally:
@@ -54,15 +53,12 @@ class Wakeup:
         return self._flag
 
 
-def _expire(waiter: asyncio.Future[None], urgent: bool) -> None:
-    if not waiter.done():
-        _resume(waiter, urgent)
-
-
 def _resume(waiter: asyncio.Future[None], urgent: bool) -> None:
-    """Resolve ``waiter``; ``urgent``: its wake-up moved to the front of the loop's ready queue (a
-    timeout's too — else a book change coming while the timeout's wake-up waits behind a redraw would
-    wait with it)."""
+    """Resolve ``waiter`` (by a ``set()`` or the timeout, whichever comes first); ``urgent``: its wake-up
+    moved to the front of the loop's ready queue (a timeout's too — else a book change coming while the
+    timeout's wake-up waits behind a redraw would wait with it)."""
+    if waiter.done():
+        return
     ready = getattr(waiter.get_loop(), "_ready", None) if urgent else None
     if not isinstance(ready, deque):
         waiter.set_result(None)

@@ -675,8 +675,7 @@ class LiveExecution:
             return None
         self.limiter.try_acquire("order", n, Priority.QUOTE)
         self._keep_promise(n)
-        routed = [(r, *self._route(market, r)) for r in reqs]
-        self._spend("order", n)
+        routed = self._routed(market, reqs)
         signed = self._sign_many(market, routed)
         self._book_submitted(market, routed, signed)
         sent = time.perf_counter()
@@ -694,9 +693,14 @@ class LiveExecution:
         self.orders_placed += len(accepted)
         return accepted
 
-    async def _place_many(self, market: Market, reqs: Sequence[OrderRequest], origin_ns: int = 0) -> list[str]:
+    def _routed(self, market: Market, reqs: Sequence[OrderRequest]) -> list[tuple[OrderRequest, str, str, int]]:
+        """Each quote as it goes to the venue (token, side, price: ``_route``), its cost counted."""
         routed = [(r, *self._route(market, r)) for r in reqs]
         self._spend("order", len(routed))
+        return routed
+
+    async def _place_many(self, market: Market, reqs: Sequence[OrderRequest], origin_ns: int = 0) -> list[str]:
+        routed = self._routed(market, reqs)
         # the fast signer (~0.1 ms an order) signs right here: a hop to the worker pool would queue behind
         # posts waiting for the venue (tick-to-trade); the SDK's slow path (deposit wallets) goes to the pool
         signed = self._sign_many(market, routed) if self._signer is not None else \
