@@ -37,3 +37,26 @@ def test_settle_heap_freezes_the_start_up_heap_out_of_full_collections() -> None
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) > 10_000
+
+
+def test_the_heap_is_settled_again_once_every_market_quotes_or_at_the_limit() -> None:
+    """Start-up at hundreds of markets goes on long after the first settle; the second one waits for
+    ``started`` (``Engine.all_quoting``), and no longer than its limit. In a child process."""
+    import subprocess
+    import sys
+
+    code = ("import asyncio, gc, polymm.tui.app\n"
+            "from polymm.engine.heap import settle_when_started\n"
+            "seen = []\n"
+            "def started():\n"
+            "    seen.append(gc.get_freeze_count())\n"
+            "    return len(seen) >= 3\n"
+            "frozen = asyncio.run(settle_when_started(started, limit_s=3600, poll_s=0))\n"
+            "assert seen == [0, 0, 0] and frozen > 10_000, (seen, frozen)\n"
+            "gc.unfreeze()\n"
+            "again = asyncio.run(settle_when_started(lambda: False, limit_s=0))\n"
+            "assert again > 10_000, again\n"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

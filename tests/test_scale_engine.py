@@ -171,17 +171,25 @@ async def test_book_changes_are_coalesced_only_while_the_strategy_is_busy() -> N
     await engine.stop(cancel_orders=False)
 
 
-async def test_markets_without_quotes_go_first_then_the_requotes_put_off_longest() -> None:
-    engine = paper_engine(3)
+async def test_markets_without_quotes_go_first_then_price_moves_then_the_requotes_put_off_longest() -> None:
+    engine = paper_engine(5)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
     from polymm.venue.execution import OrderRequest
 
-    a, b, c = engine.markets.values()
+    a, b, c, d, e = engine.markets.values()
+    for m in (d, e):
+        show_book(engine, m, "0.48", "0.52")
+        await engine.step(m.condition_id)  # quoted: their last step saw 0.48 / 0.52
     ex = engine.execution
     await ex.place_many(b, None, [OrderRequest(Side.BUY, 4000, D(10))])
     await ex.place_many(c, None, [OrderRequest(Side.BUY, 4000, D(10))])
     engine._deferred[c.condition_id] = (5.0, 2)
-    order = sorted([b.condition_id, c.condition_id, a.condition_id], key=engine._need)
-    assert order == [a.condition_id, c.condition_id, b.condition_id]
+    show_book(engine, e, "0.49", "0.52")  # e's best bid moved, then d's: e's frame is the older
+    engine.feed.received_ns[e.condition_id] = 1_000
+    show_book(engine, d, "0.48", "0.51")
+    engine.feed.received_ns[d.condition_id] = 2_000
+    order = sorted([m.condition_id for m in (b, c, d, e, a)], key=engine._need)
+    assert order == [a.condition_id, e.condition_id, d.condition_id, c.condition_id, b.condition_id]
     await engine.stop(cancel_orders=False)
 
 

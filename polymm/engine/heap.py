@@ -8,15 +8,23 @@ the UI. ``settle_heap`` collects once and then moves every survivor into the per
 (``gc.freeze``), which later collections skip. Objects made afterwards are collected as usual.
 
 Called by the programs (``polymm-tui``, ``polymm run``) once start-up is done, never by library code:
-in a test process it would pin whatever earlier tests left alive.
+in a test process it would pin whatever earlier tests left alive. Start-up at hundreds of markets goes
+on long after the first settle (every market quoting after ~40 s at 300: books, models, signal
+windows, the first orders): ``settle_when_started`` settles once more then. Measured at 300 markets
+headless: full collections p50 26 / max 58 ms without it, 15 / 17 ms with it — each a pause of the
+loop, and the passes of the strategy after it held 70–125 markets instead of ~5.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import Callable
 
 #: Seconds after the engine starts: discovery, clients and the first screens are in place by then.
 SETTLE_AFTER_S = 3.0
+#: The second settle's latest moment (seconds after the engine starts), should some market never quote.
+SETTLE_AGAIN_LIMIT_S = 180.0
 
 
 def settle_heap() -> int:
@@ -24,3 +32,14 @@ def settle_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+async def settle_when_started(started: Callable[[], bool], limit_s: float = SETTLE_AGAIN_LIMIT_S,
+                              poll_s: float = 1.0) -> int:
+    """Settle once more when ``started()`` holds (``Engine.all_quoting``: every market's start-up is
+    done), at the latest after ``limit_s``; returns how many objects are then frozen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not started() and loop.time() < deadline:
+        await asyncio.sleep(poll_s)  # a slow poll of the programs' start-up, not a wait for an event
+    return settle_heap()

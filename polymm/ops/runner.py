@@ -170,7 +170,7 @@ async def _trade_until_stopped(engine: Any, settings: Settings, markets: list[Ma
                                tasks: list[asyncio.Task]) -> int:
     """Run the market file watcher and the engine's loops (appended to ``tasks``) until ``stop`` is set
     or one of them ends; 1 when one failed, else 0."""
-    from ..engine.heap import SETTLE_AFTER_S, settle_heap
+    from ..engine.heap import SETTLE_AFTER_S, settle_heap, settle_when_started
     from ..engine.watchlist import Watchlist
 
     if settings.market_file:  # the file's parameters before the first step
@@ -184,9 +184,11 @@ async def _trade_until_stopped(engine: Any, settings: Settings, markets: list[Ma
         tasks.append(asyncio.create_task(engine.guard(name, fn), name=name))
     # start-up done: keep later full collections short
     asyncio.get_running_loop().call_later(SETTLE_AFTER_S, settle_heap)
+    settler = asyncio.create_task(settle_when_started(engine.all_quoting), name="settle-heap")  # and once quoting
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
+    settler.cancel()
     code = 0
     for t in done:
         if t is not stopper and not t.cancelled() and t.exception() is not None:

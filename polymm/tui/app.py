@@ -45,7 +45,7 @@ from textual.worker import Worker, WorkerState
 from ..config import ConfigError, Settings
 from ..domain.market import Market
 from ..engine.engine import Engine
-from ..engine.heap import SETTLE_AFTER_S, settle_heap
+from ..engine.heap import SETTLE_AFTER_S, settle_heap, settle_when_started
 from ..state import ExecutionState, StateStore
 from ..venue.retry import describe as venue_error
 from .panels import SORTS, Frame, Panel, Schedule
@@ -388,6 +388,8 @@ class PolymmApp(App[None]):
             self.run_worker(engine.guard(name, loop), name=name, group="engine", exit_on_error=False)
         if self._settle_heap:  # after the first books and screens: most of what start-up made is in place
             self.set_timer(SETTLE_AFTER_S, settle_heap)
+            self.run_worker(settle_when_started(engine.all_quoting), name="settle-heap", group="heap",
+                            exit_on_error=False)  # and once every market quotes (engine/heap.py)
 
     async def _venue_wait(self, execution: str, why: str, seconds: float) -> None:
         """Say why nothing trades and when the next try is, counting down each second, then return."""
