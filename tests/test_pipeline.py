@@ -133,9 +133,9 @@ async def _engine_orders(model: str, rec: Recorder, monkeypatch: pytest.MonkeyPa
     sent: list[tuple[list, list]] = []
     place, cancel = ex.place_many, ex.cancel
 
-    async def place_many(m, book, reqs, origin_ns=0, on_sent=None):
+    async def place_many(m, book, reqs, origin_ns=0):
         sent[-1][0].extend((r.side.value, r.price, r.size) for r in reqs)
-        return await place(m, book, reqs, on_sent=on_sent)
+        return await place(m, book, reqs)
 
     def show(levels: tuple[dict[int, float], dict[int, float]]) -> None:
         """The feed shows what the venue holds: the other traders' levels and our orders."""

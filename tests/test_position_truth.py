@@ -397,10 +397,10 @@ async def test_markets_placing_at_once_never_share_one_room_twice() -> None:
             super().__init__()
             self.entered, self.release = asyncio.Event(), asyncio.Event()
 
-        async def place_many(self, market, book, reqs, origin_ns=0, on_sent=None):
+        async def place_many(self, market, book, reqs, origin_ns=0):
             self.entered.set()
             await self.release.wait()
-            return await super().place_many(market, book, reqs, on_sent=on_sent)
+            return await super().place_many(market, book, reqs)
 
     a, b = (Market("0x" + c * 64, f"{i}1", f"{i}2", f"market {c}", Tick.parse("0.01")) for i, c in enumerate("ab"))
     settings = load_settings(_env_file=None, mode="paper", max_total_position=D(15), journal_path="off")

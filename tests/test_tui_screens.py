@@ -207,11 +207,11 @@ async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_arme
             # a slower venue: cancels answer 0.5 s after they land, placements take 0.6 s. The market steps
             # every ~0.25 s, so a step sees the cancelled book and is placing while remove_market goes on.
             # These sleeps are the fault (the venue's latency), not waits.
-            async def slow_place_many(market, book, reqs, origin_ns=0, on_sent=None):
+            async def slow_place_many(market, book, reqs, origin_ns=0):
                 busy.append(market.condition_id)
                 try:
                     await asyncio.sleep(0.6)
-                    return await ex_place(market, book, reqs, on_sent=on_sent)
+                    return await ex_place(market, book, reqs)
                 finally:
                     busy.remove(market.condition_id)
 
@@ -220,10 +220,10 @@ async def test_removing_a_market_while_its_step_is_placing_keeps_the_engine_arme
                 await asyncio.sleep(0.5)
                 return n
 
-            async def step(condition_id, on_sent=None):
+            async def step(condition_id):
                 busy.append(condition_id)
                 try:
-                    return await ex_step(condition_id, on_sent)
+                    return await ex_step(condition_id)
                 finally:
                     busy.remove(condition_id)
 

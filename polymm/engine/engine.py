@@ -197,8 +197,6 @@ class Engine:
         self._next_due: dict[str, float] = {}  # fallback timer per market (adaptive)
         self._timers: list[tuple[float, str]] = []  # (due, market): the fallback timers as a heap
         self._stepping: set[str] = set()  # markets with a step in flight (one at a time each)
-        #: market → its steps past their hand-off (orders booked, the venue's answer awaited)
-        self._tails: dict[str, set[asyncio.Future[None]]] = {}
         self._step_tasks: set[asyncio.Task] = set()
         # markets whose requote waits for order room at the venue's rate limits, in turn (first put off
         # first): since when, and the orders its last plan needed
@@ -371,7 +369,6 @@ class Engine:
         size = min(abs(qty), self.settings.max_order_size)
         self._flattening.add(condition_id)  # no quotes meanwhile: ours would trade against the take
         try:
-            await self._answered(condition_id)  # orders of a step still on their way are cancelled too
             if self.execution.open_orders(condition_id):
                 await self.execution.cancel_market(condition_id)
                 await self.execution.settled(condition_id, SETTLE_WAIT_S)
@@ -441,7 +438,6 @@ class Engine:
         market we no longer track)."""
         market = self._market(condition_id)
         async with self._locks.setdefault(condition_id, asyncio.Lock()):
-            await self._answered(condition_id)  # a step's orders on their way are cancelled with the others
             await self.execution.cancel_market(condition_id)
             await self.feed.remove_market(market)
             del self.markets[condition_id]
@@ -538,9 +534,9 @@ class Engine:
         are due (a heap), never at every market; each step starts in the pass itself (``eager.py``: its
         planning, signing and post go before the pass moves on) and what waits — the venue's round
         trip, the rate limits — goes on in a task of its own, so it never holds up another's step; the
-        markets of a pass go in order of need — no quotes resting first, then requotes put off longest,
-        then the most active. A book change wakes the pass ahead of the callbacks already queued
-        (``Wakeup(urgent=True)``: a dashboard's redraw among them)."""
+        markets of a pass go in order of need (``_need``) — no quotes resting first, then moves of the
+        best prices, then requotes put off longest, then the most active. A book change wakes the pass
+        ahead of the callbacks already queued (``Wakeup(urgent=True)``: a dashboard's redraw among them)."""
         for cid in self.markets:
             self._schedule(cid, 0.0)
         in_a_row = 0  # passes since the loop last gave up its turn
@@ -653,14 +649,18 @@ class Engine:
         moved since their last step, the oldest frame first (a requote is likely, and it is a frame's
         answer: tick-to-trade); then the requotes put off longest; then the most recently active (their
         books move: their quotes go stale first). Each step of a pass runs before the next starts: at
-        300 markets a pass holds up to ~65 markets, ~0.4 ms each — in arrival order a price move could
-        wait 25 ms behind changes of size and timers."""
+        300 markets a pass after a pause of the loop holds up to ~70 markets, ~0.4 ms each — in arrival
+        order a price move could wait 25 ms behind changes of size and timers."""
         if not self.execution.open_orders(cid):
             return 0, 0.0
         if self._top_moved(cid):
             return 1, float(self.feed.received_ns.get(cid, 0))
         waits = self._deferred.get(cid)
         return (2, waits[0]) if waits is not None else (3, -self._active_at.get(cid, 0.0))
+
+    def all_quoting(self) -> bool:
+        """Whether every traded market has quoted (its start-up is done): ``heap.settle_when_started``."""
+        return bool(self.markets) and all(cid in self._quoting for cid in self.markets)
 
     def _ahead(self, cid: str) -> int:
         """Orders of the requotes waiting their turn before ``cid``'s (all of them when it waits for none)."""
@@ -708,6 +708,10 @@ class Engine:
             log.exception("strategy step failed")
             self.store.log(f"strategy step crashed: {type(e).__name__}: {e}", "error")
             await self.kill(f"strategy step crashed: {type(e).__name__}")
+        finally:
+            self._stepping.discard(cid)
+            if cid in self._dirty:
+                self._wake.set()
 
     def _interval(self, cid: str, now: float) -> float:
         """The adaptive fallback interval: fast while the market's book moves, slow when quiet, and asleep
@@ -1084,59 +1088,14 @@ class Engine:
 
     # ================================================================ one market's step
     async def _step_locked(self, cid: str) -> None:
-        """A step of the strategy loop: the market is its own (its lock, ``_stepping``) until the step's
-        orders are signed and booked as ours, not until the venue answers them — a frame that comes
-        meanwhile is answered at once, by a step that counts those orders as resting (the tracker
-        does) and leaves the ones being cancelled out of its diff (``Execution.resting``). What the
-        step still waits for then is its ``tail``: ``remove_market`` waits for it."""
         lock = self._locks.setdefault(cid, asyncio.Lock())
-        await lock.acquire()
-        tail: asyncio.Future[None] | None = None
-
-        def hand_off() -> None:
-            nonlocal tail
-            if tail is None:
-                tail = asyncio.get_running_loop().create_future()
-                self._tails.setdefault(cid, set()).add(tail)
-                self._free(cid, lock)
-
-        try:
+        async with lock:
             if cid in self.markets:  # removed while this step waited for the lock
-                await self.step(cid, on_sent=hand_off)
-        finally:
-            if tail is None:
-                self._free(cid, lock)
-            else:
-                tail.set_result(None)
-                tails = self._tails.get(cid)
-                if tails is not None:
-                    tails.discard(tail)
-                    if not tails:
-                        del self._tails[cid]
+                await self.step(cid)
 
-    async def _answered(self, cid: str) -> None:
-        """Wait until the venue answered every placement of the market's steps (``_step_locked``'s tails):
-        an order it may not hold yet would survive a cancel and land after it."""
-        tails = self._tails.get(cid)
-        if tails:
-            await asyncio.wait(list(tails))
-
-    def all_quoting(self) -> bool:
-        """Whether every traded market has quoted (its start-up is done): ``heap.settle_when_started``."""
-        return bool(self.markets) and all(cid in self._quoting for cid in self.markets)
-
-    def _free(self, cid: str, lock: asyncio.Lock) -> None:
-        """The market may step again (at once if a frame came meanwhile)."""
-        lock.release()
-        self._stepping.discard(cid)
-        if cid in self._dirty:
-            self._wake.set()
-
-    async def step(self, cid: str, on_sent: Callable[[], None] | None = None) -> None:
+    async def step(self, cid: str) -> None:
         """One strategy step: model + signals (``MarketBrain``), the risk engine's pre-trade checks,
         then a queue-preserving diff against our resting orders. Every decision goes to the store.
-        Returns once the venue answered its orders; ``on_sent`` is called as soon as they are signed and
-        booked as ours (``Execution.place_many``), before the answer.
 
         Limits hold against the worst case: the targets are sized against the position plus every
         order of ours that could still fill and is not about to be replaced (cancelled orders whose
@@ -1176,7 +1135,7 @@ class Engine:
         brain = self.brains[cid]
         # the one step pipeline (domain/pipeline.py), as the replay and the backtest run it: sized
         # against every market's worst case, this market's open orders left out (the targets replace them)
-        resting = self.execution.resting(cid)  # those being cancelled (an earlier step's) are not resting
+        resting = self.execution.open_orders(cid)
         epoch_changed = self._last_epoch.get(cid) != book.epoch
         forced = cid in self._force  # a parameter change, re-arm or regained trust: exactly the new targets
         last_fair = self._last_fair.get(cid)
@@ -1215,8 +1174,7 @@ class Engine:
         self._last_epoch[cid] = book.epoch
         placed = 0
         try:
-            placed = await self._carry_out(market, book, plan, params, result.decision.signals.events, origin_ns,
-                                           on_sent)
+            placed = await self._carry_out(market, book, plan, params, result.decision.signals.events, origin_ns)
         finally:
             if placed < len(plan.place):  # cut, or stopped on the way: the room taken goes back
                 self.execution.release_places(len(plan.place) - placed)
@@ -1341,7 +1299,7 @@ class Engine:
         ))
 
     async def _carry_out(self, market: Market, book: OrderBook, plan: Plan, params: MarketParams,
-                         events: EventSnapshot, origin_ns: int = 0, on_sent: Callable[[], None] | None = None) -> int:
+                         events: EventSnapshot, origin_ns: int = 0) -> int:
         """The plan's cancels and placements; how many quotes were sent. When every limit has room for
         the new quotes with the old ones still counted (they could fill until the venue confirms the
         cancel) and no new quote would meet an old one of ours, both go at once: a requote costs one
@@ -1351,17 +1309,14 @@ class Engine:
         if plan.cancel and plan.place and not self._meets_own(cid, plan):
             checked = self._recheck(market, plan.place, params, events)
             if not checked.cut and len(checked.quotes) == len(plan.place):
-                # the cancels start now (the orders are marked as being cancelled before the placement
-                # may free the market for its next step) and go on in a task of their own; the placement
-                # goes on in this one (it can reach the worker pool without a turn of the loop)
-                cancelling = eager.start(self.execution.cancel(list(plan.cancel)), name=f"cancel {cid[:10]}")
-                failed = None
+                # the placement goes on in this task (it can reach the worker pool without a turn of the
+                # loop: tick-to-trade), the cancels in one of their own
+                cancelling = asyncio.ensure_future(self.execution.cancel(list(plan.cancel)))
                 try:
-                    placed = await self._place(market, book, plan.place, params, events, origin_ns, on_sent)
+                    placed = await self._place(market, book, plan.place, params, events, origin_ns)
                 finally:
-                    if cancelling is not None:  # the cancels end either way (a step cancelled too)
-                        await asyncio.wait([cancelling])
-                        failed = None if cancelling.cancelled() else cancelling.exception()
+                    await asyncio.wait([cancelling])  # the cancels end either way (a step cancelled too)
+                    failed = None if cancelling.cancelled() else cancelling.exception()
                 if failed is not None:
                     raise failed  # its failure, as the step's
                 return placed
@@ -1369,7 +1324,7 @@ class Engine:
             await self.execution.cancel(list(plan.cancel))
             if plan.place:  # the cancelled orders' last fills (if any) are booked before we size anew
                 await self.execution.settled(cid, SETTLE_WAIT_S)
-        return await self._place(market, book, plan.place, params, events, origin_ns, on_sent) if plan.place else 0
+        return await self._place(market, book, plan.place, params, events, origin_ns) if plan.place else 0
 
     def _meets_own(self, cid: str, plan: Plan) -> bool:
         """Whether a new quote would cross or touch one of ours being cancelled (it could trade with it)."""
@@ -1399,7 +1354,7 @@ class Engine:
                         min((o.price for o in resting if o.side is Side.SELL), default=None))
 
     async def _place(self, market: Market, book: OrderBook | None, quotes: Sequence[Quote], params: MarketParams,
-                     events: EventSnapshot, origin_ns: int = 0, on_sent: Callable[[], None] | None = None) -> int:
+                     events: EventSnapshot, origin_ns: int = 0) -> int:
         """Place ``quotes`` if the market may still quote (how many were sent), cut to what every limit
         allows now that the step's cancels are done (everything of ours that could fill counted, placements of other
         markets on their way included). The cut and the registration of the placement happen without
@@ -1416,42 +1371,28 @@ class Engine:
             return 0
         for q in allowed:
             self.orders_by_side[q.side] += 1
-        with self._in_flight(cid, allowed, cost) as landed:
-
-            def sent() -> None:  # booked as ours: the tracker counts them from here on, not ``_placing``
-                landed()
-                if on_sent is not None:
-                    on_sent()
-
+        with self._in_flight(cid, allowed, cost):
             await self.execution.place_many(market, book, [OrderRequest(q.side, q.price, q.size) for q in allowed],
-                                            origin_ns=origin_ns, on_sent=sent)
+                                            origin_ns=origin_ns)
         return len(allowed)
 
     @contextlib.contextmanager
-    def _in_flight(self, cid: str, quotes: Sequence[Quote], cost: float = 0.0) -> Iterator[Callable[[], None]]:
+    def _in_flight(self, cid: str, quotes: Sequence[Quote], cost: float = 0.0) -> Iterator[None]:
         """Orders on their way to the venue: counted by every limit (``_placing``) and by the balance check
-        (``_committing``, their ``cost``) from before the first suspension point until they are sent or
-        booked as ours (the function it gives, called then; at the latest as it ends) — so two markets
-        (or a step and a parity take) never share one room."""
+        (``_committing``, their ``cost``) from before the first suspension point until they are sent — so
+        two markets (or a step and a parity take) never share one room."""
         key = next(self._placement_ids)
         for i, q in enumerate(quotes):
             self._placing[(key, i)] = (cid, q.side, q.size)
         self._pos_touched.add(cid)
         self._committing += cost
-        counted = [True]
-
-        def end() -> None:
-            if counted[0]:
-                counted[0] = False
-                self._committing -= cost
-                for i in range(len(quotes)):
-                    self._placing.pop((key, i), None)
-                self._pos_touched.add(cid)
-
         try:
-            yield end
+            yield
         finally:
-            end()
+            self._committing -= cost
+            for i in range(len(quotes)):
+                self._placing.pop((key, i), None)
+            self._pos_touched.add(cid)
 
     def _affordable(self, market: Market, quotes: Sequence[Quote]) -> tuple[tuple[Quote, ...], float]:
         """The balance check before sending (live and demo: the venue's collateral balance): each quote's

@@ -194,12 +194,9 @@ class Execution(ExecutionHealth, Protocol):
         ...
 
     async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest],
-                         origin_ns: int = 0, on_sent: Callable[[], None] | None = None) -> list[str]:
+                         origin_ns: int = 0) -> list[str]:
         """Place quotes; returns the ids of the orders accepted (or still in flight). ``origin_ns``: the
-        ``perf_counter_ns`` receipt of the market-data frame that led to them (tick-to-trade; 0 none).
-        ``on_sent``: called (at most once, synchronously) as soon as the orders are signed and booked
-        as ours — ``open_orders`` and ``reserved`` count them from then on — and before the venue
-        answers: the engine lets the market's next step start while this one waits for the reply."""
+        ``perf_counter_ns`` receipt of the market-data frame that led to them (tick-to-trade; 0 none)."""
         ...
 
     def try_place(self, n: int, ahead: int = 0) -> bool:
@@ -232,11 +229,6 @@ class Execution(ExecutionHealth, Protocol):
     async def cancel_market(self, condition_id: str) -> int: ...
 
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]: ...
-
-    def resting(self, condition_id: str) -> list[OpenOrder]:
-        """The market's open orders whose cancel is not on its way: what a strategy step diffs its targets
-        against (those being cancelled still count in ``reserved``, ``closing_only`` too)."""
-        ...
 
     def set_tick(self, market: Market) -> None:
         """The market's tick changed: orders from now on use the new grid."""

@@ -594,14 +594,12 @@ class LiveExecution:
         return [self._sign(market, tok, side, px, req.size, expiration) for req, tok, side, px in routed]
 
     async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest],
-                         origin_ns: int = 0, on_sent: Callable[[], None] | None = None) -> list[str]:
+                         origin_ns: int = 0) -> list[str]:
         if not reqs or not self._gate.is_set():
             return []  # a cancel-all is running (kill, stop): drop, never queue behind it
         fut = self._post_now(market, reqs, origin_ns) if self._signer is not None else None
         if fut is None:
-            fut = asyncio.ensure_future(self._place_many(market, reqs, origin_ns, on_sent))
-        elif on_sent is not None:
-            on_sent()  # signed, booked as submitted and with a worker: see ``Execution.place_many``
+            fut = asyncio.ensure_future(self._place_many(market, reqs, origin_ns))
         self._inflight.add(fut)
         try:
             return await asyncio.shield(fut)
@@ -701,16 +699,13 @@ class LiveExecution:
         self._spend("order", len(routed))
         return routed
 
-    async def _place_many(self, market: Market, reqs: Sequence[OrderRequest], origin_ns: int = 0,
-                          on_sent: Callable[[], None] | None = None) -> list[str]:
+    async def _place_many(self, market: Market, reqs: Sequence[OrderRequest], origin_ns: int = 0) -> list[str]:
         routed = self._routed(market, reqs)
         # the fast signer (~0.1 ms an order) signs right here: a hop to the worker pool would queue behind
         # posts waiting for the venue (tick-to-trade); the SDK's slow path (deposit wallets) goes to the pool
         signed = self._sign_many(market, routed) if self._signer is not None else \
             await self._run(self._sign_many, market, routed)
         self._book_submitted(market, routed, signed)
-        if on_sent is not None:
-            on_sent()
         accepted = await self.post_signed(market, signed, origin_ns)
         self.orders_placed += len(accepted)
         return accepted
@@ -845,14 +840,10 @@ class LiveExecution:
         ids = [i for i in order_ids if i in self.orders]
         if not ids:
             return []
-        self.orders.cancelling(ids)  # from now on no step counts on them resting (they still count as filling)
         step = max(int(self.limiter.capacity("cancel")), 1)
         canceled: list[str] = []
-        try:
-            for i in range(0, len(ids), step):
-                canceled += await self._cancel_chunk(ids[i : i + step])
-        finally:
-            self.orders.cancel_answered(ids)
+        for i in range(0, len(ids), step):
+            canceled += await self._cancel_chunk(ids[i : i + step])
         return canceled
 
     async def _cancel_chunk(self, ids: list[str]) -> list[str]:
@@ -972,9 +963,6 @@ class LiveExecution:
     # ================================================================ reads
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         return self.orders.open(condition_id)
-
-    def resting(self, condition_id: str) -> list[OpenOrder]:
-        return self.orders.resting(condition_id)
 
     def on_book(self, book: OrderBook) -> None:
         return None

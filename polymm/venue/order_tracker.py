@@ -6,9 +6,7 @@ way, and — as far as we know — until every fill it had at the venue is booke
 lives here:
 
 * **open** (``submitted`` until the venue acknowledges it, then ``live``): the engine diffs its
-  targets against these (``resting``: not those whose cancel is on its way), and they count with
-  their unbooked size — those being cancelled too, even where a step leaves the market's open orders
-  out because its targets replace them (``reserved(closing_only=True)``);
+  targets against these, and they count with their unbooked size;
 * **closing**: the venue said it can no longer fill (cancel confirmed, ``not_canceled`` — "already
   canceled or matched" —, a CANCELLATION or full MATCHED event, gone from ``/data/orders``, a
   cancel-all confirmed). It still counts with ``final − booked`` (``size − booked`` while the venue's
@@ -54,9 +52,6 @@ class OrderTracker:
         self._closing_in: dict[str, dict[str, None]] = {}
         self._seq = 0
         self._closed_seq: dict[str, int] = {}  # the last CLOSED_KEPT closes: order id → ``_seq`` then
-        #: open orders whose cancel is on its way → how many cancels of each (a cancel and a crossed
-        #: order's pull may overlap): they can still fill, but no step may count on them resting
-        self._cancelling: dict[str, int] = {}
         #: markets whose orders changed since the engine last looked (``Execution.touched``)
         self.touched: set[str] = set()
 
@@ -68,7 +63,6 @@ class OrderTracker:
 
     def _pop_open(self, order_id: str) -> OpenOrder | None:
         o = self._open.pop(order_id, None)
-        self._cancelling.pop(order_id, None)
         if o is not None:
             _drop(self._open_in, o.condition_id, order_id)
             self.touched.add(o.condition_id)
@@ -94,28 +88,6 @@ class OrderTracker:
         if condition_id is None:
             return list(self._open.values())
         return [self._open[i] for i in self._open_in.get(condition_id, ())]
-
-    def resting(self, condition_id: str) -> list[OpenOrder]:
-        """The market's open orders whose cancel is not on its way: what its next step diffs against."""
-        going = self._cancelling
-        return [self._open[i] for i in self._open_in.get(condition_id, ()) if i not in going]
-
-    def cancelling(self, order_ids: Iterable[str]) -> None:
-        """A cancel of these open orders is on its way (until ``cancel_answered``)."""
-        for oid in order_ids:
-            if oid in self._open:
-                self._cancelling[oid] = self._cancelling.get(oid, 0) + 1
-
-    def cancel_answered(self, order_ids: Iterable[str]) -> None:
-        """A cancel ``cancelling`` announced is over: the orders it closed are gone already; the others
-        (refused while their placement was unanswered, or the cancel failed) rest as far as we know."""
-        for oid in order_ids:
-            n = self._cancelling.get(oid)
-            if n is not None:
-                if n > 1:
-                    self._cancelling[oid] = n - 1
-                else:
-                    del self._cancelling[oid]
 
     def ids(self) -> list[str]:
         return list(self._open)
@@ -210,9 +182,8 @@ class OrderTracker:
 
     def reserved(self, condition_id: str | None = None, *, closing_only: bool = False
                  ) -> dict[str, tuple[Decimal, Decimal]]:
-        """condition id → (YES bid shares, YES ask shares) that could still fill: open orders (with
-        ``closing_only`` only those being cancelled: no step's targets replace them) and closing ones,
-        each less what is booked for it."""
+        """condition id → (YES bid shares, YES ask shares) that could still fill: open orders (unless
+        ``closing_only``) and closing ones, each less what is booked for it."""
         out: dict[str, list[Decimal]] = {}
 
         def add(orders: Iterable[tuple[OpenOrder, Decimal | None]]) -> None:
@@ -230,9 +201,7 @@ class OrderTracker:
         else:
             opened = [self._open[i] for i in self._open_in.get(condition_id, ())]
             closing = [self._closing[i] for i in self._closing_in.get(condition_id, ())]
-        if closing_only:
-            add((o, None) for o in opened if o.order_id in self._cancelling)
-        else:
+        if not closing_only:
             add((o, None) for o in opened)
         add((c.order, c.final) for c in closing)
         return {cid: (b, a) for cid, (b, a) in out.items()}

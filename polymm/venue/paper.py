@@ -153,7 +153,7 @@ class PaperExecution:
         return None  # paper has no venue to resolve markets
 
     async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest],
-                         origin_ns: int = 0, on_sent: Callable[[], None] | None = None) -> list[str]:
+                         origin_ns: int = 0) -> list[str]:
         ids = []
         for r in reqs:
             oid = f"paper-{next(self._ids)}"
@@ -167,8 +167,6 @@ class PaperExecution:
             ids.append(oid)
         self._touched.add(market.condition_id)
         self.orders_placed += len(ids)
-        if on_sent is not None:
-            on_sent()
         return ids
 
     async def cancel(self, order_ids: Sequence[str]) -> list[str]:
@@ -191,9 +189,6 @@ class PaperExecution:
 
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         return [o for o in self._orders.values() if condition_id is None or o.condition_id == condition_id]
-
-    def resting(self, condition_id: str) -> list[OpenOrder]:
-        return self.open_orders(condition_id)  # a paper cancel is final at once: none is on its way
 
     # ------------------------------------------------------------ market data in
     async def take(self, market: Market, book: OrderBook, req: OrderRequest) -> tuple[Decimal, str]:
