@@ -22,11 +22,17 @@ def test_live_tables_keep_small_render_caches() -> None:
         assert all(getattr(table, name).maxsize == _LiveTable.CACHE_SIZE for name in _LiveTable.CACHES)
 
 
-def test_settle_heap_freezes_the_start_up_heap_out_of_full_collections() -> None:
-    """In a child process (freezing here would pin what earlier tests left alive)."""
+def _in_child(code: str) -> str:
+    """Run ``code`` in a child process (freezing here would pin what earlier tests left alive); its output."""
     import subprocess
     import sys
 
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_settle_heap_freezes_the_start_up_heap_out_of_full_collections() -> None:
     code = ("import gc, polymm.tui.app\n"
             "from polymm.engine.heap import settle_heap\n"
             "before = len(gc.get_objects())\n"
@@ -34,17 +40,12 @@ def test_settle_heap_freezes_the_start_up_heap_out_of_full_collections() -> None
             "after = len(gc.get_objects())\n"
             "assert frozen > 10_000 and after < before - 10_000, (before, frozen, after)\n"
             "print(frozen)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert int(out.stdout) > 10_000
+    assert int(_in_child(code)) > 10_000
 
 
 def test_the_heap_is_settled_again_once_every_market_quotes_or_at_the_limit() -> None:
     """Start-up at hundreds of markets goes on long after the first settle; the second one waits for
-    ``started`` (``Engine.all_quoting``), and no longer than its limit. In a child process."""
-    import subprocess
-    import sys
-
+    ``started`` (``Engine.all_quoting``), and no longer than its limit."""
     code = ("import asyncio, gc, polymm.tui.app\n"
             "from polymm.engine.heap import settle_when_started\n"
             "seen = []\n"
@@ -57,6 +58,4 @@ def test_the_heap_is_settled_again_once_every_market_quotes_or_at_the_limit() ->
             "again = asyncio.run(settle_when_started(lambda: False, limit_s=0))\n"
             "assert again > 10_000, again\n"
             "print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert _in_child(code) == "ok"

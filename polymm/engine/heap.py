@@ -11,8 +11,9 @@ Called by the programs (``polymm-tui``, ``polymm run``) once start-up is done, n
 in a test process it would pin whatever earlier tests left alive. Start-up at hundreds of markets goes
 on long after the first settle (every market quoting after ~40 s at 300: books, models, signal
 windows, the first orders): ``settle_when_started`` freezes them too. Measured at 300 markets
-headless: full collections p50 26 / max 58 ms without it, 15 / 17 ms with it — each a pause of the
-loop, and the passes of the strategy after it held 70–125 markets instead of ~5.
+headless (a probe freezing after a full collection at that point): full collections p50 26 / max 58 ms
+without it, 15 / 17 ms with it — each a pause of the loop, and the passes of the strategy after it held
+70–125 markets instead of ~5.
 """
 
 from __future__ import annotations
