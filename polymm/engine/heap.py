@@ -28,9 +28,10 @@ SETTLE_AFTER_S = 3.0
 SETTLE_AGAIN_LIMIT_S = 180.0
 
 
-def settle_heap() -> int:
-    """Collect, then freeze the survivors; returns how many objects are now frozen."""
-    gc.collect()
+def settle_heap(generation: int = 2) -> int:
+    """Collect (up to ``generation``: 2, every one), then freeze the survivors; returns how many objects
+    are now frozen."""
+    gc.collect(generation)
     gc.freeze()
     return gc.get_freeze_count()
 
@@ -47,6 +48,4 @@ async def settle_when_started(started: Callable[[], bool], limit_s: float = SETT
     deadline = loop.time() + limit_s
     while not started() and loop.time() < deadline:
         await asyncio.sleep(poll_s)  # a slow poll of the programs' start-up, not a wait for an event
-    gc.collect(1)
-    gc.freeze()
-    return gc.get_freeze_count()
+    return settle_heap(1)
