@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal as D
 
+import pytest
+
 from polymm.config import load_settings
 from polymm.domain.market import Market, Side
 from polymm.domain.prices import Tick
@@ -373,8 +375,9 @@ async def test_requotes_waiting_for_order_room_go_in_turn_and_meanwhile_only_cro
 
 # ------------------------------------------------------------------ the kept position book
 async def test_the_kept_position_book_matches_a_full_recount_through_quotes_fills_and_cancels(wait_until) -> None:
-    """Each step reads only the markets that changed; every risk tick recounts them all. Through quoting,
-    a fill and a kill, the recount never finds a change that nobody reported."""
+    """Each step reads only the markets that changed; the risk tick recounts them all now and then (every
+    ``POSITIONS_CHECK_EVERY_S``). Through quoting, a fill and a kill, the recount never finds a change that
+    nobody reported."""
     from engines import Writes, hit_our_bid, ours, running_engine
 
     from polymm_standin.server import run_exchange
@@ -401,6 +404,7 @@ async def test_the_kept_position_book_matches_a_full_recount_through_quotes_fill
         kept = engine._positions()
         assert {c: kept[c] for c in kept} == {c: p for c, p in engine._count_positions().items()}
         assert kept[cids[0]].qty != 0
+        engine._check_positions()  # the risk tick's check, now
         assert engine.position_book_misses == 0
 
 
@@ -438,3 +442,40 @@ async def test_statements_the_journal_dropped_raise_an_alert(tmp_path) -> None:
     assert "journal behind: 1,234 records not written" in engine._alert
     assert any("journal behind" in e.text for e in engine.store.get("events", ()))
     await engine.stop(cancel_orders=False)
+
+
+# ------------------------------------------------------------------ fallback timers under load
+def test_a_busy_strategy_puts_the_fast_fallback_timers_off_and_spreads_them() -> None:
+    """A step on a timer answers no frame: while the strategy is busy an active market's fallback is the
+    quiet interval, not the fast one. Each market's is spread by a factor of its own (1 to 1.2), so timers
+    that came due in one pass part again instead of coming due together pass after pass."""
+    engine = paper_engine(50, quote_interval_fast_s=0.25, quote_interval_s=1.0)
+    cids = list(engine.markets)
+    now = 1000.0
+    for cid in cids:
+        engine._active_at[cid] = now  # every book just moved: the fast interval
+    engine._busy = False
+    idle = [engine._fallback(cid, now) for cid in cids]
+    assert all(0.25 <= x <= 0.25 * 1.2 for x in idle)
+    assert len({round(x, 9) for x in idle}) == len(cids)  # spread: no two markets alike
+    engine._busy = True
+    busy = [engine._fallback(cid, now) for cid in cids]
+    assert all(1.0 <= x <= 1.2 for x in busy)
+    assert [b / i for b, i in zip(busy, idle, strict=True)] == pytest.approx([4.0] * len(cids))  # its own factor
+    engine._active_at.clear()  # quiet: the quiet interval busy or not
+    assert engine._fallback(cids[0], now) == pytest.approx(busy[0])
+
+
+async def test_the_strategy_schedules_each_market_on_its_spread_fallback(wait_until) -> None:
+    engine = paper_engine(20, quote_interval_fast_s=0.25, quote_interval_s=1.0)
+    cids = list(engine.markets)
+    task = asyncio.create_task(engine.run_strategy())
+    try:
+        await wait_until(lambda: all(cid in engine._last_step for cid in cids))
+        gaps = [engine._next_due[cid] - engine._last_step[cid] for cid in cids]
+        assert gaps == pytest.approx([engine._fallback(cid, engine._last_step[cid]) for cid in cids])
+        assert max(gaps) - min(gaps) > 0.05  # stepped in one pass, due apart
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.stop(cancel_orders=False)
