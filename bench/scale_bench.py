@@ -150,6 +150,17 @@ def all_quoting(app) -> tuple[int, int]:
     return n, len(e.markets)
 
 
+def app_says(app) -> str:
+    """What the app showed when a wait failed: the engine's market count, the execution's reason, the last
+    log lines (a start-up that did not finish says why there: a retry, a filter that left markets out)."""
+    e = app.engine
+    st = app.store.get("execution")
+    events = app.store.get("events") or ()
+    last = "; ".join(f"{x.level}: {x.text}" for x in events[-5:])
+    return (f"engine {'not built' if e is None else f'with {len(e.markets)} markets'}; execution: "
+            f"{getattr(st, 'reason', None) or 'no reason given'}; last log: {last or 'empty'}")
+
+
 async def dashboard_phase(n: int, urls: dict[str, str], args, venue_pid: int, fig: Figures) -> None:
     from polymm.tui.app import PolymmApp
     from polymm.tui.widgets import ConfirmScreen
@@ -164,7 +175,10 @@ async def dashboard_phase(n: int, urls: dict[str, str], args, venue_pid: int, fi
         try:
             # the engine is the app's once it started: at 300 markets that includes the first position check,
             # 600 token balances read at Cloudflare's 200 per 10 s (~35 s)
-            await until(lambda: app.engine is not None and len(app.engine.markets) >= n, 60 + n / 3, "the engine")
+            try:
+                await until(lambda: app.engine is not None and len(app.engine.markets) >= n, 60 + n / 3, "the engine")
+            except RuntimeError as e:
+                raise RuntimeError(f"{e} ({app_says(app)})") from None
             engine = app.engine
             await until(lambda: all_quoting(app)[0] >= n, 120 + n,
                         f"every market quoting ({n})", step=0.25)
