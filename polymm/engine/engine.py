@@ -94,7 +94,7 @@ FILLS_KEPT = 200  # the fills tab's length
 PORTFOLIO_EVERY_S = 0.1  # the portfolio totals (every market's mark) are published at most this often
 MAX_PASSES_IN_A_ROW = 2  # the strategy's passes before it gives the event loop's other work a turn
 POSITIONS_CHECK_EVERY_S = 10.0  # the kept position book against a full recount (O(markets): ~2 ms at 300)
-TIMER_SPREAD = 0.2  # fallback timers are spread over 1..1.2 × their interval, fixed per market (``_fallback``)
+TIMER_SPREAD = 0.2  # fallback timers are spread over 0.8..1 × their interval, fixed per market (``_fallback``)
 BUSY_SHARE = 0.25  # the strategy coalesces book changes (``min_step_gap_s``) once its planning takes this share
 IDLE_SHARE = 0.15  # … and steps on every change again below this one
 MARKOUT_S = 10.0  # the fills tab's markout horizon
@@ -723,15 +723,15 @@ class Engine:
         on a timer answers no frame: it is the first work given up while the strategy is busy
         (``_gap``), so then an active market waits ``quote_interval_s`` (not ``quote_interval_fast_s``)
         — at 300 markets a third of the steps were such timers, each as costly as a frame's, and the
-        frames queued behind them (tick-to-trade). The spread (1 to 1.2 ×, fixed per market) keeps the
-        timers from clumping: timers that come due in one pass (after a pause of the loop) would
-        otherwise stay due together, pass after pass."""
+        frames queued behind them (tick-to-trade). The spread (0.8 to 1 ×, fixed per market: never later
+        than the setting) keeps the timers from clumping: timers that come due in one pass (after a
+        pause of the loop) would otherwise stay due together, pass after pass."""
         interval = self._interval(cid, now)
         if self._busy:
             interval = max(interval, self.settings.quote_interval_s)
         spread = self._spread.get(cid)
         if spread is None:
-            spread = self._spread[cid] = 1.0 + TIMER_SPREAD * zlib.crc32(cid.encode()) / 2**32
+            spread = self._spread[cid] = 1.0 - TIMER_SPREAD * zlib.crc32(cid.encode()) / 2**32
         return interval * spread
 
     def _interval(self, cid: str, now: float) -> float:
