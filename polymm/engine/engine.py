@@ -199,7 +199,6 @@ class Engine:
         self._last_step: dict[str, float] = {}  # monotonic time of each market's last step
         self._next_due: dict[str, float] = {}  # fallback timer per market (adaptive)
         self._timers: list[tuple[float, str]] = []  # (due, market): the fallback timers as a heap
-        self._spread: dict[str, float] = {}  # each market's factor on its fallback interval (``_fallback``)
         self._positions_checked_at = -1e9  # the risk tick's last full recount of the position book
         self._stepping: set[str] = set()  # markets with a step in flight (one at a time each)
         self._step_tasks: set[asyncio.Task] = set()
@@ -455,7 +454,7 @@ class Engine:
                 book.discard(condition_id)
             for table in (self._last_step, self._next_due, self._active_at, self._targets, self._blocked,
                           self._last_fair, self._last_epoch, self._tapes, self._event_halts, self._listing,
-                          self._top, self._deferred, self._spread):
+                          self._top, self._deferred):
                 table.pop(condition_id, None)
             self.risk.correlation.forget(condition_id)
             if self.portfolio.position(condition_id).qty or any(
@@ -729,10 +728,7 @@ class Engine:
         interval = self._interval(cid, now)
         if self._busy:
             interval = max(interval, self.settings.quote_interval_s)
-        spread = self._spread.get(cid)
-        if spread is None:
-            spread = self._spread[cid] = 1.0 - TIMER_SPREAD * zlib.crc32(cid.encode()) / 2**32
-        return interval * spread
+        return interval * (1.0 - TIMER_SPREAD * zlib.crc32(cid.encode()) / 2**32)  # the market's own factor
 
     def _interval(self, cid: str, now: float) -> float:
         """The adaptive fallback interval: fast while the market's book moves, slow when quiet, and asleep
