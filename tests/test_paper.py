@@ -200,3 +200,41 @@ def test_paper_order_view() -> None:
     o = OpenOrder("p1", COND, Side.SELL, 5200, D(10), D(3))
     assert o.remaining == D(7)
     assert o.view() == OrderView("p1", "SELL", 5200, D(10), D(3), o.placed_at)  # its age shows on screen
+
+
+@pytest.mark.asyncio
+async def test_the_per_market_and_per_token_indexes_always_match_a_scan_of_every_order() -> None:
+    """``open_orders(market)`` and the free shares read paper's indexes (a scan of every order made a
+    step O(all orders) at 300 markets); after any mix of places, fills, cancels and cancel-alls they
+    hold exactly what a scan finds, in the same order."""
+    import random
+
+    rng = random.Random(5)
+    markets = [Market("0x" + f"{i:064x}", f"{i}1", f"{i}2", f"m{i}", Tick.parse("0.01")) for i in range(4)]
+    books = {m.condition_id: OrderBook(m) for m in markets}
+    paper = PaperExecution(clock=lambda: 1.0)
+    for _ in range(400):
+        m = rng.choice(markets)
+        roll = rng.random()
+        if roll < 0.5:
+            side = rng.choice([Side.BUY, Side.SELL])
+            await _place(paper, m, None, side, rng.randrange(4000, 6000, 100), D(rng.randrange(1, 20)))
+        elif roll < 0.7:
+            paper.on_trade(books[m.condition_id], m.yes_token, rng.randrange(3000, 7000, 100), rng.randrange(1, 30),
+                           taker_is_buy=rng.random() < 0.5)
+        elif roll < 0.9:
+            mine = paper.open_orders(m.condition_id)
+            await paper.cancel([o.order_id for o in rng.sample(mine, min(len(mine), 2))])
+        elif roll < 0.97:
+            await paper.cancel_market(m.condition_id)
+        else:
+            await paper.cancel_all()
+        every = paper.open_orders()
+        for mk in markets:
+            assert paper.open_orders(mk.condition_id) == [o for o in every if o.condition_id == mk.condition_id]
+            for token in (mk.yes_token, mk.no_token):
+                selling = sum((o.remaining for o in every if o.token_id == token and o.venue_side == "SELL"), D(0))
+                assert paper.free_shares(token) == paper.ledger.shares(token) - selling
+    assert paper.orders_placed > 150
+    with pytest.raises(TypeError, match="pop"):
+        del paper._orders["x"]

@@ -174,12 +174,14 @@ async def test_book_changes_are_coalesced_only_while_the_strategy_is_busy() -> N
 
 
 async def test_markets_without_quotes_go_first_then_price_moves_then_the_requotes_put_off_longest() -> None:
-    engine = paper_engine(5)
+    """… then changes of size, the oldest frame first (newest first made the frames that waited longest
+    wait longest again: tick-to-trade), then timers (no frame), the most recently active first."""
+    engine = paper_engine(7)
     engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
     from polymm.venue.execution import OrderRequest
 
-    a, b, c, d, e = engine.markets.values()
-    for m in (d, e):
+    a, b, c, d, e, f, g = engine.markets.values()
+    for m in (d, e, f, g):
         show_book(engine, m, "0.48", "0.52")
         await engine.step(m.condition_id)  # quoted: their last step saw 0.48 / 0.52
     ex = engine.execution
@@ -190,8 +192,12 @@ async def test_markets_without_quotes_go_first_then_price_moves_then_the_requote
     engine.feed.received_ns[e.condition_id] = 1_000
     show_book(engine, d, "0.48", "0.51")
     engine.feed.received_ns[d.condition_id] = 2_000
-    order = sorted([m.condition_id for m in (b, c, d, e, a)], key=engine._need)
-    assert order == [a.condition_id, e.condition_id, d.condition_id, c.condition_id, b.condition_id]
+    show_book(engine, f, "0.48", "0.52")  # sizes only: f's frame older than g's
+    engine.feed.received_ns[f.condition_id] = 3_000
+    engine.feed.received_ns[g.condition_id] = 4_000
+    engine._active_at.update({f.condition_id: 8.0, g.condition_id: 9.0})  # g the more recently active
+    order = sorted([m.condition_id for m in (g, b, c, d, f, e, a)], key=engine._need)
+    assert order == [m.condition_id for m in (a, e, d, c, f, g, b)]
     await engine.stop(cancel_orders=False)
 
 

@@ -31,9 +31,10 @@ journal is reversed then (``restore`` returns those reversals so the caller jour
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from .market import Side
@@ -116,6 +117,11 @@ class Ledger:
     def version(self, token_id: str) -> int:
         """Changes to the token's count so far: a venue read that saw a different version is stale."""
         return self._version.get(token_id, 0)
+
+    def versions(self) -> Mapping[str, int]:
+        """Every token's ``version`` (read only): a reader that keeps what it built per token rebuilds
+        only the tokens whose version moved."""
+        return MappingProxyType(self._version)
 
     def booked_for(self, order_id: str) -> Decimal:
         """Size booked for one of our orders (failed legs included)."""

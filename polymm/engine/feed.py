@@ -44,6 +44,7 @@ from ..domain.book_set import BookSet
 from ..domain.market import Market
 from ..domain.messages import BookSnapshot, LastTrade, TickSizeChange, parse_frame
 from ..domain.prices import price_to_pips
+from ..domain.quantiles import nearest_rank
 from ..state import FeedState, ShardState
 from ..venue.market_ws import MarketSocket
 from ..venue.rest import PublicClient
@@ -63,13 +64,6 @@ class FeedConfig:
     # a dropped socket's first reconnect wait and the longest, doubling between (POLYMM_FEED_RECONNECT_MIN_S/_MAX_S)
     reconnect_min_s: float = 0.25
     reconnect_max_s: float = 10.0
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * q))]
 
 
 class _Shard:
@@ -96,14 +90,11 @@ class _Shard:
         return [t for cid in self.markets if (b := feed.books.get(cid)) for t in (b.yes_token, b.no_token)]
 
     def state(self) -> ShardState:
-        applied = list(self.applied_us)
-        wire = list(self.wire_ms)
-        p50 = _percentile(applied, 0.5)
-        p99 = _percentile(applied, 0.99)
+        p50, p99 = nearest_rank(self.applied_us, (0.5, 0.99))
+        wire_p50, wire_p99 = nearest_rank(self.wire_ms, (0.5, 0.99))
         return ShardState(
             self.index, self.status, self.reason, len(self.markets), self.frames, self.socket.reconnects,
-            None if p50 is None else p50 / 1000, None if p99 is None else p99 / 1000,
-            _percentile(wire, 0.5), _percentile(wire, 0.99),
+            None if p50 is None else p50 / 1000, None if p99 is None else p99 / 1000, wire_p50, wire_p99,
         )
 
 

@@ -74,6 +74,7 @@ from ..domain.prices import (
     pips_to_str,
     price_to_pips,
 )
+from ..domain.quantiles import nearest_rank
 from ..domain.signals import EventConfig
 from ..domain.strategy import order_expiry
 from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital, route, sellable
@@ -97,6 +98,8 @@ SELL_BLOCK_S = 30.0
 #: (trades matched while it ran, and our clock against the venue's), not the whole last hour again:
 #: at hundreds of markets an hour of trades is tens of thousands, read every ``reconcile_s``.
 REPLAY_OVERLAP_S = 120.0
+#: A replay books its trades in slices of this much event-loop time, the loop's other work between them
+REPLAY_SLICE_S = 0.002
 FORGET_MARGIN_S = 120.0  # ledger legs are forgotten this long before the oldest trade a replay can bring
 PROMISE_S = 2.0  # rate-limit room promised to a strategy step (``try_place``) lapses if not used by then
 RETRYABLE = {425, 429, 500, 502, 503, 504, None}  # None: no answer (network error, timeout)
@@ -311,10 +314,9 @@ class LiveExecution:
 
     def pacing(self) -> Pacing:
         cutoff = time.monotonic() - 60.0
-        recent = sorted(ms for t, ms in list(self.tick_to_trade) if t >= cutoff)
-        posts = sorted(ms for t, ms in list(self.post_ms) if t >= cutoff)
-        return Pacing(self.limiter.queued, self.limiter.held_recently(), self.venue_429s,
-                      _quantile(recent, 0.5), _quantile(recent, 0.99), _quantile(posts, 0.99))
+        t2t_p50, t2t_p99 = nearest_rank([ms for t, ms in list(self.tick_to_trade) if t >= cutoff], (0.5, 0.99))
+        (post_p99,) = nearest_rank([ms for t, ms in list(self.post_ms) if t >= cutoff], (0.99,))
+        return Pacing(self.limiter.queued, self.limiter.held_recently(), self.venue_429s, t2t_p50, t2t_p99, post_p99)
 
     def try_place(self, n: int, ahead: int = 0) -> bool:
         """Promise room for ``n`` orders if the buckets hold it beyond what is promised already and
@@ -1269,6 +1271,7 @@ class LiveExecution:
         except Exception as e:
             self._read_failed(f"reconcile: trades unavailable: {describe(e)}")
             return False
+        turn = time.perf_counter()
         for t in trades if isinstance(trades, list) else []:
             try:
                 ev = trade_from_rest(t)
@@ -1276,6 +1279,9 @@ class LiveExecution:
                 log.warning("reconcile: skipping an unreadable trade: %s", e)
                 continue
             self._on_trade_event(ev)
+            if time.perf_counter() - turn >= REPLAY_SLICE_S:  # thousands of trades at 300 markets: 40-50 ms
+                await asyncio.sleep(0)  # the frames that came meanwhile go first (tick-to-trade)
+                turn = time.perf_counter()
         self.orders.replay_done(mark)  # every fill of orders closed before the replay is booked now
         self._settled.set()
         self._replayed_from = started
@@ -1496,11 +1502,6 @@ def market_from_clob(doc: Any) -> Market:
         slug=str(doc.get("market_slug") or ""), end_date=str(doc.get("end_date_iso") or ""),
         outcomes=(str(tokens[0].get("outcome") or "Yes"), str(tokens[1].get("outcome") or "No")),
     )
-
-
-def _quantile(ordered: list[float], q: float) -> float | None:
-    """The ``q`` quantile of sorted values (nearest rank); None without any."""
-    return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else None
 
 
 def _dec(value: object, default: Decimal = ZERO) -> Decimal:

@@ -1,0 +1,114 @@
+"""The event loop's other work never holds up a frame for long (tick-to-trade at 300 markets): the risk
+tick gives the loop turns between its parts, a trade replay books in slices, the windows' quantiles are
+one partial sort, the holdings slice rebuilds only the rows whose count moved."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from decimal import Decimal as D
+
+from engines import Live
+from hypothesis import given
+from hypothesis import strategies as st
+from test_scale_engine import paper_engine
+
+from polymm.domain.market import Side
+from polymm.domain.portfolio import Fill
+from polymm.domain.quantiles import nearest_rank
+from polymm.venue import live as live_module
+from polymm.venue.execution import OrderRequest
+from polymm_standin.server import run_exchange
+from polymm_standin.sim.matching import OrderType
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), max_size=300),
+       st.lists(st.sampled_from([0.0, 0.01, 0.5, 0.9, 0.99, 0.999, 1.0]), min_size=1, max_size=4))
+def test_nearest_rank_is_a_full_sorts_nearest_rank(values: list[float], qs: list[float]) -> None:
+    ordered = sorted(values)
+    want = [ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else None for q in qs]
+    assert nearest_rank(values, qs) == want
+
+
+class Turns:
+    """Counts the event loop's turns (a callback that schedules itself again)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._handle: asyncio.Handle | None = None
+
+    def _tick(self) -> None:
+        self.n += 1
+        self._handle = asyncio.get_running_loop().call_soon(self._tick)
+
+    def __enter__(self) -> Turns:
+        self._handle = asyncio.get_running_loop().call_soon(self._tick)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+async def test_the_risk_tick_gives_the_loop_turns_between_its_parts(monkeypatch) -> None:
+    """At 300 markets the tick is a few ms of O(markets) work: in one piece it held every frame that
+    came meanwhile. Its parts run in separate turns of the loop."""
+    engine = paper_engine(3)
+    at: dict[str, int] = {}
+    with Turns() as turns:
+        for name in ("_publish_fills", "_publish_risk"):
+            work = getattr(engine, name)
+            monkeypatch.setattr(engine, name, lambda w=work, n=name: (at.setdefault(n, turns.n), w())[1])
+        await engine.risk_tick()
+    assert at["_publish_risk"] - at["_publish_fills"] >= 2  # the first part, a turn, the second, a turn, the last
+    await engine.stop(cancel_orders=False)
+
+
+async def test_a_trade_replay_books_its_trades_in_slices_of_loop_time(monkeypatch, wait_until) -> None:
+    """A replay at 300 markets books thousands of trades: in one callback it held the loop 40-50 ms.
+    With a slice of 0 s every trade is booked in a turn of its own."""
+    async with run_exchange(port=0, seed=31, flow=False) as ex, Live(ex, reconcile_s=60) as exe:
+        m = ex.markets[0]
+        best = ex.matching.book(m.yes_token).bids[-1][0]
+        await exe.place_many(m, None, [OrderRequest(Side.BUY, best - k * m.tick.pips, D(10)) for k in (1, 2, 3)])
+        for k in (1, 2, 3):  # three takers, three trades
+            ex.matching.place("test-taker", m.yes_token, Side.SELL, best - k * m.tick.pips, D(50_000),
+                              order_type=OrderType.FAK)
+        await wait_until(lambda: exe.ledger.shares(m.yes_token) == D(30))  # from the user channel
+        monkeypatch.setattr(live_module, "REPLAY_SLICE_S", 0.0)
+        turns_at: list[int] = []
+        book = exe._on_trade_event
+        with Turns() as turns:
+            monkeypatch.setattr(exe, "_on_trade_event", lambda ev: (turns_at.append(turns.n), book(ev))[1])
+            exe._replayed_from = None  # the whole last hour
+            assert await exe._replay_trades()
+        assert len(turns_at) == 3
+        assert len(set(turns_at)) == 3  # a turn of the loop between any two
+        assert exe.ledger.shares(m.yes_token) == D(30)  # the replay booked nothing twice
+
+
+async def test_the_holdings_rows_are_built_again_only_for_the_tokens_whose_count_moved(monkeypatch) -> None:
+    engine = paper_engine(4)
+    cids = list(engine.markets)
+    rng = random.Random(3)
+    for i, cid in enumerate(cids):
+        m = engine.markets[cid]
+        engine.ledger.record(Fill(cid, f"o{i}", Side.BUY, 4000 + i, D(rng.randrange(1, 50)), D(0), 1.0, f"t{i}",
+                                  m.yes_token, False), "CONFIRMED")
+    engine._publish_holdings()
+    first = engine.store.get("holdings")
+    assert [h.token_id for h in first] == sorted((engine.markets[c].yes_token for c in cids),
+                                                 key=lambda t: engine.markets[cids[int(t[:-1])]].question)
+    built: list[str] = []
+    read = engine.ledger.holding
+    monkeypatch.setattr(engine.ledger, "holding", lambda t: (built.append(t), read(t))[1])
+    engine._publish_holdings()
+    assert built == [] and engine.store.get("holdings") is first  # nothing moved: nothing built, nothing set
+    m = engine.markets[cids[2]]
+    engine.ledger.record(Fill(cids[2], "o9", Side.BUY, 4100, D(5), D(0), 2.0, "t9", m.yes_token, False),
+                         "CONFIRMED")
+    engine._publish_holdings()
+    assert built == [m.yes_token]
+    (row,) = [h for h in engine.store.get("holdings") if h.token_id == m.yes_token]
+    assert row.shares == engine.ledger.shares(m.yes_token)
+    await engine.stop(cancel_orders=False)
