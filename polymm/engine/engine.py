@@ -1434,7 +1434,7 @@ class Engine:
             return tuple(quotes), 0.0
         if self._balance is None:  # not read yet, or unreadable: nothing is sent (``_ready`` says why)
             return (), 0.0
-        free = self._balance - self._locked_collateral() - self._committing
+        free = self._balance - self.execution.locked_collateral() - self._committing
         out: list[Quote] = []
         total = 0.0
         for q in quotes:
@@ -1452,17 +1452,6 @@ class Engine:
                                f"free of open orders (${fmt_number(max(free, 0.0), 2, 2)}) does not cover them",
                                "warning")
         return tuple(out), total
-
-    def _locked_collateral(self) -> float:
-        """Dollars our open orders lock at the venue: the remainder of each BUY at its token's price."""
-        locked = 0.0
-        for o in self.execution.open_orders():
-            if o.venue_side != "BUY":
-                continue
-            m = self.markets.get(o.condition_id) or self._held.get(o.condition_id)
-            price = MAX_PIPS - o.price if m is not None and o.token_id == m.no_token else o.price
-            locked += float(o.remaining) * price / MAX_PIPS
-        return locked
 
     def _ready(self) -> tuple[bool, str]:
         """Whether anything may be quoted: the execution's venue truth, (live) a known balance and a

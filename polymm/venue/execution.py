@@ -230,6 +230,11 @@ class Execution(ExecutionHealth, Protocol):
 
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]: ...
 
+    def locked_collateral(self) -> float:
+        """Dollars our open orders lock at the venue: the remainder of each BUY at the price of the
+        token it buys (the balance check before a placement: ``Engine._affordable``)."""
+        ...
+
     def set_tick(self, market: Market) -> None:
         """The market's tick changed: orders from now on use the new grid."""
         ...

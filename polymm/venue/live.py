@@ -966,6 +966,9 @@ class LiveExecution:
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         return self.orders.open(condition_id)
 
+    def locked_collateral(self) -> float:
+        return self.orders.locked()  # kept as the open set changes: no walk of every order per placement
+
     def on_book(self, book: OrderBook) -> None:
         return None
 

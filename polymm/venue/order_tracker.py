@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from ..domain.market import Side
+from ..domain.prices import MAX_PIPS
 from .execution import OpenOrder
 
 ZERO = Decimal(0)
@@ -54,16 +55,25 @@ class OrderTracker:
         self._closed_seq: dict[str, int] = {}  # the last CLOSED_KEPT closes: order id → ``_seq`` then
         #: markets whose orders changed since the engine last looked (``Execution.touched``)
         self.touched: set[str] = set()
+        #: Σ over open orders of what each locks at the venue (``locked``), in share·pips: kept as the
+        #: open set changes — the balance check before every placement asked for it by a walk of every
+        #: open order (~600 at 300 markets)
+        self._locked = ZERO
 
     # ------------------------------------------------------------ the open set
     def add(self, order: OpenOrder) -> None:
+        old = self._open.get(order.order_id)
+        if old is not None:
+            self._locked -= _locks(old)
         self._open[order.order_id] = order
+        self._locked += _locks(order)
         self._open_in.setdefault(order.condition_id, {})[order.order_id] = None
         self.touched.add(order.condition_id)
 
     def _pop_open(self, order_id: str) -> OpenOrder | None:
         o = self._open.pop(order_id, None)
         if o is not None:
+            self._locked -= _locks(o)
             _drop(self._open_in, o.condition_id, order_id)
             self.touched.add(o.condition_id)
         return o
@@ -99,8 +109,14 @@ class OrderTracker:
     def update(self, order_id: str, **changes: object) -> None:
         o = self._open.get(order_id)
         if o is not None:
-            self._open[order_id] = replace(o, **changes)  # type: ignore[arg-type]  # OpenOrder fields by name
+            new = self._open[order_id] = replace(o, **changes)  # type: ignore[arg-type]  # OpenOrder fields by name
+            self._locked += _locks(new) - _locks(o)
             self.touched.add(o.condition_id)
+
+    def locked(self) -> float:
+        """Dollars the open orders lock at the venue: the remainder of each BUY at the price of the token
+        it buys (a YES bid at its price; a YES ask sent as a NO bid at 1 − its price)."""
+        return float(self._locked / MAX_PIPS)
 
     def forget(self, order_id: str) -> None:
         """The order never rested (a definitive refusal, or never sent): it cannot fill."""
@@ -205,6 +221,13 @@ class OrderTracker:
             add((o, None) for o in opened)
         add((c.order, c.final) for c in closing)
         return {cid: (b, a) for cid, (b, a) in out.items()}
+
+
+def _locks(o: OpenOrder) -> Decimal:
+    """Share·pips ``o`` locks at the venue: a BUY's remainder at its token's price (``locked``)."""
+    if o.venue_side != "BUY":
+        return ZERO
+    return o.remaining * (o.price if o.side is Side.BUY else MAX_PIPS - o.price)
 
 
 def _drop(index: dict[str, dict[str, None]], condition_id: str, order_id: str) -> None:

@@ -225,6 +225,11 @@ class PaperExecution:
     def set_tick(self, market: Market) -> None:
         return None  # paper orders need no venue-side tick
 
+    def locked_collateral(self) -> float:
+        """What the orders would lock at a venue (paper has no venue balance: ``venue_balance``)."""
+        return float(sum((o.remaining * (o.price if o.side is Side.BUY else MAX_PIPS - o.price)
+                          for o in self._orders.values() if o.venue_side == "BUY"), ZERO) / MAX_PIPS)
+
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         if condition_id is None:
             return list(self._orders.values())
