@@ -64,16 +64,16 @@ class OrderTracker:
     def add(self, order: OpenOrder) -> None:
         old = self._open.get(order.order_id)
         if old is not None:
-            self._locked -= _locks(old)
+            self._locked -= locks(old)
         self._open[order.order_id] = order
-        self._locked += _locks(order)
+        self._locked += locks(order)
         self._open_in.setdefault(order.condition_id, {})[order.order_id] = None
         self.touched.add(order.condition_id)
 
     def _pop_open(self, order_id: str) -> OpenOrder | None:
         o = self._open.pop(order_id, None)
         if o is not None:
-            self._locked -= _locks(o)
+            self._locked -= locks(o)
             _drop(self._open_in, o.condition_id, order_id)
             self.touched.add(o.condition_id)
         return o
@@ -110,7 +110,7 @@ class OrderTracker:
         o = self._open.get(order_id)
         if o is not None:
             new = self._open[order_id] = replace(o, **changes)  # type: ignore[arg-type]  # OpenOrder fields by name
-            self._locked += _locks(new) - _locks(o)
+            self._locked += locks(new) - locks(o)
             self.touched.add(o.condition_id)
 
     def locked(self) -> float:
@@ -223,8 +223,9 @@ class OrderTracker:
         return {cid: (b, a) for cid, (b, a) in out.items()}
 
 
-def _locks(o: OpenOrder) -> Decimal:
-    """Share·pips ``o`` locks at the venue: a BUY's remainder at its token's price (``locked``)."""
+def locks(o: OpenOrder) -> Decimal:
+    """Share·pips ``o`` locks at the venue: a BUY's remainder at the price of the token it buys (a YES
+    bid at its price; a YES ask sent as a NO bid at 1 − its price); a SELL locks shares, not collateral."""
     if o.venue_side != "BUY":
         return ZERO
     return o.remaining * (o.price if o.side is Side.BUY else MAX_PIPS - o.price)

@@ -21,16 +21,18 @@ from ..domain.order_book import OrderBook
 from ..domain.portfolio import Fill
 from ..domain.prices import MAX_PIPS
 from .execution import ChannelStatus, Execution, OpenOrder, OrderRequest, Pacing, book_capital, route, sellable
+from .order_tracker import locks
 
 ZERO = Decimal(0)
 FORGET_EVERY = 1_000  # fills between two ``Ledger.forget`` passes (memory stays flat over a long run)
 
 
 class Resting(dict[str, OpenOrder]):
-    """Paper's resting orders by id, also indexed by market: a step reads its market's orders
-    (``open_orders``) several times, and a scan of every order of every market made a paper step cost
-    O(all orders) — at 300 markets (600 orders) a third of the step. Written only through item
-    assignment, ``pop`` and ``clear`` (the methods kept in step here)."""
+    """Paper's resting orders by id, also indexed by market and by token: a step reads its market's
+    orders (``open_orders``) several times and each placement the free shares of its tokens, and a scan
+    of every order of every market made a paper step O(all orders) — at 300 markets (600 orders) a
+    third of the step. Written only through item assignment, ``pop`` and ``clear`` (the methods kept in
+    step here)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -227,8 +229,7 @@ class PaperExecution:
 
     def locked_collateral(self) -> float:
         """What the orders would lock at a venue (paper has no venue balance: ``venue_balance``)."""
-        return float(sum((o.remaining * (o.price if o.side is Side.BUY else MAX_PIPS - o.price)
-                          for o in self._orders.values() if o.venue_side == "BUY"), ZERO) / MAX_PIPS)
+        return float(sum((locks(o) for o in self._orders.values()), ZERO) / MAX_PIPS)
 
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         if condition_id is None:
