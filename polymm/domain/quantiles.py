@@ -1,4 +1,4 @@
-"""Quantiles of a window of samples (latencies) for the status bar, the metrics and the alerts.
+"""Quantiles of a window of samples (latencies) for the status bar, the alerts and `--profile`.
 
 Nearest rank: the ``q`` quantile of ``n`` samples is the value that would sit at index ``⌊q·n⌋`` (at
 most ``n − 1``) of the sorted samples. One partial sort (numpy's ``partition``, O(n)) finds every

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from time import perf_counter_ns
 from typing import Any
 
+from ..domain.quantiles import nearest_rank
+
 #: (module, attribute path) of the functions timed: a frame's way to a requote and the order path
 HOT: tuple[tuple[str, str], ...] = (
     ("polymm.engine.feed", "parse_frame"),
@@ -51,8 +53,8 @@ class Stat:
         self.recent.append(ns)
 
     def p99_ns(self) -> int:
-        ordered = sorted(self.recent)
-        return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] if ordered else 0
+        (p99,) = nearest_rank(self.recent, (0.99,))
+        return 0 if p99 is None else int(p99)
 
 
 class Profile:
