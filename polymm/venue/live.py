@@ -388,6 +388,9 @@ class LiveExecution:
         from py_clob_client_v2.clob_types import ApiCreds
         from py_clob_client_v2.config import get_contract_config
 
+        from .http_clients import install_sdk_client
+
+        install_sdk_client()  # responses without reference cycles: the collector's pauses stay rare (http_clients.py)
         c = self.config
         creds = ApiCreds(*c.creds) if c.creds else None
         client = ClobClient(c.clob_url, chain_id=c.chain_id, key=c.private_key, creds=creds,

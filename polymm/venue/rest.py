@@ -20,6 +20,7 @@ import orjson
 from ..domain.market import Market
 from ..domain.messages import BookSnapshot
 from ..domain.prices import PriceError, Tick
+from .http_clients import AcyclicAsyncClient
 from .ratelimit import Priority, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class PublicClient:
     def __init__(self, clob_url: str, gamma_url: str, timeout: float = 5.0) -> None:
         self.clob_url = clob_url.rstrip("/")
         self.gamma_url = gamma_url.rstrip("/")
-        self._http = httpx.AsyncClient(timeout=timeout)
+        self._http = AcyclicAsyncClient(timeout=timeout)  # no reference cycle a response (http_clients.py)
         self.skipped_markets = 0
         #: book reads paced by Cloudflare's per-route limits (a resync of hundreds of books at once)
         self.limiter = RateLimiter()
