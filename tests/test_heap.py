@@ -59,3 +59,29 @@ def test_the_heap_is_settled_again_once_every_market_quotes_or_at_the_limit() ->
             "assert again > 10_000, again\n"
             "print('ok')")
     assert _in_child(code) == "ok"
+
+
+def test_once_settled_growth_of_objects_freed_by_reference_sets_off_no_collection() -> None:
+    """After the settle a young collection waits for ``COLLECT_THRESHOLDS[0]`` objects made and not freed:
+    10,000 long-lived objects (what the bounded windows hold as they fill) set off ~14 collections at
+    CPython's 700, none once settled — and garbage in cycles is still collected."""
+    code = ("import gc\n"
+            "from polymm.engine.heap import COLLECT_THRESHOLDS, settle_heap\n"
+            "runs = []\n"
+            "gc.callbacks.append(lambda phase, info: runs.append(info['generation']) if phase == 'start' else None)\n"
+            "def grow():\n"
+            "    runs.clear()\n"
+            "    kept = [[i] for i in range(10_000)]\n"
+            "    return len(runs), kept\n"
+            "before, kept_before = grow()\n"
+            "settle_heap()\n"
+            "after, kept_after = grow()\n"
+            "assert gc.get_threshold() == COLLECT_THRESHOLDS and before >= 10 and after == 0, (before, after)\n"
+            "class Node:\n"
+            "    pass\n"
+            "for _ in range(3 * COLLECT_THRESHOLDS[0]):\n"
+            "    a, b = Node(), Node()\n"
+            "    a.other, b.other = b, a\n"
+            "assert runs, 'cyclic garbage past the threshold is collected'\n"
+            "print('ok')")
+    assert _in_child(code) == "ok"

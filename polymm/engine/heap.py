@@ -14,6 +14,14 @@ windows, the first orders): ``settle_when_started`` freezes them too. Measured a
 headless (a probe freezing after a full collection at that point): full collections p50 26 / max 58 ms
 without it, 15 / 17 ms with it — each a pause of the loop, and the passes of the strategy after it held
 70–125 markets instead of ~5.
+
+Once settled, a young collection waits for 20,000 objects made and not yet freed, not CPython's 700
+(``COLLECT_THRESHOLDS``). With the venue's responses no longer in reference cycles
+(``venue/http_clients.py``) almost every object is freed by its last reference, and what sets a
+collection off is growth — the bounded windows filling, orders in flight — not garbage: measured
+headless at 300 markets over ~110 s, young/middle/full collections 258/24/2 (~0.55 s of pauses,
+young ones p99 8 ms, middle ones up to 9–15 ms) with 700, and 2 young ones (17–21 ms each, ~30 ms in
+all) with 20,000; posts within 10 ms of their frame 98.9% and 99.8% of ~1,900.
 """
 
 from __future__ import annotations
@@ -28,11 +36,16 @@ SETTLE_AFTER_S = 3.0
 SETTLE_AGAIN_LIMIT_S = 180.0
 
 
+#: ``gc.set_threshold`` once settled: young collections after 20,000 objects made and not freed (module docstring)
+COLLECT_THRESHOLDS = (20_000, 20, 10)
+
+
 def settle_heap(generation: int = 2) -> int:
-    """Collect (up to ``generation``: 2, every one), then freeze the survivors; returns how many objects
-    are now frozen."""
+    """Collect (up to ``generation``: 2, every one), freeze the survivors and collect from now on at
+    ``COLLECT_THRESHOLDS``; returns how many objects are now frozen."""
     gc.collect(generation)
     gc.freeze()
+    gc.set_threshold(*COLLECT_THRESHOLDS)
     return gc.get_freeze_count()
 
 
