@@ -28,8 +28,11 @@ import httpx
 def _unbind(response: httpx.Response) -> None:
     """Drop the stream of a response whose body is read (and of the redirects before it)."""
     for r in (*response.history, response):
-        if r.is_closed and hasattr(r, "_content"):
-            r.stream = httpx.ByteStream(r.content)
+        try:
+            body = r.content
+        except httpx.ResponseNotRead:
+            continue  # not read (a redirect's body is): its stream is still the only way to it
+        r.stream = httpx.ByteStream(body)
 
 
 class AcyclicClient(httpx.Client):

@@ -125,7 +125,7 @@ class PublicClient:
     def __init__(self, clob_url: str, gamma_url: str, timeout: float = 5.0) -> None:
         self.clob_url = clob_url.rstrip("/")
         self.gamma_url = gamma_url.rstrip("/")
-        self._http = AcyclicAsyncClient(timeout=timeout)  # no reference cycle a response (http_clients.py)
+        self._http = AcyclicAsyncClient(timeout=timeout)  # its responses hold no reference cycle (http_clients.py)
         self.skipped_markets = 0
         #: book reads paced by Cloudflare's per-route limits (a resync of hundreds of books at once)
         self.limiter = RateLimiter()
