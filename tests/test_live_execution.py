@@ -318,3 +318,31 @@ async def test_a_sell_the_venue_refuses_for_balance_is_not_sent_again() -> None:
         assert len(ids) == 1 and exe.rejects == 1
         (resting,) = ex.matching.open_orders(exe.api_key)
         assert resting.id == ids[0] and resting.token_id == m.no_token and resting.side.name == "BUY"
+
+
+async def test_closing_names_a_task_that_does_not_end_on_its_cancel_and_does_not_wait_for_it_forever(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """``close`` cancels the client's tasks and waits ``CLOSE_WAIT_S`` for them: one stuck in its cancel (a
+    suite once sat five minutes in a close) is named in the log, and the close goes on."""
+    import polymm.venue.live as live
+
+    monkeypatch.setattr(live, "CLOSE_WAIT_S", 0.2)
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            await release.wait()  # what a task blocked in its clean-up does
+
+    async with run_exchange(port=0, seed=121, flow=False) as ex:
+        exe = Live(ex).exe
+        await exe.start(ex.markets)
+        stuck = asyncio.create_task(stubborn(), name="stubborn")
+        exe._tasks.append(stuck)
+        await asyncio.sleep(0)  # it is running: the cancel lands in its sleep
+        await asyncio.wait_for(exe.close(), timeout=30)
+        assert not stuck.done()
+        assert any("task stubborn did not end" in r.getMessage() for r in caplog.records)
+        release.set()
+        await stuck

@@ -104,6 +104,7 @@ FORGET_MARGIN_S = 120.0  # ledger legs are forgotten this long before the oldest
 PROMISE_S = 2.0  # rate-limit room promised to a strategy step (``try_place``) lapses if not used by then
 RETRYABLE = {425, 429, 500, 502, 503, 504, None}  # None: no answer (network error, timeout)
 MICRO = Decimal(1_000_000)
+CLOSE_WAIT_S = 5.0  # ``close`` waits this long for its tasks to end after their cancel
 RETIRED_MAX = 5_000  # orders let go of that we still recognise if the venue shows them after all
 
 
@@ -483,11 +484,14 @@ class LiveExecution:
             t.cancel()
         if self._user is not None:
             await self._user.stop()
-        for t in self._tasks:
-            try:
-                await t
-            except (asyncio.CancelledError, Exception):
-                pass
+        if self._tasks:  # each ends on its cancel; one that does not is named, never waited for without end
+            done, stuck = await asyncio.wait(self._tasks, timeout=CLOSE_WAIT_S)
+            for t in stuck:
+                log.error("closing the venue client: task %s did not end within %.0f s of its cancel",
+                          t.get_name(), CLOSE_WAIT_S)
+            for t in done:
+                if not t.cancelled():
+                    t.exception()  # retrieved: a task that failed as it was cancelled is no error of the close
         self._tasks = []
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._cancel_pool.shutdown(wait=False, cancel_futures=True)
