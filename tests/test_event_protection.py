@@ -107,7 +107,11 @@ async def test_a_market_the_clob_closed_while_gamma_lists_it_open_stops_quoting_
         cid = first.condition_id
         async with running_engine(ex, markets=[first, other]) as engine:
             await wait_until(lambda: ours(ex, engine, cid) and ours(ex, engine, other.condition_id))
+            marked: list[set[str]] = []
+            mark = engine._mark_dirty
+            engine._mark_dirty = lambda cids: (marked.append(set(cids)), mark(cids))[1]  # type: ignore[method-assign]  # records what each check re-evaluates
             assert await engine.listing_once() == {}
+            assert {cid, other.condition_id} not in marked  # listings unchanged: no market stepped for them
             ex.standin.controls.set_gamma_stale(cid)  # Gamma lags...
             gamma_id = ex.standin.catalog.profile(cid).gamma_id
             ex.standin.resolve_market(cid, "Yes")  # ...while the CLOB closes the market
@@ -116,6 +120,7 @@ async def test_a_market_the_clob_closed_while_gamma_lists_it_open_stops_quoting_
             assert doc["closed"] is False and doc["acceptingOrders"] is True
             why = "listings disagree: the CLOB says closed, Gamma says open"
             assert await engine.listing_once() == {cid: why}
+            assert {cid} in marked and {cid, other.condition_id} not in marked  # only the market whose listing changed
             await wait_until(lambda: (st := engine.store.market(cid)) is not None and st.status == "closed")
             assert engine.store.market(cid).reason == f"not tradeable: {why}"
             assert any(f"not tradeable: {why}" in e.text for e in engine.store.get("events", ()))
