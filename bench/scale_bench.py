@@ -215,7 +215,7 @@ async def dashboard_phase(n: int, urls: dict[str, str], args, venue_pid: int, fi
                 fig.notes.append(f"{quoting} of {total} markets quoting at the end of the window")
             if engine.halted:
                 fig.notes.append(f"halted while streaming: {engine.halt_reason}")
-                await engine.rearm()
+                await app.host.call(engine.rearm)
 
             # kill cycles
             venue = await asyncio.to_thread(Venue, clob)
@@ -248,7 +248,7 @@ async def dashboard_phase(n: int, urls: dict[str, str], args, venue_pid: int, fi
             lag.stop()
             if app.engine is not None:
                 try:
-                    await asyncio.wait_for(app.engine.stop(cancel_orders=True), 20)
+                    await asyncio.wait_for(app.host.call(app.engine.stop, cancel_orders=True), 20)
                 except Exception as e:
                     fig.notes.append(f"engine stop: {type(e).__name__}: {e}")
 

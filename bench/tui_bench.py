@@ -378,7 +378,7 @@ async def run(urls: dict[str, str], args, venue_pid: int) -> dict:
                 if stalls is not None:
                     stalls.stop()
             try:
-                await asyncio.wait_for(app.engine.stop(cancel_orders=True), 10)
+                await asyncio.wait_for(app.host.call(app.engine.stop, cancel_orders=True), 10)
             except Exception as e:  # the stand-in is stopped next anyway
                 print(f"(engine stop: {type(e).__name__}: {e})", file=sys.stderr)
     return res
@@ -448,7 +448,7 @@ async def drive(app, pilot, admin: httpx.AsyncClient, lag: LoopLag, stalls: Stal
                reconnects=st.reconnects - st0.reconnects, rejects=getattr(engine.execution, "rejects", 0) - rejects0)
     if engine.halted:  # a risk rule fired while streaming: note it, re-arm for the kill cycles
         res["halts"].append(engine.halt_reason)
-        await engine.rearm()
+        await app.host.call(engine.rearm)
 
     # 3. kill → venue empty → re-arm, flow still on
     marks: dict[str, float] = {}

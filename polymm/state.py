@@ -13,6 +13,7 @@ Plain Python, no textual import (the TUI, headless mode, metrics and tests all r
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -253,7 +254,9 @@ DELETED_KEPT = 10_000
 
 @dataclass
 class StateStore:
-    """See the module docstring. Owned by one event loop; not thread-safe by design."""
+    """See the module docstring. The engine may run on a thread of its own (``engine/host.py``): writes
+    and the readers of many slices at once (``changed_since``, ``keys``) hold one lock, so a reader never
+    sees a slice's version without its value; ``get`` reads one slice and needs none."""
 
     version: int = 0
     _slices: dict[str, _Slice] = field(default_factory=dict)
@@ -261,10 +264,16 @@ class StateStore:
     _subscribers: list[Callable[[int], None]] = field(default_factory=list)
     _notify_pending: bool = False
     _events: deque[LogEntry] = field(default_factory=lambda: deque(maxlen=500))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # ------------------------------------------------------------ writing
     def set(self, key: str, value: Any) -> None:
         """Replace slice ``key`` with an immutable ``value``."""
+        with self._lock:
+            self._set(key, value)
+        self._schedule_notify()
+
+    def _set(self, key: str, value: Any) -> None:
         self.version += 1
         s = self._slices.get(key)
         self._deleted.pop(key, None)
@@ -273,21 +282,24 @@ class StateStore:
         else:
             s.version = self.version
             s.value = value
-        self._schedule_notify()
 
     def delete(self, key: str) -> None:
         """Drop a slice (its market was removed); ``changed_since`` reports it once as ``None``."""
-        if self._slices.pop(key, None) is not None:
+        with self._lock:
+            if self._slices.pop(key, None) is None:
+                return
             self.version += 1
             self._deleted[key] = self.version
             while len(self._deleted) > DELETED_KEPT:  # the oldest marker first (insertion = version order)
                 del self._deleted[next(iter(self._deleted))]
-            self._schedule_notify()
+        self._schedule_notify()
 
     def log(self, text: str, level: str = "info") -> None:
         """Append to the bounded event log (a ring buffer) and publish it as slice ``events``."""
-        self._events.append(LogEntry(time.time(), level, text))
-        self.set("events", tuple(self._events))
+        with self._lock:
+            self._events.append(LogEntry(time.time(), level, text))
+            self._set("events", tuple(self._events))
+        self._schedule_notify()
 
     # ------------------------------------------------------------ reading
     def get(self, key: str, default: Any = None) -> Any:
@@ -300,16 +312,18 @@ class StateStore:
 
     def changed_since(self, version: int) -> tuple[int, dict[str, Any]]:
         """(current version, {key: value} for every slice written after ``version``)."""
-        if version >= self.version:
-            return self.version, {}
-        out = {k: s.value for k, s in self._slices.items() if s.version > version}
-        for k, v in self._deleted.items():
-            if v > version and k not in out:
-                out[k] = None
-        return self.version, out
+        with self._lock:
+            if version >= self.version:
+                return self.version, {}
+            out = {k: s.value for k, s in self._slices.items() if s.version > version}
+            for k, v in self._deleted.items():
+                if v > version and k not in out:
+                    out[k] = None
+            return self.version, out
 
     def keys(self, prefix: str = "") -> list[str]:
-        return [k for k in self._slices if k.startswith(prefix)]
+        with self._lock:
+            return [k for k in self._slices if k.startswith(prefix)]
 
     def book(self, condition_id: str) -> BookView | None:
         return self.get(f"book/{condition_id}")

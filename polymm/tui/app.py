@@ -1,11 +1,12 @@
 """``polymm-tui``: the operator's dashboard.
 
-The App hosts the engine's loops as workers (feed, strategy, risk), polls the StateStore every
-50 ms and draws the panels whose slices changed, each at its own cadence (``polymm.tui.panels``: a
-panel declares what it reads and how often it is drawn; the app draws the panels it composed). It
-never touches trading state: every action goes through the Engine's command API. A trading worker
-that fails engages the kill switch (``Engine.guard``) and is reported on screen; it never takes the
-app down (``exit_on_error=False``).
+The engine the App builds runs its loops (feed, strategy, risk, …) on an event loop of its own, on a
+thread of its own (``polymm.engine.host``): a redraw of 10–36 ms at 300 markets never holds up a
+frame's step. The App polls the StateStore every 50 ms and draws the panels whose slices changed, each
+at its own cadence (``polymm.tui.panels``: a panel declares what it reads and how often it is drawn;
+the app draws the panels it composed). It never touches trading state: every action goes through the
+Engine's command API, run on the engine's loop (``self.host.call``). A trading loop that fails engages
+the kill switch (``Engine.guard``) and is reported on screen; it never takes the app down.
 
 Every way out cancels: ``q``, ctrl+q and the command palette's Quit (Textual's ``quit`` action),
 ctrl+c (Textual binds it to ``help_quit``, a hint, when no text is selected to copy), and in the
@@ -46,6 +47,7 @@ from ..config import ConfigError, Settings
 from ..domain.market import Market
 from ..engine.engine import Engine
 from ..engine.heap import SETTLE_AFTER_S, settle_heap, settle_when_started
+from ..engine.host import EngineHost, Host, LocalHost
 from ..state import ExecutionState, StateStore
 from ..venue.retry import describe as venue_error
 from .panels import SORTS, Frame, Panel, Schedule
@@ -194,13 +196,16 @@ class PolymmApp(App[None]):
         settle_heap: bool = False,
         on_engine: Callable[[Engine], Awaitable[None]] | None = None,
         stop_signals: bool = False,
+        engine_thread: bool = True,
     ) -> None:
         """``engine``: an engine built elsewhere and not started (snapshot tests, embedding); the app
         then only draws its store and sends its commands — no loops, no discovery. ``settle_heap``:
         freeze the start-up heap once the engine runs (``polymm.engine.heap``; the program sets it).
         ``on_engine``: what the program runs beside the engine once it started (a worker: the market
         file watcher, the metrics endpoint). ``stop_signals``: SIGTERM, SIGHUP and SIGINT quit the way
-        ``q`` does (the program sets it; tests that drive the app leave the process's signals alone)."""
+        ``q`` does (the program sets it; tests that drive the app leave the process's signals alone).
+        ``engine_thread``: the engine the app builds runs its loops on a thread of its own
+        (``engine/host.py``: a redraw never holds up a frame's step); False: on the app's loop."""
         super().__init__()
         self.settings = settings
         self.mode = mode
@@ -211,6 +216,9 @@ class PolymmApp(App[None]):
         self._on_engine = on_engine
         self.store = engine.store if engine is not None else StateStore()
         self.engine: Engine | None = engine
+        #: where the engine's loops and the app's commands to it run (``engine/host.py``)
+        self.host: Host = LocalHost(on_error=self._engine_task_failed)
+        self._engine_thread = engine_thread and engine is None
         self._seen_version = 0
         self._selected: str | None = None
         #: monotonic times of the last store → widget refreshes (tui_bench reads the intervals)
@@ -329,7 +337,7 @@ class PolymmApp(App[None]):
 
     @work(exclusive=True, group="setup", exit_on_error=False)
     async def start_engine(self) -> None:
-        """Discover markets (unless given), build the engine, start its loops as workers. An unreachable
+        """Discover markets (unless given), build the engine, start its loops on its host. An unreachable
         venue is asked again, with a backoff, for as long as the app runs: the status bar and the banner
         say ``venue unreachable: <why> — retrying in N s`` (``_venue_wait``) until it answers. Unknown
         market ids are named in a persistent notice; the markets found are traded."""
@@ -358,38 +366,51 @@ class PolymmApp(App[None]):
                 self.store.set("notice", f"{reason}; fix it and restart polymm-tui")
                 self.store.set("execution", ExecutionState(execution, 0, 0, None, 0, 0, 0, ready=False, reason=reason))
                 return
+        if self._engine_thread and not isinstance(self.host, EngineHost):
+            ui = asyncio.get_running_loop()
+
+            def failed(name: str, error: BaseException) -> None:  # on the engine's thread: shown on the UI's
+                ui.call_soon_threadsafe(self._engine_task_failed, name, error)
+
+            self.host = EngineHost(on_error=failed)
+        host = self.host
         while True:
-            engine = Engine(self.settings, markets, self.store, mode=self.mode, venue_host=self.venue_host)
+            engine = await host.call(Engine, self.settings, markets, self.store, mode=self.mode,
+                                     venue_host=self.venue_host)
             try:
-                await engine.start()
+                await host.call(engine.start)
                 break
             except Exception as e:
                 from ..venue.retry import VenueUnavailable, is_transient
 
                 if is_transient(e) or isinstance(e, VenueUnavailable):
                     with contextlib.suppress(Exception):
-                        await engine.stop(cancel_orders=False)
+                        await host.call(engine.stop, cancel_orders=False)
                     await self._venue_wait(execution, f"venue unreachable: {venue_error(e)}", 10.0)
                     continue
                 # bad credentials and the like: say so, trade nothing
                 self.store.log(f"could not start execution: {type(e).__name__}: {e}", "error")
                 self.store.set("notice", f"execution did not start: {venue_error(e)}")
-                await engine.kill(f"execution did not start: {type(e).__name__}")
+                await host.call(engine.kill, f"execution did not start: {type(e).__name__}")
                 self.engine = engine
                 return
         self.engine = engine
-        selection.journal(engine)
+        await host.call(selection.journal, engine)
         if self._quitting:  # a way out was taken while the engine started: stop it before it quotes
             await self.stop_engine()
             return
         if self._on_engine is not None:
-            self.run_worker(self._on_engine(engine), name="extras", group="extras", exit_on_error=False)
+            host.spawn(self._on_engine(engine), "extras")
         for name, loop in engine.loops():
-            self.run_worker(engine.guard(name, loop), name=name, group="engine", exit_on_error=False)
+            host.spawn(engine.guard(name, loop), name)
         if self._settle_heap:  # after the first books and screens: most of what start-up made is in place
             self.set_timer(SETTLE_AFTER_S, settle_heap)
-            self.run_worker(settle_when_started(engine.all_quoting), name="settle-heap", group="heap",
-                            exit_on_error=False)  # and once every market quotes (engine/heap.py)
+            host.spawn(settle_when_started(engine.all_quoting), "settle-heap")  # and once every market quotes
+
+    def _engine_task_failed(self, name: str, error: BaseException) -> None:
+        """One of the engine's loops (or the program's extras) ended with an error: on screen (its
+        ``guard`` logged it and engaged the kill switch)."""
+        self.notify(f"{name} stopped: {error}", severity="error", timeout=10)
 
     async def _venue_wait(self, execution: str, why: str, seconds: float) -> None:
         """Say why nothing trades and when the next try is, counting down each second, then return."""
@@ -560,7 +581,7 @@ class PolymmApp(App[None]):
     # ------------------------------------------------------------ actions
     async def action_kill(self) -> None:
         if self.engine is not None:
-            await self.engine.kill("operator kill switch")
+            await self.host.call(self.engine.kill, "operator kill switch")
         self.refresh_from_store()
 
     @on(Button.Pressed, "#kill-button")
@@ -574,7 +595,7 @@ class PolymmApp(App[None]):
 
         async def answered(ok: bool | None) -> None:
             if ok and self.engine is not None:
-                await self.engine.rearm()
+                await self.host.call(self.engine.rearm)
                 self.notify("Re-armed: quoting resumes", severity="warning")
 
         self.push_screen(ConfirmScreen("Re-arm trading? Quotes will be placed again."), answered)
@@ -599,7 +620,7 @@ class PolymmApp(App[None]):
         """Apply a parameter change through the engine; an invalid one is shown and changes nothing."""
         assert self.engine is not None
         try:
-            self.engine.set_params(cid, **changes)
+            self.host.call_sync(self.engine.set_params, cid, **changes)
         except ConfigError as e:
             self.notify(str(e), title="Not changed", severity="error", timeout=8)
             return
@@ -623,10 +644,10 @@ class PolymmApp(App[None]):
             return
         name = self.engine.markets[cid].short_question
         if cid in self.engine.paused:
-            self.engine.resume(cid)
+            self.host.call_sync(self.engine.resume, cid)
             self.store.log(f"{name}: resumed by operator")
         else:
-            await self.engine.pause(cid)
+            await self.host.call(self.engine.pause, cid)
             self.store.log(f"{name}: paused by operator", "warning")
 
     def action_toggle_outcome(self) -> None:
@@ -674,7 +695,7 @@ class PolymmApp(App[None]):
             if choice == "flatten":
                 self.run_worker(self._flatten(cid), name="flatten", group="flatten", exit_on_error=False)
             elif choice == "reduce":
-                engine.set_reduce_only(cid, not reduce_only)
+                self.host.call_sync(engine.set_reduce_only, cid, not reduce_only)
                 self.notify(f"{market.short_question}: reduce-only {'off' if reduce_only else 'on'}")
                 self.redraw_all()
 
@@ -683,7 +704,7 @@ class PolymmApp(App[None]):
     async def _flatten(self, cid: str) -> None:
         assert self.engine is not None
         try:
-            text = await self.engine.flatten(cid)
+            text = await self.host.call(self.engine.flatten, cid)
         except Exception as e:  # the engine says why in its answer; anything else is shown, never fatal
             text = f"flatten failed: {type(e).__name__}: {e}"
             self.store.log(text, "error")
@@ -695,12 +716,12 @@ class PolymmApp(App[None]):
         if self.engine is None:
             self.notify("The engine is still starting", severity="warning")
             return
-        self.push_screen(MarketPicker(self.engine, self.settings))
+        self.push_screen(MarketPicker(self.engine, self.settings, self.host))
 
     def action_edit_params(self) -> None:
         cid = self._selected_market()
         if cid is not None and self.engine is not None:
-            self.push_screen(ParamsEditor(self.engine, cid))
+            self.push_screen(ParamsEditor(self.engine, cid, self.host))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))
@@ -748,12 +769,14 @@ class PolymmApp(App[None]):
         resting = len(engine.execution.open_orders())
         venue = self.settings.mode != "paper"
         try:
-            await engine.stop(cancel_orders=True)
+            await self.host.call(engine.stop, cancel_orders=True)
         except Exception as e:  # still exit, and say the orders may rest
             self.log.error(f"engine stop failed: {type(e).__name__}: {e}")
             summary = StopSummary(resting, len(engine.execution.open_orders()), venue, f"{type(e).__name__}: {e}")
         else:
             summary = StopSummary(resting, len(engine.execution.open_orders()), venue)
+        finally:
+            await self.host.close()  # the engine's loops, and its thread
         self.stop_summary = summary
         return summary
 

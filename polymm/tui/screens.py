@@ -25,6 +25,7 @@ from ..domain.market import Market
 from ..domain.params import QUOTING_MODELS
 from ..domain.quoting_models.base import ModelFields, QuoteShape
 from ..engine.engine import Engine
+from ..engine.host import Host, LocalHost
 from ..venue.discovery import Candidate, Discovery, Filters, RankBy, describe_filters, rank, selection_filters
 from ..venue.rest import PublicClient
 from .status import LEGEND
@@ -146,10 +147,12 @@ class MarketPicker(ModalScreen[None]):
         Binding("up", "move(-1)", "Up", show=False, id="picker_up", tooltip="Previous market (while typing)"),
     ]
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, host: Host | None = None) -> None:
+        """``host``: where the engine runs (``engine/host.py``): adds and removes go there."""
         super().__init__()
         self.engine = engine
         self.settings = settings
+        self.host: Host = host or LocalHost()
         self.sort: RankBy = SORTS[0]
         self.candidates: dict[str, Candidate] = {}
         self._ranked: list[Candidate] = []
@@ -400,12 +403,12 @@ class MarketPicker(ModalScreen[None]):
         cid, name = c.condition_id, c.market.short_question
         try:
             if op == "add":
-                await self.engine.add_market(c.market)
+                await self.host.call(self.engine.add_market, c.market)
                 msg = f"added {name}: subscribed, quoting with default parameters"
                 if self.engine.halted:
                     msg += " once re-armed"
             else:
-                await self.engine.remove_market(cid)
+                await self.host.call(self.engine.remove_market, cid)
                 msg = f"removed {name}: its orders cancelled, unsubscribed"
         except Exception as e:
             msg = f"could not {op} {name}: {type(e).__name__}: {e}"
@@ -649,9 +652,11 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
                 tooltip="The field before"),
     ]
 
-    def __init__(self, engine: Engine, condition_id: str) -> None:
+    def __init__(self, engine: Engine, condition_id: str, host: Host | None = None) -> None:
+        """``host``: where the engine runs (``engine/host.py``): the change is applied there."""
         super().__init__()
         self.engine = engine
+        self.host: Host = host or LocalHost()
         self.condition_id = condition_id
         params = engine.params.get(condition_id)
         #: the model selected in the model menu (its group is marked as the one in use)
@@ -788,7 +793,7 @@ class ParamsEditor(ModalScreen[MarketParams | None]):
                 self.app.notify("No change", title="Parameters")
                 self.dismiss(None)
                 return
-            new = self.engine.set_params(self.condition_id, **changes)
+            new = self.host.call_sync(self.engine.set_params, self.condition_id, **changes)
         except ConfigError as e:
             self._show_error(str(e))
             return
