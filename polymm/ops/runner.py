@@ -4,7 +4,6 @@ endpoint, and on SIGINT / SIGTERM / SIGHUP every order of ours cancelled at the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import Any
 
 from ..config import ConfigError, Settings
 from ..domain.market import Market
+from ..venue.reconnect import wait_event
 from .programs import initial_markets, start_metrics, stop_metrics
 from .venue import venue_error
 
@@ -72,8 +72,7 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
 
     async def wait(why: str, seconds: float) -> None:  # the venue is away: say so, try again (until stopped)
         log.warning("%s; retrying in %.0f s", why, seconds, extra={"retry_in_s": seconds})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), seconds)
+        await wait_event(stop, seconds)
         if stop.is_set():
             raise _Stopped
 

@@ -81,6 +81,7 @@ from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital,
 from .lane import Lane, split_cancels, split_in_order
 from .order_tracker import OrderTracker
 from .ratelimit import STANDARD, Abandoned, Priority, RateLimiter, VenueLimits, WireBucket
+from .reconnect import wait_event
 from .retry import describe, is_transient, retry_after, with_retries
 from .rewards import EarnedRewards, read_earned
 from .signing import OrderSigner
@@ -427,9 +428,7 @@ class LiveExecution:
         )
         self._tasks = [asyncio.create_task(self._user.run(), name="user-ws")]
         self._start_heartbeat()
-        try:  # fills made from here on reach us as they happen; the catch-up replays the rest
-            await asyncio.wait_for(self._user.subscribed.wait(), timeout=5.0)
-        except TimeoutError:
+        if not await wait_event(self._user.subscribed, 5.0):  # fills from here on reach us as they happen
             self.on_log("user channel not connected yet; fills will be reconciled over REST meanwhile", "warning")
         await self._reconcile_once()
         self._tasks.append(asyncio.create_task(self._reconcile_loop(), name="reconcile"))
@@ -529,9 +528,7 @@ class LiveExecution:
             if left <= 0:
                 return False
             self._settled.clear()
-            try:
-                await asyncio.wait_for(self._settled.wait(), timeout=left)
-            except TimeoutError:
+            if not await wait_event(self._settled, left):
                 return not self.orders.closing(condition_id)
         return True
 
@@ -1130,10 +1127,7 @@ class LiveExecution:
             else:  # failing: quoting waits for the next success, so try again soon
                 wait = min(0.5 * 2 ** min(failures, 3), self.config.reconcile_s)
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, wait)
             ok = await self._reconcile_once()
             failures = 0 if ok else failures + 1
 

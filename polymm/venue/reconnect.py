@@ -1,4 +1,5 @@
-"""What every venue WebSocket client needs: jittered exponential backoff and the PING loop."""
+"""What every venue WebSocket client needs: jittered exponential backoff and the PING loop; and the one
+way polymm waits for an event with a time limit (``wait_event``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,20 @@ import asyncio
 import random
 
 import websockets
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """``event.wait()`` for at most ``timeout`` seconds; whether the event was set. Not
+    ``asyncio.wait_for``: on Python 3.11 it waits in a task of its own, and a cancel that comes in the
+    turn the event is set is lost there (it returns the wait's result; cpython gh-86296) — a loop that
+    waits so runs on after its cancel, and whoever awaits its end waits for good (a suite sat minutes in
+    a close). ``asyncio.timeout`` waits in the caller's task: the cancel is raised."""
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 class Backoff:
@@ -23,10 +38,7 @@ class Backoff:
     async def wait(self, stop: asyncio.Event) -> None:
         delay = self._delay * (0.5 + random.random())
         self._delay = min(self._delay * 2, self.maximum)
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        except TimeoutError:
-            pass
+        await wait_event(stop, delay)
 
 
 async def ping_forever(ws: websockets.ClientConnection, interval: float) -> None:

@@ -275,7 +275,8 @@ class RewardsLedger:
         wake = self._wake
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._sample_s)
+                async with asyncio.timeout(self._sample_s):  # not wait_for: on 3.11 it can lose a cancel
+                    await wake.wait()
                 wake.clear()
                 continue  # the interval changed: wait a whole new one
             try:
