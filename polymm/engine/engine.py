@@ -3,7 +3,8 @@
 One command API (``kill``, ``rearm``, ``set_params``, ``pause``, ``resume``, ``add_market``,
 ``remove_market``) serves the TUI and the CLI alike; nothing else mutates engine state. Three
 long-running loops — ``run_feed``, ``run_strategy``, ``run_risk`` — are hosted by whoever runs the
-engine (Textual workers in ``polymm-tui``, a task group in ``polymm run``). Each loop is guarded:
+engine (in ``polymm-tui`` an event loop on a thread of its own, ``host.py``; a task group in
+``polymm run``). Each loop is guarded:
 an exception is reported and engages the kill switch instead of dying silently.
 """
 
