@@ -141,3 +141,22 @@ async def test_the_engine_steps_and_quotes_while_the_dashboards_loop_is_held(wai
             await pilot.press("q")
     finally:
         ex.stop()
+
+
+async def test_the_engines_thread_ends_when_the_app_ends_while_the_engine_is_still_starting(wait_until) -> None:
+    """Quit while the engine still signs in at a venue that does not answer: no engine to stop yet, and
+    the engine's thread still ends with the app (it would otherwise outlive it, its loop running)."""
+    from test_scale_engine import markets
+
+    from polymm.config import load_settings
+
+    app = PolymmApp(load_settings(_env_file=None, mode="demo", clob_url="http://127.0.0.1:9",
+                                  gamma_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9"),
+                    mode="DEMO", markets=markets(2))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(lambda: isinstance(app.host, EngineHost))
+        host = app.host
+        assert isinstance(host, EngineHost) and host.thread.is_alive() and app.engine is None
+        await pilot.press("q")
+    await wait_until(lambda: not host.thread.is_alive())
+    assert app.engine is None and host.loop.is_closed()

@@ -65,8 +65,7 @@ class LocalHost:
         self._on_error = on_error
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        result = fn(*args, **kwargs)
-        return await result if inspect.isawaitable(result) else result
+        return await _outcome(fn, args, kwargs)
 
     def call_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
@@ -121,19 +120,13 @@ class EngineHost:
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
         """Run ``fn(*args)`` (awaited when it returns an awaitable) on the engine's loop: its future."""
-
-        async def run() -> Any:
-            result = fn(*args, **kwargs)
-            return await result if inspect.isawaitable(result) else result
-
-        return asyncio.run_coroutine_threadsafe(run(), self.loop)
+        return asyncio.run_coroutine_threadsafe(_outcome(fn, args, kwargs), self.loop)
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``submit``, awaited from another loop (the UI's) without blocking it; an error is raised here.
         Called from the engine's own loop it simply runs there (a command from an engine callback)."""
         if _running_loop() is self.loop:
-            result = fn(*args, **kwargs)
-            return await result if inspect.isawaitable(result) else result
+            return await _outcome(fn, args, kwargs)
         return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
 
     def call_sync(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -182,6 +175,12 @@ class EngineHost:
 
 async def _awaited(work: Awaitable[T]) -> T:
     return await work
+
+
+async def _outcome(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``fn(*args, **kwargs)``, awaited when it returned an awaitable (a command may be either)."""
+    result = fn(*args, **kwargs)
+    return await result if inspect.isawaitable(result) else result
 
 
 def _report(on_error: Callable[[str, BaseException], None] | None, task: asyncio.Task[Any]) -> None:

@@ -782,9 +782,11 @@ class PolymmApp(App[None]):
 
     async def on_unmount(self) -> None:
         """Whatever ended the app (a crash, Textual's panic), the engine it started stops with cancel-all
-        (a no-op after ``action_quit``). An engine given to the app belongs to whoever built it."""
+        (a no-op after ``action_quit``). An engine given to the app belongs to whoever built it. The
+        engine's thread ends too, also when the app ended while the engine was still starting."""
         if self._given_engine is None:
             await self.stop_engine()
+            await self.host.close()
 
 
 PNL_CHART = "total P&L (trading, after fees)"
