@@ -766,15 +766,18 @@ class PolymmApp(App[None]):
         return await asyncio.shield(self._stopping)
 
     async def _stop_engine(self, engine: Engine) -> StopSummary:
-        resting = len(engine.execution.open_orders())
+        def count() -> int:  # on the engine's loop: its orders change there
+            return len(engine.execution.open_orders())
+
+        resting = await self.host.call(count)
         venue = self.settings.mode != "paper"
         try:
             await self.host.call(engine.stop, cancel_orders=True)
         except Exception as e:  # still exit, and say the orders may rest
             self.log.error(f"engine stop failed: {type(e).__name__}: {e}")
-            summary = StopSummary(resting, len(engine.execution.open_orders()), venue, f"{type(e).__name__}: {e}")
+            summary = StopSummary(resting, await self.host.call(count), venue, f"{type(e).__name__}: {e}")
         else:
-            summary = StopSummary(resting, len(engine.execution.open_orders()), venue)
+            summary = StopSummary(resting, await self.host.call(count), venue)
         finally:
             await self.host.close()  # the engine's loops, and its thread
         self.stop_summary = summary

@@ -209,7 +209,7 @@ class MarketPicker(ModalScreen[None]):
         finally:
             await client.aclose()
         candidates = {c.condition_id: c for c in found}
-        for cid, m in self.engine.markets.items():
+        for cid, m in dict(self.engine.markets).items():  # one copy (in C): the engine's thread may change it
             candidates.setdefault(cid, _placeholder_candidate(m))
         self.candidates = candidates
         self.loaded = True
@@ -382,7 +382,7 @@ class MarketPicker(ModalScreen[None]):
         nothing: the ledger's tokens with a non-zero count, else the market's YES-terms position."""
         market = self.engine.markets.get(cid)
         outcomes = market.outcomes if market is not None else ("Yes", "No")
-        tokens = [h for h in self.engine.ledger.holdings() if h.condition_id == cid]
+        tokens = [h for h in self.host.call_sync(self.engine.ledger.holdings) if h.condition_id == cid]
         if tokens:
             return " and ".join(f"{outcome_label(outcomes[1] if h.no else outcomes[0])} {shares_text(h.shares)}"
                                 for h in tokens)
