@@ -31,6 +31,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
+from ..venue.reconnect import wait_ended
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -79,8 +81,7 @@ class LocalHost:
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=JOIN_S)
+        await wait_ended(set(self._tasks), JOIN_S, "closing the engine's tasks")
 
 
 class EngineHost:
@@ -160,11 +161,7 @@ class EngineHost:
         async def cancel_spawned() -> None:
             for task in list(self._tasks):
                 task.cancel()
-            if self._tasks:
-                _, stuck = await asyncio.wait(self._tasks, timeout=JOIN_S)
-                for task in stuck:
-                    log.warning("engine thread: task %s did not end within %.0f s of its cancel",
-                                task.get_name(), JOIN_S)
+            await wait_ended(set(self._tasks), JOIN_S, "engine thread")
 
         with contextlib.suppress(Exception):
             await self.call(cancel_spawned)

@@ -81,7 +81,7 @@ from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital,
 from .lane import Lane, split_cancels, split_in_order
 from .order_tracker import OrderTracker
 from .ratelimit import STANDARD, Abandoned, Priority, RateLimiter, VenueLimits, WireBucket
-from .reconnect import wait_event
+from .reconnect import wait_ended, wait_event
 from .retry import describe, is_transient, retry_after, with_retries
 from .rewards import EarnedRewards, read_earned
 from .signing import OrderSigner
@@ -483,14 +483,7 @@ class LiveExecution:
             t.cancel()
         if self._user is not None:
             await self._user.stop()
-        if self._tasks:  # each ends on its cancel; one that does not is named, never waited for without end
-            done, stuck = await asyncio.wait(self._tasks, timeout=CLOSE_WAIT_S)
-            for t in stuck:
-                log.error("closing the venue client: task %s did not end within %.0f s of its cancel",
-                          t.get_name(), CLOSE_WAIT_S)
-            for t in done:
-                if not t.cancelled():
-                    t.exception()  # retrieved: a task that failed as it was cancelled is no error of the close
+        await wait_ended(self._tasks, CLOSE_WAIT_S, "closing the venue client")
         self._tasks = []
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._cancel_pool.shutdown(wait=False, cancel_futures=True)

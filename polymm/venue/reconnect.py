@@ -1,12 +1,18 @@
 """What every venue WebSocket client needs: jittered exponential backoff and the PING loop; and the one
-way polymm waits for an event with a time limit (``wait_event``)."""
+way polymm waits, with a time limit, for an event (``wait_event``) and for cancelled tasks to end
+(``wait_ended``)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+from collections.abc import Collection
+from typing import Any
 
 import websockets
+
+log = logging.getLogger(__name__)
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
@@ -21,6 +27,19 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def wait_ended(tasks: Collection[asyncio.Task[Any]], timeout: float, what: str) -> None:
+    """Wait at most ``timeout`` for ``tasks`` (cancelled) to end, never without end: each that did not
+    is named (``what: task … did not end``); what one that ended raised is retrieved, no error of this."""
+    if not tasks:
+        return
+    done, stuck = await asyncio.wait(tasks, timeout=timeout)
+    for task in stuck:
+        log.error("%s: task %s did not end within %.0f s of its cancel", what, task.get_name(), timeout)
+    for task in done:
+        if not task.cancelled():
+            task.exception()
 
 
 class Backoff:
