@@ -249,6 +249,8 @@ class EngineCollector:
                                     "last minute", value=st.throttled_1m)
             yield CounterMetricFamily("polymm_venue_rate_limited", "Requests the venue refused with 429",
                                       value=st.venue_429s)
+        yield CounterMetricFamily("polymm_strategy_steps", "Strategy steps run (a market's signals, model, risk "
+                                  "check and order plan)", value=self.engine.steps)
         yield CounterMetricFamily("polymm_requotes_deferred", "Requotes put off because the venue's rate limits "
                                   "had no room (the old quotes stayed)", value=self.engine.deferrals)
         yield GaugeMetricFamily("polymm_requote_pressure", "The requote tolerance's factor under the venue's rate "

@@ -175,3 +175,36 @@ async def test_a_placement_reaches_a_worker_within_the_turn_that_asked_for_it() 
         ids = await placing
         assert len(ids) == 1 and {o.id for o in ex.matching.open_orders(exe.api_key)} == set(ids)
         assert exe._lane.busy == 0  # the worker it held is free again
+
+
+async def test_a_post_leaves_for_the_venue_before_the_step_that_made_it_moves_on(monkeypatch) -> None:
+    """``_post_now`` hands the batch to a worker and then waits, the interpreter given up, until the worker
+    has it on its way (at most ``HANDOFF_WAIT_S``): the request leaves now, not once the worker has waited
+    out the event loop's switch interval (at 300 markets ~1.2 ms of tick-to-trade at the median). Here the
+    worker is slow to reach the socket (50 ms) and the wait's bound is lifted: the post has left — its
+    tick-to-trade is counted — when ``_post_now`` returns."""
+    import time
+
+    from engines import Live
+
+    from polymm.venue import live
+
+    monkeypatch.setattr(live, "HANDOFF_WAIT_S", 60.0)
+    async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
+        take = exe._wire_orders.take
+
+        def slow_take(*a, **k):
+            time.sleep(0.05)
+            return take(*a, **k)
+
+        exe._wire_orders.take = slow_take
+        m = ex.markets[0]
+        book = ex.matching.book(m.yes_token)
+        reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, Decimal(10)),
+                OrderRequest(Side.SELL, book.asks[-1][0] + 3 * m.tick.pips, Decimal(10))]
+        before = len(exe.tick_to_trade)
+        fut = exe._post_now(m, reqs, time.perf_counter_ns())
+        assert fut is not None
+        assert len(exe.tick_to_trade) == before + 1  # on its way before the step moved on
+        assert len(await fut) == 2
+        assert len(ex.matching.open_orders(exe.api_key)) == 2

@@ -331,3 +331,24 @@ def test_the_venue_address_drops_user_info_and_query() -> None:
         "https://clob.example.com:8443/api"
     assert public_address("http://[::1]:9000") == "http://[::1]:9000"
     assert public_address("not a url") == ""
+
+
+async def test_the_strategy_steps_run_are_counted() -> None:
+    """``polymm_strategy_steps_total``: the steps run (each a market's signals, model, risk check and plan)
+    — the load the strategy puts on the event loop, beside the frames that caused it."""
+    from test_scale_engine import paper_engine, show_book
+
+    engine = paper_engine(1)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    (m,) = engine.markets.values()
+    show_book(engine, m, "0.48", "0.52")
+    server = await start_metrics_server(engine, 0)
+    try:
+        assert (await scrape(server.url))["polymm_strategy_steps_total"] == 0
+        await engine.step(m.condition_id)
+        await engine.step(m.condition_id)
+        assert (await scrape(server.url))["polymm_strategy_steps_total"] == 2
+    finally:
+        await server.stop()
+        await engine.stop(cancel_orders=False)
+        await engine.public.aclose()

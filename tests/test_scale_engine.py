@@ -414,6 +414,38 @@ async def test_the_kept_position_book_matches_a_full_recount_through_quotes_fill
         assert engine.position_book_misses == 0
 
 
+async def test_a_change_of_size_only_leaves_the_position_book_a_move_of_the_mark_reads_it_again() -> None:
+    """A book change touches the kept position book only when the mark moved (best bid or ask; the last
+    trade on a one-sided book): at 300 markets ~70% of the frames change sizes only, and each read the
+    market's position again at the next step. The kept book still matches a full recount."""
+    engine = paper_engine(2)
+    a, b = engine.markets.values()
+    for m in (a, b):
+        show_book(engine, m, "0.48", "0.52")
+    engine._on_books_changed({a.condition_id, b.condition_id})
+    assert engine._pos_touched == {a.condition_id, b.condition_id}  # first seen: read
+    engine._positions()
+    assert engine._pos_touched == set()
+    from polymm.domain.messages import parse_frame
+
+    def sizes(m, bid_size: str) -> None:  # the same best prices, another size
+        engine.feed.books.apply(parse_frame(
+            b'[{"event_type":"book","asset_id":"' + m.yes_token.encode() + b'","market":"' + m.condition_id.encode()
+            + b'","bids":[{"price":"0.48","size":"' + bid_size.encode() + b'"}],"asks":[{"price":"0.52",'
+            b'"size":"100"}],"timestamp":"2","hash":"y"}]')[0])
+
+    sizes(a, "250")
+    engine._on_books_changed({a.condition_id})
+    assert engine._pos_touched == set() and a.condition_id in engine._dirty  # stepped, not read again
+    show_book(engine, b, "0.49", "0.52")  # b's mark moved
+    engine._on_books_changed({b.condition_id})
+    assert engine._pos_touched == {b.condition_id}
+    kept = engine._positions()
+    assert kept[b.condition_id].mark == 0.505
+    assert {c: kept[c] for c in kept} == dict(engine._count_positions().items())
+    await engine.stop(cancel_orders=False)
+
+
 # ------------------------------------------------------------------ the venue's rate limits, paced
 async def test_a_burst_of_requotes_across_many_markets_gets_no_429_from_the_venue(wait_until) -> None:
     """40 markets quote at once (80 orders, past the venue's burst of 60), then every one of them

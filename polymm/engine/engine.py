@@ -211,6 +211,7 @@ class Engine:
         #: (when, seconds): a requote's wait from its first deferral to its orders going out (its turn)
         self.turn_waits: deque[tuple[float, float]] = deque(maxlen=4096)
         self.deferrals = 0  # requotes put off because the venue's rate limits had no room (metrics)
+        self.steps = 0  # strategy steps run (metrics)
         #: the requote tolerance's factor (``_adapt_pressure``): 1 while the rate limits have room
         self.pressure = 1.0
         self._pressure_at = 0.0
@@ -219,6 +220,9 @@ class Engine:
         self._arb_at: dict[str, float] = {}  # market → when its last parity gap was acted on (``arb_cooldown_s``)
         self._pos_book: PositionBook | None = None  # every market's position, kept as it changes (``_positions``)
         self._pos_touched: set[str] = set()  # markets whose position the engine itself changed (book, placements)
+        #: each market's mark inputs (best bid, best ask, last trade when one-sided) at its last book change:
+        #: a change of size only leaves the mark, so the position book is not read again for it
+        self._mark_keys: dict[str, tuple[int | None, int | None, int | None]] = {}
         self.position_book_misses = 0  # risk ticks whose recount found a change nobody reported (should stay 0)
         self._alloc_version = 0  # bumped when the traded set, a pause or a weight changes (``_allocation``)
         self._alloc: tuple[int, dict[str, float], dict[str, float]] | None = None
@@ -457,7 +461,7 @@ class Engine:
                 book.discard(condition_id)
             for table in (self._last_step, self._next_due, self._active_at, self._targets, self._blocked,
                           self._last_fair, self._last_epoch, self._tapes, self._event_halts, self._listing,
-                          self._top, self._deferred):
+                          self._top, self._deferred, self._mark_keys):
                 table.pop(condition_id, None)
             self.risk.correlation.forget(condition_id)
             if self.portfolio.position(condition_id).qty or any(
@@ -1173,6 +1177,7 @@ class Engine:
         epoch_changed = self._last_epoch.get(cid) != book.epoch
         forced = cid in self._force  # a parameter change, re-arm or regained trust: exactly the new targets
         last_fair = self._last_fair.get(cid)
+        self.steps += 1
         result = pipeline.step(
             brain, self.risk, view, self.portfolio.position(cid).qty, params, share=self._share(cid),
             positions=self._positions(cid), budget=self._budget(cid), resting=resting, risk_now=time.monotonic(),
@@ -1575,9 +1580,18 @@ class Engine:
     # ================================================================ feed callbacks
     def _on_books_changed(self, cids: set[str]) -> None:
         now = time.monotonic()
+        books, keys = self.feed.books, self._mark_keys
         for cid in cids:
             self._active_at[cid] = now
-        self._pos_touched |= cids  # the mark moved
+            book = books.get(cid)
+            if book is None:
+                self._pos_touched.add(cid)
+                continue
+            bid, ask = book.bid(), book.ask()
+            key = (bid, ask, book.last_trade if bid is None or ask is None else None)  # what ``_mark`` reads
+            if keys.get(cid) != key:  # the mark moved: the position book reads the market again
+                keys[cid] = key
+                self._pos_touched.add(cid)
         self._mark_dirty(cids)
 
     def _mark_dirty(self, cids: set[str]) -> None:
