@@ -50,10 +50,11 @@ async def test_flatten_with_no_position_or_halted_says_why_and_sends_nothing(wai
     async with run_exchange(port=0, flow=False, seed=32) as ex:
         m = next(m for m in ex.markets if not m.neg_risk)
         async with running_engine(ex, markets=[m]) as engine:
-            # the strategy's first quotes answered (they would count as placed orders): the book is still,
-            # so nothing more is placed until the flatten
+            # the strategy's first quotes answered and counted (the user channel may say "live" before the
+            # post's reply is counted): the book is still, so nothing more is placed until the flatten
             await wait_until(lambda: engine.execution.ready()[0] and (resting := engine.execution.open_orders())
-                             and all(o.status == "live" for o in resting))
+                             and all(o.status == "live" for o in resting)
+                             and engine.execution.orders_placed == len(resting))
             placed = engine.execution.orders_placed
             assert (await engine.flatten(m.condition_id)).endswith("not flattened: no position")
             await engine.kill("test")

@@ -416,7 +416,7 @@ async def test_the_kept_position_book_matches_a_full_recount_through_quotes_fill
 
 async def test_a_change_of_size_only_leaves_the_position_book_a_move_of_the_mark_reads_it_again() -> None:
     """A book change touches the kept position book only when the mark moved (best bid or ask; the last
-    trade on a one-sided book): at 300 markets ~70% of the frames change sizes only, and each read the
+    trade on a one-sided book): 85% of the stand-in's frames change sizes only, and each read the
     market's position again at the next step. The kept book still matches a full recount."""
     engine = paper_engine(2)
     a, b = engine.markets.values()

@@ -221,7 +221,7 @@ class Engine:
         self._pos_book: PositionBook | None = None  # every market's position, kept as it changes (``_positions``)
         self._pos_touched: set[str] = set()  # markets whose position the engine itself changed (book, placements)
         #: each market's mark inputs (best bid, best ask, last trade when one-sided) at its last book change:
-        #: a change of size only leaves the mark, so the position book is not read again for it
+        #: a change of size only leaves the mark, so the kept position book does not read it again
         self._mark_keys: dict[str, tuple[int | None, int | None, int | None]] = {}
         self.position_book_misses = 0  # risk ticks whose recount found a change nobody reported (should stay 0)
         self._alloc_version = 0  # bumped when the traded set, a pause or a weight changes (``_allocation``)
