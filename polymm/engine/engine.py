@@ -128,6 +128,13 @@ class FillRecord:
                         pips_to_decimal(price), f.size, f.fee, self.status, self.markout, f.trade_id)
 
 
+def mark_inputs(book: OrderBook) -> tuple[int | None, int | None, int | None]:
+    """What a market's mark is made of (``Engine._mark``): best bid, best ask, and the last trade when
+    the book is one-sided (else None: it does not count)."""
+    bid, ask = book.bid(), book.ask()
+    return bid, ask, (book.last_trade if bid is None or ask is None else None)
+
+
 class Engine:
     """See the module docstring. Create, ``await start()``, then run the three loops."""
 
@@ -1587,8 +1594,7 @@ class Engine:
             if book is None:
                 self._pos_touched.add(cid)
                 continue
-            bid, ask = book.bid(), book.ask()
-            key = (bid, ask, book.last_trade if bid is None or ask is None else None)  # what ``_mark`` reads
+            key = mark_inputs(book)
             if keys.get(cid) != key:  # the mark moved: the position book reads the market again
                 keys[cid] = key
                 self._pos_touched.add(cid)
@@ -1715,9 +1721,10 @@ class Engine:
         book = self.feed.books.get(cid)
         if book is None:
             return None
-        if book.bid() is None or book.ask() is None:
-            return pips_to_decimal(book.last_trade) if book.last_trade is not None else None
-        return pips_to_decimal(book.best_bid + book.best_ask) / 2
+        bid, ask, last = mark_inputs(book)
+        if bid is None or ask is None:
+            return pips_to_decimal(last) if last is not None else None
+        return pips_to_decimal(bid + ask) / 2
 
     def _publish_market(self, cid: str) -> None:
         m = self.markets[cid]
