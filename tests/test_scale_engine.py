@@ -126,6 +126,48 @@ async def test_a_pass_steps_its_markets_at_once_and_the_loop_never_holds_the_eve
     await engine.stop(cancel_orders=False)
 
 
+async def test_a_pass_leaves_its_unlikely_steps_for_the_frames_read_meanwhile(wait_until, monkeypatch) -> None:
+    """A pass runs every step likely to requote; the others only while it is younger than
+    ``PASS_SLICE_S`` — the rest go first in the next pass, behind the likely requotes of the frames read
+    meanwhile, and are never left twice; none is lost. (The pass is timed by a clock that moves 1.5 ms
+    a step: any machine alike.)"""
+    monkeypatch.setattr("polymm.engine.engine.PASS_SLICE_S", 0.002)
+    engine = paper_engine(6)
+    likely, u1, u2, u3, u4, late = engine.markets
+    need = {likely: (1, 0.0), u1: (5, 1.0), u2: (5, 2.0), u3: (5, 3.0), u4: (5, 4.0), late: (9, 0.0)}
+    stepped: list[str] = []
+    carried: list[list[str]] = []
+    engine.pass_clock = lambda: 0.0015 * len(stepped)
+
+    def meanwhile() -> None:  # a frame read while the first pass ran: ``late``'s best price moved
+        need[late] = (1, 0.0)
+        engine._mark_dirty({late})
+
+    async def step(cid: str) -> None:
+        if not stepped:
+            asyncio.get_running_loop().call_soon(meanwhile)
+        stepped.append(cid)
+
+    def need_of(cid: str) -> tuple[int, float]:  # as ``_need`` ranks a step the last pass left
+        key = need[cid]
+        return (2, key[1]) if key[0] > 1 and cid in engine._carried else key
+
+    carry = engine._carry
+    engine._carry = lambda cids, now: (carried.append(list(cids)), carry(cids, now))  # type: ignore[method-assign]
+    engine._need = need_of  # type: ignore[method-assign]  # the pass's order, as the test sets it
+    engine.step = step  # type: ignore[method-assign]  # a step that only says when it ran
+    task = asyncio.create_task(engine.run_strategy())
+    try:
+        await wait_until(lambda: len(stepped) >= 6)
+        assert stepped == [likely, u1, late, u2, u3, u4]  # without the slice: likely, u1, u2, u3, u4, late
+        assert carried == [[u2, u3, u4, late]]  # the second pass ran all it was left (3 ms): never left twice
+        assert not engine._carried
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await engine.stop(cancel_orders=False)
+
+
 async def test_a_move_of_the_best_price_is_stepped_at_once_a_change_of_size_waits_its_gap() -> None:
     """Tick-to-trade: a frame that moves the best bid or ask goes to the strategy without waiting out
     ``min_step_gap_s``; frames that change only sizes (85% of them) are still coalesced."""
@@ -201,6 +243,46 @@ async def test_markets_without_quotes_go_first_then_price_moves_then_the_requote
     await engine.stop(cancel_orders=False)
 
 
+async def test_a_market_whose_step_is_likely_to_requote_goes_first_whatever_moved() -> None:
+    """At 300 markets a step that posts waited behind every step ahead of it in its pass (~0.2 ms each),
+    and two thirds of the posts came from changes of size. A market whose targets have no ticks left
+    before an order of ours falls out of tolerance goes first on any change; a move of the best prices
+    smaller than the ticks left goes after it (it is not likely to requote)."""
+    from polymm.domain.requote import slack_ticks
+
+    engine = paper_engine(3, default_model="fixed", default_tolerance_ticks=3)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    x, y, z = engine.markets.values()
+    for m in (x, y, z):
+        show_book(engine, m, "0.48", "0.52")
+        await engine.step(m.condition_id)
+        assert engine._slack[m.condition_id] == 3  # quoted on target: three ticks to spare
+    show_book(engine, x, "0.51", "0.55")  # x's fair value moves 3 ticks: its orders keep their places
+    await engine.step(x.condition_id)
+    assert sorted(o.price for o in engine.execution.open_orders(x.condition_id)) == [4800, 5200]
+    assert engine._slack[x.condition_id] == 0  # none to spare: the next move requotes
+    show_book(engine, y, "0.49", "0.52")  # y's best bid moves one tick of its three: y's frame the oldest
+    engine.feed.received_ns[y.condition_id] = 1_000
+    show_book(engine, x, "0.51", "0.55", size="70")  # x: a change of size only
+    engine.feed.received_ns[x.condition_id] = 2_000
+    show_book(engine, z, "0.45", "0.52")  # z's best bid moves three ticks: all it had
+    engine.feed.received_ns[z.condition_id] = 3_000
+    order = sorted(engine.markets, key=engine._need)
+    assert order == [x.condition_id, z.condition_id, y.condition_id]
+    engine._carried.add(y.condition_id)  # left by the last pass: ahead of every other unlikely step
+    assert engine._need(y.condition_id)[0] == 2 and engine._need(z.condition_id)[0] == 1
+    # the ticks left, as ``plan_orders`` counts the tolerance (widened under pressure; no order: none left)
+    tick = Tick.parse("0.01")
+    bid, ask = Quote(Side.BUY, 4800, D(10)), Quote(Side.SELL, 5200, D(10))
+    resting = engine.execution.open_orders(y.condition_id)
+    assert slack_ticks(resting, [bid, ask], 3, 1.0, tick) == 3
+    assert slack_ticks(resting, [Quote(Side.BUY, 4700, D(10)), ask], 3, 1.0, tick) == 2
+    assert slack_ticks(resting, [Quote(Side.BUY, 4700, D(10)), ask], 3, 2.0, tick) == 5
+    assert slack_ticks(resting, [bid, ask], 0, 2.0, tick) == 0
+    assert slack_ticks([], [bid], 3, 1.0, tick) == 0
+    await engine.stop(cancel_orders=False)
+
+
 # ------------------------------------------------------------------ requotes put off for the rate limits
 class NoRoom(PaperExecution):
     """An order path whose rate limits have no room for new quotes until ``room`` is set."""
@@ -261,12 +343,12 @@ class Turns(PaperExecution):
         return 0.1 * (ahead + n)
 
 
-def show_book(engine, m, bid: str, ask: str) -> None:
+def show_book(engine, m, bid: str, ask: str, size: str = "100") -> None:
     from polymm.domain.messages import parse_frame
 
     frame = (b'[{"event_type":"book","asset_id":"' + m.yes_token.encode() + b'","market":"'
-             + m.condition_id.encode() + b'","bids":[{"price":"' + bid.encode() + b'","size":"100"}],'
-             b'"asks":[{"price":"' + ask.encode() + b'","size":"100"}],"timestamp":"1","hash":"x"}]')
+             + m.condition_id.encode() + b'","bids":[{"price":"' + bid.encode() + b'","size":"' + size.encode()
+             + b'"}],"asks":[{"price":"' + ask.encode() + b'","size":"100"}],"timestamp":"1","hash":"x"}]')
     engine.feed.books.apply(parse_frame(frame)[0])
     engine.feed.snapshotted.add(m.condition_id)
 

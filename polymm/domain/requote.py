@@ -85,6 +85,25 @@ def plan_orders(
     return Plan(crossed_ids + tuple(o.order_id for o in to_cancel), tuple(to_place), fair, crossed_ids)
 
 
+def slack_ticks(resting: Sequence[Any], targets: Sequence[Quote], tolerance_ticks: int, pressure: float,
+                tick: Tick) -> int:
+    """How many ticks the targets can still move before a resting order falls out of tolerance (at the
+    ``pressure`` in force, as ``plan_orders`` widens it): the tolerance less the largest distance from a
+    target to the nearest of our orders on its side; 0 when a target has no order on its side or the
+    tolerance is 0 (the next move requotes). The strategy steps such markets first (``Engine._need``)."""
+    tol = tolerance_ticks
+    if pressure > 1.0 and tol:
+        tol = math.ceil(tol * pressure - 1e-9)
+    slack = tol
+    step = tick.pips
+    for t in targets:
+        nearest = min((abs(o.price - t.price) for o in resting if o.side is t.side), default=None)
+        if nearest is None:
+            return 0
+        slack = min(slack, tol - nearest // step)
+    return max(slack, 0)
+
+
 def crossed(resting: Sequence[Any], best_bid: int | None, best_ask: int | None) -> list[Any]:
     """The resting orders the book now trades through (a bid at or above the best ask, or the reverse)."""
     return [o for o in resting if (o.side is Side.BUY and best_ask is not None and o.price >= best_ask)
