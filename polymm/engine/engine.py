@@ -691,8 +691,7 @@ class Engine:
         """Whether the best bid or ask price moved since the market's last step: such a change goes to
         the strategy at once, not after ``min_step_gap_s`` (tick-to-trade). Changes of size only — 85%
         of the frames at the stand-in, the same share at 20 and 300 markets — are coalesced."""
-        book, top = self.feed.books.get(cid), self._top.get(cid)
-        return book is not None and top is not None and top != (book.bid(), book.ask())
+        return self._ticks_moved(cid) > 0
 
     def _need(self, cid: str) -> tuple[int, float]:
         """Sort key of a pass: markets without resting quotes first; then those whose step is likely to
