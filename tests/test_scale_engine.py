@@ -256,11 +256,11 @@ async def test_a_market_whose_step_is_likely_to_requote_goes_first_whatever_move
     for m in (x, y, z):
         show_book(engine, m, "0.48", "0.52")
         await engine.step(m.condition_id)
-        assert engine._slack[m.condition_id] == 3  # quoted on target: three ticks to spare
+        assert engine._slack(m.condition_id, engine.execution.open_orders(m.condition_id)) == 3  # on target
     show_book(engine, x, "0.51", "0.55")  # x's fair value moves 3 ticks: its orders keep their places
     await engine.step(x.condition_id)
     assert sorted(o.price for o in engine.execution.open_orders(x.condition_id)) == [4800, 5200]
-    assert engine._slack[x.condition_id] == 0  # none to spare: the next move requotes
+    assert engine._slack(x.condition_id, engine.execution.open_orders(x.condition_id)) == 0  # the next move requotes
     show_book(engine, y, "0.49", "0.52")  # y's best bid moves one tick of its three: y's frame the oldest
     engine.feed.received_ns[y.condition_id] = 1_000
     show_book(engine, x, "0.51", "0.55", size="70")  # x: a change of size only
@@ -280,6 +280,31 @@ async def test_a_market_whose_step_is_likely_to_requote_goes_first_whatever_move
     assert slack_ticks(resting, [Quote(Side.BUY, 4700, D(10)), ask], 3, 2.0, tick) == 5
     assert slack_ticks(resting, [bid, ask], 0, 2.0, tick) == 0
     assert slack_ticks([], [bid], 3, 1.0, tick) == 0
+    await engine.stop(cancel_orders=False)
+
+
+async def test_the_ticks_left_are_counted_against_the_orders_and_the_pressure_of_now() -> None:
+    """Counted at the step, half of the steps that posted on a change of size (at 300 markets) had no
+    ticks left when they ran: an order of the market had gone since (filled, cancelled, closed by the
+    reconciliation), or the tolerance had narrowed as the rate limits got room again. Both count now."""
+    engine = paper_engine(3, default_model="fixed", default_tolerance_ticks=3)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    x, y, z = engine.markets.values()
+    engine.pressure = 2.0  # the rate limits short of room: a tolerance of 6 ticks
+    for m in (x, y, z):
+        show_book(engine, m, "0.48", "0.52")
+        await engine.step(m.condition_id)
+    show_book(engine, y, "0.51", "0.55")  # y's fair value moves 3 ticks: 3 of its 6 left
+    await engine.step(y.condition_id)
+    assert sorted(o.price for o in engine.execution.open_orders(y.condition_id)) == [4800, 5200]
+    bid = next(o for o in engine.execution.open_orders(x.condition_id) if o.side is Side.BUY)
+    await engine.execution.cancel([bid.order_id])  # x's bid gone since its step: none left
+    engine.pressure = 1.0  # room again: y has 3 − 3 = 0 left
+    for m, at in ((z, 1_000), (x, 2_000), (y, 3_000)):  # changes of size only, z's frame the oldest
+        show_book(engine, m, "0.51" if m is y else "0.48", "0.55" if m is y else "0.52", size="70")
+        engine.feed.received_ns[m.condition_id] = at
+    assert [engine._need(m.condition_id)[0] for m in (x, y, z)] == [1, 1, 5]
+    assert sorted(engine.markets, key=engine._need) == [x.condition_id, y.condition_id, z.condition_id]
     await engine.stop(cancel_orders=False)
 
 

@@ -63,7 +63,7 @@ from ..state import (
     TradePrint,
     VenueState,
 )
-from ..venue.execution import Execution, OrderRequest, Pacing, route
+from ..venue.execution import Execution, OpenOrder, OrderRequest, Pacing, route
 from ..venue.listing import listing_problems
 from ..venue.live import LiveExecution
 from ..venue.recorder import FrameWriter
@@ -219,7 +219,6 @@ class Engine:
         # first): since when, and the orders its last plan needed
         self._deferred: dict[str, tuple[float, int]] = {}
         self._top: dict[str, tuple[int | None, int | None]] = {}  # best bid and ask at each market's last step
-        self._slack: dict[str, int] = {}  # ticks the targets may move before a requote (``requote.slack_ticks``)
         self.pass_clock: Callable[[], float] = perf_counter  # measures a pass against ``PASS_SLICE_S``
         self._carried: set[str] = set()  # left by the last pass (``_carry``): first in the next
         self._busy, self._busy_since, self._step_cpu = True, time.monotonic(), 0.0  # ``_gap``
@@ -476,7 +475,7 @@ class Engine:
                 book.discard(condition_id)
             for table in (self._last_step, self._next_due, self._active_at, self._targets, self._blocked,
                           self._last_fair, self._last_epoch, self._tapes, self._event_halts, self._listing,
-                          self._top, self._deferred, self._mark_keys, self._slack):
+                          self._top, self._deferred, self._mark_keys):
                 table.pop(condition_id, None)
             self.risk.correlation.forget(condition_id)
             if self.portfolio.position(condition_id).qty or any(
@@ -696,7 +695,7 @@ class Engine:
     def _need(self, cid: str) -> tuple[int, float]:
         """Sort key of a pass: markets without resting quotes first; then those whose step is likely to
         requote — the best bid or ask moved by at least the ticks the market's targets had left before
-        a resting order falls out of tolerance (``_slack``), or any change to a market with none left
+        a resting order falls out of tolerance (``_slack``, counted now), or any change to a market with none left
         (at 300 markets ~13% of the steps, and ~80% of the posts) — the oldest frame first; then the
         steps the last pass left (``_carry``), the oldest frame first; then the other moves of the best
         prices, the oldest frame first; then the requotes put off longest; then the other frames'
@@ -704,12 +703,13 @@ class Engine:
         active first (their books move: their quotes go stale first). Each step of a pass runs before
         the next starts (~0.2 ms, one that posts ~2 ms): a step that posts waits for the posting steps
         ahead of it, not for every step of the pass."""
-        if not self.execution.open_orders(cid):
+        resting = self.execution.open_orders(cid)
+        if not resting:
             return 0, 0.0
         frame = self.feed.received_ns.get(cid)
         moved = self._ticks_moved(cid)
-        slack = self._slack.get(cid)
-        if frame and (slack == 0 or moved >= max(slack or 0, 1)):
+        slack = self._slack(cid, resting)
+        if frame and (slack == 0 or moved >= slack):
             return 1, float(frame)
         if cid in self._carried:
             return 2, float(frame or 0)
@@ -719,6 +719,19 @@ class Engine:
         if waits is not None:
             return 4, waits[0]
         return (5, float(frame)) if frame else (6, -self._active_at.get(cid, 0.0))
+
+    def _slack(self, cid: str, resting: Sequence[OpenOrder]) -> int:
+        """The ticks the market's last targets may still move before one of its orders falls out of
+        tolerance (``requote.slack_ticks``), counted now: against the orders resting now (a fill, a
+        cancel or the reconciliation since the step changes them) and the tolerance at today's pressure
+        (it narrows as the rate limits get room again). Counted at the step instead, half of the steps
+        that posted on a change of size had none left when they ran, and were sorted as unlikely.
+        0 while a requote waits its turn for order room."""
+        targets = self._targets.get(cid)
+        if targets is None or cid in self._deferred:
+            return 0
+        return slack_ticks(resting, targets.quotes, self.params[cid].tolerance_ticks, self.pressure,
+                           self.markets[cid].tick)
 
     def _ticks_moved(self, cid: str) -> int:
         """How far (in ticks) the best bid or ask moved since the market's last step (0: neither did)."""
@@ -1260,12 +1273,10 @@ class Engine:
                                    pressure=max(PRESSURE_TOLERANCE, PRESSURE_UP * self.pressure))
             if plan is not None and plan.place and not self.execution.try_place(len(plan.place), ahead):
                 await self._defer(cid, plan, ahead)
-                self._slack[cid] = 0  # it wants a requote now
                 self._publish_market(cid)
                 return
         if plan is None or not (plan.place or plan.cancel):
             self._deferred.pop(cid, None)
-            self._note_slack(cid, result, params, market)
             self._publish_market(cid)
             return  # nothing to change (the fixed model: the mid has not moved past the threshold)
         waited = self._deferred.pop(cid, None)
@@ -1282,13 +1293,7 @@ class Engine:
             if placed < len(plan.place):  # cut, or stopped on the way: the room taken goes back
                 self.execution.release_places(len(plan.place) - placed)
         self._after_orders(cid, brain)
-        self._note_slack(cid, result, params, market)
         self._publish_market(cid)
-
-    def _note_slack(self, cid: str, result: pipeline.StepResult, params: MarketParams, market: Market) -> None:
-        """The ticks the step's targets may move before one of our orders falls out of tolerance (``_need``)."""
-        self._slack[cid] = slack_ticks(self.execution.open_orders(cid), result.targets.quotes,
-                                       params.tolerance_ticks, self.pressure, market.tick)
 
     def _on_arb(self, market: Market, book: OrderBook, arb: pipeline.ArbTake) -> None:
         """A YES/NO parity gap (``pipeline.parity_take``): logged with its profit and size, at most once per
