@@ -112,3 +112,37 @@ async def test_the_holdings_rows_are_built_again_only_for_the_tokens_whose_count
     (row,) = [h for h in engine.store.get("holdings") if h.token_id == m.yes_token]
     assert row.shares == engine.ledger.shares(m.yes_token)
     await engine.stop(cancel_orders=False)
+
+
+async def test_a_requotes_cancels_start_in_the_steps_own_turn_ahead_of_its_placement(monkeypatch) -> None:
+    """A requote that cancels and places at once: its cancels started a turn of the loop after the step,
+    behind every callback queued meanwhile (at 300 markets, ~6 ms after the placement's answer at the
+    median). They start in the step's own turn, before its placement is sent."""
+    from test_scale_engine import show_book
+
+    engine = paper_engine(1, default_model="fixed", default_tolerance_ticks=0)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    (m,) = engine.markets.values()
+    show_book(engine, m, "0.48", "0.52")
+    await engine.step(m.condition_id)
+    old = {o.order_id for o in engine.execution.open_orders(m.condition_id)}
+    assert len(old) == 2
+    calls: list[tuple[str, int]] = []
+    cancel, place = engine.execution.cancel, engine.execution.place_many
+
+    async def cancelling(ids):  # noted as its body starts, not as the coroutine is made
+        calls.append(("cancel", turns.n))
+        return await cancel(ids)
+
+    async def placing(*a, **k):
+        calls.append(("place", turns.n))
+        return await place(*a, **k)
+
+    with Turns() as turns:
+        monkeypatch.setattr(engine.execution, "cancel", cancelling)
+        monkeypatch.setattr(engine.execution, "place_many", placing)
+        show_book(engine, m, "0.49", "0.53")  # one tick up: both quotes move, neither meets an old one
+        await engine.step(m.condition_id)
+    assert calls == [("cancel", 0), ("place", 0)]
+    assert not old & {o.order_id for o in engine.execution.open_orders(m.condition_id)}  # both replaced
+    await engine.stop(cancel_orders=False)

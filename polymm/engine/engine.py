@@ -1423,14 +1423,17 @@ class Engine:
         if plan.cancel and plan.place and not self._meets_own(cid, plan):
             checked = self._recheck(market, plan.place, params, events)
             if not checked.cut and len(checked.quotes) == len(plan.place):
-                # the placement goes on in this task (it can reach the worker pool without a turn of the
-                # loop: tick-to-trade), the cancels in one of their own
-                cancelling = asyncio.ensure_future(self.execution.cancel(list(plan.cancel)))
+                # the cancels start now (``eager``: they reach the cancel lane in this turn of the loop, not
+                # the next) and go on in a task of their own; the placement goes on in this one (it can
+                # reach the worker pool without a turn of the loop: tick-to-trade)
+                cancelling = eager.start(self.execution.cancel(list(plan.cancel)), name=f"cancel {cid[:10]}")
+                failed = None
                 try:
                     placed = await self._place(market, book, plan.place, params, events, origin_ns)
                 finally:
-                    await asyncio.wait([cancelling])  # the cancels end either way (a step cancelled too)
-                    failed = None if cancelling.cancelled() else cancelling.exception()
+                    if cancelling is not None:  # the cancels end either way (a step cancelled too)
+                        await asyncio.wait([cancelling])
+                        failed = None if cancelling.cancelled() else cancelling.exception()
                 if failed is not None:
                     raise failed  # its failure, as the step's
                 return placed
