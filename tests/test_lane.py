@@ -203,8 +203,9 @@ async def test_a_post_leaves_for_the_venue_before_the_step_that_made_it_moves_on
         reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, Decimal(10)),
                 OrderRequest(Side.SELL, book.asks[-1][0] + 3 * m.tick.pips, Decimal(10))]
         before = len(exe.tick_to_trade)
-        fut = exe._post_now(m, reqs, time.perf_counter_ns())
-        assert fut is not None
+        now = exe._post_now(m, reqs, time.perf_counter_ns())
+        assert now is not None
         assert len(exe.tick_to_trade) == before + 1  # on its way before the step moved on
-        assert len(await fut) == 2
+        landed, answer = now
+        assert len(await answer) == 2 and landed.done()
         assert len(ex.matching.open_orders(exe.api_key)) == 2

@@ -146,3 +146,54 @@ async def test_a_requotes_cancels_start_in_the_steps_own_turn_ahead_of_its_place
     assert calls == [("cancel", 0), ("place", 0)]
     assert not old & {o.order_id for o in engine.execution.open_orders(m.condition_id)}  # both replaced
     await engine.stop(cancel_orders=False)
+
+
+async def test_a_placements_answer_reaches_its_step_in_two_turns_of_the_loop(monkeypatch, wait_until) -> None:
+    """The worker's reply to a post went through the executor's future, a task of its own and a shield
+    before the step resumed: four turns of the loop, each behind the callbacks queued before it (at 300
+    markets the reply was booked p50 5 / p90 20 ms after the worker had it, and the step went on ~10 ms
+    later; the market's next frame waits for the step). Now the reply is booked in the turn it reaches
+    the loop and the step resumes in the next. Here the loop is held while the worker hands the reply
+    over, then the turns until the step's caller resumes are counted."""
+    import threading
+
+    from engines import Live
+
+    loop = asyncio.get_running_loop()
+    async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
+        m = ex.markets[0]
+        book = ex.matching.book(m.yes_token)
+        reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, D(10)),
+                OrderRequest(Side.SELL, book.asks[-1][0] + 3 * m.tick.pips, D(10))]
+        post = exe._client.post_orders
+        worker: list[int] = []
+        replied, go, handed = threading.Event(), threading.Event(), threading.Event()
+
+        def answered_then_held(*a, **k):
+            r = post(*a, **k)  # the venue answers (the loop still runs: the stand-in is on it)
+            worker.append(threading.get_ident())
+            replied.set()
+            go.wait(10)  # ... and the reply is handed over once the loop is held
+            return r
+
+        threadsafe = loop.call_soon_threadsafe
+
+        def noting(*a, **k):
+            handle = threadsafe(*a, **k)
+            if worker and threading.get_ident() == worker[0]:
+                handed.set()  # the reply is on the loop's queue
+            return handle
+
+        monkeypatch.setattr(exe._client, "post_orders", answered_then_held)
+        monkeypatch.setattr(loop, "call_soon_threadsafe", noting)
+        with Turns() as turns:
+            step = asyncio.ensure_future(exe.place_many(m, None, reqs))
+            await wait_until(replied.is_set)
+            go.set()
+            assert handed.wait(10)  # the loop held (no turn) until the reply is queued
+            at = turns.n
+            accepted = await step
+            took = turns.n - at
+    assert len(accepted) == 2
+    assert took <= 3  # the reply booked, the step resumed, its caller resumed (five before)
+

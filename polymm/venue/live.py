@@ -49,6 +49,7 @@ Secrets (private key, API secret and passphrase) never appear in a repr or a log
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sys
@@ -56,6 +57,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future as WorkerFuture
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -601,9 +603,13 @@ class LiveExecution:
                          origin_ns: int = 0) -> list[str]:
         if not reqs or not self._gate.is_set():
             return []  # a cancel-all is running (kill, stop): drop, never queue behind it
-        fut = self._post_now(market, reqs, origin_ns) if self._signer is not None else None
-        if fut is None:
-            fut = asyncio.ensure_future(self._place_many(market, reqs, origin_ns))
+        now = self._post_now(market, reqs, origin_ns) if self._signer is not None else None
+        if now is not None:
+            landed, answer = now
+            self._inflight.add(landed)
+            landed.add_done_callback(self._inflight.discard)
+            return await answer  # the step's own future: a cancelled step leaves the post to land
+        fut = asyncio.ensure_future(self._place_many(market, reqs, origin_ns))
         self._inflight.add(fut)
         try:
             return await asyncio.shield(fut)
@@ -668,12 +674,15 @@ class LiveExecution:
         self._keep_promise(n)
         await self.limiter.acquire("order", n, Priority.QUOTE)
 
-    def _post_now(self, market: Market, reqs: Sequence[OrderRequest], origin_ns: int) -> asyncio.Future | None:
+    def _post_now(self, market: Market, reqs: Sequence[OrderRequest], origin_ns: int
+                  ) -> tuple[asyncio.Future[None], asyncio.Future[list[str]]] | None:
         """The common case without a single turn of the event loop: one batch, signed here by the fast
         signer (~0.1 ms an order), with room at the rate limiter and a free worker now — the request goes
         to the worker before this returns (a task would start a turn later: at 300 markets up to ~5 ms
-        of tick-to-trade); the reply is awaited in a task (shielded from the step, like any placement).
-        None when it cannot go at once (the caller takes ``_place_many``'s path: nothing taken)."""
+        of tick-to-trade). The reply is booked in the turn it reaches the loop (``_post_answered``);
+        returns (landed: done once the post is over, what a kill waits for; the ids accepted, the
+        step's to await — its cancel leaves the post alone). None when it cannot go at once (the caller
+        takes ``_place_many``'s path: nothing taken)."""
         n = len(reqs)
         if n > BATCH_MAX or not self.limiter.can("order", n, Priority.QUOTE) or not self._lane.hold():
             return None
@@ -684,13 +693,54 @@ class LiveExecution:
         self._book_submitted(market, routed, signed)
         sent = time.perf_counter()
         taken = threading.Event()
-        first = self._run_now(self._post_if_open, self._post_args(signed), (origin_ns,), taken)
+        loop = asyncio.get_running_loop()
+        landed: asyncio.Future[None] = loop.create_future()
+        answer: asyncio.Future[list[str]] = loop.create_future()
+        work = self._pool.submit(self._post_if_open, self._post_args(signed), (origin_ns,), taken)
+        work.add_done_callback(functools.partial(_on_loop, loop, self._post_answered, market, signed, sent,
+                                                 landed, answer))
         taken.wait(HANDOFF_WAIT_S)  # the worker takes the interpreter now (``HANDOFF_WAIT_S``)
-        return asyncio.ensure_future(self._finish_post(market, signed, first, sent))
+        return landed, answer
+
+    def _post_answered(self, market: Market, batch: list[tuple[Any, str]], sent: float,
+                       landed: asyncio.Future[None], answer: asyncio.Future[list[str]], work: WorkerFuture) -> None:
+        """``_post_now``'s reply, on the loop in the turn it arrives: the venue's answer booked, and the
+        step woken the next turn. Through a task and a shield it took four turns of the loop, each
+        behind the callbacks queued before it (at 300 markets: worker done → reply booked p50 5 / p90
+        20 ms, the step resumed ~10 ms after that). A failure (no answer, a busy venue, a kill that
+        closed the gate) goes the way of any post, retried in a task (``_finish_post``)."""
+        if not work.cancelled() and work.exception() is None:
+            self._lane.release()
+            res = work.result()
+            accepted = self._replied(market, batch, res if isinstance(res, list) else [], sent)
+            self.orders_placed += len(accepted)
+            _settle(landed, None)
+            _settle(answer, accepted)
+            return
+        first: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if work.cancelled():  # the pool shut down (``close``) before the worker took it
+            first.cancel()
+        else:
+            first.set_exception(work.exception() or RuntimeError("no answer"))
+        retry = asyncio.ensure_future(self._finish_post(market, batch, first, sent))
+
+        def over(t: asyncio.Task[list[str]]) -> None:
+            _settle(landed, None)
+            if t.cancelled():
+                answer.cancel()
+                return
+            error = t.exception()
+            if error is None:
+                _settle(answer, t.result())
+            elif not answer.done():
+                answer.set_exception(error)
+
+        retry.add_done_callback(over)
 
     async def _finish_post(self, market: Market, batch: list[tuple[Any, str]], first: asyncio.Future,
                            sent: float) -> list[str]:
-        """``_post_now``'s reply (retried as any post), with the worker it held given back."""
+        """``_post_now``'s post when its first attempt failed (``first``: that failure), retried as any post,
+        with the worker it held given back."""
         try:
             replies = await self._send_batch(batch, (), first)
         finally:
@@ -1539,3 +1589,14 @@ def _is_post_only_cross(msg: str) -> bool:
 def _expires(order: Any) -> bool:
     """Whether a signed order carries a GTD expiration."""
     return str(getattr(order, "expiration", "0") or "0") != "0"
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    """A worker's done callback: ``fn(*args)`` on ``loop`` (never after it closed)."""
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+        loop.call_soon_threadsafe(fn, *args)
+
+
+def _settle(fut: asyncio.Future[Any], result: Any) -> None:
+    if not fut.done():  # the step awaiting it may have been cancelled
+        fut.set_result(result)
