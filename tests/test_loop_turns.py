@@ -197,3 +197,41 @@ async def test_a_placements_answer_reaches_its_step_in_two_turns_of_the_loop(mon
     assert len(accepted) == 2
     assert took <= 3  # the reply booked, the step resumed, its caller resumed (five before)
 
+
+async def test_a_requotes_step_resumes_the_turn_after_its_cancels_are_answered(wait_until) -> None:
+    """A requote's cancels and placement go at once; the step ends once both are answered (its market's
+    next frame waits for it). It waited on the cancels' task through ``asyncio.wait``: a turn of the
+    loop more than needed. Here the venue answers the cancels late; the turns from that answer until the
+    step's caller resumes are counted."""
+    from test_scale_engine import show_book
+
+    from polymm.venue.paper import PaperExecution
+
+    class LateCancels(PaperExecution):
+        def __init__(self) -> None:
+            super().__init__()
+            self.answer: asyncio.Future[None] | None = None
+
+        async def cancel(self, order_ids):
+            self.answer = asyncio.get_running_loop().create_future()
+            await self.answer  # the venue's answer, when the test gives it
+            return await super().cancel(order_ids)
+
+    exe = LateCancels()
+    engine = paper_engine(1, execution=exe, default_model="fixed", default_tolerance_ticks=0)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    (m,) = engine.markets.values()
+    show_book(engine, m, "0.48", "0.52")
+    await engine.step(m.condition_id)
+    show_book(engine, m, "0.49", "0.53")  # one tick up: cancels and placement at once
+    step = asyncio.ensure_future(engine.step(m.condition_id))
+    await wait_until(lambda: exe.answer is not None and len(exe.open_orders(m.condition_id)) == 4)
+    with Turns() as turns:
+        assert exe.answer is not None
+        exe.answer.set_result(None)
+        at = turns.n
+        await step
+        took = turns.n - at
+    assert len(exe.open_orders(m.condition_id)) == 2  # the old pair cancelled, the new pair resting
+    assert took <= 3  # the cancels end, the step resumes, its caller resumes (four before)
+    await engine.stop(cancel_orders=False)

@@ -1426,14 +1426,12 @@ class Engine:
                 # the cancels start now (``eager``: they reach the cancel lane in this turn of the loop, not
                 # the next) and go on in a task of their own; the placement goes on in this one (it can
                 # reach the worker pool without a turn of the loop: tick-to-trade)
-                cancelling = eager.start(self.execution.cancel(list(plan.cancel)), name=f"cancel {cid[:10]}")
-                failed = None
+                over: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
+                self._keep(eager.start(self._cancels(list(plan.cancel), over), name=f"cancel {cid[:10]}"))
                 try:
                     placed = await self._place(market, book, plan.place, params, events, origin_ns)
                 finally:
-                    if cancelling is not None:  # the cancels end either way (a step cancelled too)
-                        await asyncio.wait([cancelling])
-                        failed = None if cancelling.cancelled() else cancelling.exception()
+                    failed = await over  # the cancels end either way (a step cancelled too)
                 if failed is not None:
                     raise failed  # its failure, as the step's
                 return placed
@@ -1442,6 +1440,23 @@ class Engine:
             if plan.place:  # the cancelled orders' last fills (if any) are booked before we size anew
                 await self.execution.settled(cid, SETTLE_WAIT_S)
         return await self._place(market, book, plan.place, params, events, origin_ns) if plan.place else 0
+
+    async def _cancels(self, order_ids: list[str], over: asyncio.Future[BaseException | None]) -> None:
+        """A requote's cancels going at once with its placement; ``over`` gets their failure (None: none)
+        as they end. The step awaits ``over``, not this task: awaiting the task (``asyncio.wait``) woke it
+        a turn of the loop later."""
+        try:
+            await self.execution.cancel(order_ids)
+        except Exception as e:
+            if not over.done():
+                over.set_result(e)
+        except BaseException:  # cancelled (the engine stops): the step goes on as if they were answered
+            if not over.done():
+                over.set_result(None)
+            raise
+        else:
+            if not over.done():  # the step awaiting it may have been cancelled meanwhile
+                over.set_result(None)
 
     def _meets_own(self, cid: str, plan: Plan) -> bool:
         """Whether a new quote would cross or touch one of ours being cancelled (it could trade with it)."""
