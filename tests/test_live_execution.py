@@ -73,6 +73,22 @@ async def test_a_burst_of_busy_answers_is_retried_with_the_same_orders_and_never
         assert sorted(o.id for o in ours(ex, exe)) == sorted(ids)  # exactly four, no duplicates
 
 
+
+async def test_a_reply_that_cannot_be_read_fails_its_placement_and_never_leaves_it_waiting(monkeypatch) -> None:
+    """A post's reply is booked in a callback of the loop (``_post_answered``): should booking it fail,
+    the step hears the failure (a crash, the kill switch) — it must not wait for an answer forever."""
+    async with run_exchange(port=0, seed=22, flow=False) as ex, Live(ex) as exe:
+        m = ex.markets[0]
+
+        def unreadable(*a, **k):
+            raise RuntimeError("unreadable reply")
+
+        monkeypatch.setattr(exe, "_accepted", unreadable)
+        with pytest.raises(RuntimeError, match="unreadable reply"):
+            async with asyncio.timeout(10):
+                await exe.place_many(m, None, quotes(ex, m, 1))
+        assert not exe._inflight  # nothing left for a kill to wait on
+
 async def test_resending_a_batch_that_already_landed_creates_no_second_order(wait_until) -> None:
     """What a retry after a lost answer does: the same signed orders again. The venue says
     Duplicated, which counts as success; it still holds exactly one of each."""

@@ -114,10 +114,10 @@ async def test_the_holdings_rows_are_built_again_only_for_the_tokens_whose_count
     await engine.stop(cancel_orders=False)
 
 
-async def test_a_requotes_cancels_start_in_the_steps_own_turn_ahead_of_its_placement(monkeypatch) -> None:
-    """A requote that cancels and places at once: its cancels started a turn of the loop after the step,
-    behind every callback queued meanwhile (at 300 markets, ~6 ms after the placement's answer at the
-    median). They start in the step's own turn, before its placement is sent."""
+async def test_a_requotes_placement_is_on_its_way_before_its_cancels_start(monkeypatch) -> None:
+    """A requote that cancels and places at once: the placement is handed to its worker in the step's
+    own turn, the cancels start from the next. Started first (tried), the cancels' worker took the
+    interpreter from the post's while it was handed over: at 20 markets tick-to-trade p50 1.6 → 3.3 ms."""
     from test_scale_engine import show_book
 
     engine = paper_engine(1, default_model="fixed", default_tolerance_ticks=0)
@@ -143,7 +143,7 @@ async def test_a_requotes_cancels_start_in_the_steps_own_turn_ahead_of_its_place
         monkeypatch.setattr(engine.execution, "place_many", placing)
         show_book(engine, m, "0.49", "0.53")  # one tick up: both quotes move, neither meets an old one
         await engine.step(m.condition_id)
-    assert calls == [("cancel", 0), ("place", 0)]
+    assert calls[0] == ("place", 0) and calls[1][0] == "cancel" and calls[1][1] >= 1
     assert not old & {o.order_id for o in engine.execution.open_orders(m.condition_id)}  # both replaced
     await engine.stop(cancel_orders=False)
 

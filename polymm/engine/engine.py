@@ -1423,11 +1423,11 @@ class Engine:
         if plan.cancel and plan.place and not self._meets_own(cid, plan):
             checked = self._recheck(market, plan.place, params, events)
             if not checked.cut and len(checked.quotes) == len(plan.place):
-                # the cancels start now (``eager``: they reach the cancel lane in this turn of the loop, not
-                # the next) and go on in a task of their own; the placement goes on in this one (it can
-                # reach the worker pool without a turn of the loop: tick-to-trade)
+                # the placement goes on in this task (it reaches the worker pool without a turn of the loop:
+                # tick-to-trade), the cancels in one of their own, from the next turn: started here, their
+                # worker took the interpreter from the post's (at 20 markets tick-to-trade p50 1.6 → 3.3 ms)
                 over: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
-                self._keep(eager.start(self._cancels(list(plan.cancel), over), name=f"cancel {cid[:10]}"))
+                self._keep(asyncio.ensure_future(self._cancels(list(plan.cancel), over)))
                 try:
                     placed = await self._place(market, book, plan.place, params, events, origin_ns)
                 finally:

@@ -711,8 +711,14 @@ class LiveExecution:
         closed the gate) goes the way of any post, retried in a task (``_finish_post``)."""
         if not work.cancelled() and work.exception() is None:
             self._lane.release()
-            res = work.result()
-            accepted = self._replied(market, batch, res if isinstance(res, list) else [], sent)
+            try:
+                res = work.result()
+                accepted = self._replied(market, batch, res if isinstance(res, list) else [], sent)
+            except Exception as e:  # the step hears it (as it heard a failure of the task before)
+                _settle(landed, None)
+                if not answer.done():
+                    answer.set_exception(e)
+                return
             self.orders_placed += len(accepted)
             _settle(landed, None)
             _settle(answer, accepted)
