@@ -78,11 +78,16 @@ def plan_orders(
     tolerance = 0 if epoch_changed or forced else params.tolerance_ticks
     size_tolerance = 0.0
     if pressure > 1.0 and tolerance:
-        tolerance, size_tolerance = math.ceil(tolerance * pressure - 1e-9), PRESSURE_SIZE_TOLERANCE
+        tolerance, size_tolerance = widened(tolerance, pressure), PRESSURE_SIZE_TOLERANCE
     to_cancel, to_place = diff_orders(live, targets.quotes, tolerance, params.max_order_age_s, now, tick,
                                       size_tolerance)
     crossed_ids = tuple(o.order_id for o in crossing)
     return Plan(crossed_ids + tuple(o.order_id for o in to_cancel), tuple(to_place), fair, crossed_ids)
+
+
+def widened(tolerance_ticks: int, pressure: float) -> int:
+    """The requote tolerance under ``pressure`` (> 1: the rate limits short of room), rounded up."""
+    return math.ceil(tolerance_ticks * pressure - 1e-9)
 
 
 def slack_ticks(resting: Sequence[Any], targets: Sequence[Quote], tolerance_ticks: int, pressure: float,
@@ -91,9 +96,7 @@ def slack_ticks(resting: Sequence[Any], targets: Sequence[Quote], tolerance_tick
     ``pressure`` in force, as ``plan_orders`` widens it): the tolerance less the largest distance from a
     target to the nearest of our orders on its side; 0 when a target has no order on its side or the
     tolerance is 0 (the next move requotes). The strategy steps such markets first (``Engine._need``)."""
-    tol = tolerance_ticks
-    if pressure > 1.0 and tol:
-        tol = math.ceil(tol * pressure - 1e-9)
+    tol = widened(tolerance_ticks, pressure) if pressure > 1.0 else tolerance_ticks
     slack = tol
     step = tick.pips
     for t in targets:
