@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -42,6 +41,7 @@ from ..state import (
     VenueState,
 )
 from .columns import Column, Shown, format_line, header_cells, line_width
+from .line_table import LineTable
 from .markets import MarketsTable, paper_mode
 from .panels import ON_CHANGE, Frame, Panel, PanelSpec, every, market_names, throttled
 from .status import clock_text, detail_text, fit, legend_text, status_parts
@@ -80,7 +80,8 @@ def rewards_why(rewards: RewardsState) -> str:
     return why or "the venue did not answer"
 
 
-def update_if_changed(widget: Static, content: Text | Table, key: object = None, layout: bool = False) -> None:
+def update_if_changed(widget: Static, content: Text | Table | LineTable, key: object = None,
+                      layout: bool = False) -> None:
     """``Static.update`` only when the content changed (compared by ``key``, default the text), and
     without a layout pass unless asked: a fixed-size panel never needs one, and a layout pass reflows
     the whole screen (the dominant cost of a refresh under load, measured by tui_bench)."""
@@ -671,14 +672,13 @@ class _PositionsTable:
             if width and width - used() < self.NAME_MIN:
                 self.drop.add(i)
         self.name_width = max(width - used(), self.NAME_MIN) if width else 30
-        self.table = Table(expand=True, box=None, pad_edge=False, collapse_padding=True)  # one space between
-        for i, col in enumerate(self.HEADERS):
-            if i not in self.drop:
-                self.table.add_column(col, justify="left" if i < 2 else "right", no_wrap=True, overflow="ellipsis",
-                                      ratio=3 if i == 0 else None,
-                                      min_width=held_width if i == 1 else None)  # the shares are never cut
+        shown = [i for i in range(len(self.HEADERS)) if i not in self.drop]
+        # one space between columns, the market's name takes the rest; the shares are never cut (drawn as
+        # one Text: a Rich table of these rows took ~17 ms of the UI thread each time a figure moved)
+        self.table = LineTable([self.HEADERS[i] for i in shown], ["left" if i < 2 else "right" for i in shown],
+                               flex=0, min_widths={1: held_width})
 
-    def _row(self, *cells: RenderableType, style: str = "", cid: str = "") -> None:
+    def _row(self, *cells: str | Text, style: str = "", cid: str = "") -> None:
         self.table.add_row(*(c for i, c in enumerate(cells) if i not in self.drop), style=style)
         if cid:
             self.shown[cid] = tuple(c.plain if isinstance(c, Text) else str(c) for c in cells)
