@@ -9,6 +9,7 @@ formatted, not how long it took (``bench/tui_bench.py --markets N`` measures tha
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 from decimal import Decimal as D
@@ -373,3 +374,22 @@ async def test_the_status_bar_shows_tick_to_trade_the_loop_lag_and_the_limiter()
         assert "feed apply (frame received → book updated): p50 0.01ms, p99 0.02ms" in tooltip, tooltip
         assert "tick-to-trade (frame received → order sent): p50 4.2ms, p99 12ms" in tooltip, tooltip
         assert "1,250 held back in the last minute; venue 429s: 2" in tooltip
+
+
+async def test_the_event_log_is_drawn_at_most_four_times_a_second_however_often_it_changes() -> None:
+    """At 300 markets a log line (a fill) came on almost every 50 ms tick, and the log drawn on each
+    was the UI thread's largest cost after the positions: a line written every tick is on screen
+    within 0.25 s, never drawn more often than that."""
+    from polymm.tui.panels import Schedule
+    from polymm.tui.widgets import EventLog
+
+    schedule = Schedule([EventLog.PANEL])
+    drawn = []
+    for tick in range(40):  # two seconds of ticks, the log changed on each
+        now = 100.0 + tick * 0.05
+        due = schedule.due(now, {"events": (tick,)}, None)
+        if "events" in due:
+            drawn.append(now)
+            schedule.drawn(due, now)
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(drawn)]
+    assert len(drawn) == 8 and set(gaps) == {0.25}

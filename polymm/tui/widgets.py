@@ -43,7 +43,7 @@ from ..state import (
 from .columns import Column, Shown, format_line, header_cells, line_width
 from .line_table import LineTable
 from .markets import MarketsTable, paper_mode
-from .panels import ON_CHANGE, Frame, Panel, PanelSpec, every, market_names, throttled
+from .panels import Frame, Panel, PanelSpec, every, market_names, throttled
 from .status import clock_text, detail_text, fit, legend_text, status_parts
 from .text import (
     age_text,
@@ -826,9 +826,11 @@ class EventLog(Static, Panel):
     filters by severity (all → warnings and errors → errors only); the log's tab says which.
 
     A Static redrawn without a layout pass, not a RichLog: every RichLog write re-lays-out the whole
-    screen (measured: the second largest source of full-screen layouts under load)."""
+    screen (measured: the second largest source of full-screen layouts under load). At most four
+    times a second: at 300 markets a line came on almost every tick (fills), and the log drawn 20
+    times a second was the UI thread's largest cost after the positions (scale_bench)."""
 
-    PANEL = PanelSpec("events", ("events",), ON_CHANGE)
+    PANEL = PanelSpec("events", ("events",), throttled(0.25))
     LEVELS = (("all", {"info", "warning", "error"}), ("warnings+", {"warning", "error"}), ("errors", {"error"}))
     SHOWN = 60  # at most this many lines are formatted (the panel shows the last that fit)
     _level: int = 0
