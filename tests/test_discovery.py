@@ -336,6 +336,32 @@ async def test_malformed_markets_are_skipped_and_counted():
     assert all(p["closed"] == "false" and p["limit"] == "4" for p in seen)
 
 
+async def test_a_market_that_moves_up_while_the_listing_is_read_is_still_found():
+    """Gamma orders by 24 h volume, which trades change while the pages are read: a market that moves
+    up past a page boundary after its page was read is missed by one walk (and the one it pushed down
+    is read twice), so another walk finds it; the markets and the counts are each counted once."""
+    rows = [_good(10 + i) for i in range(12)] + [_good(1, clobTokenIds=None)]  # and one malformed
+    requests: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        requests.append(offset)
+        page = rows[offset : offset + limit]
+        if len(requests) == 1:  # after the first page: market 15 (on the second page) trades up to the top
+            rows.insert(0, rows.pop(5))
+        return httpx.Response(200, content=orjson.dumps(page))
+
+    client = PublicClient("http://clob.test", "http://gamma.test/gamma-api")
+    client._http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    d = _disc(client, page_size=4)
+    got = await d.discover()
+    await client.aclose()
+    assert sorted(c.market.slug for c in got) == sorted(f"good-market-{10 + i}" for i in range(12))
+    assert len(got) == 12  # none twice
+    assert requests == [0, 4, 8, 12, 0, 4, 8, 12]  # a second walk, and no third: it met no market twice
+    assert d.skipped == 1 and d.skip_reasons["clobTokenIds"] == 1
+
+
 async def test_resolve_malformed_match_is_counted_not_raised():
     seen: list[httpx.QueryParams] = []
     client = _mock_client([[_good(0), _good(3, orderPriceMinTickSize="abc")]], seen)
