@@ -507,7 +507,7 @@ class Discovery:
         its page was read is never seen, and the one it pushed down is seen twice. So a walk that
         met a market twice is followed by another, up to ``WALKS``, and what it finds that the walks
         before did not is added (at 300 markets of the stand-in one selection in a dozen missed two,
-        and 4 of 11 runs of ``bench/scale_bench.py`` stopped at 299 markets).
+        and half of a day's runs of ``bench/scale_bench.py`` waited in vain for the 300th market).
         """
         f = filters or Filters()
         now = self.clock()
