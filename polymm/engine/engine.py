@@ -1445,18 +1445,14 @@ class Engine:
         """A requote's cancels going at once with its placement; ``over`` gets their failure (None: none)
         as they end. The step awaits ``over``, not this task: awaiting the task (``asyncio.wait``) woke it
         a turn of the loop later."""
+        failed: BaseException | None = None
         try:
             await self.execution.cancel(order_ids)
         except Exception as e:
-            if not over.done():
-                over.set_result(e)
-        except BaseException:  # cancelled (the engine stops): the step goes on as if they were answered
-            if not over.done():
-                over.set_result(None)
-            raise
-        else:
+            failed = e
+        finally:  # cancelled too (the engine stops): the step goes on as if they were answered
             if not over.done():  # the step awaiting it may have been cancelled meanwhile
-                over.set_result(None)
+                over.set_result(failed)
 
     def _meets_own(self, cid: str, plan: Plan) -> bool:
         """Whether a new quote would cross or touch one of ours being cancelled (it could trade with it)."""

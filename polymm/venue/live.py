@@ -716,8 +716,7 @@ class LiveExecution:
                 accepted = self._replied(market, batch, res if isinstance(res, list) else [], sent)
             except Exception as e:  # the step hears it (as it heard a failure of the task before)
                 _settle(landed, None)
-                if not answer.done():
-                    answer.set_exception(e)
+                _fail(answer, e)
                 return
             self.orders_placed += len(accepted)
             _settle(landed, None)
@@ -738,8 +737,8 @@ class LiveExecution:
             error = t.exception()
             if error is None:
                 _settle(answer, t.result())
-            elif not answer.done():
-                answer.set_exception(error)
+            else:
+                _fail(answer, error)
 
         retry.add_done_callback(over)
 
@@ -1606,3 +1605,8 @@ def _on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: An
 def _settle(fut: asyncio.Future[Any], result: Any) -> None:
     if not fut.done():  # the step awaiting it may have been cancelled
         fut.set_result(result)
+
+
+def _fail(fut: asyncio.Future[Any], error: BaseException) -> None:
+    if not fut.done():  # likewise
+        fut.set_exception(error)
