@@ -198,6 +198,59 @@ async def test_a_placements_answer_reaches_its_step_in_two_turns_of_the_loop(mon
     assert took <= 3  # the reply booked, the step resumed, its caller resumed (five before)
 
 
+async def test_a_placements_answer_wakes_its_step_ahead_of_the_callbacks_already_queued(monkeypatch,
+                                                                                      wait_until) -> None:
+    """The step that awaits a placement's answer holds its market: the market's next frame is stepped only
+    once it ends. Woken in the usual order, it waited behind every callback queued before the answer was
+    booked (at 300 markets the loop's queue is socket reads and other steps' replies: the answer reached
+    its step ~4 ms after the worker had it, p90 12 ms). Here callbacks are queued behind the reply while
+    the loop is held; the step resumes before them."""
+    import threading
+
+    from engines import Live
+
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+    async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
+        m = ex.markets[0]
+        book = ex.matching.book(m.yes_token)
+        reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, D(10))]
+        post = exe._client.post_orders
+        worker: list[int] = []
+        replied, go, handed = threading.Event(), threading.Event(), threading.Event()
+
+        def answered_then_held(*a, **k):
+            r = post(*a, **k)
+            worker.append(threading.get_ident())
+            replied.set()
+            go.wait(10)  # the reply is handed over once the loop is held
+            return r
+
+        threadsafe = loop.call_soon_threadsafe
+
+        def noting(*a, **k):
+            handle = threadsafe(*a, **k)
+            if worker and threading.get_ident() == worker[0]:
+                handed.set()
+            return handle
+
+        async def stepping() -> list[str]:
+            accepted = await exe.place_many(m, None, reqs)
+            order.append("step")  # in the turn the step resumes
+            return accepted
+
+        monkeypatch.setattr(exe._client, "post_orders", answered_then_held)
+        monkeypatch.setattr(loop, "call_soon_threadsafe", noting)
+        step = asyncio.ensure_future(stepping())
+        await wait_until(replied.is_set)
+        go.set()
+        assert handed.wait(10)  # the reply is on the loop's queue; the loop is held here
+        for _ in range(5):  # the loop's other work, queued behind the reply
+            loop.call_soon(order.append, "other")
+        assert len(await step) == 1
+    assert order[0] == "step", order  # ahead of the five (behind them before)
+
+
 async def test_a_requotes_step_resumes_the_turn_after_its_cancels_are_answered(wait_until) -> None:
     """A requote's cancels and placement go at once; the step ends once both are answered (its market's
     next frame waits for it). It waited on the cancels' task through ``asyncio.wait``: a turn of the
@@ -234,4 +287,46 @@ async def test_a_requotes_step_resumes_the_turn_after_its_cancels_are_answered(w
         took = turns.n - at
     assert len(exe.open_orders(m.condition_id)) == 2  # the old pair cancelled, the new pair resting
     assert took <= 3  # the cancels end, the step resumes, its caller resumes (four before)
+    await engine.stop(cancel_orders=False)
+
+
+async def test_a_requotes_step_resumes_ahead_of_the_callbacks_queued_before_its_cancels_ended(wait_until) -> None:
+    """Likewise once a requote's cancels are answered: its step resumes before the callbacks already queued."""
+    from test_scale_engine import show_book
+
+    from polymm.venue.paper import PaperExecution
+
+    class LateCancels(PaperExecution):
+        def __init__(self) -> None:
+            super().__init__()
+            self.answer: asyncio.Future[None] | None = None
+
+        async def cancel(self, order_ids):
+            self.answer = asyncio.get_running_loop().create_future()
+            await self.answer
+            return await super().cancel(order_ids)
+
+    exe = LateCancels()
+    engine = paper_engine(1, execution=exe, default_model="fixed", default_tolerance_ticks=0)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    (m,) = engine.markets.values()
+    order: list[str] = []
+    show_book(engine, m, "0.48", "0.52")
+    await engine.step(m.condition_id)
+    show_book(engine, m, "0.49", "0.53")  # one tick up: cancels and placement at once
+
+    async def stepping() -> None:
+        await engine.step(m.condition_id)
+        order.append("step")  # in the turn the step resumes (nothing after the cancels suspends)
+
+    step = asyncio.ensure_future(stepping())
+    await wait_until(lambda: exe.answer is not None and len(exe.open_orders(m.condition_id)) == 4)
+    assert exe.answer is not None
+    exe.answer.set_result(None)  # the cancels' task wakes next ...
+    loop = asyncio.get_running_loop()
+    for _ in range(5):  # ... and the loop's other work is queued behind it
+        loop.call_soon(order.append, "other")
+    await step
+    assert len(exe.open_orders(m.condition_id)) == 2
+    assert order[0] == "step", order
     await engine.stop(cancel_orders=False)

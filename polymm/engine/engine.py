@@ -66,6 +66,7 @@ from ..state import (
 from ..venue.execution import Execution, OpenOrder, OrderRequest, Pacing, route
 from ..venue.listing import listing_problems
 from ..venue.live import LiveExecution
+from ..venue.reconnect import resolve_first
 from ..venue.recorder import FrameWriter
 from ..venue.rest import PublicClient
 from ..venue.retry import describe as venue_error
@@ -1451,8 +1452,7 @@ class Engine:
         except Exception as e:
             failed = e
         finally:  # cancelled too (the engine stops): the step goes on as if they were answered
-            if not over.done():  # the step awaiting it may have been cancelled meanwhile
-                over.set_result(failed)
+            resolve_first(over, failed)  # the step resumes next (its market's frames wait for it)
 
     def _meets_own(self, cid: str, plan: Plan) -> bool:
         """Whether a new quote would cross or touch one of ours being cancelled (it could trade with it)."""

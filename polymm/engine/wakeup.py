@@ -14,7 +14,8 @@ Python 3.4); a loop without one (uvloop) wakes the waiter in the usual order."""
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+
+from ..venue.reconnect import resolve_first
 
 
 class Wakeup:
@@ -57,12 +58,7 @@ def _resume(waiter: asyncio.Future[None], urgent: bool) -> None:
     """Resolve ``waiter`` (by a ``set()`` or the timeout, whichever comes first); ``urgent``: its wake-up
     moved to the front of the loop's ready queue (a timeout's too — else a book change coming while the
     timeout's wake-up waits behind a redraw would wait with it)."""
-    if waiter.done():
-        return
-    ready = getattr(waiter.get_loop(), "_ready", None) if urgent else None
-    if not isinstance(ready, deque):
+    if urgent:
+        resolve_first(waiter, None)
+    elif not waiter.done():
         waiter.set_result(None)
-        return
-    before = len(ready)
-    waiter.set_result(None)  # schedules the waiter's wake-up at the back of the queue...
-    ready.extendleft([ready.pop() for _ in range(len(ready) - before)])  # ...moved to the front, in order

@@ -83,7 +83,7 @@ from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital,
 from .lane import Lane, split_cancels, split_in_order
 from .order_tracker import OrderTracker
 from .ratelimit import STANDARD, Abandoned, Priority, RateLimiter, VenueLimits, WireBucket
-from .reconnect import wait_ended, wait_event
+from .reconnect import resolve_first, wait_ended, wait_event
 from .retry import describe, is_transient, retry_after, with_retries
 from .rewards import EarnedRewards, read_earned
 from .signing import OrderSigner
@@ -720,7 +720,7 @@ class LiveExecution:
                 return
             self.orders_placed += len(accepted)
             _settle(landed, None)
-            _settle(answer, accepted)
+            resolve_first(answer, accepted)  # the step resumes next: its market's frames wait for it
             return
         first: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if work.cancelled():  # the pool shut down (``close``) before the worker took it

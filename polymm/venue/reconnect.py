@@ -1,12 +1,13 @@
 """What every venue WebSocket client needs: jittered exponential backoff and the PING loop; and the one
 way polymm waits, with a time limit, for an event (``wait_event``) and for cancelled tasks to end
-(``wait_ended``)."""
+(``wait_ended``); and a future resolved with its waiter woken first (``resolve_first``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+from collections import deque
 from collections.abc import Collection
 from typing import Any
 
@@ -27,6 +28,24 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+def resolve_first(fut: asyncio.Future[Any], result: Any) -> None:
+    """``fut.set_result(result)`` (nothing if it is done: its waiter may have been cancelled), the wake-ups
+    that schedules moved to the front of the event loop's queue of ready callbacks, not behind those
+    already there. For an answer its waiter's market waits on: at 300 markets a placement's answer
+    reached the loop ~4 ms (median; p90 12 ms) after its worker had it, and the market's next frame
+    waits for the step that awaits it. The queue is asyncio's own (``BaseEventLoop._ready``, a deque, the
+    same since Python 3.4); a loop without one (uvloop) wakes the waiter in the usual order."""
+    if fut.done():
+        return
+    ready = getattr(fut.get_loop(), "_ready", None)
+    if not isinstance(ready, deque):
+        fut.set_result(result)
+        return
+    before = len(ready)
+    fut.set_result(result)  # schedules the waiters' wake-ups at the back of the queue...
+    ready.extendleft([ready.pop() for _ in range(len(ready) - before)])  # ...moved to the front, in order
 
 
 async def wait_ended(tasks: Collection[asyncio.Task[Any]], timeout: float, what: str) -> None:
