@@ -11,13 +11,14 @@ from decimal import Decimal as D
 from engines import Live
 from hypothesis import given
 from hypothesis import strategies as st
-from test_scale_engine import paper_engine
+from test_scale_engine import paper_engine, show_book
 
 from polymm.domain.market import Side
 from polymm.domain.portfolio import Fill
 from polymm.domain.quantiles import nearest_rank
 from polymm.venue import live as live_module
 from polymm.venue.execution import OrderRequest
+from polymm.venue.paper import PaperExecution
 from polymm_standin.server import run_exchange
 from polymm_standin.sim.matching import OrderType
 
@@ -118,7 +119,6 @@ async def test_a_requotes_placement_is_on_its_way_before_its_cancels_start(monke
     """A requote that cancels and places at once: the placement is handed to its worker in the step's
     own turn, the cancels start from the next. Started first (tried), the cancels' worker took the
     interpreter from the post's while it was handed over: at 20 markets tick-to-trade p50 1.6 → 3.3 ms."""
-    from test_scale_engine import show_book
 
     engine = paper_engine(1, default_model="fixed", default_tolerance_ticks=0)
     engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
@@ -251,25 +251,23 @@ async def test_a_placements_answer_wakes_its_step_ahead_of_the_callbacks_already
     assert order[0] == "step", order  # ahead of the five (behind them before)
 
 
-async def test_a_requotes_step_resumes_the_turn_after_its_cancels_are_answered(wait_until) -> None:
-    """A requote's cancels and placement go at once; the step ends once both are answered (its market's
-    next frame waits for it). It waited on the cancels' task through ``asyncio.wait``: a turn of the
-    loop more than needed. Here the venue answers the cancels late; the turns from that answer until the
-    step's caller resumes are counted."""
-    from test_scale_engine import show_book
+class LateCancels(PaperExecution):
+    """Paper execution whose cancels the venue answers when the test says (``answer``)."""
 
-    from polymm.venue.paper import PaperExecution
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer: asyncio.Future[None] | None = None
 
-    class LateCancels(PaperExecution):
-        def __init__(self) -> None:
-            super().__init__()
-            self.answer: asyncio.Future[None] | None = None
+    async def cancel(self, order_ids):
+        self.answer = asyncio.get_running_loop().create_future()
+        await self.answer  # the venue's answer, when the test gives it
+        return await super().cancel(order_ids)
 
-        async def cancel(self, order_ids):
-            self.answer = asyncio.get_running_loop().create_future()
-            await self.answer  # the venue's answer, when the test gives it
-            return await super().cancel(order_ids)
 
+async def requote_held_at_its_cancels(wait_until, order: list[str]):
+    """A one-market paper engine whose requote (cancels and placement at once) waits for the venue's answer
+    to its cancels: (engine, execution, market, the step's task — it notes ``"step"`` in ``order`` in the
+    turn it resumes: nothing after the cancels suspends)."""
     exe = LateCancels()
     engine = paper_engine(1, execution=exe, default_model="fixed", default_tolerance_ticks=0)
     engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
@@ -277,10 +275,24 @@ async def test_a_requotes_step_resumes_the_turn_after_its_cancels_are_answered(w
     show_book(engine, m, "0.48", "0.52")
     await engine.step(m.condition_id)
     show_book(engine, m, "0.49", "0.53")  # one tick up: cancels and placement at once
-    step = asyncio.ensure_future(engine.step(m.condition_id))
+
+    async def stepping() -> None:
+        await engine.step(m.condition_id)
+        order.append("step")
+
+    step = asyncio.ensure_future(stepping())
     await wait_until(lambda: exe.answer is not None and len(exe.open_orders(m.condition_id)) == 4)
+    assert exe.answer is not None
+    return engine, exe, m, step
+
+
+async def test_a_requotes_step_resumes_the_turn_after_its_cancels_are_answered(wait_until) -> None:
+    """A requote's cancels and placement go at once; the step ends once both are answered (its market's
+    next frame waits for it). It waited on the cancels' task through ``asyncio.wait``: a turn of the
+    loop more than needed. Here the venue answers the cancels late; the turns from that answer until the
+    step's caller resumes are counted."""
+    engine, exe, m, step = await requote_held_at_its_cancels(wait_until, [])
     with Turns() as turns:
-        assert exe.answer is not None
         exe.answer.set_result(None)
         at = turns.n
         await step
@@ -292,36 +304,8 @@ async def test_a_requotes_step_resumes_the_turn_after_its_cancels_are_answered(w
 
 async def test_a_requotes_step_resumes_ahead_of_the_callbacks_queued_before_its_cancels_ended(wait_until) -> None:
     """Likewise once a requote's cancels are answered: its step resumes before the callbacks already queued."""
-    from test_scale_engine import show_book
-
-    from polymm.venue.paper import PaperExecution
-
-    class LateCancels(PaperExecution):
-        def __init__(self) -> None:
-            super().__init__()
-            self.answer: asyncio.Future[None] | None = None
-
-        async def cancel(self, order_ids):
-            self.answer = asyncio.get_running_loop().create_future()
-            await self.answer
-            return await super().cancel(order_ids)
-
-    exe = LateCancels()
-    engine = paper_engine(1, execution=exe, default_model="fixed", default_tolerance_ticks=0)
-    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
-    (m,) = engine.markets.values()
     order: list[str] = []
-    show_book(engine, m, "0.48", "0.52")
-    await engine.step(m.condition_id)
-    show_book(engine, m, "0.49", "0.53")  # one tick up: cancels and placement at once
-
-    async def stepping() -> None:
-        await engine.step(m.condition_id)
-        order.append("step")  # in the turn the step resumes (nothing after the cancels suspends)
-
-    step = asyncio.ensure_future(stepping())
-    await wait_until(lambda: exe.answer is not None and len(exe.open_orders(m.condition_id)) == 4)
-    assert exe.answer is not None
+    engine, exe, m, step = await requote_held_at_its_cancels(wait_until, order)
     exe.answer.set_result(None)  # the cancels' task wakes next ...
     loop = asyncio.get_running_loop()
     for _ in range(5):  # ... and the loop's other work is queued behind it
