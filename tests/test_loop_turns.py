@@ -148,6 +148,49 @@ async def test_a_requotes_placement_is_on_its_way_before_its_cancels_start(monke
     await engine.stop(cancel_orders=False)
 
 
+class HeldReply:
+    """A live execution's replies to posts held back: the venue answers (``replied`` is set), then the
+    worker waits until ``release()``, which blocks the event loop — no turn — until the worker has put
+    the reply on the loop's queue (whether it did within 10 s)."""
+
+    def __init__(self, exe, monkeypatch) -> None:
+        import threading
+
+        self.replied, self._go, self._handed = threading.Event(), threading.Event(), threading.Event()
+        post, worker = exe._client.post_orders, []
+        loop = asyncio.get_running_loop()
+        threadsafe = loop.call_soon_threadsafe
+
+        def answered_then_held(*a, **k):
+            r = post(*a, **k)  # the venue answers (the loop still runs: the stand-in is on it)
+            worker.append(threading.get_ident())
+            self.replied.set()
+            self._go.wait(10)  # ... and the reply is handed over once the loop is held
+            return r
+
+        def noting(*a, **k):
+            handle = threadsafe(*a, **k)
+            if worker and threading.get_ident() == worker[0]:
+                self._handed.set()  # the reply is on the loop's queue
+            return handle
+
+        monkeypatch.setattr(exe._client, "post_orders", answered_then_held)
+        monkeypatch.setattr(loop, "call_soon_threadsafe", noting)
+
+    def release(self) -> bool:
+        self._go.set()
+        return self._handed.wait(10)
+
+
+def quotes_off_the_touch(ex, n: int = 2) -> tuple:
+    """The stand-in's first market and ``n`` (1 or 2) quotes three ticks behind its best prices."""
+    m = ex.markets[0]
+    book = ex.matching.book(m.yes_token)
+    reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, D(10)),
+            OrderRequest(Side.SELL, book.asks[-1][0] + 3 * m.tick.pips, D(10))]
+    return m, reqs[:n]
+
+
 async def test_a_placements_answer_reaches_its_step_in_two_turns_of_the_loop(monkeypatch, wait_until) -> None:
     """The worker's reply to a post went through the executor's future, a task of its own and a shield
     before the step resumed: four turns of the loop, each behind the callbacks queued before it (at 300
@@ -155,42 +198,15 @@ async def test_a_placements_answer_reaches_its_step_in_two_turns_of_the_loop(mon
     later; the market's next frame waits for the step). Now the reply is booked in the turn it reaches
     the loop and the step resumes in the next. Here the loop is held while the worker hands the reply
     over, then the turns until the step's caller resumes are counted."""
-    import threading
-
     from engines import Live
 
-    loop = asyncio.get_running_loop()
     async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
-        m = ex.markets[0]
-        book = ex.matching.book(m.yes_token)
-        reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, D(10)),
-                OrderRequest(Side.SELL, book.asks[-1][0] + 3 * m.tick.pips, D(10))]
-        post = exe._client.post_orders
-        worker: list[int] = []
-        replied, go, handed = threading.Event(), threading.Event(), threading.Event()
-
-        def answered_then_held(*a, **k):
-            r = post(*a, **k)  # the venue answers (the loop still runs: the stand-in is on it)
-            worker.append(threading.get_ident())
-            replied.set()
-            go.wait(10)  # ... and the reply is handed over once the loop is held
-            return r
-
-        threadsafe = loop.call_soon_threadsafe
-
-        def noting(*a, **k):
-            handle = threadsafe(*a, **k)
-            if worker and threading.get_ident() == worker[0]:
-                handed.set()  # the reply is on the loop's queue
-            return handle
-
-        monkeypatch.setattr(exe._client, "post_orders", answered_then_held)
-        monkeypatch.setattr(loop, "call_soon_threadsafe", noting)
+        m, reqs = quotes_off_the_touch(ex)
+        held = HeldReply(exe, monkeypatch)
         with Turns() as turns:
             step = asyncio.ensure_future(exe.place_many(m, None, reqs))
-            await wait_until(replied.is_set)
-            go.set()
-            assert handed.wait(10)  # the loop held (no turn) until the reply is queued
+            await wait_until(held.replied.is_set)
+            assert held.release()  # the loop held (no turn) until the reply is queued
             at = turns.n
             accepted = await step
             took = turns.n - at
@@ -205,46 +221,22 @@ async def test_a_placements_answer_wakes_its_step_ahead_of_the_callbacks_already
     booked (at 300 markets the loop's queue is socket reads and other steps' replies: the answer reached
     its step ~4 ms after the worker had it, p90 12 ms). Here callbacks are queued behind the reply while
     the loop is held; the step resumes before them."""
-    import threading
-
     from engines import Live
 
     loop = asyncio.get_running_loop()
     order: list[str] = []
     async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
-        m = ex.markets[0]
-        book = ex.matching.book(m.yes_token)
-        reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, D(10))]
-        post = exe._client.post_orders
-        worker: list[int] = []
-        replied, go, handed = threading.Event(), threading.Event(), threading.Event()
-
-        def answered_then_held(*a, **k):
-            r = post(*a, **k)
-            worker.append(threading.get_ident())
-            replied.set()
-            go.wait(10)  # the reply is handed over once the loop is held
-            return r
-
-        threadsafe = loop.call_soon_threadsafe
-
-        def noting(*a, **k):
-            handle = threadsafe(*a, **k)
-            if worker and threading.get_ident() == worker[0]:
-                handed.set()
-            return handle
+        m, reqs = quotes_off_the_touch(ex, 1)
+        held = HeldReply(exe, monkeypatch)
 
         async def stepping() -> list[str]:
             accepted = await exe.place_many(m, None, reqs)
             order.append("step")  # in the turn the step resumes
             return accepted
 
-        monkeypatch.setattr(exe._client, "post_orders", answered_then_held)
-        monkeypatch.setattr(loop, "call_soon_threadsafe", noting)
         step = asyncio.ensure_future(stepping())
-        await wait_until(replied.is_set)
-        go.set()
-        assert handed.wait(10)  # the reply is on the loop's queue; the loop is held here
+        await wait_until(held.replied.is_set)
+        assert held.release()  # the reply is on the loop's queue; the loop is held here
         for _ in range(5):  # the loop's other work, queued behind the reply
             loop.call_soon(order.append, "other")
         assert len(await step) == 1

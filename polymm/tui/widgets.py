@@ -649,7 +649,7 @@ class PositionsPanel(Static, Panel):
 
 
 class _PositionsTable:
-    """The positions panel's Rich table, row by row; ``rows`` counts the market rows (not the totals).
+    """The positions panel's table (a ``LineTable``), row by row; ``rows`` counts the market rows (not the totals).
     The columns fit ``width``: the Score column, then the Net YES one, give way before the market's
     name would get fewer than ``NAME_MIN`` columns; what we hold is never cut."""
 
