@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import ConfigError, Settings
 from ..domain.market import Market
+from ..state import StateStore
 from ..venue.reconnect import wait_event
 from .programs import initial_markets, start_metrics, stop_metrics
 from .venue import venue_error
@@ -22,16 +23,30 @@ log = logging.getLogger("polymm")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _echo_events(engine: Any) -> Callable[[int], None]:
-    """Engine events (the TUI's event log) as log lines."""
-    seen = [0.0]
+def _echo_events(store: StateStore) -> Callable[[int], None]:
+    """Engine events (the TUI's event log) as log lines, each once and in order.
+
+    Called after every turn of the loop that wrote to the store: it looks at the event ring (500
+    entries) only when the ring's slice changed, and then only at the entries after the last one it
+    logged (by identity: two events may share a timestamp)."""
     levels = {"error": logging.ERROR, "warning": logging.WARNING}
+    seen: list[Any] = [0, None]  # the ring's slice version, the last entry logged
 
     def echo(_version: int) -> None:
-        for e in engine.store.get("events", ()):
-            if e.ts > seen[0]:
-                seen[0] = e.ts
-                log.log(levels.get(e.level, logging.INFO), e.text, extra={"source": "engine"})
+        version = store.slice_version("events")
+        if version == seen[0]:
+            return
+        seen[0] = version
+        events = store.get("events", ())
+        new = []
+        for e in reversed(events):
+            if e is seen[1]:
+                break
+            new.append(e)
+        if events:
+            seen[1] = events[-1]
+        for e in reversed(new):
+            log.log(levels.get(e.level, logging.INFO), e.text, extra={"source": "engine"})
 
     return echo
 
@@ -93,7 +108,7 @@ async def _run_engine(settings: Settings, mode: str, stop: asyncio.Event, rearm:
         return 0  # stopped before anything started
     engine = Engine(settings, markets, mode=mode)
     selection.journal(engine)
-    engine.store.subscribe(_echo_events(engine))
+    engine.store.subscribe(_echo_events(engine.store))
     try:
         metrics = await start_metrics(engine, settings.metrics_port)
     except ConfigError as e:  # e.g. the port is taken: bad input, nothing started
