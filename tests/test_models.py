@@ -890,3 +890,11 @@ def test_pm4_liquidity_premium_c_risk_over_kappa_by_hand() -> None:
         PM4Params(kappa0=0.0)
     with pytest.raises(ValueError, match="c_risk: must be >= 0"):
         PM4Params(c_risk=-0.1)
+
+
+@given(st.floats(0, 1e6), st.floats(-1e6, 1e6), st.floats(0, 1e6), st.integers(0, 10**6), st.floats(0, 1e6))
+def test_a_state_with_another_fair_value_is_the_state_replace_gives(fair: float, mid: float, var: float, n: int,
+                                                                    new_fair: float) -> None:
+    s = ModelState(fair, mid, var, var / 2, var / 3, n, 12.5, var * 4, 0.25)
+    assert s.with_fair(new_fair) == replace(s, fair=new_fair)
+    assert s.with_fair(new_fair).fair == new_fair and s.fair == fair

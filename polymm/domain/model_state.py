@@ -76,6 +76,12 @@ class ModelState:
         """``J = clip(abs_fast / abs_slow, lo, hi)`` (``regime_ratio``)."""
         return regime_ratio(self.abs_fast, self.abs_slow, lo, hi)
 
+    def with_fair(self, fair: float) -> ModelState:
+        """This state with ``fair`` in place of its fair value (``dataclasses.replace``, without its
+        field-by-field introspection: a step makes one)."""
+        return _new_state(fair, self.last_mid, self.var, self.abs_fast, self.abs_slow, self.n, self.last_t, self.sq,
+                          self.dt)
+
 
 _new_state = slots_constructor(ModelState)
 

@@ -10,7 +10,6 @@ liquidity regime quotes nothing; a competitor ``match`` joins the best prices.
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 
 from ..market import Side
@@ -46,7 +45,7 @@ class SignalAwareModel(QuotingModel):
         min_spread = float(inputs.params.spread) * widen + 2 * back_off * tick / PIPS_PER_UNIT
         state = inputs.state
         if snap.flow.skew_ticks and state.fair is not None:
-            state = replace(state, fair=state.fair + snap.flow.skew_ticks * tick)
+            state = state.with_fair(state.fair + snap.flow.skew_ticks * tick)
         targets = self.quote_around(inputs, state, min_spread)
         if snap.competitor.suggestion == "match":
             targets = _join_best(view, targets)
