@@ -66,7 +66,7 @@ from ..state import (
 from ..venue.execution import Execution, OpenOrder, OrderRequest, Pacing, route
 from ..venue.listing import listing_problems
 from ..venue.live import LiveExecution
-from ..venue.reconnect import resolve_first
+from ..venue.reconnect import resolve_first, start_first
 from ..venue.recorder import FrameWriter
 from ..venue.rest import PublicClient
 from ..venue.retry import describe as venue_error
@@ -1425,10 +1425,11 @@ class Engine:
             checked = self._recheck(market, plan.place, params, events)
             if not checked.cut and len(checked.quotes) == len(plan.place):
                 # the placement goes on in this task (it reaches the worker pool without a turn of the loop:
-                # tick-to-trade), the cancels in one of their own, from the next turn: started here, their
-                # worker took the interpreter from the post's (at 20 markets tick-to-trade p50 1.6 → 3.3 ms)
+                # tick-to-trade), the cancels in one of their own, as soon as this step gives up the loop —
+                # its post on its way (started here, their worker took the interpreter from the post's: at
+                # 20 markets tick-to-trade p50 1.6 → 3.3 ms), ahead of the callbacks queued meanwhile
                 over: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()
-                self._keep(asyncio.ensure_future(self._cancels(list(plan.cancel), over)))
+                self._keep(start_first(self._cancels(list(plan.cancel), over), name=f"cancels {cid[:10]}"))
                 try:
                     placed = await self._place(market, book, plan.place, params, events, origin_ns)
                 finally:

@@ -1,6 +1,7 @@
 """What every venue WebSocket client needs: jittered exponential backoff and the PING loop; and the one
 way polymm waits, with a time limit, for an event (``wait_event``) and for cancelled tasks to end
-(``wait_ended``); and a future resolved with its waiter woken first (``resolve_first``)."""
+(``wait_ended``); and a future resolved with its waiter woken first (``resolve_first``), a task started
+first (``start_first``)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Coroutine
+from typing import Any, TypeVar
 
 import websockets
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
@@ -46,6 +49,22 @@ def resolve_first(fut: asyncio.Future[Any], result: Any) -> None:
     before = len(ready)
     fut.set_result(result)  # schedules the waiters' wake-ups at the back of the queue...
     ready.extendleft([ready.pop() for _ in range(len(ready) - before)])  # ...moved to the front, in order
+
+
+def start_first(coro: Coroutine[Any, Any, T], name: str | None = None) -> asyncio.Task[T]:
+    """``asyncio.create_task(coro)``, its first step moved to the front of the event loop's queue of ready
+    callbacks (``resolve_first``'s queue): it starts as soon as the running callback gives up the loop,
+    not behind the callbacks already queued. For a requote's cancels, started once its placement is on
+    its way: from the back of the queue they waited a turn of the loop (at 300 markets ~4 ms at the
+    median, p90 12 ms) and the market's next frame waits for them."""
+    loop = asyncio.get_running_loop()
+    ready = getattr(loop, "_ready", None)
+    if not isinstance(ready, deque):
+        return loop.create_task(coro, name=name)
+    before = len(ready)
+    task = loop.create_task(coro, name=name)
+    ready.extendleft([ready.pop() for _ in range(len(ready) - before)])
+    return task
 
 
 async def wait_ended(tasks: Collection[asyncio.Task[Any]], timeout: float, what: str) -> None:
