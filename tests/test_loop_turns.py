@@ -185,6 +185,25 @@ class HeldReply:
         self._go.set()
         return self._handed.wait(10)
 
+    async def answered_with_five_behind(self, wait_until, call) -> tuple:
+        """``await call()`` in a task of its own while its reply is held; once released (the reply on the
+        loop's queue, the loop held), five callbacks are queued behind the reply. Returns the call's result
+        and the order the task resumed in (``"waiter"``) among the five (``"other"``)."""
+        loop = asyncio.get_running_loop()
+        order: list[str] = []
+
+        async def waiting():
+            result = await call()
+            order.append("waiter")  # in the turn the waiter resumes
+            return result
+
+        waiter = asyncio.ensure_future(waiting())
+        await wait_until(self.replied.is_set)
+        assert self.release()  # the reply is on the loop's queue; the loop is held here
+        for _ in range(5):  # the loop's other work, queued behind the reply
+            loop.call_soon(order.append, "other")
+        return await waiter, order
+
 
 def quotes_off_the_touch(ex, n: int = 2) -> tuple:
     """The stand-in's first market and ``n`` (1 or 2) quotes three ticks behind its best prices."""
@@ -202,7 +221,6 @@ async def test_a_placements_answer_reaches_its_step_in_two_turns_of_the_loop(mon
     later; the market's next frame waits for the step). Now the reply is booked in the turn it reaches
     the loop and the step resumes in the next. Here the loop is held while the worker hands the reply
     over, then the turns until the step's caller resumes are counted."""
-    from engines import Live
 
     async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
         m, reqs = quotes_off_the_touch(ex)
@@ -225,26 +243,13 @@ async def test_a_placements_answer_wakes_its_step_ahead_of_the_callbacks_already
     booked (at 300 markets the loop's queue is socket reads and other steps' replies: the answer reached
     its step ~4 ms after the worker had it, p90 12 ms). Here callbacks are queued behind the reply while
     the loop is held; the step resumes before them."""
-    from engines import Live
 
-    loop = asyncio.get_running_loop()
-    order: list[str] = []
     async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
         m, reqs = quotes_off_the_touch(ex, 1)
         held = HeldReply(exe, monkeypatch)
-
-        async def stepping() -> list[str]:
-            accepted = await exe.place_many(m, None, reqs)
-            order.append("step")  # in the turn the step resumes
-            return accepted
-
-        step = asyncio.ensure_future(stepping())
-        await wait_until(held.replied.is_set)
-        assert held.release()  # the reply is on the loop's queue; the loop is held here
-        for _ in range(5):  # the loop's other work, queued behind the reply
-            loop.call_soon(order.append, "other")
-        assert len(await step) == 1
-    assert order[0] == "step", order  # ahead of the five (behind them before)
+        accepted, order = await held.answered_with_five_behind(wait_until, lambda: exe.place_many(m, None, reqs))
+        assert len(accepted) == 1
+    assert order[0] == "waiter", order  # ahead of the five (behind them before)
 
 
 class LateCancels(PaperExecution):
@@ -320,27 +325,15 @@ async def test_a_cancels_answer_wakes_its_waiter_ahead_of_the_callbacks_already_
     its placement 15 ms). Now it is booked in the turn it reaches the loop, its waiter woken first. Here
     callbacks are queued behind the reply while the loop is held; the waiter resumes before them, with the
     orders closed."""
-    loop = asyncio.get_running_loop()
-    order: list[str] = []
     async with run_exchange(port=0, seed=43, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
         m, reqs = quotes_off_the_touch(ex)
         ids = await exe.place_many(m, None, reqs)
         assert len(ids) == 2
         held = HeldReply(exe, monkeypatch, "cancel_orders")
-
-        async def cancelling() -> list[str]:
-            gone = await exe.cancel(ids)
-            order.append("cancel")  # in the turn the waiter resumes
-            return gone
-
-        waiter = asyncio.ensure_future(cancelling())
-        await wait_until(held.replied.is_set)
-        assert held.release()  # the reply is on the loop's queue; the loop is held here
-        for _ in range(5):  # the loop's other work, queued behind the reply
-            loop.call_soon(order.append, "other")
-        assert sorted(await waiter) == sorted(ids)
+        gone, order = await held.answered_with_five_behind(wait_until, lambda: exe.cancel(ids))
+        assert sorted(gone) == sorted(ids)
         assert exe.open_orders(m.condition_id) == []  # booked: both closed
-    assert order[0] == "cancel", order  # ahead of the five (behind them before)
+    assert order[0] == "waiter", order  # ahead of the five (behind them before)
 
 
 async def test_a_cancel_the_venue_refuses_leaves_its_orders_counted_and_the_next_one_waits_its_turn() -> None:
