@@ -30,21 +30,22 @@ def _echo_events(store: StateStore) -> Callable[[int], None]:
     entries) only when the ring's slice changed, and then only at the entries after the last one it
     logged (by identity: two events may share a timestamp)."""
     levels = {"error": logging.ERROR, "warning": logging.WARNING}
-    seen: list[Any] = [0, None]  # the ring's slice version, the last entry logged
+    seen_version, last = 0, None  # the ring's slice version when last read, the last entry logged
 
     def echo(_version: int) -> None:
+        nonlocal seen_version, last
         version = store.slice_version("events")
-        if version == seen[0]:
+        if version == seen_version:
             return
-        seen[0] = version
+        seen_version = version
         events = store.get("events", ())
         new = []
         for e in reversed(events):
-            if e is seen[1]:
+            if e is last:
                 break
             new.append(e)
         if events:
-            seen[1] = events[-1]
+            last = events[-1]
         for e in reversed(new):
             log.log(levels.get(e.level, logging.INFO), e.text, extra={"source": "engine"})
 

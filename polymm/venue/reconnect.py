@@ -9,7 +9,7 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any, TypeVar
 
 import websockets
@@ -33,38 +33,36 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     return True
 
 
-def resolve_first(fut: asyncio.Future[Any], result: Any) -> None:
-    """``fut.set_result(result)`` (nothing if it is done: its waiter may have been cancelled), the wake-ups
-    that schedules moved to the front of the event loop's queue of ready callbacks, not behind those
-    already there. For an answer its waiter's market waits on: at 300 markets a placement's answer
-    reached the loop ~4 ms (median; p90 12 ms) after its worker had it, and the market's next frame
-    waits for the step that awaits it. The queue is asyncio's own (``BaseEventLoop._ready``, a deque, the
-    same since Python 3.4); a loop without one (uvloop) wakes the waiter in the usual order."""
-    if fut.done():
-        return
-    ready = getattr(fut.get_loop(), "_ready", None)
+def _queued_first(loop: asyncio.AbstractEventLoop, schedule: Callable[[], T]) -> T:
+    """``schedule()``, the callbacks it queued moved to the front of the event loop's queue of ready
+    callbacks (in their order), not behind those already there. The queue is asyncio's own
+    (``BaseEventLoop._ready``, a deque, the same since Python 3.4); on a loop without one (uvloop) they
+    stay where ``schedule`` put them."""
+    ready = getattr(loop, "_ready", None)
     if not isinstance(ready, deque):
-        fut.set_result(result)
-        return
+        return schedule()
     before = len(ready)
-    fut.set_result(result)  # schedules the waiters' wake-ups at the back of the queue...
+    out = schedule()  # queues at the back...
     ready.extendleft([ready.pop() for _ in range(len(ready) - before)])  # ...moved to the front, in order
+    return out
+
+
+def resolve_first(fut: asyncio.Future[Any], result: Any) -> None:
+    """``fut.set_result(result)`` (nothing if it is done: its waiter may have been cancelled), its
+    waiters woken ahead of the callbacks already queued (``_queued_first``). For an answer its waiter's
+    market waits on: at 300 markets a placement's answer reached the loop ~4 ms (median; p90 12 ms)
+    after its worker had it, and the market's next frame waits for the step that awaits it."""
+    if not fut.done():
+        _queued_first(fut.get_loop(), lambda: fut.set_result(result))
 
 
 def start_first(coro: Coroutine[Any, Any, T], name: str | None = None) -> asyncio.Task[T]:
-    """``asyncio.create_task(coro)``, its first step moved to the front of the event loop's queue of ready
-    callbacks (``resolve_first``'s queue): it starts as soon as the running callback gives up the loop,
-    not behind the callbacks already queued. For a requote's cancels, started once its placement is on
-    its way: from the back of the queue they waited a turn of the loop (at 300 markets ~4 ms at the
-    median, p90 12 ms) and the market's next frame waits for them."""
+    """``asyncio.create_task(coro)``, its first step ahead of the callbacks already queued
+    (``_queued_first``): it starts as soon as the running callback gives up the loop. For a requote's
+    cancels, started once its placement is on its way: from the back of the queue they waited a turn of
+    the loop (at 300 markets ~4 ms at the median, p90 12 ms) and the market's next frame waits for them."""
     loop = asyncio.get_running_loop()
-    ready = getattr(loop, "_ready", None)
-    if not isinstance(ready, deque):
-        return loop.create_task(coro, name=name)
-    before = len(ready)
-    task = loop.create_task(coro, name=name)
-    ready.extendleft([ready.pop() for _ in range(len(ready) - before)])
-    return task
+    return _queued_first(loop, lambda: loop.create_task(coro, name=name))
 
 
 async def wait_ended(tasks: Collection[asyncio.Task[Any]], timeout: float, what: str) -> None:
