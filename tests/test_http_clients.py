@@ -25,7 +25,7 @@ from engines import ours, running_engine
 from py_clob_client_v2.exceptions import PolyApiException
 from py_clob_client_v2.http_helpers import helpers
 
-from polymm.venue.http_clients import AcyclicAsyncClient, AcyclicClient, PooledClient, install_sdk_client
+from polymm.venue.http_clients import AcyclicAsyncClient, AcyclicClient, PooledClient, install_sdk_client, when_sent
 from polymm_standin.server import run_exchange
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -109,10 +109,11 @@ async def test_with_a_proxy_in_the_environment_the_sdk_keeps_httpx(monkeypatch: 
 
 
 @contextlib.asynccontextmanager
-async def echo_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
-    """A server that answers what it was sent (``/echo``, gzipped when asked), refuses (``/busy``: a 429)
-    and never answers (``/never``); its base URL."""
+async def echo_server(tls: ssl.SSLContext | None = None, held: asyncio.Event | None = None) -> AsyncIterator[str]:
+    """A server that answers what it was sent (``/echo``, gzipped when asked), refuses (``/busy``: a 429),
+    never answers (``/never``) and answers once ``held`` is set (``/held``); its base URL."""
     never = asyncio.Event()
+    held = held or asyncio.Event()  # ``/held`` answers once it is set
 
     async def echo(request: web.Request) -> web.Response:
         body = await request.read()
@@ -129,10 +130,15 @@ async def echo_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
         await never.wait()
         return web.Response()
 
+    async def hold(_: web.Request) -> web.Response:
+        await held.wait()
+        return web.json_response({"held": True})
+
     app = web.Application()
     app.router.add_route("*", "/echo", echo)
     app.router.add_get("/busy", busy)
     app.router.add_get("/never", hang)
+    app.router.add_post("/held", hold)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
@@ -212,3 +218,41 @@ async def test_the_pool_verifies_the_venue_as_httpx_does(tmp_path: Path, monkeyp
         assert reply.status_code == 200 and reply.json()["body"] == '{"a":1}'
         for client in (stranger, trusting):
             client.close()
+
+
+async def test_a_request_is_told_as_it_leaves_not_when_answered(wait_until: Callable,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tick-to-trade ends as the order leaves (``LiveExecution._post_if_open``): ``when_sent``'s callback
+    runs once the request is written, while the venue still holds the reply; once only, on the thread
+    that sent; never for a request that did not leave; and not at all through a client that cannot tell."""
+    held = asyncio.Event()
+    async with echo_server(held=held) as base:
+        client = PooledClient()
+        monkeypatch.setattr(helpers, "_http_client", client)
+        told: list[str] = []
+
+        def post() -> object:
+            with when_sent(lambda: told.append("left")) as will:
+                assert will
+                reply = helpers.post(f"{base}/held", data={"order": 1})
+                helpers.get(f"{base}/echo")  # a second request in the block: told once only
+                return reply
+
+        answer = asyncio.ensure_future(asyncio.to_thread(post))
+        await wait_until(lambda: told, timeout=10)
+        assert told == ["left"] and not answer.done()  # told while the venue still holds the reply
+        held.set()
+        assert await answer == {"held": True} and told == ["left"]
+
+        def refused() -> None:
+            with when_sent(lambda: told.append("refused")), pytest.raises(PolyApiException):
+                helpers.get("http://127.0.0.1:1/echo")  # nothing listens on port 1
+            helpers.get(f"{base}/echo")  # after the block: nothing to tell
+
+        await asyncio.to_thread(refused)
+        assert told == ["left"]
+        client.close()
+    monkeypatch.setattr(helpers, "_http_client", httpx.Client())
+    with when_sent(lambda: told.append("httpx")) as will:
+        assert not will
+    assert told == ["left"]

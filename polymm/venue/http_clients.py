@@ -23,20 +23,27 @@ for the interpreter meanwhile (a switch interval at a time). httpx spent most of
 second, and the steps that came right after a post ran at half speed. A one-order post took 1.39 ms of
 the worker's CPU through httpx and 0.96 ms through the pool; with the dashboard in the process (three
 threads sharing the interpreter) ``scale_bench``'s 300-market phase, side by side twice: tick-to-trade
-p50 1.91 / 1.94 → 1.59 / 1.49 ms, p99 13.6 / 18.6 → 10.8 / 10.7 ms. Left out: HTTP/2 (each worker keeps
+p50 1.91 / 1.94 → 1.59 / 1.49 ms, p99 13.6 / 18.6 → 10.8 / 10.7 ms (ended at the SDK call; ``when_sent``
+now ends it as the request is written). Left out: HTTP/2 (each worker keeps
 a connection of its own; the venue answers HTTP/1.1 alike), and proxies — with one in the environment
 (``HTTPS_PROXY`` and the like) the SDK keeps an ``AcyclicClient``, as httpx honours it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json as json_lib
+import logging
+import threading
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import httpx
 import urllib3
+import urllib3.connection
+
+log = logging.getLogger(__name__)
 
 #: What the SDK's own client waits (httpx's default): to connect, and for each read of the reply
 SDK_TIMEOUT_S = 5.0
@@ -92,6 +99,58 @@ class PooledReply:
         return json_lib.loads(self.content)
 
 
+_sending = threading.local()  # ``when_sent``'s callback for the thread's next request
+
+
+@contextlib.contextmanager
+def when_sent(callback: Callable[[], None]) -> Iterator[bool]:
+    """Within the block, ``callback()`` runs on this thread as the thread's next request through the SDK's
+    ``PooledClient`` leaves — its bytes written to the socket, before the reply is waited for — once.
+    Yields whether it will: False when the SDK's client is another (``install_sdk_client``: a proxy),
+    which cannot tell; nothing runs for a request that never left (refused before it was written)."""
+    from py_clob_client_v2.http_helpers import helpers
+
+    if not isinstance(helpers._http_client, PooledClient):
+        yield False
+        return
+    _sending.callback = callback
+    try:
+        yield True
+    finally:
+        _sending.callback = None
+
+
+def _left() -> None:
+    """A request through the pool was written: the thread's ``when_sent`` callback, if any, runs now."""
+    callback = getattr(_sending, "callback", None)
+    if callback is not None:
+        _sending.callback = None
+        try:
+            callback()
+        except Exception:  # the request is on its way whatever its observer does
+            log.exception("a when_sent callback failed")
+
+
+class _Connection(urllib3.connection.HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)
+        _left()
+
+
+class _TlsConnection(urllib3.connection.HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        super().request(*args, **kwargs)
+        _left()
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TlsPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _TlsConnection
+
+
 class PooledClient:
     """py-clob-client-v2's HTTP client, served by urllib3's connection pool (module docstring: less of the
     interpreter's time a request than httpx). It takes the one call the SDK makes (``helpers.request``:
@@ -105,6 +164,7 @@ class PooledClient:
         self._pool = urllib3.PoolManager(
             maxsize=connections, retries=False, timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
             ssl_context=httpx.create_ssl_context())
+        self._pool.pool_classes_by_scheme = {"http": _Pool, "https": _TlsPool}  # they tell ``when_sent``
 
     def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
                 content: bytes | None = None, json: Any = None,
@@ -167,4 +227,4 @@ def install_sdk_client() -> SdkClient:
     return client
 
 
-__all__ = ["AcyclicAsyncClient", "AcyclicClient", "PooledClient", "PooledReply", "install_sdk_client"]
+__all__ = ["AcyclicAsyncClient", "AcyclicClient", "PooledClient", "PooledReply", "install_sdk_client", "when_sent"]

@@ -80,6 +80,7 @@ from ..domain.quantiles import nearest_rank
 from ..domain.signals import EventConfig
 from ..domain.strategy import order_expiry
 from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital, route, sellable
+from .http_clients import when_sent
 from .lane import Lane, split_cancels, split_in_order
 from .order_tracker import OrderTracker
 from .ratelimit import STANDARD, Abandoned, Priority, RateLimiter, VenueLimits, WireBucket
@@ -104,10 +105,11 @@ REPLAY_OVERLAP_S = 120.0
 #: A replay books its trades in slices of this much event-loop time, the loop's other work between them
 REPLAY_SLICE_S = 0.002
 FORGET_MARGIN_S = 120.0  # ledger legs are forgotten this long before the oldest trade a replay can bring
-#: ``_post_now`` waits at most this long for the post's worker to take it (``_post_if_open``): meanwhile the
-#: event loop's thread gives up the interpreter, so the request leaves now — not after the worker has
-#: waited out the loop's switch interval for it (at 300 markets ~1.2 ms of a post's tick-to-trade at the
-#: median, 5 ms at the 99th percentile)
+#: ``_post_now`` waits at most this long for the post's worker to send it (``_post_if_open``: the request
+#: written to the venue's socket): meanwhile the event loop's thread gives up the interpreter, so the
+#: request leaves now — not after the worker has waited out the loop's switch interval for it (at 300
+#: markets ~1.2 ms of a post's tick-to-trade at the median, 5 ms at the 99th percentile) — and the worker
+#: is waiting on the venue, not running Python beside the loop, once the loop goes on
 HANDOFF_WAIT_S = 0.001
 PROMISE_S = 2.0  # rate-limit room promised to a strategy step (``try_place``) lapses if not used by then
 RETRYABLE = {425, 429, 500, 502, 503, 504, None}  # None: no answer (network error, timeout)
@@ -699,7 +701,7 @@ class LiveExecution:
         work = self._pool.submit(self._post_if_open, self._post_args(signed), (origin_ns,), taken)
         work.add_done_callback(functools.partial(_on_loop, loop, self._post_answered, market, signed, sent,
                                                  landed, answer))
-        taken.wait(HANDOFF_WAIT_S)  # the worker takes the interpreter now (``HANDOFF_WAIT_S``)
+        taken.wait(HANDOFF_WAIT_S)  # the worker takes the interpreter and sends it now (``HANDOFF_WAIT_S``)
         return landed, answer
 
     def _post_answered(self, market: Market, batch: list[tuple[Any, str]], sent: float,
@@ -1028,13 +1030,12 @@ class LiveExecution:
 
     def _post_if_open(self, args: list[Any], origins: Sequence[int] = (), taken: threading.Event | None = None) -> Any:
         """Runs on a worker thread: post the batch unless a kill closed the gate meanwhile. Tick-to-trade
-        ends here, as the request leaves, for each frame it answers (a deque's append is thread-safe).
-        ``taken`` is set once the post is on its way (or refused): ``_post_now`` waits for it."""
-        try:
-            if not self._gate_open.is_set():
-                raise _GateClosed
-            if not self._wire_orders.take(len(args), lambda: not self._gate_open.is_set()):
-                raise _GateClosed  # a kill while it waited for the venue's bucket: never sent
+        ends as the request leaves — its bytes written to the venue's socket (``http_clients.when_sent``;
+        as the SDK is called, when its client cannot tell) — for each frame it answers (a deque's append
+        is thread-safe). ``taken`` is set then too (or once the post is refused or fails before it left):
+        ``_post_now`` waits for it, so the worker builds and writes the request while the event loop's
+        thread waits, and is waiting on the venue — not running Python beside the loop — once it resumes."""
+        def left() -> None:
             now_ns, now = time.perf_counter_ns(), time.monotonic()
             for origin_ns in origins:
                 if origin_ns:
@@ -1042,10 +1043,21 @@ class LiveExecution:
                     self.tick_to_trade.append((now, ms))
                     if self.on_tick_to_trade is not None:
                         self.on_tick_to_trade(ms / 1000)
+            if taken is not None:
+                taken.set()
+
+        try:
+            if not self._gate_open.is_set():
+                raise _GateClosed
+            if not self._wire_orders.take(len(args), lambda: not self._gate_open.is_set()):
+                raise _GateClosed  # a kill while it waited for the venue's bucket: never sent
+            with when_sent(left) as told:
+                if not told:
+                    left()
+                return self._client.post_orders(args, True)
         finally:
             if taken is not None:
                 taken.set()
-        return self._client.post_orders(args, True)
 
     async def _urgent_run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._urgent, functools.partial(fn, *args))
