@@ -24,9 +24,9 @@ second, and the steps that came right after a post ran at half speed. A one-orde
 the worker's CPU through httpx and 0.96 ms through the pool; with the dashboard in the process (three
 threads sharing the interpreter) ``scale_bench``'s 300-market phase, side by side twice: tick-to-trade
 p50 1.91 / 1.94 → 1.59 / 1.49 ms, p99 13.6 / 18.6 → 10.8 / 10.7 ms (ended at the SDK call; ``when_sent``
-now ends it as the request is written). Left out: HTTP/2 (each worker keeps
-a connection of its own; the venue answers HTTP/1.1 alike), and proxies — with one in the environment
-(``HTTPS_PROXY`` and the like) the SDK keeps an ``AcyclicClient``, as httpx honours it.
+now ends it as the request is written). Left out: HTTP/2 (each worker keeps a connection of its own;
+the venue answers HTTP/1.1 alike), and proxies — with one in the environment (``HTTPS_PROXY`` and the
+like) the SDK keeps an ``AcyclicClient``, as httpx honours it.
 """
 
 from __future__ import annotations
@@ -131,16 +131,20 @@ def _left() -> None:
             log.exception("a when_sent callback failed")
 
 
-class _Connection(urllib3.connection.HTTPConnection):
+class _Tells(urllib3.connection.HTTPConnection):
+    """A connection that tells ``when_sent`` once it has written a request (headers and body)."""
+
     def request(self, *args: Any, **kwargs: Any) -> None:
         super().request(*args, **kwargs)
         _left()
 
 
-class _TlsConnection(urllib3.connection.HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        super().request(*args, **kwargs)
-        _left()
+class _Connection(_Tells):
+    pass
+
+
+class _TlsConnection(_Tells, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _Pool(urllib3.HTTPConnectionPool):
