@@ -131,7 +131,7 @@ def _left() -> None:
             log.exception("a when_sent callback failed")
 
 
-class _Tells(urllib3.connection.HTTPConnection):
+class _Connection(urllib3.connection.HTTPConnection):
     """A connection that tells ``when_sent`` once it has written a request (headers and body)."""
 
     def request(self, *args: Any, **kwargs: Any) -> None:
@@ -139,12 +139,8 @@ class _Tells(urllib3.connection.HTTPConnection):
         _left()
 
 
-class _Connection(_Tells):
-    pass
-
-
-class _TlsConnection(_Tells, urllib3.connection.HTTPSConnection):
-    pass
+class _TlsConnection(_Connection, urllib3.connection.HTTPSConnection):
+    """``_Connection`` over TLS (its ``request`` first, then HTTPS's)."""
 
 
 class _Pool(urllib3.HTTPConnectionPool):
@@ -200,8 +196,6 @@ def _as_httpx(e: urllib3.exceptions.HTTPError) -> httpx.TransportError:
         kind = httpx.ConnectTimeout
     elif isinstance(e, x.ReadTimeoutError):
         kind = httpx.ReadTimeout
-    elif isinstance(e, x.ProxyError):
-        kind = httpx.ProxyError
     elif isinstance(e, x.ProtocolError):  # reset, or closed before the reply
         kind = httpx.ReadError
     else:
