@@ -25,7 +25,18 @@ from engines import ours, running_engine
 from py_clob_client_v2.exceptions import PolyApiException
 from py_clob_client_v2.http_helpers import helpers
 
-from polymm.venue.http_clients import AcyclicAsyncClient, AcyclicClient, PooledClient, install_sdk_client, when_sent
+from polymm.venue.http_clients import (
+    READY_BODY_MAX,
+    AcyclicAsyncClient,
+    AcyclicClient,
+    Captured,
+    PooledClient,
+    Prepared,
+    capturing,
+    install_sdk_client,
+    replying,
+    when_sent,
+)
 from polymm_standin.server import run_exchange
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -256,3 +267,42 @@ async def test_a_request_is_told_as_it_leaves_not_when_answered(wait_until: Call
     with when_sent(lambda: told.append("httpx")) as will:
         assert not will
     assert told == ["left"]
+
+
+async def test_a_post_split_in_two_sends_and_reads_what_the_sdk_would() -> None:
+    """``LiveExecution`` sends a post from the event loop's thread and reads its answer on a worker: the SDK
+    builds the request without sending it (``capturing``: ``Captured``), ``send`` (a worker: it may connect)
+    or ``send_ready`` (the loop: an open connection only) writes it, ``answer`` reads the reply, and the SDK
+    reads that reply as its own (``replying``: nothing sent). What reaches the venue and what the SDK returns
+    are what its own call gives; an error read is the SDK's error without a status."""
+    body = {"owner": "ключ", "orders": [{"price": "0.51", "size": 10}]}
+    async with echo_server() as base:
+        client = PooledClient()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(helpers, "_http_client", client)
+            whole = await asyncio.to_thread(helpers.post, f"{base}/echo", None, body)
+            with capturing(), pytest.raises(Captured) as caught:
+                helpers.post(f"{base}/echo", None, body)
+            prepared = caught.value.prepared
+            assert prepared.method == "POST" and "ключ" not in repr(prepared)  # a repr shows no headers or body
+            assert client.send_ready(prepared) is None  # no post connection open yet: never connects here
+            sent = await asyncio.to_thread(client.send, prepared)
+            reply = await asyncio.to_thread(client.answer, sent)
+            again = client.send_ready(prepared)  # the connection the answer kept open: written at once
+            assert again is not None
+            assert (await asyncio.to_thread(client.answer, again)).json() == reply.json() == whole
+
+            def read_as_own() -> tuple[object, object]:
+                with replying(reply):  # read as the SDK's own reply: nothing sent (nothing listens on port 1)
+                    return helpers.post("http://127.0.0.1:1/echo", None, body), helpers.get(f"{base}/echo")
+
+            own, after = await asyncio.to_thread(read_as_own)
+            assert own == whole and after["method"] == "GET"  # the next request goes as usual
+            with replying(httpx.ReadError("reset")), pytest.raises(PolyApiException) as lost:
+                helpers.post(f"{base}/echo", None, body)
+            assert lost.value.status_code is None
+            big = Prepared("POST", f"{base}/echo", prepared.headers, b"x" * (READY_BODY_MAX + 1))
+            assert client.send_ready(big) is None  # too large to go at once
+    # the server is gone and closed its connections: an idle one is seen closed, not written to
+    assert client.send_ready(prepared) is None
+    client.close()

@@ -5,12 +5,14 @@ order path (py-clob-client-v2 against the stand-in) merging several markets' pos
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 
 import pytest
 
 from polymm.domain.market import Side
 from polymm.venue.execution import OrderRequest
+from polymm.venue.http_clients import sdk_pool
 from polymm.venue.lane import Lane, split_cancels, split_in_order
 from polymm_standin.server import run_exchange
 
@@ -102,7 +104,7 @@ async def test_a_merged_request_that_fails_fails_for_every_caller_and_frees_its_
     assert await lane.submit("post", [4]) == [4]  # the worker is free again: at once
 
 
-async def test_markets_stepping_together_share_posts_and_cancels_at_the_venue() -> None:
+async def test_markets_stepping_together_share_posts_and_cancels_at_the_venue(monkeypatch: pytest.MonkeyPatch) -> None:
     """One worker each for posts and cancels, six markets requoting at once (the real SDK, the
     stand-in): the first market's post goes alone, the other five wait for the worker and go as one
     ``POST /orders`` (10 orders); their cancels go as one ``DELETE /orders``. Every order lands in its
@@ -110,20 +112,29 @@ async def test_markets_stepping_together_share_posts_and_cancels_at_the_venue() 
     from engines import Live
 
     async with run_exchange(port=0, seed=41, flow=False) as ex, Live(ex, workers=1, cancel_workers=1) as exe:
-        posts: list[int] = []
+        posts: list[int] = []  # the orders of each POST /orders written to the venue
         cancels: list[int] = []
         client = exe._client
-        post_orders, cancel_orders = client.post_orders, client.cancel_orders
+        cancel_orders = client.cancel_orders
+        pool = sdk_pool()
+        assert pool is not None
+        send_ready, send = pool.send_ready, pool.send
 
-        def counting_post(args, *a, **k):
-            posts.append(len(args))
-            return post_orders(args, *a, **k)
+        def counting(write):
+            def written(prepared):
+                out = write(prepared)
+                if out is not None:
+                    posts.append(len(json.loads(prepared.body)))
+                return out
+            return written
 
         def counting_cancel(ids, *a, **k):
             cancels.append(len(ids))
             return cancel_orders(ids, *a, **k)
 
-        client.post_orders, client.cancel_orders = counting_post, counting_cancel
+        client.cancel_orders = counting_cancel
+        monkeypatch.setattr(pool, "send_ready", counting(send_ready))
+        monkeypatch.setattr(pool, "send", counting(send))
         markets = ex.markets[:6]
         reqs = {}
         for m in markets:
@@ -206,6 +217,84 @@ async def test_a_post_leaves_for_the_venue_before_the_step_that_made_it_moves_on
         now = exe._post_now(m, reqs, time.perf_counter_ns())
         assert now is not None
         assert len(exe.tick_to_trade) == before + 1  # on its way before the step moved on
+        landed, answer = now
+        assert len(await answer) == 2 and landed.done()
+        assert len(ex.matching.open_orders(exe.api_key)) == 2
+
+
+async def test_with_a_post_connection_open_the_order_leaves_from_the_steps_own_thread(monkeypatch) -> None:
+    """Once a post has opened a connection to the venue (through a worker: ``send``), the next leaves from
+    the event loop's thread in the step that made it (``_send_ready``): written before ``_post_now``
+    returns without waiting on any worker (``HANDOFF_WAIT_S`` 0), its tick-to-trade counted then, a worker
+    only reading the answer. A kill's closed gate sends nothing from there."""
+    import threading
+    import time
+
+    from engines import Live
+
+    from polymm.venue import live
+
+    monkeypatch.setattr(live, "HANDOFF_WAIT_S", 0.0)
+    async with run_exchange(port=0, seed=44, flow=False) as ex, Live(ex, workers=2, cancel_workers=1) as exe:
+        pool = sdk_pool()
+        assert pool is not None
+        ready = pool.send_ready
+        written: list[tuple[int, bool]] = []
+
+        def spy(prepared):
+            out = ready(prepared)
+            written.append((threading.get_ident(), out is not None))
+            return out
+
+        monkeypatch.setattr(pool, "send_ready", spy)
+        m = ex.markets[0]
+        book = ex.matching.book(m.yes_token)
+
+        def quotes(k: int) -> list[OrderRequest]:
+            return [OrderRequest(Side.BUY, book.bids[-1][0] - k * m.tick.pips, Decimal(10)),
+                    OrderRequest(Side.SELL, book.asks[-1][0] + k * m.tick.pips, Decimal(10))]
+
+        assert len(await exe.place_many(m, None, quotes(3), 1)) == 2  # opens a post connection (or finds one)
+        before = len(exe.tick_to_trade)
+        now = exe._post_now(m, quotes(4), time.perf_counter_ns())
+        assert now is not None
+        assert written[-1] == (threading.get_ident(), True)  # written here, on the loop's thread
+        assert len(exe.tick_to_trade) == before + 1  # left before the step moved on
+        landed, answer = now
+        assert len(await answer) == 2 and landed.done()
+        assert len(ex.matching.open_orders(exe.api_key)) == 4
+        calls = len(written)
+        exe._gate_open.clear()  # as a kill closes it
+        assert exe._send_ready(exe._post_args(exe._sign_many(m, exe._routed(m, quotes(5)))), (1,)) is None
+        assert len(written) == calls and len(ex.matching.open_orders(exe.api_key)) == 4
+
+
+async def test_what_the_sdk_refuses_while_building_a_post_is_refused_on_the_workers_way() -> None:
+    """The SDK builds the request on the event loop's thread (``_send_ready``): an error of it there does not
+    escape into the step — the post goes the worker's way, which raises it as it always did (here the
+    SDK refuses once only, so that post lands)."""
+    import time
+
+    from engines import Live
+
+    async with run_exchange(port=0, seed=45, flow=False) as ex, Live(ex, workers=2, cancel_workers=1) as exe:
+        client = exe._client
+        post_orders = client.post_orders
+        refused = [0]
+
+        def once(args, *a, **k):
+            if not refused[0]:
+                refused[0] = 1
+                raise ValueError("refused while building")
+            return post_orders(args, *a, **k)
+
+        client.post_orders = once
+        m = ex.markets[0]
+        book = ex.matching.book(m.yes_token)
+        reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, Decimal(10)),
+                OrderRequest(Side.SELL, book.asks[-1][0] + 3 * m.tick.pips, Decimal(10))]
+        now = exe._post_now(m, reqs, time.perf_counter_ns())
+        assert now is not None and refused[0] == 1  # refused on this thread, and the step goes on
         landed, answer = now
         assert len(await answer) == 2 and landed.done()
         assert len(ex.matching.open_orders(exe.api_key)) == 2

@@ -63,6 +63,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from ..domain.ledger import Ledger, Reconciliation
 from ..domain.market import Market, Side
 from ..domain.order_book import OrderBook
@@ -80,7 +82,7 @@ from ..domain.quantiles import nearest_rank
 from ..domain.signals import EventConfig
 from ..domain.strategy import order_expiry
 from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital, route, sellable
-from .http_clients import when_sent
+from .http_clients import Captured, Prepared, Sent, capturing, replying, sdk_pool, when_sent
 from .lane import Lane, split_cancels, split_in_order
 from .order_tracker import OrderTracker
 from .ratelimit import STANDARD, Abandoned, Priority, RateLimiter, VenueLimits, WireBucket
@@ -105,7 +107,8 @@ REPLAY_OVERLAP_S = 120.0
 #: A replay books its trades in slices of this much event-loop time, the loop's other work between them
 REPLAY_SLICE_S = 0.002
 FORGET_MARGIN_S = 120.0  # ledger legs are forgotten this long before the oldest trade a replay can bring
-#: ``_post_now`` waits at most this long for the post's worker to send it (``_post_if_open``: the request
+#: When no post connection is open to write on (``_send_ready``: the first posts, after the venue closed
+#: one), ``_post_now`` waits at most this long for the post's worker to send it (``_post_if_open``: the request
 #: written to the venue's socket): meanwhile the event loop's thread gives up the interpreter, so the
 #: request leaves now — not after the worker has waited out the loop's switch interval for it (at 300
 #: markets ~1.2 ms of a post's tick-to-trade at the median, 5 ms at the 99th percentile) — and the worker
@@ -679,12 +682,13 @@ class LiveExecution:
     def _post_now(self, market: Market, reqs: Sequence[OrderRequest], origin_ns: int
                   ) -> tuple[asyncio.Future[None], asyncio.Future[list[str]]] | None:
         """The common case without a single turn of the event loop: one batch, signed here by the fast
-        signer (~0.1 ms an order), with room at the rate limiter and a free worker now — the request goes
-        to the worker before this returns (a task would start a turn later: at 300 markets up to ~5 ms
-        of tick-to-trade). The reply is booked in the turn it reaches the loop (``_post_answered``);
-        returns (landed: done once the post is over, what a kill waits for; the ids accepted, the
-        step's to await — its cancel leaves the post alone). None when it cannot go at once (the caller
-        takes ``_place_many``'s path: nothing taken)."""
+        signer (~0.1 ms an order), with room at the rate limiter and a free worker now — the request
+        leaves before this returns: written here when a post connection is open (``_send_ready``; a
+        worker then reads the answer), else handed to a worker that sends it (a task would start a turn
+        later: at 300 markets up to ~5 ms of tick-to-trade). The reply is booked in the turn it reaches
+        the loop (``_post_answered``); returns (landed: done once the post is over, what a kill waits
+        for; the ids accepted, the step's to await — its cancel leaves the post alone). None when it
+        cannot go at once (the caller takes ``_place_many``'s path: nothing taken)."""
         n = len(reqs)
         if n > BATCH_MAX or not self.limiter.can("order", n, Priority.QUOTE) or not self._lane.hold():
             return None
@@ -694,15 +698,78 @@ class LiveExecution:
         signed = self._sign_many(market, routed)
         self._book_submitted(market, routed, signed)
         sent = time.perf_counter()
-        taken = threading.Event()
         loop = asyncio.get_running_loop()
         landed: asyncio.Future[None] = loop.create_future()
         answer: asyncio.Future[list[str]] = loop.create_future()
-        work = self._pool.submit(self._post_if_open, self._post_args(signed), (origin_ns,), taken)
+        args = self._post_args(signed)
+        written = self._send_ready(args, (origin_ns,))
+        if written is not None:  # it left from here: a worker waits for the venue's answer
+            work = self._pool.submit(self._answer_post, args, written)
+        else:
+            taken = threading.Event()
+            work = self._pool.submit(self._post_if_open, args, (origin_ns,), taken)
         work.add_done_callback(functools.partial(_on_loop, loop, self._post_answered, market, signed, sent,
                                                  landed, answer))
-        taken.wait(HANDOFF_WAIT_S)  # the worker takes the interpreter and sends it now (``HANDOFF_WAIT_S``)
+        if written is None:
+            taken.wait(HANDOFF_WAIT_S)  # the worker takes the interpreter and sends it now (``HANDOFF_WAIT_S``)
         return landed, answer
+
+    def _prepared_post(self, args: list[Any]) -> Prepared | None:
+        """``POST /orders`` for ``args`` as the SDK makes it (its body and signed headers), not sent; None if
+        the SDK's first request is another (or its client is not the pool)."""
+        with capturing():
+            try:
+                self._client.post_orders(args, True)
+            except Captured as c:
+                p = c.prepared
+                return p if p.method == "POST" and p.url.split("?", 1)[0].endswith("/orders") else None
+        return None
+
+    def _send_ready(self, args: list[Any], origins: Sequence[int]) -> Sent | None:
+        """The post written to the venue's socket here and now — on the event loop's thread, in the step that
+        made it — over a connection the pool holds open (``PooledClient.send_ready``), when the gate is open
+        and the venue's bucket has room now; tick-to-trade ends here. None: it goes the worker's way
+        (``_post_if_open``: it may connect, and wait for the bucket)."""
+        pool = sdk_pool()
+        if pool is None or not self._gate_open.is_set():
+            return None
+        try:
+            prepared = self._prepared_post(args)
+        except Exception:  # whatever the SDK refuses, it refuses on the worker's way as before (``_post_answered``)
+            return None
+        if prepared is None or not self._wire_orders.try_take(len(args)):
+            return None
+        written = pool.send_ready(prepared)
+        if written is None:
+            self._wire_orders.give_back(len(args))
+            return None
+        self._told_left(origins)
+        return written
+
+    def _answer_post(self, args: list[Any], written: Sent) -> Any:
+        """Runs on a worker thread: the venue's answer to a post ``_send_ready`` wrote, read by the SDK as
+        it reads its own (``replying``: its errors, its checks of the reply)."""
+        pool = sdk_pool()
+        reply: Any
+        try:
+            if pool is None:  # the SDK's client was swapped meanwhile: the connection is the pool's still
+                raise RuntimeError("the SDK's client changed")
+            reply = pool.answer(written)
+        except Exception as e:
+            reply = _transport_error(e)
+        with replying(reply):
+            return self._client.post_orders(args, True)
+
+    def _told_left(self, origins: Sequence[int]) -> None:
+        """Orders answering ``origins`` (frames' receipt, ns) just left: their tick-to-trade (a deque's append
+        is thread-safe)."""
+        now_ns, now = time.perf_counter_ns(), time.monotonic()
+        for origin_ns in origins:
+            if origin_ns:
+                ms = (now_ns - origin_ns) / 1e6
+                self.tick_to_trade.append((now, ms))
+                if self.on_tick_to_trade is not None:
+                    self.on_tick_to_trade(ms / 1000)
 
     def _post_answered(self, market: Market, batch: list[tuple[Any, str]], sent: float,
                        landed: asyncio.Future[None], answer: asyncio.Future[list[str]], work: WorkerFuture) -> None:
@@ -1036,13 +1103,7 @@ class LiveExecution:
         ``_post_now`` waits for it, so the worker builds and writes the request while the event loop's
         thread waits, and is waiting on the venue — not running Python beside the loop — once it resumes."""
         def left() -> None:
-            now_ns, now = time.perf_counter_ns(), time.monotonic()
-            for origin_ns in origins:
-                if origin_ns:
-                    ms = (now_ns - origin_ns) / 1e6
-                    self.tick_to_trade.append((now, ms))
-                    if self.on_tick_to_trade is not None:
-                        self.on_tick_to_trade(ms / 1000)
+            self._told_left(origins)
             if taken is not None:
                 taken.set()
 
@@ -1054,7 +1115,18 @@ class LiveExecution:
             with when_sent(left) as told:
                 if not told:
                     left()
-                return self._client.post_orders(args, True)
+                    return self._client.post_orders(args, True)
+                prepared = self._prepared_post(args)
+                pool = sdk_pool()
+                if prepared is None or pool is None:
+                    return self._client.post_orders(args, True)
+                # on one of the pool's post connections (opened if none is): ``_send_ready`` finds it open later
+                try:
+                    written = pool.send(prepared)
+                except Exception as e:  # the SDK reads the error as its own (``replying``)
+                    with replying(_transport_error(e)):
+                        return self._client.post_orders(args, True)
+            return self._answer_post(args, written)
         finally:
             if taken is not None:
                 taken.set()
@@ -1655,6 +1727,12 @@ def _is_post_only_cross(msg: str) -> bool:
 def _expires(order: Any) -> bool:
     """Whether a signed order carries a GTD expiration."""
     return str(getattr(order, "expiration", "0") or "0") != "0"
+
+
+def _transport_error(e: Exception) -> httpx.TransportError:
+    """``e`` as an httpx error (what the SDK turns into a ``PolyApiException`` without a status: a post whose
+    outcome is unknown, resent)."""
+    return e if isinstance(e, httpx.TransportError) else httpx.TransportError(f"{type(e).__name__}: {e}")
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:

@@ -137,6 +137,22 @@ class WireBucket:
                 self.waits += 1
             self._sleep(min(max(wait, 0.001), 0.05))
 
+    def try_take(self, n: float) -> bool:
+        """Take ``n`` tokens if they are there now (never waits)."""
+        with self._lock:
+            n = min(n, self._bucket.rate.burst)
+            if self._bucket.room(n):
+                self._bucket.take(n)
+                return True
+        return False
+
+    def give_back(self, n: float) -> None:
+        """Tokens taken for a request that did not leave after all (up to the burst)."""
+        with self._lock:
+            b = self._bucket
+            b.refill()
+            b.tokens = min(b.tokens + min(n, b.rate.burst), b.rate.burst)
+
     def force(self, n: float) -> None:
         """Charge what left without asking (a cancel-all: always admitted, the bucket may go negative)."""
         with self._lock:
