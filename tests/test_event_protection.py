@@ -4,6 +4,8 @@ hours before the end date; the reason is shown per market."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -125,6 +127,40 @@ async def test_a_market_the_clob_closed_while_gamma_lists_it_open_stops_quoting_
             assert engine.store.market(cid).reason == f"not tradeable: {why}"
             assert any(f"not tradeable: {why}" in e.text for e in engine.store.get("events", ()))
             assert ours(ex, engine, other.condition_id)  # the other market quotes on
+
+
+async def test_the_clob_listings_are_read_one_at_a_time_at_a_pace() -> None:
+    """At hundreds of markets the check was a burst of one request a market on the event loop every minute:
+    the CLOB's listings are read one after another, ``per_s`` a second at most, and still judged."""
+    from polymm.venue.listing import listing_problems
+
+    async with run_exchange(port=0, seed=64, flow=False) as ex:
+        markets = [m for m in ex.markets if not m.neg_risk][:6]
+        closed = markets[2].condition_id
+        ex.standin.resolve_market(closed, "Yes")
+        public = PublicClient(ex.clob_url, ex.gamma_url)
+        read = public.clob_market
+        loop = asyncio.get_running_loop()
+        starts: list[float] = []
+        flying = [0, 0]  # now, most at once
+
+        async def spy(cid: str):
+            starts.append(loop.time())
+            flying[0] += 1
+            flying[1] = max(flying)
+            try:
+                return await read(cid)
+            finally:
+                flying[0] -= 1
+
+        public.clob_market = spy  # type: ignore[method-assign]  # counts what the venue is asked
+        try:
+            problems = await listing_problems(public, [m.condition_id for m in markets], per_s=40.0)
+        finally:
+            await public.aclose()
+        assert set(problems) == {closed} and "closed" in problems[closed]
+        assert len(starts) == 6 and flying[1] == 1  # one at a time
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= 1 / 40 - 1e-3  # never faster
 
 
 # ---------------------------------------------------------------- jump and sweep cool-off
