@@ -191,10 +191,15 @@ class Captured(Exception):
 class Sent:
     """A request written on one of ``PooledClient``'s post connections, its reply not read yet (``answer``)."""
 
-    __slots__ = ("conn", "origin")
+    __slots__ = ("client", "conn", "origin")
 
-    def __init__(self, conn: urllib3.connection.HTTPConnection, origin: tuple[str, str, int]) -> None:
-        self.conn, self.origin = conn, origin
+    def __init__(self, client: PooledClient, conn: urllib3.connection.HTTPConnection,
+                 origin: tuple[str, str, int]) -> None:
+        self.client, self.conn, self.origin = client, conn, origin
+
+    def answer(self) -> PooledReply:
+        """The reply, read by the client that wrote the request (``PooledClient.answer``)."""
+        return self.client.answer(self)
 
 
 _split = threading.local()  # ``capturing`` / ``replying``: what the thread's next request through the pool does
@@ -304,7 +309,7 @@ class PooledClient:
         except (OSError, urllib3.exceptions.HTTPError):
             conn.close()  # written in part at most: the venue reads no request of it
             return None
-        return Sent(conn, origin)
+        return Sent(self, conn, origin)
 
     def send(self, prepared: Prepared) -> Sent:
         """Write ``prepared`` on a post connection, opening one if none is open (``send_ready``'s way for a
@@ -319,7 +324,7 @@ class PooledClient:
         except OSError as e:  # a socket error urllib3 let through
             conn.close()
             raise httpx.NetworkError(str(e)) from e
-        return Sent(conn, origin)
+        return Sent(self, conn, origin)
 
     def answer(self, sent: Sent) -> PooledReply:
         """The reply to a request ``send_ready``/``send`` wrote, read in full (waits on the venue: a worker

@@ -749,12 +749,9 @@ class LiveExecution:
     def _answer_post(self, args: list[Any], written: Sent) -> Any:
         """Runs on a worker thread: the venue's answer to a post ``_send_ready`` wrote, read by the SDK as
         it reads its own (``replying``: its errors, its checks of the reply)."""
-        pool = sdk_pool()
         reply: Any
         try:
-            if pool is None:  # the SDK's client was swapped meanwhile: the connection is the pool's still
-                raise RuntimeError("the SDK's client changed")
-            reply = pool.answer(written)
+            reply = written.answer()
         except Exception as e:
             reply = _transport_error(e)
         with replying(reply):
