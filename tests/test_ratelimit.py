@@ -239,3 +239,24 @@ def test_the_wire_bucket_holds_a_burst_the_worker_pool_releases_at_once() -> Non
     assert wire.waits == 2 and slept
     wire.force(30)  # a cancel-all is never held: the bucket goes negative
     assert not wire.take(5, blocked=lambda: True)  # a kill while waiting: not sent
+
+
+def test_the_wire_bucket_takes_at_once_or_not_at_all_and_takes_back_what_did_not_leave() -> None:
+    """A post written from the event loop's thread (``LiveExecution._send_ready``) never waits for the
+    venue's bucket: ``try_take`` takes the room there is now or nothing; what it took for a request that
+    did not leave after all goes back (``give_back``, never past the burst)."""
+    from polymm.venue.ratelimit import WireBucket
+
+    clock = Clock()
+
+    def sleep(s: float) -> None:
+        raise AssertionError(f"slept {s}")
+
+    wire = WireBucket(Rate(10, 10), clock, sleep)
+    assert wire.try_take(6) and not wire.try_take(5)  # 4 left: nothing taken
+    assert wire.try_take(4) and not wire.try_take(1)
+    wire.give_back(4)  # that request did not leave
+    assert wire.try_take(4) and not wire.try_take(1)
+    wire.give_back(100)  # never past the burst
+    assert wire.try_take(10) and not wire.try_take(1)
+    assert wire.waits == 0
