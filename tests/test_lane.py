@@ -278,6 +278,10 @@ async def test_what_the_sdk_refuses_while_building_a_post_is_refused_on_the_work
     from engines import Live
 
     async with run_exchange(port=0, seed=45, flow=False) as ex, Live(ex, workers=2, cancel_workers=1) as exe:
+        m = ex.markets[0]
+        book = ex.matching.book(m.yes_token)
+        first = [OrderRequest(Side.BUY, book.bids[-1][0] - 5 * m.tick.pips, Decimal(10))]
+        assert len(await exe.place_many(m, None, first, 1)) == 1  # a post connection is open: built on this thread
         client = exe._client
         post_orders = client.post_orders
         refused = [0]
@@ -289,12 +293,10 @@ async def test_what_the_sdk_refuses_while_building_a_post_is_refused_on_the_work
             return post_orders(args, *a, **k)
 
         client.post_orders = once
-        m = ex.markets[0]
-        book = ex.matching.book(m.yes_token)
         reqs = [OrderRequest(Side.BUY, book.bids[-1][0] - 3 * m.tick.pips, Decimal(10)),
                 OrderRequest(Side.SELL, book.asks[-1][0] + 3 * m.tick.pips, Decimal(10))]
         now = exe._post_now(m, reqs, time.perf_counter_ns())
         assert now is not None and refused[0] == 1  # refused on this thread, and the step goes on
         landed, answer = now
         assert len(await answer) == 2 and landed.done()
-        assert len(ex.matching.open_orders(exe.api_key)) == 2
+        assert len(ex.matching.open_orders(exe.api_key)) == 3

@@ -291,6 +291,11 @@ class PooledClient:
                 conn.close()
         return None
 
+    def has_open(self, url: str) -> bool:
+        """Whether a post connection to ``url``'s origin is kept open now (a hint: ``send_ready`` decides)."""
+        with self._lock:
+            return bool(self._idle.get(_origin(url)))
+
     def send_ready(self, prepared: Prepared) -> Sent | None:
         """Write ``prepared`` on an open post connection now, on the calling thread — never connecting, never
         waiting on the venue (None: no open connection, a body too large to go at once, or the write

@@ -82,7 +82,7 @@ from ..domain.quantiles import nearest_rank
 from ..domain.signals import EventConfig
 from ..domain.strategy import order_expiry
 from .execution import Execution, OpenOrder, OrderRequest, Pacing, book_capital, route, sellable
-from .http_clients import Captured, Prepared, Sent, capturing, replying, sdk_pool, when_sent
+from .http_clients import Captured, PooledClient, Prepared, Sent, capturing, replying, sdk_pool, when_sent
 from .lane import Lane, split_cancels, split_in_order
 from .order_tracker import OrderTracker
 from .ratelimit import STANDARD, Abandoned, Priority, RateLimiter, VenueLimits, WireBucket
@@ -714,15 +714,19 @@ class LiveExecution:
             taken.wait(HANDOFF_WAIT_S)  # the worker takes the interpreter and sends it now (``HANDOFF_WAIT_S``)
         return landed, answer
 
-    def _prepared_post(self, args: list[Any]) -> Prepared | None:
-        """``POST /orders`` for ``args`` as the SDK makes it (its body and signed headers), not sent; None if
-        the SDK's first request is another (or its client is not the pool)."""
+    def _prepared_post(self, args: list[Any]) -> tuple[PooledClient, Prepared] | None:
+        """``POST /orders`` for ``args`` as the SDK makes it (its body and signed headers), not sent, with the
+        SDK's pool to send it; None if the SDK's client is not the pool (it would send: nothing is asked of
+        it) or its first request is another."""
+        pool = sdk_pool()
+        if pool is None:
+            return None
         with capturing():
             try:
                 self._client.post_orders(args, True)
             except Captured as c:
                 p = c.prepared
-                return p if p.method == "POST" and p.url.split("?", 1)[0].endswith("/orders") else None
+                return (pool, p) if p.method == "POST" and p.url.split("?", 1)[0].endswith("/orders") else None
         return None
 
     def _send_ready(self, args: list[Any], origins: Sequence[int]) -> Sent | None:
@@ -731,15 +735,15 @@ class LiveExecution:
         and the venue's bucket has room now; tick-to-trade ends here. None: it goes the worker's way
         (``_post_if_open``: it may connect, and wait for the bucket)."""
         pool = sdk_pool()
-        if pool is None or not self._gate_open.is_set():
-            return None
+        if pool is None or not self._gate_open.is_set() or not pool.has_open(self.config.clob_url):
+            return None  # no connection to write on: the SDK's build would be wasted here
         try:
-            prepared = self._prepared_post(args)
+            got = self._prepared_post(args)
         except Exception:  # whatever the SDK refuses, it refuses on the worker's way as before (``_post_answered``)
             return None
-        if prepared is None or not self._wire_orders.try_take(len(args)):
+        if got is None or not self._wire_orders.try_take(len(args)):
             return None
-        written = pool.send_ready(prepared)
+        written = got[0].send_ready(got[1])
         if written is None:
             self._wire_orders.give_back(len(args))
             return None
@@ -1113,13 +1117,12 @@ class LiveExecution:
                 if not told:
                     left()
                     return self._client.post_orders(args, True)
-                prepared = self._prepared_post(args)
-                pool = sdk_pool()
-                if prepared is None or pool is None:
+                got = self._prepared_post(args)
+                if got is None:
                     return self._client.post_orders(args, True)
                 # on one of the pool's post connections (opened if none is): ``_send_ready`` finds it open later
                 try:
-                    written = pool.send(prepared)
+                    written = got[0].send(got[1])
                 except Exception as e:  # the SDK reads the error as its own (``replying``)
                     with replying(_transport_error(e)):
                         return self._client.post_orders(args, True)
