@@ -336,6 +336,22 @@ async def test_a_sell_the_venue_refuses_for_balance_is_not_sent_again() -> None:
         assert resting.id == ids[0] and resting.token_id == m.no_token and resting.side.name == "BUY"
 
 
+async def test_once_closed_a_placement_or_take_is_dropped_and_nothing_reaches_the_venue() -> None:
+    """``close`` shuts the worker pools down: a step still running then (a stop racing a pass) gets its
+    placements dropped — not written to the venue with nobody left to read the answer, nor an error
+    from a pool that takes no more work."""
+    async with run_exchange(port=0, seed=48, flow=False) as ex:
+        m = ex.markets[0]
+        async with Live(ex) as exe:
+            assert len(await exe.place_many(m, None, quotes(ex, m, 1))) == 2  # open: the same call lands
+            await exe.cancel_all()
+        assert await exe.place_many(m, None, quotes(ex, m, 1)) == []
+        ask = ex.matching.book(m.yes_token).asks[-1][0]
+        assert await exe.take(m, None, OrderRequest(Side.BUY, ask, Decimal(5))) == (Decimal(0),
+                                                                                  "the venue client is closed")
+        assert ours(ex, exe) == [] and exe.open_orders() == []  # nothing rests, nothing tracked as sent
+
+
 async def test_closing_names_a_task_that_does_not_end_on_its_cancel_and_does_not_wait_for_it_forever(
         monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """``close`` cancels the client's tasks and waits ``CLOSE_WAIT_S`` for them: one stuck in its cancel (a

@@ -272,6 +272,7 @@ class LiveExecution:
         #: capital operations in flight: market → the shares they will burn (not offered, not compared)
         self._capital: dict[str, dict[str, Decimal]] = {}
         self._switch_before: float | None = None  # the switch interval ``start`` replaced (``close`` restores it)
+        self._closed = False  # ``close`` began: its worker pools are shut down, nothing more is sent
         self.keep_pairs = False  # POLYMM_AUTO_MERGE: pairs are merged, not sold (``execution.sellable``)
 
     def __repr__(self) -> str:
@@ -487,6 +488,7 @@ class LiveExecution:
             await asyncio.Event().wait()
 
     async def close(self) -> None:
+        self._closed = True
         self._hb_stop.set()
         if self._switch_before is not None:
             sys.setswitchinterval(self._switch_before)
@@ -606,8 +608,8 @@ class LiveExecution:
 
     async def place_many(self, market: Market, book: OrderBook | None, reqs: Sequence[OrderRequest],
                          origin_ns: int = 0) -> list[str]:
-        if not reqs or not self._gate.is_set():
-            return []  # a cancel-all is running (kill, stop): drop, never queue behind it
+        if not reqs or not self._gate.is_set() or self._closed:
+            return []  # a cancel-all is running (kill, stop), or closed: drop, never queue behind it
         now = self._post_now(market, reqs, origin_ns) if self._signer is not None else None
         if now is not None:
             landed, answer = now
@@ -626,6 +628,8 @@ class LiveExecution:
         as ours while it is in flight, so its fills are booked and the limits count it."""
         from py_clob_client_v2.clob_types import OrderType
 
+        if self._closed:
+            return ZERO, "the venue client is closed"
         if not self._gate.is_set():
             return ZERO, "a cancel-all is running"
         token, side, price = self._route(market, req)
