@@ -9,6 +9,11 @@ How it reads, and why:
   mutating, no locks. A scrape costs the loop about 1 ms with 20 markets (the feed figures come from
   the ``feed`` slice the risk loop publishes every 0.5 s, not recomputed here); a thread would need
   the same hop onto the loop to read consistently, and a stalled loop would stall it all the same.
+* **Read on the loop, written off it.** Only the reading is the loop's: the text (~170 kB at 300
+  markets) is made and gzipped on a worker thread from the families read (``scrape``). Made on the
+  loop as ``prometheus_client``'s own aiohttp handler makes it, one scrape at 300 markets held the
+  loop ~9 ms (read ~3 ms, text ~4 ms, compression ~2 ms) — a pause the posts of that moment waited
+  for, every scrape interval.
 * **Read, not hooked.** Gauges and counters are read from what the engine keeps: ``engine.feed``
   (frames, reconnects, resyncs), ``engine.execution`` (orders placed, rejects, retries, reversed
   fills: what every execution declares in ``ExecutionHealth``, paper reporting zeros and no user
@@ -27,16 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 
 from .config import ConfigError
@@ -377,6 +383,54 @@ class EngineCollector:
                                   "too far behind (never written)", value=j.dropped)
 
 
+class _Read:
+    """Families read already, as the encoders take a registry (``collect``)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+def _render(families: list[Metric], accept: str, gzipped: bool) -> tuple[bytes, dict[str, str]]:
+    """The exposition text of ``families`` in the format ``accept`` asks for, gzipped if ``gzipped``
+    (a worker thread's work: no engine state is read here)."""
+    encoder, content_type = choose_encoder(accept)
+    body = encoder(_Read(families))
+    headers = {"Content-Type": content_type}
+    if gzipped:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    return body, headers
+
+
+def _only(family: Metric, names: set[str]) -> Metric:
+    """``family`` with only the samples named in ``names``."""
+    kept = Metric(family.name, family.documentation, family.type, family.unit)
+    kept.samples = [s for s in family.samples if s.name in names]
+    return kept
+
+
+def scrape_handler(registry: CollectorRegistry) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``GET /metrics``: ``registry`` read on the event loop (one instant of the engine: module
+    docstring), the text made and compressed on a worker thread. Takes what ``prometheus_client``'s own
+    handler takes: ``Accept`` (text or OpenMetrics), ``Accept-Encoding: gzip`` and ``name[]`` to
+    restrict the answer to those samples' families."""
+
+    async def handle(request: web.Request) -> web.Response:
+        families = list(registry.collect())
+        names = set(request.query.getall("name[]", []))
+        if names:
+            families = [m for m in (_only(f, names) for f in families) if m.samples]
+        accept = ",".join(request.headers.getall(hdrs.ACCEPT, []))
+        gzipped = gzip_accepted(",".join(request.headers.getall(hdrs.ACCEPT_ENCODING, [])))
+        body, headers = await asyncio.get_running_loop().run_in_executor(None, _render, families, accept, gzipped)
+        return web.Response(body=body, headers=headers)
+
+    return handle
+
+
 class MetricsServer:
     """A running exporter: ``url`` to scrape, ``registry`` it serves, ``await stop()`` to close and unhook."""
 
@@ -416,7 +470,7 @@ async def start_metrics_server(engine: Engine, port: int, host: str = "127.0.0.1
     rate = FrameRate(lambda: engine.feed.frames)
     registry.register(EngineCollector(engine, rate))
     app = web.Application()
-    app.router.add_get("/metrics", make_aiohttp_handler(registry))
+    app.router.add_get("/metrics", scrape_handler(registry))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:

@@ -352,3 +352,50 @@ async def test_the_strategy_steps_run_are_counted() -> None:
         await server.stop()
         await engine.stop(cancel_orders=False)
         await engine.public.aclose()
+
+
+async def test_a_scrape_reads_the_engine_on_the_loop_and_makes_its_text_off_it(monkeypatch) -> None:
+    """The engine is read on its event loop (one instant of it); the text (~170 kB at 300 markets) is
+    made and gzipped on a worker thread — made on the loop, one scrape held it ~9 ms. ``Accept-Encoding``
+    and ``name[]`` are honoured as ``prometheus_client``'s own handler honours them."""
+    import threading
+
+    from test_scale_engine import paper_engine, show_book
+
+    import polymm.metrics as metrics
+
+    engine = paper_engine(1)
+    engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
+    (m,) = engine.markets.values()
+    show_book(engine, m, "0.48", "0.52")
+    read_on: list[int] = []
+    made_on: list[int] = []
+    collect, choose = metrics.EngineCollector.collect, metrics.choose_encoder
+
+    def reading(self):
+        read_on.append(threading.get_ident())
+        return collect(self)
+
+    def making(accept):
+        made_on.append(threading.get_ident())
+        return choose(accept)
+
+    monkeypatch.setattr(metrics.EngineCollector, "collect", reading)
+    monkeypatch.setattr(metrics, "choose_encoder", making)
+    server = await start_metrics_server(engine, 0)
+    try:
+        async with httpx.AsyncClient() as client:
+            plain = await client.get(server.url, headers={"Accept-Encoding": "identity"})
+            zipped = await client.get(server.url, headers={"Accept-Encoding": "gzip"})
+            only = await client.get(server.url, params={"name[]": "polymm_strategy_steps_total"})
+        assert read_on and set(read_on) == {threading.get_ident()}  # the loop's thread, every time
+        assert len(made_on) == 3 and threading.get_ident() not in made_on
+        assert "content-encoding" not in plain.headers and zipped.headers["content-encoding"] == "gzip"
+        assert int(zipped.headers["content-length"]) < len(zipped.content)  # sent compressed
+        assert Scrape(zipped.text).names() == Scrape(plain.text).names() >= {"polymm_strategy_steps_total",
+                                                                            "polymm_feed_frames_total"}
+        assert Scrape(only.text).names() == {"polymm_strategy_steps_total"}
+    finally:
+        await server.stop()
+        await engine.stop(cancel_orders=False)
+        await engine.public.aclose()
