@@ -56,8 +56,9 @@ from tui_bench import SIZE, LoopLag, Venue, bench_settings, cpu_seconds, pct, re
 
 EVENT_MARKETS = 3
 # the memory phase reads ``polymm run``'s frame count every this many seconds: a scrape of 300 markets'
-# metrics holds the bot's event loop ~9 ms (it is the measured process's work, not the bench's), and one
-# every 2 s showed in the tick-to-trade tail; Prometheus' default scrape interval is 15 s
+# metrics holds the bot's event loop ~2 ms reading the engine (~9 ms while the text was made on the loop
+# too; it is the measured process's work, not the bench's), and one every 2 s showed in the tick-to-trade
+# tail then; Prometheus' default scrape interval is 15 s
 SCRAPE_EVERY_S = 5.0
 
 
