@@ -10,7 +10,7 @@ How it reads, and why:
   the ``feed`` slice the risk loop publishes every 0.5 s, not recomputed here); a thread would need
   the same hop onto the loop to read consistently, and a stalled loop would stall it all the same.
 * **Read on the loop, written off it.** Only the reading is the loop's: the text (~170 kB at 300
-  markets) is made and gzipped on a worker thread from the families read (``scrape``). Made on the
+  markets) is made and gzipped on a worker thread from the families read (``scrape_handler``). Made on the
   loop as ``prometheus_client``'s own aiohttp handler makes it, one scrape at 300 markets held the
   loop ~9 ms (read ~3 ms, text ~4 ms, compression ~2 ms) — a pause the posts of that moment waited
   for, every scrape interval.
@@ -416,7 +416,7 @@ def scrape_handler(registry: CollectorRegistry) -> Callable[[web.Request], Await
     """``GET /metrics``: ``registry`` read on the event loop (one instant of the engine: module
     docstring), the text made and compressed on a worker thread. Takes what ``prometheus_client``'s own
     handler takes: ``Accept`` (text or OpenMetrics), ``Accept-Encoding: gzip`` and ``name[]`` to
-    restrict the answer to those samples' families."""
+    restrict the answer to the samples of those names."""
 
     async def handle(request: web.Request) -> web.Response:
         families = list(registry.collect())
