@@ -718,19 +718,16 @@ class LiveExecution:
             taken.wait(HANDOFF_WAIT_S)  # the worker takes the interpreter and sends it now (``HANDOFF_WAIT_S``)
         return landed, answer
 
-    def _prepared_post(self, args: list[Any]) -> tuple[PooledClient, Prepared] | None:
-        """``POST /orders`` for ``args`` as the SDK makes it (its body and signed headers), not sent, with the
-        SDK's pool to send it; None if the SDK's client is not the pool (it would send: nothing is asked of
-        it) or its first request is another."""
-        pool = sdk_pool()
-        if pool is None:
-            return None
+    def _prepared_post(self, pool: PooledClient, args: list[Any]) -> Prepared | None:
+        """``POST /orders`` for ``args`` as the SDK makes it (its body and signed headers), not sent. ``pool``:
+        the SDK's client (``sdk_pool``) — only through it is a request captured instead of sent. None if the
+        SDK's first request is another."""
         with capturing():
             try:
                 self._client.post_orders(args, True)
             except Captured as c:
                 p = c.prepared
-                return (pool, p) if p.method == "POST" and p.url.split("?", 1)[0].endswith("/orders") else None
+                return p if p.method == "POST" and p.url.split("?", 1)[0].endswith("/orders") else None
         return None
 
     def _send_ready(self, args: list[Any], origins: Sequence[int]) -> Sent | None:
@@ -742,12 +739,12 @@ class LiveExecution:
         if pool is None or not self._gate_open.is_set() or not pool.has_open(self.config.clob_url):
             return None  # no connection to write on: the SDK's build would be wasted here
         try:
-            got = self._prepared_post(args)
+            prepared = self._prepared_post(pool, args)
         except Exception:  # whatever the SDK refuses, it refuses on the worker's way as before (``_post_answered``)
             return None
-        if got is None or not self._wire_orders.try_take(len(args)):
+        if prepared is None or not self._wire_orders.try_take(len(args)):
             return None
-        written = got[0].send_ready(got[1])
+        written = pool.send_ready(prepared)
         if written is None:
             self._wire_orders.give_back(len(args))
             return None
@@ -1121,12 +1118,13 @@ class LiveExecution:
                 if not told:
                     left()
                     return self._client.post_orders(args, True)
-                got = self._prepared_post(args)
-                if got is None:
+                pool = sdk_pool()
+                prepared = self._prepared_post(pool, args) if pool is not None else None
+                if pool is None or prepared is None:
                     return self._client.post_orders(args, True)
                 # on one of the pool's post connections (opened if none is): ``_send_ready`` finds it open later
                 try:
-                    written = got[0].send(got[1])
+                    written = pool.send(prepared)
                 except Exception as e:  # the SDK reads the error as its own (``replying``)
                     with replying(_transport_error(e)):
                         return self._client.post_orders(args, True)
