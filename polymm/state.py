@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from .domain.order_book import BookView
 
 
@@ -83,8 +85,7 @@ class RiskState:
     near_caps: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class DecisionState:
+class DecisionState(msgspec.Struct, frozen=True, gc=False):
     """One market's last strategy step: the model's targets, the risk vetoes and why (YES pips)."""
 
     condition_id: str
@@ -139,9 +140,10 @@ class ExecutionState:
     requote_pressure: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    """One of our open orders, in YES terms (a NO order is shown as its YES equivalent)."""
+class OrderView(msgspec.Struct, frozen=True, gc=False):
+    """One of our open orders, in YES terms (a NO order is shown as its YES equivalent). Untracked by
+    the garbage collector, like the other per-step values of numbers and strings (docs/architecture.md,
+    "What the garbage collector walks")."""
 
     order_id: str
     side: str  # BUY | SELL
@@ -151,8 +153,7 @@ class OrderView:
     placed_at: float = 0.0  # epoch seconds (the venue's clock's reading at placement, ours); 0 unknown
 
 
-@dataclass(frozen=True, slots=True)
-class MarketState:
+class MarketState(msgspec.Struct, frozen=True, gc=False):
     """Per-market slice: what we quote and why, our position and P&L."""
 
     condition_id: str
@@ -170,9 +171,9 @@ class MarketState:
     position_limit: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class TradePrint:
-    """One print on the market channel, in YES terms (taker side)."""
+class TradePrint(msgspec.Struct, frozen=True, gc=False):
+    """One print on the market channel, in YES terms (taker side). Untracked by the garbage collector
+    (one a print: ~300 a second at 300 markets)."""
 
     ts: float
     side: str  # the taker's side: BUY lifts the ask, SELL hits the bid

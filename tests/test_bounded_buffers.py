@@ -169,8 +169,8 @@ def test_intensity_keeps_the_newest_unmatched_prints_and_fills():
         it.on_trade(1.0, 4000 + n, 1.0)
         it.on_fill(1.0, Fill("c", f"o{n}", Side.BUY, 7000 + n, D(1)))
         assert len(it._prints) <= cap and len(it._fills) <= cap
-    assert [p[1] for p in it._prints] == list(range(4000 + 29 * cap, 4000 + 30 * cap))
-    assert [f[1] for f in it._fills] == list(range(7000 + 29 * cap, 7000 + 30 * cap))
+    assert [p.price for p in it._prints] == list(range(4000 + 29 * cap, 4000 + 30 * cap))
+    assert [f.price for f in it._fills] == list(range(7000 + 29 * cap, 7000 + 30 * cap))
 
 
 @pytest.mark.parametrize("make", [

@@ -263,8 +263,8 @@ def test_the_view_has_our_orders_in_it() -> None:
     venue.submit(COND, (), (Quote(Side.BUY, 4800, D(10)), Quote(Side.BUY, 5000, D(7)), Quote(Side.SELL, 5200, D(5))))
     v = venue.view(book, 10)
     assert (v.best_bid, v.best_ask, v.bid_size, v.ask_size) == (5000, 5200, 7.0, 5.0)
-    assert [tuple(lv) for lv in v.bids] == [(5000, 7.0), (4800, 110.0), (4700, 50.0)]
-    assert [tuple(lv) for lv in v.asks] == [(5200, 5.0), (5300, 100.0)]
+    assert [(lv.price, lv.size) for lv in v.bids] == [(5000, 7.0), (4800, 110.0), (4700, 50.0)]
+    assert [(lv.price, lv.size) for lv in v.asks] == [(5200, 5.0), (5300, 100.0)]
     assert venue.touch(book) == (5000, 5200)
 
 
@@ -279,8 +279,8 @@ def test_a_recorded_order_that_would_cross_ours_was_refused_and_ours_stays_at_th
     venue.on_book(book)
     assert venue.crossed == 1
     v = venue.view(book, 10)
-    assert [tuple(lv) for lv in v.bids] == [(5000, 10.0), (4800, 100.0), (4700, 50.0)]
-    assert [tuple(lv) for lv in v.asks] == [(5200, 5.0), (5300, 100.0)]  # 4900 and 5000 were refused
+    assert [(lv.price, lv.size) for lv in v.bids] == [(5000, 10.0), (4800, 100.0), (4700, 50.0)]
+    assert [(lv.price, lv.size) for lv in v.asks] == [(5200, 5.0), (5300, 100.0)]  # 4900 and 5000 were refused
     assert venue.touch(book) == (5000, 5200)
     # a bid of ours landing between them rests: the refused asks are not at the venue
     venue.submit(COND, (), (Quote(Side.BUY, 4950, D(10)),))
@@ -293,7 +293,7 @@ def test_a_recorded_order_that_would_cross_ours_was_refused_and_ours_stays_at_th
     # the earlier rule: the view drops our crossed order instead, and the step cancels it
     venue.refuse_crossing = False
     v = venue.view(book, 10)
-    assert [tuple(lv) for lv in v.bids] == [(4800, 85.0), (4700, 50.0)] and v.best_ask == 4900
+    assert [(lv.price, lv.size) for lv in v.bids] == [(4800, 85.0), (4700, 50.0)] and v.best_ask == 4900
     assert venue.touch(book) == (4800, 4900)
 
 

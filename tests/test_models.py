@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,7 +128,7 @@ def test_avellaneda_flat_and_long_by_hand() -> None:
     assert "A-S" in long.reason and "T=100s" in long.reason and "k=50" in long.reason
     # the horizon's variance is capped by p(1 - p): at p = 0.05 and a day's horizon V = 0.0475, not 8.64
     low = _view("0.01", {100: 1}, {900: 1})
-    t = avellaneda_quotes(low, D(1), params, replace(state, fair=500.0),
+    t = avellaneda_quotes(low, D(1), params, msgspec.structs.replace(state, fair=500.0),
                           AvellanedaParams(gamma=0.1, horizon=86_400, kappa=1e5))
     # r = 0.05 - 1*0.1*0.0475 = 0.04525; spread = 0.1*0.0475 + 20*ln(1 + 1e-6) = 0.00477: h = min width 0.01
     assert _prices(t.bids) == [300] and _prices(t.asks) == [600]  # 0.03525 down, 0.05525 up
@@ -740,9 +741,9 @@ def _ref_update(state: ModelState, view: BookView, now: float | None = None) -> 
     t = view.timestamp / 1000 if now is None else now
     fair = ewma(state.fair, micro, e.alpha_fair)
     if state.last_mid is None or state.last_t is None:
-        return replace(state, fair=fair, last_mid=mid, last_t=t, n=state.n + 1)
+        return msgspec.structs.replace(state, fair=fair, last_mid=mid, last_t=t, n=state.n + 1)
     if t <= state.last_t:
-        return replace(state, fair=fair, n=state.n + 1)
+        return msgspec.structs.replace(state, fair=fair, n=state.n + 1)
     d = mid - state.last_mid
     w = 2 ** (-(t - state.last_t) / e.vol_half_life)
     sq = w * state.sq + d * d
@@ -896,5 +897,5 @@ def test_pm4_liquidity_premium_c_risk_over_kappa_by_hand() -> None:
 def test_a_state_with_another_fair_value_is_the_state_replace_gives(fair: float, mid: float, var: float, n: int,
                                                                     new_fair: float) -> None:
     s = ModelState(fair, mid, var, var / 2, var / 3, n, 12.5, var * 4, 0.25)
-    assert s.with_fair(new_fair) == replace(s, fair=new_fair)
+    assert s.with_fair(new_fair) == msgspec.structs.replace(s, fair=new_fair)
     assert s.with_fair(new_fair).fair == new_fair and s.fair == fair

@@ -392,50 +392,6 @@ def test_level_reads_are_cached_per_side_until_that_side_changes() -> None:
     assert book.bid_levels(5) == (Level(4000, 1.0),) and book.ask_levels(5) == ()
 
 
-def test_slots_constructor_builds_the_same_objects() -> None:
-    from dataclasses import dataclass, field
-
-    from polymm.domain.order_book import BookView, slots_constructor
-
-    new_view = slots_constructor(BookView)
-    assert new_view is not BookView
-    args = ("c", 1, 2, Tick.parse("0.01"), 4900, 5100, 1.5, 2.5, (Level(4900, 1.5),), (), None, 7)
-    a, b = new_view(*args), BookView(*args)
-    assert type(a) is BookView and repr(a) == repr(b)
-    with pytest.raises(AttributeError):
-        a.epoch = 3  # type: ignore[misc]  # still frozen
-    with pytest.raises(TypeError):
-        new_view(*args[:-1])  # every field is required, positionally
-
-    @dataclass(frozen=True, slots=True)
-    class Checked:
-        x: int
-
-        def __post_init__(self) -> None:
-            if self.x < 0:
-                raise ValueError("x")
-
-    @dataclass(frozen=True, slots=True)
-    class Factory:
-        xs: list = field(default_factory=list)
-
-    @dataclass(frozen=True)
-    class NoSlots:
-        x: int
-
-    @dataclass(frozen=True, slots=True)
-    class Plain:
-        x: int
-        y: str = "y"
-
-    # anything the generated __init__ would do more than store the fields: the class itself
-    assert slots_constructor(Checked) is Checked
-    assert slots_constructor(Factory) is Factory
-    assert slots_constructor(NoSlots) is NoSlots
-    assert slots_constructor(Level) is Level
-    assert slots_constructor(Plain)(1, "z") == Plain(1, "z")
-
-
 def test_one_sided_reads() -> None:
     book = OrderBook(_market())
     book.apply(_events(_book_msg(YES, [("0.40", "1")], []))[0])

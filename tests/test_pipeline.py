@@ -302,3 +302,35 @@ def test_recheck_cuts_to_what_could_still_fill_and_to_the_venue_minimum() -> Non
                             events=types.SimpleNamespace(reduce_only=True, hours_to_end=1.0), budget=250.0,
                             min_size=market.min_order_size, now=T0)
     assert near.quotes == () and near.cut
+
+
+def test_what_a_step_keeps_is_never_walked_by_the_garbage_collector() -> None:
+    """A step replaces its market's book view (and its levels), model state, signals and targets; at 300
+    markets that is thousands of objects a second that a young collection walked, one pause of the
+    event loop each (docs/architecture.md, "What the garbage collector walks"). They hold numbers,
+    strings and one another, never a cycle: none is tracked, and the tuples of levels are untracked at
+    their first collection."""
+    import gc
+
+    from polymm.domain.order_book import OrderBook
+    from polymm.domain.signals import _Unmatched
+    from polymm.state import DecisionState, MarketState, OrderView, TradePrint
+
+    market = _market()
+    brain = MarketBrain(market, SignalsConfig())
+    book = OrderBook(market)
+    book.apply(parse_frame(_book_frame(market, T0, {4800: 100.0, 4700: 50.0}, {5200: 100.0, 5300: 40.0}))[0][0])
+    view = book.view(10)
+    out = pipeline.step(brain, RiskEngine(RiskLimits()), view, D(0), _params("pm4"), positions={},
+                        budget=250.0, resting=(), now=T0, epoch_changed=True, forced=True, last_fair=None)
+    assert out.targets.quotes and out.decision.signals.volatility is not None
+    snap = out.decision.signals
+    kept = [view, *view.bids, *view.asks, brain.state, out.targets, snap, snap.volatility, snap.flow, snap.liquidity,
+            snap.competitor, snap.parity, snap.markouts, snap.events, snap.intensity, Position(0.0, 0.5),
+            DecisionState(market.condition_id, "pm4", "", None, (), (), 1.0, None, 1.0, T0),
+            MarketState(market.condition_id, "q", "quoting", "", (OrderView("o1", "BUY", 4800, D(5)),), D(0), None,
+                        D(0), D(0), 0, D("0.02"), D(5), D(25)),
+            OrderView("o1", "BUY", 4800, D(5)), TradePrint(T0, "BUY", 5200, 3.0), _Unmatched(T0, 5200, 3.0)]
+    assert [type(o).__name__ for o in kept if gc.is_tracked(o)] == []
+    gc.collect(0)
+    assert not gc.is_tracked(view.bids) and not gc.is_tracked(view.asks)

@@ -706,8 +706,8 @@ async def test_the_markets_list_and_the_positions_agree_in_every_refresh() -> No
     same tick from the same store version, both showing what we hold from ``holdings`` and the P&L
     from the market's slice: after every refresh, for every market, they say the same."""
     import random
-    from dataclasses import replace
 
+    from msgspec.structs import replace
     from snapshot_scenario import build_app
 
     from polymm.state import HoldingView

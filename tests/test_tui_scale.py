@@ -14,6 +14,7 @@ import random
 from dataclasses import replace
 from decimal import Decimal as D
 
+import msgspec
 import pytest
 from engines import screen_lines, until
 from rich.text import Text
@@ -145,7 +146,7 @@ async def test_only_the_rows_on_screen_are_formatted(monkeypatch) -> None:
         calls.clear()
         for cid in store.get("markets"):  # every market moves: P&L up by 1
             st = store.get(f"market/{cid}")
-            store.set(f"market/{cid}", replace(st, realized_pnl=st.realized_pnl + 1))
+            store.set(f"market/{cid}", msgspec.structs.replace(st, realized_pnl=st.realized_pnl + 1))
         first = table.rows[0]
         want = store.get(f"market/{first}")
         await until(pilot, lambda: screen_lines(app, table)[2].rstrip("│ ").endswith(
@@ -264,7 +265,7 @@ async def test_every_sort_orders_the_rows_and_ties_keep_the_listed_order() -> No
             assert listed_panel == [c for c in want if c in listed_panel]  # the positions in the same order
             # a write that changes no figure: the rows stay where they are
             cid = want[0]
-            store.set(f"market/{cid}", replace(store.get(f"market/{cid}")))
+            store.set(f"market/{cid}", msgspec.structs.replace(store.get(f"market/{cid}")))
             app.redraw_all()
             await _refreshes(pilot, app, 3)
             assert table.rows == want
@@ -274,7 +275,7 @@ async def test_every_sort_orders_the_rows_and_ties_keep_the_listed_order() -> No
             await pilot.press("s")
         last = store.get("markets")[-1]
         book = store.get(f"book/{last}")
-        store.set(f"book/{last}", replace(book, timestamp=book.timestamp + 60_000))
+        store.set(f"book/{last}", msgspec.structs.replace(book, timestamp=book.timestamp + 60_000))
         await until(pilot, lambda: table.rows[0] == last)
 
 

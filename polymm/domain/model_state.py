@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .order_book import BookView, slots_constructor
+import msgspec
+
+from .order_book import BookView
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +48,7 @@ def regime_ratio(fast: float, slow: float, lo: float = J_MIN, hi: float = J_MAX)
     return min(max(fast / slow, lo), hi)
 
 
-@dataclass(frozen=True, slots=True)
-class ModelState:
+class ModelState(msgspec.Struct, frozen=True, gc=False):
     """EWMA state of one market, in pips and seconds. Start from ``ModelState()``; advance with ``update``.
 
     * ``fair``: EWMA of the microprice (``None`` until the first two-sided book).
@@ -77,13 +78,12 @@ class ModelState:
         return regime_ratio(self.abs_fast, self.abs_slow, lo, hi)
 
     def with_fair(self, fair: float) -> ModelState:
-        """This state with ``fair`` in place of its fair value (``dataclasses.replace``, without its
-        field-by-field introspection: a step makes one)."""
-        return _new_state(fair, self.last_mid, self.var, self.abs_fast, self.abs_slow, self.n, self.last_t, self.sq,
+        """This state with ``fair`` in place of its fair value (``msgspec.structs.replace``, without its
+        lookup of the fields by name: a step makes one)."""
+        return ModelState(fair, self.last_mid, self.var, self.abs_fast, self.abs_slow, self.n, self.last_t, self.sq,
                           self.dt)
 
 
-_new_state = slots_constructor(ModelState)
 
 
 def ewma(prev: float | None, sample: float, alpha: float) -> float:
@@ -123,10 +123,10 @@ def update(
     last = state.last_mid
     last_t = state.last_t
     if last is None or last_t is None:
-        return _new_state(fair, mid, state.var, state.abs_fast, state.abs_slow, state.n + 1, t, state.sq, state.dt)
+        return ModelState(fair, mid, state.var, state.abs_fast, state.abs_slow, state.n + 1, t, state.sq, state.dt)
     elapsed = t - last_t
     if elapsed <= 0.0:
-        return _new_state(fair, last, state.var, state.abs_fast, state.abs_slow, state.n + 1, last_t, state.sq,
+        return ModelState(fair, last, state.var, state.abs_fast, state.abs_slow, state.n + 1, last_t, state.sq,
                           state.dt)
     d = mid - last
     ad = abs(d)
@@ -134,7 +134,7 @@ def update(
     w = 2.0 ** (-elapsed / e.vol_half_life)
     sq = w * state.sq + d * d
     dt = w * state.dt + elapsed
-    return _new_state(
+    return ModelState(
         fair,
         mid,
         sq / dt,

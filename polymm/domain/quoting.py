@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+import msgspec
+
 from .market import Side
 from .prices import MAX_PIPS, PIPS_PER_UNIT
 
@@ -24,8 +26,7 @@ class Quote:
     size: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Targets:
+class Targets(msgspec.Struct, frozen=True, gc=False):
     """A model's decision for one market: the quotes and why (shown in the UI)."""
 
     quotes: tuple[Quote, ...]

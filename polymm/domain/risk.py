@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import msgspec
 import numpy as np
 
 from .market import Side
@@ -81,8 +82,7 @@ class RiskLimits:
     enforce: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(msgspec.Struct, frozen=True, gc=False):
     """One market's position and mark as the pre-trade checks see it."""
 
     qty: float  # YES shares, negative = NO held

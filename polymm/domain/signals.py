@@ -36,8 +36,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import msgspec
+
 from .market import Side
-from .order_book import BookView, slots_constructor
+from .order_book import BookView
 from .portfolio import Fill
 from .prices import MAX_PIPS
 
@@ -175,8 +177,7 @@ class VolatilityConfig:
     j_max: float = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class VolatilitySnapshot:
+class VolatilitySnapshot(msgspec.Struct, frozen=True, gc=False):
     sigma: float  # price units: sqrt(EWMA of (Δmid)²), Δmid in price units
     fast_abs: float  # price units: EWMA of |Δmid| with the fast half-life
     slow_abs: float  # price units: EWMA of |Δmid| with the slow half-life
@@ -188,7 +189,6 @@ class VolatilitySnapshot:
         return self.sigma * PIPS_PER_UNIT
 
 
-_new_volatility = slots_constructor(VolatilitySnapshot)
 
 
 class Volatility:
@@ -250,7 +250,7 @@ class Volatility:
             return snap
         fast, slow = self._fast.value, self._slow.value
         j = 1.0 if slow <= 0.0 else min(c.j_max, max(c.j_min, fast / slow))
-        snap = _new_volatility(math.sqrt(max(self._var.value, 0.0)), fast, slow, j, self._samples)
+        snap = VolatilitySnapshot(math.sqrt(max(self._var.value, 0.0)), fast, slow, j, self._samples)
         self._snap, self._snap_config = snap, c
         return snap
 
@@ -271,8 +271,7 @@ class FlowConfig:
         _check_max("max_prints", self.max_prints)
 
 
-@dataclass(frozen=True, slots=True)
-class FlowSnapshot:
+class FlowSnapshot(msgspec.Struct, frozen=True, gc=False):
     buy_volume: float  # taker-buy shares in the window
     sell_volume: float
     trades: int
@@ -281,7 +280,6 @@ class FlowSnapshot:
     widen: float  # suggested spread multiplier ≥ 1
 
 
-_new_flow = slots_constructor(FlowSnapshot)
 
 
 class FlowImbalance:
@@ -342,7 +340,7 @@ class FlowImbalance:
         total = b + s
         imb = 0.0 if total <= 0 else max(-1.0, min(1.0, (b - s) / total))
         active = total > 0 and total >= c.min_volume and abs(imb) >= c.threshold
-        snap = _new_flow(
+        snap = FlowSnapshot(
             b,  # buy_volume
             s,  # sell_volume
             len(self._prints),  # trades
@@ -388,8 +386,7 @@ class LiquidityConfig:
             raise ValueError(f"low_widen: must be 1 to 10 (got {self.low_widen!r})")
 
 
-@dataclass(frozen=True, slots=True)
-class LiquiditySnapshot:
+class LiquiditySnapshot(msgspec.Struct, frozen=True, gc=False):
     regime: Liquidity
     reason: str
     spread_ticks: float | None
@@ -399,7 +396,6 @@ class LiquiditySnapshot:
     widen: float = 1.0  # the regime's spread multiplier (``LiquidityConfig.high_widen`` / ``low_widen``)
 
 
-_new_liquidity = slots_constructor(LiquiditySnapshot)
 
 
 class LiquidityRegime:
@@ -429,8 +425,8 @@ class LiquidityRegime:
     def update(self, view: BookView) -> LiquiditySnapshot:
         c = self.config
         n = c.levels
-        bd = sum([lv[1] for lv in view.bids[:n]])  # Level.size
-        ad = sum([lv[1] for lv in view.asks[:n]])
+        bd = sum([lv.size for lv in view.bids[:n]])
+        ad = sum([lv.size for lv in view.asks[:n]])
         depth = min(bd, ad)
         bb, ba = view.best_bid, view.best_ask
         if bb is None or ba is None:  # view.spread is None
@@ -446,7 +442,7 @@ class LiquidityRegime:
             if c.window > 1:
                 regime, reason = self._windowed(st, depth, regime, reason)
             widen = c.high_widen if regime is Liquidity.HIGH else c.low_widen if regime is Liquidity.LOW else 1.0
-            snap = _new_liquidity(regime, reason, st, depth, bd, ad, widen)
+            snap = LiquiditySnapshot(regime, reason, st, depth, bd, ad, widen)
         self._snap = snap
         return snap
 
@@ -512,8 +508,7 @@ class CompetitorConfig:
         _check_max("max_events", self.max_events)
 
 
-@dataclass(frozen=True, slots=True)
-class CompetitorSnapshot:
+class CompetitorSnapshot(msgspec.Struct, frozen=True, gc=False):
     flagged: bool
     events: int  # improvements within the window (both sides)
     bid_events: int
@@ -619,8 +614,7 @@ def taker_fee_bps(rate: float, *prices: int) -> float:
     return rate * sum(p * (MAX_PIPS - p) for p in prices) / MAX_PIPS
 
 
-@dataclass(frozen=True, slots=True)
-class ParitySnapshot:
+class ParitySnapshot(msgspec.Struct, frozen=True, gc=False):
     buy_edge_bps: float | None  # 10_000 − (yes_ask + no_ask) − cost: buy both, redeem $1
     sell_edge_bps: float | None  # (yes_bid + no_bid) − 10_000 − cost: sell both (mint $1 → 2 tokens)
     buy_flag: bool
@@ -709,8 +703,7 @@ class MarkoutConfig:
         _check_max("max_pending", self.max_pending)
 
 
-@dataclass(frozen=True, slots=True)
-class MarkoutSnapshot:
+class MarkoutSnapshot(msgspec.Struct, frozen=True, gc=False):
     horizons: tuple[float, ...]
     means: tuple[float | None, ...]  # size-weighted mean markout per share, pips (+ = good for us)
     counts: tuple[int, ...]  # resolved fills in each rolling window
@@ -866,8 +859,7 @@ class EventConfig:
         _check_max("max_recent", self.max_recent)
 
 
-@dataclass(frozen=True, slots=True)
-class EventSnapshot:
+class EventSnapshot(msgspec.Struct, frozen=True, gc=False):
     hours_to_end: float | None
     resolution_near: bool
     reduce_only: bool
@@ -880,7 +872,6 @@ class EventSnapshot:
     halt: str  # why nothing may be quoted now (the end date or a game's start is near); "" otherwise
 
 
-_new_event = slots_constructor(EventSnapshot)
 
 
 class EventSignal:
@@ -1008,7 +999,7 @@ class EventSignal:
             and recent >= c.min_volume
             and (base <= 0 or recent >= c.spike_k * base)
         )
-        snap = _new_event(
+        snap = EventSnapshot(
             hours,  # hours_to_end
             near,  # resolution_near
             reduce_only,
@@ -1097,15 +1088,13 @@ class IntensityConfig:
         _check_max("max_unmatched", self.max_unmatched)
 
 
-@dataclass(frozen=True, slots=True)
-class IntensitySnapshot:
+class IntensitySnapshot(msgspec.Struct, frozen=True, gc=False):
     kappa: float | None  # κ per price unit; None until the window holds enough data (use a fallback)
     alpha: float | None  # A: shares per second at the mid (δ = 0), over the time the window's prints span
     samples: int  # prints and unmatched fills in the window
     levels: int  # distinct depths among them
 
 
-_new_intensity = slots_constructor(IntensitySnapshot)
 _HALF_PIP = 1.0 / (2.0 * PIPS_PER_UNIT)  # price units per depth key
 _NO_INTENSITY = IntensitySnapshot(None, None, 0, 0)
 
@@ -1138,8 +1127,8 @@ class TradingIntensity:
         self._samples = _Rows()  # (t, depth in half-pips, size)
         self._size: dict[int, float] = {}  # per depth in half-pips: shares in the window
         self._count: dict[int, int] = {}  # and prints
-        self._prints: deque[list] = deque()  # [t, price, size not matched to a fill] of recent prints
-        self._fills: deque[list] = deque()  # [t, price, size not matched to a print] of recent fills
+        self._prints: deque[_Unmatched] = deque()  # recent prints, with the size not matched to a fill
+        self._fills: deque[_Unmatched] = deque()  # recent fills, with the size not matched to a print
         self._mid: float | None = None
         self._start: float | None = None  # time of the first sample: the window's span until it is full
         self._now = 0.0
@@ -1160,7 +1149,7 @@ class TradingIntensity:
         self.expire(now)
         left = _consume(self._fills, price, size)  # the part of it that is a fill of ours already counted
         if left > 0:
-            _append(self._prints, [now, price, left], self.config.max_unmatched)
+            _append(self._prints, _Unmatched(now, price, left), self.config.max_unmatched)
             self._add(now, price, left)
 
     def on_fill(self, now: float, fill: Fill) -> None:
@@ -1173,7 +1162,7 @@ class TradingIntensity:
         self.expire(now)
         left = _consume(self._prints, fill.price, size)
         if left > 0:
-            _append(self._fills, [now, fill.price, left], self.config.max_unmatched)
+            _append(self._fills, _Unmatched(now, fill.price, left), self.config.max_unmatched)
             self._add(now, fill.price, left)
 
     def _add(self, now: float, price: int, size: float) -> None:
@@ -1205,7 +1194,7 @@ class TradingIntensity:
             self._dirty = True
         horizon = now - c.dedupe_s
         for buf in (self._prints, self._fills):
-            while buf and buf[0][0] < horizon:
+            while buf and buf[0].t < horizon:
                 buf.popleft()
 
     def _drop(self, row: tuple[float, float, float]) -> float:
@@ -1229,7 +1218,7 @@ class TradingIntensity:
         n = len(self._samples)
         keys = sorted(self._count, reverse=True)  # deepest first: cumulate N(δ ≥ d)
         m = len(keys)
-        snap = _new_intensity(None, None, n, m)
+        snap = IntensitySnapshot(None, None, n, m)
         if n >= c.min_samples and m >= 2:
             # the span the prints cover (not the clock: the fit changes only when the samples do)
             last = self._samples.last_t()
@@ -1256,27 +1245,37 @@ class TradingIntensity:
                 slope = (sw * swxy - swx * swy) / den
                 if slope < 0 and math.isfinite(slope):
                     intercept = (swy - slope * swx) / sw
-                    snap = _new_intensity(min(max(-slope, c.kappa_min), c.kappa_max), math.exp(intercept), n, m)
+                    snap = IntensitySnapshot(min(max(-slope, c.kappa_min), c.kappa_max), math.exp(intercept), n, m)
         self._snap, self._snap_config = snap, c
         self._dirty, self._fit_t = False, self._now
         return snap
 
 
-def _append(buf: deque[list], entry: list, cap: int) -> None:
+class _Unmatched(msgspec.Struct, gc=False):
+    """A recent print or fill of ``Intensity`` and its size not yet matched to the other kind. Mutable
+    (``left`` shrinks as matches come), and untracked by the garbage collector: it holds numbers only
+    (one per print: a list before, which every young collection walked)."""
+
+    t: float
+    price: int  # pips
+    left: float  # shares
+
+
+def _append(buf: deque[_Unmatched], entry: _Unmatched, cap: int) -> None:
     """``buf.append(entry)``, the oldest entries dropped first to keep at most ``cap``."""
     while len(buf) >= cap:
         buf.popleft()
     buf.append(entry)
 
 
-def _consume(buf: deque[list], price: int, size: float) -> float:
+def _consume(buf: deque[_Unmatched], price: int, size: float) -> float:
     """Take up to ``size`` from the unmatched entries of ``buf`` at ``price``; returns what is left."""
     for entry in buf:
         if size <= 0:
             break
-        if entry[1] == price and entry[2] > 0:
-            take = min(entry[2], size)
-            entry[2] -= take
+        if entry.price == price and entry.left > 0:
+            take = min(entry.left, size)
+            entry.left -= take
             size -= take
     return size
 
@@ -1344,8 +1343,7 @@ class SignalsConfig:
     max_widen: float = 0.0  # the signals' combined spread multiplier at most (0: no cap)
 
 
-@dataclass(frozen=True, slots=True)
-class SignalsSnapshot:
+class SignalsSnapshot(msgspec.Struct, frozen=True, gc=False):
     condition_id: str
     ts: float
     volatility: VolatilitySnapshot
@@ -1395,7 +1393,6 @@ class SignalsSnapshot:
         return text
 
 
-_new_signals = slots_constructor(SignalsSnapshot)
 
 
 class SignalSet:
@@ -1498,6 +1495,6 @@ class SignalSet:
             and last.condition_id is self.condition_id
         ):
             return last
-        self._snap = snap = _new_signals(self.condition_id, t, vol, flow, liq, comp, par, mk, ev, it, hw,
+        self._snap = snap = SignalsSnapshot(self.condition_id, t, vol, flow, liq, comp, par, mk, ev, it, hw,
                                          self.config.max_widen)
         return snap

@@ -259,7 +259,7 @@ class MarketFeed:
                 venue_asks = [(price_to_pips(lv.price), lv.size) for lv in snap.asks]
             except ValueError:
                 continue
-            if [tuple(lv) for lv in bids] != venue_bids or [tuple(lv) for lv in asks] != venue_asks:
+            if [(lv.price, lv.size) for lv in bids] != venue_bids or [(lv.price, lv.size) for lv in asks] != venue_asks:
                 differ.append(book.condition_id)
             elif snap.hash and book.hashes.get(snap.asset_id) != snap.hash:
                 self.hash_only_differences += 1

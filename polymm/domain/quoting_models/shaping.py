@@ -20,14 +20,13 @@ from typing import Protocol
 
 from ..market import Side
 from ..model_state import ModelState
-from ..order_book import BookView, slots_constructor
+from ..order_book import BookView
 from ..prices import MAX_PIPS, PIPS_PER_UNIT, Tick
 from ..quoting import Quote, Targets
 from ..sizes import Inventory, layer_sizes, memo, q_hat, side_plan, taper_sizes
 from .base import CommonParams
 
 _BUY, _SELL = Side.BUY, Side.SELL
-_new_targets = slots_constructor(Targets)
 _STEP_PIPS: dict[Decimal, int] = {}
 _QUOTES: dict[tuple[Side, int, Decimal], Quote] = {}
 
@@ -190,7 +189,7 @@ def finish(
                 out.append(_quote(_SELL, ask + i * step, s))
         else:
             _side_quotes(out, _SELL, ask, step, lo, hi, inv.ask_size, size_mult, layers, inv.ask_room)
-    return _new_targets(tuple(out), fair, reason + inv.notes if inv.notes else reason)
+    return Targets(tuple(out), fair, reason + inv.notes if inv.notes else reason)
 
 
 def _side_quotes(
