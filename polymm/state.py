@@ -228,10 +228,10 @@ class RewardsState:
     known: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class HoldingView:
+class HoldingView(msgspec.Struct, frozen=True, gc=False):
     """Shares of one outcome token we hold, as the ledger has them (the ``holdings`` slice lists every
-    token with a non-zero count, traded now or not: what we hold is what the venue says)."""
+    token with a non-zero count, traded now or not: what we hold is what the venue says). Untracked
+    by the garbage collector (docs/architecture.md, "What the garbage collector walks")."""
 
     condition_id: str
     question: str  # "" when the market is not known yet

@@ -521,10 +521,10 @@ def test_property_diff_orders_keeps_unchanged_layers(tick, raw, data) -> None:
     targets = [Quote(Side.BUY if b else Side.SELL, k * 10 * tick.pips, D(s)) for b, k, s in raw]
     live = [LiveOrder(f"o{i}", q.side, q.price, q.size, float(i)) for i, q in enumerate(targets)]
     assert diff_orders(live, targets, 0, 60, 1.0, tick) == ((), ())
-    near = [replace(q, price=q.price + tick.pips) for q in targets]  # within tolerance: all kept
+    near = [Quote(q.side, q.price + tick.pips, q.size) for q in targets]  # within tolerance: all kept
     assert diff_orders(live, near, 1, 60, 1.0, tick) == ((), ())
     moved = data.draw(st.sets(st.integers(0, len(targets) - 1)) if targets else st.just(set()))
-    new = [replace(q, price=q.price + 3 * tick.pips) if i in moved else q for i, q in enumerate(targets)]
+    new = [Quote(q.side, q.price + 3 * tick.pips, q.size) if i in moved else q for i, q in enumerate(targets)]
     cancel, place = diff_orders(live, new, 1, 60, 1.0, tick)
     assert set(cancel) == {live[i] for i in moved}
     assert list(place) == [new[i] for i in sorted(moved)]

@@ -325,12 +325,13 @@ def test_what_a_step_keeps_is_never_walked_by_the_garbage_collector() -> None:
                         budget=250.0, resting=(), now=T0, epoch_changed=True, forced=True, last_fair=None)
     assert out.targets.quotes and out.decision.signals.volatility is not None
     snap = out.decision.signals
-    kept = [view, *view.bids, *view.asks, brain.state, out.targets, snap, snap.volatility, snap.flow, snap.liquidity,
-            snap.competitor, snap.parity, snap.markouts, snap.events, snap.intensity, Position(0.0, 0.5),
+    kept = [view, *view.bids, *view.asks, brain.state, out.targets, *out.targets.quotes, snap, snap.volatility,
+            snap.flow, snap.liquidity, snap.competitor, snap.parity, snap.markouts, snap.events, snap.intensity,
+            Position(0.0, 0.5),
             DecisionState(market.condition_id, "pm4", "", None, (), (), 1.0, None, 1.0, T0),
             MarketState(market.condition_id, "q", "quoting", "", (OrderView("o1", "BUY", 4800, D(5)),), D(0), None,
                         D(0), D(0), 0, D("0.02"), D(5), D(25)),
             OrderView("o1", "BUY", 4800, D(5)), TradePrint(T0, "BUY", 5200, 3.0), _Unmatched(T0, 5200, 3.0)]
     assert [type(o).__name__ for o in kept if gc.is_tracked(o)] == []
     gc.collect(0)
-    assert not gc.is_tracked(view.bids) and not gc.is_tracked(view.asks)
+    assert not any(gc.is_tracked(t) for t in (view.bids, view.asks, out.targets.quotes))

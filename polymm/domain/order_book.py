@@ -96,7 +96,9 @@ class OrderBook:
 
     __slots__ = (
         "_ask_levels",
+        "_ask_n",
         "_bid_levels",
+        "_bid_n",
         "_stride",
         "asks",
         "best_ask",
@@ -145,9 +147,10 @@ class OrderBook:
         self.n_bids = 0
         self.n_asks = 0
         self._stride = self.tick.pips
-        # the last ``bid_levels`` / ``ask_levels`` result as (n, levels); None once that side changed
-        self._bid_levels: tuple[int, tuple[Level, ...]] | None = None
-        self._ask_levels: tuple[int, tuple[Level, ...]] | None = None
+        # the last ``bid_levels(n)`` / ``ask_levels(n)`` (None: the side changed since) and its ``n``
+        self._bid_levels: tuple[Level, ...] | None = None
+        self._ask_levels: tuple[Level, ...] | None = None
+        self._bid_n = self._ask_n = 0
 
     # ----------------------------------------------------------------- updates
 
@@ -326,9 +329,9 @@ class OrderBook:
     def bid_levels(self, n: int) -> tuple[Level, ...]:
         """Up to ``n`` bid levels, best first."""
         cache = type(n) is int and n >= 0
-        cached = self._bid_levels
-        if cache and cached is not None:  # the side has not changed since
-            m, levels = cached
+        levels = self._bid_levels
+        if cache and levels is not None:  # the side has not changed since
+            m = self._bid_n
             if n <= m or len(levels) < m:  # a prefix of the last result, or all the side holds
                 return levels if n >= len(levels) else levels[:n]
         out: list[Level] = []
@@ -341,16 +344,16 @@ class OrderBook:
             p -= step
         levels = tuple(out)
         if cache:
-            self._bid_levels = (n, levels)
+            self._bid_levels, self._bid_n = levels, n
         return levels
 
     def ask_levels(self, n: int) -> tuple[Level, ...]:
         """Up to ``n`` ask levels, best first."""
         cache = type(n) is int and n >= 0
-        cached = self._ask_levels
-        if cache and cached is not None:
-            m, levels = cached
-            if n <= m or len(levels) < m:
+        levels = self._ask_levels
+        if cache and levels is not None:  # the side has not changed since
+            m = self._ask_n
+            if n <= m or len(levels) < m:  # a prefix of the last result, or all the side holds
                 return levels if n >= len(levels) else levels[:n]
         out: list[Level] = []
         arr, step, p, k = self.asks, self._stride, self.best_ask, n
@@ -362,7 +365,7 @@ class OrderBook:
             p += step
         levels = tuple(out)
         if cache:
-            self._ask_levels = (n, levels)
+            self._ask_levels, self._ask_n = levels, n
         return levels
 
     def depth(self, n: int) -> tuple[float, float]:

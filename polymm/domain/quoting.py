@@ -8,7 +8,6 @@ the book: bids stay below the best ask and asks above the best bid. The models t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 import msgspec
@@ -17,9 +16,9 @@ from .market import Side
 from .prices import MAX_PIPS, PIPS_PER_UNIT
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """One target order: side and price in YES terms, size in shares."""
+class Quote(msgspec.Struct, frozen=True, gc=False):
+    """One target order: side and price in YES terms, size in shares. Untracked by the garbage
+    collector, like the other per-step values (docs/architecture.md, "What the garbage collector walks")."""
 
     side: Side
     price: int  # pips

@@ -417,10 +417,11 @@ class LiquidityRegime:
         self.config = config or LiquidityConfig()
         self._recent: deque[tuple[float, float]] = deque(maxlen=self.config.window)  # (spread ticks, depth)
         self._snap = LiquiditySnapshot(Liquidity.CRISIS, "no book yet", None, 0.0, 0.0, 0.0)
-        # the last classification, (config, spread ticks, depth) -> (regime, reason): equal inputs (even an
-        # int 0 and a 0.0 depth) give the same text
-        self._last_key: tuple[LiquidityConfig, float, float] | None = None
-        self._last_class: tuple[Liquidity, str] = (Liquidity.CRISIS, "")
+        # the last classification, config, spread ticks and depth -> regime and reason: equal inputs (even
+        # an int 0 and a 0.0 depth) give the same text. Slots, not a key tuple a step (the collector walks those)
+        self._last_config: LiquidityConfig | None = None
+        self._last_st = self._last_depth = math.nan
+        self._last_regime, self._last_reason = Liquidity.CRISIS, ""
 
     def update(self, view: BookView) -> LiquiditySnapshot:
         c = self.config
@@ -433,12 +434,11 @@ class LiquidityRegime:
             snap = LiquiditySnapshot(Liquidity.CRISIS, "one-sided or empty book", None, depth, bd, ad)
         else:
             st = (ba - bb) / view.tick.pips
-            key = self._last_key
-            if key is not None and key[0] is c and key[1] == st and key[2] == depth:
-                regime, reason = self._last_class
+            if self._last_config is c and self._last_st == st and self._last_depth == depth:
+                regime, reason = self._last_regime, self._last_reason
             else:
-                regime, reason = self._last_class = self._classify(st, depth)
-                self._last_key = (c, st, depth)
+                regime, reason = self._last_regime, self._last_reason = self._classify(st, depth)
+                self._last_config, self._last_st, self._last_depth = c, st, depth
             if c.window > 1:
                 regime, reason = self._windowed(st, depth, regime, reason)
             widen = c.high_widen if regime is Liquidity.HIGH else c.low_widen if regime is Liquidity.LOW else 1.0
@@ -640,38 +640,42 @@ class ParityArb:
     def __init__(self, config: ParityConfig | None = None) -> None:
         self.config = config or ParityConfig()
         self._snap = ParitySnapshot(None, None, False, False)
-        self._inputs: tuple[ParityConfig, int | None, int | None, int | None, int | None] | None = None
+        # the last inputs (config, YES bid and ask, NO bid and ask): slots, not a key tuple a step
+        self._last_config: ParityConfig | None = None
+        self._yes_bid: int | None = None
+        self._yes_ask: int | None = None
+        self._no_bid: int | None = None
+        self._no_ask: int | None = None
 
     def update(
         self, yes_bid: int | None, yes_ask: int | None, no_bid: int | None = None, no_ask: int | None = None
     ) -> ParitySnapshot:
-        last = self._inputs
         if (  # the very same inputs (identity: the book's own ints) give the very same snapshot
-            last is not None
-            and last[0] is self.config
-            and last[1] is yes_bid
-            and last[2] is yes_ask
-            and last[3] is no_bid
-            and last[4] is no_ask
+            self._last_config is self.config
+            and self._yes_bid is yes_bid
+            and self._yes_ask is yes_ask
+            and self._no_bid is no_bid
+            and self._no_ask is no_ask
         ):
             return self._snap
-        inputs = (self.config, yes_bid, yes_ask, no_bid, no_ask)
-        if no_bid is None and no_ask is None:
-            no_bid = MAX_PIPS - yes_ask if yes_ask is not None else None
-            no_ask = MAX_PIPS - yes_bid if yes_bid is not None else None
+        nb, na = no_bid, no_ask
+        if nb is None and na is None:
+            nb = MAX_PIPS - yes_ask if yes_ask is not None else None
+            na = MAX_PIPS - yes_bid if yes_bid is not None else None
         c = self.config
         buy = sell = None
-        if yes_ask is not None and no_ask is not None:
-            buy = MAX_PIPS - (yes_ask + no_ask) - c.cost_bps - taker_fee_bps(c.fee_rate, yes_ask, no_ask)
-        if yes_bid is not None and no_bid is not None:  # selling at p: the fee is p·(1 − p) as well
-            sell = yes_bid + no_bid - MAX_PIPS - c.cost_bps - taker_fee_bps(c.fee_rate, yes_bid, no_bid)
+        if yes_ask is not None and na is not None:
+            buy = MAX_PIPS - (yes_ask + na) - c.cost_bps - taker_fee_bps(c.fee_rate, yes_ask, na)
+        if yes_bid is not None and nb is not None:  # selling at p: the fee is p·(1 − p) as well
+            sell = yes_bid + nb - MAX_PIPS - c.cost_bps - taker_fee_bps(c.fee_rate, yes_bid, nb)
         self._snap = ParitySnapshot(
             buy_edge_bps=buy,
             sell_edge_bps=sell,
             buy_flag=buy is not None and buy >= c.threshold_bps,
             sell_flag=sell is not None and sell >= c.threshold_bps,
         )
-        self._inputs = inputs
+        self._last_config, self._yes_bid, self._yes_ask, self._no_bid, self._no_ask = (
+            c, yes_bid, yes_ask, no_bid, no_ask)
         return self._snap
 
     def snapshot(self) -> ParitySnapshot:
@@ -912,8 +916,12 @@ class EventSignal:
         self._cool_until = 0.0
         self._cool_why = ""
         # cached snapshot and what it was built for: config, end and start times and (with either) _now
+        # (slots, not a key tuple a step: the garbage collector walks those)
         self._snap: EventSnapshot | None = None
-        self._snap_key: tuple[EventConfig, float | None, float | None, float | None] | None = None
+        self._snap_config: EventConfig | None = None
+        self._snap_end: float | None = None
+        self._snap_start: float | None = None
+        self._snap_now: float | None = None
 
     def set_end_time(self, end_time: float | None) -> None:
         self.end_time = end_time
@@ -1011,20 +1019,20 @@ class EventSignal:
             minutes,  # minutes_to_start
             _halt(c, hours, minutes) or self._cooling(),  # halt
         )
-        self._snap, self._snap_key = snap, (c, end, start, self._now)
+        self._snap, self._snap_config, self._snap_end, self._snap_start, self._snap_now = snap, c, end, start, self._now
         return snap
 
 
     def _cached(self) -> EventSnapshot | None:
         """The last snapshot while it still holds: same config and times, and (when anything here depends
         on the clock: an end, a start or a cool-off) the same instant."""
-        snap, key = self._snap, self._snap_key
-        if snap is None or key is None or key[0] is not self.config or key[1] is not self.end_time:
+        snap = self._snap
+        if snap is None or self._snap_config is not self.config or self._snap_end is not self.end_time:
             return None
-        if key[2] is not self.start_time:
+        if self._snap_start is not self.start_time:
             return None
         timeless = self.end_time is None and self.start_time is None and not self._cool_until
-        return snap if timeless or key[3] == self._now else None
+        return snap if timeless or self._snap_now == self._now else None
 
     def _cooling(self) -> str:
         left = self._cool_until - (self._now or 0.0)

@@ -28,18 +28,6 @@ from .base import CommonParams
 
 _BUY, _SELL = Side.BUY, Side.SELL
 _STEP_PIPS: dict[Decimal, int] = {}
-_QUOTES: dict[tuple[Side, int, Decimal], Quote] = {}
-
-
-def _quote(side: Side, price: int, size: Decimal) -> Quote:
-    """``Quote(side, price, size)``, memoised: a Quote is immutable and compared by value, and a book
-    keeps returning to the same few prices and sizes, so reusing one saves building it again."""
-    key = (side, price, size)
-    q = _QUOTES.get(key)
-    if q is None:
-        q = Quote(side, price, size)
-        memo(_QUOTES, key, q)
-    return q
 
 
 def _step_pips(layer_step: Decimal) -> int:
@@ -176,7 +164,7 @@ def finish(
             for i, s in plan:
                 if i > last:
                     break
-                out.append(_quote(_BUY, bid - i * step, s))
+                out.append(Quote(_BUY, bid - i * step, s))
         else:
             _side_quotes(out, _BUY, bid, -step, lo, hi, inv.bid_size, size_mult, layers, inv.bid_room)
     if ask <= hi:
@@ -186,7 +174,7 @@ def finish(
             for i, s in plan:
                 if i > last:
                     break
-                out.append(_quote(_SELL, ask + i * step, s))
+                out.append(Quote(_SELL, ask + i * step, s))
         else:
             _side_quotes(out, _SELL, ask, step, lo, hi, inv.ask_size, size_mult, layers, inv.ask_room)
     return Targets(tuple(out), fair, reason + inv.notes if inv.notes else reason)
