@@ -39,7 +39,7 @@ class Level(msgspec.Struct, frozen=True, order=True, gc=False):
     float, so it can never be part of a reference cycle): a book view holds ~14 and the strategy makes
     one view a step — at 300 markets ~4,000 levels a second, each a ``NamedTuple`` before (a tuple
     subclass, which CPython never untracks) that every young collection had to walk. Building one is
-    ~4× faster too. See docs/architecture.md, "What the garbage collector walks"."""
+    about twice as fast too. See docs/architecture.md, "What the garbage collector walks"."""
 
     price: int
     size: float
