@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from ..domain.book_set import BookSet
 from ..domain.market import Market
 from ..domain.messages import BookSnapshot, LastTrade, TickSizeChange, parse_frame
+from ..domain.order_book import Level
 from ..domain.prices import price_to_pips
 from ..domain.quantiles import nearest_rank
 from ..state import FeedState, ShardState
@@ -255,11 +256,11 @@ class MarketFeed:
                 continue
             bids, asks = book.levels_for(book.yes_token)
             try:
-                venue_bids = [(price_to_pips(lv.price), lv.size) for lv in snap.bids]
-                venue_asks = [(price_to_pips(lv.price), lv.size) for lv in snap.asks]
+                venue_bids = [Level(price_to_pips(lv.price), lv.size) for lv in snap.bids]
+                venue_asks = [Level(price_to_pips(lv.price), lv.size) for lv in snap.asks]
             except ValueError:
                 continue
-            if [(lv.price, lv.size) for lv in bids] != venue_bids or [(lv.price, lv.size) for lv in asks] != venue_asks:
+            if bids != venue_bids or asks != venue_asks:  # levels compare by value
                 differ.append(book.condition_id)
             elif snap.hash and book.hashes.get(snap.asset_id) != snap.hash:
                 self.hash_only_differences += 1
