@@ -57,7 +57,12 @@ RATE_WINDOW_S = 10.0  # frames/s is averaged over about this long
 SAMPLE_EVERY_S = 1.0
 # a batch post is one HTTPS round trip when all is well; retries with backoff reach seconds
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-TICK_TO_TRADE_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+#: Tick-to-trade's buckets: 1 ms apart up to 10 ms (the target is p99 ≤ 10 ms), so a quantile read from
+#: them (Prometheus's ``histogram_quantile``: linear within a bucket) is within a millisecond of the
+#: samples'. With one bucket from 5 to 10 ms, a p99 of 6.8 ms read as 9.3 (6.6% of the posts in it, the
+#: 99th percentile at 86% of its width).
+TICK_TO_TRADE_BUCKETS = (0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007,
+                         0.008, 0.009, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.05, 0.1, 0.25, 1.0)
 REASON_MAX = 200  # a label value, not a log line
 #: the statuses a capital operation ends in (``engine/capital.py``): each operation is counted once, ended
 CAPITAL_END_STATUSES = ("confirmed", "failed", "deferred")
