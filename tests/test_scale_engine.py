@@ -188,29 +188,30 @@ async def test_a_pass_leaves_its_unlikely_steps_for_the_frames_read_meanwhile(wa
         await engine.stop(cancel_orders=False)
 
 
-async def test_a_move_of_the_best_price_is_stepped_at_once_a_change_of_size_waits_its_gap() -> None:
+async def test_a_move_of_the_best_price_or_a_likely_requote_is_stepped_at_once_a_change_of_size_waits_its_gap(
+) -> None:
     """Tick-to-trade: a frame that moves the best bid or ask goes to the strategy without waiting out
-    ``min_step_gap_s``; frames that change only sizes (85% of them) are still coalesced."""
-    engine = paper_engine(2, min_step_gap_s=0.05)
+    ``min_step_gap_s``, and so does any change to a market whose step is likely to requote (its targets
+    have no slack left: here a tolerance of 0 ticks); frames that only change sizes of a market with slack
+    left (most of them) are still coalesced."""
+    engine = paper_engine(3, min_step_gap_s=0.05)
     engine.feed.trusted = lambda c: (True, "")  # type: ignore[method-assign]  # no sockets here
-    a, b = engine.markets.values()
-    for m in (a, b):
+    a, b, c = engine.markets.values()
+    engine.params[c.condition_id] = engine.params[c.condition_id].updated(tolerance_ticks=0)
+    for m in (a, b, c):
         show_book(engine, m, "0.48", "0.52")
         await engine.step(m.condition_id)
+    assert all(engine.execution.open_orders(m.condition_id) for m in (a, b, c))
     now = 1000.0
     engine._dirty.clear()
-    engine._last_step = {a.condition_id: now - 0.01, b.condition_id: now - 0.01}  # both inside their gap
+    engine._last_step = {m.condition_id: now - 0.01 for m in (a, b, c)}  # all inside their gap
     show_book(engine, a, "0.49", "0.52")  # a's best bid moved
-    engine.feed.books.get(b.condition_id)  # b: the same prices, other sizes
-    from polymm.domain.messages import parse_frame
-
-    frame = (b'[{"event_type":"book","asset_id":"' + b.yes_token.encode() + b'","market":"' + b.condition_id.encode()
-             + b'","bids":[{"price":"0.48","size":"250"}],"asks":[{"price":"0.52","size":"70"}],'
-             b'"timestamp":"2","hash":"y"}]')
-    engine.feed.books.apply(parse_frame(frame)[0])
-    engine._dirty |= {a.condition_id, b.condition_id}
+    for m in (b, c):  # the same prices, other sizes
+        show_book(engine, m, "0.48", "0.52", size="250")
+        engine.feed.received_ns[m.condition_id] = 1
+    engine._dirty |= {a.condition_id, b.condition_id, c.condition_id}
     ready, soonest = engine._take_ready(now, gap=0.05)
-    assert ready == [a.condition_id]
+    assert sorted(ready) == sorted([a.condition_id, c.condition_id])
     assert b.condition_id in engine._dirty and soonest == now - 0.01 + 0.05
     await engine.stop(cancel_orders=False)
 

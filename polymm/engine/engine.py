@@ -656,7 +656,7 @@ class Engine:
                 waiting.append(cid)  # its turn for order room is its timer; meanwhile only crossed orders go
                 continue
             at = self._last_step.get(cid, -1e9) + gap
-            if at <= now or self._top_moved(cid):
+            if at <= now or self._goes_at_once(cid):
                 ready.append(cid)
             else:
                 soonest = min(soonest, at)
@@ -697,11 +697,15 @@ class Engine:
         elif self.pressure > 1.0 and self.execution.place_eta(PRESSURE_SPARE_ORDERS) <= 0.0:
             self.pressure = max(self.pressure / PRESSURE_DOWN, 1.0)
 
-    def _top_moved(self, cid: str) -> bool:
-        """Whether the best bid or ask price moved since the market's last step: such a change goes to
-        the strategy at once, not after ``min_step_gap_s`` (tick-to-trade). Changes of size only — 85%
-        of the frames at the stand-in, the same share at 20 and 300 markets — are coalesced."""
-        return self._ticks_moved(cid) > 0
+    def _goes_at_once(self, cid: str) -> bool:
+        """Whether a change to the market goes to the strategy at once, not after ``min_step_gap_s``
+        (tick-to-trade): its best bid or ask moved, or it has quotes resting and its step is likely to
+        requote (``_need``: its targets have no slack left). Changes of size only to a market with slack
+        left — most frames — are coalesced, and so are those of a market without quotes (one that chose
+        not to quote would be stepped on every frame). Only the best price's moves went at once before:
+        at 300 markets (headless, the gap always on) 12% of the posts answered a frame that had waited
+        out the gap (p50 3.3 ms): two thirds of the posts over 5 ms."""
+        return self._ticks_moved(cid) > 0 or self._need(cid)[0] == 1
 
     def _need(self, cid: str) -> tuple[int, float]:
         """Sort key of a pass: markets without resting quotes first; then those whose step is likely to
