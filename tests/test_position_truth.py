@@ -339,6 +339,11 @@ async def test_only_settled_shares_are_offered_for_sale(wait_until) -> None:
         (second,) = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask + m.tick.pips, D(5))])
         o = exe.orders.get(second)
         assert o.token_id == m.yes_token and o.venue_side == "SELL"
+        # 5 of the 10 are offered now: 5 are left to sell, not 6 (the resting sell is counted)
+        (third,) = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask + 2 * m.tick.pips, D(6))])
+        assert exe.orders.get(third).token_id == m.no_token
+        (fourth,) = await exe.place_many(m, None, [OrderRequest(Side.SELL, ask + 2 * m.tick.pips, D(5))])
+        assert exe.orders.get(fourth).token_id == m.yes_token
 
 
 async def test_a_resolved_markets_payout_is_booked_at_one_and_is_no_mismatch(wait_until) -> None:

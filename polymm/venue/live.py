@@ -549,9 +549,11 @@ class LiveExecution:
         it has not settled — docs/protocol.md §10.5), less what our resting sells already offer."""
         h = self.ledger.holding(token)
         settled = h.shares - max(h.pending, ZERO) if h is not None else ZERO
-        reserved = sum(
-            (o.remaining for o in self.orders.open() if o.token_id == token and o.venue_side == "SELL"), ZERO
-        )
+        # an order rests in its token's market: only that market's orders are read (a quote's route read
+        # every market's, ~1,000 at 300 markets: ~90 µs of each post's tick-to-trade)
+        market = self._by_token.get(token)
+        resting = self.orders.open(market.condition_id) if market is not None else self.orders.open()
+        reserved = sum((o.remaining for o in resting if o.token_id == token and o.venue_side == "SELL"), ZERO)
         held = sum((c.get(token, ZERO) for c in self._capital.values()), ZERO)
         if self._sell_blocked and self._sell_blocked.get(token, 0.0) > time.monotonic():
             return min(ZERO, settled - reserved - held)
