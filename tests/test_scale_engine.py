@@ -188,8 +188,7 @@ async def test_a_pass_leaves_its_unlikely_steps_for_the_frames_read_meanwhile(wa
         await engine.stop(cancel_orders=False)
 
 
-async def test_a_move_of_the_best_price_or_a_likely_requote_is_stepped_at_once_a_change_of_size_waits_its_gap(
-) -> None:
+async def test_a_price_move_or_a_likely_requote_goes_at_once_a_change_of_size_waits_its_gap() -> None:
     """Tick-to-trade: a frame that moves the best bid or ask goes to the strategy without waiting out
     ``min_step_gap_s``, and so does any change to a market whose step is likely to requote (its targets
     have no slack left: here a tolerance of 0 ticks); frames that only change sizes of a market with slack
