@@ -43,6 +43,11 @@ def test_protocol_example_amounts_and_sdk_identical_signature(signer: OrderSigne
     # and the signature recovers to the key's address, as the venue checks
     recovered = Account.recover_message(encode_typed_data(full_message=typed), signature=sig)
     assert recovered == Account.from_key(KEY).address
+    # every field of the order goes to the post as built, the unsigned GTD expiration too
+    gtd, gtd_id = signer.sign(TOKEN, "BUY", Decimal("0.43"), Decimal("17.37"), "0.01", False, expiration=1_900_000_000)
+    assert gtd.expiration == "1900000000" and gtd_id == _sdk(gtd, False)[1]
+    assert {f.name for f in dataclasses.fields(gtd)} == {f.name for f in dataclasses.fields(OrderV2)} | {"signature"}
+    assert all(getattr(gtd, f.name) not in (None, "") for f in dataclasses.fields(gtd))
 
 
 @settings(max_examples=60, deadline=None)

@@ -69,12 +69,14 @@ class OrderSigner:
     def __init__(self, client: Any, chain_id: int, exchanges: dict[bool, str]) -> None:
         from py_clob_client_v2.order_builder.builder import ROUNDING_CONFIG
         from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2
+        from py_clob_client_v2.order_utils.model.order_data_v2 import OrderV2
 
         self._client = client
         self._rounding = ROUNDING_CONFIG
         self._key = coincurve.PrivateKey(bytes.fromhex(client.signer.private_key.removeprefix("0x")))
         self._domains = {nr: domain_separator(chain_id, addr) for nr, addr in exchanges.items()}
         self._builders = {nr: ExchangeOrderBuilderV2(addr, chain_id, client.signer) for nr, addr in exchanges.items()}
+        self._fields = tuple(f.name for f in dataclasses.fields(OrderV2))  # what ``build_order`` makes
 
     def __repr__(self) -> str:
         return "OrderSigner(<key hidden>)"
@@ -100,4 +102,7 @@ class OrderSigner:
         digest = order_digest(order, self._domains[neg_risk])
         sig = self._key.sign_recoverable(digest, hasher=None)  # r ‖ s ‖ recovery id
         signature = "0x" + (sig[:64] + bytes([sig[64] + 27])).hex()
-        return SignedOrderV2(**dataclasses.asdict(order), signature=signature), "0x" + digest.hex()
+        # the order's fields as they are (strings and enums): ``dataclasses.asdict`` deep-copies each one,
+        # a third of a signature's time
+        fields = {name: getattr(order, name) for name in self._fields}
+        return SignedOrderV2(**fields, signature=signature), "0x" + digest.hex()
