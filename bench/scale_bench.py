@@ -54,6 +54,8 @@ import httpx
 from standin_process import start_exchange
 from tui_bench import SIZE, LoopLag, Venue, bench_settings, cpu_seconds, pct, refresh_intervals, until
 
+from polymm.metrics import histogram_quantile
+
 EVENT_MARKETS = 3
 # the memory phase reads ``polymm run``'s frame count every this many seconds: a scrape of 300 markets'
 # metrics holds the bot's event loop ~2 ms reading the engine (~9 ms while the text was made on the loop
@@ -268,20 +270,6 @@ def histogram(text: str, name: str) -> list[tuple[float, float]]:
     for m in re.finditer(rf'^{name}_bucket{{le="([^"]+)"}} ([0-9.e+-]+)$', text, re.M):
         out.append((float(m.group(1)), float(m.group(2))))
     return sorted(out)
-
-
-def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
-    """As Prometheus's ``histogram_quantile``: linear within the bucket the quantile falls in."""
-    if not buckets or buckets[-1][1] <= 0:
-        return float("nan")
-    rank, lower, below = q * buckets[-1][1], 0.0, 0.0
-    for bound, count in buckets:
-        if count >= rank:
-            if bound == float("inf"):
-                return lower
-            return lower + (bound - lower) * ((rank - below) / (count - below) if count > below else 1.0)
-        lower, below = bound, count
-    return lower
 
 
 def count_frames(p: subprocess.Popen, scrape, target: int, limit_s: float) -> float:

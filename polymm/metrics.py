@@ -77,6 +77,23 @@ def rewards_earned(rewards: RewardsState | None) -> Decimal:
     return rewards.today if rewards is not None and rewards.known else Decimal(0)
 
 
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
+    """As Prometheus's ``histogram_quantile``: linear within the bucket the quantile falls in.
+
+    ``buckets``: a histogram's cumulative buckets as scraped, [(upper bound, count)] sorted, +Inf last
+    (``TICK_TO_TRADE_BUCKETS`` are spaced for it to read tick-to-trade within a millisecond)."""
+    if not buckets or buckets[-1][1] <= 0:
+        return float("nan")
+    rank, lower, below = q * buckets[-1][1], 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * ((rank - below) / (count - below) if count > below else 1.0)
+        lower, below = bound, count
+    return lower
+
+
 def public_address(url: str) -> str:
     """``scheme://host[:port]/path`` of ``url``: user info, query and fragment dropped (they can carry secrets)."""
     try:

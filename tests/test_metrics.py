@@ -15,7 +15,7 @@ from polymm.domain.market import Market, Side
 from polymm.domain.prices import Tick
 from polymm.engine.engine import Engine
 from polymm.engine.execution_factory import DEMO_PRIVATE_KEY
-from polymm.metrics import public_address, start_metrics_server
+from polymm.metrics import histogram_quantile, public_address, start_metrics_server
 from polymm.venue.execution import OrderRequest
 from polymm_standin.server import run_exchange
 
@@ -355,16 +355,6 @@ async def test_the_strategy_steps_run_are_counted() -> None:
         await engine.public.aclose()
 
 
-def _histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
-    """As Prometheus's ``histogram_quantile``: linear within the bucket the quantile falls in."""
-    rank, lower, below = q * buckets[-1][1], 0.0, 0.0
-    for bound, count in buckets:
-        if count >= rank:
-            return lower + (bound - lower) * (rank - below) / (count - below)
-        lower, below = bound, count
-    raise AssertionError("no bucket holds the rank")
-
-
 async def test_tick_to_trade_quantiles_read_from_the_histogram_are_within_a_millisecond() -> None:
     """``polymm_tick_to_trade_seconds`` is read with ``histogram_quantile`` (a dashboard, scale_bench's
     headless figure): at 300 markets most posts leave in 1–2 ms and a few percent in 5–8 ms (a frame that
@@ -389,7 +379,7 @@ async def test_tick_to_trade_quantiles_read_from_the_histogram_are_within_a_mill
     assert buckets[-1] == (math.inf, len(samples))
     for q in (0.5, 0.9, 0.99):
         exact = samples[int(q * len(samples))]
-        assert abs(_histogram_quantile(q, buckets) - exact) <= 0.001, (q, exact, buckets)
+        assert abs(histogram_quantile(q, buckets) - exact) <= 0.001, (q, exact, buckets)
 
 
 async def test_a_scrape_reads_the_engine_on_the_loop_and_makes_its_text_off_it(monkeypatch) -> None:
